@@ -1,0 +1,76 @@
+// The Llama-family decoder on libtorch: token embedding, RMSNorm, rotary embeddings
+// (rotate-half, Hugging Face layout), grouped-query causal attention with optional Q/K/V
+// bias, SwiGLU MLP, final norm, tied or untied LM head; with a slot-based KV cache.
+//
+// Shape legend: B = batch (rows / cache slots), T = new tokens per row, L = attended
+// positions, C = hidden size, H = query heads, Hkv = key/value heads, D = head_dim,
+// V = vocabulary.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cai/model/config.h"
+
+namespace cai {
+
+// Keys and values for up to `max_batch` sequences ("slots") of up to `max_len` positions.
+// Per layer: k, v [max_batch, Hkv, max_len, D], F32.
+class KVCache {
+ public:
+  KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len);
+  std::int64_t max_batch() const { return max_batch_; }
+  std::int64_t max_len() const { return max_len_; }
+  torch::Tensor& k(std::size_t layer) { return k_[layer]; }
+  torch::Tensor& v(std::size_t layer) { return v_[layer]; }
+  // Copies the first `len` positions of slot `from` into slot `to`, so a scheduler can keep
+  // its live sequences in slots 0..n-1 and attention can use a plain view of the cache.
+  void move_slot(std::int64_t from, std::int64_t to, std::int64_t len);
+
+ private:
+  std::int64_t max_batch_, max_len_;
+  std::vector<torch::Tensor> k_, v_;
+};
+
+class LlamaModel : public torch::nn::Module {
+ public:
+  // Weights are initialised randomly (normal, std 0.02; norms 1) from torch's global RNG.
+  explicit LlamaModel(const ModelConfig& cfg);
+  const ModelConfig& config() const { return cfg_; }
+
+  // tokens [B,T] int64 -> hidden [B,T,C] after the final norm. Causal, positions 0..T-1; with
+  // right padding no mask is needed (a real position never attends to a later pad).
+  torch::Tensor forward_hidden(const torch::Tensor& tokens);
+
+  // tokens [B,T] for cache slots slot_begin..slot_begin+B-1. Row b's tokens take positions
+  // start_pos[b] .. start_pos[b]+T-1 (start_pos [B] int64), are written into the cache there,
+  // and attend to the cache positions [0, own position]. Returns hidden [B,T,C]. Rows whose
+  // real tokens are fewer than T are right-padded; outputs at pad positions are meaningless.
+  torch::Tensor forward_hidden_cached(const torch::Tensor& tokens, KVCache& cache,
+                                      std::int64_t slot_begin, const torch::Tensor& start_pos);
+
+  // hidden [..., C] -> logits [..., V]; apply only at the positions that need it.
+  torch::Tensor logits(const torch::Tensor& hidden);
+  torch::Tensor forward(const torch::Tensor& tokens) { return logits(forward_hidden(tokens)); }
+
+  // Parameters under their Hugging Face names ("model.embed_tokens.weight",
+  // "model.layers.0.self_attn.q_proj.weight", ..., "lm_head.weight" unless tied).
+  std::vector<std::pair<std::string, torch::Tensor>> hf_parameters() const;
+  // Copies `values` (row-major F32, shape must match) into the named parameter; throws
+  // cai::Error naming `source` and the tensor on an unknown name or a shape mismatch.
+  void load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
+                         const std::vector<float>& values, const std::string& source);
+
+ private:
+  struct Layer;
+  ModelConfig cfg_;
+  // (members are the implementer's; keep them private)
+};
+
+// Uses `n` intra-op threads (0 = all cores) and one inter-op thread.
+void set_torch_threads(int n);
+
+}  // namespace cai

@@ -1,0 +1,38 @@
+// Chat templates: turning a list of messages into the prompt text a model was trained on.
+// Known templates are implemented natively (no Jinja engine); a tokenizer's Jinja source is
+// recognised by its markers and mapped to one of them, and the user can override the choice.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cai {
+
+struct ChatMessage {
+  std::string role;     // "system", "user" or "assistant"
+  std::string content;
+};
+
+class ChatTemplate {
+ public:
+  // "chatml", "llama3", "llama2", "human-assistant" (the CAI paper's `Human:` / `Assistant:`
+  // transcript). Throws cai::Error listing the known names for anything else.
+  static ChatTemplate by_name(const std::string& name);
+  // Recognises a Jinja template source by its markers (<|im_start|>, <|start_header_id|>,
+  // [INST], ...); nullopt when it is not one cai knows.
+  static std::optional<ChatTemplate> detect(const std::string& jinja_source);
+  static std::vector<std::string> names();
+
+  const std::string& name() const { return name_; }
+  // The prompt text; with add_generation_prompt it ends where the assistant's reply begins.
+  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  // Text markers that end an assistant turn ("<|im_end|>", "\n\nHuman:", ...).
+  const std::vector<std::string>& stop_strings() const { return stops_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> stops_;
+};
+
+}  // namespace cai

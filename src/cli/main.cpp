@@ -1,0 +1,57 @@
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "cai/io/error.h"
+#include "command.h"
+#include "cai/io/file.h"
+
+#include <iostream>
+#include <iterator>
+
+namespace cai::cli {
+namespace {
+std::vector<std::pair<int, Setup>>& registry() {
+  static std::vector<std::pair<int, Setup>> r;
+  return r;
+}
+}  // namespace
+
+Registrar::Registrar(int order, Setup setup) { registry().emplace_back(order, std::move(setup)); }
+
+CLI::App* group(CLI::App& parent, const std::string& name, const std::string& description) {
+  for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == name) return sub;
+  CLI::App* g = parent.add_subcommand(name, description);
+  g->require_subcommand(1);
+  return g;
+}
+
+std::string read_input(const std::string& path) {
+  if (path != "-") return cai::read_file(path);
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+}  // namespace cai::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"cai: Constitutional AI in one native tool"};
+  app.set_version_flag("--version", "cai 0.1.0");
+  app.require_subcommand(1);
+  auto& reg = cai::cli::registry();
+  std::stable_sort(reg.begin(), reg.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [order, setup] : reg) setup(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cai::Error& e) {
+    std::fprintf(stderr, "cai: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cai: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

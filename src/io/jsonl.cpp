@@ -1,0 +1,84 @@
+#include "cai/io/jsonl.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+
+namespace cai {
+namespace fs = std::filesystem;
+
+void for_each_jsonl(std::istream& in, const std::string& source,
+                    const std::function<void(const nlohmann::json&, std::size_t)>& fn) {
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw_error("{}:{}: invalid JSON: {}", source, lineno, e.what());
+    }
+    fn(j, lineno);
+  }
+  if (in.bad()) throw_error("{}: read failed", source);
+}
+
+void for_each_jsonl(const fs::path& path,
+                    const std::function<void(const nlohmann::json&, std::size_t)>& fn) {
+  std::ifstream in(path);
+  if (!in) throw_error("{}: cannot open for reading: {}", path.string(), std::strerror(errno));
+  for_each_jsonl(in, path.string(), fn);
+}
+
+JsonlWriter::JsonlWriter(const fs::path& path, bool append, bool durable)
+    : path_(path), durable_(durable) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  fd_ = ::open(path.c_str(), flags, 0644);
+  if (fd_ < 0) throw_error("{}: cannot open for writing: {}", path.string(), std::strerror(errno));
+}
+
+JsonlWriter::~JsonlWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void JsonlWriter::write(const nlohmann::json& record) {
+  // One write() call per line: with O_APPEND the line lands whole or (if killed) torn at the end.
+  std::string s = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  s.push_back('\n');
+  const char* p = s.data();
+  std::size_t n = s.size();
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_error("{}: write failed: {}", path_.string(), std::strerror(errno));
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  if (durable_ && ::fdatasync(fd_) != 0)
+    throw_error("{}: fsync failed: {}", path_.string(), std::strerror(errno));
+}
+
+std::size_t recover_jsonl(const fs::path& path) {
+  if (!fs::exists(path)) return 0;
+  std::string data = read_file(path);
+  std::size_t complete = data.rfind('\n');
+  std::size_t keep = complete == std::string::npos ? 0 : complete + 1;
+  if (keep != data.size()) fs::resize_file(path, keep);
+  std::size_t lines = 0;
+  for (std::size_t i = 0; i < keep; ++i) lines += data[i] == '\n';
+  return lines;
+}
+
+}  // namespace cai
