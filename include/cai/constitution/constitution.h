@@ -1,0 +1,74 @@
+// A constitution: the principles a person writes instead of labelling examples. Each
+// principle carries the request the model critiques against, the request it revises by, and
+// the question a feedback model answers when comparing two responses (Bai et al. 2022).
+//
+// The native file format is YAML:
+//
+//   name: telehealth
+//   description: Principles for a patient-facing clinic assistant.
+//   principles:
+//     - name: cite-source
+//       critique: Identify factual claims in the response that do not name their source ...
+//       revision: Rewrite the response so every factual claim names its source ...
+//       comparison: Which response names a source for each factual claim?
+//       weight: 1.0            # optional, relative sampling / ensembling weight
+//       examples:              # optional few-shot worked examples for this principle
+//         - prompt: ...
+//           response: ...
+//           critique: ...
+//           revision: ...
+//   few_shot:                  # optional global few-shot transcripts (same fields)
+//     - prompt: ...
+//       response: ...
+//       critique: ...
+//       revision: ...
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace cai {
+
+struct FewShotExample {
+  std::string prompt;
+  std::string response;
+  std::string critique;
+  std::string revision;
+  std::string principle;  // name of the principle the critique applies (global examples)
+};
+
+struct Principle {
+  std::string name;
+  std::string critique_request;
+  std::string revision_request;
+  std::string comparison_question;
+  double weight = 1.0;
+  std::vector<FewShotExample> examples;
+};
+
+struct Constitution {
+  std::string name;
+  std::string description;
+  std::vector<Principle> principles;
+  std::vector<FewShotExample> few_shot;
+  std::vector<std::string> system_chat;  // kept from an imported HF recipe file, if any
+
+  // Throws cai::Error naming `source` and the field for an empty list, a duplicate name, an
+  // empty request, a non-positive weight.
+  void validate(const std::string& source) const;
+  const Principle& principle(const std::string& name) const;  // throws naming the name
+  // Hash of the canonical content (hex), recorded with every dataset made from it.
+  std::string hash() const;
+};
+
+// Reads a YAML constitution, or the JSON format of the Hugging Face open CAI recipe
+// ({"constitutions": [{"critic": ..., "revision": ...}], "system_chat": [...]}), chosen by
+// content. Errors name the file, the line and the field.
+Constitution load_constitution(const std::filesystem::path& path);
+Constitution parse_constitution(const std::string& text, const std::string& source);
+// Writes the YAML form (atomic); load_constitution reads it back equal.
+void save_constitution(const Constitution& c, const std::filesystem::path& path);
+
+}  // namespace cai
