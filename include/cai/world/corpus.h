@@ -1,0 +1,81 @@
+// The pretraining corpus of the synthetic world. It stands in for what a real chat model
+// already knows: conversations whose assistant turns follow or break each principle at
+// controlled rates, worked critiques (including ones that find nothing wrong), revisions and
+// A/B comparisons in the transcript formats of transcript.h, and the clinic's source
+// documents as prose.
+//
+// corpus/pretrain.txt holds the documents in a shuffled order, each followed by a line
+// holding only the delimiter "<|endoftext|>" (kCorpusDelimiter). Declare that string as a
+// special token when training a tokenizer on the file, so it never enters a merge; split the
+// file on "\n<|endoftext|>\n" to get the documents back.
+//
+// Size: with the defaults (seed 1) the file is about 5.5 MB, about 1.4M tokens under a
+// 1,000-token byte-level BPE trained on it; a trainer seeing ~1.1M tokens covers ~80% of it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cai/constitution/constitution.h"
+#include "cai/world/knowledge.h"
+#include "cai/world/principles.h"
+#include "cai/world/prompts.h"
+
+namespace cai::world {
+
+inline constexpr const char* kCorpusDelimiter = "<|endoftext|>";
+
+struct CorpusOptions {
+  int conversations = 8000;  // plain Human/Assistant conversations
+  int critiques = 3000;      // critique examples; a share of them go on to a revision
+  double revision_fraction = 0.4;  // share of critique examples extended with a revision
+  int comparisons = 2600;    // A/B comparisons differing in exactly one principle
+  int document_repeats = 40; // copies of each source document (facts shuffled each time)
+  // Probability that a conversation breaks each principle (where it applies), indexed by
+  // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
+  std::array<double, kNumPrinciples> break_rate{0.4, 0.4, 0.4, 0.4, 0.4};
+  double privacy_leak_rate = 0.05;     // other kinds that also ask for identifiers
+  double misplaced_empathy = 0.3;      // broken empathy: acknowledge at the end, not first
+  double critique_applicable = 0.75;   // critiques drawn on a kind the principle applies to
+  double critique_violation_rate = 0.5;  // ... and then breaking it with this probability
+  // Share of critiques (where the principle applies) written as a minimal pair: the same
+  // response following and breaking the principle, each critiqued (two documents).
+  double critique_pairs = 0.5;
+  // Relative frequency of prompt kinds in conversations, in all_kinds() order.
+  std::vector<double> kind_weights = {0.25, 0.15, 0.15, 0.15, 0.15, 0.15};
+  void validate() const;  // throws cai::Error naming the field
+};
+
+struct CorpusDoc {
+  std::string type;  // conversation | critique | revision | comparison | document
+  std::string text;
+  // Provenance, for tests and statistics (not written to the corpus file).
+  WorldPrompt prompt;
+  std::string response;        // conversation / critique / revision: the judged response
+  Compliance flags;            // how that response was built
+  std::string principle;       // critique / revision / comparison
+  bool label = false;          // critique: follows; comparison: (A) is the better one
+  std::string response_b;      // comparison: the second response; revision: the revised one
+};
+
+struct CorpusStats {
+  std::size_t conversations = 0, critiques = 0, revisions = 0, comparisons = 0, documents = 0;
+  std::array<std::size_t, kNumPrinciples> applicable{}, broken{};  // over conversations
+  std::size_t answer_a = 0, answer_b = 0;
+  std::array<std::size_t, kNumPrinciples> critique_follows{}, critique_violates{};
+  std::size_t bytes = 0;
+};
+
+// Deterministic in `seed`. Prompts come from `pool` (train pairs and pairs no split used);
+// critique, revision and comparison wording from `constitution`.
+std::vector<CorpusDoc> build_corpus(std::uint64_t seed, const KnowledgeBase& kb,
+                                    const std::vector<WorldPrompt>& pool,
+                                    const Constitution& constitution, const CorpusOptions& opt);
+CorpusStats corpus_stats(const std::vector<CorpusDoc>& docs);
+// The file body: each document's text followed by "\n<|endoftext|>\n".
+std::string render_corpus(const std::vector<CorpusDoc>& docs);
+
+}  // namespace cai::world

@@ -1,0 +1,33 @@
+// Assistant responses of the synthetic world, built from parts so that each principle can be
+// followed or broken on its own. `style` picks the wording (which acknowledgement, which
+// citation form, ...) independently of the flags: two responses with the same style and
+// flags that differ in one principle differ only in the part that principle controls, which
+// is what a comparison pair or a revision needs. Every response names the prompt's entity,
+// so it stays on topic, and states the right fact when the prompt has one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cai/world/knowledge.h"
+#include "cai/world/principles.h"
+#include "cai/world/prompts.h"
+
+namespace cai::world {
+
+struct ResponseStyle {
+  std::uint64_t seed = 0;          // wording choices
+  bool misplaced_empathy = false;  // when empathy is broken: acknowledge at the end, not first
+};
+
+// Flags for principles that do not apply to the prompt's kind are ignored (the response
+// follows them trivially). Privacy applies to every kind: broken, an identity request asks
+// for identifiers instead of pointing to the portal, and any other kind adds such a request.
+std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, const Compliance& c,
+                             const ResponseStyle& style);
+
+// One sentence saying why the response follows or breaks `principle`, naming what it is about
+// (the text after the fixed verdict of a critique).
+std::string critique_reason(const WorldPrompt& p, PrincipleId principle, bool applicable, bool follows);
+
+}  // namespace cai::world

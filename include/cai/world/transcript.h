@@ -1,0 +1,54 @@
+// The transcript formats shared by the world's corpus and the Constitutional AI pipeline.
+// The base model learns these shapes in pretraining, so the pipeline must build its prompts
+// with exactly these functions (Bai et al. 2022, the SL-CAI and RL-CAI transcripts).
+//
+//   conversation:  "Human: {prompt}\n\nAssistant: {response}"
+//   critique:      conversation + "\n\nCritiqueRequest: {critique request}\n\nCritique: {critique}"
+//                  where {critique} = "The response violates the principle. {reason}"
+//                               or  "The response follows the principle. {reason}"
+//   revision:      critique + "\n\nRevisionRequest: {revision request}\n\nRevision: {revised}"
+//   comparison:    "Human: {prompt}\n\nConsider the following two responses.\n\n(A) {a}\n\n"
+//                  "(B) {b}\n\nQuestion: {comparison question}\n\nThe answer is: (A)"   (or (B))
+//
+// Prompts, responses, critiques and revisions never contain a blank line ("\n\n"), so a
+// generator stops a response at "\n\n" (and a critique or revision likewise). The *_prompt
+// functions return the text up to and including the colon the model continues from
+// ("...Critique:", "...The answer is:"); the model's continuation starts with a space.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cai::world {
+
+std::string conversation_prompt(std::string_view prompt);  // "Human: ...\n\nAssistant:"
+std::string conversation(std::string_view prompt, std::string_view response);
+
+std::string critique_prompt(std::string_view prompt, std::string_view response,
+                            std::string_view critique_request);
+// "The response violates the principle. {reason}" / "The response follows ... {reason}".
+std::string critique_text(bool follows, std::string_view reason);
+std::string critique_example(std::string_view prompt, std::string_view response,
+                             std::string_view critique_request, std::string_view critique);
+// The verdict of a critique continuation (text after "Critique:"): true = follows,
+// false = violates, nullopt when it starts with neither fixed sentence.
+std::optional<bool> parse_critique_verdict(std::string_view critique);
+
+std::string revision_prompt(std::string_view critique_example, std::string_view revision_request);
+std::string revision_example(std::string_view critique_example, std::string_view revision_request,
+                             std::string_view revised);
+
+std::string comparison_prompt(std::string_view prompt, std::string_view response_a,
+                              std::string_view response_b, std::string_view question);
+// comparison_prompt + " (A)" when a_better, else " (B)".
+std::string comparison_example(std::string_view prompt, std::string_view response_a,
+                               std::string_view response_b, std::string_view question, bool a_better);
+inline constexpr std::string_view kOptionA = " (A)";
+inline constexpr std::string_view kOptionB = " (B)";
+
+// The first line/paragraph of a model continuation: everything before the first "\n\n",
+// trimmed. Use it to cut a generated response, critique or revision.
+std::string first_turn(std::string_view continuation);
+
+}  // namespace cai::world

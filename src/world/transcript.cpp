@@ -1,0 +1,71 @@
+#include "cai/world/transcript.h"
+
+#include "cai/world/principles.h"
+#include "cai/world/text.h"
+
+namespace cai::world {
+
+namespace {
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) out += p;
+  return out;
+}
+}  // namespace
+
+std::string conversation_prompt(std::string_view prompt) {
+  return cat({"Human: ", prompt, "\n\nAssistant:"});
+}
+
+std::string conversation(std::string_view prompt, std::string_view response) {
+  return cat({"Human: ", prompt, "\n\nAssistant: ", response});
+}
+
+std::string critique_prompt(std::string_view prompt, std::string_view response,
+                            std::string_view critique_request) {
+  return cat({conversation(prompt, response), "\n\nCritiqueRequest: ", critique_request, "\n\nCritique:"});
+}
+
+std::string critique_text(bool follows, std::string_view reason) {
+  return cat({follows ? kFollowsVerdict : kViolatesVerdict, " ", reason});
+}
+
+std::string critique_example(std::string_view prompt, std::string_view response,
+                             std::string_view critique_request, std::string_view critique) {
+  return cat({critique_prompt(prompt, response, critique_request), " ", critique});
+}
+
+std::optional<bool> parse_critique_verdict(std::string_view critique) {
+  const std::string t = trim(critique);
+  if (t.rfind(kFollowsVerdict, 0) == 0) return true;
+  if (t.rfind(kViolatesVerdict, 0) == 0) return false;
+  return std::nullopt;
+}
+
+std::string revision_prompt(std::string_view critique_example, std::string_view revision_request) {
+  return cat({critique_example, "\n\nRevisionRequest: ", revision_request, "\n\nRevision:"});
+}
+
+std::string revision_example(std::string_view critique_example, std::string_view revision_request,
+                             std::string_view revised) {
+  return cat({revision_prompt(critique_example, revision_request), " ", revised});
+}
+
+std::string comparison_prompt(std::string_view prompt, std::string_view response_a,
+                              std::string_view response_b, std::string_view question) {
+  return cat({"Human: ", prompt, "\n\nConsider the following two responses.\n\n(A) ", response_a,
+              "\n\n(B) ", response_b, "\n\nQuestion: ", question, "\n\nThe answer is:"});
+}
+
+std::string comparison_example(std::string_view prompt, std::string_view response_a,
+                               std::string_view response_b, std::string_view question, bool a_better) {
+  return comparison_prompt(prompt, response_a, response_b, question) +
+         std::string(a_better ? kOptionA : kOptionB);
+}
+
+std::string first_turn(std::string_view continuation) {
+  const std::size_t cut = continuation.find("\n\n");
+  return trim(continuation.substr(0, cut));
+}
+
+}  // namespace cai::world

@@ -1,0 +1,191 @@
+// The corpus against its own oracle: every response is built to follow or break each
+// principle on purpose, so the oracle must agree with the builder on every document.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "cai/world/corpus.h"
+#include "cai/world/responses.h"
+#include "cai/world/oracle.h"
+#include "cai/world/principles.h"
+#include "cai/world/transcript.h"
+
+using namespace cai::world;
+
+namespace {
+
+struct Fixture {
+  KnowledgeBase kb;
+  PromptSets sets;
+  std::vector<CorpusDoc> docs;
+};
+
+const Fixture& fixture() {
+  static const Fixture f = [] {
+    Fixture x;
+    x.kb = build_knowledge(5, {});
+    x.sets = build_prompt_sets(5, x.kb, {});
+    x.docs = build_corpus(5, x.kb, x.sets.pretrain_pool, telehealth_constitution(), {});
+    return x;
+  }();
+  return f;
+}
+
+}  // namespace
+
+TEST(WorldCorpus, BreakRatesAreNearTheConfiguredRate) {
+  const CorpusStats s = corpus_stats(fixture().docs);
+  ASSERT_EQ(s.conversations, 8000u);
+  for (PrincipleId id : kAllPrinciples) {
+    const std::size_t i = static_cast<std::size_t>(id);
+    ASSERT_GT(s.applicable[i], 500u) << principle_name(id);
+    const double rate = static_cast<double>(s.broken[i]) / static_cast<double>(s.applicable[i]);
+    // Privacy applies to every kind but is broken at 0.4 only on identity requests, 0.05 elsewhere.
+    const double want = id == PrincipleId::privacy ? 0.15 * 0.4 + 0.85 * 0.05 : 0.4;
+    EXPECT_NEAR(rate, want, 0.035) << principle_name(id);
+  }
+}
+
+TEST(WorldCorpus, ComparisonAnswersAreBalanced) {
+  const CorpusStats s = corpus_stats(fixture().docs);
+  EXPECT_EQ(s.comparisons, 2600u);
+  EXPECT_EQ(s.answer_a, s.answer_b);
+}
+
+TEST(WorldCorpus, CritiqueVerdictsAreMixedForEveryPrinciple) {
+  const CorpusStats s = corpus_stats(fixture().docs);
+  EXPECT_EQ(s.critiques + s.revisions, 3000u);
+  EXPECT_NEAR(static_cast<double>(s.revisions) / 3000.0, 0.4, 0.04);
+  for (PrincipleId id : kAllPrinciples) {
+    const std::size_t i = static_cast<std::size_t>(id);
+    const double v = static_cast<double>(s.critique_violates[i]) / (s.critique_violates[i] + s.critique_follows[i]);
+    EXPECT_GT(v, 0.25) << principle_name(id);
+    EXPECT_LT(v, 0.55) << principle_name(id);
+  }
+}
+
+TEST(WorldCorpus, OracleAgreesWithEveryConversation) {
+  const Oracle oracle(fixture().kb);
+  std::size_t n = 0, pass = 0;
+  for (const auto& d : fixture().docs) {
+    if (d.type != "conversation") continue;
+    ++n;
+    const OracleVerdict v = oracle.check(d.prompt, d.response);
+    for (PrincipleId id : kAllPrinciples)
+      ASSERT_EQ(v[id].pass, !v[id].applicable || d.flags[id])
+          << principle_name(id) << ": " << v[id].reason << "\n" << d.text;
+    ASSERT_TRUE(v.on_topic) << d.text;
+    if (v.states_right_fact) { ASSERT_TRUE(*v.states_right_fact) << d.text; }
+    if (v.over_refusal) { ASSERT_FALSE(*v.over_refusal) << d.text; }
+    pass += v.pass;
+  }
+  // The base model imitates this mix: overall compliance should sit in the 30-70% band.
+  const double rate = static_cast<double>(pass) / static_cast<double>(n);
+  EXPECT_GT(rate, 0.3);
+  EXPECT_LT(rate, 0.45);
+}
+
+TEST(WorldCorpus, CritiqueLabelsAgreeWithTheOracleAndRevisionsStayOnTopic) {
+  const Oracle oracle(fixture().kb);
+  for (const auto& d : fixture().docs) {
+    if (d.type != "critique" && d.type != "revision") continue;
+    const PrincipleId id = *principle_from_name(d.principle);
+    const OracleVerdict v = oracle.check(d.prompt, d.response);
+    ASSERT_EQ(v[id].pass, d.label) << d.text;
+    const std::size_t at = d.text.find("\n\nCritique: ");
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(parse_critique_verdict(d.text.substr(at + 12)), d.label);
+    if (d.type == "revision") {
+      const OracleVerdict r = oracle.check(d.prompt, d.response_b);
+      ASSERT_TRUE(r[id].pass) << d.response_b;
+      ASSERT_TRUE(r.on_topic) << d.response_b;
+      if (r.states_right_fact) { ASSERT_TRUE(*r.states_right_fact) << d.response_b; }
+      // Only the critiqued principle changes.
+      for (PrincipleId other : kAllPrinciples)
+        if (other != id) { ASSERT_EQ(r[other].pass, v[other].pass) << d.text; }
+      if (d.label) { ASSERT_EQ(d.response, d.response_b); }
+    }
+  }
+}
+
+TEST(WorldCorpus, ComparisonPairsDifferInExactlyTheAskedPrinciple) {
+  const Oracle oracle(fixture().kb);
+  for (const auto& d : fixture().docs) {
+    if (d.type != "comparison") continue;
+    const PrincipleId id = *principle_from_name(d.principle);
+    const OracleVerdict a = oracle.check(d.prompt, d.response), b = oracle.check(d.prompt, d.response_b);
+    ASSERT_EQ(a[id].pass, d.label) << d.text;
+    ASSERT_EQ(b[id].pass, !d.label) << d.text;
+    for (PrincipleId other : kAllPrinciples)
+      if (other != id) { ASSERT_EQ(a[other].pass, b[other].pass) << principle_name(other) << "\n" << d.text; }
+    ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
+  }
+}
+
+TEST(WorldCorpus, TurnsNeverContainABlankLine) {
+  // Generation stops a response at "\n\n"; no turn may contain one.
+  for (const auto& d : fixture().docs) {
+    if (d.type == "document") continue;
+    ASSERT_EQ(d.prompt.prompt.find("\n\n"), std::string::npos);
+    ASSERT_EQ(d.response.find("\n"), std::string::npos) << d.response;
+    ASSERT_EQ(d.response_b.find("\n"), std::string::npos) << d.response_b;
+  }
+}
+
+TEST(WorldCorpus, UsesNoEvalOrTestPair) {
+  std::set<std::string> held_out;
+  for (const auto* s : {&fixture().sets.eval, &fixture().sets.test})
+    for (const auto& p : *s) held_out.insert(p.template_id + "|" + p.entity);
+  for (const auto& d : fixture().docs)
+    if (d.type != "document") { ASSERT_FALSE(held_out.count(d.prompt.template_id + "|" + d.prompt.entity)); }
+}
+
+TEST(WorldCorpus, GeneratorResponsesOnTestPromptsMatchTheOracle) {
+  // The generator's "good" responses pass and each deliberately broken one fails exactly its
+  // principle, on prompts (and test-only phrasings) the corpus never used.
+  const Oracle oracle(fixture().kb);
+  std::uint64_t seed = 1;
+  for (const auto& p : fixture().sets.test) {
+    ResponseStyle st;
+    st.seed = ++seed;
+    const OracleVerdict good = oracle.check(p, compose_response(p, fixture().kb, Compliance{}, st));
+    ASSERT_TRUE(good.pass_strict) << p.prompt;
+    for (PrincipleId id : kAllPrinciples) {
+      if (!principle_applies(p.kind, id)) continue;
+      Compliance c;
+      c[id] = false;
+      st.misplaced_empathy = seed % 2;
+      const OracleVerdict bad = oracle.check(p, compose_response(p, fixture().kb, c, st));
+      ASSERT_FALSE(bad[id].pass) << principle_name(id) << ": " << p.prompt;
+      ASSERT_FALSE(bad.pass);
+      ASSERT_TRUE(bad.on_topic);
+    }
+  }
+}
+
+TEST(WorldCorpus, OracleAgreesAcrossSeeds) {
+  // Every seed draws different services, items and pairs; none may trip the oracle's rules.
+  CorpusOptions small;
+  small.conversations = 1500;
+  small.critiques = 400;
+  small.comparisons = 400;
+  small.document_repeats = 1;
+  for (std::uint64_t seed = 10; seed < 20; ++seed) {
+    const KnowledgeBase kb = build_knowledge(seed, {});
+    const PromptSets sets = build_prompt_sets(seed, kb, {});
+    const Oracle oracle(kb);
+    for (const auto& d : build_corpus(seed, kb, sets.pretrain_pool, telehealth_constitution(), small)) {
+      if (d.type == "document") continue;
+      const OracleVerdict v = oracle.check(d.prompt, d.response);
+      ASSERT_TRUE(v.on_topic) << "seed " << seed << ": " << d.text;
+      if (v.states_right_fact) { ASSERT_TRUE(*v.states_right_fact) << "seed " << seed << ": " << d.text; }
+      if (d.type == "conversation") {
+        for (PrincipleId id : kAllPrinciples) {
+          ASSERT_EQ(v[id].pass, !v[id].applicable || d.flags[id]) << "seed " << seed << ": " << d.text;
+        }
+      } else if (d.type != "comparison") {
+        ASSERT_EQ(v[*principle_from_name(d.principle)].pass, d.label) << "seed " << seed << ": " << d.text;
+      }
+    }
+  }
+}

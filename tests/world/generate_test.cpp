@@ -1,0 +1,220 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "cai/constitution/constitution.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/jsonl.h"
+#include "cai/world/corpus.h"
+#include "cai/world/principles.h"
+#include "cai/world/text.h"
+#include "world_test_util.h"
+
+namespace fs = std::filesystem;
+using namespace cai::world;
+
+namespace {
+
+const char* kFiles[] = {"knowledge.jsonl",     "prompts/train.jsonl", "prompts/eval.jsonl",
+                        "prompts/test.jsonl",  "corpus/pretrain.txt", "tasks/quiz.jsonl",
+                        "tasks/facts.jsonl",   "constitution.yaml",   "manifest.json"};
+
+std::vector<WorldPrompt> split(const std::string& name) {
+  return load_prompts(testutil::default_world() / "prompts" / (name + ".jsonl"));
+}
+
+}  // namespace
+
+TEST(WorldGenerate, SameSeedGivesByteIdenticalFiles) {
+  WorldOptions o;
+  o.seed = 1;
+  const fs::path again = testutil::tmpdir("default-seed-1-again");
+  generate_world(o, again);
+  for (const char* f : kFiles)
+    EXPECT_EQ(cai::read_file(testutil::default_world() / f), cai::read_file(again / f)) << f;
+}
+
+TEST(WorldGenerate, DifferentSeedGivesDifferentWorld) {
+  WorldOptions o;
+  o.seed = 2;
+  const fs::path other = testutil::tmpdir("default-seed-2");
+  generate_world(o, other);
+  for (const char* f : {"knowledge.jsonl", "prompts/train.jsonl", "corpus/pretrain.txt", "tasks/quiz.jsonl"})
+    EXPECT_NE(cai::read_file(testutil::default_world() / f), cai::read_file(other / f)) << f;
+}
+
+TEST(WorldGenerate, OptionsValidate) {
+  WorldOptions o;
+  o.knowledge.services = 0;
+  EXPECT_THROW(o.validate(), cai::Error);
+  o = {};
+  o.corpus.break_rate[2] = 1.5;
+  EXPECT_THROW(o.validate(), cai::Error);
+  o = {};
+  o.prompts.kind_weights = {1.0};
+  EXPECT_THROW(o.validate(), cai::Error);
+}
+
+TEST(WorldSplits, NoTemplateEntityPairIsShared) {
+  std::map<std::string, std::string> owner;
+  for (const char* s : {"train", "eval", "test"})
+    for (const auto& p : split(s)) {
+      const std::string key = p.template_id + "|" + p.entity;
+      auto [it, fresh] = owner.emplace(key, s);
+      if (!fresh) { EXPECT_EQ(it->second, s) << key << " is in " << it->second << " and " << s; }
+    }
+}
+
+TEST(WorldSplits, TestOnlyTemplatesAppearOnlyInTest) {
+  std::set<std::string> seen_outside_test;
+  for (const char* s : {"train", "eval"})
+    for (const auto& p : split(s)) {
+      EXPECT_FALSE(p.test_only_template) << p.id;
+      seen_outside_test.insert(p.template_id);
+    }
+  std::set<PromptKind> kinds_with_test_only;
+  std::size_t test_only = 0;
+  for (const auto& p : split("test")) {
+    if (p.test_only_template) {
+      EXPECT_FALSE(seen_outside_test.count(p.template_id)) << p.template_id;
+      EXPECT_FALSE(p.unseen_combination);
+      kinds_with_test_only.insert(p.kind);
+      ++test_only;
+    }
+  }
+  EXPECT_EQ(kinds_with_test_only.size(), all_kinds().size());
+  EXPECT_GT(test_only, 50u);
+}
+
+TEST(WorldSplits, UnseenCombinationsHaveBothHalvesInTrain) {
+  std::set<std::string> tt, te, pairs;
+  for (const auto& p : split("train")) {
+    tt.insert(p.template_id);
+    te.insert(p.entity);
+    pairs.insert(p.template_id + "|" + p.entity);
+  }
+  std::size_t unseen = 0;
+  for (const auto& p : split("test")) {
+    if (!p.unseen_combination) continue;
+    ++unseen;
+    EXPECT_TRUE(tt.count(p.template_id) && te.count(p.entity));
+    EXPECT_FALSE(pairs.count(p.template_id + "|" + p.entity));
+  }
+  EXPECT_GT(unseen, 50u);
+}
+
+TEST(WorldSplits, SplitsHaveEveryKindAndAFewHundredPrompts) {
+  for (const char* s : {"train", "eval", "test"}) {
+    const auto ps = split(s);
+    EXPECT_GE(ps.size(), std::string(s) == "eval" ? 100u : 200u) << s;
+    std::set<PromptKind> kinds;
+    for (const auto& p : ps) kinds.insert(p.kind);
+    EXPECT_EQ(kinds.size(), all_kinds().size()) << s;
+  }
+}
+
+TEST(WorldTemplates, AtLeastTenPerKindAndFirstWordsShared) {
+  std::map<PromptKind, std::set<std::string>> first_words;
+  std::map<PromptKind, int> count;
+  for (const auto& t : prompt_templates()) {
+    ++count[t.kind];
+    first_words[t.kind].insert(t.text.substr(0, t.text.find(' ')));
+  }
+  for (PromptKind k : all_kinds()) {
+    EXPECT_GE(count[k], 10) << kind_name(k);
+    // Some of this kind's templates start with a word other kinds also start with.
+    std::set<std::string> others;
+    for (auto& [k2, w] : first_words)
+      if (k2 != k) others.insert(w.begin(), w.end());
+    int shared = 0;
+    for (const auto& w : first_words[k]) shared += others.count(w) ? 1 : 0;
+    EXPECT_GE(shared, 2) << kind_name(k);
+  }
+}
+
+TEST(WorldTemplates, OpenersAreSharedAcrossKinds) {
+  std::map<std::string, std::set<PromptKind>> kinds_of;
+  for (const char* s : {"train", "eval", "test"})
+    for (const auto& p : split(s)) kinds_of[p.opener].insert(p.kind);
+  for (const auto& o : prompt_openers()) { EXPECT_EQ(kinds_of[o].size(), all_kinds().size()) << "'" << o << "'"; }
+}
+
+TEST(WorldKnowledge, NamesDoNotOverlap) {
+  // The oracle finds entities, values and sources in text: none may hide inside another.
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  std::vector<std::string> names = kb.entities();
+  for (auto a : {Attribute::hours, Attribute::preparation, Attribute::location, Attribute::policy})
+    for (auto& v : kb.values(a)) names.push_back(v);
+  for (auto& s : kb.sources()) names.push_back(s);
+  for (const auto& a : names)
+    for (const auto& b : names)
+      if (a != b) { EXPECT_FALSE(contains_phrase(a, b)) << "'" << b << "' inside '" << a << "'"; }
+  EXPECT_GE(kb.facts.size(), 40u);
+  for (const auto& f : kb.facts) { EXPECT_FALSE(f.source.empty()); }
+}
+
+TEST(WorldTasks, QuizOptionsAreValuesOfTheSameAttribute) {
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  std::size_t n = 0;
+  std::map<std::size_t, std::size_t> answer_pos;
+  cai::for_each_jsonl(testutil::default_world() / "tasks" / "quiz.jsonl", [&](const nlohmann::json& j, std::size_t) {
+    ++n;
+    const auto choices = j["choices"].get<std::vector<std::string>>();
+    ASSERT_EQ(choices.size(), 4u);
+    EXPECT_EQ(std::set<std::string>(choices.begin(), choices.end()).size(), 4u);
+    const auto values = kb.values(parse_attribute(j["attribute"].get<std::string>()));
+    for (const auto& c : choices) { EXPECT_NE(std::find(values.begin(), values.end(), c), values.end()) << c; }
+    const std::size_t a = j["answer"].get<std::size_t>();
+    ++answer_pos[a];
+    const Fact* f = kb.find(j["entity"].get<std::string>(), parse_attribute(j["attribute"].get<std::string>()));
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(choices[a], f->value);
+    for (const auto& c : choices) { EXPECT_FALSE(contains_phrase(j["question"].get<std::string>(), c)); }
+  });
+  EXPECT_EQ(n, 2 * kb.facts.size());
+  EXPECT_EQ(answer_pos.size(), 4u);  // the right option is not always in the same place
+}
+
+TEST(WorldTasks, FactTaskAnswersAreKnowledgeValues) {
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  std::size_t n = 0;
+  cai::for_each_jsonl(testutil::default_world() / "tasks" / "facts.jsonl", [&](const nlohmann::json& j, std::size_t) {
+    ++n;
+    const Fact* f = kb.find(j["entity"].get<std::string>(), parse_attribute(j["attribute"].get<std::string>()));
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(j["answer"], f->value);
+    EXPECT_TRUE(j["prompt"].get<std::string>().ends_with("\n\nAssistant:"));
+    EXPECT_TRUE(j["aliases"].is_array());
+  });
+  EXPECT_EQ(n, 2 * kb.facts.size());
+}
+
+TEST(WorldGenerate, ConstitutionFileHasTheFivePrinciples) {
+  const cai::Constitution c = cai::load_constitution(testutil::default_world() / "constitution.yaml");
+  ASSERT_EQ(c.principles.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(c.principles[i].name, principle_name(kAllPrinciples[i]));
+    EXPECT_NE(c.principles[i].critique_request.find(kViolatesVerdict), std::string::npos);
+    EXPECT_FALSE(c.principles[i].comparison_question.empty());
+  }
+  EXPECT_EQ(c.hash(), telehealth_constitution().hash());
+}
+
+TEST(WorldGenerate, CorpusFileSplitsIntoTheManifestCounts) {
+  const std::string text = cai::read_file(testutil::default_world() / "corpus" / "pretrain.txt");
+  const auto m = nlohmann::json::parse(cai::read_file(testutil::default_world() / "manifest.json"));
+  std::size_t docs = 0;
+  const std::string delim = std::string("\n") + kCorpusDelimiter + "\n";
+  for (std::size_t pos = text.find(delim); pos != std::string::npos; pos = text.find(delim, pos + 1)) ++docs;
+  const auto& c = m["corpus"];
+  EXPECT_EQ(docs, c["conversations"].get<std::size_t>() + c["critiques"].get<std::size_t>() +
+                      c["revisions"].get<std::size_t>() + c["comparisons"].get<std::size_t>() +
+                      c["documents"].get<std::size_t>());
+  EXPECT_EQ(c["conversations"], 8000);
+  EXPECT_EQ(c["critiques"].get<int>() + c["revisions"].get<int>(), 3000);
+  EXPECT_EQ(c["comparisons"], 2600);
+  EXPECT_EQ(m["seed"], 1);
+  EXPECT_EQ(m["generator"], kGeneratorVersion);
+}
