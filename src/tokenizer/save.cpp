@@ -1,0 +1,173 @@
+// Writing a tokenizer out: as a Hugging Face tokenizer.json (+ tokenizer_config.json) and as
+// the tokenizer.ggml.* metadata keys of a GGUF file.
+#include <nlohmann/json.hpp>
+
+#include "cai/formats/gguf.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/tokenizer/impl.h"
+#include "cai/tokenizer/load.h"
+#include "cai/tokenizer/unicode.h"
+
+namespace cai {
+
+namespace {
+
+using json = nlohmann::json;
+
+json pre_tokenizer_json(const Tokenizer::Impl& m) {
+  json list = json::array();
+  if (m.pre_metaspace) {
+    std::string scheme = m.pre_prefix.empty() ? "never" : m.pre_prefix_first_only ? "first" : "always";
+    list.push_back({{"type", "Metaspace"}, {"replacement", std::string(tok::kMetaspace)},
+                    {"prepend_scheme", scheme}, {"split", false}});
+  }
+  for (const std::string& p : m.pre.patterns())
+    list.push_back({{"type", "Split"}, {"pattern", {{"Regex", p}}}, {"behavior", "Isolated"},
+                    {"invert", false}});
+  if (m.byte_level)
+    list.push_back({{"type", "ByteLevel"}, {"add_prefix_space", m.pre_prefix == " "},
+                    {"trim_offsets", true}, {"use_regex", false}});
+  if (list.empty()) return nullptr;
+  return {{"type", "Sequence"}, {"pretokenizers", list}};
+}
+
+json normalizer_json(const Tokenizer::Impl& m) {
+  if (m.normalizer.empty()) return nullptr;
+  json list = json::array();
+  for (const auto& s : m.normalizer) {
+    if (s.prepend) list.push_back({{"type", "Prepend"}, {"prepend", s.to}});
+    else list.push_back({{"type", "Replace"}, {"pattern", {{"String", s.from}}}, {"content", s.to}});
+  }
+  return {{"type", "Sequence"}, {"normalizers", list}};
+}
+
+json decoder_json(const Tokenizer::Impl& m) {
+  if (m.byte_level) return {{"type", "ByteLevel"}, {"add_prefix_space", true},
+                            {"trim_offsets", true}, {"use_regex", true}};
+  json list = json::array();
+  if (m.decode_metaspace)
+    list.push_back({{"type", "Replace"}, {"pattern", {{"String", std::string(tok::kMetaspace)}}},
+                    {"content", " "}});
+  if (m.byte_fallback) list.push_back({{"type", "ByteFallback"}});
+  list.push_back({{"type", "Fuse"}});
+  if (m.strip_leading_space)
+    list.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+  return {{"type", "Sequence"}, {"decoders", list}};
+}
+
+json post_processor_json(const Tokenizer::Impl& m) {
+  if (!(m.add_bos && m.bos) && !(m.add_eos && m.eos)) return nullptr;
+  json single = json::array(), pair = json::array(), specials = json::object();
+  auto special = [&](std::int32_t id) {
+    const std::string& c = m.pieces[id];
+    specials[c] = {{"id", c}, {"ids", {id}}, {"tokens", {c}}};
+    return json{{"SpecialToken", {{"id", c}, {"type_id", 0}}}};
+  };
+  if (m.add_bos && m.bos) { single.push_back(special(*m.bos)); pair.push_back(special(*m.bos)); }
+  single.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
+  pair.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
+  if (m.add_eos && m.eos) { single.push_back(special(*m.eos)); pair.push_back(special(*m.eos)); }
+  if (m.add_bos && m.bos) pair.push_back(special(*m.bos));
+  pair.push_back({{"Sequence", {{"id", "B"}, {"type_id", 1}}}});
+  if (m.add_eos && m.eos) pair.push_back(special(*m.eos));
+  return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair},
+          {"special_tokens", specials}};
+}
+
+}  // namespace
+
+void Tokenizer::save(const std::filesystem::path& path) const {
+  const Impl& m = *impl_;
+  CAI_CHECK(m.algo == tok::MergeAlgo::ranks, "{}: a score-merged SentencePiece vocabulary (from "
+            "GGUF) has no BPE merges to write as tokenizer.json; keep it in GGUF", path.string());
+  json vocab = json::object();
+  for (std::int32_t i = 0; i < m.size(); ++i) vocab[m.pieces[i]] = i;
+  json merges = json::array();
+  for (const auto& [a, b] : m.merges) merges.push_back({m.pieces[a], m.pieces[b]});
+  json added = json::array();
+  for (const auto& t : m.added)
+    added.push_back({{"id", t.id}, {"content", t.content}, {"single_word", false},
+                     {"lstrip", t.lstrip}, {"rstrip", t.rstrip}, {"normalized", false},
+                     {"special", t.special}});
+  json model = {{"type", "BPE"}, {"dropout", nullptr},
+                {"unk_token", m.unk_id ? json(m.pieces[*m.unk_id]) : json(nullptr)},
+                {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
+                {"fuse_unk", false}, {"byte_fallback", m.byte_fallback},
+                {"ignore_merges", m.ignore_merges}, {"vocab", std::move(vocab)},
+                {"merges", std::move(merges)}};
+  const json j = {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
+                  {"added_tokens", std::move(added)}, {"normalizer", normalizer_json(m)},
+                  {"pre_tokenizer", pre_tokenizer_json(m)},
+                  {"post_processor", post_processor_json(m)}, {"decoder", decoder_json(m)},
+                  {"model", std::move(model)}};
+  write_file_atomic(path, j.dump(1) + "\n");
+
+  // BOS/EOS and the chat template live in tokenizer_config.json; keys already there survive.
+  const auto cfg_path = path.parent_path() / "tokenizer_config.json";
+  std::error_code ec;
+  json cfg = json::object();
+  if (std::filesystem::exists(cfg_path, ec)) {
+    try {
+      cfg = json::parse(read_file(cfg_path));
+    } catch (const json::parse_error& e) {
+      throw_error("{}: invalid JSON: {}", cfg_path.string(), e.what());
+    }
+  }
+  cfg["bos_token"] = m.bos ? json(m.pieces[*m.bos]) : json(nullptr);
+  cfg["eos_token"] = m.eos ? json(m.pieces[*m.eos]) : json(nullptr);
+  cfg["add_bos_token"] = m.add_bos;
+  cfg["add_eos_token"] = m.add_eos;
+  if (m.chat_template) cfg["chat_template"] = *m.chat_template;
+  cfg["tokenizer_class"] = "PreTrainedTokenizerFast";
+  write_file_atomic(cfg_path, cfg.dump(1) + "\n");
+}
+
+void Tokenizer::write_gguf_metadata(gguf::Writer& w) const {
+  const Impl& m = *impl_;
+  const bool spm = !m.byte_level;
+  w.set_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
+  w.set_string("tokenizer.ggml.pre", m.pre_name);
+  w.set_string_array("tokenizer.ggml.tokens", m.pieces);
+
+  std::vector<float> scores = m.scores;
+  if (spm && m.algo == tok::MergeAlgo::ranks) {
+    // A rank-merged BPE written for llama.cpp's score-merged SentencePiece path: earlier
+    // merges must win, so a merge's product scores minus its rank; pieces no merge makes
+    // score lowest.
+    scores.assign(m.pieces.size(), -1e9f);
+    for (std::size_t r = m.merges.size(); r-- > 0;) {
+      const auto& [a, b] = m.merges[r];
+      scores[*m.find(m.pieces[a] + m.pieces[b])] = -static_cast<float>(r);
+    }
+  }
+  w.set_f32_array("tokenizer.ggml.scores", scores);
+  std::vector<std::int32_t> types;
+  for (auto t : m.types) types.push_back(static_cast<std::int32_t>(t));
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+  if (!spm) {
+    std::vector<std::string> merges;
+    merges.reserve(m.merges.size());
+    for (const auto& [a, b] : m.merges) merges.push_back(m.pieces[a] + " " + m.pieces[b]);
+    w.set_string_array("tokenizer.ggml.merges", merges);
+    w.set_string_array(tok::kPrePatternsKey, m.pre.patterns());
+    w.set_bool("tokenizer.ggml.add_space_prefix", m.pre_prefix == " ");
+  } else {
+    bool prefix = false;
+    for (const auto& s : m.normalizer) prefix = prefix || s.prepend;
+    w.set_bool("tokenizer.ggml.add_space_prefix", prefix || !m.pre_prefix.empty());
+  }
+  auto id = [&](const char* key, const std::optional<std::int32_t>& v) {
+    if (v) w.set_u32(key, static_cast<std::uint32_t>(*v));
+  };
+  id("tokenizer.ggml.bos_token_id", m.bos);
+  id("tokenizer.ggml.eos_token_id", m.eos);
+  id("tokenizer.ggml.eot_token_id", m.eot);
+  id("tokenizer.ggml.padding_token_id", m.pad);
+  id("tokenizer.ggml.unknown_token_id", m.unk_id);
+  w.set_bool("tokenizer.ggml.add_bos_token", m.add_bos);
+  w.set_bool("tokenizer.ggml.add_eos_token", m.add_eos);
+  if (m.chat_template) w.set_string("tokenizer.chat_template", *m.chat_template);
+}
+
+}  // namespace cai
