@@ -43,12 +43,15 @@ class LlamaModel : public torch::nn::Module {
 
   // tokens [B,T] int64 -> hidden [B,T,C] after the final norm. Causal, positions 0..T-1; with
   // right padding no mask is needed (a real position never attends to a later pad).
+  // Differentiable when autograd is enabled; under NoGradGuard/InferenceMode it takes the
+  // fused path of forward_hidden_cached.
   torch::Tensor forward_hidden(const torch::Tensor& tokens);
 
   // tokens [B,T] for cache slots slot_begin..slot_begin+B-1. Row b's tokens take positions
   // start_pos[b] .. start_pos[b]+T-1 (start_pos [B] int64), are written into the cache there,
   // and attend to the cache positions [0, own position]. Returns hidden [B,T,C]. Rows whose
   // real tokens are fewer than T are right-padded; outputs at pad positions are meaningless.
+  // Not differentiable (runs under NoGradGuard). Requires start_pos[b] + T <= max_len.
   torch::Tensor forward_hidden_cached(const torch::Tensor& tokens, KVCache& cache,
                                       std::int64_t slot_begin, const torch::Tensor& start_pos);
 
@@ -67,7 +70,21 @@ class LlamaModel : public torch::nn::Module {
  private:
   struct Layer;
   ModelConfig cfg_;
-  // (members are the implementer's; keep them private)
+  // Fused storage (see llama.cpp): hf_parameters() are views into these.
+  torch::Tensor embed_;    // [V,C]
+  std::vector<Layer> layers_;
+  torch::Tensor norm_;     // [C]
+  torch::Tensor lm_head_;  // [V,C], undefined when tied to embed_
+  // Rotary tables [rope_len_, D], grown on demand.
+  std::vector<float> inv_freq_;
+  torch::Tensor cos_, sin_;
+  std::int64_t rope_len_ = 0;
+
+  void ensure_rope(std::int64_t n_pos);
+  torch::Tensor forward_hidden_autograd(const torch::Tensor& tokens);
+
+ public:
+  ~LlamaModel() override;
 };
 
 // Uses `n` intra-op threads (0 = all cores) and one inter-op thread.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cai/formats/dtype.h"
 #include "cai/model/config.h"
@@ -32,5 +33,13 @@ LoadedModel load_model(const std::filesystem::path& path);
 void save_model_dir(const LoadedModel& m, const std::filesystem::path& dir, DType store_as);
 // A GGUF file llama.cpp can load (Q/K rows permuted to llama.cpp's rotary layout).
 void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DType store_as);
+
+// llama.cpp's row order for Llama Q/K weights [rows = n_head * D, cols] (row-major):
+// HF -> GGUF is w.reshape(n_head, 2, D/2, cols).swapaxes(1, 2).reshape(rows, cols);
+// permute_qk_from_gguf is its inverse.
+std::vector<float> permute_qk_to_gguf(const std::vector<float>& w, std::int64_t n_head,
+                                      std::int64_t rows, std::int64_t cols);
+std::vector<float> permute_qk_from_gguf(const std::vector<float>& w, std::int64_t n_head,
+                                        std::int64_t rows, std::int64_t cols);
 
 }  // namespace cai

@@ -1,0 +1,289 @@
+// The Llama-family decoder (see include/cai/model/llama.h).
+//
+// Weights are stored fused for speed: per layer one [ (H+2Hkv)*D, C ] matrix for q|k|v and one
+// [2F, C] matrix for gate|up. hf_parameters() exposes the Hugging Face tensors as row ranges
+// (views) of that storage, so loading, saving and optimising see the usual names while the
+// forward pass runs one matmul where Hugging Face runs three (or two).
+//
+// Two code paths compute the same function:
+//  - with autograd enabled, plain differentiable libtorch ops (training);
+//  - otherwise (NoGradGuard / InferenceMode) and always for the cached forward, fused kernels
+//    (kernels.h) that cut the number of ops per layer.
+#include "cai/model/llama.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cai/io/error.h"
+#include "cai/model/rope.h"
+#include "kernels.h"
+
+namespace cai {
+
+using torch::indexing::Slice;
+
+struct LlamaModel::Layer {
+  torch::Tensor attn_norm;  // [C]
+  torch::Tensor wqkv;       // [(H+2Hkv)*D, C]: q rows, then k rows, then v rows
+  torch::Tensor bqkv;       // [(H+2Hkv)*D] when cfg.attention_bias, else undefined
+  torch::Tensor wo;         // [C, H*D]
+  torch::Tensor mlp_norm;   // [C]
+  torch::Tensor w_gate_up;  // [2F, C]: gate rows, then up rows
+  torch::Tensor w_down;     // [C, F]
+};
+
+// ---------------------------------------------------------------------------------------------
+// KVCache
+
+KVCache::KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len)
+    : max_batch_(max_batch), max_len_(max_len) {
+  CAI_CHECK(max_batch > 0 && max_len > 0, "KVCache: max_batch {} and max_len {} must be positive",
+            max_batch, max_len);
+  // Uninitialised: attention reads only positions that were written (0..own position), and
+  // untouched pages of a large cache then cost no memory.
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
+    k_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
+    v_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
+  }
+}
+
+void KVCache::move_slot(std::int64_t from, std::int64_t to, std::int64_t len) {
+  CAI_CHECK(from >= 0 && from < max_batch_ && to >= 0 && to < max_batch_,
+            "KVCache::move_slot: slots {} -> {} outside 0..{}", from, to, max_batch_ - 1);
+  CAI_CHECK(len >= 0 && len <= max_len_, "KVCache::move_slot: length {} outside 0..{}", len, max_len_);
+  if (from == to || len == 0) return;
+  torch::NoGradGuard no_grad;
+  for (std::size_t l = 0; l < k_.size(); ++l) {
+    k_[l][to].narrow(1, 0, len).copy_(k_[l][from].narrow(1, 0, len));
+    v_[l][to].narrow(1, 0, len).copy_(v_[l][from].narrow(1, 0, len));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction and parameters
+
+LlamaModel::LlamaModel(const ModelConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  const std::int64_t C = cfg.hidden_size, H = cfg.num_heads, Hkv = cfg.num_kv_heads,
+                     D = cfg.head_dim, F = cfg.intermediate_size, V = cfg.vocab_size;
+  auto normal = [](std::vector<std::int64_t> shape) { return torch::randn(shape) * 0.02; };
+  embed_ = register_parameter("embed_tokens", normal({V, C}));
+  for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
+    const std::string p = "layer" + std::to_string(l) + "_";  // torch forbids dots here
+    Layer L;
+    L.attn_norm = register_parameter(p + "attn_norm", torch::ones({C}));
+    L.wqkv = register_parameter(p + "wqkv", normal({(H + 2 * Hkv) * D, C}));
+    if (cfg.attention_bias) L.bqkv = register_parameter(p + "bqkv", torch::zeros({(H + 2 * Hkv) * D}));
+    L.wo = register_parameter(p + "wo", normal({C, H * D}));
+    L.mlp_norm = register_parameter(p + "mlp_norm", torch::ones({C}));
+    L.w_gate_up = register_parameter(p + "w_gate_up", normal({2 * F, C}));
+    L.w_down = register_parameter(p + "w_down", normal({C, F}));
+    layers_.push_back(std::move(L));
+  }
+  norm_ = register_parameter("norm", torch::ones({C}));
+  if (!cfg.tie_word_embeddings) lm_head_ = register_parameter("lm_head", normal({V, C}));
+  inv_freq_ = rope_inv_freq(cfg_);
+  ensure_rope(std::min<std::int64_t>(cfg_.max_position_embeddings, 4096));
+}
+
+LlamaModel::~LlamaModel() = default;
+
+std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::hf_parameters() const {
+  const std::int64_t H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim,
+                     F = cfg_.intermediate_size;
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", embed_);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    out.emplace_back(p + "input_layernorm.weight", L.attn_norm);
+    out.emplace_back(p + "self_attn.q_proj.weight", L.wqkv.narrow(0, 0, H * D));
+    out.emplace_back(p + "self_attn.k_proj.weight", L.wqkv.narrow(0, H * D, Hkv * D));
+    out.emplace_back(p + "self_attn.v_proj.weight", L.wqkv.narrow(0, (H + Hkv) * D, Hkv * D));
+    if (L.bqkv.defined()) {
+      out.emplace_back(p + "self_attn.q_proj.bias", L.bqkv.narrow(0, 0, H * D));
+      out.emplace_back(p + "self_attn.k_proj.bias", L.bqkv.narrow(0, H * D, Hkv * D));
+      out.emplace_back(p + "self_attn.v_proj.bias", L.bqkv.narrow(0, (H + Hkv) * D, Hkv * D));
+    }
+    out.emplace_back(p + "self_attn.o_proj.weight", L.wo);
+    out.emplace_back(p + "post_attention_layernorm.weight", L.mlp_norm);
+    out.emplace_back(p + "mlp.gate_proj.weight", L.w_gate_up.narrow(0, 0, F));
+    out.emplace_back(p + "mlp.up_proj.weight", L.w_gate_up.narrow(0, F, F));
+    out.emplace_back(p + "mlp.down_proj.weight", L.w_down);
+  }
+  out.emplace_back("model.norm.weight", norm_);
+  if (lm_head_.defined()) out.emplace_back("lm_head.weight", lm_head_);
+  return out;
+}
+
+void LlamaModel::load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
+                                   const std::vector<float>& values, const std::string& source) {
+  // Views are made afresh (not cached) so that none outlives an InferenceMode scope.
+  torch::Tensor dst;
+  for (auto& [n, t] : hf_parameters())
+    if (n == name) dst = t;
+  if (!dst.defined()) throw_error("{}: tensor {}: not a parameter of this model", source, name);
+  if (dst.sizes().vec() != shape)
+    throw_error("{}: tensor {}: shape [{}], expected [{}]", source, name, fmt::join(shape, ", "),
+                fmt::join(dst.sizes().vec(), ", "));
+  std::int64_t n = 1;
+  for (auto s : shape) n *= s;
+  CAI_CHECK(static_cast<std::int64_t>(values.size()) == n, "{}: tensor {}: {} values for {} elements",
+            source, name, values.size(), n);
+  torch::NoGradGuard no_grad;
+  dst.copy_(torch::from_blob(const_cast<float*>(values.data()), shape, torch::kFloat32));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary tables
+
+void LlamaModel::ensure_rope(std::int64_t n_pos) {
+  if (n_pos <= rope_len_) return;
+  const std::int64_t len = std::max(n_pos, 2 * rope_len_);
+  std::vector<float> c, s;
+  rope_tables(inv_freq_, len, c, s);
+  cos_ = torch::from_blob(c.data(), {len, cfg_.head_dim}, torch::kFloat32).clone();
+  sin_ = torch::from_blob(s.data(), {len, cfg_.head_dim}, torch::kFloat32).clone();
+  rope_len_ = len;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differentiable path (plain libtorch ops, Hugging Face's order of operations)
+
+namespace {
+
+torch::Tensor rms_norm_ref(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  auto var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return w * (x * torch::rsqrt(var + eps));
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const std::int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
+  const std::int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size,
+                     H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim,
+                     G = H / Hkv, F = cfg_.intermediate_size;
+  ensure_rope(T);
+  auto cos = cos_.narrow(0, 0, T).view({1, T, 1, D});
+  auto sin = sin_.narrow(0, 0, T).view({1, T, 1, D});
+  // Causal mask over [T, T], additive.
+  auto mask = torch::full({T, T}, -std::numeric_limits<float>::infinity()).triu(1).view({1, 1, 1, T, T});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+
+  auto x = torch::embedding(embed_, tokens.to(torch::kInt64));  // [B,T,C]
+  for (const Layer& L : layers_) {
+    auto h = rms_norm_ref(x, L.attn_norm, cfg_.rms_norm_eps);
+    auto qkv = torch::linear(h, L.wqkv, L.bqkv).view({B, T, H + 2 * Hkv, D});
+    auto q = qkv.narrow(2, 0, H), k = qkv.narrow(2, H, Hkv), v = qkv.narrow(2, H + Hkv, Hkv);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    // q [B,T,H,D] -> [B,Hkv,G*T,D]: query heads h*G..h*G+G-1 share key/value head h.
+    auto qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
+    auto kt = k.permute({0, 2, 3, 1});  // [B,Hkv,D,T]
+    auto vt = v.transpose(1, 2);        // [B,Hkv,T,D]
+    auto scores = (torch::matmul(qg, kt) * scale).view({B, Hkv, G, T, T}) + mask;
+    auto p = torch::softmax(scores, -1).view({B, Hkv, G * T, T});
+    auto o = torch::matmul(p, vt).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
+    x = x + torch::linear(o, L.wo);
+    h = rms_norm_ref(x, L.mlp_norm, cfg_.rms_norm_eps);
+    auto gu = torch::linear(h, L.w_gate_up);
+    x = x + torch::linear(torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F), L.w_down);
+  }
+  (void)C;
+  return rms_norm_ref(x, norm_, cfg_.rms_norm_eps);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused inference path
+
+torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
+  CAI_CHECK(tokens.dim() == 2, "LlamaModel::forward_hidden: tokens must be [B,T], got {} dims",
+            tokens.dim());
+  if (torch::GradMode::is_enabled()) return forward_hidden_autograd(tokens);
+  const std::int64_t B = tokens.size(0), T = tokens.size(1);
+  KVCache scratch(cfg_, B, T);
+  return forward_hidden_cached(tokens, scratch, 0, torch::zeros({B}, torch::kInt64));
+}
+
+torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVCache& cache,
+                                                std::int64_t slot_begin,
+                                                const torch::Tensor& start_pos) {
+  CAI_CHECK(tokens.dim() == 2, "forward_hidden_cached: tokens must be [B,T], got {} dims", tokens.dim());
+  const std::int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size,
+                     H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim;
+  CAI_CHECK(start_pos.numel() == B, "forward_hidden_cached: start_pos has {} entries for {} rows",
+            start_pos.numel(), B);
+  CAI_CHECK(slot_begin >= 0 && slot_begin + B <= cache.max_batch(),
+            "forward_hidden_cached: slots {}..{} outside the cache's {}", slot_begin, slot_begin + B - 1,
+            cache.max_batch());
+  torch::NoGradGuard no_grad;
+
+  // Positions (CPU) and the attended length L = max over rows of start + T.
+  auto sp = start_pos.to(torch::kInt64).contiguous();
+  const std::int64_t* s = sp.data_ptr<std::int64_t>();
+  std::int64_t L = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    CAI_CHECK(s[b] >= 0 && s[b] + T <= cache.max_len(),
+              "forward_hidden_cached: row {} positions {}..{} exceed the cache length {}", b, s[b],
+              s[b] + T - 1, cache.max_len());
+    L = std::max(L, s[b] + T);
+  }
+  ensure_rope(L);
+  std::vector<std::int64_t> pos(static_cast<std::size_t>(B * T));
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t t = 0; t < T; ++t) pos[static_cast<std::size_t>(b * T + t)] = s[b] + t;
+
+  kernels::RopeArgs ra;
+  ra.B = B; ra.T = T; ra.H = H; ra.Hkv = Hkv; ra.D = D;
+  ra.pos = pos.data();
+  ra.slot_begin = slot_begin;
+  ra.cos = cos_.data_ptr<float>();
+  ra.sin = sin_.data_ptr<float>();
+  ra.q_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+
+  auto x = torch::embedding(embed_, tokens.reshape({B * T}).to(torch::kInt64));  // [N,C], N = B*T
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& Ly = layers_[l];
+    // Attention: norm, fused q|k|v, rotary + cache write, causal softmax(q k^T) v over the
+    // cache, output projection added to the residual in place.
+    auto qkv = kernels::linear(kernels::rms_norm(x, Ly.attn_norm, cfg_.rms_norm_eps), Ly.wqkv, Ly.bqkv);
+    kernels::rope_qkv_to_cache(qkv, ra, cache.k(l), cache.v(l));
+    kernels::linear_add_(x, kernels::attend_cached(qkv, ra, cache.k(l), cache.v(l)), Ly.wo);
+    // MLP: norm, fused gate|up, SwiGLU, down projection added to the residual.
+    auto gu = kernels::linear(kernels::rms_norm(x, Ly.mlp_norm, cfg_.rms_norm_eps), Ly.w_gate_up);
+    kernels::linear_add_(x, kernels::swiglu(gu), Ly.w_down);
+  }
+  return kernels::rms_norm(x, norm_, cfg_.rms_norm_eps).view({B, T, C});
+}
+
+torch::Tensor LlamaModel::logits(const torch::Tensor& hidden) {
+  const torch::Tensor& w = lm_head_.defined() ? lm_head_ : embed_;
+  if (torch::GradMode::is_enabled()) return torch::linear(hidden, w);
+  return kernels::linear(hidden.to(torch::kFloat32), w);
+}
+
+void set_torch_threads(int n) {
+  static std::once_flag interop;
+  std::call_once(interop, [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // Already fixed once inter-op work has started; nothing to do.
+    }
+  });
+  at::set_num_threads(n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+}  // namespace cai
