@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libtorch-dev
+  libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
   libsentencepiece-dev libcpp-httplib-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
