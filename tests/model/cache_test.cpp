@@ -115,8 +115,12 @@ TEST(ModelCache, BatchedRowsEqualOneAtATime) {
     std::optional<torch::InferenceMode> g;
     if (inference) g.emplace();
     auto batched = m->forward(tokens);
+    // The autograd path runs on the system BLAS, whose kernels (and so rounding) depend on the
+    // matrix sizes: compare relative to the logits' scale there.
+    const double scale = inference ? 1.0 : batched.abs().max().item<double>();
     for (std::int64_t b = 0; b < 4; ++b)
-      EXPECT_LT(max_diff(batched[b], m->forward(tokens.narrow(0, b, 1))[0]), 1e-5) << "row " << b;
+      EXPECT_LT(max_diff(batched[b], m->forward(tokens.narrow(0, b, 1))[0]), 1e-5 * scale)
+          << "row " << b << (inference ? " (inference)" : " (autograd)");
   }
 }
 
