@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The demo: the most complete real path cai has today, end to end on this machine.
-# A BPE tokenizer is trained on the project's own text, a small Llama-shaped model is created
-# with random weights for it, and the model is inspected, sampled from in a batch, used to
-# score text, exported to GGUF and reloaded; greedy generations from the safetensors
-# directory and from the GGUF file must agree. (Random weights produce gibberish: the point is
-# that every stage runs for real.)
+# The synthetic telehealth world is generated (knowledge base, prompt splits, corpus,
+# constitution), its constitution is checked, a BPE tokenizer is trained on its corpus, a small
+# Llama-shaped model is created with random weights for it, and the model is inspected, sampled
+# from in a batch, used to score text, exported to GGUF and reloaded; greedy generations from
+# the safetensors directory and from the GGUF file must agree. (Random weights produce
+# gibberish: the point is that every stage runs for real. Pretraining on the world comes next.)
 set -euo pipefail
 BUILD=${1:-build}
 CAI="$(pwd)/$BUILD/cai"
@@ -13,8 +14,15 @@ mkdir -p "$OUT"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "train a byte-level BPE tokenizer on the project's docs and sources"
-"$CAI" tokenizer train --input README.md src/*/*.cpp include/cai/*/*.h \
+step "generate the synthetic telehealth world (seed 1)"
+"$CAI" world generate --seed 1 --out "$OUT/world"
+ls "$OUT/world" "$OUT/world/prompts"
+
+step "check the world's constitution"
+"$CAI" constitution check "$OUT/world/constitution.yaml"
+
+step "train a byte-level BPE tokenizer on the world's corpus"
+"$CAI" tokenizer train --input "$OUT/world/corpus/pretrain.txt" \
   --vocab-size 1024 --special '<|endoftext|>' --out "$OUT/tokenizer.json"
 
 step "create a small random Llama-shaped model (GQA, tied embeddings)"
