@@ -1,5 +1,7 @@
 // Writing a tokenizer out: as a Hugging Face tokenizer.json (+ tokenizer_config.json) and as
 // the tokenizer.ggml.* metadata keys of a GGUF file.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "cai/formats/gguf.h"
@@ -32,7 +34,22 @@ json pre_tokenizer_json(const Tokenizer::Impl& m) {
   return {{"type", "Sequence"}, {"pretokenizers", list}};
 }
 
+bool spm_adds_prefix(const Tokenizer::Impl& m) {
+  for (const auto& s : m.normalizer)
+    if (s.prepend) return true;
+  return false;
+}
+
 json normalizer_json(const Tokenizer::Impl& m) {
+  if (m.algo == tok::MergeAlgo::scores) {
+    // Hugging Face's Llama conversion: Prepend("▁") then Replace(" " -> "▁"); the same text
+    // as llama.cpp's " " prefix followed by the replacement.
+    json list = json::array();
+    if (spm_adds_prefix(m)) list.push_back({{"type", "Prepend"}, {"prepend", std::string(tok::kMetaspace)}});
+    list.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}},
+                    {"content", std::string(tok::kMetaspace)}});
+    return {{"type", "Sequence"}, {"normalizers", list}};
+  }
   if (m.normalizer.empty()) return nullptr;
   json list = json::array();
   for (const auto& s : m.normalizer) {
@@ -49,7 +66,7 @@ json decoder_json(const Tokenizer::Impl& m) {
   if (m.decode_metaspace)
     list.push_back({{"type", "Replace"}, {"pattern", {{"String", std::string(tok::kMetaspace)}}},
                     {"content", " "}});
-  if (m.byte_fallback) list.push_back({{"type", "ByteFallback"}});
+  if (m.byte_fallback || m.algo == tok::MergeAlgo::scores) list.push_back({{"type", "ByteFallback"}});
   list.push_back({{"type", "Fuse"}});
   if (m.strip_leading_space)
     list.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
@@ -77,23 +94,73 @@ json post_processor_json(const Tokenizer::Impl& m) {
 
 }  // namespace
 
+namespace tok {
+
+std::vector<std::pair<std::int32_t, std::int32_t>> spm_merges_from_scores(const Tokenizer::Impl& m) {
+  struct Merge {
+    float score;
+    std::int32_t merged, left, right;
+  };
+  std::vector<Merge> list;
+  for (std::int32_t id = 0; id < m.size(); ++id) {
+    const std::string& piece = m.pieces[id];
+    // A duplicated piece counts once, under the id lookups give it (the last).
+    if (m.find(piece) != id) continue;
+    // Every cut between two UTF-8 characters (the same character walk as spm_text).
+    std::size_t at = std::min(utf8_len(static_cast<unsigned char>(piece[0])), piece.size());
+    for (; at < piece.size();
+         at += std::min(utf8_len(static_cast<unsigned char>(piece[at])), piece.size() - at)) {
+      const auto left = m.find(std::string_view(piece).substr(0, at));
+      const auto right = m.find(std::string_view(piece).substr(at));
+      if (left && right) list.push_back({m.scores[id], id, *left, *right});
+    }
+  }
+  // transformers' SentencePieceExtractor: a stable sort by score (highest first) of the
+  // merges listed piece by piece in id order, each piece's splits by left id.
+  std::sort(list.begin(), list.end(), [](const Merge& a, const Merge& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.merged != b.merged) return a.merged < b.merged;
+    return a.left < b.left;
+  });
+  std::vector<std::pair<std::int32_t, std::int32_t>> out;
+  out.reserve(list.size());
+  for (const Merge& x : list) out.emplace_back(x.left, x.right);
+  return out;
+}
+
+}  // namespace tok
+
 void Tokenizer::save(const std::filesystem::path& path) const {
   const Impl& m = *impl_;
-  CAI_CHECK(m.algo == tok::MergeAlgo::ranks, "{}: a score-merged SentencePiece vocabulary (from "
-            "GGUF) has no BPE merges to write as tokenizer.json; keep it in GGUF", path.string());
+  const bool spm_scores = m.algo == tok::MergeAlgo::scores;
   json vocab = json::object();
-  for (std::int32_t i = 0; i < m.size(); ++i) vocab[m.pieces[i]] = i;
+  for (std::int32_t i = 0; i < m.size(); ++i) {
+    CAI_CHECK(m.find(m.pieces[i]) == i, "{}: token '{}' appears more than once in the "
+              "vocabulary (ids {} and {}); tokenizer.json cannot hold that", path.string(),
+              m.pieces[i], i, *m.find(m.pieces[i]));
+    vocab[m.pieces[i]] = i;
+  }
   json merges = json::array();
-  for (const auto& [a, b] : m.merges) merges.push_back({m.pieces[a], m.pieces[b]});
+  for (const auto& [a, b] : spm_scores ? tok::spm_merges_from_scores(m) : m.merges)
+    merges.push_back({m.pieces[a], m.pieces[b]});
   json added = json::array();
-  for (const auto& t : m.added)
+  auto add_token = [&](const tok::AddedToken& t) {
     added.push_back({{"id", t.id}, {"content", t.content}, {"single_word", false},
                      {"lstrip", t.lstrip}, {"rstrip", t.rstrip}, {"normalized", false},
                      {"special", t.special}});
+  };
+  // Hugging Face lists added tokens by id; a SentencePiece <unk> joins them as a special one.
+  std::vector<tok::AddedToken> tokens = m.added;
+  if (spm_scores && m.unk_id &&
+      std::none_of(tokens.begin(), tokens.end(), [&](const auto& t) { return t.id == *m.unk_id; }))
+    tokens.push_back({m.pieces[*m.unk_id], *m.unk_id, true, false, false});
+  if (spm_scores)
+    std::stable_sort(tokens.begin(), tokens.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (const auto& t : tokens) add_token(t);
   json model = {{"type", "BPE"}, {"dropout", nullptr},
                 {"unk_token", m.unk_id ? json(m.pieces[*m.unk_id]) : json(nullptr)},
                 {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                {"fuse_unk", false}, {"byte_fallback", m.byte_fallback},
+                {"fuse_unk", spm_scores}, {"byte_fallback", m.byte_fallback || spm_scores},
                 {"ignore_merges", m.ignore_merges}, {"vocab", std::move(vocab)},
                 {"merges", std::move(merges)}};
   const json j = {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},

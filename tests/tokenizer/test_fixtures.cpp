@@ -51,7 +51,10 @@ std::vector<Case> read_cases(const std::string& name) {
 
 std::string show(const std::vector<std::int32_t>& ids) {
   std::string s;
-  for (auto id : ids) s += " " + std::to_string(id);
+  for (auto id : ids) {
+    s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 

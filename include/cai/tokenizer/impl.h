@@ -133,3 +133,14 @@ struct Tokenizer::Impl {
 };
 
 }  // namespace cai
+
+namespace cai::tok {
+
+// The BPE merges Hugging Face derives from a score-merged SentencePiece vocabulary
+// (transformers' SentencePieceExtractor): for every piece of two or more UTF-8 characters,
+// every cut into a left and a right part that are both pieces gives the merge (left, right);
+// merges are ordered by the score of the merged piece, highest first, then by its id, then
+// by the left part's id. Tokenizer::save writes these for a GGUF "llama" vocabulary.
+std::vector<std::pair<std::int32_t, std::int32_t>> spm_merges_from_scores(const Tokenizer::Impl& m);
+
+}  // namespace cai::tok

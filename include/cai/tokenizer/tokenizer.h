@@ -45,7 +45,37 @@ class Tokenizer {
   const std::optional<std::string>& chat_template_source() const;
   std::string kind() const;  // "bpe" (byte-level) or "spm"
 
-  // Writes a Hugging Face tokenizer.json that Tokenizer::load reads back identically.
+  // Writes a Hugging Face tokenizer.json (and tokenizer_config.json beside it: BOS/EOS,
+  // add_bos/add_eos, chat template) that Tokenizer::load reads back identically.
+  //
+  // A score-merged SentencePiece vocabulary from GGUF (Llama 2, Phi-3) is written the way
+  // transformers converts Llama models: model BPE (byte_fallback, fuse_unk, unk_token) with
+  // merges derived from the vocabulary and scores (tok::spm_merges_from_scores), normalizer
+  // [Prepend "▁" (when the vocabulary adds a space prefix), Replace " " -> "▁"], no
+  // pre-tokenizer, decoder [Replace "▁" -> " ", ByteFallback, Fuse, Strip one leading space],
+  // and the control/user-defined tokens and <unk> as special added tokens. Read back, it
+  // encodes like the GGUF tokenizer; tests/tokenizer/test_spm_export.cpp checks the llama-spm
+  // and phi-3 fixtures, random text, and every piece next to and overlapping itself. Where
+  // the two can differ:
+  //  - Rank order vs score order. SentencePiece merges the highest-scoring pair, leftmost on
+  //    ties; BPE the lowest-ranked merge, leftmost on ties. The ranks follow the scores, so
+  //    the two agree except possibly when, at some step,
+  //    (a) two different best pieces share a score: SentencePiece takes the leftmost, BPE
+  //        the one with the lower id (with pieces "ca", "cac", "caca" in that id order and
+  //        all scored 0, "cacac" is "caca" "c" and "ca" "cac"). In Llama 2 and Phi-3 only
+  //        the whitespace pieces "▁▁" .. "▁"x16 tie (score -1e9); they merge last and only
+  //        inside runs of lone "▁" symbols, which both end as the same left-to-right chunks
+  //        of 16 (the test checks runs of 1..200 spaces), so these vocabularies agree;
+  //    (b) one best piece can be made at two places by different cuts (BPE takes the cut
+  //        with the lower left id first, SentencePiece the leftmost place). No such input
+  //        is known: none turned up for these vocabularies (every piece beside and
+  //        overlapping itself, 2M random piece fragments) or in exhaustive searches over
+  //        small random vocabularies with distinct scores.
+  //  - A special token parsed in the text (parse_special) and followed by text: Hugging
+  //    Face's Prepend normaliser puts "▁" before every text segment ("<s>Hello" -> <s>
+  //    "▁Hello"), llama.cpp's add_space_prefix only before the first ("<s>" "Hello").
+  //  - Added tokens are all special in tokenizer.json, so is_special() is also true for
+  //    user-defined ones (Phi-3's </s>), which GGUF marks user-defined.
   void save(const std::filesystem::path& tokenizer_json) const;
   // Writes the tokenizer.ggml.* keys llama.cpp reads (model, pre, tokens, scores, token_type,
   // merges, special ids, chat template) so a GGUF export carries its tokenizer.
