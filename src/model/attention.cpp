@@ -45,7 +45,25 @@ __attribute__((target("avx2,fma"))) void attend_one_avx2(const float* q, const f
                                                          float* o) {
   const std::int64_t D8 = D / 8 * 8;
   // Scores q . k_j.
-  for (std::int64_t j = 0; j < len; ++j) {
+  std::int64_t j0 = 0;
+  for (; j0 + 4 <= len; j0 += 4) {  // four keys at a time: independent FMA chains
+    const float* k = K + j0 * D;
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(),
+           c3 = _mm256_setzero_ps();
+    for (std::int64_t d = 0; d < D8; d += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + d);
+      c0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + d), c0);
+      c1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + D + d), c1);
+      c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 2 * D + d), c2);
+      c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 3 * D + d), c3);
+    }
+    float s4[4] = {simd::hsum(c0), simd::hsum(c1), simd::hsum(c2), simd::hsum(c3)};
+    for (int i = 0; i < 4; ++i) {
+      for (std::int64_t d = D8; d < D; ++d) s4[i] += q[d] * k[i * D + d];
+      scores[j0 + i] = s4[i];
+    }
+  }
+  for (std::int64_t j = j0; j < len; ++j) {
     const float* k = K + j * D;
     __m256 acc = _mm256_setzero_ps();
     for (std::int64_t d = 0; d < D8; d += 8)
@@ -70,6 +88,30 @@ __attribute__((target("avx2,fma"))) void attend_one_avx2(const float* q, const f
   float sum = simd::hsum(vsum);
   for (std::int64_t j = L8; j < len; ++j) sum += scores[j] = std::exp(scores[j] - mx);
   // o = sum_j p_j v_j / sum.
+  if (D8 == D && D <= 64) {
+    // Head sizes up to 64: the output row stays in registers across all keys.
+    __m256 acc[8];
+    const std::int64_t nv = D / 8;
+    for (std::int64_t i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+    for (std::int64_t j = 0; j < len; ++j) {
+      const float* v = V + j * D;
+      const __m256 p = _mm256_set1_ps(scores[j]);
+      switch (nv) {  // fallthrough: the first nv lanes
+        case 8: acc[7] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), acc[7]); [[fallthrough]];
+        case 7: acc[6] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), acc[6]); [[fallthrough]];
+        case 6: acc[5] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), acc[5]); [[fallthrough]];
+        case 5: acc[4] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), acc[4]); [[fallthrough]];
+        case 4: acc[3] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), acc[3]); [[fallthrough]];
+        case 3: acc[2] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), acc[2]); [[fallthrough]];
+        case 2: acc[1] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), acc[1]); [[fallthrough]];
+        case 1: acc[0] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), acc[0]); [[fallthrough]];
+        default: break;
+      }
+    }
+    const __m256 inv8 = _mm256_set1_ps(1.0f / sum);
+    for (std::int64_t i = 0; i < nv; ++i) _mm256_storeu_ps(o + 8 * i, _mm256_mul_ps(acc[i], inv8));
+    return;
+  }
   std::fill(o, o + D, 0.0f);
   for (std::int64_t j = 0; j < len; ++j) {
     const float* v = V + j * D;
@@ -94,7 +136,7 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
   float* vc = v_cache.data_ptr<float>();
   const std::int64_t Lc = k_cache.size(2);
   const std::int64_t slot_stride = Hkv * Lc * D, head_stride = Lc * D;
-  at::parallel_for(0, B * T, std::max<std::int64_t>(1, 16384 / W), [&](std::int64_t begin, std::int64_t end) {
+  parallel_chunks(B * T, std::max<std::int64_t>(1, 16384 / W), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t n = begin; n < end; ++n) {
       const std::int64_t b = n / T, p = a.pos[n];
       const float* c = a.cos + p * D;
@@ -136,8 +178,8 @@ torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a, const t
   for (std::int64_t n = 0; n < B * T; ++n) max_pos = std::max(max_pos, a.pos[n]);
   // One task per (row, key/value head): its G query heads read the same keys.
   const std::int64_t work = T * G * (max_pos + 1) * D;
-  at::parallel_for(0, B * Hkv, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work)),
-                   [&](std::int64_t begin, std::int64_t end) {
+  parallel_chunks(B * Hkv, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work)),
+                  [&](std::int64_t begin, std::int64_t end) {
     std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / Hkv, hk = task % Hkv;

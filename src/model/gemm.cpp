@@ -11,6 +11,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
+#include <dlfcn.h>
 
 #include "kernels.h"
 
@@ -109,6 +111,53 @@ __attribute__((target("avx2,fma"))) void gemm_avx2(const float* x, std::int64_t 
   }
 }
 
+// y[0, m0..m1) for a single row of x (decoding at batch 1, bound by memory): 8 W rows at a
+// time, with a software prefetch of the block two ahead. Each output is accumulated in the
+// same order as micro<>, so batch-1 results match the batched path bit for bit.
+__attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* w, const float* bias,
+                                                   float* y, std::int64_t m0, std::int64_t m1,
+                                                   std::int64_t K, bool accumulate) {
+  constexpr int R = 8;
+  std::int64_t m = m0;
+  for (; m + R <= m1; m += R) {
+    const float* w0 = w + m * K;
+    const float* pf = w0 + 2 * R * K;
+    const bool prefetch = false;
+    __m256 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm256_setzero_ps();
+    std::int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      if (prefetch && (k & 15) == 0)
+        for (int j = 0; j < R; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * K + k), _MM_HINT_T0);
+      const __m256 xv = _mm256_loadu_ps(x + k);
+      for (int j = 0; j < R; ++j) acc[j] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + j * K + k), acc[j]);
+    }
+    for (int j = 0; j < R; ++j) {
+      float s = hsum(acc[j]);
+      for (std::int64_t kk = k; kk < K; ++kk) s += x[kk] * w0[j * K + kk];
+      if (bias) s += bias[m + j];
+      y[m + j] = accumulate ? y[m + j] + s : s;
+    }
+  }
+  for (; m < m1; ++m) micro<1, 1>(x, K, w + m * K, bias ? bias + m : nullptr, y + m, 1, K, accumulate);
+}
+
+// Runs fn on `nt` threads of libgomp's pool. at::parallel_for's OpenMP body is inline in the
+// ATen headers, so in a file compiled without -fopenmp its pragma is ignored and it runs on
+// one thread; calling libgomp (loaded by libtorch) directly gives the real team.
+using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
+GompParallel gomp_parallel() {
+  static const GompParallel f = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+  return f;
+}
+
+template <class F>
+void run_team(std::int64_t nt, F& fn) {
+  auto call = [](void* p) { (*static_cast<F*>(p))(); };
+  if (auto gp = gomp_parallel(); gp && nt > 1) gp(call, &fn, static_cast<unsigned>(nt), 0);
+  else fn();
+}
+
 bool cpu_has_avx2() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
@@ -116,17 +165,58 @@ bool cpu_has_avx2() {
 
 }  // namespace
 
+void parallel_chunks(std::int64_t n, std::int64_t grain,
+                     const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<std::int64_t>(1, grain);
+  const std::int64_t chunks = (n + grain - 1) / grain;
+  const std::int64_t nt = std::min<std::int64_t>(at::get_num_threads(), chunks);
+  if (nt <= 1 || at::in_parallel_region()) return fn(0, n);
+  std::atomic<std::int64_t> next{0};
+  auto body = [&] {
+    for (std::int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+      fn(c * grain, std::min(n, (c + 1) * grain));
+  };
+  run_team(nt, body);
+}
+
 void gemm_xwt(const float* x, std::int64_t ldx, const float* w, const float* bias, float* y,
               std::int64_t ldy, std::int64_t N, std::int64_t M, std::int64_t K, bool accumulate) {
   if (N == 0 || M == 0) return;
+  if (N == 1 && cpu_has_avx2()) {
+    // Batch-1 decoding streams W once. Threads take 64-row chunks from a shared counter, so a
+    // thread slowed by another process on its core does not hold the others up.
+    const std::int64_t nt = at::get_num_threads();
+    if (M * K < 65536 || nt <= 1 || at::in_parallel_region())
+      return gemv_avx2(x, w, bias, y, 0, M, K, accumulate);
+    constexpr std::int64_t kRows = 64;
+    const std::int64_t chunks = (M + kRows - 1) / kRows;
+    std::atomic<std::int64_t> next{0};
+    auto body = [&] {
+      for (std::int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+        gemv_avx2(x, w, bias, y, c * kRows, std::min(M, (c + 1) * kRows), K, accumulate);
+    };
+    run_team(nt, body);
+    return;
+  }
   auto run = cpu_has_avx2() ? gemm_avx2 : gemm_scalar;
-  // Split W's rows across threads; each task gets at least ~64K multiply-adds.
+  // Split W's rows into chunks of at least ~64K multiply-adds, handed out dynamically.
   const std::int64_t per_row = std::max<std::int64_t>(1, N * K);
   const std::int64_t grain = std::max<std::int64_t>(16, (65536 + per_row - 1) / per_row);
-  if (M <= grain) return run(x, ldx, w, bias, y, ldy, 0, N, 0, M, K, accumulate);
-  at::parallel_for(0, M, grain, [&](std::int64_t m0, std::int64_t m1) {
-    run(x, ldx, w, bias, y, ldy, 0, N, m0, m1, K, accumulate);
-  });
+  const std::int64_t nt = at::get_num_threads();
+  if (M <= grain || nt <= 1 || at::in_parallel_region())
+    return run(x, ldx, w, bias, y, ldy, 0, N, 0, M, K, accumulate);
+  // Chunk: a multiple of 16 rows (the kernel's W block), ~8 chunks per thread when M allows.
+  std::int64_t chunk = std::max(grain, (M + 8 * nt - 1) / (8 * nt));
+  chunk = (chunk + 15) / 16 * 16;
+  const std::int64_t chunks = (M + chunk - 1) / chunk;
+  if (chunks <= 1) return run(x, ldx, w, bias, y, ldy, 0, N, 0, M, K, accumulate);
+  std::atomic<std::int64_t> next{0};
+  auto body = [&] {
+    for (std::int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+      run(x, ldx, w, bias, y, ldy, 0, N, c * chunk, std::min(M, (c + 1) * chunk), K, accumulate);
+  };
+  run_team(std::min(nt, chunks), body);
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {

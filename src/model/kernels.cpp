@@ -21,7 +21,7 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
   const float* xp = xc.data_ptr<float>();
   const float* wp = w.data_ptr<float>();
   float* op = out.data_ptr<float>();
-  at::parallel_for(0, N, grain(C), [&](std::int64_t b, std::int64_t e) {
+  parallel_chunks(N, grain(C), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t n = b; n < e; ++n) {
       const float* r = xp + n * C;
       float* o = op + n * C;
@@ -72,7 +72,7 @@ torch::Tensor swiglu(const torch::Tensor& gate_up) {
   float* op = out.data_ptr<float>();
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   auto rows = avx2 ? swiglu_rows_avx2 : swiglu_rows_scalar;
-  at::parallel_for(0, N, grain(F * 8), [&](std::int64_t b, std::int64_t e) { rows(gp, op, F, b, e); });
+  parallel_chunks(N, grain(F * 8), [&](std::int64_t b, std::int64_t e) { rows(gp, op, F, b, e); });
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace cai::kernels {
 
@@ -34,6 +35,12 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
 // 0..pos of each row's slot; query head h reads key/value head h / (H/Hkv). -> [B*T, H*D].
 torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a, const torch::Tensor& k_cache,
                             const torch::Tensor& v_cache);
+
+// Calls fn(begin, end) over [0, n) in chunks of `grain` handed out dynamically to the intra-op
+// threads (libgomp's team, called directly: at::parallel_for's inline OpenMP body runs
+// serially in files compiled without -fopenmp).
+void parallel_chunks(std::int64_t n, std::int64_t grain,
+                     const std::function<void(std::int64_t, std::int64_t)>& fn);
 
 // y[n, m] = sum_k x[n*ldx + k] * w[m*K + k] (+ bias[m]), written to y[n*ldy + m], or added to
 // it when `accumulate`. W is [M,K] row-major, as torch::nn::Linear stores it.
