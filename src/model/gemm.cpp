@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <dlfcn.h>
 
 #include "kernels.h"
 
@@ -142,20 +141,17 @@ __attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* 
   for (; m < m1; ++m) micro<1, 1>(x, K, w + m * K, bias ? bias + m : nullptr, y + m, 1, K, accumulate);
 }
 
-// Runs fn on `nt` threads of libgomp's pool. at::parallel_for's OpenMP body is inline in the
-// ATen headers, so in a file compiled without -fopenmp its pragma is ignored and it runs on
-// one thread; calling libgomp (loaded by libtorch) directly gives the real team.
-using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
-GompParallel gomp_parallel() {
-  static const GompParallel f = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
-  return f;
-}
-
+// Runs fn on `nt` OpenMP threads. The build compiles the model with -fopenmp: libtorch's
+// at::parallel_for is inline in the ATen headers, and without the flag its pragma is ignored
+// and every loop runs on one thread.
 template <class F>
 void run_team(std::int64_t nt, F& fn) {
-  auto call = [](void* p) { (*static_cast<F*>(p))(); };
-  if (auto gp = gomp_parallel(); gp && nt > 1) gp(call, &fn, static_cast<unsigned>(nt), 0);
-  else fn();
+  if (nt > 1) {
+#pragma omp parallel num_threads(static_cast<int>(nt))
+    fn();
+  } else {
+    fn();
+  }
 }
 
 bool cpu_has_avx2() {
