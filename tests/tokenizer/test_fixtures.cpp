@@ -10,53 +10,16 @@
 #include "cai/formats/gguf.h"
 #include "cai/io/file.h"
 #include "cai/tokenizer/tokenizer.h"
+#include "fixture_cases.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 const fs::path kFixtures = fs::path(CAI_FIXTURES_DIR) / "tokenizer";
 
-struct Case {
-  std::string input;
-  std::vector<std::int32_t> expected;
-};
-
-// .inp: inputs separated by "\n__ggml_vocab_test__\n" (the file ends with one);
-// .out: one line of space-separated ids per input.
-std::vector<Case> read_cases(const std::string& name) {
-  const std::string inp = cai::read_file(kFixtures / (name + ".inp"));
-  const std::string out = cai::read_file(kFixtures / (name + ".out"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> inputs;
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t hit = inp.find(sep, pos);
-    if (hit == std::string::npos) break;
-    inputs.push_back(inp.substr(pos, hit - pos));
-    pos = hit + sep.size();
-  }
-  std::vector<Case> cases;
-  std::istringstream lines(out);
-  std::string line;
-  for (const auto& in : inputs) {
-    std::getline(lines, line);
-    Case c{in, {}};
-    std::istringstream ids(line);
-    std::int32_t id;
-    while (ids >> id) c.expected.push_back(id);
-    cases.push_back(std::move(c));
-  }
-  return cases;
-}
-
-std::string show(const std::vector<std::int32_t>& ids) {
-  std::string s;
-  for (auto id : ids) {
-    s += ' ';
-    s += std::to_string(id);
-  }
-  return s;
-}
+using cai_test::Case;
+using cai_test::read_cases;
+using cai_test::show;
 
 class VocabFixture : public ::testing::TestWithParam<std::string> {};
 

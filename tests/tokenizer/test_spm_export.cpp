@@ -13,6 +13,7 @@
 #include "cai/io/file.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/tokenizer.h"
+#include "fixture_cases.h"
 #include "cai/tokenizer/unicode.h"
 
 namespace {
@@ -21,36 +22,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 const fs::path kFixtures = fs::path(CAI_FIXTURES_DIR) / "tokenizer";
 
-struct Case {
-  std::string input;
-  std::vector<std::int32_t> expected;
-};
-
-std::vector<Case> read_cases(const std::string& name) {
-  const std::string inp = cai::read_file(kFixtures / (name + ".inp"));
-  const std::string out = cai::read_file(kFixtures / (name + ".out"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<Case> cases;
-  std::istringstream lines(out);
-  std::string line;
-  for (std::size_t pos = 0, hit; (hit = inp.find(sep, pos)) != std::string::npos; pos = hit + sep.size()) {
-    std::getline(lines, line);
-    Case c{inp.substr(pos, hit - pos), {}};
-    std::istringstream ids(line);
-    for (std::int32_t id; ids >> id;) c.expected.push_back(id);
-    cases.push_back(std::move(c));
-  }
-  return cases;
-}
-
-std::string show(const std::vector<std::int32_t>& ids) {
-  std::string s;
-  for (auto id : ids) {
-    s += ' ';
-    s += std::to_string(id);
-  }
-  return s;
-}
+using cai_test::Case;
+using cai_test::read_cases;
+using cai_test::show;
 
 std::string escaped(const std::string& s) {
   std::string out;
