@@ -1,10 +1,13 @@
 // SHA-256 as specified in FIPS 180-4, sections 4.1.2 (functions), 4.2.2 (constants),
 // 5.1.1 (padding), 6.2.2 (compression).
-#include "sha256.h"
+#include "cai/io/sha256.h"
 
 #include <cstring>
+#include <fstream>
 
-namespace cai::detail {
+#include "cai/io/error.h"
+
+namespace cai {
 namespace {
 
 // First 32 bits of the fractional parts of the cube roots of the first 64 primes.
@@ -19,6 +22,16 @@ constexpr std::uint32_t K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+std::string to_hex(const std::array<std::uint8_t, 32>& digest) {
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (std::uint8_t b : digest) {
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return hex;
+}
 
 }  // namespace
 
@@ -88,13 +101,20 @@ std::array<std::uint8_t, 32> Sha256::digest() {
 std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data);
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (std::uint8_t b : h.digest()) {
-    hex += digits[b >> 4];
-    hex += digits[b & 15];
-  }
-  return hex;
+  return to_hex(h.digest());
 }
 
-}  // namespace cai::detail
+std::string sha256_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_error("{}: cannot open for hashing", path.string());
+  Sha256 h;
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  if (in.bad()) throw_error("{}: read error while hashing", path.string());
+  return to_hex(h.digest());
+}
+
+}  // namespace cai

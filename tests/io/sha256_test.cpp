@@ -3,12 +3,15 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <string>
 
-#include "../../src/constitution/sha256.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/sha256.h"
 
-using cai::detail::Sha256;
-using cai::detail::sha256_hex;
+using cai::Sha256;
+using cai::sha256_hex;
 
 TEST(Sha256, StandardVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -31,4 +34,14 @@ TEST(Sha256, IncrementalUpdatesMatchOneShot) {
     for (auto b : h.digest()) hex += fmt::format("{:02x}", b);
     EXPECT_EQ(hex, sha256_hex(data)) << "piece " << piece;
   }
+}
+
+TEST(Sha256, FileMatchesInMemory) {
+  const auto path = std::filesystem::path(CAI_TEST_TMPDIR) / "sha256_file.bin";
+  std::filesystem::create_directories(path.parent_path());
+  std::string data;
+  for (int i = 0; i < 3 * (1 << 20) + 17; ++i) data += static_cast<char>(i * 7 + (i >> 9));
+  cai::write_file_atomic(path, data);
+  EXPECT_EQ(cai::sha256_file(path), sha256_hex(data));
+  EXPECT_THROW(cai::sha256_file(path.string() + ".missing"), cai::Error);
 }
