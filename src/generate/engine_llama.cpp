@@ -19,7 +19,8 @@ std::vector<std::int32_t> default_eos(const LlamaModel& model, const Tokenizer* 
 std::unique_ptr<StepModel> make_step_model(LlamaModel& model, const EngineOptions& o) {
   o.validate();
   const auto len = o.max_seq_len > 0 ? o.max_seq_len : model.config().max_position_embeddings;
-  return make_llama_step_model(model, o.max_batch, len);
+  // Prefix-cache slots sit past the live ones in the same cache.
+  return make_llama_step_model(model, o.max_batch + o.prefix_cache_slots, len);
 }
 
 TokenBytesFn bytes_fn(const Tokenizer* tok) {

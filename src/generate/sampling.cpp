@@ -17,6 +17,8 @@ void SamplingOptions::validate() const {
   CAI_CHECK(max_new_tokens >= 1, "sampling: max_new_tokens must be >= 1, got {}",
             max_new_tokens);
   for (const auto& s : stop) CAI_CHECK(!s.empty(), "sampling: stop strings must not be empty");
+  CAI_CHECK(top_logprobs >= 0 && top_logprobs <= 20, "sampling: top_logprobs must be in 0..20, got {}",
+            top_logprobs);
 }
 
 namespace {
@@ -138,6 +140,28 @@ float token_logprob(std::span<const float> logits, std::int32_t id) {
   double z = 0.0;
   for (float x : logits) z += std::exp(static_cast<double>(x) - mx);
   return static_cast<float>(static_cast<double>(logits[id]) - mx - std::log(z));
+}
+
+std::vector<std::pair<std::int32_t, float>> top_logprobs(std::span<const float> logits,
+                                                         std::int64_t n) {
+  const auto V = static_cast<std::int64_t>(logits.size());
+  n = std::min(n, V);
+  if (n <= 0) return {};
+  float mx = -std::numeric_limits<float>::infinity();
+  for (float x : logits) mx = std::max(mx, x);
+  double z = 0.0;
+  for (float x : logits) z += std::exp(static_cast<double>(x) - mx);
+  const double lse = mx + std::log(z);
+  std::vector<std::int32_t> idx(static_cast<std::size_t>(V));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](std::int32_t a, std::int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  std::vector<std::pair<std::int32_t, float>> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    out.emplace_back(idx[i], static_cast<float>(static_cast<double>(logits[idx[i]]) - lse));
+  return out;
 }
 
 }  // namespace cai

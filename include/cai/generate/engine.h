@@ -3,6 +3,9 @@
 // free slots (their prompts prefilled together, right padded, in chunks), then decodes one
 // token for every live sequence; a sequence that finishes frees its slot at once (the last
 // live slot is moved into the hole so attention always reads a plain prefix of the cache).
+// With a prefix cache, finished sequences' keys and values are kept in extra slots past the
+// live ones, and a new prompt starting with the same tokens copies those positions (few-shot
+// preambles and a conversation continued by the next request are computed once).
 //
 // Token-id based: a Tokenizer is needed only for text (stop strings, streamed text deltas).
 // For a server: submit() and cancel() may be called from any thread; one thread drives step()
@@ -18,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cai/generate/sampling.h"
@@ -34,6 +38,10 @@ struct EngineOptions {
   std::int64_t prefill_chunk = 512;  // prompt tokens per row per prefill forward pass
   std::int64_t max_prefill_tokens = 8192;  // padded prompt tokens admitted in one step (rows * T);
                                            // bounds the latency a prefill adds to decoding
+  std::int64_t prefix_cache_slots = 0;  // extra cache slots that keep finished sequences' keys
+                                         // and values; a new prompt sharing a prefix with one
+                                         // copies those positions instead of recomputing them
+                                         // (0 = off). Results are unchanged by it.
   void validate() const;
 };
 
@@ -48,6 +56,8 @@ struct TokenEvent {
   RequestId id = 0;
   std::int32_t token = 0;
   float logprob = 0.0f;   // when SamplingOptions::logprobs, else 0
+  std::vector<std::pair<std::int32_t, float>> top;  // SamplingOptions::top_logprobs most likely
+                                                    // (id, log-prob), most likely first
   std::string text;       // newly safe-to-show text (may be empty while a stop string is
                           // possible or a UTF-8 character is incomplete); needs a tokenizer
 };
@@ -56,6 +66,8 @@ struct GenerationResult {
   RequestId id = 0;
   std::vector<std::int32_t> tokens;   // generated ids (EOS / stop id included when hit)
   std::vector<float> logprobs;        // per token, when SamplingOptions::logprobs
+  std::vector<std::vector<std::pair<std::int32_t, float>>> top_logprobs;  // per token, when
+                                                                         // top_logprobs > 0
   std::string text;                   // completion text, cut before a stop string
   FinishReason finish = FinishReason::length;
   std::string stop_matched;           // the stop string found, if any
@@ -71,11 +83,12 @@ struct GenerationRequest {
 };
 
 struct EngineStats {
-  std::int64_t prefill_tokens = 0;   // real prompt tokens
+  std::int64_t prefill_tokens = 0;   // prompt tokens computed (not copied from the prefix cache)
   double prefill_seconds = 0.0;      // forward passes + sampling of first tokens
   std::int64_t decode_tokens = 0;    // tokens produced by decode steps
   double decode_seconds = 0.0;
   std::int64_t decode_steps = 0;
+  std::int64_t prefix_reused_tokens = 0;  // prompt positions copied from the prefix cache
 };
 
 class Engine {
@@ -111,9 +124,19 @@ class Engine {
   void admit();
   void decode();
   void sample_rows(const torch::Tensor& logits, const std::vector<Seq*>& seqs);
-  void on_sampled(Seq& s, std::int32_t token, float logprob);
+  void on_sampled(Seq& s, std::int32_t token, float logprob,
+                  std::vector<std::pair<std::int32_t, float>> top);
   void retire_finished();
   void finish(Seq& s);
+  // Prefix cache: keeps the cached positions of a sequence leaving `slot`, and finds how many
+  // leading prompt positions a new sequence can copy from a kept one instead of computing.
+  struct Retained {
+    std::vector<std::int32_t> tokens;  // the token at each position held in `slot`
+    std::int64_t slot = 0;
+    std::uint64_t last_use = 0;        // for least-recently-used eviction
+  };
+  void retain(const Seq& s, std::int64_t slot);
+  const Retained* longest_prefix(const std::vector<std::int32_t>& prompt, std::int64_t& len);
 
   std::unique_ptr<StepModel> model_;
   EngineOptions opts_;
@@ -127,6 +150,9 @@ class Engine {
   RequestId next_id_ = 0;
   std::atomic<std::int64_t> pending_ = 0;    // submitted and not yet finished
   EngineStats stats_;
+  std::vector<Retained> retained_;           // slots max_batch .. max_batch + cache slots - 1
+  std::int64_t cache_slots_ = 0;
+  std::uint64_t use_clock_ = 0;
 };
 
 }  // namespace cai

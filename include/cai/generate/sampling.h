@@ -7,6 +7,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cai {
@@ -21,6 +22,8 @@ struct SamplingOptions {
   std::vector<std::int32_t> stop_token_ids;  // extra ids that end generation, besides EOS
   bool ignore_eos = false;             // keep going past EOS / stop ids (benchmarks)
   bool logprobs = false;               // record each sampled token's log-probability (T = 1)
+  std::int64_t top_logprobs = 0;       // also record the n most likely tokens and their
+                                       // log-probabilities (T = 1) at each step; 0..20
 
   bool greedy() const { return temperature == 0.0; }
   // Throws cai::Error naming the field for out-of-range values.
@@ -44,5 +47,10 @@ std::int32_t sample_token(std::span<const float> logits, const SamplingOptions& 
 
 // log softmax(logits)[id] at temperature 1.
 float token_logprob(std::span<const float> logits, std::int32_t id);
+
+// The n most likely ids with their log softmax values at temperature 1, most likely first
+// (ties: lower id first); n is capped by the vocabulary.
+std::vector<std::pair<std::int32_t, float>> top_logprobs(std::span<const float> logits,
+                                                         std::int64_t n);
 
 }  // namespace cai

@@ -36,6 +36,11 @@ class StepModel {
   virtual torch::Tensor forward(const StepBatch& batch) = 0;
   // Copies the first `len` cached positions of slot `from` into slot `to`.
   virtual void move_slot(std::int64_t from, std::int64_t to, std::int64_t len) = 0;
+  // Like move_slot, but slot `from` must stay intact (the prefix cache reads it again). The
+  // default calls move_slot, which is right for models whose move_slot copies.
+  virtual void copy_slot(std::int64_t from, std::int64_t to, std::int64_t len) {
+    move_slot(from, to, len);
+  }
 };
 
 // A LlamaModel with its own KVCache of `max_batch` slots by `max_len` positions. The model
