@@ -6,15 +6,19 @@
 // forward pass runs one matmul where Hugging Face runs three (or two).
 //
 // Two code paths compute the same function:
-//  - with autograd enabled, plain differentiable libtorch ops (training);
-//  - otherwise (NoGradGuard / InferenceMode) and always for the cached forward, fused kernels
-//    (kernels.h) that cut the number of ops per layer.
+//  - with autograd enabled, plain differentiable libtorch ops (training); they are also the
+//    only path that applies an attached LinearAdapter (LoRA) and that runs in other dtypes
+//    than F32 (F64 for gradient checks), so forward_hidden takes it for those even without
+//    autograd;
+//  - otherwise (NoGradGuard / InferenceMode) and always for the cached forward, fused F32
+//    kernels (kernels.h) that cut the number of ops per layer.
 #include "cai/model/llama.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -169,23 +173,71 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
+// x + delta for each adapted part of a fused projection output y [..., sum(widths)], parts in
+// row order (q|k|v or gate|up); y itself when no part is adapted.
+torch::Tensor add_deltas(const torch::Tensor& y, LinearAdapter& a, std::int64_t layer,
+                         std::initializer_list<std::pair<Proj, std::int64_t>> parts,
+                         const torch::Tensor& x, bool training) {
+  std::vector<torch::Tensor> d;
+  bool any = false;
+  for (auto [p, width] : parts) {
+    d.push_back(a.delta(layer, p, x, training));
+    any = any || d.back().defined();
+  }
+  if (!any) return y;
+  std::size_t i = 0;
+  for (auto [p, width] : parts) {
+    if (!d[i].defined()) {
+      auto shape = y.sizes().vec();
+      shape.back() = width;
+      d[i] = torch::zeros(shape, y.options());
+    }
+    ++i;
+  }
+  return y + torch::cat(d, -1);
+}
+
 }  // namespace
 
+const char* proj_name(Proj p) {
+  switch (p) {
+    case Proj::q: return "q_proj";
+    case Proj::k: return "k_proj";
+    case Proj::v: return "v_proj";
+    case Proj::o: return "o_proj";
+    case Proj::gate: return "gate_proj";
+    case Proj::up: return "up_proj";
+    case Proj::down: return "down_proj";
+  }
+  return "?";
+}
+
 torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
-  const std::int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size,
-                     H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim,
-                     G = H / Hkv, F = cfg_.intermediate_size;
+  const std::int64_t B = tokens.size(0), T = tokens.size(1), H = cfg_.num_heads,
+                     Hkv = cfg_.num_kv_heads, D = cfg_.head_dim, G = H / Hkv,
+                     F = cfg_.intermediate_size;
+  // Everything runs in the weights' dtype (F32 normally, F64 for gradient checks); the
+  // tables are kept in F32 and .to() is a no-op there.
+  const auto dt = embed_.scalar_type();
   ensure_rope(T);
-  auto cos = cos_.narrow(0, 0, T).view({1, T, 1, D});
-  auto sin = sin_.narrow(0, 0, T).view({1, T, 1, D});
+  auto cos = cos_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
+  auto sin = sin_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
   // Causal mask over [T, T], additive.
-  auto mask = torch::full({T, T}, -std::numeric_limits<float>::infinity()).triu(1).view({1, 1, 1, T, T});
+  auto mask = torch::full({T, T}, -std::numeric_limits<double>::infinity(), torch::TensorOptions().dtype(dt))
+                  .triu(1)
+                  .view({1, 1, 1, T, T});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  LinearAdapter* ad = adapter_.get();
+  const bool training = is_training() && torch::GradMode::is_enabled();
 
   auto x = torch::embedding(embed_, tokens.to(torch::kInt64));  // [B,T,C]
-  for (const Layer& L : layers_) {
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const auto li = static_cast<std::int64_t>(l);
     auto h = rms_norm_ref(x, L.attn_norm, cfg_.rms_norm_eps);
-    auto qkv = torch::linear(h, L.wqkv, L.bqkv).view({B, T, H + 2 * Hkv, D});
+    auto qkv = torch::linear(h, L.wqkv, L.bqkv);  // [B,T,(H+2Hkv)*D]
+    if (ad) qkv = add_deltas(qkv, *ad, li, {{Proj::q, H * D}, {Proj::k, Hkv * D}, {Proj::v, Hkv * D}}, h, training);
+    qkv = qkv.view({B, T, H + 2 * Hkv, D});
     auto q = qkv.narrow(2, 0, H), k = qkv.narrow(2, H, Hkv), v = qkv.narrow(2, H + Hkv, Hkv);
     q = q * cos + rotate_half(q) * sin;
     k = k * cos + rotate_half(k) * sin;
@@ -196,12 +248,17 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
     auto scores = (torch::matmul(qg, kt) * scale).view({B, Hkv, G, T, T}) + mask;
     auto p = torch::softmax(scores, -1).view({B, Hkv, G * T, T});
     auto o = torch::matmul(p, vt).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
-    x = x + torch::linear(o, L.wo);
+    auto attn = torch::linear(o, L.wo);  // [B,T,C]
+    if (ad) attn = add_deltas(attn, *ad, li, {{Proj::o, cfg_.hidden_size}}, o, training);
+    x = x + attn;
     h = rms_norm_ref(x, L.mlp_norm, cfg_.rms_norm_eps);
-    auto gu = torch::linear(h, L.w_gate_up);
-    x = x + torch::linear(torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F), L.w_down);
+    auto gu = torch::linear(h, L.w_gate_up);  // [B,T,2F]
+    if (ad) gu = add_deltas(gu, *ad, li, {{Proj::gate, F}, {Proj::up, F}}, h, training);
+    auto act = torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F);  // [B,T,F]
+    auto down = torch::linear(act, L.w_down);
+    if (ad) down = add_deltas(down, *ad, li, {{Proj::down, cfg_.hidden_size}}, act, training);
+    x = x + down;
   }
-  (void)C;
   return rms_norm_ref(x, norm_, cfg_.rms_norm_eps);
 }
 
@@ -211,7 +268,9 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
 torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
   CAI_CHECK(tokens.dim() == 2, "LlamaModel::forward_hidden: tokens must be [B,T], got {} dims",
             tokens.dim());
-  if (torch::GradMode::is_enabled()) return forward_hidden_autograd(tokens);
+  // The fused kernels are F32-only and know nothing of adapters.
+  if (torch::GradMode::is_enabled() || adapter_ || embed_.scalar_type() != torch::kFloat32)
+    return forward_hidden_autograd(tokens);
   const std::int64_t B = tokens.size(0), T = tokens.size(1);
   KVCache scratch(cfg_, B, T);
   return forward_hidden_cached(tokens, scratch, 0, torch::zeros({B}, torch::kInt64));
@@ -228,6 +287,12 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
   CAI_CHECK(slot_begin >= 0 && slot_begin + B <= cache.max_batch(),
             "forward_hidden_cached: slots {}..{} outside the cache's {}", slot_begin, slot_begin + B - 1,
             cache.max_batch());
+  CAI_CHECK(!adapter_,
+            "forward_hidden_cached: an adapter (LoRA) is attached and the fused cached path does not "
+            "apply it; merge it into the weights first (cai lora merge / merge_lora)");
+  CAI_CHECK(embed_.scalar_type() == torch::kFloat32,
+            "forward_hidden_cached: the fused path needs F32 weights, the model holds {}",
+            c10::toString(embed_.scalar_type()));
   torch::NoGradGuard no_grad;
 
   // Positions (CPU) and the attended length L = max over rows of start + T.
@@ -270,7 +335,7 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
 
 torch::Tensor LlamaModel::logits(const torch::Tensor& hidden) {
   const torch::Tensor& w = lm_head_.defined() ? lm_head_ : embed_;
-  if (torch::GradMode::is_enabled()) return torch::linear(hidden, w);
+  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32) return torch::linear(hidden, w);
   return kernels::linear(hidden.to(torch::kFloat32), w);
 }
 

@@ -9,6 +9,8 @@
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,21 @@ class KVCache {
   std::vector<torch::Tensor> k_, v_;
 };
 
+// The linear projections of a decoder layer, by their Hugging Face module names.
+enum class Proj { q, k, v, o, gate, up, down };
+const char* proj_name(Proj p);  // "q_proj", ..., "down_proj"
+
+// Something that adds a learned term to chosen projections (LoRA): for projection p of layer
+// `layer` with input x [..., in] it returns delta [..., out] to add to W x, or an undefined
+// tensor when that projection is not adapted. Only the differentiable path applies adapters;
+// fold them into the weights (cai::train::merge_lora) before using the fused cached path.
+class LinearAdapter {
+ public:
+  virtual ~LinearAdapter() = default;
+  // `training`: the model is in training mode and autograd is on (dropout applies).
+  virtual torch::Tensor delta(std::int64_t layer, Proj p, const torch::Tensor& x, bool training) = 0;
+};
+
 class LlamaModel : public torch::nn::Module {
  public:
   // Weights are initialised randomly (normal, std 0.02; norms 1) from torch's global RNG.
@@ -44,18 +61,22 @@ class LlamaModel : public torch::nn::Module {
   // tokens [B,T] int64 -> hidden [B,T,C] after the final norm. Causal, positions 0..T-1; with
   // right padding no mask is needed (a real position never attends to a later pad).
   // Differentiable when autograd is enabled; under NoGradGuard/InferenceMode it takes the
-  // fused path of forward_hidden_cached.
+  // fused path of forward_hidden_cached, unless an adapter is attached or the weights are not
+  // F32 (model->to(torch::kFloat64) for finite-difference checks): then the differentiable
+  // ops run without recording a graph (same function, slower).
   torch::Tensor forward_hidden(const torch::Tensor& tokens);
 
   // tokens [B,T] for cache slots slot_begin..slot_begin+B-1. Row b's tokens take positions
   // start_pos[b] .. start_pos[b]+T-1 (start_pos [B] int64), are written into the cache there,
   // and attend to the cache positions [0, own position]. Returns hidden [B,T,C]. Rows whose
   // real tokens are fewer than T are right-padded; outputs at pad positions are meaningless.
-  // Not differentiable (runs under NoGradGuard). Requires start_pos[b] + T <= max_len.
+  // Not differentiable (runs under NoGradGuard). Requires start_pos[b] + T <= max_len, F32
+  // weights and no attached adapter (cai::Error otherwise).
   torch::Tensor forward_hidden_cached(const torch::Tensor& tokens, KVCache& cache,
                                       std::int64_t slot_begin, const torch::Tensor& start_pos);
 
-  // hidden [..., C] -> logits [..., V]; apply only at the positions that need it.
+  // hidden [..., C] -> logits [..., V]; apply only at the positions that need it. F32 out
+  // without autograd on F32 weights, else the weights' dtype.
   torch::Tensor logits(const torch::Tensor& hidden);
   torch::Tensor forward(const torch::Tensor& tokens) { return logits(forward_hidden(tokens)); }
 
@@ -66,6 +87,10 @@ class LlamaModel : public torch::nn::Module {
   // cai::Error naming `source` and the tensor on an unknown name or a shape mismatch.
   void load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
                          const std::vector<float>& values, const std::string& source);
+
+  // Attaches `a` (replacing any previous adapter; null detaches). The model shares ownership.
+  void set_adapter(std::shared_ptr<LinearAdapter> a) { adapter_ = std::move(a); }
+  LinearAdapter* adapter() const { return adapter_.get(); }
 
  private:
   struct Layer;
@@ -79,6 +104,7 @@ class LlamaModel : public torch::nn::Module {
   std::vector<float> inv_freq_;
   torch::Tensor cos_, sin_;
   std::int64_t rope_len_ = 0;
+  std::shared_ptr<LinearAdapter> adapter_;
 
   void ensure_rope(std::int64_t n_pos);
   torch::Tensor forward_hidden_autograd(const torch::Tensor& tokens);
