@@ -15,3 +15,12 @@ if [ -d "$FIXTURES/tokenizer" ]; then
 else
   "$CAI" bench tokenize
 fi
+echo
+echo "== cai bench train (the same shape, sequence length 256, SFT and DPO optimiser steps)"
+"$CAI" bench train
+# The PyTorch reference of the same model and steps (Debian's python3-torch, installed when
+# missing like every other dependency).
+bash "$(dirname "$0")/install-deps.sh" python3-torch
+echo
+echo "== bench/train_reference.py (PyTorch, the same threads)"
+/usr/bin/python3 "$(dirname "$0")/../bench/train_reference.py" --threads "$(nproc)"

@@ -1,0 +1,180 @@
+// Direct Preference Optimization (Rafailov et al. 2023) and its variants (see losses.h), with
+// the reference log-probabilities precomputed (ref_logps.cpp) so no reference model is held.
+//
+// Each micro-batch runs the chosen and the rejected sequences of its pairs as one batch of
+// 2B rows: [chosen_0 .. chosen_{B-1}, rejected_0 .. rejected_{B-1}].
+//
+// Shape legend: B = pairs, T = longest sequence, C = hidden size.
+#include <torch/torch.h>
+
+#include "batch.h"
+#include "cai/io/error.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include "cai/train/objectives.h"
+#include "policy.h"
+
+namespace cai::train {
+
+void DpoOptions::validate() const {
+  loss.validate();
+  CAI_CHECK(rpo_alpha >= 0, "dpo: rpo_alpha must be >= 0, got {}", rpo_alpha);
+}
+
+namespace {
+
+constexpr std::int64_t kEvalTokenBudget = 8192;
+
+struct Pair {
+  detail::Row chosen, rejected;
+  double ref_chosen = 0, ref_rejected = 0, p_chosen = 1;
+  std::int64_t n_chosen = 0, n_rejected = 0;  // response tokens
+};
+
+class DpoObjective final : public Objective {
+ public:
+  DpoObjective(Policy policy, std::vector<PreferenceExample> train, RefLogps train_ref,
+               std::vector<PreferenceExample> eval, RefLogps eval_ref, const DpoOptions& opts)
+      : policy_(std::move(policy)), opts_(opts) {
+    opts_.validate();
+    detail::prepare_policy(policy_);
+    train_ = make_pairs(train, train_ref, "training");
+    eval_ = make_pairs(eval, eval_ref, "evaluation");
+  }
+
+  std::string name() const override { return "dpo"; }
+  std::int64_t size(Split s) const override { return static_cast<std::int64_t>(pairs(s).size()); }
+  std::int64_t length(Split s, std::int64_t i) const override {
+    const Pair& p = pair(s, i);
+    return static_cast<std::int64_t>(std::max(p.chosen.tokens.size(), p.rejected.tokens.size()));
+  }
+  std::int64_t rows_per_example() const override { return 2; }
+  double loss_units(Split, std::int64_t) const override { return 1.0; }
+
+  Metrics train_micro(const std::vector<std::int64_t>& examples, double denominator) override {
+    CAI_CHECK(denominator > 0, "dpo objective: denominator must be > 0, got {}", denominator);
+    auto [loss, metrics] = forward(Split::train, examples);
+    (loss / denominator).backward();
+    return metrics;
+  }
+
+  Metrics evaluate(const std::vector<std::int64_t>& examples) override {
+    torch::NoGradGuard no_grad;
+    detail::EvalModeGuard eval_mode(*policy_.model->model);
+    std::vector<std::int64_t> lengths;
+    for (std::int64_t i = 0; i < size(Split::eval); ++i) lengths.push_back(2 * length(Split::eval, i));
+    Metrics sum;
+    for (const auto& batch : detail::eval_batches(examples, lengths, kEvalTokenBudget))
+      for (const auto& [k, v] : forward(Split::eval, batch).second) sum[k] += v;
+    for (auto& [k, v] : sum) v /= static_cast<double>(examples.size());
+    return sum;
+  }
+
+  std::vector<TrainableParam> trainable() override { return detail::policy_trainable(policy_); }
+  void set_training(bool on) override { detail::set_policy_training(policy_, on); }
+  void save(const std::string& dir) override { detail::save_policy(policy_, dir); }
+
+ private:
+  // The summed loss of the pairs and their metric sums.
+  std::pair<torch::Tensor, Metrics> forward(Split s, const std::vector<std::int64_t>& examples) {
+    CAI_CHECK(!examples.empty(), "dpo objective: empty micro-batch");
+    const auto B = static_cast<std::int64_t>(examples.size());
+    std::vector<const detail::Row*> rows;
+    for (auto i : examples) rows.push_back(&pair(s, i).chosen);
+    for (auto i : examples) rows.push_back(&pair(s, i).rejected);
+    std::vector<double> ref_c, ref_r, p, n_c, n_r;
+    for (auto i : examples) {
+      const Pair& q = pair(s, i);
+      ref_c.push_back(q.ref_chosen);
+      ref_r.push_back(q.ref_rejected);
+      p.push_back(q.p_chosen);
+      n_c.push_back(static_cast<double>(q.n_chosen));
+      n_r.push_back(static_cast<double>(q.n_rejected));
+    }
+    const detail::Batch batch = detail::make_batch(rows);
+    LlamaModel& model = *policy_.model->model;
+    const auto hidden = model.forward_hidden(batch.tokens);              // [2B,T,C]
+    const auto sums = detail::target_logprobs(model, hidden, batch).sums;  // [2B]
+    const auto opts = torch::TensorOptions().dtype(sums.scalar_type());
+    auto vec = [&](const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64).to(opts); };
+    const auto pi_c = sums.narrow(0, 0, B), pi_r = sums.narrow(0, B, B);
+    auto lc = pi_c, lr = pi_r, rc = vec(ref_c), rr = vec(ref_r);
+    if (opts_.loss.type == DpoLossType::ipo) {
+      // IPO compares mean token log-probabilities (as TRL does), so long and short responses
+      // weigh alike.
+      const auto len_c = vec(n_c), len_r = vec(n_r);
+      lc = lc / len_c;
+      lr = lr / len_r;
+      rc = rc / len_c;
+      rr = rr / len_r;
+    }
+    const DpoLossTerms terms = dpo_loss(lc, lr, rc, rr, vec(p), opts_.loss);
+    auto loss = terms.loss;  // [B]
+    Metrics m;
+    if (opts_.rpo_alpha > 0) {
+      // The chosen response's mean token NLL (Pang et al. 2024), keeping its likelihood up.
+      const auto nll = -pi_c / vec(n_c);
+      loss = loss + opts_.rpo_alpha * nll;
+      m["nll"] = nll.sum().item<double>();
+    }
+    const auto loss_sum = loss.sum();
+    m["loss"] = loss_sum.item<double>();
+    m["rewards/chosen"] = terms.chosen_rewards.sum().item<double>();
+    m["rewards/rejected"] = terms.rejected_rewards.sum().item<double>();
+    m["rewards/margins"] = (terms.chosen_rewards - terms.rejected_rewards).sum().item<double>();
+    m["rewards/accuracies"] = terms.chosen_rewards.gt(terms.rejected_rewards).sum().item<double>();
+    m["logps/chosen"] = pi_c.sum().item<double>();
+    m["logps/rejected"] = pi_r.sum().item<double>();
+    return {loss_sum, m};
+  }
+
+  std::vector<Pair> make_pairs(std::vector<PreferenceExample>& examples, const RefLogps& ref,
+                               const char* what) const {
+    CAI_CHECK(ref.chosen.size() == examples.size() && ref.rejected.size() == examples.size(),
+              "dpo objective: {} set has {} pairs but {} / {} reference log-probabilities", what,
+              examples.size(), ref.chosen.size(), ref.rejected.size());
+    const auto V = policy_.model->model->config().vocab_size;
+    std::vector<Pair> out;
+    for (std::size_t i = 0; i < examples.size(); ++i) {
+      const auto& ex = examples[i];
+      CAI_CHECK(!ex.prompt.empty() && !ex.chosen.empty() && !ex.rejected.empty(),
+                "dpo objective: pair at line {} has an empty prompt or response", ex.line);
+      for (const auto* v : {&ex.prompt, &ex.chosen, &ex.rejected})
+        for (auto id : *v)
+          CAI_CHECK(id >= 0 && id < V, "dpo objective: pair at line {}: token id {} outside the "
+                    "model's vocabulary of {}", ex.line, id, V);
+      Pair q;
+      q.chosen = detail::prompt_response_row(ex.prompt, ex.chosen);
+      q.rejected = detail::prompt_response_row(ex.prompt, ex.rejected);
+      q.ref_chosen = ref.chosen[i];
+      q.ref_rejected = ref.rejected[i];
+      q.p_chosen = ex.p_chosen;
+      q.n_chosen = static_cast<std::int64_t>(ex.chosen.size());
+      q.n_rejected = static_cast<std::int64_t>(ex.rejected.size());
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  const std::vector<Pair>& pairs(Split s) const { return s == Split::train ? train_ : eval_; }
+  const Pair& pair(Split s, std::int64_t i) const {
+    CAI_CHECK(i >= 0 && i < size(s), "dpo objective: example {} outside 0..{}", i, size(s) - 1);
+    return pairs(s)[static_cast<std::size_t>(i)];
+  }
+
+  Policy policy_;
+  DpoOptions opts_;
+  std::vector<Pair> train_, eval_;
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_dpo_objective(Policy policy, std::vector<PreferenceExample> train,
+                                              RefLogps train_ref,
+                                              std::vector<PreferenceExample> eval,
+                                              RefLogps eval_ref, const DpoOptions& opts) {
+  return std::make_unique<DpoObjective>(std::move(policy), std::move(train), std::move(train_ref),
+                                        std::move(eval), std::move(eval_ref), opts);
+}
+
+}  // namespace cai::train

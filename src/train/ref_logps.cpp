@@ -1,0 +1,184 @@
+// The reference model's log-probabilities for DPO, computed once and cached beside the
+// dataset (see include/cai/train/objectives.h for the file format).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cai/generate/scorer.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/progress.h"
+#include "cai/io/sha256.h"
+#include "cai/model/loader.h"
+#include "cai/train/objectives.h"
+
+namespace cai::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "cai-ref-logps";
+constexpr int kVersion = 1;
+constexpr std::size_t kScoreChunk = 256;  // pairs per progress update
+
+void add_u64(Sha256& h, std::uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  h.update(std::string_view(b, 8));
+}
+
+void add_ids(Sha256& h, const std::vector<std::int32_t>& ids) {
+  add_u64(h, ids.size());
+  for (auto id : ids) add_u64(h, static_cast<std::uint32_t>(id));
+}
+
+void add_str(Sha256& h, const std::string& s) {
+  add_u64(h, s.size());
+  h.update(s);
+}
+
+std::string hex(const std::array<std::uint8_t, 32>& d) {
+  std::string out;
+  for (auto b : d) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+// What the cached numbers depend on: every token the reference model reads.
+std::string examples_hash(const std::vector<PreferenceExample>& examples) {
+  Sha256 h;
+  add_u64(h, examples.size());
+  for (const auto& ex : examples) {
+    add_ids(h, ex.prompt);
+    add_ids(h, ex.chosen);
+    add_ids(h, ex.rejected);
+  }
+  return hex(h.digest());
+}
+
+}  // namespace
+
+std::string ref_cache_key(const fs::path& dataset, const fs::path& reference_model,
+                          const std::string& template_name, const DataOptions& opts) {
+  Sha256 h;
+  add_str(h, fmt::format("{} v{}", kFormat, kVersion));
+  add_str(h, sha256_file(dataset));
+  std::vector<fs::path> files;
+  if (fs::is_directory(reference_model)) {
+    for (const auto& e : fs::directory_iterator(reference_model)) {
+      const auto name = e.path().filename().string();
+      if (name == "config.json" || name.ends_with(".safetensors") ||
+          name == "model.safetensors.index.json")
+        files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    CAI_CHECK(!files.empty(), "{}: no model files to fingerprint", reference_model.string());
+  } else {
+    files.push_back(reference_model);
+  }
+  for (const auto& f : files) {
+    add_str(h, f.filename().string());
+    add_str(h, sha256_file(f));
+  }
+  add_str(h, template_name);
+  add_u64(h, static_cast<std::uint64_t>(opts.max_length));
+  add_u64(h, static_cast<std::uint64_t>(opts.overlong));
+  add_u64(h, opts.add_bos ? 1 : 0);
+  return hex(h.digest());
+}
+
+fs::path ref_cache_path(const fs::path& dataset, const std::string& key) {
+  CAI_CHECK(key.size() >= 16, "ref_cache_path: key '{}' is shorter than 16 characters", key);
+  return dataset.parent_path() / (dataset.filename().string() + ".ref-" + key.substr(0, 16) + ".json");
+}
+
+std::optional<RefLogps> load_ref_logps(const fs::path& cache_file,
+                                       const std::vector<PreferenceExample>& examples) {
+  if (!fs::exists(cache_file)) return std::nullopt;
+  try {
+    const auto j = nlohmann::json::parse(read_file(cache_file));
+    if (j.value("format", "") != kFormat || j.value("version", 0) != kVersion) return std::nullopt;
+    if (j.value("examples_sha256", "") != examples_hash(examples)) return std::nullopt;
+    RefLogps r;
+    r.chosen = j.at("chosen").get<std::vector<double>>();
+    r.rejected = j.at("rejected").get<std::vector<double>>();
+    if (r.chosen.size() != examples.size() || r.rejected.size() != examples.size())
+      return std::nullopt;
+    return r;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // corrupt: recomputed, never trusted
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+RefLogps compute_ref_logps(const std::vector<PreferenceExample>& examples, LoadedModel& reference) {
+  CAI_CHECK(reference.model, "reference log-probabilities: no reference model");
+  RefLogps out;
+  out.chosen.reserve(examples.size());
+  out.rejected.reserve(examples.size());
+  Progress bar("reference log-probs", examples.size(), "pairs");
+  for (std::size_t b = 0; b < examples.size(); b += kScoreChunk) {
+    const std::size_t e = std::min(examples.size(), b + kScoreChunk);
+    std::vector<ScoreRequest> reqs;
+    for (std::size_t i = b; i < e; ++i) {
+      reqs.push_back({examples[i].prompt, examples[i].chosen});
+      reqs.push_back({examples[i].prompt, examples[i].rejected});
+    }
+    std::vector<ScoreResult> res;
+    try {
+      res = score(*reference.model, reqs);
+    } catch (const Error& err) {
+      throw_error("reference log-probabilities, pairs at lines {}..{}: {}", examples[b].line,
+                  examples[e - 1].line, err.what());
+    }
+    for (std::size_t k = 0; k < e - b; ++k) {
+      out.chosen.push_back(res[2 * k].sum);
+      out.rejected.push_back(res[2 * k + 1].sum);
+    }
+    bar.add(e - b);
+  }
+  bar.finish();
+  return out;
+}
+
+namespace {
+
+void save_ref_logps(const fs::path& cache_file, const std::vector<PreferenceExample>& examples,
+                    const RefLogps& r) {
+  nlohmann::json j;
+  j["format"] = kFormat;
+  j["version"] = kVersion;
+  j["examples_sha256"] = examples_hash(examples);
+  j["count"] = examples.size();
+  j["chosen"] = r.chosen;
+  j["rejected"] = r.rejected;
+  write_file_atomic(cache_file, j.dump() + "\n");
+}
+
+}  // namespace
+
+RefLogps load_or_compute_ref_logps(const fs::path& cache_file,
+                                   const std::vector<PreferenceExample>& examples,
+                                   LoadedModel& reference) {
+  if (auto cached = load_ref_logps(cache_file, examples)) return *cached;
+  RefLogps r = compute_ref_logps(examples, reference);
+  save_ref_logps(cache_file, examples, r);
+  return r;
+}
+
+RefLogps load_or_compute_ref_logps(const fs::path& cache_file,
+                                   const std::vector<PreferenceExample>& examples,
+                                   const std::function<LoadedModel()>& load_reference) {
+  if (auto cached = load_ref_logps(cache_file, examples)) return *cached;
+  RefLogps r;
+  {
+    LoadedModel reference = load_reference();  // freed at the end of this scope
+    r = compute_ref_logps(examples, reference);
+  }
+  save_ref_logps(cache_file, examples, r);
+  return r;
+}
+
+}  // namespace cai::train

@@ -1,0 +1,280 @@
+// `cai train sft|dpo|rm` and `cai rm score` end to end on a tiny model with a tokenizer trained
+// here, including a real SIGKILL of a training process and its exact resumption.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CmdResult {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+CmdResult cai(const std::string& args) {
+  const std::string cmd = std::string(CAI_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// One directory per process: ctest runs each test of the suite in its own process, in parallel.
+const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("cli_train-" + std::to_string(::getpid()));
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<nlohmann::json> jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::vector<nlohmann::json> train_lines(const fs::path& run) {
+  std::vector<nlohmann::json> out;
+  for (auto& j : jsonl(run / "metrics.jsonl"))
+    if (j["split"] == "train") out.push_back(j);
+  return out;
+}
+
+// A tokenizer trained on a small corpus, a tiny random model using it, SFT and preference data.
+class CliTrain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fs::remove_all(kDir);
+    fs::create_directories(kDir);
+    const char* words[] = {"the", "clinic", "opens", "at", "nine", "doctor", "patient", "visit",
+                           "please", "call", "ahead", "thanks", "yes", "no", "today"};
+    {
+      std::ofstream c(kDir / "corpus.txt");
+      for (int i = 0; i < 300; ++i) c << words[i % 15] << " " << words[(i * 7) % 15] << " " << words[(i * 11) % 15] << ".\n";
+    }
+    ASSERT_EQ(cai("tokenizer train --input " + (kDir / "corpus.txt").string() + " --vocab-size 300 --special '<s>' "
+                  "--special '</s>' --bos '<s>' --eos '</s>' --out " + (kDir / "tok").string()).code, 0);
+    const CmdResult init = cai("model init --out " + model() + " --tokenizer " + (kDir / "tok" / "tokenizer.json").string() +
+                               " --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --context 128 --seed 3");
+    ASSERT_EQ(init.code, 0) << init.out;
+    {
+      std::ofstream s(kDir / "sft.jsonl");
+      for (int i = 0; i < 12; ++i) {
+        const std::string q = std::string(words[i % 15]) + " " + words[(i + 3) % 15] + "?";
+        const std::string a = std::string(words[(i * 2) % 15]) + " " + words[(i + 5) % 15] + ".";
+        if (i % 2)
+          s << nlohmann::json{{"messages", {{{"role", "user"}, {"content", q}}, {{"role", "assistant"}, {"content", a}}}}}.dump() << "\n";
+        else
+          s << nlohmann::json{{"prompt", q}, {"completion", " " + a}}.dump() << "\n";
+      }
+    }
+    {
+      std::ofstream p(kDir / "prefs.jsonl");
+      for (int i = 0; i < 10; ++i)
+        p << nlohmann::json{{"prompt", std::string(words[i % 15]) + " " + words[(i + 4) % 15] + "?"},
+                            {"chosen", " yes please call ahead."},
+                            {"rejected", std::string(" no ") + words[(i + 1) % 15] + "."}}.dump() << "\n";
+    }
+  }
+  static void TearDownTestSuite() { fs::remove_all(kDir); }
+  static std::string model() { return (kDir / "model").string(); }
+  static std::string data(const char* f) { return (kDir / f).string(); }
+  static std::string out(const std::string& name) {
+    fs::remove_all(kDir / name);
+    return (kDir / name).string();
+  }
+};
+
+}  // namespace
+
+TEST_F(CliTrain, SftFullFineTuningLearnsAndWritesAModel) {
+  const std::string run = out("sft");
+  const CmdResult r = cai("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+                          " --max-steps 30 --lr 3e-3 --token-budget 128 --eval-fraction 0.2 --eval-every 10"
+                          " --warmup-steps 2 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("30 steps"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(fs::path(run) / "final" / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(fs::path(run) / "final" / "config.json"));
+  EXPECT_TRUE(fs::exists(fs::path(run) / "checkpoint" / "state.json"));
+  const auto lines = train_lines(run);
+  ASSERT_EQ(lines.size(), 30u);
+  EXPECT_LT(lines.back()["loss"].get<double>(), 0.7 * lines.front()["loss"].get<double>());
+  int evals = 0;
+  for (auto& j : jsonl(fs::path(run) / "metrics.jsonl")) evals += j["split"] == "eval";
+  EXPECT_EQ(evals, 3);  // steps 10, 20 and the end
+  // The trained model loads and scores.
+  EXPECT_EQ(cai("model info " + run + "/final").code, 0);
+}
+
+TEST_F(CliTrain, SftWithLoraWritesAPeftAdapter) {
+  const std::string run = out("sft_lora");
+  const CmdResult r = cai("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+                          " --lora --lora-r 4 --lora-alpha 8 --lora-targets q_proj,v_proj,down_proj"
+                          " --max-steps 4 --lr 1e-3 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const fs::path final = fs::path(run) / "final";
+  ASSERT_TRUE(fs::exists(final / "adapter_config.json")) << r.out;
+  EXPECT_TRUE(fs::exists(final / "adapter_model.safetensors"));
+  const auto cfg = nlohmann::json::parse(slurp(final / "adapter_config.json"));
+  EXPECT_EQ(cfg["r"], 4);
+  EXPECT_EQ(train_lines(run).size(), 4u);
+}
+
+TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
+  for (const auto& f : fs::directory_iterator(kDir))
+    if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) fs::remove(f.path());
+  const std::string base = "train dpo --model " + model() + " --data " + data("prefs.jsonl") +
+                           " --max-steps 3 --lr 1e-3 --beta 0.2 --rpo-alpha 0.5 --threads 1 --quiet --out ";
+  const CmdResult a = cai(base + out("dpo1"));
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find("computing into"), std::string::npos) << a.out;
+  fs::path cache;
+  for (const auto& f : fs::directory_iterator(kDir))
+    if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) cache = f.path();
+  ASSERT_FALSE(cache.empty()) << "no reference cache beside the dataset";
+  const auto stamp = fs::last_write_time(cache);
+  const CmdResult b = cai(base + out("dpo2"));
+  ASSERT_EQ(b.code, 0) << b.out;
+  EXPECT_NE(b.out.find("reading"), std::string::npos) << b.out;
+  EXPECT_EQ(fs::last_write_time(cache), stamp);
+  const auto lines = train_lines(kDir / "dpo1");
+  ASSERT_EQ(lines.size(), 3u);
+  for (const char* k : {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "nll"})
+    EXPECT_TRUE(lines[0].contains(k)) << k;
+  // Same cache, same data, same options: the same first-step loss.
+  EXPECT_EQ(train_lines(kDir / "dpo2")[0]["loss"], lines[0]["loss"]);
+}
+
+TEST_F(CliTrain, RewardModelTrainsAndScores) {
+  const std::string run = out("rm");
+  const CmdResult r = cai("train rm --model " + model() + " --data " + data("prefs.jsonl") + " --out " + run +
+                          " --max-steps 15 --lr 3e-3 --eval-fraction 0.2 --center-rewards 0.01 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  bool eval_acc = false;
+  for (auto& j : jsonl(fs::path(run) / "metrics.jsonl"))
+    if (j["split"] == "eval") eval_acc = j.contains("accuracy");
+  EXPECT_TRUE(eval_acc);
+  {
+    std::ofstream s(kDir / "score.jsonl");
+    s << R"({"prompt": "the clinic?", "response": " yes please call ahead."})" << "\n\n"
+      << R"({"prompt": [{"role": "user", "content": "visit today?"}], "response": [{"role": "assistant", "content": "no."}]})" << "\n";
+  }
+  const CmdResult s = cai("rm score --model " + run + "/final --input " + data("score.jsonl") + " --output " +
+                          data("scored.jsonl") + " --threads 1");
+  ASSERT_EQ(s.code, 0) << s.out;
+  const auto scored = jsonl(kDir / "scored.jsonl");
+  ASSERT_EQ(scored.size(), 2u);
+  for (const auto& j : scored) EXPECT_TRUE(j["reward"].is_number());
+  EXPECT_EQ(scored[0]["prompt"], "the clinic?");
+  // The pairs it was trained on: chosen scores above rejected for most of them.
+  {
+    std::ofstream s2(kDir / "pairs_score.jsonl");
+    for (auto& p : jsonl(kDir / "prefs.jsonl")) {
+      s2 << nlohmann::json{{"prompt", p["prompt"]}, {"response", p["chosen"]}}.dump() << "\n";
+      s2 << nlohmann::json{{"prompt", p["prompt"]}, {"response", p["rejected"]}}.dump() << "\n";
+    }
+  }
+  const CmdResult s2 = cai("rm score --model " + run + "/final --input " + data("pairs_score.jsonl") +
+                           " --output " + data("pairs_scored.jsonl") + " --threads 1");
+  ASSERT_EQ(s2.code, 0) << s2.out;
+  const auto ps = jsonl(kDir / "pairs_scored.jsonl");
+  int wins = 0;
+  for (std::size_t i = 0; i + 1 < ps.size(); i += 2) wins += ps[i]["reward"].get<double>() > ps[i + 1]["reward"].get<double>();
+  EXPECT_GE(wins, 8) << "of 10";
+}
+
+TEST_F(CliTrain, BadFlagsAndBadDataAreClearErrors) {
+  const std::string base = "train sft --model " + model() + " --out " + out("bad") + " --threads 1 --quiet";
+  struct Case {
+    std::string args, needle;
+  };
+  {
+    std::ofstream b(kDir / "bad.jsonl");
+    b << R"({"prompt": "a", "completion": "b"})" << "\n" << R"({"prompt": "a", "completion": 3})" << "\n";
+  }
+  const Case cases[] = {
+      {" --data " + data("sft.jsonl") + " --schedule wobble", "schedule"},
+      {" --data " + data("sft.jsonl") + " --grad-accum 0", "grad_accum"},
+      {" --data " + data("sft.jsonl") + " --eval-fraction 1.5", "eval-fraction"},
+      {" --data " + data("sft.jsonl") + " --lora --lora-targets q_proj,nonsense", "nonsense"},
+      {" --data " + data("bad.jsonl"), "bad.jsonl:2"},
+      {" --data " + data("sft.jsonl") + " --resume", "checkpoint"},
+      {" --data /nonexistent.jsonl", "nonexistent"},
+  };
+  for (const auto& c : cases) {
+    const CmdResult r = cai(base + c.args);
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << "\n" << r.out;
+    EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+  }
+  const CmdResult d = cai("train dpo --model " + model() + " --data " + data("prefs.jsonl") + " --out " +
+                          out("bad_dpo") + " --loss squared --quiet");
+  EXPECT_NE(d.code, 0);
+  EXPECT_NE(d.out.find("squared"), std::string::npos) << d.out;
+  const CmdResult s = cai("rm score --model " + model() + "_missing --input " + data("prefs.jsonl"));
+  EXPECT_NE(s.code, 0);
+}
+
+// A training process killed with SIGKILL and resumed ends with the same weights, byte for
+// byte, as one never interrupted, and logs each step once.
+TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
+  const std::string flags = " --data " + data("sft.jsonl") + " --max-steps 120 --lr 1e-3 --token-budget 64"
+                            " --grad-accum 2 --save-every 3 --weight-decay 0.1 --threads 1 --quiet";
+  const std::string full = out("kill_full"), cut = out("kill_cut");
+  ASSERT_EQ(cai("train sft --model " + model() + flags + " --out " + full).code, 0);
+
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cmd = std::string("exec ") + CAI_BINARY + " train sft --model " + model() + flags +
+                            " --out " + cut + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Kill it once a checkpoint past the first exists (the test does not depend on timing: if it
+  // finished first, resuming a finished run must still give the same end).
+  const fs::path state = fs::path(cut) / "checkpoint" / "state.json";
+  for (int i = 0; i < 20000; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    try {
+      if (fs::exists(state) && nlohmann::json::parse(slurp(state))["step"].get<int>() >= 6) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFSIGNALED(status));
+        break;
+      }
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const CmdResult r = cai("train sft --model " + model() + flags + " --out " + cut + " --resume");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(slurp(fs::path(cut) / "final" / "model.safetensors"), slurp(fs::path(full) / "final" / "model.safetensors"));
+  const auto a = train_lines(full), b = train_lines(cut);
+  ASSERT_EQ(b.size(), 120u);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i]["step"], static_cast<int>(i) + 1);
+    EXPECT_EQ(b[i]["loss"], a[i]["loss"]);
+  }
+}
