@@ -1,0 +1,60 @@
+// `cai serve`: an OpenAI-compatible HTTP server over a local model. Request threads parse and
+// tokenize; one engine thread drives cai::Engine, so concurrent requests are decoded together
+// (continuous batching) and each request receives its tokens through callbacks.
+//
+// Endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+// (stream: server-sent events ending with "data: [DONE]"). Errors are OpenAI-style JSON
+// bodies: 400 malformed, 401 unauthorised, 404 unknown model or route, 413 body too large,
+// 429 too many requests in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cai {
+
+struct LoadedModel;
+
+namespace serve {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";     // loopback only unless asked
+  int port = 8000;                     // 0 = any free port (see Server::bind)
+  std::string model_name;              // the name clients use; "" = the model path's file name
+  std::string api_key;                 // "" = no authentication; else "Authorization: Bearer KEY"
+  std::int64_t max_body_bytes = 4 << 20;   // larger bodies get 413
+  std::int64_t max_tokens = 4096;      // cap on a request's max_tokens (and the chat default)
+  std::int64_t max_concurrent = 256;   // generation requests being served; more get 429
+  std::int64_t max_batch = 32;         // sequences decoded together by the engine
+  std::int64_t max_seq_len = 0;        // prompt + completion tokens; 0 = the model's context
+  std::int64_t prefix_cache_slots = 0; // engine slots keeping finished prompts for reuse
+  std::string chat_template;           // "" = the tokenizer's, else human-assistant
+  void validate() const;
+};
+
+class Server {
+ public:
+  // The model (with its tokenizer) is shared with the caller and must stay loaded.
+  Server(std::shared_ptr<LoadedModel> model, ServeOptions opts);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port (port 0: a free one) and returns the port. Throws cai::Error on failure.
+  int bind();
+  // Serves until stop(); returns once in-flight requests have been answered.
+  void run();
+  // Stops accepting connections; run() returns after finishing what is in flight. Thread-safe.
+  void stop();
+
+  const std::string& model_name() const;
+  std::int64_t in_flight() const;  // generation requests being served
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace serve
+}  // namespace cai

@@ -1,0 +1,375 @@
+// The OpenAI-compatible HTTP backend: raw prompts go to /completions, chat messages to
+// /chat/completions, `concurrency` requests in flight spread over the base URLs (http_client.h
+// does the retries), results in request order.
+//
+// Option scoring asks for one token with its top log-probs and looks up, for each option, the
+// first piece that tells it apart from the others (see score_options below).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cai/backend/factory.h"
+#include "cai/io/error.h"
+#include "http_client.h"
+
+namespace cai {
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Runs work(i) for i in [0, n) on up to `workers` threads; on_done(i) is called on the calling
+// thread as each finishes (so callers need no locking). The first error stops the hand-out of
+// new work and is rethrown once the running ones have returned.
+void run_parallel(std::size_t n, std::int64_t workers, const std::function<void(std::size_t)>& work,
+                  const std::function<void(std::size_t)>& on_done) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::size_t> finished;
+  std::exception_ptr error;
+  std::atomic<std::size_t> next = 0;
+  std::atomic<bool> stop = false;
+  const std::size_t count =
+      std::min<std::size_t>(n, static_cast<std::size_t>(std::max<std::int64_t>(1, workers)));
+  std::size_t running = count;  // guarded by mu
+  std::vector<std::thread> threads;
+  threads.reserve(count);
+  for (std::size_t t = 0; t < count; ++t) {
+    threads.emplace_back([&] {
+      for (;;) {
+        if (stop.load()) break;
+        const std::size_t i = next.fetch_add(1);
+        if (i >= n) break;
+        try {
+          work(i);
+          std::lock_guard lock(mu);
+          finished.push_back(i);
+        } catch (...) {
+          std::lock_guard lock(mu);
+          if (!error) error = std::current_exception();
+          stop = true;
+        }
+        cv.notify_all();
+      }
+      std::lock_guard lock(mu);
+      --running;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  for (;;) {
+    cv.wait(lock, [&] { return !finished.empty() || running == 0; });
+    while (!finished.empty()) {
+      const std::size_t i = finished.front();
+      finished.pop_front();
+      if (on_done && !error) {
+        lock.unlock();
+        on_done(i);
+        lock.lock();
+      }
+    }
+    if (running == 0) break;
+  }
+  lock.unlock();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+json messages_json(const std::vector<ChatMessage>& messages) {
+  json m = json::array();
+  for (const auto& msg : messages) m.push_back({{"role", msg.role}, {"content", msg.content}});
+  return m;
+}
+
+// The request body without its sampling fields.
+json base_body(const TextRequest& r, const std::string& model) {
+  json b = {{"model", model}};
+  if (r.chat) {
+    CAI_CHECK(!r.messages.empty(), "http backend: a chat request needs at least one message");
+    b["messages"] = messages_json(r.messages);
+  } else {
+    b["prompt"] = r.prompt;
+  }
+  return b;
+}
+
+json generate_body(const TextRequest& r, const std::string& model) {
+  json b = base_body(r, model);
+  const GenParams& p = r.params;
+  b["max_tokens"] = p.max_tokens;
+  b["temperature"] = p.temperature;
+  b["top_p"] = p.top_p;
+  if (p.top_k > 0) b["top_k"] = p.top_k;  // an extension (vLLM, llama.cpp, cai serve)
+  if (!p.stop.empty()) b["stop"] = p.stop;
+  // The stream is folded into the seed so each request draws its own numbers; 31 bits because
+  // some servers keep the seed in a 32-bit signed integer.
+  b["seed"] = (p.seed ^ splitmix64(r.stream)) & 0x7fffffffULL;
+  return b;
+}
+
+std::string str_or_empty(const json& j) { return j.is_string() ? j.get<std::string>() : ""; }
+
+const json& first_choice(const json& answer) {
+  CAI_CHECK(answer.is_object() && answer.contains("choices") && answer["choices"].is_array() &&
+                !answer["choices"].empty() && answer["choices"][0].is_object(),
+            "the server's answer has no choices: {}",
+            answer.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 300));
+  return answer["choices"][0];
+}
+
+TextResult parse_generation(const json& answer, const TextRequest& r) {
+  const json& c = first_choice(answer);
+  TextResult out;
+  if (r.chat) {
+    CAI_CHECK(c.contains("message") && c["message"].is_object(),
+              "the server's chat answer has no message");
+    out.text = str_or_empty(c["message"].value("content", json()));
+  } else {
+    CAI_CHECK(c.contains("text") && c["text"].is_string(), "the server's answer has no text");
+    out.text = c["text"].get<std::string>();
+  }
+  out.finish_reason = str_or_empty(c.value("finish_reason", json())) == "length" ? "length" : "stop";
+  // A server that does not apply stop strings itself still gets them applied here.
+  std::size_t cut = std::string::npos;
+  for (const auto& s : r.params.stop) cut = std::min(cut, out.text.find(s));
+  if (cut != std::string::npos) {
+    out.text.resize(cut);
+    out.finish_reason = "stop";
+  }
+  if (answer.contains("usage") && answer["usage"].is_object()) {
+    const json& u = answer["usage"];
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
+      out.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
+    if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
+      out.completion_tokens = u["completion_tokens"].get<std::int64_t>();
+  }
+  return out;
+}
+
+std::string lstrip(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+  return s.substr(i);
+}
+
+// Token text -> log-prob among the first generated position's candidates (the sampled token
+// and the top list), from either answer format.
+std::map<std::string, double> first_position_logprobs(const json& answer, bool chat) {
+  const json& c = first_choice(answer);
+  std::map<std::string, double> out;
+  const json lp = c.value("logprobs", json());
+  if (!lp.is_object()) return out;
+  auto add = [&](const json& tok, const json& v) {
+    if (tok.is_string() && v.is_number()) out.emplace(tok.get<std::string>(), v.get<double>());
+  };
+  if (chat) {
+    // {"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}]}
+    const json content = lp.value("content", json());
+    if (!content.is_array() || content.empty() || !content[0].is_object()) return out;
+    const json& first = content[0];
+    const json top = first.value("top_logprobs", json());
+    if (top.is_array())
+      for (const auto& t : top)
+        if (t.is_object()) add(t.value("token", json()), t.value("logprob", json()));
+    add(first.value("token", json()), first.value("logprob", json()));
+  } else {
+    // {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}, ...]}
+    const json top = lp.value("top_logprobs", json());
+    if (top.is_array() && !top.empty() && top[0].is_object())
+      for (const auto& [tok, v] : top[0].items()) add(json(tok), v);
+    const json toks = lp.value("tokens", json()), lps = lp.value("token_logprobs", json());
+    if (toks.is_array() && lps.is_array() && !toks.empty() && !lps.empty()) add(toks[0], lps[0]);
+  }
+  return out;
+}
+
+// The longest common prefix of the options, cut back to a UTF-8 character boundary and before
+// trailing whitespace (tokenizers attach a space to the word after it, so " Yes"/" No" share
+// nothing and " (A)"/" (B)" share " (").
+std::string option_prefix(const std::vector<std::string>& options) {
+  std::string p = options[0];
+  for (const auto& o : options) {
+    std::size_t k = 0;
+    while (k < p.size() && k < o.size() && p[k] == o[k]) ++k;
+    p.resize(k);
+  }
+  while (!p.empty() && p.size() < options[0].size() &&
+         (static_cast<unsigned char>(options[0][p.size()]) & 0xC0) == 0x80)
+    p.pop_back();
+  while (!p.empty() && (p.back() == ' ' || p.back() == '\t' || p.back() == '\n')) p.pop_back();
+  return p;
+}
+
+class HttpBackend final : public Backend {
+ public:
+  explicit HttpBackend(const HttpBackendOptions& opts) : opts_(opts), client_(client_options(opts)) {}
+
+  std::string describe() const override {
+    std::string urls;
+    for (const auto& u : opts_.base_urls) urls += (urls.empty() ? "" : ",") + u;
+    return urls + " " + opts_.model;
+  }
+
+  std::vector<TextResult> generate(const std::vector<TextRequest>& requests,
+                                   const std::function<void(std::size_t)>& on_done) override {
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      try {
+        requests[i].params.validate();
+      } catch (const Error& e) {
+        throw_error("http backend: request {}: {}", i, e.what());
+      }
+    }
+    std::vector<TextResult> results(requests.size());
+    run_parallel(
+        requests.size(), opts_.concurrency,
+        [&](std::size_t i) {
+          const TextRequest& r = requests[i];
+          try {
+            const json answer = client_.post(r.chat ? "/chat/completions" : "/completions",
+                                              generate_body(r, opts_.model));
+            results[i] = parse_generation(answer, r);
+          } catch (const Error& e) {
+            throw_error("http backend ({}): request {}: {}", describe(), i, e.what());
+          }
+        },
+        on_done);
+    return results;
+  }
+
+  // A server returns log-probs of whole tokens, so each option is judged by the first token
+  // that tells it apart: the options' common prefix is appended to a raw prompt, and a token
+  // from the top list counts for option i when (without leading whitespace) it and the
+  // option's remaining text start one another and it fits no other option; the log-probs of
+  // all tokens counting for an option are summed (log-sum-exp). Chat APIs cannot continue an
+  // assistant message portably, so for chat requests nothing is appended and a token may
+  // also match the start of the whole option.
+  std::vector<OptionScores> score_options(const std::vector<TextRequest>& requests,
+                                          const std::vector<std::string>& options) override {
+    CAI_CHECK(!options.empty(), "http backend: score_options needs at least one option");
+    for (const auto& o : options)
+      CAI_CHECK(!lstrip(o).empty(), "http backend: options must not be empty or blank");
+    const std::string prefix = option_prefix(options);
+    std::vector<std::string> rest;
+    for (const auto& o : options) {
+      rest.push_back(lstrip(o.substr(prefix.size())));
+      CAI_CHECK(!rest.back().empty(),
+                "http backend: option '{}' is a prefix of another; a server's top log-probs can "
+                "only tell options apart by their first differing token",
+                o);
+    }
+    std::vector<OptionScores> results(requests.size());
+    run_parallel(
+        requests.size(), opts_.concurrency,
+        [&](std::size_t i) {
+          try {
+            results[i] = score_one(requests[i], options, prefix, rest);
+          } catch (const Error& e) {
+            throw_error("http backend ({}): scoring request {}: {}", describe(), i, e.what());
+          }
+        },
+        {});
+    return results;
+  }
+
+ private:
+  static http::ClientOptions client_options(const HttpBackendOptions& o) {
+    o.validate();
+    http::ClientOptions c;
+    c.base_urls = o.base_urls;
+    if (!o.api_key_env.empty())
+      if (const char* key = std::getenv(o.api_key_env.c_str())) c.api_key = key;
+    c.timeout_s = o.timeout_s;
+    c.max_retries = o.max_retries;
+    c.backoff_initial_s = o.backoff_initial_s;
+    c.backoff_max_s = o.backoff_max_s;
+    return c;
+  }
+
+  OptionScores score_one(const TextRequest& r, const std::vector<std::string>& options,
+                         const std::string& prefix, const std::vector<std::string>& rest) {
+    json body = base_body(r, opts_.model);
+    body["max_tokens"] = 1;
+    body["temperature"] = 0.0;
+    if (r.chat) {
+      body["logprobs"] = true;
+      body["top_logprobs"] = opts_.top_logprobs;
+    } else {
+      body["prompt"] = r.prompt + prefix;
+      body["logprobs"] = opts_.top_logprobs;
+    }
+    const json answer = client_.post(r.chat ? "/chat/completions" : "/completions", body);
+    const auto cands = first_position_logprobs(answer, r.chat);
+    CAI_CHECK(!cands.empty(),
+              "the server returned no usable log-probs (it may not support {}); option scoring "
+              "needs them",
+              r.chat ? "logprobs / top_logprobs on chat completions" : "logprobs on completions");
+
+    const double ninf = -std::numeric_limits<double>::infinity();
+    const std::size_t n = options.size();
+    std::vector<std::vector<double>> hits(n);
+    for (const auto& [tok, lp] : cands) {
+      const std::string t = lstrip(tok);
+      if (t.empty() || !std::isfinite(lp)) continue;
+      std::size_t match = n, count = 0;
+      for (std::size_t k = 0; k < n; ++k) {
+        auto fits = [&](const std::string& key) {
+          return key.rfind(t, 0) == 0 || t.rfind(key, 0) == 0;
+        };
+        if (fits(rest[k]) || (r.chat && fits(lstrip(options[k])))) match = k, ++count;
+      }
+      if (count == 1) hits[match].push_back(lp);
+    }
+    OptionScores s;
+    s.raw.assign(n, ninf);
+    for (std::size_t k = 0; k < n; ++k) {
+      if (hits[k].empty()) continue;
+      const double m = *std::max_element(hits[k].begin(), hits[k].end());
+      double sum = 0.0;
+      for (double v : hits[k]) sum += std::exp(v - m);
+      s.raw[k] = m + std::log(sum);
+    }
+    const double m = *std::max_element(s.raw.begin(), s.raw.end());
+    if (!std::isfinite(m)) {
+      std::string listed;
+      for (const auto& [tok, lp] : cands) listed += (listed.empty() ? "'" : ", '") + tok + "'";
+      throw_error("none of the options is among the server's top {} log-probs ({}); the server "
+                  "returned no usable log-probs for them",
+                  opts_.top_logprobs, listed);
+    }
+    double z = 0.0;
+    for (double v : s.raw)
+      if (std::isfinite(v)) z += std::exp(v - m);
+    s.normalised.resize(n);
+    for (std::size_t k = 0; k < n; ++k)
+      s.normalised[k] = std::isfinite(s.raw[k]) ? s.raw[k] - m - std::log(z) : ninf;
+    return s;
+  }
+
+  HttpBackendOptions opts_;
+  http::Client client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_http_backend(const HttpBackendOptions& opts) {
+  return std::make_unique<HttpBackend>(opts);
+}
+
+}  // namespace cai

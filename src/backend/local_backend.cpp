@@ -1,0 +1,188 @@
+// The in-process backend: one generation Engine over a loaded model (kept across calls so the
+// prefix cache carries shared few-shot prefixes from one batch to the next), the tokenizer,
+// and a chat template for message requests. Option scoring teacher-forces each option after
+// the prompt with the scorer and normalises across the options.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cai/backend/factory.h"
+#include "cai/backend/local_backend.h"
+#include "cai/generate/chat.h"
+#include "cai/generate/engine.h"
+#include "cai/generate/scorer.h"
+#include "cai/io/error.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include <nlohmann/json.hpp>
+
+namespace cai {
+namespace {
+
+// Text as it leaves a server: invalid UTF-8 (a model can emit half a character) replaced by
+// U+FFFD exactly as the JSON encoder does, so the next stage sees the same bytes whichever
+// backend produced them.
+std::string valid_utf8(const std::string& text) {
+  return nlohmann::json::parse(
+             nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+}  // namespace
+
+namespace {
+
+constexpr std::int64_t kDefaultMaxSeqLen = 4096;
+
+class LocalBackend final : public Backend {
+ public:
+  LocalBackend(std::shared_ptr<LoadedModel> model, const LocalBackendOptions& opts)
+      : lm_(std::move(model)), opts_(opts) {
+    opts_.validate();
+    CAI_CHECK(lm_ && lm_->model, "local backend: no model");
+    CAI_CHECK(lm_->tokenizer.has_value(), "{}: the model carries no tokenizer; the local backend needs one",
+              lm_->source.string());
+    if (opts_.threads > 0) set_torch_threads(opts_.threads);
+    tmpl_ = pick_chat_template(&*lm_->tokenizer, opts_.chat_template);
+    EngineOptions eo;
+    eo.max_batch = opts_.max_batch;
+    // The KV cache holds (max_batch + prefix slots) x max_seq_len positions up front; by
+    // default it is capped at kDefaultMaxSeqLen so a long-context model does not reserve
+    // tens of gigabytes (ask for more with max_seq_len).
+    const auto ctx = lm_->config.max_position_embeddings;
+    eo.max_seq_len = opts_.max_seq_len > 0 ? std::min(opts_.max_seq_len, ctx)
+                                           : std::min(ctx, kDefaultMaxSeqLen);
+    // One retained sequence per decoding slot: enough for every prompt of a batch to find the
+    // conversation it continues (critique -> revision) besides the shared few-shot prefix.
+    eo.prefix_cache_slots = opts_.prefix_cache ? opts_.max_batch : 0;
+    engine_ = std::make_unique<Engine>(*lm_->model, eo, &*lm_->tokenizer);
+  }
+
+  std::string describe() const override { return lm_->source.string(); }
+  const EngineStats& stats() const { return engine_->stats(); }
+
+  std::vector<TextResult> generate(const std::vector<TextRequest>& requests,
+                                   const std::function<void(std::size_t)>& on_done) override {
+    std::vector<TextResult> out(requests.size());
+    const auto max_len = engine_->options().max_seq_len;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const auto& rq = requests[i];
+      rq.params.validate();
+      GenerationRequest g;
+      g.prompt = encode_prompt(rq);
+      const auto n = static_cast<std::int64_t>(g.prompt.size());
+      CAI_CHECK(n < max_len, "local backend: request {} has a prompt of {} tokens; the context holds {}",
+                i, n, max_len);
+      g.sampling.temperature = rq.params.temperature;
+      g.sampling.top_p = rq.params.top_p;
+      g.sampling.top_k = rq.params.top_k;
+      g.sampling.seed = rq.params.seed;
+      g.sampling.max_new_tokens = std::max<std::int64_t>(1, rq.params.max_tokens);
+      g.sampling.stop = rq.params.stop;
+      if (rq.chat)
+        for (const auto& s : tmpl_.stop_strings())
+          if (std::find(g.sampling.stop.begin(), g.sampling.stop.end(), s) == g.sampling.stop.end())
+            g.sampling.stop.push_back(s);
+      g.stream = rq.stream;
+      g.on_finish = [&out, i, &on_done](const GenerationResult& r) {
+        TextResult& t = out[i];
+        t.text = valid_utf8(r.text);
+        t.finish_reason = r.finish == FinishReason::length ? "length" : "stop";
+        t.prompt_tokens = r.prompt_tokens;
+        t.completion_tokens = static_cast<std::int64_t>(r.tokens.size());
+        if (on_done) on_done(i);
+      };
+      engine_->submit(std::move(g));
+    }
+    while (engine_->step()) {
+    }
+    return out;
+  }
+
+  std::vector<OptionScores> score_options(const std::vector<TextRequest>& requests,
+                                          const std::vector<std::string>& options) override {
+    CAI_CHECK(!options.empty(), "score_options: no options given");
+    const auto& tok = *lm_->tokenizer;
+    std::vector<ScoreRequest> reqs;
+    reqs.reserve(requests.size() * options.size());
+    for (const auto& rq : requests) {
+      const std::string text = prompt_text(rq);
+      const bool bos = wants_bos(text);
+      // Encode prompt + option as one text (tokens may merge across the boundary), then score
+      // what follows the tokens every option shares: that is what tells the options apart.
+      std::vector<std::vector<std::int32_t>> full(options.size());
+      for (std::size_t o = 0; o < options.size(); ++o)
+        full[o] = tok.encode(text + options[o], bos, /*parse_special=*/true);
+      std::size_t k = full[0].size();
+      for (std::size_t o = 1; o < options.size(); ++o) {
+        std::size_t j = 0;
+        while (j < k && j < full[o].size() && full[o][j] == full[0][j]) ++j;
+        k = j;
+      }
+      if (options.size() == 1) k = std::min(k, tok.encode(text, bos, true).size());
+      CAI_CHECK(k >= 1, "score_options: request {} has an empty prompt", reqs.size() / options.size());
+      for (auto& f : full) {
+        ScoreRequest s;
+        s.prefix.assign(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(k));
+        s.continuation.assign(f.begin() + static_cast<std::ptrdiff_t>(k), f.end());
+        reqs.push_back(std::move(s));
+      }
+    }
+    torch::NoGradGuard no_grad;
+    const auto res = score(*lm_->model, reqs);
+    std::vector<OptionScores> out(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      auto& o = out[i];
+      double mx = -std::numeric_limits<double>::infinity();
+      for (std::size_t j = 0; j < options.size(); ++j) {
+        o.raw.push_back(res[i * options.size() + j].sum);
+        mx = std::max(mx, o.raw.back());
+      }
+      double z = 0.0;
+      for (double r : o.raw) z += std::exp(r - mx);
+      for (double r : o.raw) o.normalised.push_back(r - mx - std::log(z));
+    }
+    return out;
+  }
+
+ private:
+  std::string prompt_text(const TextRequest& rq) const {
+    return rq.chat ? tmpl_.render(rq.messages, /*add_generation_prompt=*/true) : rq.prompt;
+  }
+  // BOS as the tokenizer's configuration says, unless the text (a rendered template) has it.
+  bool wants_bos(const std::string& text) const {
+    const auto& tok = *lm_->tokenizer;
+    if (auto bos = tok.bos_id(); bos && tok.is_special(*bos)) {
+      const std::string& piece = tok.id_to_piece(*bos);
+      if (!piece.empty() && text.rfind(piece, 0) == 0) return false;
+    }
+    return true;
+  }
+  std::vector<std::int32_t> encode_prompt(const TextRequest& rq) const {
+    const std::string text = prompt_text(rq);
+    auto ids = lm_->tokenizer->encode(text, wants_bos(text), /*parse_special=*/true);
+    CAI_CHECK(!ids.empty(), "local backend: a prompt is empty after tokenization");
+    return ids;
+  }
+
+  std::shared_ptr<LoadedModel> lm_;
+  LocalBackendOptions opts_;
+  ChatTemplate tmpl_ = ChatTemplate::by_name("human-assistant");
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace
+
+const EngineStats* local_engine_stats(const Backend& backend) {
+  const auto* local = dynamic_cast<const LocalBackend*>(&backend);
+  return local ? &local->stats() : nullptr;
+}
+
+std::unique_ptr<Backend> make_local_backend(std::shared_ptr<LoadedModel> model,
+                                            const LocalBackendOptions& opts) {
+  return std::make_unique<LocalBackend>(std::move(model), opts);
+}
+
+}  // namespace cai

@@ -1,0 +1,111 @@
+// Building OpenAI response bodies and server-sent-event stream chunks.
+#include "cai/serve/protocol.h"
+
+namespace cai::serve {
+namespace {
+
+using nlohmann::json;
+
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+// Legacy completions: parallel arrays and one {token: logprob} object per position.
+json completion_logprobs(const std::vector<TokenLogprob>& toks, std::size_t text_offset0) {
+  json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+  std::size_t off = text_offset0;
+  for (const auto& t : toks) {
+    tokens.push_back(t.text);
+    lps.push_back(t.logprob);
+    json top = json::object();
+    for (const auto& [s, lp] : t.top) top.emplace(s, lp);  // keeps the first of equal texts
+    tops.push_back(std::move(top));
+    offsets.push_back(off);
+    off += t.text.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+// Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
+json chat_logprobs(const std::vector<TokenLogprob>& toks) {
+  json content = json::array();
+  for (const auto& t : toks) {
+    json top = json::array();
+    for (const auto& [s, lp] : t.top)
+      top.push_back({{"token", s}, {"logprob", lp}, {"bytes", bytes_of(s)}});
+    content.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)},
+                       {"top_logprobs", std::move(top)}});
+  }
+  return {{"content", std::move(content)}};
+}
+
+json logprobs_json(Endpoint e, const std::vector<TokenLogprob>* lp) {
+  if (!lp) return nullptr;
+  return e == Endpoint::chat ? chat_logprobs(*lp) : completion_logprobs(*lp, 0);
+}
+
+json head(Endpoint e, const ResponseMeta& m, bool chunk) {
+  const char* object = e == Endpoint::chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                                           : "text_completion";
+  return {{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model}};
+}
+
+}  // namespace
+
+json error_body(const std::string& message, const std::string& type, const std::string& code) {
+  return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
+}
+
+json make_response(Endpoint e, const ResponseMeta& meta, const std::string& text,
+                   const std::string& finish_reason, const Usage& usage,
+                   const std::vector<TokenLogprob>* logprobs) {
+  json j = head(e, meta, false);
+  json choice = {{"index", 0}, {"logprobs", logprobs_json(e, logprobs)}, {"finish_reason", finish_reason}};
+  if (e == Endpoint::chat)
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else
+    choice["text"] = text;
+  j["choices"] = json::array({std::move(choice)});
+  j["usage"] = usage_json(usage);
+  return j;
+}
+
+json make_chunk(Endpoint e, const ResponseMeta& meta, const std::string& delta,
+                const std::string& finish_reason, bool first,
+                const std::vector<TokenLogprob>* logprobs) {
+  json j = head(e, meta, true);
+  json choice = {{"index", 0},
+                 {"logprobs", logprobs_json(e, logprobs)},
+                 {"finish_reason", finish_reason.empty() ? json(nullptr) : json(finish_reason)}};
+  if (e == Endpoint::chat) {
+    json d = json::object();
+    if (first) d["role"] = "assistant";
+    if (!delta.empty() || first) d["content"] = delta;
+    choice["delta"] = std::move(d);
+  } else {
+    choice["text"] = delta;
+  }
+  j["choices"] = json::array({std::move(choice)});
+  return j;
+}
+
+json make_usage_chunk(Endpoint e, const ResponseMeta& meta, const Usage& usage) {
+  json j = head(e, meta, true);
+  j["choices"] = json::array();
+  j["usage"] = usage_json(usage);
+  return j;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string sse_event(const json& j) { return "data: " + dump(j) + "\n\n"; }
+
+}  // namespace cai::serve

@@ -1,0 +1,396 @@
+#include "cai/serve/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+
+#include <sys/socket.h>
+
+#include "cai/generate/chat.h"
+#include "cai/generate/engine.h"
+#include "cai/io/error.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include "cai/serve/protocol.h"
+#include "engine_loop.h"
+
+namespace cai::serve {
+
+void ServeOptions::validate() const {
+  CAI_CHECK(!host.empty(), "serve: host must not be empty");
+  CAI_CHECK(port >= 0 && port <= 65535, "serve: port must be in [0, 65535], got {}", port);
+  CAI_CHECK(max_body_bytes >= 1024, "serve: max_body_bytes must be >= 1024, got {}", max_body_bytes);
+  CAI_CHECK(max_tokens >= 1, "serve: max_tokens must be >= 1, got {}", max_tokens);
+  CAI_CHECK(max_concurrent >= 1 && max_concurrent <= 4096,
+            "serve: max_concurrent must be in [1, 4096], got {}", max_concurrent);
+  CAI_CHECK(max_batch >= 1, "serve: max_batch must be >= 1, got {}", max_batch);
+  CAI_CHECK(max_seq_len >= 0, "serve: max_seq_len must be >= 0 (0 = the model's), got {}", max_seq_len);
+  CAI_CHECK(prefix_cache_slots >= 0, "serve: prefix_cache_slots must be >= 0, got {}",
+            prefix_cache_slots);
+}
+
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
+                const std::string& message) {
+  res.status = status;
+  res.set_content(dump(error_body(message, type, code)), "application/json");
+}
+
+const char* finish_name(FinishReason r) { return r == FinishReason::length ? "length" : "stop"; }
+
+// What one request's callbacks (engine thread) hand to its HTTP thread.
+struct Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stream = false;
+  std::deque<TokenEvent> events;             // streamed requests only
+  std::optional<GenerationResult> result;
+};
+
+// Holds one of the max_concurrent places while a request is being served.
+struct Place {
+  explicit Place(std::atomic<std::int64_t>& n) : n(n) {}
+  ~Place() { --n; }
+  std::atomic<std::int64_t>& n;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  std::shared_ptr<LoadedModel> model;
+  ServeOptions opts;
+  const Tokenizer* tok = nullptr;
+  ChatTemplate tmpl;
+  std::string name;
+  std::unique_ptr<EngineLoop> loop;
+  httplib::Server http;
+  std::atomic<std::int64_t> in_flight = 0;
+  std::atomic<std::uint64_t> next_id = 0;
+  std::uint64_t seed_base = std::random_device{}();
+  int port = -1;
+  int listen_fd = -1;  // the listening socket, to widen its backlog after bind
+
+  Impl(std::shared_ptr<LoadedModel> m, ServeOptions o)
+      : model(std::move(m)), opts(std::move(o)), tmpl(ChatTemplate::by_name("human-assistant")) {
+    opts.validate();
+    CAI_CHECK(model && model->model, "serve: no model loaded");
+    CAI_CHECK(model->tokenizer.has_value(), "serve: {}: the model carries no tokenizer; cai serve needs one",
+              model->source.string());
+    tok = &*model->tokenizer;
+    tmpl = pick_chat_template(tok, opts.chat_template);
+    name = opts.model_name;
+    if (name.empty()) {
+      std::filesystem::path p = model->source;
+      if (p.filename().empty()) p = p.parent_path();
+      name = p.has_extension() ? p.stem().string() : p.filename().string();
+      if (name.empty()) name = "cai";
+    }
+    EngineOptions eo;
+    eo.max_batch = opts.max_batch;
+    eo.max_seq_len = opts.max_seq_len == 0
+                         ? model->config.max_position_embeddings
+                         : std::min(opts.max_seq_len, model->config.max_position_embeddings);
+    eo.prefix_cache_slots = opts.prefix_cache_slots;
+    loop = std::make_unique<EngineLoop>(std::make_unique<Engine>(*model->model, eo, tok));
+    routes();
+  }
+
+  std::shared_ptr<Place> take_place() {
+    if (++in_flight > opts.max_concurrent) {
+      --in_flight;
+      throw ApiError(429, "rate_limit_error", "too_many_requests",
+                     fmt::format("the server is serving its limit of {} requests; retry later",
+                                 opts.max_concurrent));
+    }
+    return std::make_shared<Place>(in_flight);
+  }
+
+  std::vector<std::int32_t> encode_prompt(const std::string& text) const {
+    // BOS as the tokenizer's configuration says, unless the rendered template starts with it.
+    bool add_special = true;
+    if (auto bos = tok->bos_id(); bos && tok->is_special(*bos)) {
+      const std::string& piece = tok->id_to_piece(*bos);
+      if (!piece.empty() && text.rfind(piece, 0) == 0) add_special = false;
+    }
+    return tok->encode(text, add_special, /*parse_special=*/true);
+  }
+
+  TokenLogprob token_logprob(std::int32_t id, float lp,
+                             const std::vector<std::pair<std::int32_t, float>>* top) const {
+    TokenLogprob t;
+    t.text = tok->token_bytes(id);
+    t.logprob = lp;
+    if (top)
+      for (const auto& [tid, tlp] : *top) t.top.emplace_back(tok->token_bytes(tid), tlp);
+    return t;
+  }
+
+  GenerationRequest build(const ApiRequest& a) const {
+    if (!a.model.empty() && a.model != name)
+      throw ApiError(404, "invalid_request_error", "model_not_found",
+                     fmt::format("the model '{}' does not exist; this server serves '{}'", a.model, name));
+    GenerationRequest g;
+    SamplingOptions& s = g.sampling;
+    if (a.endpoint == Endpoint::chat) {
+      g.prompt = encode_prompt(tmpl.render(a.messages, /*add_generation_prompt=*/true));
+      s.stop = tmpl.stop_strings();
+    } else if (a.prompt_ids) {
+      g.prompt = *a.prompt_ids;
+    } else {
+      g.prompt = encode_prompt(a.prompt);
+    }
+    if (g.prompt.empty())
+      throw ApiError(400, "invalid_request_error", "invalid_value", "the prompt is empty after tokenization");
+    const std::int64_t max_tokens =
+        a.max_tokens.value_or(a.endpoint == Endpoint::completions ? 16 : opts.max_tokens);
+    if (max_tokens > opts.max_tokens)
+      throw ApiError(400, "invalid_request_error", "invalid_value",
+                     fmt::format("'max_tokens' is {}; this server allows at most {}", max_tokens,
+                                 opts.max_tokens));
+    const std::int64_t ctx = loop->engine().options().max_seq_len;
+    if (static_cast<std::int64_t>(g.prompt.size()) >= ctx)
+      throw ApiError(400, "invalid_request_error", "context_length_exceeded",
+                     fmt::format("the prompt has {} tokens; the context holds {}", g.prompt.size(), ctx));
+    s.max_new_tokens = max_tokens;  // the engine stops at the end of the context
+    s.temperature = a.temperature;
+    s.top_p = a.top_p;
+    s.top_k = a.top_k;
+    s.seed = a.seed ? *a.seed : splitmix64(seed_base ^ (next_id.load() * 0x9e3779b97f4a7c15ULL));
+    for (const auto& x : a.stop) s.stop.push_back(x);
+    s.ignore_eos = a.ignore_eos;
+    s.logprobs = a.logprobs;
+    s.top_logprobs = a.logprobs ? a.top_logprobs : 0;
+    g.stream = 0;  // the seed alone fixes the draws: the same request gives the same answer
+    return g;
+  }
+
+  void generate(const httplib::Request& req, httplib::Response& res, Endpoint ep) {
+    auto place = take_place();
+    const ApiRequest a = parse_request(req.body, ep);
+    GenerationRequest g = build(a);
+    auto st = std::make_shared<Pending>();
+    st->stream = a.stream;
+    g.on_token = [st](const TokenEvent& ev) {
+      if (!st->stream) return;
+      std::lock_guard lock(st->mu);
+      st->events.push_back(ev);
+      st->cv.notify_all();
+    };
+    g.on_finish = [st](const GenerationResult& r) {
+      std::lock_guard lock(st->mu);
+      st->result = r;
+      st->cv.notify_all();
+    };
+    ResponseMeta meta;
+    meta.id = fmt::format("{}-{}", ep == Endpoint::chat ? "chatcmpl" : "cmpl", next_id++);
+    meta.created = static_cast<std::int64_t>(std::time(nullptr));
+    meta.model = name;
+    RequestId id = 0;
+    try {
+      id = loop->submit(std::move(g));
+    } catch (const Error& e) {
+      throw ApiError(400, "invalid_request_error", "invalid_value", e.what());
+    }
+    if (!a.stream) {
+      std::unique_lock lock(st->mu);
+      st->cv.wait(lock, [&] { return st->result.has_value(); });
+      const GenerationResult& r = *st->result;
+      std::vector<TokenLogprob> lps;
+      if (a.logprobs)
+        for (std::size_t k = 0; k < r.tokens.size(); ++k)
+          lps.push_back(token_logprob(r.tokens[k], k < r.logprobs.size() ? r.logprobs[k] : 0.0f,
+                                      k < r.top_logprobs.size() ? &r.top_logprobs[k] : nullptr));
+      const Usage u{r.prompt_tokens, static_cast<std::int64_t>(r.tokens.size())};
+      res.set_content(dump(make_response(ep, meta, r.text, finish_name(r.finish), u,
+                                         a.logprobs ? &lps : nullptr)),
+                      "application/json");
+      return;
+    }
+    stream(res, ep, a, meta, st, id, place);
+  }
+
+  // Server-sent events: a chunk per token (text deltas as the engine releases them), a last
+  // chunk with the finish reason, optional usage, then [DONE]. A client that goes away
+  // cancels its request.
+  void stream(httplib::Response& res, Endpoint ep, const ApiRequest& a, const ResponseMeta& meta,
+              const std::shared_ptr<Pending>& st, RequestId id, const std::shared_ptr<Place>& place) {
+    struct StreamState {
+      bool first = true, finished = false;
+      std::string sent;
+    };
+    auto ss = std::make_shared<StreamState>();
+    const bool want_lp = a.logprobs, usage = a.include_usage;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, ep, meta, st, ss, want_lp, usage, place](std::size_t, httplib::DataSink& sink) {
+          std::deque<TokenEvent> events;
+          std::optional<GenerationResult> result;
+          {
+            std::unique_lock lock(st->mu);
+            st->cv.wait(lock, [&] { return !st->events.empty() || st->result.has_value(); });
+            events.swap(st->events);
+            if (st->result) result = st->result;
+          }
+          std::string out;
+          if (ss->first && ep == Endpoint::chat) out += sse_event(make_chunk(ep, meta, "", "", true, nullptr));
+          ss->first = false;
+          for (const auto& ev : events) {
+            ss->sent += ev.text;
+            if (ev.text.empty() && !want_lp) continue;
+            std::vector<TokenLogprob> lp;
+            if (want_lp) lp.push_back(token_logprob(ev.token, ev.logprob, &ev.top));
+            out += sse_event(make_chunk(ep, meta, ev.text, "", false, want_lp ? &lp : nullptr));
+          }
+          if (result) {
+            // Whatever the engine held back and released only in its result.
+            std::string rest;
+            if (result->text.size() > ss->sent.size() && result->text.rfind(ss->sent, 0) == 0)
+              rest = result->text.substr(ss->sent.size());
+            out += sse_event(make_chunk(ep, meta, rest, finish_name(result->finish), false, nullptr));
+            if (usage)
+              out += sse_event(make_usage_chunk(
+                  ep, meta, {result->prompt_tokens, static_cast<std::int64_t>(result->tokens.size())}));
+            out += "data: [DONE]\n\n";
+          }
+          if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+          if (result) {
+            ss->finished = true;
+            sink.done();
+          }
+          return true;
+        },
+        [this, ss, id](bool) {
+          if (!ss->finished) loop->cancel(id);
+        });
+  }
+
+  bool authorised(const httplib::Request& req) const {
+    if (opts.api_key.empty()) return true;
+    const std::string want = "Bearer " + opts.api_key;
+    const std::string got = req.get_header_value("Authorization");
+    // Compared without an early exit so the time taken does not reveal the key's prefix.
+    unsigned diff = got.size() != want.size();
+    for (std::size_t i = 0; i < want.size(); ++i)
+      diff |= static_cast<unsigned char>(want[i]) ^ static_cast<unsigned char>(i < got.size() ? got[i] : 0);
+    return diff == 0;
+  }
+
+  void routes() {
+    // httplib owns the task queue it is given (its interface takes a raw pointer). One thread
+    // per possible request, plus a few so that requests over the limit still get their 429.
+    const auto threads = static_cast<std::size_t>(opts.max_concurrent + 8);
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(static_cast<std::size_t>(opts.max_body_bytes));
+    // Small responses must not wait for delayed ACKs (Nagle): one client would see ~40 ms each.
+    http.set_tcp_nodelay(true);
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      if (listen_fd < 0) listen_fd = sock;  // the first socket made is the listening one
+    });
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path != "/health" && !authorised(req)) {
+        send_error(res, 401, "authentication_error", "invalid_api_key",
+                   "missing or wrong API key (send \"Authorization: Bearer KEY\")");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // Errors httplib raises itself (unknown route, body too large, bad HTTP) get JSON bodies.
+    http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
+                                                                   httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      const int s = res.status;
+      const std::string code = s == 404 ? "not_found" : s == 413 ? "payload_too_large" : "bad_request";
+      const std::string msg = s == 404   ? "no such route"
+                              : s == 413 ? "the request body is too large"
+                                         : fmt::format("HTTP {}", s);
+      send_error(res, s, s >= 500 ? "server_error" : "invalid_request_error", code, msg);
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const ApiError& e) {
+        send_error(res, e.status, e.type, e.code, e.what());
+        if (e.status == 429) res.set_header("Retry-After", "1");
+      } catch (const Error& e) {
+        send_error(res, 400, "invalid_request_error", "invalid_value", e.what());
+      } catch (const std::exception& e) {
+        send_error(res, 500, "server_error", "internal_error", e.what());
+      } catch (...) {
+        send_error(res, 500, "server_error", "internal_error", "unknown error");
+      }
+    });
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(dump({{"status", "ok"}, {"model", name}, {"in_flight", in_flight.load()}}),
+                      "application/json");
+    });
+    auto models = [this](const httplib::Request&, httplib::Response& res) {
+      json m = {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "cai"},
+                {"max_model_len", loop->engine().options().max_seq_len}};
+      res.set_content(dump({{"object", "list"}, {"data", json::array({m})}}), "application/json");
+    };
+    http.Get("/v1/models", models);
+    http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      generate(req, res, Endpoint::completions);
+    });
+    http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      generate(req, res, Endpoint::chat);
+    });
+  }
+};
+
+Server::Server(std::shared_ptr<LoadedModel> model, ServeOptions opts)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(opts))) {}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  auto& i = *impl_;
+  if (i.opts.port == 0) {
+    i.port = i.http.bind_to_any_port(i.opts.host);
+    CAI_CHECK(i.port > 0, "serve: cannot bind {} on any port", i.opts.host);
+  } else {
+    CAI_CHECK(i.http.bind_to_port(i.opts.host, i.opts.port), "serve: cannot bind {}:{} (in use?)",
+              i.opts.host, i.opts.port);
+    i.port = i.opts.port;
+  }
+  // httplib listens with a backlog of 5: a burst of clients overflows it and the kernel drops
+  // their handshakes. Listening again on the bound socket only widens the queue.
+  if (i.listen_fd >= 0) ::listen(i.listen_fd, SOMAXCONN);
+  return i.port;
+}
+
+void Server::run() {
+  CAI_CHECK(impl_->port > 0, "serve: bind() before run()");
+  impl_->http.listen_after_bind();
+}
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+const std::string& Server::model_name() const { return impl_->name; }
+
+std::int64_t Server::in_flight() const { return impl_->in_flight.load(); }
+
+}  // namespace cai::serve
