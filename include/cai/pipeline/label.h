@@ -1,0 +1,111 @@
+// Phase 2 of Constitutional AI (Bai et al. 2022, RL-CAI): AI feedback. A judge model sees the
+// conversation, two responses as options (A) and (B) and one principle's comparison question,
+// then "The answer is:"; p(A) is the probability of the option tokens normalised over the two
+// (Backend::score_options). Each pair is judged in both orders and the label is the average,
+// which cancels the judge's position bias; the disagreement between the orders is kept.
+// Principles are sampled per pair with their weights, or ensembled (weighted mean over all or
+// n of them). With chain of thought the judge first writes its reasoning, then the answer is
+// scored, and probabilities are clamped (0.4-0.6 by default: CoT answers are overconfident).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cai/backend/backend.h"
+#include "cai/constitution/constitution.h"
+#include "cai/pipeline/common.h"
+
+namespace cai::pipeline {
+
+enum class PairSelection {
+  all_pairs,   // every pair of the k responses
+  best_worst,  // the response the judge prefers most against the one it prefers least
+};
+PairSelection parse_pair_selection(const std::string& s);  // "all" | "best-worst"
+
+struct LabelOptions {
+  PromptFormat format = PromptFormat::transcript;
+  // Principles per pair: 0 = one drawn with the weights from the seed; n > 0 = n distinct ones
+  // drawn the same way and averaged with their weights; -1 = all, weighted.
+  std::int64_t ensemble = 0;
+  bool chain_of_thought = false;
+  GenParams cot = gen_params(128, 0.0);  // the judge's reasoning
+  double clamp_low = 0.4, clamp_high = 0.6;  // CoT only: each probability is clamped to this
+  double min_confidence = 0.0;              // drop pairs with |p_chosen - 0.5| below this
+  // Pairs from k sampled responses per prompt (0 = pairs come from Phase 1 records).
+  std::int64_t samples = 0;
+  PairSelection selection = PairSelection::best_worst;
+  GenParams sample = gen_params(128, 1.0);  // the policy's responses
+  std::uint64_t seed = 0;
+  std::int64_t chunk = 64;                  // prompts per batch (and per durable write)
+  void validate() const;                    // throws cai::Error naming the field
+  nlohmann::json settings() const;          // what changes the results (not chunk)
+};
+
+// One pair to judge: a prompt and two responses.
+struct PairInput {
+  std::uint64_t key = 0;  // fixes the pair's random draws (principles, reasoning)
+  std::string id;
+  std::string prompt;
+  std::string a, b;
+  std::string where;  // file:line, for errors
+};
+
+// Pairs from Phase 1 output: init_response (a) vs the final revision (b); errors name file:line.
+std::vector<PairInput> read_phase1_pairs(const std::filesystem::path& path);
+
+struct OrderJudgement {
+  std::vector<double> raw;  // log p of " (A)", " (B)" as the backend returned them
+  double p_first = 0.5;     // normalised probability of the option shown first ((A))
+  std::string reasoning;    // chain of thought, when on
+};
+
+struct PrincipleJudgement {
+  std::string principle;
+  double weight = 1.0;
+  OrderJudgement ab;        // a shown as (A)
+  OrderJudgement ba;        // b shown as (A)
+  double p_a = 0.5;         // (ab.p_first + (1 - ba.p_first)) / 2
+  double disagreement = 0;  // |ab.p_first - (1 - ba.p_first)|
+};
+
+struct PairLabel {
+  PairInput pair;
+  std::vector<PrincipleJudgement> principles;
+  double p_a = 0.5;             // weighted mean over principles
+  double disagreement = 0.0;    // weighted mean |p(a | a first) - p(a | b first)|
+  bool order_flip = false;      // some principle's two orders prefer different responses
+};
+
+// The judge prompt for one order (the request the backend scores " (A)" / " (B)" after).
+TextRequest judge_request(PromptFormat format, const std::string& prompt, const std::string& a,
+                          const std::string& b, const std::string& question,
+                          const std::string& reasoning = "");
+// The options scored after a judge request.
+std::vector<std::string> judge_options(PromptFormat format);
+// The request that asks the judge to reason first (chain of thought).
+TextRequest cot_request(PromptFormat format, const std::string& prompt, const std::string& a,
+                        const std::string& b, const std::string& question);
+
+// Judges `pairs` (each pair's key fixes its principle draws and reasoning stream). Every
+// request of a stage goes to the judge in one call.
+std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
+                                   const std::vector<PairInput>& pairs, const LabelOptions& opts);
+
+// One output line (schema in label.cpp's to_json).
+nlohmann::json to_json(const PairLabel& l, const std::string& judge, const LabelOptions& opts);
+
+// The resumable command. Items are Phase 1 pairs (opts.samples == 0: `pairs`) or prompts to
+// sample k responses for with `policy` (`prompts`). Each item gives one line per kept pair,
+// tagged with its item index and pair number, so a rerun resumes after the last line written.
+std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
+                      const std::vector<PairInput>& pairs, const std::vector<PromptRecord>& prompts,
+                      const std::filesystem::path& output, const LabelOptions& opts,
+                      bool progress = true);
+
+}  // namespace cai::pipeline
