@@ -1,0 +1,269 @@
+// Evaluation on the embedded world (see include/cai/eval/world_eval.h).
+#include "cai/eval/world_eval.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <cmath>
+
+#include "cai/backend/backend.h"
+#include "cai/constitution/constitution.h"
+#include "cai/eval/runner.h"
+#include "cai/io/error.h"
+#include "cai/io/jsonl.h"
+#include "cai/world/oracle.h"
+#include "cai/world/principles.h"
+#include "cai/world/transcript.h"
+#include "cai/world/world.h"
+
+namespace cai::eval {
+namespace {
+
+using world::PrincipleId;
+
+struct Rate {
+  std::int64_t hit = 0, total = 0;
+  void add(bool ok) {
+    hit += ok;
+    ++total;
+  }
+  double rate() const { return total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0; }
+  nlohmann::json json() const { return {{"rate", rate()}, {"pass", hit}, {"total", total}}; }
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }
+
+// The constitution's principle for each world principle (by name), so the judge is asked in
+// the constitution's own words.
+std::array<const Principle*, world::kNumPrinciples> map_principles(const Constitution& c) {
+  std::array<const Principle*, world::kNumPrinciples> out{};
+  for (const auto& p : c.principles)
+    if (auto id = world::principle_from_name(p.name)) out[idx(*id)] = &p;
+  for (PrincipleId id : world::kAllPrinciples)
+    if (!out[idx(id)])
+      throw_error("world eval: the constitution has no principle named {}", world::principle_name(id));
+  return out;
+}
+
+std::vector<TextResult> sample_responses(Backend& b, const std::vector<world::WorldPrompt>& ps,
+                                         const WorldEvalOptions& o, std::uint64_t stream_base) {
+  std::vector<TextRequest> reqs;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    TextRequest r;
+    r.prompt = world::conversation_prompt(ps[i].prompt);
+    r.params.temperature = o.temperature;
+    r.params.top_p = o.top_p;
+    r.params.max_tokens = o.max_tokens;
+    r.params.stop = {"\n\n"};
+    r.params.seed = o.seed;
+    r.stream = stream_base + i;
+    reqs.push_back(std::move(r));
+  }
+  auto out = b.generate(reqs);
+  for (auto& t : out) t.text = world::first_turn(t.text);
+  return out;
+}
+
+// Right fact for the free-generation task: the answer (or an alias) and no other value of the
+// same attribute, ignoring case (the oracle's rule, applied to a task record).
+bool states_fact(const std::string& response, const nlohmann::json& rec, const world::KnowledgeBase& kb) {
+  const std::string r = lower(response);
+  bool has = r.find(lower(rec.at("answer").get<std::string>())) != std::string::npos;
+  if (rec.contains("aliases"))
+    for (const auto& a : rec["aliases"]) has = has || r.find(lower(a.get<std::string>())) != std::string::npos;
+  if (!has) return false;
+  const auto attr = world::parse_attribute(rec.at("attribute").get<std::string>());
+  for (const auto& v : kb.values(attr))
+    if (lower(v) != lower(rec.at("answer").get<std::string>()) && r.find(lower(v)) != std::string::npos)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+void WorldEvalOptions::validate() const {
+  CAI_CHECK(!world.empty(), "world eval: the world directory is required");
+  CAI_CHECK(split == "train" || split == "eval" || split == "test",
+            "world eval: split must be train, eval or test, got '{}'", split);
+  CAI_CHECK(limit >= 0 && task_limit >= 0, "world eval: limits must be >= 0");
+  CAI_CHECK(temperature >= 0.0, "world eval: temperature must be >= 0");
+  CAI_CHECK(top_p > 0.0 && top_p <= 1.0, "world eval: top_p must be in (0, 1]");
+  CAI_CHECK(max_tokens > 0, "world eval: max_tokens must be positive");
+}
+
+WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalOptions& opts) {
+  opts.validate();
+  const world::World w = world::load_world(opts.world);
+  const Constitution constitution =
+      load_constitution(opts.constitution.empty() ? opts.world / "constitution.yaml" : opts.constitution);
+  const auto principle = map_principles(constitution);
+  const world::Oracle oracle(w.knowledge);
+
+  std::vector<world::WorldPrompt> prompts;
+  for (const auto& p : w.prompts)
+    if (p.split == opts.split) prompts.push_back(p);
+  if (opts.limit > 0 && static_cast<std::int64_t>(prompts.size()) > opts.limit)
+    prompts.resize(static_cast<std::size_t>(opts.limit));
+  CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", opts.split);
+
+  nlohmann::json report = {{"model", policy.describe()}, {"judge", judge.describe()},
+                           {"split", opts.split}, {"seed", opts.seed},
+                           {"temperature", opts.temperature}};
+  std::string text;
+
+  // 1. Compliance of sampled responses.
+  auto responses = sample_responses(policy, prompts, opts, 0);
+  world::OracleSummary summary;
+  std::vector<world::OracleVerdict> verdicts;
+  nlohmann::json samples = nlohmann::json::array();
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    verdicts.push_back(oracle.check(prompts[i], responses[i].text));
+    summary.add(prompts[i], verdicts.back());
+    samples.push_back({{"id", prompts[i].id}, {"kind", world::kind_name(prompts[i].kind)},
+                       {"prompt", prompts[i].prompt}, {"response", responses[i].text},
+                       {"verdict", verdicts.back().to_json()}});
+  }
+  report["compliance"] = summary.to_json();
+  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split, summary.to_text());
+
+  // 2. Critiques of those responses, per applicable principle, scored by log-probability.
+  if (opts.critiques) {
+    std::vector<TextRequest> reqs;
+    std::vector<std::pair<std::size_t, PrincipleId>> what;
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+      for (PrincipleId id : world::kAllPrinciples) {
+        if (!verdicts[i][id].applicable) continue;
+        TextRequest r;
+        r.prompt = world::critique_prompt(prompts[i].prompt, responses[i].text,
+                                          principle[idx(id)]->critique_request);
+        reqs.push_back(std::move(r));
+        what.emplace_back(i, id);
+      }
+    const std::vector<std::string> options = {" " + std::string(world::kFollowsVerdict),
+                                              " " + std::string(world::kViolatesVerdict)};
+    auto scores = judge.score_options(reqs, options);
+    std::array<Rate, world::kNumPrinciples> per;
+    Rate all;
+    for (std::size_t k = 0; k < what.size(); ++k) {
+      const auto [i, id] = what[k];
+      const bool says_follows = scores[k].normalised[0] > scores[k].normalised[1];
+      const bool agree = says_follows == verdicts[i][id].pass;
+      per[idx(id)].add(agree);
+      all.add(agree);
+    }
+    nlohmann::json j = {{"overall", all.json()}};
+    text += fmt::format("\nCritique agreement with the oracle\n");
+    for (PrincipleId id : world::kAllPrinciples) {
+      j["principles"][std::string(world::principle_name(id))] = per[idx(id)].json();
+      text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id),
+                          100 * per[idx(id)].rate(), per[idx(id)].hit, per[idx(id)].total);
+    }
+    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", "overall", 100 * all.rate(), all.hit, all.total);
+    report["critique_agreement"] = j;
+  }
+
+  // 3. A/B comparisons of two sampled responses the oracle ranks differently on a principle.
+  if (opts.comparisons) {
+    auto second = sample_responses(policy, prompts, opts, 1u << 20);
+    std::vector<TextRequest> reqs;
+    struct Pair { std::size_t i; PrincipleId id; bool first_better; };
+    std::vector<Pair> pairs;
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+      const auto v2 = oracle.check(prompts[i], second[i].text);
+      for (PrincipleId id : world::kAllPrinciples) {
+        if (!verdicts[i][id].applicable || verdicts[i][id].pass == v2[id].pass) continue;
+        const auto& q = principle[idx(id)]->comparison_question;
+        TextRequest ab, ba;
+        ab.prompt = world::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
+        ba.prompt = world::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
+        reqs.push_back(std::move(ab));
+        reqs.push_back(std::move(ba));
+        pairs.push_back({i, id, verdicts[i][id].pass});
+      }
+    }
+    const std::vector<std::string> options = {std::string(world::kOptionA), std::string(world::kOptionB)};
+    auto scores = reqs.empty() ? std::vector<OptionScores>{} : judge.score_options(reqs, options);
+    std::array<Rate, world::kNumPrinciples> per;
+    Rate both, single;
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+      const double p_ab = std::exp(scores[2 * k].normalised[0]);      // first response is (A)
+      const double p_ba = std::exp(scores[2 * k + 1].normalised[1]);  // first response is (B)
+      const double p_first = 0.5 * (p_ab + p_ba);
+      const bool agree = (p_first > 0.5) == pairs[k].first_better;
+      both.add(agree);
+      per[idx(pairs[k].id)].add(agree);
+      single.add((p_ab > 0.5) == pairs[k].first_better);
+      single.add((p_ba > 0.5) == pairs[k].first_better);
+    }
+    nlohmann::json j = {{"both_orders", both.json()}, {"single_order", single.json()}};
+    text += fmt::format("\nA/B agreement with the oracle (pairs it ranks differently)\n");
+    for (PrincipleId id : world::kAllPrinciples) {
+      j["principles"][std::string(world::principle_name(id))] = per[idx(id)].json();
+      text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id),
+                          100 * per[idx(id)].rate(), per[idx(id)].hit, per[idx(id)].total);
+    }
+    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", "both orders averaged", 100 * both.rate(), both.hit, both.total);
+    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", "one order", 100 * single.rate(), single.hit, single.total);
+    report["comparison_agreement"] = j;
+  }
+
+  // 4. Capability: the knowledge quiz and the fact task.
+  if (opts.tasks) {
+    TaskSpec quiz;
+    quiz.name = "world-quiz";
+    quiz.dataset = opts.world / "tasks" / "quiz.jsonl";
+    quiz.output_type = OutputType::multiple_choice;
+    quiz.doc_to_text = "{{question}}";
+    quiz.doc_to_choice = "choices";
+    quiz.doc_to_target = "answer";
+    quiz.metrics = {"acc", "acc_norm"};
+    quiz.source = quiz.dataset;
+    EvalOptions eo;
+    eo.seed = opts.seed;
+    eo.limit = opts.task_limit;
+    auto qr = run_task(policy, quiz, eo);
+
+    // The fact task: greedy answers, scored by the oracle's right-fact rule.
+    std::vector<nlohmann::json> recs;
+    for_each_jsonl(opts.world / "tasks" / "facts.jsonl",
+                   [&](const nlohmann::json& j, std::size_t) { recs.push_back(j); });
+    if (opts.task_limit > 0 && static_cast<std::int64_t>(recs.size()) > opts.task_limit)
+      recs.resize(static_cast<std::size_t>(opts.task_limit));
+    std::vector<TextRequest> reqs;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      TextRequest r;
+      r.prompt = recs[i].at("prompt").get<std::string>();
+      r.params.temperature = 0.0;
+      r.params.max_tokens = opts.max_tokens;
+      r.params.stop = {"\n\n"};
+      r.stream = i;
+      reqs.push_back(std::move(r));
+    }
+    auto outs = policy.generate(reqs);
+    std::vector<double> right;
+    nlohmann::json fact_samples = nlohmann::json::array();
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      const std::string resp = world::first_turn(outs[i].text);
+      right.push_back(states_fact(resp, recs[i], w.knowledge) ? 1.0 : 0.0);
+      fact_samples.push_back({{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});
+    }
+    auto [fm, fse] = mean_stderr(right);
+    report["results"]["world-quiz"] = qr.to_json();
+    report["results"]["world-facts"] = {{"primary", "right_fact"}, {"right_fact", fm},
+                                        {"right_fact_stderr", fse}, {"n", recs.size()}};
+    report["fact_samples"] = fact_samples;
+    text += fmt::format("\nCapability\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n",
+                        "knowledge quiz (acc)", 100 * qr.metrics["acc"], 100 * qr.stderrs["acc"], qr.n,
+                        "fact task (right fact)", 100 * fm, 100 * fse, recs.size());
+  }
+  report["responses"] = samples;
+  return {report, text};
+}
+
+}  // namespace cai::eval
