@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cai/backend/factory.h"
+#include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "http_client.h"
 
@@ -27,13 +28,6 @@ namespace cai {
 namespace {
 
 using nlohmann::json;
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Runs work(i) for i in [0, n) on up to `workers` threads; on_done(i) is called on the calling
 // thread as each finishes (so callers need no locking). The first error stops the hand-out of

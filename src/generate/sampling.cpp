@@ -21,14 +21,14 @@ void SamplingOptions::validate() const {
             top_logprobs);
 }
 
-namespace {
-
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+
+namespace {
 
 std::int32_t argmax(std::span<const float> x) {
   std::size_t best = 0;

@@ -41,13 +41,6 @@ namespace {
 
 using nlohmann::json;
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
                 const std::string& message) {
   res.status = status;

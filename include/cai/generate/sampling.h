@@ -30,6 +30,10 @@ struct SamplingOptions {
   void validate() const;
 };
 
+// The splitmix64 finaliser: spreads a seed or stream id over all 64 bits (also used to fold a
+// request's stream into the seed sent to a server).
+std::uint64_t splitmix64(std::uint64_t x);
+
 // One request's random stream: mt19937_64 seeded from (seed, stream) through splitmix64, so
 // request i of a run gets the same draws whatever else is in the batch.
 class SamplerRng {
