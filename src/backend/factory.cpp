@@ -11,6 +11,11 @@
 #include "cai/model/loader.h"
 
 namespace cai {
+namespace {
+
+constexpr std::int64_t kMaxTopLogprobs = 1 << 20;  // a sanity bound; vocabularies are smaller
+
+}  // namespace
 
 void GenParams::validate() const {
   CAI_CHECK(max_tokens >= 1, "gen params: max_tokens must be >= 1, got {}", max_tokens);
@@ -47,9 +52,10 @@ void HttpBackendOptions::validate() const {
   CAI_CHECK(std::isfinite(backoff_max_s) && backoff_max_s >= backoff_initial_s,
             "http backend: backoff_max_s must be >= backoff_initial_s ({}), got {}",
             backoff_initial_s, backoff_max_s);
-  // OpenAI's API caps top_logprobs at 20; most compatible servers follow it.
-  CAI_CHECK(top_logprobs >= 1 && top_logprobs <= 20,
-            "http backend: top_logprobs must be in [1, 20], got {}", top_logprobs);
+  // OpenAI's API caps top_logprobs at 20 and most compatible servers follow it by default;
+  // more is for servers configured for it (vLLM --max-logprobs, cai serve --max-top-logprobs).
+  CAI_CHECK(top_logprobs >= 1 && top_logprobs <= kMaxTopLogprobs,
+            "http backend: top_logprobs must be in [1, {}], got {}", kMaxTopLogprobs, top_logprobs);
 }
 
 void BackendOptions::validate() const {

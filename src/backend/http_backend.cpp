@@ -3,7 +3,8 @@
 // does the retries), results in request order.
 //
 // Option scoring asks for one token with its top log-probs and looks up, for each option, the
-// first piece that tells it apart from the others (see score_options below).
+// first piece that tells it apart from the others (see score_options below); log-likelihoods
+// of whole continuations read the prompt's own log-probs back with `echo`.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -282,6 +283,37 @@ class HttpBackend final : public Backend {
     return results;
   }
 
+  // Whole continuations (backend.h): /completions on prompt + continuation with `echo`, so
+  // the answer carries the log-prob of every prompt token; the continuation's are those whose
+  // text_offset lies in [prompt bytes, prompt + continuation bytes). One request per pair.
+  std::vector<std::vector<double>> loglikelihoods(
+      const std::vector<TextRequest>& requests,
+      const std::vector<std::string>& continuations) override {
+    CAI_CHECK(!continuations.empty(), "http backend: loglikelihoods needs at least one continuation");
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      CAI_CHECK(!requests[i].chat,
+                "http backend: loglikelihoods of request {}: chat requests are not supported (chat "
+                "APIs return no log-probs of the prompt); use a raw prompt",
+                i);
+      CAI_CHECK(!requests[i].prompt.empty(), "http backend: loglikelihoods of request {}: the prompt is empty", i);
+    }
+    const std::size_t nc = continuations.size();
+    std::vector<std::vector<double>> results(requests.size(), std::vector<double>(nc, 0.0));
+    run_parallel(
+        requests.size() * nc, opts_.concurrency,
+        [&](std::size_t k) {
+          const std::size_t i = k / nc, j = k % nc;
+          try {
+            results[i][j] = loglikelihood_one(requests[i].prompt, continuations[j]);
+          } catch (const Error& e) {
+            throw_error("http backend ({}): loglikelihood of request {}, continuation '{}': {}",
+                        describe(), i, continuations[j], e.what());
+          }
+        },
+        {});
+    return results;
+  }
+
  private:
   static http::ClientOptions client_options(const HttpBackendOptions& o) {
     o.validate();
@@ -354,6 +386,40 @@ class HttpBackend final : public Backend {
     for (std::size_t k = 0; k < n; ++k)
       s.normalised[k] = std::isfinite(s.raw[k]) ? s.raw[k] - m - std::log(z) : ninf;
     return s;
+  }
+
+  double loglikelihood_one(const std::string& prompt, const std::string& cont) {
+    const std::string whole = prompt + cont;
+    json body = {{"model", opts_.model}, {"prompt", whole}, {"echo", true}, {"logprobs", 1},
+                 {"max_tokens", 1}, {"temperature", 0.0}};
+    const json answer = client_.post("/completions", body);
+    const json& c = first_choice(answer);
+    const json lp = c.value("logprobs", json());
+    const json lps = lp.is_object() ? lp.value("token_logprobs", json()) : json();
+    const json offs = lp.is_object() ? lp.value("text_offset", json()) : json();
+    const std::string text = str_or_empty(c.value("text", json()));
+    // Without echo a server answers with the generated token's log-prob only.
+    CAI_CHECK(lps.is_array() && offs.is_array() && lps.size() == offs.size() && !lps.empty() &&
+                  text.rfind(whole, 0) == 0,
+              "the server returned no log-probs of the prompt; loglikelihoods needs `echo` with "
+              "`logprobs` on /completions (vLLM and `cai serve` support it; many hosted APIs do not)");
+    double sum = 0.0;
+    std::size_t counted = 0;
+    for (std::size_t t = 0; t < offs.size(); ++t) {
+      CAI_CHECK(offs[t].is_number_integer(),
+                "the server's text_offset[{}] is not an integer", t);
+      const auto off = offs[t].get<std::int64_t>();
+      if (off < static_cast<std::int64_t>(prompt.size()) || off >= static_cast<std::int64_t>(whole.size()))
+        continue;
+      CAI_CHECK(lps[t].is_number(),
+                "the server gave no log-prob for token {} of the continuation (nothing precedes it?)", t);
+      sum += lps[t].get<double>();
+      ++counted;
+    }
+    CAI_CHECK(cont.empty() || counted > 0,
+              "the continuation has no token of its own after the prompt (the tokenizer merges it "
+              "into the prompt's last token)");
+    return sum;
   }
 
   HttpBackendOptions opts_;

@@ -1,7 +1,8 @@
 // The in-process backend: one generation Engine over a loaded model (kept across calls so the
 // prefix cache carries shared few-shot prefixes from one batch to the next), the tokenizer,
-// and a chat template for message requests. Option scoring teacher-forces each option after
-// the prompt with the scorer and normalises across the options.
+// and a chat template for message requests. Option scoring reads the first token that tells
+// the options apart from the next-token distribution; log-likelihoods teacher-force whole
+// continuations (both with the scorer, see backend.h for the contracts).
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -10,29 +11,30 @@
 
 #include "cai/backend/factory.h"
 #include "cai/backend/local_backend.h"
+#include "cai/backend/token_offsets.h"
 #include "cai/generate/chat.h"
 #include "cai/generate/engine.h"
 #include "cai/generate/scorer.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "cai/io/jsonl.h"
 #include "cai/model/loader.h"
 #include <nlohmann/json.hpp>
 
 namespace cai {
 namespace {
 
-// Text as it leaves a server: invalid UTF-8 (a model can emit half a character) replaced by
-// U+FFFD exactly as the JSON encoder does, so the next stage sees the same bytes whichever
-// backend produced them.
-std::string valid_utf8(const std::string& text) {
-  return nlohmann::json::parse(
-             nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-      .get<std::string>();
+// log softmax across the options.
+OptionScores normalise(std::vector<double> raw) {
+  OptionScores o;
+  o.raw = std::move(raw);
+  double mx = -std::numeric_limits<double>::infinity();
+  for (double r : o.raw) mx = std::max(mx, r);
+  double z = 0.0;
+  for (double r : o.raw) z += std::exp(r - mx);
+  for (double r : o.raw) o.normalised.push_back(r - mx - std::log(z));
+  return o;
 }
-
-}  // namespace
-
-namespace {
 
 constexpr std::int64_t kDefaultMaxSeqLen = 4096;
 
@@ -88,7 +90,7 @@ class LocalBackend final : public Backend {
       g.stream = rq.stream;
       g.on_finish = [&out, i, &on_done](const GenerationResult& r) {
         TextResult& t = out[i];
-        t.text = valid_utf8(r.text);
+        t.text = json_safe_utf8(r.text);
         t.finish_reason = r.finish == FinishReason::length ? "length" : "stop";
         t.prompt_tokens = r.prompt_tokens;
         t.completion_tokens = static_cast<std::int64_t>(r.tokens.size());
@@ -101,17 +103,21 @@ class LocalBackend final : public Backend {
     return out;
   }
 
+  // The first token that tells the options apart (backend.h, OptionScores): prompt + option
+  // is encoded as one text per option (tokens may merge across the boundary), and each
+  // option's token right after the token prefix they all share is read from one
+  // next-token distribution per request.
   std::vector<OptionScores> score_options(const std::vector<TextRequest>& requests,
                                           const std::vector<std::string>& options) override {
     CAI_CHECK(!options.empty(), "score_options: no options given");
     const auto& tok = *lm_->tokenizer;
-    std::vector<ScoreRequest> reqs;
-    reqs.reserve(requests.size() * options.size());
-    for (const auto& rq : requests) {
-      const std::string text = prompt_text(rq);
+    const auto max_len = lm_->config.max_position_embeddings;
+    std::vector<std::vector<std::int32_t>> prefixes(requests.size());
+    std::vector<std::vector<std::int32_t>> picks(requests.size());  // per option, its token
+    std::vector<std::int32_t> cands;                                 // every picked token
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const std::string text = prompt_text(requests[i]);
       const bool bos = wants_bos(text);
-      // Encode prompt + option as one text (tokens may merge across the boundary), then score
-      // what follows the tokens every option shares: that is what tells the options apart.
       std::vector<std::vector<std::int32_t>> full(options.size());
       for (std::size_t o = 0; o < options.size(); ++o)
         full[o] = tok.encode(text + options[o], bos, /*parse_special=*/true);
@@ -122,28 +128,78 @@ class LocalBackend final : public Backend {
         k = j;
       }
       if (options.size() == 1) k = std::min(k, tok.encode(text, bos, true).size());
-      CAI_CHECK(k >= 1, "score_options: request {} has an empty prompt", reqs.size() / options.size());
-      for (auto& f : full) {
+      CAI_CHECK(k >= 1, "score_options: request {} has an empty prompt", i);
+      CAI_CHECK(static_cast<std::int64_t>(k) <= max_len,
+                "score_options: request {} has {} tokens before the options; the model's context "
+                "holds {}", i, k, max_len);
+      for (std::size_t o = 0; o < options.size(); ++o) {
+        CAI_CHECK(full[o].size() > k,
+                  "score_options: option '{}' adds no token after the text the options share "
+                  "(request {})", options[o], i);
+        for (std::size_t q = 0; q < o; ++q)
+          CAI_CHECK(full[q][k] != full[o][k],
+                    "score_options: options '{}' and '{}' begin with the same token after the "
+                    "text they share, so one token cannot tell them apart (request {})",
+                    options[q], options[o], i);
+        picks[i].push_back(full[o][k]);
+        cands.push_back(full[o][k]);
+      }
+      prefixes[i].assign(full[0].begin(), full[0].begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    std::sort(cands.begin(), cands.end());
+    cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+    torch::NoGradGuard no_grad;
+    const auto lps = next_token_logprobs(*lm_->model, prefixes, cands);  // [request][candidate]
+    std::vector<OptionScores> out(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      std::vector<double> raw;
+      for (const std::int32_t id : picks[i]) {
+        const auto c = std::lower_bound(cands.begin(), cands.end(), id) - cands.begin();
+        raw.push_back(lps[i][static_cast<std::size_t>(c)]);
+      }
+      out[i] = normalise(std::move(raw));
+    }
+    return out;
+  }
+
+  // Whole continuations (backend.h): prompt + continuation encoded as one text; the tokens
+  // starting in [prompt end, text end) are scored by teacher forcing.
+  std::vector<std::vector<double>> loglikelihoods(
+      const std::vector<TextRequest>& requests,
+      const std::vector<std::string>& continuations) override {
+    CAI_CHECK(!continuations.empty(), "loglikelihoods: no continuations given");
+    const auto& tok = *lm_->tokenizer;
+    std::vector<ScoreRequest> reqs;
+    reqs.reserve(requests.size() * continuations.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const std::string text = prompt_text(requests[i]);
+      CAI_CHECK(!text.empty(), "loglikelihoods: request {} has an empty prompt", i);
+      const bool bos = wants_bos(text);
+      for (const auto& cont : continuations) {
+        const std::string whole = text + cont;
+        const auto ids = tok.encode(whole, bos, /*parse_special=*/true);
+        const auto offs = token_text_offsets(tok, ids, whole);
+        std::size_t k = 0;
+        while (k < ids.size() && offs[k] < text.size()) ++k;
+        std::size_t m = k;
+        while (m < ids.size() && offs[m] < whole.size()) ++m;
+        CAI_CHECK(cont.empty() || m > k,
+                  "loglikelihoods: the continuation '{}' has no token of its own after request "
+                  "{}'s prompt (the tokenizer merges it into the prompt's last token)", cont, i);
+        CAI_CHECK(k >= 1, "loglikelihoods: request {} has no prompt token before the continuation", i);
         ScoreRequest s;
-        s.prefix.assign(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(k));
-        s.continuation.assign(f.begin() + static_cast<std::ptrdiff_t>(k), f.end());
+        s.prefix.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k));
+        s.continuation.assign(ids.begin() + static_cast<std::ptrdiff_t>(k),
+                              ids.begin() + static_cast<std::ptrdiff_t>(m));
         reqs.push_back(std::move(s));
       }
     }
     torch::NoGradGuard no_grad;
     const auto res = score(*lm_->model, reqs);
-    std::vector<OptionScores> out(requests.size());
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      auto& o = out[i];
-      double mx = -std::numeric_limits<double>::infinity();
-      for (std::size_t j = 0; j < options.size(); ++j) {
-        o.raw.push_back(res[i * options.size() + j].sum);
-        mx = std::max(mx, o.raw.back());
-      }
-      double z = 0.0;
-      for (double r : o.raw) z += std::exp(r - mx);
-      for (double r : o.raw) o.normalised.push_back(r - mx - std::log(z));
-    }
+    std::vector<std::vector<double>> out(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i)
+      for (std::size_t j = 0; j < continuations.size(); ++j)
+        out[i].push_back(res[i * continuations.size() + j].sum);
     return out;
   }
 

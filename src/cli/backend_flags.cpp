@@ -26,6 +26,10 @@ void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& p
   cmd->add_option(p + "max-retries", opts.http.max_retries,
                   "Retries on 429, 5xx, timeouts and connection errors" + who)
       ->capture_default_str();
+  cmd->add_option(p + "api-top-logprobs", opts.http.top_logprobs,
+                  "Top log-probs asked for when judging options (servers allow 20 unless "
+                  "configured for more)" + who)
+      ->capture_default_str();
   cmd->add_option(p + "max-batch", opts.local.max_batch,
                   "Local model: sequences decoded together" + who)
       ->capture_default_str();

@@ -78,6 +78,9 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--prefix-cache", o.prefix_cache_slots,
                   "Cache slots keeping finished prompts for prefix reuse (0 = off)")
       ->capture_default_str();
+  cmd->add_option("--max-top-logprobs", o.max_top_logprobs,
+                  "Most alternative tokens a request may ask log-probs for (OpenAI allows 20)")
+      ->capture_default_str();
   cmd->add_option("--chat-template", o.chat_template,
                   "Chat template (chatml, llama3, llama2, human-assistant); default: the "
                   "tokenizer's, else human-assistant");

@@ -154,12 +154,14 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
       const Doc& d = docs[i];
       std::vector<std::string> options;
       for (const auto& c : d.choices) options.push_back(task.target_delimiter + c);
-      auto s = backend.score_options({request_for(task, prompts[i])}, options).at(0);
+      // Whole-choice log-likelihoods, as lm-evaluation-harness scores multiple choice: acc
+      // takes the largest, acc_norm the largest per byte of the choice.
+      const auto ll = backend.loglikelihoods({request_for(task, prompts[i])}, options).at(0);
       std::size_t best = 0, best_norm = 0;
       for (std::size_t c = 1; c < options.size(); ++c) {
-        if (s.raw[c] > s.raw[best]) best = c;
+        if (ll[c] > ll[best]) best = c;
         const auto norm = [&](std::size_t k) {
-          return s.raw[k] / std::max<double>(1.0, static_cast<double>(d.choices[k].size()));
+          return ll[k] / std::max<double>(1.0, static_cast<double>(d.choices[k].size()));
         };
         if (norm(c) > norm(best_norm)) best_norm = c;
       }
@@ -167,7 +169,7 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
       const double acc_norm = static_cast<std::int64_t>(best_norm) == d.answer ? 1.0 : 0.0;
       scores["acc"].push_back(acc);
       scores["acc_norm"].push_back(acc_norm);
-      r.samples.push_back({{"doc", i}, {"where", d.where}, {"logprobs", s.raw}, {"pred", best},
+      r.samples.push_back({{"doc", i}, {"where", d.where}, {"logprobs", ll}, {"pred", best},
                            {"target", d.answer}, {"acc", acc}, {"acc_norm", acc_norm}});
       bar.add();
     }

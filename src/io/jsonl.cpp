@@ -81,4 +81,10 @@ std::size_t recover_jsonl(const fs::path& path) {
   return lines;
 }
 
+std::string json_safe_utf8(const std::string& text) {
+  return nlohmann::json::parse(
+             nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .get<std::string>();
+}
+
 }  // namespace cai

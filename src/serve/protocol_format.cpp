@@ -1,6 +1,8 @@
 // Building OpenAI response bodies and server-sent-event stream chunks.
 #include "cai/serve/protocol.h"
 
+#include "cai/io/jsonl.h"
+
 namespace cai::serve {
 namespace {
 
@@ -23,11 +25,15 @@ json completion_logprobs(const std::vector<TokenLogprob>& toks, std::size_t text
   json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
   std::size_t off = text_offset0;
   for (const auto& t : toks) {
+    if (t.text_offset) off = *t.text_offset;
     tokens.push_back(t.text);
-    lps.push_back(t.logprob);
+    // A token nothing predicts (an echoed prompt's first) has null in both lists, as OpenAI.
+    lps.push_back(t.logprob ? json(*t.logprob) : json(nullptr));
     json top = json::object();
-    for (const auto& [s, lp] : t.top) top.emplace(s, lp);  // keeps the first of equal texts
-    tops.push_back(std::move(top));
+    // Keys as the encoder will write them, so byte tokens that all read U+FFFD meet here and
+    // the first (most likely) one is kept.
+    for (const auto& [s, lp] : t.top) top.emplace(json_safe_utf8(s), lp);
+    tops.push_back(t.logprob ? std::move(top) : json(nullptr));
     offsets.push_back(off);
     off += t.text.size();
   }
@@ -41,7 +47,7 @@ json chat_logprobs(const std::vector<TokenLogprob>& toks) {
     json top = json::array();
     for (const auto& [s, lp] : t.top)
       top.push_back({{"token", s}, {"logprob", lp}, {"bytes", bytes_of(s)}});
-    content.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)},
+    content.push_back({{"token", t.text}, {"logprob", t.logprob.value_or(0.0f)}, {"bytes", bytes_of(t.text)},
                        {"top_logprobs", std::move(top)}});
   }
   return {{"content", std::move(content)}};

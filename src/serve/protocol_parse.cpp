@@ -119,7 +119,7 @@ void parse_messages(const json& m, ApiRequest& r) {
 
 }  // namespace
 
-ApiRequest parse_request(const std::string& body, Endpoint endpoint) {
+ApiRequest parse_request(const std::string& body, Endpoint endpoint, std::int64_t max_top_logprobs) {
   json j;
   try {
     j = json::parse(body);
@@ -138,8 +138,9 @@ ApiRequest parse_request(const std::string& body, Endpoint endpoint) {
     parse_messages(j["messages"], r);
   }
   constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
-  if (has(j, "max_tokens")) r.max_tokens = integer(j, "max_tokens", 1, kMaxInt);
-  if (has(j, "max_completion_tokens")) r.max_tokens = integer(j, "max_completion_tokens", 1, kMaxInt);
+  // 0 is checked below, once echo is known.
+  if (has(j, "max_tokens")) r.max_tokens = integer(j, "max_tokens", 0, kMaxInt);
+  if (has(j, "max_completion_tokens")) r.max_tokens = integer(j, "max_completion_tokens", 0, kMaxInt);
   if (has(j, "temperature")) r.temperature = number(j, "temperature", 0.0, 2.0);
   if (has(j, "top_p")) r.top_p = number(j, "top_p", 0.0, 1.0);
   if (r.top_p == 0.0) r.top_p = std::numeric_limits<double>::min();  // "only the top token"
@@ -177,18 +178,23 @@ ApiRequest parse_request(const std::string& body, Endpoint endpoint) {
   if (endpoint == Endpoint::completions) {
     // Legacy completions: `logprobs` is the number of alternatives (0 = the sampled token's only).
     if (has(j, "logprobs")) {
-      r.top_logprobs = integer(j, "logprobs", 0, 20);
+      r.top_logprobs = integer(j, "logprobs", 0, max_top_logprobs);
       r.logprobs = true;
     }
   } else {
     if (has(j, "logprobs")) r.logprobs = boolean(j, "logprobs");
     if (has(j, "top_logprobs")) {
-      r.top_logprobs = integer(j, "top_logprobs", 0, 20);
+      r.top_logprobs = integer(j, "top_logprobs", 0, max_top_logprobs);
       if (r.top_logprobs > 0 && !r.logprobs)
         bad("invalid_value", "'top_logprobs' needs 'logprobs' set to true");
     }
   }
-  if (has(j, "echo") && boolean(j, "echo")) bad("invalid_value", "'echo' is not supported");
+  if (has(j, "echo")) r.echo = boolean(j, "echo");
+  if (r.echo && endpoint == Endpoint::chat)
+    bad("invalid_value", "'echo' is only supported on /v1/completions");
+  if (r.echo && r.stream) bad("invalid_value", "'echo' with 'stream' is not supported");
+  if (r.max_tokens && *r.max_tokens == 0 && !r.echo)
+    bad("invalid_value", fmt::format("'max_tokens' must be in [1, {}] (0 only with 'echo'), got 0", kMaxInt));
   return r;
 }
 

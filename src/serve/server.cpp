@@ -21,6 +21,7 @@
 #include "cai/model/loader.h"
 #include "cai/serve/protocol.h"
 #include "engine_loop.h"
+#include "logprobs.h"
 
 namespace cai::serve {
 
@@ -35,6 +36,8 @@ void ServeOptions::validate() const {
   CAI_CHECK(max_seq_len >= 0, "serve: max_seq_len must be >= 0 (0 = the model's), got {}", max_seq_len);
   CAI_CHECK(prefix_cache_slots >= 0, "serve: prefix_cache_slots must be >= 0, got {}",
             prefix_cache_slots);
+  CAI_CHECK(max_top_logprobs >= 0 && max_top_logprobs <= (1 << 20),
+            "serve: max_top_logprobs must be in [0, {}], got {}", 1 << 20, max_top_logprobs);
 }
 
 namespace {
@@ -49,6 +52,10 @@ void send_error(httplib::Response& res, int status, const std::string& type, con
 
 const char* finish_name(FinishReason r) { return r == FinishReason::length ? "length" : "stop"; }
 
+// The most alternatives the engine records per decoded token (SamplingOptions::validate);
+// longer lists, and echoed prompts, are computed by a teacher-forced pass (logprobs.h).
+constexpr std::int64_t kEngineTopLogprobs = 20;
+
 // What one request's callbacks (engine thread) hand to its HTTP thread.
 struct Pending {
   std::mutex mu;
@@ -56,7 +63,13 @@ struct Pending {
   bool stream = false;
   std::deque<TokenEvent> events;             // streamed requests only
   std::optional<GenerationResult> result;
+  std::optional<std::string> error;          // the engine failed while serving it
+  bool over() const { return result.has_value() || error.has_value(); }
 };
+
+ApiError engine_error(const std::string& message) {
+  return ApiError(500, "server_error", "engine_error", "the engine failed: " + message);
+}
 
 // Holds one of the max_concurrent places while a request is being served.
 struct Place {
@@ -102,8 +115,31 @@ struct Server::Impl {
                          ? model->config.max_position_embeddings
                          : std::min(opts.max_seq_len, model->config.max_position_embeddings);
     eo.prefix_cache_slots = opts.prefix_cache_slots;
-    loop = std::make_unique<EngineLoop>(std::make_unique<Engine>(*model->model, eo, tok));
+    loop = std::make_unique<EngineLoop>(
+        [m = model, eo, t = tok] { return std::make_unique<Engine>(*m->model, eo, t); });
     routes();
+  }
+
+  // Whether a request's log-probs come from a teacher-forced pass rather than the engine.
+  static bool rescored(const ApiRequest& a) {
+    return a.logprobs && (a.echo || a.top_logprobs > kEngineTopLogprobs);
+  }
+
+  // The logprobs entries of a finished request from a teacher-forced pass on the engine
+  // thread (logprobs.h); its failure is a 500.
+  std::vector<TokenLogprob> rescore(const ApiRequest& a, const std::vector<std::int32_t>& prompt,
+                                    const std::string& prompt_text, const GenerationResult& r) {
+    std::vector<std::int32_t> full = prompt;
+    full.insert(full.end(), r.tokens.begin(), r.tokens.end());
+    const std::size_t from = a.echo ? 1 : prompt.size();
+    const std::int64_t top = a.top_logprobs;
+    PositionLogprobs ps;
+    try {
+      ps = loop->call([m = model, &full, from, top] { return score_positions(*m->model, full, from, top); });
+    } catch (const std::exception& e) {
+      throw engine_error(e.what());
+    }
+    return rescored_entries(*tok, prompt, prompt_text, r.tokens, a.echo, ps);
   }
 
   std::shared_ptr<Place> take_place() {
@@ -116,6 +152,13 @@ struct Server::Impl {
     return std::make_shared<Place>(in_flight);
   }
 
+  // The text of a prompt given as token ids: its tokens' bytes.
+  std::string ids_text(const std::vector<std::int32_t>& ids) const {
+    std::string t;
+    for (const auto id : ids) t += tok->token_bytes(id);
+    return t;
+  }
+
   std::vector<std::int32_t> encode_prompt(const std::string& text) const {
     // BOS as the tokenizer's configuration says, unless the rendered template starts with it.
     bool add_special = true;
@@ -124,16 +167,6 @@ struct Server::Impl {
       if (!piece.empty() && text.rfind(piece, 0) == 0) add_special = false;
     }
     return tok->encode(text, add_special, /*parse_special=*/true);
-  }
-
-  TokenLogprob token_logprob(std::int32_t id, float lp,
-                             const std::vector<std::pair<std::int32_t, float>>* top) const {
-    TokenLogprob t;
-    t.text = tok->token_bytes(id);
-    t.logprob = lp;
-    if (top)
-      for (const auto& [tid, tlp] : *top) t.top.emplace_back(tok->token_bytes(tid), tlp);
-    return t;
   }
 
   GenerationRequest build(const ApiRequest& a) const {
@@ -147,6 +180,12 @@ struct Server::Impl {
       s.stop = tmpl.stop_strings();
     } else if (a.prompt_ids) {
       g.prompt = *a.prompt_ids;
+      // Checked here too: an echo with max_tokens 0 never reaches the engine's own check.
+      const std::int64_t V = tok->vocab_size();
+      for (const auto id : g.prompt)
+        if (id >= V)
+          throw ApiError(400, "invalid_request_error", "invalid_value",
+                         fmt::format("'prompt' token id {} is outside the vocabulary of {}", id, V));
     } else {
       g.prompt = encode_prompt(a.prompt);
     }
@@ -158,7 +197,7 @@ struct Server::Impl {
       throw ApiError(400, "invalid_request_error", "invalid_value",
                      fmt::format("'max_tokens' is {}; this server allows at most {}", max_tokens,
                                  opts.max_tokens));
-    const std::int64_t ctx = loop->engine().options().max_seq_len;
+    const std::int64_t ctx = loop->options().max_seq_len;
     if (static_cast<std::int64_t>(g.prompt.size()) >= ctx)
       throw ApiError(400, "invalid_request_error", "context_length_exceeded",
                      fmt::format("the prompt has {} tokens; the context holds {}", g.prompt.size(), ctx));
@@ -169,16 +208,21 @@ struct Server::Impl {
     s.seed = a.seed ? *a.seed : splitmix64(seed_base ^ (next_id.load() * 0x9e3779b97f4a7c15ULL));
     for (const auto& x : a.stop) s.stop.push_back(x);
     s.ignore_eos = a.ignore_eos;
-    s.logprobs = a.logprobs;
-    s.top_logprobs = a.logprobs ? a.top_logprobs : 0;
+    if (rescored(a) && a.stream)
+      throw ApiError(400, "invalid_request_error", "invalid_value",
+                     fmt::format("more than {} top log-probs cannot be streamed", kEngineTopLogprobs));
+    // Log-probs a teacher-forced pass computes afterwards are not asked of the engine.
+    s.logprobs = a.logprobs && !rescored(a);
+    s.top_logprobs = s.logprobs ? a.top_logprobs : 0;
     g.stream = 0;  // the seed alone fixes the draws: the same request gives the same answer
     return g;
   }
 
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint ep) {
     auto place = take_place();
-    const ApiRequest a = parse_request(req.body, ep);
+    const ApiRequest a = parse_request(req.body, ep, opts.max_top_logprobs);
     GenerationRequest g = build(a);
+    const std::vector<std::int32_t> prompt = g.prompt;
     auto st = std::make_shared<Pending>();
     st->stream = a.stream;
     g.on_token = [st](const TokenEvent& ev) {
@@ -197,22 +241,45 @@ struct Server::Impl {
     meta.created = static_cast<std::int64_t>(std::time(nullptr));
     meta.model = name;
     RequestId id = 0;
-    try {
-      id = loop->submit(std::move(g));
-    } catch (const Error& e) {
-      throw ApiError(400, "invalid_request_error", "invalid_value", e.what());
+    if (a.max_tokens.value_or(1) == 0) {
+      // Echo only: the prompt is scored, nothing is generated.
+      GenerationResult r;
+      r.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+      st->result = std::move(r);
+    } else {
+      auto on_error = [st](const std::string& message) {
+        std::lock_guard lock(st->mu);
+        st->error = message;
+        st->cv.notify_all();
+      };
+      try {
+        id = loop->submit(std::move(g), on_error);
+      } catch (const ApiError&) {
+        throw;
+      } catch (const Error& e) {
+        throw ApiError(400, "invalid_request_error", "invalid_value", e.what());
+      }
     }
     if (!a.stream) {
-      std::unique_lock lock(st->mu);
-      st->cv.wait(lock, [&] { return st->result.has_value(); });
-      const GenerationResult& r = *st->result;
+      GenerationResult r;
+      {
+        std::unique_lock lock(st->mu);
+        st->cv.wait(lock, [&] { return st->over(); });
+        if (st->error) throw engine_error(*st->error);
+        r = *st->result;
+      }
       std::vector<TokenLogprob> lps;
-      if (a.logprobs)
+      const std::string prompt_text = a.echo && a.prompt_ids ? ids_text(prompt) : a.prompt;
+      const std::string text = a.echo ? prompt_text + r.text : r.text;
+      if (rescored(a)) {
+        lps = rescore(a, prompt, prompt_text, r);
+      } else if (a.logprobs) {
         for (std::size_t k = 0; k < r.tokens.size(); ++k)
-          lps.push_back(token_logprob(r.tokens[k], k < r.logprobs.size() ? r.logprobs[k] : 0.0f,
-                                      k < r.top_logprobs.size() ? &r.top_logprobs[k] : nullptr));
+          lps.push_back(token_entry(*tok, r.tokens[k], k < r.logprobs.size() ? r.logprobs[k] : 0.0f,
+                                    k < r.top_logprobs.size() ? &r.top_logprobs[k] : nullptr));
+      }
       const Usage u{r.prompt_tokens, static_cast<std::int64_t>(r.tokens.size())};
-      res.set_content(dump(make_response(ep, meta, r.text, finish_name(r.finish), u,
+      res.set_content(dump(make_response(ep, meta, text, finish_name(r.finish), u,
                                          a.logprobs ? &lps : nullptr)),
                       "application/json");
       return;
@@ -237,11 +304,22 @@ struct Server::Impl {
         [this, ep, meta, st, ss, want_lp, usage, place](std::size_t, httplib::DataSink& sink) {
           std::deque<TokenEvent> events;
           std::optional<GenerationResult> result;
+          std::optional<std::string> error;
           {
             std::unique_lock lock(st->mu);
-            st->cv.wait(lock, [&] { return !st->events.empty() || st->result.has_value(); });
+            st->cv.wait(lock, [&] { return !st->events.empty() || st->over(); });
             events.swap(st->events);
             if (st->result) result = st->result;
+            error = st->error;
+          }
+          if (error) {
+            // Headers are gone already: the error travels as an event, as OpenAI's does.
+            const ApiError e = engine_error(*error);
+            const std::string out = sse_event(error_body(e.what(), e.type, e.code)) + "data: [DONE]\n\n";
+            ss->finished = true;
+            sink.write(out.data(), out.size());
+            sink.done();
+            return true;
           }
           std::string out;
           if (ss->first && ep == Endpoint::chat) out += sse_event(make_chunk(ep, meta, "", "", true, nullptr));
@@ -250,7 +328,7 @@ struct Server::Impl {
             ss->sent += ev.text;
             if (ev.text.empty() && !want_lp) continue;
             std::vector<TokenLogprob> lp;
-            if (want_lp) lp.push_back(token_logprob(ev.token, ev.logprob, &ev.top));
+            if (want_lp) lp.push_back(token_entry(*tok, ev.token, ev.logprob, &ev.top));
             out += sse_event(make_chunk(ep, meta, ev.text, "", false, want_lp ? &lp : nullptr));
           }
           if (result) {
@@ -334,12 +412,13 @@ struct Server::Impl {
       }
     });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(dump({{"status", "ok"}, {"model", name}, {"in_flight", in_flight.load()}}),
+      res.set_content(dump({{"status", "ok"}, {"model", name}, {"in_flight", in_flight.load()},
+                            {"engine_restarts", loop->restarts()}}),
                       "application/json");
     });
     auto models = [this](const httplib::Request&, httplib::Response& res) {
       json m = {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "cai"},
-                {"max_model_len", loop->engine().options().max_seq_len}};
+                {"max_model_len", loop->options().max_seq_len}};
       res.set_content(dump({{"object", "list"}, {"data", json::array({m})}}), "application/json");
     };
     http.Get("/v1/models", models);

@@ -1,6 +1,7 @@
 // The HTTP backend against fake OpenAI-compatible servers run in the test: retries and their
-// limits, error reporting, timeouts, bounded concurrency, load spread over base URLs, and
-// option scoring from top log-probs (checked against hand-computed values).
+// limits, error reporting, timeouts, bounded concurrency, load spread over base URLs, option
+// scoring from top log-probs and log-likelihoods from echoed prompts (checked against
+// hand-computed values).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -379,4 +380,69 @@ TEST(HttpBackend, OptionsAreValidated) {
   cai::GenParams p;
   p.top_p = 0.0;
   EXPECT_NE(error_of([&] { p.validate(); }).find("top_p"), std::string::npos);
+}
+
+namespace {
+
+// An echoing /completions server: the prompt comes back as tokens of two bytes (the last may
+// be one), token k >= 1 with log-prob -0.1 k, the first null, then one generated token " Z"
+// at log-prob -9.
+void echo_reply(const json& b, httplib::Response& res) {
+  const std::string p = b["prompt"];
+  json toks = json::array(), lps = json::array(), offs = json::array();
+  for (std::size_t o = 0, k = 0; o < p.size(); o += 2, ++k) {
+    toks.push_back(p.substr(o, 2));
+    lps.push_back(k == 0 ? json(nullptr) : json(-0.1 * static_cast<double>(k)));
+    offs.push_back(o);
+  }
+  toks.push_back(" Z");
+  lps.push_back(-9.0);
+  offs.push_back(p.size());
+  json lp = {{"tokens", toks}, {"token_logprobs", lps}, {"text_offset", offs}};
+  reply(res, 200, {{"choices", {{{"text", p + " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
+}
+
+}  // namespace
+
+TEST(HttpBackend, LoglikelihoodsSumTheEchoedContinuationTokens) {
+  FakeServer s([](const json& b, const httplib::Request&, httplib::Response& res) { echo_reply(b, res); });
+  auto be = cai::make_http_backend(options({s.url()}));
+  // "abcd" + "efg": tokens ab@0 (null), cd@2 (-0.1), ef@4 (-0.2), g@6 (-0.3), " Z"@7 (not
+  // the continuation's). "abcd" + "de": de@4 (-0.2). "abc" + "efg": ce@2 starts inside the
+  // prompt, so only fg@4 (-0.2) counts; "abc" + "de": cd@2 inside, e@4 (-0.2).
+  auto out = be->loglikelihoods({raw("abcd"), raw("abc")}, {"efg", "de"});
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out[0].size(), 2u);
+  EXPECT_NEAR(out[0][0], -0.5, 1e-12);
+  EXPECT_NEAR(out[0][1], -0.2, 1e-12);
+  EXPECT_NEAR(out[1][0], -0.2, 1e-12);
+  EXPECT_NEAR(out[1][1], -0.2, 1e-12);
+  ASSERT_EQ(s.bodies.size(), 4u);
+  for (const auto& b : s.bodies) {
+    EXPECT_EQ(b["echo"], true);
+    EXPECT_EQ(b["max_tokens"], 1);
+    EXPECT_EQ(b["logprobs"], 1);
+    EXPECT_EQ(b["temperature"], 0.0);
+  }
+  EXPECT_EQ(s.paths[0], "/v1/completions");
+  // "abc" + "e": ab, ce@2: the continuation has no token of its own.
+  const std::string e = error_of([&] { be->loglikelihoods({raw("abc")}, {"e"}); });
+  EXPECT_NE(e.find("no token of its own"), std::string::npos) << e;
+}
+
+TEST(HttpBackend, LoglikelihoodsWithoutEchoOrOverChatAreClearErrors) {
+  // A server that ignores echo answers with the generated token alone.
+  FakeServer s([](const json&, const httplib::Request&, httplib::Response& res) {
+    json lp = {{"tokens", {" Z"}}, {"token_logprobs", {-9.0}}, {"text_offset", {0}}};
+    reply(res, 200, {{"choices", {{{"text", " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
+  });
+  auto be = cai::make_http_backend(options({s.url()}));
+  std::string e = error_of([&] { be->loglikelihoods({raw("q")}, {" a"}); });
+  EXPECT_NE(e.find("no log-probs of the prompt"), std::string::npos) << e;
+  EXPECT_NE(e.find("echo"), std::string::npos) << e;
+  cai::TextRequest chat;
+  chat.chat = true;
+  chat.messages = {{"user", "hi"}};
+  e = error_of([&] { be->loglikelihoods({chat}, {" a"}); });
+  EXPECT_NE(e.find("chat requests are not supported"), std::string::npos) << e;
 }

@@ -57,6 +57,12 @@ class FakeBackend : public Backend {
     }
     return out;
   }
+  std::vector<std::vector<double>> loglikelihoods(const std::vector<TextRequest>& reqs,
+                                                  const std::vector<std::string>& conts) override {
+    std::vector<std::vector<double>> out;
+    for (const auto& s : score_options(reqs, conts)) out.push_back(s.raw);
+    return out;
+  }
 };
 
 TEST(EvalTask, RenderTemplate) {

@@ -77,6 +77,13 @@ class FakeBackend : public Backend {
     }
     return out;
   }
+  // Whole continuations: the scorer's raw values.
+  std::vector<std::vector<double>> loglikelihoods(const std::vector<TextRequest>& requests,
+                                                  const std::vector<std::string>& continuations) override {
+    std::vector<std::vector<double>> out;
+    for (const auto& s : score_options(requests, continuations)) out.push_back(s.raw);
+    return out;
+  }
 };
 
 }  // namespace cai::testing_util

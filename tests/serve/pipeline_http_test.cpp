@@ -1,44 +1,33 @@
 // Phase 1 (`cai critique-revise`) and Phase 2 (`cai label`) through the HTTP backend against
-// `cai serve` over loopback, compared with the same commands on the in-process model.
+// `cai serve` over loopback, compared with the same commands on the in-process model: with
+// greedy decoding the revisions are the same text, and the judge's probabilities the same
+// numbers (both backends read the first token that tells " (A)" from " (B)"; the server is
+// asked for every token's log-prob so neither option falls outside its top list).
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
-#include <cstdio>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "serve_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using cai::testing_util::ServeProcess;
+using cai::testing_util::sh;
 using nlohmann::json;
 const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
-// The source tree (this file is tests/serve/ in it), for the shipped constitutions.
-const std::string kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path().string();
+// At least the fixture's vocabulary (272 tokens): the whole next-token distribution.
+const std::string kTopLogprobs = "300";
 
 fs::path tmp(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "serve-pipeline";
   fs::create_directories(d);
   return d / name;
-}
-
-int sh(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string o;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) o.append(buf.data(), n);
-  const int st = pclose(p);
-  if (out) *out = o;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 std::vector<json> read_jsonl(const fs::path& p) {
@@ -49,46 +38,20 @@ std::vector<json> read_jsonl(const fs::path& p) {
   return out;
 }
 
-struct Serve {
-  pid_t pid = -1;
-  int port = 0;
-  FILE* out = nullptr;
-  explicit Serve(const std::string& model) {
-    std::vector<std::string> args = {CAI_BINARY, "serve", model, "--port", "0", "--model-name", "m"};
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid, CAI_BINARY, &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out = fdopen(fds[0], "r");
-    char line[512];
-    while (fgets(line, sizeof line, out)) {
-      const std::string s = line;
-      if (s.find("listening on http://") == std::string::npos) continue;
-      port = std::stoi(s.substr(s.rfind(':') + 1));
-      break;
-    }
-  }
-  ~Serve() {
-    kill(pid, SIGTERM);
-    waitpid(pid, nullptr, 0);
-    fclose(out);
-  }
-  std::string api() const { return "--api-base http://127.0.0.1:" + std::to_string(port) + "/v1 --api-model m"; }
-};
+void fresh(const fs::path& out) {
+  fs::remove(out);
+  fs::remove(fs::path(out.string() + ".settings.json"));
+}
+
+void expect_near_vectors(const json& a, const json& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t k = 0; k < a.size(); ++k)
+    EXPECT_NEAR(a[k].get<double>(), b[k].get<double>(), 1e-4) << what << "[" << k << "]";
+}
 
 }  // namespace
 
 TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
-  std::string out;
-  if (sh(std::string(CAI_BINARY) + " critique-revise --help", &out) != 0) GTEST_SKIP() << "no critique-revise";
   const fs::path prompts = tmp("prompts.jsonl");
   {
     std::ofstream f(prompts);
@@ -101,21 +64,22 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
     std::ofstream c(constitution);
     c << "name: short\nprinciples:\n"
          "  - name: kind\n    critique: Is it unkind?\n    revision: Make it kind.\n"
-         "    comparison: Which is kinder?\n";
+         "    comparison: Which is kinder?\n"
+         "  - name: brief\n    critique: Is it long?\n    revision: Make it brief.\n"
+         "    comparison: Which is briefer?\n";
   }
+  const std::string bin = CAI_BINARY;
   const std::string common = " -p " + prompts.string() + " -c " + constitution +
                              " --rounds 1 --max-tokens 8 --temperature 0 --seed 3 --no-few-shot -q";
   const fs::path local = tmp("p1-local.jsonl"), remote = tmp("p1-http.jsonl");
-  fs::remove(local);
-  fs::remove(fs::path(local.string() + ".settings.json"));
-  fs::remove(remote);
-  fs::remove(fs::path(remote.string() + ".settings.json"));
-  ASSERT_EQ(sh(std::string(CAI_BINARY) + " critique-revise --model " + kModel + common + " -o " + local.string(), &out), 0)
-      << out;
-  Serve s(kModel);
+  fresh(local);
+  fresh(remote);
+  std::string out;
+  ASSERT_EQ(sh(bin + " critique-revise --model " + kModel + common + " -o " + local.string(), &out), 0) << out;
+  ServeProcess s({kModel, "--model-name", "m", "--max-top-logprobs", kTopLogprobs});
   ASSERT_GT(s.port, 0);
-  ASSERT_EQ(sh(std::string(CAI_BINARY) + " critique-revise " + s.api() + common + " -o " + remote.string(), &out), 0)
-      << out;
+  const std::string api = " --api-base " + s.base_url() + " --api-model m --api-top-logprobs " + kTopLogprobs;
+  ASSERT_EQ(sh(bin + " critique-revise" + api + common + " -o " + remote.string(), &out), 0) << out;
   const auto a = read_jsonl(local), b = read_jsonl(remote);
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(a.size(), b.size());
@@ -123,24 +87,32 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
     for (const char* k : {"prompt", "init_response", "rounds", "messages", "chosen", "rejected"})
       EXPECT_EQ(a[i].value(k, json()), b[i].value(k, json())) << i << " " << k;
 
-  // Phase 2 on the Phase 1 output: the same pairs are labelled; the judge's probabilities come
-  // from whole-option scores in-process and from first-token top log-probs over HTTP.
+  // Phase 2 on the Phase 1 output, every principle judged (--ensemble -1), in both orders.
   const fs::path la = tmp("p2-local.jsonl"), lb = tmp("p2-http.jsonl");
-  fs::remove(la);
-  fs::remove(fs::path(la.string() + ".settings.json"));
-  fs::remove(lb);
-  fs::remove(fs::path(lb.string() + ".settings.json"));
-  const std::string lcommon = " -i " + local.string() + " -c " + constitution + " --seed 3 -q";
-  ASSERT_EQ(sh(std::string(CAI_BINARY) + " label --model " + kModel + lcommon + " -o " + la.string(), &out), 0) << out;
-  const int rc = sh(std::string(CAI_BINARY) + " label " + s.api() + lcommon + " -o " + lb.string(), &out);
-  if (rc != 0 && out.find("log-probs") != std::string::npos)
-    GTEST_SKIP() << "the server gives no usable log-probs for this random model: " << out;
-  ASSERT_EQ(rc, 0) << out;
+  fresh(la);
+  fresh(lb);
+  const std::string lcommon = " -i " + local.string() + " -c " + constitution + " --ensemble=-1 --seed 3 -q";
+  ASSERT_EQ(sh(bin + " label --model " + kModel + lcommon + " -o " + la.string(), &out), 0) << out;
+  ASSERT_EQ(sh(bin + " label" + api + lcommon + " -o " + lb.string(), &out), 0) << out;
   const auto x = read_jsonl(la), y = read_jsonl(lb);
+  ASSERT_EQ(x.size(), 2u);
   ASSERT_EQ(x.size(), y.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
-    EXPECT_EQ(x[i].value("prompt", json()), y[i].value("prompt", json()));
-    const double p = y[i].value("p_chosen", -1.0);
-    EXPECT_TRUE(p >= 0.0 && p <= 1.0) << y[i].dump();
+    EXPECT_EQ(x[i]["prompt_text"], y[i]["prompt_text"]) << i;
+    EXPECT_EQ(x[i]["chosen_text"], y[i]["chosen_text"]) << i;
+    EXPECT_NEAR(x[i]["p_chosen"].get<double>(), y[i]["p_chosen"].get<double>(), 1e-4) << i;
+    EXPECT_NEAR(x[i]["position_disagreement"].get<double>(), y[i]["position_disagreement"].get<double>(), 1e-4);
+    const json &px = x[i]["principles"], &py = y[i]["principles"];
+    ASSERT_EQ(px.size(), 2u);
+    ASSERT_EQ(px.size(), py.size());
+    for (std::size_t k = 0; k < px.size(); ++k) {
+      EXPECT_EQ(px[k]["name"], py[k]["name"]);
+      EXPECT_NEAR(px[k]["p_chosen"].get<double>(), py[k]["p_chosen"].get<double>(), 1e-4) << i << ":" << k;
+      for (const char* order : {"chosen_first", "rejected_first"}) {
+        EXPECT_NEAR(px[k][order]["p_first"].get<double>(), py[k][order]["p_first"].get<double>(), 1e-4);
+        expect_near_vectors(px[k][order]["raw_logprobs"], py[k][order]["raw_logprobs"],
+                            std::to_string(i) + ":" + std::to_string(k) + ":" + order);
+      }
+    }
   }
 }

@@ -103,8 +103,8 @@ TEST(ServeProtocol, RejectsMalformedRequestsNamingTheField) {
 
 TEST(ServeProtocol, FormatsResponsesAndChunks) {
   cai::serve::ResponseMeta m{"cmpl-1", 123, "tiny"};
-  std::vector<cai::serve::TokenLogprob> lp = {{"He", -0.5f, {{"He", -0.5f}, {"Hi", -1.0f}}},
-                                              {"llo", -0.25f, {}}};
+  std::vector<cai::serve::TokenLogprob> lp = {{"He", -0.5f, {{"He", -0.5f}, {"Hi", -1.0f}}, {}},
+                                              {"llo", -0.25f, {}, {}}};
   auto c = cai::serve::make_response(Endpoint::completions, m, "Hello", "length", {3, 2}, &lp);
   EXPECT_EQ(c["object"], "text_completion");
   EXPECT_EQ(c["choices"][0]["text"], "Hello");

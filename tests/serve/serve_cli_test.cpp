@@ -3,14 +3,8 @@
 // clean exit.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,11 +13,13 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "serve_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using cai::testing_util::ServeProcess;
+using cai::testing_util::sh;
 using nlohmann::json;
 const std::string kFixtureModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 
@@ -32,71 +28,6 @@ fs::path tmp(const std::string& name) {
   fs::create_directories(d);
   return d / name;
 }
-
-int sh(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string o;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) o.append(buf.data(), n);
-  const int st = pclose(p);
-  if (out) *out = o;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-// A `cai serve` subprocess; its port is read from the ready line.
-class ServeProcess {
- public:
-  explicit ServeProcess(std::vector<std::string> args) {
-    args.insert(args.begin(), {CAI_BINARY, "serve"});
-    args.insert(args.end(), {"--port", "0"});
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, CAI_BINARY, &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-    char line[512];
-    while (fgets(line, sizeof line, out_)) {
-      const std::string s = line;
-      const auto k = s.find("listening on http://");
-      if (k == std::string::npos) continue;
-      port = std::stoi(s.substr(s.rfind(':') + 1));
-      break;
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_) fclose(out_);
-  }
-  // Sends `sig` and returns the exit code (-1 when killed by a signal).
-  int signal_and_wait(int sig) {
-    kill(pid_, sig);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(std::chrono::seconds(120));
-    return c;
-  }
-  int port = 0;
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
 
 }  // namespace
 

@@ -1,7 +1,9 @@
 // `cai serve` in-process on the tiny fixture model: greedy answers equal the engine's own,
 // streaming concatenates to the same text, logprobs match the engine's, bad requests get the
-// right 4xx with JSON error bodies, 200 concurrent requests through the HTTP backend all come
-// back right, and option scoring through the HTTP backend matches the model's own log-probs.
+// right 4xx with JSON error bodies (a prompt longer than the context included), 200
+// concurrent requests through the HTTP backend all come back right, echo returns the prompt's
+// own log-probs, top lists longer than the engine's come from the model, and option scores and
+// log-likelihoods through the HTTP backend equal the local backend's.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "cai/backend/factory.h"
 #include "cai/generate/chat.h"
 #include "cai/generate/engine.h"
+#include "cai/generate/scorer.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/serve/server.h"
@@ -61,6 +64,7 @@ Fixture& server() {
     o.max_body_bytes = 64 * 1024;
     o.max_tokens = 64;
     o.max_batch = 16;
+    o.max_top_logprobs = 512;  // more than the fixture's vocabulary: every token's log-prob
     return o;
   }());
   return f;
@@ -290,4 +294,120 @@ TEST(Serve, OptionScoresThroughTheHttpBackendMatchTheModel) {
   const double z = std::log(std::exp(cands[0].second) + std::exp(cands[1].second));
   EXPECT_NEAR(s.normalised[0], cands[0].second - z, 1e-6);
   (void)tok;
+}
+
+TEST(Serve, EchoReturnsThePromptsOwnLogprobs) {
+  auto& f = server();
+  const cai::Tokenizer& tok = *f.lm->tokenizer;
+  const std::string prompt = "The cat sat on the mat";
+  const auto ids = tok.encode(prompt, true, true);
+  const auto ref = cai::score_tokens(*f.lm->model, ids);  // teacher forcing, tokens 1..
+  // max_tokens 0: the prompt alone is scored.
+  json j = post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 2}});
+  const json& ch = j["choices"][0];
+  EXPECT_EQ(ch["text"], prompt);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 0);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], ids.size());
+  const json& lp = ch["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), ids.size());
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  std::string joined;
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    EXPECT_EQ(lp["text_offset"][k], joined.size()) << k;
+    joined += lp["tokens"][k].get<std::string>();
+    if (k == 0) continue;
+    EXPECT_NEAR(lp["token_logprobs"][k].get<double>(), ref.token_logprobs[k - 1], 1e-4) << k;
+    // A dict keyed by token text: byte tokens that are not valid UTF-8 alone all read "\ufffd"
+    // and collapse into one key (as with OpenAI's and vLLM's legacy completions).
+    EXPECT_GE(lp["top_logprobs"][k].size(), 1u) << k;
+    EXPECT_LE(lp["top_logprobs"][k].size(), 2u) << k;
+  }
+  EXPECT_EQ(joined, prompt);
+  // With generated tokens: the text and the log-probs continue past the prompt.
+  const auto gen = reference(prompt, 3, true);
+  json g = post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"max_tokens", 3},
+                                    {"temperature", 0}, {"logprobs", 0}});
+  const json& gl = g["choices"][0]["logprobs"];
+  EXPECT_EQ(g["choices"][0]["text"], prompt + wire(gen.text));
+  ASSERT_EQ(gl["tokens"].size(), ids.size() + gen.tokens.size());
+  EXPECT_EQ(gl["text_offset"][ids.size()], prompt.size());
+  for (std::size_t k = 0; k < gen.tokens.size(); ++k)
+    EXPECT_NEAR(gl["token_logprobs"][ids.size() + k].get<double>(), gen.logprobs[k], 1e-4) << k;
+  // Echo is for completions only, and not streamed; max_tokens 0 needs it.
+  post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"stream", true}}, 400);
+  post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"echo", true}}, 400);
+  post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 0}}, 400);
+}
+
+TEST(Serve, TopLogprobsBeyondTheEnginesTwentyComeFromTheModel) {
+  const auto ref = reference("Hello", 3, true);
+  json j = post("/v1/completions", {{"prompt", "Hello"}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 100}});
+  const json& lp = j["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["token_logprobs"].size(), ref.logprobs.size());
+  for (std::size_t k = 0; k < ref.logprobs.size(); ++k) {
+    EXPECT_NEAR(lp["token_logprobs"][k].get<double>(), ref.logprobs[k], 1e-4) << k;
+    // Up to 100 distinct keys (invalid-UTF-8 byte tokens collapse, see above); greedy decoding
+    // picked the most likely token, so it heads the list.
+    EXPECT_GT(lp["top_logprobs"][k].size(), 20u) << k;
+    EXPECT_LE(lp["top_logprobs"][k].size(), 100u) << k;
+    double best = -1e300;
+    for (const auto& [tok, v] : lp["top_logprobs"][k].items()) best = std::max(best, v.get<double>());
+    EXPECT_NEAR(best, ref.logprobs[k], 1e-4) << k;
+  }
+  post("/v1/completions", {{"prompt", "Hello"}, {"logprobs", 100}, {"stream", true}}, 400);
+  post("/v1/completions", {{"prompt", "Hello"}, {"logprobs", 513}}, 400);  // over --max-top-logprobs
+}
+
+TEST(Serve, PromptsLongerThanTheContextGet400AndServingGoesOn) {
+  // "x" is a token of its own in the fixture's vocabulary: 1000 of them overflow its 512.
+  const std::string longp(1000, 'x');
+  json a = post("/v1/completions", {{"prompt", longp}, {"max_tokens", 2}}, 400);
+  EXPECT_EQ(a["error"]["code"], "context_length_exceeded");
+  json b = post("/v1/completions", {{"prompt", longp}, {"max_tokens", 0}, {"echo", true}}, 400);
+  EXPECT_EQ(b["error"]["code"], "context_length_exceeded");
+  json c = post("/v1/completions", {{"prompt", std::vector<int>(600, 5)}, {"max_tokens", 1}}, 400);
+  EXPECT_EQ(c["error"]["code"], "context_length_exceeded");
+  json d = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", longp}}}}}, 400);
+  EXPECT_EQ(d["error"]["code"], "context_length_exceeded");
+  json ok = post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}});
+  EXPECT_EQ(ok["choices"].size(), 1u);
+  auto h = server().client()->Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(json::parse(h->body)["engine_restarts"], 0);
+}
+
+TEST(Serve, OptionScoresAndLoglikelihoodsOverHttpEqualTheLocalBackend) {
+  auto& f = server();
+  auto local = cai::make_local_backend(f.lm, {});
+  setenv("CAI_TEST_SERVE_KEY", kKey.c_str(), 1);
+  cai::HttpBackendOptions o;
+  o.base_urls = {"http://127.0.0.1:" + std::to_string(f.port) + "/v1"};
+  o.model = f.name;
+  o.api_key_env = "CAI_TEST_SERVE_KEY";
+  o.top_logprobs = 300;  // the whole vocabulary: no option falls outside the list
+  auto remote = cai::make_http_backend(o);
+  std::vector<cai::TextRequest> reqs(3);
+  reqs[0].prompt = "Which is kinder?\n\nThe answer is:";
+  reqs[1].prompt = "Human: hi\n\nAssistant: hello\n\nThe answer is:";
+  reqs[2].prompt = "Once upon a time";
+  const std::vector<std::string> options = {" (A)", " (B)", " (C)"};
+  const auto ls = local->score_options(reqs, options), hs = remote->score_options(reqs, options);
+  ASSERT_EQ(ls.size(), reqs.size());
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    for (std::size_t k = 0; k < options.size(); ++k) {
+      EXPECT_NEAR(ls[i].raw[k], hs[i].raw[k], 1e-4) << i << ":" << k;
+      EXPECT_NEAR(ls[i].normalised[k], hs[i].normalised[k], 1e-4) << i << ":" << k;
+    }
+  const std::vector<std::string> conts = {" (A)", " the cat sat", " upon", "\n\nHuman: what?"};
+  const auto ll = local->loglikelihoods(reqs, conts), hl = remote->loglikelihoods(reqs, conts);
+  ASSERT_EQ(ll.size(), reqs.size());
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    for (std::size_t k = 0; k < conts.size(); ++k) {
+      EXPECT_NEAR(ll[i][k], hl[i][k], 1e-4) << i << ":" << k;
+      EXPECT_LT(ll[i][k], 0.0);
+    }
+  // A whole continuation is the sum over its tokens: the first of " (A)" alone is less likely
+  // than 1, and the option score is one of those tokens' log-probs.
+  EXPECT_LT(ll[0][0], ls[0].raw[0]);
 }

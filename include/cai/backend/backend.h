@@ -43,11 +43,23 @@ struct TextResult {
   std::int64_t completion_tokens = 0;
 };
 
-// The log-probability of each option continuing a prompt. Options may share a common prefix
-// (" (A)" / " (B)"): a backend scores what tells them apart. `normalised` holds log p over the
-// options only (log softmax across them); `raw` the model's own log-probabilities (a server
-// that returns only top log-probs gives -inf for an option outside them; when none of the
-// options is present the backend throws cai::Error saying so).
+// A judge's reading of its answer options (" (A)" / " (B)", " Yes" / " No"): the log-prob of
+// the first token that tells each option apart, after the text the options share, which is
+// what a server's top log-probs can give and so what both backends compute:
+//  - raw prompts: the options' common text prefix (cut back before trailing whitespace and to
+//    a UTF-8 boundary: " (" for " (A)" / " (B)") is appended to the prompt, and an option's
+//    score is the log-prob of a next token that starts its remaining text (tokens with and
+//    without a leading space both count, summed). The local backend encodes prompt + option
+//    for each option, takes the token prefix they all share and scores exactly one token
+//    after it per option; two options whose first differing token is the same are an error
+//    naming both.
+//  - chat requests: chat APIs cannot continue an assistant message portably, so a server is
+//    asked for the first reply token (nothing appended); the local backend renders the chat
+//    template and proceeds as for raw prompts.
+// `raw` holds the model's own log-probabilities (a server that returns only its top n
+// log-probs gives -inf for an option outside them; when none of the options is present the
+// backend throws cai::Error saying so); `normalised` log p over the options only (log softmax
+// across them). Whole multi-token continuations are Backend::loglikelihoods.
 struct OptionScores {
   std::vector<double> raw;
   std::vector<double> normalised;
@@ -62,9 +74,20 @@ class Backend {
   // `on_done` (optional) is called with the index of each finished request, for progress.
   virtual std::vector<TextResult> generate(const std::vector<TextRequest>& requests,
                                            const std::function<void(std::size_t)>& on_done = {}) = 0;
-  // For each request (its prompt / messages; params ignored), scores of the given options.
+  // For each request (its prompt / messages; params ignored), scores of the given options
+  // (see OptionScores: the first token that tells them apart).
   virtual std::vector<OptionScores> score_options(const std::vector<TextRequest>& requests,
                                                   const std::vector<std::string>& options) = 0;
+  // For each request and each continuation, log p(continuation | prompt) summed over all its
+  // tokens: lm-evaluation-harness's loglikelihood, for multiple-choice evaluation. The text
+  // prompt + continuation is tokenized as one, and the tokens that start at or after the
+  // prompt's last byte (and before the text's end) are the continuation's; a continuation
+  // the tokenizer merges wholly into the prompt's last token is an error. Servers compute it
+  // from /completions with `echo` (the prompt's own log-probs), so raw prompts only: the HTTP
+  // backend rejects chat requests; the local backend renders them with its chat template.
+  // result[i][j] is request i, continuation j.
+  virtual std::vector<std::vector<double>> loglikelihoods(
+      const std::vector<TextRequest>& requests, const std::vector<std::string>& continuations) = 0;
 };
 
 }  // namespace cai

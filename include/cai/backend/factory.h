@@ -32,7 +32,8 @@ struct HttpBackendOptions {
   std::int64_t max_retries = 5;        // on 429, 5xx, timeouts and connection errors
   double backoff_initial_s = 0.5;      // exponential backoff with full jitter, capped
   double backoff_max_s = 20.0;
-  std::int64_t top_logprobs = 20;      // asked for when scoring options
+  std::int64_t top_logprobs = 20;      // asked for when scoring options; OpenAI and most
+                                       // servers allow at most 20 unless configured for more
   void validate() const;
 };
 

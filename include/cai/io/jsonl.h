@@ -41,4 +41,9 @@ class JsonlWriter {
 // final line (one without '\n') left by a killed run. Returns 0 when the file is missing.
 std::size_t recover_jsonl(const std::filesystem::path& path);
 
+// Text as a JSON encoder writes it: invalid UTF-8 (a model can emit half a character) replaced
+// by U+FFFD, so text reads the same whether it crossed a server or not, and two byte strings
+// that a JSON object would merge under one key are equal here too.
+std::string json_safe_utf8(const std::string& text);
+
 }  // namespace cai

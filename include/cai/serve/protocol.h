@@ -38,7 +38,8 @@ struct ApiRequest {
   std::string prompt;                     // completions: the text, unless prompt_ids is set
   std::optional<std::vector<std::int32_t>> prompt_ids;  // completions: a token-id prompt
   std::vector<ChatMessage> messages;      // chat
-  std::optional<std::int64_t> max_tokens; // absent: the server's default for the endpoint
+  std::optional<std::int64_t> max_tokens; // absent: the server's default for the endpoint;
+                                          // 0 only with echo (score the prompt, generate nothing)
   double temperature = 1.0;               // OpenAI's defaults
   double top_p = 1.0;
   std::int64_t top_k = 0;                 // extension (vLLM, llama.cpp): 0 = off
@@ -47,18 +48,25 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;             // stream_options.include_usage
   bool logprobs = false;                  // per-token log-probs wanted
-  std::int64_t top_logprobs = 0;          // and the n most likely alternatives (0..20)
+  std::int64_t top_logprobs = 0;          // and the n most likely alternatives
+                                          // (0..max_top_logprobs of parse_request)
+  bool echo = false;                      // completions: the text and log-probs start with the
+                                          // prompt's (its first token's log-prob is null)
   bool ignore_eos = false;                // extension (vLLM): generate max_tokens tokens
 };
 
-// Throws ApiError (400) naming the field for malformed JSON, wrong types and bad values.
-ApiRequest parse_request(const std::string& body, Endpoint endpoint);
+// Throws ApiError (400) naming the field for malformed JSON, wrong types and bad values;
+// `max_top_logprobs` bounds the alternatives a request may ask for (OpenAI allows 20).
+ApiRequest parse_request(const std::string& body, Endpoint endpoint,
+                         std::int64_t max_top_logprobs = 20);
 
-// One generated token for the logprobs fields.
+// One token for the logprobs fields.
 struct TokenLogprob {
   std::string text;
-  float logprob = 0.0f;
+  std::optional<float> logprob;                    // null: an echoed prompt's first token
   std::vector<std::pair<std::string, float>> top;  // most likely first
+  std::optional<std::size_t> text_offset;          // byte offset in the returned text; unset:
+                                                   // right after the previous token
 };
 
 struct Usage {

@@ -2,10 +2,13 @@
 // tokenize; one engine thread drives cai::Engine, so concurrent requests are decoded together
 // (continuous batching) and each request receives its tokens through callbacks.
 //
-// Endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions
-// (stream: server-sent events ending with "data: [DONE]"). Errors are OpenAI-style JSON
-// bodies: 400 malformed, 401 unauthorised, 404 unknown model or route, 413 body too large,
-// 429 too many requests in flight.
+// Endpoints: GET /health, GET /v1/models, POST /v1/completions (with `echo`: the prompt's
+// own log-probs, for log-likelihood scoring; `max_tokens` 0 then generates nothing), POST
+// /v1/chat/completions (stream: server-sent events ending with "data: [DONE]"). Errors are
+// OpenAI-style JSON bodies: 400 malformed (a prompt longer than the context included), 401
+// unauthorised, 404 unknown model or route, 413 body too large, 429 too many requests in
+// flight, 500 when the engine fails (the requests it was serving fail; a fresh engine serves
+// the next ones).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,8 @@ struct ServeOptions {
   std::int64_t max_seq_len = 0;        // prompt + completion tokens; 0 = the model's context
   std::int64_t prefix_cache_slots = 0; // engine slots keeping finished prompts for reuse
   std::string chat_template;           // "" = the tokenizer's, else human-assistant
+  std::int64_t max_top_logprobs = 20;  // most alternatives a request may ask for (`logprobs`,
+                                       // `top_logprobs`); OpenAI's limit by default
   void validate() const;
 };
 

@@ -1,0 +1,48 @@
+// Where each token of an encoded text starts in that text, in bytes: the `text_offset` that
+// OpenAI-compatible servers report for /completions log-probs (and `cai serve` under echo),
+// and the local backend's split of prompt + continuation into the prompt's tokens and the
+// continuation's (Backend::loglikelihoods). One definition for both, so the two agree on
+// which tokens a continuation owns. Header-only: the server includes it without linking the
+// backend module.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cai/tokenizer/tokenizer.h"
+
+namespace cai {
+
+// Token bytes are matched against `text` in order. A special token the encoder added (BOS)
+// that the text does not hold takes no bytes; a space the encoder put in front of the text
+// (SentencePiece's prefix space) is not counted; a token whose bytes differ from the text
+// (normalisation) advances by its own length. Offsets are capped at text.size().
+inline std::vector<std::size_t> token_text_offsets(const Tokenizer& tok,
+                                                   const std::vector<std::int32_t>& ids,
+                                                   std::string_view text) {
+  std::vector<std::size_t> out;
+  out.reserve(ids.size());
+  std::size_t off = 0;
+  for (const std::int32_t id : ids) {
+    out.push_back(off);
+    const std::string b = tok.token_bytes(id);
+    const std::string_view rest = text.substr(off);
+    if (rest.starts_with(b)) {
+      off += b.size();
+    } else if (tok.is_special(id)) {
+      // Added by the encoder; the text does not hold it.
+    } else if (off == 0 && b.size() > 1 && b[0] == ' ' &&
+               rest.starts_with(std::string_view(b).substr(1))) {
+      off += b.size() - 1;
+    } else {
+      off += b.size();
+    }
+    if (off > text.size()) off = text.size();
+  }
+  return out;
+}
+
+}  // namespace cai
