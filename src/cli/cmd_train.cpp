@@ -1,5 +1,5 @@
-// `cai train sft|rm|dpo`: flags into the training options, datasets loaded and split, the
-// objective built, then the shared trainer (include/cai/train/trainer.h). `cai rm score`:
+// `cai train sft|rm|dpo`: flags into the run options of include/cai/train/run.h, which load
+// and split the data, build the objective and run the shared trainer. `cai rm score`:
 // rewards of {"prompt", "response"} lines under a trained reward model.
 #include <torch/torch.h>
 
@@ -14,14 +14,12 @@
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
-#include "cai/io/sha256.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/data.h"
 #include "cai/train/lora.h"
-#include "cai/train/objectives.h"
 #include "cai/train/reward_model.h"
-#include "cai/train/trainer.h"
+#include "cai/train/run.h"
 #include "command.h"
 
 namespace cai::cli {
@@ -40,106 +38,23 @@ LoraOptions cli_lora_defaults() {
   return o;
 }
 
-// Flags every `cai train` command shares.
+// Flags every `cai train` command shares, beside the run options they fill.
 struct TrainFlags {
-  std::string model, data, eval_data, chat_template, schedule = "cosine", overlong = "truncate";
-  double eval_fraction = 0.0;
-  bool lora = false;
-  LoraOptions lora_opts = cli_lora_defaults();
-  TrainOptions train;
-  DataOptions data_opts;
+  std::string schedule = "cosine", overlong = "truncate";
   int threads = 0;
   bool quiet = false;
 };
 
-struct DpoFlags {
-  std::string ref_model, loss = "sigmoid";
-  DpoOptions dpo;
-};
-
-Overlong parse_overlong(const std::string& s) {
-  if (s == "truncate") return Overlong::truncate;
-  if (s == "drop") return Overlong::drop;
-  if (s == "error") return Overlong::error;
-  throw_error("--overlong: '{}' is not one of truncate, drop, error", s);
-}
-
-// Checks everything that needs no file, so a bad flag fails before a model is loaded.
-void prepare(TrainFlags& f) {
-  f.train.schedule = parse_schedule(f.schedule);
-  f.train.progress = !f.quiet;
-  f.train.validate();
-  f.data_opts.overlong = parse_overlong(f.overlong);
-  f.data_opts.validate();
-  CAI_CHECK(f.eval_fraction >= 0 && f.eval_fraction < 1, "--eval-fraction must be in [0, 1), got {}",
-            f.eval_fraction);
-  CAI_CHECK(f.eval_data.empty() || f.eval_fraction == 0,
-            "--eval-data and --eval-fraction exclude each other");
-  if (f.lora) f.lora_opts.validate();
+// Strings into enums and the process settings; the library validates the rest.
+void prepare(const TrainFlags& f, RunOptions& o) {
+  o.train.schedule = parse_schedule(f.schedule);
+  o.train.progress = !f.quiet;
+  o.data_opts.overlong = parse_overlong(f.overlong);
+  // The library checks these too; here the error names the flag.
+  CAI_CHECK(o.eval_fraction >= 0 && o.eval_fraction < 1, "--eval-fraction must be in [0, 1), got {}",
+            o.eval_fraction);
+  CAI_CHECK(o.eval_data.empty() || o.eval_fraction == 0, "--eval-data and --eval-fraction exclude each other");
   set_torch_threads(f.threads);
-}
-
-LoadedModel load_with_tokenizer(const std::string& path) {
-  LoadedModel lm = load_model(path);
-  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; training needs one", path);
-  return lm;
-}
-
-// The dataset's identity for the checkpoint: its bytes and where the held-out split comes from.
-std::string data_hash(const TrainFlags& f) {
-  std::string s = sha256_file(f.data);
-  if (!f.eval_data.empty()) s += "|eval:" + sha256_file(f.eval_data);
-  s += fmt::format("|fraction:{}", f.eval_fraction);
-  return sha256_hex(s);
-}
-
-// The settings outside TrainOptions that change the trained weights.
-nlohmann::json objective_config(const TrainFlags& f, const std::string& template_name) {
-  nlohmann::json j = {{"model", fs::absolute(f.model).lexically_normal().string()},
-                      {"template", template_name},
-                      {"max_length", f.data_opts.max_length},
-                      {"overlong", f.overlong},
-                      {"add_bos", f.data_opts.add_bos}};
-  if (f.lora)
-    j["lora"] = {{"r", f.lora_opts.rank},
-                 {"alpha", f.lora_opts.alpha},
-                 {"dropout", f.lora_opts.dropout},
-                 {"targets", f.lora_opts.target_modules}};
-  return j;
-}
-
-template <typename T>
-std::vector<T> pick(const std::vector<T>& all, const std::vector<std::int64_t>& idx) {
-  std::vector<T> out;
-  out.reserve(idx.size());
-  for (auto i : idx) out.push_back(all[static_cast<std::size_t>(i)]);
-  return out;
-}
-
-// Train and held-out examples: --eval-data, or a seeded --eval-fraction of the data, or none.
-template <typename T, typename Loader>
-std::pair<std::vector<T>, std::vector<T>> load_split(const TrainFlags& f, Loader load,
-                                                     std::vector<std::int64_t>* train_idx = nullptr,
-                                                     std::vector<std::int64_t>* eval_idx = nullptr) {
-  std::int64_t dropped = 0;
-  std::vector<T> all = load(f.data, &dropped);
-  if (dropped > 0)
-    std::fprintf(stderr, "cai: %s: dropped %lld examples over --max-length\n", f.data.c_str(),
-                 static_cast<long long>(dropped));
-  CAI_CHECK(!all.empty(), "{}: no training examples", f.data);
-  std::vector<T> eval;
-  if (!f.eval_data.empty()) eval = load(f.eval_data, nullptr);
-  std::vector<std::int64_t> tr, ev;
-  if (f.eval_fraction > 0) {
-    std::tie(tr, ev) = split_held_out(static_cast<std::int64_t>(all.size()), f.eval_fraction, f.train.seed);
-  } else {
-    for (std::size_t i = 0; i < all.size(); ++i) tr.push_back(static_cast<std::int64_t>(i));
-  }
-  if (f.eval_fraction > 0) eval = pick(all, ev);
-  std::vector<T> train = f.eval_fraction > 0 ? pick(all, tr) : std::move(all);
-  if (train_idx) *train_idx = tr;
-  if (eval_idx) *eval_idx = ev;
-  return {std::move(train), std::move(eval)};
 }
 
 void print_summary(const TrainSummary& s, const TrainOptions& o) {
@@ -157,98 +72,6 @@ void print_summary(const TrainSummary& s, const TrainOptions& o) {
   if (!s.last_eval.empty()) std::fprintf(stderr, "cai: held-out: %s\n", fmt_metrics(s.last_eval).c_str());
   std::fprintf(stderr, "cai: wrote %s/final (metrics: %s/metrics.jsonl)\n", o.out_dir.c_str(),
                o.out_dir.c_str());
-}
-
-void run_sft(TrainFlags f) {
-  prepare(f);
-  LoadedModel lm = load_with_tokenizer(f.model);
-  const ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, f.chat_template);
-  f.data_opts.max_length = std::min(f.data_opts.max_length, lm.config.max_position_embeddings);
-  auto [train, eval] = load_split<SftExample>(f, [&](const std::string& p, std::int64_t* d) {
-    return load_sft(p, *lm.tokenizer, tmpl, f.data_opts, d);
-  });
-  torch::manual_seed(f.train.seed);  // LoRA initialisation
-  Policy policy{&lm, f.lora ? attach_lora(*lm.model, f.lora_opts) : nullptr, f.model};
-  auto obj = make_sft_objective(policy, std::move(train), std::move(eval));
-  f.train.objective_config = objective_config(f, tmpl.name()).dump();
-  print_summary(run_training(*obj, f.train, data_hash(f)), f.train);
-}
-
-void run_dpo(TrainFlags f, DpoFlags d) {
-  d.dpo.loss.type = parse_dpo_loss(d.loss);
-  d.dpo.validate();
-  prepare(f);
-  const std::string ref_path = d.ref_model.empty() ? f.model : d.ref_model;
-  LoadedModel lm = load_with_tokenizer(f.model);
-  const ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, f.chat_template);
-  f.data_opts.max_length = std::min(f.data_opts.max_length, lm.config.max_position_embeddings);
-  auto loader = [&](const std::string& p, std::int64_t* dr) {
-    return load_preferences(p, *lm.tokenizer, tmpl, f.data_opts, dr);
-  };
-  std::vector<std::int64_t> tr_idx, ev_idx;
-  auto [train, eval] = load_split<PreferenceExample>(f, loader, &tr_idx, &ev_idx);
-
-  // Reference log-probabilities, cached beside each dataset file. When the reference is the
-  // policy's own starting point, the already-loaded (still untrained) model serves.
-  CAI_CHECK(fs::exists(ref_path), "--ref-model: {} does not exist", ref_path);
-  const bool same = fs::equivalent(fs::path(ref_path), fs::path(f.model));
-  auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
-    const fs::path cache = ref_cache_path(dataset, ref_cache_key(dataset, ref_path, tmpl.name(), f.data_opts));
-    const bool cached = fs::exists(cache);
-    std::fprintf(stderr, "cai: reference log-probs: %s %s\n", cached ? "reading" : "computing into",
-                 cache.string().c_str());
-    if (same) return load_or_compute_ref_logps(cache, ex, lm);
-    return load_or_compute_ref_logps(cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
-  };
-  RefLogps train_ref, eval_ref;
-  if (f.eval_data.empty()) {
-    // One cache for the whole file, split like the examples.
-    std::vector<PreferenceExample> all(train.size() + eval.size());
-    for (std::size_t k = 0; k < tr_idx.size(); ++k) all[static_cast<std::size_t>(tr_idx[k])] = train[k];
-    for (std::size_t k = 0; k < ev_idx.size(); ++k) all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
-    const RefLogps r = ref_for(f.data, all);
-    for (auto i : tr_idx) {
-      train_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
-      train_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
-    }
-    for (auto i : ev_idx) {
-      eval_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
-      eval_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
-    }
-  } else {
-    train_ref = ref_for(f.data, train);
-    eval_ref = ref_for(f.eval_data, eval);
-  }
-
-  torch::manual_seed(f.train.seed);  // LoRA initialisation
-  Policy policy{&lm, f.lora ? attach_lora(*lm.model, f.lora_opts) : nullptr, f.model};
-  auto obj = make_dpo_objective(policy, std::move(train), std::move(train_ref), std::move(eval),
-                                std::move(eval_ref), d.dpo);
-  nlohmann::json cfg = objective_config(f, tmpl.name());
-  cfg["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
-  cfg["dpo"] = {{"loss", d.loss}, {"beta", d.dpo.loss.beta},
-                {"label_smoothing", d.dpo.loss.label_smoothing}, {"rpo_alpha", d.dpo.rpo_alpha}};
-  f.train.objective_config = cfg.dump();
-  print_summary(run_training(*obj, f.train, data_hash(f)), f.train);
-}
-
-void run_rm(TrainFlags f, RmLossOptions rm_opts) {
-  rm_opts.validate();
-  CAI_CHECK(!f.lora, "cai train rm: --lora is not supported for reward models (full fine-tuning only)");
-  prepare(f);
-  LoadedModel lm = load_with_tokenizer(f.model);
-  const ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, f.chat_template);
-  f.data_opts.max_length = std::min(f.data_opts.max_length, lm.config.max_position_embeddings);
-  auto [train, eval] = load_split<PreferenceExample>(f, [&](const std::string& p, std::int64_t* d) {
-    return load_preferences(p, *lm.tokenizer, tmpl, f.data_opts, d);
-  });
-  torch::manual_seed(f.train.seed);  // head initialisation
-  RewardModel rm(std::move(lm));
-  auto obj = make_rm_objective(rm, std::move(train), std::move(eval), rm_opts);
-  nlohmann::json cfg = objective_config(f, tmpl.name());
-  cfg["rm"] = {{"margin", rm_opts.margin}, {"center_rewards", rm_opts.centering_coef}};
-  f.train.objective_config = cfg.dump();
-  print_summary(run_training(*obj, f.train, data_hash(f)), f.train);
 }
 
 // ---- cai rm score ---------------------------------------------------------------------------
@@ -327,18 +150,19 @@ void run_score(const ScoreFlags& f) {
 
 // ---- flags ----------------------------------------------------------------------------------
 
-void add_train_flags(CLI::App* cmd, TrainFlags& f) {
-  TrainOptions& t = f.train;
-  cmd->add_option("--model", f.model, "Model to train (Hugging Face directory or .gguf)")->required();
-  cmd->add_option("--data", f.data, "Training data (JSONL)")->required()->check(CLI::ExistingFile);
+void add_train_flags(CLI::App* cmd, RunOptions& o, TrainFlags& f) {
+  TrainOptions& t = o.train;
+  o.lora_opts = cli_lora_defaults();
+  cmd->add_option("--model", o.model, "Model to train (Hugging Face directory or .gguf)")->required();
+  cmd->add_option("--data", o.data, "Training data (JSONL)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", t.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")->required();
-  cmd->add_option("--eval-data", f.eval_data, "Held-out data (JSONL)")->check(CLI::ExistingFile);
-  cmd->add_option("--eval-fraction", f.eval_fraction, "Share of --data held out (seeded)")->capture_default_str();
-  cmd->add_flag("--lora", f.lora, "Train LoRA adapters instead of all weights");
-  cmd->add_option("--lora-r", f.lora_opts.rank, "LoRA rank")->capture_default_str();
-  cmd->add_option("--lora-alpha", f.lora_opts.alpha, "LoRA alpha (scaling alpha / r)")->capture_default_str();
-  cmd->add_option("--lora-dropout", f.lora_opts.dropout, "Dropout on the adapters' input")->capture_default_str();
-  cmd->add_option("--lora-targets", f.lora_opts.target_modules,
+  cmd->add_option("--eval-data", o.eval_data, "Held-out data (JSONL)")->check(CLI::ExistingFile);
+  cmd->add_option("--eval-fraction", o.eval_fraction, "Share of --data held out (seeded)")->capture_default_str();
+  cmd->add_flag("--lora", o.lora, "Train LoRA adapters instead of all weights");
+  cmd->add_option("--lora-r", o.lora_opts.rank, "LoRA rank")->capture_default_str();
+  cmd->add_option("--lora-alpha", o.lora_opts.alpha, "LoRA alpha (scaling alpha / r)")->capture_default_str();
+  cmd->add_option("--lora-dropout", o.lora_opts.dropout, "Dropout on the adapters' input")->capture_default_str();
+  cmd->add_option("--lora-targets", o.lora_opts.target_modules,
                   "Adapted projections (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)")
       ->delimiter(',')->capture_default_str();
   cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
@@ -352,7 +176,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--max-grad-norm", t.max_grad_norm, "Gradient clipping (0: off)")->capture_default_str();
   cmd->add_option("--grad-accum", t.grad_accum, "Micro-batches per optimiser step")->capture_default_str();
   cmd->add_option("--token-budget", t.token_budget, "Padded tokens per micro-batch")->capture_default_str();
-  cmd->add_option("--max-length", f.data_opts.max_length, "Tokens per sequence (at most the model's context)")->capture_default_str();
+  cmd->add_option("--max-length", o.data_opts.max_length, "Tokens per sequence (at most the model's context)")->capture_default_str();
   cmd->add_option("--overlong", f.overlong, "Longer sequences: truncate, drop or error")->capture_default_str();
   cmd->add_option("--seed", t.seed, "Data order, held-out split, initialisation")->capture_default_str();
   cmd->add_option("--eval-every", t.eval_every, "Steps between held-out evaluations (0: at the end)")->capture_default_str();
@@ -360,7 +184,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--log-every", t.log_every, "Steps between metrics lines")->capture_default_str();
   cmd->add_flag("--resume", t.resume, "Continue from --out/checkpoint");
   cmd->add_option("--threads", f.threads, "Intra-op threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--chat-template", f.chat_template,
+  cmd->add_option("--chat-template", o.chat_template,
                   "Template for message lists (chatml, llama3, llama2, human-assistant); default: the tokenizer's");
   cmd->add_flag("--quiet", f.quiet, "No progress bar");
 }
@@ -368,32 +192,44 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f) {
 const Registrar reg(60, [](CLI::App& root) {
   CLI::App* train = group(root, "train", "Train a model: SFT, reward model, DPO");
 
-  auto sft = std::make_shared<TrainFlags>();
+  auto sft = std::make_shared<SftRunOptions>();
+  auto sft_f = std::make_shared<TrainFlags>();
   sft->train.lr = 2e-5;
-  CLI::App* c_sft = train->add_subcommand("sft", "Supervised fine-tuning on {\"messages\"} or {\"prompt\", \"completion\"}");
-  add_train_flags(c_sft, *sft);
-  c_sft->callback([sft] { run_sft(*sft); });
+  CLI::App* c_sft = train->add_subcommand("sft", "Supervised fine-tuning on {\"messages\"}, {\"prompt\", \"completion\"} or {\"text\"}");
+  add_train_flags(c_sft, *sft, *sft_f);
+  c_sft->callback([sft, sft_f] {
+    prepare(*sft_f, *sft);
+    print_summary(run_sft(*sft), sft->train);
+  });
 
-  auto dpo = std::make_shared<TrainFlags>();
-  auto dpo_f = std::make_shared<DpoFlags>();
+  auto dpo = std::make_shared<DpoRunOptions>();
+  auto dpo_f = std::make_shared<TrainFlags>();
+  auto dpo_loss = std::make_shared<std::string>("sigmoid");
   dpo->train.lr = 5e-6;
   CLI::App* c_dpo = train->add_subcommand("dpo", "Direct preference optimisation on {\"prompt\", \"chosen\", \"rejected\"}");
-  add_train_flags(c_dpo, *dpo);
-  c_dpo->add_option("--ref-model", dpo_f->ref_model, "Reference model (default: --model)");
-  c_dpo->add_option("--beta", dpo_f->dpo.loss.beta, "DPO beta")->capture_default_str();
-  c_dpo->add_option("--loss", dpo_f->loss, "sigmoid, robust, ipo or hinge")->capture_default_str();
-  c_dpo->add_option("--label-smoothing", dpo_f->dpo.loss.label_smoothing, "Label noise eps in [0, 0.5)")->capture_default_str();
-  c_dpo->add_option("--rpo-alpha", dpo_f->dpo.rpo_alpha, "Weight of the chosen response's NLL")->capture_default_str();
-  c_dpo->callback([dpo, dpo_f] { run_dpo(*dpo, *dpo_f); });
+  add_train_flags(c_dpo, *dpo, *dpo_f);
+  c_dpo->add_option("--ref-model", dpo->ref_model, "Reference model (default: --model)");
+  c_dpo->add_option("--beta", dpo->dpo.loss.beta, "DPO beta")->capture_default_str();
+  c_dpo->add_option("--loss", *dpo_loss, "sigmoid, robust, ipo or hinge")->capture_default_str();
+  c_dpo->add_option("--label-smoothing", dpo->dpo.loss.label_smoothing, "Label noise eps in [0, 0.5)")->capture_default_str();
+  c_dpo->add_option("--rpo-alpha", dpo->dpo.rpo_alpha, "Weight of the chosen response's NLL")->capture_default_str();
+  c_dpo->callback([dpo, dpo_f, dpo_loss] {
+    dpo->dpo.loss.type = parse_dpo_loss(*dpo_loss);
+    prepare(*dpo_f, *dpo);
+    print_summary(run_dpo(*dpo), dpo->train);
+  });
 
-  auto rm = std::make_shared<TrainFlags>();
-  auto rm_f = std::make_shared<RmLossOptions>();
+  auto rm = std::make_shared<RmRunOptions>();
+  auto rm_f = std::make_shared<TrainFlags>();
   rm->train.lr = 1e-5;
   CLI::App* c_rm = train->add_subcommand("rm", "Reward model (Bradley-Terry) on {\"prompt\", \"chosen\", \"rejected\"}");
-  add_train_flags(c_rm, *rm);
-  c_rm->add_option("--margin", rm_f->margin, "Margin subtracted from the reward difference")->capture_default_str();
-  c_rm->add_option("--center-rewards", rm_f->centering_coef, "Reward-centering coefficient (e.g. 0.01)")->capture_default_str();
-  c_rm->callback([rm, rm_f] { run_rm(*rm, *rm_f); });
+  add_train_flags(c_rm, *rm, *rm_f);
+  c_rm->add_option("--margin", rm->rm.margin, "Margin subtracted from the reward difference")->capture_default_str();
+  c_rm->add_option("--center-rewards", rm->rm.centering_coef, "Reward-centering coefficient (e.g. 0.01)")->capture_default_str();
+  c_rm->callback([rm, rm_f] {
+    prepare(*rm_f, *rm);
+    print_summary(run_rm(*rm), rm->train);
+  });
   train->require_subcommand(1);
 
   CLI::App* rm_group = group(root, "rm", "Reward models");

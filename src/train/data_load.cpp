@@ -178,6 +178,21 @@ bool fit_pair(PreferenceExample& ex, const DataOptions& opts, bool has_bos,
 // SFT: one TokenizedSequence from a line in any of the three formats.
 TokenizedSequence sft_sequence(const json& j, const std::string& where, const Tokenizer& tok,
                                const ChatTemplate& tmpl, const DataOptions& opts) {
+  if (j.contains("text")) {
+    // TRL's language-modelling rows: BOS (as the tokenizer adds it) + text + EOS, every
+    // token a target (the first can only be one when BOS precedes it).
+    const json& t = field(j, "text", where);
+    CAI_CHECK(t.is_string(), "{}: field text: expected a string, got {}", where, t.type_name());
+    CAI_CHECK(!t.get<std::string>().empty(), "{}: field text: empty", where);
+    TokenizedSequence seq;
+    seq.tokens = detail::bos_prefix(tok, opts.add_bos);
+    const auto body = encode(tok, t.get<std::string>());
+    seq.tokens.insert(seq.tokens.end(), body.begin(), body.end());
+    if (tok.eos_id()) seq.tokens.push_back(*tok.eos_id());
+    seq.target.assign(seq.tokens.size(), 1);
+    seq.target[0] = 0;
+    return seq;
+  }
   if (j.contains("messages")) {
     const auto msgs = parse_messages(field(j, "messages", where), "messages", where, false);
     CAI_CHECK(std::any_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.role == "assistant"; }),
@@ -185,7 +200,7 @@ TokenizedSequence sft_sequence(const json& j, const std::string& where, const To
     return detail::tokenize_messages(msgs, 0, tok, tmpl, opts.add_bos);
   }
   CAI_CHECK(j.contains("prompt") || j.contains("completion"),
-            "{}: expected a field \"messages\", or \"prompt\" and \"completion\"", where);
+            "{}: expected a field \"messages\", \"text\", or \"prompt\" and \"completion\"", where);
   const PromptResponse pr = tokenize_side(field(j, "prompt", where), field(j, "completion", where),
                                           "completion", where, tok, tmpl, opts);
   TokenizedSequence seq;

@@ -194,7 +194,9 @@ TEST(Data, SftErrorsNameFileLineAndField) {
       {R"({"prompt": "a", "completion": ""})", "field completion: empty response"},
       {R"({"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]})",
        "expected both strings or both message lists"},
-      {R"({"text": "a"})", "expected a field \"messages\""},
+      {R"({"body": "a"})", "expected a field \"messages\""},
+      {R"({"text": 3})", "field text: expected a string"},
+      {R"({"text": ""})", "field text: empty"},
       {R"([1, 2])", "expected a JSON object"},
   };
   for (const auto& c : cases) {
@@ -203,6 +205,38 @@ TEST(Data, SftErrorsNameFileLineAndField) {
     EXPECT_NE(msg.find(path.string() + ":2"), std::string::npos) << c.line << " -> " << msg;
     EXPECT_NE(msg.find(c.expect), std::string::npos) << c.line << " -> " << msg;
   }
+}
+
+// TRL's language-modelling rows: BOS + text + EOS, every token after the first a target, and
+// special tokens written in the text recognised.
+TEST(Data, SftTextRowsTrainOnEveryToken) {
+  const auto dir = temp_dir("data_sft_text");
+  const auto& tok = tiny_tokenizer();
+  const auto tmpl = ChatTemplate::by_name("chatml");
+  const auto path = write_text(dir / "text.jsonl",
+      R"({"text": "hello there, how are you?"})" "\n"
+      R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})" "\n"
+      R"({"text": "good day<|im_end|>"})" "\n");
+  const auto ex = load_sft(path, tok, tmpl, {});
+  ASSERT_EQ(ex.size(), 3u);
+  Expect e;
+  e.bos();
+  e.piece("hello there, how are you?", true);
+  e.eos();
+  EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens);
+  EXPECT_EQ(ex[0].seq.target, e.seq.target);
+  EXPECT_EQ(ex[0].seq.num_targets(), static_cast<std::int64_t>(e.seq.tokens.size()) - 1);
+  EXPECT_EQ(ex[2].line, 3);
+  const auto im_end = tok.encode("<|im_end|>", false, true);
+  ASSERT_EQ(im_end.size(), 1u);
+  EXPECT_EQ(ex[2].seq.tokens[ex[2].seq.tokens.size() - 2], im_end[0]);
+  // Without BOS the first text token has nothing to be predicted from: it is no target.
+  DataOptions no_bos;
+  no_bos.add_bos = false;
+  const auto nb = load_sft(path, tok, tmpl, no_bos);
+  EXPECT_EQ(nb[0].seq.tokens.size() + 1, e.seq.tokens.size());
+  EXPECT_EQ(nb[0].seq.target[0], 0);
+  EXPECT_EQ(nb[0].seq.num_targets(), static_cast<std::int64_t>(nb[0].seq.tokens.size()) - 1);
 }
 
 TEST(Data, SftOverlong) {

@@ -4,6 +4,9 @@
 //                {"prompt": str, "completion": str}                  (raw text, no template)
 //                {"prompt": [messages], "completion": [messages]}    (conversational; loss on
 //                                                                     the completion's assistant turns)
+//                {"text": str}                                       (language modelling: loss on
+//                                                                     every token; BOS as the
+//                                                                     tokenizer adds it, EOS appended)
 //   preferences: {"prompt", "chosen", "rejected"} as strings (raw text) or message lists (a
 //                response list starts with an assistant message); "prompt" may be absent
 //                when chosen/rejected share a prefix (TRL's implicit prompt: the shared leading

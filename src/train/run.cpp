@@ -1,0 +1,226 @@
+// Whole training runs (see include/cai/train/run.h): model, data, objective, trainer.
+#include "cai/train/run.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <tuple>
+
+#include "cai/generate/chat.h"
+#include "cai/io/error.h"
+#include "cai/io/sha256.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include "cai/train/reward_model.h"
+
+namespace cai::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* overlong_name(Overlong o) {
+  switch (o) {
+    case Overlong::error: return "error";
+    case Overlong::truncate: return "truncate";
+    case Overlong::drop: return "drop";
+  }
+  return "truncate";
+}
+
+LoadedModel load_with_tokenizer(const std::string& path) {
+  LoadedModel lm = load_model(path);
+  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; training needs one", path);
+  return lm;
+}
+
+// The dataset's identity for the checkpoint: its bytes and where the held-out split comes from.
+std::string data_hash(const RunOptions& o) {
+  std::string s = sha256_file(o.data);
+  if (!o.eval_data.empty()) s += "|eval:" + sha256_file(o.eval_data);
+  s += fmt::format("|fraction:{}", o.eval_fraction);
+  return sha256_hex(s);
+}
+
+// The settings outside TrainOptions that change the trained weights.
+nlohmann::json objective_config(const RunOptions& o, const DataOptions& data_opts,
+                                const std::string& template_name) {
+  nlohmann::json j = {{"model", fs::absolute(o.model).lexically_normal().string()},
+                      {"template", template_name},
+                      {"max_length", data_opts.max_length},
+                      {"overlong", overlong_name(data_opts.overlong)},
+                      {"add_bos", data_opts.add_bos}};
+  if (o.lora)
+    j["lora"] = {{"r", o.lora_opts.rank},
+                 {"alpha", o.lora_opts.alpha},
+                 {"dropout", o.lora_opts.dropout},
+                 {"targets", o.lora_opts.target_modules}};
+  return j;
+}
+
+template <typename T>
+std::vector<T> pick(const std::vector<T>& all, const std::vector<std::int64_t>& idx) {
+  std::vector<T> out;
+  out.reserve(idx.size());
+  for (auto i : idx) out.push_back(all[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+// Train and held-out examples (see the header); the indices of each in `data` when split.
+template <typename T, typename Loader>
+std::pair<std::vector<T>, std::vector<T>> load_split(const RunOptions& o, Loader load,
+                                                     std::vector<std::int64_t>* train_idx = nullptr,
+                                                     std::vector<std::int64_t>* eval_idx = nullptr) {
+  std::int64_t dropped = 0;
+  std::vector<T> all = load(o.data, &dropped);
+  if (dropped > 0)
+    std::fprintf(stderr, "cai: %s: dropped %lld examples over max_length\n", o.data.c_str(),
+                 static_cast<long long>(dropped));
+  CAI_CHECK(!all.empty(), "{}: no training examples", o.data);
+  std::vector<T> eval;
+  if (!o.eval_data.empty()) eval = load(o.eval_data, nullptr);
+  std::vector<std::int64_t> tr, ev;
+  if (o.eval_fraction > 0) {
+    std::tie(tr, ev) = split_held_out(static_cast<std::int64_t>(all.size()), o.eval_fraction, o.train.seed);
+  } else {
+    for (std::size_t i = 0; i < all.size(); ++i) tr.push_back(static_cast<std::int64_t>(i));
+  }
+  if (o.eval_fraction > 0) eval = pick(all, ev);
+  std::vector<T> train = o.eval_fraction > 0 ? pick(all, tr) : std::move(all);
+  if (train_idx) *train_idx = tr;
+  if (eval_idx) *eval_idx = ev;
+  return {std::move(train), std::move(eval)};
+}
+
+// What every run does first: the model, its template and the data options it allows.
+struct Prepared {
+  LoadedModel lm;
+  ChatTemplate tmpl;
+  DataOptions data_opts;
+};
+
+Prepared prepare(const RunOptions& o) {
+  LoadedModel lm = load_with_tokenizer(o.model);
+  ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, o.chat_template);
+  DataOptions d = o.data_opts;
+  d.max_length = std::min(d.max_length, lm.config.max_position_embeddings);
+  return {std::move(lm), std::move(tmpl), d};
+}
+
+}  // namespace
+
+void RunOptions::validate() const {
+  CAI_CHECK(!model.empty(), "training: model is required");
+  CAI_CHECK(!data.empty(), "training: data is required");
+  train.validate();
+  data_opts.validate();
+  CAI_CHECK(eval_fraction >= 0 && eval_fraction < 1, "training: eval_fraction must be in [0, 1), got {}",
+            eval_fraction);
+  CAI_CHECK(eval_data.empty() || eval_fraction == 0,
+            "training: eval_data and eval_fraction exclude each other");
+  if (lora) lora_opts.validate();
+}
+
+void DpoRunOptions::validate() const {
+  RunOptions::validate();
+  dpo.validate();
+}
+
+void RmRunOptions::validate() const {
+  RunOptions::validate();
+  rm.validate();
+  CAI_CHECK(!lora, "reward model training: LoRA is not supported (full fine-tuning only)");
+}
+
+TrainSummary run_sft(const SftRunOptions& o) {
+  o.validate();
+  Prepared p = prepare(o);
+  auto [train, eval] = load_split<SftExample>(o, [&](const std::string& path, std::int64_t* d) {
+    return load_sft(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
+  });
+  torch::manual_seed(o.train.seed);  // LoRA initialisation
+  Policy policy{&p.lm, o.lora ? attach_lora(*p.lm.model, o.lora_opts) : nullptr, o.model};
+  auto obj = make_sft_objective(policy, std::move(train), std::move(eval));
+  TrainOptions t = o.train;
+  t.objective_config = objective_config(o, p.data_opts, p.tmpl.name()).dump();
+  return run_training(*obj, t, data_hash(o));
+}
+
+TrainSummary run_dpo(const DpoRunOptions& o) {
+  o.validate();
+  Prepared p = prepare(o);
+  const std::string ref_path = o.ref_model.empty() ? o.model : o.ref_model;
+  auto loader = [&](const std::string& path, std::int64_t* dr) {
+    return load_preferences(path, *p.lm.tokenizer, p.tmpl, p.data_opts, dr);
+  };
+  std::vector<std::int64_t> tr_idx, ev_idx;
+  auto [train, eval] = load_split<PreferenceExample>(o, loader, &tr_idx, &ev_idx);
+
+  // Reference log-probabilities, cached beside each dataset file. When the reference is the
+  // policy's own starting point, the already-loaded (still untrained) model serves.
+  CAI_CHECK(fs::exists(ref_path), "ref_model: {} does not exist", ref_path);
+  const bool same = fs::equivalent(fs::path(ref_path), fs::path(o.model));
+  auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
+    const fs::path cache =
+        ref_cache_path(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
+    std::fprintf(stderr, "cai: reference log-probs: %s %s\n", fs::exists(cache) ? "reading" : "computing into",
+                 cache.string().c_str());
+    if (same) return load_or_compute_ref_logps(cache, ex, p.lm);
+    return load_or_compute_ref_logps(cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
+  };
+  RefLogps train_ref, eval_ref;
+  if (o.eval_data.empty()) {
+    // One cache for the whole file, split like the examples.
+    std::vector<PreferenceExample> all(train.size() + eval.size());
+    for (std::size_t k = 0; k < tr_idx.size(); ++k) all[static_cast<std::size_t>(tr_idx[k])] = train[k];
+    for (std::size_t k = 0; k < ev_idx.size(); ++k) all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
+    const RefLogps r = ref_for(o.data, all);
+    for (auto i : tr_idx) {
+      train_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
+      train_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
+    }
+    for (auto i : ev_idx) {
+      eval_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
+      eval_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
+    }
+  } else {
+    train_ref = ref_for(o.data, train);
+    eval_ref = ref_for(o.eval_data, eval);
+  }
+
+  torch::manual_seed(o.train.seed);  // LoRA initialisation
+  Policy policy{&p.lm, o.lora ? attach_lora(*p.lm.model, o.lora_opts) : nullptr, o.model};
+  auto obj = make_dpo_objective(policy, std::move(train), std::move(train_ref), std::move(eval),
+                                std::move(eval_ref), o.dpo);
+  nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
+  cfg["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
+  cfg["dpo"] = {{"loss", to_string(o.dpo.loss.type)}, {"beta", o.dpo.loss.beta},
+                {"label_smoothing", o.dpo.loss.label_smoothing}, {"rpo_alpha", o.dpo.rpo_alpha}};
+  TrainOptions t = o.train;
+  t.objective_config = cfg.dump();
+  return run_training(*obj, t, data_hash(o));
+}
+
+TrainSummary run_rm(const RmRunOptions& o) {
+  o.validate();
+  Prepared p = prepare(o);
+  auto [train, eval] = load_split<PreferenceExample>(o, [&](const std::string& path, std::int64_t* d) {
+    return load_preferences(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
+  });
+  torch::manual_seed(o.train.seed);  // head initialisation
+  RewardModel rm(std::move(p.lm));
+  auto obj = make_rm_objective(rm, std::move(train), std::move(eval), o.rm);
+  nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
+  cfg["rm"] = {{"margin", o.rm.margin}, {"center_rewards", o.rm.centering_coef}};
+  TrainOptions t = o.train;
+  t.objective_config = cfg.dump();
+  return run_training(*obj, t, data_hash(o));
+}
+
+}  // namespace cai::train
