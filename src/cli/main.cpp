@@ -37,7 +37,7 @@ std::string read_input(const std::string& path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"cai: Constitutional AI in one native tool"};
-  app.set_version_flag("--version", "cai 0.1.0");
+  app.set_version_flag("--version", "cai " CAI_VERSION);
   app.require_subcommand(1);
   auto& reg = cai::cli::registry();
   std::stable_sort(reg.begin(), reg.end(), [](auto& a, auto& b) { return a.first < b.first; });

@@ -1,0 +1,161 @@
+// The loop's configuration: one YAML file naming the base model, the constitution, the prompt
+// sets, the number of rounds and every stage's settings. Defaults live in these structs (the
+// parser only overrides what the file gives); unknown keys are errors, and every error names
+// the file, the line and the field ("loop.yaml:12: sft.lr: must be > 0").
+//
+//   name: demo
+//   out: runs/demo                 # default runs/<name>
+//   base_model: runs/base          # a local model; or api: {base_url, model, api_key_env,
+//                                  # concurrency} (training still needs base_model)
+//   world: runs/world              # optional: default prompts / constitution / corpus, oracle eval
+//   constitution: FILE             # default world/constitution.yaml
+//   prompts: {train: FILE, eval: FILE}   # default world/prompts/{train,eval}.jsonl
+//   train_prompts_per_round: 0     # 0 = all; else a seeded sample per round
+//   rounds: 3
+//   seed: 0
+//   quality: {metric: judge, split: eval, factor: 0.95}
+//   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
+//                     max_tokens: 96, skip_when_ok: true}
+//   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
+//   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
+//         corpus: FILE, lora: {rank: 0}}
+//   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
+//   eval: {split: test, temperature: 0.7, tasks: true, critiques: true, comparisons: false,
+//          tasks_files: [...]}
+//
+// Relative paths are relative to the directory the loop runs in (like the CLI's flags);
+// resolve() makes them absolute and fills the world's defaults.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cai::loop {
+
+// An OpenAI-compatible server serving the base model (backend/factory.h HttpBackendOptions).
+struct ApiConfig {
+  std::vector<std::string> base_urls;   // "http://host:port/v1"; empty = no api
+  std::string model;                    // the server's model name
+  std::string api_key_env = "OPENAI_API_KEY";
+  std::int64_t concurrency = 8;         // requests in flight
+  bool given() const { return !base_urls.empty(); }
+};
+
+struct PromptsConfig {
+  std::string train;   // default <world>/prompts/train.jsonl
+  std::string eval;    // default <world>/prompts/eval.jsonl (the quality split without a world)
+};
+
+struct QualityConfig {
+  std::string metric = "judge";     // judge: the base model's critiques rate responses against
+                                    // each applicable principle; oracle: the world's oracle
+  std::string split = "eval";       // world prompt split scored (without a world: prompts.eval)
+  double factor = 0.95;             // stop when quality_K < factor * quality_{K-1} (0: never)
+  std::int64_t limit = 0;           // prompts scored at most (0: all)
+  double temperature = 0.7;         // responses are sampled (seeded) as the model behaves
+  std::int64_t max_tokens = 96;
+};
+
+struct CritiqueReviseConfig {
+  std::int64_t rounds = 3;          // critique -> revision rounds per prompt
+  std::string principles = "random";  // random | in-order
+  bool few_shot = true;
+  double temperature = 0.7;
+  std::int64_t max_tokens = 96;     // per response, critique and revision
+  bool skip_when_ok = true;
+  std::string format = "transcript";  // transcript | chat
+};
+
+struct LabelConfig {
+  std::int64_t ensemble = 0;        // principles per pair (0: one sampled, -1: all)
+  std::int64_t samples = 0;         // 0: pairs from Phase 1; k >= 2: k sampled responses per prompt
+  double min_confidence = 0.0;      // drop pairs with |p_chosen - 0.5| below this
+  bool chain_of_thought = false;
+};
+
+struct LoraConfig {
+  std::int64_t rank = 0;            // 0 = full fine-tuning; > 0 = LoRA, merged after training
+  double alpha = 16.0;
+  double dropout = 0.05;
+  std::vector<std::string> targets = {"q_proj", "v_proj"};
+};
+
+struct SftConfig {
+  bool enabled = true;
+  double lr = 1e-4;
+  std::int64_t epochs = 2;
+  std::int64_t token_budget = 4096;  // padded tokens per micro-batch
+  std::int64_t max_length = 1024;    // tokens per sequence (capped at the model's context)
+  double corpus_mix = 0.0;           // corpus documents per SFT example (e.g. 0.5)
+  std::string corpus;                // default <world>/corpus/pretrain.txt
+  std::string chat_template;         // "" = the tokenizer's
+  LoraConfig lora;
+};
+
+struct DpoConfig {
+  bool enabled = true;
+  double beta = 0.1;
+  double lr = 5e-5;
+  std::int64_t epochs = 1;
+  std::int64_t token_budget = 4096;
+  std::int64_t max_length = 1024;
+  std::string loss = "sigmoid";      // sigmoid | robust | ipo | hinge
+  double label_smoothing = 0.0;
+  double rpo_alpha = 0.0;
+  LoraConfig lora;
+};
+
+struct EvalConfig {
+  std::string split = "test";        // world prompt split of eval.json
+  double temperature = 0.7;
+  std::int64_t max_tokens = 96;
+  std::int64_t limit = 0;            // prompts at most (0: all)
+  std::int64_t task_limit = 0;       // records per capability task (0: all)
+  bool tasks = true;                 // the world's quiz and fact task
+  bool critiques = true;             // the model's critiques vs the oracle
+  bool comparisons = false;          // the model's A/B answers vs the oracle
+  std::vector<std::string> tasks_files;  // eval task YAML files (without a world)
+};
+
+struct LoopConfig {
+  std::string source;                // the config file (for messages)
+  std::string name;                  // required
+  std::string out;                   // default runs/<name>
+  std::string base_model;            // local model (required for training)
+  ApiConfig api;
+  std::string world;
+  std::string constitution;          // default <world>/constitution.yaml
+  PromptsConfig prompts;
+  std::int64_t train_prompts_per_round = 0;
+  std::int64_t rounds = 3;
+  std::uint64_t seed = 0;
+  QualityConfig quality;
+  CritiqueReviseConfig critique_revise;
+  LabelConfig label;
+  SftConfig sft;
+  DpoConfig dpo;
+  EvalConfig eval;
+
+  // Fills defaults that depend on other fields (out, the world's files) and makes paths
+  // absolute against `cwd`.
+  void resolve(const std::filesystem::path& cwd = std::filesystem::current_path());
+  // Throws cai::Error naming the field (and its line when read from a file).
+  void validate() const;
+  nlohmann::json to_json() const;     // the resolved config (manifest, --print-config)
+  std::string to_yaml() const;        // the same as YAML
+
+  // Lines of the keys read from the file ("sft.lr" -> 14), for validate()'s messages.
+  std::map<std::string, int> lines;
+};
+
+// Parses the YAML text (`source` names it in errors). Unknown keys, wrong types and keys given
+// twice are errors naming the line and the dotted field.
+LoopConfig parse_loop_config(const std::string& text, const std::string& source);
+LoopConfig load_loop_config(const std::filesystem::path& path);
+
+}  // namespace cai::loop

@@ -1,0 +1,65 @@
+// Iterative self-improvement (Bai et al. 2022, "Constitutional AI", run for several rounds):
+// round 0 evaluates the base model; each round K >= 1 then runs, with the current model,
+//   1. Phase 1: critique -> revision on the train prompts (pipeline::run_critique_revise),
+//   2. Phase 2: AI-feedback labels of (initial, revised) pairs, the current model judging,
+//   3. SFT from the current model on Phase 1's revisions (+ a share of corpus documents so
+//      the model keeps its ability to critique and compare),
+//   4. DPO from the SFT model on the labels (reference = the SFT model),
+//   5. evaluation (eval.json) and the quality score (quality.json).
+// The quality of a round is judged by a FIXED judge (the base model) so rounds are comparable,
+// or by the world's oracle; the oracle only ever scores, never makes training data or labels.
+// After round K the loop stops early when quality_K < factor * quality_{K-1}; the best round
+// is the one with the highest quality (round 0 included).
+//
+// Every stage writes its output atomically (or durably appends, resumably) under
+// runs/NAME/round-K/ (layout in the run-layout contract: eval.json, quality.json,
+// critique_revise.jsonl, labels.jsonl, sft_data.jsonl, sft/, dpo/, round.json) and is skipped
+// when its output is complete, so a killed loop rerun with the same config continues where
+// it stopped and ends with the same files as an uninterrupted run.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cai/loop/config.h"
+
+namespace cai::loop {
+
+struct LoopOptions {
+  LoopConfig config;          // resolved and validated by run_loop
+  std::string stop_after;     // "round-K/STAGE": return right after that stage completes (tests
+                              // simulate a kill with it); stages: phase1, phase2, sft_data,
+                              // sft, dpo, eval, quality
+  bool progress = true;       // stage lines and progress bars on stderr
+};
+
+struct RoundSummary {
+  std::int64_t round = 0;
+  double quality = 0.0;
+  std::string model;          // the model evaluated in this round
+};
+
+struct LoopResult {
+  std::vector<RoundSummary> rounds;
+  std::int64_t best_round = 0;
+  std::string stopped;        // "rounds", "early-stop", or "stop_after" (interrupted)
+  std::string reason;
+  std::vector<std::string> ran;      // "round-K/STAGE" of the stages run now (not skipped)
+  std::vector<std::string> skipped;  // stages found complete
+  nlohmann::json summary;     // summary.json (empty when interrupted)
+  std::string table;          // the printed summary table
+};
+
+// The early-stop rule on a sequence of round qualities (round 0 first): the index of the
+// round after which the loop stops because quality_K < factor * quality_{K-1}, or nullopt.
+std::optional<std::size_t> early_stop_round(const std::vector<double>& quality, double factor);
+// The index of the highest quality (the first one on ties).
+std::size_t best_round(const std::vector<double>& quality);
+
+LoopResult run_loop(const LoopOptions& opts);
+
+}  // namespace cai::loop

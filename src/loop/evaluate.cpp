@@ -1,0 +1,141 @@
+// The loop's evaluation of a round's model (eval.json) and its quality score (quality.json).
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include "cai/eval/runner.h"
+#include "cai/eval/task.h"
+#include "cai/eval/world_eval.h"
+#include "cai/io/error.h"
+#include "cai/pipeline/common.h"
+#include "cai/world/principles.h"
+#include "cai/world/transcript.h"
+#include "internal.h"
+
+namespace cai::loop::detail {
+namespace {
+
+// Task files given in the config, run on the spot; results keyed by task name.
+void run_task_files(const LoopConfig& c, Backend& policy, nlohmann::json& report) {
+  eval::EvalOptions eo;
+  eo.seed = c.seed;
+  eo.limit = c.eval.task_limit;
+  for (const auto& f : c.eval.tasks_files) {
+    const auto spec = eval::load_task(f);
+    const auto r = eval::run_task(policy, spec, eo);
+    report["results"][r.name] = r.to_json();
+  }
+}
+
+// Without a world, the judge's critiques decide: each response is critiqued against every
+// principle of the constitution (all apply) in the transcript form, and the judge's verdict is
+// the likelier of " The response follows the principle." / "... violates ...".
+nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy, Backend& judge) {
+  auto prompts = pipeline::read_prompts(c.prompts.eval);
+  if (c.quality.limit > 0 && static_cast<std::int64_t>(prompts.size()) > c.quality.limit)
+    prompts.resize(static_cast<std::size_t>(c.quality.limit));
+  CAI_CHECK(!prompts.empty(), "{}: no prompts to measure quality on", c.prompts.eval);
+  const Constitution constitution = load_constitution(c.constitution);
+  std::vector<TextRequest> reqs;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    TextRequest r;
+    r.prompt = world::conversation_prompt(prompts[i].prompt);
+    r.params = pipeline::gen_params(c.quality.max_tokens, c.quality.temperature);
+    r.params.stop = {"\n\n"};
+    r.params.seed = c.seed;
+    r.stream = i;
+    reqs.push_back(std::move(r));
+  }
+  auto responses = policy.generate(reqs);
+  std::vector<TextRequest> critiques;
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    for (const auto& p : constitution.principles) {
+      TextRequest r;
+      r.prompt = world::critique_prompt(prompts[i].prompt, world::first_turn(responses[i].text), p.critique_request);
+      critiques.push_back(std::move(r));
+    }
+  const std::vector<std::string> options = world::critique_verdict_options();
+  const auto scores = judge.score_options(critiques, options);
+  const std::size_t np = constitution.principles.size();
+  std::vector<std::int64_t> follows(np, 0);
+  std::int64_t all = 0;
+  for (std::size_t k = 0; k < scores.size(); ++k) {
+    const bool f = scores[k].normalised[0] > scores[k].normalised[1];
+    follows[k % np] += f;
+    all += f;
+  }
+  const auto total = static_cast<std::int64_t>(scores.size());
+  nlohmann::json jc = {{"overall", {{"rate", static_cast<double>(all) / static_cast<double>(total)},
+                                    {"pass", all}, {"total", total}}}};
+  const auto per = static_cast<std::int64_t>(prompts.size());
+  for (std::size_t p = 0; p < np; ++p)
+    jc["principles"][constitution.principles[p].name] = {
+        {"rate", static_cast<double>(follows[p]) / static_cast<double>(per)}, {"pass", follows[p]}, {"total", per}};
+  return jc;
+}
+
+}  // namespace
+
+nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
+  nlohmann::json report;
+  if (!c.world.empty()) {
+    eval::WorldEvalOptions o;
+    o.world = c.world;
+    o.constitution = c.constitution;
+    o.split = c.eval.split;
+    o.limit = c.eval.limit;
+    o.temperature = c.eval.temperature;
+    o.max_tokens = c.eval.max_tokens;
+    o.seed = c.seed;  // the same draws every round: differences come from the model
+    o.critiques = c.eval.critiques;
+    o.comparisons = c.eval.comparisons;
+    o.tasks = c.eval.tasks;
+    o.task_limit = c.eval.task_limit;
+    // The round's model judges its own responses here: critique agreement measures whether it
+    // kept the ability to critique (what the corpus mix protects).
+    auto r = eval::evaluate_world(policy, policy, o);
+    report = std::move(r.report);
+  } else {
+    report = {{"model", policy.describe()}, {"results", nlohmann::json::object()}};
+  }
+  run_task_files(c, policy, report);
+  if (!report.contains("results")) report["results"] = nlohmann::json::object();
+  (void)progress;
+  return report;
+}
+
+nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge, std::int64_t round) {
+  nlohmann::json q = {{"round", round}, {"metric", c.quality.metric}, {"split", c.quality.split}};
+  if (c.world.empty()) {
+    const auto jc = judge_quality_without_world(c, policy, judge);
+    q["split"] = c.prompts.eval;
+    q["quality"] = jc["overall"]["rate"];
+    q["detail"] = {{"judge_compliance", jc}};
+    return q;
+  }
+  eval::WorldEvalOptions o;
+  o.world = c.world;
+  o.constitution = c.constitution;
+  o.split = c.quality.split;
+  o.limit = c.quality.limit;
+  o.temperature = c.quality.temperature;
+  o.max_tokens = c.quality.max_tokens;
+  o.seed = c.seed;
+  o.critiques = c.quality.metric == "judge";
+  o.comparisons = false;
+  o.tasks = false;
+  const auto r = eval::evaluate_world(policy, judge, o);
+  const auto& rep = r.report;
+  if (c.quality.metric == "judge") {
+    q["quality"] = rep.at("judge_compliance").at("overall").at("rate");
+    q["detail"] = {{"judge_compliance", rep.at("judge_compliance")}, {"compliance", rep.at("compliance")}};
+  } else {
+    q["quality"] = rep.at("compliance").at("overall").at("rate");
+    q["detail"] = {{"compliance", rep.at("compliance")}};
+  }
+  return q;
+}
+
+}  // namespace cai::loop::detail

@@ -1,0 +1,95 @@
+// What the loop's source files share: the backends of a run, a round's directory and stage
+// log, and the stages themselves (each skipped by the caller when its output is complete).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cai/backend/backend.h"
+#include "cai/constitution/constitution.h"
+#include "cai/loop/config.h"
+#include "cai/pipeline/common.h"
+
+namespace cai::loop::detail {
+
+namespace fs = std::filesystem;
+
+// The models a run talks to: the base model (also the FIXED quality judge, so every round is
+// judged alike), served by the api when one is given, and the current round's model. At most
+// one non-base model is loaded at a time.
+class Backends {
+ public:
+  explicit Backends(const LoopConfig& c) : c_(c) {}
+  Backend& base();
+  // `model` is a local model path; "" or the base model's path gives base().
+  Backend& policy(const std::string& model);
+  // Frees the current (non-base) model before training loads its own copy.
+  void release_current();
+
+ private:
+  const LoopConfig& c_;
+  std::unique_ptr<Backend> base_, current_;
+  std::string current_path_;
+};
+
+// One round's directory and its stage log (stages.json: {"done": {stage: seconds}}): a stage
+// is complete when the log lists it and its output exists; the log is rewritten atomically
+// after each stage.
+class RoundDir {
+ public:
+  RoundDir(const fs::path& run, std::int64_t round);
+  const fs::path& dir() const { return dir_; }
+  fs::path operator/(const std::string& name) const { return dir_ / name; }
+  std::int64_t round() const { return round_; }
+  bool done(const std::string& stage) const;
+  void mark(const std::string& stage, double seconds, const nlohmann::json& note = nullptr);
+  const nlohmann::json& log() const { return log_; }
+
+ private:
+  fs::path dir_;
+  std::int64_t round_;
+  nlohmann::json log_;
+};
+
+// The seed of round K's draws (prompt sample, Phase 1 / 2 sampling, training order).
+std::uint64_t round_seed(const LoopConfig& c, std::int64_t round);
+
+// The train prompts of a round: all, or a seeded sample of train_prompts_per_round (kept in
+// file order).
+std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::PromptRecord>& all,
+                                                  const LoopConfig& c, std::int64_t round);
+
+// Stages (stages.cpp). Each writes its output in the round directory.
+void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+// sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out) + corpus {"text"} rows.
+// Returns the number of lines.
+std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
+// dpo_data.jsonl: the label lines DPO can learn from (both responses non-empty and
+// different). Returns the number of lines.
+std::size_t write_dpo_data(const RoundDir& rd);
+// Trains from `model` into rd/<stage> (resuming a checkpoint), merging LoRA adapters into
+// rd/<stage>/merged; returns the trained model's path.
+std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+// The trained model's path of a finished stage ("" when the stage has none).
+std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora);
+
+// Evaluation (evaluate.cpp): eval.json's report and quality.json's record.
+nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress);
+nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
+                               std::int64_t round);
+
+// The summary (summary.cpp): summary.json's content and the printed table.
+nlohmann::json eval_summary(const nlohmann::json& eval_report);
+nlohmann::json tax_json(const nlohmann::json& before, const nlohmann::json& after);
+std::string summary_table(const nlohmann::json& summary, const fs::path& run);
+
+}  // namespace cai::loop::detail

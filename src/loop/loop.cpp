@@ -1,0 +1,238 @@
+// The loop's rounds (see include/cai/loop/loop.h): stages in order, each skipped when its
+// output is complete, the quality sequence and the early-stop rule, summary.json.
+#include "cai/loop/loop.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cai/constitution/constitution.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/progress.h"
+#include "cai/loop/manifest.h"
+#include "cai/pipeline/common.h"
+#include "internal.h"
+
+namespace cai::loop {
+
+std::optional<std::size_t> early_stop_round(const std::vector<double>& q, double factor) {
+  for (std::size_t k = 1; k < q.size(); ++k)
+    if (q[k] < factor * q[k - 1]) return k;
+  return std::nullopt;
+}
+
+std::size_t best_round(const std::vector<double>& q) {
+  std::size_t best = 0;
+  for (std::size_t k = 1; k < q.size(); ++k)
+    if (q[k] > q[best]) best = k;
+  return best;
+}
+
+namespace {
+
+using namespace detail;
+
+nlohmann::json read_json(const fs::path& p) {
+  try {
+    return nlohmann::json::parse(read_file(p));
+  } catch (const nlohmann::json::exception& e) {
+    throw_error("{}: not valid JSON ({}); delete it to redo its stage", p.string(), e.what());
+  }
+}
+
+// Thrown to unwind when the stop_after hook is reached.
+struct StopAfter {};
+
+class Runner {
+ public:
+  Runner(const LoopOptions& o, LoopConfig c) : opts_(o), c_(std::move(c)), backends_(c_) {}
+
+  LoopResult run() {
+    write_manifest(c_);
+    constitution_ = load_constitution(c_.constitution);
+    if (c_.rounds > 0) train_prompts_ = pipeline::read_prompts(c_.prompts.train);
+    std::vector<double> quality;
+    std::vector<std::string> models;
+    std::string stopped = "rounds", reason = fmt::format("all {} rounds ran", c_.rounds);
+    try {
+      std::string model = c_.base_model;  // "" with only an api: the base backend
+      for (std::int64_t k = 0; k <= c_.rounds; ++k) {
+        RoundDir rd(c_.out, k);
+        if (k > 0) model = train_round(rd, model);
+        const double q = evaluate(rd, model);
+        quality.push_back(q);
+        models.push_back(model.empty() ? backends_.base().describe() : model);
+        write_round_json(rd, model, q);
+        result_.rounds.push_back({k, q, models.back()});
+        if (auto s = early_stop_round(quality, c_.quality.factor); s && *s == quality.size() - 1) {
+          stopped = "early-stop";
+          reason = fmt::format("round {} quality {:.4f} < {} x round {} quality {:.4f}", k, q,
+                               c_.quality.factor, k - 1, quality[quality.size() - 2]);
+          break;
+        }
+      }
+    } catch (const StopAfter&) {
+      result_.stopped = "stop_after";
+      result_.reason = "stopped after " + opts_.stop_after;
+      return result_;
+    }
+    const std::size_t best = best_round(quality);
+    result_.best_round = static_cast<std::int64_t>(best);
+    result_.stopped = stopped;
+    result_.reason = reason;
+    result_.summary = summarise(quality, models, best, stopped, reason);
+    write_file_atomic(fs::path(c_.out) / "summary.json", result_.summary.dump(2) + "\n");
+    result_.table = summary_table(result_.summary, c_.out);
+    return result_;
+  }
+
+ private:
+  void say(const std::string& msg) const {
+    if (opts_.progress) std::fprintf(stderr, "cai loop: %s\n", msg.c_str());
+  }
+
+  std::string label(const RoundDir& rd, const std::string& stage) const {
+    return rd.round() == 0 ? fmt::format("round 0: {}", stage)
+                           : fmt::format("round {}/{}: {}", rd.round(), c_.rounds, stage);
+  }
+
+  // Runs `fn` unless `complete`; logs the stage, honours stop_after.
+  template <typename Fn>
+  void stage(RoundDir& rd, const std::string& name, bool complete, Fn fn) {
+    const std::string id = fmt::format("round-{}/{}", rd.round(), name);
+    if (complete) {
+      result_.skipped.push_back(id);
+      say(label(rd, name) + " complete, skipped");
+    } else {
+      say(label(rd, name) + " ...");
+      const auto t0 = std::chrono::steady_clock::now();
+      nlohmann::json note = fn();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rd.mark(name, s, note);
+      result_.ran.push_back(id);
+      say(fmt::format("{} done in {:.1f} s", label(rd, name), s));
+    }
+    if (opts_.stop_after == id) throw StopAfter{};
+  }
+
+  // Phase 1, Phase 2, SFT, DPO of round K from `model`; returns the round's model.
+  std::string train_round(RoundDir& rd, const std::string& model) {
+    const bool progress = opts_.progress;
+    const auto prompts = round_prompts(train_prompts_, c_, rd.round());
+    const bool trained_all = (!c_.sft.enabled || fs::exists(rd / "sft" / "final") || rd.done("sft")) &&
+                             (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo"));
+    stage(rd, "phase1", trained_all || (rd.done("phase1") && fs::exists(rd / "critique_revise.jsonl")), [&] {
+      run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
+      return nlohmann::json{{"prompts", prompts.size()}};
+    });
+    const bool labels_needed = c_.dpo.enabled;
+    stage(rd, "phase2", !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")), [&] {
+      run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
+      return nlohmann::json();
+    });
+    std::string current = model;
+    if (c_.sft.enabled) {
+      stage(rd, "sft_data", fs::exists(rd / "sft_data.jsonl"), [&] {
+        return nlohmann::json{{"examples", write_sft_data(c_, rd)}};
+      });
+      current = train_stage(rd, "sft", current, c_.sft.lora, rd / "sft_data.jsonl");
+    }
+    if (c_.dpo.enabled) {
+      stage(rd, "dpo_data", fs::exists(rd / "dpo_data.jsonl"), [&] {
+        return nlohmann::json{{"pairs", write_dpo_data(rd)}};
+      });
+      current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
+    }
+    return current;
+  }
+
+  // One training stage; an empty dataset (nothing to learn from) keeps the model.
+  std::string train_stage(RoundDir& rd, const std::string& name, const std::string& model,
+                          const LoraConfig& lora, const fs::path& data) {
+    std::string out = stage_model(rd, name, lora);
+    const bool empty = fs::exists(data) && fs::file_size(data) == 0;
+    stage(rd, name, (rd.done(name) && (!out.empty() || empty)), [&] {
+      if (empty) {
+        say(label(rd, name) + ": no examples; the model is kept");
+        return nlohmann::json{{"skipped", "no examples"}};
+      }
+      backends_.release_current();  // the trainer loads its own copy
+      CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
+      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress) : train_dpo(c_, model, rd, opts_.progress);
+      return nlohmann::json();
+    });
+    return empty || out.empty() ? model : out;
+  }
+
+  double evaluate(RoundDir& rd, const std::string& model) {
+    stage(rd, "eval", fs::exists(rd / "eval.json"), [&] {
+      const auto report = evaluate_round(c_, backends_.policy(model), opts_.progress);
+      write_file_atomic(rd / "eval.json", report.dump(2) + "\n");
+      return nlohmann::json();
+    });
+    stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
+      Backend& policy = backends_.policy(model);
+      const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
+      write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+      return nlohmann::json();
+    });
+    const auto q = read_json(rd / "quality.json");
+    CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
+              (rd / "quality.json").string());
+    say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), c_.quality.metric, q["quality"].get<double>()));
+    return q["quality"].get<double>();
+  }
+
+  void write_round_json(const RoundDir& rd, const std::string& model, double q) {
+    nlohmann::json j = {{"round", rd.round()},
+                        {"model", model.empty() ? backends_.base().describe() : model},
+                        {"quality", q},
+                        {"seconds", rd.log()["done"]},
+                        {"done", true}};
+    if (rd.log().contains("notes")) j["notes"] = rd.log()["notes"];
+    const fs::path p = rd / "round.json";
+    if (fs::exists(p) && read_json(p) == j) return;  // a rerun leaves a finished round untouched
+    write_file_atomic(p, j.dump(2) + "\n");
+  }
+
+  nlohmann::json summarise(const std::vector<double>& quality, const std::vector<std::string>& models,
+                           std::size_t best, const std::string& stopped, const std::string& reason) {
+    nlohmann::json rounds = nlohmann::json::array();
+    for (std::size_t k = 0; k < quality.size(); ++k)
+      rounds.push_back({{"round", k}, {"quality", quality[k]}, {"model", models[k]}});
+    const auto before = read_json(fs::path(c_.out) / "round-0" / "eval.json");
+    const auto after = read_json(fs::path(c_.out) / fmt::format("round-{}", best) / "eval.json");
+    return {{"name", c_.name},
+            {"metric", c_.quality.metric},
+            {"rounds", rounds},
+            {"best_round", best},
+            {"best_model", models[best]},
+            {"stopped", stopped},
+            {"reason", reason},
+            {"tax", tax_json(before, after)},
+            {"before", eval_summary(before)},
+            {"after", eval_summary(after)}};
+  }
+
+  const LoopOptions& opts_;
+  LoopConfig c_;
+  Backends backends_;
+  Constitution constitution_;
+  std::vector<pipeline::PromptRecord> train_prompts_;
+  LoopResult result_;
+};
+
+}  // namespace
+
+LoopResult run_loop(const LoopOptions& opts) {
+  LoopConfig c = opts.config;
+  c.resolve();
+  c.validate();
+  if (!opts.progress) Progress::set_enabled(false);
+  Runner r(opts, std::move(c));
+  return r.run();
+}
+
+}  // namespace cai::loop

@@ -1,0 +1,292 @@
+// The loop's data and training stages: Phase 1, Phase 2, the SFT and DPO datasets, training.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "cai/backend/factory.h"
+#include "cai/generate/sampling.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/jsonl.h"
+#include "cai/model/loader.h"
+#include "cai/pipeline/critique_revise.h"
+#include "cai/pipeline/label.h"
+#include "cai/train/lora.h"
+#include "cai/train/run.h"
+#include "internal.h"
+
+namespace cai::loop::detail {
+
+// ---- backends, round directories, seeds ------------------------------------------------------
+
+Backend& Backends::base() {
+  if (!base_) {
+    BackendOptions o;
+    if (c_.api.given()) {
+      o.http.base_urls = c_.api.base_urls;
+      o.http.model = c_.api.model;
+      o.http.api_key_env = c_.api.api_key_env;
+      o.http.concurrency = c_.api.concurrency;
+    } else {
+      o.model = c_.base_model;
+    }
+    base_ = make_backend(o);
+  }
+  return *base_;
+}
+
+Backend& Backends::policy(const std::string& model) {
+  if (model.empty() || model == c_.base_model) return base();
+  if (!current_ || current_path_ != model) {
+    current_.reset();
+    BackendOptions o;
+    o.model = model;
+    current_ = make_backend(o);
+    current_path_ = model;
+  }
+  return *current_;
+}
+
+void Backends::release_current() {
+  current_.reset();
+  current_path_.clear();
+}
+
+RoundDir::RoundDir(const fs::path& run, std::int64_t round)
+    : dir_(run / fmt::format("round-{}", round)), round_(round) {
+  fs::create_directories(dir_);
+  const fs::path p = dir_ / "stages.json";
+  log_ = {{"done", nlohmann::json::object()}};
+  if (fs::exists(p)) {
+    try {
+      log_ = nlohmann::json::parse(read_file(p));
+    } catch (const nlohmann::json::exception& e) {
+      throw_error("{}: not valid JSON ({})", p.string(), e.what());
+    }
+  }
+}
+
+bool RoundDir::done(const std::string& stage) const { return log_["done"].contains(stage); }
+
+void RoundDir::mark(const std::string& stage, double seconds, const nlohmann::json& note) {
+  log_["done"][stage] = seconds;
+  if (!note.is_null()) log_["notes"][stage] = note;
+  write_file_atomic(dir_ / "stages.json", log_.dump(2) + "\n");
+}
+
+std::uint64_t round_seed(const LoopConfig& c, std::int64_t round) {
+  return splitmix64(c.seed ^ splitmix64(static_cast<std::uint64_t>(round)));
+}
+
+std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::PromptRecord>& all,
+                                                  const LoopConfig& c, std::int64_t round) {
+  const auto n = static_cast<std::size_t>(c.train_prompts_per_round);
+  if (n == 0 || n >= all.size()) return all;
+  // A seeded Fisher-Yates shuffle of the indices; the first n, back in file order.
+  std::vector<std::size_t> idx(all.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  SamplerRng rng(round_seed(c, round), /*stream=*/0x70726f6d707473);  // "prompts"
+  for (std::size_t i = idx.size() - 1; i > 0; --i)
+    std::swap(idx[i], idx[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1))]);
+  idx.resize(n);
+  std::sort(idx.begin(), idx.end());
+  std::vector<pipeline::PromptRecord> out;
+  for (auto i : idx) out.push_back(all[i]);
+  return out;
+}
+
+// ---- Phase 1 and Phase 2 ----------------------------------------------------------------------
+
+void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+  const auto& cr = c.critique_revise;
+  pipeline::CritiqueReviseOptions o;
+  o.rounds = cr.rounds;
+  o.principles = pipeline::parse_principle_choice(cr.principles);
+  o.few_shot = cr.few_shot;
+  o.skip_when_ok = cr.skip_when_ok;
+  o.format = pipeline::parse_prompt_format(cr.format);
+  o.response = o.critique = o.revision = pipeline::gen_params(cr.max_tokens, cr.temperature);
+  o.seed = round_seed(c, rd.round());
+  pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o, progress);
+}
+
+void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+  pipeline::LabelOptions o;
+  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
+  o.ensemble = c.label.ensemble;
+  o.chain_of_thought = c.label.chain_of_thought;
+  o.min_confidence = c.label.min_confidence;
+  o.samples = c.label.samples;
+  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
+  o.seed = round_seed(c, rd.round());
+  std::vector<pipeline::PairInput> pairs;
+  std::vector<pipeline::PromptRecord> sample_prompts;
+  if (o.samples == 0) pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
+  else sample_prompts = prompts;
+  // The current model is both the policy and the judge (self-improvement: no other labeller).
+  pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o, progress);
+}
+
+// ---- datasets ---------------------------------------------------------------------------------
+
+namespace {
+
+// Corpus documents: the world's pretraining text split on its "<|endoftext|>" lines.
+std::vector<std::string> read_documents(const fs::path& corpus) {
+  const std::string text = read_file(corpus);
+  const std::string sep = "\n<|endoftext|>\n";
+  std::vector<std::string> docs;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = text.find(sep, at);
+    if (end == std::string::npos) end = text.size();
+    std::string d = text.substr(at, end - at);
+    if (d.rfind("<|endoftext|>\n", 0) == 0) d = d.substr(14);  // a file that starts with one
+    while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+    if (!d.empty() && d != "<|endoftext|>") docs.push_back(std::move(d));
+    at = end + sep.size();
+  }
+  return docs;
+}
+
+std::string dump_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
+  std::string out;
+  std::size_t n = 0;
+  for_each_jsonl(rd / "critique_revise.jsonl", [&](const nlohmann::json& j, std::size_t line) {
+    CAI_CHECK(j.contains("messages") && j["messages"].is_array() && !j["messages"].empty(),
+              "{}:{}: field messages: missing", (rd / "critique_revise.jsonl").string(), line);
+    const auto& last = j["messages"].back();
+    if (last.value("content", std::string()).empty()) return;  // nothing to imitate
+    out += dump_line({{"messages", j["messages"]}});
+    ++n;
+  });
+  const auto docs_wanted = static_cast<std::size_t>(std::llround(c.sft.corpus_mix * static_cast<double>(n)));
+  if (docs_wanted > 0) {
+    const auto docs = read_documents(c.sft.corpus);
+    CAI_CHECK(!docs.empty(), "{}: no documents (expected text separated by <|endoftext|> lines)", c.sft.corpus);
+    // Drawn without replacement while the corpus lasts (a seeded shuffle), then again.
+    SamplerRng rng(round_seed(c, rd.round()), /*stream=*/0x636f72707573);  // "corpus"
+    std::vector<std::size_t> order;
+    for (std::size_t k = 0; k < docs_wanted; ++k) {
+      if (order.empty()) {
+        order.resize(docs.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        for (std::size_t i = order.size() - 1; i > 0; --i)
+          std::swap(order[i], order[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1))]);
+        std::reverse(order.begin(), order.end());
+      }
+      out += dump_line({{"text", docs[order.back()]}});
+      order.pop_back();
+      ++n;
+    }
+  }
+  write_file_atomic(rd / "sft_data.jsonl", out);
+  return n;
+}
+
+std::size_t write_dpo_data(const RoundDir& rd) {
+  std::string out;
+  std::size_t n = 0;
+  const fs::path labels = rd / "labels.jsonl";
+  if (fs::exists(labels))
+    for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t) {
+      const std::string ch = j.value("chosen_text", std::string()), rj = j.value("rejected_text", std::string());
+      if (ch.empty() || rj.empty() || ch == rj) return;  // no preference to learn
+      out += dump_line({{"prompt", j.at("prompt")}, {"chosen", j.at("chosen")},
+                        {"rejected", j.at("rejected")}, {"p_chosen", j.at("p_chosen")}});
+      ++n;
+    });
+  write_file_atomic(rd / "dpo_data.jsonl", out);
+  return n;
+}
+
+// ---- training ---------------------------------------------------------------------------------
+
+namespace {
+
+// The template the SFT / DPO data is rendered with: the transcript format's Human/Assistant
+// turns unless the config names one, so training sees what generation sees.
+std::string data_template(const LoopConfig& c) {
+  if (!c.sft.chat_template.empty()) return c.sft.chat_template;
+  return c.critique_revise.format == "transcript" ? "human-assistant" : "";
+}
+
+void fill(train::RunOptions& o, const LoopConfig& c, const std::string& model, const fs::path& data,
+          const fs::path& out, const LoraConfig& lora, double lr, std::int64_t epochs,
+          std::int64_t token_budget, std::int64_t max_length, std::uint64_t seed, bool progress) {
+  o.model = model;
+  o.data = data.string();
+  o.chat_template = data_template(c);
+  o.data_opts.max_length = max_length;
+  o.lora = lora.rank > 0;
+  o.lora_opts.rank = std::max<std::int64_t>(lora.rank, 1);
+  o.lora_opts.alpha = lora.alpha;
+  o.lora_opts.dropout = lora.dropout;
+  o.lora_opts.target_modules = lora.targets;
+  o.train.out_dir = out.string();
+  o.train.lr = lr;
+  o.train.epochs = epochs;
+  o.train.token_budget = token_budget;
+  o.train.seed = seed;
+  o.train.save_every = 25;  // a killed stage loses at most 25 steps
+  o.train.progress = progress;
+  // A checkpoint without final/ is a killed run: continue it exactly.
+  o.train.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
+}
+
+// With LoRA, final/ holds the adapter: the next stage needs a whole model, merged once.
+std::string finish(const std::string& base, const fs::path& out, const LoraConfig& lora) {
+  if (lora.rank == 0) return (out / "final").string();
+  const fs::path merged = out / "merged";
+  if (!fs::exists(merged / "config.json")) {
+    LoadedModel lm = load_model(base);
+    auto adapter = train::load_lora(*lm.model, out / "final");
+    train::merge_lora(*lm.model, *adapter);
+    const fs::path tmp = out / "merged.tmp";
+    fs::remove_all(tmp);
+    save_model_dir(lm, tmp, DType::F32);
+    fs::remove_all(merged);
+    fs::rename(tmp, merged);
+  }
+  return merged.string();
+}
+
+}  // namespace
+
+std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora) {
+  const fs::path out = rd / stage;
+  if (!fs::exists(out / "final")) return "";
+  return lora.rank == 0 ? (out / "final").string() : (out / "merged").string();
+}
+
+std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+  train::SftRunOptions o;
+  fill(o, c, model, rd / "sft_data.jsonl", rd / "sft", c.sft.lora, c.sft.lr, c.sft.epochs,
+       c.sft.token_budget, c.sft.max_length, round_seed(c, rd.round()), progress);
+  if (!fs::exists(rd / "sft" / "final")) train::run_sft(o);
+  return finish(model, rd / "sft", c.sft.lora);
+}
+
+std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+  train::DpoRunOptions o;
+  fill(o, c, model, rd / "dpo_data.jsonl", rd / "dpo", c.dpo.lora, c.dpo.lr, c.dpo.epochs,
+       c.dpo.token_budget, c.dpo.max_length, round_seed(c, rd.round()), progress);
+  o.dpo.loss.type = train::parse_dpo_loss(c.dpo.loss);
+  o.dpo.loss.beta = c.dpo.beta;
+  o.dpo.loss.label_smoothing = c.dpo.label_smoothing;
+  o.dpo.rpo_alpha = c.dpo.rpo_alpha;
+  if (!fs::exists(rd / "dpo" / "final")) train::run_dpo(o);
+  return finish(model, rd / "dpo", c.dpo.lora);
+}
+
+}  // namespace cai::loop::detail

@@ -1,0 +1,189 @@
+// The loop config: defaults live in the structs, the file overrides them; unknown keys, wrong
+// types and bad values are errors naming the file, the line and the field; the resolved config
+// prints as YAML that parses back to the same config. Also the early-stop rule.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cai/io/error.h"
+#include "cai/loop/config.h"
+#include "cai/loop/loop.h"
+
+namespace cai::loop {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("loop-config-" + std::to_string(::getpid()));
+
+fs::path write(const std::string& name, const std::string& text) {
+  fs::create_directories(kDir);
+  std::ofstream(kDir / name) << text;
+  return kDir / name;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Files the validation looks for.
+void make_inputs() {
+  fs::create_directories(kDir / "base");
+  write("base/config.json", "{}");
+  write("constitution.yaml", "name: x\n");
+  write("train.jsonl", "{\"prompt\": \"hi\"}\n");
+  write("eval.jsonl", "{\"prompt\": \"hi\"}\n");
+}
+
+std::string good_config() {
+  return "name: demo\n"
+         "base_model: " + (kDir / "base").string() + "\n"
+         "constitution: " + (kDir / "constitution.yaml").string() + "\n"
+         "prompts: {train: " + (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() + "}\n"
+         "rounds: 2\n"
+         "sft:\n"
+         "  lr: 3e-4\n"
+         "  corpus_mix: 0.0\n"
+         "  lora: {rank: 4, targets: [q_proj, v_proj]}\n"
+         "dpo: {enabled: false}\n"
+         "quality: {factor: 0.9}\n";
+}
+
+TEST(LoopConfig, DefaultsAndOverrides) {
+  make_inputs();
+  LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
+  EXPECT_EQ(c.name, "demo");
+  EXPECT_EQ(c.rounds, 2);
+  EXPECT_DOUBLE_EQ(c.sft.lr, 3e-4);
+  EXPECT_EQ(c.sft.epochs, 2);               // default kept
+  EXPECT_EQ(c.sft.lora.rank, 4);
+  EXPECT_FALSE(c.dpo.enabled);
+  EXPECT_DOUBLE_EQ(c.dpo.beta, 0.1);
+  EXPECT_DOUBLE_EQ(c.quality.factor, 0.9);
+  EXPECT_EQ(c.quality.metric, "judge");
+  EXPECT_EQ(c.critique_revise.rounds, 3);
+  EXPECT_EQ(c.eval.split, "test");
+  EXPECT_EQ(c.lines.at("sft.lr"), 7);
+  c.resolve(kDir);
+  EXPECT_EQ(c.out, (kDir / "runs" / "demo").string());
+  EXPECT_NO_THROW(c.validate());
+}
+
+TEST(LoopConfig, YamlRoundTrip) {
+  make_inputs();
+  LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
+  c.resolve(kDir);
+  LoopConfig back = parse_loop_config(c.to_yaml(), "printed.yaml");
+  back.resolve(kDir);
+  EXPECT_EQ(back.to_json(), c.to_json());
+}
+
+TEST(LoopConfig, WorldGivesDefaults) {
+  fs::create_directories(kDir / "w");
+  LoopConfig c = parse_loop_config("name: a\nworld: w\nbase_model: b\n", "x.yaml");
+  c.resolve(kDir);
+  EXPECT_EQ(c.constitution, (kDir / "w" / "constitution.yaml").string());
+  EXPECT_EQ(c.prompts.train, (kDir / "w" / "prompts" / "train.jsonl").string());
+  EXPECT_EQ(c.prompts.eval, (kDir / "w" / "prompts" / "eval.jsonl").string());
+  EXPECT_EQ(c.sft.corpus, (kDir / "w" / "corpus" / "pretrain.txt").string());
+}
+
+TEST(LoopConfig, ErrorsNameFileLineAndField) {
+  make_inputs();
+  struct Case {
+    std::string yaml, expect;
+  };
+  const std::vector<Case> reading = {
+      {"name: a\nsft:\n  lr: 1e-4\n  lrr: 2\n", "loop.yaml:4: sft.lrr: unknown key 'lrr'"},
+      {"name: a\nrounds: three\n", "loop.yaml:2: rounds: 'three' is not an integer"},
+      {"name: a\nsft: {enabled: maybe}\n", "loop.yaml:2: sft.enabled: 'maybe' is not true or false"},
+      {"name: a\nrounds: 1\nrounds: 2\n", "loop.yaml:3: rounds: key given twice"},
+      {"name: a\nquality: 3\n", "quality: must be a mapping"},
+      {"name: [a\n", "loop.yaml:"},
+      {"name: a\neval: {tasks_files: {a: 1}}\n", "loop.yaml:2: eval.tasks_files: must be a list"},
+  };
+  for (const auto& c : reading) {
+    const auto msg = error_of([&] { parse_loop_config(c.yaml, "loop.yaml"); });
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << c.yaml << " -> " << msg;
+  }
+  // Value rules, checked by validate() with the line the key was read from.
+  const std::vector<Case> values = {
+      {"sft:\n  lr: -1\n", "loop.yaml:13: sft.lr: must be > 0"},
+      {"quality: {metric: oracle}\n", "loop.yaml:12: quality.metric: oracle needs a world"},
+      {"quality: {metric: best}\n", "quality.metric: 'best' is not one of judge, oracle"},
+      {"dpo: {loss: squared}\n", "dpo.loss: 'squared' is not one of"},
+      {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
+      {"critique_revise: {principles: all}\n", "critique_revise.principles"},
+      {"rounds: -1\n", "rounds: must be >= 0"},
+  };
+  for (const auto& c : values) {
+    // Four required lines, padding, then the case from line 12.
+    std::string text = "name: demo\n"
+                       "base_model: " + (kDir / "base").string() + "\n"
+                       "constitution: " + (kDir / "constitution.yaml").string() + "\n"
+                       "prompts: {train: " + (kDir / "train.jsonl").string() + ", eval: " +
+                       (kDir / "eval.jsonl").string() + "}\n";
+    for (int line = 5; line < 12; ++line) text += "# pad\n";
+    const auto msg = error_of([&] {
+      LoopConfig cfg = parse_loop_config(text + c.yaml, "loop.yaml");
+      cfg.resolve(kDir);
+      cfg.validate();
+    });
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << c.yaml << " -> " << msg;
+  }
+  // Missing files are named with the field.
+  const auto msg = error_of([&] {
+    LoopConfig cfg = parse_loop_config("name: a\nbase_model: nowhere\nconstitution: none.yaml\n", "l.yaml");
+    cfg.resolve(kDir);
+    cfg.validate();
+  });
+  EXPECT_NE(msg.find("l.yaml:2: base_model: "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+}
+
+TEST(LoopConfig, PrintConfigCommand) {
+  make_inputs();
+  const auto path = write("print.yaml", good_config());
+  const std::string cmd = std::string(CAI_BINARY) + " loop --config " + path.string() +
+                          " --print-config --rounds 5 --out " + (kDir / "elsewhere").string() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  LoopConfig back = parse_loop_config(out, "printed");
+  EXPECT_EQ(back.rounds, 5);
+  EXPECT_EQ(back.out, (kDir / "elsewhere").string());
+  EXPECT_DOUBLE_EQ(back.sft.lr, 3e-4);
+  EXPECT_EQ(back.sft.epochs, 2);
+}
+
+TEST(LoopEarlyStop, QualitySequences) {
+  // 0.50 -> 0.60 -> 0.58 (>= 0.95 x 0.60 = 0.57, continue) -> 0.50 (< 0.551: stop after round 3).
+  EXPECT_EQ(early_stop_round({0.5, 0.6, 0.58, 0.5}, 0.95), std::optional<std::size_t>(3));
+  EXPECT_EQ(best_round({0.5, 0.6, 0.58, 0.5}), 1u);
+  EXPECT_EQ(early_stop_round({0.5, 0.6, 0.7}, 0.95), std::nullopt);
+  EXPECT_EQ(best_round({0.5, 0.6, 0.7}), 2u);
+  // Exactly at the threshold continues; just under stops.
+  EXPECT_EQ(early_stop_round({0.8, 0.4}, 0.5), std::nullopt);
+  EXPECT_EQ(early_stop_round({0.8, 0.3999}, 0.5), std::optional<std::size_t>(1));
+  // Round 0 can be the best; ties keep the earlier round.
+  EXPECT_EQ(best_round({0.9, 0.5}), 0u);
+  EXPECT_EQ(best_round({0.7, 0.7, 0.6}), 0u);
+  // factor 1: any drop stops.
+  EXPECT_EQ(early_stop_round({0.3, 0.4, 0.39}, 1.0), std::optional<std::size_t>(2));
+  EXPECT_EQ(early_stop_round({0.4}, 0.95), std::nullopt);
+}
+
+}  // namespace
+}  // namespace cai::loop

@@ -1,0 +1,212 @@
+// The loop end to end on a tiny world and a tiny pretrained model: a 2-round run writes the
+// run layout; a run stopped after round 1's SFT (a simulated kill) and rerun redoes no
+// finished stage and ends with the same Phase 1 files and final model bytes as the
+// uninterrupted run.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cai/io/progress.h"
+#include "cai/loop/loop.h"
+#include "cai/train/pretrain.h"
+#include "cai/world/world.h"
+
+namespace cai::loop {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("loop-run-" + std::to_string(::getpid()));
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::size_t count_lines(const fs::path& p) {
+  std::istringstream in(slurp(p));
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
+
+// Files that record model paths name the run directory: compare them as if made in "full".
+std::string as_full(std::string s) {
+  const std::string from = (kDir / "killed").string(), to = (kDir / "full").string();
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// A small world (8 train, 4 eval, 4 test prompts) and a 2-layer model pretrained for a few
+// steps on its corpus; generated once per process.
+class LoopRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Progress::set_enabled(false);
+    fs::remove_all(kDir);
+    world::WorldOptions w;
+    w.seed = 5;
+    w.knowledge.services = 4;
+    w.knowledge.items = 4;
+    w.prompts.train = 8;
+    w.prompts.eval = 4;
+    w.prompts.test = 4;
+    w.corpus.conversations = 40;
+    w.corpus.critiques = 12;
+    w.corpus.comparisons = 12;
+    w.corpus.document_repeats = 1;
+    w.tasks.phrasings = 1;
+    world::generate_world(w, kDir / "world");
+    train::PretrainOptions p;
+    p.corpus = {kDir / "world" / "corpus" / "pretrain.txt"};
+    p.out_dir = kDir / "base";
+    p.vocab_size = 300;
+    p.hidden = 32;
+    p.layers = 2;
+    p.heads = 2;
+    p.ffn = 64;
+    p.context = 1024;
+    p.seq_len = 64;
+    p.train.token_budget = 4 * 65;
+    p.train.max_steps = 3;
+    p.train.progress = false;
+    p.seed = 1;
+    train::pretrain(p);
+  }
+
+  static LoopConfig config(const std::string& name) {
+    LoopConfig c = parse_loop_config(
+        "name: " + name + "\n"
+        "out: " + (kDir / name).string() + "\n"
+        "base_model: " + (kDir / "base").string() + "\n"
+        "world: " + (kDir / "world").string() + "\n"
+        "rounds: 2\n"
+        "seed: 3\n"
+        "quality: {metric: judge, split: eval, factor: 0.0, max_tokens: 8}\n"
+        "critique_revise: {rounds: 1, few_shot: false, max_tokens: 8, skip_when_ok: false}\n"
+        "sft: {epochs: 1, token_budget: 2048, corpus_mix: 0.5, max_length: 256}\n"
+        "dpo: {epochs: 1, token_budget: 2048, max_length: 256}\n"
+        "eval: {max_tokens: 8, task_limit: 4, comparisons: true}\n",
+        name + ".yaml");
+    return c;
+  }
+};
+
+TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
+  LoopOptions o;
+  o.config = config("full");
+  o.progress = false;
+  const LoopResult r = run_loop(o);
+  const fs::path run = kDir / "full";
+  // factor 0 never stops early: rounds 0, 1, 2.
+  ASSERT_EQ(r.rounds.size(), 3u);
+  EXPECT_EQ(r.stopped, "rounds");
+  for (const char* f : {"manifest.json", "summary.json", "round-0/eval.json", "round-0/quality.json",
+                        "round-0/round.json", "round-1/critique_revise.jsonl",
+                        "round-1/critique_revise.jsonl.settings.json", "round-1/labels.jsonl",
+                        "round-1/sft_data.jsonl", "round-1/sft/metrics.jsonl",
+                        "round-1/sft/final/model.safetensors", "round-1/dpo/final/model.safetensors",
+                        "round-1/eval.json", "round-1/quality.json", "round-1/round.json",
+                        "round-2/dpo/final/config.json", "round-2/round.json"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+
+  // Phase 1 has a line per train prompt; the SFT set adds round(0.5 x n) corpus documents.
+  std::size_t text_rows = 0, message_rows = 0;
+  const std::size_t phase1 = count_lines(run / "round-1/critique_revise.jsonl");
+  const std::size_t train_prompts = count_lines(kDir / "world/prompts/train.jsonl");
+  EXPECT_GT(train_prompts, 0u);
+  EXPECT_EQ(phase1, train_prompts);
+  {
+    std::istringstream in(slurp(run / "round-1/sft_data.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      text_rows += j.contains("text");
+      message_rows += j.contains("messages");
+    }
+  }
+  EXPECT_GT(message_rows, 0u);
+  EXPECT_EQ(text_rows, static_cast<std::size_t>(std::llround(0.5 * static_cast<double>(message_rows))));
+
+  const auto manifest = read_json(run / "manifest.json");
+  EXPECT_EQ(manifest["name"], "full");
+  EXPECT_EQ(manifest["seed"], 3);
+  EXPECT_TRUE(manifest["inputs"].contains("base_model/model.safetensors"));
+  EXPECT_TRUE(manifest["inputs"].contains("constitution"));
+  EXPECT_TRUE(manifest["inputs"].contains("world/knowledge.jsonl"));
+  EXPECT_EQ(manifest["inputs"]["constitution"]["sha256"].get<std::string>().size(), 64u);
+
+  const auto summary = read_json(run / "summary.json");
+  ASSERT_EQ(summary["rounds"].size(), 3u);
+  EXPECT_EQ(summary["stopped"], "rounds");
+  const auto best = summary["best_round"].get<std::size_t>();
+  EXPECT_EQ(best, r.best_round);
+  EXPECT_EQ(summary["best_model"], summary["rounds"][best]["model"]);
+  EXPECT_TRUE(summary["before"].contains("compliance"));
+  EXPECT_TRUE(summary["before"].contains("judge_compliance"));
+  EXPECT_TRUE(summary["before"]["results"].contains("world-quiz"));
+  EXPECT_FALSE(r.table.empty());
+  const auto q1 = read_json(run / "round-1/quality.json");
+  EXPECT_EQ(q1["round"], 1);
+  EXPECT_EQ(q1["metric"], "judge");
+  EXPECT_EQ(q1["quality"], summary["rounds"][1]["quality"]);
+  const auto round2 = read_json(run / "round-2/round.json");
+  EXPECT_EQ(round2["done"], true);
+  EXPECT_EQ(round2["model"], (run / "round-2" / "dpo" / "final").string());
+  const auto e0 = read_json(run / "round-0/eval.json");
+  for (const char* k : {"compliance", "critique_agreement", "comparison_agreement", "judge_compliance", "results", "responses"})
+    EXPECT_TRUE(e0.contains(k)) << k;
+
+  // A rerun of the finished run redoes nothing and changes no file.
+  const auto mtime = fs::last_write_time(run / "round-2/dpo/final/model.safetensors");
+  const auto phase1_bytes = slurp(run / "round-1/critique_revise.jsonl");
+  const LoopResult again = run_loop(o);
+  EXPECT_TRUE(again.ran.empty()) << again.ran.front();
+  EXPECT_EQ(fs::last_write_time(run / "round-2/dpo/final/model.safetensors"), mtime);
+  EXPECT_EQ(slurp(run / "round-1/critique_revise.jsonl"), phase1_bytes);
+  EXPECT_EQ(read_json(run / "manifest.json")["resumed"].size(), 1u);
+
+  // Killed after round 1's SFT (simulated), then rerun.
+  LoopOptions k = o;
+  k.config = config("killed");
+  k.stop_after = "round-1/sft";
+  const LoopResult first = run_loop(k);
+  EXPECT_EQ(first.stopped, "stop_after");
+  EXPECT_TRUE(contains(first.ran, "round-1/sft"));
+  EXPECT_FALSE(fs::exists(kDir / "killed" / "round-1" / "dpo"));
+  k.stop_after.clear();
+  const LoopResult second = run_loop(k);
+  for (const char* s : {"round-0/eval", "round-0/quality", "round-1/phase1", "round-1/phase2",
+                        "round-1/sft_data", "round-1/sft"}) {
+    EXPECT_FALSE(contains(second.ran, s)) << s;
+    EXPECT_TRUE(contains(second.skipped, s)) << s;
+  }
+  for (const char* s : {"round-1/dpo", "round-1/eval", "round-2/phase1", "round-2/dpo"})
+    EXPECT_TRUE(contains(second.ran, s)) << s;
+  for (const char* f : {"round-1/critique_revise.jsonl", "round-2/critique_revise.jsonl",
+                        "round-1/labels.jsonl", "round-2/sft_data.jsonl",
+                        "round-1/sft/final/model.safetensors", "round-2/dpo/final/model.safetensors",
+                        "round-2/eval.json", "round-2/quality.json"})
+    EXPECT_EQ(as_full(slurp(kDir / "killed" / f)), slurp(run / f)) << f;
+  const auto killed = read_json(kDir / "killed" / "summary.json");
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(killed["rounds"][i]["quality"], summary["rounds"][i]["quality"]) << i;
+  EXPECT_EQ(killed["best_round"], summary["best_round"]);
+  EXPECT_EQ(killed["tax"], summary["tax"]);
+}
+
+}  // namespace
+}  // namespace cai::loop
