@@ -16,8 +16,10 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
+# The report test renders the HTML report in a headless browser: Debian's chromium.
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	bash scripts/install-deps.sh chromium
+	cd $(BUILD) && CAI_REQUIRE_BROWSER=1 ctest --output-on-failure -j$(JOBS)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)

@@ -1,0 +1,182 @@
+// Loading the run directory: manifest, summary and each round's files, all optional.
+#include "run_data.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/jsonl.h"
+#include "cai/report/html.h"
+
+namespace cai::report {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// 1-based line of byte offset `byte` in `text`.
+std::size_t line_of(const std::string& text, std::size_t byte) {
+  byte = std::min(byte, text.size());
+  return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(byte), '\n'));
+}
+
+// "round-12" -> 12; -1 for anything else.
+int round_number(const std::string& name) {
+  if (name.rfind("round-", 0) != 0 || name.size() == 6) return -1;
+  int k = -1;
+  const char* b = name.data() + 6;
+  const char* e = name.data() + name.size();
+  auto [p, ec] = std::from_chars(b, e, k);
+  return ec == std::errc() && p == e && k >= 0 ? k : -1;
+}
+
+}  // namespace
+
+std::optional<Json> read_json_file(const fs::path& path) {
+  if (!fs::exists(path)) return std::nullopt;
+  const std::string text = read_file(path);
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    // nlohmann reports the byte; people want the line.
+    throw_error("{}:{}: malformed JSON: {}", path.string(), line_of(text, e.byte == 0 ? 0 : e.byte - 1), e.what());
+  }
+}
+
+namespace {
+
+// Reads the lines of a JSONL file, dropping a torn last line (no newline, not valid JSON: a
+// killed writer's), and hands each to `check` with its line number before keeping it.
+JsonLines read_lines(const fs::path& path, const std::function<void(const Json&, std::size_t)>& check) {
+  std::string text = read_file(path);
+  if (!text.empty() && text.back() != '\n') {
+    const std::size_t nl = text.rfind('\n');
+    const std::size_t start = nl == std::string::npos ? 0 : nl + 1;
+    if (!Json::accept(std::string_view(text).substr(start))) text.resize(start);
+  }
+  JsonLines lines;
+  std::istringstream in(text);
+  for_each_jsonl(in, path.string(), [&](const Json& j, std::size_t line) {
+    check(j, line);
+    lines.push_back(j);
+  });
+  return lines;
+}
+
+}  // namespace
+
+std::optional<JsonLines> read_jsonl_file(const fs::path& path) {
+  if (!fs::exists(path)) return std::nullopt;
+  return read_lines(path, [](const Json&, std::size_t) {});
+}
+
+std::optional<JsonLines> read_metrics_file(const fs::path& path) {
+  if (!fs::exists(path)) return std::nullopt;
+  return read_lines(path, [&](const Json& j, std::size_t line) {
+    CAI_CHECK(j.is_object() && j.contains("step") && j["step"].is_number(),
+              "{}:{}: a metrics line needs a numeric \"step\"", path.string(), line);
+  });
+}
+
+std::string RoundData::label() const { return round == 0 ? "round 0 (base)" : fmt::format("round {}", round); }
+
+int RunData::best_round() const {
+  if (summary) {
+    const double b = num_at(*summary, {"best_round"});
+    if (std::isfinite(b)) return static_cast<int>(b);
+  }
+  int best = -1;
+  double q = -std::numeric_limits<double>::infinity();
+  for (const auto& r : rounds) {
+    const double v = num_at(r.quality, {"quality"});
+    if (r.round > 0 && std::isfinite(v) && v >= q) q = v, best = r.round;
+  }
+  return best;
+}
+
+const RoundData* RunData::round(int k) const {
+  for (const auto& r : rounds)
+    if (r.round == k) return &r;
+  return nullptr;
+}
+
+RunData load_run(const fs::path& dir) {
+  CAI_CHECK(fs::is_directory(dir), "report: run directory {} does not exist", dir.string());
+  RunData run;
+  run.dir = dir;
+  run.manifest = read_json_file(dir / "manifest.json");
+  run.summary = read_json_file(dir / "summary.json");
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const int k = round_number(entry.path().filename().string());
+    if (k < 0 || !entry.is_directory()) continue;
+    RoundData r;
+    r.round = k;
+    r.dir = entry.path();
+    r.eval = read_json_file(r.dir / "eval.json");
+    r.quality = read_json_file(r.dir / "quality.json");
+    r.info = read_json_file(r.dir / "round.json");
+    r.critique_revise = read_jsonl_file(r.dir / "critique_revise.jsonl");
+    r.labels = read_jsonl_file(r.dir / "labels.jsonl");
+    r.sft_metrics = read_metrics_file(r.dir / "sft" / "metrics.jsonl");
+    r.dpo_metrics = read_metrics_file(r.dir / "dpo" / "metrics.jsonl");
+    run.rounds.push_back(std::move(r));
+  }
+  std::sort(run.rounds.begin(), run.rounds.end(), [](const auto& a, const auto& b) { return a.round < b.round; });
+  CAI_CHECK(run.manifest || run.summary || !run.rounds.empty(),
+            "report: {} is not a loop run directory (no manifest.json, summary.json or round-K/)", dir.string());
+  return run;
+}
+
+double num_at(const Json& j, std::initializer_list<const char*> path) {
+  const Json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object()) return kNaN;
+    auto it = cur->find(key);
+    if (it == cur->end()) return kNaN;
+    cur = &*it;
+  }
+  return cur->is_number() ? cur->get<double>() : kNaN;
+}
+
+double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path) {
+  return j ? num_at(*j, path) : kNaN;
+}
+
+std::string str_at(const Json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string rate_cell(const Json& rate) {
+  const double total = num_at(rate, {"total"});
+  if (!(total > 0)) return "n/a";
+  return fmt::format("{} ({}/{})", percent(num_at(rate, {"rate"})), static_cast<long long>(num_at(rate, {"pass"})),
+                     static_cast<long long>(total));
+}
+
+double rate_of(const Json& j, std::initializer_list<const char*> path) {
+  const Json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object()) return kNaN;
+    auto it = cur->find(key);
+    if (it == cur->end()) return kNaN;
+    cur = &*it;
+  }
+  const double total = num_at(*cur, {"total"});
+  // Rates of nothing (no applicable prompt) are missing, not 0%.
+  if (std::isfinite(total) && total <= 0) return kNaN;
+  return num_at(*cur, {"rate"});
+}
+
+}  // namespace cai::report

@@ -1,0 +1,63 @@
+// Reading a loop run directory for the report. Every file is optional (a run killed midway
+// still reports): absent files are std::nullopt. A file that exists but does not parse throws
+// cai::Error naming the file and line.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cai::report {
+
+using Json = nlohmann::json;
+using JsonLines = std::vector<Json>;
+
+// A whole JSON file; errors say "<file>:<line>: ...".
+std::optional<Json> read_json_file(const std::filesystem::path& path);
+
+// A JSON Lines file. A torn last line (no trailing newline and not valid JSON), which a killed
+// writer leaves, is dropped; any other bad line throws "<file>:<line>: ...".
+std::optional<JsonLines> read_jsonl_file(const std::filesystem::path& path);
+
+// A trainer's metrics.jsonl: as read_jsonl_file, and every line must be an object with a
+// numeric "step" (the x of every training plot).
+std::optional<JsonLines> read_metrics_file(const std::filesystem::path& path);
+
+struct RoundData {
+  int round = 0;
+  std::filesystem::path dir;
+  std::optional<Json> eval, quality, info;  // eval.json, quality.json, round.json
+  std::optional<JsonLines> critique_revise, labels, sft_metrics, dpo_metrics;
+  std::string label() const;                // "round 0 (base)", "round 2"
+};
+
+struct RunData {
+  std::filesystem::path dir;
+  std::optional<Json> manifest, summary;
+  std::vector<RoundData> rounds;  // by round number; round 0 first when present
+
+  // summary.json's best_round; without a summary, the round after 0 with the highest quality
+  // (the later one on ties); -1 when there is none.
+  int best_round() const;
+  const RoundData* round(int k) const;  // nullptr when that round has no directory
+};
+
+// Throws cai::Error when `dir` is not a directory or holds neither manifest.json nor round-K/.
+RunData load_run(const std::filesystem::path& dir);
+
+// Safe lookups into files whose shape may be partial: the number at `path` (keys, in order),
+// or NaN when any key is missing or the value is not a number.
+double num_at(const Json& j, std::initializer_list<const char*> path);
+double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path);
+std::string str_at(const Json& j, const char* key, const std::string& fallback = "");
+
+// A rate object {"rate", "pass", "total"} as "87.5% (7/8)", or "n/a" when total is 0 or absent.
+std::string rate_cell(const Json& rate);
+
+// A rate object's rate, NaN when total is 0 or the object is missing.
+double rate_of(const Json& j, std::initializer_list<const char*> path);
+
+}  // namespace cai::report

@@ -1,0 +1,194 @@
+// The run summary (manifest, summary.json, per-round quality and timings) and the training
+// curves of every round's SFT and DPO stages.
+#include "sections.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "cai/report/html.h"
+#include "cai/report/svg.h"
+
+namespace cai::report {
+
+std::string note(const std::string& text) { return "<p class=\"na\">" + escape_html(text) + "</p>\n"; }
+
+std::string missing(const std::vector<std::string>& files) {
+  if (files.empty()) return "";
+  std::string list;
+  for (std::size_t i = 0; i < files.size(); ++i) list += (i ? ", " : "") + files[i];
+  return note("Not available (missing): " + list + ".");
+}
+
+std::string plots_row(const std::string& plots) {
+  return plots.empty() ? "" : "<div class=\"plots\">\n" + plots + "</div>\n";
+}
+
+namespace {
+
+std::string row(const std::string& key, const std::string& value_html) {
+  return "<tr><th>" + escape_html(key) + "</th><td>" + value_html + "</td></tr>\n";
+}
+
+// "sft 12.0 s, dpo 3.5 s" from round.json's {"seconds": {stage: s}}.
+std::string stage_seconds(const Json& info) {
+  std::string out;
+  if (info.contains("seconds") && info["seconds"].is_object())
+    for (const auto& [stage, s] : info["seconds"].items())
+      if (s.is_number()) out += fmt::format("{}{} {:.1f} s", out.empty() ? "" : ", ", stage, s.get<double>());
+  return out;
+}
+
+std::string manifest_html(const Json& m) {
+  std::string h = "<table class=\"kv\">\n";
+  h += row("name", escape_html(str_at(m, "name", "?")));
+  h += row("cai version", escape_html(str_at(m, "cai_version", "?")));
+  h += row("created", escape_html(str_at(m, "created", "?")));
+  if (m.contains("resumed") && m["resumed"].is_array() && !m["resumed"].empty()) {
+    std::string r;
+    for (const auto& t : m["resumed"]) r += (r.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : t.dump());
+    h += row("resumed", escape_html(r));
+  }
+  if (m.contains("seed")) h += row("seed", escape_html(m["seed"].dump()));
+  h += "</table>\n";
+  if (m.contains("inputs") && m["inputs"].is_object()) {
+    h += fmt::format("<details><summary>Inputs and their SHA-256 ({})</summary>\n<table>\n"
+                     "<tr><th>role</th><th>path</th><th>sha256</th></tr>\n",
+                     m["inputs"].size());
+    for (const auto& [role, in] : m["inputs"].items())
+      h += "<tr><td>" + escape_html(role) + "</td><td>" + escape_html(str_at(in, "path")) +
+           "</td><td class=\"hash\">" + escape_html(str_at(in, "sha256")) + "</td></tr>\n";
+    h += "</table>\n</details>\n";
+  }
+  if (m.contains("config"))
+    h += "<details><summary>Configuration</summary>\n<pre class=\"text\">" + escape_html(m["config"].dump(2)) +
+         "</pre>\n</details>\n";
+  return h;
+}
+
+std::string summary_html(const RunData& run) {
+  const Json& s = *run.summary;
+  std::string h = "<table class=\"kv\">\n";
+  const double best = num_at(s, {"best_round"});
+  h += row("best round", std::isfinite(best) ? fmt::format("{}", static_cast<long long>(best)) : "n/a");
+  h += row("best model", escape_html(str_at(s, "best_model", "n/a")));
+  if (s.contains("metric")) h += row("quality metric", escape_html(str_at(s, "metric")));
+  h += row("stopped", escape_html(str_at(s, "stopped", "n/a")));
+  h += row("reason", escape_html(str_at(s, "reason", "")));
+  return h + "</table>\n";
+}
+
+}  // namespace
+
+Section summary_section(const RunData& run) {
+  Section sec{"summary", "Run summary", ""};
+  std::string& h = sec.html;
+  std::vector<std::string> absent;
+  if (run.manifest) h += manifest_html(*run.manifest);
+  else absent.push_back("manifest.json");
+  if (run.summary) h += summary_html(run);
+  else absent.push_back("summary.json (the run has not finished)");
+  h += missing(absent);
+
+  // Per round: quality, completion and time per stage.
+  std::string metric;
+  Series q{"quality", {}, {}, false, {}};
+  h += "<table>\n<tr><th>round</th><th>quality</th><th>done</th><th>seconds per stage</th><th>model</th></tr>\n";
+  for (const auto& r : run.rounds) {
+    const double v = num_at(r.quality, {"quality"});
+    if (r.quality && metric.empty()) metric = str_at(*r.quality, "metric");
+    if (std::isfinite(v)) q.x.push_back(r.round), q.y.push_back(v);
+    const bool done = r.info && r.info->is_object() && r.info->contains("done") && (*r.info)["done"] == true;
+    const bool best = r.round == run.best_round();
+    h += fmt::format("<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                     best ? " class=\"best\"" : "", escape_html(r.label()), best ? " (best)" : "",
+                     std::isfinite(v) ? number(v, 4) : "n/a",
+                     r.round == 0 ? (r.eval ? "evaluated" : "no") : (done ? "yes" : "no"),
+                     r.info ? escape_html(stage_seconds(*r.info)) : "",
+                     r.info ? escape_html(str_at(*r.info, "model")) : "");
+  }
+  h += "</table>\n";
+  if (run.rounds.empty()) h += note("No round-K directory yet.");
+  if (!q.x.empty()) {
+    ChartOptions o;
+    o.name = "quality";
+    o.title = "Quality per round" + (metric.empty() ? "" : " (" + metric + ")");
+    o.x_label = "round";
+    o.integer_x = true;
+    h += line_chart({q}, o);
+  }
+  return sec;
+}
+
+namespace {
+
+// A metric of one round's metrics lines as a train series and (when logged) an eval series.
+std::vector<Series> metric_series(const RoundData& r, const JsonLines& lines, const char* key) {
+  // One colour per round; the eval split dashed.
+  const std::string colour = palette(static_cast<std::size_t>(r.round > 0 ? r.round - 1 : 0));
+  Series train{fmt::format("round {} train", r.round), {}, {}, false, colour};
+  Series eval{fmt::format("round {} eval", r.round), {}, {}, true, colour};
+  for (const auto& j : lines) {
+    const double v = num_at(j, {key});
+    if (!j.contains(key)) continue;
+    Series& s = str_at(j, "split", "train") == "eval" ? eval : train;
+    s.x.push_back(num_at(j, {"step"}));
+    s.y.push_back(v);  // NaN (a logged null) leaves a gap
+  }
+  std::vector<Series> out;
+  if (!train.x.empty()) out.push_back(std::move(train));
+  if (!eval.x.empty()) out.push_back(std::move(eval));
+  return out;
+}
+
+std::string stage_plots(const RunData& run, const char* stage, std::vector<std::string>& absent) {
+  struct Metric {
+    const char* key;
+    const char* plot;
+    const char* title;
+    bool rate;
+  };
+  const std::string s(stage);
+  const std::vector<Metric> metrics =
+      s == "dpo" ? std::vector<Metric>{{"loss", "dpo-loss", "DPO loss", false},
+                                       {"rewards/margins", "dpo-margins", "DPO rewards/margins", false},
+                                       {"rewards/accuracies", "dpo-accuracies", "DPO rewards/accuracies", true}}
+                 : std::vector<Metric>{{"loss", "sft-loss", "SFT loss", false}};
+  std::string h;
+  for (const auto& m : metrics) {
+    std::vector<Series> series;
+    for (const auto& r : run.rounds) {
+      if (r.round == 0) continue;
+      const auto& lines = s == "dpo" ? r.dpo_metrics : r.sft_metrics;
+      if (!lines) {
+        if (m.key == std::string("loss")) absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
+        continue;
+      }
+      for (auto& x : metric_series(r, *lines, m.key)) series.push_back(std::move(x));
+    }
+    if (series.empty()) continue;  // not logged by this objective (or no round trained yet)
+    ChartOptions o;
+    o.name = m.plot;
+    o.title = std::string(m.title) + " (solid: train, dashed: eval)";
+    o.width = 520;
+    o.x_label = "step";
+    o.integer_x = true;
+    o.y_percent = m.rate;
+    if (m.rate) o.y_min = 0.0, o.y_max = 1.0;
+    h += line_chart(series, o);
+  }
+  return h;
+}
+
+}  // namespace
+
+Section training_section(const RunData& run) {
+  Section sec{"training", "Training", ""};
+  std::vector<std::string> absent;
+  std::string plots = stage_plots(run, "sft", absent) + stage_plots(run, "dpo", absent);
+  sec.html = plots_row(plots) + missing(absent);
+  if (plots.empty()) sec.html += note("No training metrics are available yet.");
+  return sec;
+}
+
+}  // namespace cai::report
