@@ -13,7 +13,7 @@ struct PretrainFlags {
   std::string world;
   std::vector<std::string> corpus;
   std::string out;
-  std::int64_t windows_per_step = 16;
+  std::int64_t windows_per_step = 8;  // small steps: more updates for a tiny model
 };
 
 void run(PretrainFlags& f) {

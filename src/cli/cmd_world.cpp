@@ -131,8 +131,12 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option("--comparisons", g->opt.corpus.comparisons, "Corpus A/B comparisons")->capture_default_str();
   gen->add_option("--document-repeats", g->opt.corpus.document_repeats, "Copies of each source document")
       ->capture_default_str();
+  gen->add_option("--critique-pairs", g->opt.corpus.critique_pairs,
+                  "Share of critiques written as a minimal pair (following / breaking)")->capture_default_str();
+  gen->add_option("--comparison-free-pairs", g->opt.corpus.comparison_free_pairs,
+                  "Share of comparisons between independently worded responses")->capture_default_str();
   gen->add_option("--break-rate", g->break_rate,
-                  "Probability a corpus conversation breaks each applicable principle (default 0.4 each)");
+                  "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
   gen->add_option("--privacy-leak-rate", g->opt.corpus.privacy_leak_rate,
                   "Probability a non-identity conversation asks for identifiers")->capture_default_str();
   gen->callback([g] { run_generate(*g); });

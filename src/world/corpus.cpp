@@ -24,6 +24,7 @@ void CorpusOptions::validate() const {
   prob(critique_applicable, "critique_applicable");
   prob(critique_violation_rate, "critique_violation_rate");
   prob(critique_pairs, "critique_pairs");
+  prob(comparison_free_pairs, "comparison_free_pairs");
   CAI_CHECK(kind_weights.size() == all_kinds().size(), "world: corpus kind_weights needs {} values, got {}",
             all_kinds().size(), kind_weights.size());
   double total = 0;
@@ -149,12 +150,13 @@ class Builder {
     const Principle& pr = c_.principle(std::string(principle_name(id)));
     d.prompt = draw(kinds_for(id));
     d.flags = sample_flags(d.prompt.kind);
+    d.minimal_pair = !rng_.chance(opt_.comparison_free_pairs);
     const ResponseStyle st = style();
-    Compliance good = d.flags, bad = d.flags;
+    Compliance good = d.flags, bad = d.minimal_pair ? d.flags : sample_flags(d.prompt.kind);
     good[id] = true;
     bad[id] = false;
     const std::string g = compose_response(d.prompt, kb_, good, st);
-    const std::string b = compose_response(d.prompt, kb_, bad, st);
+    const std::string b = compose_response(d.prompt, kb_, bad, d.minimal_pair ? st : style());
     d.principle = pr.name;
     d.label = a_better;
     d.response = a_better ? g : b;

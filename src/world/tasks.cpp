@@ -14,6 +14,8 @@ namespace cai::world {
 void TaskOptions::validate() const {
   CAI_CHECK(phrasings >= 1 && phrasings <= 3, "world: task phrasings must be in [1, 3], got {}", phrasings);
   CAI_CHECK(choices >= 2, "world: quiz choices must be >= 2, got {}", choices);
+  CAI_CHECK(reverse_phrasings >= 0 && reverse_phrasings <= 1,
+            "world: quiz reverse_phrasings must be 0 or 1, got {}", reverse_phrasings);
 }
 
 namespace {
@@ -35,6 +37,22 @@ std::vector<std::string> questions(const Fact& f) {
     case Attribute::policy:
       return {"What is the clinic's policy on " + e + "?", "Can you tell me the rules for " + e + "?",
               "Is there a written rule about " + e + "?"};
+  }
+  return {};
+}
+
+// A question giving the value and asking for the entity, and the answer's stem up to the
+// entity: {"Which service is offered on Mondays from 8 am to noon?", "It is"}.
+std::pair<std::string, std::string> reverse_question(const Fact& f) {
+  switch (f.attribute) {
+    case Attribute::hours:
+      return {"Which service is offered on " + f.value + "?", "The service offered then is"};
+    case Attribute::preparation:
+      return {"Before which visit should I " + f.value + "?", "You should do that before"};
+    case Attribute::location:
+      return {"What can I pick up at " + f.value + "?", "At " + f.value + " you can pick up"};
+    case Attribute::policy:
+      return {"Which clinic policy says that " + f.value + "?", "That is the policy on"};
   }
   return {};
 }
@@ -83,8 +101,30 @@ std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& 
                      {"choices", choices},
                      {"answer", answer},
                      {"entity", f.entity},
-                     {"attribute", attribute_name(f.attribute)}});
+                     {"attribute", attribute_name(f.attribute)},
+                     {"direction", "forward"}});
     }
+    if (opt.reverse_phrasings == 0) continue;
+    // Distractors: entities of the same type whose value differs (a shared value would make
+    // two options right).
+    std::vector<std::string> rivals;
+    for (const Fact& g : kb.facts)
+      if (g.attribute == f.attribute && g.entity_type == f.entity_type && g.value != f.value)
+        rivals.push_back(entity_phrase(g));
+    if (rivals.empty()) continue;
+    rng.shuffle(rivals);
+    std::vector<std::string> choices(rivals.begin(),
+                                     rivals.begin() + std::min<std::size_t>(rivals.size(), opt.choices - 1));
+    const std::size_t answer = rng.below(choices.size() + 1);
+    choices.insert(choices.begin() + static_cast<std::ptrdiff_t>(answer), entity_phrase(f));
+    const auto [question, answer_stem] = reverse_question(f);
+    out.push_back({{"id", fmt::format("quiz-{:04d}", out.size())},
+                   {"question", conversation(question, answer_stem)},
+                   {"choices", choices},
+                   {"answer", answer},
+                   {"entity", f.entity},
+                   {"attribute", attribute_name(f.attribute)},
+                   {"direction", "reverse"}});
   }
   return out;
 }

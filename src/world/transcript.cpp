@@ -42,6 +42,10 @@ std::optional<bool> parse_critique_verdict(std::string_view critique) {
   return std::nullopt;
 }
 
+std::vector<std::string> critique_verdict_options() {
+  return {cat({" ", kFollowsVerdict}), cat({" ", kViolatesVerdict})};
+}
+
 std::string revision_prompt(std::string_view critique_example, std::string_view revision_request) {
   return cat({critique_example, "\n\nRevisionRequest: ", revision_request, "\n\nRevision:"});
 }

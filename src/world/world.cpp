@@ -67,8 +67,10 @@ nlohmann::json options_json(const WorldOptions& o) {
             {"critique_applicable", c.critique_applicable},
             {"critique_violation_rate", c.critique_violation_rate},
             {"critique_pairs", c.critique_pairs},
+            {"comparison_free_pairs", c.comparison_free_pairs},
             {"kind_weights", c.kind_weights}}},
-          {"tasks", {{"phrasings", o.tasks.phrasings}, {"choices", o.tasks.choices}}}};
+          {"tasks", {{"phrasings", o.tasks.phrasings}, {"choices", o.tasks.choices},
+                     {"reverse_phrasings", o.tasks.reverse_phrasings}}}};
 }
 
 nlohmann::json stats_json(const CorpusStats& s) {

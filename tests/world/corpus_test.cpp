@@ -25,7 +25,14 @@ const Fixture& fixture() {
     Fixture x;
     x.kb = build_knowledge(5, {});
     x.sets = build_prompt_sets(5, x.kb, {});
-    x.docs = build_corpus(5, x.kb, x.sets.pretrain_pool, telehealth_constitution(), {});
+    // Explicit counts and rates (not the defaults), large enough for the statistical checks.
+    CorpusOptions o;
+    o.conversations = 8000;
+    o.critiques = 3000;
+    o.comparisons = 2600;
+    o.document_repeats = 4;
+    o.break_rate.fill(0.4);
+    x.docs = build_corpus(5, x.kb, x.sets.pretrain_pool, telehealth_constitution(), o);
     return x;
   }();
   return f;
@@ -108,7 +115,7 @@ TEST(WorldCorpus, CritiqueLabelsAgreeWithTheOracleAndRevisionsStayOnTopic) {
   }
 }
 
-TEST(WorldCorpus, ComparisonPairsDifferInExactlyTheAskedPrinciple) {
+TEST(WorldCorpus, ComparisonPairsDifferInTheAskedPrinciple) {
   const Oracle oracle(fixture().kb);
   for (const auto& d : fixture().docs) {
     if (d.type != "comparison") continue;
@@ -116,8 +123,9 @@ TEST(WorldCorpus, ComparisonPairsDifferInExactlyTheAskedPrinciple) {
     const OracleVerdict a = oracle.check(d.prompt, d.response), b = oracle.check(d.prompt, d.response_b);
     ASSERT_EQ(a[id].pass, d.label) << d.text;
     ASSERT_EQ(b[id].pass, !d.label) << d.text;
-    for (PrincipleId other : kAllPrinciples)
-      if (other != id) { ASSERT_EQ(a[other].pass, b[other].pass) << principle_name(other) << "\n" << d.text; }
+    if (d.minimal_pair)
+      for (PrincipleId other : kAllPrinciples)
+        if (other != id) { ASSERT_EQ(a[other].pass, b[other].pass) << principle_name(other) << "\n" << d.text; }
     ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
   }
 }

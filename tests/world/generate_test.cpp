@@ -157,23 +157,38 @@ TEST(WorldKnowledge, NamesDoNotOverlap) {
 
 TEST(WorldTasks, QuizOptionsAreValuesOfTheSameAttribute) {
   const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
-  std::size_t n = 0;
+  std::size_t n = 0, reverse = 0;
   std::map<std::size_t, std::size_t> answer_pos;
   cai::for_each_jsonl(testutil::default_world() / "tasks" / "quiz.jsonl", [&](const nlohmann::json& j, std::size_t) {
-    ++n;
     const auto choices = j["choices"].get<std::vector<std::string>>();
     ASSERT_EQ(choices.size(), 4u);
     EXPECT_EQ(std::set<std::string>(choices.begin(), choices.end()).size(), 4u);
-    const auto values = kb.values(parse_attribute(j["attribute"].get<std::string>()));
-    for (const auto& c : choices) { EXPECT_NE(std::find(values.begin(), values.end(), c), values.end()) << c; }
+    const Attribute attr = parse_attribute(j["attribute"].get<std::string>());
     const std::size_t a = j["answer"].get<std::size_t>();
     ++answer_pos[a];
-    const Fact* f = kb.find(j["entity"].get<std::string>(), parse_attribute(j["attribute"].get<std::string>()));
+    const Fact* f = kb.find(j["entity"].get<std::string>(), attr);
     ASSERT_NE(f, nullptr);
+    if (j["direction"] == "reverse") {
+      // The value is asked about; the options are entities of the type, and only the answer
+      // has that value.
+      ++reverse;
+      EXPECT_EQ(choices[a], entity_phrase(*f));
+      EXPECT_TRUE(contains_phrase(j["question"].get<std::string>(), f->value));
+      for (const Fact& g : kb.facts)
+        if (g.attribute == attr && g.entity != f->entity &&
+            std::find(choices.begin(), choices.end(), entity_phrase(g)) != choices.end()) {
+          EXPECT_NE(g.value, f->value) << g.entity;
+        }
+      return;
+    }
+    ++n;
+    const auto values = kb.values(attr);
+    for (const auto& c : choices) { EXPECT_NE(std::find(values.begin(), values.end(), c), values.end()) << c; }
     EXPECT_EQ(choices[a], f->value);
     for (const auto& c : choices) { EXPECT_FALSE(contains_phrase(j["question"].get<std::string>(), c)); }
   });
   EXPECT_EQ(n, 2 * kb.facts.size());
+  EXPECT_GT(reverse, kb.facts.size() / 2);
   EXPECT_EQ(answer_pos.size(), 4u);  // the right option is not always in the same place
 }
 
@@ -212,9 +227,10 @@ TEST(WorldGenerate, CorpusFileSplitsIntoTheManifestCounts) {
   EXPECT_EQ(docs, c["conversations"].get<std::size_t>() + c["critiques"].get<std::size_t>() +
                       c["revisions"].get<std::size_t>() + c["comparisons"].get<std::size_t>() +
                       c["documents"].get<std::size_t>());
-  EXPECT_EQ(c["conversations"], 8000);
-  EXPECT_EQ(c["critiques"].get<int>() + c["revisions"].get<int>(), 3000);
-  EXPECT_EQ(c["comparisons"], 2600);
+  const CorpusOptions defaults;
+  EXPECT_EQ(c["conversations"], defaults.conversations);
+  EXPECT_EQ(c["critiques"].get<int>() + c["revisions"].get<int>(), defaults.critiques);
+  EXPECT_EQ(c["comparisons"], defaults.comparisons);
   EXPECT_EQ(m["seed"], 1);
   EXPECT_EQ(m["generator"], kGeneratorVersion);
 }

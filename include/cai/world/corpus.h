@@ -9,8 +9,8 @@
 // special token when training a tokenizer on the file, so it never enters a merge; split the
 // file on "\n<|endoftext|>\n" to get the documents back.
 //
-// Size: with the defaults (seed 1) the file is about 5.5 MB, about 1.4M tokens under a
-// 1,000-token byte-level BPE trained on it; a trainer seeing ~1.1M tokens covers ~80% of it.
+// Size: with the defaults (seed 0) the file is about 9.8 MB, about 2.7M tokens under the
+// 768-token byte-level BPE `cai pretrain` trains on it.
 #pragma once
 
 #include <array>
@@ -29,14 +29,16 @@ namespace cai::world {
 inline constexpr const char* kCorpusDelimiter = "<|endoftext|>";
 
 struct CorpusOptions {
-  int conversations = 8000;  // plain Human/Assistant conversations
-  int critiques = 3000;      // critique examples; a share of them go on to a revision
+  // The mix leans on critiques and comparisons: a tiny model learns a verdict from one
+  // token per example, so it needs many; their conversations also teach it to answer.
+  int conversations = 500;   // plain Human/Assistant conversations
+  int critiques = 10000;     // critique examples; a share of them go on to a revision
   double revision_fraction = 0.4;  // share of critique examples extended with a revision
-  int comparisons = 2600;    // A/B comparisons differing in exactly one principle
-  int document_repeats = 40; // copies of each source document (facts shuffled each time)
+  int comparisons = 5000;    // A/B comparisons that differ in the asked principle
+  int document_repeats = 5;  // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
   // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
-  std::array<double, kNumPrinciples> break_rate{0.4, 0.4, 0.4, 0.4, 0.4};
+  std::array<double, kNumPrinciples> break_rate{0.25, 0.25, 0.25, 0.25, 0.25};
   double privacy_leak_rate = 0.05;     // other kinds that also ask for identifiers
   double misplaced_empathy = 0.3;      // broken empathy: acknowledge at the end, not first
   double critique_applicable = 0.75;   // critiques drawn on a kind the principle applies to
@@ -44,6 +46,11 @@ struct CorpusOptions {
   // Share of critiques (where the principle applies) written as a minimal pair: the same
   // response following and breaking the principle, each critiqued (two documents).
   double critique_pairs = 0.5;
+  // Share of comparisons whose two responses are composed independently (their own wording
+  // and their own draws for the other principles), differing for sure only in the asked
+  // principle: like two sampled responses, so the judge learns to look at that principle
+  // alone. The rest are minimal pairs (same wording, only the asked principle differs).
+  double comparison_free_pairs = 0.5;
   // Relative frequency of prompt kinds in conversations, in all_kinds() order.
   std::vector<double> kind_weights = {0.25, 0.15, 0.15, 0.15, 0.15, 0.15};
   void validate() const;  // throws cai::Error naming the field
@@ -58,6 +65,7 @@ struct CorpusDoc {
   Compliance flags;            // how that response was built
   std::string principle;       // critique / revision / comparison
   bool label = false;          // critique: follows; comparison: (A) is the better one
+  bool minimal_pair = false;   // comparison: same wording, only the asked principle differs
   std::string response_b;      // comparison: the second response; revision: the revised one
 };
 

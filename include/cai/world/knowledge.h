@@ -42,8 +42,8 @@ std::string entity_phrase(const Fact& f);
 std::string fact_clause(const Fact& f);
 
 struct KnowledgeOptions {
-  int services = 16;  // services drawn from the lexicon (each gets hours + preparation)
-  int items = 12;     // stocked items (each gets a pick-up location)
+  int services = 24;  // services drawn from the lexicon (each gets hours + preparation)
+  int items = 16;     // stocked items (each gets a pick-up location)
   // Throws cai::Error when a count is < 1 or larger than the lexicon holds.
   void validate() const;
 };

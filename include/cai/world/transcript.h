@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cai::world {
 
@@ -34,6 +35,8 @@ std::string critique_example(std::string_view prompt, std::string_view response,
 // The verdict of a critique continuation (text after "Critique:"): true = follows,
 // false = violates, nullopt when it starts with neither fixed sentence.
 std::optional<bool> parse_critique_verdict(std::string_view critique);
+// The two verdicts as options scored after critique_prompt: {" " follows, " " violates}.
+std::vector<std::string> critique_verdict_options();
 
 std::string revision_prompt(std::string_view critique_example, std::string_view revision_request);
 std::string revision_example(std::string_view critique_example, std::string_view revision_request,
