@@ -1,58 +1,30 @@
 #!/usr/bin/env bash
-# The demo: the most complete real path cai has today, end to end on this machine.
-# The synthetic telehealth world is generated (knowledge base, prompt splits, corpus,
-# constitution), its constitution is checked, a BPE tokenizer is trained on its corpus, a small
-# Llama-shaped model is created with random weights for it, and the model is inspected, sampled
-# from in a batch, used to score text, exported to GGUF and reloaded; greedy generations from
-# the safetensors directory and from the GGUF file must agree. (Random weights produce
-# gibberish: the point is that every stage runs for real. Pretraining on the world comes next.)
+# The demo: the whole Constitutional AI loop on the embedded telehealth world.
+# 1. the world is generated (knowledge base, prompt splits, pretraining corpus, constitution,
+#    capability tasks), deterministically from its seed;
+# 2. a tokenizer and a small Llama-shaped base model are pretrained on its corpus (reused when
+#    runs/base already holds a model made from the same corpus and settings);
+# 3. `cai loop` runs up to three rounds of critique -> revision, AI-feedback labels, SFT and DPO,
+#    evaluating every round with the world's oracle, and prints the before/after table and the
+#    alignment tax; `cai report` turns the run into one HTML file.
 set -euo pipefail
 BUILD=${1:-build}
 CAI="$(pwd)/$BUILD/cai"
-OUT=runs/demo
-mkdir -p "$OUT"
 
 step() { printf '\n== %s\n' "$*"; }
+start=$(date +%s)
 
-step "generate the synthetic telehealth world (seed 1)"
-"$CAI" world generate --seed 1 --out "$OUT/world"
-ls "$OUT/world" "$OUT/world/prompts"
+step "generate the synthetic telehealth world (seed 0)"
+"$CAI" world generate --seed 0 --out runs/world
 
-step "check the world's constitution"
-"$CAI" constitution check "$OUT/world/constitution.yaml"
+step "pretrain the base model on the world's corpus (cached in runs/base)"
+"$CAI" pretrain --world runs/world --out runs/base --seed 0
 
-step "train a byte-level BPE tokenizer on the world's corpus"
-"$CAI" tokenizer train --input "$OUT/world/corpus/pretrain.txt" \
-  --vocab-size 1024 --special '<|endoftext|>' --out "$OUT/tokenizer.json"
+step "the loop: critique -> revision, AI feedback, SFT, DPO, evaluation (up to 3 rounds)"
+"$CAI" loop --config examples/loop/demo.yaml
 
-step "create a small random Llama-shaped model (GQA, tied embeddings)"
-"$CAI" model init --tokenizer "$OUT/tokenizer.json" --hidden 128 --layers 4 --heads 4 \
-  --kv-heads 2 --ffn 352 --context 512 --tie-embeddings --seed 1 --out "$OUT/random-model"
-"$CAI" model info "$OUT/random-model"
+step "the HTML report"
+"$CAI" report runs/demo
 
-step "batched sampling (temperature 0.8, top-p 0.95, seed 7)"
-"$CAI" generate "$OUT/random-model" --input examples/prompts.jsonl --output "$OUT/samples.jsonl" \
-  --max-tokens 24 --temperature 0.8 --top-p 0.95 --seed 7 --chat-template human-assistant
-head -c 600 "$OUT/samples.jsonl"; echo
-
-step "score a text under teacher forcing"
-"$CAI" score "$OUT/random-model" --text "The clinic opens at 8am on weekdays." > "$OUT/score.json"
-head -c 400 "$OUT/score.json"; echo
-
-step "export to GGUF (F32) and reload"
-"$CAI" model convert "$OUT/random-model" "$OUT/random-model.gguf"
-"$CAI" model info "$OUT/random-model.gguf"
-
-step "greedy generations from the directory and from the GGUF file agree"
-for m in random-model random-model.gguf; do
-  "$CAI" generate "$OUT/$m" --input examples/prompts.jsonl --output "$OUT/greedy-$m.jsonl" \
-    --max-tokens 16 --temperature 0 --chat-template human-assistant
-done
-if cmp -s "$OUT/greedy-random-model.jsonl" "$OUT/greedy-random-model.gguf.jsonl"; then
-  echo "identical: $(wc -l < "$OUT/greedy-random-model.jsonl") generations"
-else
-  echo "MISMATCH between safetensors and GGUF generations" >&2
-  exit 1
-fi
 echo
-echo "demo artifacts are in $OUT/"
+echo "demo finished in $(( $(date +%s) - start )) s; the run is in runs/demo/"
