@@ -76,19 +76,27 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
   return jc;
 }
 
+// The world evaluation of a split. The seed is the run's: the same draws every round, so
+// differences come from the model.
+eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& split, std::int64_t limit,
+                                     double temperature, std::int64_t max_tokens) {
+  eval::WorldEvalOptions o;
+  o.world = c.world;
+  o.constitution = c.constitution;
+  o.split = split;
+  o.limit = limit;
+  o.temperature = temperature;
+  o.max_tokens = max_tokens;
+  o.seed = c.seed;
+  return o;
+}
+
 }  // namespace
 
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
   nlohmann::json report;
   if (!c.world.empty()) {
-    eval::WorldEvalOptions o;
-    o.world = c.world;
-    o.constitution = c.constitution;
-    o.split = c.eval.split;
-    o.limit = c.eval.limit;
-    o.temperature = c.eval.temperature;
-    o.max_tokens = c.eval.max_tokens;
-    o.seed = c.seed;  // the same draws every round: differences come from the model
+    eval::WorldEvalOptions o = world_options(c, c.eval.split, c.eval.limit, c.eval.temperature, c.eval.max_tokens);
     o.critiques = c.eval.critiques;
     o.comparisons = c.eval.comparisons;
     o.tasks = c.eval.tasks;
@@ -115,14 +123,8 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
     q["detail"] = {{"judge_compliance", jc}};
     return q;
   }
-  eval::WorldEvalOptions o;
-  o.world = c.world;
-  o.constitution = c.constitution;
-  o.split = c.quality.split;
-  o.limit = c.quality.limit;
-  o.temperature = c.quality.temperature;
-  o.max_tokens = c.quality.max_tokens;
-  o.seed = c.seed;
+  eval::WorldEvalOptions o =
+      world_options(c, c.quality.split, c.quality.limit, c.quality.temperature, c.quality.max_tokens);
   o.critiques = c.quality.metric == "judge";
   o.comparisons = false;
   o.tasks = false;

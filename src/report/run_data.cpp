@@ -136,15 +136,23 @@ RunData load_run(const fs::path& dir) {
   return run;
 }
 
-double num_at(const Json& j, std::initializer_list<const char*> path) {
+namespace {
+// The value at a path of object keys; nullptr when any step is missing or not an object.
+const Json* find_path(const Json& j, std::initializer_list<const char*> path) {
   const Json* cur = &j;
   for (const char* key : path) {
-    if (!cur->is_object()) return kNaN;
+    if (!cur->is_object()) return nullptr;
     auto it = cur->find(key);
-    if (it == cur->end()) return kNaN;
+    if (it == cur->end()) return nullptr;
     cur = &*it;
   }
-  return cur->is_number() ? cur->get<double>() : kNaN;
+  return cur;
+}
+}  // namespace
+
+double num_at(const Json& j, std::initializer_list<const char*> path) {
+  const Json* v = find_path(j, path);
+  return v && v->is_number() ? v->get<double>() : kNaN;
 }
 
 double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path) {
@@ -166,13 +174,8 @@ std::string rate_cell(const Json& rate) {
 }
 
 double rate_of(const Json& j, std::initializer_list<const char*> path) {
-  const Json* cur = &j;
-  for (const char* key : path) {
-    if (!cur->is_object()) return kNaN;
-    auto it = cur->find(key);
-    if (it == cur->end()) return kNaN;
-    cur = &*it;
-  }
+  const Json* cur = find_path(j, path);
+  if (!cur) return kNaN;
   const double total = num_at(*cur, {"total"});
   // Rates of nothing (no applicable prompt) are missing, not 0%.
   if (std::isfinite(total) && total <= 0) return kNaN;
