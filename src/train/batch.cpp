@@ -82,6 +82,16 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
   return out;
 }
 
+Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples, const std::vector<std::int64_t>& lengths2,
+                          std::int64_t token_budget,
+                          const std::function<Metrics(const std::vector<std::int64_t>&)>& forward) {
+  Metrics sum;
+  for (const auto& batch : eval_batches(examples, lengths2, token_budget))
+    for (const auto& [k, v] : forward(batch)) sum[k] += v;
+  for (auto& [k, v] : sum) v /= static_cast<double>(examples.size());
+  return sum;
+}
+
 std::vector<std::vector<std::int64_t>> eval_batches(const std::vector<std::int64_t>& examples,
                                                     const std::vector<std::int64_t>& lengths,
                                                     std::int64_t token_budget) {

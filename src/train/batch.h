@@ -5,13 +5,16 @@
 // V = vocabulary.
 #pragma once
 
+
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "cai/train/data.h"
+#include "cai/train/objective.h"
 
 namespace cai {
 class LlamaModel;
@@ -53,6 +56,13 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
 std::vector<std::vector<std::int64_t>> eval_batches(const std::vector<std::int64_t>& examples,
                                                     const std::vector<std::int64_t>& lengths,
                                                     std::int64_t token_budget);
+
+// The per-example mean of pair metrics over `examples`, evaluated in eval_batches of
+// `token_budget` (each pair counts two rows of its longer side: lengths2[i] = 2 * length).
+// `forward` returns the metric sums of one batch. Shared by the DPO and reward-model objectives.
+Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples, const std::vector<std::int64_t>& lengths2,
+                          std::int64_t token_budget,
+                          const std::function<Metrics(const std::vector<std::int64_t>&)>& forward);
 
 // Puts a module in eval mode for the lifetime of the guard, restoring its mode after.
 class EvalModeGuard {

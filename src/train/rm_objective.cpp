@@ -52,11 +52,8 @@ class RmObjective final : public Objective {
     detail::EvalModeGuard eval_mode(*rm_.base().model);
     std::vector<std::int64_t> lengths;
     for (std::int64_t i = 0; i < size(Split::eval); ++i) lengths.push_back(2 * length(Split::eval, i));
-    Metrics sum;
-    for (const auto& batch : detail::eval_batches(examples, lengths, kEvalTokenBudget))
-      for (const auto& [k, v] : forward(Split::eval, batch).second) sum[k] += v;
-    for (auto& [k, v] : sum) v /= static_cast<double>(examples.size());
-    return sum;
+    return detail::mean_pair_metrics(examples, lengths, kEvalTokenBudget,
+                                     [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
   }
 
   std::vector<TrainableParam> trainable() override {

@@ -20,17 +20,10 @@ using cai::testing_util::ToyRegression;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CAI_TEST_TMPDIR) / "resume" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return testing_util::fresh_run_dir("resume", name); }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
-  std::vector<nlohmann::json> out;
-  for_each_jsonl(dir / "metrics.jsonl", [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
-  return out;
+  return testing_util::read_metrics_file(dir / "metrics.jsonl");
 }
 
 // Everything the schedule, optimiser and data order touch; noise stands in for dropout.

@@ -23,18 +23,9 @@ using cai::testing_util::ToyRegression;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CAI_TEST_TMPDIR) / "trainer" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return testing_util::fresh_run_dir("trainer", name); }
 
-std::vector<nlohmann::json> read_metrics(const fs::path& p) {
-  std::vector<nlohmann::json> out;
-  for_each_jsonl(p, [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
-  return out;
-}
+std::vector<nlohmann::json> read_metrics(const fs::path& p) { return testing_util::read_metrics_file(p); }
 
 TrainOptions toy_options(const fs::path& dir) {
   TrainOptions o;

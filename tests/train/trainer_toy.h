@@ -11,10 +11,30 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "cai/io/jsonl.h"
 #include "cai/train/objective.h"
 
 namespace cai::testing_util {
+
+// An empty directory for one test's run, under the test tree's temp dir.
+inline std::filesystem::path fresh_run_dir(const std::string& group, const std::string& name) {
+  std::filesystem::path d = std::filesystem::path(CAI_TEST_TMPDIR) / group / name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// Every line of a metrics.jsonl file.
+inline std::vector<nlohmann::json> read_metrics_file(const std::filesystem::path& p) {
+  std::vector<nlohmann::json> out;
+  for_each_jsonl(p, [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
+  return out;
+}
 
 class ToyRegression : public train::Objective {
  public:
