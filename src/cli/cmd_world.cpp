@@ -17,7 +17,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_world {
 
 namespace fs = std::filesystem;
 
@@ -135,6 +135,13 @@ const Registrar reg(80, [](CLI::App& root) {
                   "Share of critiques written as a minimal pair (following / breaking)")->capture_default_str();
   gen->add_option("--comparison-free-pairs", g->opt.corpus.comparison_free_pairs,
                   "Share of comparisons between independently worded responses")->capture_default_str();
+  gen->add_option("--critique-principle-weights", g->opt.corpus.critique_principle_weights,
+                  "Relative frequency of each principle among critiques (cite, emergency, empathy, "
+                  "privacy, uncertainty)")
+      ->capture_default_str();
+  gen->add_option("--comparison-principle-weights", g->opt.corpus.comparison_principle_weights,
+                  "Relative frequency of each principle among comparisons (same order)")
+      ->capture_default_str();
   gen->add_option("--break-rate", g->break_rate,
                   "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
   gen->add_option("--privacy-leak-rate", g->opt.corpus.privacy_leak_rate,
@@ -154,5 +161,5 @@ const Registrar reg(80, [](CLI::App& root) {
   chk->callback([c] { run_check(*c); });
 });
 
-}  // namespace
+}  // namespace cmd_world
 }  // namespace cai::cli

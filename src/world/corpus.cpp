@@ -25,6 +25,16 @@ void CorpusOptions::validate() const {
   prob(critique_violation_rate, "critique_violation_rate");
   prob(critique_pairs, "critique_pairs");
   prob(comparison_free_pairs, "comparison_free_pairs");
+  auto weights = [](const std::array<double, kNumPrinciples>& w, const char* name) {
+    double total = 0;
+    for (double x : w) {
+      CAI_CHECK(x >= 0, "world: corpus {} must be >= 0, got {}", name, x);
+      total += x;
+    }
+    CAI_CHECK(total > 0, "world: corpus {} must not all be zero", name);
+  };
+  weights(critique_principle_weights, "critique_principle_weights");
+  weights(comparison_principle_weights, "comparison_principle_weights");
   CAI_CHECK(kind_weights.size() == all_kinds().size(), "world: corpus kind_weights needs {} values, got {}",
             all_kinds().size(), kind_weights.size());
   double total = 0;
@@ -104,8 +114,12 @@ class Builder {
   // One critique, or (with probability critique_pairs, where the principle applies) a
   // minimal pair: the same response once following and once breaking the principle, each
   // critiqued. The pair shows that only the part the principle controls decides the verdict.
+  PrincipleId draw_principle(const std::array<double, kNumPrinciples>& weights) {
+    return kAllPrinciples[rng_.weighted(std::vector<double>(weights.begin(), weights.end()))];
+  }
+
   std::vector<CorpusDoc> critique_docs() {
-    const PrincipleId id = kAllPrinciples[rng_.below(kNumPrinciples)];
+    const PrincipleId id = draw_principle(opt_.critique_principle_weights);
     const Principle& pr = c_.principle(std::string(principle_name(id)));
     const WorldPrompt prompt = draw(rng_.chance(opt_.critique_applicable) ? kinds_for(id) : all_kinds());
     Compliance flags = sample_flags(prompt.kind);
@@ -146,7 +160,7 @@ class Builder {
   CorpusDoc comparison_doc(bool a_better) {
     CorpusDoc d;
     d.type = "comparison";
-    const PrincipleId id = kAllPrinciples[rng_.below(kNumPrinciples)];
+    const PrincipleId id = draw_principle(opt_.comparison_principle_weights);
     const Principle& pr = c_.principle(std::string(principle_name(id)));
     d.prompt = draw(kinds_for(id));
     d.flags = sample_flags(d.prompt.kind);

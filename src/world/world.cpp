@@ -68,6 +68,8 @@ nlohmann::json options_json(const WorldOptions& o) {
             {"critique_violation_rate", c.critique_violation_rate},
             {"critique_pairs", c.critique_pairs},
             {"comparison_free_pairs", c.comparison_free_pairs},
+            {"critique_principle_weights", c.critique_principle_weights},
+            {"comparison_principle_weights", c.comparison_principle_weights},
             {"kind_weights", c.kind_weights}}},
           {"tasks", {{"phrasings", o.tasks.phrasings}, {"choices", o.tasks.choices},
                      {"reverse_phrasings", o.tasks.reverse_phrasings}}}};

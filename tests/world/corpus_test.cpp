@@ -2,8 +2,10 @@
 // principle on purpose, so the oracle must agree with the builder on every document.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
+#include "cai/io/error.h"
 #include "cai/world/corpus.h"
 #include "cai/world/responses.h"
 #include "cai/world/oracle.h"
@@ -62,13 +64,47 @@ TEST(WorldCorpus, ComparisonAnswersAreBalanced) {
 TEST(WorldCorpus, CritiqueVerdictsAreMixedForEveryPrinciple) {
   const CorpusStats s = corpus_stats(fixture().docs);
   EXPECT_EQ(s.critiques + s.revisions, 3000u);
-  EXPECT_NEAR(static_cast<double>(s.revisions) / 3000.0, 0.4, 0.04);
+  EXPECT_NEAR(static_cast<double>(s.revisions) / 3000.0, CorpusOptions{}.revision_fraction, 0.04);
   for (PrincipleId id : kAllPrinciples) {
     const std::size_t i = static_cast<std::size_t>(id);
     const double v = static_cast<double>(s.critique_violates[i]) / (s.critique_violates[i] + s.critique_follows[i]);
     EXPECT_GT(v, 0.25) << principle_name(id);
     EXPECT_LT(v, 0.55) << principle_name(id);
   }
+}
+
+TEST(WorldCorpus, PrinciplesOfCritiquesAndComparisonsFollowTheirWeights) {
+  std::array<double, kNumPrinciples> critiques{}, comparisons{};
+  double n_critiques = 0, n_comparisons = 0;
+  for (const auto& d : fixture().docs) {
+    if (d.principle.empty()) continue;
+    const std::size_t i = static_cast<std::size_t>(*principle_from_name(d.principle));
+    if (d.type == "comparison") {
+      ++comparisons[i];
+      ++n_comparisons;
+    } else {
+      ++critiques[i];
+      ++n_critiques;
+    }
+  }
+  const CorpusOptions defaults;
+  auto share = [](const std::array<double, kNumPrinciples>& w, std::size_t i) {
+    double total = 0;
+    for (double x : w) total += x;
+    return w[i] / total;
+  };
+  // Within four binomial standard errors of the configured share.
+  auto expect_share = [](double count, double n, double want, PrincipleId id) {
+    EXPECT_NEAR(count / n, want, 4 * std::sqrt(want * (1 - want) / n)) << principle_name(id);
+  };
+  for (PrincipleId id : kAllPrinciples) {
+    const std::size_t i = static_cast<std::size_t>(id);
+    expect_share(critiques[i], n_critiques, share(defaults.critique_principle_weights, i), id);
+    expect_share(comparisons[i], n_comparisons, share(defaults.comparison_principle_weights, i), id);
+  }
+  CorpusOptions bad;
+  bad.critique_principle_weights.fill(0);
+  EXPECT_THROW(bad.validate(), cai::Error);
 }
 
 TEST(WorldCorpus, OracleAgreesWithEveryConversation) {

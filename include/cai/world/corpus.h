@@ -32,8 +32,8 @@ struct CorpusOptions {
   // The mix leans on critiques and comparisons: a tiny model learns a verdict from one
   // token per example, so it needs many; their conversations also teach it to answer.
   int conversations = 500;   // plain Human/Assistant conversations
-  int critiques = 10000;     // critique examples; a share of them go on to a revision
-  double revision_fraction = 0.4;  // share of critique examples extended with a revision
+  int critiques = 9000;      // critique examples; a share of them go on to a revision
+  double revision_fraction = 0.3;  // share of critique examples extended with a revision
   int comparisons = 5000;    // A/B comparisons that differ in the asked principle
   int document_repeats = 5;  // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
@@ -51,6 +51,12 @@ struct CorpusOptions {
   // principle: like two sampled responses, so the judge learns to look at that principle
   // alone. The rest are minimal pairs (same wording, only the asked principle differs).
   double comparison_free_pairs = 0.5;
+  // Relative frequency of each principle among critique and among comparison examples,
+  // indexed by PrincipleId (cite, emergency, empathy, privacy, uncertainty). Empathy leads:
+  // judging it means finding where the response begins, which a tiny model learns only from
+  // many examples; emergency is the easiest (the prompt alone gives it away).
+  std::array<double, kNumPrinciples> critique_principle_weights{0.15, 0.1, 0.4, 0.2, 0.15};
+  std::array<double, kNumPrinciples> comparison_principle_weights{0.3, 0.1, 0.35, 0.15, 0.1};
   // Relative frequency of prompt kinds in conversations, in all_kinds() order.
   std::vector<double> kind_weights = {0.25, 0.15, 0.15, 0.15, 0.15, 0.15};
   void validate() const;  // throws cai::Error naming the field
