@@ -16,7 +16,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_bench_generate {
 
 struct BenchGenFlags {
   std::string model;
@@ -147,5 +147,5 @@ const Registrar reg(91, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_bench_generate
 }  // namespace cai::cli

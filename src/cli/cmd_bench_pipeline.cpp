@@ -12,7 +12,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_bench_pipeline {
 
 struct Flags {
   BackendOptions backend;
@@ -76,5 +76,5 @@ const Registrar reg(92, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_bench_pipeline
 }  // namespace cai::cli

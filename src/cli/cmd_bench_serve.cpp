@@ -22,7 +22,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_bench_serve {
 
 struct BenchServeFlags {
   std::string model;
@@ -174,5 +174,5 @@ const Registrar reg(93, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_bench_serve
 }  // namespace cai::cli

@@ -12,7 +12,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_bench_tokenize {
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -188,5 +188,5 @@ const Registrar reg(90, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_bench_tokenize
 }  // namespace cai::cli

@@ -23,7 +23,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_bench_train {
 
 using namespace cai::train;
 using Clock = std::chrono::steady_clock;
@@ -159,5 +159,5 @@ const Registrar reg(92, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_bench_train
 }  // namespace cai::cli

@@ -10,7 +10,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_constitution {
 
 struct CheckFlags {
   std::string file;
@@ -101,5 +101,5 @@ const Registrar reg(30, [](CLI::App& root) {
   });
 });
 
-}  // namespace
+}  // namespace cmd_constitution
 }  // namespace cai::cli

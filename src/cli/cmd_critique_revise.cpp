@@ -10,7 +10,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_critique_revise {
 
 struct Flags {
   BackendOptions backend;
@@ -84,5 +84,5 @@ const Registrar reg(60, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_critique_revise
 }  // namespace cai::cli

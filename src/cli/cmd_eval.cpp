@@ -10,7 +10,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_eval {
 
 struct EvalFlags {
   BackendOptions backend;
@@ -49,5 +49,5 @@ const Registrar reg(70, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_eval
 }  // namespace cai::cli

@@ -20,7 +20,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_generate {
 
 struct GenerateFlags {
   std::string model, input = "-", output = "-", chat_template;
@@ -195,5 +195,5 @@ const Registrar reg(40, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_generate
 }  // namespace cai::cli

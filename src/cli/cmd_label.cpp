@@ -11,7 +11,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_label {
 
 struct Flags {
   BackendOptions policy, judge;
@@ -107,5 +107,5 @@ const Registrar reg(61, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_label
 }  // namespace cai::cli

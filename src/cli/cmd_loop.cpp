@@ -9,7 +9,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_loop {
 
 struct LoopFlags {
   std::string config, out;
@@ -55,5 +55,5 @@ const Registrar reg(90, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_loop
 }  // namespace cai::cli

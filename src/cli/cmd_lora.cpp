@@ -12,7 +12,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_lora {
 
 struct MergeFlags {
   std::string base, adapter, out;
@@ -48,5 +48,5 @@ const Registrar reg(62, [](CLI::App& root) {
   cmd->callback([f] { run_merge(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_lora
 }  // namespace cai::cli

@@ -12,7 +12,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_model {
 
 struct InfoFlags {
   std::string model;
@@ -126,5 +126,5 @@ const Registrar reg(30, [](CLI::App& root) {
   cc->callback([conv] { run_convert(*conv); });
 });
 
-}  // namespace
+}  // namespace cmd_model
 }  // namespace cai::cli

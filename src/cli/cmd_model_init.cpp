@@ -11,7 +11,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_model_init {
 
 struct InitFlags {
   std::string config_path;
@@ -75,5 +75,5 @@ const Registrar reg(31, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_model_init
 }  // namespace cai::cli

@@ -6,7 +6,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_pretrain {
 
 struct PretrainFlags {
   train::PretrainOptions o;
@@ -66,5 +66,5 @@ const Registrar reg(59, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_pretrain
 }  // namespace cai::cli

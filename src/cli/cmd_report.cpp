@@ -5,7 +5,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_report {
 
 void run(const report::ReportOptions& o) {
   const auto path = report::write_report(o);
@@ -22,5 +22,5 @@ const Registrar reg(76, [](CLI::App& root) {
   cmd->callback([o] { run(*o); });
 });
 
-}  // namespace
+}  // namespace cmd_report
 }  // namespace cai::cli

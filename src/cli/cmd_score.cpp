@@ -17,7 +17,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_score {
 
 struct ScoreFlags {
   std::string model, text, input, output = "-";
@@ -113,5 +113,5 @@ const Registrar reg(41, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_score
 }  // namespace cai::cli

@@ -16,7 +16,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_serve {
 
 struct ServeFlags {
   std::string model, api_key_env;
@@ -88,5 +88,5 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_serve
 }  // namespace cai::cli

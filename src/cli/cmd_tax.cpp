@@ -8,7 +8,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_tax {
 
 struct TaxFlags {
   std::string base, aligned, title, json_out;
@@ -31,5 +31,5 @@ const Registrar reg(75, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_tax
 }  // namespace cai::cli

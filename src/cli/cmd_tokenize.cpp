@@ -11,7 +11,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_tokenize {
 
 struct TokenizeFlags {
   std::string model;
@@ -101,5 +101,5 @@ const Registrar reg(20, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_tokenize
 }  // namespace cai::cli

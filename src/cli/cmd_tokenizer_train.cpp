@@ -9,7 +9,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_tokenizer_train {
 
 struct TrainFlags {
   std::vector<std::string> inputs;
@@ -62,5 +62,5 @@ const Registrar reg(21, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_tokenizer_train
 }  // namespace cai::cli

@@ -23,7 +23,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_train {
 
 namespace fs = std::filesystem;
 using namespace cai::train;
@@ -245,5 +245,5 @@ const Registrar reg(60, [](CLI::App& root) {
   c_score->callback([sf] { run_score(*sf); });
 });
 
-}  // namespace
+}  // namespace cmd_train
 }  // namespace cai::cli

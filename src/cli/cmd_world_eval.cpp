@@ -8,7 +8,7 @@
 #include "command.h"
 
 namespace cai::cli {
-namespace {
+namespace cmd_world_eval {
 
 struct WorldEvalFlags {
   BackendOptions policy, judge;
@@ -56,5 +56,5 @@ const Registrar reg(81, [](CLI::App& root) {
   cmd->callback([f] { run(*f); });
 });
 
-}  // namespace
+}  // namespace cmd_world_eval
 }  // namespace cai::cli

@@ -2,6 +2,10 @@
 // `Registrar` whose setup function adds its subcommand(s) to the root app. The command's
 // callback parses flags into the library's options structs and calls the library; errors are
 // thrown as cai::Error and reported by main().
+//
+// Each file keeps its helpers in a namespace named after the file (cmd_train, ...), not an
+// anonymous one: the CLI is compiled as a unity build, where files share one translation
+// unit and every file's `reg` and `Flags` would otherwise collide.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -9,57 +9,14 @@
 
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
+#include "history_model.h"
 
 namespace cai {
 namespace {
 
-constexpr std::int64_t kVocab = 37;
-
-// The next token the fake model predicts after `history` (a hash of all of it).
-std::int32_t next_of(const std::vector<std::int64_t>& history) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (auto t : history) h = (h ^ static_cast<std::uint64_t>(t)) * 1099511628211ULL;
-  return static_cast<std::int32_t>(h % kVocab);
-}
-
-class FakeModel : public StepModel {
- public:
-  FakeModel(std::int64_t slots, std::int64_t len)
-      : slots_(slots), len_(len), cache_(slots, std::vector<std::int64_t>(len, -1)) {}
-  std::int64_t vocab_size() const override { return kVocab; }
-  std::int64_t max_batch() const override { return slots_; }
-  std::int64_t max_len() const override { return len_; }
-  torch::Tensor forward(const StepBatch& b) override {
-    EXPECT_LE(b.slot_begin + b.rows, slots_);
-    std::vector<float> out;
-    for (std::int64_t r = 0; r < b.rows; ++r) {
-      auto& slot = cache_[b.slot_begin + r];
-      for (std::int64_t t = 0; t < b.width; ++t) {
-        EXPECT_LT(b.start_pos[r] + t, len_);
-        slot[b.start_pos[r] + t] = b.tokens[r * b.width + t];
-      }
-      if (b.last[r] < 0) continue;
-      // "Attention" reads positions [0, own position].
-      std::vector<std::int64_t> hist(slot.begin(), slot.begin() + b.start_pos[r] + b.last[r] + 1);
-      for (auto t : hist) EXPECT_GE(t, 0) << "read an unwritten cache position";
-      const auto next = next_of(hist);
-      for (std::int64_t v = 0; v < kVocab; ++v)
-        out.push_back(v == next ? 2.0f : -0.05f * static_cast<float>((v * 7 + hist.size()) % 11));
-    }
-    ++calls;
-    const auto R = static_cast<std::int64_t>(out.size()) / kVocab;
-    return torch::from_blob(out.data(), {R, kVocab}, torch::kFloat).clone();
-  }
-  void move_slot(std::int64_t from, std::int64_t to, std::int64_t len) override {
-    std::copy(cache_[from].begin(), cache_[from].begin() + len, cache_[to].begin());
-    std::fill(cache_[from].begin(), cache_[from].end(), -1);  // stale data must not be read
-  }
-  int calls = 0;
-
- private:
-  std::int64_t slots_, len_;
-  std::vector<std::vector<std::int64_t>> cache_;
-};
+using testing_util::HistoryModel;
+constexpr std::int64_t kVocab = testing_util::kHistoryVocab;
+constexpr auto next_of = testing_util::history_next;
 
 // Greedy reference: one sequence, no cache.
 std::vector<std::int32_t> reference(const std::vector<std::int32_t>& prompt, std::int64_t n,
@@ -91,7 +48,7 @@ Engine make_engine(std::int64_t batch, std::int64_t chunk, std::vector<std::int3
   EngineOptions o;
   o.max_batch = batch;
   o.prefill_chunk = chunk;
-  return Engine(std::make_unique<FakeModel>(batch, len), o, {}, std::move(eos));
+  return Engine(std::make_unique<HistoryModel>(batch, len), o, {}, std::move(eos));
 }
 
 TEST(EngineScheduler, ContinuousBatchingMatchesReference) {
@@ -190,7 +147,7 @@ TEST(EngineScheduler, StopStringsWithTokenText) {
   EngineOptions o;
   o.max_batch = 2;
   auto bytes = [](std::int32_t t) { return std::string(1, static_cast<char>('a' + t % 26)); };
-  Engine engine(std::make_unique<FakeModel>(2, 64), o, bytes, {});
+  Engine engine(std::make_unique<HistoryModel>(2, 64), o, bytes, {});
   GenerationRequest r;
   r.prompt = {3, 1, 4};
   r.sampling.temperature = 0.0;

@@ -10,6 +10,7 @@
 
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
+#include "history_model.h"
 #include "tiny_model.h"
 
 namespace cai {
@@ -17,55 +18,7 @@ namespace {
 
 using testing_util::tiny_model;
 
-constexpr std::int64_t kVocab = 37;
-
-std::int32_t next_of(const std::vector<std::int64_t>& history) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (auto t : history) h = (h ^ static_cast<std::uint64_t>(t)) * 1099511628211ULL;
-  return static_cast<std::int32_t>(h % kVocab);
-}
-
-// A model-free fake whose "cache" is each slot's token history; the next token hashes all of
-// it, so a wrongly copied or stale position changes the output.
-class HistoryModel : public StepModel {
- public:
-  HistoryModel(std::int64_t slots, std::int64_t len)
-      : len_(len), cache_(slots, std::vector<std::int64_t>(len, -1)) {}
-  std::int64_t vocab_size() const override { return kVocab; }
-  std::int64_t max_batch() const override { return static_cast<std::int64_t>(cache_.size()); }
-  std::int64_t max_len() const override { return len_; }
-  torch::Tensor forward(const StepBatch& b) override {
-    std::vector<float> out;
-    for (std::int64_t r = 0; r < b.rows; ++r) {
-      auto& slot = cache_[b.slot_begin + r];
-      for (std::int64_t t = 0; t < b.width; ++t) {
-        EXPECT_LT(b.start_pos[r] + t, len_);
-        slot[b.start_pos[r] + t] = b.tokens[r * b.width + t];
-      }
-      if (b.last[r] < 0) continue;
-      std::vector<std::int64_t> hist(slot.begin(), slot.begin() + b.start_pos[r] + b.last[r] + 1);
-      for (auto t : hist) EXPECT_GE(t, 0) << "read an unwritten cache position";
-      const auto next = next_of(hist);
-      for (std::int64_t v = 0; v < kVocab; ++v) out.push_back(v == next ? 2.0f : 0.0f);
-      computed += b.last[r] + 1;
-    }
-    const auto R = static_cast<std::int64_t>(out.size()) / kVocab;
-    return torch::from_blob(out.data(), {R, kVocab}, torch::kFloat).clone();
-  }
-  void move_slot(std::int64_t from, std::int64_t to, std::int64_t len) override {
-    std::copy(cache_[from].begin(), cache_[from].begin() + len, cache_[to].begin());
-    std::fill(cache_[from].begin(), cache_[from].end(), -1);  // stale data must not be read
-  }
-  void copy_slot(std::int64_t from, std::int64_t to, std::int64_t len) override {
-    std::fill(cache_[to].begin(), cache_[to].end(), -1);
-    std::copy(cache_[from].begin(), cache_[from].begin() + len, cache_[to].begin());
-  }
-  std::int64_t computed = 0;
-
- private:
-  std::int64_t len_;
-  std::vector<std::vector<std::int64_t>> cache_;
-};
+using testing_util::HistoryModel;
 
 // Prompts sharing a 30-token preamble, some of them continuing an earlier prompt.
 std::vector<std::vector<std::int32_t>> shared_prompts(std::int32_t vocab) {
@@ -107,7 +60,7 @@ std::vector<GenerationResult> generate_waves(Engine& engine,
 TEST(EnginePrefixCache, SchedulerFakeGivesTheSameTokens) {
   SamplingOptions sp;
   sp.temperature = 0.0;
-  const auto ps = shared_prompts(kVocab);
+  const auto ps = shared_prompts(testing_util::kHistoryVocab);
   for (std::int64_t chunk : {512, 7}) {
     EngineOptions plain;
     plain.max_batch = 3;

@@ -7,8 +7,11 @@
 
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "model_test_util.h"
 
 namespace {
+
+using cai::testing_util::max_diff;
 
 cai::ModelConfig tiny_config() {
   cai::ModelConfig c;
@@ -38,7 +41,6 @@ torch::Tensor random_tokens(std::int64_t B, std::int64_t T, std::int64_t V) {
   return torch::randint(0, V, {B, T}, torch::kInt64);
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 TEST(ModelCache, FusedPathMatchesAutogradPath) {
   auto cfg = tiny_config();

@@ -11,12 +11,14 @@
 #include "cai/io/file.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
+#include "model_test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kFixtures = CAI_FIXTURES_DIR;
+using cai::testing_util::kFixtures;
+
 
 torch::Tensor tokens_tensor(const nlohmann::json& ids) {
   std::vector<std::int64_t> v = ids.get<std::vector<std::int64_t>>();

@@ -17,12 +17,15 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/model/rope.h"
+#include "model_test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kFixtures = CAI_FIXTURES_DIR;
+using cai::testing_util::kFixtures;
+using cai::testing_util::max_diff;
+
 
 fs::path tmp_dir(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "model" / name;
@@ -44,7 +47,6 @@ nlohmann::json base_config() {
   return nlohmann::json::parse(cai::read_file(kFixtures / "hf-model" / "config.json"));
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 torch::Tensor logits_of(cai::LlamaModel& m, const torch::Tensor& tokens) {
   torch::InferenceMode g;

@@ -24,7 +24,7 @@ const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 // At least the fixture's vocabulary (272 tokens): the whole next-token distribution.
 const std::string kTopLogprobs = "300";
 
-fs::path tmp(const std::string& name) {
+fs::path pipeline_tmp(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "serve-pipeline";
   fs::create_directories(d);
   return d / name;
@@ -52,14 +52,14 @@ void expect_near_vectors(const json& a, const json& b, const std::string& what) 
 }  // namespace
 
 TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
-  const fs::path prompts = tmp("prompts.jsonl");
+  const fs::path prompts = pipeline_tmp("prompts.jsonl");
   {
     std::ofstream f(prompts);
     f << json{{"prompt", "How do I bake bread?"}}.dump() << "\n"
       << json{{"prompt", "Tell me about the moon."}}.dump() << "\n";
   }
   // Short requests: the fixture model's vocabulary is tiny, so long text overflows its context.
-  const std::string constitution = tmp("short.yaml").string();
+  const std::string constitution = pipeline_tmp("short.yaml").string();
   {
     std::ofstream c(constitution);
     c << "name: short\nprinciples:\n"
@@ -71,7 +71,7 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
   const std::string bin = CAI_BINARY;
   const std::string common = " -p " + prompts.string() + " -c " + constitution +
                              " --rounds 1 --max-tokens 8 --temperature 0 --seed 3 --no-few-shot -q";
-  const fs::path local = tmp("p1-local.jsonl"), remote = tmp("p1-http.jsonl");
+  const fs::path local = pipeline_tmp("p1-local.jsonl"), remote = pipeline_tmp("p1-http.jsonl");
   fresh(local);
   fresh(remote);
   std::string out;
@@ -88,7 +88,7 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
       EXPECT_EQ(a[i].value(k, json()), b[i].value(k, json())) << i << " " << k;
 
   // Phase 2 on the Phase 1 output, every principle judged (--ensemble -1), in both orders.
-  const fs::path la = tmp("p2-local.jsonl"), lb = tmp("p2-http.jsonl");
+  const fs::path la = pipeline_tmp("p2-local.jsonl"), lb = pipeline_tmp("p2-http.jsonl");
   fresh(la);
   fresh(lb);
   const std::string lcommon = " -i " + local.string() + " -c " + constitution + " --ensemble=-1 --seed 3 -q";

@@ -23,9 +23,7 @@ using cai::testing_util::ToyRegression;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return testing_util::fresh_run_dir("trainer", name); }
-
-std::vector<nlohmann::json> read_metrics(const fs::path& p) { return testing_util::read_metrics_file(p); }
+fs::path run_dir(const std::string& name) { return testing_util::fresh_run_dir("trainer", name); }
 
 TrainOptions toy_options(const fs::path& dir) {
   TrainOptions o;
@@ -153,11 +151,11 @@ TEST(TrainOptions, ValidateNamesTheField) {
 TEST(Trainer, GradientAccumulationMatchesOneBigBatch) {
   auto constant_length = [](std::int64_t) { return std::int64_t{8}; };
   ToyRegression one(16, 0, 3, false, constant_length), two(16, 0, 3, false, constant_length);
-  TrainOptions o1 = toy_options(fresh_dir("accum1"));
+  TrainOptions o1 = toy_options(run_dir("accum1"));
   o1.token_budget = 32;  // 4 examples of length 8 per micro-batch
   o1.epochs = 2;
   TrainOptions o2 = o1;
-  o2.out_dir = fresh_dir("accum2").string();
+  o2.out_dir = run_dir("accum2").string();
   o2.token_budget = 16;
   o2.grad_accum = 2;
   auto s1 = run_training(one, o1, "d");
@@ -168,8 +166,8 @@ TEST(Trainer, GradientAccumulationMatchesOneBigBatch) {
   EXPECT_EQ(two.micro_calls, 16);
   EXPECT_TRUE(torch::allclose(one.w(), two.w(), 1e-6, 1e-6));
   EXPECT_TRUE(torch::allclose(one.b(), two.b(), 1e-6, 1e-6));
-  auto m1 = read_metrics(fs::path(o1.out_dir) / "metrics.jsonl");
-  auto m2 = read_metrics(fs::path(o2.out_dir) / "metrics.jsonl");
+  auto m1 = testing_util::read_metrics_file(fs::path(o1.out_dir) / "metrics.jsonl");
+  auto m2 = testing_util::read_metrics_file(fs::path(o2.out_dir) / "metrics.jsonl");
   ASSERT_EQ(m1.size(), 8u);
   ASSERT_EQ(m2.size(), 8u);
   for (std::size_t i = 0; i < m1.size(); ++i) {
@@ -186,7 +184,7 @@ TEST(Trainer, StepLossIsTheMeanOverLossUnits) {
   // One step over all examples: the logged loss equals sum(units * err^2) / sum(units) at the
   // initial weights, computed here independently.
   ToyRegression toy(6, 0, 2, false), ref(6, 0, 2, false);
-  TrainOptions o = toy_options(fresh_dir("units"));
+  TrainOptions o = toy_options(run_dir("units"));
   o.token_budget = 1000;
   o.max_steps = 1;
   run_training(toy, o, "d");
@@ -194,7 +192,7 @@ TEST(Trainer, StepLossIsTheMeanOverLossUnits) {
   double units = 0;
   for (auto i : all) units += ref.loss_units(Split::train, i);
   const double want = ref.train_micro(all, units)["loss"] / units;
-  auto m = read_metrics(fs::path(o.out_dir) / "metrics.jsonl");
+  auto m = testing_util::read_metrics_file(fs::path(o.out_dir) / "metrics.jsonl");
   ASSERT_EQ(m.size(), 1u);
   EXPECT_NEAR(m[0]["loss"].get<double>(), want, 1e-6 * want);
   EXPECT_EQ(m[0]["split"], "train");
@@ -204,12 +202,12 @@ TEST(Trainer, StepLossIsTheMeanOverLossUnits) {
 
 TEST(Trainer, EvaluatesEveryNStepsAndAtTheEnd) {
   ToyRegression toy(12, 5, 2, true);
-  TrainOptions o = toy_options(fresh_dir("eval"));
+  TrainOptions o = toy_options(run_dir("eval"));
   o.token_budget = 16;
   o.max_steps = 7;
   o.eval_every = 3;
   auto s = run_training(toy, o, "d");
-  auto m = read_metrics(fs::path(o.out_dir) / "metrics.jsonl");
+  auto m = testing_util::read_metrics_file(fs::path(o.out_dir) / "metrics.jsonl");
   std::vector<std::int64_t> eval_steps;
   for (const auto& j : m)
     if (j["split"] == "eval") eval_steps.push_back(j["step"].get<std::int64_t>());
@@ -229,7 +227,7 @@ TEST(Trainer, NanLossStopsAndKeepsTheLastCheckpoint) {
   for (auto fault : {Faulty::Fault::nan_loss, Faulty::Fault::inf_grad}) {
     ToyRegression toy(8, 0, 2, false);
     Faulty bad(toy, 5, fault);  // micro-batch 5 = step 5 (one micro-batch per step)
-    TrainOptions o = toy_options(fresh_dir("nan"));
+    TrainOptions o = toy_options(run_dir("nan"));
     o.token_budget = 7;  // one example per micro-batch (lengths are 4..8)
     o.save_every = 2;
     try {
@@ -250,7 +248,7 @@ TEST(Trainer, NanLossStopsAndKeepsTheLastCheckpoint) {
 
 TEST(Trainer, BadOptionsAndResumeWithoutCheckpoint) {
   ToyRegression toy(4, 0, 2, false);
-  TrainOptions o = toy_options(fresh_dir("bad"));
+  TrainOptions o = toy_options(run_dir("bad"));
   o.resume = true;
   EXPECT_THROW(run_training(toy, o, "d"), Error);
   o.resume = false;
