@@ -19,13 +19,6 @@ struct MergeFlags {
   std::string dtype = "f32";
 };
 
-DType parse_store_dtype(const std::string& s) {
-  if (s == "f32") return DType::F32;
-  if (s == "f16") return DType::F16;
-  if (s == "bf16") return DType::BF16;
-  throw_error("--dtype: expected f32, f16 or bf16, got {}", s);
-}
-
 void run_merge(const MergeFlags& f) {
   const DType dt = parse_store_dtype(f.dtype);
   LoadedModel m = load_model(f.base);

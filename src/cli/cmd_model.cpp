@@ -78,13 +78,6 @@ void print_text(const nlohmann::json& j) {
                 static_cast<long long>(j["tokenizer"]["vocab_size"].get<std::int64_t>()));
 }
 
-DType parse_store_dtype(const std::string& s) {
-  if (s == "f32") return DType::F32;
-  if (s == "f16") return DType::F16;
-  if (s == "bf16") return DType::BF16;
-  throw_error("--dtype: expected f32, f16 or bf16, got {}", s);
-}
-
 void run_info(const InfoFlags& f) {
   LoadedModel m = load_model(f.model);
   auto j = describe(m);

@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cai/formats/dtype.h"
+
 #include <functional>
 #include <string>
 
@@ -28,5 +30,8 @@ CLI::App* group(CLI::App& parent, const std::string& name, const std::string& de
 
 // Reads all of stdin, or the named file when `path` is not "-".
 std::string read_input(const std::string& path);
+
+// The storage type a `--dtype` flag names when saving weights: f32, f16 or bf16.
+DType parse_store_dtype(const std::string& s);
 
 }  // namespace cai::cli

@@ -33,6 +33,13 @@ std::string read_input(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
+DType parse_store_dtype(const std::string& s) {
+  if (s == "f32") return DType::F32;
+  if (s == "f16") return DType::F16;
+  if (s == "bf16") return DType::BF16;
+  throw_error("--dtype: expected f32, f16 or bf16, got {}", s);
+}
+
 }  // namespace cai::cli
 
 int main(int argc, char** argv) {
