@@ -67,6 +67,9 @@ function(cai_build_setup target)
   endif()
   if(P_UNITY AND CAI_UNITY_BATCH GREATER 1)
     set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE GROUP)
+    # In a batch every .cpp is an included file, so GCC flags each test fixture or lambda that
+    # uses a type from an anonymous namespace, which is fine within one translation unit.
+    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
     foreach(kind torch plain)
       set(i 0)
       foreach(s IN LISTS ${kind}_sources)
