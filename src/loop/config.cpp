@@ -123,7 +123,10 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
     {"api", sub([&](const YAML::Node& n, const std::string& f, int line) {
        r.map(n, f, line, {{"base_url", r.strings(c.api.base_urls)}, {"model", r.scalar(c.api.model)},
                           {"api_key_env", r.scalar(c.api.api_key_env)},
-                          {"concurrency", r.scalar(c.api.concurrency)}});
+                          {"concurrency", r.scalar(c.api.concurrency)},
+                          {"top_logprobs", r.scalar(c.api.top_logprobs)},
+                          {"timeout_s", r.scalar(c.api.timeout_s)},
+                          {"max_retries", r.scalar(c.api.max_retries)}});
      })},
     {"world", r.scalar(c.world)},
     {"constitution", r.scalar(c.constitution)},
@@ -277,6 +280,9 @@ void LoopConfig::validate() const {
   if (api.given()) {
     check(!api.model.empty(), "api.model", "is required with api.base_url");
     check(api.concurrency > 0, "api.concurrency", "must be > 0");
+    check(api.top_logprobs > 0, "api.top_logprobs", "must be > 0");
+    check(api.timeout_s > 0, "api.timeout_s", "must be > 0");
+    check(api.max_retries >= 0, "api.max_retries", "must be >= 0");
   }
   if (!world.empty()) exists(world, "world");
   check(!constitution.empty(), "constitution", "is required (or give a world)");
@@ -374,7 +380,8 @@ nlohmann::json LoopConfig::to_json() const {
   };
   if (api.given())
     j["api"] = {{"base_url", api.base_urls}, {"model", api.model}, {"api_key_env", api.api_key_env},
-                {"concurrency", api.concurrency}};
+                {"concurrency", api.concurrency}, {"top_logprobs", api.top_logprobs},
+                {"timeout_s", api.timeout_s}, {"max_retries", api.max_retries}};
   return j;
 }
 

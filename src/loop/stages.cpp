@@ -30,6 +30,9 @@ Backend& Backends::base() {
       o.http.model = c_.api.model;
       o.http.api_key_env = c_.api.api_key_env;
       o.http.concurrency = c_.api.concurrency;
+      o.http.top_logprobs = c_.api.top_logprobs;
+      o.http.timeout_s = c_.api.timeout_s;
+      o.http.max_retries = c_.api.max_retries;
     } else {
       o.model = c_.base_model;
     }

@@ -6,7 +6,8 @@
 //   name: demo
 //   out: runs/demo                 # default runs/<name>
 //   base_model: runs/base          # a local model; or api: {base_url, model, api_key_env,
-//                                  # concurrency} (training still needs base_model)
+//                                  # concurrency, top_logprobs, timeout_s, max_retries}
+//                                  # (training still needs base_model)
 //   world: runs/world              # optional: default prompts / constitution / corpus, oracle eval
 //   constitution: FILE             # default world/constitution.yaml
 //   prompts: {train: FILE, eval: FILE}   # default world/prompts/{train,eval}.jsonl
@@ -43,6 +44,10 @@ struct ApiConfig {
   std::string model;                    // the server's model name
   std::string api_key_env = "OPENAI_API_KEY";
   std::int64_t concurrency = 8;         // requests in flight
+  std::int64_t top_logprobs = 20;       // asked for when judging; the answer tokens must be
+                                        // among them (servers often cap this at 20)
+  double timeout_s = 120.0;             // per request
+  std::int64_t max_retries = 5;         // on 429, 5xx, timeouts and connection errors
   bool given() const { return !base_urls.empty(); }
 };
 
