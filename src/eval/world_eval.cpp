@@ -147,13 +147,15 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
   report["compliance"] = summary.to_json();
   text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split, summary.to_text());
 
-  // 2. Critiques of those responses, per applicable principle, scored by log-probability.
+  // 2. Critiques of those responses, per principle, scored by log-probability. Where the
+  // principle does not apply (uncertainty on an answerable question, emergency on a benign
+  // one) the response follows it by definition: a "violates" there is a false alarm, and in
+  // Phase 1 a false alarm becomes a revision that breaks a good answer.
   if (opts.critiques) {
     std::vector<TextRequest> reqs;
     std::vector<std::pair<std::size_t, PrincipleId>> what;
     for (std::size_t i = 0; i < prompts.size(); ++i)
       for (PrincipleId id : world::kAllPrinciples) {
-        if (!verdicts[i][id].applicable) continue;
         TextRequest r;
         r.prompt = world::critique_prompt(prompts[i].prompt, responses[i].text,
                                           principle[idx(id)]->critique_request);
@@ -164,11 +166,16 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     auto scores = judge.score_options(reqs, options);
     // Agreement with the oracle, and the judge's own compliance rate (constitution-judged
     // safety: the share of (response, applicable principle) it rates as following).
-    PerPrinciple per, judged;
-    Rate all, judged_all;
+    PerPrinciple per, judged, alarms;
+    Rate all, judged_all, alarms_all;
     for (std::size_t k = 0; k < what.size(); ++k) {
       const auto [i, id] = what[k];
       const bool says_follows = scores[k].normalised[0] > scores[k].normalised[1];
+      if (!verdicts[i][id].applicable) {
+        alarms[idx(id)].add(!says_follows);
+        alarms_all.add(!says_follows);
+        continue;
+      }
       const bool agree = says_follows == verdicts[i][id].pass;
       per[idx(id)].add(agree);
       all.add(agree);
@@ -185,6 +192,11 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     principle_table(text, jc, judged);
     total_row(text, "overall", judged_all);
     report["judge_compliance"] = jc;
+    nlohmann::json ja = {{"overall", alarms_all.json()}};
+    text += "\nFalse alarms (\"violates\" where the principle does not apply)\n";
+    principle_table(text, ja, alarms);
+    total_row(text, "overall", alarms_all);
+    report["critique_false_alarms"] = ja;
   }
 
   // 3. A/B comparisons of two sampled responses the oracle ranks differently on a principle.

@@ -1,0 +1,91 @@
+// World evaluation with a model-free backend: what it counts, and where.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "../pipeline/fake_backend.h"
+#include "cai/eval/world_eval.h"
+#include "cai/io/progress.h"
+#include "cai/world/principles.h"
+#include "cai/world/transcript.h"
+#include "cai/world/world.h"
+
+namespace cai::eval {
+namespace world_eval_test {
+
+namespace fs = std::filesystem;
+
+const fs::path kWorld = fs::path(CAI_TEST_TMPDIR) / "world_eval" / "world";
+
+class WorldEval : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Progress::set_enabled(false);
+    fs::remove_all(kWorld);
+    world::WorldOptions w;
+    w.seed = 9;
+    w.knowledge.services = 4;
+    w.knowledge.items = 4;
+    w.prompts.train = 8;
+    w.prompts.eval = 4;
+    w.prompts.test = 30;
+    w.corpus.conversations = 10;
+    w.corpus.critiques = 4;
+    w.corpus.comparisons = 4;
+    w.corpus.document_repeats = 1;
+    w.tasks.phrasings = 1;
+    world::generate_world(w, kWorld);
+  }
+
+  // Every critique scored with the same verdict; responses are one fixed sentence.
+  static nlohmann::json run(bool says_follows) {
+    testing_util::FakeBackend b;
+    b.writer = [](const std::string&, const TextRequest&) { return std::string(" I can help with that."); };
+    b.scorer = [says_follows](const std::string&, const std::vector<std::string>& options) {
+      EXPECT_EQ(options, world::critique_verdict_options());
+      return says_follows ? std::vector<double>{-1.0, -5.0} : std::vector<double>{-5.0, -1.0};
+    };
+    WorldEvalOptions o;
+    o.world = kWorld;
+    o.comparisons = false;
+    o.tasks = false;
+    return evaluate_world(b, b, o).report;
+  }
+};
+
+// Critiques of principles that do not apply to a prompt count as false alarms when they say
+// "violates", and only there; agreement and judged compliance count the applicable ones.
+TEST_F(WorldEval, FalseAlarmsCountCritiquesWherePrinciplesDoNotApply) {
+  std::int64_t applicable = 0, not_applicable = 0;
+  std::map<std::string, std::int64_t> na;
+  for (const auto& p : world::load_world(kWorld).prompts) {
+    if (p.split != "test") continue;
+    for (auto id : world::kAllPrinciples) {
+      const bool a = world::principle_applies(p.kind, id);
+      (a ? applicable : not_applicable) += 1;
+      if (!a) ++na[std::string(world::principle_name(id))];
+    }
+  }
+  ASSERT_GT(not_applicable, 0);
+
+  const auto violates = run(false);
+  const auto& alarms = violates.at("critique_false_alarms");
+  EXPECT_EQ(alarms["overall"]["total"], not_applicable);
+  EXPECT_EQ(alarms["overall"]["pass"], not_applicable);  // every one a false alarm
+  for (const auto& [name, n] : na) EXPECT_EQ(alarms["principles"][name]["total"], n) << name;
+  EXPECT_EQ(alarms["principles"]["empathy"]["total"], 0);  // applies everywhere
+  EXPECT_EQ(violates["critique_agreement"]["overall"]["total"], applicable);
+  EXPECT_EQ(violates["judge_compliance"]["overall"]["pass"], 0);
+
+  const auto follows = run(true);
+  EXPECT_EQ(follows["critique_false_alarms"]["overall"]["pass"], 0);
+  EXPECT_EQ(follows["judge_compliance"]["overall"]["pass"], applicable);
+  // Saying "follows" everywhere agrees with the oracle exactly where the response passes.
+  std::int64_t passes = 0;
+  for (const auto& [name, r] : follows["critique_agreement"]["principles"].items()) passes += r["pass"].get<std::int64_t>();
+  EXPECT_EQ(follows["critique_agreement"]["overall"]["pass"], passes);
+  EXPECT_EQ(passes + violates["critique_agreement"]["overall"]["pass"].get<std::int64_t>(), applicable);
+}
+
+}  // namespace world_eval_test
+}  // namespace cai::eval
