@@ -358,6 +358,39 @@ TEST(RlErrors, BadRewardsAndModelsStopTheRun) {
   EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("no checkpoint"), std::string::npos);
 }
 
+TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies) {
+  RewardModel rm(tiny_loaded(23));
+  {
+    torch::NoGradGuard g;
+    rm.head().normal_();
+  }
+  const auto tmpl = ChatTemplate::by_name("chatml");
+  const auto prompts = toy_prompts("rm-fn");  // two raw-text prompts, then two conversations
+  const RewardFn fn = reward_model_fn(rm, tmpl);
+  std::vector<RewardQuery> qs;
+  for (const auto* p : {&prompts[0], &prompts[2]})
+    for (const char* text : {"good good day", ""}) qs.push_back({p, {1}, text, false});
+  const auto got = fn(qs);
+  ASSERT_EQ(got.size(), 4u);
+  // The reference: the same pairs tokenised by the preference loader, scored directly.
+  const Tokenizer& tok = *rm.base().tokenizer;
+  DataOptions dopt;
+  const auto raw = tokenize_prompt_response("Human: say something good\n\nAssistant:", "good good day", tok,
+                                            tmpl, dopt, "test");
+  const nlohmann::json conv = nlohmann::json::array({{{"role", "user"}, {"content", "hello there"}}});
+  const auto chat = tokenize_prompt_response(
+      conv, nlohmann::json::array({{{"role", "assistant"}, {"content", "good good day"}}}), tok, tmpl, dopt, "test");
+  auto joined = [](const PromptResponse& pr) {
+    auto s = pr.prompt;
+    s.insert(s.end(), pr.response.begin(), pr.response.end());
+    return s;
+  };
+  const auto want = rm.score({joined(raw), joined(chat)});
+  EXPECT_NEAR(got[0], want[0], 1e-5);
+  EXPECT_NEAR(got[2], want[1], 1e-5);
+  for (double v : got) EXPECT_TRUE(std::isfinite(v));
+}
+
 // ---- the command ---------------------------------------------------------------------------------
 
 struct CmdResult {
