@@ -190,7 +190,7 @@ void add_train_flags(CLI::App* cmd, RunOptions& o, TrainFlags& f) {
 }
 
 const Registrar reg(60, [](CLI::App& root) {
-  CLI::App* train = group(root, "train", "Train a model: SFT, reward model, DPO");
+  CLI::App* train = group(root, "train", "Train a model: SFT, reward model, DPO, RL");
 
   auto sft = std::make_shared<SftRunOptions>();
   auto sft_f = std::make_shared<TrainFlags>();

@@ -55,29 +55,35 @@ Batch make_batch(const std::vector<const Row*>& rows) {
 }
 
 TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, const Batch& batch,
-                               std::int64_t head_chunk) {
+                               const LogprobOptions& opts) {
   const std::int64_t B = hidden.size(0), T = hidden.size(1), C = hidden.size(2);
   const std::int64_t N = batch.src.numel();
   TargetLogprobs out;
   out.sums = torch::zeros({B}, hidden.options());
+  out.tokens = torch::zeros({0}, hidden.options());
+  if (opts.entropy) out.entropy = torch::zeros({0}, hidden.options());
   if (N == 0) return out;
   // Only the positions that predict a target go through the LM head: [N,C] -> [N,V].
   const auto h = hidden.reshape({B * T, C}).index_select(0, batch.src);  // [N,C]
   const bool grad = torch::GradMode::is_enabled();
-  const std::int64_t chunk = grad ? N : std::max<std::int64_t>(1, head_chunk);
-  std::vector<torch::Tensor> parts;
+  const std::int64_t chunk = grad ? N : std::max<std::int64_t>(1, opts.head_chunk);
+  std::vector<torch::Tensor> parts, entropies;
   for (std::int64_t s = 0; s < N; s += chunk) {
     const std::int64_t n = std::min(chunk, N - s);
     const auto labels = batch.labels.narrow(0, s, n);
-    const auto logits = model.logits(h.narrow(0, s, n));                    // [n,V]
+    auto logits = model.logits(h.narrow(0, s, n));                          // [n,V]
+    if (opts.temperature != 1.0) logits = logits / opts.temperature;
     const auto logp = torch::log_softmax(logits, -1);                       // [n,V]
     parts.push_back(logp.gather(1, labels.unsqueeze(1)).squeeze(1));        // [n]
     {
       torch::NoGradGuard no_grad;
       out.correct += logits.argmax(-1).eq(labels).sum().item<double>();
+      if (opts.entropy) entropies.push_back(-(logp.exp() * logp).sum(-1));  // [n]
     }
   }
   const auto picked = parts.size() == 1 ? parts[0] : torch::cat(parts);   // [N]
+  out.tokens = picked;
+  if (opts.entropy) out.entropy = entropies.size() == 1 ? entropies[0] : torch::cat(entropies);
   out.sums = out.sums.index_add(0, batch.row_of, picked);
   return out;
 }

@@ -44,12 +44,26 @@ Batch make_batch(const std::vector<const Row*>& rows);
 
 struct TargetLogprobs {
   torch::Tensor sums;   // [B] sum of log p(label) over each row's targets (differentiable)
+  torch::Tensor tokens; // [N] log p(label) of each target, in batch.src order (differentiable)
+  torch::Tensor entropy;  // [N] entropy of each target position's distribution (detached;
+                          // defined when asked for)
   double correct = 0;   // targets whose label is the argmax of the logits
 };
-// hidden [B,T,C] from model.forward_hidden(batch.tokens). With autograd off the LM head runs
-// over at most `head_chunk` rows at a time, bounding the [N,V] buffer.
+struct LogprobOptions {
+  std::int64_t head_chunk = 1024;  // with autograd off the LM head runs over at most this many
+                                   // rows at a time, bounding the [N,V] buffer
+  double temperature = 1.0;        // log-probabilities of logits / temperature (RL sampling)
+  bool entropy = false;            // also the per-position entropy
+};
+// hidden [B,T,C] from model.forward_hidden(batch.tokens).
 TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, const Batch& batch,
-                               std::int64_t head_chunk = 1024);
+                               const LogprobOptions& opts);
+inline TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden,
+                                      const Batch& batch, std::int64_t head_chunk = 1024) {
+  LogprobOptions o;
+  o.head_chunk = head_chunk;
+  return target_logprobs(model, hidden, batch, o);
+}
 
 // Groups examples (by their lengths) into evaluation batches of at most `token_budget` padded
 // tokens, longest first so rows of similar length share a batch.

@@ -14,6 +14,7 @@
 #include "cai/formats/safetensors.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/jsonl.h"
 
 namespace cai::train {
 namespace fs = std::filesystem;
@@ -140,6 +141,7 @@ void save_checkpoint(const fs::path& dir, const CheckpointState& s, AdamW& opt) 
   j["options_hash"] = s.options_hash;
   j["data_hash"] = s.data_hash;
   j["rng_state"] = rng_state_hex();
+  if (!s.extra.empty()) j["extra"] = nlohmann::json::parse(s.extra);
   write_file_atomic(tmp / "state.json", j.dump(1));  // written last: marks the directory whole
   fsync_dir(tmp);
 
@@ -182,6 +184,7 @@ CheckpointState read_checkpoint_state(const fs::path& dir) {
     s.objective = j.at("objective").get<std::string>();
     s.options_hash = j.at("options_hash").get<std::string>();
     s.data_hash = j.at("data_hash").get<std::string>();
+    if (j.contains("extra")) s.extra = j.at("extra").dump();
   } catch (const nlohmann::json::exception& e) {
     throw_error("{}: {}", where, e.what());
   }
@@ -213,6 +216,23 @@ void restore_checkpoint(const fs::path& dir, AdamW& opt) {
     read_into(moments, "exp_avg/" + name, opt.exp_avg()[i]);
     read_into(moments, "exp_avg_sq/" + name, opt.exp_avg_sq()[i]);
   }
+}
+
+// Keeps the metrics lines of steps up to `step` (those the checkpoint covers) so a resumed run
+// logs every step once. Returns whether an eval line for `step` itself is among them.
+bool trim_metrics(const fs::path& path, std::int64_t step) {
+  recover_jsonl(path);
+  if (!fs::exists(path)) return false;
+  std::string kept;
+  bool eval_at_step = false;
+  for_each_jsonl(path, [&](const nlohmann::json& j, std::size_t) {
+    const std::int64_t s = j.value("step", std::int64_t{0});
+    if (s > step) return;
+    if (s == step && j.value("split", std::string()) == "eval") eval_at_step = true;
+    kept += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  });
+  write_file_atomic(path, kept);
+  return eval_at_step;
 }
 
 }  // namespace cai::train

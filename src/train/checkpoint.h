@@ -19,6 +19,8 @@ struct CheckpointState {
   std::string objective;         // Objective::name()
   std::string options_hash;      // hash of the options that change the result
   std::string data_hash;         // identifies the dataset
+  std::string extra;             // a JSON object of loop state beyond the above (RL: the KL
+                                 // coefficient, reward statistics); "" = none
 };
 
 // Writes the checkpoint into a sibling temporary directory, then swaps it in place of `dir`
@@ -39,5 +41,9 @@ void restore_checkpoint(const std::filesystem::path& dir, AdamW& opt);
 
 // True when `dir` holds a checkpoint (state.json present).
 bool has_checkpoint(const std::filesystem::path& dir);
+
+// Keeps the metrics lines of steps up to `step` (those the checkpoint covers) so a resumed run
+// logs every step once. Returns whether an eval line for `step` itself is among them.
+bool trim_metrics(const std::filesystem::path& path, std::int64_t step);
 
 }  // namespace cai::train

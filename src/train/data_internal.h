@@ -1,8 +1,11 @@
 // Private pieces of the dataset loaders shared by data.cpp and data_load.cpp.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cai/train/data.h"
@@ -14,6 +17,10 @@ namespace cai::train::detail {
 TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
                                     std::size_t first_target, const Tokenizer& tok,
                                     const ChatTemplate& tmpl, bool add_bos);
+
+// A JSON list of {"role", "content"} messages; errors name `where` and field `name`.
+std::vector<ChatMessage> parse_messages(const nlohmann::json& j, const std::string& name,
+                                        const std::string& where, bool allow_empty);
 
 // [BOS] when `add_bos` and the tokenizer's configuration adds one, else empty.
 std::vector<std::int32_t> bos_prefix(const Tokenizer& tok, bool add_bos);

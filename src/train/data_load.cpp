@@ -12,24 +12,17 @@
 #include "data_internal.h"
 
 namespace cai::train {
-namespace {
 
-using nlohmann::json;
+namespace detail {
 
-const json& field(const json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  CAI_CHECK(it != j.end() && !it->is_null(), "{}: field {}: missing", where, key);
-  return *it;
-}
-
-std::vector<ChatMessage> parse_messages(const json& j, const std::string& name,
+std::vector<ChatMessage> parse_messages(const nlohmann::json& j, const std::string& name,
                                         const std::string& where, bool allow_empty) {
   CAI_CHECK(j.is_array(), "{}: field {}: expected a list of messages, got {}", where, name,
             j.type_name());
   CAI_CHECK(allow_empty || !j.empty(), "{}: field {}: empty list of messages", where, name);
   std::vector<ChatMessage> out;
   for (std::size_t i = 0; i < j.size(); ++i) {
-    const json& m = j[i];
+    const nlohmann::json& m = j[i];
     const std::string at = fmt::format("{}[{}]", name, i);
     CAI_CHECK(m.is_object(), "{}: field {}: expected a message object, got {}", where, at,
               m.type_name());
@@ -46,6 +39,19 @@ std::vector<ChatMessage> parse_messages(const json& j, const std::string& name,
     out.push_back({r, content->get<std::string>()});
   }
   return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using nlohmann::json;
+using detail::parse_messages;
+
+const json& field(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  CAI_CHECK(it != j.end() && !it->is_null(), "{}: field {}: missing", where, key);
+  return *it;
 }
 
 std::vector<std::int32_t> encode(const Tokenizer& tok, const std::string& text) {

@@ -138,23 +138,6 @@ Metrics evaluate_all(Objective& obj, const TrainOptions& o) {
   return sums;
 }
 
-// Keeps the metrics lines of steps up to `step` (those the checkpoint covers) so a resumed run
-// logs every step once. Returns whether an eval line for `step` itself is among them.
-bool trim_metrics(const fs::path& path, std::int64_t step) {
-  recover_jsonl(path);
-  if (!fs::exists(path)) return false;
-  std::string kept;
-  bool eval_at_step = false;
-  for_each_jsonl(path, [&](const nlohmann::json& j, std::size_t) {
-    const std::int64_t s = j.value("step", std::int64_t{0});
-    if (s > step) return;
-    if (s == step && j.value("split", std::string()) == "eval") eval_at_step = true;
-    kept += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  });
-  write_file_atomic(path, kept);
-  return eval_at_step;
-}
-
 nlohmann::json metrics_line(std::int64_t step, double epoch, const char* split, const Metrics& m) {
   nlohmann::json j;
   j["step"] = step;

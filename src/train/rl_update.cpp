@@ -1,0 +1,72 @@
+// One optimiser update of `cai train rl` (see rl_rollout.h): the clipped policy loss of PPO
+// (Schulman et al. 2017, eq. 7) and, for PPO, the clipped value loss, accumulated over
+// micro-batches. RLOO uses the same clipped surrogate: on a rollout's first pass the ratio is
+// 1 and its gradient is exactly REINFORCE's, A_i grad log pi(y_i | x) (Ahmadian et al. 2024).
+//
+// Shape legend: N = response tokens in a micro-batch.
+#include <torch/torch.h>
+
+#include "cai/io/error.h"
+#include "cai/model/llama.h"
+#include "rl_rollout.h"
+
+namespace cai::train::detail {
+namespace {
+
+torch::Tensor gather_field(const std::vector<RlSample>& samples, const std::vector<std::int64_t>& mb,
+                     std::vector<double> RlSample::*field) {
+  std::vector<float> v;
+  for (auto i : mb) {
+    const auto& src = samples[static_cast<std::size_t>(i)].*field;
+    v.insert(v.end(), src.begin(), src.end());
+  }
+  return torch::tensor(v, torch::kFloat32);  // [N]
+}
+
+}  // namespace
+
+Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
+                         const std::vector<RlSample>& samples, const std::vector<std::int64_t>& which,
+                         const RlOptions& o) {
+  CAI_CHECK(!which.empty(), "rl: empty minibatch");
+  const bool ppo = o.algorithm == RlAlgorithm::ppo;
+  double tokens = 0.0;
+  for (auto i : which) tokens += static_cast<double>(samples[static_cast<std::size_t>(i)].n);
+  // Policy loss units: tokens (ppo's token mean) or responses (rloo: per-response sums).
+  const double policy_units = ppo ? tokens : static_cast<double>(which.size());
+
+  double policy_loss = 0, value_loss = 0, clipfrac = 0, approx_kl = 0;
+  for (const auto& mb : micro_batches(samples, which, o.token_budget)) {
+    std::vector<const Row*> rows;
+    for (auto i : mb) rows.push_back(&samples[static_cast<std::size_t>(i)].row);
+    const Batch batch = make_batch(rows);
+    const TokenStats st = token_stats(policy, batch, o.temperature, false, ppo ? head : nullptr);
+    const auto old = gather_field(samples, mb, &RlSample::logp_old);      // [N]
+    const auto adv = gather_field(samples, mb, &RlSample::advantages);    // [N]
+    torch::Tensor clipped;
+    const auto pl = ppo_policy_loss(st.logp, old, adv, o.clip_range, &clipped).sum() / policy_units;
+    auto loss = pl;
+    if (ppo) {
+      const auto vl = ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values),
+                                     gather_field(samples, mb, &RlSample::returns), o.value_clip_range)
+                          .sum() / tokens;
+      loss = loss + o.vf_coef * vl;
+      value_loss += vl.item<double>();
+    }
+    loss.backward();
+    policy_loss += pl.item<double>();
+    torch::NoGradGuard no_grad;
+    clipfrac += clipped.sum().item<double>();
+    // 0.5 E[(log ratio)^2]: how far this update has moved from the sampling policy.
+    approx_kl += 0.5 * (st.logp - old).square().sum().item<double>();
+  }
+  Metrics m;
+  m["loss/policy"] = policy_loss;
+  if (ppo) m["loss/value"] = value_loss;
+  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0);
+  m["clipfrac"] = clipfrac / tokens;
+  m["approx_kl"] = approx_kl / tokens;
+  return m;
+}
+
+}  // namespace cai::train::detail

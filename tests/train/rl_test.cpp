@@ -1,0 +1,448 @@
+// `cai train rl`: the estimators and losses against hand-computed values; a toy reward that
+// pays for a set of tokens rises under RLOO and PPO while the KL stays bounded; a large KL
+// coefficient holds the policy at the reference; exact resumption; bad options and inputs;
+// the command end to end with a (zero-headed) reward model.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "cai/io/error.h"
+#include "cai/io/jsonl.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include "cai/tokenizer/chat_template.h"
+#include "cai/train/reward_model.h"
+#include "cai/train/rl.h"
+#include "cai/train/rl_losses.h"
+#include "tiny_data.h"
+
+namespace cai::train {
+namespace {
+
+namespace fs = std::filesystem;
+using train_test::temp_dir;
+using train_test::tiny_loaded;
+using train_test::tiny_tokenizer;
+using train_test::write_text;
+
+std::vector<double> vec(const torch::Tensor& t) {
+  const auto c = t.detach().to(torch::kFloat64).contiguous();
+  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+// ---- estimators and losses, by hand ------------------------------------------------------------
+
+TEST(RlLosses, RlooAdvantageIsRewardMinusMeanOfTheOthers) {
+  const auto a = rloo_advantages({1, 2, 3, 4, 0, 0, 0, 6}, 4);
+  const std::vector<double> want = {1 - 3.0, 2 - 8.0 / 3, 3 - 7.0 / 3, 4 - 2.0, -2, -2, -2, 6};
+  ASSERT_EQ(a.size(), want.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], want[i], 1e-12) << i;
+  EXPECT_THROW(rloo_advantages({1, 2}, 1), Error);
+  EXPECT_THROW(rloo_advantages({1, 2, 3}, 2), Error);
+}
+
+TEST(RlLosses, GaeOnATinySequence) {
+  // gamma 0.9, lambda 0.8: delta_2 = 1 - 0.4 = 0.6; delta_1 = 0.9 * 0.4 - 0.2 = 0.16;
+  // delta_0 = 0.9 * 0.2 - 0.5 = -0.32; A_1 = 0.16 + 0.72 * 0.6 = 0.592;
+  // A_0 = -0.32 + 0.72 * 0.592 = 0.10624; returns = A + V.
+  const Gae g = gae({0, 0, 1}, {0.5, 0.2, 0.4}, 0.9, 0.8);
+  const std::vector<double> adv = {0.10624, 0.592, 0.6}, ret = {0.60624, 0.792, 1.0};
+  for (int t = 0; t < 3; ++t) {
+    EXPECT_NEAR(g.advantages[t], adv[t], 1e-12) << t;
+    EXPECT_NEAR(g.returns[t], ret[t], 1e-12) << t;
+  }
+  // gamma = lambda = 1 and zero values: every advantage is the reward still to come.
+  const Gae m = gae({0.5, -1, 2}, {0, 0, 0}, 1.0, 1.0);
+  EXPECT_NEAR(m.advantages[0], 1.5, 1e-12);
+  EXPECT_NEAR(m.advantages[1], 1.0, 1e-12);
+  EXPECT_NEAR(m.advantages[2], 2.0, 1e-12);
+}
+
+TEST(RlLosses, PpoClippedPolicyLossAndItsGradient) {
+  // ratios 1.5, 0.5, 0.5, 1.1 with advantages 1, 1, -2, -1 and eps 0.2:
+  //   max(-1.5, -1.2) = -1.2 (clipped); max(-0.5, -0.8) = -0.5; max(1.0, 1.6) = 1.6 (clipped);
+  //   max(1.1, 1.1) = 1.1.
+  const auto old = torch::tensor({-1.0, -2.0, -0.5, -3.0}, torch::kFloat64);
+  const auto ratio = torch::tensor({1.5, 0.5, 0.5, 1.1}, torch::kFloat64);
+  auto lp = (old + ratio.log()).detach().set_requires_grad(true);
+  const auto adv = torch::tensor({1.0, 1.0, -2.0, -1.0}, torch::kFloat64);
+  torch::Tensor clipped;
+  const auto loss = ppo_policy_loss(lp, old, adv, 0.2, &clipped);
+  const std::vector<double> want = {-1.2, -0.5, 1.6, 1.1}, want_clip = {1, 0, 1, 0};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(vec(loss)[i], want[i], 1e-12) << i;
+    EXPECT_EQ(vec(clipped)[i], want_clip[i]) << i;
+  }
+  // d/dlp of -A ratio is -A ratio where the unclipped term wins, 0 where the clip holds.
+  loss.sum().backward();
+  const std::vector<double> grad = {0.0, -0.5, 0.0, 1.1};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(vec(lp.grad())[i], grad[i], 1e-12) << i;
+}
+
+TEST(RlLosses, PpoClippedValueLoss) {
+  // v 1.0 from old 0.5 clipped to 0.7: 0.5 max(1, 1.69) = 0.845; v 0.4 within the clip:
+  // 0.5 * 0.05^2 = 0.00125; v 0.0 from 0.5 towards R = -1 clipped to 0.3: 0.5 max(1, 1.69).
+  const auto v = torch::tensor({1.0, 0.4, 0.0}, torch::kFloat64);
+  const auto old = torch::tensor({0.5, 0.5, 0.5}, torch::kFloat64);
+  const auto ret = torch::tensor({2.0, 0.45, -1.0}, torch::kFloat64);
+  const auto l = vec(ppo_value_loss(v, old, ret, 0.2));
+  EXPECT_NEAR(l[0], 0.845, 1e-12);
+  EXPECT_NEAR(l[1], 0.00125, 1e-12);
+  EXPECT_NEAR(l[2], 0.845, 1e-12);
+}
+
+TEST(RlLosses, PerTokenKlEstimates) {
+  const auto lp = torch::tensor({-1.0, -2.0, -0.7}, torch::kFloat64);
+  const auto ref = torch::tensor({-2.0, -1.0, -0.7}, torch::kFloat64);
+  const auto k1 = vec(kl_estimate(lp, ref, KlEstimator::k1));
+  const auto k3 = vec(kl_estimate(lp, ref, KlEstimator::k3));
+  EXPECT_NEAR(k1[0], 1.0, 1e-12);
+  EXPECT_NEAR(k1[1], -1.0, 1e-12);
+  EXPECT_NEAR(k1[2], 0.0, 1e-12);
+  // k3 = exp(ref - lp) - 1 - (ref - lp): e^-1 - 1 + 1 and e - 1 - 1.
+  EXPECT_NEAR(k3[0], std::exp(-1.0), 1e-12);
+  EXPECT_NEAR(k3[1], std::exp(1.0) - 2.0, 1e-12);
+  EXPECT_NEAR(k3[2], 0.0, 1e-12);
+}
+
+TEST(RlLosses, AdaptiveKlControllerAndRunningMoments) {
+  // KL 6 against target 4: error clipped to 0.2, beta * (1 + 0.2 * 10 / 100).
+  EXPECT_NEAR(adaptive_kl_update(0.1, 6.0, 4.0, 100.0, 10), 0.102, 1e-12);
+  EXPECT_NEAR(adaptive_kl_update(0.1, 3.6, 4.0, 100.0, 10), 0.099, 1e-12);
+  RunningMoments m;
+  EXPECT_EQ(m.std(), 1.0);
+  m.update({1, 2, 3});
+  m.update({4, 5});
+  EXPECT_NEAR(m.mean, 3.0, 1e-12);
+  EXPECT_NEAR(m.std(), std::sqrt(2.0), 1e-12);
+  const auto w = whiten({1, 2, 3});
+  EXPECT_NEAR(w[0], -std::sqrt(1.5), 1e-6);
+  EXPECT_NEAR(w[1], 0.0, 1e-12);
+}
+
+// ---- the loop on a tiny model with a toy reward --------------------------------------------------
+
+// Pays 1 for every token in [kLo, kHi) (10% of the vocabulary) in the response.
+constexpr std::int32_t kLo = 100, kHi = 132;
+std::vector<double> toy_reward(const std::vector<RewardQuery>& qs) {
+  std::vector<double> out;
+  for (const auto& q : qs) {
+    double hit = 0;
+    for (auto id : q.response) hit += (id >= kLo && id < kHi) ? 1.0 : 0.0;
+    out.push_back(hit);
+  }
+  return out;
+}
+
+std::vector<RlPrompt> toy_prompts(const std::string& name) {
+  const auto dir = temp_dir("rl-" + name);
+  const auto path = write_text(dir / "prompts.jsonl",
+                               "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
+                               "{\"prompt\": \"Human: say something bad\\n\\nAssistant:\"}\n"
+                               "{\"prompt\": [{\"role\": \"user\", \"content\": \"hello there\"}]}\n"
+                               "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you?\"}, "
+                               "{\"role\": \"assistant\", \"content\": \"I am fine\"}]}\n");
+  return load_rl_prompts(path.string(), tiny_tokenizer(), ChatTemplate::by_name("chatml"), 64);
+}
+
+// With reward r (hits) and KL coefficient beta, the KL-regularised optimum tilts the
+// reference by exp(r / beta) per token: from a near-uniform tiny model, the share of paid tokens
+// goes from 0.1 to p* = 0.1 e^(1/beta) / (0.1 e^(1/beta) + 0.9). For beta = 0.5: p* = 0.451, so
+// 8-token responses score 3.6 at a KL of 8 (p* ln(p*/0.1) + (1-p*) ln((1-p*)/0.9)) = 3.3 nats.
+RlOptions toy_options(const std::string& name, RlAlgorithm algo) {
+  RlOptions o;
+  o.out_dir = temp_dir("rl-run-" + name).string();
+  o.algorithm = algo;
+  o.steps = 60;
+  o.prompts_per_rollout = 4;
+  o.samples_per_prompt = 4;
+  o.max_new_tokens = 8;
+  o.lr = 1e-2;
+  o.kl_coef = 0.5;
+  o.progress = false;
+  if (algo == RlAlgorithm::ppo) {
+    o.lr = 3e-3;
+    o.epochs = 2;
+    o.minibatches = 2;
+    o.vf_coef = 0.5;
+  }
+  return o;
+}
+
+double mean_of(const std::vector<nlohmann::json>& lines, const char* key, std::size_t from, std::size_t to) {
+  double s = 0;
+  for (std::size_t i = from; i < to; ++i) s += lines[i][key].get<double>();
+  return s / static_cast<double>(to - from);
+}
+
+std::vector<nlohmann::json> metrics(const std::string& out_dir) {
+  std::vector<nlohmann::json> out;
+  for_each_jsonl(fs::path(out_dir) / "metrics.jsonl", [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
+  return out;
+}
+
+void expect_reward_rises(RlAlgorithm algo, const std::string& name) {
+  auto lm = tiny_loaded(11);
+  const RlOptions o = toy_options(name, algo);
+  const RlSummary s = train_rl(lm, toy_prompts(name), toy_reward, o);
+  EXPECT_EQ(s.steps, o.steps);
+  const auto m = metrics(o.out_dir);
+  ASSERT_EQ(m.size(), 60u);
+  const double before = mean_of(m, "score", 0, 3), after = mean_of(m, "score", 55, 60);
+  const double kl_after = mean_of(m, "kl", 55, 60);
+  std::printf("[%s] score %.3f -> %.3f, kl %.3f -> %.3f, entropy %.3f -> %.3f\n", name.c_str(), before,
+              after, mean_of(m, "kl", 0, 3), kl_after, mean_of(m, "entropy", 0, 3), mean_of(m, "entropy", 55, 60));
+  // From 0.8 (10% of 8 tokens) towards the optimum's 3.6; the KL towards the optimum's 3.3
+  // nats and no further (with beta = 0 it passes 17 within 30 steps).
+  EXPECT_GT(after, before + 1.2);
+  EXPECT_GT(kl_after, 0.5);
+  EXPECT_LT(kl_after, 6.0);
+  for (const char* k : {"score", "reward", "kl", "kl_coef", "entropy", "response_length", "truncated", "loss",
+                        "loss/policy", "clipfrac", "approx_kl", "grad_norm", "lr", "samples_per_s"})
+    EXPECT_TRUE(m.back().contains(k)) << k;
+  EXPECT_EQ(m.back().contains("loss/value"), algo == RlAlgorithm::ppo);
+  if (algo == RlAlgorithm::rloo) {
+    // One update per rollout: its forward pass (the autograd path) sees the policy that
+    // sampled, as the fused no-grad path scored it: the ratio is 1 up to rounding.
+    EXPECT_LT(m.front()["approx_kl"].get<double>(), 1e-8);
+    EXPECT_EQ(m.front()["clipfrac"].get<double>(), 0.0);
+  }
+  // final/ is a model directory every other command loads.
+  const LoadedModel back = load_model(fs::path(o.out_dir) / "final");
+  EXPECT_TRUE(back.tokenizer.has_value());
+}
+
+TEST(RlTrain, RlooRaisesAToyRewardWithBoundedKl) { expect_reward_rises(RlAlgorithm::rloo, "rloo"); }
+TEST(RlTrain, PpoRaisesAToyRewardWithBoundedKl) { expect_reward_rises(RlAlgorithm::ppo, "ppo"); }
+
+TEST(RlTrain, LargeKlCoefficientHoldsThePolicyNearTheReference) {
+  auto run = [](double kl_coef, const std::string& name) {
+    auto lm = tiny_loaded(11);
+    RlOptions o = toy_options(name, RlAlgorithm::rloo);
+    o.steps = 30;
+    o.kl_coef = kl_coef;
+    train_rl(lm, toy_prompts(name), toy_reward, o);
+    const auto m = metrics(o.out_dir);
+    return std::make_pair(mean_of(m, "score", 25, 30) - mean_of(m, "score", 0, 3), mean_of(m, "kl", 25, 30));
+  };
+  const auto [rise0, kl0] = run(0.0, "kl0");
+  const auto [rise_big, kl_big] = run(5.0, "kl-big");
+  std::printf("[kl] beta 0: rise %.3f kl %.3f; beta 5: rise %.3f kl %.3f\n", rise0, kl0, rise_big, kl_big);
+  // beta 5: the optimum's paid share is 0.12 (KL 0.015 nats per response); beta 0: unbounded.
+  EXPECT_GT(kl0, 10.0);
+  EXPECT_LT(kl_big, 1.0);
+  EXPECT_GT(rise0, 3.0);
+  EXPECT_LT(rise_big, 0.5);
+}
+
+TEST(RlTrain, AdaptiveKlCoefficientMovesTowardsTheTarget) {
+  auto lm = tiny_loaded(11);
+  RlOptions o = toy_options("adaptive", RlAlgorithm::rloo);
+  o.steps = 10;
+  o.kl_coef = 0.05;
+  o.kl_target = 1e-3;  // far below what the toy run reaches: beta must grow
+  o.kl_horizon = 100;
+  train_rl(lm, toy_prompts("adaptive"), toy_reward, o);
+  const auto m = metrics(o.out_dir);
+  EXPECT_GT(m.back()["kl_coef"].get<double>(), 0.05);
+}
+
+TEST(RlTrain, ResumeRepeatsTheRunExactly) {
+  RlOptions o = toy_options("resume", RlAlgorithm::ppo);
+  o.steps = 4;
+  o.save_every = 2;
+  o.reward_norm = RewardNorm::running;
+  o.kl_target = 0.5;
+  o.kl_horizon = 50;
+  const auto prompts = toy_prompts("resume");
+  auto straight = tiny_loaded(12);
+  train_rl(straight, prompts, toy_reward, o);
+  const auto want = metrics(o.out_dir);
+
+  // The same run killed during step 3 (its checkpoint at step 2 stays), then resumed from the
+  // starting model.
+  auto first = tiny_loaded(12);
+  int calls = 0;
+  RewardFn failing = [&](const std::vector<RewardQuery>& q) {
+    if (++calls == 3) throw std::runtime_error("killed");
+    return toy_reward(q);
+  };
+  EXPECT_THROW(train_rl(first, prompts, failing, o), std::runtime_error);
+  auto second = tiny_loaded(12);
+  o.resume = true;
+  train_rl(second, prompts, toy_reward, o);
+  const auto got = metrics(o.out_dir);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    for (const char* k : {"score", "kl", "kl_coef", "loss"})
+      EXPECT_NEAR(got[i][k].get<double>(), want[i][k].get<double>(), 1e-6) << i << " " << k;
+  torch::NoGradGuard g;
+  const auto a = straight.model->named_parameters(), b = second.model->named_parameters();
+  for (const auto& item : a) EXPECT_TRUE(torch::allclose(item.value(), b[item.key()], 0, 1e-6)) << item.key();
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(RlErrors, BadOptionsNameTheField) {
+  RlOptions o;
+  o.out_dir = "x";
+  o.samples_per_prompt = 1;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("samples_per_prompt"), std::string::npos);
+  o.algorithm = RlAlgorithm::ppo;
+  EXPECT_NO_THROW(o.validate());
+  o.temperature = 0;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("temperature"), std::string::npos);
+  o = RlOptions{};
+  EXPECT_NE(error_of([&] { o.validate(); }).find("out_dir"), std::string::npos);
+  o.out_dir = "x";
+  o.kl_coef = -1;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("kl_coef"), std::string::npos);
+  o.kl_coef = 0;
+  o.kl_target = 1;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("kl_target"), std::string::npos);
+  o = RlOptions{};
+  o.out_dir = "x";
+  o.minibatches = 1000;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_rl_algorithm("dpo"); }).find("rloo or ppo"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_reward_norm("z"); }).find("none, batch or running"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_kl_estimator("k2"); }).find("k1 or k3"), std::string::npos);
+}
+
+TEST(RlErrors, BadPromptsNameFileAndLine) {
+  const auto dir = temp_dir("rl-bad-prompts");
+  const auto tmpl = ChatTemplate::by_name("chatml");
+  auto load = [&](const std::string& text, std::int64_t max_len = 64) {
+    const auto p = write_text(dir / "p.jsonl", text);
+    return error_of([&] { load_rl_prompts(p.string(), tiny_tokenizer(), tmpl, max_len); });
+  };
+  EXPECT_NE(load("{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n").find("p.jsonl:2"), std::string::npos);
+  EXPECT_NE(load("{\"prompt\": 3}\n").find("field prompt"), std::string::npos);
+  EXPECT_NE(load("{\"prompt\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
+                 "\"content\": \"b\"}]}\n").find("last message"), std::string::npos);
+  EXPECT_NE(load("{\"prompt\": \"a long prompt with many tokens in it\"}\n", 3).find("over the 3"),
+            std::string::npos);
+  EXPECT_NE(load("").find("no prompts"), std::string::npos);
+}
+
+TEST(RlErrors, BadRewardsAndModelsStopTheRun) {
+  const auto prompts = toy_prompts("bad-rewards");
+  RlOptions o = toy_options("bad-rewards", RlAlgorithm::rloo);
+  o.steps = 2;
+  auto lm = tiny_loaded(3);
+  RewardFn short_fn = [](const std::vector<RewardQuery>&) { return std::vector<double>{1.0}; };
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, short_fn, o); }).find("returned 1 scores for 16"),
+            std::string::npos);
+  RewardFn nan_fn = [](const std::vector<RewardQuery>& q) { return std::vector<double>(q.size(), std::nan("")); };
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, nan_fn, o); }).find("reward"), std::string::npos);
+  o.max_new_tokens = 1000;  // beyond the tiny model's context
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("context"), std::string::npos);
+  o.max_new_tokens = 8;
+  o.resume = true;
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("no checkpoint"), std::string::npos);
+}
+
+TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies) {
+  RewardModel rm(tiny_loaded(23));
+  {
+    torch::NoGradGuard g;
+    rm.head().normal_();
+  }
+  const auto tmpl = ChatTemplate::by_name("chatml");
+  const auto prompts = toy_prompts("rm-fn");  // two raw-text prompts, then two conversations
+  const RewardFn fn = reward_model_fn(rm, tmpl);
+  std::vector<RewardQuery> qs;
+  for (const auto* p : {&prompts[0], &prompts[2]})
+    for (const char* text : {"good good day", ""}) qs.push_back({p, {1}, text, false});
+  const auto got = fn(qs);
+  ASSERT_EQ(got.size(), 4u);
+  // The reference: the same pairs tokenised by the preference loader, scored directly.
+  const Tokenizer& tok = *rm.base().tokenizer;
+  DataOptions dopt;
+  const auto raw = tokenize_prompt_response("Human: say something good\n\nAssistant:", "good good day", tok,
+                                            tmpl, dopt, "test");
+  const nlohmann::json conv = nlohmann::json::array({{{"role", "user"}, {"content", "hello there"}}});
+  const auto chat = tokenize_prompt_response(
+      conv, nlohmann::json::array({{{"role", "assistant"}, {"content", "good good day"}}}), tok, tmpl, dopt, "test");
+  auto joined = [](const PromptResponse& pr) {
+    auto s = pr.prompt;
+    s.insert(s.end(), pr.response.begin(), pr.response.end());
+    return s;
+  };
+  const auto want = rm.score({joined(raw), joined(chat)});
+  EXPECT_NEAR(got[0], want[0], 1e-5);
+  EXPECT_NEAR(got[2], want[1], 1e-5);
+  for (double v : got) EXPECT_TRUE(std::isfinite(v));
+}
+
+// ---- the command ---------------------------------------------------------------------------------
+
+struct CmdResult {
+  int code;
+  std::string out;
+};
+
+CmdResult cai(const std::string& args) {
+  const std::string cmd = std::string(CAI_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(RlCli, TrainsAgainstARewardModelDirectory) {
+  const auto dir = temp_dir("rl-cli");
+  save_model_dir(tiny_loaded(21), dir / "policy", DType::F32);
+  // A reward model whose head pays for the direction of one hidden unit: any model loads.
+  RewardModel rm(tiny_loaded(22));
+  {
+    torch::NoGradGuard g;
+    rm.head()[0][0] = 1.0;
+  }
+  rm.save(dir / "rm");
+  write_text(dir / "prompts.jsonl", "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
+                                    "{\"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}\n");
+  const std::string base = "train rl --model " + (dir / "policy").string() + " --reward-model " +
+                           (dir / "rm").string() + " --prompts " + (dir / "prompts.jsonl").string() +
+                           " --out " + (dir / "run").string() +
+                           " --steps 2 --prompts-per-step 2 --max-new-tokens 6 --lr 1e-3 --quiet"
+                           " --chat-template chatml --threads 1";
+  const auto r = cai(base + " -k 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 steps"), std::string::npos) << r.out;
+  EXPECT_EQ(metrics((dir / "run").string()).size(), 2u);
+  EXPECT_TRUE(load_model(dir / "run" / "final").tokenizer.has_value());
+  // PPO from the same flags, and flag errors naming the flag.
+  EXPECT_EQ(cai(base + " -k 2 --algorithm ppo").code, 0);
+  const auto bad = cai(base + " --algorithm a2c");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("rloo or ppo"), std::string::npos) << bad.out;
+  const auto k1 = cai(base + " -k 1");
+  EXPECT_NE(k1.code, 0);
+  EXPECT_NE(k1.out.find("samples_per_prompt"), std::string::npos) << k1.out;
+  const auto no_rm = cai("train rl --model " + (dir / "policy").string() + " --prompts " +
+                         (dir / "prompts.jsonl").string() + " --out " + (dir / "run2").string());
+  EXPECT_NE(no_rm.code, 0);
+  EXPECT_NE(no_rm.out.find("--reward-model"), std::string::npos) << no_rm.out;
+}
+
+}  // namespace
+}  // namespace cai::train
