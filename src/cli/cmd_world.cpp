@@ -131,6 +131,9 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option("--comparisons", g->opt.corpus.comparisons, "Corpus A/B comparisons")->capture_default_str();
   gen->add_option("--document-repeats", g->opt.corpus.document_repeats, "Copies of each source document")
       ->capture_default_str();
+  gen->add_option("--critique-applicable", g->opt.corpus.critique_applicable,
+                  "Share of critiques on a prompt kind the principle applies to (the rest: any kind)")
+      ->capture_default_str();
   gen->add_option("--critique-pairs", g->opt.corpus.critique_pairs,
                   "Share of critiques written as a minimal pair (following / breaking)")->capture_default_str();
   gen->add_option("--comparison-free-pairs", g->opt.corpus.comparison_free_pairs,

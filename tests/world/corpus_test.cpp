@@ -74,9 +74,18 @@ TEST(WorldCorpus, CritiqueVerdictsAreMixedForEveryPrinciple) {
 }
 
 TEST(WorldCorpus, PrinciplesOfCritiquesAndComparisonsFollowTheirWeights) {
+  // Weights are per draw; a minimal pair is one draw but two documents (and only where the
+  // principle applies), so this corpus has none: one document per draw.
+  CorpusOptions o;
+  o.conversations = 1;
+  o.critiques = 3000;
+  o.comparisons = 2600;
+  o.document_repeats = 1;
+  o.critique_pairs = 0.0;
+  const auto docs = build_corpus(6, fixture().kb, fixture().sets.pretrain_pool, telehealth_constitution(), o);
   std::array<double, kNumPrinciples> critiques{}, comparisons{};
   double n_critiques = 0, n_comparisons = 0;
-  for (const auto& d : fixture().docs) {
+  for (const auto& d : docs) {
     if (d.principle.empty()) continue;
     const std::size_t i = static_cast<std::size_t>(*principle_from_name(d.principle));
     if (d.type == "comparison") {

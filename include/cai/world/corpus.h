@@ -41,7 +41,9 @@ struct CorpusOptions {
   std::array<double, kNumPrinciples> break_rate{0.25, 0.25, 0.25, 0.25, 0.25};
   double privacy_leak_rate = 0.05;     // other kinds that also ask for identifiers
   double misplaced_empathy = 0.3;      // broken empathy: acknowledge at the end, not first
-  double critique_applicable = 0.75;   // critiques drawn on a kind the principle applies to
+  double critique_applicable = 0.5;    // critiques drawn on a kind the principle applies to; the
+                                       // rest on any kind, so the model also learns that a
+                                       // principle that does not apply is followed
   double critique_violation_rate = 0.5;  // ... and then breaking it with this probability
   // Share of critiques (where the principle applies) written as a minimal pair: the same
   // response following and breaking the principle, each critiqued (two documents).
