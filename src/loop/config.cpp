@@ -146,6 +146,8 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
        auto& o = c.critique_revise;
        r.map(n, f, line, {{"rounds", r.scalar(o.rounds)}, {"principles", r.scalar(o.principles)},
                           {"few_shot", r.scalar(o.few_shot)}, {"temperature", r.scalar(o.temperature)},
+                          {"critique_temperature", r.scalar(o.critique_temperature)},
+                          {"revision_temperature", r.scalar(o.revision_temperature)},
                           {"max_tokens", r.scalar(o.max_tokens)}, {"skip_when_ok", r.scalar(o.skip_when_ok)},
                           {"format", r.scalar(o.format)}});
      })},
@@ -160,6 +162,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
        r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"lr", r.scalar(o.lr)},
                           {"epochs", r.scalar(o.epochs)}, {"token_budget", r.scalar(o.token_budget)},
                           {"max_length", r.scalar(o.max_length)}, {"corpus_mix", r.scalar(o.corpus_mix)},
+                          {"only_preferred_revisions", r.scalar(o.only_preferred_revisions)},
                           {"corpus", r.scalar(o.corpus)}, {"chat_template", r.scalar(o.chat_template)},
                           {"lora", lora_handler(r, o.lora)}});
      })},
@@ -321,6 +324,8 @@ void LoopConfig::validate() const {
   check(sft.token_budget > 0, "sft.token_budget", "must be > 0");
   check(sft.max_length >= 2, "sft.max_length", "must be >= 2");
   check(sft.corpus_mix >= 0, "sft.corpus_mix", "must be >= 0");
+  check(!sft.only_preferred_revisions || label.samples == 0, "sft.only_preferred_revisions",
+        "needs Phase 2 to judge the Phase 1 pairs (label.samples: 0)");
   if (sft.enabled && sft.corpus_mix > 0) {
     check(!sft.corpus.empty(), "sft.corpus", "is required with corpus_mix > 0 (or give a world)");
     exists(sft.corpus, "sft.corpus");
@@ -361,6 +366,8 @@ nlohmann::json LoopConfig::to_json() const {
                    {"max_tokens", quality.max_tokens}}},
       {"critique_revise", {{"rounds", critique_revise.rounds}, {"principles", critique_revise.principles},
                            {"few_shot", critique_revise.few_shot}, {"temperature", critique_revise.temperature},
+                           {"critique_temperature", critique_revise.critique_temperature},
+                           {"revision_temperature", critique_revise.revision_temperature},
                            {"max_tokens", critique_revise.max_tokens},
                            {"skip_when_ok", critique_revise.skip_when_ok}, {"format", critique_revise.format}}},
       {"label", {{"ensemble", label.ensemble}, {"samples", label.samples},
@@ -368,6 +375,7 @@ nlohmann::json LoopConfig::to_json() const {
       {"sft", {{"enabled", sft.enabled}, {"lr", sft.lr}, {"epochs", sft.epochs},
                {"token_budget", sft.token_budget}, {"max_length", sft.max_length},
                {"corpus_mix", sft.corpus_mix}, {"corpus", sft.corpus},
+               {"only_preferred_revisions", sft.only_preferred_revisions},
                {"chat_template", sft.chat_template}, {"lora", lora_json(sft.lora)}}},
       {"dpo", {{"enabled", dpo.enabled}, {"beta", dpo.beta}, {"lr", dpo.lr}, {"epochs", dpo.epochs},
                {"token_budget", dpo.token_budget}, {"max_length", dpo.max_length}, {"loss", dpo.loss},

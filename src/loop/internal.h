@@ -69,7 +69,9 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
 void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
-// sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out) + corpus {"text"} rows.
+// sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out; with
+// sft.only_preferred_revisions also those Phase 2 rated below the initial response) + corpus
+// {"text"} rows.
 // Returns the number of lines.
 std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
 // dpo_data.jsonl: the label lines DPO can learn from (both responses non-empty and

@@ -127,7 +127,7 @@ class Runner {
       run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
       return nlohmann::json{{"prompts", prompts.size()}};
     });
-    const bool labels_needed = c_.dpo.enabled;
+    const bool labels_needed = c_.dpo.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions);
     stage(rd, "phase2", !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")), [&] {
       run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
       return nlohmann::json();

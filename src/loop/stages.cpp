@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "cai/backend/factory.h"
 #include "cai/generate/sampling.h"
@@ -112,7 +113,9 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
   o.few_shot = cr.few_shot;
   o.skip_when_ok = cr.skip_when_ok;
   o.format = pipeline::parse_prompt_format(cr.format);
-  o.response = o.critique = o.revision = pipeline::gen_params(cr.max_tokens, cr.temperature);
+  o.response = pipeline::gen_params(cr.max_tokens, cr.temperature);
+  o.critique = pipeline::gen_params(cr.max_tokens, cr.critique_temperature < 0 ? cr.temperature : cr.critique_temperature);
+  o.revision = pipeline::gen_params(cr.max_tokens, cr.revision_temperature < 0 ? cr.temperature : cr.revision_temperature);
   o.seed = round_seed(c, rd.round());
   pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o, progress);
 }
@@ -162,14 +165,39 @@ std::string dump_line(const nlohmann::json& j) {
 
 }  // namespace
 
+namespace {
+
+// Phase 2's verdict on each Phase 1 pair, by prompt: the text the judge preferred.
+std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(labels)) return out;
+  for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t line) {
+    CAI_CHECK(j.contains("prompt_text") && j.contains("chosen_text"), "{}:{}: fields prompt_text and chosen_text: missing",
+              labels.string(), line);
+    out[j["prompt_text"].get<std::string>()] = j["chosen_text"].get<std::string>();
+  });
+  return out;
+}
+
+}  // namespace
+
 std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   std::string out;
   std::size_t n = 0;
+  std::map<std::string, std::string> preferred;
+  if (c.sft.only_preferred_revisions) preferred = preferred_responses(rd / "labels.jsonl");
   for_each_jsonl(rd / "critique_revise.jsonl", [&](const nlohmann::json& j, std::size_t line) {
     CAI_CHECK(j.contains("messages") && j["messages"].is_array() && !j["messages"].empty(),
               "{}:{}: field messages: missing", (rd / "critique_revise.jsonl").string(), line);
     const auto& last = j["messages"].back();
-    if (last.value("content", std::string()).empty()) return;  // nothing to imitate
+    const std::string final_text = last.value("content", std::string());
+    if (final_text.empty()) return;  // nothing to imitate
+    if (c.sft.only_preferred_revisions) {
+      // A pair the judge did not label (dropped below min_confidence, or no revision) stays.
+      const auto it = preferred.find(j.value("prompt", std::string()));
+      if (it != preferred.end() && it->second != final_text && it->second == j.value("init_response", std::string()))
+        return;
+    }
     out += dump_line({{"messages", j["messages"]}});
     ++n;
   });

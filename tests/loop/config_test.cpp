@@ -56,7 +56,8 @@ std::string good_config() {
          "  corpus_mix: 0.0\n"
          "  lora: {rank: 4, targets: [q_proj, v_proj]}\n"
          "dpo: {enabled: false}\n"
-         "quality: {factor: 0.9}\n";
+         "quality: {factor: 0.9}\n"
+         "critique_revise: {critique_temperature: 0}\n";
 }
 
 TEST(LoopConfig, DefaultsAndOverrides) {
@@ -72,6 +73,8 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_DOUBLE_EQ(c.quality.factor, 0.9);
   EXPECT_EQ(c.quality.metric, "judge");
   EXPECT_EQ(c.critique_revise.rounds, 3);
+  EXPECT_DOUBLE_EQ(c.critique_revise.critique_temperature, 0.0);
+  EXPECT_LT(c.critique_revise.revision_temperature, 0.0);  // default: the responses' temperature
   EXPECT_EQ(c.eval.split, "test");
   EXPECT_EQ(c.lines.at("sft.lr"), 7);
   c.resolve(kDir);
@@ -125,6 +128,7 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},
       {"rounds: -1\n", "rounds: must be >= 0"},
+      {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n", "sft.only_preferred_revisions: needs Phase 2"},
   };
   for (const auto& c : values) {
     // Four required lines, padding, then the case from line 12.

@@ -16,9 +16,11 @@
 //   seed: 0
 //   quality: {metric: judge, split: eval, factor: 0.95}
 //   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
+//                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
 //                     max_tokens: 96, skip_when_ok: true}
 //   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
+//         only_preferred_revisions: false,
 //         corpus: FILE, lora: {rank: 0}}
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
 //   eval: {split: test, temperature: 0.7, tasks: true, critiques: true, comparisons: false,
@@ -70,7 +72,11 @@ struct CritiqueReviseConfig {
   std::int64_t rounds = 3;          // critique -> revision rounds per prompt
   std::string principles = "random";  // random | in-order
   bool few_shot = true;
-  double temperature = 0.7;
+  double temperature = 0.7;         // the initial responses (and the rest unless overridden)
+  double critique_temperature = -1; // < 0: temperature. A sampled "violates" where the model
+                                    // itself rates the response fine becomes a needless
+                                    // revision; 0 takes the model's most likely verdict.
+  double revision_temperature = -1; // < 0: temperature
   std::int64_t max_tokens = 96;     // per response, critique and revision
   bool skip_when_ok = true;
   std::string format = "transcript";  // transcript | chat
@@ -97,6 +103,9 @@ struct SftConfig {
   std::int64_t token_budget = 4096;  // padded tokens per micro-batch
   std::int64_t max_length = 1024;    // tokens per sequence (capped at the model's context)
   double corpus_mix = 0.0;           // corpus documents per SFT example (e.g. 0.5)
+  bool only_preferred_revisions = false;  // leave out revisions the round's AI judge (Phase 2)
+                                          // rates below the initial response: a critique that
+                                          // wrongly finds fault makes a revision worth not learning
   std::string corpus;                // default <world>/corpus/pretrain.txt
   std::string chat_template;         // "" = the tokenizer's
   LoraConfig lora;
