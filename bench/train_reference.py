@@ -10,6 +10,10 @@ torch's fused scaled_dot_product_attention where it exists (PyTorch >= 2.0), els
 masked softmax(q k^T) v.
 
     /usr/bin/python3 bench/train_reference.py [--threads N] [--batch 8] [--seq-len 256] [--steps 5]
+                                              [--profile DIR]
+
+With --profile, one more step of each is recorded by the autograd profiler into
+DIR/{sft,dpo}.trace.json (Chrome trace format, as `cai bench train --profile DIR` writes).
 
 Needs Debian's python3-torch (apt-get install -y python3-torch).
 """
@@ -95,19 +99,28 @@ def matmul_peak(n):
     return best
 
 
-def time_steps(model, loss_fn, steps):
+def time_steps(model, loss_fn, steps, trace=None):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0, foreach=True)
-    times = []
-    for s in range(steps + 1):
-        t = time.perf_counter()
+
+    def step():
         opt.zero_grad(set_to_none=True)
         loss = loss_fn()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        return loss
+
+    times = []
+    for s in range(steps + 1):
+        t = time.perf_counter()
+        loss = step()
         if s > 0:
             times.append(time.perf_counter() - t)
         assert math.isfinite(loss.item())
+    if trace:
+        with torch.autograd.profiler.profile() as prof:
+            step()
+        prof.export_chrome_trace(trace)
     return sorted(times)[len(times) // 2]
 
 
@@ -119,7 +132,11 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--mm-size", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", default="")
     a = ap.parse_args()
+    if a.profile:
+        os.makedirs(a.profile, exist_ok=True)
+    trace = lambda what: os.path.join(a.profile, what + ".trace.json") if a.profile else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     B, T = a.batch, a.seq_len
@@ -145,7 +162,7 @@ def main():
     def sft_loss():
         lp, n = model.target_logps(tokens, target)
         return -lp.sum() / n
-    report("sft", time_steps(model, sft_loss, a.steps))
+    report("sft", time_steps(model, sft_loss, a.steps, trace("sft")))
 
     # DPO: B/2 pairs, prompt T/2 tokens, responses T - T/2; the reference log-probs are cached.
     P = B // 2
@@ -161,7 +178,7 @@ def main():
         lp, _ = model.target_logps(seqs, tgt)
         h = (lp[:P] - ref[:P]) - (lp[P:] - ref[P:])
         return -F.logsigmoid(beta * h).mean()
-    report("dpo", time_steps(model, dpo_loss, a.steps))
+    report("dpo", time_steps(model, dpo_loss, a.steps, trace("dpo")))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@
 // embedding; the second term is attention's scores and weighted sum, forward and backward;
 // Chowdhery et al. 2022, PaLM, appendix B). bench/train_reference.py measures the same model
 // and steps in PyTorch and prints the same figures.
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -35,6 +37,7 @@ struct BenchTrainFlags {
   std::int64_t mm_size = 2048;  // matmul peak: [n,n] x [n,n]
   int threads = 0;
   std::uint64_t seed = 0;
+  std::string profile;          // directory for per-op traces of one more step of each
 };
 
 double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -58,8 +61,10 @@ std::vector<std::int32_t> random_tokens(std::mt19937_64& rng, std::int64_t n, st
   return t;
 }
 
-// Median seconds per optimiser step over `steps` timed steps, after one warm-up step.
-double time_steps(Objective& obj, std::int64_t steps) {
+// Median seconds per optimiser step over `steps` timed steps, after one warm-up step; with a
+// trace path, one more step is recorded by libtorch's profiler (Chrome trace format, the
+// format bench/train_reference.py --profile writes too, so the two compare op by op).
+double time_steps(Objective& obj, std::int64_t steps, const std::string& trace) {
   AdamW opt(obj.trainable(), AdamWOptions{0.9, 0.999, 1e-8, 0.0});
   std::vector<std::int64_t> all;
   double units = 0;
@@ -77,6 +82,13 @@ double time_steps(Objective& obj, std::int64_t steps) {
     if (s > 0) times.push_back(seconds(t0));
     CAI_CHECK(std::isfinite(m.at("loss")), "bench train: the loss is not finite");
   }
+  if (!trace.empty()) {
+    torch::autograd::profiler::RecordProfile guard(trace);
+    opt.zero_grad();
+    obj.train_micro(all, units);
+    clip_grad_norm(opt.params(), 1.0);
+    opt.step(1e-5);
+  }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
@@ -86,6 +98,10 @@ void run(const BenchTrainFlags& f) {
   CAI_CHECK(f.seq_len >= 4, "bench train: --seq-len must be >= 4, got {}", f.seq_len);
   CAI_CHECK(f.steps >= 1, "bench train: --steps must be >= 1, got {}", f.steps);
   set_torch_threads(f.threads);
+  auto trace = [&](const char* what) {
+    return f.profile.empty() ? std::string() : (std::filesystem::path(f.profile) / (std::string(what) + ".trace.json")).string();
+  };
+  if (!f.profile.empty()) std::filesystem::create_directories(f.profile);
   const int threads = at::get_num_threads();
 
   ModelConfig cfg;
@@ -128,7 +144,7 @@ void run(const BenchTrainFlags& f) {
       e.seq.target[0] = 0;
     }
     auto obj = make_sft_objective(Policy{&lm, nullptr, "bench"}, std::move(ex), {});
-    report("sft", time_steps(*obj, f.steps), f.batch * T);
+    report("sft", time_steps(*obj, f.steps, trace("sft")), f.batch * T);
   }
   {  // DPO: batch / 2 pairs; prompt T / 2 tokens, each response T - T / 2 (cached reference).
     std::vector<PreferenceExample> ex(static_cast<std::size_t>(f.batch / 2));
@@ -142,7 +158,7 @@ void run(const BenchTrainFlags& f) {
     }
     DpoOptions dpo;
     auto obj = make_dpo_objective(Policy{&lm, nullptr, "bench"}, std::move(ex), std::move(ref), {}, {}, dpo);
-    report("dpo", time_steps(*obj, f.steps), f.batch * T);
+    report("dpo", time_steps(*obj, f.steps, trace("dpo")), f.batch * T);
   }
 }
 
@@ -156,6 +172,8 @@ const Registrar reg(92, [](CLI::App& root) {
   cmd->add_option("--mm-size", f->mm_size, "Matrix size for the matmul peak")->capture_default_str();
   cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Random weights and tokens")->capture_default_str();
+  cmd->add_option("--profile", f->profile, "Write per-op traces of one more SFT and DPO step here "
+                  "(sft.trace.json, dpo.trace.json; Chrome trace format)");
   cmd->callback([f] { run(*f); });
 });
 
