@@ -68,6 +68,9 @@ const Registrar reg(60, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_flag("--no-few-shot", f->no_few_shot, "Do not prepend the constitution's examples");
   cmd->add_flag("--no-skip", f->no_skip, "Revise even when the critique finds nothing wrong");
+  cmd->add_option("--min-violation-p", f->opts.min_violation_p,
+                  "Revise after a \"violates\" verdict only when the model gives it at least this "
+                  "probability (0 = always)")->capture_default_str();
   cmd->add_option("--seed", f->opts.seed, "Seed of every random draw")->capture_default_str();
   cmd->add_option("--max-tokens", f->max_tokens, "New tokens per response / critique / revision")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
@@ -19,6 +20,8 @@ PrincipleChoice parse_principle_choice(const std::string& s) {
 void CritiqueReviseOptions::validate() const {
   CAI_CHECK(rounds >= 1 && rounds <= 100, "critique-revise: rounds must be in 1..100, got {}", rounds);
   CAI_CHECK(chunk >= 1, "critique-revise: chunk must be >= 1, got {}", chunk);
+  CAI_CHECK(min_violation_p >= 0.0 && min_violation_p < 1.0,
+            "critique-revise: min_violation_p must be in [0, 1), got {}", min_violation_p);
   auto check = [](const GenParams& p, const char* name) {
     try {
       p.validate();
@@ -32,15 +35,18 @@ void CritiqueReviseOptions::validate() const {
 }
 
 nlohmann::json CritiqueReviseOptions::settings() const {
-  return {{"rounds", rounds},
-          {"principles", principles == PrincipleChoice::random ? "random" : "in-order"},
-          {"few_shot", few_shot},
-          {"skip_when_ok", skip_when_ok},
-          {"format", to_string(format)},
-          {"response", to_json(response)},
-          {"critique", to_json(critique)},
-          {"revision", to_json(revision)},
-          {"seed", seed}};
+  nlohmann::json j = {{"rounds", rounds},
+                      {"principles", principles == PrincipleChoice::random ? "random" : "in-order"},
+                      {"few_shot", few_shot},
+                      {"skip_when_ok", skip_when_ok},
+                      {"format", to_string(format)},
+                      {"response", to_json(response)},
+                      {"critique", to_json(critique)},
+                      {"revision", to_json(revision)},
+                      {"seed", seed}};
+  // Only when set, so files written before the option existed keep their settings hash.
+  if (min_violation_p > 0.0) j["min_violation_p"] = min_violation_p;
+  return j;
 }
 
 bool critique_finds_nothing(const std::string& critique) {
@@ -131,12 +137,26 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     auto crit = backend.generate(reqs);
     std::vector<RoundRecord> rounds(n);
     std::vector<std::size_t> revise;
+    std::vector<std::size_t> unsure;  // "violates" verdicts to score
     for (std::size_t i = 0; i < n; ++i) {
       rounds[i].principle = pr[i]->name;
       rounds[i].critique = cut(crit[i].text, opts.format);
       rounds[i].skipped = opts.skip_when_ok && critique_finds_nothing(rounds[i].critique);
-      if (!rounds[i].skipped) revise.push_back(i);
+      const auto verdict = world::parse_critique_verdict(rounds[i].critique);
+      if (opts.skip_when_ok && opts.min_violation_p > 0.0 && verdict && !*verdict) unsure.push_back(i);
     }
+    if (!unsure.empty()) {
+      std::vector<TextRequest> score_reqs;
+      for (auto i : unsure) score_reqs.push_back(reqs[i]);
+      const auto scores = backend.score_options(score_reqs, world::critique_verdict_options());  // follows, violates
+      for (std::size_t k = 0; k < unsure.size(); ++k) {
+        auto& rr = rounds[unsure[k]];
+        rr.p_violates = std::exp(scores[k].normalised[1]);
+        rr.skipped = rr.p_violates < opts.min_violation_p;
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (!rounds[i].skipped) revise.push_back(i);
     // Then all revisions.
     std::vector<TextRequest> rev_reqs(revise.size());
     for (std::size_t k = 0; k < revise.size(); ++k) {
@@ -171,11 +191,13 @@ nlohmann::json to_json(const CritiqueReviseRecord& r, const std::string& model,
     return nlohmann::json{{"role", "assistant"}, {"content", text}};
   };
   nlohmann::json rounds = nlohmann::json::array();
-  for (const auto& x : r.rounds)
+  for (const auto& x : r.rounds) {
     rounds.push_back({{"principle", x.principle},
                       {"critique", x.critique},
                       {"revision", x.revision},
                       {"skipped", x.skipped}});
+    if (x.p_violates >= 0) rounds.back()["p_violates"] = x.p_violates;
+  }
   nlohmann::json j;
   if (!r.id.empty()) j["id"] = r.id;
   j["prompt"] = r.prompt;

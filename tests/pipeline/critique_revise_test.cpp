@@ -3,7 +3,9 @@
 // checks, and file:line errors for bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <functional>
 
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
@@ -95,6 +97,60 @@ TEST(CritiqueRevise, InOrderPrinciplesAndChatFormat) {
   EXPECT_EQ(recs[0].rounds[2].principle, "polite");
   for (const auto& x : recs[1].rounds) EXPECT_TRUE(x.skipped);
   EXPECT_EQ(fb.generate_batches.size(), 4u);  // responses + three rounds of critiques only
+}
+
+// With min_violation_p, a "violates" critique leads to a revision only when the verdict's
+// scored probability reaches the threshold; "follows" critiques are never scored.
+TEST(CritiqueRevise, UnsureViolationsAreNotRevised) {
+  const auto c = testing_util::test_constitution();
+  const auto prompts = read_prompts(testing_util::write_prompts("unsure.jsonl", 6));
+  FakeBackend fb;
+  // The fake critique's verdict varies with a hash of the request; the scorer is sure (0.9)
+  // or unsure (0.6) by the parity of another hash.
+  std::vector<double> given;
+  fb.scorer = [&](const std::string& text, const std::vector<std::string>& options) {
+    EXPECT_EQ(options.size(), 2u);
+    EXPECT_NE(options[1].find("violates"), std::string::npos);
+    const double p = std::hash<std::string>{}(text) % 2 == 0 ? 0.9 : 0.6;
+    given.push_back(p);
+    return std::vector<double>{std::log(1 - p), std::log(p)};
+  };
+  auto o = options();
+  o.min_violation_p = 0.7;
+  const auto recs = critique_revise(fb, c, prompts, 0, o);
+  std::size_t scored = 0, sure = 0, unsure = 0;
+  for (const auto& r : recs)
+    for (const auto& x : r.rounds) {
+      const bool violates = x.critique.rfind("The response violates", 0) == 0;
+      EXPECT_EQ(x.p_violates >= 0, violates);
+      if (!violates) {
+        EXPECT_TRUE(x.skipped);
+        continue;
+      }
+      ++scored;
+      EXPECT_EQ(x.skipped, x.p_violates < 0.7) << x.p_violates;
+      EXPECT_EQ(x.revision.empty(), x.skipped);
+      ++(x.skipped ? unsure : sure);
+    }
+  EXPECT_EQ(scored, given.size());
+  EXPECT_GT(sure, 0u);
+  EXPECT_GT(unsure, 0u);
+  const auto j = to_json(recs[0], "fake", c.hash(), o);
+  EXPECT_DOUBLE_EQ(j["settings"]["min_violation_p"].get<double>(), 0.7);
+
+  // Off (the default): nothing is scored and every "violates" is revised.
+  FakeBackend plain;
+  bool called = false;
+  plain.scorer = [&](const std::string&, const std::vector<std::string>& opts) {
+    called = true;
+    return std::vector<double>(opts.size(), -1.0);
+  };
+  for (const auto& r : critique_revise(plain, c, prompts, 0, options()))
+    for (const auto& x : r.rounds) EXPECT_EQ(x.skipped, x.critique.rfind("The response follows", 0) == 0);
+  EXPECT_FALSE(called);
+  EXPECT_FALSE(to_json(recs[0], "fake", c.hash(), options())["settings"].contains("min_violation_p"));
+  o.min_violation_p = 1.0;
+  EXPECT_THROW(o.validate(), Error);
 }
 
 TEST(CritiqueRevise, OutputIndependentOfChunkSizeAndResumable) {

@@ -30,6 +30,11 @@ struct CritiqueReviseOptions {
   PrincipleChoice principles = PrincipleChoice::random;
   bool few_shot = true;                       // prepend the constitution's examples
   bool skip_when_ok = true;                   // no revision when the critique finds nothing wrong
+  // With skip_when_ok: a critique opening "The response violates the principle." leads to a
+  // revision only when the model gives that verdict at least this probability (its first
+  // differing token scored against "follows"). A small model's unsure "violates" is often a
+  // false alarm whose revision answers a question nobody asked. 0: off.
+  double min_violation_p = 0.0;
   PromptFormat format = PromptFormat::transcript;
   GenParams response = gen_params(128, 0.7);  // initial response
   GenParams critique = gen_params(128, 0.7);
@@ -46,6 +51,7 @@ struct RoundRecord {
   std::string critique;
   std::string revision;   // "" when skipped
   bool skipped = false;
+  double p_violates = -1; // the verdict's probability when min_violation_p scored it, else -1
 };
 
 struct CritiqueReviseRecord {
