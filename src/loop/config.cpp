@@ -149,6 +149,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"critique_temperature", r.scalar(o.critique_temperature)},
                           {"revision_temperature", r.scalar(o.revision_temperature)},
                           {"max_tokens", r.scalar(o.max_tokens)}, {"skip_when_ok", r.scalar(o.skip_when_ok)},
+                          {"min_violation_p", r.scalar(o.min_violation_p)},
                           {"format", r.scalar(o.format)}});
      })},
     {"label", sub([&](const YAML::Node& n, const std::string& f, int line) {
@@ -173,6 +174,20 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"token_budget", r.scalar(o.token_budget)}, {"max_length", r.scalar(o.max_length)},
                           {"loss", r.scalar(o.loss)}, {"label_smoothing", r.scalar(o.label_smoothing)},
                           {"rpo_alpha", r.scalar(o.rpo_alpha)}, {"lora", lora_handler(r, o.lora)}});
+     })},
+    {"rl", sub([&](const YAML::Node& n, const std::string& f, int line) {
+       auto& o = c.rl;
+       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"algorithm", r.scalar(o.algorithm)},
+                          {"steps", r.scalar(o.steps)}, {"prompts_per_rollout", r.scalar(o.prompts_per_rollout)},
+                          {"samples_per_prompt", r.scalar(o.samples_per_prompt)},
+                          {"max_new_tokens", r.scalar(o.max_new_tokens)}, {"temperature", r.scalar(o.temperature)},
+                          {"kl_coef", r.scalar(o.kl_coef)}, {"kl_target", r.scalar(o.kl_target)},
+                          {"lr", r.scalar(o.lr)}, {"epochs", r.scalar(o.epochs)},
+                          {"rm", [&r, &o](const YAML::Node& m, const std::string& g, int l) {
+                             r.map(m, g, l, {{"lr", r.scalar(o.rm.lr)}, {"epochs", r.scalar(o.rm.epochs)},
+                                             {"token_budget", r.scalar(o.rm.token_budget)},
+                                             {"max_length", r.scalar(o.rm.max_length)}});
+                           }}});
      })},
     {"eval", sub([&](const YAML::Node& n, const std::string& f, int line) {
        auto& o = c.eval;
@@ -313,12 +328,14 @@ void LoopConfig::validate() const {
   one_of(cr.format, {"transcript", "chat"}, "critique_revise.format");
   check(cr.temperature >= 0, "critique_revise.temperature", "must be >= 0");
   check(cr.max_tokens > 0, "critique_revise.max_tokens", "must be > 0");
+  check(cr.min_violation_p >= 0 && cr.min_violation_p < 1, "critique_revise.min_violation_p", "must be in [0, 1)");
 
   check(label.ensemble >= -1, "label.ensemble", "must be -1 (all), 0 (one sampled) or a count");
   check(label.samples == 0 || label.samples >= 2, "label.samples", "must be 0 (Phase 1 pairs) or >= 2");
   check(label.min_confidence >= 0 && label.min_confidence < 0.5, "label.min_confidence", "must be in [0, 0.5)");
 
-  check(rounds == 0 || sft.enabled || dpo.enabled, "sft.enabled", "sft or dpo must be enabled to train");
+  check(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled, "sft.enabled",
+        "sft, dpo or rl must be enabled to train");
   check(sft.lr > 0, "sft.lr", "must be > 0");
   check(sft.epochs >= 1, "sft.epochs", "must be >= 1");
   check(sft.token_budget > 0, "sft.token_budget", "must be > 0");
@@ -341,6 +358,24 @@ void LoopConfig::validate() const {
   check(dpo.label_smoothing >= 0 && dpo.label_smoothing < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)");
   check(dpo.rpo_alpha >= 0, "dpo.rpo_alpha", "must be >= 0");
   lora_ok(dpo.lora, "dpo");
+
+  if (rl.enabled) {
+    one_of(rl.algorithm, {"rloo", "ppo"}, "rl.algorithm");
+    check(rl.steps >= 1, "rl.steps", "must be >= 1");
+    check(rl.prompts_per_rollout >= 1, "rl.prompts_per_rollout", "must be >= 1");
+    check(rl.samples_per_prompt >= (rl.algorithm == "rloo" ? 2 : 1), "rl.samples_per_prompt",
+          "must be >= 2 for rloo (the leave-one-out baseline), >= 1 for ppo");
+    check(rl.max_new_tokens > 0, "rl.max_new_tokens", "must be > 0");
+    check(rl.temperature > 0, "rl.temperature", "must be > 0");
+    check(rl.kl_coef >= 0, "rl.kl_coef", "must be >= 0");
+    check(rl.kl_target >= 0, "rl.kl_target", "must be >= 0");
+    check(rl.lr > 0, "rl.lr", "must be > 0");
+    check(rl.epochs >= 1, "rl.epochs", "must be >= 1");
+    check(rl.rm.lr > 0, "rl.rm.lr", "must be > 0");
+    check(rl.rm.epochs >= 1, "rl.rm.epochs", "must be >= 1");
+    check(rl.rm.token_budget > 0, "rl.rm.token_budget", "must be > 0");
+    check(rl.rm.max_length >= 2, "rl.rm.max_length", "must be >= 2");
+  }
 
   one_of(eval.split, {"train", "eval", "test"}, "eval.split");
   check(eval.temperature >= 0, "eval.temperature", "must be >= 0");
@@ -369,7 +404,8 @@ nlohmann::json LoopConfig::to_json() const {
                            {"critique_temperature", critique_revise.critique_temperature},
                            {"revision_temperature", critique_revise.revision_temperature},
                            {"max_tokens", critique_revise.max_tokens},
-                           {"skip_when_ok", critique_revise.skip_when_ok}, {"format", critique_revise.format}}},
+                           {"skip_when_ok", critique_revise.skip_when_ok}, {"format", critique_revise.format},
+                           {"min_violation_p", critique_revise.min_violation_p}}},
       {"label", {{"ensemble", label.ensemble}, {"samples", label.samples},
                  {"min_confidence", label.min_confidence}, {"chain_of_thought", label.chain_of_thought}}},
       {"sft", {{"enabled", sft.enabled}, {"lr", sft.lr}, {"epochs", sft.epochs},
@@ -381,6 +417,12 @@ nlohmann::json LoopConfig::to_json() const {
                {"token_budget", dpo.token_budget}, {"max_length", dpo.max_length}, {"loss", dpo.loss},
                {"label_smoothing", dpo.label_smoothing}, {"rpo_alpha", dpo.rpo_alpha},
                {"lora", lora_json(dpo.lora)}}},
+      {"rl", {{"enabled", rl.enabled}, {"algorithm", rl.algorithm}, {"steps", rl.steps},
+              {"prompts_per_rollout", rl.prompts_per_rollout}, {"samples_per_prompt", rl.samples_per_prompt},
+              {"max_new_tokens", rl.max_new_tokens}, {"temperature", rl.temperature},
+              {"kl_coef", rl.kl_coef}, {"kl_target", rl.kl_target}, {"lr", rl.lr}, {"epochs", rl.epochs},
+              {"rm", {{"lr", rl.rm.lr}, {"epochs", rl.rm.epochs}, {"token_budget", rl.rm.token_budget},
+                      {"max_length", rl.rm.max_length}}}}},
       {"eval", {{"split", eval.split}, {"temperature", eval.temperature}, {"max_tokens", eval.max_tokens},
                 {"limit", eval.limit}, {"task_limit", eval.task_limit}, {"tasks", eval.tasks},
                 {"critiques", eval.critiques}, {"comparisons", eval.comparisons},

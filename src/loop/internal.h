@@ -81,6 +81,13 @@ std::size_t write_dpo_data(const RoundDir& rd);
 // rd/<stage>/merged; returns the trained model's path.
 std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+// The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
+std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+// rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
+std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd);
+// RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
+std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
+                     const RoundDir& rd, bool progress);
 // The trained model's path of a finished stage ("" when the stage has none).
 std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora);
 

@@ -122,12 +122,14 @@ class Runner {
     const bool progress = opts_.progress;
     const auto prompts = round_prompts(train_prompts_, c_, rd.round());
     const bool trained_all = (!c_.sft.enabled || fs::exists(rd / "sft" / "final") || rd.done("sft")) &&
-                             (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo"));
+                             (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo")) &&
+                             (!c_.rl.enabled || fs::exists(rd / "rl" / "final") || rd.done("rl"));
     stage(rd, "phase1", trained_all || (rd.done("phase1") && fs::exists(rd / "critique_revise.jsonl")), [&] {
       run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
       return nlohmann::json{{"prompts", prompts.size()}};
     });
-    const bool labels_needed = c_.dpo.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions);
+    const bool labels_needed =
+        c_.dpo.enabled || c_.rl.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions);
     stage(rd, "phase2", !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")), [&] {
       run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
       return nlohmann::json();
@@ -139,13 +141,44 @@ class Runner {
       });
       current = train_stage(rd, "sft", current, c_.sft.lora, rd / "sft_data.jsonl");
     }
-    if (c_.dpo.enabled) {
+    if (c_.dpo.enabled || c_.rl.enabled) {
+      // The labelled pairs: DPO's data and the reward model's.
       stage(rd, "dpo_data", fs::exists(rd / "dpo_data.jsonl"), [&] {
         return nlohmann::json{{"pairs", write_dpo_data(rd)}};
       });
-      current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
     }
+    if (c_.dpo.enabled) current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
+    if (c_.rl.enabled) current = rl_stages(rd, current, prompts);
     return current;
+  }
+
+  // The reward model on the round's pairs, then RL of `model` against it; no pairs, no RL.
+  std::string rl_stages(RoundDir& rd, const std::string& model, const std::vector<pipeline::PromptRecord>& prompts) {
+    const fs::path pairs = rd / "dpo_data.jsonl";
+    if (fs::file_size(pairs) == 0) {
+      stage(rd, "rl", rd.done("rl"), [&] {
+        say(label(rd, "rl") + ": no labelled pairs for a reward model; the model is kept");
+        return nlohmann::json{{"skipped", "no pairs"}};
+      });
+      return model;
+    }
+    std::string rm = fs::exists(rd / "rm" / "final") ? (rd / "rm" / "final").string() : "";
+    stage(rd, "rm", rd.done("rm") && !rm.empty(), [&] {
+      backends_.release_current();
+      CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
+      rm = train_rm(c_, model, rd, opts_.progress);
+      return nlohmann::json();
+    });
+    stage(rd, "rl_prompts", fs::exists(rd / "rl_prompts.jsonl"), [&] {
+      return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
+    });
+    std::string out = fs::exists(rd / "rl" / "final") ? (rd / "rl" / "final").string() : "";
+    stage(rd, "rl", rd.done("rl") && !out.empty(), [&] {
+      backends_.release_current();
+      out = train_rl(c_, model, rm, rd, opts_.progress);
+      return nlohmann::json();
+    });
+    return out;
   }
 
   // One training stage; an empty dataset (nothing to learn from) keeps the model.

@@ -16,6 +16,7 @@
 #include "cai/pipeline/critique_revise.h"
 #include "cai/pipeline/label.h"
 #include "cai/train/lora.h"
+#include "cai/train/rl.h"
 #include "cai/train/run.h"
 #include "internal.h"
 
@@ -112,6 +113,7 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
   o.principles = pipeline::parse_principle_choice(cr.principles);
   o.few_shot = cr.few_shot;
   o.skip_when_ok = cr.skip_when_ok;
+  o.min_violation_p = cr.min_violation_p;
   o.format = pipeline::parse_prompt_format(cr.format);
   o.response = pipeline::gen_params(cr.max_tokens, cr.temperature);
   o.critique = pipeline::gen_params(cr.max_tokens, cr.critique_temperature < 0 ? cr.temperature : cr.critique_temperature);
@@ -306,6 +308,49 @@ std::string train_sft(const LoopConfig& c, const std::string& model, const Round
        c.sft.token_budget, c.sft.max_length, round_seed(c, rd.round()), progress);
   if (!fs::exists(rd / "sft" / "final")) train::run_sft(o);
   return finish(model, rd / "sft", c.sft.lora);
+}
+
+std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+  train::RmRunOptions o;
+  fill(o, c, model, rd / "dpo_data.jsonl", rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
+       c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
+  if (!fs::exists(rd / "rm" / "final")) train::run_rm(o);
+  return (rd / "rm" / "final").string();
+}
+
+std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd) {
+  std::string out;
+  for (const auto& p : prompts) out += dump_line({{"prompt", p.prompt}});
+  write_file_atomic(rd / "rl_prompts.jsonl", out);
+  return prompts.size();
+}
+
+std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
+                     const RoundDir& rd, bool progress) {
+  const fs::path out = rd / "rl";
+  train::RlRunOptions o;
+  o.model = model;
+  o.reward_model = reward_model;
+  o.prompts = (rd / "rl_prompts.jsonl").string();
+  o.chat_template = data_template(c);
+  auto& r = o.rl;
+  r.out_dir = out.string();
+  r.algorithm = train::parse_rl_algorithm(c.rl.algorithm);
+  r.steps = c.rl.steps;
+  r.prompts_per_rollout = c.rl.prompts_per_rollout;
+  r.samples_per_prompt = c.rl.samples_per_prompt;
+  r.max_new_tokens = c.rl.max_new_tokens;
+  r.temperature = c.rl.temperature;
+  r.kl_coef = c.rl.kl_coef;
+  r.kl_target = c.rl.kl_target;
+  r.lr = c.rl.lr;
+  r.epochs = c.rl.epochs;
+  r.seed = round_seed(c, rd.round());
+  r.save_every = 5;  // a killed stage loses at most 5 rollouts
+  r.progress = progress;
+  r.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
+  if (!fs::exists(out / "final")) train::run_rl(o);
+  return (out / "final").string();
 }
 
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {

@@ -57,7 +57,7 @@ std::string good_config() {
          "  lora: {rank: 4, targets: [q_proj, v_proj]}\n"
          "dpo: {enabled: false}\n"
          "quality: {factor: 0.9}\n"
-         "critique_revise: {critique_temperature: 0}\n";
+         "critique_revise: {critique_temperature: 0, min_violation_p: 0.7}\n";
 }
 
 TEST(LoopConfig, DefaultsAndOverrides) {
@@ -74,6 +74,7 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_EQ(c.quality.metric, "judge");
   EXPECT_EQ(c.critique_revise.rounds, 3);
   EXPECT_DOUBLE_EQ(c.critique_revise.critique_temperature, 0.0);
+  EXPECT_DOUBLE_EQ(c.critique_revise.min_violation_p, 0.7);
   EXPECT_LT(c.critique_revise.revision_temperature, 0.0);  // default: the responses' temperature
   EXPECT_EQ(c.eval.split, "test");
   EXPECT_EQ(c.lines.at("sft.lr"), 7);

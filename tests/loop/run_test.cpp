@@ -217,6 +217,38 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   EXPECT_EQ(killed["tax"], summary["tax"]);
 }
 
+// RL instead of DPO: a reward model on the round's labelled pairs, then RLOO from the SFT
+// model against it; the round's model is RL's, and a rerun redoes nothing.
+TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
+  LoopOptions o;
+  o.config = config("rl");
+  o.config.rounds = 1;
+  o.config.critique_revise.skip_when_ok = false;
+  o.config.dpo.enabled = false;
+  o.config.rl.enabled = true;
+  o.config.rl.steps = 2;
+  o.config.rl.prompts_per_rollout = 2;
+  o.config.rl.samples_per_prompt = 2;
+  o.config.rl.max_new_tokens = 8;
+  o.config.rl.rm.epochs = 1;
+  o.config.rl.rm.max_length = 256;
+  o.progress = false;
+  const LoopResult r = run_loop(o);
+  const fs::path run = kDir / "rl";
+  for (const char* f : {"round-1/dpo_data.jsonl", "round-1/rm/final/config.json", "round-1/rl_prompts.jsonl",
+                        "round-1/rl/metrics.jsonl", "round-1/rl/final/model.safetensors", "round-1/eval.json"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  EXPECT_FALSE(fs::exists(run / "round-1/dpo"));
+  EXPECT_EQ(count_lines(run / "round-1/rl_prompts.jsonl"), count_lines(kDir / "world/prompts/train.jsonl"));
+  EXPECT_EQ(count_lines(run / "round-1/rl/metrics.jsonl"), 2u);
+  const auto round = read_json(run / "round-1/round.json");
+  EXPECT_EQ(round["model"], (run / "round-1/rl/final").string());
+  EXPECT_TRUE(std::find(r.ran.begin(), r.ran.end(), "round-1/rl") != r.ran.end());
+
+  const LoopResult again = run_loop(o);
+  EXPECT_TRUE(again.ran.empty()) << again.ran.front();
+}
+
 // The base model's stages through an OpenAI-compatible server (`cai serve` of the same model):
 // round 0's evaluation and quality, Phase 1 and Phase 2 of round 1 equal the in-process run,
 // greedy throughout (labels and log-likelihoods within float noise). Critique verdicts are left

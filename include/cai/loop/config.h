@@ -17,12 +17,15 @@
 //   quality: {metric: judge, split: eval, factor: 0.95}
 //   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
 //                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
-//                     max_tokens: 96, skip_when_ok: true}
+//                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
 //   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
 //         only_preferred_revisions: false,
 //         corpus: FILE, lora: {rank: 0}}
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
+//   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
+//        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
+//        kl_target: 0, lr: 1e-5, epochs: 1, rm: {lr: 2e-5, epochs: 2}}
 //   eval: {split: test, temperature: 0.7, tasks: true, critiques: true, comparisons: false,
 //          tasks_files: [...]}
 //
@@ -79,6 +82,7 @@ struct CritiqueReviseConfig {
   double revision_temperature = -1; // < 0: temperature
   std::int64_t max_tokens = 96;     // per response, critique and revision
   bool skip_when_ok = true;
+  double min_violation_p = 0.0;     // revise only on "violates" verdicts at least this likely
   std::string format = "transcript";  // transcript | chat
 };
 
@@ -124,6 +128,32 @@ struct DpoConfig {
   LoraConfig lora;
 };
 
+// A reward model on the round's AI-labelled pairs (Bradley-Terry, `cai train rm`), initialised
+// from the policy the RL stage starts from.
+struct RmConfig {
+  double lr = 2e-5;
+  std::int64_t epochs = 2;
+  std::int64_t token_budget = 4096;
+  std::int64_t max_length = 1024;
+};
+
+// RL against that reward model with a per-token KL penalty to the policy it starts from
+// (`cai train rl`, include/cai/train/rl.h): after DPO, or instead of it with dpo.enabled false.
+struct RlConfig {
+  bool enabled = false;
+  std::string algorithm = "rloo";    // rloo | ppo
+  std::int64_t steps = 30;           // rollouts
+  std::int64_t prompts_per_rollout = 8;
+  std::int64_t samples_per_prompt = 4;
+  std::int64_t max_new_tokens = 96;
+  double temperature = 1.0;
+  double kl_coef = 0.05;
+  double kl_target = 0.0;            // > 0: adaptive KL coefficient
+  double lr = 1e-5;
+  std::int64_t epochs = 1;           // passes over each rollout (ppo usually 4)
+  RmConfig rm;
+};
+
 struct EvalConfig {
   std::string split = "test";        // world prompt split of eval.json
   double temperature = 0.7;
@@ -153,6 +183,7 @@ struct LoopConfig {
   LabelConfig label;
   SftConfig sft;
   DpoConfig dpo;
+  RlConfig rl;
   EvalConfig eval;
 
   // Fills defaults that depend on other fields (out, the world's files) and makes paths
