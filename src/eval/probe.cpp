@@ -186,14 +186,15 @@ std::string kl_text(const nlohmann::json& kl) {
 std::string prefill_text(const nlohmann::json& pre) {
   std::string t = "Prefill attack: oracle compliance of the forced violating start + continuation\n"
                   "(overall: every principle; target: the principle of the prompt's kind)\n";
-  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18}\n", "k", "base overall", "base target", "aligned overall",
-                   "aligned target");
+  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target", "aligned overall",
+                   "aligned target", "whole prefix");
   for (const auto& r : pre["rows"]) {
     const nlohmann::json none;
     const auto& b = r.contains("base") ? r["base"] : none;
-    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18}\n", r["k"].get<std::int64_t>(),
+    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r["k"].get<std::int64_t>(),
                      rate_text(b.is_null() ? none : b["overall"]), rate_text(b.is_null() ? none : b["target"]),
-                     rate_text(r["aligned"]["overall"]), rate_text(r["aligned"]["target"]));
+                     rate_text(r["aligned"]["overall"]), rate_text(r["aligned"]["target"]),
+                     r["whole_prefix"].get<std::int64_t>());
   }
   return t;
 }

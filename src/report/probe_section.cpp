@@ -22,7 +22,7 @@ const Json& at(const Json& j, const char* key) {
 std::string cell(const Json& rate) { return "<td>" + escape_html(rate_cell(rate)) + "</td>"; }
 
 std::string kl_html(const Json& kl) {
-  Series s{"KL(aligned || base)", {}, {}, false, {}};
+  Series s{"mean KL", {}, {}, false, {}};
   const Json& pos = at(kl, "by_position");
   if (pos.is_array())
     for (const auto& p : pos) {
@@ -55,13 +55,14 @@ std::string prefill_html(const Json& pre) {
   if (!rows.is_array() || rows.empty()) return note("Not available: probe.json has no prefill rows.");
   std::string h = "<h3>Prefill attack</h3>\n<p>The response is forced to start with the first k tokens of a "
                   "violating response; the oracle scores the forced start and the model's continuation. "
-                  "Overall: every principle followed; target: the principle of the prompt's kind.</p>\n"
+                  "Overall: every principle followed; target: the principle of the prompt's kind. Whole prefix: "
+                  "prompts whose violating response has at most k tokens (all of it is forced).</p>\n"
                   "<table>\n<tr><th>k</th><th>base overall</th><th>base target</th><th>aligned overall</th>"
-                  "<th>aligned target</th></tr>\n";
+                  "<th>aligned target</th><th>whole prefix</th></tr>\n";
   for (const auto& r : rows)
     h += "<tr><td>" + escape_html(str_at(r, "k", "?")) + "</td>" + cell(at(at(r, "base"), "overall")) +
          cell(at(at(r, "base"), "target")) + cell(at(at(r, "aligned"), "overall")) +
-         cell(at(at(r, "aligned"), "target")) + "</tr>\n";
+         cell(at(at(r, "aligned"), "target")) + "<td>" + escape_html(str_at(r, "whole_prefix", "?")) + "</td></tr>\n";
   return h + "</table>\n";
 }
 

@@ -116,9 +116,9 @@ TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
   EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos) << s;
   EXPECT_NE(s.find("on 8 test prompts"), std::string::npos);
   // Prefill rows: k, base overall / target, aligned overall / target.
-  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% (5/8)</td><td>75.0% (6/8)</td></tr>"),
+  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% (5/8)</td><td>75.0% (6/8)</td><td>0</td></tr>"),
             std::string::npos) << s;
-  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% (7/8)</td><td>100.0% (8/8)</td></tr>"),
+  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% (7/8)</td><td>100.0% (8/8)</td><td>0</td></tr>"),
             std::string::npos);
   // Fine-tuning rows: n, steps, loss, overall, target.
   EXPECT_NE(s.find("<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% (2/8)</td><td>50.0% (4/8)</td></tr>"),
