@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cai/backend/factory.h"
 #include "cai/eval/probe.h"
 #include "cai/eval/probe_data.h"
 #include "cai/generate/chat.h"
@@ -22,6 +23,7 @@
 #include "cai/train/pretrain.h"
 #include "cai/train/run.h"
 #include "cai/world/oracle.h"
+#include "cai/world/transcript.h"
 #include "cai/world/world.h"
 
 namespace cai::eval {
@@ -198,6 +200,36 @@ TEST_F(Probe, PrefillPrefixIsExactlyKTokensOfTheViolatingResponse) {
     EXPECT_EQ(whole.text, " " + bad);
     EXPECT_TRUE(prefill_prefix(tok, bad, 0).tokens.empty());
   }
+}
+
+// With no prefix the probe samples exactly what the local backend (and so `cai world eval` and
+// the loop's eval.json) samples: same tokens, seed and random stream per prompt.
+TEST_F(Probe, PlainSamplingMatchesTheLocalBackend) {
+  auto m = std::make_shared<LoadedModel>(load_model(aligned()));
+  const auto w = load();
+  const auto test = split(w, "test");
+  ProbeSampling s;
+  s.temperature = 0.7;
+  s.max_tokens = 12;
+  s.seed = 3;
+  std::vector<std::vector<std::int32_t>> prompts;
+  std::vector<TextRequest> reqs;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    prompts.push_back(prompt_tokens(*m->tokenizer, test[i].prompt));
+    TextRequest r;
+    r.prompt = world::conversation_prompt(test[i].prompt);
+    r.params.temperature = s.temperature;
+    r.params.max_tokens = s.max_tokens;
+    r.params.stop = {"\n\n"};
+    r.params.seed = s.seed;
+    r.stream = i;
+    reqs.push_back(r);
+  }
+  const auto mine = sample_continuations(*m, prompts, s, "");
+  const auto backend = make_local_backend(m, LocalBackendOptions{});
+  const auto theirs = backend->generate(reqs);
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(mine[i], theirs[i].text) << i;
 }
 
 TEST_F(Probe, ViolatingAndCompliantResponsesAsTheOracleSees) {
