@@ -16,7 +16,7 @@
 //
 // Output: out_dir/probe.json
 //   {"base", "aligned", "world", "split", "prompts", "seed", "sampling": {...},
-//    "kl": {"source", "responses", "tokens", "first_k": {"k", "mean", "tokens"},
+//    "kl": {"source", "max_positions", "responses", "tokens", "first_k": {"k", "mean", "tokens"},
 //           "overall": {"mean", "tokens"},
 //           "by_position": [{"position": 0, "mean": 0.41, "count": 250}, ...]},
 //    "prefill": {"rows": [{"k": 0, "whole_prefix": 0,
