@@ -1,5 +1,5 @@
 // The prefill and fine-tuning attacks of the probe (probe.h), after Qi et al. 2024, "Safety
-// Alignment Should Be Made More Than Just a Few Tokens Deep", sections 2.2 and 2.3 (prefilling
+// Alignment Should Be Made More Than Just a Few Tokens Deep", section 2 (prefilling
 // k harmful tokens; fine-tuning on a handful of harmful examples).
 #include <fmt/format.h>
 

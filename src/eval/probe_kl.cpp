@@ -1,6 +1,6 @@
 // Per-token KL between the aligned and the base model along responses (probe.h), the
 // measurement behind Qi et al. 2024, "Safety Alignment Should Be Made More Than Just a Few
-// Tokens Deep", figure 1: KL(pi_aligned(. | x, y_<t) || pi_base(. | x, y_<t)) per position t.
+// Tokens Deep", section 2: KL(pi_aligned(. | x, y_<t) || pi_base(. | x, y_<t)) per position t.
 //
 // Shape legend: B = sequences in a batch, T = longest sequence, C = hidden size,
 // N = response positions in the batch, V = vocabulary.
