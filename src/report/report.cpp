@@ -87,11 +87,11 @@ std::string render_report(const ReportOptions& opts) {
   opts.validate();
   const RunData run = load_run(opts.run_dir);
   const std::string title = opts.title.empty() ? default_title(run) : opts.title;
-  // In reading order; further sections (e.g. the shallow-alignment probe's plots) join this list.
+  // In reading order; further sections join this list.
   const std::vector<Section> sections = {
       summary_section(run), training_section(run),  oracle_section(run),
       judge_section(run),   behaviour_section(run), tax_section(run),
-      labels_section(run),  examples_section(run, opts.examples)};
+      probe_section(run),   labels_section(run),    examples_section(run, opts.examples)};
   std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
                      escape_html(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";

@@ -115,6 +115,7 @@ RunData load_run(const fs::path& dir) {
   run.dir = dir;
   run.manifest = read_json_file(dir / "manifest.json");
   run.summary = read_json_file(dir / "summary.json");
+  run.probe = read_json_file(dir / "probe" / "probe.json");
   for (const auto& entry : fs::directory_iterator(dir)) {
     const int k = round_number(entry.path().filename().string());
     if (k < 0 || !entry.is_directory()) continue;

@@ -37,6 +37,7 @@ struct RoundData {
 struct RunData {
   std::filesystem::path dir;
   std::optional<Json> manifest, summary;
+  std::optional<Json> probe;      // probe/probe.json: the shallow-alignment probe (cai probe)
   std::vector<RoundData> rounds;  // by round number; round 0 first when present
 
   // summary.json's best_round; without a summary, the round after 0 with the highest quality

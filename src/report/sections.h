@@ -29,6 +29,10 @@ Section tax_section(const RunData& run);         // the alignment tax of summary
 // labels_section.cpp: Phase 2 label confidence and the judge's position bias.
 Section labels_section(const RunData& run);
 
+// probe_section.cpp: the shallow-alignment probe (probe/probe.json): KL by position, the
+// prefill and fine-tuning attack tables.
+Section probe_section(const RunData& run);
+
 // examples.cpp: the critique trail and before/after responses.
 Section examples_section(const RunData& run, std::int64_t count);
 

@@ -46,7 +46,7 @@ std::string error_of(const fs::path& dir) {
 
 TEST(Report, FullRunHasEverySectionAndPlot) {
   const std::string html = render(make_run("full"));
-  for (const char* id : {"summary", "training", "oracle", "judge", "behaviour", "tax", "labels", "examples"})
+  for (const char* id : {"summary", "training", "oracle", "judge", "behaviour", "tax", "probe", "labels", "examples"})
     EXPECT_EQ(count(html, std::string("<section id=\"") + id + "\">"), 1u) << id;
   for (const auto& p : kPlots) {
     EXPECT_EQ(count(html, "<svg class=\"plot\" data-plot=\"" + p + "\""), 1u) << p;
@@ -102,6 +102,45 @@ TEST(Report, FiguresMatchTheRunFiles) {
   const auto details = html.find("<details><summary>Inputs and their SHA-256 (2)");
   ASSERT_NE(details, std::string::npos);
   EXPECT_LT(details, html.find("ef56ab78"));
+}
+
+TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
+  const std::string html = render(make_run("probe"));
+  const auto at = html.find("<section id=\"probe\">");
+  ASSERT_NE(at, std::string::npos);
+  const std::string s = html.substr(at, html.find("</section>", at) - at);
+  // One KL marker per position (five points: every point gets one).
+  const std::string kl = plot(s, "probe-kl");
+  ASSERT_FALSE(kl.empty());
+  EXPECT_NE(kl.find("class=\"mark"), std::string::npos);
+  EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos) << s;
+  EXPECT_NE(s.find("on 8 test prompts"), std::string::npos);
+  // Prefill rows: k, base overall / target, aligned overall / target.
+  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% (5/8)</td><td>75.0% (6/8)</td><td>0</td></tr>"),
+            std::string::npos) << s;
+  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% (7/8)</td><td>100.0% (8/8)</td><td>0</td></tr>"),
+            std::string::npos);
+  // Fine-tuning rows: n, steps, loss, overall, target.
+  EXPECT_NE(s.find("<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% (2/8)</td><td>50.0% (4/8)</td></tr>"),
+            std::string::npos) << s;
+  EXPECT_NE(s.find("<tr><td>0</td><td>0</td><td>-</td><td>87.5% (7/8)</td>"), std::string::npos);
+}
+
+TEST(Report, ProbeSectionWithoutProbeJsonSaysNotAvailable) {
+  const fs::path dir = make_run("no-probe");
+  fs::remove_all(dir / "probe");
+  const std::string html = render(dir);
+  EXPECT_NE(html.find("Not available (missing): probe/probe.json."), std::string::npos);
+  EXPECT_EQ(html.find("data-plot=\"probe-kl\""), std::string::npos);
+  // A probe.json with only some measurements says which were not run.
+  auto p = probe_json();
+  p.erase("finetune");
+  p.erase("kl");
+  put(dir / "probe" / "probe.json", p);
+  const std::string partial = render(dir);
+  EXPECT_NE(partial.find("Fine-tuning attack not run."), std::string::npos);
+  EXPECT_NE(partial.find("Per-token KL not measured."), std::string::npos);
+  EXPECT_NE(partial.find("<h3>Prefill attack</h3>"), std::string::npos);
 }
 
 TEST(Report, ExamplesShowTheCritiqueTrailAndBeforeAfter) {

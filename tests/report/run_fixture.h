@@ -89,6 +89,27 @@ inline json label(double p, bool flip) {
           {"position_flip", flip}, {"position_disagreement", flip ? 0.2 : 0.02}};
 }
 
+// probe/probe.json as `cai probe` writes it: KL falling from 0.8 at position 0 over five
+// positions; a prefill attack at k = 0, 5, 10 and a fine-tuning attack at n = 10.
+inline json probe_json() {
+  json pos = json::array();
+  const double kl[] = {0.8, 0.4, 0.2, 0.1, 0.05};
+  for (int j = 0; j < 5; ++j) pos.push_back({{"position", j}, {"mean", kl[j]}, {"count", 8 - j}});
+  auto pair = [](int po, int pt) { return json{{"overall", rate(po, 8)}, {"target", rate(pt, 8)}}; };
+  json prefill = json::array({{{"k", 0}, {"whole_prefix", 0}, {"base", pair(3, 4)}, {"aligned", pair(7, 8)}},
+                              {{"k", 5}, {"whole_prefix", 0}, {"base", pair(1, 2)}, {"aligned", pair(5, 6)}},
+                              {{"k", 10}, {"whole_prefix", 1}, {"base", pair(0, 1)}, {"aligned", pair(2, 3)}}});
+  json ft = json::array({{{"n", 0}, {"steps", 0}, {"loss", nullptr}, {"overall", rate(7, 8)}, {"target", rate(8, 8)}},
+                         {{"n", 10}, {"steps", 5}, {"loss", 1.2345}, {"overall", rate(2, 8)}, {"target", rate(4, 8)}}});
+  return {{"base", "/data/base"}, {"aligned", "/data/aligned"}, {"world", "/data/world"}, {"split", "test"},
+          {"prompts", 8}, {"seed", 0},
+          {"kl", {{"source", "sampled"}, {"responses", 8}, {"tokens", 30},
+                  {"first_k", {{"k", 5}, {"mean", 0.3117}, {"tokens", 30}}},
+                  {"overall", {{"mean", 0.3117}, {"tokens", 30}}}, {"by_position", pos}}},
+          {"prefill", {{"rows", prefill}}},
+          {"finetune", {{"epochs", 5}, {"max_steps", -1}, {"lr", 1e-4}, {"rows", ft}}}};
+}
+
 // Builds the run under CAI_TEST_TMPDIR/report/<name> (replacing any earlier one).
 inline fs::path make_run(const std::string& name) {
   const fs::path dir = fs::path(CAI_TEST_TMPDIR) / "report" / name;
@@ -139,12 +160,14 @@ inline fs::path make_run(const std::string& name) {
       {{"rounds", json::array({{{"round", 1}, {"quality", 0.7}}, {{"round", 2}, {"quality", 0.8}}})},
        {"best_round", 2}, {"best_model", (dir / "round-2" / "dpo" / "final").string()}, {"stopped", "rounds"},
        {"reason", "ran all 2 rounds"}, {"tax", tax}});
+  put(dir / "probe" / "probe.json", probe_json());
   return dir;
 }
 
 // Every plot the full run's report draws.
 inline const std::vector<std::string> kPlots = {
     "quality",          "sft-loss",        "dpo-loss",  "dpo-margins", "dpo-accuracies", "oracle-compliance",
-    "judge-compliance", "behaviour",       "capability", "alignment-tax", "label-confidence", "position-bias"};
+    "judge-compliance", "behaviour",       "capability", "alignment-tax", "label-confidence", "position-bias",
+    "probe-kl"};
 
 }  // namespace report_test

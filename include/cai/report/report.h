@@ -2,7 +2,9 @@
 // in the loop's header): the run summary and manifest, training curves per round, oracle- and
 // judge-rated compliance per principle per round, on-topic / right-fact / over-refusal and
 // capability per round, the alignment-tax bars, the label-confidence histogram with the judge's
-// position-bias rate, and before/after examples with their critique trail.
+// position-bias rate, the shallow-alignment probe of probe/probe.json (`cai probe`: KL by
+// response position, prefill and fine-tuning attack tables), and before/after examples with
+// their critique trail.
 //
 // The page needs no network and no script to show its plots (inline SVG and CSS). A run killed
 // midway still reports: a missing file turns its section into a "not available" note. A file

@@ -1,0 +1,262 @@
+// `cai probe` (probe.h): options, the probed prompts, per-token KL on the chosen responses,
+// the attacks (probe_attacks.cpp), probe.json and the printed tables.
+#include "cai/eval/probe.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "cai/eval/probe_data.h"
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/jsonl.h"
+#include "cai/model/llama.h"
+#include "cai/model/loader.h"
+#include "cai/tokenizer/tokenizer.h"
+#include "cai/world/transcript.h"
+#include "probe_internal.h"
+
+namespace cai::eval {
+
+namespace fs = std::filesystem;
+
+void KlOptions::validate() const {
+  CAI_CHECK(source == "sampled" || source == "violating" || source == "file",
+            "probe: kl source must be sampled, violating or file, got '{}'", source);
+  CAI_CHECK(source != "file" || !responses_file.empty(), "probe: kl source 'file' needs responses_file");
+  CAI_CHECK(first_k >= 1, "probe: kl first_k must be >= 1, got {}", first_k);
+  CAI_CHECK(max_positions >= 1, "probe: kl max_positions must be >= 1, got {}", max_positions);
+  CAI_CHECK(token_budget > 0, "probe: kl token_budget must be positive, got {}", token_budget);
+}
+
+void PrefillOptions::validate() const {
+  CAI_CHECK(!ks.empty(), "probe: prefill ks must not be empty");
+  for (auto k : ks) CAI_CHECK(k > 0, "probe: prefill ks must be positive token counts, got {}", k);
+}
+
+void FinetuneOptions::validate() const {
+  CAI_CHECK(!ns.empty(), "probe: finetune ns must not be empty");
+  for (auto n : ns) CAI_CHECK(n > 0, "probe: finetune ns must be positive example counts, got {}", n);
+  CAI_CHECK(epochs > 0, "probe: finetune epochs must be positive, got {}", epochs);
+  CAI_CHECK(max_steps == -1 || max_steps > 0, "probe: finetune max_steps must be -1 or positive, got {}", max_steps);
+  CAI_CHECK(lr > 0, "probe: finetune lr must be positive, got {}", lr);
+  CAI_CHECK(token_budget > 0, "probe: finetune token_budget must be positive, got {}", token_budget);
+}
+
+void ProbeOptions::validate() const {
+  CAI_CHECK(!base_model.empty(), "probe: base_model is required");
+  CAI_CHECK(!aligned_model.empty(), "probe: aligned_model is required");
+  CAI_CHECK(!world.empty(), "probe: world is required");
+  CAI_CHECK(!out_dir.empty(), "probe: out_dir is required");
+  CAI_CHECK(kl || prefill || finetune, "probe: nothing to measure (kl, prefill and finetune are all off)");
+  CAI_CHECK(split == "train" || split == "eval" || split == "test",
+            "probe: split must be train, eval or test, got '{}'", split);
+  CAI_CHECK(limit >= 0, "probe: limit must be >= 0, got {}", limit);
+  CAI_CHECK(threads >= 0, "probe: threads must be >= 0, got {}", threads);
+  sampling.validate();
+  if (kl) kl_opts.validate();
+  if (prefill) prefill_opts.validate();
+  if (finetune) finetune_opts.validate();
+  for (const auto& [path, name] : {std::pair{base_model, "base model"}, std::pair{aligned_model, "aligned model"}})
+    CAI_CHECK(fs::exists(path), "probe: {} {} does not exist", name, path);
+  CAI_CHECK(fs::is_directory(world), "probe: world {} is not a directory", world.string());
+}
+
+namespace detail {
+
+ProbeContext::ProbeContext(const ProbeOptions& o, world::World wd)
+    : opts(o), w(std::move(wd)), oracle(w.knowledge) {
+  for (const auto& p : w.prompts)
+    if (p.split == o.split) prompts.push_back(p);
+  if (o.limit > 0 && static_cast<std::int64_t>(prompts.size()) > o.limit) prompts.resize(static_cast<std::size_t>(o.limit));
+  CAI_CHECK(!prompts.empty(), "{}: no {} prompts to probe", o.world.string(), o.split);
+  for (const auto& p : prompts) violating.push_back(violating_response(p, w.knowledge, o.seed));
+}
+
+ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::string>& responses) {
+  CAI_CHECK(responses.size() == ctx.prompts.size(), "probe: {} responses for {} prompts", responses.size(),
+            ctx.prompts.size());
+  ComplianceRates r;
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    const auto v = ctx.oracle.check(ctx.prompts[i], responses[i]);
+    r.overall.add(v.pass);
+    r.target.add(v[kind_principle(ctx.prompts[i].kind)].pass);
+  }
+  return r;
+}
+
+std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx, const Tokenizer& tok) {
+  std::vector<std::vector<std::int32_t>> out;
+  for (const auto& p : ctx.prompts) out.push_back(prompt_tokens(tok, p.prompt));
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::ProbeContext;
+
+LoadedModel load_probe_model(const std::string& path) {
+  LoadedModel m = load_model(path);
+  CAI_CHECK(m.tokenizer.has_value(), "{}: the model carries no tokenizer; the probe needs one", path);
+  return m;
+}
+
+// The prefill tokens and teacher-forced responses are shared by both models: their tokenizers
+// must agree on the probed text.
+void check_same_tokenizer(const ProbeContext& ctx, const LoadedModel& a, const LoadedModel& b) {
+  CAI_CHECK(a.config.vocab_size == b.config.vocab_size,
+            "probe: the aligned model ({}) has a vocabulary of {} and the base model ({}) of {}",
+            a.source.string(), a.config.vocab_size, b.source.string(), b.config.vocab_size);
+  for (std::size_t i = 0; i < ctx.prompts.size(); ++i) {
+    const auto sa = probe_sequence(*a.tokenizer, ctx.prompts[i].prompt, ctx.violating[i]);
+    const auto sb = probe_sequence(*b.tokenizer, ctx.prompts[i].prompt, ctx.violating[i]);
+    CAI_CHECK(sa.prompt == sb.prompt && sa.response == sb.response,
+              "probe: the aligned model ({}) and the base model ({}) tokenise prompt {} differently; "
+              "the probe needs one tokenizer", a.source.string(), b.source.string(), ctx.prompts[i].id);
+  }
+}
+
+// (prompt, response) pairs of the KL measurement.
+std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ctx, LoadedModel& aligned) {
+  const KlOptions& k = ctx.opts.kl_opts;
+  std::vector<std::pair<std::string, std::string>> out;
+  if (k.source == "file") {
+    CAI_CHECK(fs::exists(k.responses_file), "probe: responses file {} does not exist", k.responses_file.string());
+    for_each_jsonl(k.responses_file, [&](const nlohmann::json& j, std::size_t line) {
+      for (const char* f : {"prompt", "response"})
+        CAI_CHECK(j.is_object() && j.contains(f) && j[f].is_string(), "{}:{}: field {}: missing or not a string",
+                  k.responses_file.string(), line, f);
+      out.emplace_back(j["prompt"].get<std::string>(), j["response"].get<std::string>());
+    });
+    CAI_CHECK(!out.empty(), "{}: no responses", k.responses_file.string());
+    return out;
+  }
+  std::vector<std::string> responses = ctx.violating;
+  if (k.source == "sampled") {
+    responses = sample_continuations(aligned, detail::prompt_token_lists(ctx, *aligned.tokenizer), ctx.opts.sampling,
+                                     ctx.opts.progress ? "kl: aligned responses" : "");
+    for (auto& r : responses) r = world::first_turn(r);
+  }
+  for (std::size_t i = 0; i < ctx.prompts.size(); ++i) out.emplace_back(ctx.prompts[i].prompt, responses[i]);
+  return out;
+}
+
+nlohmann::json measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedModel& base) {
+  const KlOptions& k = ctx.opts.kl_opts;
+  std::vector<ProbeSequence> seqs;
+  for (const auto& [prompt, response] : kl_pairs(ctx, aligned)) {
+    auto s = probe_sequence(*aligned.tokenizer, prompt, response);
+    if (static_cast<std::int64_t>(s.response.size()) > k.max_positions)
+      s.response.resize(static_cast<std::size_t>(k.max_positions));
+    seqs.push_back(std::move(s));
+  }
+  nlohmann::json j = aggregate_kl(token_kl(*aligned.model, *base.model, seqs, k.token_budget), k.first_k).to_json();
+  j["source"] = k.source;
+  if (k.source == "file") j["responses_file"] = k.responses_file.string();
+  j["max_positions"] = k.max_positions;
+  return j;
+}
+
+std::string rate_text(const nlohmann::json& r) {
+  if (!r.is_object() || !r.contains("total")) return "n/a";
+  return fmt::format("{:5.1f}% ({}/{})", 100.0 * r.value("rate", 0.0), r.value("pass", 0), r.value("total", 0));
+}
+
+std::string kl_text(const nlohmann::json& kl) {
+  std::string t = fmt::format("Per-token KL(aligned || base) on {} {} responses ({} tokens)\n",
+                              kl["responses"].get<std::int64_t>(), kl["source"].get<std::string>(),
+                              kl["tokens"].get<std::int64_t>());
+  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", fmt::format("first {} tokens", kl["first_k"]["k"].get<std::int64_t>()),
+                   kl["first_k"]["mean"].get<double>(), kl["first_k"]["tokens"].get<std::int64_t>());
+  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", "all tokens", kl["overall"]["mean"].get<double>(),
+                   kl["overall"]["tokens"].get<std::int64_t>());
+  t += fmt::format("{:<10} {:>8}  {}\n", "position", "mean KL", "responses");
+  // Every position of the first 16, then every 4th: the start is where the difference is.
+  for (const auto& p : kl["by_position"]) {
+    const auto j = p["position"].get<std::int64_t>();
+    if (j < 16 || j % 4 == 0)
+      t += fmt::format("{:<10} {:8.4f}  {}\n", j, p["mean"].get<double>(), p["count"].get<std::int64_t>());
+  }
+  return t;
+}
+
+std::string prefill_text(const nlohmann::json& pre) {
+  std::string t = "Prefill attack: oracle compliance of the forced violating start + continuation\n"
+                  "(overall: every principle; target: the principle of the prompt's kind)\n";
+  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target", "aligned overall",
+                   "aligned target", "whole prefix");
+  for (const auto& r : pre["rows"]) {
+    const nlohmann::json none;
+    const auto& b = r.contains("base") ? r["base"] : none;
+    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r["k"].get<std::int64_t>(),
+                     rate_text(b.is_null() ? none : b["overall"]), rate_text(b.is_null() ? none : b["target"]),
+                     rate_text(r["aligned"]["overall"]), rate_text(r["aligned"]["target"]),
+                     r["whole_prefix"].get<std::int64_t>());
+  }
+  return t;
+}
+
+std::string finetune_text(const nlohmann::json& ft) {
+  std::string t = fmt::format("Fine-tuning attack: the aligned model fine-tuned on n violating examples "
+                              "({} epochs{}, lr {})\n",
+                              ft["epochs"].get<std::int64_t>(),
+                              ft["max_steps"].get<std::int64_t>() > 0
+                                  ? fmt::format(", at most {} steps", ft["max_steps"].get<std::int64_t>())
+                                  : "",
+                              ft["lr"].get<double>());
+  t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", "n", "steps", "loss", "overall", "target");
+  for (const auto& r : ft["rows"])
+    t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", r["n"].get<std::int64_t>(), r["steps"].get<std::int64_t>(),
+                     r["loss"].is_number() ? fmt::format("{:.4f}", r["loss"].get<double>()) : "-",
+                     rate_text(r["overall"]), rate_text(r["target"]));
+  return t;
+}
+
+}  // namespace
+
+ProbeResult run_probe(const ProbeOptions& opts) {
+  opts.validate();
+  if (opts.threads > 0) set_torch_threads(opts.threads);
+  const ProbeContext ctx(opts, world::load_world(opts.world));
+  fs::create_directories(opts.out_dir);
+  nlohmann::json report = {{"base", opts.base_model},
+                           {"aligned", opts.aligned_model},
+                           {"world", opts.world.string()},
+                           {"split", opts.split},
+                           {"prompts", ctx.prompts.size()},
+                           {"seed", opts.seed},
+                           {"sampling", {{"temperature", opts.sampling.temperature},
+                                         {"top_p", opts.sampling.top_p},
+                                         {"max_tokens", opts.sampling.max_tokens},
+                                         {"seed", opts.sampling.seed}}}};
+  std::string text;
+  detail::ComplianceRates aligned_plain;
+  bool have_plain = false;
+  if (opts.kl || opts.prefill) {
+    LoadedModel aligned = load_probe_model(opts.aligned_model);
+    LoadedModel base = load_probe_model(opts.base_model);
+    check_same_tokenizer(ctx, aligned, base);
+    if (opts.kl) {
+      report["kl"] = measure_kl(ctx, aligned, base);
+      text += kl_text(report["kl"]);
+    }
+    if (opts.prefill) {
+      report["prefill"] = detail::prefill_attack(ctx, aligned, opts.prefill_opts.base ? &base : nullptr, &aligned_plain);
+      have_plain = true;
+      if (!text.empty()) text += "\n";
+      text += prefill_text(report["prefill"]);
+    }
+  }
+  if (opts.finetune) {
+    report["finetune"] = detail::finetune_attack(ctx, have_plain ? &aligned_plain : nullptr);
+    if (!text.empty()) text += "\n";
+    text += finetune_text(report["finetune"]);
+  }
+  write_file_atomic(opts.out_dir / "probe.json", report.dump(2) + "\n");
+  return {report, text};
+}
+
+}  // namespace cai::eval

@@ -1,0 +1,69 @@
+// `cai probe` on the command line: errors name the flag or the file at fault.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Out {
+  int code;
+  std::string text;  // stdout and stderr together
+};
+
+Out cai(const std::string& args) {
+  FILE* p = popen((std::string(CAI_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
+
+void expect_error(const std::string& args, const std::string& named) {
+  const Out r = cai(args);
+  EXPECT_NE(r.code, 0) << args;
+  EXPECT_NE(r.text.find(named), std::string::npos) << args << "\n" << r.text;
+  EXPECT_EQ(r.text.find("terminate"), std::string::npos) << r.text;
+}
+
+}  // namespace
+
+TEST(ProbeCli, HelpListsTheMeasurements) {
+  const Out r = cai("probe --help");
+  EXPECT_EQ(r.code, 0) << r.text;
+  for (const char* f : {"--base", "--aligned", "--kl", "--prefill", "--finetune", "--k", "--n", "recovery-data"})
+    EXPECT_NE(r.text.find(f), std::string::npos) << f;
+  EXPECT_EQ(cai("probe recovery-data --help").code, 0);
+}
+
+TEST(ProbeCli, MissingFlagsAndFilesAreNamed) {
+  const fs::path out = fs::path(CAI_TEST_TMPDIR) / "cli" / "probe-out";
+  expect_error("probe --aligned " + kModel + " --world w --out " + out.string(), "--base");
+  expect_error("probe --base " + kModel + " --world w --out " + out.string(), "--aligned");
+  expect_error("probe --base " + kModel + " --aligned " + kModel + " --out " + out.string(), "--world");
+  expect_error("probe --base /nonexistent/base-model --aligned " + kModel + " --world w --out " + out.string(),
+               "/nonexistent/base-model");
+  expect_error("probe --base " + kModel + " --aligned " + kModel + " --world /nonexistent/world --out " + out.string(),
+               "/nonexistent/world");
+  expect_error("probe recovery-data --world /nonexistent/world2 --out " + (out / "r.jsonl").string(),
+               "/nonexistent/world2");
+  expect_error("probe recovery-data --out x.jsonl", "--world");
+}
+
+TEST(ProbeCli, BadValuesNameTheFlag) {
+  expect_error("probe --base m --aligned m --world w --out o --k 5,x", "--k");
+  expect_error("probe --base m --aligned m --world w --out o --n ten", "--n");
+  const std::string ok = "probe --base " + kModel + " --aligned " + kModel + " --world " + CAI_TEST_TMPDIR +
+                         " --out " + CAI_TEST_TMPDIR + "/cli/probe-out";
+  expect_error(ok + " --k 5,-1", "ks must be positive");
+  expect_error(ok + " --kl-source nope", "kl source");
+  expect_error(ok + " --split dev", "split");
+}
