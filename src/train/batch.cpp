@@ -77,7 +77,7 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
     parts.push_back(logp.gather(1, labels.unsqueeze(1)).squeeze(1));        // [n]
     {
       torch::NoGradGuard no_grad;
-      out.correct += logits.argmax(-1).eq(labels).sum().item<double>();
+      if (opts.correct) out.correct += logits.argmax(-1).eq(labels).sum().item<double>();
       if (opts.entropy) entropies.push_back(-(logp.exp() * logp).sum(-1));  // [n]
     }
   }

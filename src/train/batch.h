@@ -47,13 +47,14 @@ struct TargetLogprobs {
   torch::Tensor tokens; // [N] log p(label) of each target, in batch.src order (differentiable)
   torch::Tensor entropy;  // [N] entropy of each target position's distribution (detached;
                           // defined when asked for)
-  double correct = 0;   // targets whose label is the argmax of the logits
+  double correct = 0;   // targets whose label is the argmax of the logits (when asked for)
 };
 struct LogprobOptions {
   std::int64_t head_chunk = 1024;  // with autograd off the LM head runs over at most this many
                                    // rows at a time, bounding the [N,V] buffer
   double temperature = 1.0;        // log-probabilities of logits / temperature (RL sampling)
   bool entropy = false;            // also the per-position entropy
+  bool correct = true;             // count argmax hits (an extra pass over [N,V]; SFT logs it)
 };
 // hidden [B,T,C] from model.forward_hidden(batch.tokens).
 TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, const Batch& batch,

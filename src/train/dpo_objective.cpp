@@ -91,7 +91,9 @@ class DpoObjective final : public Objective {
     const detail::Batch batch = detail::make_batch(rows);
     LlamaModel& model = *policy_.model->model;
     const auto hidden = model.forward_hidden(batch.tokens);              // [2B,T,C]
-    const auto sums = detail::target_logprobs(model, hidden, batch).sums;  // [2B]
+    detail::LogprobOptions lo;
+    lo.correct = false;  // DPO logs no token accuracy: skip the argmax pass over [2N,V]
+    const auto sums = detail::target_logprobs(model, hidden, batch, lo).sums;  // [2B]
     const auto opts = torch::TensorOptions().dtype(sums.scalar_type());
     auto vec = [&](const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64).to(opts); };
     const auto pi_c = sums.narrow(0, 0, B), pi_r = sums.narrow(0, B, B);

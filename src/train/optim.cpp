@@ -38,7 +38,7 @@ void AdamW::step(double lr) {
     if (params_[i].decay && opts_.weight_decay != 0.0) p.mul_(1.0 - lr * opts_.weight_decay);
     m_[i].mul_(opts_.beta1).add_(g, 1.0 - opts_.beta1);
     v_[i].mul_(opts_.beta2).addcmul_(g, g, 1.0 - opts_.beta2);
-    auto denom = (v_[i].sqrt() / bc2_sqrt).add_(opts_.eps);
+    auto denom = v_[i].sqrt().div_(bc2_sqrt).add_(opts_.eps);  // one temporary, not two
     p.addcdiv_(m_[i], denom, -step_size);
   }
 }

@@ -22,6 +22,7 @@ TokenStats token_stats(LlamaModel& model, const Batch& batch, double temperature
   LogprobOptions lo;
   lo.temperature = temperature;
   lo.entropy = entropy;
+  lo.correct = false;
   const TargetLogprobs lp = target_logprobs(model, hidden, batch, lo);
   TokenStats s;
   s.logp = lp.tokens;
