@@ -93,6 +93,22 @@ class Reader {
     };
   }
 
+  Handler ints(std::vector<std::int64_t>& out) {
+    return [this, &out](const YAML::Node& n, const std::string& field, int line) {
+      out.clear();
+      if (!n.IsSequence()) fail(line, field, "must be a list of integers");
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        const std::string f = fmt::format("{}[{}]", field, i);
+        if (!n[i].IsScalar()) fail(line_of(n[i], line), f, "must be an integer");
+        try {
+          out.push_back(n[i].as<std::int64_t>());
+        } catch (const YAML::Exception&) {
+          fail(line_of(n[i], line), f, fmt::format("'{}' is not an integer", n[i].Scalar()));
+        }
+      }
+    };
+  }
+
  private:
   template <typename T>
   static const char* type_name() {
@@ -164,6 +180,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"epochs", r.scalar(o.epochs)}, {"token_budget", r.scalar(o.token_budget)},
                           {"max_length", r.scalar(o.max_length)}, {"corpus_mix", r.scalar(o.corpus_mix)},
                           {"only_preferred_revisions", r.scalar(o.only_preferred_revisions)},
+                          {"recovery_examples", r.scalar(o.recovery_examples)},
                           {"corpus", r.scalar(o.corpus)}, {"chat_template", r.scalar(o.chat_template)},
                           {"lora", lora_handler(r, o.lora)}});
      })},
@@ -174,6 +191,12 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"token_budget", r.scalar(o.token_budget)}, {"max_length", r.scalar(o.max_length)},
                           {"loss", r.scalar(o.loss)}, {"label_smoothing", r.scalar(o.label_smoothing)},
                           {"rpo_alpha", r.scalar(o.rpo_alpha)}, {"lora", lora_handler(r, o.lora)}});
+     })},
+    {"probe", sub([&](const YAML::Node& n, const std::string& f, int line) {
+       auto& o = c.probe;
+       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"model", r.scalar(o.model)}, {"kl", r.scalar(o.kl)},
+                          {"prefill", r.scalar(o.prefill)}, {"finetune", r.scalar(o.finetune)},
+                          {"k", r.ints(o.k)}, {"n", r.ints(o.n)}});
      })},
     {"rl", sub([&](const YAML::Node& n, const std::string& f, int line) {
        auto& o = c.rl;
@@ -359,6 +382,17 @@ void LoopConfig::validate() const {
   check(dpo.rpo_alpha >= 0, "dpo.rpo_alpha", "must be >= 0");
   lora_ok(dpo.lora, "dpo");
 
+  check(sft.recovery_examples >= 0, "sft.recovery_examples", "must be >= 0");
+  check(sft.recovery_examples == 0 || !world.empty(), "sft.recovery_examples", "needs a world");
+  if (probe.enabled) {
+    check(!world.empty(), "probe.enabled", "needs a world");
+    one_of(probe.model, {"best", "last"}, "probe.model");
+    check(!base_model.empty(), "probe.enabled", "needs a local base_model");
+    check(!probe.k.empty() || !probe.prefill, "probe.k", "must not be empty");
+    for (auto k : probe.k) check(k >= 1, "probe.k", "values must be >= 1");
+    check(!probe.n.empty() || !probe.finetune, "probe.n", "must not be empty");
+    for (auto n : probe.n) check(n >= 1, "probe.n", "values must be >= 1");
+  }
   if (rl.enabled) {
     one_of(rl.algorithm, {"rloo", "ppo"}, "rl.algorithm");
     check(rl.steps >= 1, "rl.steps", "must be >= 1");
@@ -412,6 +446,7 @@ nlohmann::json LoopConfig::to_json() const {
                {"token_budget", sft.token_budget}, {"max_length", sft.max_length},
                {"corpus_mix", sft.corpus_mix}, {"corpus", sft.corpus},
                {"only_preferred_revisions", sft.only_preferred_revisions},
+               {"recovery_examples", sft.recovery_examples},
                {"chat_template", sft.chat_template}, {"lora", lora_json(sft.lora)}}},
       {"dpo", {{"enabled", dpo.enabled}, {"beta", dpo.beta}, {"lr", dpo.lr}, {"epochs", dpo.epochs},
                {"token_budget", dpo.token_budget}, {"max_length", dpo.max_length}, {"loss", dpo.loss},
@@ -423,6 +458,8 @@ nlohmann::json LoopConfig::to_json() const {
               {"kl_coef", rl.kl_coef}, {"kl_target", rl.kl_target}, {"lr", rl.lr}, {"epochs", rl.epochs},
               {"rm", {{"lr", rl.rm.lr}, {"epochs", rl.rm.epochs}, {"token_budget", rl.rm.token_budget},
                       {"max_length", rl.rm.max_length}}}}},
+      {"probe", {{"enabled", probe.enabled}, {"model", probe.model}, {"kl", probe.kl}, {"prefill", probe.prefill},
+                 {"finetune", probe.finetune}, {"k", probe.k}, {"n", probe.n}}},
       {"eval", {{"split", eval.split}, {"temperature", eval.temperature}, {"max_tokens", eval.max_tokens},
                 {"limit", eval.limit}, {"task_limit", eval.task_limit}, {"tasks", eval.tasks},
                 {"critiques", eval.critiques}, {"comparisons", eval.comparisons},

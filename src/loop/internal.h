@@ -81,6 +81,8 @@ std::size_t write_dpo_data(const RoundDir& rd);
 // rd/<stage>/merged; returns the trained model's path.
 std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+// `cai probe` of the base model against `aligned`: <out>/probe/probe.json.
+void run_probe(const LoopConfig& c, const std::string& aligned, bool progress);
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.

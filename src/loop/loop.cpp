@@ -84,6 +84,20 @@ class Runner {
     result_.reason = reason;
     result_.summary = summarise(quality, models, best, stopped, reason);
     write_file_atomic(fs::path(c_.out) / "summary.json", result_.summary.dump(2) + "\n");
+    if (c_.probe.enabled) {
+      const fs::path done = fs::path(c_.out) / "probe" / "probe.json";
+      const std::size_t probed = c_.probe.model == "last" ? models.size() - 1 : best;
+      const std::string aligned = models[probed];
+      if (fs::exists(done) && read_json(done).value("aligned", std::string()) == aligned) {
+        say("probe complete, skipped");
+      } else if (probed == 0) {
+        say("probe skipped: the probed round is the base model's");
+      } else {
+        say("probe of " + aligned + " ...");
+        backends_.release_current();
+        run_probe(c_, aligned, opts_.progress);
+      }
+    }
     result_.table = summary_table(result_.summary, c_.out);
     return result_;
   }

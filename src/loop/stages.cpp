@@ -8,6 +8,8 @@
 #include <map>
 
 #include "cai/backend/factory.h"
+#include "cai/eval/probe.h"
+#include "cai/eval/probe_data.h"
 #include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
@@ -203,6 +205,15 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
     out += dump_line({{"messages", j["messages"]}});
     ++n;
   });
+  if (c.sft.recovery_examples > 0) {
+    // Recovery rows (after Phase 1's, before the corpus share is counted): seeded per round.
+    eval::RecoveryOptions ro;
+    ro.count = c.sft.recovery_examples;
+    ro.seed = round_seed(c, rd.round());
+    const std::string rows = eval::recovery_jsonl(c.world, ro);
+    out += rows;
+    n += static_cast<std::size_t>(std::count(rows.begin(), rows.end(), '\n'));
+  }
   const auto docs_wanted = static_cast<std::size_t>(std::llround(c.sft.corpus_mix * static_cast<double>(n)));
   if (docs_wanted > 0) {
     const auto docs = read_documents(c.sft.corpus);
@@ -351,6 +362,27 @@ std::string train_rl(const LoopConfig& c, const std::string& model, const std::s
   r.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
   if (!fs::exists(out / "final")) train::run_rl(o);
   return (out / "final").string();
+}
+
+void run_probe(const LoopConfig& c, const std::string& aligned, bool progress) {
+  eval::ProbeOptions o;
+  o.base_model = c.base_model;
+  o.aligned_model = aligned;
+  o.world = c.world;
+  o.out_dir = fs::path(c.out) / "probe";
+  o.kl = c.probe.kl;
+  o.prefill = c.probe.prefill;
+  o.finetune = c.probe.finetune;
+  o.prefill_opts.ks = c.probe.k;
+  o.finetune_opts.ns = c.probe.n;
+  // Sampled as the round evaluation samples, so k = 0 reproduces eval.json's compliance.
+  o.split = c.eval.split;
+  o.sampling.temperature = c.eval.temperature;
+  o.sampling.max_tokens = c.eval.max_tokens;
+  o.sampling.seed = c.seed;
+  o.seed = c.seed;
+  o.progress = progress;
+  eval::run_probe(o);
 }
 
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {

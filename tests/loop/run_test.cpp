@@ -249,6 +249,40 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   EXPECT_TRUE(again.ran.empty()) << again.ran.front();
 }
 
+// Recovery rows join the SFT data; after the last round the probe measures a round's model
+// (here the last: the fixture's judge may rate round 0 best) against the base into
+// probe/probe.json, once.
+TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
+  LoopOptions o;
+  o.config = config("probe");
+  o.config.rounds = 1;
+  o.config.quality.factor = 0.0;
+  o.config.dpo.enabled = false;
+  o.config.sft.recovery_examples = 5;
+  o.config.probe.enabled = true;
+  o.config.probe.model = "last";
+  o.config.probe.k = {2};
+  o.config.probe.n = {2};
+  o.progress = false;
+  const LoopResult r = run_loop(o);
+  const fs::path run = kDir / "probe";
+  std::size_t recovery = 0;
+  {
+    std::istringstream in(slurp(run / "round-1/sft_data.jsonl"));
+    for (std::string line; std::getline(in, line);)
+      recovery += line.find("actually, let me correct that") != std::string::npos;
+  }
+  EXPECT_EQ(recovery, 5u);
+  const fs::path probe = run / "probe/probe.json";
+  ASSERT_TRUE(fs::exists(probe));
+  const auto j = read_json(probe);
+  EXPECT_EQ(j["aligned"], r.summary["rounds"][1]["model"]);
+  for (const char* k : {"kl", "prefill", "finetune"}) EXPECT_TRUE(j.contains(k)) << k;
+  const auto when = fs::last_write_time(probe);
+  run_loop(o);
+  EXPECT_EQ(fs::last_write_time(probe), when);
+}
+
 // The base model's stages through an OpenAI-compatible server (`cai serve` of the same model):
 // round 0's evaluation and quality, Phase 1 and Phase 2 of round 1 equal the in-process run,
 // greedy throughout (labels and log-likelihoods within float noise). Critique verdicts are left

@@ -26,6 +26,8 @@
 //   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
 //        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
 //        kl_target: 0, lr: 1e-5, epochs: 1, rm: {lr: 2e-5, epochs: 2}}
+//   probe: {enabled: false, model: best, kl: true, prefill: true, finetune: true, k: [5, 10, 20, 40],
+//           n: [10, 50, 100]}
 //   eval: {split: test, temperature: 0.7, tasks: true, critiques: true, comparisons: false,
 //          tasks_files: [...]}
 //
@@ -107,6 +109,9 @@ struct SftConfig {
   std::int64_t token_budget = 4096;  // padded tokens per micro-batch
   std::int64_t max_length = 1024;    // tokens per sequence (capped at the model's context)
   double corpus_mix = 0.0;           // corpus documents per SFT example (e.g. 0.5)
+  std::int64_t recovery_examples = 0;     // recovery rows added (a violating start, then a
+                                          // correction; needs a world): deeper alignment,
+                                          // Qi et al. 2024 (see include/cai/eval/probe_data.h)
   bool only_preferred_revisions = false;  // leave out revisions the round's AI judge (Phase 2)
                                           // rates below the initial response: a critique that
                                           // wrongly finds fault makes a revision worth not learning
@@ -154,6 +159,16 @@ struct RlConfig {
   RmConfig rm;
 };
 
+// How deep the best round's alignment goes (`cai probe`, include/cai/eval/probe.h), written to
+// <out>/probe/probe.json after the last round for the report. Needs a world.
+struct ProbeConfig {
+  bool enabled = false;
+  std::string model = "best";        // best | last: the round whose model is probed
+  bool kl = true, prefill = true, finetune = true;
+  std::vector<std::int64_t> k = {5, 10, 20, 40};   // prefill tokens
+  std::vector<std::int64_t> n = {10, 50, 100};     // fine-tuning attack examples
+};
+
 struct EvalConfig {
   std::string split = "test";        // world prompt split of eval.json
   double temperature = 0.7;
@@ -185,6 +200,7 @@ struct LoopConfig {
   DpoConfig dpo;
   RlConfig rl;
   EvalConfig eval;
+  ProbeConfig probe;
 
   // Fills defaults that depend on other fields (out, the world's files) and makes paths
   // absolute against `cwd`.
