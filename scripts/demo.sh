@@ -5,7 +5,8 @@
 # 2. a tokenizer and a small Llama-shaped base model are pretrained on its corpus (reused when
 #    runs/base already holds a model made from the same corpus and settings);
 # 3. `cai loop` runs up to three rounds of critique -> revision, AI-feedback labels, SFT and DPO,
-#    evaluating every round with the world's oracle, and prints the before/after table and the
+#    evaluating every round with the world's oracle, probes how deep the best round's alignment
+#    goes, and prints the before/after table and the
 #    alignment tax; `cai report` turns the run into one HTML file.
 set -euo pipefail
 BUILD=${1:-build}
