@@ -6,8 +6,8 @@
 #    runs/base already holds a model made from the same corpus and settings);
 # 3. `cai loop` runs up to three rounds of critique -> revision, AI-feedback labels, SFT and DPO,
 #    evaluating every round with the world's oracle, probes how deep the best round's alignment
-#    goes, and prints the before/after table and the
-#    alignment tax; `cai report` turns the run into one HTML file.
+#    goes, and prints the before/after table and the alignment tax; `cai report` turns the run
+#    into one HTML file.
 set -euo pipefail
 BUILD=${1:-build}
 CAI="$(pwd)/$BUILD/cai"
