@@ -235,4 +235,11 @@ bool trim_metrics(const fs::path& path, std::int64_t step) {
   return eval_at_step;
 }
 
+void clear_run(const std::filesystem::path& out, const std::filesystem::path& metrics) {
+  std::filesystem::remove_all(out / "checkpoint");
+  std::filesystem::remove_all(out / "checkpoint.tmp");
+  std::filesystem::remove_all(out / "final");
+  std::filesystem::remove(metrics);
+}
+
 }  // namespace cai::train

@@ -46,4 +46,8 @@ bool has_checkpoint(const std::filesystem::path& dir);
 // logs every step once. Returns whether an eval line for `step` itself is among them.
 bool trim_metrics(const std::filesystem::path& path, std::int64_t step);
 
+// A fresh run in `out`: removes an earlier run's checkpoint, final model and metrics so
+// nothing of it is mistaken for the new run's own.
+void clear_run(const std::filesystem::path& out, const std::filesystem::path& metrics);
+
 }  // namespace cai::train

@@ -202,10 +202,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
     step = saved_step = s.step;
     trim_metrics(metrics_path, step);
   } else {
-    fs::remove_all(ckpt);
-    fs::remove_all(out / "checkpoint.tmp");
-    fs::remove_all(out / "final");
-    fs::remove(metrics_path);
+    clear_run(out, metrics_path);
   }
   JsonlWriter log(metrics_path, /*append=*/true);
 

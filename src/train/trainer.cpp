@@ -189,11 +189,7 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     micro = s.micro;
     have_final_eval = trim_metrics(metrics_path, step) && step >= total;
   } else {
-    // A fresh run: nothing of an earlier run in this directory may be mistaken for its own.
-    fs::remove_all(ckpt);
-    fs::remove_all(out / "checkpoint.tmp");
-    fs::remove_all(out / "final");
-    fs::remove(metrics_path);
+    clear_run(out, metrics_path);
   }
   JsonlWriter log(metrics_path, /*append=*/true);
 

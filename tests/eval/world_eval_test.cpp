@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "../world/tiny_world.h"
 #include "../pipeline/fake_backend.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/progress.h"
@@ -22,19 +23,7 @@ class WorldEval : public ::testing::Test {
   static void SetUpTestSuite() {
     Progress::set_enabled(false);
     fs::remove_all(kWorld);
-    world::WorldOptions w;
-    w.seed = 9;
-    w.knowledge.services = 4;
-    w.knowledge.items = 4;
-    w.prompts.train = 8;
-    w.prompts.eval = 4;
-    w.prompts.test = 30;
-    w.corpus.conversations = 10;
-    w.corpus.critiques = 4;
-    w.corpus.comparisons = 4;
-    w.corpus.document_repeats = 1;
-    w.tasks.phrasings = 1;
-    world::generate_world(w, kWorld);
+    testing_util::make_tiny_world(kWorld, 9, 8, 4, 30);
   }
 
   // Every critique scored with the same verdict; responses are one fixed sentence.

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../train/tiny_base.h"
+#include "../world/tiny_world.h"
 #include "cai/io/progress.h"
 #include "cai/loop/loop.h"
 #include "cai/train/pretrain.h"
@@ -67,34 +69,8 @@ class LoopRun : public ::testing::Test {
   static void SetUpTestSuite() {
     Progress::set_enabled(false);
     fs::remove_all(kDir);
-    world::WorldOptions w;
-    w.seed = 5;
-    w.knowledge.services = 4;
-    w.knowledge.items = 4;
-    w.prompts.train = 8;
-    w.prompts.eval = 4;
-    w.prompts.test = 4;
-    w.corpus.conversations = 40;
-    w.corpus.critiques = 12;
-    w.corpus.comparisons = 12;
-    w.corpus.document_repeats = 1;
-    w.tasks.phrasings = 1;
-    world::generate_world(w, kDir / "world");
-    train::PretrainOptions p;
-    p.corpus = {kDir / "world" / "corpus" / "pretrain.txt"};
-    p.out_dir = kDir / "base";
-    p.vocab_size = 300;
-    p.hidden = 32;
-    p.layers = 2;
-    p.heads = 2;
-    p.ffn = 64;
-    p.context = 1024;
-    p.seq_len = 64;
-    p.train.token_budget = 4 * 65;
-    p.train.max_steps = 3;
-    p.train.progress = false;
-    p.seed = 1;
-    train::pretrain(p);
+    testing_util::make_tiny_world(kDir / "world", 5, 8, 4, 4);
+    testing_util::pretrain_tiny(kDir / "world", kDir / "base", 1024);
   }
 
   static LoopConfig config(const std::string& name) {
