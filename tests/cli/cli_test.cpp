@@ -9,25 +9,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include "run_cai.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CmdResult {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-CmdResult run(const std::string& args) {
-  std::string cmd = std::string(CAI_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using cai::testing_util::CmdResult;
+cai::testing_util::CmdResult run(const std::string& args) { return cai::testing_util::run_cai(args); }
 
 fs::path tmp(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "cli";

@@ -6,42 +6,31 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include "run_cai.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Out {
-  int code;
-  std::string text;  // stdout and stderr together
-};
-
-Out cai(const std::string& args) {
-  FILE* p = popen((std::string(CAI_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+cai::testing_util::CmdResult run_cmd(const std::string& args) { return cai::testing_util::run_cai(args); }
 
 const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 
 void expect_error(const std::string& args, const std::string& named) {
-  const Out r = cai(args);
+  const cai::testing_util::CmdResult r = run_cmd(args);
   EXPECT_NE(r.code, 0) << args;
-  EXPECT_NE(r.text.find(named), std::string::npos) << args << "\n" << r.text;
-  EXPECT_EQ(r.text.find("terminate"), std::string::npos) << r.text;
+  EXPECT_NE(r.out.find(named), std::string::npos) << args << "\n" << r.out;
+  EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
 }
 
 }  // namespace
 
 TEST(ProbeCli, HelpListsTheMeasurements) {
-  const Out r = cai("probe --help");
-  EXPECT_EQ(r.code, 0) << r.text;
+  const cai::testing_util::CmdResult r = run_cmd("probe --help");
+  EXPECT_EQ(r.code, 0) << r.out;
   for (const char* f : {"--base", "--aligned", "--kl", "--prefill", "--finetune", "--k", "--n", "recovery-data"})
-    EXPECT_NE(r.text.find(f), std::string::npos) << f;
-  EXPECT_EQ(cai("probe recovery-data --help").code, 0);
+    EXPECT_NE(r.out.find(f), std::string::npos) << f;
+  EXPECT_EQ(run_cmd("probe recovery-data --help").code, 0);
 }
 
 TEST(ProbeCli, MissingFlagsAndFilesAreNamed) {

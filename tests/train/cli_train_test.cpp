@@ -14,25 +14,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include "../cli/run_cai.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CmdResult {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-CmdResult cai(const std::string& args) {
-  const std::string cmd = std::string(CAI_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using cai::testing_util::CmdResult;
+cai::testing_util::CmdResult run_cmd(const std::string& args) { return cai::testing_util::run_cai(args); }
 
 // One directory per process: ctest runs each test of the suite in its own process, in parallel.
 const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("cli_train-" + std::to_string(::getpid()));
@@ -71,9 +60,9 @@ class CliTrain : public ::testing::Test {
       std::ofstream c(kDir / "corpus.txt");
       for (int i = 0; i < 300; ++i) c << words[i % 15] << " " << words[(i * 7) % 15] << " " << words[(i * 11) % 15] << ".\n";
     }
-    ASSERT_EQ(cai("tokenizer train --input " + (kDir / "corpus.txt").string() + " --vocab-size 300 --special '<s>' "
+    ASSERT_EQ(run_cmd("tokenizer train --input " + (kDir / "corpus.txt").string() + " --vocab-size 300 --special '<s>' "
                   "--special '</s>' --bos '<s>' --eos '</s>' --out " + (kDir / "tok").string()).code, 0);
-    const CmdResult init = cai("model init --out " + model() + " --tokenizer " + (kDir / "tok" / "tokenizer.json").string() +
+    const CmdResult init = run_cmd("model init --out " + model() + " --tokenizer " + (kDir / "tok" / "tokenizer.json").string() +
                                " --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --context 128 --seed 3");
     ASSERT_EQ(init.code, 0) << init.out;
     {
@@ -108,7 +97,7 @@ class CliTrain : public ::testing::Test {
 
 TEST_F(CliTrain, SftFullFineTuningLearnsAndWritesAModel) {
   const std::string run = out("sft");
-  const CmdResult r = cai("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+  const CmdResult r = run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
                           " --max-steps 30 --lr 3e-3 --token-budget 128 --eval-fraction 0.2 --eval-every 10"
                           " --warmup-steps 2 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -123,12 +112,12 @@ TEST_F(CliTrain, SftFullFineTuningLearnsAndWritesAModel) {
   for (auto& j : jsonl(fs::path(run) / "metrics.jsonl")) evals += j["split"] == "eval";
   EXPECT_EQ(evals, 3);  // steps 10, 20 and the end
   // The trained model loads and scores.
-  EXPECT_EQ(cai("model info " + run + "/final").code, 0);
+  EXPECT_EQ(run_cmd("model info " + run + "/final").code, 0);
 }
 
 TEST_F(CliTrain, SftWithLoraWritesAPeftAdapter) {
   const std::string run = out("sft_lora");
-  const CmdResult r = cai("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+  const CmdResult r = run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
                           " --lora --lora-r 4 --lora-alpha 8 --lora-targets q_proj,v_proj,down_proj"
                           " --max-steps 4 --lr 1e-3 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -145,7 +134,7 @@ TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
     if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) fs::remove(f.path());
   const std::string base = "train dpo --model " + model() + " --data " + data("prefs.jsonl") +
                            " --max-steps 3 --lr 1e-3 --beta 0.2 --rpo-alpha 0.5 --threads 1 --quiet --out ";
-  const CmdResult a = cai(base + out("dpo1"));
+  const CmdResult a = run_cmd(base + out("dpo1"));
   ASSERT_EQ(a.code, 0) << a.out;
   EXPECT_NE(a.out.find("computing into"), std::string::npos) << a.out;
   fs::path cache;
@@ -153,7 +142,7 @@ TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
     if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) cache = f.path();
   ASSERT_FALSE(cache.empty()) << "no reference cache beside the dataset";
   const auto stamp = fs::last_write_time(cache);
-  const CmdResult b = cai(base + out("dpo2"));
+  const CmdResult b = run_cmd(base + out("dpo2"));
   ASSERT_EQ(b.code, 0) << b.out;
   EXPECT_NE(b.out.find("reading"), std::string::npos) << b.out;
   EXPECT_EQ(fs::last_write_time(cache), stamp);
@@ -167,7 +156,7 @@ TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
 
 TEST_F(CliTrain, RewardModelTrainsAndScores) {
   const std::string run = out("rm");
-  const CmdResult r = cai("train rm --model " + model() + " --data " + data("prefs.jsonl") + " --out " + run +
+  const CmdResult r = run_cmd("train rm --model " + model() + " --data " + data("prefs.jsonl") + " --out " + run +
                           " --max-steps 15 --lr 3e-3 --eval-fraction 0.2 --center-rewards 0.01 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
   bool eval_acc = false;
@@ -179,7 +168,7 @@ TEST_F(CliTrain, RewardModelTrainsAndScores) {
     s << R"({"prompt": "the clinic?", "response": " yes please call ahead."})" << "\n\n"
       << R"({"prompt": [{"role": "user", "content": "visit today?"}], "response": [{"role": "assistant", "content": "no."}]})" << "\n";
   }
-  const CmdResult s = cai("rm score --model " + run + "/final --input " + data("score.jsonl") + " --output " +
+  const CmdResult s = run_cmd("rm score --model " + run + "/final --input " + data("score.jsonl") + " --output " +
                           data("scored.jsonl") + " --threads 1");
   ASSERT_EQ(s.code, 0) << s.out;
   const auto scored = jsonl(kDir / "scored.jsonl");
@@ -194,7 +183,7 @@ TEST_F(CliTrain, RewardModelTrainsAndScores) {
       s2 << nlohmann::json{{"prompt", p["prompt"]}, {"response", p["rejected"]}}.dump() << "\n";
     }
   }
-  const CmdResult s2 = cai("rm score --model " + run + "/final --input " + data("pairs_score.jsonl") +
+  const CmdResult s2 = run_cmd("rm score --model " + run + "/final --input " + data("pairs_score.jsonl") +
                            " --output " + data("pairs_scored.jsonl") + " --threads 1");
   ASSERT_EQ(s2.code, 0) << s2.out;
   const auto ps = jsonl(kDir / "pairs_scored.jsonl");
@@ -222,16 +211,16 @@ TEST_F(CliTrain, BadFlagsAndBadDataAreClearErrors) {
       {" --data /nonexistent.jsonl", "nonexistent"},
   };
   for (const auto& c : cases) {
-    const CmdResult r = cai(base + c.args);
+    const CmdResult r = run_cmd(base + c.args);
     EXPECT_NE(r.code, 0) << c.args;
     EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << "\n" << r.out;
     EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
   }
-  const CmdResult d = cai("train dpo --model " + model() + " --data " + data("prefs.jsonl") + " --out " +
+  const CmdResult d = run_cmd("train dpo --model " + model() + " --data " + data("prefs.jsonl") + " --out " +
                           out("bad_dpo") + " --loss squared --quiet");
   EXPECT_NE(d.code, 0);
   EXPECT_NE(d.out.find("squared"), std::string::npos) << d.out;
-  const CmdResult s = cai("rm score --model " + model() + "_missing --input " + data("prefs.jsonl"));
+  const CmdResult s = run_cmd("rm score --model " + model() + "_missing --input " + data("prefs.jsonl"));
   EXPECT_NE(s.code, 0);
 }
 
@@ -241,7 +230,7 @@ TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
   const std::string flags = " --data " + data("sft.jsonl") + " --max-steps 120 --lr 1e-3 --token-budget 64"
                             " --grad-accum 2 --save-every 3 --weight-decay 0.1 --threads 1 --quiet";
   const std::string full = out("kill_full"), cut = out("kill_cut");
-  ASSERT_EQ(cai("train sft --model " + model() + flags + " --out " + full).code, 0);
+  ASSERT_EQ(run_cmd("train sft --model " + model() + flags + " --out " + full).code, 0);
 
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -268,7 +257,7 @@ TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  const CmdResult r = cai("train sft --model " + model() + flags + " --out " + cut + " --resume");
+  const CmdResult r = run_cmd("train sft --model " + model() + flags + " --out " + cut + " --resume");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(slurp(fs::path(cut) / "final" / "model.safetensors"), slurp(fs::path(full) / "final" / "model.safetensors"));
   const auto a = train_lines(full), b = train_lines(cut);

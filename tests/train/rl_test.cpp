@@ -21,6 +21,7 @@
 #include "cai/train/rl.h"
 #include "cai/train/rl_losses.h"
 #include "tiny_data.h"
+#include "../cli/run_cai.h"
 
 namespace cai::train {
 namespace {
@@ -393,20 +394,8 @@ TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies
 
 // ---- the command ---------------------------------------------------------------------------------
 
-struct CmdResult {
-  int code;
-  std::string out;
-};
-
-CmdResult cai(const std::string& args) {
-  const std::string cmd = std::string(CAI_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing_util::CmdResult;
+testing_util::CmdResult cai(const std::string& args) { return testing_util::run_cai(args); }
 
 TEST(RlCli, TrainsAgainstARewardModelDirectory) {
   const auto dir = temp_dir("rl-cli");
