@@ -167,10 +167,6 @@ std::string dump_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-}  // namespace
-
-namespace {
-
 // Phase 2's verdict on each Phase 1 pair, by prompt: the text the judge preferred.
 std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
   std::map<std::string, std::string> out;
