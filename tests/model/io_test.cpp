@@ -195,11 +195,14 @@ TEST(ModelIo, HfDirectoryRoundTrip) {
   EXPECT_EQ(max_diff(logits_of(*back.model, tokens), want), 0.0);
   ASSERT_TRUE(back.tokenizer.has_value());
   EXPECT_EQ(back.tokenizer->vocab_size(), src.tokenizer->vocab_size());
-  // F16/BF16 storage of values that were F16/BF16 already: close, not exact (F32 norms).
+  // F16/BF16 storage of values that were F16/BF16 already: close, not exact (F32 norms). The
+  // BF16 model also computes in BF16 (8 mantissa bits), whose reductions are not bitwise
+  // reproducible across thread schedules: bounded relative to the logits' scale.
   cai::save_model_dir(src, dir, cai::DType::BF16);
   auto bf = cai::load_model(dir);
   EXPECT_EQ(bf.stored_dtypes.at("BF16"), static_cast<std::int64_t>(src.model->hf_parameters().size()));
-  EXPECT_LT(max_diff(logits_of(*bf.model, tokens), want), 0.5);
+  const double scale = want.abs().max().item<double>();
+  EXPECT_LT(max_diff(logits_of(*bf.model, tokens), want), 0.1 * scale) << "logit scale " << scale;
 }
 
 TEST(ModelIo, GgufRoundTrip) {
