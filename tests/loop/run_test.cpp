@@ -269,19 +269,20 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
   testing_util::ServeProcess server({(kDir / "base").string(), "--model-name", "base", "--max-top-logprobs", "300"});
   ASSERT_GT(server.port, 0);
   auto run = [&](const std::string& name, bool api) {
-    std::string yaml = "name: " + name + "\n"
-        "out: " + (kDir / name).string() + "\n"
-        "base_model: " + (kDir / "base").string() + "\n"
-        "world: " + (kDir / "world").string() + "\n"
-        "rounds: 1\n"
-        "seed: 3\n"
-        "quality: {metric: oracle, split: eval, factor: 0.0, max_tokens: 8, temperature: 0}\n"
-        "critique_revise: {rounds: 1, few_shot: false, max_tokens: 8, skip_when_ok: false, temperature: 0}\n"
-        "eval: {max_tokens: 8, task_limit: 4, temperature: 0, critiques: false, comparisons: true}\n";
+    LoopConfig c = config(name);
+    c.rounds = 1;
+    c.quality.metric = "oracle";
+    c.quality.temperature = 0;
+    c.critique_revise.temperature = 0;
+    c.eval.temperature = 0;
+    c.eval.critiques = false;
     // The fixture's vocabulary has 300 tokens: every option token is among the top 300.
-    if (api) yaml += "api: {base_url: " + server.base_url() + ", model: base, top_logprobs: 300, concurrency: 4}\n";
+    if (api)
+      c.api = parse_loop_config("name: x\napi: {base_url: " + server.base_url() +
+                                    ", model: base, top_logprobs: 300, concurrency: 4}\n", "api.yaml").api;
+    if (api) EXPECT_EQ(c.api.top_logprobs, 300);
     LoopOptions o;
-    o.config = parse_loop_config(yaml, name + ".yaml");
+    o.config = c;
     o.progress = false;
     o.stop_after = "round-1/phase2";
     EXPECT_EQ(run_loop(o).stopped, "stop_after");
