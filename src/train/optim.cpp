@@ -6,12 +6,16 @@
 
 namespace cai::train {
 
+void AdamWOptions::validate(const char* who) const {
+  CAI_CHECK(beta1 >= 0 && beta1 < 1, "{}: beta1 must be in [0, 1), got {}", who, beta1);
+  CAI_CHECK(beta2 >= 0 && beta2 < 1, "{}: beta2 must be in [0, 1), got {}", who, beta2);
+  CAI_CHECK(eps > 0, "{}: eps must be > 0, got {}", who, eps);
+  CAI_CHECK(weight_decay >= 0, "{}: weight_decay must be >= 0, got {}", who, weight_decay);
+}
+
 AdamW::AdamW(std::vector<TrainableParam> params, AdamWOptions opts)
     : params_(std::move(params)), opts_(opts) {
-  CAI_CHECK(opts_.beta1 >= 0 && opts_.beta1 < 1, "AdamW: beta1 must be in [0, 1), got {}", opts_.beta1);
-  CAI_CHECK(opts_.beta2 >= 0 && opts_.beta2 < 1, "AdamW: beta2 must be in [0, 1), got {}", opts_.beta2);
-  CAI_CHECK(opts_.eps > 0, "AdamW: eps must be > 0, got {}", opts_.eps);
-  CAI_CHECK(opts_.weight_decay >= 0, "AdamW: weight_decay must be >= 0, got {}", opts_.weight_decay);
+  opts_.validate("AdamW");
   for (const auto& p : params_) {
     CAI_CHECK(p.tensor.defined() && p.tensor.requires_grad(),
               "AdamW: parameter '{}' is not a tensor that requires grad", p.name);

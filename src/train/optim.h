@@ -18,6 +18,8 @@ struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999;  // moment decay rates
   double eps = 1e-8;                  // added to sqrt(v_hat)
   double weight_decay = 0.0;          // decoupled: p -= lr * wd * p, only where param.decay
+  // Throws cai::Error "<who>: beta1 must be ..." naming the field.
+  void validate(const char* who) const;
 };
 
 class AdamW {

@@ -3,6 +3,7 @@
 
 #include "cai/io/error.h"
 #include "cai/train/rl.h"
+#include "optim.h"
 
 namespace cai::train {
 
@@ -73,10 +74,7 @@ void RlOptions::validate() const {
   CAI_CHECK(lam >= 0 && lam <= 1, "rl: lam (GAE lambda) must be in [0, 1], got {}", lam);
   CAI_CHECK(lr > 0 && finite(lr), "rl: lr must be > 0, got {}", lr);
   CAI_CHECK(warmup_steps >= 0, "rl: warmup_steps must be >= 0, got {}", warmup_steps);
-  CAI_CHECK(weight_decay >= 0, "rl: weight_decay must be >= 0, got {}", weight_decay);
-  CAI_CHECK(beta1 >= 0 && beta1 < 1, "rl: beta1 must be in [0, 1), got {}", beta1);
-  CAI_CHECK(beta2 >= 0 && beta2 < 1, "rl: beta2 must be in [0, 1), got {}", beta2);
-  CAI_CHECK(eps > 0, "rl: eps must be > 0, got {}", eps);
+  AdamWOptions{beta1, beta2, eps, weight_decay}.validate("rl");
   CAI_CHECK(max_grad_norm >= 0, "rl: max_grad_norm must be >= 0 (0 = off), got {}", max_grad_norm);
   CAI_CHECK(token_budget >= 1, "rl: token_budget must be >= 1, got {}", token_budget);
   CAI_CHECK(save_every >= 0, "rl: save_every must be >= 0, got {}", save_every);

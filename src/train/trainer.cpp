@@ -27,10 +27,7 @@ void TrainOptions::validate() const {
             warmup_ratio);
   CAI_CHECK(min_lr_ratio >= 0 && min_lr_ratio <= 1, "train: min_lr_ratio must be in [0, 1], got {}",
             min_lr_ratio);
-  CAI_CHECK(weight_decay >= 0, "train: weight_decay must be >= 0, got {}", weight_decay);
-  CAI_CHECK(beta1 >= 0 && beta1 < 1, "train: beta1 must be in [0, 1), got {}", beta1);
-  CAI_CHECK(beta2 >= 0 && beta2 < 1, "train: beta2 must be in [0, 1), got {}", beta2);
-  CAI_CHECK(eps > 0, "train: eps must be > 0, got {}", eps);
+  AdamWOptions{beta1, beta2, eps, weight_decay}.validate("train");
   CAI_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0 (0 = off), got {}", max_grad_norm);
   CAI_CHECK(grad_accum >= 1, "train: grad_accum must be >= 1, got {}", grad_accum);
   CAI_CHECK(token_budget >= 1, "train: token_budget must be >= 1, got {}", token_budget);
