@@ -180,6 +180,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"epochs", r.scalar(o.epochs)}, {"token_budget", r.scalar(o.token_budget)},
                           {"max_length", r.scalar(o.max_length)}, {"corpus_mix", r.scalar(o.corpus_mix)},
                           {"only_preferred_revisions", r.scalar(o.only_preferred_revisions)},
+                          {"init", r.scalar(o.init)},
                           {"recovery_examples", r.scalar(o.recovery_examples)},
                           {"corpus", r.scalar(o.corpus)}, {"chat_template", r.scalar(o.chat_template)},
                           {"lora", lora_handler(r, o.lora)}});
@@ -215,6 +216,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
     {"eval", sub([&](const YAML::Node& n, const std::string& f, int line) {
        auto& o = c.eval;
        r.map(n, f, line, {{"split", r.scalar(o.split)}, {"temperature", r.scalar(o.temperature)},
+                          {"sampled_temperature", r.scalar(o.sampled_temperature)},
                           {"max_tokens", r.scalar(o.max_tokens)}, {"limit", r.scalar(o.limit)},
                           {"task_limit", r.scalar(o.task_limit)}, {"tasks", r.scalar(o.tasks)},
                           {"critiques", r.scalar(o.critiques)}, {"comparisons", r.scalar(o.comparisons)},
@@ -364,6 +366,9 @@ void LoopConfig::validate() const {
   check(sft.token_budget > 0, "sft.token_budget", "must be > 0");
   check(sft.max_length >= 2, "sft.max_length", "must be >= 2");
   check(sft.corpus_mix >= 0, "sft.corpus_mix", "must be >= 0");
+  one_of(sft.init, {"previous", "base"}, "sft.init");
+  check(sft.init == "previous" || !base_model.empty() || rounds == 0, "sft.init",
+        "base needs a local base_model");
   check(!sft.only_preferred_revisions || label.samples == 0, "sft.only_preferred_revisions",
         "needs Phase 2 to judge the Phase 1 pairs (label.samples: 0)");
   if (sft.enabled && sft.corpus_mix > 0) {
@@ -445,7 +450,7 @@ nlohmann::json LoopConfig::to_json() const {
       {"sft", {{"enabled", sft.enabled}, {"lr", sft.lr}, {"epochs", sft.epochs},
                {"token_budget", sft.token_budget}, {"max_length", sft.max_length},
                {"corpus_mix", sft.corpus_mix}, {"corpus", sft.corpus},
-               {"only_preferred_revisions", sft.only_preferred_revisions},
+               {"only_preferred_revisions", sft.only_preferred_revisions}, {"init", sft.init},
                {"recovery_examples", sft.recovery_examples},
                {"chat_template", sft.chat_template}, {"lora", lora_json(sft.lora)}}},
       {"dpo", {{"enabled", dpo.enabled}, {"beta", dpo.beta}, {"lr", dpo.lr}, {"epochs", dpo.epochs},
@@ -460,7 +465,8 @@ nlohmann::json LoopConfig::to_json() const {
                       {"max_length", rl.rm.max_length}}}}},
       {"probe", {{"enabled", probe.enabled}, {"model", probe.model}, {"kl", probe.kl}, {"prefill", probe.prefill},
                  {"finetune", probe.finetune}, {"k", probe.k}, {"n", probe.n}}},
-      {"eval", {{"split", eval.split}, {"temperature", eval.temperature}, {"max_tokens", eval.max_tokens},
+      {"eval", {{"split", eval.split}, {"temperature", eval.temperature},
+                {"sampled_temperature", eval.sampled_temperature}, {"max_tokens", eval.max_tokens},
                 {"limit", eval.limit}, {"task_limit", eval.task_limit}, {"tasks", eval.tasks},
                 {"critiques", eval.critiques}, {"comparisons", eval.comparisons},
                 {"tasks_files", eval.tasks_files}}},

@@ -105,6 +105,18 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
     // kept the ability to critique (what the corpus mix protects).
     auto r = eval::evaluate_world(policy, policy, o);
     report = std::move(r.report);
+    if (c.eval.sampled_temperature >= 0) {
+      // The same prompts and seed, sampled: how often the policy complies when it is not
+      // decoded greedily (oracle only; the judge, tasks and critiques are the headline's).
+      eval::WorldEvalOptions so =
+          world_options(c, c.eval.split, c.eval.limit, c.eval.sampled_temperature, c.eval.max_tokens);
+      so.critiques = false;
+      so.comparisons = false;
+      so.tasks = false;
+      auto sr = eval::evaluate_world(policy, policy, so);
+      report["compliance_sampled"] = sr.report.at("compliance");
+      report["compliance_sampled"]["temperature"] = c.eval.sampled_temperature;
+    }
   } else {
     report = {{"model", policy.describe()}, {"results", nlohmann::json::object()}};
   }

@@ -150,6 +150,7 @@ class Runner {
     });
     std::string current = model;
     if (c_.sft.enabled) {
+      if (c_.sft.init == "base") current = c_.base_model;  // the data is the policy's; the weights start over
       stage(rd, "sft_data", fs::exists(rd / "sft_data.jsonl"), [&] {
         return nlohmann::json{{"examples", write_sft_data(c_, rd)}};
       });
@@ -208,7 +209,7 @@ class Runner {
       backends_.release_current();  // the trainer loads its own copy
       CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
       out = name == "sft" ? train_sft(c_, model, rd, opts_.progress) : train_dpo(c_, model, rd, opts_.progress);
-      return nlohmann::json();
+      return nlohmann::json{{"from", model}};  // the weights the stage started from
     });
     return empty || out.empty() ? model : out;
   }

@@ -38,7 +38,7 @@ eval::Scores scores_of(const nlohmann::json& results) {
 
 nlohmann::json eval_summary(const nlohmann::json& e) {
   nlohmann::json s = nlohmann::json::object();
-  for (const char* k : {"compliance", "judge_compliance", "critique_agreement", "comparison_agreement", "results"})
+  for (const char* k : {"temperature", "compliance", "compliance_sampled", "judge_compliance", "critique_agreement", "comparison_agreement", "results"})
     if (e.contains(k)) s[k] = e[k];
   return s;
 }
@@ -99,7 +99,15 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
         out += fmt::format("  {:<30} {:>8} {:>8}\n", extra, pct(before[key][extra]),
                            pct(after.contains(key) ? after[key].value(extra, nlohmann::json()) : nlohmann::json()));
   };
-  section("compliance (oracle)", "compliance");
+  const auto temp = [](const nlohmann::json& j) {
+    return j.is_number() ? fmt::format(", temperature {:g}", j.get<double>()) : std::string();
+  };
+  section(fmt::format("compliance (oracle{})", temp(after.value("temperature", nlohmann::json()))).c_str(),
+          "compliance");
+  if (before.contains("compliance_sampled"))
+    section(fmt::format("compliance (oracle{})", temp(before["compliance_sampled"].value("temperature", nlohmann::json())))
+                .c_str(),
+            "compliance_sampled");
   section("compliance (judge)", "judge_compliance");
   const auto br = scores_of(before.value("results", nlohmann::json::object()));
   const auto ar = scores_of(after.value("results", nlohmann::json::object()));

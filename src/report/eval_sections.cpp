@@ -152,9 +152,20 @@ Section oracle_section(const RunData& run) {
   Section sec{"oracle", "Oracle compliance per principle", ""};
   std::vector<std::string> absent;
   const auto rounds = evaluated(run, absent);
+  std::string sampling;
+  for (const auto* r : rounds)
+    if (r->eval->contains("temperature") && (*r->eval)["temperature"].is_number())
+      sampling = fmt::format(", temperature {:g}", (*r->eval)["temperature"].get<double>());
   sec.html = per_principle(rounds, "compliance", "oracle-compliance",
-                           "Oracle compliance per principle and round (test prompts)", true);
+                           "Oracle compliance per principle and round (test prompts" + sampling + ")", true);
   if (sec.html.empty()) sec.html = note("No evaluation with oracle compliance is available.");
+  // A second evaluation of the same prompts sampled at another temperature (eval.sampled_temperature).
+  double sampled_t = -1;
+  for (const auto* r : rounds)
+    if (r->eval->contains("compliance_sampled")) sampled_t = (*r->eval)["compliance_sampled"].value("temperature", -1.0);
+  if (sampled_t >= 0)
+    sec.html += per_principle(rounds, "compliance_sampled", "oracle-compliance-sampled",
+                              fmt::format("Oracle compliance of responses sampled at temperature {:g}", sampled_t), true);
   sec.html += missing(absent);
   return sec;
 }

@@ -77,6 +77,8 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_DOUBLE_EQ(c.critique_revise.min_violation_p, 0.7);
   EXPECT_LT(c.critique_revise.revision_temperature, 0.0);  // default: the responses' temperature
   EXPECT_EQ(c.eval.split, "test");
+  EXPECT_EQ(c.sft.init, "previous");
+  EXPECT_LT(c.eval.sampled_temperature, 0.0);  // no second, sampled evaluation
   EXPECT_EQ(c.lines.at("sft.lr"), 7);
   c.resolve(kDir);
   EXPECT_EQ(c.out, (kDir / "runs" / "demo").string());
@@ -129,6 +131,7 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},
       {"rounds: -1\n", "rounds: must be >= 0"},
+      {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
       {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n", "sft.only_preferred_revisions: needs Phase 2"},
   };
   for (const auto& c : values) {

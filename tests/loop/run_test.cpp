@@ -225,6 +225,35 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   EXPECT_TRUE(again.ran.empty()) << again.ran.front();
 }
 
+// sft.init: base starts every round's SFT from the base model (the data still comes from the
+// previous round's policy); eval.sampled_temperature adds a sampled oracle evaluation to the
+// greedy one, in eval.json and the summary table.
+TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
+  LoopOptions o;
+  o.config = config("from-base");
+  o.config.dpo.enabled = false;
+  o.config.sft.init = "base";
+  o.config.eval.temperature = 0.0;
+  o.config.eval.sampled_temperature = 0.7;
+  o.progress = false;
+  const LoopResult r = run_loop(o);
+  const fs::path run = kDir / "from-base";
+  for (const char* round : {"round-1", "round-2"}) {
+    const auto stages = read_json(run / round / "stages.json");
+    EXPECT_EQ(stages["notes"]["sft"]["from"], (kDir / "base").string()) << round;
+    const auto e = read_json(run / round / "eval.json");
+    EXPECT_DOUBLE_EQ(e["temperature"].get<double>(), 0.0);
+    ASSERT_TRUE(e.contains("compliance_sampled")) << round;
+    EXPECT_DOUBLE_EQ(e["compliance_sampled"]["temperature"].get<double>(), 0.7);
+    EXPECT_EQ(e["compliance_sampled"]["overall"]["total"], e["compliance"]["overall"]["total"]);
+  }
+  // Round 2's Phase 1 is the round-1 model's; its SFT is not a continuation of it.
+  EXPECT_EQ(read_json(run / "round-2/critique_revise.jsonl.settings.json")["settings"].value("model", ""),
+            (run / "round-1/sft/final").string());
+  EXPECT_NE(r.table.find("compliance (oracle, temperature 0)"), std::string::npos) << r.table;
+  EXPECT_NE(r.table.find("compliance (oracle, temperature 0.7)"), std::string::npos) << r.table;
+}
+
 // Recovery rows join the SFT data; after the last round the probe measures a round's model
 // (here the last: the fixture's judge may rate round 0 best) against the base into
 // probe/probe.json, once.

@@ -20,7 +20,7 @@
 //                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
 //   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
-//         only_preferred_revisions: false,
+//         only_preferred_revisions: false, init: previous,
 //         corpus: FILE, lora: {rank: 0}}
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
 //   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
@@ -112,6 +112,10 @@ struct SftConfig {
   std::int64_t recovery_examples = 0;     // recovery rows added (a violating start, then a
                                           // correction; needs a world): deeper alignment,
                                           // Qi et al. 2024 (see include/cai/eval/probe_data.h)
+  std::string init = "previous";          // previous: SFT continues the round's policy; base:
+                                          // every round's SFT starts again from the base model
+                                          // (expert iteration: later rounds' better data
+                                          // without the drift of the earlier fine-tunes)
   bool only_preferred_revisions = false;  // leave out revisions the round's AI judge (Phase 2)
                                           // rates below the initial response: a critique that
                                           // wrongly finds fault makes a revision worth not learning
@@ -172,6 +176,9 @@ struct ProbeConfig {
 struct EvalConfig {
   std::string split = "test";        // world prompt split of eval.json
   double temperature = 0.7;
+  double sampled_temperature = -1;   // >= 0: the oracle also scores responses sampled at this
+                                     // temperature (compliance_sampled); a greedy headline
+                                     // then comes with the sampled policy's figures
   std::int64_t max_tokens = 96;
   std::int64_t limit = 0;            // prompts at most (0: all)
   std::int64_t task_limit = 0;       // records per capability task (0: all)
