@@ -206,11 +206,14 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                           {"samples_per_prompt", r.scalar(o.samples_per_prompt)},
                           {"max_new_tokens", r.scalar(o.max_new_tokens)}, {"temperature", r.scalar(o.temperature)},
                           {"kl_coef", r.scalar(o.kl_coef)}, {"kl_target", r.scalar(o.kl_target)},
+                          {"reward_norm", r.scalar(o.reward_norm)},
                           {"lr", r.scalar(o.lr)}, {"epochs", r.scalar(o.epochs)},
                           {"rm", [&r, &o](const YAML::Node& m, const std::string& g, int l) {
                              r.map(m, g, l, {{"lr", r.scalar(o.rm.lr)}, {"epochs", r.scalar(o.rm.epochs)},
                                              {"token_budget", r.scalar(o.rm.token_budget)},
-                                             {"max_length", r.scalar(o.rm.max_length)}});
+                                             {"max_length", r.scalar(o.rm.max_length)},
+                                             {"samples", r.scalar(o.rm.samples)}, {"pairs", r.scalar(o.rm.pairs)},
+                                             {"temperature", r.scalar(o.rm.temperature)}});
                            }}});
      })},
     {"eval", sub([&](const YAML::Node& n, const std::string& f, int line) {
@@ -414,6 +417,10 @@ void LoopConfig::validate() const {
     check(rl.rm.epochs >= 1, "rl.rm.epochs", "must be >= 1");
     check(rl.rm.token_budget > 0, "rl.rm.token_budget", "must be > 0");
     check(rl.rm.max_length >= 2, "rl.rm.max_length", "must be >= 2");
+    one_of(rl.reward_norm, {"none", "batch", "running"}, "rl.reward_norm");
+    check(rl.rm.samples == 0 || rl.rm.samples >= 2, "rl.rm.samples", "must be 0 (Phase 1 pairs) or >= 2");
+    one_of(rl.rm.pairs, {"best-worst", "all"}, "rl.rm.pairs");
+    check(rl.rm.temperature > 0, "rl.rm.temperature", "must be > 0");
   }
 
   one_of(eval.split, {"train", "eval", "test"}, "eval.split");
@@ -460,9 +467,11 @@ nlohmann::json LoopConfig::to_json() const {
       {"rl", {{"enabled", rl.enabled}, {"algorithm", rl.algorithm}, {"steps", rl.steps},
               {"prompts_per_rollout", rl.prompts_per_rollout}, {"samples_per_prompt", rl.samples_per_prompt},
               {"max_new_tokens", rl.max_new_tokens}, {"temperature", rl.temperature},
-              {"kl_coef", rl.kl_coef}, {"kl_target", rl.kl_target}, {"lr", rl.lr}, {"epochs", rl.epochs},
+              {"kl_coef", rl.kl_coef}, {"kl_target", rl.kl_target}, {"reward_norm", rl.reward_norm},
+              {"lr", rl.lr}, {"epochs", rl.epochs},
               {"rm", {{"lr", rl.rm.lr}, {"epochs", rl.rm.epochs}, {"token_budget", rl.rm.token_budget},
-                      {"max_length", rl.rm.max_length}}}}},
+                      {"max_length", rl.rm.max_length}, {"samples", rl.rm.samples}, {"pairs", rl.rm.pairs},
+                      {"temperature", rl.rm.temperature}}}}},
       {"probe", {{"enabled", probe.enabled}, {"model", probe.model}, {"kl", probe.kl}, {"prefill", probe.prefill},
                  {"finetune", probe.finetune}, {"k", probe.k}, {"n", probe.n}}},
       {"eval", {{"split", eval.split}, {"temperature", eval.temperature},

@@ -77,6 +77,13 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
 // dpo_data.jsonl: the label lines DPO can learn from (both responses non-empty and
 // different). Returns the number of lines.
 std::size_t write_dpo_data(const RoundDir& rd);
+// Labelled pairs (a label file) as preference data {prompt, chosen, rejected, p_chosen}.
+std::size_t write_pair_data(const fs::path& labels, const fs::path& out);
+// The reward model's pairs when rl.rm.samples > 0: responses sampled and judged by `policy`.
+void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+// The reward model's data: rm_data.jsonl (rl.rm.samples > 0) or the DPO pairs.
+fs::path rm_data(const LoopConfig& c, const RoundDir& rd);
 // Trains from `model` into rd/<stage> (resuming a checkpoint), merging LoRA adapters into
 // rd/<stage>/merged; returns the trained model's path.
 std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);

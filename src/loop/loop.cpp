@@ -169,7 +169,16 @@ class Runner {
 
   // The reward model on the round's pairs, then RL of `model` against it; no pairs, no RL.
   std::string rl_stages(RoundDir& rd, const std::string& model, const std::vector<pipeline::PromptRecord>& prompts) {
-    const fs::path pairs = rd / "dpo_data.jsonl";
+    if (c_.rl.rm.samples > 0) {
+      stage(rd, "rm_labels", rd.done("rm_labels") && fs::exists(rd / "rm_labels.jsonl"), [&] {
+        run_rm_labels(c_, backends_.policy(model), constitution_, prompts, rd, opts_.progress);
+        return nlohmann::json();
+      });
+      stage(rd, "rm_data", fs::exists(rd / "rm_data.jsonl"), [&] {
+        return nlohmann::json{{"pairs", write_pair_data(rd / "rm_labels.jsonl", rd / "rm_data.jsonl")}};
+      });
+    }
+    const fs::path pairs = rm_data(c_, rd);
     if (fs::file_size(pairs) == 0) {
       stage(rd, "rl", rd.done("rl"), [&] {
         say(label(rd, "rl") + ": no labelled pairs for a reward model; the model is kept");

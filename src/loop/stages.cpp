@@ -124,6 +124,21 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
   pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o, progress);
 }
 
+void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+  pipeline::LabelOptions o;
+  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
+  o.ensemble = c.label.ensemble;
+  o.chain_of_thought = c.label.chain_of_thought;
+  o.min_confidence = c.label.min_confidence;
+  o.samples = c.rl.rm.samples;
+  o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
+  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
+  o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
+  // The model RL starts from writes the responses and judges them.
+  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o, progress);
+}
+
 void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o;
@@ -234,10 +249,11 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   return n;
 }
 
-std::size_t write_dpo_data(const RoundDir& rd) {
+std::size_t write_dpo_data(const RoundDir& rd) { return write_pair_data(rd / "labels.jsonl", rd / "dpo_data.jsonl"); }
+
+std::size_t write_pair_data(const fs::path& labels, const fs::path& to) {
   std::string out;
   std::size_t n = 0;
-  const fs::path labels = rd / "labels.jsonl";
   if (fs::exists(labels))
     for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t) {
       const std::string ch = j.value("chosen_text", std::string()), rj = j.value("rejected_text", std::string());
@@ -246,7 +262,7 @@ std::size_t write_dpo_data(const RoundDir& rd) {
                         {"rejected", j.at("rejected")}, {"p_chosen", j.at("p_chosen")}});
       ++n;
     });
-  write_file_atomic(rd / "dpo_data.jsonl", out);
+  write_file_atomic(to, out);
   return n;
 }
 
@@ -319,15 +335,22 @@ std::string train_sft(const LoopConfig& c, const std::string& model, const Round
 
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
   train::RmRunOptions o;
-  fill(o, c, model, rd / "dpo_data.jsonl", rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
+  fill(o, c, model, rm_data(c, rd), rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
        c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
   if (!fs::exists(rd / "rm" / "final")) train::run_rm(o);
   return (rd / "rm" / "final").string();
 }
 
+fs::path rm_data(const LoopConfig& c, const RoundDir& rd) {
+  return rd / (c.rl.rm.samples > 0 ? "rm_data.jsonl" : "dpo_data.jsonl");
+}
+
 std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd) {
   std::string out;
-  for (const auto& p : prompts) out += dump_line({{"prompt", p.prompt}});
+  // As messages, so RL renders them with the template the SFT / DPO / RM data was rendered with
+  // (a bare string would be sampled from as raw text, outside the conversation).
+  for (const auto& p : prompts)
+    out += dump_line({{"prompt", nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}}})}});
   write_file_atomic(rd / "rl_prompts.jsonl", out);
   return prompts.size();
 }
@@ -350,6 +373,7 @@ std::string train_rl(const LoopConfig& c, const std::string& model, const std::s
   r.temperature = c.rl.temperature;
   r.kl_coef = c.rl.kl_coef;
   r.kl_target = c.rl.kl_target;
+  r.reward_norm = train::parse_reward_norm(c.rl.reward_norm);
   r.lr = c.rl.lr;
   r.epochs = c.rl.epochs;
   r.seed = round_seed(c, rd.round());

@@ -131,6 +131,8 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},
       {"rounds: -1\n", "rounds: must be >= 0"},
+      {"rl: {enabled: true, reward_norm: whiten}\n", "rl.reward_norm: 'whiten' is not one of none, batch, running"},
+      {"rl: {enabled: true, rm: {samples: 1}}\n", "loop.yaml:12: rl.rm.samples: must be 0"},
       {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
       {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n", "sft.only_preferred_revisions: needs Phase 2"},
   };

@@ -217,6 +217,11 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   EXPECT_FALSE(fs::exists(run / "round-1/dpo"));
   EXPECT_EQ(count_lines(run / "round-1/rl_prompts.jsonl"), count_lines(kDir / "world/prompts/train.jsonl"));
   EXPECT_EQ(count_lines(run / "round-1/rl/metrics.jsonl"), 2u);
+  // The prompts are conversations, rendered with the template the SFT and RM data used.
+  const auto prompt = read_jsonl(run / "round-1/rl_prompts.jsonl").front()["prompt"];
+  ASSERT_TRUE(prompt.is_array());
+  EXPECT_EQ(prompt[0]["role"], "user");
+  EXPECT_FALSE(fs::exists(run / "round-1/rm_labels.jsonl"));  // the Phase 1 pairs trained the RM
   const auto round = read_json(run / "round-1/round.json");
   EXPECT_EQ(round["model"], (run / "round-1/rl/final").string());
   EXPECT_TRUE(std::find(r.ran.begin(), r.ran.end(), "round-1/rl") != r.ran.end());
@@ -252,6 +257,38 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
             (run / "round-1/sft/final").string());
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0)"), std::string::npos) << r.table;
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0.7)"), std::string::npos) << r.table;
+}
+
+// rl.rm.samples: the reward model learns from responses the model RL starts from samples
+// (k per train prompt) and judges, not from the Phase 1 pairs.
+TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
+  LoopOptions o;
+  o.config = config("rl-sampled");
+  o.config.rounds = 1;
+  o.config.dpo.enabled = false;
+  o.config.label.ensemble = -1;
+  o.config.rl.enabled = true;
+  o.config.rl.steps = 1;
+  o.config.rl.prompts_per_rollout = 2;
+  o.config.rl.samples_per_prompt = 2;
+  o.config.rl.max_new_tokens = 8;
+  o.config.rl.reward_norm = "batch";
+  o.config.rl.rm.epochs = 1;
+  o.config.rl.rm.max_length = 256;
+  o.config.rl.rm.samples = 2;
+  o.progress = false;
+  run_loop(o);
+  const fs::path run = kDir / "rl-sampled";
+  const auto labels = read_jsonl(run / "round-1/rm_labels.jsonl");
+  EXPECT_EQ(labels.size(), count_lines(kDir / "world/prompts/train.jsonl"));  // best-worst of 2: one pair each
+  const auto settings = read_json(run / "round-1/rm_labels.jsonl.settings.json")["settings"];
+  EXPECT_EQ(settings["samples"], 2);
+  EXPECT_EQ(settings.value("policy", ""), (run / "round-1/sft/final").string());
+  EXPECT_EQ(settings.value("judge", ""), (run / "round-1/sft/final").string());
+  EXPECT_LE(count_lines(run / "round-1/rm_data.jsonl"), labels.size());  // ties and equal texts left out
+  EXPECT_TRUE(fs::exists(run / "round-1/rm/final/config.json"));
+  EXPECT_TRUE(fs::exists(run / "round-1/rl/final/model.safetensors"));
+  EXPECT_EQ(read_json(run / "round-1/round.json")["model"], (run / "round-1/rl/final").string());
 }
 
 // Recovery rows join the SFT data; after the last round the probe measures a round's model

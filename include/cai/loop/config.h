@@ -25,10 +25,11 @@
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
 //   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
 //        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
-//        kl_target: 0, lr: 1e-5, epochs: 1, rm: {lr: 2e-5, epochs: 2}}
+//        kl_target: 0, reward_norm: none, lr: 1e-5, epochs: 1,
+//        rm: {lr: 2e-5, epochs: 2, samples: 0, pairs: best-worst, temperature: 0.7}}
 //   probe: {enabled: false, model: best, kl: true, prefill: true, finetune: true, k: [5, 10, 20, 40],
 //           n: [10, 50, 100]}
-//   eval: {split: test, temperature: 0.7, tasks: true, critiques: true, comparisons: false,
+//   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, critiques: true, comparisons: false,
 //          tasks_files: [...]}
 //
 // Relative paths are relative to the directory the loop runs in (like the CLI's flags);
@@ -144,6 +145,13 @@ struct RmConfig {
   std::int64_t epochs = 2;
   std::int64_t token_budget = 4096;
   std::int64_t max_length = 1024;
+  // The reward model's pairs. 0: the round's Phase 1 pairs as Phase 2 labelled them (a
+  // revision against the response it replaced). k >= 2: k responses per train prompt sampled
+  // from the model RL starts from and judged by it (Phase 2's ensemble), so the reward model
+  // learns to rank what the policy actually writes (on-policy AI feedback, as in RLAIF).
+  std::int64_t samples = 0;
+  std::string pairs = "best-worst";   // with samples: best-worst | all
+  double temperature = 0.7;           // with samples: the policy's sampling temperature
 };
 
 // RL against that reward model with a per-token KL penalty to the policy it starts from
@@ -158,6 +166,7 @@ struct RlConfig {
   double temperature = 1.0;
   double kl_coef = 0.05;
   double kl_target = 0.0;            // > 0: adaptive KL coefficient
+  std::string reward_norm = "none";  // none | batch | running: the reward model's scores
   double lr = 1e-5;
   std::int64_t epochs = 1;           // passes over each rollout (ppo usually 4)
   RmConfig rm;
