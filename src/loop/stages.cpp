@@ -124,28 +124,21 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
   pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o, progress);
 }
 
-void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+namespace {
+// Phase 2's judging settings, shared by the reward model's labels.
+pipeline::LabelOptions judge_options(const LoopConfig& c) {
   pipeline::LabelOptions o;
   o.format = pipeline::parse_prompt_format(c.critique_revise.format);
   o.ensemble = c.label.ensemble;
   o.chain_of_thought = c.label.chain_of_thought;
   o.min_confidence = c.label.min_confidence;
-  o.samples = c.rl.rm.samples;
-  o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
-  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
-  o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
-  // The model RL starts from writes the responses and judges them.
-  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o, progress);
+  return o;
 }
+}  // namespace
 
 void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
-  pipeline::LabelOptions o;
-  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
-  o.ensemble = c.label.ensemble;
-  o.chain_of_thought = c.label.chain_of_thought;
-  o.min_confidence = c.label.min_confidence;
+  pipeline::LabelOptions o = judge_options(c);
   o.samples = c.label.samples;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
   o.seed = round_seed(c, rd.round());
@@ -155,6 +148,17 @@ void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& consti
   else sample_prompts = prompts;
   // The current model is both the policy and the judge (self-improvement: no other labeller).
   pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o, progress);
+}
+
+void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
+                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+  pipeline::LabelOptions o = judge_options(c);
+  o.samples = c.rl.rm.samples;
+  o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
+  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
+  o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
+  // The model RL starts from writes the responses and judges them.
+  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o, progress);
 }
 
 // ---- datasets ---------------------------------------------------------------------------------

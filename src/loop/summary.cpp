@@ -38,7 +38,8 @@ eval::Scores scores_of(const nlohmann::json& results) {
 
 nlohmann::json eval_summary(const nlohmann::json& e) {
   nlohmann::json s = nlohmann::json::object();
-  for (const char* k : {"temperature", "compliance", "compliance_sampled", "judge_compliance", "critique_agreement", "comparison_agreement", "results"})
+  for (const char* k : {"temperature", "compliance", "compliance_sampled", "judge_compliance", "critique_agreement",
+                        "comparison_agreement", "results"})
     if (e.contains(k)) s[k] = e[k];
   return s;
 }
