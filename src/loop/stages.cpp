@@ -253,7 +253,9 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   return n;
 }
 
-std::size_t write_dpo_data(const RoundDir& rd) { return write_pair_data(rd / "labels.jsonl", rd / "dpo_data.jsonl"); }
+std::size_t write_dpo_data(const RoundDir& rd) {
+  return write_pair_data(rd / "labels.jsonl", rd / "dpo_data.jsonl");
+}
 
 std::size_t write_pair_data(const fs::path& labels, const fs::path& to) {
   std::string out;

@@ -129,6 +129,8 @@ RunData load_run(const fs::path& dir) {
     r.labels = read_jsonl_file(r.dir / "labels.jsonl");
     r.sft_metrics = read_metrics_file(r.dir / "sft" / "metrics.jsonl");
     r.dpo_metrics = read_metrics_file(r.dir / "dpo" / "metrics.jsonl");
+    r.rm_metrics = read_metrics_file(r.dir / "rm" / "metrics.jsonl");
+    r.rl_metrics = read_metrics_file(r.dir / "rl" / "metrics.jsonl");
     run.rounds.push_back(std::move(r));
   }
   std::sort(run.rounds.begin(), run.rounds.end(), [](const auto& a, const auto& b) { return a.round < b.round; });

@@ -149,19 +149,32 @@ std::string stage_plots(const RunData& run, const char* stage, std::vector<std::
     bool rate;
   };
   const std::string s(stage);
-  const std::vector<Metric> metrics =
-      s == "dpo" ? std::vector<Metric>{{"loss", "dpo-loss", "DPO loss", false},
-                                       {"rewards/margins", "dpo-margins", "DPO rewards/margins", false},
-                                       {"rewards/accuracies", "dpo-accuracies", "DPO rewards/accuracies", true}}
-                 : std::vector<Metric>{{"loss", "sft-loss", "SFT loss", false}};
+  std::vector<Metric> metrics = {{"loss", "sft-loss", "SFT loss", false}};
+  if (s == "dpo")
+    metrics = {{"loss", "dpo-loss", "DPO loss", false},
+               {"rewards/margins", "dpo-margins", "DPO rewards/margins", false},
+               {"rewards/accuracies", "dpo-accuracies", "DPO rewards/accuracies", true}};
+  if (s == "rm")
+    metrics = {{"loss", "rm-loss", "Reward model loss", false},
+               {"accuracy", "rm-accuracy", "Reward model accuracy", true}};
+  // RL logs per rollout: the reward model's score, the KL to the reference, entropy, length.
+  if (s == "rl")
+    metrics = {{"score", "rl-score", "RL reward-model score", false},
+               {"kl", "rl-kl", "RL KL to the reference", false},
+               {"entropy", "rl-entropy", "RL entropy", false},
+               {"response_length", "rl-length", "RL response length", false}};
+  const bool optional = s == "rm" || s == "rl";  // stages a round runs only when configured
   std::string h;
   for (const auto& m : metrics) {
     std::vector<Series> series;
     for (const auto& r : run.rounds) {
       if (r.round == 0) continue;
-      const auto& lines = s == "dpo" ? r.dpo_metrics : r.sft_metrics;
+      const auto& lines = s == "dpo"  ? r.dpo_metrics
+                          : s == "rm" ? r.rm_metrics
+                          : s == "rl" ? r.rl_metrics
+                                      : r.sft_metrics;
       if (!lines) {
-        if (m.key == std::string("loss")) absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
+        if (!optional && m.key == std::string("loss")) absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
         continue;
       }
       for (auto& x : metric_series(r, *lines, m.key)) series.push_back(std::move(x));
@@ -185,7 +198,8 @@ std::string stage_plots(const RunData& run, const char* stage, std::vector<std::
 Section training_section(const RunData& run) {
   Section sec{"training", "Training", ""};
   std::vector<std::string> absent;
-  std::string plots = stage_plots(run, "sft", absent) + stage_plots(run, "dpo", absent);
+  std::string plots = stage_plots(run, "sft", absent) + stage_plots(run, "dpo", absent) +
+                      stage_plots(run, "rm", absent) + stage_plots(run, "rl", absent);
   sec.html = plots_row(plots) + missing(absent);
   if (plots.empty()) sec.html += note("No training metrics are available yet.");
   return sec;

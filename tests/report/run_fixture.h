@@ -144,6 +144,13 @@ inline fs::path make_run(const std::string& name) {
     put_lines(r / "labels.jsonl", labels[static_cast<std::size_t>(k - 1)]);
     put_lines(r / "sft" / "metrics.jsonl", metrics(false));
     put_lines(r / "dpo" / "metrics.jsonl", metrics(true));
+    if (k == 2) {  // round 2 also ran RL: its per-rollout log
+      std::vector<json> rl;
+      for (int step = 1; step <= 3; ++step)
+        rl.push_back({{"step", step}, {"score", 0.1 * step}, {"kl", 0.01 * step}, {"entropy", 0.5},
+                      {"response_length", 30 + step}, {"split", "train"}});
+      put_lines(r / "rl" / "metrics.jsonl", rl);
+    }
     put(r / "eval.json", eval_json(k == 1 ? 6 : 7, true, k == 1 ? 0.58 : 0.62));
     put(r / "quality.json", {{"round", k}, {"quality", k == 1 ? 0.7 : 0.8}, {"metric", "compliance"}, {"split", "eval"}});
     put(r / "round.json", {{"round", k}, {"model", (r / "dpo" / "final").string()}, {"quality", k == 1 ? 0.7 : 0.8},
@@ -168,6 +175,6 @@ inline fs::path make_run(const std::string& name) {
 inline const std::vector<std::string> kPlots = {
     "quality",          "sft-loss",        "dpo-loss",  "dpo-margins", "dpo-accuracies", "oracle-compliance",
     "judge-compliance", "behaviour",       "capability", "alignment-tax", "label-confidence", "position-bias",
-    "probe-kl"};
+    "probe-kl",         "rl-score",        "rl-kl",     "rl-entropy",  "rl-length"};
 
 }  // namespace report_test
