@@ -84,7 +84,7 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
     out += fmt::format(" [{}] {:.3f}", r["round"].get<std::int64_t>(), r["quality"].get<double>());
   out += "\n\n";
   out += fmt::format("{:<32} {:>8} {:>8}\n", "", "before", "after");
-  auto section = [&](const char* title, const char* key) {
+  auto section = [&](const std::string& title, const char* key) {
     if (!before.contains(key)) return;
     out += fmt::format("{}\n", title);
     const auto& bp = before[key].value("principles", nlohmann::json::object());
@@ -100,15 +100,14 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
         out += fmt::format("  {:<30} {:>8} {:>8}\n", extra, pct(before[key][extra]),
                            pct(after.contains(key) ? after[key].value(extra, nlohmann::json()) : nlohmann::json()));
   };
-  const auto temp = [](const nlohmann::json& j) {
-    return j.is_number() ? fmt::format(", temperature {:g}", j.get<double>()) : std::string();
+  // Each oracle block titled with the temperature its responses were drawn at (when recorded).
+  const auto oracle_title = [](const nlohmann::json& temperature) {
+    return temperature.is_number() ? fmt::format("compliance (oracle, temperature {:g})", temperature.get<double>())
+                                   : std::string("compliance (oracle)");
   };
-  section(fmt::format("compliance (oracle{})", temp(after.value("temperature", nlohmann::json()))).c_str(),
-          "compliance");
+  section(oracle_title(before.value("temperature", nlohmann::json())), "compliance");
   if (before.contains("compliance_sampled"))
-    section(fmt::format("compliance (oracle{})", temp(before["compliance_sampled"].value("temperature", nlohmann::json())))
-                .c_str(),
-            "compliance_sampled");
+    section(oracle_title(before["compliance_sampled"].value("temperature", nlohmann::json())), "compliance_sampled");
   section("compliance (judge)", "judge_compliance");
   const auto br = scores_of(before.value("results", nlohmann::json::object()));
   const auto ar = scores_of(after.value("results", nlohmann::json::object()));

@@ -152,18 +152,23 @@ Section oracle_section(const RunData& run) {
   Section sec{"oracle", "Oracle compliance per principle", ""};
   std::vector<std::string> absent;
   const auto rounds = evaluated(run, absent);
-  std::string sampling;
-  for (const auto* r : rounds)
-    if (r->eval->contains("temperature") && (*r->eval)["temperature"].is_number())
-      sampling = fmt::format(", temperature {:g}", (*r->eval)["temperature"].get<double>());
+  // The temperature a block's responses were drawn at, as the last evaluated round records it.
+  const auto temperature = [&](std::initializer_list<const char*> path) {
+    double t = std::nan("");
+    for (const auto* r : rounds) t = std::isfinite(num_at(*r->eval, path)) ? num_at(*r->eval, path) : t;
+    return t;
+  };
+  const double headline_t = temperature({"temperature"});
   sec.html = per_principle(rounds, "compliance", "oracle-compliance",
-                           "Oracle compliance per principle and round (test prompts" + sampling + ")", true);
+                           std::isfinite(headline_t)
+                               ? fmt::format("Oracle compliance per principle and round (test prompts, temperature {:g})",
+                                             headline_t)
+                               : std::string("Oracle compliance per principle and round (test prompts)"),
+                           true);
   if (sec.html.empty()) sec.html = note("No evaluation with oracle compliance is available.");
   // A second evaluation of the same prompts sampled at another temperature (eval.sampled_temperature).
-  double sampled_t = -1;
-  for (const auto* r : rounds)
-    if (r->eval->contains("compliance_sampled")) sampled_t = (*r->eval)["compliance_sampled"].value("temperature", -1.0);
-  if (sampled_t >= 0)
+  const double sampled_t = temperature({"compliance_sampled", "temperature"});
+  if (std::isfinite(sampled_t))
     sec.html += per_principle(rounds, "compliance_sampled", "oracle-compliance-sampled",
                               fmt::format("Oracle compliance of responses sampled at temperature {:g}", sampled_t), true);
   sec.html += missing(absent);
