@@ -150,11 +150,14 @@ class Runner {
     });
     std::string current = model;
     if (c_.sft.enabled) {
-      if (c_.sft.init == "base") current = c_.base_model;  // the data is the policy's; the weights start over
       stage(rd, "sft_data", fs::exists(rd / "sft_data.jsonl"), [&] {
         return nlohmann::json{{"examples", write_sft_data(c_, rd)}};
       });
-      current = train_stage(rd, "sft", current, c_.sft.lora, rd / "sft_data.jsonl");
+      // sft.init base: the data is the policy's, the weights start over. No SFT data keeps the
+      // round's policy either way (not the base model).
+      const std::string from = c_.sft.init == "base" ? c_.base_model : model;
+      const std::string trained = train_stage(rd, "sft", from, c_.sft.lora, rd / "sft_data.jsonl");
+      if (trained != from) current = trained;
     }
     if (c_.dpo.enabled || c_.rl.enabled) {
       // The labelled pairs: DPO's data and the reward model's.
