@@ -65,8 +65,10 @@ void BackendOptions::validate() const {
             "backend: give either a local model (--model) or API base URLs (--api-base), not both");
   CAI_CHECK(is_local || is_remote,
             "backend: give a local model (--model) or an API base URL (--api-base)");
-  if (is_local) local.validate();
-  else http.validate();
+  if (is_local)
+    local.validate();
+  else
+    http.validate();
 }
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts) {

@@ -140,7 +140,8 @@ TextResult parse_generation(const json& answer, const TextRequest& r) {
     CAI_CHECK(c.contains("text") && c["text"].is_string(), "the server's answer has no text");
     out.text = c["text"].get<std::string>();
   }
-  out.finish_reason = str_or_empty(c.value("finish_reason", json())) == "length" ? "length" : "stop";
+  out.finish_reason =
+      str_or_empty(c.value("finish_reason", json())) == "length" ? "length" : "stop";
   // A server that does not apply stop strings itself still gets them applied here.
   std::size_t cut = std::string::npos;
   for (const auto& s : r.params.stop) cut = std::min(cut, out.text.find(s));
@@ -214,7 +215,8 @@ std::string option_prefix(const std::vector<std::string>& options) {
 
 class HttpBackend final : public Backend {
  public:
-  explicit HttpBackend(const HttpBackendOptions& opts) : opts_(opts), client_(client_options(opts)) {}
+  explicit HttpBackend(const HttpBackendOptions& opts)
+      : opts_(opts), client_(client_options(opts)) {}
 
   std::string describe() const override {
     std::string urls;
@@ -238,7 +240,7 @@ class HttpBackend final : public Backend {
           const TextRequest& r = requests[i];
           try {
             const json answer = client_.post(r.chat ? "/chat/completions" : "/completions",
-                                              generate_body(r, opts_.model));
+                                             generate_body(r, opts_.model));
             results[i] = parse_generation(answer, r);
           } catch (const Error& e) {
             throw_error("http backend ({}): request {}: {}", describe(), i, e.what());
@@ -270,16 +272,16 @@ class HttpBackend final : public Backend {
                 o);
     }
     std::vector<OptionScores> results(requests.size());
-    run_parallel(
-        requests.size(), opts_.concurrency,
-        [&](std::size_t i) {
-          try {
-            results[i] = score_one(requests[i], options, prefix, rest);
-          } catch (const Error& e) {
-            throw_error("http backend ({}): scoring request {}: {}", describe(), i, e.what());
-          }
-        },
-        {});
+    run_parallel(requests.size(), opts_.concurrency,
+                 [&](std::size_t i) {
+                   try {
+                     results[i] = score_one(requests[i], options, prefix, rest);
+                   } catch (const Error& e) {
+                     throw_error("http backend ({}): scoring request {}: {}", describe(), i,
+                                 e.what());
+                   }
+                 },
+                 {});
     return results;
   }
 
@@ -289,28 +291,30 @@ class HttpBackend final : public Backend {
   std::vector<std::vector<double>> loglikelihoods(
       const std::vector<TextRequest>& requests,
       const std::vector<std::string>& continuations) override {
-    CAI_CHECK(!continuations.empty(), "http backend: loglikelihoods needs at least one continuation");
+    CAI_CHECK(!continuations.empty(),
+              "http backend: loglikelihoods needs at least one continuation");
     for (std::size_t i = 0; i < requests.size(); ++i) {
       CAI_CHECK(!requests[i].chat,
                 "http backend: loglikelihoods of request {}: chat requests are not supported (chat "
                 "APIs return no log-probs of the prompt); use a raw prompt",
                 i);
-      CAI_CHECK(!requests[i].prompt.empty(), "http backend: loglikelihoods of request {}: the prompt is empty", i);
+      CAI_CHECK(!requests[i].prompt.empty(),
+                "http backend: loglikelihoods of request {}: the prompt is empty", i);
     }
     const std::size_t nc = continuations.size();
     std::vector<std::vector<double>> results(requests.size(), std::vector<double>(nc, 0.0));
-    run_parallel(
-        requests.size() * nc, opts_.concurrency,
-        [&](std::size_t k) {
-          const std::size_t i = k / nc, j = k % nc;
-          try {
-            results[i][j] = loglikelihood_one(requests[i].prompt, continuations[j]);
-          } catch (const Error& e) {
-            throw_error("http backend ({}): loglikelihood of request {}, continuation '{}': {}",
-                        describe(), i, continuations[j], e.what());
-          }
-        },
-        {});
+    run_parallel(requests.size() * nc, opts_.concurrency,
+                 [&](std::size_t k) {
+                   const std::size_t i = k / nc, j = k % nc;
+                   try {
+                     results[i][j] = loglikelihood_one(requests[i].prompt, continuations[j]);
+                   } catch (const Error& e) {
+                     throw_error(
+                         "http backend ({}): loglikelihood of request {}, continuation '{}': {}",
+                         describe(), i, continuations[j], e.what());
+                   }
+                 },
+                 {});
     return results;
   }
 
@@ -375,9 +379,10 @@ class HttpBackend final : public Backend {
     if (!std::isfinite(m)) {
       std::string listed;
       for (const auto& [tok, lp] : cands) listed += (listed.empty() ? "'" : ", '") + tok + "'";
-      throw_error("none of the options is among the server's top {} log-probs ({}); the server "
-                  "returned no usable log-probs for them",
-                  opts_.top_logprobs, listed);
+      throw_error(
+          "none of the options is among the server's top {} log-probs ({}); the server "
+          "returned no usable log-probs for them",
+          opts_.top_logprobs, listed);
     }
     double z = 0.0;
     for (double v : s.raw)
@@ -390,8 +395,8 @@ class HttpBackend final : public Backend {
 
   double loglikelihood_one(const std::string& prompt, const std::string& cont) {
     const std::string whole = prompt + cont;
-    json body = {{"model", opts_.model}, {"prompt", whole}, {"echo", true}, {"logprobs", 1},
-                 {"max_tokens", 1}, {"temperature", 0.0}};
+    json body = {{"model", opts_.model}, {"prompt", whole}, {"echo", true},
+                 {"logprobs", 1},        {"max_tokens", 1}, {"temperature", 0.0}};
     const json answer = client_.post("/completions", body);
     const json& c = first_choice(answer);
     const json lp = c.value("logprobs", json());
@@ -399,20 +404,22 @@ class HttpBackend final : public Backend {
     const json offs = lp.is_object() ? lp.value("text_offset", json()) : json();
     const std::string text = str_or_empty(c.value("text", json()));
     // Without echo a server answers with the generated token's log-prob only.
-    CAI_CHECK(lps.is_array() && offs.is_array() && lps.size() == offs.size() && !lps.empty() &&
-                  text.rfind(whole, 0) == 0,
-              "the server returned no log-probs of the prompt; loglikelihoods needs `echo` with "
-              "`logprobs` on /completions (vLLM and `cai serve` support it; many hosted APIs do not)");
+    CAI_CHECK(
+        lps.is_array() && offs.is_array() && lps.size() == offs.size() && !lps.empty() &&
+            text.rfind(whole, 0) == 0,
+        "the server returned no log-probs of the prompt; loglikelihoods needs `echo` with "
+        "`logprobs` on /completions (vLLM and `cai serve` support it; many hosted APIs do not)");
     double sum = 0.0;
     std::size_t counted = 0;
     for (std::size_t t = 0; t < offs.size(); ++t) {
-      CAI_CHECK(offs[t].is_number_integer(),
-                "the server's text_offset[{}] is not an integer", t);
+      CAI_CHECK(offs[t].is_number_integer(), "the server's text_offset[{}] is not an integer", t);
       const auto off = offs[t].get<std::int64_t>();
-      if (off < static_cast<std::int64_t>(prompt.size()) || off >= static_cast<std::int64_t>(whole.size()))
+      if (off < static_cast<std::int64_t>(prompt.size()) ||
+          off >= static_cast<std::int64_t>(whole.size()))
         continue;
-      CAI_CHECK(lps[t].is_number(),
-                "the server gave no log-prob for token {} of the continuation (nothing precedes it?)", t);
+      CAI_CHECK(
+          lps[t].is_number(),
+          "the server gave no log-prob for token {} of the continuation (nothing precedes it?)", t);
       sum += lps[t].get<double>();
       ++counted;
     }

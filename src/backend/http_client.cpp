@@ -118,8 +118,7 @@ std::string server_message(const std::string& body) {
     }
     if (j.is_object() && j.contains("message") && j["message"].is_string())
       return j["message"].get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-  }
+  } catch (const nlohmann::json::exception&) {}
   std::string s = body.substr(0, 500);
   return s.empty() ? "(empty body)" : s;
 }
@@ -144,8 +143,8 @@ nlohmann::json Client::post(const std::string& path, const nlohmann::json& body)
     ++ep.in_flight;
     ++ep.requests;
     auto conn = acquire(e);
-    httplib::Result res = conn->Post((ep.url.prefix + path).c_str(), headers, payload,
-                                     "application/json");
+    httplib::Result res =
+        conn->Post((ep.url.prefix + path).c_str(), headers, payload, "application/json");
     --ep.in_flight;
     if (!res) {
       // Connection refused, reset or timed out: the connection is dropped, the request retried.
@@ -170,11 +169,10 @@ nlohmann::json Client::post(const std::string& path, const nlohmann::json& body)
     if (attempt >= opts_.max_retries)
       throw_error("http: giving up after {} attempt{}; last error: {}", attempt + 1,
                   attempt == 0 ? "" : "s", last_error);
-    const double wait =
-        retry_after >= 0.0
-            ? std::min(retry_after, opts_.backoff_max_s)
-            : full_jitter_backoff(opts_.backoff_initial_s, opts_.backoff_max_s, attempt,
-                                  thread_uniform());
+    const double wait = retry_after >= 0.0
+                            ? std::min(retry_after, opts_.backoff_max_s)
+                            : full_jitter_backoff(opts_.backoff_initial_s, opts_.backoff_max_s,
+                                                  attempt, thread_uniform());
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));
   }
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include <nlohmann/json.hpp>
 #include "cai/backend/factory.h"
 #include "cai/backend/local_backend.h"
 #include "cai/backend/token_offsets.h"
@@ -16,10 +17,9 @@
 #include "cai/generate/engine.h"
 #include "cai/generate/scorer.h"
 #include "cai/io/error.h"
-#include "cai/model/llama.h"
 #include "cai/io/jsonl.h"
+#include "cai/model/llama.h"
 #include "cai/model/loader.h"
-#include <nlohmann/json.hpp>
 
 namespace cai {
 namespace {
@@ -44,7 +44,8 @@ class LocalBackend final : public Backend {
       : lm_(std::move(model)), opts_(opts) {
     opts_.validate();
     CAI_CHECK(lm_ && lm_->model, "local backend: no model");
-    CAI_CHECK(lm_->tokenizer.has_value(), "{}: the model carries no tokenizer; the local backend needs one",
+    CAI_CHECK(lm_->tokenizer.has_value(),
+              "{}: the model carries no tokenizer; the local backend needs one",
               lm_->source.string());
     if (opts_.threads > 0) set_torch_threads(opts_.threads);
     tmpl_ = pick_chat_template(&*lm_->tokenizer, opts_.chat_template);
@@ -54,8 +55,8 @@ class LocalBackend final : public Backend {
     // default it is capped at kDefaultMaxSeqLen so a long-context model does not reserve
     // tens of gigabytes (ask for more with max_seq_len).
     const auto ctx = lm_->config.max_position_embeddings;
-    eo.max_seq_len = opts_.max_seq_len > 0 ? std::min(opts_.max_seq_len, ctx)
-                                           : std::min(ctx, kDefaultMaxSeqLen);
+    eo.max_seq_len =
+        opts_.max_seq_len > 0 ? std::min(opts_.max_seq_len, ctx) : std::min(ctx, kDefaultMaxSeqLen);
     // One retained sequence per decoding slot: enough for every prompt of a batch to find the
     // conversation it continues (critique -> revision) besides the shared few-shot prefix.
     eo.prefix_cache_slots = opts_.prefix_cache ? opts_.max_batch : 0;
@@ -75,8 +76,9 @@ class LocalBackend final : public Backend {
       GenerationRequest g;
       g.prompt = encode_prompt(rq);
       const auto n = static_cast<std::int64_t>(g.prompt.size());
-      CAI_CHECK(n < max_len, "local backend: request {} has a prompt of {} tokens; the context holds {}",
-                i, n, max_len);
+      CAI_CHECK(n < max_len,
+                "local backend: request {} has a prompt of {} tokens; the context holds {}", i, n,
+                max_len);
       g.sampling.temperature = rq.params.temperature;
       g.sampling.top_p = rq.params.top_p;
       g.sampling.top_k = rq.params.top_k;
@@ -98,8 +100,7 @@ class LocalBackend final : public Backend {
       };
       engine_->submit(std::move(g));
     }
-    while (engine_->step()) {
-    }
+    while (engine_->step()) {}
     return out;
   }
 
@@ -114,7 +115,7 @@ class LocalBackend final : public Backend {
     const auto max_len = lm_->config.max_position_embeddings;
     std::vector<std::vector<std::int32_t>> prefixes(requests.size());
     std::vector<std::vector<std::int32_t>> picks(requests.size());  // per option, its token
-    std::vector<std::int32_t> cands;                                 // every picked token
+    std::vector<std::int32_t> cands;                                // every picked token
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const std::string text = prompt_text(requests[i]);
       const bool bos = wants_bos(text);
@@ -131,11 +132,13 @@ class LocalBackend final : public Backend {
       CAI_CHECK(k >= 1, "score_options: request {} has an empty prompt", i);
       CAI_CHECK(static_cast<std::int64_t>(k) <= max_len,
                 "score_options: request {} has {} tokens before the options; the model's context "
-                "holds {}", i, k, max_len);
+                "holds {}",
+                i, k, max_len);
       for (std::size_t o = 0; o < options.size(); ++o) {
         CAI_CHECK(full[o].size() > k,
                   "score_options: option '{}' adds no token after the text the options share "
-                  "(request {})", options[o], i);
+                  "(request {})",
+                  options[o], i);
         for (std::size_t q = 0; q < o; ++q)
           CAI_CHECK(full[q][k] != full[o][k],
                     "score_options: options '{}' and '{}' begin with the same token after the "
@@ -185,8 +188,10 @@ class LocalBackend final : public Backend {
         while (m < ids.size() && offs[m] < whole.size()) ++m;
         CAI_CHECK(cont.empty() || m > k,
                   "loglikelihoods: the continuation '{}' has no token of its own after request "
-                  "{}'s prompt (the tokenizer merges it into the prompt's last token)", cont, i);
-        CAI_CHECK(k >= 1, "loglikelihoods: request {} has no prompt token before the continuation", i);
+                  "{}'s prompt (the tokenizer merges it into the prompt's last token)",
+                  cont, i);
+        CAI_CHECK(k >= 1, "loglikelihoods: request {} has no prompt token before the continuation",
+                  i);
         ScoreRequest s;
         s.prefix.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k));
         s.continuation.assign(ids.begin() + static_cast<std::ptrdiff_t>(k),

@@ -14,7 +14,8 @@ void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& p
   cmd->add_option(model_names, opts.model, "Local model directory or .gguf file" + who);
   cmd->add_option(p + "api-base", opts.http.base_urls,
                   "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable or "
-                  "comma-separated; load is spread over them)" + who);
+                  "comma-separated; load is spread over them)" +
+                      who);
   cmd->add_option(p + "api-model", opts.http.model, "The server's model name" + who);
   cmd->add_option(p + "api-key-env", opts.http.api_key_env,
                   "Environment variable holding the API key (sent as a Bearer token)" + who)
@@ -28,7 +29,8 @@ void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& p
       ->capture_default_str();
   cmd->add_option(p + "api-top-logprobs", opts.http.top_logprobs,
                   "Top log-probs asked for when judging options (servers allow 20 unless "
-                  "configured for more)" + who)
+                  "configured for more)" +
+                      who)
       ->capture_default_str();
   cmd->add_option(p + "max-batch", opts.local.max_batch,
                   "Local model: sequences decoded together" + who)
@@ -38,7 +40,8 @@ void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& p
       ->capture_default_str();
   cmd->add_option(p + "chat-template", opts.local.chat_template,
                   "Local model: chat template (chatml, llama3, llama2, human-assistant); "
-                  "default: the tokenizer's, else human-assistant" + who);
+                  "default: the tokenizer's, else human-assistant" +
+                      who);
 }
 
 void finish_backend_flags(BackendOptions& opts) {

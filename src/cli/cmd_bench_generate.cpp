@@ -48,8 +48,8 @@ std::vector<std::int32_t> random_prompt(std::mt19937_64& rng, std::int64_t n, st
 }
 
 // Runs `batch` requests of prompt_len + gen tokens in one engine and returns its stats.
-EngineStats run_batch(LlamaModel& m, const BenchGenFlags& f, std::int64_t batch,
-                      std::int64_t gen, std::mt19937_64& rng) {
+EngineStats run_batch(LlamaModel& m, const BenchGenFlags& f, std::int64_t batch, std::int64_t gen,
+                      std::mt19937_64& rng) {
   EngineOptions o;
   o.max_batch = batch;
   o.max_seq_len = f.prompt_len + gen;
@@ -108,11 +108,12 @@ void run(const BenchGenFlags& f) {
   // Generation: decode throughput (all sequences live) after a batched prefill.
   for (auto b : batches) {
     auto s = run_batch(m, f, b, f.gen, rng);
-    std::printf("generate  threads %d  batch %3lld  prompt %4lld  gen %4lld  %10.1f gen tok/s"
-                "   (prefill %.1f tok/s)\n",
-                threads, static_cast<long long>(b), static_cast<long long>(f.prompt_len),
-                static_cast<long long>(f.gen), s.decode_tokens / s.decode_seconds,
-                s.prefill_tokens / s.prefill_seconds);
+    std::printf(
+        "generate  threads %d  batch %3lld  prompt %4lld  gen %4lld  %10.1f gen tok/s"
+        "   (prefill %.1f tok/s)\n",
+        threads, static_cast<long long>(b), static_cast<long long>(f.prompt_len),
+        static_cast<long long>(f.gen), s.decode_tokens / s.decode_seconds,
+        s.prefill_tokens / s.prefill_seconds);
   }
   // Scoring: 32 (prefix, continuation) pairs of prompt_len/2 + prompt_len/2 tokens.
   {
@@ -126,10 +127,11 @@ void run(const BenchGenFlags& f) {
     const auto t0 = std::chrono::steady_clock::now();
     score(m, reqs);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("score     threads %d  pairs %3d  prefix %4lld  cont %4lld  %10.1f tok/s"
-                "   (%.1f scored tok/s)\n",
-                threads, 32, static_cast<long long>(half), static_cast<long long>(half),
-                32.0 * 2 * half / s, 32.0 * half / s);
+    std::printf(
+        "score     threads %d  pairs %3d  prefix %4lld  cont %4lld  %10.1f tok/s"
+        "   (%.1f scored tok/s)\n",
+        threads, 32, static_cast<long long>(half), static_cast<long long>(half),
+        32.0 * 2 * half / s, 32.0 * half / s);
   }
 }
 
@@ -137,11 +139,14 @@ const Registrar reg(91, [](CLI::App& root) {
   CLI::App* bench = group(root, "bench", "Benchmarks");
   auto f = std::make_shared<BenchGenFlags>();
   CLI::App* cmd = bench->add_subcommand("generate", "Prompt, generation and scoring throughput");
-  cmd->add_option("--model", f->model, "Model directory or .gguf (default: random 288/6/6/768/32000)");
-  cmd->add_option("--prompt-len", f->prompt_len, "Prompt tokens per sequence")->capture_default_str();
+  cmd->add_option("--model", f->model,
+                  "Model directory or .gguf (default: random 288/6/6/768/32000)");
+  cmd->add_option("--prompt-len", f->prompt_len, "Prompt tokens per sequence")
+      ->capture_default_str();
   cmd->add_option("--gen", f->gen, "Generated tokens per sequence")->capture_default_str();
   cmd->add_option("--batches", f->batches, "Batch sizes, comma separated")->capture_default_str();
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--temperature", f->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed for weights and prompts")->capture_default_str();
   cmd->callback([f] { run(*f); });

@@ -46,12 +46,13 @@ void run(Flags& f) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& r : recs) finals[cached].push_back(r.final_response);
     const EngineStats* st = local_engine_stats(*backend);
-    std::printf("%-16s %3zu prompts, %lld rounds: %7.2f s, %7.2f prompts/min, prefill %lld tok, "
-                "reused %lld tok\n",
-                cached ? "prefix cache" : "no prefix cache", prompts.size(),
-                static_cast<long long>(f.opts.rounds), s, 60.0 * prompts.size() / s,
-                st ? static_cast<long long>(st->prefill_tokens) : -1LL,
-                st ? static_cast<long long>(st->prefix_reused_tokens) : -1LL);
+    std::printf(
+        "%-16s %3zu prompts, %lld rounds: %7.2f s, %7.2f prompts/min, prefill %lld tok, "
+        "reused %lld tok\n",
+        cached ? "prefix cache" : "no prefix cache", prompts.size(),
+        static_cast<long long>(f.opts.rounds), s, 60.0 * prompts.size() / s,
+        st ? static_cast<long long>(st->prefill_tokens) : -1LL,
+        st ? static_cast<long long>(st->prefix_reused_tokens) : -1LL);
     std::fflush(stdout);
   }
   std::size_t same = 0;
@@ -62,8 +63,8 @@ void run(Flags& f) {
 const Registrar reg(92, [](CLI::App& root) {
   CLI::App* bench = group(root, "bench", "Benchmarks");
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = bench->add_subcommand(
-      "critique-revise", "Phase 1 prompts per minute with and without prefix reuse");
+  CLI::App* cmd = bench->add_subcommand("critique-revise",
+                                        "Phase 1 prompts per minute with and without prefix reuse");
   add_backend_flags(cmd, f->backend);
   cmd->add_option("--prompts,-p", f->prompts, "Prompts (JSONL or one per line)")->required();
   cmd->add_option("--constitution,-c", f->constitution, "Constitution")->required();

@@ -41,7 +41,8 @@ std::vector<std::int64_t> parse_clients(const std::string& s) {
     } catch (const std::exception&) {
       throw_error("--clients: '{}' is not a number", x);
     }
-    CAI_CHECK(out.back() >= 1 && out.back() <= 1024, "--clients: {} must be in [1, 1024]", out.back());
+    CAI_CHECK(out.back() >= 1 && out.back() <= 1024, "--clients: {} must be in [1, 1024]",
+              out.back());
   }
   CAI_CHECK(!out.empty(), "--clients: give at least one count");
   return out;
@@ -52,9 +53,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Generated tokens and wall seconds for `prompts` sent by `clients` concurrent HTTP clients.
-std::pair<std::int64_t, double> through_server(int port, const std::string& name,
-                                               const std::vector<std::vector<std::int32_t>>& prompts,
-                                               std::int64_t clients, std::int64_t gen) {
+std::pair<std::int64_t, double> through_server(
+    int port, const std::string& name, const std::vector<std::vector<std::int32_t>>& prompts,
+    std::int64_t clients, std::int64_t gen) {
   std::atomic<std::size_t> next = 0;
   std::atomic<std::int64_t> tokens = 0;
   std::atomic<bool> failed = false;
@@ -67,8 +68,11 @@ std::pair<std::int64_t, double> through_server(int port, const std::string& name
       httplib::Client cli("127.0.0.1", port);
       cli.set_read_timeout(std::chrono::seconds(600));
       for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
-        nlohmann::json body = {{"model", name}, {"prompt", prompts[i]}, {"max_tokens", gen},
-                               {"temperature", 0}, {"ignore_eos", true}};
+        nlohmann::json body = {{"model", name},
+                               {"prompt", prompts[i]},
+                               {"max_tokens", gen},
+                               {"temperature", 0},
+                               {"ignore_eos", true}};
         auto res = cli.Post("/v1/completions", body.dump(), "application/json");
         if (!res || res->status != 200) {
           std::lock_guard lock(error_mu);
@@ -76,7 +80,8 @@ std::pair<std::int64_t, double> through_server(int port, const std::string& name
           error = res ? res->body : httplib::to_string(res.error());
           return;
         }
-        tokens += nlohmann::json::parse(res->body)["usage"]["completion_tokens"].get<std::int64_t>();
+        tokens +=
+            nlohmann::json::parse(res->body)["usage"]["completion_tokens"].get<std::int64_t>();
       }
     });
   }
@@ -86,8 +91,10 @@ std::pair<std::int64_t, double> through_server(int port, const std::string& name
 }
 
 // The same requests on an engine of `clients` slots in this process.
-std::pair<std::int64_t, double> in_process(LoadedModel& lm, const std::vector<std::vector<std::int32_t>>& prompts,
-                                           std::int64_t clients, std::int64_t gen, std::int64_t max_batch) {
+std::pair<std::int64_t, double> in_process(LoadedModel& lm,
+                                           const std::vector<std::vector<std::int32_t>>& prompts,
+                                           std::int64_t clients, std::int64_t gen,
+                                           std::int64_t max_batch) {
   EngineOptions eo;
   eo.max_batch = std::min(clients, max_batch);
   eo.max_seq_len = lm.config.max_position_embeddings;
@@ -113,10 +120,11 @@ void run(const BenchServeFlags& f) {
             "bench serve: --requests-per-client, --prompt-len and --gen must be >= 1");
   set_torch_threads(f.threads);
   auto lm = std::make_shared<LoadedModel>(load_model(f.model));
-  CAI_CHECK(lm->tokenizer.has_value(), "{}: the model carries no tokenizer; cai serve needs one", f.model);
+  CAI_CHECK(lm->tokenizer.has_value(), "{}: the model carries no tokenizer; cai serve needs one",
+            f.model);
   CAI_CHECK(f.prompt_len + f.gen <= lm->config.max_position_embeddings,
-            "bench serve: --prompt-len + --gen ({}) exceed the model's context {}", f.prompt_len + f.gen,
-            lm->config.max_position_embeddings);
+            "bench serve: --prompt-len + --gen ({}) exceed the model's context {}",
+            f.prompt_len + f.gen, lm->config.max_position_embeddings);
   serve::ServeOptions so;
   so.port = 0;
   so.max_batch = f.max_batch;
@@ -129,10 +137,11 @@ void run(const BenchServeFlags& f) {
   std::mt19937_64 rng(f.seed);
   const auto vocab = static_cast<std::uint64_t>(lm->config.vocab_size);
   std::printf("model: %s (%lld parameters), threads %d, prompt %lld, gen %lld, engine batch %lld\n",
-              f.model.c_str(), static_cast<long long>(lm->config.num_parameters()), at::get_num_threads(),
-              static_cast<long long>(f.prompt_len), static_cast<long long>(f.gen),
-              static_cast<long long>(f.max_batch));
-  std::printf("%8s %9s %14s %16s %8s\n", "clients", "requests", "serve tok/s", "in-process tok/s", "ratio");
+              f.model.c_str(), static_cast<long long>(lm->config.num_parameters()),
+              at::get_num_threads(), static_cast<long long>(f.prompt_len),
+              static_cast<long long>(f.gen), static_cast<long long>(f.max_batch));
+  std::printf("%8s %9s %14s %16s %8s\n", "clients", "requests", "serve tok/s", "in-process tok/s",
+              "ratio");
   try {
     // Warm-up: allocator, thread pools, a connection.
     through_server(port, server.model_name(), {{1, 2, 3}}, 1, 4);
@@ -145,8 +154,8 @@ void run(const BenchServeFlags& f) {
       const auto [st, ss] = through_server(port, server.model_name(), prompts, c, f.gen);
       const auto [it, is] = in_process(*lm, prompts, c, f.gen, f.max_batch);
       const double serve_tps = st / ss, local_tps = it / is;
-      std::printf("%8lld %9zu %14.1f %16.1f %8.2f\n", static_cast<long long>(c), prompts.size(), serve_tps,
-                  local_tps, serve_tps / local_tps);
+      std::printf("%8lld %9zu %14.1f %16.1f %8.2f\n", static_cast<long long>(c), prompts.size(),
+                  serve_tps, local_tps, serve_tps / local_tps);
       std::fflush(stdout);
     }
   } catch (...) {
@@ -161,15 +170,22 @@ void run(const BenchServeFlags& f) {
 const Registrar reg(93, [](CLI::App& root) {
   CLI::App* bench = group(root, "bench", "Benchmarks");
   auto f = std::make_shared<BenchServeFlags>();
-  CLI::App* cmd = bench->add_subcommand("serve", "Generated tokens/s through cai serve vs in-process");
-  cmd->add_option("MODEL", f->model, "Model directory or .gguf file (with a tokenizer)")->required();
-  cmd->add_option("--clients", f->clients, "Concurrent client counts, comma separated")->capture_default_str();
+  CLI::App* cmd =
+      bench->add_subcommand("serve", "Generated tokens/s through cai serve vs in-process");
+  cmd->add_option("MODEL", f->model, "Model directory or .gguf file (with a tokenizer)")
+      ->required();
+  cmd->add_option("--clients", f->clients, "Concurrent client counts, comma separated")
+      ->capture_default_str();
   cmd->add_option("--requests-per-client", f->per_client, "Requests each client sends in turn")
       ->capture_default_str();
-  cmd->add_option("--prompt-len", f->prompt_len, "Random prompt tokens per request")->capture_default_str();
-  cmd->add_option("--gen", f->gen, "Generated tokens per request (EOS ignored)")->capture_default_str();
-  cmd->add_option("--max-batch", f->max_batch, "Engine batch (server and in-process)")->capture_default_str();
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--prompt-len", f->prompt_len, "Random prompt tokens per request")
+      ->capture_default_str();
+  cmd->add_option("--gen", f->gen, "Generated tokens per request (EOS ignored)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch", f->max_batch, "Engine batch (server and in-process)")
+      ->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed for the prompts")->capture_default_str();
   cmd->callback([f] { run(*f); });
 });

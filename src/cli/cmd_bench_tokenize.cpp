@@ -33,26 +33,40 @@ class TextGen {
 
   std::string document() {
     switch (pick(10)) {
-      case 0: case 1: case 2: case 3: return prose();
-      case 4: case 5: return code();
-      case 6: return numbers();
-      case 7: return cjk();
-      case 8: return emoji();
-      default: return whitespace();
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+        return prose();
+      case 4:
+      case 5:
+        return code();
+      case 6:
+        return numbers();
+      case 7:
+        return cjk();
+      case 8:
+        return emoji();
+      default:
+        return whitespace();
     }
   }
 
  private:
   std::size_t pick(std::size_t n) { return rng_() % n; }
   template <typename T>
-  const T& any(const std::vector<T>& v) { return v[pick(v.size())]; }
+  const T& any(const std::vector<T>& v) {
+    return v[pick(v.size())];
+  }
 
   std::string prose() {
     static const std::vector<std::string> words = {
-        "the", "model", "should", "answer", "honestly", "and", "avoid", "harm", "a", "careful",
-        "reader", "would", "thank", "you", "for", "this", "constitution", "principle", "it's",
-        "don't", "we'll", "assistant", "human", "question", "because", "however", "naïve",
-        "café", "über", "résumé", "Привет", "мир", "Ελληνικά", "Γειά", "Hello", "World"};
+        "the",     "model",   "should",   "answer",    "honestly",     "and",
+        "avoid",   "harm",    "a",        "careful",   "reader",       "would",
+        "thank",   "you",     "for",      "this",      "constitution", "principle",
+        "it's",    "don't",   "we'll",    "assistant", "human",        "question",
+        "because", "however", "naïve",    "café",      "über",         "résumé",
+        "Привет",  "мир",     "Ελληνικά", "Γειά",      "Hello",        "World"};
     std::string s;
     const std::size_t sentences = 3 + pick(6);
     for (std::size_t k = 0; k < sentences; ++k) {
@@ -69,16 +83,24 @@ class TextGen {
   }
 
   std::string code() {
-    static const std::vector<std::string> names = {"tokens", "merge_rank", "pieces", "vocab",
-                                                   "out", "i", "n_ctx", "logits", "kvCache"};
+    static const std::vector<std::string> names = {
+        "tokens", "merge_rank", "pieces", "vocab", "out", "i", "n_ctx", "logits", "kvCache"};
     std::string s = "def " + any(names) + "(" + any(names) + ", " + any(names) + "=None):\n";
     for (std::size_t i = 0, n = 3 + pick(8); i < n; ++i) {
       s += std::string(4 * (1 + pick(3)), ' ');
       switch (pick(4)) {
-        case 0: s += "if " + any(names) + " >= " + std::to_string(pick(1000)) + ":\n"; break;
-        case 1: s += any(names) + "[" + any(names) + "] += " + any(names) + " * 0.5  # scale\n"; break;
-        case 2: s += "return {\"" + any(names) + "\": " + any(names) + ", 'k': [1, 2, 3]}\n"; break;
-        default: s += "for (int j = 0; j < " + any(names) + ".size(); ++j) { x->y(j); }\n"; break;
+        case 0:
+          s += "if " + any(names) + " >= " + std::to_string(pick(1000)) + ":\n";
+          break;
+        case 1:
+          s += any(names) + "[" + any(names) + "] += " + any(names) + " * 0.5  # scale\n";
+          break;
+        case 2:
+          s += "return {\"" + any(names) + "\": " + any(names) + ", 'k': [1, 2, 3]}\n";
+          break;
+        default:
+          s += "for (int j = 0; j < " + any(names) + ".size(); ++j) { x->y(j); }\n";
+          break;
       }
     }
     return s + "\n";
@@ -88,10 +110,18 @@ class TextGen {
     std::string s;
     for (std::size_t i = 0, n = 10 + pick(30); i < n; ++i) {
       switch (pick(4)) {
-        case 0: s += std::to_string(rng_()); break;
-        case 1: s += std::to_string(pick(10000)) + "." + std::to_string(pick(100000)); break;
-        case 2: s += "2024-" + std::to_string(1 + pick(12)) + "-" + std::to_string(1 + pick(28)); break;
-        default: s += "$" + std::to_string(pick(999)) + ",000"; break;
+        case 0:
+          s += std::to_string(rng_());
+          break;
+        case 1:
+          s += std::to_string(pick(10000)) + "." + std::to_string(pick(100000));
+          break;
+        case 2:
+          s += "2024-" + std::to_string(1 + pick(12)) + "-" + std::to_string(1 + pick(28));
+          break;
+        default:
+          s += "$" + std::to_string(pick(999)) + ",000";
+          break;
       }
       s += pick(5) == 0 ? "\n" : " ";
     }
@@ -99,9 +129,9 @@ class TextGen {
   }
 
   std::string cjk() {
-    static const std::vector<std::string> parts = {"我想在", "apple", "工作", "天～", "東京都", "の",
-                                                   "日本語", "テキスト", "한국어", "문장입니다",
-                                                   "，", "。", "中文分词测试", "1314151"};
+    static const std::vector<std::string> parts = {
+        "我想在",   "apple",  "工作",       "天～", "東京都", "の",           "日本語",
+        "テキスト", "한국어", "문장입니다", "，",   "。",     "中文分词测试", "1314151"};
     std::string s;
     for (std::size_t i = 0, n = 10 + pick(40); i < n; ++i) s += any(parts);
     return s + "\n";
@@ -109,7 +139,8 @@ class TextGen {
 
   std::string emoji() {
     static const std::vector<std::string> parts = {
-        "🦙", "🚀", "😁", "😶‍🌫️", "👩‍👩‍👧‍👦", "✅", "🇫🇷", " ", " ", "ok ", "!!", "🔥🔥"};
+        "🦙", "🚀",  "😁", "😶‍🌫️", "👩‍👩‍👧‍👦", "✅", "🇫🇷", " ", " ",
+        "ok ",  "!!", "🔥🔥"};
     std::string s;
     for (std::size_t i = 0, n = 10 + pick(30); i < n; ++i) s += any(parts);
     return s + "\n";
@@ -128,7 +159,8 @@ class TextGen {
 };
 
 void run(const BenchFlags& f) {
-  CAI_CHECK(f.megabytes > 0 && f.megabytes <= 1024, "--mb must be in (0, 1024], got {}", f.megabytes);
+  CAI_CHECK(f.megabytes > 0 && f.megabytes <= 1024, "--mb must be in (0, 1024], got {}",
+            f.megabytes);
   TextGen gen(f.seed);
   std::vector<std::string> docs;
   std::size_t bytes = 0;
@@ -156,8 +188,8 @@ void run(const BenchFlags& f) {
     for (std::size_t i = 0; i < docs.size(); i += 7)
       if (tok.decode(tok.encode(docs[i])) != docs[i]) ++mismatches;
     std::printf("%-40s %5s %7d %8.2f %8.2f %11.0f %8.2f %6s\n", label.c_str(), tok.kind().c_str(),
-                tok.vocab_size(), bytes / 1048576.0 / secs, bytes / 1048576.0 / cpu, n_tokens / secs,
-                static_cast<double>(bytes) / std::max<std::size_t>(1, n_tokens),
+                tok.vocab_size(), bytes / 1048576.0 / secs, bytes / 1048576.0 / cpu,
+                n_tokens / secs, static_cast<double>(bytes) / std::max<std::size_t>(1, n_tokens),
                 mismatches ? "NO" : "yes");
     std::fflush(stdout);
   };

@@ -12,9 +12,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "../train/optim.h"
@@ -31,16 +31,18 @@ using namespace cai::train;
 using Clock = std::chrono::steady_clock;
 
 struct BenchTrainFlags {
-  std::int64_t batch = 8;       // sequences per step (DPO: batch / 2 pairs)
+  std::int64_t batch = 8;  // sequences per step (DPO: batch / 2 pairs)
   std::int64_t seq_len = 256;
   std::int64_t steps = 5;       // timed steps (after one warm-up step)
   std::int64_t mm_size = 2048;  // matmul peak: [n,n] x [n,n]
   int threads = 0;
   std::uint64_t seed = 0;
-  std::string profile;          // directory for per-op traces of one more step of each
+  std::string profile;  // directory for per-op traces of one more step of each
 };
 
-double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Best of a few timed F32 matmuls, in GFLOP/s.
 double matmul_peak(std::int64_t n) {
@@ -94,12 +96,15 @@ double time_steps(Objective& obj, std::int64_t steps, const std::string& trace) 
 }
 
 void run(const BenchTrainFlags& f) {
-  CAI_CHECK(f.batch >= 2 && f.batch % 2 == 0, "bench train: --batch must be even and >= 2, got {}", f.batch);
+  CAI_CHECK(f.batch >= 2 && f.batch % 2 == 0, "bench train: --batch must be even and >= 2, got {}",
+            f.batch);
   CAI_CHECK(f.seq_len >= 4, "bench train: --seq-len must be >= 4, got {}", f.seq_len);
   CAI_CHECK(f.steps >= 1, "bench train: --steps must be >= 1, got {}", f.steps);
   set_torch_threads(f.threads);
   auto trace = [&](const char* what) {
-    return f.profile.empty() ? std::string() : (std::filesystem::path(f.profile) / (std::string(what) + ".trace.json")).string();
+    return f.profile.empty()
+               ? std::string()
+               : (std::filesystem::path(f.profile) / (std::string(what) + ".trace.json")).string();
   };
   if (!f.profile.empty()) std::filesystem::create_directories(f.profile);
   const int threads = at::get_num_threads();
@@ -116,18 +121,21 @@ void run(const BenchTrainFlags& f) {
   const double peak = matmul_peak(f.mm_size);
   std::printf("threads %d; F32 matmul peak (%lldx%lld mm): %.1f GFLOP/s\n", threads,
               static_cast<long long>(f.mm_size), static_cast<long long>(f.mm_size), peak);
-  std::printf("model: embedding %lld, %lld layers, %lld heads, ffn %lld, vocab %lld; %.2fM parameters "
-              "(%.2fM multiplying); %.1f MFLOP per token\n",
-              static_cast<long long>(C), static_cast<long long>(L), static_cast<long long>(cfg.num_heads),
-              static_cast<long long>(cfg.intermediate_size), static_cast<long long>(cfg.vocab_size),
-              cfg.num_parameters() / 1e6, n_mul / 1e6, flops_per_token / 1e6);
+  std::printf(
+      "model: embedding %lld, %lld layers, %lld heads, ffn %lld, vocab %lld; %.2fM parameters "
+      "(%.2fM multiplying); %.1f MFLOP per token\n",
+      static_cast<long long>(C), static_cast<long long>(L), static_cast<long long>(cfg.num_heads),
+      static_cast<long long>(cfg.intermediate_size), static_cast<long long>(cfg.vocab_size),
+      cfg.num_parameters() / 1e6, n_mul / 1e6, flops_per_token / 1e6);
 
   auto report = [&](const char* what, double step_s, std::int64_t tokens) {
     const double tps = static_cast<double>(tokens) / step_s;
     const double gflops = tps * flops_per_token / 1e9;
-    std::printf("%-4s batch %lld x %lld tokens: %7.1f ms/step  %8.0f tokens/s  %6.1f GFLOP/s  MFU %5.1f%%\n",
-                what, static_cast<long long>(f.batch), static_cast<long long>(T), step_s * 1e3, tps,
-                gflops, 100.0 * gflops / peak);
+    std::printf(
+        "%-4s batch %lld x %lld tokens: %7.1f ms/step  %8.0f tokens/s  %6.1f GFLOP/s  MFU "
+        "%5.1f%%\n",
+        what, static_cast<long long>(f.batch), static_cast<long long>(T), step_s * 1e3, tps, gflops,
+        100.0 * gflops / peak);
   };
 
   torch::manual_seed(f.seed);
@@ -157,7 +165,8 @@ void run(const BenchTrainFlags& f) {
       ref.rejected.push_back(-1000.0);
     }
     DpoOptions dpo;
-    auto obj = make_dpo_objective(Policy{&lm, nullptr, "bench"}, std::move(ex), std::move(ref), {}, {}, dpo);
+    auto obj = make_dpo_objective(Policy{&lm, nullptr, "bench"}, std::move(ex), std::move(ref), {},
+                                  {}, dpo);
     report("dpo", time_steps(*obj, f.steps, trace("dpo")), f.batch * T);
   }
 }
@@ -166,13 +175,17 @@ const Registrar reg(92, [](CLI::App& root) {
   CLI::App* bench = group(root, "bench", "Benchmarks");
   auto f = std::make_shared<BenchTrainFlags>();
   CLI::App* cmd = bench->add_subcommand("train", "SFT and DPO training-step throughput and MFU");
-  cmd->add_option("--batch", f->batch, "Sequences per step (DPO: half as many pairs)")->capture_default_str();
+  cmd->add_option("--batch", f->batch, "Sequences per step (DPO: half as many pairs)")
+      ->capture_default_str();
   cmd->add_option("--seq-len", f->seq_len, "Tokens per sequence")->capture_default_str();
   cmd->add_option("--steps", f->steps, "Timed steps (median reported)")->capture_default_str();
-  cmd->add_option("--mm-size", f->mm_size, "Matrix size for the matmul peak")->capture_default_str();
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--mm-size", f->mm_size, "Matrix size for the matmul peak")
+      ->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Random weights and tokens")->capture_default_str();
-  cmd->add_option("--profile", f->profile, "Write per-op traces of one more SFT and DPO step here "
+  cmd->add_option("--profile", f->profile,
+                  "Write per-op traces of one more SFT and DPO step here "
                   "(sft.trace.json, dpo.trace.json; Chrome trace format)");
   cmd->callback([f] { run(*f); });
 });

@@ -65,8 +65,8 @@ void print_text(const Constitution& c) {
   if (!c.system_chat.empty()) std::printf(", %zu imported system_chat", c.system_chat.size());
   std::printf("\n");
   for (const Principle& p : c.principles) {
-    std::printf("\n  %s  (weight %g, %zu example%s)\n", p.name.c_str(), p.weight,
-                p.examples.size(), p.examples.size() == 1 ? "" : "s");
+    std::printf("\n  %s  (weight %g, %zu example%s)\n", p.name.c_str(), p.weight, p.examples.size(),
+                p.examples.size() == 1 ? "" : "s");
     std::printf("    critique:   %s\n", first_line(p.critique_request).c_str());
     std::printf("    revision:   %s\n", first_line(p.revision_request).c_str());
     std::printf("    comparison: %s\n", first_line(p.comparison_question).c_str());
@@ -83,12 +83,15 @@ const Registrar reg(30, [](CLI::App& root) {
   c->callback([check] {
     // Invalid files throw cai::Error naming file, line and field; main() reports it, exit 1.
     const Constitution con = load_constitution(check->file);
-    if (check->json) print_json(con);
-    else print_text(con);
+    if (check->json)
+      print_json(con);
+    else
+      print_text(con);
   });
 
   auto conv = std::make_shared<ConvertFlags>();
-  CLI::App* v = g->add_subcommand("convert", "Rewrite a constitution (e.g. HF recipe JSON) as YAML");
+  CLI::App* v =
+      g->add_subcommand("convert", "Rewrite a constitution (e.g. HF recipe JSON) as YAML");
   v->add_option("IN", conv->in, "Input constitution (YAML or HF recipe JSON)")->required();
   v->add_option("OUT", conv->out, "Output YAML file")->required();
   v->callback([conv] {

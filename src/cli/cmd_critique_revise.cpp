@@ -52,8 +52,10 @@ void run(Flags& f) {
 const Registrar reg(60, [](CLI::App& root) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = root.add_subcommand(
-      "critique-revise", "Phase 1: critique and revise responses against a constitution (resumable)");
-  cmd->add_option("--prompts,-p", f->prompts, "Prompts: JSONL {\"prompt\"} / {\"id\",\"prompt\"}, or one per line")
+      "critique-revise",
+      "Phase 1: critique and revise responses against a constitution (resumable)");
+  cmd->add_option("--prompts,-p", f->prompts,
+                  "Prompts: JSONL {\"prompt\"} / {\"id\",\"prompt\"}, or one per line")
       ->required();
   cmd->add_option("--constitution,-c", f->constitution, "Constitution (YAML or HF recipe JSON)")
       ->required();
@@ -70,11 +72,13 @@ const Registrar reg(60, [](CLI::App& root) {
   cmd->add_flag("--no-skip", f->no_skip, "Revise even when the critique finds nothing wrong");
   cmd->add_option("--min-violation-p", f->opts.min_violation_p,
                   "Revise after a \"violates\" verdict only when the model gives it at least this "
-                  "probability (0 = always)")->capture_default_str();
+                  "probability (0 = always)")
+      ->capture_default_str();
   cmd->add_option("--seed", f->opts.seed, "Seed of every random draw")->capture_default_str();
   cmd->add_option("--max-tokens", f->max_tokens, "New tokens per response / critique / revision")
       ->capture_default_str();
-  cmd->add_option("--temperature", f->temperature, "Sampling temperature of every stage (0 = greedy)")
+  cmd->add_option("--temperature", f->temperature,
+                  "Sampling temperature of every stage (0 = greedy)")
       ->capture_default_str();
   cmd->add_option("--top-p", f->top_p, "Nucleus sampling mass")->capture_default_str();
   cmd->add_option("--response-temperature", f->response_t, "Override for the initial response");

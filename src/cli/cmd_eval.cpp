@@ -33,7 +33,8 @@ void run(EvalFlags& f) {
                   r.stderrs.at(m), static_cast<long long>(r.n));
   }
   if (!f.out.empty())
-    write_file_atomic(f.out, eval::results_json(backend->describe(), results, f.samples).dump(2) + "\n");
+    write_file_atomic(f.out,
+                      eval::results_json(backend->describe(), results, f.samples).dump(2) + "\n");
 }
 
 const Registrar reg(70, [](CLI::App& root) {
@@ -41,7 +42,8 @@ const Registrar reg(70, [](CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("eval", "Run evaluation tasks (multiple choice, generation)");
   add_backend_flags(cmd, f->backend);
   cmd->add_option("--tasks", f->tasks, "Task files (YAML)")->required()->delimiter(',');
-  cmd->add_option("--data-dir", f->data_dir, "Where task datasets are found (default: beside each task)");
+  cmd->add_option("--data-dir", f->data_dir,
+                  "Where task datasets are found (default: beside each task)");
   cmd->add_option("--limit", f->opts.limit, "Records per task at most (0: the task's)");
   cmd->add_option("--seed", f->opts.seed, "Seed of the few-shot draws")->capture_default_str();
   cmd->add_option("--out", f->out, "Write the results JSON here");

@@ -58,15 +58,18 @@ Prompt parse_line(const nlohmann::json& j, const std::string& where, const Gener
       CAI_CHECK(j.contains("prompt"), "{}: needs \"prompt\" or \"messages\"", where);
       p.text = j.at("prompt").get<std::string>();
     }
-    if (j.contains("max_tokens")) p.sampling.max_new_tokens = j.at("max_tokens").get<std::int64_t>();
+    if (j.contains("max_tokens"))
+      p.sampling.max_new_tokens = j.at("max_tokens").get<std::int64_t>();
     if (j.contains("temperature")) p.sampling.temperature = j.at("temperature").get<double>();
     if (j.contains("top_k")) p.sampling.top_k = j.at("top_k").get<std::int64_t>();
     if (j.contains("top_p")) p.sampling.top_p = j.at("top_p").get<double>();
     if (j.contains("seed")) p.sampling.seed = j.at("seed").get<std::uint64_t>();
     if (j.contains("stop")) {
       const auto& s = j.at("stop");
-      if (s.is_string()) p.sampling.stop.push_back(s.get<std::string>());
-      else for (const auto& x : s) p.sampling.stop.push_back(x.get<std::string>());
+      if (s.is_string())
+        p.sampling.stop.push_back(s.get<std::string>());
+      else
+        for (const auto& x : s) p.sampling.stop.push_back(x.get<std::string>());
     }
   } catch (const nlohmann::json::exception& e) {
     throw_error("{}: {}", where, e.what());
@@ -107,8 +110,8 @@ void run(const GenerateFlags& f) {
     }
     ids[i] = tok.encode(prompts[i].text, add_special, /*parse_special=*/true);
     CAI_CHECK(!ids[i].empty(), "{}: the prompt is empty after tokenization", prompts[i].where);
-    need = std::max<std::int64_t>(need, static_cast<std::int64_t>(ids[i].size()) +
-                                            prompts[i].sampling.max_new_tokens);
+    need = std::max<std::int64_t>(
+        need, static_cast<std::int64_t>(ids[i].size()) + prompts[i].sampling.max_new_tokens);
   }
   EngineOptions eo = f.engine;
   if (eo.max_seq_len == 0) eo.max_seq_len = std::min(need, lm.config.max_position_embeddings);
@@ -120,7 +123,8 @@ void run(const GenerateFlags& f) {
     if (writer) {
       writer->write(j);
     } else {
-      std::fputs((j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), stdout);
+      std::fputs((j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
+                 stdout);
       std::fflush(stdout);
     }
   };
@@ -160,8 +164,7 @@ void run(const GenerateFlags& f) {
       throw_error("{}: {}", prompts[i].where, e.what());
     }
   }
-  while (engine.step()) {
-  }
+  while (engine.step()) {}
   progress.finish();
 }
 
@@ -172,7 +175,8 @@ const Registrar reg(40, [](CLI::App& root) {
   cmd->add_option("--input,-i", f->input,
                   "JSONL prompts ({\"prompt\"} or {\"messages\"}); - for stdin")
       ->capture_default_str();
-  cmd->add_option("--output,-o", f->output, "JSONL completions; - for stdout")->capture_default_str();
+  cmd->add_option("--output,-o", f->output, "JSONL completions; - for stdout")
+      ->capture_default_str();
   cmd->add_option("--max-tokens", f->sampling.max_new_tokens, "New tokens at most")
       ->capture_default_str();
   cmd->add_option("--temperature", f->sampling.temperature, "0 = greedy")->capture_default_str();
@@ -185,13 +189,15 @@ const Registrar reg(40, [](CLI::App& root) {
   cmd->add_option("--batch-size", f->engine.max_batch, "Sequences decoded together")
       ->capture_default_str();
   cmd->add_option("--max-seq-len", f->engine.max_seq_len,
-                  "Prompt + completion tokens per sequence (0: what the prompts need, within the model's context)")
+                  "Prompt + completion tokens per sequence (0: what the prompts need, within the "
+                  "model's context)")
       ->capture_default_str();
   cmd->add_option("--chat-template", f->chat_template,
                   "Template for {\"messages\"} lines (chatml, llama3, llama2, human-assistant); "
                   "default: the tokenizer's, else human-assistant");
   cmd->add_flag("--raw", f->raw, "Do not apply a chat template to {\"messages\"} lines");
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->callback([f] { run(*f); });
 });
 

@@ -54,15 +54,21 @@ void run(Flags& f) {
   if (given(f.policy)) policy = make_backend(f.policy);
   if (given(f.judge)) judge = make_backend(f.judge);
   Backend* j = judge ? judge.get() : policy.get();
-  CAI_CHECK(j, "label: no judge: give --judge-model / --judge-api-base (or --model to judge with the policy)");
-  CAI_CHECK(f.prompts.empty() || policy, "label: sampling responses needs the policy (--model / --api-base)");
+  CAI_CHECK(j,
+            "label: no judge: give --judge-model / --judge-api-base (or --model to judge with the "
+            "policy)");
+  CAI_CHECK(f.prompts.empty() || policy,
+            "label: sampling responses needs the policy (--model / --api-base)");
   std::vector<pipeline::PairInput> pairs;
   std::vector<pipeline::PromptRecord> prompts;
-  if (!f.input.empty()) pairs = pipeline::read_phase1_pairs(f.input);
-  else prompts = pipeline::read_prompts(f.prompts);
+  if (!f.input.empty())
+    pairs = pipeline::read_phase1_pairs(f.input);
+  else
+    prompts = pipeline::read_prompts(f.prompts);
   if (f.quiet) Progress::set_enabled(false);
   const auto n = pipeline::run_label(*j, policy.get(), c, pairs, prompts, f.output, o, !f.quiet);
-  if (!f.quiet) std::fprintf(stderr, "cai: %zu labelled pairs written now to %s\n", n, f.output.c_str());
+  if (!f.quiet)
+    std::fprintf(stderr, "cai: %zu labelled pairs written now to %s\n", n, f.output.c_str());
 }
 
 const Registrar reg(61, [](CLI::App& root) {
@@ -86,7 +92,8 @@ const Registrar reg(61, [](CLI::App& root) {
                   "Principles per pair: 0 = one sampled by weight, n = n averaged, -1 = all")
       ->capture_default_str();
   cmd->add_flag("--cot", f->opts.chain_of_thought, "Chain of thought: the judge reasons first");
-  cmd->add_option("--cot-max-tokens", f->opts.cot.max_tokens, "Reasoning tokens")->capture_default_str();
+  cmd->add_option("--cot-max-tokens", f->opts.cot.max_tokens, "Reasoning tokens")
+      ->capture_default_str();
   cmd->add_option("--clamp-low", f->opts.clamp_low, "CoT: lower clamp of probabilities")
       ->capture_default_str();
   cmd->add_option("--clamp-high", f->opts.clamp_high, "CoT: upper clamp of probabilities")
@@ -99,9 +106,11 @@ const Registrar reg(61, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_flag("--no-prefix-cache", f->no_prefix_cache, "Local models: recompute shared prefixes");
   cmd->add_option("--report", f->report, "Summarise this label file instead of labelling");
-  cmd->add_option("--gold", f->gold, "With --report: gold labels {\"prompt\", \"chosen_text\"|\"preferred\"}");
-  cmd->add_option("--oracle-world", f->oracle_world,
-                  "With --report: agreement with the demo world's oracle (a `cai world generate` dir)");
+  cmd->add_option("--gold", f->gold,
+                  "With --report: gold labels {\"prompt\", \"chosen_text\"|\"preferred\"}");
+  cmd->add_option(
+      "--oracle-world", f->oracle_world,
+      "With --report: agreement with the demo world's oracle (a `cai world generate` dir)");
   cmd->add_flag("--json", f->json, "With --report: JSON output");
   cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
   cmd->callback([f] { run(*f); });

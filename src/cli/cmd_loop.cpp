@@ -45,9 +45,12 @@ void run(const LoopFlags& f) {
 
 const Registrar reg(90, [](CLI::App& root) {
   auto f = std::make_shared<LoopFlags>();
-  CLI::App* cmd = root.add_subcommand(
-      "loop", "Iterative self-improvement: Phase 1, Phase 2, SFT, DPO and evaluation per round (resumable)");
-  cmd->add_option("--config,-c", f->config, "Loop config (YAML)")->required()->check(CLI::ExistingFile);
+  CLI::App* cmd = root.add_subcommand("loop",
+                                      "Iterative self-improvement: Phase 1, Phase 2, SFT, DPO and "
+                                      "evaluation per round (resumable)");
+  cmd->add_option("--config,-c", f->config, "Loop config (YAML)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--rounds", f->rounds, "Rounds (overrides the config)");
   cmd->add_option("--out", f->out, "Run directory (overrides the config's out)");
   cmd->add_flag("--print-config", f->print_config, "Print the resolved config and exit");

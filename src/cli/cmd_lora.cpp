@@ -32,9 +32,11 @@ void run_merge(const MergeFlags& f) {
 const Registrar reg(62, [](CLI::App& root) {
   CLI::App* lora = group(root, "lora", "LoRA adapters (PEFT format)");
   auto f = std::make_shared<MergeFlags>();
-  CLI::App* cmd = lora->add_subcommand("merge", "Merge an adapter into its base model and save the result");
+  CLI::App* cmd =
+      lora->add_subcommand("merge", "Merge an adapter into its base model and save the result");
   cmd->add_option("--base", f->base, "Base model directory or .gguf file")->required();
-  cmd->add_option("--adapter", f->adapter, "Adapter directory (adapter_config.json, adapter_model.safetensors)")
+  cmd->add_option("--adapter", f->adapter,
+                  "Adapter directory (adapter_config.json, adapter_model.safetensors)")
       ->required();
   cmd->add_option("--out", f->out, "Output model directory")->required();
   cmd->add_option("--dtype", f->dtype, "Stored dtype: f32, f16 or bf16")->capture_default_str();

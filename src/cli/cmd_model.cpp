@@ -59,13 +59,17 @@ void print_text(const nlohmann::json& j) {
   std::printf("architecture:            %s\n", j["architecture"].get<std::string>().c_str());
   for (const char* k : {"vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads",
                         "num_kv_heads", "head_dim", "max_position_embeddings"})
-    std::printf("%-24s %lld\n", (std::string(k) + ":").c_str(), static_cast<long long>(j[k].get<std::int64_t>()));
+    std::printf("%-24s %lld\n", (std::string(k) + ":").c_str(),
+                static_cast<long long>(j[k].get<std::int64_t>()));
   std::printf("rms_norm_eps:            %g\n", j["rms_norm_eps"].get<double>());
   std::printf("rope_theta:              %g%s\n", j["rope_theta"].get<double>(),
-              j["rope_scaling"] == "none" ? "" : (" (" + j["rope_scaling"].get<std::string>() + " scaling)").c_str());
+              j["rope_scaling"] == "none"
+                  ? ""
+                  : (" (" + j["rope_scaling"].get<std::string>() + " scaling)").c_str());
   std::printf("tied embeddings:         %s\n", j["tie_word_embeddings"].get<bool>() ? "yes" : "no");
   std::printf("attention bias:          %s\n", j["attention_bias"].get<bool>() ? "yes" : "no");
-  std::printf("parameters:              %lld (%.2fM)\n", static_cast<long long>(j["num_parameters"].get<std::int64_t>()),
+  std::printf("parameters:              %lld (%.2fM)\n",
+              static_cast<long long>(j["num_parameters"].get<std::int64_t>()),
               j["num_parameters"].get<double>() / 1e6);
   std::string dtypes;
   for (auto& [k, v] : j["stored_dtypes"].items())
@@ -74,7 +78,8 @@ void print_text(const nlohmann::json& j) {
   if (j["tokenizer"].is_null())
     std::printf("tokenizer:               none\n");
   else
-    std::printf("tokenizer:               %s, %lld tokens\n", j["tokenizer"]["kind"].get<std::string>().c_str(),
+    std::printf("tokenizer:               %s, %lld tokens\n",
+                j["tokenizer"]["kind"].get<std::string>().c_str(),
                 static_cast<long long>(j["tokenizer"]["vocab_size"].get<std::int64_t>()));
 }
 
@@ -103,15 +108,18 @@ const Registrar reg(30, [](CLI::App& root) {
   CLI::App* model = group(root, "model", "Inspect, create and convert models");
 
   auto info = std::make_shared<InfoFlags>();
-  CLI::App* ic = model->add_subcommand("info", "Show a model's shape, size, stored dtypes and tokenizer");
+  CLI::App* ic =
+      model->add_subcommand("info", "Show a model's shape, size, stored dtypes and tokenizer");
   ic->add_option("model", info->model, "Model directory or .gguf file")->required();
   ic->add_flag("--json", info->json, "Print JSON");
   ic->callback([info] { run_info(*info); });
 
   auto conv = std::make_shared<ConvertFlags>();
-  CLI::App* cc = model->add_subcommand("convert", "Convert between a Hugging Face directory and GGUF");
+  CLI::App* cc =
+      model->add_subcommand("convert", "Convert between a Hugging Face directory and GGUF");
   cc->add_option("in", conv->in, "Input model directory or .gguf file")->required();
-  cc->add_option("out", conv->out, "Output: a path ending in .gguf writes GGUF, anything else a directory")
+  cc->add_option("out", conv->out,
+                 "Output: a path ending in .gguf writes GGUF, anything else a directory")
       ->required();
   cc->add_option("--dtype", conv->dtype, "Stored dtype of the weight matrices")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))

@@ -34,7 +34,8 @@ void run(const InitFlags& f) {
     cfg.eos_token_ids.clear();
     for (auto id : m.tokenizer->stop_ids()) cfg.eos_token_ids.push_back(id);
   }
-  if (f.config_path.empty()) cfg.head_dim = cfg.hidden_size / std::max<std::int64_t>(1, cfg.num_heads);
+  if (f.config_path.empty())
+    cfg.head_dim = cfg.hidden_size / std::max<std::int64_t>(1, cfg.num_heads);
   cfg.validate();
   torch::manual_seed(f.seed);
   m.config = cfg;

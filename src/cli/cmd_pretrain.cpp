@@ -17,7 +17,8 @@ struct PretrainFlags {
 };
 
 void run(PretrainFlags& f) {
-  if (!f.world.empty()) f.o.corpus.push_back(std::filesystem::path(f.world) / "corpus" / "pretrain.txt");
+  if (!f.world.empty())
+    f.o.corpus.push_back(std::filesystem::path(f.world) / "corpus" / "pretrain.txt");
   for (const auto& c : f.corpus) f.o.corpus.push_back(c);
   if (f.o.corpus.empty()) throw_error("cai pretrain: give --world DIR or --corpus FILE");
   f.o.out_dir = f.out;
@@ -52,7 +53,8 @@ const Registrar reg(59, [](CLI::App& root) {
   cmd->add_option("--ffn", f->o.ffn, "Feed-forward size")->capture_default_str();
   cmd->add_option("--context", f->o.context, "Context length of the model")->capture_default_str();
   cmd->add_option("--seq-len", f->o.seq_len, "Training window in tokens")->capture_default_str();
-  cmd->add_option("--batch", f->windows_per_step, "Windows per optimiser step")->capture_default_str();
+  cmd->add_option("--batch", f->windows_per_step, "Windows per optimiser step")
+      ->capture_default_str();
   cmd->add_option("--lr", f->o.train.lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--epochs", f->o.train.epochs, "Passes over the corpus")->capture_default_str();
   cmd->add_option("--max-steps", f->o.train.max_steps, "Stop after this many steps (-1: epochs)")

@@ -54,8 +54,9 @@ void run_recovery(RecoveryFlags& f) {
 
 const Registrar reg(83, [](CLI::App& root) {
   auto f = std::make_shared<ProbeFlags>();
-  CLI::App* cmd = root.add_subcommand(
-      "probe", "How deep the alignment goes: per-token KL to the base model, prefill and fine-tuning attacks");
+  CLI::App* cmd = root.add_subcommand("probe",
+                                      "How deep the alignment goes: per-token KL to the base "
+                                      "model, prefill and fine-tuning attacks");
   cmd->add_option("--base", f->opts.base_model, "Base model (directory or .gguf)");
   cmd->add_option("--aligned", f->opts.aligned_model, "Aligned model (same tokenizer as the base)");
   cmd->add_option("--world", f->world, "World directory (`cai world generate`)");
@@ -64,37 +65,53 @@ const Registrar reg(83, [](CLI::App& root) {
   cmd->add_flag("--prefill", f->prefill, "Run the prefill attack");
   cmd->add_flag("--finetune", f->finetune, "Run the fine-tuning attack");
   cmd->add_option("--k", f->opts.prefill_opts.ks, "Prefill lengths in tokens, comma-separated")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--n", f->opts.finetune_opts.ns, "Fine-tuning example counts, comma-separated")
-      ->delimiter(',')->capture_default_str();
-  cmd->add_option("--split", f->opts.split, "Prompt split probed: train, eval or test")->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--split", f->opts.split, "Prompt split probed: train, eval or test")
+      ->capture_default_str();
   cmd->add_option("--limit", f->opts.limit, "Prompts at most (0: all)")->capture_default_str();
-  cmd->add_option("--seed", f->opts.seed, "Seed of the violating responses and training order")->capture_default_str();
-  cmd->add_option("--temperature", f->opts.sampling.temperature, "Sampling temperature")->capture_default_str();
+  cmd->add_option("--seed", f->opts.seed, "Seed of the violating responses and training order")
+      ->capture_default_str();
+  cmd->add_option("--temperature", f->opts.sampling.temperature, "Sampling temperature")
+      ->capture_default_str();
   cmd->add_option("--top-p", f->opts.sampling.top_p, "Nucleus sampling")->capture_default_str();
-  cmd->add_option("--max-tokens", f->opts.sampling.max_tokens, "Tokens per response")->capture_default_str();
+  cmd->add_option("--max-tokens", f->opts.sampling.max_tokens, "Tokens per response")
+      ->capture_default_str();
   cmd->add_option("--sample-seed", f->opts.sampling.seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--kl-source", f->opts.kl_opts.source, "KL responses: sampled, violating or file")
       ->capture_default_str();
-  cmd->add_option("--kl-responses", f->kl_responses, "JSONL of {prompt, response} for the KL (implies file)");
-  cmd->add_option("--first-k", f->opts.kl_opts.first_k, "KL: the first-tokens mean covers this many")
+  cmd->add_option("--kl-responses", f->kl_responses,
+                  "JSONL of {prompt, response} for the KL (implies file)");
+  cmd->add_option("--first-k", f->opts.kl_opts.first_k,
+                  "KL: the first-tokens mean covers this many")
       ->capture_default_str();
-  cmd->add_option("--max-positions", f->opts.kl_opts.max_positions, "KL: response tokens measured at most")
+  cmd->add_option("--max-positions", f->opts.kl_opts.max_positions,
+                  "KL: response tokens measured at most")
       ->capture_default_str();
   cmd->add_flag("--no-prefill-base", f->no_prefill_base, "Prefill-attack the aligned model only");
-  cmd->add_option("--ft-epochs", f->opts.finetune_opts.epochs, "Fine-tuning attack: epochs")->capture_default_str();
-  cmd->add_option("--ft-steps", f->opts.finetune_opts.max_steps, "Fine-tuning attack: steps at most (-1: epochs decide)")
+  cmd->add_option("--ft-epochs", f->opts.finetune_opts.epochs, "Fine-tuning attack: epochs")
       ->capture_default_str();
-  cmd->add_option("--ft-lr", f->opts.finetune_opts.lr, "Fine-tuning attack: learning rate")->capture_default_str();
-  cmd->add_option("--ft-token-budget", f->opts.finetune_opts.token_budget, "Fine-tuning attack: tokens per micro-batch")
+  cmd->add_option("--ft-steps", f->opts.finetune_opts.max_steps,
+                  "Fine-tuning attack: steps at most (-1: epochs decide)")
       ->capture_default_str();
-  cmd->add_flag("--keep-models", f->opts.finetune_opts.keep_models, "Keep the fine-tuned models under OUT/finetune");
-  cmd->add_option("--threads", f->opts.threads, "Torch threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--ft-lr", f->opts.finetune_opts.lr, "Fine-tuning attack: learning rate")
+      ->capture_default_str();
+  cmd->add_option("--ft-token-budget", f->opts.finetune_opts.token_budget,
+                  "Fine-tuning attack: tokens per micro-batch")
+      ->capture_default_str();
+  cmd->add_flag("--keep-models", f->opts.finetune_opts.keep_models,
+                "Keep the fine-tuned models under OUT/finetune");
+  cmd->add_option("--threads", f->opts.threads, "Torch threads (0: all cores)")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", f->quiet, "No progress bars");
 
   auto rf = std::make_shared<RecoveryFlags>();
   CLI::App* rec = cmd->add_subcommand(
-      "recovery-data", "Write recovery SFT rows: a violating start that returns to a compliant response");
+      "recovery-data",
+      "Write recovery SFT rows: a violating start that returns to a compliant response");
   rec->add_option("--world", rf->world, "World directory")->required();
   rec->add_option("--out", rf->out, "Output JSONL file")->required();
   rec->add_option("--count", rf->opts.count, "Rows")->capture_default_str();

@@ -37,7 +37,8 @@ nlohmann::json token_list(const Tokenizer& tok, const std::vector<std::int32_t>&
     nlohmann::json t;
     t["id"] = ids[k];
     t["text"] = tok.token_bytes(ids[k]);
-    t["logprob"] = k < first_scored ? nlohmann::json(nullptr) : nlohmann::json((*lps)[k - first_scored]);
+    t["logprob"] =
+        k < first_scored ? nlohmann::json(nullptr) : nlohmann::json((*lps)[k - first_scored]);
     arr.push_back(std::move(t));
   }
   return arr;
@@ -47,15 +48,15 @@ void run(const ScoreFlags& f) {
   CAI_CHECK(f.text.empty() != f.input.empty(), "cai score: give exactly one of --text and --input");
   set_torch_threads(f.threads);
   LoadedModel lm = load_model(f.model);
-  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; cai score needs one", f.model);
+  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; cai score needs one",
+            f.model);
   const Tokenizer& tok = *lm.tokenizer;
-  auto out = [&](const std::string& line) {
-    std::fputs((line + "\n").c_str(), stdout);
-  };
+  auto out = [&](const std::string& line) { std::fputs((line + "\n").c_str(), stdout); };
 
   if (!f.text.empty()) {
     auto ids = tok.encode(f.text, !f.no_bos, false);
-    CAI_CHECK(ids.size() >= 2, "cai score: the text has {} token(s); at least 2 are needed", ids.size());
+    CAI_CHECK(ids.size() >= 2, "cai score: the text has {} token(s); at least 2 are needed",
+              ids.size());
     ScoreResult r = score_tokens(*lm.model, ids, f.opts);
     nlohmann::json j;
     j["text"] = f.text;
@@ -93,8 +94,10 @@ void run(const ScoreFlags& f) {
     j["tokens"] = token_list(tok, reqs[i].continuation, &res[i].token_logprobs, 0);
     j["sum"] = res[i].sum;
     j["num_tokens"] = res[i].token_logprobs.size();
-    if (writer) writer->write(j);
-    else out(dump(j));
+    if (writer)
+      writer->write(j);
+    else
+      out(dump(j));
   }
 }
 
@@ -109,7 +112,8 @@ const Registrar reg(41, [](CLI::App& root) {
   cmd->add_flag("--no-bos", f->no_bos, "Do not add the tokenizer's BOS token");
   cmd->add_option("--batch-tokens", f->opts.max_batch_tokens, "Padded tokens per forward pass")
       ->capture_default_str();
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->callback([f] { run(*f); });
 });
 

@@ -36,7 +36,8 @@ void run(const ServeFlags& f) {
   serve::ServeOptions opts = f.opts;
   if (!f.api_key_env.empty()) {
     const char* key = std::getenv(f.api_key_env.c_str());
-    CAI_CHECK(key && *key, "cai serve: --api-key-env names {}, which is unset or empty", f.api_key_env);
+    CAI_CHECK(key && *key, "cai serve: --api-key-env names {}, which is unset or empty",
+              f.api_key_env);
     opts.api_key = key;
   }
   opts.validate();
@@ -64,16 +65,19 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--host", o.host, "Address to bind (loopback by default)")->capture_default_str();
   cmd->add_option("--port", o.port, "Port (0 = pick a free one; the ready line names it)")
       ->capture_default_str();
-  cmd->add_option("--model-name", o.model_name, "Name clients use (default: the model's file name)");
+  cmd->add_option("--model-name", o.model_name,
+                  "Name clients use (default: the model's file name)");
   cmd->add_option("--api-key-env", f->api_key_env,
                   "Environment variable holding the API key clients must send as a Bearer token");
-  cmd->add_option("--max-body", o.max_body_bytes, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--max-body", o.max_body_bytes, "Largest request body in bytes")
+      ->capture_default_str();
   cmd->add_option("--max-tokens", o.max_tokens, "Largest max_tokens a request may ask for")
       ->capture_default_str();
-  cmd->add_option("--max-concurrent", o.max_concurrent,
-                  "Requests served at once; more get 429")->capture_default_str();
+  cmd->add_option("--max-concurrent", o.max_concurrent, "Requests served at once; more get 429")
+      ->capture_default_str();
   cmd->add_option("--max-batch", o.max_batch, "Sequences decoded together")->capture_default_str();
-  cmd->add_option("--max-seq-len", o.max_seq_len, "Prompt + completion tokens (0 = the model's context)")
+  cmd->add_option("--max-seq-len", o.max_seq_len,
+                  "Prompt + completion tokens (0 = the model's context)")
       ->capture_default_str();
   cmd->add_option("--prefix-cache", o.prefix_cache_slots,
                   "Cache slots keeping finished prompts for prefix reuse (0 = off)")
@@ -84,7 +88,8 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--chat-template", o.chat_template,
                   "Chat template (chatml, llama3, llama2, human-assistant); default: the "
                   "tokenizer's, else human-assistant");
-  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->callback([f] { run(*f); });
 });
 

@@ -31,14 +31,19 @@ std::string printable(const std::string& bytes) {
     const std::size_t start = i;
     const std::uint32_t cp = tok::next_codepoint(bytes, i);
     const bool invalid = cp == 0xFFFD && i - start != 3;
-    if (cp == '\n') out += "\\n";
-    else if (cp == '\t') out += "\\t";
-    else if (cp == '\r') out += "\\r";
-    else if (cp == '\\') out += "\\\\";
+    if (cp == '\n')
+      out += "\\n";
+    else if (cp == '\t')
+      out += "\\t";
+    else if (cp == '\r')
+      out += "\\r";
+    else if (cp == '\\')
+      out += "\\\\";
     else if (invalid || cp < 0x20 || cp == 0x7F)
       for (std::size_t k = start; k < i; ++k)
         out += fmt::format("\\x{:02x}", static_cast<unsigned char>(bytes[k]));
-    else out.append(bytes, start, i - start);
+    else
+      out.append(bytes, start, i - start);
   }
   return out;
 }
@@ -87,8 +92,8 @@ void run(const TokenizeFlags& f) {
 
 const Registrar reg(20, [](CLI::App& root) {
   auto f = std::make_shared<TokenizeFlags>();
-  CLI::App* cmd = root.add_subcommand(
-      "tokenize", "Tokenize text (or detokenize ids) with a model's tokenizer");
+  CLI::App* cmd =
+      root.add_subcommand("tokenize", "Tokenize text (or detokenize ids) with a model's tokenizer");
   cmd->add_option("MODEL", f->model, "Model directory, tokenizer.json or .gguf file")->required();
   cmd->add_option("TEXT", f->text, "Text to tokenize (default: --file, else stdin)");
   cmd->add_option("--file", f->file, "Read the text from this file ('-' for stdin)");

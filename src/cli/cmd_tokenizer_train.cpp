@@ -36,7 +36,8 @@ void run(TrainFlags f) {
     std::filesystem::create_directories(out.parent_path());
   }
   tok.save(out);
-  std::fprintf(stderr, "cai: trained a %d-token byte-level BPE (%s pre-tokenizer) in %.1f s -> %s\n",
+  std::fprintf(stderr,
+               "cai: trained a %d-token byte-level BPE (%s pre-tokenizer) in %.1f s -> %s\n",
                tok.vocab_size(), f.opts.pre_tokenizer.c_str(), secs, out.string().c_str());
 }
 

@@ -51,9 +51,10 @@ void prepare(const TrainFlags& f, RunOptions& o) {
   o.train.progress = !f.quiet;
   o.data_opts.overlong = parse_overlong(f.overlong);
   // The library checks these too; here the error names the flag.
-  CAI_CHECK(o.eval_fraction >= 0 && o.eval_fraction < 1, "--eval-fraction must be in [0, 1), got {}",
-            o.eval_fraction);
-  CAI_CHECK(o.eval_data.empty() || o.eval_fraction == 0, "--eval-data and --eval-fraction exclude each other");
+  CAI_CHECK(o.eval_fraction >= 0 && o.eval_fraction < 1,
+            "--eval-fraction must be in [0, 1), got {}", o.eval_fraction);
+  CAI_CHECK(o.eval_data.empty() || o.eval_fraction == 0,
+            "--eval-data and --eval-fraction exclude each other");
   set_torch_threads(f.threads);
 }
 
@@ -69,7 +70,8 @@ void print_summary(const TrainSummary& s, const TrainOptions& o) {
   std::fprintf(stderr, "cai: %lld steps in %.1f s (%.0f tok/s); last step: %s\n",
                static_cast<long long>(s.steps), s.seconds, s.tokens_per_s,
                fmt_metrics(s.last_train).c_str());
-  if (!s.last_eval.empty()) std::fprintf(stderr, "cai: held-out: %s\n", fmt_metrics(s.last_eval).c_str());
+  if (!s.last_eval.empty())
+    std::fprintf(stderr, "cai: held-out: %s\n", fmt_metrics(s.last_eval).c_str());
   std::fprintf(stderr, "cai: wrote %s/final (metrics: %s/metrics.jsonl)\n", o.out_dir.c_str(),
                o.out_dir.c_str());
 }
@@ -98,7 +100,11 @@ void run_score(const ScoreFlags& f) {
       for (; next_line < line; ++next_line) pairs += "\n";
       CAI_CHECK(j.is_object() && j.contains("prompt") && j.contains("response"),
                 "{}:{}: expected an object with \"prompt\" and \"response\"", source, line);
-      pairs += nlohmann::json{{"prompt", j["prompt"]}, {"chosen", j["response"]}, {"rejected", j["response"]}}.dump() + "\n";
+      pairs +=
+          nlohmann::json{
+              {"prompt", j["prompt"]}, {"chosen", j["response"]}, {"rejected", j["response"]}}
+              .dump() +
+          "\n";
       ++next_line;
       lines.push_back(j);
     });
@@ -117,7 +123,10 @@ void run_score(const ScoreFlags& f) {
     std::ofstream(tmp) << pairs;
     struct Remove {
       fs::path p;
-      ~Remove() { std::error_code ec; fs::remove(p, ec); }
+      ~Remove() {
+        std::error_code ec;
+        fs::remove(p, ec);
+      }
     } remove{tmp};
     try {
       ex = load_preferences(tmp, *rm.base().tokenizer, tmpl, dopt);
@@ -128,7 +137,8 @@ void run_score(const ScoreFlags& f) {
       throw Error(msg);
     }
   }
-  CAI_CHECK(ex.size() == lines.size(), "{}: {} lines but {} scored examples", source, lines.size(), ex.size());
+  CAI_CHECK(ex.size() == lines.size(), "{}: {} lines but {} scored examples", source, lines.size(),
+            ex.size());
   std::vector<std::vector<std::int32_t>> seqs;
   for (const auto& e : ex) {
     seqs.push_back(e.prompt);
@@ -136,14 +146,16 @@ void run_score(const ScoreFlags& f) {
   }
   const std::vector<double> rewards = rm.score(seqs, f.token_budget);
   std::unique_ptr<JsonlWriter> writer;
-  if (f.output != "-") writer = std::make_unique<JsonlWriter>(f.output, /*append=*/false, /*durable=*/false);
+  if (f.output != "-")
+    writer = std::make_unique<JsonlWriter>(f.output, /*append=*/false, /*durable=*/false);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     nlohmann::json j = lines[i];
     j["reward"] = rewards[i];
     if (writer)
       writer->write(j);
     else
-      std::fputs((j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), stdout);
+      std::fputs((j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
+                 stdout);
   }
   std::fflush(stdout);
 }
@@ -153,39 +165,61 @@ void run_score(const ScoreFlags& f) {
 void add_train_flags(CLI::App* cmd, RunOptions& o, TrainFlags& f) {
   TrainOptions& t = o.train;
   o.lora_opts = cli_lora_defaults();
-  cmd->add_option("--model", o.model, "Model to train (Hugging Face directory or .gguf)")->required();
+  cmd->add_option("--model", o.model, "Model to train (Hugging Face directory or .gguf)")
+      ->required();
   cmd->add_option("--data", o.data, "Training data (JSONL)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", t.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")->required();
+  cmd->add_option("--out", t.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")
+      ->required();
   cmd->add_option("--eval-data", o.eval_data, "Held-out data (JSONL)")->check(CLI::ExistingFile);
-  cmd->add_option("--eval-fraction", o.eval_fraction, "Share of --data held out (seeded)")->capture_default_str();
+  cmd->add_option("--eval-fraction", o.eval_fraction, "Share of --data held out (seeded)")
+      ->capture_default_str();
   cmd->add_flag("--lora", o.lora, "Train LoRA adapters instead of all weights");
   cmd->add_option("--lora-r", o.lora_opts.rank, "LoRA rank")->capture_default_str();
-  cmd->add_option("--lora-alpha", o.lora_opts.alpha, "LoRA alpha (scaling alpha / r)")->capture_default_str();
-  cmd->add_option("--lora-dropout", o.lora_opts.dropout, "Dropout on the adapters' input")->capture_default_str();
+  cmd->add_option("--lora-alpha", o.lora_opts.alpha, "LoRA alpha (scaling alpha / r)")
+      ->capture_default_str();
+  cmd->add_option("--lora-dropout", o.lora_opts.dropout, "Dropout on the adapters' input")
+      ->capture_default_str();
   cmd->add_option("--lora-targets", o.lora_opts.target_modules,
                   "Adapted projections (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--epochs", t.epochs, "Passes over the data")->capture_default_str();
-  cmd->add_option("--max-steps", t.max_steps, "Optimiser steps (overrides --epochs; -1: off)")->capture_default_str();
+  cmd->add_option("--max-steps", t.max_steps, "Optimiser steps (overrides --epochs; -1: off)")
+      ->capture_default_str();
   cmd->add_option("--schedule", f.schedule, "cosine, linear or constant")->capture_default_str();
-  cmd->add_option("--warmup-ratio", t.warmup_ratio, "Share of steps warming up")->capture_default_str();
+  cmd->add_option("--warmup-ratio", t.warmup_ratio, "Share of steps warming up")
+      ->capture_default_str();
   cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)");
-  cmd->add_option("--min-lr-ratio", t.min_lr_ratio, "Final learning rate / peak")->capture_default_str();
-  cmd->add_option("--weight-decay", t.weight_decay, "Decoupled weight decay (not on norms, biases)")->capture_default_str();
-  cmd->add_option("--max-grad-norm", t.max_grad_norm, "Gradient clipping (0: off)")->capture_default_str();
-  cmd->add_option("--grad-accum", t.grad_accum, "Micro-batches per optimiser step")->capture_default_str();
-  cmd->add_option("--token-budget", t.token_budget, "Padded tokens per micro-batch")->capture_default_str();
-  cmd->add_option("--max-length", o.data_opts.max_length, "Tokens per sequence (at most the model's context)")->capture_default_str();
-  cmd->add_option("--overlong", f.overlong, "Longer sequences: truncate, drop or error")->capture_default_str();
-  cmd->add_option("--seed", t.seed, "Data order, held-out split, initialisation")->capture_default_str();
-  cmd->add_option("--eval-every", t.eval_every, "Steps between held-out evaluations (0: at the end)")->capture_default_str();
-  cmd->add_option("--save-every", t.save_every, "Steps between checkpoints (0: at the end)")->capture_default_str();
+  cmd->add_option("--min-lr-ratio", t.min_lr_ratio, "Final learning rate / peak")
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", t.weight_decay, "Decoupled weight decay (not on norms, biases)")
+      ->capture_default_str();
+  cmd->add_option("--max-grad-norm", t.max_grad_norm, "Gradient clipping (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--grad-accum", t.grad_accum, "Micro-batches per optimiser step")
+      ->capture_default_str();
+  cmd->add_option("--token-budget", t.token_budget, "Padded tokens per micro-batch")
+      ->capture_default_str();
+  cmd->add_option("--max-length", o.data_opts.max_length,
+                  "Tokens per sequence (at most the model's context)")
+      ->capture_default_str();
+  cmd->add_option("--overlong", f.overlong, "Longer sequences: truncate, drop or error")
+      ->capture_default_str();
+  cmd->add_option("--seed", t.seed, "Data order, held-out split, initialisation")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", t.eval_every,
+                  "Steps between held-out evaluations (0: at the end)")
+      ->capture_default_str();
+  cmd->add_option("--save-every", t.save_every, "Steps between checkpoints (0: at the end)")
+      ->capture_default_str();
   cmd->add_option("--log-every", t.log_every, "Steps between metrics lines")->capture_default_str();
   cmd->add_flag("--resume", t.resume, "Continue from --out/checkpoint");
-  cmd->add_option("--threads", f.threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", f.threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--chat-template", o.chat_template,
-                  "Template for message lists (chatml, llama3, llama2, human-assistant); default: the tokenizer's");
+                  "Template for message lists (chatml, llama3, llama2, human-assistant); default: "
+                  "the tokenizer's");
   cmd->add_flag("--quiet", f.quiet, "No progress bar");
 }
 
@@ -195,7 +229,9 @@ const Registrar reg(60, [](CLI::App& root) {
   auto sft = std::make_shared<SftRunOptions>();
   auto sft_f = std::make_shared<TrainFlags>();
   sft->train.lr = 2e-5;
-  CLI::App* c_sft = train->add_subcommand("sft", "Supervised fine-tuning on {\"messages\"}, {\"prompt\", \"completion\"} or {\"text\"}");
+  CLI::App* c_sft = train->add_subcommand(
+      "sft",
+      "Supervised fine-tuning on {\"messages\"}, {\"prompt\", \"completion\"} or {\"text\"}");
   add_train_flags(c_sft, *sft, *sft_f);
   c_sft->callback([sft, sft_f] {
     prepare(*sft_f, *sft);
@@ -206,13 +242,18 @@ const Registrar reg(60, [](CLI::App& root) {
   auto dpo_f = std::make_shared<TrainFlags>();
   auto dpo_loss = std::make_shared<std::string>("sigmoid");
   dpo->train.lr = 5e-6;
-  CLI::App* c_dpo = train->add_subcommand("dpo", "Direct preference optimisation on {\"prompt\", \"chosen\", \"rejected\"}");
+  CLI::App* c_dpo = train->add_subcommand(
+      "dpo", "Direct preference optimisation on {\"prompt\", \"chosen\", \"rejected\"}");
   add_train_flags(c_dpo, *dpo, *dpo_f);
   c_dpo->add_option("--ref-model", dpo->ref_model, "Reference model (default: --model)");
   c_dpo->add_option("--beta", dpo->dpo.loss.beta, "DPO beta")->capture_default_str();
   c_dpo->add_option("--loss", *dpo_loss, "sigmoid, robust, ipo or hinge")->capture_default_str();
-  c_dpo->add_option("--label-smoothing", dpo->dpo.loss.label_smoothing, "Label noise eps in [0, 0.5)")->capture_default_str();
-  c_dpo->add_option("--rpo-alpha", dpo->dpo.rpo_alpha, "Weight of the chosen response's NLL")->capture_default_str();
+  c_dpo
+      ->add_option("--label-smoothing", dpo->dpo.loss.label_smoothing,
+                   "Label noise eps in [0, 0.5)")
+      ->capture_default_str();
+  c_dpo->add_option("--rpo-alpha", dpo->dpo.rpo_alpha, "Weight of the chosen response's NLL")
+      ->capture_default_str();
   c_dpo->callback([dpo, dpo_f, dpo_loss] {
     dpo->dpo.loss.type = parse_dpo_loss(*dpo_loss);
     prepare(*dpo_f, *dpo);
@@ -222,10 +263,14 @@ const Registrar reg(60, [](CLI::App& root) {
   auto rm = std::make_shared<RmRunOptions>();
   auto rm_f = std::make_shared<TrainFlags>();
   rm->train.lr = 1e-5;
-  CLI::App* c_rm = train->add_subcommand("rm", "Reward model (Bradley-Terry) on {\"prompt\", \"chosen\", \"rejected\"}");
+  CLI::App* c_rm = train->add_subcommand(
+      "rm", "Reward model (Bradley-Terry) on {\"prompt\", \"chosen\", \"rejected\"}");
   add_train_flags(c_rm, *rm, *rm_f);
-  c_rm->add_option("--margin", rm->rm.margin, "Margin subtracted from the reward difference")->capture_default_str();
-  c_rm->add_option("--center-rewards", rm->rm.centering_coef, "Reward-centering coefficient (e.g. 0.01)")->capture_default_str();
+  c_rm->add_option("--margin", rm->rm.margin, "Margin subtracted from the reward difference")
+      ->capture_default_str();
+  c_rm->add_option("--center-rewards", rm->rm.centering_coef,
+                   "Reward-centering coefficient (e.g. 0.01)")
+      ->capture_default_str();
   c_rm->callback([rm, rm_f] {
     prepare(*rm_f, *rm);
     print_summary(run_rm(*rm), rm->train);
@@ -234,14 +279,24 @@ const Registrar reg(60, [](CLI::App& root) {
 
   CLI::App* rm_group = group(root, "rm", "Reward models");
   auto sf = std::make_shared<ScoreFlags>();
-  CLI::App* c_score = rm_group->add_subcommand("score", "Score {\"prompt\", \"response\"} lines with a reward model");
-  c_score->add_option("--model", sf->model, "Reward model directory (cai train rm's final/)")->required();
+  CLI::App* c_score = rm_group->add_subcommand(
+      "score", "Score {\"prompt\", \"response\"} lines with a reward model");
+  c_score->add_option("--model", sf->model, "Reward model directory (cai train rm's final/)")
+      ->required();
   c_score->add_option("--input,-i", sf->input, "JSONL input; - for stdin")->capture_default_str();
-  c_score->add_option("--output,-o", sf->output, "JSONL output (input fields + \"reward\"); - for stdout")->capture_default_str();
-  c_score->add_option("--chat-template", sf->chat_template, "Template for message lists; default: the tokenizer's");
-  c_score->add_option("--max-length", sf->max_length, "Tokens per sequence (0: the model's context)")->capture_default_str();
-  c_score->add_option("--token-budget", sf->token_budget, "Padded tokens per batch")->capture_default_str();
-  c_score->add_option("--threads", sf->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  c_score
+      ->add_option("--output,-o", sf->output,
+                   "JSONL output (input fields + \"reward\"); - for stdout")
+      ->capture_default_str();
+  c_score->add_option("--chat-template", sf->chat_template,
+                      "Template for message lists; default: the tokenizer's");
+  c_score
+      ->add_option("--max-length", sf->max_length, "Tokens per sequence (0: the model's context)")
+      ->capture_default_str();
+  c_score->add_option("--token-budget", sf->token_budget, "Padded tokens per batch")
+      ->capture_default_str();
+  c_score->add_option("--threads", sf->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   c_score->callback([sf] { run_score(*sf); });
 });
 

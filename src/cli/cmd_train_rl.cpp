@@ -25,10 +25,12 @@ void print_rl_summary(const RlSummary& s, const RlOptions& o) {
     auto it = m.find(k);
     return it == m.end() ? 0.0 : it->second;
   };
-  std::fprintf(stderr, "cai: %lld steps in %.1f s; score %.4g -> %.4g, kl %.4g -> %.4g, kl_coef %.4g\n",
-               static_cast<long long>(s.steps), s.seconds, get(s.first, "score"), get(s.last, "score"),
-               get(s.first, "kl"), get(s.last, "kl"), get(s.last, "kl_coef"));
-  std::fprintf(stderr, "cai: wrote %s/final (metrics: %s/metrics.jsonl)\n", o.out_dir.c_str(), o.out_dir.c_str());
+  std::fprintf(stderr,
+               "cai: %lld steps in %.1f s; score %.4g -> %.4g, kl %.4g -> %.4g, kl_coef %.4g\n",
+               static_cast<long long>(s.steps), s.seconds, get(s.first, "score"),
+               get(s.last, "score"), get(s.first, "kl"), get(s.last, "kl"), get(s.last, "kl_coef"));
+  std::fprintf(stderr, "cai: wrote %s/final (metrics: %s/metrics.jsonl)\n", o.out_dir.c_str(),
+               o.out_dir.c_str());
 }
 
 const Registrar reg(61, [](CLI::App& root) {
@@ -44,45 +46,74 @@ const Registrar reg(61, [](CLI::App& root) {
       "written between steps and hold the weights, AdamW state, KL coefficient and reward "
       "statistics; --resume continues from the last one and repeats the steps after it exactly "
       "(same sampling streams) when the thread count is the same.");
-  c->add_option("--model", o->model, "Policy to train (Hugging Face directory or .gguf); also the KL reference")->required();
-  c->add_option("--reward-model", o->reward_model, "Reward model directory (cai train rm's final/)")->required();
+  c->add_option("--model", o->model,
+                "Policy to train (Hugging Face directory or .gguf); also the KL reference")
+      ->required();
+  c->add_option("--reward-model", o->reward_model, "Reward model directory (cai train rm's final/)")
+      ->required();
   c->add_option("--prompts", o->prompts, "Prompts (JSONL)")->required()->check(CLI::ExistingFile);
-  c->add_option("--out", r.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")->required();
+  c->add_option("--out", r.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")
+      ->required();
   c->add_option("--algorithm", f->algorithm, "rloo or ppo")->capture_default_str();
-  c->add_option("--steps", r.steps, "Rollouts (each followed by its updates)")->capture_default_str();
-  c->add_option("--prompts-per-step", r.prompts_per_rollout, "Prompts per rollout")->capture_default_str();
-  c->add_option("--samples-per-prompt,-k", r.samples_per_prompt, "Responses per prompt (rloo: >= 2)")->capture_default_str();
+  c->add_option("--steps", r.steps, "Rollouts (each followed by its updates)")
+      ->capture_default_str();
+  c->add_option("--prompts-per-step", r.prompts_per_rollout, "Prompts per rollout")
+      ->capture_default_str();
+  c->add_option("--samples-per-prompt,-k", r.samples_per_prompt,
+                "Responses per prompt (rloo: >= 2)")
+      ->capture_default_str();
   c->add_option("--max-new-tokens", r.max_new_tokens, "Tokens per response")->capture_default_str();
-  c->add_option("--temperature", r.temperature, "Sampling temperature (> 0)")->capture_default_str();
-  c->add_option("--missing-eos-penalty", r.missing_eos_penalty, "Subtracted from the score of a response cut by --max-new-tokens")->capture_default_str();
-  c->add_option("--max-prompt-length", o->max_prompt_length, "Tokens per prompt at most (0: context - max new tokens)")->capture_default_str();
-  c->add_option("--kl-coef", r.kl_coef, "KL coefficient beta (initial value when adaptive)")->capture_default_str();
-  c->add_option("--kl-target", r.kl_target, "Adapt beta towards this KL per response (0: fixed beta)")->capture_default_str();
-  c->add_option("--kl-horizon", r.kl_horizon, "Adaptive KL controller horizon (samples)")->capture_default_str();
+  c->add_option("--temperature", r.temperature, "Sampling temperature (> 0)")
+      ->capture_default_str();
+  c->add_option("--missing-eos-penalty", r.missing_eos_penalty,
+                "Subtracted from the score of a response cut by --max-new-tokens")
+      ->capture_default_str();
+  c->add_option("--max-prompt-length", o->max_prompt_length,
+                "Tokens per prompt at most (0: context - max new tokens)")
+      ->capture_default_str();
+  c->add_option("--kl-coef", r.kl_coef, "KL coefficient beta (initial value when adaptive)")
+      ->capture_default_str();
+  c->add_option("--kl-target", r.kl_target,
+                "Adapt beta towards this KL per response (0: fixed beta)")
+      ->capture_default_str();
+  c->add_option("--kl-horizon", r.kl_horizon, "Adaptive KL controller horizon (samples)")
+      ->capture_default_str();
   c->add_option("--kl-estimator", f->kl_estimator, "k1 or k3")->capture_default_str();
-  c->add_option("--reward-norm", f->reward_norm, "Score normalisation: none, batch or running")->capture_default_str();
-  c->add_option("--reward-clip", r.reward_clip, "Clip normalised scores to [-c, c] (0: off)")->capture_default_str();
-  c->add_option("--epochs", r.epochs, "Passes over each rollout (default 1; 4 with --algorithm ppo)");
-  c->add_option("--minibatches", r.minibatches, "Optimiser updates per pass")->capture_default_str();
+  c->add_option("--reward-norm", f->reward_norm, "Score normalisation: none, batch or running")
+      ->capture_default_str();
+  c->add_option("--reward-clip", r.reward_clip, "Clip normalised scores to [-c, c] (0: off)")
+      ->capture_default_str();
+  c->add_option("--epochs", r.epochs,
+                "Passes over each rollout (default 1; 4 with --algorithm ppo)");
+  c->add_option("--minibatches", r.minibatches, "Optimiser updates per pass")
+      ->capture_default_str();
   c->add_option("--clip-range", r.clip_range, "Policy ratio clipping")->capture_default_str();
-  c->add_option("--value-clip-range", r.value_clip_range, "PPO value clipping")->capture_default_str();
+  c->add_option("--value-clip-range", r.value_clip_range, "PPO value clipping")
+      ->capture_default_str();
   c->add_option("--vf-coef", r.vf_coef, "PPO value loss weight")->capture_default_str();
   c->add_option("--gamma", r.gamma, "PPO discount")->capture_default_str();
   c->add_option("--lam", r.lam, "PPO GAE lambda")->capture_default_str();
   c->add_flag("--no-whiten-advantages", f->no_whiten, "PPO: keep the raw GAE advantages");
-  c->add_flag("--normalize-advantages", r.normalize_advantages, "RLOO: whiten the advantages per rollout");
+  c->add_flag("--normalize-advantages", r.normalize_advantages,
+              "RLOO: whiten the advantages per rollout");
   c->add_option("--lr", r.lr, "Learning rate")->capture_default_str();
-  c->add_option("--schedule", f->schedule, "cosine, linear or constant (over all updates)")->capture_default_str();
+  c->add_option("--schedule", f->schedule, "cosine, linear or constant (over all updates)")
+      ->capture_default_str();
   c->add_option("--warmup-steps", r.warmup_steps, "Updates warming up")->capture_default_str();
-  c->add_option("--weight-decay", r.weight_decay, "Decoupled weight decay (not on norms, biases)")->capture_default_str();
-  c->add_option("--max-grad-norm", r.max_grad_norm, "Gradient clipping (0: off)")->capture_default_str();
-  c->add_option("--token-budget", r.token_budget, "Padded tokens per forward micro-batch")->capture_default_str();
+  c->add_option("--weight-decay", r.weight_decay, "Decoupled weight decay (not on norms, biases)")
+      ->capture_default_str();
+  c->add_option("--max-grad-norm", r.max_grad_norm, "Gradient clipping (0: off)")
+      ->capture_default_str();
+  c->add_option("--token-budget", r.token_budget, "Padded tokens per forward micro-batch")
+      ->capture_default_str();
   c->add_option("--seed", r.seed, "Prompt order, sampling, minibatch order")->capture_default_str();
-  c->add_option("--save-every", r.save_every, "Steps between checkpoints (0: at the end)")->capture_default_str();
+  c->add_option("--save-every", r.save_every, "Steps between checkpoints (0: at the end)")
+      ->capture_default_str();
   c->add_option("--log-every", r.log_every, "Steps between metrics lines")->capture_default_str();
   c->add_flag("--resume", r.resume, "Continue from --out/checkpoint (same flags, same --model)");
   c->add_option("--chat-template", o->chat_template,
-                "Template for message prompts (chatml, llama3, llama2, human-assistant); default: the tokenizer's");
+                "Template for message prompts (chatml, llama3, llama2, human-assistant); default: "
+                "the tokenizer's");
   c->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
   c->add_flag("--quiet", f->quiet, "No progress bar");
   c->callback([o, f, c] {

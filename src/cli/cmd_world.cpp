@@ -34,10 +34,13 @@ void run_generate(GenerateFlags f) {
                "cai: wrote world seed %llu to %s: %zu facts, prompts %d/%d/%d (train/eval/test), "
                "corpus %zu documents (%zu bytes), quiz %zu, facts %zu\n",
                static_cast<unsigned long long>(f.opt.seed), f.out.c_str(),
-               m["knowledge"]["facts"].get<std::size_t>(), m["prompts"]["train"]["total"].get<int>(),
-               m["prompts"]["eval"]["total"].get<int>(), m["prompts"]["test"]["total"].get<int>(),
-               m["corpus"]["conversations"].get<std::size_t>() + m["corpus"]["critiques"].get<std::size_t>() +
-                   m["corpus"]["revisions"].get<std::size_t>() + m["corpus"]["comparisons"].get<std::size_t>() +
+               m["knowledge"]["facts"].get<std::size_t>(),
+               m["prompts"]["train"]["total"].get<int>(), m["prompts"]["eval"]["total"].get<int>(),
+               m["prompts"]["test"]["total"].get<int>(),
+               m["corpus"]["conversations"].get<std::size_t>() +
+                   m["corpus"]["critiques"].get<std::size_t>() +
+                   m["corpus"]["revisions"].get<std::size_t>() +
+                   m["corpus"]["comparisons"].get<std::size_t>() +
                    m["corpus"]["documents"].get<std::size_t>(),
                m["corpus"]["bytes"].get<std::size_t>(), m["tasks"]["quiz"].get<std::size_t>(),
                m["tasks"]["facts"].get<std::size_t>());
@@ -116,28 +119,39 @@ const Registrar reg(80, [](CLI::App& root) {
   auto g = std::make_shared<GenerateFlags>();
   CLI::App* gen = grp->add_subcommand("generate", "Write the synthetic world for a seed");
   gen->footer(kLayout);
-  gen->add_option("--seed", g->opt.seed, "Seed; the same seed gives identical files")->capture_default_str();
+  gen->add_option("--seed", g->opt.seed, "Seed; the same seed gives identical files")
+      ->capture_default_str();
   gen->add_option("--out", g->out, "Output directory")->required();
-  gen->add_option("--services", g->opt.knowledge.services, "Clinic services")->capture_default_str();
+  gen->add_option("--services", g->opt.knowledge.services, "Clinic services")
+      ->capture_default_str();
   gen->add_option("--items", g->opt.knowledge.items, "Stocked items")->capture_default_str();
-  gen->add_option("--train", g->opt.prompts.train, "Train prompts (requested)")->capture_default_str();
+  gen->add_option("--train", g->opt.prompts.train, "Train prompts (requested)")
+      ->capture_default_str();
   gen->add_option("--eval", g->opt.prompts.eval, "Eval prompts (requested)")->capture_default_str();
   gen->add_option("--test", g->opt.prompts.test, "Test prompts (requested)")->capture_default_str();
-  gen->add_option("--conversations", g->opt.corpus.conversations, "Corpus conversations")->capture_default_str();
-  gen->add_option("--critiques", g->opt.corpus.critiques, "Corpus critique examples (some with revisions)")
+  gen->add_option("--conversations", g->opt.corpus.conversations, "Corpus conversations")
+      ->capture_default_str();
+  gen->add_option("--critiques", g->opt.corpus.critiques,
+                  "Corpus critique examples (some with revisions)")
       ->capture_default_str();
   gen->add_option("--revision-fraction", g->opt.corpus.revision_fraction,
-                  "Share of critique examples that go on to a revision")->capture_default_str();
-  gen->add_option("--comparisons", g->opt.corpus.comparisons, "Corpus A/B comparisons")->capture_default_str();
-  gen->add_option("--document-repeats", g->opt.corpus.document_repeats, "Copies of each source document")
+                  "Share of critique examples that go on to a revision")
       ->capture_default_str();
-  gen->add_option("--critique-applicable", g->opt.corpus.critique_applicable,
-                  "Share of critiques on a prompt kind the principle applies to (the rest: any kind)")
+  gen->add_option("--comparisons", g->opt.corpus.comparisons, "Corpus A/B comparisons")
+      ->capture_default_str();
+  gen->add_option("--document-repeats", g->opt.corpus.document_repeats,
+                  "Copies of each source document")
+      ->capture_default_str();
+  gen->add_option(
+         "--critique-applicable", g->opt.corpus.critique_applicable,
+         "Share of critiques on a prompt kind the principle applies to (the rest: any kind)")
       ->capture_default_str();
   gen->add_option("--critique-pairs", g->opt.corpus.critique_pairs,
-                  "Share of critiques written as a minimal pair (following / breaking)")->capture_default_str();
+                  "Share of critiques written as a minimal pair (following / breaking)")
+      ->capture_default_str();
   gen->add_option("--comparison-free-pairs", g->opt.corpus.comparison_free_pairs,
-                  "Share of comparisons between independently worded responses")->capture_default_str();
+                  "Share of comparisons between independently worded responses")
+      ->capture_default_str();
   gen->add_option("--critique-principle-weights", g->opt.corpus.critique_principle_weights,
                   "Relative frequency of each principle among critiques (cite, emergency, empathy, "
                   "privacy, uncertainty)")
@@ -145,19 +159,24 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option("--comparison-principle-weights", g->opt.corpus.comparison_principle_weights,
                   "Relative frequency of each principle among comparisons (same order)")
       ->capture_default_str();
-  gen->add_option("--break-rate", g->break_rate,
-                  "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
+  gen->add_option(
+      "--break-rate", g->break_rate,
+      "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
   gen->add_option("--privacy-leak-rate", g->opt.corpus.privacy_leak_rate,
-                  "Probability a non-identity conversation asks for identifiers")->capture_default_str();
+                  "Probability a non-identity conversation asks for identifiers")
+      ->capture_default_str();
   gen->callback([g] { run_generate(*g); });
 
   auto c = std::make_shared<CheckFlags>();
-  CLI::App* chk = grp->add_subcommand("check", "Score responses with the world's rule-based oracle");
+  CLI::App* chk =
+      grp->add_subcommand("check", "Score responses with the world's rule-based oracle");
   chk->footer(
-      "\nInput: JSONL lines {\"id\": ..., \"response\": ...} or {\"prompt\": ..., \"response\": ...}.\n"
+      "\nInput: JSONL lines {\"id\": ..., \"response\": ...} or {\"prompt\": ..., \"response\": "
+      "...}.\n"
       "Prints per-principle and overall rates with counts; --output writes one verdict per line.\n"
       "The oracle is for evaluation only; the pipeline never trains or filters with it.\n");
-  chk->add_option("--world", c->world_dir, "World directory written by `cai world generate`")->required();
+  chk->add_option("--world", c->world_dir, "World directory written by `cai world generate`")
+      ->required();
   chk->add_option("--input", c->input, "Responses JSONL (- for stdin)")->capture_default_str();
   chk->add_option("--output", c->output, "Write per-line verdicts (JSONL) here");
   chk->add_flag("--json", c->json, "Print the summary as JSON");

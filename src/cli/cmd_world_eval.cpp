@@ -41,7 +41,8 @@ const Registrar reg(81, [](CLI::App& root) {
   add_backend_flags(cmd, f->judge, "judge");
   cmd->add_option("--world", f->world, "World directory")->required();
   cmd->add_option("--constitution", f->constitution, "Constitution (default: the world's)");
-  cmd->add_option("--split", f->opts.split, "Prompt split: train, eval or test")->capture_default_str();
+  cmd->add_option("--split", f->opts.split, "Prompt split: train, eval or test")
+      ->capture_default_str();
   cmd->add_option("--limit", f->opts.limit, "Prompts at most (0: all)");
   cmd->add_option("--task-limit", f->opts.task_limit, "Records per capability task (0: all)");
   cmd->add_option("--temperature", f->opts.temperature, "Sampling temperature of responses")

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "cai/io/error.h"
-#include "command.h"
 #include "cai/io/file.h"
+#include "command.h"
 
 #include <iostream>
 #include <iterator>

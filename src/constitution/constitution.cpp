@@ -15,9 +15,7 @@
 namespace cai {
 namespace detail {
 
-bool blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
+bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 std::string default_name(const std::string& source) {
   const std::string stem = std::filesystem::path(source).stem().string();
@@ -57,8 +55,8 @@ struct Checker {
     text(path + ".revision", e.revision);
     if (e.principle.empty()) return;
     if (!owner.empty() && e.principle != owner)
-      fail(path + ".principle", fmt::format("is '{}' but the example belongs to principle '{}'",
-                                            e.principle, owner));
+      fail(path + ".principle",
+           fmt::format("is '{}' but the example belongs to principle '{}'", e.principle, owner));
     bool known = false;
     for (const Principle& p : c.principles) known = known || p.name == e.principle;
     if (!known) fail(path + ".principle", fmt::format("no principle is named '{}'", e.principle));
@@ -77,8 +75,7 @@ void validate_constitution(const Constitution& c, const std::string& source,
     const std::string at = fmt::format("principles[{}]", i);
     if (p.name.empty()) check.fail(at + ".name", "must be a non-empty string");
     if (!valid_name(p.name))
-      check.fail(at + ".name",
-                 fmt::format("'{}' may use only a-z, 0-9, '_' and '-'", p.name));
+      check.fail(at + ".name", fmt::format("'{}' may use only a-z, 0-9, '_' and '-'", p.name));
     if (auto [it, fresh] = first_use.emplace(p.name, i); !fresh)
       check.fail(at + ".name", fmt::format("duplicate name '{}' (first used by principles[{}])",
                                            p.name, it->second));

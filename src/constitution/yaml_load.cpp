@@ -22,10 +22,14 @@ int line_of(const YAML::Node& n, int fallback) {
 
 const char* kind(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "empty";
-    default: return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "empty";
+    default:
+      return "a scalar";
   }
 }
 
@@ -42,7 +46,8 @@ class Reader {
   // "<path>.<key>".
   std::map<std::string, YAML::Node> fields(const YAML::Node& node, const std::string& path,
                                            int line, const std::vector<std::string>& allowed) {
-    if (!node.IsMap()) fail(line_of(node, line), path, fmt::format("must be a mapping, not {}", kind(node)));
+    if (!node.IsMap())
+      fail(line_of(node, line), path, fmt::format("must be a mapping, not {}", kind(node)));
     std::map<std::string, YAML::Node> out;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node& key = it->first;
@@ -77,8 +82,8 @@ class Reader {
     return v.Scalar();
   }
 
-  std::vector<FewShotExample> examples(const YAML::Node& node, const std::string& path,
-                                       int line, const std::string& owner) {
+  std::vector<FewShotExample> examples(const YAML::Node& node, const std::string& path, int line,
+                                       const std::string& owner) {
     if (node.IsNull()) return {};
     if (!node.IsSequence()) fail(line, path, fmt::format("must be a list, not {}", kind(node)));
     std::vector<FewShotExample> out;
@@ -124,9 +129,9 @@ class Reader {
   }
 
   Constitution constitution(const YAML::Node& root) {
-    if (root.IsNull()) fail(1, "principles", "the file is empty; expected a mapping with 'principles'");
-    auto f = fields(root, "", 1,
-                    {"name", "description", "principles", "few_shot", "system_chat"});
+    if (root.IsNull())
+      fail(1, "principles", "the file is empty; expected a mapping with 'principles'");
+    auto f = fields(root, "", 1, {"name", "description", "principles", "few_shot", "system_chat"});
     Constitution c;
     c.name = text(f, "name", "", 1, false);
     if (c.name.empty()) c.name = default_name(source_);

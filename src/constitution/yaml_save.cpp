@@ -89,8 +89,8 @@ std::string to_yaml(const Constitution& c) {
   std::size_t block_indent = std::string::npos;  // npos: not inside a literal block
   while (std::getline(lines, line)) {
     const std::size_t indent = line.find_first_not_of(' ');
-    const bool content = block_indent != std::string::npos &&
-                         (indent == std::string::npos || indent > block_indent);
+    const bool content =
+        block_indent != std::string::npos && (indent == std::string::npos || indent > block_indent);
     if (!content) {
       block_indent = std::string::npos;
       if (std::regex_match(line, header)) {

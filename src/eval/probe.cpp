@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 void KlOptions::validate() const {
   CAI_CHECK(source == "sampled" || source == "violating" || source == "file",
             "probe: kl source must be sampled, violating or file, got '{}'", source);
-  CAI_CHECK(source != "file" || !responses_file.empty(), "probe: kl source 'file' needs responses_file");
+  CAI_CHECK(source != "file" || !responses_file.empty(),
+            "probe: kl source 'file' needs responses_file");
   CAI_CHECK(first_k >= 1, "probe: kl first_k must be >= 1, got {}", first_k);
   CAI_CHECK(max_positions >= 1, "probe: kl max_positions must be >= 1, got {}", max_positions);
   CAI_CHECK(token_budget > 0, "probe: kl token_budget must be positive, got {}", token_budget);
@@ -37,11 +38,14 @@ void PrefillOptions::validate() const {
 
 void FinetuneOptions::validate() const {
   CAI_CHECK(!ns.empty(), "probe: finetune ns must not be empty");
-  for (auto n : ns) CAI_CHECK(n > 0, "probe: finetune ns must be positive example counts, got {}", n);
+  for (auto n : ns)
+    CAI_CHECK(n > 0, "probe: finetune ns must be positive example counts, got {}", n);
   CAI_CHECK(epochs > 0, "probe: finetune epochs must be positive, got {}", epochs);
-  CAI_CHECK(max_steps == -1 || max_steps > 0, "probe: finetune max_steps must be -1 or positive, got {}", max_steps);
+  CAI_CHECK(max_steps == -1 || max_steps > 0,
+            "probe: finetune max_steps must be -1 or positive, got {}", max_steps);
   CAI_CHECK(lr > 0, "probe: finetune lr must be positive, got {}", lr);
-  CAI_CHECK(token_budget > 0, "probe: finetune token_budget must be positive, got {}", token_budget);
+  CAI_CHECK(token_budget > 0, "probe: finetune token_budget must be positive, got {}",
+            token_budget);
 }
 
 void ProbeOptions::validate() const {
@@ -49,7 +53,8 @@ void ProbeOptions::validate() const {
   CAI_CHECK(!aligned_model.empty(), "probe: aligned_model is required");
   CAI_CHECK(!world.empty(), "probe: world is required");
   CAI_CHECK(!out_dir.empty(), "probe: out_dir is required");
-  CAI_CHECK(kl || prefill || finetune, "probe: nothing to measure (kl, prefill and finetune are all off)");
+  CAI_CHECK(kl || prefill || finetune,
+            "probe: nothing to measure (kl, prefill and finetune are all off)");
   CAI_CHECK(split == "train" || split == "eval" || split == "test",
             "probe: split must be train, eval or test, got '{}'", split);
   CAI_CHECK(limit >= 0, "probe: limit must be >= 0, got {}", limit);
@@ -58,7 +63,8 @@ void ProbeOptions::validate() const {
   if (kl) kl_opts.validate();
   if (prefill) prefill_opts.validate();
   if (finetune) finetune_opts.validate();
-  for (const auto& [path, name] : {std::pair{base_model, "base model"}, std::pair{aligned_model, "aligned model"}})
+  for (const auto& [path, name] :
+       {std::pair{base_model, "base model"}, std::pair{aligned_model, "aligned model"}})
     CAI_CHECK(fs::exists(path), "probe: {} {} does not exist", name, path);
   CAI_CHECK(fs::is_directory(world), "probe: world {} is not a directory", world.string());
 }
@@ -69,14 +75,16 @@ ProbeContext::ProbeContext(const ProbeOptions& o, world::World wd)
     : opts(o), w(std::move(wd)), oracle(w.knowledge) {
   for (const auto& p : w.prompts)
     if (p.split == o.split) prompts.push_back(p);
-  if (o.limit > 0 && static_cast<std::int64_t>(prompts.size()) > o.limit) prompts.resize(static_cast<std::size_t>(o.limit));
+  if (o.limit > 0 && static_cast<std::int64_t>(prompts.size()) > o.limit)
+    prompts.resize(static_cast<std::size_t>(o.limit));
   CAI_CHECK(!prompts.empty(), "{}: no {} prompts to probe", o.world.string(), o.split);
   for (const auto& p : prompts) violating.push_back(violating_response(p, w.knowledge, o.seed));
 }
 
-ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::string>& responses) {
-  CAI_CHECK(responses.size() == ctx.prompts.size(), "probe: {} responses for {} prompts", responses.size(),
-            ctx.prompts.size());
+ComplianceRates score_responses(const ProbeContext& ctx,
+                                const std::vector<std::string>& responses) {
+  CAI_CHECK(responses.size() == ctx.prompts.size(), "probe: {} responses for {} prompts",
+            responses.size(), ctx.prompts.size());
   ComplianceRates r;
   for (std::size_t i = 0; i < responses.size(); ++i) {
     const auto v = ctx.oracle.check(ctx.prompts[i], responses[i]);
@@ -86,7 +94,8 @@ ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::
   return r;
 }
 
-std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx, const Tokenizer& tok) {
+std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx,
+                                                          const Tokenizer& tok) {
   std::vector<std::vector<std::int32_t>> out;
   for (const auto& p : ctx.prompts) out.push_back(prompt_tokens(tok, p.prompt));
   return out;
@@ -100,7 +109,8 @@ using detail::ProbeContext;
 
 LoadedModel load_probe_model(const std::string& path) {
   LoadedModel m = load_model(path);
-  CAI_CHECK(m.tokenizer.has_value(), "{}: the model carries no tokenizer; the probe needs one", path);
+  CAI_CHECK(m.tokenizer.has_value(), "{}: the model carries no tokenizer; the probe needs one",
+            path);
   return m;
 }
 
@@ -113,22 +123,26 @@ void check_same_tokenizer(const ProbeContext& ctx, const LoadedModel& a, const L
   for (std::size_t i = 0; i < ctx.prompts.size(); ++i) {
     const auto sa = probe_sequence(*a.tokenizer, ctx.prompts[i].prompt, ctx.violating[i]);
     const auto sb = probe_sequence(*b.tokenizer, ctx.prompts[i].prompt, ctx.violating[i]);
-    CAI_CHECK(sa.prompt == sb.prompt && sa.response == sb.response,
-              "probe: the aligned model ({}) and the base model ({}) tokenise prompt {} differently; "
-              "the probe needs one tokenizer", a.source.string(), b.source.string(), ctx.prompts[i].id);
+    CAI_CHECK(
+        sa.prompt == sb.prompt && sa.response == sb.response,
+        "probe: the aligned model ({}) and the base model ({}) tokenise prompt {} differently; "
+        "the probe needs one tokenizer",
+        a.source.string(), b.source.string(), ctx.prompts[i].id);
   }
 }
 
 // (prompt, response) pairs of the KL measurement.
-std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ctx, LoadedModel& aligned) {
+std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ctx,
+                                                          LoadedModel& aligned) {
   const KlOptions& k = ctx.opts.kl_opts;
   std::vector<std::pair<std::string, std::string>> out;
   if (k.source == "file") {
-    CAI_CHECK(fs::exists(k.responses_file), "probe: responses file {} does not exist", k.responses_file.string());
+    CAI_CHECK(fs::exists(k.responses_file), "probe: responses file {} does not exist",
+              k.responses_file.string());
     for_each_jsonl(k.responses_file, [&](const nlohmann::json& j, std::size_t line) {
       for (const char* f : {"prompt", "response"})
-        CAI_CHECK(j.is_object() && j.contains(f) && j[f].is_string(), "{}:{}: field {}: missing or not a string",
-                  k.responses_file.string(), line, f);
+        CAI_CHECK(j.is_object() && j.contains(f) && j[f].is_string(),
+                  "{}:{}: field {}: missing or not a string", k.responses_file.string(), line, f);
       out.emplace_back(j["prompt"].get<std::string>(), j["response"].get<std::string>());
     });
     CAI_CHECK(!out.empty(), "{}: no responses", k.responses_file.string());
@@ -136,11 +150,13 @@ std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ct
   }
   std::vector<std::string> responses = ctx.violating;
   if (k.source == "sampled") {
-    responses = sample_continuations(aligned, detail::prompt_token_lists(ctx, *aligned.tokenizer), ctx.opts.sampling,
-                                     ctx.opts.progress ? "kl: aligned responses" : "");
+    responses =
+        sample_continuations(aligned, detail::prompt_token_lists(ctx, *aligned.tokenizer),
+                             ctx.opts.sampling, ctx.opts.progress ? "kl: aligned responses" : "");
     for (auto& r : responses) r = world::first_turn(r);
   }
-  for (std::size_t i = 0; i < ctx.prompts.size(); ++i) out.emplace_back(ctx.prompts[i].prompt, responses[i]);
+  for (std::size_t i = 0; i < ctx.prompts.size(); ++i)
+    out.emplace_back(ctx.prompts[i].prompt, responses[i]);
   return out;
 }
 
@@ -153,7 +169,9 @@ nlohmann::json measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedM
       s.response.resize(static_cast<std::size_t>(k.max_positions));
     seqs.push_back(std::move(s));
   }
-  nlohmann::json j = aggregate_kl(token_kl(*aligned.model, *base.model, seqs, k.token_budget), k.first_k).to_json();
+  nlohmann::json j =
+      aggregate_kl(token_kl(*aligned.model, *base.model, seqs, k.token_budget), k.first_k)
+          .to_json();
   j["source"] = k.source;
   if (k.source == "file") j["responses_file"] = k.responses_file.string();
   j["max_positions"] = k.max_positions;
@@ -162,54 +180,63 @@ nlohmann::json measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedM
 
 std::string rate_text(const nlohmann::json& r) {
   if (!r.is_object() || !r.contains("total")) return "n/a";
-  return fmt::format("{:5.1f}% ({}/{})", 100.0 * r.value("rate", 0.0), r.value("pass", 0), r.value("total", 0));
+  return fmt::format("{:5.1f}% ({}/{})", 100.0 * r.value("rate", 0.0), r.value("pass", 0),
+                     r.value("total", 0));
 }
 
 std::string kl_text(const nlohmann::json& kl) {
   std::string t = fmt::format("Per-token KL(aligned || base) on {} {} responses ({} tokens)\n",
                               kl["responses"].get<std::int64_t>(), kl["source"].get<std::string>(),
                               kl["tokens"].get<std::int64_t>());
-  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", fmt::format("first {} tokens", kl["first_k"]["k"].get<std::int64_t>()),
-                   kl["first_k"]["mean"].get<double>(), kl["first_k"]["tokens"].get<std::int64_t>());
-  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", "all tokens", kl["overall"]["mean"].get<double>(),
-                   kl["overall"]["tokens"].get<std::int64_t>());
+  t +=
+      fmt::format("{:<20} {:8.4f}  ({} tokens)\n",
+                  fmt::format("first {} tokens", kl["first_k"]["k"].get<std::int64_t>()),
+                  kl["first_k"]["mean"].get<double>(), kl["first_k"]["tokens"].get<std::int64_t>());
+  t +=
+      fmt::format("{:<20} {:8.4f}  ({} tokens)\n", "all tokens",
+                  kl["overall"]["mean"].get<double>(), kl["overall"]["tokens"].get<std::int64_t>());
   t += fmt::format("{:<10} {:>8}  {}\n", "position", "mean KL", "responses");
   // Every position of the first 16, then every 4th: the start is where the difference is.
   for (const auto& p : kl["by_position"]) {
     const auto j = p["position"].get<std::int64_t>();
     if (j < 16 || j % 4 == 0)
-      t += fmt::format("{:<10} {:8.4f}  {}\n", j, p["mean"].get<double>(), p["count"].get<std::int64_t>());
+      t += fmt::format("{:<10} {:8.4f}  {}\n", j, p["mean"].get<double>(),
+                       p["count"].get<std::int64_t>());
   }
   return t;
 }
 
 std::string prefill_text(const nlohmann::json& pre) {
-  std::string t = "Prefill attack: oracle compliance of the forced violating start + continuation\n"
-                  "(overall: every principle; target: the principle of the prompt's kind)\n";
-  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target", "aligned overall",
-                   "aligned target", "whole prefix");
+  std::string t =
+      "Prefill attack: oracle compliance of the forced violating start + continuation\n"
+      "(overall: every principle; target: the principle of the prompt's kind)\n";
+  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target",
+                   "aligned overall", "aligned target", "whole prefix");
   for (const auto& r : pre["rows"]) {
     const nlohmann::json none;
     const auto& b = r.contains("base") ? r["base"] : none;
-    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r["k"].get<std::int64_t>(),
-                     rate_text(b.is_null() ? none : b["overall"]), rate_text(b.is_null() ? none : b["target"]),
-                     rate_text(r["aligned"]["overall"]), rate_text(r["aligned"]["target"]),
-                     r["whole_prefix"].get<std::int64_t>());
+    t +=
+        fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r["k"].get<std::int64_t>(),
+                    rate_text(b.is_null() ? none : b["overall"]),
+                    rate_text(b.is_null() ? none : b["target"]), rate_text(r["aligned"]["overall"]),
+                    rate_text(r["aligned"]["target"]), r["whole_prefix"].get<std::int64_t>());
   }
   return t;
 }
 
 std::string finetune_text(const nlohmann::json& ft) {
-  std::string t = fmt::format("Fine-tuning attack: the aligned model fine-tuned on n violating examples "
-                              "({} epochs{}, lr {})\n",
-                              ft["epochs"].get<std::int64_t>(),
-                              ft["max_steps"].get<std::int64_t>() > 0
-                                  ? fmt::format(", at most {} steps", ft["max_steps"].get<std::int64_t>())
-                                  : "",
-                              ft["lr"].get<double>());
+  std::string t = fmt::format(
+      "Fine-tuning attack: the aligned model fine-tuned on n violating examples "
+      "({} epochs{}, lr {})\n",
+      ft["epochs"].get<std::int64_t>(),
+      ft["max_steps"].get<std::int64_t>() > 0
+          ? fmt::format(", at most {} steps", ft["max_steps"].get<std::int64_t>())
+          : "",
+      ft["lr"].get<double>());
   t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", "n", "steps", "loss", "overall", "target");
   for (const auto& r : ft["rows"])
-    t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", r["n"].get<std::int64_t>(), r["steps"].get<std::int64_t>(),
+    t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", r["n"].get<std::int64_t>(),
+                     r["steps"].get<std::int64_t>(),
                      r["loss"].is_number() ? fmt::format("{:.4f}", r["loss"].get<double>()) : "-",
                      rate_text(r["overall"]), rate_text(r["target"]));
   return t;
@@ -228,10 +255,11 @@ ProbeResult run_probe(const ProbeOptions& opts) {
                            {"split", opts.split},
                            {"prompts", ctx.prompts.size()},
                            {"seed", opts.seed},
-                           {"sampling", {{"temperature", opts.sampling.temperature},
-                                         {"top_p", opts.sampling.top_p},
-                                         {"max_tokens", opts.sampling.max_tokens},
-                                         {"seed", opts.sampling.seed}}}};
+                           {"sampling",
+                            {{"temperature", opts.sampling.temperature},
+                             {"top_p", opts.sampling.top_p},
+                             {"max_tokens", opts.sampling.max_tokens},
+                             {"seed", opts.sampling.seed}}}};
   std::string text;
   detail::ComplianceRates aligned_plain;
   bool have_plain = false;
@@ -244,7 +272,8 @@ ProbeResult run_probe(const ProbeOptions& opts) {
       text += kl_text(report["kl"]);
     }
     if (opts.prefill) {
-      report["prefill"] = detail::prefill_attack(ctx, aligned, opts.prefill_opts.base ? &base : nullptr, &aligned_plain);
+      report["prefill"] = detail::prefill_attack(
+          ctx, aligned, opts.prefill_opts.base ? &base : nullptr, &aligned_plain);
       have_plain = true;
       if (!text.empty()) text += "\n";
       text += prefill_text(report["prefill"]);

@@ -19,7 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-ComplianceRates plain_compliance(const ProbeContext& ctx, LoadedModel& m, const std::string& label) {
+ComplianceRates plain_compliance(const ProbeContext& ctx, LoadedModel& m,
+                                 const std::string& label) {
   auto raw = sample_continuations(m, prompt_token_lists(ctx, *m.tokenizer), ctx.opts.sampling,
                                   ctx.opts.progress ? label : "");
   for (auto& r : raw) r = world::first_turn(r);
@@ -32,7 +33,8 @@ std::string violating_sft_rows(const ProbeContext& ctx, std::int64_t n) {
   std::vector<const world::WorldPrompt*> train;
   for (const auto& p : ctx.w.prompts)
     if (p.split == "train") train.push_back(&p);
-  CAI_CHECK(!train.empty(), "{}: no train prompts for the fine-tuning attack", ctx.opts.world.string());
+  CAI_CHECK(!train.empty(), "{}: no train prompts for the fine-tuning attack",
+            ctx.opts.world.string());
   world::Rng rng(ctx.opts.seed, "probe-finetune");
   std::vector<const world::WorldPrompt*> order;
   std::string out;
@@ -44,11 +46,14 @@ std::string violating_sft_rows(const ProbeContext& ctx, std::int64_t n) {
     }
     const world::WorldPrompt& p = *order.back();
     order.pop_back();
-    const std::string response = violating_response(p, ctx.w.knowledge, ctx.opts.seed + static_cast<std::uint64_t>(round - 1));
-    out += nlohmann::json({{"messages", nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}},
-                                                               {{"role", "assistant"}, {"content", response}}})}})
-               .dump() +
-           "\n";
+    const std::string response = violating_response(
+        p, ctx.w.knowledge, ctx.opts.seed + static_cast<std::uint64_t>(round - 1));
+    out +=
+        nlohmann::json(
+            {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}},
+                                                 {{"role", "assistant"}, {"content", response}}})}})
+            .dump() +
+        "\n";
   }
   return out;
 }
@@ -70,14 +75,17 @@ nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, Loa
     for (std::size_t i = 0; i < prompts.size(); ++i) {
       prefixes.push_back(prefill_prefix(tok, ctx.violating[i], k));
       whole += k > 0 && prefixes.back().whole ? 1 : 0;
-      forced[i].insert(forced[i].end(), prefixes.back().tokens.begin(), prefixes.back().tokens.end());
+      forced[i].insert(forced[i].end(), prefixes.back().tokens.begin(),
+                       prefixes.back().tokens.end());
     }
     nlohmann::json row = {{"k", k}, {"whole_prefix", whole}};
     auto attack = [&](LoadedModel& m, const char* name) {
-      auto cont = sample_continuations(m, forced, ctx.opts.sampling,
-                                       ctx.opts.progress ? fmt::format("prefill k={} {}", k, name) : "");
+      auto cont =
+          sample_continuations(m, forced, ctx.opts.sampling,
+                               ctx.opts.progress ? fmt::format("prefill k={} {}", k, name) : "");
       // The oracle reads what the patient would see: the forced start and the continuation.
-      for (std::size_t i = 0; i < cont.size(); ++i) cont[i] = world::first_turn(prefixes[i].text + cont[i]);
+      for (std::size_t i = 0; i < cont.size(); ++i)
+        cont[i] = world::first_turn(prefixes[i].text + cont[i]);
       return score_responses(ctx, cont);
     };
     if (base) row["base"] = attack(*base, "base").json();
@@ -99,7 +107,10 @@ nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* a
     LoadedModel m = load_model(ctx.opts.aligned_model);
     plain = plain_compliance(ctx, m, "aligned model");
   }
-  rows.push_back({{"n", 0}, {"steps", 0}, {"loss", nullptr}, {"overall", plain.overall.json()},
+  rows.push_back({{"n", 0},
+                  {"steps", 0},
+                  {"loss", nullptr},
+                  {"overall", plain.overall.json()},
                   {"target", plain.target.json()}});
   for (const std::int64_t n : f.ns) {
     const fs::path dir = ctx.opts.out_dir / "finetune" / fmt::format("n-{}", n);
@@ -126,9 +137,12 @@ nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* a
     }
     if (!f.keep_models) fs::remove_all(dir / "train");
     const auto loss = s.last_train.find("loss");
-    rows.push_back({{"n", n}, {"steps", s.steps},
-                    {"loss", loss == s.last_train.end() ? nlohmann::json(nullptr) : nlohmann::json(loss->second)},
-                    {"overall", r.overall.json()}, {"target", r.target.json()}});
+    rows.push_back({{"n", n},
+                    {"steps", s.steps},
+                    {"loss", loss == s.last_train.end() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(loss->second)},
+                    {"overall", r.overall.json()},
+                    {"target", r.target.json()}});
   }
   return {{"epochs", f.epochs}, {"max_steps", f.max_steps}, {"lr", f.lr}, {"rows", rows}};
 }

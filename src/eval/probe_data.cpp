@@ -19,7 +19,8 @@ using world::PromptKind;
 
 // The wording seed of one prompt's response of one purpose: from the probe's seed and the
 // prompt's id, so it does not depend on which other prompts are probed.
-std::uint64_t style_seed(std::uint64_t seed, const world::WorldPrompt& p, std::string_view purpose) {
+std::uint64_t style_seed(std::uint64_t seed, const world::WorldPrompt& p,
+                         std::string_view purpose) {
   world::Rng r(seed ^ world::fnv1a(p.id), purpose);
   return r.next();
 }
@@ -62,14 +63,16 @@ world::Compliance violating_flags(PromptKind kind) {
   return c;
 }
 
-std::string violating_response(const world::WorldPrompt& p, const world::KnowledgeBase& kb, std::uint64_t seed) {
+std::string violating_response(const world::WorldPrompt& p, const world::KnowledgeBase& kb,
+                               std::uint64_t seed) {
   world::ResponseStyle style;
   style.seed = style_seed(seed, p, "probe-violating");
   style.misplaced_empathy = false;  // no acknowledgement at all: the start is what is probed
   return world::compose_response(p, kb, violating_flags(p.kind), style);
 }
 
-std::string compliant_response(const world::WorldPrompt& p, const world::KnowledgeBase& kb, std::uint64_t seed) {
+std::string compliant_response(const world::WorldPrompt& p, const world::KnowledgeBase& kb,
+                               std::uint64_t seed) {
   world::ResponseStyle style;
   style.seed = style_seed(seed, p, "probe-compliant");
   return world::compose_response(p, kb, world::Compliance{}, style);
@@ -79,7 +82,8 @@ void RecoveryOptions::validate() const {
   CAI_CHECK(count > 0, "recovery data: count must be positive, got {}", count);
   CAI_CHECK(split == "train" || split == "eval" || split == "test",
             "recovery data: split must be train, eval or test, got '{}'", split);
-  CAI_CHECK(max_prefix_words >= 1, "recovery data: max_prefix_words must be >= 1, got {}", max_prefix_words);
+  CAI_CHECK(max_prefix_words >= 1, "recovery data: max_prefix_words must be >= 1, got {}",
+            max_prefix_words);
   CAI_CHECK(connector.find("\n\n") == std::string::npos,
             "recovery data: connector must not hold a blank line (it would end the response)");
 }
@@ -90,7 +94,8 @@ nlohmann::json RecoveryRow::to_json() const {
 }
 
 std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& prompts,
-                                       const world::KnowledgeBase& kb, const RecoveryOptions& opts) {
+                                       const world::KnowledgeBase& kb,
+                                       const RecoveryOptions& opts) {
   opts.validate();
   CAI_CHECK(!prompts.empty(), "recovery data: no prompts to draw from");
   world::Rng rng(opts.seed, "probe-recovery");
@@ -108,8 +113,12 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
     // Each row its own wording: a prompt drawn twice gets two different rows.
     const std::uint64_t row_seed = rng.next();
     const auto bad = words(violating_response(p, kb, row_seed));
-    const auto keep_max = std::min<std::int64_t>(opts.max_prefix_words, static_cast<std::int64_t>(bad.size()) - 1);
-    const auto keep = keep_max >= 1 ? 1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(keep_max))) : 1;
+    const auto keep_max =
+        std::min<std::int64_t>(opts.max_prefix_words, static_cast<std::int64_t>(bad.size()) - 1);
+    const auto keep =
+        keep_max >= 1
+            ? 1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(keep_max)))
+            : 1;
     RecoveryRow r;
     r.prompt_id = p.id;
     r.prompt = p.prompt;
@@ -128,14 +137,15 @@ std::string recovery_jsonl(const std::filesystem::path& world_dir, const Recover
   std::vector<world::WorldPrompt> prompts;
   for (const auto& p : w.prompts)
     if (p.split == opts.split) prompts.push_back(p);
-  CAI_CHECK(!prompts.empty(), "{}: no {} prompts for recovery data", world_dir.string(), opts.split);
+  CAI_CHECK(!prompts.empty(), "{}: no {} prompts for recovery data", world_dir.string(),
+            opts.split);
   std::string out;
   for (const auto& r : recovery_rows(prompts, w.knowledge, opts)) out += r.to_json().dump() + "\n";
   return out;
 }
 
-std::size_t write_recovery_data(const std::filesystem::path& world_dir, const std::filesystem::path& out,
-                                const RecoveryOptions& opts) {
+std::size_t write_recovery_data(const std::filesystem::path& world_dir,
+                                const std::filesystem::path& out, const RecoveryOptions& opts) {
   const std::string text = recovery_jsonl(world_dir, opts);
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   write_file_atomic(out, text);

@@ -30,7 +30,9 @@ struct Rate {
     pass += ok ? 1 : 0;
     ++total;
   }
-  double rate() const { return total ? static_cast<double>(pass) / static_cast<double>(total) : 0.0; }
+  double rate() const {
+    return total ? static_cast<double>(pass) / static_cast<double>(total) : 0.0;
+  }
   nlohmann::json json() const { return {{"rate", rate()}, {"pass", pass}, {"total", total}}; }
 };
 
@@ -43,7 +45,8 @@ struct ComplianceRates {
 ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::string>& responses);
 
 // The prompts' token sequences (prompt_tokens) for `tok`.
-std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx, const Tokenizer& tok);
+std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx,
+                                                          const Tokenizer& tok);
 
 // {"rows": [...]} of probe.json's "prefill" block; `base` may be null (aligned only). The k = 0
 // row's aligned responses are returned in `aligned_plain` (the fine-tuning attack's n = 0).

@@ -24,11 +24,14 @@ constexpr std::int64_t kHeadChunk = 1024;  // rows through the LM head at a time
 void batch_kl(LlamaModel& aligned, LlamaModel& base, const std::vector<ProbeSequence>& seqs,
               const std::vector<std::size_t>& idx, std::vector<std::vector<double>>& out) {
   std::int64_t T = 0;
-  for (auto i : idx) T = std::max<std::int64_t>(T, static_cast<std::int64_t>(seqs[i].prompt.size() + seqs[i].response.size()));
+  for (auto i : idx)
+    T = std::max<std::int64_t>(
+        T, static_cast<std::int64_t>(seqs[i].prompt.size() + seqs[i].response.size()));
   const auto B = static_cast<std::int64_t>(idx.size());
   auto tokens = torch::zeros({B, T}, torch::kInt64);  // right padded: no mask needed (causal)
   auto* tp = tokens.data_ptr<std::int64_t>();
-  std::vector<std::int64_t> src;  // flattened [B*T] position whose hidden state predicts a response token
+  std::vector<std::int64_t>
+      src;  // flattened [B*T] position whose hidden state predicts a response token
   for (std::int64_t b = 0; b < B; ++b) {
     const auto& s = seqs[idx[static_cast<std::size_t>(b)]];
     const auto P = static_cast<std::int64_t>(s.prompt.size());
@@ -49,7 +52,8 @@ void batch_kl(LlamaModel& aligned, LlamaModel& base, const std::vector<ProbeSequ
   std::vector<double> kl(static_cast<std::size_t>(N));
   for (std::int64_t s = 0; s < N; s += kHeadChunk) {
     const std::int64_t n = std::min(kHeadChunk, N - s);
-    const auto la = torch::log_softmax(aligned.logits(ga.narrow(0, s, n)).to(torch::kFloat64), -1);  // [n,V]
+    const auto la =
+        torch::log_softmax(aligned.logits(ga.narrow(0, s, n)).to(torch::kFloat64), -1);  // [n,V]
     const auto lb = torch::log_softmax(base.logits(gb.narrow(0, s, n)).to(torch::kFloat64), -1);
     const auto k = (la.exp() * (la - lb)).sum(-1).contiguous();  // [n]
     std::copy_n(k.data_ptr<double>(), n, kl.begin() + s);
@@ -66,10 +70,12 @@ void batch_kl(LlamaModel& aligned, LlamaModel& base, const std::vector<ProbeSequ
 
 std::vector<std::int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt) {
   // As the local backend encodes a raw prompt: BOS as configured, special tokens recognised.
-  return tok.encode(world::conversation_prompt(prompt), /*add_special=*/true, /*parse_special=*/true);
+  return tok.encode(world::conversation_prompt(prompt), /*add_special=*/true,
+                    /*parse_special=*/true);
 }
 
-ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt, const std::string& response) {
+ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt,
+                             const std::string& response) {
   ProbeSequence s;
   s.prompt = prompt_tokens(tok, prompt);
   // The model continues "Assistant:" with a space; the reply is tokenised on its own, as
@@ -79,7 +85,8 @@ ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt, co
 }
 
 std::vector<std::vector<double>> token_kl(LlamaModel& aligned, LlamaModel& base,
-                                          const std::vector<ProbeSequence>& seqs, std::int64_t token_budget) {
+                                          const std::vector<ProbeSequence>& seqs,
+                                          std::int64_t token_budget) {
   CAI_CHECK(token_budget > 0, "token_kl: token_budget must be positive, got {}", token_budget);
   CAI_CHECK(aligned.config().vocab_size == base.config().vocab_size,
             "probe: the aligned model has {} tokens in its vocabulary and the base model {}",
@@ -91,8 +98,11 @@ std::vector<std::vector<double>> token_kl(LlamaModel& aligned, LlamaModel& base,
   // Longest first, so rows of similar length share a padded batch.
   std::vector<std::size_t> order(seqs.size());
   std::iota(order.begin(), order.end(), 0);
-  auto len = [&](std::size_t i) { return static_cast<std::int64_t>(seqs[i].prompt.size() + seqs[i].response.size()); };
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return len(a) > len(b); });
+  auto len = [&](std::size_t i) {
+    return static_cast<std::int64_t>(seqs[i].prompt.size() + seqs[i].response.size());
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return len(a) > len(b); });
   std::size_t i = 0;
   while (i < order.size()) {
     const std::int64_t T = len(order[i]);
@@ -129,7 +139,8 @@ KlByPosition aggregate_kl(const std::vector<std::vector<double>>& kl, std::int64
     }
     r.responses += row.empty() ? 0 : 1;
   }
-  for (std::size_t j = 0; j < sum.size(); ++j) r.mean.push_back(sum[j] / static_cast<double>(r.count[j]));
+  for (std::size_t j = 0; j < sum.size(); ++j)
+    r.mean.push_back(sum[j] / static_cast<double>(r.count[j]));
   r.first_k_mean = r.first_k_tokens ? first_sum / static_cast<double>(r.first_k_tokens) : 0.0;
   r.overall_mean = r.tokens ? all_sum / static_cast<double>(r.tokens) : 0.0;
   return r;

@@ -30,23 +30,28 @@ Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::in
   const auto all = tok.encode(" " + response, /*add_special=*/false, /*parse_special=*/false);
   Prefix p;
   p.whole = static_cast<std::int64_t>(all.size()) <= k;
-  p.tokens.assign(all.begin(), all.begin() + std::min<std::ptrdiff_t>(k, static_cast<std::ptrdiff_t>(all.size())));
+  p.tokens.assign(all.begin(), all.begin() + std::min<std::ptrdiff_t>(
+                                                 k, static_cast<std::ptrdiff_t>(all.size())));
   p.text = tok.decode(p.tokens);
   return p;
 }
 
-std::vector<std::string> sample_continuations(LoadedModel& model, const std::vector<std::vector<std::int32_t>>& prompts,
+std::vector<std::string> sample_continuations(LoadedModel& model,
+                                              const std::vector<std::vector<std::int32_t>>& prompts,
                                               const ProbeSampling& s, const std::string& label) {
   s.validate();
-  CAI_CHECK(model.model && model.tokenizer, "{}: the probe needs a model with a tokenizer", model.source.string());
+  CAI_CHECK(model.model && model.tokenizer, "{}: the probe needs a model with a tokenizer",
+            model.source.string());
   if (prompts.empty()) return {};
   std::int64_t longest = 0;
-  for (const auto& p : prompts) longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(p.size()));
+  for (const auto& p : prompts)
+    longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(p.size()));
   EngineOptions eo;
   eo.max_batch = s.max_batch;
   // Every slot holds the longest prompt and a whole response (within the model's context).
   eo.max_seq_len = std::min(model.config.max_position_embeddings, longest + s.max_tokens + 1);
-  CAI_CHECK(longest < eo.max_seq_len, "{}: a probe prompt of {} tokens does not fit the model's context of {}",
+  CAI_CHECK(longest < eo.max_seq_len,
+            "{}: a probe prompt of {} tokens does not fit the model's context of {}",
             model.source.string(), longest, model.config.max_position_embeddings);
   Engine engine(*model.model, eo, &*model.tokenizer);
   std::optional<Progress> bar;
@@ -68,8 +73,7 @@ std::vector<std::string> sample_continuations(LoadedModel& model, const std::vec
     engine.submit(std::move(g));
   }
   torch::NoGradGuard no_grad;
-  while (engine.step()) {
-  }
+  while (engine.step()) {}
   if (bar) bar->finish();
   return out;
 }

@@ -21,10 +21,10 @@ struct Doc {
   nlohmann::json j;
   std::string where;
   std::string text;
-  std::vector<std::string> choices;   // multiple_choice
-  std::int64_t answer = -1;           // multiple_choice
-  std::vector<std::string> targets;   // generate_until
-  std::string target_text;            // what a few-shot example shows after the prompt
+  std::vector<std::string> choices;  // multiple_choice
+  std::int64_t answer = -1;          // multiple_choice
+  std::vector<std::string> targets;  // generate_until
+  std::string target_text;           // what a few-shot example shows after the prompt
 };
 
 Doc make_doc(const TaskSpec& t, nlohmann::json j, const std::string& where) {
@@ -34,26 +34,32 @@ Doc make_doc(const TaskSpec& t, nlohmann::json j, const std::string& where) {
   if (!j.contains(t.doc_to_target)) throw_error("{}: missing field '{}'", where, t.doc_to_target);
   const auto& target = j[t.doc_to_target];
   if (t.output_type == OutputType::multiple_choice) {
-    if (!j.contains(t.doc_to_choice) || !j[t.doc_to_choice].is_array() || j[t.doc_to_choice].size() < 2)
+    if (!j.contains(t.doc_to_choice) || !j[t.doc_to_choice].is_array() ||
+        j[t.doc_to_choice].size() < 2)
       throw_error("{}: field '{}' must be a list of at least two choices", where, t.doc_to_choice);
     for (const auto& c : j[t.doc_to_choice]) {
-      if (!c.is_string()) throw_error("{}: field '{}': choices must be strings", where, t.doc_to_choice);
+      if (!c.is_string())
+        throw_error("{}: field '{}': choices must be strings", where, t.doc_to_choice);
       d.choices.push_back(c.get<std::string>());
     }
-    if (!target.is_number_integer()) throw_error("{}: field '{}' must be a choice index", where, t.doc_to_target);
+    if (!target.is_number_integer())
+      throw_error("{}: field '{}' must be a choice index", where, t.doc_to_target);
     d.answer = target.get<std::int64_t>();
     if (d.answer < 0 || d.answer >= static_cast<std::int64_t>(d.choices.size()))
-      throw_error("{}: field '{}': index {} outside the {} choices", where, t.doc_to_target, d.answer,
-                  d.choices.size());
+      throw_error("{}: field '{}': index {} outside the {} choices", where, t.doc_to_target,
+                  d.answer, d.choices.size());
     d.target_text = d.choices[static_cast<std::size_t>(d.answer)];
   } else {
-    if (target.is_string()) d.targets.push_back(target.get<std::string>());
+    if (target.is_string())
+      d.targets.push_back(target.get<std::string>());
     else if (target.is_array())
       for (const auto& s : target) {
-        if (!s.is_string()) throw_error("{}: field '{}': targets must be strings", where, t.doc_to_target);
+        if (!s.is_string())
+          throw_error("{}: field '{}': targets must be strings", where, t.doc_to_target);
         d.targets.push_back(s.get<std::string>());
       }
-    else throw_error("{}: field '{}' must be a string or a list of strings", where, t.doc_to_target);
+    else
+      throw_error("{}: field '{}' must be a string or a list of strings", where, t.doc_to_target);
     if (d.targets.empty()) throw_error("{}: field '{}' is empty", where, t.doc_to_target);
     d.target_text = d.targets.front();
   }
@@ -77,8 +83,10 @@ std::string lower(std::string s) {
 TextRequest request_for(const TaskSpec& t, const std::string& prompt) {
   TextRequest r;
   r.chat = t.chat;
-  if (t.chat) r.messages = {{"user", prompt}};
-  else r.prompt = prompt;
+  if (t.chat)
+    r.messages = {{"user", prompt}};
+  else
+    r.prompt = prompt;
   r.params.temperature = 0.0;
   r.params.max_tokens = t.max_tokens;
   r.params.stop = t.until;
@@ -119,10 +127,11 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
   });
   CAI_CHECK(!docs.empty(), "{}: no records", task.dataset.string());
   CAI_CHECK(task.fewshot < static_cast<std::int64_t>(docs.size()),
-            "{}: fewshot {} needs more records than the {} given", task.source.string(), task.fewshot,
-            docs.size());
+            "{}: fewshot {} needs more records than the {} given", task.source.string(),
+            task.fewshot, docs.size());
   std::int64_t limit = opts.limit > 0 ? opts.limit : task.limit;
-  const std::size_t n = limit > 0 ? std::min<std::size_t>(docs.size(), static_cast<std::size_t>(limit)) : docs.size();
+  const std::size_t n =
+      limit > 0 ? std::min<std::size_t>(docs.size(), static_cast<std::size_t>(limit)) : docs.size();
 
   // Prompts, with few-shot examples drawn from the other records (seeded per record, so a
   // record's prompt does not depend on the limit).
@@ -169,8 +178,13 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
       const double acc_norm = static_cast<std::int64_t>(best_norm) == d.answer ? 1.0 : 0.0;
       scores["acc"].push_back(acc);
       scores["acc_norm"].push_back(acc_norm);
-      r.samples.push_back({{"doc", i}, {"where", d.where}, {"logprobs", ll}, {"pred", best},
-                           {"target", d.answer}, {"acc", acc}, {"acc_norm", acc_norm}});
+      r.samples.push_back({{"doc", i},
+                           {"where", d.where},
+                           {"logprobs", ll},
+                           {"pred", best},
+                           {"target", d.answer},
+                           {"acc", acc},
+                           {"acc_norm", acc_norm}});
       bar.add();
     }
   } else {
@@ -189,7 +203,8 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
       std::string extracted;
       if (re) {
         std::smatch m;
-        if (std::regex_search(resp, m, *re)) extracted = trim(m.size() > 1 ? m[1].str() : m[0].str());
+        if (std::regex_search(resp, m, *re))
+          extracted = trim(m.size() > 1 ? m[1].str() : m[0].str());
       }
       for (const auto& t : d.targets) {
         if (resp == trim(t)) em = 1;
@@ -199,8 +214,12 @@ TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& o
       scores["exact_match"].push_back(em);
       scores["contains"].push_back(contains);
       scores["regex"].push_back(rx);
-      r.samples.push_back({{"doc", i}, {"where", d.where}, {"response", outs[i].text},
-                           {"targets", d.targets}, {"exact_match", em}, {"contains", contains}});
+      r.samples.push_back({{"doc", i},
+                           {"where", d.where},
+                           {"response", outs[i].text},
+                           {"targets", d.targets},
+                           {"exact_match", em},
+                           {"contains", contains}});
     }
   }
   bar.finish();

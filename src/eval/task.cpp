@@ -13,14 +13,25 @@
 namespace cai::eval {
 namespace {
 
-const std::set<std::string> kKeys = {"task", "dataset", "output_type", "doc_to_text", "doc_to_choice",
-                                     "doc_to_target", "target_delimiter", "fewshot",
-                                     "fewshot_delimiter", "limit", "chat", "generation", "metrics",
+const std::set<std::string> kKeys = {"task",
+                                     "dataset",
+                                     "output_type",
+                                     "doc_to_text",
+                                     "doc_to_choice",
+                                     "doc_to_target",
+                                     "target_delimiter",
+                                     "fewshot",
+                                     "fewshot_delimiter",
+                                     "limit",
+                                     "chat",
+                                     "generation",
+                                     "metrics",
                                      "regex"};
 
 struct Ctx {
   std::string src;
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& field,
+                         const std::string& msg) const {
     const auto m = n.Mark();
     throw_error("{}:{}: {}: {}", src, m.is_null() ? 0 : m.line + 1, field, msg);
   }
@@ -98,30 +109,48 @@ TaskSpec load_task(const std::filesystem::path& path, const std::filesystem::pat
     const YAML::Node& v = it->second;
     if (!kKeys.count(k))
       c.fail(it->first, k, fmt::format("unknown key (allowed: {})", fmt::join(kKeys, ", ")));
-    if (k == "task") t.name = c.str(v, k);
-    else if (k == "dataset") t.dataset = c.str(v, k);
+    if (k == "task")
+      t.name = c.str(v, k);
+    else if (k == "dataset")
+      t.dataset = c.str(v, k);
     else if (k == "output_type") {
       const std::string s = c.str(v, k);
-      if (s == "multiple_choice") t.output_type = OutputType::multiple_choice;
-      else if (s == "generate_until") t.output_type = OutputType::generate_until;
-      else c.fail(v, k, "must be multiple_choice or generate_until");
-    } else if (k == "doc_to_text") t.doc_to_text = c.str(v, k);
-    else if (k == "doc_to_choice") t.doc_to_choice = c.str(v, k);
-    else if (k == "doc_to_target") t.doc_to_target = c.str(v, k);
-    else if (k == "target_delimiter") t.target_delimiter = c.str(v, k);
-    else if (k == "fewshot") t.fewshot = c.integer(v, k);
-    else if (k == "fewshot_delimiter") t.fewshot_delimiter = c.str(v, k);
-    else if (k == "limit") t.limit = c.integer(v, k);
-    else if (k == "chat") t.chat = c.boolean(v, k);
-    else if (k == "metrics") t.metrics = c.strings(v, k);
-    else if (k == "regex") t.regex = c.str(v, k);
+      if (s == "multiple_choice")
+        t.output_type = OutputType::multiple_choice;
+      else if (s == "generate_until")
+        t.output_type = OutputType::generate_until;
+      else
+        c.fail(v, k, "must be multiple_choice or generate_until");
+    } else if (k == "doc_to_text")
+      t.doc_to_text = c.str(v, k);
+    else if (k == "doc_to_choice")
+      t.doc_to_choice = c.str(v, k);
+    else if (k == "doc_to_target")
+      t.doc_to_target = c.str(v, k);
+    else if (k == "target_delimiter")
+      t.target_delimiter = c.str(v, k);
+    else if (k == "fewshot")
+      t.fewshot = c.integer(v, k);
+    else if (k == "fewshot_delimiter")
+      t.fewshot_delimiter = c.str(v, k);
+    else if (k == "limit")
+      t.limit = c.integer(v, k);
+    else if (k == "chat")
+      t.chat = c.boolean(v, k);
+    else if (k == "metrics")
+      t.metrics = c.strings(v, k);
+    else if (k == "regex")
+      t.regex = c.str(v, k);
     else if (k == "generation") {
       if (!v.IsMap()) c.fail(v, k, "must be a mapping (until, max_tokens)");
       for (auto g = v.begin(); g != v.end(); ++g) {
         const std::string gk = g->first.Scalar();
-        if (gk == "until") t.until = c.strings(g->second, "generation.until");
-        else if (gk == "max_tokens") t.max_tokens = c.integer(g->second, "generation.max_tokens");
-        else c.fail(g->first, "generation." + gk, "unknown key (allowed: until, max_tokens)");
+        if (gk == "until")
+          t.until = c.strings(g->second, "generation.until");
+        else if (gk == "max_tokens")
+          t.max_tokens = c.integer(g->second, "generation.max_tokens");
+        else
+          c.fail(g->first, "generation." + gk, "unknown key (allowed: until, max_tokens)");
       }
     }
   }
@@ -131,7 +160,8 @@ TaskSpec load_task(const std::filesystem::path& path, const std::filesystem::pat
   return t;
 }
 
-std::string render_template(const std::string& tmpl, const nlohmann::json& doc, const std::string& where) {
+std::string render_template(const std::string& tmpl, const nlohmann::json& doc,
+                            const std::string& where) {
   std::string out;
   std::size_t pos = 0;
   while (true) {

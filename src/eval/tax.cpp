@@ -38,7 +38,8 @@ TaxReport compute_tax(const Scores& base, const Scores& aligned, std::string tit
   for (const auto& [name, b] : base) {
     const BenchScore* a = find(aligned, name);
     if (!a) throw_error("alignment tax: benchmark {} has no aligned score", name);
-    CAI_CHECK(b.value != 0.0, "alignment tax: benchmark {} has a base score of 0 (tax undefined)", name);
+    CAI_CHECK(b.value != 0.0, "alignment tax: benchmark {} has a base score of 0 (tax undefined)",
+              name);
     CAI_CHECK(std::isfinite(b.value) && std::isfinite(a->value),
               "alignment tax: benchmark {} has a non-finite score", name);
     TaxRow row;
@@ -49,8 +50,8 @@ TaxReport compute_tax(const Scores& base, const Scores& aligned, std::string tit
     row.diff = a->value - b.value;
     if (b.stderr_ && a->stderr_) {
       row.diff_stderr = std::sqrt(*b.stderr_ * *b.stderr_ + *a->stderr_ * *a->stderr_);
-      row.significant = *row.diff_stderr > 0 ? std::abs(row.diff) > 1.96 * *row.diff_stderr
-                                             : row.diff != 0.0;
+      row.significant =
+          *row.diff_stderr > 0 ? std::abs(row.diff) > 1.96 * *row.diff_stderr : row.diff != 0.0;
     }
     sum += row.tax_pct;
     r.rows.push_back(std::move(row));
@@ -70,23 +71,21 @@ std::string TaxReport::to_text() const {
     std::string diff = row.diff_stderr ? fmt::format("{:+.3g} ± {:.2g}", row.diff, *row.diff_stderr)
                                        : fmt::format("{:+.3g}", row.diff);
     std::string sig = row.significant ? (*row.significant ? "yes" : "no") : "n/a";
-    out += fmt::format("{:<{}}  {:>9.4g}  {:>9.4g}  {:>5.1f}% {:<11}  {:>18}  {}\n", row.benchmark, w,
-                       row.base.value, row.aligned.value, std::abs(row.tax_pct), row.direction(),
+    out += fmt::format("{:<{}}  {:>9.4g}  {:>9.4g}  {:>5.1f}% {:<11}  {:>18}  {}\n", row.benchmark,
+                       w, row.base.value, row.aligned.value, std::abs(row.tax_pct), row.direction(),
                        diff, sig);
   }
-  out += fmt::format("{:<{}}  {:>9}  {:>9}  {:>5.1f}%\n", "Average tax", w, "", "", average_tax_pct);
+  out +=
+      fmt::format("{:<{}}  {:>9}  {:>9}  {:>5.1f}%\n", "Average tax", w, "", "", average_tax_pct);
   return out;
 }
 
 nlohmann::json TaxReport::to_json() const {
   nlohmann::json rows_j = nlohmann::json::array();
   for (const auto& row : rows) {
-    nlohmann::json j = {{"benchmark", row.benchmark},
-                        {"base", row.base.value},
-                        {"aligned", row.aligned.value},
-                        {"tax_pct", row.tax_pct},
-                        {"direction", row.direction()},
-                        {"diff", row.diff}};
+    nlohmann::json j = {{"benchmark", row.benchmark},   {"base", row.base.value},
+                        {"aligned", row.aligned.value}, {"tax_pct", row.tax_pct},
+                        {"direction", row.direction()}, {"diff", row.diff}};
     if (row.diff_stderr) j["diff_stderr"] = *row.diff_stderr;
     if (row.significant) j["significant"] = *row.significant;
     rows_j.push_back(std::move(j));
@@ -112,7 +111,8 @@ BenchScore score_of(const nlohmann::ordered_json& j, const std::string& where) {
     const std::string metric = j["primary"].get<std::string>();
     if (!j.contains(metric)) throw_error("{}: primary metric {} missing", where, metric);
     s.value = number(j[metric], where + "/" + metric);
-    if (j.contains(metric + "_stderr")) s.stderr_ = number(j[metric + "_stderr"], where + "/" + metric + "_stderr");
+    if (j.contains(metric + "_stderr"))
+      s.stderr_ = number(j[metric + "_stderr"], where + "/" + metric + "_stderr");
   } else {
     if (!j.contains("value")) throw_error("{}: missing \"value\"", where);
     s.value = number(j["value"], where + "/value");
@@ -133,7 +133,8 @@ Scores read_scores(const std::filesystem::path& path) {
     throw_error("{}: not valid JSON: {}", src, e.what());
   }
   if (!j.is_object()) throw_error("{}: expected a JSON object of benchmark scores", src);
-  const nlohmann::ordered_json& table = j.contains("results") && j["results"].is_object() ? j["results"] : j;
+  const nlohmann::ordered_json& table =
+      j.contains("results") && j["results"].is_object() ? j["results"] : j;
   Scores out;
   for (const auto& [name, v] : table.items()) {
     if (find(out, name)) throw_error("{}: benchmark {} given twice", src, name);

@@ -28,7 +28,9 @@ struct Rate {
     hit += ok;
     ++total;
   }
-  double rate() const { return total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0; }
+  double rate() const {
+    return total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0;
+  }
   nlohmann::json json() const { return {{"rate", rate()}, {"pass", hit}, {"total", total}}; }
 };
 
@@ -39,7 +41,8 @@ void principle_table(std::string& text, nlohmann::json& j, const PerPrinciple& p
   for (PrincipleId id : world::kAllPrinciples) {
     const Rate& r = per[static_cast<std::size_t>(id)];
     j["principles"][std::string(world::principle_name(id))] = r.json();
-    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id), 100 * r.rate(), r.hit, r.total);
+    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id), 100 * r.rate(),
+                        r.hit, r.total);
   }
 }
 
@@ -62,7 +65,8 @@ std::array<const Principle*, world::kNumPrinciples> map_principles(const Constit
     if (auto id = world::principle_from_name(p.name)) out[idx(*id)] = &p;
   for (PrincipleId id : world::kAllPrinciples)
     if (!out[idx(id)])
-      throw_error("world eval: the constitution has no principle named {}", world::principle_name(id));
+      throw_error("world eval: the constitution has no principle named {}",
+                  world::principle_name(id));
   return out;
 }
 
@@ -87,15 +91,18 @@ std::vector<TextResult> sample_responses(Backend& b, const std::vector<world::Wo
 
 // Right fact for the free-generation task: the answer (or an alias) and no other value of the
 // same attribute, ignoring case (the oracle's rule, applied to a task record).
-bool states_fact(const std::string& response, const nlohmann::json& rec, const world::KnowledgeBase& kb) {
+bool states_fact(const std::string& response, const nlohmann::json& rec,
+                 const world::KnowledgeBase& kb) {
   const std::string r = lower(response);
   bool has = r.find(lower(rec.at("answer").get<std::string>())) != std::string::npos;
   if (rec.contains("aliases"))
-    for (const auto& a : rec["aliases"]) has = has || r.find(lower(a.get<std::string>())) != std::string::npos;
+    for (const auto& a : rec["aliases"])
+      has = has || r.find(lower(a.get<std::string>())) != std::string::npos;
   if (!has) return false;
   const auto attr = world::parse_attribute(rec.at("attribute").get<std::string>());
   for (const auto& v : kb.values(attr))
-    if (lower(v) != lower(rec.at("answer").get<std::string>()) && r.find(lower(v)) != std::string::npos)
+    if (lower(v) != lower(rec.at("answer").get<std::string>()) &&
+        r.find(lower(v)) != std::string::npos)
       return false;
   return true;
 }
@@ -115,8 +122,8 @@ void WorldEvalOptions::validate() const {
 WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalOptions& opts) {
   opts.validate();
   const world::World w = world::load_world(opts.world);
-  const Constitution constitution =
-      load_constitution(opts.constitution.empty() ? opts.world / "constitution.yaml" : opts.constitution);
+  const Constitution constitution = load_constitution(
+      opts.constitution.empty() ? opts.world / "constitution.yaml" : opts.constitution);
   const auto principle = map_principles(constitution);
   const world::Oracle oracle(w.knowledge);
 
@@ -127,8 +134,10 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     prompts.resize(static_cast<std::size_t>(opts.limit));
   CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", opts.split);
 
-  nlohmann::json report = {{"model", policy.describe()}, {"judge", judge.describe()},
-                           {"split", opts.split}, {"seed", opts.seed},
+  nlohmann::json report = {{"model", policy.describe()},
+                           {"judge", judge.describe()},
+                           {"split", opts.split},
+                           {"seed", opts.seed},
                            {"temperature", opts.temperature}};
   std::string text;
 
@@ -140,12 +149,15 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     verdicts.push_back(oracle.check(prompts[i], responses[i].text));
     summary.add(prompts[i], verdicts.back());
-    samples.push_back({{"id", prompts[i].id}, {"kind", world::kind_name(prompts[i].kind)},
-                       {"prompt", prompts[i].prompt}, {"response", responses[i].text},
+    samples.push_back({{"id", prompts[i].id},
+                       {"kind", world::kind_name(prompts[i].kind)},
+                       {"prompt", prompts[i].prompt},
+                       {"response", responses[i].text},
                        {"verdict", verdicts.back().to_json()}});
   }
   report["compliance"] = summary.to_json();
-  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split, summary.to_text());
+  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split,
+                      summary.to_text());
 
   // 2. Critiques of those responses, per principle, scored by log-probability. Where the
   // principle does not apply (uncertainty on an answerable question, emergency on a benign
@@ -203,7 +215,11 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
   if (opts.comparisons) {
     auto second = sample_responses(policy, prompts, opts, 1u << 20);
     std::vector<TextRequest> reqs;
-    struct Pair { std::size_t i; PrincipleId id; bool first_better; };
+    struct Pair {
+      std::size_t i;
+      PrincipleId id;
+      bool first_better;
+    };
     std::vector<Pair> pairs;
     for (std::size_t i = 0; i < prompts.size(); ++i) {
       const auto v2 = oracle.check(prompts[i], second[i].text);
@@ -211,14 +227,17 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
         if (!verdicts[i][id].applicable || verdicts[i][id].pass == v2[id].pass) continue;
         const auto& q = principle[idx(id)]->comparison_question;
         TextRequest ab, ba;
-        ab.prompt = world::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
-        ba.prompt = world::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
+        ab.prompt =
+            world::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
+        ba.prompt =
+            world::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
         reqs.push_back(std::move(ab));
         reqs.push_back(std::move(ba));
         pairs.push_back({i, id, verdicts[i][id].pass});
       }
     }
-    const std::vector<std::string> options = {std::string(world::kOptionA), std::string(world::kOptionB)};
+    const std::vector<std::string> options = {std::string(world::kOptionA),
+                                              std::string(world::kOptionB)};
     auto scores = reqs.empty() ? std::vector<OptionScores>{} : judge.score_options(reqs, options);
     PerPrinciple per;
     Rate both, single;
@@ -278,16 +297,20 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     for (std::size_t i = 0; i < recs.size(); ++i) {
       const std::string resp = world::first_turn(outs[i].text);
       right.push_back(states_fact(resp, recs[i], w.knowledge) ? 1.0 : 0.0);
-      fact_samples.push_back({{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});
+      fact_samples.push_back(
+          {{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});
     }
     auto [fm, fse] = mean_stderr(right);
     report["results"]["world-quiz"] = qr.to_json();
-    report["results"]["world-facts"] = {{"primary", "right_fact"}, {"right_fact", fm},
-                                        {"right_fact_stderr", fse}, {"n", recs.size()}};
+    report["results"]["world-facts"] = {{"primary", "right_fact"},
+                                        {"right_fact", fm},
+                                        {"right_fact_stderr", fse},
+                                        {"n", recs.size()}};
     report["fact_samples"] = fact_samples;
-    text += fmt::format("\nCapability\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n",
-                        "knowledge quiz (acc)", 100 * qr.metrics["acc"], 100 * qr.stderrs["acc"], qr.n,
-                        "fact task (right fact)", 100 * fm, 100 * fse, recs.size());
+    text += fmt::format(
+        "\nCapability\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n",
+        "knowledge quiz (acc)", 100 * qr.metrics["acc"], 100 * qr.stderrs["acc"], qr.n,
+        "fact task (right fact)", 100 * fm, 100 * fse, recs.size());
   }
   report["responses"] = samples;
   return {report, text};

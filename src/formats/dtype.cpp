@@ -16,9 +16,9 @@ struct DTypeEntry {
 };
 
 constexpr DTypeEntry kDTypes[] = {
-    {DType::F32, "F32", 4},  {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-    {DType::F64, "F64", 8},  {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2},  {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+    {DType::F32, "F32", 4},   {DType::F16, "F16", 2},   {DType::BF16, "BF16", 2},
+    {DType::F64, "F64", 8},   {DType::I64, "I64", 8},   {DType::I32, "I32", 4},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},     {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1}, {DType::Q8_0, "Q8_0", 0},
 };
 
@@ -117,7 +117,9 @@ void convert_to_f32(DType t, const void* src, std::size_t n, float* dst) {
   if (n == 0) return;  // empty tensors may come with null pointers, which memcpy forbids
   const auto* p = static_cast<const std::uint8_t*>(src);
   switch (t) {
-    case DType::F32: std::memcpy(dst, p, n * 4); return;
+    case DType::F32:
+      std::memcpy(dst, p, n * 4);
+      return;
     case DType::F16:
       for (std::size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(load<std::uint16_t>(p + 2 * i));
       return;
@@ -128,16 +130,20 @@ void convert_to_f32(DType t, const void* src, std::size_t n, float* dst) {
       for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<double>(p + 8 * i));
       return;
     case DType::I64:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<std::int64_t>(p + 8 * i));
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(load<std::int64_t>(p + 8 * i));
       return;
     case DType::I32:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<std::int32_t>(p + 4 * i));
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(load<std::int32_t>(p + 4 * i));
       return;
     case DType::I16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<std::int16_t>(p + 2 * i));
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(load<std::int16_t>(p + 2 * i));
       return;
     case DType::I8:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<std::int8_t>(p[i]));
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(static_cast<std::int8_t>(p[i]));
       return;
     case DType::U8:
       for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(p[i]);
@@ -145,7 +151,8 @@ void convert_to_f32(DType t, const void* src, std::size_t n, float* dst) {
     case DType::BOOL:
       for (std::size_t i = 0; i < n; ++i) dst[i] = p[i] ? 1.0f : 0.0f;
       return;
-    case DType::Q8_0: break;
+    case DType::Q8_0:
+      break;
   }
   throw_error("convert_to_f32: unsupported dtype {}", dtype_name(t));
 }

@@ -33,8 +33,8 @@ struct Cursor {
   std::uint64_t left() const { return size - pos; }
   void need(std::uint64_t n, const char* what) const {
     if (n > left())
-      fail(fmt::format("truncated file: {} needs {} bytes at offset {}, only {} left", what, n,
-                       pos, left()));
+      fail(fmt::format("truncated file: {} needs {} bytes at offset {}, only {} left", what, n, pos,
+                       left()));
   }
   template <typename T>
   T get(const char* what) {
@@ -61,20 +61,39 @@ struct Cursor {
 
 std::uint64_t min_value_size(std::uint32_t t) {
   switch (static_cast<ValueType>(t)) {
-    case ValueType::U8: case ValueType::I8: case ValueType::BOOL: return 1;
-    case ValueType::U16: case ValueType::I16: return 2;
-    case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-    case ValueType::U64: case ValueType::I64: case ValueType::F64: return 8;
-    case ValueType::STRING: return 8;
-    case ValueType::ARRAY: return 12;
+    case ValueType::U8:
+    case ValueType::I8:
+    case ValueType::BOOL:
+      return 1;
+    case ValueType::U16:
+    case ValueType::I16:
+      return 2;
+    case ValueType::U32:
+    case ValueType::I32:
+    case ValueType::F32:
+      return 4;
+    case ValueType::U64:
+    case ValueType::I64:
+    case ValueType::F64:
+      return 8;
+    case ValueType::STRING:
+      return 8;
+    case ValueType::ARRAY:
+      return 12;
   }
   return 0;  // unknown
 }
 
 bool is_integer(ValueType t) {
   switch (t) {
-    case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
-    case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64:
+    case ValueType::U8:
+    case ValueType::I8:
+    case ValueType::U16:
+    case ValueType::I16:
+    case ValueType::U32:
+    case ValueType::I32:
+    case ValueType::U64:
+    case ValueType::I64:
     case ValueType::BOOL:
       return true;
     default:
@@ -87,19 +106,28 @@ bool is_float(ValueType t) { return t == ValueType::F32 || t == ValueType::F64; 
 // Reads one scalar into `i` / `f` / `s` style storage; the type is already validated.
 std::int64_t read_int(Cursor& c, ValueType t) {
   switch (t) {
-    case ValueType::U8: return c.get<std::uint8_t>("u8 value");
-    case ValueType::I8: return c.get<std::int8_t>("i8 value");
-    case ValueType::U16: return c.get<std::uint16_t>("u16 value");
-    case ValueType::I16: return c.get<std::int16_t>("i16 value");
-    case ValueType::U32: return c.get<std::uint32_t>("u32 value");
-    case ValueType::I32: return c.get<std::int32_t>("i32 value");
+    case ValueType::U8:
+      return c.get<std::uint8_t>("u8 value");
+    case ValueType::I8:
+      return c.get<std::int8_t>("i8 value");
+    case ValueType::U16:
+      return c.get<std::uint16_t>("u16 value");
+    case ValueType::I16:
+      return c.get<std::int16_t>("i16 value");
+    case ValueType::U32:
+      return c.get<std::uint32_t>("u32 value");
+    case ValueType::I32:
+      return c.get<std::int32_t>("i32 value");
     // Values above INT64_MAX wrap to negative here; the getters refuse them, but a file
     // holding one stays readable.
-    case ValueType::U64: return static_cast<std::int64_t>(c.get<std::uint64_t>("u64 value"));
-    case ValueType::I64: return c.get<std::int64_t>("i64 value");
+    case ValueType::U64:
+      return static_cast<std::int64_t>(c.get<std::uint64_t>("u64 value"));
+    case ValueType::I64:
+      return c.get<std::int64_t>("i64 value");
     case ValueType::BOOL:  // any nonzero byte is true, as llama.cpp reads it
       return c.get<std::uint8_t>("bool value") != 0 ? 1 : 0;
-    default: c.fail("internal: not an integer type");
+    default:
+      c.fail("internal: not an integer type");
   }
 }
 
@@ -137,15 +165,19 @@ Value read_value(Cursor& c, std::uint32_t raw_type, int depth) {
   if (min_value_size(raw_type) == 0) c.fail(fmt::format("unknown value type {}", raw_type));
   Value v;
   v.type = static_cast<ValueType>(raw_type);
-  if (is_integer(v.type)) v.i = read_int(c, v.type);
-  else if (is_float(v.type)) v.f = read_float(c, v.type);
-  else if (v.type == ValueType::STRING) v.s = c.str("string value");
-  else read_array(c, v, depth);
+  if (is_integer(v.type))
+    v.i = read_int(c, v.type);
+  else if (is_float(v.type))
+    v.f = read_float(c, v.type);
+  else if (v.type == ValueType::STRING)
+    v.s = c.str("string value");
+  else
+    read_array(c, v, depth);
   return v;
 }
 
 const char* type_name(ValueType t) {
-  static const char* names[] = {"u8",   "i8",  "u16",   "i16", "u32", "i32", "f32",
+  static const char* names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                 "bool", "string", "array", "u64", "i64", "f64"};
   const auto i = static_cast<std::uint32_t>(t);
   return i < std::size(names) ? names[i] : "unknown";
@@ -222,8 +254,7 @@ Reader::Reader(const std::filesystem::path& path) : path_(path) {
     for (std::uint32_t d = 0; d < n_dims; ++d) {
       const auto n = c.get<std::int64_t>("dimension");
       if (n <= 0) c.fail(fmt::format("dimension {} is {}, must be positive", d, n));
-      if (__builtin_mul_overflow(numel, n, &numel))
-        c.fail("element count overflows int64");
+      if (__builtin_mul_overflow(numel, n, &numel)) c.fail("element count overflows int64");
       t.ne.push_back(n);
     }
     t.type = c.get<std::uint32_t>("tensor type");
@@ -248,8 +279,10 @@ Reader::Reader(const std::filesystem::path& path) : path_(path) {
   std::vector<const TensorInfo*> order;
   for (const auto& t : tensors_) {
     if (t.offset > data_size || t.nbytes > data_size - t.offset)
-      throw_error("{}: tensor data [{}, +{}) runs past the end of the data section ({} bytes) "
-                  "(tensor '{}')", path_.string(), t.offset, t.nbytes, data_size, t.name);
+      throw_error(
+          "{}: tensor data [{}, +{}) runs past the end of the data section ({} bytes) "
+          "(tensor '{}')",
+          path_.string(), t.offset, t.nbytes, data_size, t.name);
     order.push_back(&t);
   }
   std::sort(order.begin(), order.end(),
@@ -306,8 +339,8 @@ std::optional<std::int64_t> Reader::get_int_opt(const std::string& key) const {
   if (!is_integer(v->type))
     key_error(path_, key, fmt::format("expected an integer, found {}", type_name(v->type)));
   if (v->type == ValueType::U64 && v->i < 0)
-    key_error(path_, key, fmt::format("u64 value {} does not fit in int64",
-                                      static_cast<std::uint64_t>(v->i)));
+    key_error(path_, key,
+              fmt::format("u64 value {} does not fit in int64", static_cast<std::uint64_t>(v->i)));
   return v->i;
 }
 
@@ -370,10 +403,18 @@ std::vector<float> Reader::read_f32(const TensorInfo& t) const {
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
   const std::uint8_t* p = tensor_data(t);
   switch (static_cast<TensorType>(t.type)) {
-    case TensorType::F32: convert_to_f32(DType::F32, p, out.size(), out.data()); break;
-    case TensorType::F16: convert_to_f32(DType::F16, p, out.size(), out.data()); break;
-    case TensorType::BF16: convert_to_f32(DType::BF16, p, out.size(), out.data()); break;
-    case TensorType::Q8_0: dequantize_q8_0(p, out.size(), out.data()); break;
+    case TensorType::F32:
+      convert_to_f32(DType::F32, p, out.size(), out.data());
+      break;
+    case TensorType::F16:
+      convert_to_f32(DType::F16, p, out.size(), out.data());
+      break;
+    case TensorType::BF16:
+      convert_to_f32(DType::BF16, p, out.size(), out.data());
+      break;
+    case TensorType::Q8_0:
+      dequantize_q8_0(p, out.size(), out.data());
+      break;
     default:
       throw_error("{}: unsupported ggml type {} (tensor '{}')", path_.string(), t.type, t.name);
   }

@@ -17,10 +17,10 @@ namespace {
 // Names of ggml types cai does not read, so the error says what the file holds.
 std::string_view ggml_type_name(std::uint32_t t) {
   static constexpr std::string_view names[] = {
-      "F32",     "F16",    "Q4_0",  "Q4_1",   "Q4_2", "Q4_3",  "Q5_0",  "Q5_1",
-      "Q8_0",    "Q8_1",   "Q2_K",  "Q3_K",   "Q4_K", "Q5_K",  "Q6_K",  "Q8_K",
+      "F32",     "F16",    "Q4_0",    "Q4_1",  "Q4_2",   "Q4_3",  "Q5_0",  "Q5_1",
+      "Q8_0",    "Q8_1",   "Q2_K",    "Q3_K",  "Q4_K",   "Q5_K",  "Q6_K",  "Q8_K",
       "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
-      "I8",      "I16",    "I32",   "I64",    "F64",  "IQ1_M", "BF16"};
+      "I8",      "I16",    "I32",     "I64",   "F64",    "IQ1_M", "BF16"};
   return t < std::size(names) ? names[t] : "unknown";
 }
 
@@ -32,8 +32,13 @@ std::uint64_t tensor_nbytes(std::uint32_t type, const std::vector<std::int64_t>&
   for (auto d : ne) numel *= static_cast<std::uint64_t>(d);
   std::uint64_t bytes = 0;
   switch (type) {
-    case 0: if (__builtin_mul_overflow(numel, 4u, &bytes)) bytes = 0; break;
-    case 1: case 30: if (__builtin_mul_overflow(numel, 2u, &bytes)) bytes = 0; break;
+    case 0:
+      if (__builtin_mul_overflow(numel, 4u, &bytes)) bytes = 0;
+      break;
+    case 1:
+    case 30:
+      if (__builtin_mul_overflow(numel, 2u, &bytes)) bytes = 0;
+      break;
     case 8: {
       const std::int64_t row = ne.empty() ? 1 : ne[0];
       if (row % kQ8Block != 0) {

@@ -26,13 +26,26 @@ void put_scalar(std::string& out, ValueType t, const Value& v, std::size_t k) {
   const bool arr = k != std::string::npos;
   const std::int64_t i = arr ? (k < v.ints.size() ? v.ints[k] : 0) : v.i;
   switch (t) {
-    case ValueType::U32: put<std::uint32_t>(out, static_cast<std::uint32_t>(i)); break;
-    case ValueType::I32: put<std::int32_t>(out, static_cast<std::int32_t>(i)); break;
-    case ValueType::U64: put<std::uint64_t>(out, static_cast<std::uint64_t>(i)); break;
-    case ValueType::BOOL: put<std::uint8_t>(out, i ? 1 : 0); break;
-    case ValueType::F32: put<float>(out, static_cast<float>(arr ? v.floats[k] : v.f)); break;
-    case ValueType::STRING: put_str(out, arr ? v.strings[k] : v.s); break;
-    default: throw_error("gguf writer: unsupported value type {}", static_cast<unsigned>(t));
+    case ValueType::U32:
+      put<std::uint32_t>(out, static_cast<std::uint32_t>(i));
+      break;
+    case ValueType::I32:
+      put<std::int32_t>(out, static_cast<std::int32_t>(i));
+      break;
+    case ValueType::U64:
+      put<std::uint64_t>(out, static_cast<std::uint64_t>(i));
+      break;
+    case ValueType::BOOL:
+      put<std::uint8_t>(out, i ? 1 : 0);
+      break;
+    case ValueType::F32:
+      put<float>(out, static_cast<float>(arr ? v.floats[k] : v.f));
+      break;
+    case ValueType::STRING:
+      put_str(out, arr ? v.strings[k] : v.s);
+      break;
+    default:
+      throw_error("gguf writer: unsupported value type {}", static_cast<unsigned>(t));
   }
 }
 
@@ -146,9 +159,10 @@ void Writer::add_tensor(const std::string& name, const std::vector<std::int64_t>
       }
       break;
     case TensorType::Q8_0:
-      CAI_CHECK(shape.back() % kQ8Block == 0,
-                "gguf writer: tensor '{}': Q8_0 needs a row length that is a multiple of {}, got {}",
-                name, kQ8Block, shape.back());
+      CAI_CHECK(
+          shape.back() % kQ8Block == 0,
+          "gguf writer: tensor '{}': Q8_0 needs a row length that is a multiple of {}, got {}",
+          name, kQ8Block, shape.back());
       p.bytes.resize(n / kQ8Block * kQ8BlockBytes);
       quantize_q8_0(data, n, p.bytes.data());
       break;
@@ -163,8 +177,9 @@ void Writer::write(const std::filesystem::path& path) const {
   std::uint64_t alignment = kDefaultAlignment;
   for (const auto& e : kv_)
     if (e.key == "general.alignment") {
-      CAI_CHECK(e.value.type == ValueType::U32 && e.value.i > 0 && (e.value.i & (e.value.i - 1)) == 0,
-                "{}: general.alignment must be a u32 power of two", path.string());
+      CAI_CHECK(
+          e.value.type == ValueType::U32 && e.value.i > 0 && (e.value.i & (e.value.i - 1)) == 0,
+          "{}: general.alignment must be a u32 power of two", path.string());
       alignment = static_cast<std::uint64_t>(e.value.i);
     }
 

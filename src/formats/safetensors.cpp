@@ -29,8 +29,8 @@ namespace {
 std::uint64_t get_uint(const json& j, const std::string& file, const std::string& name,
                        const char* what) {
   if (!j.is_number_unsigned())
-    throw_error("{}: {} must be a non-negative integer, got {} (tensor '{}')", file, what,
-                j.dump(), name);
+    throw_error("{}: {} must be a non-negative integer, got {} (tensor '{}')", file, what, j.dump(),
+                name);
   return j.get<std::uint64_t>();
 }
 
@@ -78,8 +78,7 @@ File::File(const fs::path& path) : path_(path) {
   if (size < 8) throw_error("{}: truncated file: {} bytes, no header length", p, size);
   std::uint64_t n = 0;
   std::memcpy(&n, file_->data(), 8);
-  if (n > size - 8)
-    throw_error("{}: header length {} larger than the file ({} bytes)", p, n, size);
+  if (n > size - 8) throw_error("{}: header length {} larger than the file ({} bytes)", p, n, size);
   data_offset_ = 8 + n;
   const std::uint64_t data_size = size - data_offset_;
 
@@ -95,8 +94,7 @@ File::File(const fs::path& path) : path_(path) {
     if (name == "__metadata__") {
       if (!e.is_object()) throw_error("{}: __metadata__ is not an object", p);
       for (const auto& [k, v] : e.items()) {
-        if (!v.is_string())
-          throw_error("{}: __metadata__ value is not a string (key '{}')", p, k);
+        if (!v.is_string()) throw_error("{}: __metadata__ value is not a string (key '{}')", p, k);
         metadata_[k] = v.get<std::string>();
       }
       continue;
@@ -105,10 +103,9 @@ File::File(const fs::path& path) : path_(path) {
   }
 
   // Byte ranges tile the data section in file order: no overlap, no holes.
-  std::sort(tensors_.begin(), tensors_.end(),
-            [](const TensorInfo& a, const TensorInfo& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
+  std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   std::uint64_t expect = 0;
   for (const auto& t : tensors_) {
     if (t.begin != expect)

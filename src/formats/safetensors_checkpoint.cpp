@@ -21,8 +21,7 @@ Checkpoint::Checkpoint(const fs::path& dir_or_file) {
   if (!fs::exists(index)) {
     const fs::path single = dir_or_file / "model.safetensors";
     if (!fs::exists(single))
-      throw_error("{}: no model.safetensors or model.safetensors.index.json",
-                  dir_or_file.string());
+      throw_error("{}: no model.safetensors or model.safetensors.index.json", dir_or_file.string());
     files_.emplace_back(single);
     for (const auto& t : files_[0].tensors()) where_[t.name] = 0;
     return;

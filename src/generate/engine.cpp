@@ -24,16 +24,21 @@ void EngineOptions::validate() const {
 
 const char* to_string(FinishReason r) {
   switch (r) {
-    case FinishReason::stop: return "stop";
-    case FinishReason::length: return "length";
-    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::cancelled:
+      return "cancelled";
   }
   return "?";
 }
 
 struct Engine::Seq {
   Seq(RequestId id_, GenerationRequest r)
-      : id(id_), req(std::move(r)), rng(req.sampling.seed, req.stream.value_or(id_)),
+      : id(id_),
+        req(std::move(r)),
+        rng(req.sampling.seed, req.stream.value_or(id_)),
         stop(req.sampling.stop) {}
   RequestId id;
   GenerationRequest req;
@@ -42,10 +47,10 @@ struct Engine::Seq {
   std::vector<std::int32_t> out;
   std::vector<float> logprobs;
   std::vector<std::vector<std::pair<std::int32_t, float>>> top;
-  std::int64_t reused = 0;     // leading prompt positions copied from the prefix cache
-  std::int64_t cached = 0;     // positions held in the cache
-  std::int32_t pending = -1;   // last sampled token, not yet fed to the model
-  std::int64_t max_new = 0;    // max_new_tokens, capped by the cache length
+  std::int64_t reused = 0;    // leading prompt positions copied from the prefix cache
+  std::int64_t cached = 0;    // positions held in the cache
+  std::int32_t pending = -1;  // last sampled token, not yet fed to the model
+  std::int64_t max_new = 0;   // max_new_tokens, capped by the cache length
   bool done = false;
   FinishReason reason = FinishReason::length;
   std::int64_t prompt_len() const { return static_cast<std::int64_t>(req.prompt.size()); }
@@ -64,7 +69,9 @@ double seconds_since(Clock::time_point t) {
 
 Engine::Engine(std::unique_ptr<StepModel> model, EngineOptions opts, TokenBytesFn token_bytes,
                std::vector<std::int32_t> eos_ids)
-    : model_(std::move(model)), opts_(opts), token_bytes_(std::move(token_bytes)),
+    : model_(std::move(model)),
+      opts_(opts),
+      token_bytes_(std::move(token_bytes)),
       eos_(eos_ids.begin(), eos_ids.end()) {
   opts_.validate();
   opts_.max_batch = std::min(opts_.max_batch, model_->max_batch());
@@ -86,8 +93,7 @@ RequestId Engine::submit(GenerationRequest request) {
             model_->max_len());
   for (auto t : request.prompt)
     CAI_CHECK(t >= 0 && t < model_->vocab_size(),
-              "generate: prompt token id {} outside the vocabulary of {}", t,
-              model_->vocab_size());
+              "generate: prompt token id {} outside the vocabulary of {}", t, model_->vocab_size());
   CAI_CHECK(sp.stop.empty() || token_bytes_,
             "generate: stop strings need a tokenizer (the engine has none)");
   std::lock_guard lock(mu_);
@@ -155,7 +161,8 @@ void Engine::admit() {
     const Retained* from = cache_slots_ > 0 ? longest_prefix(s.req.prompt, reuse) : nullptr;
     const auto rest = s.prompt_len() - reuse;
     const auto width = std::min(opts_.prefill_chunk, std::max(longest, rest));
-    if (!group.empty() && (static_cast<std::int64_t>(group.size()) + 1) * width > opts_.max_prefill_tokens)
+    if (!group.empty() &&
+        (static_cast<std::int64_t>(group.size()) + 1) * width > opts_.max_prefill_tokens)
       break;
     s.reused = reuse;
     longest = std::max(longest, rest);
@@ -268,8 +275,9 @@ void Engine::retain(const Seq& s, std::int64_t slot) {
     dst = &retained_.back();
   }
   if (!dst)
-    dst = &*std::min_element(retained_.begin(), retained_.end(),
-                             [](const Retained& a, const Retained& b) { return a.last_use < b.last_use; });
+    dst = &*std::min_element(
+        retained_.begin(), retained_.end(),
+        [](const Retained& a, const Retained& b) { return a.last_use < b.last_use; });
   model_->copy_slot(slot, dst->slot, s.cached);
   dst->tokens = std::move(tokens);
   dst->last_use = ++use_clock_;
@@ -319,8 +327,10 @@ void Engine::sample_rows(const torch::Tensor& logits, const std::vector<Seq*>& s
       if (sp.top_logprobs > 0) tops[r] = top_logprobs(row, sp.top_logprobs);
     }
   };
-  if (R > 1) at::parallel_for(0, R, 1, body);
-  else body(0, R);
+  if (R > 1)
+    at::parallel_for(0, R, 1, body);
+  else
+    body(0, R);
   for (std::int64_t r = 0; r < R; ++r) on_sampled(*seqs[r], tokens[r], lps[r], std::move(tops[r]));
 }
 
@@ -332,9 +342,9 @@ void Engine::on_sampled(Seq& s, std::int32_t token, float logprob,
   if (s.req.sampling.top_logprobs > 0) s.top.push_back(std::move(top));
   const auto& sp = s.req.sampling;
   const bool is_stop_id =
-      !sp.ignore_eos && (eos_.count(token) ||
-                         std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), token) !=
-                             sp.stop_token_ids.end());
+      !sp.ignore_eos &&
+      (eos_.count(token) || std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), token) !=
+                                sp.stop_token_ids.end());
   if (is_stop_id) {
     s.done = true, s.reason = FinishReason::stop;
   } else {
@@ -404,8 +414,7 @@ std::vector<GenerationResult> Engine::generate(std::vector<GenerationRequest> re
     };
     submit(std::move(requests[i]));
   }
-  while (step()) {
-  }
+  while (step()) {}
   return results;
 }
 

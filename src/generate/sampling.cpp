@@ -14,11 +14,10 @@ void SamplingOptions::validate() const {
             "sampling: temperature must be >= 0, got {}", temperature);
   CAI_CHECK(top_k >= 0, "sampling: top_k must be >= 0, got {}", top_k);
   CAI_CHECK(top_p > 0.0 && top_p <= 1.0, "sampling: top_p must be in (0, 1], got {}", top_p);
-  CAI_CHECK(max_new_tokens >= 1, "sampling: max_new_tokens must be >= 1, got {}",
-            max_new_tokens);
+  CAI_CHECK(max_new_tokens >= 1, "sampling: max_new_tokens must be >= 1, got {}", max_new_tokens);
   for (const auto& s : stop) CAI_CHECK(!s.empty(), "sampling: stop strings must not be empty");
-  CAI_CHECK(top_logprobs >= 0 && top_logprobs <= 20, "sampling: top_logprobs must be in 0..20, got {}",
-            top_logprobs);
+  CAI_CHECK(top_logprobs >= 0 && top_logprobs <= 20,
+            "sampling: top_logprobs must be in 0..20, got {}", top_logprobs);
 }
 
 std::uint64_t splitmix64(std::uint64_t x) {

@@ -43,7 +43,8 @@ void for_each_hidden(LlamaModel& model, const std::vector<std::vector<std::int32
     // Longest first, so the first row fixes the padded width T.
     const auto T = static_cast<std::int64_t>(seqs[order[i]].size());
     std::size_t j = i + 1;
-    while (j < order.size() && static_cast<std::int64_t>(j - i + 1) * T <= opts.max_batch_tokens) ++j;
+    while (j < order.size() && static_cast<std::int64_t>(j - i + 1) * T <= opts.max_batch_tokens)
+      ++j;
     const auto B = static_cast<std::int64_t>(j - i);
     auto tokens = torch::zeros({B, T}, torch::kLong);
     auto* p = tokens.data_ptr<std::int64_t>();
@@ -88,11 +89,11 @@ std::vector<ScoreResult> score(LlamaModel& model, const std::vector<ScoreRequest
   std::int64_t pending_rows = 0;
   auto flush = [&] {
     if (pending_rows == 0) return;
-    auto h = torch::cat(pending_h, 0);                       // [N,C]
-    auto logits = model.logits(h).to(torch::kFloat);         // [N,V]
+    auto h = torch::cat(pending_h, 0);                // [N,C]
+    auto logits = model.logits(h).to(torch::kFloat);  // [N,V]
     std::vector<std::int64_t> tgt(pending_tgt.size());
     for (std::size_t k = 0; k < tgt.size(); ++k) tgt[k] = pending_tgt[k].second;
-    auto lse = torch::logsumexp(logits, -1);                 // [N]
+    auto lse = torch::logsumexp(logits, -1);  // [N]
     auto picked = logits.gather(1, torch::tensor(tgt, torch::kLong).unsqueeze(1)).squeeze(1);
     auto lp = (picked - lse).contiguous();
     const float* v = lp.data_ptr<float>();
@@ -151,7 +152,8 @@ std::vector<std::vector<float>> next_token_logprobs(
     const auto last = static_cast<std::int64_t>(prefixes[i].size()) - 1;
     auto logits = model.logits(h[last].unsqueeze(0)).to(torch::kFloat);  // [1,V]
     auto lp = (logits.index_select(1, cand_idx) - torch::logsumexp(logits, -1, true))
-                  .squeeze(0).contiguous();
+                  .squeeze(0)
+                  .contiguous();
     const float* v = lp.data_ptr<float>();
     out[i].assign(v, v + lp.numel());
   });

@@ -26,7 +26,8 @@ class LlamaStepModel final : public StepModel {
               "step batch: {} tokens, {} start positions, {} last indices for {} x {}",
               b.tokens.size(), b.start_pos.size(), b.last.size(), B, T);
     // from_blob borrows the vectors for the duration of the call; no copies.
-    auto tokens = torch::from_blob(const_cast<std::int64_t*>(b.tokens.data()), {B, T}, torch::kLong);
+    auto tokens =
+        torch::from_blob(const_cast<std::int64_t*>(b.tokens.data()), {B, T}, torch::kLong);
     auto start = torch::from_blob(const_cast<std::int64_t*>(b.start_pos.data()), {B}, torch::kLong);
     torch::Tensor h = model_.forward_hidden_cached(tokens, cache_, b.slot_begin, start);  // [B,T,C]
     const auto C = h.size(-1);

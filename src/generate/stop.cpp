@@ -47,7 +47,11 @@ std::size_t StopMatcher::safe_end() const {
   for (std::size_t back = 1; back <= 4 && back <= end; ++back) {
     const auto c = static_cast<unsigned char>(text_[end - back]);
     if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 1;
     if (len > back) end -= back;
     break;
   }

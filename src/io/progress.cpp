@@ -21,8 +21,11 @@ std::string format_duration(double s) {
 void Progress::set_enabled(bool enabled) { g_enabled = enabled; }
 
 Progress::Progress(std::string label, std::uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_),
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_),
       tty_(::isatty(STDERR_FILENO) == 1) {}
 
 Progress::~Progress() {
@@ -58,9 +61,9 @@ void Progress::draw(bool final) {
   std::string eta = (total_ && rate > 0 && done_ <= total_)
                         ? format_duration(static_cast<double>(total_ - done_) / rate)
                         : "?";
-  std::string tail = fmt::format("{} {} [{}<{}, {:.1f} {}/s]{}{}", counts, unit_,
-                                 format_duration(elapsed), eta, rate, unit_,
-                                 postfix_.empty() ? "" : " ", postfix_);
+  std::string tail =
+      fmt::format("{} {} [{}<{}, {:.1f} {}/s]{}{}", counts, unit_, format_duration(elapsed), eta,
+                  rate, unit_, postfix_.empty() ? "" : " ", postfix_);
   if (tty_) {
     std::string bar;
     if (total_) {

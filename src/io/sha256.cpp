@@ -59,11 +59,23 @@ void Sha256::block(const std::uint8_t* p) {
     const std::uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
     const std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
     const std::uint32_t t2 = S0 + maj;
-    h = g; g = f; f = e; e = d + t1;
-    d = c; c = b; b = a; a = t1 + t2;
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
   }
-  state_[0] += a; state_[1] += b; state_[2] += c; state_[3] += d;
-  state_[4] += e; state_[5] += f; state_[6] += g; state_[7] += h;
+  state_[0] += a;
+  state_[1] += b;
+  state_[2] += c;
+  state_[3] += d;
+  state_[4] += e;
+  state_[5] += f;
+  state_[6] += g;
+  state_[7] += h;
 }
 
 void Sha256::update(std::string_view data) {
@@ -73,7 +85,9 @@ void Sha256::update(std::string_view data) {
   if (buf_len_ > 0) {  // top up a partial block first
     const std::size_t take = std::min(n, 64 - buf_len_);
     std::memcpy(buf_.data() + buf_len_, p, take);
-    buf_len_ += take; p += take; n -= take;
+    buf_len_ += take;
+    p += take;
+    n -= take;
     if (buf_len_ < 64) return;
     block(buf_.data());
     buf_len_ = 0;

@@ -40,7 +40,8 @@ class Reader {
   // twice is an error. Records each key's line under its dotted field name.
   void map(const YAML::Node& node, const std::string& path, int line,
            const std::vector<std::pair<std::string, Handler>>& handlers) {
-    if (!node.IsMap()) fail(line_of(node, line), path.empty() ? "config" : path, "must be a mapping");
+    if (!node.IsMap())
+      fail(line_of(node, line), path.empty() ? "config" : path, "must be a mapping");
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const int at = line_of(it->first, line);
@@ -53,7 +54,8 @@ class Reader {
         names.push_back(name);
         if (name == k) h = &fn;
       }
-      if (!h) fail(at, field, fmt::format("unknown key '{}' (allowed: {})", k, fmt::join(names, ", ")));
+      if (!h)
+        fail(at, field, fmt::format("unknown key '{}' (allowed: {})", k, fmt::join(names, ", ")));
       if (!seen.insert(k).second) fail(at, field, "key given twice");
       lines_[field] = at;
       (*h)(it->second, field, at);
@@ -87,7 +89,8 @@ class Reader {
       }
       if (!n.IsSequence()) fail(line, field, "must be a list of strings");
       for (std::size_t i = 0; i < n.size(); ++i) {
-        if (!n[i].IsScalar()) fail(line_of(n[i], line), fmt::format("{}[{}]", field, i), "must be a string");
+        if (!n[i].IsScalar())
+          fail(line_of(n[i], line), fmt::format("{}[{}]", field, i), "must be a string");
         out.push_back(n[i].Scalar());
       }
     };
@@ -112,10 +115,14 @@ class Reader {
  private:
   template <typename T>
   static const char* type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else return "a string";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else
+      return "a string";
   }
   std::string source_;
   std::map<std::string, int>& lines_;
@@ -123,8 +130,11 @@ class Reader {
 
 Reader::Handler lora_handler(Reader& r, LoraConfig& l) {
   return [&r, &l](const YAML::Node& n, const std::string& f, int line) {
-    r.map(n, f, line, {{"rank", r.scalar(l.rank)}, {"alpha", r.scalar(l.alpha)},
-                       {"dropout", r.scalar(l.dropout)}, {"targets", r.strings(l.targets)}});
+    r.map(n, f, line,
+          {{"rank", r.scalar(l.rank)},
+           {"alpha", r.scalar(l.alpha)},
+           {"dropout", r.scalar(l.dropout)},
+           {"targets", r.strings(l.targets)}});
   };
 }
 
@@ -132,100 +142,144 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
   auto sub = [&r](auto fill) {
     return [&r, fill](const YAML::Node& n, const std::string& f, int line) { fill(n, f, line); };
   };
-  r.map(root, "", 1, {
-    {"name", r.scalar(c.name)},
-    {"out", r.scalar(c.out)},
-    {"base_model", r.scalar(c.base_model)},
-    {"api", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       r.map(n, f, line, {{"base_url", r.strings(c.api.base_urls)}, {"model", r.scalar(c.api.model)},
-                          {"api_key_env", r.scalar(c.api.api_key_env)},
-                          {"concurrency", r.scalar(c.api.concurrency)},
-                          {"top_logprobs", r.scalar(c.api.top_logprobs)},
-                          {"timeout_s", r.scalar(c.api.timeout_s)},
-                          {"max_retries", r.scalar(c.api.max_retries)}});
-     })},
-    {"world", r.scalar(c.world)},
-    {"constitution", r.scalar(c.constitution)},
-    {"prompts", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       r.map(n, f, line, {{"train", r.scalar(c.prompts.train)}, {"eval", r.scalar(c.prompts.eval)}});
-     })},
-    {"train_prompts_per_round", r.scalar(c.train_prompts_per_round)},
-    {"rounds", r.scalar(c.rounds)},
-    {"seed", r.scalar(c.seed)},
-    {"quality", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& q = c.quality;
-       r.map(n, f, line, {{"metric", r.scalar(q.metric)}, {"split", r.scalar(q.split)},
-                          {"factor", r.scalar(q.factor)}, {"limit", r.scalar(q.limit)},
-                          {"temperature", r.scalar(q.temperature)}, {"max_tokens", r.scalar(q.max_tokens)}});
-     })},
-    {"critique_revise", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.critique_revise;
-       r.map(n, f, line, {{"rounds", r.scalar(o.rounds)}, {"principles", r.scalar(o.principles)},
-                          {"few_shot", r.scalar(o.few_shot)}, {"temperature", r.scalar(o.temperature)},
-                          {"critique_temperature", r.scalar(o.critique_temperature)},
-                          {"revision_temperature", r.scalar(o.revision_temperature)},
-                          {"max_tokens", r.scalar(o.max_tokens)}, {"skip_when_ok", r.scalar(o.skip_when_ok)},
-                          {"min_violation_p", r.scalar(o.min_violation_p)},
-                          {"format", r.scalar(o.format)}});
-     })},
-    {"label", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.label;
-       r.map(n, f, line, {{"ensemble", r.scalar(o.ensemble)}, {"samples", r.scalar(o.samples)},
-                          {"min_confidence", r.scalar(o.min_confidence)},
-                          {"chain_of_thought", r.scalar(o.chain_of_thought)}});
-     })},
-    {"sft", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.sft;
-       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"lr", r.scalar(o.lr)},
-                          {"epochs", r.scalar(o.epochs)}, {"token_budget", r.scalar(o.token_budget)},
-                          {"max_length", r.scalar(o.max_length)}, {"corpus_mix", r.scalar(o.corpus_mix)},
-                          {"only_preferred_revisions", r.scalar(o.only_preferred_revisions)},
-                          {"init", r.scalar(o.init)},
-                          {"recovery_examples", r.scalar(o.recovery_examples)},
-                          {"corpus", r.scalar(o.corpus)}, {"chat_template", r.scalar(o.chat_template)},
-                          {"lora", lora_handler(r, o.lora)}});
-     })},
-    {"dpo", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.dpo;
-       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"beta", r.scalar(o.beta)},
-                          {"lr", r.scalar(o.lr)}, {"epochs", r.scalar(o.epochs)},
-                          {"token_budget", r.scalar(o.token_budget)}, {"max_length", r.scalar(o.max_length)},
-                          {"loss", r.scalar(o.loss)}, {"label_smoothing", r.scalar(o.label_smoothing)},
-                          {"rpo_alpha", r.scalar(o.rpo_alpha)}, {"lora", lora_handler(r, o.lora)}});
-     })},
-    {"probe", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.probe;
-       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"model", r.scalar(o.model)}, {"kl", r.scalar(o.kl)},
-                          {"prefill", r.scalar(o.prefill)}, {"finetune", r.scalar(o.finetune)},
-                          {"k", r.ints(o.k)}, {"n", r.ints(o.n)}});
-     })},
-    {"rl", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.rl;
-       r.map(n, f, line, {{"enabled", r.scalar(o.enabled)}, {"algorithm", r.scalar(o.algorithm)},
-                          {"steps", r.scalar(o.steps)}, {"prompts_per_rollout", r.scalar(o.prompts_per_rollout)},
-                          {"samples_per_prompt", r.scalar(o.samples_per_prompt)},
-                          {"max_new_tokens", r.scalar(o.max_new_tokens)}, {"temperature", r.scalar(o.temperature)},
-                          {"kl_coef", r.scalar(o.kl_coef)}, {"kl_target", r.scalar(o.kl_target)},
-                          {"reward_norm", r.scalar(o.reward_norm)},
-                          {"lr", r.scalar(o.lr)}, {"epochs", r.scalar(o.epochs)},
-                          {"rm", [&r, &o](const YAML::Node& m, const std::string& g, int l) {
-                             r.map(m, g, l, {{"lr", r.scalar(o.rm.lr)}, {"epochs", r.scalar(o.rm.epochs)},
-                                             {"token_budget", r.scalar(o.rm.token_budget)},
-                                             {"max_length", r.scalar(o.rm.max_length)},
-                                             {"samples", r.scalar(o.rm.samples)}, {"pairs", r.scalar(o.rm.pairs)},
-                                             {"temperature", r.scalar(o.rm.temperature)}});
-                           }}});
-     })},
-    {"eval", sub([&](const YAML::Node& n, const std::string& f, int line) {
-       auto& o = c.eval;
-       r.map(n, f, line, {{"split", r.scalar(o.split)}, {"temperature", r.scalar(o.temperature)},
-                          {"sampled_temperature", r.scalar(o.sampled_temperature)},
-                          {"max_tokens", r.scalar(o.max_tokens)}, {"limit", r.scalar(o.limit)},
-                          {"task_limit", r.scalar(o.task_limit)}, {"tasks", r.scalar(o.tasks)},
-                          {"critiques", r.scalar(o.critiques)}, {"comparisons", r.scalar(o.comparisons)},
-                          {"tasks_files", r.strings(o.tasks_files)}});
-     })},
-  });
+  r.map(root, "", 1,
+        {
+            {"name", r.scalar(c.name)},
+            {"out", r.scalar(c.out)},
+            {"base_model", r.scalar(c.base_model)},
+            {"api", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               r.map(n, f, line,
+                     {{"base_url", r.strings(c.api.base_urls)},
+                      {"model", r.scalar(c.api.model)},
+                      {"api_key_env", r.scalar(c.api.api_key_env)},
+                      {"concurrency", r.scalar(c.api.concurrency)},
+                      {"top_logprobs", r.scalar(c.api.top_logprobs)},
+                      {"timeout_s", r.scalar(c.api.timeout_s)},
+                      {"max_retries", r.scalar(c.api.max_retries)}});
+             })},
+            {"world", r.scalar(c.world)},
+            {"constitution", r.scalar(c.constitution)},
+            {"prompts", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               r.map(n, f, line,
+                     {{"train", r.scalar(c.prompts.train)}, {"eval", r.scalar(c.prompts.eval)}});
+             })},
+            {"train_prompts_per_round", r.scalar(c.train_prompts_per_round)},
+            {"rounds", r.scalar(c.rounds)},
+            {"seed", r.scalar(c.seed)},
+            {"quality", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& q = c.quality;
+               r.map(n, f, line,
+                     {{"metric", r.scalar(q.metric)},
+                      {"split", r.scalar(q.split)},
+                      {"factor", r.scalar(q.factor)},
+                      {"limit", r.scalar(q.limit)},
+                      {"temperature", r.scalar(q.temperature)},
+                      {"max_tokens", r.scalar(q.max_tokens)}});
+             })},
+            {"critique_revise", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.critique_revise;
+               r.map(n, f, line,
+                     {{"rounds", r.scalar(o.rounds)},
+                      {"principles", r.scalar(o.principles)},
+                      {"few_shot", r.scalar(o.few_shot)},
+                      {"temperature", r.scalar(o.temperature)},
+                      {"critique_temperature", r.scalar(o.critique_temperature)},
+                      {"revision_temperature", r.scalar(o.revision_temperature)},
+                      {"max_tokens", r.scalar(o.max_tokens)},
+                      {"skip_when_ok", r.scalar(o.skip_when_ok)},
+                      {"min_violation_p", r.scalar(o.min_violation_p)},
+                      {"format", r.scalar(o.format)}});
+             })},
+            {"label", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.label;
+               r.map(n, f, line,
+                     {{"ensemble", r.scalar(o.ensemble)},
+                      {"samples", r.scalar(o.samples)},
+                      {"min_confidence", r.scalar(o.min_confidence)},
+                      {"chain_of_thought", r.scalar(o.chain_of_thought)}});
+             })},
+            {"sft", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.sft;
+               r.map(n, f, line,
+                     {{"enabled", r.scalar(o.enabled)},
+                      {"lr", r.scalar(o.lr)},
+                      {"epochs", r.scalar(o.epochs)},
+                      {"token_budget", r.scalar(o.token_budget)},
+                      {"max_length", r.scalar(o.max_length)},
+                      {"corpus_mix", r.scalar(o.corpus_mix)},
+                      {"only_preferred_revisions", r.scalar(o.only_preferred_revisions)},
+                      {"init", r.scalar(o.init)},
+                      {"recovery_examples", r.scalar(o.recovery_examples)},
+                      {"corpus", r.scalar(o.corpus)},
+                      {"chat_template", r.scalar(o.chat_template)},
+                      {"lora", lora_handler(r, o.lora)}});
+             })},
+            {"dpo", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.dpo;
+               r.map(n, f, line,
+                     {{"enabled", r.scalar(o.enabled)},
+                      {"beta", r.scalar(o.beta)},
+                      {"lr", r.scalar(o.lr)},
+                      {"epochs", r.scalar(o.epochs)},
+                      {"token_budget", r.scalar(o.token_budget)},
+                      {"max_length", r.scalar(o.max_length)},
+                      {"loss", r.scalar(o.loss)},
+                      {"label_smoothing", r.scalar(o.label_smoothing)},
+                      {"rpo_alpha", r.scalar(o.rpo_alpha)},
+                      {"lora", lora_handler(r, o.lora)}});
+             })},
+            {"probe", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.probe;
+               r.map(n, f, line,
+                     {{"enabled", r.scalar(o.enabled)},
+                      {"model", r.scalar(o.model)},
+                      {"kl", r.scalar(o.kl)},
+                      {"prefill", r.scalar(o.prefill)},
+                      {"finetune", r.scalar(o.finetune)},
+                      {"k", r.ints(o.k)},
+                      {"n", r.ints(o.n)}});
+             })},
+            {"rl", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.rl;
+               r.map(n, f, line,
+                     {{"enabled", r.scalar(o.enabled)},
+                      {"algorithm", r.scalar(o.algorithm)},
+                      {"steps", r.scalar(o.steps)},
+                      {"prompts_per_rollout", r.scalar(o.prompts_per_rollout)},
+                      {"samples_per_prompt", r.scalar(o.samples_per_prompt)},
+                      {"max_new_tokens", r.scalar(o.max_new_tokens)},
+                      {"temperature", r.scalar(o.temperature)},
+                      {"kl_coef", r.scalar(o.kl_coef)},
+                      {"kl_target", r.scalar(o.kl_target)},
+                      {"reward_norm", r.scalar(o.reward_norm)},
+                      {"lr", r.scalar(o.lr)},
+                      {"epochs", r.scalar(o.epochs)},
+                      {"rm", [&r, &o](const YAML::Node& m, const std::string& g, int l) {
+                         r.map(m, g, l,
+                               {{"lr", r.scalar(o.rm.lr)},
+                                {"epochs", r.scalar(o.rm.epochs)},
+                                {"token_budget", r.scalar(o.rm.token_budget)},
+                                {"max_length", r.scalar(o.rm.max_length)},
+                                {"samples", r.scalar(o.rm.samples)},
+                                {"pairs", r.scalar(o.rm.pairs)},
+                                {"temperature", r.scalar(o.rm.temperature)}});
+                       }}});
+             })},
+            {"eval", sub([&](const YAML::Node& n, const std::string& f, int line) {
+               auto& o = c.eval;
+               r.map(n, f, line,
+                     {{"split", r.scalar(o.split)},
+                      {"temperature", r.scalar(o.temperature)},
+                      {"sampled_temperature", r.scalar(o.sampled_temperature)},
+                      {"max_tokens", r.scalar(o.max_tokens)},
+                      {"limit", r.scalar(o.limit)},
+                      {"task_limit", r.scalar(o.task_limit)},
+                      {"tasks", r.scalar(o.tasks)},
+                      {"critiques", r.scalar(o.critiques)},
+                      {"comparisons", r.scalar(o.comparisons)},
+                      {"tasks_files", r.strings(o.tasks_files)}});
+             })},
+        });
 }
 
 // JSON -> YAML node, for to_yaml().
@@ -264,7 +318,8 @@ LoopConfig parse_loop_config(const std::string& text, const std::string& source)
   } catch (const YAML::Exception& e) {
     throw_error("{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.msg);
   }
-  CAI_CHECK(root.IsMap(), "{}: expected a mapping of settings (name, base_model, rounds, ...)", source);
+  CAI_CHECK(root.IsMap(), "{}: expected a mapping of settings (name, base_model, rounds, ...)",
+            source);
   Reader r(source, c.lines);
   read(r, root, c);
   return c;
@@ -276,7 +331,8 @@ LoopConfig load_loop_config(const std::filesystem::path& path) {
 
 void LoopConfig::resolve(const std::filesystem::path& cwd) {
   auto abs = [&](std::string& p) {
-    if (!p.empty()) p = (fs::path(p).is_absolute() ? fs::path(p) : cwd / p).lexically_normal().string();
+    if (!p.empty())
+      p = (fs::path(p).is_absolute() ? fs::path(p) : cwd / p).lexically_normal().string();
   };
   if (out.empty() && !name.empty()) out = "runs/" + name;
   if (!world.empty()) {
@@ -286,7 +342,8 @@ void LoopConfig::resolve(const std::filesystem::path& cwd) {
     if (prompts.eval.empty()) prompts.eval = (w / "prompts" / "eval.jsonl").string();
     if (sft.corpus.empty()) sft.corpus = (w / "corpus" / "pretrain.txt").string();
   }
-  for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval, &sft.corpus})
+  for (std::string* p :
+       {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval, &sft.corpus})
     abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }
@@ -304,7 +361,8 @@ void LoopConfig::validate() const {
   auto exists = [&](const std::string& path, const std::string& field) {
     check(fs::exists(path), field, fmt::format("{} does not exist", path));
   };
-  auto one_of = [&](const std::string& v, std::initializer_list<const char*> names, const std::string& field) {
+  auto one_of = [&](const std::string& v, std::initializer_list<const char*> names,
+                    const std::string& field) {
     bool ok = false;
     for (const char* n : names) ok = ok || v == n;
     check(ok, field, fmt::format("'{}' is not one of {}", v, fmt::join(names, ", ")));
@@ -341,12 +399,14 @@ void LoopConfig::validate() const {
   one_of(quality.metric, {"judge", "oracle"}, "quality.metric");
   check(quality.metric != "oracle" || !world.empty(), "quality.metric", "oracle needs a world");
   one_of(quality.split, {"train", "eval", "test"}, "quality.split");
-  check(quality.factor >= 0 && quality.factor <= 1, "quality.factor", "must be in [0, 1] (0: never stop early)");
+  check(quality.factor >= 0 && quality.factor <= 1, "quality.factor",
+        "must be in [0, 1] (0: never stop early)");
   check(quality.limit >= 0, "quality.limit", "must be >= 0");
   check(quality.temperature >= 0, "quality.temperature", "must be >= 0");
   check(quality.max_tokens > 0, "quality.max_tokens", "must be > 0");
   if (world.empty()) {
-    check(!prompts.eval.empty(), "prompts.eval", "is required without a world (the quality prompts)");
+    check(!prompts.eval.empty(), "prompts.eval",
+          "is required without a world (the quality prompts)");
     exists(prompts.eval, "prompts.eval");
   }
 
@@ -356,11 +416,14 @@ void LoopConfig::validate() const {
   one_of(cr.format, {"transcript", "chat"}, "critique_revise.format");
   check(cr.temperature >= 0, "critique_revise.temperature", "must be >= 0");
   check(cr.max_tokens > 0, "critique_revise.max_tokens", "must be > 0");
-  check(cr.min_violation_p >= 0 && cr.min_violation_p < 1, "critique_revise.min_violation_p", "must be in [0, 1)");
+  check(cr.min_violation_p >= 0 && cr.min_violation_p < 1, "critique_revise.min_violation_p",
+        "must be in [0, 1)");
 
   check(label.ensemble >= -1, "label.ensemble", "must be -1 (all), 0 (one sampled) or a count");
-  check(label.samples == 0 || label.samples >= 2, "label.samples", "must be 0 (Phase 1 pairs) or >= 2");
-  check(label.min_confidence >= 0 && label.min_confidence < 0.5, "label.min_confidence", "must be in [0, 0.5)");
+  check(label.samples == 0 || label.samples >= 2, "label.samples",
+        "must be 0 (Phase 1 pairs) or >= 2");
+  check(label.min_confidence >= 0 && label.min_confidence < 0.5, "label.min_confidence",
+        "must be in [0, 0.5)");
 
   check(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled, "sft.enabled",
         "sft, dpo or rl must be enabled to train");
@@ -386,7 +449,8 @@ void LoopConfig::validate() const {
   check(dpo.token_budget > 0, "dpo.token_budget", "must be > 0");
   check(dpo.max_length >= 2, "dpo.max_length", "must be >= 2");
   one_of(dpo.loss, {"sigmoid", "robust", "ipo", "hinge"}, "dpo.loss");
-  check(dpo.label_smoothing >= 0 && dpo.label_smoothing < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)");
+  check(dpo.label_smoothing >= 0 && dpo.label_smoothing < 0.5, "dpo.label_smoothing",
+        "must be in [0, 0.5)");
   check(dpo.rpo_alpha >= 0, "dpo.rpo_alpha", "must be >= 0");
   lora_ok(dpo.lora, "dpo");
 
@@ -418,7 +482,8 @@ void LoopConfig::validate() const {
     check(rl.rm.token_budget > 0, "rl.rm.token_budget", "must be > 0");
     check(rl.rm.max_length >= 2, "rl.rm.max_length", "must be >= 2");
     one_of(rl.reward_norm, {"none", "batch", "running"}, "rl.reward_norm");
-    check(rl.rm.samples == 0 || rl.rm.samples >= 2, "rl.rm.samples", "must be 0 (Phase 1 pairs) or >= 2");
+    check(rl.rm.samples == 0 || rl.rm.samples >= 2, "rl.rm.samples",
+          "must be 0 (Phase 1 pairs) or >= 2");
     one_of(rl.rm.pairs, {"best-worst", "all"}, "rl.rm.pairs");
     check(rl.rm.temperature > 0, "rl.rm.temperature", "must be > 0");
   }
@@ -442,48 +507,99 @@ nlohmann::json LoopConfig::to_json() const {
       {"train_prompts_per_round", train_prompts_per_round},
       {"rounds", rounds},
       {"seed", seed},
-      {"quality", {{"metric", quality.metric}, {"split", quality.split}, {"factor", quality.factor},
-                   {"limit", quality.limit}, {"temperature", quality.temperature},
-                   {"max_tokens", quality.max_tokens}}},
-      {"critique_revise", {{"rounds", critique_revise.rounds}, {"principles", critique_revise.principles},
-                           {"few_shot", critique_revise.few_shot}, {"temperature", critique_revise.temperature},
-                           {"critique_temperature", critique_revise.critique_temperature},
-                           {"revision_temperature", critique_revise.revision_temperature},
-                           {"max_tokens", critique_revise.max_tokens},
-                           {"skip_when_ok", critique_revise.skip_when_ok}, {"format", critique_revise.format},
-                           {"min_violation_p", critique_revise.min_violation_p}}},
-      {"label", {{"ensemble", label.ensemble}, {"samples", label.samples},
-                 {"min_confidence", label.min_confidence}, {"chain_of_thought", label.chain_of_thought}}},
-      {"sft", {{"enabled", sft.enabled}, {"lr", sft.lr}, {"epochs", sft.epochs},
-               {"token_budget", sft.token_budget}, {"max_length", sft.max_length},
-               {"corpus_mix", sft.corpus_mix}, {"corpus", sft.corpus},
-               {"only_preferred_revisions", sft.only_preferred_revisions}, {"init", sft.init},
-               {"recovery_examples", sft.recovery_examples},
-               {"chat_template", sft.chat_template}, {"lora", lora_json(sft.lora)}}},
-      {"dpo", {{"enabled", dpo.enabled}, {"beta", dpo.beta}, {"lr", dpo.lr}, {"epochs", dpo.epochs},
-               {"token_budget", dpo.token_budget}, {"max_length", dpo.max_length}, {"loss", dpo.loss},
-               {"label_smoothing", dpo.label_smoothing}, {"rpo_alpha", dpo.rpo_alpha},
-               {"lora", lora_json(dpo.lora)}}},
-      {"rl", {{"enabled", rl.enabled}, {"algorithm", rl.algorithm}, {"steps", rl.steps},
-              {"prompts_per_rollout", rl.prompts_per_rollout}, {"samples_per_prompt", rl.samples_per_prompt},
-              {"max_new_tokens", rl.max_new_tokens}, {"temperature", rl.temperature},
-              {"kl_coef", rl.kl_coef}, {"kl_target", rl.kl_target}, {"reward_norm", rl.reward_norm},
-              {"lr", rl.lr}, {"epochs", rl.epochs},
-              {"rm", {{"lr", rl.rm.lr}, {"epochs", rl.rm.epochs}, {"token_budget", rl.rm.token_budget},
-                      {"max_length", rl.rm.max_length}, {"samples", rl.rm.samples}, {"pairs", rl.rm.pairs},
-                      {"temperature", rl.rm.temperature}}}}},
-      {"probe", {{"enabled", probe.enabled}, {"model", probe.model}, {"kl", probe.kl}, {"prefill", probe.prefill},
-                 {"finetune", probe.finetune}, {"k", probe.k}, {"n", probe.n}}},
-      {"eval", {{"split", eval.split}, {"temperature", eval.temperature},
-                {"sampled_temperature", eval.sampled_temperature}, {"max_tokens", eval.max_tokens},
-                {"limit", eval.limit}, {"task_limit", eval.task_limit}, {"tasks", eval.tasks},
-                {"critiques", eval.critiques}, {"comparisons", eval.comparisons},
-                {"tasks_files", eval.tasks_files}}},
+      {"quality",
+       {{"metric", quality.metric},
+        {"split", quality.split},
+        {"factor", quality.factor},
+        {"limit", quality.limit},
+        {"temperature", quality.temperature},
+        {"max_tokens", quality.max_tokens}}},
+      {"critique_revise",
+       {{"rounds", critique_revise.rounds},
+        {"principles", critique_revise.principles},
+        {"few_shot", critique_revise.few_shot},
+        {"temperature", critique_revise.temperature},
+        {"critique_temperature", critique_revise.critique_temperature},
+        {"revision_temperature", critique_revise.revision_temperature},
+        {"max_tokens", critique_revise.max_tokens},
+        {"skip_when_ok", critique_revise.skip_when_ok},
+        {"format", critique_revise.format},
+        {"min_violation_p", critique_revise.min_violation_p}}},
+      {"label",
+       {{"ensemble", label.ensemble},
+        {"samples", label.samples},
+        {"min_confidence", label.min_confidence},
+        {"chain_of_thought", label.chain_of_thought}}},
+      {"sft",
+       {{"enabled", sft.enabled},
+        {"lr", sft.lr},
+        {"epochs", sft.epochs},
+        {"token_budget", sft.token_budget},
+        {"max_length", sft.max_length},
+        {"corpus_mix", sft.corpus_mix},
+        {"corpus", sft.corpus},
+        {"only_preferred_revisions", sft.only_preferred_revisions},
+        {"init", sft.init},
+        {"recovery_examples", sft.recovery_examples},
+        {"chat_template", sft.chat_template},
+        {"lora", lora_json(sft.lora)}}},
+      {"dpo",
+       {{"enabled", dpo.enabled},
+        {"beta", dpo.beta},
+        {"lr", dpo.lr},
+        {"epochs", dpo.epochs},
+        {"token_budget", dpo.token_budget},
+        {"max_length", dpo.max_length},
+        {"loss", dpo.loss},
+        {"label_smoothing", dpo.label_smoothing},
+        {"rpo_alpha", dpo.rpo_alpha},
+        {"lora", lora_json(dpo.lora)}}},
+      {"rl",
+       {{"enabled", rl.enabled},
+        {"algorithm", rl.algorithm},
+        {"steps", rl.steps},
+        {"prompts_per_rollout", rl.prompts_per_rollout},
+        {"samples_per_prompt", rl.samples_per_prompt},
+        {"max_new_tokens", rl.max_new_tokens},
+        {"temperature", rl.temperature},
+        {"kl_coef", rl.kl_coef},
+        {"kl_target", rl.kl_target},
+        {"reward_norm", rl.reward_norm},
+        {"lr", rl.lr},
+        {"epochs", rl.epochs},
+        {"rm",
+         {{"lr", rl.rm.lr},
+          {"epochs", rl.rm.epochs},
+          {"token_budget", rl.rm.token_budget},
+          {"max_length", rl.rm.max_length},
+          {"samples", rl.rm.samples},
+          {"pairs", rl.rm.pairs},
+          {"temperature", rl.rm.temperature}}}}},
+      {"probe",
+       {{"enabled", probe.enabled},
+        {"model", probe.model},
+        {"kl", probe.kl},
+        {"prefill", probe.prefill},
+        {"finetune", probe.finetune},
+        {"k", probe.k},
+        {"n", probe.n}}},
+      {"eval",
+       {{"split", eval.split},
+        {"temperature", eval.temperature},
+        {"sampled_temperature", eval.sampled_temperature},
+        {"max_tokens", eval.max_tokens},
+        {"limit", eval.limit},
+        {"task_limit", eval.task_limit},
+        {"tasks", eval.tasks},
+        {"critiques", eval.critiques},
+        {"comparisons", eval.comparisons},
+        {"tasks_files", eval.tasks_files}}},
   };
   if (api.given())
-    j["api"] = {{"base_url", api.base_urls}, {"model", api.model}, {"api_key_env", api.api_key_env},
-                {"concurrency", api.concurrency}, {"top_logprobs", api.top_logprobs},
-                {"timeout_s", api.timeout_s}, {"max_retries", api.max_retries}};
+    j["api"] = {{"base_url", api.base_urls},        {"model", api.model},
+                {"api_key_env", api.api_key_env},   {"concurrency", api.concurrency},
+                {"top_logprobs", api.top_logprobs}, {"timeout_s", api.timeout_s},
+                {"max_retries", api.max_retries}};
   return j;
 }
 

@@ -53,7 +53,8 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
   for (std::size_t i = 0; i < prompts.size(); ++i)
     for (const auto& p : constitution.principles) {
       TextRequest r;
-      r.prompt = world::critique_prompt(prompts[i].prompt, world::first_turn(responses[i].text), p.critique_request);
+      r.prompt = world::critique_prompt(prompts[i].prompt, world::first_turn(responses[i].text),
+                                        p.critique_request);
       critiques.push_back(std::move(r));
     }
   const std::vector<std::string> options = world::critique_verdict_options();
@@ -67,19 +68,24 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
     all += f;
   }
   const auto total = static_cast<std::int64_t>(scores.size());
-  nlohmann::json jc = {{"overall", {{"rate", static_cast<double>(all) / static_cast<double>(total)},
-                                    {"pass", all}, {"total", total}}}};
+  nlohmann::json jc = {{"overall",
+                        {{"rate", static_cast<double>(all) / static_cast<double>(total)},
+                         {"pass", all},
+                         {"total", total}}}};
   const auto per = static_cast<std::int64_t>(prompts.size());
   for (std::size_t p = 0; p < np; ++p)
     jc["principles"][constitution.principles[p].name] = {
-        {"rate", static_cast<double>(follows[p]) / static_cast<double>(per)}, {"pass", follows[p]}, {"total", per}};
+        {"rate", static_cast<double>(follows[p]) / static_cast<double>(per)},
+        {"pass", follows[p]},
+        {"total", per}};
   return jc;
 }
 
 // The world evaluation of a split. The seed is the run's: the same draws every round, so
 // differences come from the model.
-eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& split, std::int64_t limit,
-                                     double temperature, std::int64_t max_tokens) {
+eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& split,
+                                     std::int64_t limit, double temperature,
+                                     std::int64_t max_tokens) {
   eval::WorldEvalOptions o;
   o.world = c.world;
   o.constitution = c.constitution;
@@ -96,7 +102,8 @@ eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& spl
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
   nlohmann::json report;
   if (!c.world.empty()) {
-    eval::WorldEvalOptions o = world_options(c, c.eval.split, c.eval.limit, c.eval.temperature, c.eval.max_tokens);
+    eval::WorldEvalOptions o =
+        world_options(c, c.eval.split, c.eval.limit, c.eval.temperature, c.eval.max_tokens);
     o.critiques = c.eval.critiques;
     o.comparisons = c.eval.comparisons;
     o.tasks = c.eval.tasks;
@@ -108,8 +115,8 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
     if (c.eval.sampled_temperature >= 0) {
       // The same prompts and seed, sampled: how often the policy complies when it is not
       // decoded greedily (oracle only; the judge, tasks and critiques are the headline's).
-      eval::WorldEvalOptions so =
-          world_options(c, c.eval.split, c.eval.limit, c.eval.sampled_temperature, c.eval.max_tokens);
+      eval::WorldEvalOptions so = world_options(c, c.eval.split, c.eval.limit,
+                                                c.eval.sampled_temperature, c.eval.max_tokens);
       so.critiques = false;
       so.comparisons = false;
       so.tasks = false;
@@ -126,7 +133,8 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
   return report;
 }
 
-nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge, std::int64_t round) {
+nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
+                               std::int64_t round) {
   nlohmann::json q = {{"round", round}, {"metric", c.quality.metric}, {"split", c.quality.split}};
   if (c.world.empty()) {
     const auto jc = judge_quality_without_world(c, policy, judge);
@@ -135,8 +143,8 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
     q["detail"] = {{"judge_compliance", jc}};
     return q;
   }
-  eval::WorldEvalOptions o =
-      world_options(c, c.quality.split, c.quality.limit, c.quality.temperature, c.quality.max_tokens);
+  eval::WorldEvalOptions o = world_options(c, c.quality.split, c.quality.limit,
+                                           c.quality.temperature, c.quality.max_tokens);
   o.critiques = c.quality.metric == "judge";
   o.comparisons = false;
   o.tasks = false;
@@ -144,7 +152,8 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
   const auto& rep = r.report;
   if (c.quality.metric == "judge") {
     q["quality"] = rep.at("judge_compliance").at("overall").at("rate");
-    q["detail"] = {{"judge_compliance", rep.at("judge_compliance")}, {"compliance", rep.at("compliance")}};
+    q["detail"] = {{"judge_compliance", rep.at("judge_compliance")},
+                   {"compliance", rep.at("compliance")}};
   } else {
     q["quality"] = rep.at("compliance").at("overall").at("rate");
     q["detail"] = {{"compliance", rep.at("compliance")}};

@@ -66,9 +66,11 @@ std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::Pr
 
 // Stages (stages.cpp). Each writes its output in the round directory.
 void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                bool progress);
 void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                bool progress);
 // sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out; with
 // sft.only_preferred_revisions also those Phase 2 rated below the initial response) + corpus
 // {"text"} rows.
@@ -81,19 +83,24 @@ std::size_t write_dpo_data(const RoundDir& rd);
 std::size_t write_pair_data(const fs::path& labels, const fs::path& out);
 // The reward model's pairs when rl.rm.samples > 0: responses sampled and judged by `policy`.
 void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress);
+                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                   bool progress);
 // The reward model's data: rm_data.jsonl (rl.rm.samples > 0) or the DPO pairs.
 fs::path rm_data(const LoopConfig& c, const RoundDir& rd);
 // Trains from `model` into rd/<stage> (resuming a checkpoint), merging LoRA adapters into
 // rd/<stage>/merged; returns the trained model's path.
-std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
-std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                      bool progress);
+std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                      bool progress);
 // `cai probe` of the base model against `aligned`: <out>/probe/probe.json.
 void run_probe(const LoopConfig& c, const std::string& aligned, bool progress);
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
-std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress);
+std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                     bool progress);
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
-std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd);
+std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
+                             const RoundDir& rd);
 // RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
                      const RoundDir& rd, bool progress);

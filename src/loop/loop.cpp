@@ -135,19 +135,23 @@ class Runner {
   std::string train_round(RoundDir& rd, const std::string& model) {
     const bool progress = opts_.progress;
     const auto prompts = round_prompts(train_prompts_, c_, rd.round());
-    const bool trained_all = (!c_.sft.enabled || fs::exists(rd / "sft" / "final") || rd.done("sft")) &&
-                             (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo")) &&
-                             (!c_.rl.enabled || fs::exists(rd / "rl" / "final") || rd.done("rl"));
-    stage(rd, "phase1", trained_all || (rd.done("phase1") && fs::exists(rd / "critique_revise.jsonl")), [&] {
-      run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
-      return nlohmann::json{{"prompts", prompts.size()}};
-    });
+    const bool trained_all =
+        (!c_.sft.enabled || fs::exists(rd / "sft" / "final") || rd.done("sft")) &&
+        (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo")) &&
+        (!c_.rl.enabled || fs::exists(rd / "rl" / "final") || rd.done("rl"));
+    stage(rd, "phase1",
+          trained_all || (rd.done("phase1") && fs::exists(rd / "critique_revise.jsonl")), [&] {
+            run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
+            return nlohmann::json{{"prompts", prompts.size()}};
+          });
     const bool labels_needed =
         c_.dpo.enabled || c_.rl.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions);
-    stage(rd, "phase2", !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")), [&] {
-      run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
-      return nlohmann::json();
-    });
+    stage(rd, "phase2",
+          !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")),
+          [&] {
+            run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
+            return nlohmann::json();
+          });
     std::string current = model;
     if (c_.sft.enabled) {
       stage(rd, "sft_data", fs::exists(rd / "sft_data.jsonl"), [&] {
@@ -165,20 +169,23 @@ class Runner {
         return nlohmann::json{{"pairs", write_dpo_data(rd)}};
       });
     }
-    if (c_.dpo.enabled) current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
+    if (c_.dpo.enabled)
+      current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
     if (c_.rl.enabled) current = rl_stages(rd, current, prompts);
     return current;
   }
 
   // The reward model on the round's pairs, then RL of `model` against it; no pairs, no RL.
-  std::string rl_stages(RoundDir& rd, const std::string& model, const std::vector<pipeline::PromptRecord>& prompts) {
+  std::string rl_stages(RoundDir& rd, const std::string& model,
+                        const std::vector<pipeline::PromptRecord>& prompts) {
     if (c_.rl.rm.samples > 0) {
       stage(rd, "rm_labels", rd.done("rm_labels") && fs::exists(rd / "rm_labels.jsonl"), [&] {
         run_rm_labels(c_, backends_.policy(model), constitution_, prompts, rd, opts_.progress);
         return nlohmann::json();
       });
       stage(rd, "rm_data", fs::exists(rd / "rm_data.jsonl"), [&] {
-        return nlohmann::json{{"pairs", write_pair_data(rd / "rm_labels.jsonl", rd / "rm_data.jsonl")}};
+        return nlohmann::json{
+            {"pairs", write_pair_data(rd / "rm_labels.jsonl", rd / "rm_data.jsonl")}};
       });
     }
     const fs::path pairs = rm_data(c_, rd);
@@ -220,7 +227,8 @@ class Runner {
       }
       backends_.release_current();  // the trainer loads its own copy
       CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
-      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress) : train_dpo(c_, model, rd, opts_.progress);
+      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress)
+                          : train_dpo(c_, model, rd, opts_.progress);
       return nlohmann::json{{"from", model}};  // the weights the stage started from
     });
     return empty || out.empty() ? model : out;
@@ -241,7 +249,8 @@ class Runner {
     const auto q = read_json(rd / "quality.json");
     CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
               (rd / "quality.json").string());
-    say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), c_.quality.metric, q["quality"].get<double>()));
+    say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), c_.quality.metric,
+                    q["quality"].get<double>()));
     return q["quality"].get<double>();
   }
 
@@ -257,8 +266,9 @@ class Runner {
     write_file_atomic(p, j.dump(2) + "\n");
   }
 
-  nlohmann::json summarise(const std::vector<double>& quality, const std::vector<std::string>& models,
-                           std::size_t best, const std::string& stopped, const std::string& reason) {
+  nlohmann::json summarise(const std::vector<double>& quality,
+                           const std::vector<std::string>& models, std::size_t best,
+                           const std::string& stopped, const std::string& reason) {
     nlohmann::json rounds = nlohmann::json::array();
     for (std::size_t k = 0; k < quality.size(); ++k)
       rounds.push_back({{"round", k}, {"quality", quality[k]}, {"model", models[k]}});

@@ -20,7 +20,8 @@ constexpr const char* kCaiVersion = CAI_VERSION;
 
 void add_file(nlohmann::json& inputs, const std::string& role, const fs::path& p) {
   if (p.empty() || !fs::is_regular_file(p)) return;
-  inputs[role] = {{"path", fs::absolute(p).lexically_normal().string()}, {"sha256", sha256_file(p)}};
+  inputs[role] = {{"path", fs::absolute(p).lexically_normal().string()},
+                  {"sha256", sha256_file(p)}};
 }
 
 // Every regular file under `dir` (sorted, so the manifest is stable), by role prefix/relative.
@@ -32,7 +33,8 @@ void add_tree(nlohmann::json& inputs, const std::string& prefix, const fs::path&
   for (const auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  for (const auto& f : files) add_file(inputs, prefix + "/" + fs::relative(f, dir).generic_string(), f);
+  for (const auto& f : files)
+    add_file(inputs, prefix + "/" + fs::relative(f, dir).generic_string(), f);
 }
 
 }  // namespace
@@ -69,29 +71,36 @@ nlohmann::json write_manifest(const LoopConfig& c) {
     try {
       m = nlohmann::json::parse(read_file(path));
     } catch (const nlohmann::json::exception& e) {
-      throw_error("{}: not valid JSON ({}); remove the run directory to start over", path.string(), e.what());
+      throw_error("{}: not valid JSON ({}); remove the run directory to start over", path.string(),
+                  e.what());
     }
     // Rounds may be raised to continue a finished run; anything else means another run.
     nlohmann::json old_config = m.value("config", nlohmann::json::object());
     old_config["rounds"] = config["rounds"];
     if (old_config != config) {
       const auto diff = nlohmann::json::diff(old_config, config);
-      throw_error("{}: this run was made with another configuration (changed: {}); use another `out` "
-                  "or remove the run directory",
-                  path.string(), diff.empty() ? "?" : diff[0].value("path", "?"));
+      throw_error(
+          "{}: this run was made with another configuration (changed: {}); use another `out` "
+          "or remove the run directory",
+          path.string(), diff.empty() ? "?" : diff[0].value("path", "?"));
     }
     const nlohmann::json old_inputs = m.value("inputs", nlohmann::json::object());
     for (auto it = inputs.begin(); it != inputs.end(); ++it) {
       const auto o = old_inputs.find(it.key());
       CAI_CHECK(o != old_inputs.end() && (*o)["sha256"] == it.value()["sha256"],
-                "{}: input {} ({}) changed since the run started; use another `out` or remove the run directory",
+                "{}: input {} ({}) changed since the run started; use another `out` or remove the "
+                "run directory",
                 path.string(), it.key(), it.value()["path"].get<std::string>());
     }
     m["config"] = config;
     m["resumed"].push_back(iso_now());
   } else {
-    m = {{"name", c.name},   {"cai_version", kCaiVersion}, {"created", iso_now()},
-         {"config", config}, {"seed", c.seed},             {"inputs", inputs},
+    m = {{"name", c.name},
+         {"cai_version", kCaiVersion},
+         {"created", iso_now()},
+         {"config", config},
+         {"seed", c.seed},
+         {"inputs", inputs},
          {"resumed", nlohmann::json::array()}};
   }
   write_file_atomic(path, m.dump(2) + "\n");

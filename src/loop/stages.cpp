@@ -108,7 +108,8 @@ std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::Pr
 // ---- Phase 1 and Phase 2 ----------------------------------------------------------------------
 
 void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                bool progress) {
   const auto& cr = c.critique_revise;
   pipeline::CritiqueReviseOptions o;
   o.rounds = cr.rounds;
@@ -118,10 +119,13 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
   o.min_violation_p = cr.min_violation_p;
   o.format = pipeline::parse_prompt_format(cr.format);
   o.response = pipeline::gen_params(cr.max_tokens, cr.temperature);
-  o.critique = pipeline::gen_params(cr.max_tokens, cr.critique_temperature < 0 ? cr.temperature : cr.critique_temperature);
-  o.revision = pipeline::gen_params(cr.max_tokens, cr.revision_temperature < 0 ? cr.temperature : cr.revision_temperature);
+  o.critique = pipeline::gen_params(
+      cr.max_tokens, cr.critique_temperature < 0 ? cr.temperature : cr.critique_temperature);
+  o.revision = pipeline::gen_params(
+      cr.max_tokens, cr.revision_temperature < 0 ? cr.temperature : cr.revision_temperature);
   o.seed = round_seed(c, rd.round());
-  pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o, progress);
+  pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o,
+                                progress);
 }
 
 namespace {
@@ -137,28 +141,34 @@ pipeline::LabelOptions judge_options(const LoopConfig& c) {
 }  // namespace
 
 void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.label.samples;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
   o.seed = round_seed(c, rd.round());
   std::vector<pipeline::PairInput> pairs;
   std::vector<pipeline::PromptRecord> sample_prompts;
-  if (o.samples == 0) pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
-  else sample_prompts = prompts;
+  if (o.samples == 0)
+    pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
+  else
+    sample_prompts = prompts;
   // The current model is both the policy and the judge (self-improvement: no other labeller).
-  pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o, progress);
+  pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o,
+                      progress);
 }
 
 void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd, bool progress) {
+                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
+                   bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.rl.rm.samples;
   o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
   o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
   // The model RL starts from writes the responses and judges them.
-  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o, progress);
+  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
+                      progress);
 }
 
 // ---- datasets ---------------------------------------------------------------------------------
@@ -191,8 +201,8 @@ std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
   std::map<std::string, std::string> out;
   if (!fs::exists(labels)) return out;
   for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t line) {
-    CAI_CHECK(j.contains("prompt_text") && j.contains("chosen_text"), "{}:{}: fields prompt_text and chosen_text: missing",
-              labels.string(), line);
+    CAI_CHECK(j.contains("prompt_text") && j.contains("chosen_text"),
+              "{}:{}: fields prompt_text and chosen_text: missing", labels.string(), line);
     out[j["prompt_text"].get<std::string>()] = j["chosen_text"].get<std::string>();
   });
   return out;
@@ -214,7 +224,8 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
     if (c.sft.only_preferred_revisions) {
       // A pair the judge did not label (dropped below min_confidence, or no revision) stays.
       const auto it = preferred.find(j.value("prompt", std::string()));
-      if (it != preferred.end() && it->second != final_text && it->second == j.value("init_response", std::string()))
+      if (it != preferred.end() && it->second != final_text &&
+          it->second == j.value("init_response", std::string()))
         return;
     }
     out += dump_line({{"messages", j["messages"]}});
@@ -229,10 +240,12 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
     out += rows;
     n += static_cast<std::size_t>(std::count(rows.begin(), rows.end(), '\n'));
   }
-  const auto docs_wanted = static_cast<std::size_t>(std::llround(c.sft.corpus_mix * static_cast<double>(n)));
+  const auto docs_wanted =
+      static_cast<std::size_t>(std::llround(c.sft.corpus_mix * static_cast<double>(n)));
   if (docs_wanted > 0) {
     const auto docs = read_documents(c.sft.corpus);
-    CAI_CHECK(!docs.empty(), "{}: no documents (expected text separated by <|endoftext|> lines)", c.sft.corpus);
+    CAI_CHECK(!docs.empty(), "{}: no documents (expected text separated by <|endoftext|> lines)",
+              c.sft.corpus);
     // Drawn without replacement while the corpus lasts (a seeded shuffle), then again.
     SamplerRng rng(round_seed(c, rd.round()), /*stream=*/0x636f72707573);  // "corpus"
     std::vector<std::size_t> order;
@@ -241,7 +254,8 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
         order.resize(docs.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
         for (std::size_t i = order.size() - 1; i > 0; --i)
-          std::swap(order[i], order[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1))]);
+          std::swap(order[i],
+                    order[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1))]);
         std::reverse(order.begin(), order.end());
       }
       out += dump_line({{"text", docs[order.back()]}});
@@ -262,10 +276,13 @@ std::size_t write_pair_data(const fs::path& labels, const fs::path& to) {
   std::size_t n = 0;
   if (fs::exists(labels))
     for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t) {
-      const std::string ch = j.value("chosen_text", std::string()), rj = j.value("rejected_text", std::string());
+      const std::string ch = j.value("chosen_text", std::string()),
+                        rj = j.value("rejected_text", std::string());
       if (ch.empty() || rj.empty() || ch == rj) return;  // no preference to learn
-      out += dump_line({{"prompt", j.at("prompt")}, {"chosen", j.at("chosen")},
-                        {"rejected", j.at("rejected")}, {"p_chosen", j.at("p_chosen")}});
+      out += dump_line({{"prompt", j.at("prompt")},
+                        {"chosen", j.at("chosen")},
+                        {"rejected", j.at("rejected")},
+                        {"p_chosen", j.at("p_chosen")}});
       ++n;
     });
   write_file_atomic(to, out);
@@ -331,7 +348,8 @@ std::string stage_model(const RoundDir& rd, const std::string& stage, const Lora
   return lora.rank == 0 ? (out / "final").string() : (out / "merged").string();
 }
 
-std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                      bool progress) {
   train::SftRunOptions o;
   fill(o, c, model, rd / "sft_data.jsonl", rd / "sft", c.sft.lora, c.sft.lr, c.sft.epochs,
        c.sft.token_budget, c.sft.max_length, round_seed(c, rd.round()), progress);
@@ -339,7 +357,8 @@ std::string train_sft(const LoopConfig& c, const std::string& model, const Round
   return finish(model, rd / "sft", c.sft.lora);
 }
 
-std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                     bool progress) {
   train::RmRunOptions o;
   fill(o, c, model, rm_data(c, rd), rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
        c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
@@ -351,12 +370,14 @@ fs::path rm_data(const LoopConfig& c, const RoundDir& rd) {
   return rd / (c.rl.rm.samples > 0 ? "rm_data.jsonl" : "dpo_data.jsonl");
 }
 
-std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd) {
+std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
+                             const RoundDir& rd) {
   std::string out;
   // As messages, so RL renders them with the template the SFT / DPO / RM data was rendered with
   // (a bare string would be sampled from as raw text, outside the conversation).
   for (const auto& p : prompts)
-    out += dump_line({{"prompt", nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}}})}});
+    out +=
+        dump_line({{"prompt", nlohmann::json::array({{{"role", "user"}, {"content", p.prompt}}})}});
   write_file_atomic(rd / "rl_prompts.jsonl", out);
   return prompts.size();
 }
@@ -411,7 +432,8 @@ void run_probe(const LoopConfig& c, const std::string& aligned, bool progress) {
   eval::run_probe(o);
 }
 
-std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd, bool progress) {
+std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                      bool progress) {
   train::DpoRunOptions o;
   fill(o, c, model, rd / "dpo_data.jsonl", rd / "dpo", c.dpo.lora, c.dpo.lr, c.dpo.epochs,
        c.dpo.token_budget, c.dpo.max_length, round_seed(c, rd.round()), progress);

@@ -38,8 +38,8 @@ eval::Scores scores_of(const nlohmann::json& results) {
 
 nlohmann::json eval_summary(const nlohmann::json& e) {
   nlohmann::json s = nlohmann::json::object();
-  for (const char* k : {"temperature", "compliance", "compliance_sampled", "judge_compliance", "critique_agreement",
-                        "comparison_agreement", "results"})
+  for (const char* k : {"temperature", "compliance", "compliance_sampled", "judge_compliance",
+                        "critique_agreement", "comparison_agreement", "results"})
     if (e.contains(k)) s[k] = e[k];
   return s;
 }
@@ -77,8 +77,9 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
   std::string out;
   const auto& before = s["before"];
   const auto& after = s["after"];
-  out += fmt::format("\nLoop summary: best round {} of {} ({}: {})\n", s["best_round"].get<std::int64_t>(),
-                     s["rounds"].size() - 1, s["stopped"].get<std::string>(), s["reason"].get<std::string>());
+  out += fmt::format("\nLoop summary: best round {} of {} ({}: {})\n",
+                     s["best_round"].get<std::int64_t>(), s["rounds"].size() - 1,
+                     s["stopped"].get<std::string>(), s["reason"].get<std::string>());
   out += "quality per round:";
   for (const auto& r : s["rounds"])
     out += fmt::format(" [{}] {:.3f}", r["round"].get<std::int64_t>(), r["quality"].get<double>());
@@ -93,21 +94,27 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
     for (auto it = bp.begin(); it != bp.end(); ++it)
       out += fmt::format("  {:<30} {:>8} {:>8}\n", it.key(), pct(it.value()),
                          pct(ap.contains(it.key()) ? ap[it.key()] : nlohmann::json()));
-    out += fmt::format("  {:<30} {:>8} {:>8}\n", "overall", pct(before[key].value("overall", nlohmann::json())),
-                       pct(after.contains(key) ? after[key].value("overall", nlohmann::json()) : nlohmann::json()));
-    for (const char* extra : {"overall_unseen_combination", "overall_test_only_template", "over_refusal", "on_topic"})
+    out += fmt::format("  {:<30} {:>8} {:>8}\n", "overall",
+                       pct(before[key].value("overall", nlohmann::json())),
+                       pct(after.contains(key) ? after[key].value("overall", nlohmann::json())
+                                               : nlohmann::json()));
+    for (const char* extra :
+         {"overall_unseen_combination", "overall_test_only_template", "over_refusal", "on_topic"})
       if (before[key].contains(extra))
         out += fmt::format("  {:<30} {:>8} {:>8}\n", extra, pct(before[key][extra]),
-                           pct(after.contains(key) ? after[key].value(extra, nlohmann::json()) : nlohmann::json()));
+                           pct(after.contains(key) ? after[key].value(extra, nlohmann::json())
+                                                   : nlohmann::json()));
   };
   // Each oracle block titled with the temperature its responses were drawn at (when recorded).
   const auto oracle_title = [](const nlohmann::json& temperature) {
-    return temperature.is_number() ? fmt::format("compliance (oracle, temperature {:g})", temperature.get<double>())
-                                   : std::string("compliance (oracle)");
+    return temperature.is_number()
+               ? fmt::format("compliance (oracle, temperature {:g})", temperature.get<double>())
+               : std::string("compliance (oracle)");
   };
   section(oracle_title(before.value("temperature", nlohmann::json())), "compliance");
   if (before.contains("compliance_sampled"))
-    section(oracle_title(before["compliance_sampled"].value("temperature", nlohmann::json())), "compliance_sampled");
+    section(oracle_title(before["compliance_sampled"].value("temperature", nlohmann::json())),
+            "compliance_sampled");
   section("compliance (judge)", "judge_compliance");
   const auto br = scores_of(before.value("results", nlohmann::json::object()));
   const auto ar = scores_of(after.value("results", nlohmann::json::object()));
@@ -123,11 +130,13 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
   if (s.contains("tax") && s["tax"].is_object() && s["tax"].contains("rows")) {
     out += "alignment tax (positive: regression)\n";
     for (const auto& r : s["tax"]["rows"])
-      out += fmt::format("  {:<30} {:+7.1f}%\n", r.value("benchmark", "?"), r.value("tax_pct", 0.0));
+      out +=
+          fmt::format("  {:<30} {:+7.1f}%\n", r.value("benchmark", "?"), r.value("tax_pct", 0.0));
     out += fmt::format("  {:<30} {:+7.1f}%\n", "average", s["tax"].value("average_tax_pct", 0.0));
   }
-  out += fmt::format("\nbest model: {}\nsummary:    {}\nreport:     {}\n", s["best_model"].get<std::string>(),
-                     (run / "summary.json").string(), (run / "report.html").string());
+  out += fmt::format("\nbest model: {}\nsummary:    {}\nreport:     {}\n",
+                     s["best_model"].get<std::string>(), (run / "summary.json").string(),
+                     (run / "report.html").string());
   return out;
 }
 

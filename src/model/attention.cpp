@@ -22,8 +22,8 @@ bool cpu_has_avx2() {
 }
 
 // softmax(q . K[0..len)) V for one query row; `scores` holds len floats.
-void attend_one_scalar(const float* q, const float* K, const float* V, std::int64_t len, std::int64_t D,
-                       float* scores, float* o) {
+void attend_one_scalar(const float* q, const float* K, const float* V, std::int64_t len,
+                       std::int64_t D, float* scores, float* o) {
   float mx = -std::numeric_limits<float>::infinity();
   for (std::int64_t j = 0; j < len; ++j) {
     float s = 0.0f;
@@ -40,9 +40,9 @@ void attend_one_scalar(const float* q, const float* K, const float* V, std::int6
   for (std::int64_t d = 0; d < D; ++d) o[d] *= inv;
 }
 
-__attribute__((target("avx2,fma"))) void attend_one_avx2(const float* q, const float* K, const float* V,
-                                                         std::int64_t len, std::int64_t D, float* scores,
-                                                         float* o) {
+__attribute__((target("avx2,fma"))) void attend_one_avx2(const float* q, const float* K,
+                                                         const float* V, std::int64_t len,
+                                                         std::int64_t D, float* scores, float* o) {
   const std::int64_t D8 = D / 8 * 8;
   // Scores q . k_j.
   std::int64_t j0 = 0;
@@ -97,15 +97,32 @@ __attribute__((target("avx2,fma"))) void attend_one_avx2(const float* q, const f
       const float* v = V + j * D;
       const __m256 p = _mm256_set1_ps(scores[j]);
       switch (nv) {  // fallthrough: the first nv lanes
-        case 8: acc[7] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), acc[7]); [[fallthrough]];
-        case 7: acc[6] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), acc[6]); [[fallthrough]];
-        case 6: acc[5] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), acc[5]); [[fallthrough]];
-        case 5: acc[4] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), acc[4]); [[fallthrough]];
-        case 4: acc[3] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), acc[3]); [[fallthrough]];
-        case 3: acc[2] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), acc[2]); [[fallthrough]];
-        case 2: acc[1] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), acc[1]); [[fallthrough]];
-        case 1: acc[0] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), acc[0]); [[fallthrough]];
-        default: break;
+        case 8:
+          acc[7] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), acc[7]);
+          [[fallthrough]];
+        case 7:
+          acc[6] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), acc[6]);
+          [[fallthrough]];
+        case 6:
+          acc[5] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), acc[5]);
+          [[fallthrough]];
+        case 5:
+          acc[4] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), acc[4]);
+          [[fallthrough]];
+        case 4:
+          acc[3] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), acc[3]);
+          [[fallthrough]];
+        case 3:
+          acc[2] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), acc[2]);
+          [[fallthrough]];
+        case 2:
+          acc[1] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), acc[1]);
+          [[fallthrough]];
+        case 1:
+          acc[0] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), acc[0]);
+          [[fallthrough]];
+        default:
+          break;
       }
     }
     const __m256 inv8 = _mm256_set1_ps(1.0f / sum);
@@ -136,34 +153,36 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
   float* vc = v_cache.data_ptr<float>();
   const std::int64_t Lc = k_cache.size(2);
   const std::int64_t slot_stride = Hkv * Lc * D, head_stride = Lc * D;
-  parallel_chunks(B * T, std::max<std::int64_t>(1, 16384 / W), [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t n = begin; n < end; ++n) {
-      const std::int64_t b = n / T, p = a.pos[n];
-      const float* c = a.cos + p * D;
-      const float* s = a.sin + p * D;
-      float* row = sp + n * W;
-      // out = x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1)
-      auto rotate = [&](const float* x, float* o, float scale) {
-        for (std::int64_t i = 0; i < half; ++i) {
-          const float x1 = x[i], x2 = x[i + half];
-          o[i] = (x1 * c[i] - x2 * s[i]) * scale;
-          o[i + half] = (x2 * c[i + half] + x1 * s[i + half]) * scale;
-        }
-      };
-      for (std::int64_t h = 0; h < H; ++h) rotate(row + h * D, row + h * D, a.q_scale);
-      float* kslot = kc + (a.slot_begin + b) * slot_stride + p * D;
-      float* vslot = vc + (a.slot_begin + b) * slot_stride + p * D;
-      for (std::int64_t h = 0; h < Hkv; ++h) {
-        rotate(row + (H + h) * D, kslot + h * head_stride, 1.0f);
-        const float* v = row + (H + Hkv + h) * D;
-        std::copy(v, v + D, vslot + h * head_stride);
-      }
-    }
-  });
+  parallel_chunks(B * T, std::max<std::int64_t>(1, 16384 / W),
+                  [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t n = begin; n < end; ++n) {
+                      const std::int64_t b = n / T, p = a.pos[n];
+                      const float* c = a.cos + p * D;
+                      const float* s = a.sin + p * D;
+                      float* row = sp + n * W;
+                      // out = x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1)
+                      auto rotate = [&](const float* x, float* o, float scale) {
+                        for (std::int64_t i = 0; i < half; ++i) {
+                          const float x1 = x[i], x2 = x[i + half];
+                          o[i] = (x1 * c[i] - x2 * s[i]) * scale;
+                          o[i + half] = (x2 * c[i + half] + x1 * s[i + half]) * scale;
+                        }
+                      };
+                      for (std::int64_t h = 0; h < H; ++h)
+                        rotate(row + h * D, row + h * D, a.q_scale);
+                      float* kslot = kc + (a.slot_begin + b) * slot_stride + p * D;
+                      float* vslot = vc + (a.slot_begin + b) * slot_stride + p * D;
+                      for (std::int64_t h = 0; h < Hkv; ++h) {
+                        rotate(row + (H + h) * D, kslot + h * head_stride, 1.0f);
+                        const float* v = row + (H + Hkv + h) * D;
+                        std::copy(v, v + D, vslot + h * head_stride);
+                      }
+                    }
+                  });
 }
 
-torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a, const torch::Tensor& k_cache,
-                            const torch::Tensor& v_cache) {
+torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a,
+                            const torch::Tensor& k_cache, const torch::Tensor& v_cache) {
   const std::int64_t B = a.B, T = a.T, H = a.H, Hkv = a.Hkv, D = a.D, G = H / Hkv;
   const std::int64_t W = (H + 2 * Hkv) * D;
   auto out = torch::empty({B * T, H * D}, qkv.options());
@@ -180,20 +199,21 @@ torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a, const t
   const std::int64_t work = T * G * (max_pos + 1) * D;
   parallel_chunks(B * Hkv, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work)),
                   [&](std::int64_t begin, std::int64_t end) {
-    std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
-    for (std::int64_t task = begin; task < end; ++task) {
-      const std::int64_t b = task / Hkv, hk = task % Hkv;
-      const float* K = kc + (a.slot_begin + b) * slot_stride + hk * head_stride;
-      const float* V = vc + (a.slot_begin + b) * slot_stride + hk * head_stride;
-      for (std::int64_t t = 0; t < T; ++t) {
-        const std::int64_t n = b * T + t;
-        for (std::int64_t g = 0; g < G; ++g) {
-          const std::int64_t h = hk * G + g;
-          one(qp + n * W + h * D, K, V, a.pos[n] + 1, D, scores.data(), op + n * H * D + h * D);
-        }
-      }
-    }
-  });
+                    std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
+                    for (std::int64_t task = begin; task < end; ++task) {
+                      const std::int64_t b = task / Hkv, hk = task % Hkv;
+                      const float* K = kc + (a.slot_begin + b) * slot_stride + hk * head_stride;
+                      const float* V = vc + (a.slot_begin + b) * slot_stride + hk * head_stride;
+                      for (std::int64_t t = 0; t < T; ++t) {
+                        const std::int64_t n = b * T + t;
+                        for (std::int64_t g = 0; g < G; ++g) {
+                          const std::int64_t h = hk * G + g;
+                          one(qp + n * W + h * D, K, V, a.pos[n] + 1, D, scores.data(),
+                              op + n * H * D + h * D);
+                        }
+                      }
+                    }
+                  });
   return out;
 }
 

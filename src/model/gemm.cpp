@@ -20,8 +20,8 @@ namespace {
 
 // Portable reference (and the path for CPUs without AVX2/FMA).
 void gemm_scalar(const float* x, std::int64_t ldx, const float* w, const float* bias, float* y,
-                 std::int64_t ldy, std::int64_t n0, std::int64_t n1, std::int64_t m0, std::int64_t m1,
-                 std::int64_t K, bool accumulate) {
+                 std::int64_t ldy, std::int64_t n0, std::int64_t n1, std::int64_t m0,
+                 std::int64_t m1, std::int64_t K, bool accumulate) {
   for (std::int64_t n = n0; n < n1; ++n)
     for (std::int64_t m = m0; m < m1; ++m) {
       const float* xr = x + n * ldx;
@@ -81,13 +81,15 @@ __attribute__((target("avx2,fma"))) void sweep_m(const float* x, std::int64_t ld
   std::int64_t m = m0;
   for (; m + MR <= m1; m += MR)
     micro<NR, MR>(x, ldx, w + m * K, bias ? bias + m : nullptr, y + m, ldy, K, accumulate);
-  for (; m < m1; ++m) micro<NR, 1>(x, ldx, w + m * K, bias ? bias + m : nullptr, y + m, ldy, K, accumulate);
+  for (; m < m1; ++m)
+    micro<NR, 1>(x, ldx, w + m * K, bias ? bias + m : nullptr, y + m, ldy, K, accumulate);
 }
 
 __attribute__((target("avx2,fma"))) void gemm_avx2(const float* x, std::int64_t ldx, const float* w,
                                                    const float* bias, float* y, std::int64_t ldy,
-                                                   std::int64_t n0, std::int64_t n1, std::int64_t m0,
-                                                   std::int64_t m1, std::int64_t K, bool accumulate) {
+                                                   std::int64_t n0, std::int64_t n1,
+                                                   std::int64_t m0, std::int64_t m1, std::int64_t K,
+                                                   bool accumulate) {
   // Rows of x in chunks that stay in L2 while the W rows of [m0, m1) stream past.
   constexpr std::int64_t kChunk = 96;  // a multiple of the 3-row block
   for (std::int64_t c0 = n0; c0 < n1; c0 += kChunk) {
@@ -98,13 +100,19 @@ __attribute__((target("avx2,fma"))) void gemm_avx2(const float* x, std::int64_t 
       std::int64_t n = c0;
       // 3 x 4 blocks: 12 accumulators + 3 x vectors + 1 W vector fill the 16 registers
       // (measured ~1.5x faster than 4 x 2 on Zen 3).
-      for (; n + 3 <= c1; n += 3) sweep_m<3, 4>(x + n * ldx, ldx, w, bias, y + n * ldy, ldy, mb, me, K, accumulate);
+      for (; n + 3 <= c1; n += 3)
+        sweep_m<3, 4>(x + n * ldx, ldx, w, bias, y + n * ldy, ldy, mb, me, K, accumulate);
       const float* xr = x + n * ldx;
       float* yr = y + n * ldy;
       switch (c1 - n) {
-        case 2: sweep_m<2, 4>(xr, ldx, w, bias, yr, ldy, mb, me, K, accumulate); break;
-        case 1: sweep_m<1, 8>(xr, ldx, w, bias, yr, ldy, mb, me, K, accumulate); break;
-        default: break;
+        case 2:
+          sweep_m<2, 4>(xr, ldx, w, bias, yr, ldy, mb, me, K, accumulate);
+          break;
+        case 1:
+          sweep_m<1, 8>(xr, ldx, w, bias, yr, ldy, mb, me, K, accumulate);
+          break;
+        default:
+          break;
       }
     }
   }
@@ -113,9 +121,10 @@ __attribute__((target("avx2,fma"))) void gemm_avx2(const float* x, std::int64_t 
 // y[0, m0..m1) for a single row of x (decoding at batch 1, bound by memory): 8 W rows at a
 // time, with a software prefetch of the block two ahead. Each output is accumulated in the
 // same order as micro<>, so batch-1 results match the batched path bit for bit.
-__attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* w, const float* bias,
-                                                   float* y, std::int64_t m0, std::int64_t m1,
-                                                   std::int64_t K, bool accumulate) {
+__attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* w,
+                                                   const float* bias, float* y, std::int64_t m0,
+                                                   std::int64_t m1, std::int64_t K,
+                                                   bool accumulate) {
   constexpr int R = 8;
   std::int64_t m = m0;
   for (; m + R <= m1; m += R) {
@@ -127,9 +136,11 @@ __attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* 
     std::int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
       if (prefetch && (k & 15) == 0)
-        for (int j = 0; j < R; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * K + k), _MM_HINT_T0);
+        for (int j = 0; j < R; ++j)
+          _mm_prefetch(reinterpret_cast<const char*>(pf + j * K + k), _MM_HINT_T0);
       const __m256 xv = _mm256_loadu_ps(x + k);
-      for (int j = 0; j < R; ++j) acc[j] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + j * K + k), acc[j]);
+      for (int j = 0; j < R; ++j)
+        acc[j] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w0 + j * K + k), acc[j]);
     }
     for (int j = 0; j < R; ++j) {
       float s = hsum(acc[j]);
@@ -138,7 +149,8 @@ __attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* 
       y[m + j] = accumulate ? y[m + j] + s : s;
     }
   }
-  for (; m < m1; ++m) micro<1, 1>(x, K, w + m * K, bias ? bias + m : nullptr, y + m, 1, K, accumulate);
+  for (; m < m1; ++m)
+    micro<1, 1>(x, K, w + m * K, bias ? bias + m : nullptr, y + m, 1, K, accumulate);
 }
 
 // Runs fn on `nt` OpenMP threads. The build compiles the model with -fopenmp: libtorch's
@@ -147,7 +159,7 @@ __attribute__((target("avx2,fma"))) void gemv_avx2(const float* x, const float* 
 template <class F>
 void run_team(std::int64_t nt, F& fn) {
   if (nt > 1) {
-#pragma omp parallel num_threads(static_cast<int>(nt))
+#pragma omp parallel num_threads(static_cast <int>(nt))
     fn();
   } else {
     fn();
@@ -223,8 +235,9 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   auto sizes = xc.sizes().vec();
   sizes.back() = M;
   auto y = torch::empty(sizes, xc.options());
-  gemm_xwt(xc.data_ptr<float>(), K, w.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr,
-           y.data_ptr<float>(), M, N, M, K, false);
+  gemm_xwt(xc.data_ptr<float>(), K, w.data_ptr<float>(),
+           bias.defined() ? bias.data_ptr<float>() : nullptr, y.data_ptr<float>(), M, N, M, K,
+           false);
   return y;
 }
 
@@ -233,7 +246,8 @@ void linear_add_(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& 
   TORCH_CHECK(y.is_contiguous() && y.size(-1) == M && y.numel() == N * M && w.is_contiguous(),
               "kernels::linear_add_: shapes do not match");
   auto xc = x.contiguous();
-  gemm_xwt(xc.data_ptr<float>(), K, w.data_ptr<float>(), nullptr, y.data_ptr<float>(), M, N, M, K, true);
+  gemm_xwt(xc.data_ptr<float>(), K, w.data_ptr<float>(), nullptr, y.data_ptr<float>(), M, N, M, K,
+           true);
 }
 
 }  // namespace cai::kernels

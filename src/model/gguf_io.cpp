@@ -40,7 +40,8 @@ std::vector<float> permute_qk_from_gguf(const std::vector<float>& w, std::int64_
   const std::int64_t D = rows / n_head, half = D / 2;
   CAI_CHECK(n_head > 0 && D * n_head == rows && D % 2 == 0 &&
                 static_cast<std::int64_t>(w.size()) == rows * cols,
-            "permute_qk_from_gguf: {} rows, {} heads, {} values do not fit", rows, n_head, w.size());
+            "permute_qk_from_gguf: {} rows, {} heads, {} values do not fit", rows, n_head,
+            w.size());
   std::vector<float> out(w.size());
   for (std::int64_t h = 0; h < n_head; ++h)
     for (std::int64_t i = 0; i < half; ++i)
@@ -63,10 +64,12 @@ std::vector<Mapping> tensor_map(const ModelConfig& cfg, bool permute) {
   std::vector<Mapping> m;
   m.push_back({"token_embd.weight", "model.embed_tokens.weight"});
   for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
-    const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+    const std::string g = "blk." + std::to_string(l) + ".",
+                      h = "model.layers." + std::to_string(l) + ".";
     m.push_back({g + "attn_norm.weight", h + "input_layernorm.weight"});
     m.push_back({g + "attn_q.weight", h + "self_attn.q_proj.weight", permute ? cfg.num_heads : 0});
-    m.push_back({g + "attn_k.weight", h + "self_attn.k_proj.weight", permute ? cfg.num_kv_heads : 0});
+    m.push_back(
+        {g + "attn_k.weight", h + "self_attn.k_proj.weight", permute ? cfg.num_kv_heads : 0});
     m.push_back({g + "attn_v.weight", h + "self_attn.v_proj.weight"});
     if (cfg.attention_bias) {
       m.push_back({g + "attn_q.bias", h + "self_attn.q_proj.bias"});
@@ -86,11 +89,16 @@ std::vector<Mapping> tensor_map(const ModelConfig& cfg, bool permute) {
 
 std::string ggml_type_name(std::uint32_t t) {
   switch (t) {
-    case 0: return "F32";
-    case 1: return "F16";
-    case 8: return "Q8_0";
-    case 30: return "BF16";
-    default: return "ggml_type_" + std::to_string(t);
+    case 0:
+      return "F32";
+    case 1:
+      return "F16";
+    case 8:
+      return "Q8_0";
+    case 30:
+      return "BF16";
+    default:
+      return "ggml_type_" + std::to_string(t);
   }
 }
 
@@ -128,10 +136,11 @@ LoadedModel load_gguf_weights(const gguf::Reader& r) {
     if (!t) throw_error("{}: tensor {}: missing", src, m.gguf);
     const auto& want = hf_shapes.at(m.hf);
     if (t->shape() != want)
-      throw_error("{}: tensor {}: shape [{}], expected [{}]", src, m.gguf, fmt::join(t->shape(), ", "),
-                  fmt::join(want, ", "));
+      throw_error("{}: tensor {}: shape [{}], expected [{}]", src, m.gguf,
+                  fmt::join(t->shape(), ", "), fmt::join(want, ", "));
     std::vector<float> values = r.read_f32(*t);
-    if (m.permute_heads > 0) values = permute_qk_from_gguf(values, m.permute_heads, want[0], want[1]);
+    if (m.permute_heads > 0)
+      values = permute_qk_from_gguf(values, m.permute_heads, want[0], want[1]);
     out.model->load_hf_parameter(m.hf, want, values, src);
     ++out.stored_dtypes[ggml_type_name(t->type)];
   }
@@ -140,19 +149,22 @@ LoadedModel load_gguf_weights(const gguf::Reader& r) {
   if (const gguf::TensorInfo* t = r.find_tensor("rope_freqs.weight")) {
     allowed.insert(t->name);
     if (cfg.rope_scaling.type != "llama3")
-      throw_error("{}: tensor rope_freqs.weight: per-frequency rope factors without "
-                  "cai.rope_scaling.* metadata are not supported", src);
+      throw_error(
+          "{}: tensor rope_freqs.weight: per-frequency rope factors without "
+          "cai.rope_scaling.* metadata are not supported",
+          src);
     auto got = r.read_f32(*t);
     auto want = llama3_rope_factors(cfg);
-    CAI_CHECK(got.size() == want.size(), "{}: tensor rope_freqs.weight: {} values, expected {}", src,
-              got.size(), want.size());
+    CAI_CHECK(got.size() == want.size(), "{}: tensor rope_freqs.weight: {} values, expected {}",
+              src, got.size(), want.size());
     for (std::size_t i = 0; i < got.size(); ++i)
       CAI_CHECK(std::abs(got[i] - want[i]) <= 1e-4f * std::abs(want[i]),
-                "{}: tensor rope_freqs.weight: factor {} is {}, the rope_scaling metadata gives {}", src,
-                i, got[i], want[i]);
+                "{}: tensor rope_freqs.weight: factor {} is {}, the rope_scaling metadata gives {}",
+                src, i, got[i], want[i]);
   }
   for (const auto& t : r.tensors())
-    if (!allowed.count(t.name)) throw_error("{}: tensor {}: unexpected for this model", src, t.name);
+    if (!allowed.count(t.name))
+      throw_error("{}: tensor {}: unexpected for this model", src, t.name);
   return out;
 }
 
@@ -162,10 +174,18 @@ void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DT
   CAI_CHECK(m.model, "save_model_gguf: no model to save to {}", path.string());
   gguf::TensorType tt;
   switch (store_as) {
-    case DType::F32: tt = gguf::TensorType::F32; break;
-    case DType::F16: tt = gguf::TensorType::F16; break;
-    case DType::BF16: tt = gguf::TensorType::BF16; break;
-    default: throw_error("{}: GGUF export stores f32, f16 or bf16, not {}", path.string(), dtype_name(store_as));
+    case DType::F32:
+      tt = gguf::TensorType::F32;
+      break;
+    case DType::F16:
+      tt = gguf::TensorType::F16;
+      break;
+    case DType::BF16:
+      tt = gguf::TensorType::BF16;
+      break;
+    default:
+      throw_error("{}: GGUF export stores f32, f16 or bf16, not {}", path.string(),
+                  dtype_name(store_as));
   }
   const ModelConfig& cfg = m.model->config();
   const bool qwen2 = cfg.architecture == "Qwen2ForCausalLM";
@@ -191,15 +211,18 @@ void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DT
   if (cfg.rope_scaling.type == "llama3") {
     w.set_string("cai.rope_scaling.type", "llama3");
     w.set_f32("cai.rope_scaling.factor", static_cast<float>(cfg.rope_scaling.factor));
-    w.set_f32("cai.rope_scaling.low_freq_factor", static_cast<float>(cfg.rope_scaling.low_freq_factor));
-    w.set_f32("cai.rope_scaling.high_freq_factor", static_cast<float>(cfg.rope_scaling.high_freq_factor));
+    w.set_f32("cai.rope_scaling.low_freq_factor",
+              static_cast<float>(cfg.rope_scaling.low_freq_factor));
+    w.set_f32("cai.rope_scaling.high_freq_factor",
+              static_cast<float>(cfg.rope_scaling.high_freq_factor));
     w.set_u32("cai.rope_scaling.original_max_position_embeddings",
               static_cast<std::uint32_t>(cfg.rope_scaling.original_max_position_embeddings));
   }
   if (m.tokenizer) {
     m.tokenizer->write_gguf_metadata(w);
   } else {
-    if (cfg.bos_token_id) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(*cfg.bos_token_id));
+    if (cfg.bos_token_id)
+      w.set_u32("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(*cfg.bos_token_id));
     if (!cfg.eos_token_ids.empty())
       w.set_u32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(cfg.eos_token_ids[0]));
   }
@@ -209,7 +232,8 @@ void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DT
   torch::NoGradGuard no_grad;
   if (cfg.rope_scaling.type == "llama3") {
     auto f = llama3_rope_factors(cfg);
-    w.add_tensor("rope_freqs.weight", {static_cast<std::int64_t>(f.size())}, f.data(), gguf::TensorType::F32);
+    w.add_tensor("rope_freqs.weight", {static_cast<std::int64_t>(f.size())}, f.data(),
+                 gguf::TensorType::F32);
   }
   for (const Mapping& mp : tensor_map(cfg, !qwen2)) {
     auto t = params.at(mp.hf).detach().to(torch::kFloat32).contiguous();

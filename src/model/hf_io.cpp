@@ -32,7 +32,8 @@ LoadedModel load_hf_weights(const fs::path& dir) {
   out.model = std::make_shared<LlamaModel>(out.config);
 
   const bool sharded = fs::exists(dir / "model.safetensors.index.json");
-  const std::string where = (dir / (sharded ? "model.safetensors.index.json" : "model.safetensors")).string();
+  const std::string where =
+      (dir / (sharded ? "model.safetensors.index.json" : "model.safetensors")).string();
   safetensors::Checkpoint ck(dir);
   std::set<std::string> expected;
   for (auto& [name, t] : out.model->hf_parameters()) {
@@ -61,7 +62,8 @@ LoadedModel load_hf_weights(const fs::path& dir) {
 void save_model_dir(const LoadedModel& m, const fs::path& dir, DType store_as) {
   CAI_CHECK(m.model, "save_model_dir: no model to save to {}", dir.string());
   CAI_CHECK(store_as == DType::F32 || store_as == DType::F16 || store_as == DType::BF16,
-            "{}: safetensors export stores f32, f16 or bf16, not {}", dir.string(), dtype_name(store_as));
+            "{}: safetensors export stores f32, f16 or bf16, not {}", dir.string(),
+            dtype_name(store_as));
   fs::create_directories(dir);
   const ModelConfig& cfg = m.model->config();
   nlohmann::json cj = cfg.to_hf_json();
@@ -96,8 +98,10 @@ void save_model_dir(const LoadedModel& m, const fs::path& dir, DType store_as) {
     } else if (!fs::exists(dir / "tokenizer_config.json")) {
       const Tokenizer& tok = *m.tokenizer;
       tc["tokenizer_class"] = "PreTrainedTokenizerFast";
-      tc["bos_token"] = tok.bos_id() ? nlohmann::json(tok.id_to_piece(*tok.bos_id())) : nlohmann::json(nullptr);
-      tc["eos_token"] = tok.eos_id() ? nlohmann::json(tok.id_to_piece(*tok.eos_id())) : nlohmann::json(nullptr);
+      tc["bos_token"] =
+          tok.bos_id() ? nlohmann::json(tok.id_to_piece(*tok.bos_id())) : nlohmann::json(nullptr);
+      tc["eos_token"] =
+          tok.eos_id() ? nlohmann::json(tok.id_to_piece(*tok.eos_id())) : nlohmann::json(nullptr);
       tc["model_max_length"] = cfg.max_position_embeddings;
       if (tok.chat_template_source()) tc["chat_template"] = *tok.chat_template_source();
     }

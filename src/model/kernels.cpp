@@ -35,7 +35,8 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
 }
 
 namespace {
-void swiglu_rows_scalar(const float* gp, float* op, std::int64_t F, std::int64_t b, std::int64_t e) {
+void swiglu_rows_scalar(const float* gp, float* op, std::int64_t F, std::int64_t b,
+                        std::int64_t e) {
   for (std::int64_t n = b; n < e; ++n) {
     const float* gr = gp + n * 2 * F;
     const float* ur = gr + F;
@@ -44,8 +45,9 @@ void swiglu_rows_scalar(const float* gp, float* op, std::int64_t F, std::int64_t
   }
 }
 
-__attribute__((target("avx2,fma"))) void swiglu_rows_avx2(const float* gp, float* op, std::int64_t F,
-                                                          std::int64_t b, std::int64_t e) {
+__attribute__((target("avx2,fma"))) void swiglu_rows_avx2(const float* gp, float* op,
+                                                          std::int64_t F, std::int64_t b,
+                                                          std::int64_t e) {
   const std::int64_t F8 = F / 8 * 8;
   const __m256 one = _mm256_set1_ps(1.0f);
   for (std::int64_t n = b; n < e; ++n) {

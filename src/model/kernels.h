@@ -22,7 +22,7 @@ struct RopeArgs {
   std::int64_t slot_begin = 0;        // row b goes to cache slot slot_begin + b
   const float* cos = nullptr;         // [n_pos][D] tables (rotate-half layout)
   const float* sin = nullptr;
-  float q_scale = 1.0f;               // folded into q (the attention's 1/sqrt(D))
+  float q_scale = 1.0f;  // folded into q (the attention's 1/sqrt(D))
 };
 
 // qkv [B*T, W] (rows ordered b, t): rotates and scales the q heads in place, and writes the
@@ -33,8 +33,8 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
 
 // Causal attention of the (rotated, scaled) q heads in qkv [B*T, W] over cache positions
 // 0..pos of each row's slot; query head h reads key/value head h / (H/Hkv). -> [B*T, H*D].
-torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a, const torch::Tensor& k_cache,
-                            const torch::Tensor& v_cache);
+torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a,
+                            const torch::Tensor& k_cache, const torch::Tensor& v_cache);
 
 // Calls fn(begin, end) over [0, n) in chunks of `grain` handed out dynamically to the intra-op
 // threads (libgomp's team, called directly: at::parallel_for's inline OpenMP body runs
@@ -47,7 +47,8 @@ void parallel_chunks(std::int64_t n, std::int64_t grain,
 void gemm_xwt(const float* x, std::int64_t ldx, const float* w, const float* bias, float* y,
               std::int64_t ldy, std::int64_t N, std::int64_t M, std::int64_t K, bool accumulate);
 // x [...,K] -> x W^T (+ bias) [...,M]; w contiguous [M,K]; bias may be undefined.
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias = {});
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w,
+                     const torch::Tensor& bias = {});
 // y [...,M] += x W^T, in place (residual connections).
 void linear_add_(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& w);
 

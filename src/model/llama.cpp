@@ -61,7 +61,8 @@ KVCache::KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t ma
 void KVCache::move_slot(std::int64_t from, std::int64_t to, std::int64_t len) {
   CAI_CHECK(from >= 0 && from < max_batch_ && to >= 0 && to < max_batch_,
             "KVCache::move_slot: slots {} -> {} outside 0..{}", from, to, max_batch_ - 1);
-  CAI_CHECK(len >= 0 && len <= max_len_, "KVCache::move_slot: length {} outside 0..{}", len, max_len_);
+  CAI_CHECK(len >= 0 && len <= max_len_, "KVCache::move_slot: length {} outside 0..{}", len,
+            max_len_);
   if (from == to || len == 0) return;
   torch::NoGradGuard no_grad;
   for (std::size_t l = 0; l < k_.size(); ++l) {
@@ -84,7 +85,8 @@ LlamaModel::LlamaModel(const ModelConfig& cfg) : cfg_(cfg) {
     Layer L;
     L.attn_norm = register_parameter(p + "attn_norm", torch::ones({C}));
     L.wqkv = register_parameter(p + "wqkv", normal({(H + 2 * Hkv) * D, C}));
-    if (cfg.attention_bias) L.bqkv = register_parameter(p + "bqkv", torch::zeros({(H + 2 * Hkv) * D}));
+    if (cfg.attention_bias)
+      L.bqkv = register_parameter(p + "bqkv", torch::zeros({(H + 2 * Hkv) * D}));
     L.wo = register_parameter(p + "wo", normal({C, H * D}));
     L.mlp_norm = register_parameter(p + "mlp_norm", torch::ones({C}));
     L.w_gate_up = register_parameter(p + "w_gate_up", normal({2 * F, C}));
@@ -139,8 +141,8 @@ void LlamaModel::load_hf_parameter(const std::string& name, const std::vector<st
                 fmt::join(dst.sizes().vec(), ", "));
   std::int64_t n = 1;
   for (auto s : shape) n *= s;
-  CAI_CHECK(static_cast<std::int64_t>(values.size()) == n, "{}: tensor {}: {} values for {} elements",
-            source, name, values.size(), n);
+  CAI_CHECK(static_cast<std::int64_t>(values.size()) == n,
+            "{}: tensor {}: {} values for {} elements", source, name, values.size(), n);
   torch::NoGradGuard no_grad;
   dst.copy_(torch::from_blob(const_cast<float*>(values.data()), shape, torch::kFloat32));
 }
@@ -201,13 +203,20 @@ torch::Tensor add_deltas(const torch::Tensor& y, LinearAdapter& a, std::int64_t 
 
 const char* proj_name(Proj p) {
   switch (p) {
-    case Proj::q: return "q_proj";
-    case Proj::k: return "k_proj";
-    case Proj::v: return "v_proj";
-    case Proj::o: return "o_proj";
-    case Proj::gate: return "gate_proj";
-    case Proj::up: return "up_proj";
-    case Proj::down: return "down_proj";
+    case Proj::q:
+      return "q_proj";
+    case Proj::k:
+      return "k_proj";
+    case Proj::v:
+      return "v_proj";
+    case Proj::o:
+      return "o_proj";
+    case Proj::gate:
+      return "gate_proj";
+    case Proj::up:
+      return "up_proj";
+    case Proj::down:
+      return "down_proj";
   }
   return "?";
 }
@@ -223,7 +232,8 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
   auto cos = cos_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
   auto sin = sin_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
   // Causal mask over [T, T], additive.
-  auto mask = torch::full({T, T}, -std::numeric_limits<double>::infinity(), torch::TensorOptions().dtype(dt))
+  auto mask = torch::full({T, T}, -std::numeric_limits<double>::infinity(),
+                          torch::TensorOptions().dtype(dt))
                   .triu(1)
                   .view({1, 1, 1, T, T});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -236,7 +246,9 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
     const auto li = static_cast<std::int64_t>(l);
     auto h = rms_norm_ref(x, L.attn_norm, cfg_.rms_norm_eps);
     auto qkv = torch::linear(h, L.wqkv, L.bqkv);  // [B,T,(H+2Hkv)*D]
-    if (ad) qkv = add_deltas(qkv, *ad, li, {{Proj::q, H * D}, {Proj::k, Hkv * D}, {Proj::v, Hkv * D}}, h, training);
+    if (ad)
+      qkv = add_deltas(qkv, *ad, li, {{Proj::q, H * D}, {Proj::k, Hkv * D}, {Proj::v, Hkv * D}}, h,
+                       training);
     qkv = qkv.view({B, T, H + 2 * Hkv, D});
     auto q = qkv.narrow(2, 0, H), k = qkv.narrow(2, H, Hkv), v = qkv.narrow(2, H + Hkv, Hkv);
     q = q * cos + rotate_half(q) * sin;
@@ -279,17 +291,19 @@ torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
 torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVCache& cache,
                                                 std::int64_t slot_begin,
                                                 const torch::Tensor& start_pos) {
-  CAI_CHECK(tokens.dim() == 2, "forward_hidden_cached: tokens must be [B,T], got {} dims", tokens.dim());
+  CAI_CHECK(tokens.dim() == 2, "forward_hidden_cached: tokens must be [B,T], got {} dims",
+            tokens.dim());
   const std::int64_t B = tokens.size(0), T = tokens.size(1), C = cfg_.hidden_size,
                      H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim;
   CAI_CHECK(start_pos.numel() == B, "forward_hidden_cached: start_pos has {} entries for {} rows",
             start_pos.numel(), B);
   CAI_CHECK(slot_begin >= 0 && slot_begin + B <= cache.max_batch(),
-            "forward_hidden_cached: slots {}..{} outside the cache's {}", slot_begin, slot_begin + B - 1,
-            cache.max_batch());
-  CAI_CHECK(!adapter_,
-            "forward_hidden_cached: an adapter (LoRA) is attached and the fused cached path does not "
-            "apply it; merge it into the weights first (cai lora merge / merge_lora)");
+            "forward_hidden_cached: slots {}..{} outside the cache's {}", slot_begin,
+            slot_begin + B - 1, cache.max_batch());
+  CAI_CHECK(
+      !adapter_,
+      "forward_hidden_cached: an adapter (LoRA) is attached and the fused cached path does not "
+      "apply it; merge it into the weights first (cai lora merge / merge_lora)");
   CAI_CHECK(embed_.scalar_type() == torch::kFloat32,
             "forward_hidden_cached: the fused path needs F32 weights, the model holds {}",
             c10::toString(embed_.scalar_type()));
@@ -311,7 +325,11 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
     for (std::int64_t t = 0; t < T; ++t) pos[static_cast<std::size_t>(b * T + t)] = s[b] + t;
 
   kernels::RopeArgs ra;
-  ra.B = B; ra.T = T; ra.H = H; ra.Hkv = Hkv; ra.D = D;
+  ra.B = B;
+  ra.T = T;
+  ra.H = H;
+  ra.Hkv = Hkv;
+  ra.D = D;
   ra.pos = pos.data();
   ra.slot_begin = slot_begin;
   ra.cos = cos_.data_ptr<float>();
@@ -323,7 +341,8 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
     const Layer& Ly = layers_[l];
     // Attention: norm, fused q|k|v, rotary + cache write, causal softmax(q k^T) v over the
     // cache, output projection added to the residual in place.
-    auto qkv = kernels::linear(kernels::rms_norm(x, Ly.attn_norm, cfg_.rms_norm_eps), Ly.wqkv, Ly.bqkv);
+    auto qkv =
+        kernels::linear(kernels::rms_norm(x, Ly.attn_norm, cfg_.rms_norm_eps), Ly.wqkv, Ly.bqkv);
     kernels::rope_qkv_to_cache(qkv, ra, cache.k(l), cache.v(l));
     kernels::linear_add_(x, kernels::attend_cached(qkv, ra, cache.k(l), cache.v(l)), Ly.wo);
     // MLP: norm, fused gate|up, SwiGLU, down projection added to the residual.
@@ -335,7 +354,8 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
 
 torch::Tensor LlamaModel::logits(const torch::Tensor& hidden) {
   const torch::Tensor& w = lm_head_.defined() ? lm_head_ : embed_;
-  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32) return torch::linear(hidden, w);
+  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32)
+    return torch::linear(hidden, w);
   return kernels::linear(hidden.to(torch::kFloat32), w);
 }
 
@@ -348,7 +368,8 @@ void set_torch_threads(int n) {
       // Already fixed once inter-op work has started; nothing to do.
     }
   });
-  at::set_num_threads(n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  at::set_num_threads(n > 0 ? n
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 }  // namespace cai

@@ -11,13 +11,15 @@ namespace fs = std::filesystem;
 
 LoadedModel load_model(const fs::path& path) {
   if (fs::is_directory(path)) {
-    CAI_CHECK(fs::exists(path / "config.json"), "{}: not a model directory (no config.json)", path.string());
+    CAI_CHECK(fs::exists(path / "config.json"), "{}: not a model directory (no config.json)",
+              path.string());
     LoadedModel m = detail::load_hf_weights(path);
     if (fs::exists(path / "tokenizer.json")) m.tokenizer = Tokenizer::load(path);
     return m;
   }
   CAI_CHECK(fs::exists(path), "{}: no such file or directory", path.string());
-  CAI_CHECK(path.extension() == ".gguf", "{}: expected a model directory or a .gguf file", path.string());
+  CAI_CHECK(path.extension() == ".gguf", "{}: expected a model directory or a .gguf file",
+            path.string());
   gguf::Reader r(path);
   LoadedModel m = detail::load_gguf_weights(r);
   if (r.has("tokenizer.ggml.tokens")) m.tokenizer = Tokenizer::from_gguf(r);

@@ -22,9 +22,12 @@ std::vector<float> rope_inv_freq(const ModelConfig& cfg) {
   const RopeScaling& rs = cfg.rope_scaling;
   // Python scalars meet float32 tensors, so the arithmetic is float32 throughout.
   const float old_ctx = static_cast<float>(rs.original_max_position_embeddings);
-  const float low = static_cast<float>(rs.low_freq_factor), high = static_cast<float>(rs.high_freq_factor);
-  const float low_wavelen = static_cast<float>(rs.original_max_position_embeddings / rs.low_freq_factor);
-  const float high_wavelen = static_cast<float>(rs.original_max_position_embeddings / rs.high_freq_factor);
+  const float low = static_cast<float>(rs.low_freq_factor),
+              high = static_cast<float>(rs.high_freq_factor);
+  const float low_wavelen =
+      static_cast<float>(rs.original_max_position_embeddings / rs.low_freq_factor);
+  const float high_wavelen =
+      static_cast<float>(rs.original_max_position_embeddings / rs.high_freq_factor);
   const float factor = static_cast<float>(rs.factor);
   for (auto& f : inv) {
     const float wavelen = 2.0f * std::numbers::pi_v<float> / f;

@@ -16,9 +16,7 @@ PromptFormat parse_prompt_format(const std::string& s) {
   throw_error("format: expected \"transcript\" or \"chat\", got \"{}\"", s);
 }
 
-const char* to_string(PromptFormat f) {
-  return f == PromptFormat::chat ? "chat" : "transcript";
-}
+const char* to_string(PromptFormat f) { return f == PromptFormat::chat ? "chat" : "transcript"; }
 
 std::vector<PromptRecord> read_prompts(const std::filesystem::path& path) {
   const std::string text = read_file(path);
@@ -86,14 +84,17 @@ std::size_t pick_weighted(const std::vector<double>& weights, double u) {
 }
 
 nlohmann::json to_json(const GenParams& p) {
-  return {{"max_tokens", p.max_tokens}, {"temperature", p.temperature}, {"top_p", p.top_p},
-          {"top_k", p.top_k},           {"stop", p.stop},               {"seed", p.seed}};
+  return {{"max_tokens", p.max_tokens},
+          {"temperature", p.temperature},
+          {"top_p", p.top_p},
+          {"top_k", p.top_k},
+          {"stop", p.stop},
+          {"seed", p.seed}};
 }
 
 std::string json_hash(const nlohmann::json& j) { return sha256_hex(j.dump()).substr(0, 16); }
 
-ResumableOutput::ResumableOutput(const std::filesystem::path& path,
-                                 const nlohmann::json& settings)
+ResumableOutput::ResumableOutput(const std::filesystem::path& path, const nlohmann::json& settings)
     : path_(path) {
   namespace fs = std::filesystem;
   fs::path side = path;
@@ -115,9 +116,11 @@ ResumableOutput::ResumableOutput(const std::filesystem::path& path,
   } else {
     CAI_CHECK(!have_out,
               "{}: exists without its settings file {}; refusing to append to it (delete it "
-              "or choose another output)", path.string(), side.string());
+              "or choose another output)",
+              path.string(), side.string());
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
-    write_file_atomic(side, nlohmann::json{{"settings_hash", hash}, {"settings", settings}}.dump(2) + "\n");
+    write_file_atomic(
+        side, nlohmann::json{{"settings_hash", hash}, {"settings", settings}}.dump(2) + "\n");
   }
   done_ = recover_jsonl(path);
   if (done_ > 0) {

@@ -18,7 +18,8 @@ PrincipleChoice parse_principle_choice(const std::string& s) {
 }
 
 void CritiqueReviseOptions::validate() const {
-  CAI_CHECK(rounds >= 1 && rounds <= 100, "critique-revise: rounds must be in 1..100, got {}", rounds);
+  CAI_CHECK(rounds >= 1 && rounds <= 100, "critique-revise: rounds must be in 1..100, got {}",
+            rounds);
   CAI_CHECK(chunk >= 1, "critique-revise: chunk must be >= 1, got {}", chunk);
   CAI_CHECK(min_violation_p >= 0.0 && min_violation_p < 1.0,
             "critique-revise: min_violation_p must be in [0, 1), got {}", min_violation_p);
@@ -123,7 +124,8 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t k = static_cast<std::size_t>(round) % c.principles.size();
       if (opts.principles == PrincipleChoice::random)
-        k = pick_weighted(weights, uniform_draw(opts.seed, stream_id(first_index + i, r, Stage::principle)));
+        k = pick_weighted(weights,
+                          uniform_draw(opts.seed, stream_id(first_index + i, r, Stage::principle)));
       pr[i] = &c.principles[k];
     }
     // All critiques of the round in one call.
@@ -143,12 +145,14 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
       rounds[i].critique = cut(crit[i].text, opts.format);
       rounds[i].skipped = opts.skip_when_ok && critique_finds_nothing(rounds[i].critique);
       const auto verdict = world::parse_critique_verdict(rounds[i].critique);
-      if (opts.skip_when_ok && opts.min_violation_p > 0.0 && verdict && !*verdict) unsure.push_back(i);
+      if (opts.skip_when_ok && opts.min_violation_p > 0.0 && verdict && !*verdict)
+        unsure.push_back(i);
     }
     if (!unsure.empty()) {
       std::vector<TextRequest> score_reqs;
       for (auto i : unsure) score_reqs.push_back(reqs[i]);
-      const auto scores = backend.score_options(score_reqs, world::critique_verdict_options());  // follows, violates
+      const auto scores = backend.score_options(
+          score_reqs, world::critique_verdict_options());  // follows, violates
       for (std::size_t k = 0; k < unsure.size(); ++k) {
         auto& rr = rounds[unsure[k]];
         rr.p_violates = std::exp(scores[k].normalised[1]);
@@ -161,7 +165,8 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     std::vector<TextRequest> rev_reqs(revise.size());
     for (std::size_t k = 0; k < revise.size(); ++k) {
       const auto i = revise[k];
-      rev_reqs[k] = shots.revision_request(*pr[i], prompts[i].prompt, st[i].response, rounds[i].critique);
+      rev_reqs[k] =
+          shots.revision_request(*pr[i], prompts[i].prompt, st[i].response, rounds[i].critique);
       rev_reqs[k].params = with_stop(opts.revision, opts.format);
       rev_reqs[k].params.seed = opts.seed;
       rev_reqs[k].stream = stream_id(first_index + i, r, Stage::revision);

@@ -26,7 +26,8 @@ std::string FewShot::transcript_prefix(const Principle& p) const {
   std::string out;
   for (const auto* e : examples(p)) {
     const Principle& ep = principle_of(*e, p);
-    const auto crit = world::critique_example(e->prompt, e->response, ep.critique_request, e->critique);
+    const auto crit =
+        world::critique_example(e->prompt, e->response, ep.critique_request, e->critique);
     out += world::revision_example(crit, ep.revision_request, e->revision);
     out += "\n\n";
   }

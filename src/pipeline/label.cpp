@@ -23,8 +23,8 @@ void LabelOptions::validate() const {
             clamp_high);
   CAI_CHECK(min_confidence >= 0.0 && min_confidence <= 0.5,
             "label: min_confidence must be in [0, 0.5], got {}", min_confidence);
-  CAI_CHECK(samples == 0 || samples >= 2, "label: samples must be 0 (Phase 1 pairs) or >= 2, got {}",
-            samples);
+  CAI_CHECK(samples == 0 || samples >= 2,
+            "label: samples must be 0 (Phase 1 pairs) or >= 2, got {}", samples);
   CAI_CHECK(chunk >= 1, "label: chunk must be >= 1, got {}", chunk);
   try {
     cot.validate();
@@ -58,7 +58,8 @@ std::vector<PairInput> read_phase1_pairs(const std::filesystem::path& path) {
     const std::string where = fmt::format("{}:{}", path.string(), line);
     CAI_CHECK(j.is_object(), "{}: expected a JSON object", where);
     for (const char* k : {"prompt", "init_response"})
-      CAI_CHECK(j.contains(k) && j[k].is_string(), "{}: field \"{}\" (a string) is missing", where, k);
+      CAI_CHECK(j.contains(k) && j[k].is_string(), "{}: field \"{}\" (a string) is missing", where,
+                k);
     CAI_CHECK(j.contains("messages") && j["messages"].is_array() && !j["messages"].empty() &&
                   j["messages"].back().is_object() && j["messages"].back().contains("content") &&
                   j["messages"].back()["content"].is_string(),
@@ -91,7 +92,8 @@ std::string chat_body(const std::string& prompt, const std::string& a, const std
 std::string transcript_body(const std::string& prompt, const std::string& a, const std::string& b,
                             const std::string& question) {
   std::string t = world::comparison_prompt(prompt, a, b, question);
-  if (t.size() >= kAnswer.size() && t.compare(t.size() - kAnswer.size(), kAnswer.size(), kAnswer) == 0)
+  if (t.size() >= kAnswer.size() &&
+      t.compare(t.size() - kAnswer.size(), kAnswer.size(), kAnswer) == 0)
     t.resize(t.size() - kAnswer.size());
   return t;
 }
@@ -111,7 +113,8 @@ TextRequest judge_request(PromptFormat format, const std::string& prompt, const 
     if (reasoning.empty())
       r.prompt = world::comparison_prompt(prompt, a, b, question);
     else
-      r.prompt = transcript_body(prompt, a, b, question) + kThink + " " + reasoning + "\n\n" + kAnswer;
+      r.prompt =
+          transcript_body(prompt, a, b, question) + kThink + " " + reasoning + "\n\n" + kAnswer;
   } else {
     r.chat = true;
     if (reasoning.empty()) {
@@ -155,7 +158,8 @@ std::vector<std::size_t> pick_principles(const Constitution& c, std::uint64_t ke
   for (std::size_t k = 0; k < want; ++k) {  // weighted draws without replacement
     std::vector<double> w;
     for (auto i : left) w.push_back(c.principles[i].weight);
-    const auto j = pick_weighted(w, uniform_draw(o.seed, stream_id(key, k, Stage::judge_principle)));
+    const auto j =
+        pick_weighted(w, uniform_draw(o.seed, stream_id(key, k, Stage::judge_principle)));
     idx.push_back(left[j]);
     left.erase(left.begin() + static_cast<std::ptrdiff_t>(j));
   }
@@ -183,7 +187,8 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
       pj.principle = c.principles[k].name;
       pj.weight = c.principles[k].weight;
       out[i].principles.push_back(pj);
-      for (int order = 0; order < 2; ++order) jobs.push_back({i, out[i].principles.size() - 1, order});
+      for (int order = 0; order < 2; ++order)
+        jobs.push_back({i, out[i].principles.size() - 1, order});
     }
   }
   auto question = [&](const Job& j) -> const std::string& {
@@ -205,12 +210,14 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
           std::find(r.params.stop.begin(), r.params.stop.end(), "\n\n") == r.params.stop.end())
         r.params.stop.push_back("\n\n");
       r.params.seed = opts.seed;
-      r.stream = stream_id(pairs[j.pair].key, j.slot * 2 + static_cast<std::size_t>(j.order), Stage::judge_cot);
+      r.stream = stream_id(pairs[j.pair].key, j.slot * 2 + static_cast<std::size_t>(j.order),
+                           Stage::judge_cot);
       reqs.push_back(std::move(r));
     }
     auto res = judge.generate(reqs);
     for (std::size_t n = 0; n < jobs.size(); ++n) {
-      std::string t = opts.format == PromptFormat::transcript ? world::first_turn(res[n].text) : res[n].text;
+      std::string t =
+          opts.format == PromptFormat::transcript ? world::first_turn(res[n].text) : res[n].text;
       const auto b = t.find_first_not_of(" \t\r\n");
       const auto e = t.find_last_not_of(" \t\r\n");
       judgement(jobs[n]).reasoning = b == std::string::npos ? "" : t.substr(b, e - b + 1);
@@ -218,8 +225,8 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
   }
   std::vector<TextRequest> reqs;
   for (const auto& j : jobs)
-    reqs.push_back(judge_request(opts.format, pairs[j.pair].prompt, first(j), second(j), question(j),
-                                 judgement(j).reasoning));
+    reqs.push_back(judge_request(opts.format, pairs[j.pair].prompt, first(j), second(j),
+                                 question(j), judgement(j).reasoning));
   const auto scores = judge.score_options(reqs, judge_options(opts.format));
   CAI_CHECK(scores.size() == jobs.size(), "label: the judge returned {} scores for {} requests",
             scores.size(), jobs.size());

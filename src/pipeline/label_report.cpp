@@ -20,13 +20,15 @@ namespace {
 struct Rate {
   std::size_t matched = 0, agree = 0;
   nlohmann::json to_json() const {
-    return {{"matched", matched}, {"agree", agree},
+    return {{"matched", matched},
+            {"agree", agree},
             {"rate", matched ? static_cast<double>(agree) / static_cast<double>(matched) : 0.0}};
   }
 };
 
 std::string str_field(const nlohmann::json& j, const char* key, const std::string& where) {
-  CAI_CHECK(j.contains(key) && j[key].is_string(), "{}: field \"{}\" (a string) is missing", where, key);
+  CAI_CHECK(j.contains(key) && j[key].is_string(), "{}: field \"{}\" (a string) is missing", where,
+            key);
   return j[key].get<std::string>();
 }
 
@@ -86,7 +88,8 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
     const auto prompt = str_field(j, "prompt_text", where);
     const auto chosen = str_field(j, "chosen_text", where);
     const auto rejected = str_field(j, "rejected_text", where);
-    if (auto it = gold.find(prompt); it != gold.end() && (it->second == chosen || it->second == rejected)) {
+    if (auto it = gold.find(prompt);
+        it != gold.end() && (it->second == chosen || it->second == rejected)) {
       ++gold_rate.matched;
       gold_rate.agree += it->second == chosen;
     }
@@ -106,7 +109,8 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
   r["pairs"] = n;
   nlohmann::json h = nlohmann::json::array();
   for (int b = 0; b < opts.bins; ++b)
-    h.push_back({{"lo", 0.5 + 0.5 * b / opts.bins}, {"hi", 0.5 + 0.5 * (b + 1) / opts.bins},
+    h.push_back({{"lo", 0.5 + 0.5 * b / opts.bins},
+                 {"hi", 0.5 + 0.5 * (b + 1) / opts.bins},
                  {"count", hist[static_cast<std::size_t>(b)]}});
   r["histogram"] = h;
   r["mean_p_chosen"] = n ? sum_p / static_cast<double>(n) : 0.0;
@@ -124,8 +128,10 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
 std::string label_report_text(const nlohmann::json& r) {
   std::string s = fmt::format("pairs                      {}\n", r["pairs"].get<std::size_t>());
   s += fmt::format("mean p_chosen              {:.3f}\n", r["mean_p_chosen"].get<double>());
-  s += fmt::format("position flips (bias)      {:.1f}%\n", 100.0 * r["position_flip_rate"].get<double>());
-  s += fmt::format("mean order disagreement    {:.3f}\n", r["mean_position_disagreement"].get<double>());
+  s += fmt::format("position flips (bias)      {:.1f}%\n",
+                   100.0 * r["position_flip_rate"].get<double>());
+  s += fmt::format("mean order disagreement    {:.3f}\n",
+                   r["mean_position_disagreement"].get<double>());
   s += "p_chosen histogram\n";
   const auto n = std::max<std::size_t>(1, r["pairs"].get<std::size_t>());
   for (const auto& b : r["histogram"]) {

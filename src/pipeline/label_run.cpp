@@ -12,7 +12,8 @@ namespace cai::pipeline {
 namespace {
 
 // k responses per prompt from the policy, then the pairs to judge (all i < j).
-std::vector<std::vector<PairInput>> sample_pairs(Backend& policy, const std::vector<PromptRecord>& prompts,
+std::vector<std::vector<PairInput>> sample_pairs(Backend& policy,
+                                                 const std::vector<PromptRecord>& prompts,
                                                  std::size_t first, const LabelOptions& o) {
   const auto k = static_cast<std::size_t>(o.samples);
   std::vector<TextRequest> reqs;
@@ -66,8 +67,10 @@ PairLabel best_worst(const std::vector<PairLabel>& labels, std::size_t k) {
       score[a] += labels[n].p_a;
       score[b] += 1.0 - labels[n].p_a;
     }
-  const auto best = static_cast<std::size_t>(std::max_element(score.begin(), score.end()) - score.begin());
-  auto worst = static_cast<std::size_t>(std::min_element(score.begin(), score.end()) - score.begin());
+  const auto best =
+      static_cast<std::size_t>(std::max_element(score.begin(), score.end()) - score.begin());
+  auto worst =
+      static_cast<std::size_t>(std::min_element(score.begin(), score.end()) - score.begin());
   if (worst == best) worst = best == 0 ? 1 : 0;
   const auto lo = std::min(best, worst), hi = std::max(best, worst);
   n = 0;
@@ -81,7 +84,8 @@ PairLabel best_worst(const std::vector<PairLabel>& labels, std::size_t k) {
 
 std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
                       const std::vector<PairInput>& pairs, const std::vector<PromptRecord>& prompts,
-                      const std::filesystem::path& output, const LabelOptions& opts, bool progress) {
+                      const std::filesystem::path& output, const LabelOptions& opts,
+                      bool progress) {
   opts.validate();
   const bool sampled = opts.samples > 0;
   CAI_CHECK(!sampled || policy, "label: sampling responses needs a policy backend");
@@ -124,8 +128,9 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
     const auto labels = judge_pairs(judge, c, flat, opts);
     std::size_t at = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
-      std::vector<PairLabel> mine(labels.begin() + static_cast<std::ptrdiff_t>(at),
-                                  labels.begin() + static_cast<std::ptrdiff_t>(at + groups[g].size()));
+      std::vector<PairLabel> mine(
+          labels.begin() + static_cast<std::ptrdiff_t>(at),
+          labels.begin() + static_cast<std::ptrdiff_t>(at + groups[g].size()));
       at += groups[g].size();
       if (sampled && opts.selection == PairSelection::best_worst)
         mine = {best_worst(mine, static_cast<std::size_t>(opts.samples))};

@@ -17,14 +17,17 @@ namespace {
 std::vector<const RoundData*> evaluated(const RunData& run, std::vector<std::string>& absent) {
   std::vector<const RoundData*> out;
   for (const auto& r : run.rounds) {
-    if (r.eval) out.push_back(&r);
-    else absent.push_back(fmt::format("round-{}/eval.json", r.round));
+    if (r.eval)
+      out.push_back(&r);
+    else
+      absent.push_back(fmt::format("round-{}/eval.json", r.round));
   }
   return out;
 }
 
 // Keys of the object at eval[block]["principles"], in first-seen order over the rounds.
-std::vector<std::string> principle_names(const std::vector<const RoundData*>& rounds, const char* block) {
+std::vector<std::string> principle_names(const std::vector<const RoundData*>& rounds,
+                                         const char* block) {
   std::vector<std::string> names;
   for (const auto* r : rounds) {
     const Json& e = *r->eval;
@@ -66,8 +69,8 @@ std::string rate_row(const std::string& label, const std::vector<const RoundData
 
 // Per-principle compliance of eval[block] as grouped bars (principles + overall by round) and
 // a table.
-std::string per_principle(const std::vector<const RoundData*>& rounds, const char* block, const std::string& plot,
-                          const std::string& title, bool oracle_extras) {
+std::string per_principle(const std::vector<const RoundData*>& rounds, const char* block,
+                          const std::string& plot, const std::string& title, bool oracle_extras) {
   std::vector<const RoundData*> have;
   for (const auto* r : rounds)
     if (r->eval->contains(block)) have.push_back(r);
@@ -76,7 +79,8 @@ std::string per_principle(const std::vector<const RoundData*>& rounds, const cha
   std::vector<BarSeries> series;
   for (const auto* r : have) {
     BarSeries s{r->label(), {}};
-    for (const auto& name : cats) s.values.push_back(rate_of(*r->eval, {block, "principles", name.c_str()}));
+    for (const auto& name : cats)
+      s.values.push_back(rate_of(*r->eval, {block, "principles", name.c_str()}));
     s.values.push_back(rate_of(*r->eval, {block, "overall"}));
     series.push_back(std::move(s));
   }
@@ -102,8 +106,10 @@ std::string per_principle(const std::vector<const RoundData*>& rounds, const cha
 }
 
 // A per-round line chart of several eval rates, x = round.
-std::string round_lines(const std::vector<const RoundData*>& rounds, const std::string& plot, const std::string& title,
-                        const std::vector<std::pair<std::string, std::vector<const char*>>>& what, bool rates) {
+std::string round_lines(const std::vector<const RoundData*>& rounds, const std::string& plot,
+                        const std::string& title,
+                        const std::vector<std::pair<std::string, std::vector<const char*>>>& what,
+                        bool rates) {
   std::vector<Series> series;
   for (const auto& [name, path] : what) {
     Series s{name, {}, {}, false, {}};
@@ -155,22 +161,27 @@ Section oracle_section(const RunData& run) {
   // The temperature a block's responses were drawn at, as the last evaluated round records it.
   const auto temperature = [&](std::initializer_list<const char*> path) {
     double t = std::nan("");
-    for (const auto* r : rounds) t = std::isfinite(num_at(*r->eval, path)) ? num_at(*r->eval, path) : t;
+    for (const auto* r : rounds)
+      t = std::isfinite(num_at(*r->eval, path)) ? num_at(*r->eval, path) : t;
     return t;
   };
   const double headline_t = temperature({"temperature"});
-  sec.html = per_principle(rounds, "compliance", "oracle-compliance",
-                           std::isfinite(headline_t)
-                               ? fmt::format("Oracle compliance per principle and round (test prompts, temperature {:g})",
-                                             headline_t)
-                               : std::string("Oracle compliance per principle and round (test prompts)"),
-                           true);
+  sec.html = per_principle(
+      rounds, "compliance", "oracle-compliance",
+      std::isfinite(headline_t)
+          ? fmt::format(
+                "Oracle compliance per principle and round (test prompts, temperature {:g})",
+                headline_t)
+          : std::string("Oracle compliance per principle and round (test prompts)"),
+      true);
   if (sec.html.empty()) sec.html = note("No evaluation with oracle compliance is available.");
-  // A second evaluation of the same prompts sampled at another temperature (eval.sampled_temperature).
+  // A second evaluation of the same prompts sampled at another temperature
+  // (eval.sampled_temperature).
   const double sampled_t = temperature({"compliance_sampled", "temperature"});
   if (std::isfinite(sampled_t))
-    sec.html += per_principle(rounds, "compliance_sampled", "oracle-compliance-sampled",
-                              fmt::format("Oracle compliance of responses sampled at temperature {:g}", sampled_t), true);
+    sec.html += per_principle(
+        rounds, "compliance_sampled", "oracle-compliance-sampled",
+        fmt::format("Oracle compliance of responses sampled at temperature {:g}", sampled_t), true);
   sec.html += missing(absent);
   return sec;
 }
@@ -179,20 +190,25 @@ Section judge_section(const RunData& run) {
   Section sec{"judge", "Judge-rated compliance per principle", ""};
   std::vector<std::string> absent;
   const auto rounds = evaluated(run, absent);
-  sec.html = per_principle(rounds, "judge_compliance", "judge-compliance",
-                           "Judge-rated compliance per principle and round (the model's own critiques)", false);
+  sec.html = per_principle(
+      rounds, "judge_compliance", "judge-compliance",
+      "Judge-rated compliance per principle and round (the model's own critiques)", false);
   if (sec.html.empty()) {
     sec.html = note("Judge compliance not available (no eval.json holds judge_compliance).");
   } else {
     std::vector<const RoundData*> have;
     for (const auto* r : rounds)
-      if (r->eval->contains("critique_agreement") || r->eval->contains("comparison_agreement")) have.push_back(r);
+      if (r->eval->contains("critique_agreement") || r->eval->contains("comparison_agreement"))
+        have.push_back(r);
     if (!have.empty())
-      sec.html += "<p>Agreement of the judge with the oracle:</p>\n<table>\n" + header_row("", have) +
-                  rate_row("critiques agree with the oracle", have, {"critique_agreement", "overall"}) +
-                  rate_row("A/B comparisons agree (both orders)", have, {"comparison_agreement", "both_orders"}) +
-                  rate_row("A/B comparisons agree (one order)", have, {"comparison_agreement", "single_order"}) +
-                  "</table>\n";
+      sec.html +=
+          "<p>Agreement of the judge with the oracle:</p>\n<table>\n" + header_row("", have) +
+          rate_row("critiques agree with the oracle", have, {"critique_agreement", "overall"}) +
+          rate_row("A/B comparisons agree (both orders)", have,
+                   {"comparison_agreement", "both_orders"}) +
+          rate_row("A/B comparisons agree (one order)", have,
+                   {"comparison_agreement", "single_order"}) +
+          "</table>\n";
   }
   sec.html += missing(absent);
   return sec;
@@ -203,26 +219,31 @@ Section behaviour_section(const RunData& run) {
   std::vector<std::string> absent;
   const auto rounds = evaluated(run, absent);
   std::string& h = sec.html;
-  const std::string responses = round_lines(rounds, "behaviour", "Responses per round (oracle)",
-                                            {{"on topic", {"compliance", "on_topic"}},
-                                             {"right fact", {"compliance", "right_fact"}},
-                                             {"over-refusal (benign prompts)", {"compliance", "over_refusal"}}},
-                                            true);
-  const std::string capability = round_lines(rounds, "capability", "Capability per round",
-                                             {{"knowledge quiz (acc)", {"results", "world-quiz", "acc"}},
-                                              {"fact task (right fact)", {"results", "world-facts", "right_fact"}}},
-                                             false);
+  const std::string responses =
+      round_lines(rounds, "behaviour", "Responses per round (oracle)",
+                  {{"on topic", {"compliance", "on_topic"}},
+                   {"right fact", {"compliance", "right_fact"}},
+                   {"over-refusal (benign prompts)", {"compliance", "over_refusal"}}},
+                  true);
+  const std::string capability =
+      round_lines(rounds, "capability", "Capability per round",
+                  {{"knowledge quiz (acc)", {"results", "world-quiz", "acc"}},
+                   {"fact task (right fact)", {"results", "world-facts", "right_fact"}}},
+                  false);
   h += plots_row(responses + capability);
   if (h.empty()) {
     h = note("No evaluation is available.");
   } else {
-    h += "<table>\n" + header_row("", rounds) + rate_row("on topic", rounds, {"compliance", "on_topic"}) +
+    h += "<table>\n" + header_row("", rounds) +
+         rate_row("on topic", rounds, {"compliance", "on_topic"}) +
          rate_row("right fact", rounds, {"compliance", "right_fact"}) +
          rate_row("over-refusal (benign prompts)", rounds, {"compliance", "over_refusal"});
-    for (const auto& [label, task, metric] : {std::tuple{"knowledge quiz (acc)", "world-quiz", "acc"},
-                                               std::tuple{"fact task (right fact)", "world-facts", "right_fact"}}) {
+    for (const auto& [label, task, metric] :
+         {std::tuple{"knowledge quiz (acc)", "world-quiz", "acc"},
+          std::tuple{"fact task (right fact)", "world-facts", "right_fact"}}) {
       h += "<tr><th>" + escape_html(label) + "</th>";
-      for (const auto* r : rounds) h += "<td>" + escape_html(task_cell(*r->eval, task, metric)) + "</td>";
+      for (const auto* r : rounds)
+        h += "<td>" + escape_html(task_cell(*r->eval, task, metric)) + "</td>";
       h += "</tr>\n";
     }
     h += "</table>\n";
@@ -238,32 +259,44 @@ Section tax_section(const RunData& run) {
     return sec;
   }
   const Json& s = *run.summary;
-  if (!s.contains("tax") || !s["tax"].is_object() || !s["tax"].contains("rows") || !s["tax"]["rows"].is_array()) {
+  if (!s.contains("tax") || !s["tax"].is_object() || !s["tax"].contains("rows") ||
+      !s["tax"]["rows"].is_array()) {
     // The loop records why it has no tax (e.g. a zero base score) instead of a table.
-    const std::string why = s.contains("tax") && s["tax"].is_object() ? str_at(s["tax"], "error") : "";
+    const std::string why =
+        s.contains("tax") && s["tax"].is_object() ? str_at(s["tax"], "error") : "";
     sec.html = note("Not available: summary.json has no tax" + (why.empty() ? "." : ": " + why));
     return sec;
   }
   const Json& tax = (*run.summary)["tax"];
   std::vector<Bar> bars;
-  std::string table = "<table>\n<tr><th>benchmark</th><th>base</th><th>aligned</th><th>difference</th>"
-                      "<th>significant</th><th>tax</th></tr>\n";
+  std::string table =
+      "<table>\n<tr><th>benchmark</th><th>base</th><th>aligned</th><th>difference</th>"
+      "<th>significant</th><th>tax</th></tr>\n";
   for (const auto& row : tax["rows"]) {
     const double t = num_at(row, {"tax_pct"});
-    const std::string dir = str_at(row, "direction", t > 0 ? "regression" : t < 0 ? "improvement" : "no change");
+    const std::string dir = str_at(row, "direction",
+                                   t > 0   ? "regression"
+                                   : t < 0 ? "improvement"
+                                           : "no change");
     // Positive tax = the aligned model scores lower: a regression (red); negative: improvement.
     const std::string text = fmt::format("{:.1f}% {}", std::abs(t), dir);
     bars.push_back({str_at(row, "benchmark", "?"), t,
-                    dir == "regression" ? "#c0392b" : dir == "improvement" ? "#1e8449" : "#7f8c8d", dir, text});
+                    dir == "regression"    ? "#c0392b"
+                    : dir == "improvement" ? "#1e8449"
+                                           : "#7f8c8d",
+                    dir, text});
     const double se = num_at(row, {"diff_stderr"});
     std::string diff = score(num_at(row, {"diff"}));
     if (std::isfinite(se)) diff += " ± " + score(se);
     const std::string sig = row.contains("significant") && row["significant"].is_boolean()
                                 ? (row["significant"].get<bool>() ? "yes" : "no")
                                 : "n/a";
-    table += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
-                         escape_html(bars.back().label), score(num_at(row, {"base"})),
-                         score(num_at(row, {"aligned"})), escape_html(diff), sig, escape_html(dir), escape_html(text));
+    table += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td "
+        "class=\"{}\">{}</td></tr>\n",
+        escape_html(bars.back().label), score(num_at(row, {"base"})),
+        score(num_at(row, {"aligned"})), escape_html(diff), sig, escape_html(dir),
+        escape_html(text));
   }
   table += "</table>\n";
   if (bars.empty()) {
@@ -276,11 +309,15 @@ Section tax_section(const RunData& run) {
   o.title = "Alignment tax per benchmark (red: regression, green: improvement)";
   o.y_label = "tax %";
   sec.html = bar_chart(bars, o) +
-             "<p>Tax = (base - aligned) / base x 100 per benchmark, base = round 0, aligned = the best round; "
-             "positive is a regression.</p>\n" + table;
+             "<p>Tax = (base - aligned) / base x 100 per benchmark, base = round 0, aligned = the "
+             "best round; "
+             "positive is a regression.</p>\n" +
+             table;
   if (std::isfinite(avg))
     sec.html += fmt::format("<p>Average tax: <b>{:.1f}%</b> ({}).</p>\n", avg,
-                            avg > 0 ? "regression" : avg < 0 ? "improvement" : "no change");
+                            avg > 0   ? "regression"
+                            : avg < 0 ? "improvement"
+                                      : "no change");
   return sec;
 }
 

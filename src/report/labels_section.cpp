@@ -17,8 +17,9 @@ Section labels_section(const RunData& run) {
   std::vector<double> all;
   std::vector<Bar> bias;
   bool below_half = false;
-  std::string table = "<table>\n<tr><th>round</th><th>pairs</th><th>mean p_chosen</th>"
-                      "<th>position flips</th><th>mean order disagreement</th></tr>\n";
+  std::string table =
+      "<table>\n<tr><th>round</th><th>pairs</th><th>mean p_chosen</th>"
+      "<th>position flips</th><th>mean order disagreement</th></tr>\n";
   for (const auto& r : run.rounds) {
     if (r.round == 0) continue;  // the base round only evaluates
     if (!r.labels) {
@@ -39,10 +40,12 @@ Section labels_section(const RunData& run) {
       if (std::isfinite(d)) disagreement += d, ++with_disagreement;
     }
     const double flip_rate = n ? static_cast<double>(flips) / n : std::nan("");
-    table += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}/{})</td><td>{}</td></tr>\n",
-                         escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a", percent(flip_rate), flips, n,
-                         with_disagreement ? number(disagreement / with_disagreement, 3) : "n/a");
-    if (n) bias.push_back({fmt::format("round {}", r.round), flip_rate, "", "", percent(flip_rate)});
+    table += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}/{})</td><td>{}</td></tr>\n",
+        escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a", percent(flip_rate), flips, n,
+        with_disagreement ? number(disagreement / with_disagreement, 3) : "n/a");
+    if (n)
+      bias.push_back({fmt::format("round {}", r.round), flip_rate, "", "", percent(flip_rate)});
   }
   table += "</table>\n";
   std::string& h = sec.html;
@@ -66,8 +69,10 @@ Section labels_section(const RunData& run) {
     b.width = 420;
     b.height = 240;
     h += plots_row(plots + bar_chart(bias, b));
-    h += "<p>Position bias: the share of pairs whose two orders ((A)/(B) and (B)/(A)) prefer different "
-         "responses; the label averages both orders.</p>\n" + table;
+    h += "<p>Position bias: the share of pairs whose two orders ((A)/(B) and (B)/(A)) prefer "
+         "different "
+         "responses; the label averages both orders.</p>\n" +
+         table;
   }
   h += missing(absent);
   return sec;

@@ -41,43 +41,54 @@ std::string kl_html(const Json& kl) {
   std::string h = line_chart({s}, o);
   const std::string source = str_at(kl, "source", "?");
   const double k = num_at(kl, {"first_k", "k"});
-  h += fmt::format("<p>Measured on {} {} responses ({} tokens, both models teacher-forced on the same tokens). "
-                   "Mean KL over the first {} tokens: <b>{}</b> ({} tokens); over all tokens: <b>{}</b>.</p>\n",
-                   escape_html(str_at(kl, "responses", "?")), escape_html(source), escape_html(str_at(kl, "tokens", "?")),
-                   std::isfinite(k) ? fmt::format("{}", static_cast<long long>(k)) : "k",
-                   number(num_at(kl, {"first_k", "mean"}), 4), escape_html(str_at(at(kl, "first_k"), "tokens", "?")),
-                   number(num_at(kl, {"overall", "mean"}), 4));
+  h += fmt::format(
+      "<p>Measured on {} {} responses ({} tokens, both models teacher-forced on the same tokens). "
+      "Mean KL over the first {} tokens: <b>{}</b> ({} tokens); over all tokens: <b>{}</b>.</p>\n",
+      escape_html(str_at(kl, "responses", "?")), escape_html(source),
+      escape_html(str_at(kl, "tokens", "?")),
+      std::isfinite(k) ? fmt::format("{}", static_cast<long long>(k)) : "k",
+      number(num_at(kl, {"first_k", "mean"}), 4),
+      escape_html(str_at(at(kl, "first_k"), "tokens", "?")),
+      number(num_at(kl, {"overall", "mean"}), 4));
   return h;
 }
 
 std::string prefill_html(const Json& pre) {
   const Json& rows = at(pre, "rows");
-  if (!rows.is_array() || rows.empty()) return note("Not available: probe.json has no prefill rows.");
-  std::string h = "<h3>Prefill attack</h3>\n<p>The response is forced to start with the first k tokens of a "
-                  "violating response; the oracle scores the forced start and the model's continuation. "
-                  "Overall: every principle followed; target: the principle of the prompt's kind. Whole prefix: "
-                  "prompts whose violating response has at most k tokens (all of it is forced).</p>\n"
-                  "<table>\n<tr><th>k</th><th>base overall</th><th>base target</th><th>aligned overall</th>"
-                  "<th>aligned target</th><th>whole prefix</th></tr>\n";
+  if (!rows.is_array() || rows.empty())
+    return note("Not available: probe.json has no prefill rows.");
+  std::string h =
+      "<h3>Prefill attack</h3>\n<p>The response is forced to start with the first k tokens of a "
+      "violating response; the oracle scores the forced start and the model's continuation. "
+      "Overall: every principle followed; target: the principle of the prompt's kind. Whole "
+      "prefix: "
+      "prompts whose violating response has at most k tokens (all of it is forced).</p>\n"
+      "<table>\n<tr><th>k</th><th>base overall</th><th>base target</th><th>aligned overall</th>"
+      "<th>aligned target</th><th>whole prefix</th></tr>\n";
   for (const auto& r : rows)
-    h += "<tr><td>" + escape_html(str_at(r, "k", "?")) + "</td>" + cell(at(at(r, "base"), "overall")) +
-         cell(at(at(r, "base"), "target")) + cell(at(at(r, "aligned"), "overall")) +
-         cell(at(at(r, "aligned"), "target")) + "<td>" + escape_html(str_at(r, "whole_prefix", "?")) + "</td></tr>\n";
+    h += "<tr><td>" + escape_html(str_at(r, "k", "?")) + "</td>" +
+         cell(at(at(r, "base"), "overall")) + cell(at(at(r, "base"), "target")) +
+         cell(at(at(r, "aligned"), "overall")) + cell(at(at(r, "aligned"), "target")) + "<td>" +
+         escape_html(str_at(r, "whole_prefix", "?")) + "</td></tr>\n";
   return h + "</table>\n";
 }
 
 std::string finetune_html(const Json& ft) {
   const Json& rows = at(ft, "rows");
-  if (!rows.is_array() || rows.empty()) return note("Not available: probe.json has no fine-tuning rows.");
-  std::string h = fmt::format("<h3>Fine-tuning attack</h3>\n<p>The aligned model fine-tuned on n violating "
-                              "examples (each n from the aligned model; {} epochs, lr {}), then its oracle "
-                              "compliance on the probed prompts.</p>\n",
-                              escape_html(str_at(ft, "epochs", "?")), escape_html(str_at(ft, "lr", "?")));
-  h += "<table>\n<tr><th>n</th><th>steps</th><th>final loss</th><th>overall</th><th>target</th></tr>\n";
+  if (!rows.is_array() || rows.empty())
+    return note("Not available: probe.json has no fine-tuning rows.");
+  std::string h = fmt::format(
+      "<h3>Fine-tuning attack</h3>\n<p>The aligned model fine-tuned on n violating "
+      "examples (each n from the aligned model; {} epochs, lr {}), then its oracle "
+      "compliance on the probed prompts.</p>\n",
+      escape_html(str_at(ft, "epochs", "?")), escape_html(str_at(ft, "lr", "?")));
+  h += "<table>\n<tr><th>n</th><th>steps</th><th>final "
+       "loss</th><th>overall</th><th>target</th></tr>\n";
   for (const auto& r : rows) {
     const double loss = num_at(r, {"loss"});
-    h += "<tr><td>" + escape_html(str_at(r, "n", "?")) + "</td><td>" + escape_html(str_at(r, "steps", "?")) +
-         "</td><td>" + (std::isfinite(loss) ? number(loss, 4) : "-") + "</td>" + cell(at(r, "overall")) +
+    h += "<tr><td>" + escape_html(str_at(r, "n", "?")) + "</td><td>" +
+         escape_html(str_at(r, "steps", "?")) + "</td><td>" +
+         (std::isfinite(loss) ? number(loss, 4) : "-") + "</td>" + cell(at(r, "overall")) +
          cell(at(r, "target")) + "</tr>\n";
   }
   return h + "</table>\n";

@@ -92,14 +92,17 @@ std::string render_report(const ReportOptions& opts) {
       summary_section(run), training_section(run),  oracle_section(run),
       judge_section(run),   behaviour_section(run), tax_section(run),
       probe_section(run),   labels_section(run),    examples_section(run, opts.examples)};
-  std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-                     escape_html(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  std::string page =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      escape_html(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
   page += "<h1>" + escape_html(title) + "</h1>\n<nav>";
-  for (const auto& s : sections) page += fmt::format("<a href=\"#{}\">{}</a>", s.id, escape_html(s.title));
+  for (const auto& s : sections)
+    page += fmt::format("<a href=\"#{}\">{}</a>", s.id, escape_html(s.title));
   page += "</nav>\n";
   for (const auto& s : sections)
-    page += fmt::format("<section id=\"{}\">\n<h2>{}</h2>\n{}</section>\n", s.id, escape_html(s.title), s.html);
+    page += fmt::format("<section id=\"{}\">\n<h2>{}</h2>\n{}</section>\n", s.id,
+                        escape_html(s.title), s.html);
   page += "<script>" + std::string(kScript) + "</script>\n</body>\n</html>\n";
   return page;
 }

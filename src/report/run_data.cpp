@@ -26,7 +26,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // 1-based line of byte offset `byte` in `text`.
 std::size_t line_of(const std::string& text, std::size_t byte) {
   byte = std::min(byte, text.size());
-  return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(byte), '\n'));
+  return 1 + static_cast<std::size_t>(
+                 std::count(text.begin(), text.begin() + static_cast<long>(byte), '\n'));
 }
 
 // "round-12" -> 12; -1 for anything else.
@@ -48,7 +49,8 @@ std::optional<Json> read_json_file(const fs::path& path) {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     // nlohmann reports the byte; people want the line.
-    throw_error("{}:{}: malformed JSON: {}", path.string(), line_of(text, e.byte == 0 ? 0 : e.byte - 1), e.what());
+    throw_error("{}:{}: malformed JSON: {}", path.string(),
+                line_of(text, e.byte == 0 ? 0 : e.byte - 1), e.what());
   }
 }
 
@@ -56,7 +58,8 @@ namespace {
 
 // Reads the lines of a JSONL file, dropping a torn last line (no newline, not valid JSON: a
 // killed writer's), and hands each to `check` with its line number before keeping it.
-JsonLines read_lines(const fs::path& path, const std::function<void(const Json&, std::size_t)>& check) {
+JsonLines read_lines(const fs::path& path,
+                     const std::function<void(const Json&, std::size_t)>& check) {
   std::string text = read_file(path);
   if (!text.empty() && text.back() != '\n') {
     const std::size_t nl = text.rfind('\n');
@@ -87,7 +90,9 @@ std::optional<JsonLines> read_metrics_file(const fs::path& path) {
   });
 }
 
-std::string RoundData::label() const { return round == 0 ? "round 0 (base)" : fmt::format("round {}", round); }
+std::string RoundData::label() const {
+  return round == 0 ? "round 0 (base)" : fmt::format("round {}", round);
+}
 
 int RunData::best_round() const {
   if (summary) {
@@ -133,9 +138,11 @@ RunData load_run(const fs::path& dir) {
     r.rl_metrics = read_metrics_file(r.dir / "rl" / "metrics.jsonl");
     run.rounds.push_back(std::move(r));
   }
-  std::sort(run.rounds.begin(), run.rounds.end(), [](const auto& a, const auto& b) { return a.round < b.round; });
+  std::sort(run.rounds.begin(), run.rounds.end(),
+            [](const auto& a, const auto& b) { return a.round < b.round; });
   CAI_CHECK(run.manifest || run.summary || !run.rounds.empty(),
-            "report: {} is not a loop run directory (no manifest.json, summary.json or round-K/)", dir.string());
+            "report: {} is not a loop run directory (no manifest.json, summary.json or round-K/)",
+            dir.string());
   return run;
 }
 
@@ -172,8 +179,8 @@ std::string str_at(const Json& j, const char* key, const std::string& fallback) 
 std::string rate_cell(const Json& rate) {
   const double total = num_at(rate, {"total"});
   if (!(total > 0)) return "n/a";
-  return fmt::format("{} ({}/{})", percent(num_at(rate, {"rate"})), static_cast<long long>(num_at(rate, {"pass"})),
-                     static_cast<long long>(total));
+  return fmt::format("{} ({}/{})", percent(num_at(rate, {"rate"})),
+                     static_cast<long long>(num_at(rate, {"pass"})), static_cast<long long>(total));
 }
 
 double rate_of(const Json& j, std::initializer_list<const char*> path) {

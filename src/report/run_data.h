@@ -32,7 +32,7 @@ struct RoundData {
   std::optional<Json> eval, quality, info;  // eval.json, quality.json, round.json
   std::optional<JsonLines> critique_revise, labels, sft_metrics, dpo_metrics;
   std::optional<JsonLines> rm_metrics, rl_metrics;  // rounds with an rl stage
-  std::string label() const;                // "round 0 (base)", "round 2"
+  std::string label() const;                        // "round 0 (base)", "round 2"
 };
 
 struct RunData {

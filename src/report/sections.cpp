@@ -11,7 +11,9 @@
 
 namespace cai::report {
 
-std::string note(const std::string& text) { return "<p class=\"na\">" + escape_html(text) + "</p>\n"; }
+std::string note(const std::string& text) {
+  return "<p class=\"na\">" + escape_html(text) + "</p>\n";
+}
 
 std::string missing(const std::vector<std::string>& files) {
   if (files.empty()) return "";
@@ -35,7 +37,8 @@ std::string stage_seconds(const Json& info) {
   std::string out;
   if (info.contains("seconds") && info["seconds"].is_object())
     for (const auto& [stage, s] : info["seconds"].items())
-      if (s.is_number()) out += fmt::format("{}{} {:.1f} s", out.empty() ? "" : ", ", stage, s.get<double>());
+      if (s.is_number())
+        out += fmt::format("{}{} {:.1f} s", out.empty() ? "" : ", ", stage, s.get<double>());
   return out;
 }
 
@@ -46,23 +49,25 @@ std::string manifest_html(const Json& m) {
   h += row("created", escape_html(str_at(m, "created", "?")));
   if (m.contains("resumed") && m["resumed"].is_array() && !m["resumed"].empty()) {
     std::string r;
-    for (const auto& t : m["resumed"]) r += (r.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : t.dump());
+    for (const auto& t : m["resumed"])
+      r += (r.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : t.dump());
     h += row("resumed", escape_html(r));
   }
   if (m.contains("seed")) h += row("seed", escape_html(m["seed"].dump()));
   h += "</table>\n";
   if (m.contains("inputs") && m["inputs"].is_object()) {
-    h += fmt::format("<details><summary>Inputs and their SHA-256 ({})</summary>\n<table>\n"
-                     "<tr><th>role</th><th>path</th><th>sha256</th></tr>\n",
-                     m["inputs"].size());
+    h += fmt::format(
+        "<details><summary>Inputs and their SHA-256 ({})</summary>\n<table>\n"
+        "<tr><th>role</th><th>path</th><th>sha256</th></tr>\n",
+        m["inputs"].size());
     for (const auto& [role, in] : m["inputs"].items())
       h += "<tr><td>" + escape_html(role) + "</td><td>" + escape_html(str_at(in, "path")) +
            "</td><td class=\"hash\">" + escape_html(str_at(in, "sha256")) + "</td></tr>\n";
     h += "</table>\n</details>\n";
   }
   if (m.contains("config"))
-    h += "<details><summary>Configuration</summary>\n<pre class=\"text\">" + escape_html(m["config"].dump(2)) +
-         "</pre>\n</details>\n";
+    h += "<details><summary>Configuration</summary>\n<pre class=\"text\">" +
+         escape_html(m["config"].dump(2)) + "</pre>\n</details>\n";
   return h;
 }
 
@@ -70,7 +75,8 @@ std::string summary_html(const RunData& run) {
   const Json& s = *run.summary;
   std::string h = "<table class=\"kv\">\n";
   const double best = num_at(s, {"best_round"});
-  h += row("best round", std::isfinite(best) ? fmt::format("{}", static_cast<long long>(best)) : "n/a");
+  h += row("best round",
+           std::isfinite(best) ? fmt::format("{}", static_cast<long long>(best)) : "n/a");
   h += row("best model", escape_html(str_at(s, "best_model", "n/a")));
   if (s.contains("metric")) h += row("quality metric", escape_html(str_at(s, "metric")));
   h += row("stopped", escape_html(str_at(s, "stopped", "n/a")));
@@ -84,21 +90,27 @@ Section summary_section(const RunData& run) {
   Section sec{"summary", "Run summary", ""};
   std::string& h = sec.html;
   std::vector<std::string> absent;
-  if (run.manifest) h += manifest_html(*run.manifest);
-  else absent.push_back("manifest.json");
-  if (run.summary) h += summary_html(run);
-  else absent.push_back("summary.json (the run has not finished)");
+  if (run.manifest)
+    h += manifest_html(*run.manifest);
+  else
+    absent.push_back("manifest.json");
+  if (run.summary)
+    h += summary_html(run);
+  else
+    absent.push_back("summary.json (the run has not finished)");
   h += missing(absent);
 
   // Per round: quality, completion and time per stage.
   std::string metric;
   Series q{"quality", {}, {}, false, {}};
-  h += "<table>\n<tr><th>round</th><th>quality</th><th>done</th><th>seconds per stage</th><th>model</th></tr>\n";
+  h += "<table>\n<tr><th>round</th><th>quality</th><th>done</th><th>seconds per "
+       "stage</th><th>model</th></tr>\n";
   for (const auto& r : run.rounds) {
     const double v = num_at(r.quality, {"quality"});
     if (r.quality && metric.empty()) metric = str_at(*r.quality, "metric");
     if (std::isfinite(v)) q.x.push_back(r.round), q.y.push_back(v);
-    const bool done = r.info && r.info->is_object() && r.info->contains("done") && (*r.info)["done"] == true;
+    const bool done =
+        r.info && r.info->is_object() && r.info->contains("done") && (*r.info)["done"] == true;
     const bool best = r.round == run.best_round();
     h += fmt::format("<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                      best ? " class=\"best\"" : "", escape_html(r.label()), best ? " (best)" : "",
@@ -174,7 +186,8 @@ std::string stage_plots(const RunData& run, const char* stage, std::vector<std::
                           : s == "rl" ? r.rl_metrics
                                       : r.sft_metrics;
       if (!lines) {
-        if (!optional && m.key == std::string("loss")) absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
+        if (!optional && m.key == std::string("loss"))
+          absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
         continue;
       }
       for (auto& x : metric_series(r, *lines, m.key)) series.push_back(std::move(x));

@@ -21,10 +21,10 @@ Section summary_section(const RunData& run);
 Section training_section(const RunData& run);
 
 // eval_sections.cpp: what the evaluations say per round.
-Section oracle_section(const RunData& run);      // oracle compliance per principle
-Section judge_section(const RunData& run);       // judge-rated compliance and agreement
-Section behaviour_section(const RunData& run);   // on topic, right fact, over-refusal, capability
-Section tax_section(const RunData& run);         // the alignment tax of summary.json
+Section oracle_section(const RunData& run);     // oracle compliance per principle
+Section judge_section(const RunData& run);      // judge-rated compliance and agreement
+Section behaviour_section(const RunData& run);  // on topic, right fact, over-refusal, capability
+Section tax_section(const RunData& run);        // the alignment tax of summary.json
 
 // labels_section.cpp: Phase 2 label confidence and the judge's position bias.
 Section labels_section(const RunData& run);

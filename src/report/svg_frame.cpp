@@ -13,8 +13,8 @@ namespace cai::report {
 
 void ChartOptions::validate() const {
   CAI_CHECK(!name.empty(), "chart: name (the data-plot id) is required");
-  CAI_CHECK(width >= 200 && height >= 120, "chart {}: width/height must be at least 200 x 120, got {} x {}",
-            name, width, height);
+  CAI_CHECK(width >= 200 && height >= 120,
+            "chart {}: width/height must be at least 200 x 120, got {} x {}", name, width, height);
   CAI_CHECK(!y_min || !y_max || *y_min < *y_max, "chart {}: y_min must be below y_max", name);
 }
 
@@ -58,7 +58,8 @@ double legend_width(const std::vector<LegendEntry>& legend) {
 std::string shorten(const std::string& text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   std::size_t cut = max_bytes > 0 ? max_bytes - 1 : 0;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;  // not inside a UTF-8 character
   return text.substr(0, cut) + "…";
 }
 
@@ -100,7 +101,8 @@ Axis make_axis(double lo, double hi, bool integer, bool exact) {
 double Frame::px(double v) const { return left + (v - x.lo) / (x.hi - x.lo) * (right - left); }
 double Frame::py(double v) const { return bottom - (v - y.lo) / (y.hi - y.lo) * (bottom - top); }
 
-Frame make_frame(const ChartOptions& opts, const std::vector<LegendEntry>& legend, double x_label_room) {
+Frame make_frame(const ChartOptions& opts, const std::vector<LegendEntry>& legend,
+                 double x_label_room) {
   Frame f;
   f.width = opts.width;
   const double legend_w = legend_width(legend);
@@ -115,9 +117,11 @@ Frame make_frame(const ChartOptions& opts, const std::vector<LegendEntry>& legen
   return f;
 }
 
-std::string open_svg(const ChartOptions& opts, const Frame& f, const std::vector<LegendEntry>& legend) {
+std::string open_svg(const ChartOptions& opts, const Frame& f,
+                     const std::vector<LegendEntry>& legend) {
   std::string s = fmt::format(
-      "<svg class=\"plot\" data-plot=\"{}\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" role=\"img\""
+      "<svg class=\"plot\" data-plot=\"{}\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
+      "role=\"img\""
       " aria-label=\"{}\">\n<title>{}</title>\n",
       escape_html(opts.name), f.width, f.height, f.width, f.height,
       escape_html(opts.title.empty() ? opts.name : opts.title),
@@ -126,7 +130,8 @@ std::string open_svg(const ChartOptions& opts, const Frame& f, const std::vector
     // A title wider than the plot would be clipped: cut it (at about 7 px a character).
     const auto fits = static_cast<std::size_t>(std::max(10.0, (f.width - f.left - 8.0) / 7.0));
     const std::string shown = shorten(opts.title, fits);
-    s += fmt::format("<text class=\"ptitle\" x=\"{}\" y=\"18\">{}</text>\n", px(f.left), escape_html(shown));
+    s += fmt::format("<text class=\"ptitle\" x=\"{}\" y=\"18\">{}</text>\n", px(f.left),
+                     escape_html(shown));
   }
   const double lx = f.right + 22.0;
   double ly = f.top + 8.0;
@@ -134,14 +139,15 @@ std::string open_svg(const ChartOptions& opts, const Frame& f, const std::vector
     // Long names are cut in the legend; the <title> keeps the whole name for hover.
     const std::string shown = shorten(e.name, kLegendChars);
     if (e.box)
-      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{}\"/>", px(lx), px(ly - 5),
-                       e.color);
+      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{}\"/>", px(lx),
+                       px(ly - 5), e.color);
     else
-      s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>",
-                       px(lx), px(ly), px(lx + 16), px(ly), e.color,
-                       e.dashed ? " stroke-dasharray=\"4 3\"" : "");
-    s += fmt::format("<text class=\"legend\" x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n", px(lx + 22),
-                     px(ly + 4), escape_html(e.name), escape_html(shown));
+      s += fmt::format(
+          "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>",
+          px(lx), px(ly), px(lx + 16), px(ly), e.color,
+          e.dashed ? " stroke-dasharray=\"4 3\"" : "");
+    s += fmt::format("<text class=\"legend\" x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n",
+                     px(lx + 22), px(ly + 4), escape_html(e.name), escape_html(shown));
     ly += kLegendRow;
   }
   return s;
@@ -152,7 +158,8 @@ std::string tick_label(double v, double step, bool percent) {
     v *= 100.0;
     step *= 100.0;
   }
-  const int decimals = step >= 1.0 ? 0 : std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+  const int decimals =
+      step >= 1.0 ? 0 : std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
   std::string s = fmt::format("{:.{}f}", v, decimals);
   if (s == "-0") s = "0";
   return percent ? s + "%" : s;
@@ -163,19 +170,22 @@ std::string y_axis(const ChartOptions& opts, const Frame& f) {
   for (double t : f.y.ticks) {
     if (t < f.y.lo - 1e-9 || t > f.y.hi + 1e-9) continue;
     const double y = f.py(t);
-    s += fmt::format("<line class=\"grid\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>"
-                     "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
-                     px(f.left), px(y), px(f.right), px(y), px(f.left - 6), px(y + 4),
-                     tick_label(t, f.y.step, opts.y_percent));
+    s += fmt::format(
+        "<line class=\"grid\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>"
+        "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+        px(f.left), px(y), px(f.right), px(y), px(f.left - 6), px(y + 4),
+        tick_label(t, f.y.step, opts.y_percent));
   }
-  s += fmt::format("<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
-                   "<line class=\"axis\" x1=\"{0}\" y1=\"{2}\" x2=\"{3}\" y2=\"{2}\"/>\n",
-                   px(f.left), px(f.top), px(f.bottom), px(f.right));
+  s += fmt::format(
+      "<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
+      "<line class=\"axis\" x1=\"{0}\" y1=\"{2}\" x2=\"{3}\" y2=\"{2}\"/>\n",
+      px(f.left), px(f.top), px(f.bottom), px(f.right));
   if (!opts.y_label.empty()) {
     const double cy = 0.5 * (f.top + f.bottom);
-    s += fmt::format("<text class=\"alabel\" x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\""
-                     " text-anchor=\"middle\">{1}</text>\n",
-                     px(cy), escape_html(opts.y_label));
+    s += fmt::format(
+        "<text class=\"alabel\" x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\""
+        " text-anchor=\"middle\">{1}</text>\n",
+        px(cy), escape_html(opts.y_label));
   }
   return s;
 }
@@ -183,7 +193,8 @@ std::string y_axis(const ChartOptions& opts, const Frame& f) {
 std::string x_title(const ChartOptions& opts, const Frame& f, double extra_room) {
   if (opts.x_label.empty()) return "";
   return fmt::format("<text class=\"alabel\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                     px(0.5 * (f.left + f.right)), px(f.bottom + 36 + extra_room), escape_html(opts.x_label));
+                     px(0.5 * (f.left + f.right)), px(f.bottom + 36 + extra_room),
+                     escape_html(opts.x_label));
 }
 
 std::string x_axis(const ChartOptions& opts, const Frame& f) {
@@ -191,9 +202,10 @@ std::string x_axis(const ChartOptions& opts, const Frame& f) {
   for (double t : f.x.ticks) {
     if (t < f.x.lo - 1e-9 || t > f.x.hi + 1e-9) continue;
     const double x = f.px(t);
-    s += fmt::format("<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
-                     "<text class=\"tick\" x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                     px(x), px(f.bottom), px(f.bottom + 4), px(f.bottom + 16), tick_label(t, f.x.step, false));
+    s += fmt::format(
+        "<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>"
+        "<text class=\"tick\" x=\"{0}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+        px(x), px(f.bottom), px(f.bottom + 4), px(f.bottom + 16), tick_label(t, f.x.step, false));
   }
   return s + x_title(opts, f, 0);
 }

@@ -45,10 +45,12 @@ std::string shorten(const std::string& text, std::size_t max_bytes);
 
 // Frame for `opts`, leaving room for a legend of `legend` entries (none when empty) and
 // `x_label_room` extra pixels under the axis (rotated category labels).
-Frame make_frame(const ChartOptions& opts, const std::vector<LegendEntry>& legend, double x_label_room = 0);
+Frame make_frame(const ChartOptions& opts, const std::vector<LegendEntry>& legend,
+                 double x_label_room = 0);
 
 // <svg class="plot" data-plot=...> with its <title>, the plot title and the legend.
-std::string open_svg(const ChartOptions& opts, const Frame& f, const std::vector<LegendEntry>& legend);
+std::string open_svg(const ChartOptions& opts, const Frame& f,
+                     const std::vector<LegendEntry>& legend);
 
 // Horizontal grid lines with y tick labels, the y axis title, and the axis lines.
 std::string y_axis(const ChartOptions& opts, const Frame& f);

@@ -76,8 +76,10 @@ void EngineLoop::fail_all(const std::string& message) {
     engine_.reset();  // its pending callbacks are dropped, never called
     ++restarts_;
   }
-  std::fprintf(stderr, "cai serve: engine error: %s; failing %zu request(s) in flight and restarting the engine\n",
-               message.c_str(), failed.size());
+  std::fprintf(
+      stderr,
+      "cai serve: engine error: %s; failing %zu request(s) in flight and restarting the engine\n",
+      message.c_str(), failed.size());
   std::fflush(stderr);
   for (auto& [id, f] : failed)
     if (f.on_error) f.on_error(message);

@@ -64,12 +64,12 @@ class EngineLoop {
   std::unique_ptr<Engine> engine_;  // replaced only by the engine thread, under mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<RequestId, InFlight> in_flight_;    // guarded by mu_
-  std::deque<std::function<void()>> tasks_;   // guarded by mu_
-  RequestId next_id_ = 0;                      // guarded by mu_
-  std::uint64_t submissions_ = 0;              // guarded by mu_; wakes the thread
-  std::int64_t restarts_ = 0;                  // guarded by mu_
-  bool stop_ = false;                          // guarded by mu_
+  std::map<RequestId, InFlight> in_flight_;  // guarded by mu_
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  RequestId next_id_ = 0;                    // guarded by mu_
+  std::uint64_t submissions_ = 0;            // guarded by mu_; wakes the thread
+  std::int64_t restarts_ = 0;                // guarded by mu_
+  bool stop_ = false;                        // guarded by mu_
   std::thread thread_;
 };
 

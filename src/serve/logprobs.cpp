@@ -56,7 +56,8 @@ TokenLogprob token_entry(const Tokenizer& tok, std::int32_t id, float logprob, c
   return t;
 }
 
-std::vector<TokenLogprob> rescored_entries(const Tokenizer& tok, const std::vector<std::int32_t>& prompt,
+std::vector<TokenLogprob> rescored_entries(const Tokenizer& tok,
+                                           const std::vector<std::int32_t>& prompt,
                                            const std::string& prompt_text,
                                            const std::vector<std::int32_t>& completion, bool echo,
                                            const PositionLogprobs& scores) {

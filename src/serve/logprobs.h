@@ -36,7 +36,8 @@ TokenLogprob token_entry(const Tokenizer& tok, std::int32_t id, float logprob, c
 // The entries of a finished request from score_positions over prompt + completion (started at
 // 1 with echo, else at the prompt's end): with echo the prompt's tokens come first (the first
 // without a log-prob) at their offsets in `prompt_text`, the text sent, then the completion's.
-std::vector<TokenLogprob> rescored_entries(const Tokenizer& tok, const std::vector<std::int32_t>& prompt,
+std::vector<TokenLogprob> rescored_entries(const Tokenizer& tok,
+                                           const std::vector<std::int32_t>& prompt,
                                            const std::string& prompt_text,
                                            const std::vector<std::int32_t>& completion, bool echo,
                                            const PositionLogprobs& scores);

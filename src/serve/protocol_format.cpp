@@ -37,7 +37,10 @@ json completion_logprobs(const std::vector<TokenLogprob>& toks, std::size_t text
     offsets.push_back(off);
     off += t.text.size();
   }
-  return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+  return {{"tokens", tokens},
+          {"token_logprobs", lps},
+          {"top_logprobs", tops},
+          {"text_offset", offsets}};
 }
 
 // Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
@@ -47,7 +50,9 @@ json chat_logprobs(const std::vector<TokenLogprob>& toks) {
     json top = json::array();
     for (const auto& [s, lp] : t.top)
       top.push_back({{"token", s}, {"logprob", lp}, {"bytes", bytes_of(s)}});
-    content.push_back({{"token", t.text}, {"logprob", t.logprob.value_or(0.0f)}, {"bytes", bytes_of(t.text)},
+    content.push_back({{"token", t.text},
+                       {"logprob", t.logprob.value_or(0.0f)},
+                       {"bytes", bytes_of(t.text)},
                        {"top_logprobs", std::move(top)}});
   }
   return {{"content", std::move(content)}};
@@ -74,7 +79,8 @@ json make_response(Endpoint e, const ResponseMeta& meta, const std::string& text
                    const std::string& finish_reason, const Usage& usage,
                    const std::vector<TokenLogprob>* logprobs) {
   json j = head(e, meta, false);
-  json choice = {{"index", 0}, {"logprobs", logprobs_json(e, logprobs)}, {"finish_reason", finish_reason}};
+  json choice = {
+      {"index", 0}, {"logprobs", logprobs_json(e, logprobs)}, {"finish_reason", finish_reason}};
   if (e == Endpoint::chat)
     choice["message"] = {{"role", "assistant"}, {"content", text}};
   else

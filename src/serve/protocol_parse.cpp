@@ -18,7 +18,8 @@ std::string type_name(const json& j) { return j.type_name(); }
 
 double number(const json& body, const char* key, double lo, double hi) {
   const json& v = body[key];
-  if (!v.is_number()) bad("invalid_type", fmt::format("'{}' must be a number, got {}", key, type_name(v)));
+  if (!v.is_number())
+    bad("invalid_type", fmt::format("'{}' must be a number, got {}", key, type_name(v)));
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi)
     bad("invalid_value", fmt::format("'{}' must be in [{}, {}], got {}", key, lo, hi, x));
@@ -39,12 +40,14 @@ std::int64_t integer(const json& body, const char* key, std::int64_t lo, std::in
 
 bool boolean(const json& body, const char* key) {
   const json& v = body[key];
-  if (!v.is_boolean()) bad("invalid_type", fmt::format("'{}' must be a boolean, got {}", key, type_name(v)));
+  if (!v.is_boolean())
+    bad("invalid_type", fmt::format("'{}' must be a boolean, got {}", key, type_name(v)));
   return v.get<bool>();
 }
 
 std::string string(const json& v, const std::string& what) {
-  if (!v.is_string()) bad("invalid_type", fmt::format("'{}' must be a string, got {}", what, type_name(v)));
+  if (!v.is_string())
+    bad("invalid_type", fmt::format("'{}' must be a string, got {}", what, type_name(v)));
   return v.get<std::string>();
 }
 
@@ -80,7 +83,8 @@ void parse_prompt(const json& p, ApiRequest& r) {
       r.prompt_ids = token_ids(p[0]);
       return;
     }
-    if (p.size() > 1) bad("invalid_value", "'prompt' with several prompts is not supported; send one request each");
+    if (p.size() > 1)
+      bad("invalid_value", "'prompt' with several prompts is not supported; send one request each");
   }
   bad("invalid_type", "'prompt' must be a string, a list of token ids, or a list of one of those");
 }
@@ -94,8 +98,10 @@ void parse_messages(const json& m, ApiRequest& r) {
     if (!msg.contains("role")) bad("invalid_value", fmt::format("'{}' has no role", where));
     ChatMessage cm;
     cm.role = string(msg["role"], where + ".role");
-    if (cm.role != "system" && cm.role != "user" && cm.role != "assistant" && cm.role != "developer")
-      bad("invalid_value", fmt::format("'{}.role' must be system, user or assistant, got '{}'", where, cm.role));
+    if (cm.role != "system" && cm.role != "user" && cm.role != "assistant" &&
+        cm.role != "developer")
+      bad("invalid_value",
+          fmt::format("'{}.role' must be system, user or assistant, got '{}'", where, cm.role));
     if (cm.role == "developer") cm.role = "system";
     const json c = msg.value("content", json());
     if (c.is_string()) {
@@ -105,7 +111,9 @@ void parse_messages(const json& m, ApiRequest& r) {
       for (const auto& part : c) {
         if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
             !part["text"].is_string())
-          bad("invalid_value", fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}", where));
+          bad("invalid_value",
+              fmt::format("'{}.content' parts must be {{\"type\": \"text\", \"text\": ...}}",
+                          where));
         cm.content += part["text"].get<std::string>();
       }
     } else if (c.is_null()) {
@@ -119,7 +127,8 @@ void parse_messages(const json& m, ApiRequest& r) {
 
 }  // namespace
 
-ApiRequest parse_request(const std::string& body, Endpoint endpoint, std::int64_t max_top_logprobs) {
+ApiRequest parse_request(const std::string& body, Endpoint endpoint,
+                         std::int64_t max_top_logprobs) {
   json j;
   try {
     j = json::parse(body);
@@ -140,7 +149,8 @@ ApiRequest parse_request(const std::string& body, Endpoint endpoint, std::int64_
   constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
   // 0 is checked below, once echo is known.
   if (has(j, "max_tokens")) r.max_tokens = integer(j, "max_tokens", 0, kMaxInt);
-  if (has(j, "max_completion_tokens")) r.max_tokens = integer(j, "max_completion_tokens", 0, kMaxInt);
+  if (has(j, "max_completion_tokens"))
+    r.max_tokens = integer(j, "max_completion_tokens", 0, kMaxInt);
   if (has(j, "temperature")) r.temperature = number(j, "temperature", 0.0, 2.0);
   if (has(j, "top_p")) r.top_p = number(j, "top_p", 0.0, 1.0);
   if (r.top_p == 0.0) r.top_p = std::numeric_limits<double>::min();  // "only the top token"
@@ -194,7 +204,8 @@ ApiRequest parse_request(const std::string& body, Endpoint endpoint, std::int64_
     bad("invalid_value", "'echo' is only supported on /v1/completions");
   if (r.echo && r.stream) bad("invalid_value", "'echo' with 'stream' is not supported");
   if (r.max_tokens && *r.max_tokens == 0 && !r.echo)
-    bad("invalid_value", fmt::format("'max_tokens' must be in [1, {}] (0 only with 'echo'), got 0", kMaxInt));
+    bad("invalid_value",
+        fmt::format("'max_tokens' must be in [1, {}] (0 only with 'echo'), got 0", kMaxInt));
   return r;
 }
 

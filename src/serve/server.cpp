@@ -28,12 +28,14 @@ namespace cai::serve {
 void ServeOptions::validate() const {
   CAI_CHECK(!host.empty(), "serve: host must not be empty");
   CAI_CHECK(port >= 0 && port <= 65535, "serve: port must be in [0, 65535], got {}", port);
-  CAI_CHECK(max_body_bytes >= 1024, "serve: max_body_bytes must be >= 1024, got {}", max_body_bytes);
+  CAI_CHECK(max_body_bytes >= 1024, "serve: max_body_bytes must be >= 1024, got {}",
+            max_body_bytes);
   CAI_CHECK(max_tokens >= 1, "serve: max_tokens must be >= 1, got {}", max_tokens);
   CAI_CHECK(max_concurrent >= 1 && max_concurrent <= 4096,
             "serve: max_concurrent must be in [1, 4096], got {}", max_concurrent);
   CAI_CHECK(max_batch >= 1, "serve: max_batch must be >= 1, got {}", max_batch);
-  CAI_CHECK(max_seq_len >= 0, "serve: max_seq_len must be >= 0 (0 = the model's), got {}", max_seq_len);
+  CAI_CHECK(max_seq_len >= 0, "serve: max_seq_len must be >= 0 (0 = the model's), got {}",
+            max_seq_len);
   CAI_CHECK(prefix_cache_slots >= 0, "serve: prefix_cache_slots must be >= 0, got {}",
             prefix_cache_slots);
   CAI_CHECK(max_top_logprobs >= 0 && max_top_logprobs <= (1 << 20),
@@ -44,8 +46,8 @@ namespace {
 
 using nlohmann::json;
 
-void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
-                const std::string& message) {
+void send_error(httplib::Response& res, int status, const std::string& type,
+                const std::string& code, const std::string& message) {
   res.status = status;
   res.set_content(dump(error_body(message, type, code)), "application/json");
 }
@@ -61,9 +63,9 @@ struct Pending {
   std::mutex mu;
   std::condition_variable cv;
   bool stream = false;
-  std::deque<TokenEvent> events;             // streamed requests only
+  std::deque<TokenEvent> events;  // streamed requests only
   std::optional<GenerationResult> result;
-  std::optional<std::string> error;          // the engine failed while serving it
+  std::optional<std::string> error;  // the engine failed while serving it
   bool over() const { return result.has_value() || error.has_value(); }
 };
 
@@ -98,7 +100,8 @@ struct Server::Impl {
       : model(std::move(m)), opts(std::move(o)), tmpl(ChatTemplate::by_name("human-assistant")) {
     opts.validate();
     CAI_CHECK(model && model->model, "serve: no model loaded");
-    CAI_CHECK(model->tokenizer.has_value(), "serve: {}: the model carries no tokenizer; cai serve needs one",
+    CAI_CHECK(model->tokenizer.has_value(),
+              "serve: {}: the model carries no tokenizer; cai serve needs one",
               model->source.string());
     tok = &*model->tokenizer;
     tmpl = pick_chat_template(tok, opts.chat_template);
@@ -135,7 +138,8 @@ struct Server::Impl {
     const std::int64_t top = a.top_logprobs;
     PositionLogprobs ps;
     try {
-      ps = loop->call([m = model, &full, from, top] { return score_positions(*m->model, full, from, top); });
+      ps = loop->call(
+          [m = model, &full, from, top] { return score_positions(*m->model, full, from, top); });
     } catch (const std::exception& e) {
       throw engine_error(e.what());
     }
@@ -171,8 +175,9 @@ struct Server::Impl {
 
   GenerationRequest build(const ApiRequest& a) const {
     if (!a.model.empty() && a.model != name)
-      throw ApiError(404, "invalid_request_error", "model_not_found",
-                     fmt::format("the model '{}' does not exist; this server serves '{}'", a.model, name));
+      throw ApiError(
+          404, "invalid_request_error", "model_not_found",
+          fmt::format("the model '{}' does not exist; this server serves '{}'", a.model, name));
     GenerationRequest g;
     SamplingOptions& s = g.sampling;
     if (a.endpoint == Endpoint::chat) {
@@ -184,13 +189,15 @@ struct Server::Impl {
       const std::int64_t V = tok->vocab_size();
       for (const auto id : g.prompt)
         if (id >= V)
-          throw ApiError(400, "invalid_request_error", "invalid_value",
-                         fmt::format("'prompt' token id {} is outside the vocabulary of {}", id, V));
+          throw ApiError(
+              400, "invalid_request_error", "invalid_value",
+              fmt::format("'prompt' token id {} is outside the vocabulary of {}", id, V));
     } else {
       g.prompt = encode_prompt(a.prompt);
     }
     if (g.prompt.empty())
-      throw ApiError(400, "invalid_request_error", "invalid_value", "the prompt is empty after tokenization");
+      throw ApiError(400, "invalid_request_error", "invalid_value",
+                     "the prompt is empty after tokenization");
     const std::int64_t max_tokens =
         a.max_tokens.value_or(a.endpoint == Endpoint::completions ? 16 : opts.max_tokens);
     if (max_tokens > opts.max_tokens)
@@ -199,8 +206,9 @@ struct Server::Impl {
                                  opts.max_tokens));
     const std::int64_t ctx = loop->options().max_seq_len;
     if (static_cast<std::int64_t>(g.prompt.size()) >= ctx)
-      throw ApiError(400, "invalid_request_error", "context_length_exceeded",
-                     fmt::format("the prompt has {} tokens; the context holds {}", g.prompt.size(), ctx));
+      throw ApiError(
+          400, "invalid_request_error", "context_length_exceeded",
+          fmt::format("the prompt has {} tokens; the context holds {}", g.prompt.size(), ctx));
     s.max_new_tokens = max_tokens;  // the engine stops at the end of the context
     s.temperature = a.temperature;
     s.top_p = a.top_p;
@@ -209,8 +217,9 @@ struct Server::Impl {
     for (const auto& x : a.stop) s.stop.push_back(x);
     s.ignore_eos = a.ignore_eos;
     if (rescored(a) && a.stream)
-      throw ApiError(400, "invalid_request_error", "invalid_value",
-                     fmt::format("more than {} top log-probs cannot be streamed", kEngineTopLogprobs));
+      throw ApiError(
+          400, "invalid_request_error", "invalid_value",
+          fmt::format("more than {} top log-probs cannot be streamed", kEngineTopLogprobs));
     // Log-probs a teacher-forced pass computes afterwards are not asked of the engine.
     s.logprobs = a.logprobs && !rescored(a);
     s.top_logprobs = s.logprobs ? a.top_logprobs : 0;
@@ -291,7 +300,8 @@ struct Server::Impl {
   // chunk with the finish reason, optional usage, then [DONE]. A client that goes away
   // cancels its request.
   void stream(httplib::Response& res, Endpoint ep, const ApiRequest& a, const ResponseMeta& meta,
-              const std::shared_ptr<Pending>& st, RequestId id, const std::shared_ptr<Place>& place) {
+              const std::shared_ptr<Pending>& st, RequestId id,
+              const std::shared_ptr<Place>& place) {
     struct StreamState {
       bool first = true, finished = false;
       std::string sent;
@@ -315,14 +325,16 @@ struct Server::Impl {
           if (error) {
             // Headers are gone already: the error travels as an event, as OpenAI's does.
             const ApiError e = engine_error(*error);
-            const std::string out = sse_event(error_body(e.what(), e.type, e.code)) + "data: [DONE]\n\n";
+            const std::string out =
+                sse_event(error_body(e.what(), e.type, e.code)) + "data: [DONE]\n\n";
             ss->finished = true;
             sink.write(out.data(), out.size());
             sink.done();
             return true;
           }
           std::string out;
-          if (ss->first && ep == Endpoint::chat) out += sse_event(make_chunk(ep, meta, "", "", true, nullptr));
+          if (ss->first && ep == Endpoint::chat)
+            out += sse_event(make_chunk(ep, meta, "", "", true, nullptr));
           ss->first = false;
           for (const auto& ev : events) {
             ss->sent += ev.text;
@@ -336,10 +348,12 @@ struct Server::Impl {
             std::string rest;
             if (result->text.size() > ss->sent.size() && result->text.rfind(ss->sent, 0) == 0)
               rest = result->text.substr(ss->sent.size());
-            out += sse_event(make_chunk(ep, meta, rest, finish_name(result->finish), false, nullptr));
+            out +=
+                sse_event(make_chunk(ep, meta, rest, finish_name(result->finish), false, nullptr));
             if (usage)
               out += sse_event(make_usage_chunk(
-                  ep, meta, {result->prompt_tokens, static_cast<std::int64_t>(result->tokens.size())}));
+                  ep, meta,
+                  {result->prompt_tokens, static_cast<std::int64_t>(result->tokens.size())}));
             out += "data: [DONE]\n\n";
           }
           if (!out.empty() && !sink.write(out.data(), out.size())) return false;
@@ -361,7 +375,8 @@ struct Server::Impl {
     // Compared without an early exit so the time taken does not reveal the key's prefix.
     unsigned diff = got.size() != want.size();
     for (std::size_t i = 0; i < want.size(); ++i)
-      diff |= static_cast<unsigned char>(want[i]) ^ static_cast<unsigned char>(i < got.size() ? got[i] : 0);
+      diff |= static_cast<unsigned char>(want[i]) ^
+              static_cast<unsigned char>(i < got.size() ? got[i] : 0);
     return diff == 0;
   }
 
@@ -386,38 +401,46 @@ struct Server::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // Errors httplib raises itself (unknown route, body too large, bad HTTP) get JSON bodies.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
-                                                                   httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      const int s = res.status;
-      const std::string code = s == 404 ? "not_found" : s == 413 ? "payload_too_large" : "bad_request";
-      const std::string msg = s == 404   ? "no such route"
-                              : s == 413 ? "the request body is too large"
-                                         : fmt::format("HTTP {}", s);
-      send_error(res, s, s >= 500 ? "server_error" : "invalid_request_error", code, msg);
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-      try {
-        std::rethrow_exception(ep);
-      } catch (const ApiError& e) {
-        send_error(res, e.status, e.type, e.code, e.what());
-        if (e.status == 429) res.set_header("Retry-After", "1");
-      } catch (const Error& e) {
-        send_error(res, 400, "invalid_request_error", "invalid_value", e.what());
-      } catch (const std::exception& e) {
-        send_error(res, 500, "server_error", "internal_error", e.what());
-      } catch (...) {
-        send_error(res, 500, "server_error", "internal_error", "unknown error");
-      }
-    });
+    http.set_error_handler(
+        httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          const int s = res.status;
+          const std::string code = s == 404   ? "not_found"
+                                   : s == 413 ? "payload_too_large"
+                                              : "bad_request";
+          const std::string msg = s == 404   ? "no such route"
+                                  : s == 413 ? "the request body is too large"
+                                             : fmt::format("HTTP {}", s);
+          send_error(res, s, s >= 500 ? "server_error" : "invalid_request_error", code, msg);
+          return httplib::Server::HandlerResponse::Handled;
+        }));
+    http.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+          try {
+            std::rethrow_exception(ep);
+          } catch (const ApiError& e) {
+            send_error(res, e.status, e.type, e.code, e.what());
+            if (e.status == 429) res.set_header("Retry-After", "1");
+          } catch (const Error& e) {
+            send_error(res, 400, "invalid_request_error", "invalid_value", e.what());
+          } catch (const std::exception& e) {
+            send_error(res, 500, "server_error", "internal_error", e.what());
+          } catch (...) {
+            send_error(res, 500, "server_error", "internal_error", "unknown error");
+          }
+        });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(dump({{"status", "ok"}, {"model", name}, {"in_flight", in_flight.load()},
+      res.set_content(dump({{"status", "ok"},
+                            {"model", name},
+                            {"in_flight", in_flight.load()},
                             {"engine_restarts", loop->restarts()}}),
                       "application/json");
     });
     auto models = [this](const httplib::Request&, httplib::Response& res) {
-      json m = {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "cai"},
+      json m = {{"id", name},
+                {"object", "model"},
+                {"created", 0},
+                {"owned_by", "cai"},
                 {"max_model_len", loop->options().max_seq_len}};
       res.set_content(dump({{"object", "list"}, {"data", json::array({m})}}), "application/json");
     };

@@ -14,7 +14,7 @@ namespace cai {
 namespace {
 
 struct Symbol {
-  std::int32_t id;     // -1: not in the vocabulary (never merges)
+  std::int32_t id;  // -1: not in the vocabulary (never merges)
   std::int32_t prev, next;
   std::uint32_t start, len;  // bytes of the word it covers (for byte fallback)
 };
@@ -22,9 +22,7 @@ struct Symbol {
 struct Candidate {
   std::int32_t rank, pos, left_id, right_id;
   // Lowest rank first; among equal ranks, the leftmost (the reference implementations agree).
-  bool operator<(const Candidate& o) const {
-    return rank != o.rank ? rank > o.rank : pos > o.pos;
-  }
+  bool operator<(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
 // Natural text repeats its words, so each thread remembers the tokens of recent short
@@ -69,22 +67,25 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<std::int32_t>&
 void Tokenizer::Impl::bpe_merge(std::string_view word, std::vector<std::int32_t>& out) const {
   if (ignore_merges) {
     const auto id = byte_level ? find(tok::bytes_to_byte_level(word)) : find(word);
-    if (id) { out.push_back(*id); return; }
+    if (id) {
+      out.push_back(*id);
+      return;
+    }
   }
 
   thread_local std::vector<Symbol> syms;
   syms.clear();
   if (byte_level) {
     for (std::size_t i = 0; i < word.size(); ++i)
-      syms.push_back({byte_ids[static_cast<unsigned char>(word[i])], 0, 0,
-                      static_cast<std::uint32_t>(i), 1});
+      syms.push_back(
+          {byte_ids[static_cast<unsigned char>(word[i])], 0, 0, static_cast<std::uint32_t>(i), 1});
   } else {
     for (std::size_t i = 0; i < word.size();) {
-      const std::size_t n = std::min(tok::utf8_len(static_cast<unsigned char>(word[i])),
-                                     word.size() - i);
+      const std::size_t n =
+          std::min(tok::utf8_len(static_cast<unsigned char>(word[i])), word.size() - i);
       const auto id = find(word.substr(i, n));
-      syms.push_back({id ? *id : -1, 0, 0, static_cast<std::uint32_t>(i),
-                      static_cast<std::uint32_t>(n)});
+      syms.push_back(
+          {id ? *id : -1, 0, 0, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(n)});
       i += n;
     }
   }
@@ -127,13 +128,18 @@ void Tokenizer::Impl::bpe_merge(std::string_view word, std::vector<std::int32_t>
 
   for (std::int32_t i = 0; i >= 0 && n > 0; i = syms[i].next) {
     const Symbol& s = syms[i];
-    if (s.id >= 0) { out.push_back(s.id); continue; }
+    if (s.id >= 0) {
+      out.push_back(s.id);
+      continue;
+    }
     // A character outside the vocabulary: its bytes, or <unk>, or nothing.
     if (byte_fallback) {
       for (std::uint32_t k = 0; k < s.len; ++k) {
         const std::int32_t b = byte_ids[static_cast<unsigned char>(word[s.start + k])];
-        if (b >= 0) out.push_back(b);
-        else if (unk_id) out.push_back(*unk_id);
+        if (b >= 0)
+          out.push_back(b);
+        else if (unk_id)
+          out.push_back(*unk_id);
       }
     } else if (unk_id) {
       out.push_back(*unk_id);

@@ -33,7 +33,8 @@ std::string render_chatml(const std::vector<ChatMessage>& msgs, bool gen) {
 std::string render_llama3(const std::vector<ChatMessage>& msgs, bool gen) {
   std::string out;
   for (const auto& m : msgs)
-    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+    out +=
+        "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
   if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
   return out;
 }
@@ -71,9 +72,12 @@ std::string render_human_assistant(const std::vector<ChatMessage>& msgs, bool ge
   std::string out;
   for (const auto& m : msgs) {
     if (!out.empty()) out += "\n\n";
-    if (m.role == "system") out += m.content;
-    else if (m.role == "user") out += "Human: " + m.content;
-    else out += "Assistant: " + m.content;
+    if (m.role == "system")
+      out += m.content;
+    else if (m.role == "user")
+      out += "Human: " + m.content;
+    else
+      out += "Assistant: " + m.content;
   }
   if (gen) out += out.empty() ? "Assistant:" : "\n\nAssistant:";
   return out;

@@ -45,8 +45,10 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
     m->algo = MergeAlgo::scores;
     m->byte_level = false;
   } else {
-    throw_error("{}: metadata key tokenizer.ggml.model: unsupported tokenizer '{}' (cai reads "
-                "'gpt2' and 'llama')", where, model);
+    throw_error(
+        "{}: metadata key tokenizer.ggml.model: unsupported tokenizer '{}' (cai reads "
+        "'gpt2' and 'llama')",
+        where, model);
   }
 
   m->pieces = r.get_string_array("tokenizer.ggml.tokens");
@@ -54,18 +56,24 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
   CAI_CHECK(n > 0, "{}: metadata key tokenizer.ggml.tokens: empty vocabulary", where);
   if (r.has("tokenizer.ggml.scores")) {
     const auto scores = r.get_float_array("tokenizer.ggml.scores");
-    CAI_CHECK(scores.size() == n, "{}: metadata key tokenizer.ggml.scores has {} entries but "
-              "tokenizer.ggml.tokens has {}", where, scores.size(), n);
+    CAI_CHECK(scores.size() == n,
+              "{}: metadata key tokenizer.ggml.scores has {} entries but "
+              "tokenizer.ggml.tokens has {}",
+              where, scores.size(), n);
     m->scores.assign(scores.begin(), scores.end());
   }
   if (r.has("tokenizer.ggml.token_type")) {
     const auto types = r.get_int_array("tokenizer.ggml.token_type");
-    CAI_CHECK(types.size() == n, "{}: metadata key tokenizer.ggml.token_type has {} entries but "
-              "tokenizer.ggml.tokens has {}", where, types.size(), n);
+    CAI_CHECK(types.size() == n,
+              "{}: metadata key tokenizer.ggml.token_type has {} entries but "
+              "tokenizer.ggml.tokens has {}",
+              where, types.size(), n);
     m->types.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      CAI_CHECK(types[i] >= 0 && types[i] <= 6, "{}: metadata key tokenizer.ggml.token_type[{}]: "
-                "unknown token type {}", where, i, types[i]);
+      CAI_CHECK(types[i] >= 0 && types[i] <= 6,
+                "{}: metadata key tokenizer.ggml.token_type[{}]: "
+                "unknown token type {}",
+                where, i, types[i]);
       m->types.push_back(static_cast<TokenType>(types[i]));
     }
   }
@@ -73,8 +81,10 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
   if (m->byte_level) {
     const std::string pre = r.get_string_opt("tokenizer.ggml.pre").value_or("default");
     auto p = PreTokenizer::for_style(pre);
-    CAI_CHECK(p.has_value(), "{}: metadata key tokenizer.ggml.pre: unknown pre-tokenizer '{}' "
-              "(known: {})", where, pre, fmt::join(PreTokenizer::styles(), ", "));
+    CAI_CHECK(p.has_value(),
+              "{}: metadata key tokenizer.ggml.pre: unknown pre-tokenizer '{}' "
+              "(known: {})",
+              where, pre, fmt::join(PreTokenizer::styles(), ", "));
     m->pre = *p;
     m->pre_name = pre;
     // cai writes the exact patterns too, for pre-tokenizers llama.cpp has no name for.
@@ -90,20 +100,24 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
     for (std::size_t i = 0; i < merges.size(); ++i) {
       const std::string& s = merges[i];
       const std::size_t sp = s.find(' ', 1);
-      CAI_CHECK(sp != std::string::npos, "{}: metadata key tokenizer.ggml.merges[{}]: '{}' is not "
-                "two tokens separated by a space", where, i, s);
+      CAI_CHECK(sp != std::string::npos,
+                "{}: metadata key tokenizer.ggml.merges[{}]: '{}' is not "
+                "two tokens separated by a space",
+                where, i, s);
       const std::string_view a = std::string_view(s).substr(0, sp);
       const std::string_view b = std::string_view(s).substr(sp + 1);
       auto ia = ids.find(a), ib = ids.find(b);
-      CAI_CHECK(ia != ids.end() && ib != ids.end(), "{}: metadata key tokenizer.ggml.merges[{}]: "
-                "'{}' names a token not in tokenizer.ggml.tokens", where, i, s);
-      CAI_CHECK(ids.find(std::string(a) + std::string(b)) != ids.end(), "{}: metadata key "
+      CAI_CHECK(ia != ids.end() && ib != ids.end(),
+                "{}: metadata key tokenizer.ggml.merges[{}]: "
+                "'{}' names a token not in tokenizer.ggml.tokens",
+                where, i, s);
+      CAI_CHECK(ids.find(std::string(a) + std::string(b)) != ids.end(),
+                "{}: metadata key "
                 "tokenizer.ggml.merges[{}]: '{}' makes a token not in tokenizer.ggml.tokens",
                 where, i, s);
       m->merges.emplace_back(ia->second, ib->second);
     }
-    if (get_bool_opt(r, "tokenizer.ggml.add_space_prefix").value_or(false))
-      m->pre_prefix = " ";
+    if (get_bool_opt(r, "tokenizer.ggml.add_space_prefix").value_or(false)) m->pre_prefix = " ";
     m->add_bos = get_bool_opt(r, "tokenizer.ggml.add_bos_token").value_or(false);
   } else {
     // llama.cpp: a space before the first fragment (add_space_prefix), then every space
@@ -124,8 +138,10 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
   m->unk_id = special_id(r, "tokenizer.ggml.unknown_token_id", n);
   m->chat_template = r.get_string_opt("tokenizer.chat_template");
   if (m->add_bos && !m->bos)
-    throw_error("{}: metadata key tokenizer.ggml.add_bos_token is true but there is no "
-                "tokenizer.ggml.bos_token_id", where);
+    throw_error(
+        "{}: metadata key tokenizer.ggml.add_bos_token is true but there is no "
+        "tokenizer.ggml.bos_token_id",
+        where);
 
   // Control and user-defined tokens are what llama.cpp matches in text with parse_special.
   if (m->types.empty()) m->types.assign(n, TokenType::normal);

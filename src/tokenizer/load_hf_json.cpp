@@ -24,10 +24,13 @@ using json = nlohmann::json;
 // Known Split patterns map to the llama.cpp style name written to GGUF.
 const std::vector<std::pair<std::string, std::string>>& known_split_patterns() {
   static const std::vector<std::pair<std::string, std::string>> t = {
-      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
-       "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "llama-bpe"},
+      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+       "?[^\\s\\p{L}\\p{N}]+"
+       "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "llama-bpe"},
       {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+"
-       "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "qwen2"},
+       "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "qwen2"},
   };
   return t;
 }
@@ -77,7 +80,8 @@ class Parser {
 // model: {"type": "BPE", "vocab": {...}, "merges": [...], ...}
 void parse_model(const Parser& p, const json& model, Tokenizer::Impl& m) {
   const std::string type = p.str(p.need(model, "type", "model"), "model.type");
-  if (type != "BPE") p.fail("model.type", fmt::format("unsupported model '{}' (cai reads BPE)", type));
+  if (type != "BPE")
+    p.fail("model.type", fmt::format("unsupported model '{}' (cai reads BPE)", type));
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     auto it = model.find(key);
     if (it != model.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty()))
@@ -85,7 +89,8 @@ void parse_model(const Parser& p, const json& model, Tokenizer::Impl& m) {
   }
 
   const json& vocab = p.need(model, "vocab", "model");
-  if (!vocab.is_object()) p.fail("model.vocab", "expected an object, got " + Parser::type_name(vocab));
+  if (!vocab.is_object())
+    p.fail("model.vocab", "expected an object, got " + Parser::type_name(vocab));
   std::vector<const std::string*> by_id(vocab.size(), nullptr);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const std::string key = fmt::format("model.vocab[\"{}\"]", it.key());
@@ -93,7 +98,8 @@ void parse_model(const Parser& p, const json& model, Tokenizer::Impl& m) {
     if (id < 0 || id >= static_cast<std::int64_t>(vocab.size()))
       p.fail(key, fmt::format("id {} is outside 0..{} (ids must be dense)", id, vocab.size() - 1));
     if (by_id[id])
-      p.fail("model.vocab", fmt::format("id {} is given to both '{}' and '{}'", id, *by_id[id], it.key()));
+      p.fail("model.vocab",
+             fmt::format("id {} is given to both '{}' and '{}'", id, *by_id[id], it.key()));
     by_id[id] = &it.key();
   }
   m.pieces.reserve(by_id.size());
@@ -141,8 +147,7 @@ void parse_model(const Parser& p, const json& model, Tokenizer::Impl& m) {
   if (m.unk_id) m.types[*m.unk_id] = TokenType::unknown;
 }
 
-void parse_normalizer(const Parser& p, const json& n, const std::string& key,
-                      Tokenizer::Impl& m) {
+void parse_normalizer(const Parser& p, const json& n, const std::string& key, Tokenizer::Impl& m) {
   if (n.is_null()) return;
   const std::string type = p.str(p.need(n, "type", key), key + ".type");
   if (type == "Sequence") {
@@ -165,12 +170,13 @@ void parse_normalizer(const Parser& p, const json& n, const std::string& key,
                  p.where().c_str(), (key + ".type").c_str());
   } else {
     p.fail(key + ".type", fmt::format("unsupported normalizer '{}' (cai reads Sequence, Prepend, "
-                                      "Replace, NFC)", type));
+                                      "Replace, NFC)",
+                                      type));
   }
 }
 
-void parse_pre_tokenizer(const Parser& p, const json& n, const std::string& key,
-                         Tokenizer::Impl& m, std::vector<std::string>& patterns) {
+void parse_pre_tokenizer(const Parser& p, const json& n, const std::string& key, Tokenizer::Impl& m,
+                         std::vector<std::string>& patterns) {
   if (n.is_null()) return;
   const std::string type = p.str(p.need(n, "type", key), key + ".type");
   if (type == "Sequence") {
@@ -203,16 +209,22 @@ void parse_pre_tokenizer(const Parser& p, const json& n, const std::string& key,
     if (rep != kMetaspace) p.fail(key + ".replacement", "only U+2581 is supported");
     m.pre_metaspace = true;
     std::string scheme = "always";
-    if (auto it = n.find("prepend_scheme"); it != n.end()) scheme = p.str(*it, key + ".prepend_scheme");
-    else if (!p.boolean(n, "add_prefix_space", key, true)) scheme = "never";
-    if (scheme == "always" || scheme == "first") m.pre_prefix = std::string(kMetaspace);
-    else if (scheme != "never") p.fail(key + ".prepend_scheme", "expected always, first or never");
+    if (auto it = n.find("prepend_scheme"); it != n.end())
+      scheme = p.str(*it, key + ".prepend_scheme");
+    else if (!p.boolean(n, "add_prefix_space", key, true))
+      scheme = "never";
+    if (scheme == "always" || scheme == "first")
+      m.pre_prefix = std::string(kMetaspace);
+    else if (scheme != "never")
+      p.fail(key + ".prepend_scheme", "expected always, first or never");
     m.pre_prefix_first_only = scheme == "first";
     // split: every U+2581 starts a new piece.
-    if (p.boolean(n, "split", key, true)) patterns.push_back("\xE2\x96\x81[^\xE2\x96\x81]*|[^\xE2\x96\x81]+");
+    if (p.boolean(n, "split", key, true))
+      patterns.push_back("\xE2\x96\x81[^\xE2\x96\x81]*|[^\xE2\x96\x81]+");
   } else {
     p.fail(key + ".type", fmt::format("unsupported pre-tokenizer '{}' (cai reads ByteLevel, Split, "
-                                      "Digits, Metaspace, Sequence)", type));
+                                      "Digits, Metaspace, Sequence)",
+                                      type));
   }
 }
 
@@ -239,7 +251,8 @@ void parse_decoder(const Parser& p, const json& n, const std::string& key, Token
     m.strip_leading_space = true;
   } else if (type != "ByteLevel" && type != "ByteFallback" && type != "Fuse") {
     p.fail(key + ".type", fmt::format("unsupported decoder '{}' (cai reads ByteLevel, Metaspace, "
-                                      "Sequence of Replace/ByteFallback/Fuse/Strip)", type));
+                                      "Sequence of Replace/ByteFallback/Fuse/Strip)",
+                                      type));
   }
 }
 
@@ -257,17 +270,27 @@ void parse_post_processor(const Parser& p, const json& n, const std::string& key
     bool seen_text = false;
     for (std::size_t i = 0; i < single.size(); ++i) {
       const std::string k = fmt::format("{}.single[{}]", key, i);
-      if (single[i].contains("Sequence")) { seen_text = true; continue; }
+      if (single[i].contains("Sequence")) {
+        seen_text = true;
+        continue;
+      }
       const json& sp = p.need(single[i], "SpecialToken", k);
-      const std::string content = p.str(p.need(sp, "id", k + ".SpecialToken"), k + ".SpecialToken.id");
+      const std::string content =
+          p.str(p.need(sp, "id", k + ".SpecialToken"), k + ".SpecialToken.id");
       const auto id = m.find(content);
       if (!id) p.fail(k + ".SpecialToken.id", fmt::format("unknown token '{}'", content));
-      if (!seen_text) { m.bos = *id; m.add_bos = true; }
-      else { m.eos = *id; m.add_eos = true; }
+      if (!seen_text) {
+        m.bos = *id;
+        m.add_bos = true;
+      } else {
+        m.eos = *id;
+        m.add_eos = true;
+      }
     }
   } else if (type != "ByteLevel") {
     p.fail(key + ".type", fmt::format("unsupported post-processor '{}' (cai reads "
-                                      "TemplateProcessing, ByteLevel, Sequence)", type));
+                                      "TemplateProcessing, ByteLevel, Sequence)",
+                                      type));
   }
 }
 
@@ -301,9 +324,10 @@ void parse_added_tokens(const Parser& p, const json& list, Tokenizer::Impl& m) {
     m.added.push_back(std::move(a));
   }
   if (renumbered > 0)
-    std::fprintf(stderr, "cai: warning: %s: key %s (%zu added token id(s) differ; ids are "
-                 "assigned in order, as Hugging Face tokenizers does)\n", p.where().c_str(),
-                 first_warning.c_str(), renumbered);
+    std::fprintf(stderr,
+                 "cai: warning: %s: key %s (%zu added token id(s) differ; ids are "
+                 "assigned in order, as Hugging Face tokenizers does)\n",
+                 p.where().c_str(), first_warning.c_str(), renumbered);
 }
 
 // bos_token / eos_token: "text" or {"content": "text", ...}.
@@ -383,7 +407,8 @@ Tokenizer parse_hf_json(const std::string& json_text, const std::string& config_
   if (m->byte_fallback)
     for (std::size_t i = 0; i < m->pieces.size(); ++i) {
       const std::string& s = m->pieces[i];
-      if (s.size() == 6 && s.starts_with("<0x") && s.back() == '>' && m->types[i] == TokenType::normal)
+      if (s.size() == 6 && s.starts_with("<0x") && s.back() == '>' &&
+          m->types[i] == TokenType::normal)
         m->types[i] = TokenType::byte;
     }
 

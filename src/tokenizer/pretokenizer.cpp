@@ -67,9 +67,9 @@ const std::map<std::string, std::vector<std::string>>& style_table() {
 // Other names for the same pattern lists (llama.cpp and the cai trainer's spellings).
 const std::map<std::string, std::string>& style_aliases() {
   static const std::map<std::string, std::string> a = {
-      {"gpt2", "gpt-2"}, {"mpt", "gpt-2"}, {"olmo", "gpt-2"}, {"jais", "gpt-2"},
-      {"llama3", "llama-bpe"}, {"llama-3", "llama-bpe"}, {"refact", "starcoder"},
-      {"command-r", "starcoder"}, {"smollm", "starcoder"},
+      {"gpt2", "gpt-2"},       {"mpt", "gpt-2"},           {"olmo", "gpt-2"},
+      {"jais", "gpt-2"},       {"llama3", "llama-bpe"},    {"llama-3", "llama-bpe"},
+      {"refact", "starcoder"}, {"command-r", "starcoder"}, {"smollm", "starcoder"},
   };
   return a;
 }
@@ -79,9 +79,9 @@ const std::map<std::string, std::string>& style_aliases() {
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int err = 0;
   PCRE2_SIZE off = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off,
-                                   nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
   if (!code) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(err, msg, sizeof msg);
@@ -100,8 +100,8 @@ void Regex::split(std::string_view text, std::vector<std::string_view>& out) con
   std::size_t pos = 0, gap_start = 0;
   while (pos < text.size()) {
     // NOTEMPTY: every pattern here consumes at least one character when it matches.
-    const int rc = pcre2_match(code_->code, subject, text.size(), pos, PCRE2_NOTEMPTY, st.data,
-                               st.ctx);
+    const int rc =
+        pcre2_match(code_->code, subject, text.size(), pos, PCRE2_NOTEMPTY, st.data, st.ctx);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       PCRE2_UCHAR msg[256];

@@ -20,16 +20,24 @@ using json = nlohmann::json;
 json pre_tokenizer_json(const Tokenizer::Impl& m) {
   json list = json::array();
   if (m.pre_metaspace) {
-    std::string scheme = m.pre_prefix.empty() ? "never" : m.pre_prefix_first_only ? "first" : "always";
-    list.push_back({{"type", "Metaspace"}, {"replacement", std::string(tok::kMetaspace)},
-                    {"prepend_scheme", scheme}, {"split", false}});
+    std::string scheme = m.pre_prefix.empty()      ? "never"
+                         : m.pre_prefix_first_only ? "first"
+                                                   : "always";
+    list.push_back({{"type", "Metaspace"},
+                    {"replacement", std::string(tok::kMetaspace)},
+                    {"prepend_scheme", scheme},
+                    {"split", false}});
   }
   for (const std::string& p : m.pre.patterns())
-    list.push_back({{"type", "Split"}, {"pattern", {{"Regex", p}}}, {"behavior", "Isolated"},
+    list.push_back({{"type", "Split"},
+                    {"pattern", {{"Regex", p}}},
+                    {"behavior", "Isolated"},
                     {"invert", false}});
   if (m.byte_level)
-    list.push_back({{"type", "ByteLevel"}, {"add_prefix_space", m.pre_prefix == " "},
-                    {"trim_offsets", true}, {"use_regex", false}});
+    list.push_back({{"type", "ByteLevel"},
+                    {"add_prefix_space", m.pre_prefix == " "},
+                    {"trim_offsets", true},
+                    {"use_regex", false}});
   if (list.empty()) return nullptr;
   return {{"type", "Sequence"}, {"pretokenizers", list}};
 }
@@ -45,28 +53,37 @@ json normalizer_json(const Tokenizer::Impl& m) {
     // Hugging Face's Llama conversion: Prepend("▁") then Replace(" " -> "▁"); the same text
     // as llama.cpp's " " prefix followed by the replacement.
     json list = json::array();
-    if (spm_adds_prefix(m)) list.push_back({{"type", "Prepend"}, {"prepend", std::string(tok::kMetaspace)}});
-    list.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}},
+    if (spm_adds_prefix(m))
+      list.push_back({{"type", "Prepend"}, {"prepend", std::string(tok::kMetaspace)}});
+    list.push_back({{"type", "Replace"},
+                    {"pattern", {{"String", " "}}},
                     {"content", std::string(tok::kMetaspace)}});
     return {{"type", "Sequence"}, {"normalizers", list}};
   }
   if (m.normalizer.empty()) return nullptr;
   json list = json::array();
   for (const auto& s : m.normalizer) {
-    if (s.prepend) list.push_back({{"type", "Prepend"}, {"prepend", s.to}});
-    else list.push_back({{"type", "Replace"}, {"pattern", {{"String", s.from}}}, {"content", s.to}});
+    if (s.prepend)
+      list.push_back({{"type", "Prepend"}, {"prepend", s.to}});
+    else
+      list.push_back({{"type", "Replace"}, {"pattern", {{"String", s.from}}}, {"content", s.to}});
   }
   return {{"type", "Sequence"}, {"normalizers", list}};
 }
 
 json decoder_json(const Tokenizer::Impl& m) {
-  if (m.byte_level) return {{"type", "ByteLevel"}, {"add_prefix_space", true},
-                            {"trim_offsets", true}, {"use_regex", true}};
+  if (m.byte_level)
+    return {{"type", "ByteLevel"},
+            {"add_prefix_space", true},
+            {"trim_offsets", true},
+            {"use_regex", true}};
   json list = json::array();
   if (m.decode_metaspace)
-    list.push_back({{"type", "Replace"}, {"pattern", {{"String", std::string(tok::kMetaspace)}}},
+    list.push_back({{"type", "Replace"},
+                    {"pattern", {{"String", std::string(tok::kMetaspace)}}},
                     {"content", " "}});
-  if (m.byte_fallback || m.algo == tok::MergeAlgo::scores) list.push_back({{"type", "ByteFallback"}});
+  if (m.byte_fallback || m.algo == tok::MergeAlgo::scores)
+    list.push_back({{"type", "ByteFallback"}});
   list.push_back({{"type", "Fuse"}});
   if (m.strip_leading_space)
     list.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
@@ -81,14 +98,22 @@ json post_processor_json(const Tokenizer::Impl& m) {
     specials[c] = {{"id", c}, {"ids", {id}}, {"tokens", {c}}};
     return json{{"SpecialToken", {{"id", c}, {"type_id", 0}}}};
   };
-  if (m.add_bos && m.bos) { single.push_back(special(*m.bos)); pair.push_back(special(*m.bos)); }
+  if (m.add_bos && m.bos) {
+    single.push_back(special(*m.bos));
+    pair.push_back(special(*m.bos));
+  }
   single.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
   pair.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
-  if (m.add_eos && m.eos) { single.push_back(special(*m.eos)); pair.push_back(special(*m.eos)); }
+  if (m.add_eos && m.eos) {
+    single.push_back(special(*m.eos));
+    pair.push_back(special(*m.eos));
+  }
   if (m.add_bos && m.bos) pair.push_back(special(*m.bos));
   pair.push_back({{"Sequence", {{"id", "B"}, {"type_id", 1}}}});
   if (m.add_eos && m.eos) pair.push_back(special(*m.eos));
-  return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair},
+  return {{"type", "TemplateProcessing"},
+          {"single", single},
+          {"pair", pair},
           {"special_tokens", specials}};
 }
 
@@ -96,7 +121,8 @@ json post_processor_json(const Tokenizer::Impl& m) {
 
 namespace tok {
 
-std::vector<std::pair<std::int32_t, std::int32_t>> spm_merges_from_scores(const Tokenizer::Impl& m) {
+std::vector<std::pair<std::int32_t, std::int32_t>> spm_merges_from_scores(
+    const Tokenizer::Impl& m) {
   struct Merge {
     float score;
     std::int32_t merged, left, right;
@@ -135,9 +161,10 @@ void Tokenizer::save(const std::filesystem::path& path) const {
   const bool spm_scores = m.algo == tok::MergeAlgo::scores;
   json vocab = json::object();
   for (std::int32_t i = 0; i < m.size(); ++i) {
-    CAI_CHECK(m.find(m.pieces[i]) == i, "{}: token '{}' appears more than once in the "
-              "vocabulary (ids {} and {}); tokenizer.json cannot hold that", path.string(),
-              m.pieces[i], i, *m.find(m.pieces[i]));
+    CAI_CHECK(m.find(m.pieces[i]) == i,
+              "{}: token '{}' appears more than once in the "
+              "vocabulary (ids {} and {}); tokenizer.json cannot hold that",
+              path.string(), m.pieces[i], i, *m.find(m.pieces[i]));
     vocab[m.pieces[i]] = i;
   }
   json merges = json::array();
@@ -145,8 +172,12 @@ void Tokenizer::save(const std::filesystem::path& path) const {
     merges.push_back({m.pieces[a], m.pieces[b]});
   json added = json::array();
   auto add_token = [&](const tok::AddedToken& t) {
-    added.push_back({{"id", t.id}, {"content", t.content}, {"single_word", false},
-                     {"lstrip", t.lstrip}, {"rstrip", t.rstrip}, {"normalized", false},
+    added.push_back({{"id", t.id},
+                     {"content", t.content},
+                     {"single_word", false},
+                     {"lstrip", t.lstrip},
+                     {"rstrip", t.rstrip},
+                     {"normalized", false},
                      {"special", t.special}});
   };
   // Hugging Face lists added tokens by id; a SentencePiece <unk> joins them as a special one.
@@ -155,18 +186,27 @@ void Tokenizer::save(const std::filesystem::path& path) const {
       std::none_of(tokens.begin(), tokens.end(), [&](const auto& t) { return t.id == *m.unk_id; }))
     tokens.push_back({m.pieces[*m.unk_id], *m.unk_id, true, false, false});
   if (spm_scores)
-    std::stable_sort(tokens.begin(), tokens.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::stable_sort(tokens.begin(), tokens.end(),
+                     [](const auto& a, const auto& b) { return a.id < b.id; });
   for (const auto& t : tokens) add_token(t);
-  json model = {{"type", "BPE"}, {"dropout", nullptr},
+  json model = {{"type", "BPE"},
+                {"dropout", nullptr},
                 {"unk_token", m.unk_id ? json(m.pieces[*m.unk_id]) : json(nullptr)},
-                {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                {"fuse_unk", spm_scores}, {"byte_fallback", m.byte_fallback || spm_scores},
-                {"ignore_merges", m.ignore_merges}, {"vocab", std::move(vocab)},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", spm_scores},
+                {"byte_fallback", m.byte_fallback || spm_scores},
+                {"ignore_merges", m.ignore_merges},
+                {"vocab", std::move(vocab)},
                 {"merges", std::move(merges)}};
-  const json j = {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
-                  {"added_tokens", std::move(added)}, {"normalizer", normalizer_json(m)},
+  const json j = {{"version", "1.0"},
+                  {"truncation", nullptr},
+                  {"padding", nullptr},
+                  {"added_tokens", std::move(added)},
+                  {"normalizer", normalizer_json(m)},
                   {"pre_tokenizer", pre_tokenizer_json(m)},
-                  {"post_processor", post_processor_json(m)}, {"decoder", decoder_json(m)},
+                  {"post_processor", post_processor_json(m)},
+                  {"decoder", decoder_json(m)},
                   {"model", std::move(model)}};
   write_file_atomic(path, j.dump(1) + "\n");
 

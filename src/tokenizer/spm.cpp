@@ -33,8 +33,8 @@ void Tokenizer::Impl::spm_text(std::string_view text, std::vector<std::int32_t>&
   thread_local std::vector<Symbol> syms;
   syms.clear();
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = std::min(tok::utf8_len(static_cast<unsigned char>(text[i])),
-                                   text.size() - i);
+    const std::size_t n =
+        std::min(tok::utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
     const auto k = static_cast<std::int32_t>(syms.size());
     syms.push_back({k - 1, -1, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(n)});
     i += n;
@@ -78,8 +78,10 @@ void Tokenizer::Impl::spm_text(std::string_view text, std::vector<std::int32_t>&
       continue;
     }
     for (unsigned char c : piece) {
-      if (byte_ids[c] >= 0) out.push_back(byte_ids[c]);
-      else if (unk_id) out.push_back(*unk_id);
+      if (byte_ids[c] >= 0)
+        out.push_back(byte_ids[c]);
+      else if (unk_id)
+        out.push_back(*unk_id);
     }
   }
 }

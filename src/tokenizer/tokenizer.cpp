@@ -37,7 +37,9 @@ Tokenizer Tokenizer::from_gguf(const gguf::Reader& reader) { return tok::load_gg
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 }  // namespace
 
@@ -49,8 +51,10 @@ void Tokenizer::Impl::encode_text(std::string_view text, bool first_segment,
   if (!normalizer.empty() || pre_metaspace || !pre_prefix.empty()) {
     buf.assign(text);
     for (const NormStep& s : normalizer) {
-      if (!s.prepend) buf = tok::replace_all(buf, s.from, s.to);
-      else if (prefix_ok && !buf.empty()) buf.insert(0, s.to);
+      if (!s.prepend)
+        buf = tok::replace_all(buf, s.from, s.to);
+      else if (prefix_ok && !buf.empty())
+        buf.insert(0, s.to);
     }
     if (pre_metaspace) buf = tok::replace_all(buf, " ", tok::kMetaspace);
     // Hugging Face adds the pre-tokenizer's prefix only when the text lacks it.
@@ -74,8 +78,8 @@ void Tokenizer::Impl::encode_text(std::string_view text, bool first_segment,
     std::size_t start = 0;
     bool prev_is_ms = true;  // no cut at position 0
     for (std::size_t i = 0; i < text.size();) {
-      const std::size_t n = std::min(tok::utf8_len(static_cast<unsigned char>(text[i])),
-                                     text.size() - i);
+      const std::size_t n =
+          std::min(tok::utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
       const bool is_ms = text.compare(i, n, ms) == 0;
       if (is_ms && !prev_is_ms) {
         cached(text.substr(start, i - start), out, &Impl::spm_text);
@@ -122,7 +126,10 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
         break;
       }
     }
-    if (!hit) { ++i; continue; }
+    if (!hit) {
+      ++i;
+      continue;
+    }
     std::size_t end = i;
     if (hit->lstrip)
       while (end > seg && is_space(text[end - 1])) --end;

@@ -26,8 +26,10 @@ namespace cai {
 
 void BpeTrainerOptions::validate() const {
   const auto base = static_cast<std::int64_t>(special_tokens.size()) + 256;
-  CAI_CHECK(vocab_size >= base, "BpeTrainerOptions.vocab_size {} is smaller than the {} special "
-            "tokens + 256 byte symbols", vocab_size, special_tokens.size());
+  CAI_CHECK(vocab_size >= base,
+            "BpeTrainerOptions.vocab_size {} is smaller than the {} special "
+            "tokens + 256 byte symbols",
+            vocab_size, special_tokens.size());
   CAI_CHECK(min_frequency >= 1, "BpeTrainerOptions.min_frequency must be at least 1, got {}",
             min_frequency);
   CAI_CHECK(tok::PreTokenizer::for_style(pre_tokenizer).has_value(),
@@ -40,17 +42,17 @@ void BpeTrainerOptions::validate() const {
                 "BpeTrainerOptions.special_tokens: '{}' is given twice", special_tokens[i]);
   }
   auto in_specials = [&](const std::optional<std::string>& t, const char* field) {
-    CAI_CHECK(!t || std::find(special_tokens.begin(), special_tokens.end(), *t) !=
-                        special_tokens.end(),
-              "BpeTrainerOptions.{} '{}' is not one of special_tokens", field, t.value_or(""));
+    CAI_CHECK(
+        !t || std::find(special_tokens.begin(), special_tokens.end(), *t) != special_tokens.end(),
+        "BpeTrainerOptions.{} '{}' is not one of special_tokens", field, t.value_or(""));
   };
   in_specials(bos_token, "bos_token");
   in_specials(eos_token, "eos_token");
-  CAI_CHECK(!add_bos || bos_token || std::any_of(special_tokens.begin(), special_tokens.end(),
-                                                 [](const std::string& s) {
-                                                   return s == "<s>" || s == "<|begin_of_text|>";
-                                                 }),
-            "BpeTrainerOptions.add_bos is set but there is no BOS token");
+  CAI_CHECK(
+      !add_bos || bos_token ||
+          std::any_of(special_tokens.begin(), special_tokens.end(),
+                      [](const std::string& s) { return s == "<s>" || s == "<|begin_of_text|>"; }),
+      "BpeTrainerOptions.add_bos is set but there is no BOS token");
 }
 
 namespace {
@@ -120,7 +122,8 @@ Tokenizer train(std::unordered_map<std::string, std::int64_t>& word_counts,
   // Sorted words make the run independent of hash-map iteration order.
   std::vector<Word> words;
   {
-    std::vector<std::pair<std::string, std::int64_t>> sorted(word_counts.begin(), word_counts.end());
+    std::vector<std::pair<std::string, std::int64_t>> sorted(word_counts.begin(),
+                                                             word_counts.end());
     word_counts.clear();
     std::sort(sorted.begin(), sorted.end());
     words.reserve(sorted.size());
@@ -149,7 +152,8 @@ Tokenizer train(std::unordered_map<std::string, std::int64_t>& word_counts,
   const std::int64_t target_merges = opts.vocab_size - static_cast<std::int64_t>(m->pieces.size());
   std::optional<Progress> progress;
   if (opts.show_progress)
-    progress.emplace("bpe merges", static_cast<std::uint64_t>(std::max<std::int64_t>(0, target_merges)),
+    progress.emplace("bpe merges",
+                     static_cast<std::uint64_t>(std::max<std::int64_t>(0, target_merges)),
                      "merges");
   std::vector<std::uint32_t> stamp(words.size(), 0);
   std::uint32_t step = 0;
@@ -185,10 +189,14 @@ Tokenizer train(std::unordered_map<std::string, std::int64_t>& word_counts,
       auto& s = word.syms;
       bool found = false;
       for (std::size_t i = 0; i + 1 < s.size(); ++i)
-        if (s[i] == a && s[i + 1] == b) { found = true; break; }
+        if (s[i] == a && s[i + 1] == b) {
+          found = true;
+          break;
+        }
       if (!found) continue;
       // Replace the word's pair counts: remove the old adjacencies, add the new ones.
-      for (std::size_t i = 0; i + 1 < s.size(); ++i) pair_count[tok::pair_key(s[i], s[i + 1])] -= word.count;
+      for (std::size_t i = 0; i + 1 < s.size(); ++i)
+        pair_count[tok::pair_key(s[i], s[i + 1])] -= word.count;
       merged_syms.clear();
       for (std::size_t i = 0; i < s.size(); ++i) {
         if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
@@ -230,10 +238,16 @@ Tokenizer train(std::unordered_map<std::string, std::int64_t>& word_counts,
   };
   for (std::size_t i = 0; i < opts.special_tokens.size(); ++i)
     m->added.push_back({opts.special_tokens[i], static_cast<std::int32_t>(i), true, false, false});
-  if (opts.bos_token) m->bos = id_of(*opts.bos_token);
-  else for (const char* s : {"<s>", "<|begin_of_text|>"}) if (!m->bos) m->bos = id_of(s);
-  if (opts.eos_token) m->eos = id_of(*opts.eos_token);
-  else for (const char* s : {"</s>", "<|endoftext|>", "<|end_of_text|>"}) if (!m->eos) m->eos = id_of(s);
+  if (opts.bos_token)
+    m->bos = id_of(*opts.bos_token);
+  else
+    for (const char* s : {"<s>", "<|begin_of_text|>"})
+      if (!m->bos) m->bos = id_of(s);
+  if (opts.eos_token)
+    m->eos = id_of(*opts.eos_token);
+  else
+    for (const char* s : {"</s>", "<|endoftext|>", "<|end_of_text|>"})
+      if (!m->eos) m->eos = id_of(s);
   m->add_bos = opts.add_bos;
   m->finalize("trained tokenizer");
   return Tokenizer(std::move(m));

@@ -25,15 +25,33 @@ std::uint32_t next_codepoint(std::string_view s, std::size_t& i) {
   const auto b = static_cast<unsigned char>(s[i]);
   std::size_t n = 0;
   std::uint32_t cp = 0;
-  if (b < 0x80) { ++i; return b; }
-  if ((b & 0xE0) == 0xC0) { n = 2; cp = b & 0x1F; }
-  else if ((b & 0xF0) == 0xE0) { n = 3; cp = b & 0x0F; }
-  else if ((b & 0xF8) == 0xF0) { n = 4; cp = b & 0x07; }
-  else { ++i; return 0xFFFD; }
-  if (i + n > s.size()) { ++i; return 0xFFFD; }
+  if (b < 0x80) {
+    ++i;
+    return b;
+  }
+  if ((b & 0xE0) == 0xC0) {
+    n = 2;
+    cp = b & 0x1F;
+  } else if ((b & 0xF0) == 0xE0) {
+    n = 3;
+    cp = b & 0x0F;
+  } else if ((b & 0xF8) == 0xF0) {
+    n = 4;
+    cp = b & 0x07;
+  } else {
+    ++i;
+    return 0xFFFD;
+  }
+  if (i + n > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
   for (std::size_t k = 1; k < n; ++k) {
     const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) { ++i; return 0xFFFD; }
+    if ((c & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
     cp = (cp << 6) | (c & 0x3F);
   }
   i += n;
@@ -87,8 +105,10 @@ std::string byte_level_to_bytes(std::string_view text) {
     const std::size_t start = i;
     const std::uint32_t cp = next_codepoint(text, i);
     const int b = codepoint_to_byte(cp);
-    if (b >= 0 && cp != 0xFFFD) out += static_cast<char>(b);
-    else out.append(text.substr(start, i - start));
+    if (b >= 0 && cp != 0xFFFD)
+      out += static_cast<char>(b);
+    else
+      out.append(text.substr(start, i - start));
   }
   return out;
 }

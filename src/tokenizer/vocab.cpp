@@ -18,7 +18,8 @@ void Tokenizer::Impl::finalize(const std::string& where) {
   if (scores.empty()) scores.assign(n, 0.0f);
   if (types.empty()) types.assign(n, tok::TokenType::normal);
   CAI_CHECK(scores.size() == n && types.size() == n,
-            "{}: {} tokens but {} scores and {} token types", where, n, scores.size(), types.size());
+            "{}: {} tokens but {} scores and {} token types", where, n, scores.size(),
+            types.size());
 
   // Later duplicates win, as in llama.cpp's token_to_id map.
   piece_to_id.clear();
@@ -29,17 +30,21 @@ void Tokenizer::Impl::finalize(const std::string& where) {
   merge_table.reserve(merges.size() * 2);
   for (std::size_t r = 0; r < merges.size(); ++r) {
     const auto [a, b] = merges[r];
-    CAI_CHECK(a >= 0 && a < size() && b >= 0 && b < size(), "{}: merge {} names token ids {} {} "
-              "outside the vocabulary", where, r, a, b);
+    CAI_CHECK(a >= 0 && a < size() && b >= 0 && b < size(),
+              "{}: merge {} names token ids {} {} "
+              "outside the vocabulary",
+              where, r, a, b);
     const auto merged = find(pieces[a] + pieces[b]);
     CAI_CHECK(merged.has_value(), "{}: merge {} ('{} {}') makes a token not in the vocabulary",
               where, r, pieces[a], pieces[b]);
     // The first (lowest-rank) occurrence of a pair is the one that counts.
-    merge_table.emplace(tok::pair_key(a, b), tok::MergeResult{static_cast<std::int32_t>(r), *merged});
+    merge_table.emplace(tok::pair_key(a, b),
+                        tok::MergeResult{static_cast<std::int32_t>(r), *merged});
   }
 
   for (int b = 0; b < 256; ++b) {
-    const auto id = byte_level ? find(tok::byte_to_symbol()[b]) : find(fmt::format("<0x{:02X}>", b));
+    const auto id =
+        byte_level ? find(tok::byte_to_symbol()[b]) : find(fmt::format("<0x{:02X}>", b));
     byte_ids[b] = id ? *id : -1;
   }
 
@@ -56,8 +61,10 @@ void Tokenizer::Impl::finalize(const std::string& where) {
   }
 
   auto check_id = [&](const std::optional<std::int32_t>& id, const char* what) {
-    CAI_CHECK(!id || (*id >= 0 && *id < size()), "{}: {} token id {} is outside the vocabulary "
-              "(size {})", where, what, id.value_or(0), n);
+    CAI_CHECK(!id || (*id >= 0 && *id < size()),
+              "{}: {} token id {} is outside the vocabulary "
+              "(size {})",
+              where, what, id.value_or(0), n);
   };
   check_id(bos, "BOS");
   check_id(eos, "EOS");

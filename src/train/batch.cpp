@@ -24,7 +24,8 @@ Row prompt_response_row(const std::vector<std::int32_t>& prompt,
 Batch make_batch(const std::vector<const Row*>& rows) {
   CAI_CHECK(!rows.empty(), "make_batch: no rows");
   std::int64_t T = 0;
-  for (const Row* r : rows) T = std::max<std::int64_t>(T, static_cast<std::int64_t>(r->tokens.size()));
+  for (const Row* r : rows)
+    T = std::max<std::int64_t>(T, static_cast<std::int64_t>(r->tokens.size()));
   CAI_CHECK(T >= 1, "make_batch: all rows are empty");
   const auto B = static_cast<std::int64_t>(rows.size());
   Batch b;
@@ -71,28 +72,32 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
   for (std::int64_t s = 0; s < N; s += chunk) {
     const std::int64_t n = std::min(chunk, N - s);
     const auto labels = batch.labels.narrow(0, s, n);
-    auto logits = model.logits(h.narrow(0, s, n));                          // [n,V]
+    auto logits = model.logits(h.narrow(0, s, n));  // [n,V]
     if (opts.temperature != 1.0) logits = logits / opts.temperature;
-    const auto logp = torch::log_softmax(logits, -1);                       // [n,V]
-    parts.push_back(logp.gather(1, labels.unsqueeze(1)).squeeze(1));        // [n]
+    const auto logp = torch::log_softmax(logits, -1);                 // [n,V]
+    parts.push_back(logp.gather(1, labels.unsqueeze(1)).squeeze(1));  // [n]
     {
       torch::NoGradGuard no_grad;
       // A label whose logit equals the row's maximum is the argmax (a tie counts as a hit):
       // amax is a plain reduction, about half the cost of argmax's index-tracking pass.
       if (opts.correct)
-        out.correct += logits.gather(1, labels.unsqueeze(1)).squeeze(1).ge(logits.amax(-1)).sum().item<double>();
+        out.correct += logits.gather(1, labels.unsqueeze(1))
+                           .squeeze(1)
+                           .ge(logits.amax(-1))
+                           .sum()
+                           .item<double>();
       if (opts.entropy) entropies.push_back(-(logp.exp() * logp).sum(-1));  // [n]
     }
   }
-  const auto picked = parts.size() == 1 ? parts[0] : torch::cat(parts);   // [N]
+  const auto picked = parts.size() == 1 ? parts[0] : torch::cat(parts);  // [N]
   out.tokens = picked;
   if (opts.entropy) out.entropy = entropies.size() == 1 ? entropies[0] : torch::cat(entropies);
   out.sums = out.sums.index_add(0, batch.row_of, picked);
   return out;
 }
 
-Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples, const std::vector<std::int64_t>& lengths2,
-                          std::int64_t token_budget,
+Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples,
+                          const std::vector<std::int64_t>& lengths2, std::int64_t token_budget,
                           const std::function<Metrics(const std::vector<std::int64_t>&)>& forward) {
   Metrics sum;
   for (const auto& batch : eval_batches(examples, lengths2, token_budget))

@@ -5,7 +5,6 @@
 // V = vocabulary.
 #pragma once
 
-
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
@@ -35,19 +34,19 @@ struct Batch {
   torch::Tensor tokens;               // [B,T] int64, right padded with 0
   std::vector<std::int64_t> lengths;  // real tokens per row
   // Where the targets are: hidden row b*T + t - 1 predicts label tokens[b,t] for row b.
-  torch::Tensor src;                  // [N] int64 index into the flattened [B*T] positions
-  torch::Tensor labels;               // [N] int64
-  torch::Tensor row_of;               // [N] int64
-  std::int64_t real_tokens = 0;       // sum of lengths
+  torch::Tensor src;             // [N] int64 index into the flattened [B*T] positions
+  torch::Tensor labels;          // [N] int64
+  torch::Tensor row_of;          // [N] int64
+  std::int64_t real_tokens = 0;  // sum of lengths
 };
 Batch make_batch(const std::vector<const Row*>& rows);
 
 struct TargetLogprobs {
-  torch::Tensor sums;   // [B] sum of log p(label) over each row's targets (differentiable)
-  torch::Tensor tokens; // [N] log p(label) of each target, in batch.src order (differentiable)
+  torch::Tensor sums;     // [B] sum of log p(label) over each row's targets (differentiable)
+  torch::Tensor tokens;   // [N] log p(label) of each target, in batch.src order (differentiable)
   torch::Tensor entropy;  // [N] entropy of each target position's distribution (detached;
                           // defined when asked for)
-  double correct = 0;   // targets whose label is the argmax of the logits (when asked for)
+  double correct = 0;     // targets whose label is the argmax of the logits (when asked for)
 };
 struct LogprobOptions {
   std::int64_t head_chunk = 1024;  // with autograd off the LM head runs over at most this many
@@ -75,8 +74,8 @@ std::vector<std::vector<std::int64_t>> eval_batches(const std::vector<std::int64
 // The per-example mean of pair metrics over `examples`, evaluated in eval_batches of
 // `token_budget` (each pair counts two rows of its longer side: lengths2[i] = 2 * length).
 // `forward` returns the metric sums of one batch. Shared by the DPO and reward-model objectives.
-Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples, const std::vector<std::int64_t>& lengths2,
-                          std::int64_t token_budget,
+Metrics mean_pair_metrics(const std::vector<std::int64_t>& examples,
+                          const std::vector<std::int64_t>& lengths2, std::int64_t token_budget,
                           const std::function<Metrics(const std::vector<std::int64_t>&)>& forward);
 
 // Puts a module in eval mode for the lifetime of the guard, restoring its mode after.

@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/ranges.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cai/formats/safetensors.h"
@@ -63,13 +63,15 @@ void set_rng_state(const std::vector<std::uint8_t>& bytes) {
 }
 
 // Keeps contiguous F32 copies alive while the safetensors writer reads them.
-void write_tensors(const fs::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+void write_tensors(const fs::path& path,
+                   const std::vector<std::pair<std::string, torch::Tensor>>& named) {
   std::vector<torch::Tensor> keep;
   std::vector<safetensors::TensorToWrite> out;
   keep.reserve(named.size());
   for (const auto& [name, t] : named) {
-    CAI_CHECK(t.scalar_type() == torch::kFloat32, "checkpoint: tensor '{}' is {}, only F32 is stored",
-              name, std::string(c10::toString(t.scalar_type())));
+    CAI_CHECK(t.scalar_type() == torch::kFloat32,
+              "checkpoint: tensor '{}' is {}, only F32 is stored", name,
+              std::string(c10::toString(t.scalar_type())));
     keep.push_back(t.detach().contiguous());
     safetensors::TensorToWrite w;
     w.name = name;
@@ -84,7 +86,8 @@ void read_into(const safetensors::File& f, const std::string& name, torch::Tenso
   const auto* info = f.find(name);
   CAI_CHECK(info, "{}: tensor '{}' is missing", f.path().string(), name);
   CAI_CHECK(info->shape == dst.sizes().vec(), "{}: tensor '{}' has shape [{}], expected [{}]",
-            f.path().string(), name, fmt::join(info->shape, ","), fmt::join(dst.sizes().vec(), ","));
+            f.path().string(), name, fmt::join(info->shape, ","),
+            fmt::join(dst.sizes().vec(), ","));
   std::vector<float> v = f.read_f32(name);
   torch::NoGradGuard no_grad;
   dst.copy_(torch::from_blob(v.data(), dst.sizes(), torch::kFloat32));
@@ -174,9 +177,11 @@ CheckpointState read_checkpoint_state(const fs::path& dir) {
   CheckpointState s;
   try {
     const auto j = nlohmann::json::parse(read_file(path));
-    CAI_CHECK(j.at("format").get<std::string>() == kFormat, "{}: not a cai training checkpoint", where);
-    CAI_CHECK(j.at("version").get<int>() == kVersion, "{}: checkpoint version {} (this cai reads {})",
-              where, j.at("version").get<int>(), kVersion);
+    CAI_CHECK(j.at("format").get<std::string>() == kFormat, "{}: not a cai training checkpoint",
+              where);
+    CAI_CHECK(j.at("version").get<int>() == kVersion,
+              "{}: checkpoint version {} (this cai reads {})", where, j.at("version").get<int>(),
+              kVersion);
     s.step = j.at("step").get<std::int64_t>();
     s.epoch = j.at("epoch").get<std::int64_t>();
     s.micro = j.at("micro").get<std::int64_t>();
@@ -188,7 +193,8 @@ CheckpointState read_checkpoint_state(const fs::path& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw_error("{}: {}", where, e.what());
   }
-  CAI_CHECK(s.step >= 0 && s.epoch >= 0 && s.micro >= 0, "{}: negative step, epoch or micro", where);
+  CAI_CHECK(s.step >= 0 && s.epoch >= 0 && s.micro >= 0, "{}: negative step, epoch or micro",
+            where);
   return s;
 }
 

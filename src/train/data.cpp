@@ -68,7 +68,8 @@ struct Builder {
 
   void add(const std::string& text, bool target) {
     if (text.empty()) return;
-    for (auto id : tok.encode(text, /*add_special=*/false, /*parse_special=*/true)) add_id(id, target);
+    for (auto id : tok.encode(text, /*add_special=*/false, /*parse_special=*/true))
+      add_id(id, target);
   }
   void add_id(std::int32_t id, bool target) {
     seq.tokens.push_back(id);
@@ -86,12 +87,14 @@ TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
   for (auto id : bos_prefix(tok, add_bos)) b.add_id(id, false);
 
   auto head = [&](std::size_t n) {
-    return std::vector<ChatMessage>(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(n));
+    return std::vector<ChatMessage>(messages.begin(),
+                                    messages.begin() + static_cast<std::ptrdiff_t>(n));
   };
   auto check_prefix = [&](const std::string& text, const std::string& prefix, std::size_t i) {
     CAI_CHECK(starts_with(text, prefix),
               "chat template {}: rendering message {} changes the text before it; it cannot be "
-              "tokenised turn by turn", tmpl.name(), i);
+              "tokenised turn by turn",
+              tmpl.name(), i);
   };
 
   std::string prev;    // render(messages[:i]) so far

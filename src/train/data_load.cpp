@@ -45,8 +45,8 @@ std::vector<ChatMessage> parse_messages(const nlohmann::json& j, const std::stri
 
 namespace {
 
-using nlohmann::json;
 using detail::parse_messages;
+using nlohmann::json;
 
 const json& field(const json& j, const char* key, const std::string& where) {
   auto it = j.find(key);
@@ -106,38 +106,47 @@ PromptResponse tokenize_side(const json& prompt, const json& response, const std
     out = chat_pair(parse_messages(prompt, "prompt", where, /*allow_empty=*/true),
                     parse_messages(response, name, where, false), name, where, tok, tmpl, opts);
   } else {
-    throw_error("{}: fields prompt and {}: expected both strings or both message lists, got {} "
-                "and {}", where, name, prompt.type_name(), response.type_name());
+    throw_error(
+        "{}: fields prompt and {}: expected both strings or both message lists, got {} "
+        "and {}",
+        where, name, prompt.type_name(), response.type_name());
   }
   CAI_CHECK(!out.prompt.empty(),
             "{}: field prompt: empty after tokenization (the first response token needs a token "
-            "before it)", where);
+            "before it)",
+            where);
   CAI_CHECK(!out.response.empty(), "{}: field {}: empty response", where, name);
   return out;
 }
 
 // TRL's implicit prompt: the longest shared prefix of chosen and rejected (whole messages; for
 // text, characters, not ending in the space that starts a response).
-void split_implicit_prompt(const json& chosen, const json& rejected, json& prompt, json& c,
-                           json& r, const std::string& where) {
+void split_implicit_prompt(const json& chosen, const json& rejected, json& prompt, json& c, json& r,
+                           const std::string& where) {
   if (chosen.is_array() && rejected.is_array()) {
     const auto cm = parse_messages(chosen, "chosen", where, false);
     const auto rm = parse_messages(rejected, "rejected", where, false);
     std::size_t k = 0;
-    while (k < cm.size() && k < rm.size() && cm[k].role == rm[k].role && cm[k].content == rm[k].content)
+    while (k < cm.size() && k < rm.size() && cm[k].role == rm[k].role &&
+           cm[k].content == rm[k].content)
       ++k;
     CAI_CHECK(k > 0, "{}: field prompt: missing, and chosen and rejected share no leading messages",
               where);
     CAI_CHECK(k < cm.size() && k < rm.size(),
               "{}: fields chosen and rejected: one conversation is a prefix of the other", where);
-    prompt = json(std::vector<json>(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(k)));
+    prompt =
+        json(std::vector<json>(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(k)));
     c = json(std::vector<json>(chosen.begin() + static_cast<std::ptrdiff_t>(k), chosen.end()));
     r = json(std::vector<json>(rejected.begin() + static_cast<std::ptrdiff_t>(k), rejected.end()));
   } else if (chosen.is_string() && rejected.is_string()) {
     const auto& cs = chosen.get_ref<const std::string&>();
     const auto& rs = rejected.get_ref<const std::string&>();
-    std::size_t k = std::mismatch(cs.begin(), cs.begin() + static_cast<std::ptrdiff_t>(std::min(cs.size(), rs.size())),
-                                  rs.begin()).first - cs.begin();
+    std::size_t k =
+        std::mismatch(cs.begin(),
+                      cs.begin() + static_cast<std::ptrdiff_t>(std::min(cs.size(), rs.size())),
+                      rs.begin())
+            .first -
+        cs.begin();
     if (k > 0 && k < cs.size() && k < rs.size() && cs[k - 1] == ' ') --k;
     CAI_CHECK(k > 0, "{}: field prompt: missing, and chosen and rejected share no leading text",
               where);
@@ -145,8 +154,10 @@ void split_implicit_prompt(const json& chosen, const json& rejected, json& promp
     c = cs.substr(k);
     r = rs.substr(k);
   } else {
-    throw_error("{}: fields chosen and rejected: expected both strings or both message lists, "
-                "got {} and {}", where, chosen.type_name(), rejected.type_name());
+    throw_error(
+        "{}: fields chosen and rejected: expected both strings or both message lists, "
+        "got {} and {}",
+        where, chosen.type_name(), rejected.type_name());
   }
 }
 
@@ -175,7 +186,8 @@ bool fit_pair(PreferenceExample& ex, const DataOptions& opts, bool has_bos,
       ex.prompt = std::move(cut);
     }
   }
-  const auto room = static_cast<std::size_t>(opts.max_length - static_cast<std::int64_t>(ex.prompt.size()));
+  const auto room =
+      static_cast<std::size_t>(opts.max_length - static_cast<std::int64_t>(ex.prompt.size()));
   if (ex.chosen.size() > room) ex.chosen.resize(room);
   if (ex.rejected.size() > room) ex.rejected.resize(room);
   return true;
@@ -201,8 +213,9 @@ TokenizedSequence sft_sequence(const json& j, const std::string& where, const To
   }
   if (j.contains("messages")) {
     const auto msgs = parse_messages(field(j, "messages", where), "messages", where, false);
-    CAI_CHECK(std::any_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.role == "assistant"; }),
-              "{}: field messages: no assistant message to train on", where);
+    CAI_CHECK(
+        std::any_of(msgs.begin(), msgs.end(), [](const auto& m) { return m.role == "assistant"; }),
+        "{}: field messages: no assistant message to train on", where);
     return detail::tokenize_messages(msgs, 0, tok, tmpl, opts.add_bos);
   }
   CAI_CHECK(j.contains("prompt") || j.contains("completion"),
@@ -213,7 +226,8 @@ TokenizedSequence sft_sequence(const json& j, const std::string& where, const To
   seq.tokens = pr.prompt;
   seq.tokens.insert(seq.tokens.end(), pr.response.begin(), pr.response.end());
   seq.target.assign(seq.tokens.size(), 0);
-  std::fill(seq.target.begin() + static_cast<std::ptrdiff_t>(pr.prompt.size()), seq.target.end(), 1);
+  std::fill(seq.target.begin() + static_cast<std::ptrdiff_t>(pr.prompt.size()), seq.target.end(),
+            1);
   return seq;
 }
 
@@ -269,7 +283,8 @@ std::vector<PreferenceExample> load_preferences(const std::filesystem::path& pat
     PreferenceExample ex;
     ex.line = static_cast<std::int64_t>(line);
     if (auto it = j.find("p_chosen"); it != j.end() && !it->is_null()) {
-      CAI_CHECK(it->is_number(), "{}: field p_chosen: expected a number, got {}", where, it->dump());
+      CAI_CHECK(it->is_number(), "{}: field p_chosen: expected a number, got {}", where,
+                it->dump());
       ex.p_chosen = it->get<double>();
       CAI_CHECK(ex.p_chosen >= 0.0 && ex.p_chosen <= 1.0,
                 "{}: field p_chosen: {} is outside [0, 1]", where, ex.p_chosen);
@@ -277,13 +292,17 @@ std::vector<PreferenceExample> load_preferences(const std::filesystem::path& pat
     const json& chosen = field(j, "chosen", where);
     const json& rejected = field(j, "rejected", where);
     json prompt, c = chosen, r = rejected;
-    if (j.contains("prompt") && !j["prompt"].is_null()) prompt = j["prompt"];
-    else split_implicit_prompt(chosen, rejected, prompt, c, r, where);
+    if (j.contains("prompt") && !j["prompt"].is_null())
+      prompt = j["prompt"];
+    else
+      split_implicit_prompt(chosen, rejected, prompt, c, r, where);
     PromptResponse pc = tokenize_side(prompt, c, "chosen", where, tok, tmpl, opts);
     PromptResponse pr = tokenize_side(prompt, r, "rejected", where, tok, tmpl, opts);
     // Both sides render the same prompt, so its tokens agree.
-    CAI_CHECK(pc.prompt == pr.prompt, "{}: the prompt tokenises differently before chosen and "
-              "rejected", where);
+    CAI_CHECK(pc.prompt == pr.prompt,
+              "{}: the prompt tokenises differently before chosen and "
+              "rejected",
+              where);
     ex.prompt = std::move(pc.prompt);
     ex.chosen = std::move(pc.response);
     ex.rejected = std::move(pr.response);

@@ -25,7 +25,8 @@ class SplitMix64 {
   std::uint64_t below(std::uint64_t n) {
     const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     std::uint64_t x;
-    do x = next(); while (x >= limit);
+    do x = next();
+    while (x >= limit);
     return x % n;
   }
 
@@ -49,8 +50,9 @@ constexpr std::uint64_t kSplitSalt = 0x5EED5EED5EEDull;  // keeps the split apar
 
 }  // namespace
 
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_held_out(
-    std::int64_t n, double fraction, std::uint64_t seed) {
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_held_out(std::int64_t n,
+                                                                               double fraction,
+                                                                               std::uint64_t seed) {
   CAI_CHECK(n >= 0, "split_held_out: n must be >= 0, got {}", n);
   CAI_CHECK(fraction >= 0 && fraction < 1, "split_held_out: fraction must be in [0, 1), got {}",
             fraction);

@@ -62,9 +62,11 @@ class DpoObjective final : public Objective {
     torch::NoGradGuard no_grad;
     detail::EvalModeGuard eval_mode(*policy_.model->model);
     std::vector<std::int64_t> lengths;
-    for (std::int64_t i = 0; i < size(Split::eval); ++i) lengths.push_back(2 * length(Split::eval, i));
-    return detail::mean_pair_metrics(examples, lengths, kEvalTokenBudget,
-                                     [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
+    for (std::int64_t i = 0; i < size(Split::eval); ++i)
+      lengths.push_back(2 * length(Split::eval, i));
+    return detail::mean_pair_metrics(
+        examples, lengths, kEvalTokenBudget,
+        [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
   }
 
   std::vector<TrainableParam> trainable() override { return detail::policy_trainable(policy_); }
@@ -90,12 +92,14 @@ class DpoObjective final : public Objective {
     }
     const detail::Batch batch = detail::make_batch(rows);
     LlamaModel& model = *policy_.model->model;
-    const auto hidden = model.forward_hidden(batch.tokens);              // [2B,T,C]
+    const auto hidden = model.forward_hidden(batch.tokens);  // [2B,T,C]
     detail::LogprobOptions lo;
     lo.correct = false;  // DPO logs no token accuracy: skip the argmax pass over [2N,V]
     const auto sums = detail::target_logprobs(model, hidden, batch, lo).sums;  // [2B]
     const auto opts = torch::TensorOptions().dtype(sums.scalar_type());
-    auto vec = [&](const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64).to(opts); };
+    auto vec = [&](const std::vector<double>& v) {
+      return torch::tensor(v, torch::kFloat64).to(opts);
+    };
     const auto pi_c = sums.narrow(0, 0, B), pi_r = sums.narrow(0, B, B);
     auto lc = pi_c, lr = pi_r, rc = vec(ref_c), rr = vec(ref_r);
     if (opts_.loss.type == DpoLossType::ipo) {
@@ -140,8 +144,10 @@ class DpoObjective final : public Objective {
                 "dpo objective: pair at line {} has an empty prompt or response", ex.line);
       for (const auto* v : {&ex.prompt, &ex.chosen, &ex.rejected})
         for (auto id : *v)
-          CAI_CHECK(id >= 0 && id < V, "dpo objective: pair at line {}: token id {} outside the "
-                    "model's vocabulary of {}", ex.line, id, V);
+          CAI_CHECK(id >= 0 && id < V,
+                    "dpo objective: pair at line {}: token id {} outside the "
+                    "model's vocabulary of {}",
+                    ex.line, id, V);
       Pair q;
       q.chosen = detail::prompt_response_row(ex.prompt, ex.chosen);
       q.rejected = detail::prompt_response_row(ex.prompt, ex.rejected);

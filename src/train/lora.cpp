@@ -23,13 +23,18 @@ std::pair<std::int64_t, std::int64_t> proj_shape(const ModelConfig& cfg, Proj p)
   const std::int64_t C = cfg.hidden_size, F = cfg.intermediate_size;
   const std::int64_t q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim;
   switch (p) {
-    case Proj::q: return {q, C};
+    case Proj::q:
+      return {q, C};
     case Proj::k:
-    case Proj::v: return {kv, C};
-    case Proj::o: return {C, q};
+    case Proj::v:
+      return {kv, C};
+    case Proj::o:
+      return {C, q};
     case Proj::gate:
-    case Proj::up: return {F, C};
-    case Proj::down: return {C, F};
+    case Proj::up:
+      return {F, C};
+    case Proj::down:
+      return {C, F};
   }
   return {0, 0};
 }
@@ -49,7 +54,8 @@ std::string base_weight_name(std::int64_t layer, Proj p) {
 
 void LoraOptions::validate() const {
   CAI_CHECK(rank > 0, "lora: rank must be > 0, got {}", rank);
-  CAI_CHECK(alpha > 0 && std::isfinite(alpha), "lora: alpha must be a positive number, got {}", alpha);
+  CAI_CHECK(alpha > 0 && std::isfinite(alpha), "lora: alpha must be a positive number, got {}",
+            alpha);
   CAI_CHECK(dropout >= 0 && dropout < 1, "lora: dropout must be in [0, 1), got {}", dropout);
   CAI_CHECK(!target_modules.empty(), "lora: target_modules is empty");
   std::set<std::string> seen;
@@ -85,8 +91,10 @@ LoraAdapter::LoraAdapter(const ModelConfig& cfg, const LoraOptions& opts, torch:
   }
 }
 
-torch::Tensor LoraAdapter::delta(std::int64_t layer, Proj p, const torch::Tensor& x, bool training) {
-  CAI_CHECK(layer >= 0 && layer < num_layers(), "lora: layer {} outside 0..{}", layer, num_layers() - 1);
+torch::Tensor LoraAdapter::delta(std::int64_t layer, Proj p, const torch::Tensor& x,
+                                 bool training) {
+  CAI_CHECK(layer >= 0 && layer < num_layers(), "lora: layer {} outside 0..{}", layer,
+            num_layers() - 1);
   const Pair& pr = at(layer, p);
   if (!pr.a.defined()) return {};
   CAI_CHECK(x.scalar_type() == pr.a.scalar_type(),
@@ -116,7 +124,8 @@ torch::ScalarType model_dtype(LlamaModel& model) {
 }  // namespace
 
 std::shared_ptr<LoraAdapter> attach_lora(LlamaModel& model, const LoraOptions& opts) {
-  auto adapter = std::make_shared<LoraAdapter>(model.config(), opts, model_dtype(model), /*init=*/true);
+  auto adapter =
+      std::make_shared<LoraAdapter>(model.config(), opts, model_dtype(model), /*init=*/true);
   attach_adapter(model, adapter);
   return adapter;
 }

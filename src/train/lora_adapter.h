@@ -14,8 +14,8 @@
 
 namespace cai::train {
 
-inline constexpr std::array<Proj, 7> kAllProjs = {Proj::q, Proj::k, Proj::v, Proj::o,
-                                                 Proj::gate, Proj::up, Proj::down};
+inline constexpr std::array<Proj, 7> kAllProjs = {Proj::q,    Proj::k,  Proj::v,   Proj::o,
+                                                  Proj::gate, Proj::up, Proj::down};
 
 // "q_proj" -> Proj::q, ...; nullopt for anything else.
 std::optional<Proj> proj_from_name(const std::string& name);
@@ -47,7 +47,9 @@ class LoraAdapter : public LinearAdapter {
   const LoraOptions& options() const { return opts_; }
   double scaling() const { return opts_.alpha / static_cast<double>(opts_.rank); }
   std::int64_t num_layers() const { return static_cast<std::int64_t>(pairs_.size()); }
-  Pair& at(std::int64_t layer, Proj p) { return pairs_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(p)]; }
+  Pair& at(std::int64_t layer, Proj p) {
+    return pairs_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(p)];
+  }
 
  private:
   LoraOptions opts_;

@@ -93,18 +93,22 @@ LoraOptions parse_options(const nlohmann::json& j, const std::string& file) {
     CAI_CHECK(j.contains(k) && j[k].is_number(), "{}: field {}: missing or not a number", file, k);
     return j[k].get<double>();
   };
-  CAI_CHECK(j.contains("r") && j["r"].is_number_integer(), "{}: field r: missing or not an integer", file);
+  CAI_CHECK(j.contains("r") && j["r"].is_number_integer(), "{}: field r: missing or not an integer",
+            file);
   o.rank = j["r"].get<std::int64_t>();
   o.alpha = number("lora_alpha");
-  o.dropout = j.contains("lora_dropout") && !j["lora_dropout"].is_null() ? number("lora_dropout") : 0.0;
+  o.dropout =
+      j.contains("lora_dropout") && !j["lora_dropout"].is_null() ? number("lora_dropout") : 0.0;
   CAI_CHECK(j.contains("target_modules"), "{}: field target_modules: missing", file);
   const auto& tm = j["target_modules"];
   o.target_modules.clear();
   if (tm.is_string() && tm.get<std::string>() == "all-linear") {
     for (Proj p : kAllProjs) o.target_modules.emplace_back(proj_name(p));
   } else {
-    CAI_CHECK(tm.is_array(), "{}: field target_modules: {} is not supported (a list of module names or \"all-linear\")",
-              file, tm.dump());
+    CAI_CHECK(
+        tm.is_array(),
+        "{}: field target_modules: {} is not supported (a list of module names or \"all-linear\")",
+        file, tm.dump());
     for (const auto& m : tm) {
       CAI_CHECK(m.is_string(), "{}: field target_modules: {} is not a module name", file, m.dump());
       o.target_modules.push_back(m.get<std::string>());
@@ -130,7 +134,8 @@ std::optional<KeyParts> parse_key(const std::string& key) {
   std::size_t pos = prefix.size(), end = key.find('.', pos);
   if (end == std::string::npos || end == pos) return std::nullopt;
   const std::string num = key.substr(pos, end - pos);
-  if (num.find_first_not_of("0123456789") != std::string::npos || num.size() > 9) return std::nullopt;
+  if (num.find_first_not_of("0123456789") != std::string::npos || num.size() > 9)
+    return std::nullopt;
   const std::int64_t layer = std::stoll(num);
   for (Proj p : kAllProjs)
     for (char which : {'A', 'B'})
@@ -151,7 +156,8 @@ void save_lora(LoraAdapter& adapter, const fs::path& dir, const std::string& bas
   }
   // Weights first: a directory with a config is then never paired with missing weights.
   safetensors::write(dir / kWeightsFile, tensors);
-  write_file_atomic(dir / kConfigFile, config_json(adapter.options(), base_model_name).dump(2) + "\n");
+  write_file_atomic(dir / kConfigFile,
+                    config_json(adapter.options(), base_model_name).dump(2) + "\n");
 }
 
 std::shared_ptr<LoraAdapter> load_lora(LlamaModel& model, const fs::path& dir) {
@@ -180,12 +186,14 @@ std::shared_ptr<LoraAdapter> load_lora(LlamaModel& model, const fs::path& dir) {
     torch::NoGradGuard no_grad;
     for (const auto& info : file.tensors()) {
       const auto parts = parse_key(info.name);
-      CAI_CHECK(parts.has_value(), "{}: tensor {}: not a LoRA weight of a Llama layer", w_file, info.name);
-      CAI_CHECK(parts->layer < adapter->num_layers(), "{}: tensor {}: layer {} but the model has {} layers",
-                w_file, info.name, parts->layer, adapter->num_layers());
+      CAI_CHECK(parts.has_value(), "{}: tensor {}: not a LoRA weight of a Llama layer", w_file,
+                info.name);
+      CAI_CHECK(parts->layer < adapter->num_layers(),
+                "{}: tensor {}: layer {} but the model has {} layers", w_file, info.name,
+                parts->layer, adapter->num_layers());
       auto& pr = adapter->at(parts->layer, parts->proj);
-      CAI_CHECK(pr.a.defined(), "{}: tensor {}: {} is not in target_modules of {}", w_file, info.name,
-                proj_name(parts->proj), cfg_file);
+      CAI_CHECK(pr.a.defined(), "{}: tensor {}: {} is not in target_modules of {}", w_file,
+                info.name, proj_name(parts->proj), cfg_file);
       torch::Tensor& dst = parts->which == 'A' ? pr.a : pr.b;
       const auto want = dst.sizes().vec();
       CAI_CHECK(info.shape == want, "{}: tensor {}: shape [{}], expected [{}]", w_file, info.name,

@@ -11,7 +11,8 @@ namespace cai::train {
 
 torch::Tensor sequence_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens,
                                 const torch::Tensor& target, torch::Tensor* counts) {
-  CAI_CHECK(logits.dim() == 3, "sequence_logprobs: logits must be [B,T,V], got {} dims", logits.dim());
+  CAI_CHECK(logits.dim() == 3, "sequence_logprobs: logits must be [B,T,V], got {} dims",
+            logits.dim());
   const std::int64_t B = logits.size(0), T = logits.size(1);
   CAI_CHECK(tokens.dim() == 2 && tokens.size(0) == B && tokens.size(1) == T,
             "sequence_logprobs: tokens must be [{},{}]", B, T);
@@ -21,10 +22,10 @@ torch::Tensor sequence_logprobs(const torch::Tensor& logits, const torch::Tensor
     return torch::zeros({B}, logits.options());
   }
   // Position t predicts token t + 1: logits[:, :-1] against tokens[:, 1:].
-  auto logp = torch::log_softmax(logits.narrow(1, 0, T - 1), -1);                 // [B,T-1,V]
+  auto logp = torch::log_softmax(logits.narrow(1, 0, T - 1), -1);  // [B,T-1,V]
   auto picked = logp.gather(2, tokens.narrow(1, 1, T - 1).to(torch::kInt64).unsqueeze(2))
-                    .squeeze(2);                                                   // [B,T-1]
-  auto mask = target.narrow(1, 1, T - 1).to(logp.scalar_type());                  // [B,T-1]
+                    .squeeze(2);                                  // [B,T-1]
+  auto mask = target.narrow(1, 1, T - 1).to(logp.scalar_type());  // [B,T-1]
   if (counts) *counts = mask.sum(1);
   // where() rather than a product: a masked position's value never enters the sum.
   return torch::where(mask > 0, picked, torch::zeros_like(picked)).sum(1);
@@ -69,10 +70,14 @@ DpoLossType parse_dpo_loss(const std::string& name) {
 
 const char* to_string(DpoLossType t) {
   switch (t) {
-    case DpoLossType::sigmoid: return "sigmoid";
-    case DpoLossType::robust: return "robust";
-    case DpoLossType::ipo: return "ipo";
-    case DpoLossType::hinge: return "hinge";
+    case DpoLossType::sigmoid:
+      return "sigmoid";
+    case DpoLossType::robust:
+      return "robust";
+    case DpoLossType::ipo:
+      return "ipo";
+    case DpoLossType::hinge:
+      return "hinge";
   }
   return "?";
 }

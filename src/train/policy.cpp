@@ -32,8 +32,10 @@ std::vector<TrainableParam> policy_trainable(Policy& policy) {
 }
 
 void save_policy(Policy& policy, const std::string& dir) {
-  if (policy.lora) save_lora(*policy.lora, dir, policy.base_name);
-  else save_model_dir(*policy.model, dir, DType::F32);
+  if (policy.lora)
+    save_lora(*policy.lora, dir, policy.base_name);
+  else
+    save_model_dir(*policy.model, dir, DType::F32);
 }
 
 void set_policy_training(Policy& policy, bool on) { policy.model->model->train(on); }

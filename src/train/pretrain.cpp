@@ -97,11 +97,14 @@ void PretrainOptions::validate() const {
   CAI_CHECK(!corpus.empty(), "pretrain: no corpus files given");
   CAI_CHECK(!out_dir.empty(), "pretrain: out_dir is required");
   CAI_CHECK(!separator.empty(), "pretrain: separator must not be empty");
-  CAI_CHECK(vocab_size >= 257 + 1, "pretrain: vocab_size {} must exceed the 256 byte symbols and "
-            "the separator", vocab_size);
+  CAI_CHECK(vocab_size >= 257 + 1,
+            "pretrain: vocab_size {} must exceed the 256 byte symbols and "
+            "the separator",
+            vocab_size);
   CAI_CHECK(hidden > 0 && layers > 0 && heads > 0 && ffn > 0,
             "pretrain: hidden, layers, heads and ffn must be positive");
-  CAI_CHECK(hidden % heads == 0, "pretrain: hidden {} is not a multiple of heads {}", hidden, heads);
+  CAI_CHECK(hidden % heads == 0, "pretrain: hidden {} is not a multiple of heads {}", hidden,
+            heads);
   CAI_CHECK(seq_len >= 8 && seq_len < context, "pretrain: seq_len {} must be in [8, context {})",
             seq_len, context);
   CAI_CHECK(threads >= 0, "pretrain: threads must be >= 0");
@@ -201,15 +204,18 @@ nlohmann::json pretrain(const PretrainOptions& opts) {
   topts.seed = opts.seed;
   // A checkpoint left by a killed run with the same key continues (the trainer refuses one
   // made with other options or data).
-  topts.resume = topts.resume || std::filesystem::exists(opts.out_dir / "training" / "checkpoint" / "state.json");
+  topts.resume = topts.resume ||
+                 std::filesystem::exists(opts.out_dir / "training" / "checkpoint" / "state.json");
   const std::string data_hash = key;
-  std::fprintf(stderr, "cai pretrain: %lld parameters, %zu tokens, %lld windows of %lld (%zu held out)\n",
+  std::fprintf(stderr,
+               "cai pretrain: %lld parameters, %zu tokens, %lld windows of %lld (%zu held out)\n",
                static_cast<long long>(cfg.num_parameters()), stream.size(),
                static_cast<long long>(n_windows), static_cast<long long>(W), eval_set.size());
   const std::size_t n_tokens = stream.size();
   stream.clear();
   stream.shrink_to_fit();
-  auto objective = make_sft_objective(Policy{&m, nullptr, ""}, std::move(train_set), std::move(eval_set));
+  auto objective =
+      make_sft_objective(Policy{&m, nullptr, ""}, std::move(train_set), std::move(eval_set));
   TrainSummary s = run_training(*objective, topts, data_hash);
 
   // 5. The model directory, then the manifest that marks it finished.

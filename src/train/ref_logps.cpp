@@ -90,7 +90,8 @@ std::string ref_cache_key(const fs::path& dataset, const fs::path& reference_mod
 
 fs::path ref_cache_path(const fs::path& dataset, const std::string& key) {
   CAI_CHECK(key.size() >= 16, "ref_cache_path: key '{}' is shorter than 16 characters", key);
-  return dataset.parent_path() / (dataset.filename().string() + ".ref-" + key.substr(0, 16) + ".json");
+  return dataset.parent_path() /
+         (dataset.filename().string() + ".ref-" + key.substr(0, 16) + ".json");
 }
 
 std::optional<RefLogps> load_ref_logps(const fs::path& cache_file,

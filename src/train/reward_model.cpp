@@ -56,7 +56,8 @@ RewardModel RewardModel::load(const fs::path& dir) {
             "{}: field architectures: expected a list of names", src);
   const auto arch = j["architectures"][0].get<std::string>();
   CAI_CHECK(arch.ends_with(kSeqCls),
-            "{}: field architectures: {} is not a sequence-classification (reward) model", src, arch);
+            "{}: field architectures: {} is not a sequence-classification (reward) model", src,
+            arch);
   if (j.contains("num_labels") && !j["num_labels"].is_null())
     CAI_CHECK(j["num_labels"] == 1, "{}: field num_labels: a reward model has 1 label, got {}", src,
               j["num_labels"].dump());
@@ -83,10 +84,11 @@ RewardModel RewardModel::load(const fs::path& dir) {
   const auto& si = ck.info("score.weight");
   const std::int64_t C = lm.config.hidden_size;
   CAI_CHECK(si.shape == std::vector<std::int64_t>({1, C}),
-            "{}: tensor score.weight: shape [{}], expected [1, {}]", ck.file_of("score.weight").string(),
-            fmt::join(si.shape, ", "), C);
+            "{}: tensor score.weight: shape [{}], expected [1, {}]",
+            ck.file_of("score.weight").string(), fmt::join(si.shape, ", "), C);
   for (const auto& name : ck.names()) {
-    if (name == "score.weight" || name == "lm_head.weight" || name.ends_with(".rotary_emb.inv_freq"))
+    if (name == "score.weight" || name == "lm_head.weight" ||
+        name.ends_with(".rotary_emb.inv_freq"))
       continue;
     bool known = false;
     for (auto& [n, t] : lm.model->hf_parameters()) known = known || n == name;
@@ -101,31 +103,36 @@ RewardModel RewardModel::load(const fs::path& dir) {
   return rm;
 }
 
-torch::Tensor RewardModel::rewards(const torch::Tensor& tokens, const std::vector<std::int64_t>& lengths) {
-  CAI_CHECK(tokens.dim() == 2, "RewardModel::rewards: tokens must be [B,T], got {} dims", tokens.dim());
+torch::Tensor RewardModel::rewards(const torch::Tensor& tokens,
+                                   const std::vector<std::int64_t>& lengths) {
+  CAI_CHECK(tokens.dim() == 2, "RewardModel::rewards: tokens must be [B,T], got {} dims",
+            tokens.dim());
   const std::int64_t B = tokens.size(0), T = tokens.size(1);
   CAI_CHECK(static_cast<std::int64_t>(lengths.size()) == B,
             "RewardModel::rewards: {} lengths for {} rows", lengths.size(), B);
   for (auto n : lengths)
     CAI_CHECK(n >= 1 && n <= T, "RewardModel::rewards: length {} outside 1..{}", n, T);
-  const auto hidden = base_.model->forward_hidden(tokens);                     // [B,T,C]
+  const auto hidden = base_.model->forward_hidden(tokens);  // [B,T,C]
   std::vector<std::int64_t> last(lengths.begin(), lengths.end());
   for (auto& n : last) n -= 1;
   const auto rows = torch::arange(B, torch::kInt64);
   const auto idx = torch::tensor(last, torch::kInt64);
-  const auto h = hidden.index({rows, idx});                                    // [B,C]
-  return torch::matmul(h, head_.to(h.scalar_type()).t()).squeeze(1);          // [B]
+  const auto h = hidden.index({rows, idx});                           // [B,C]
+  return torch::matmul(h, head_.to(h.scalar_type()).t()).squeeze(1);  // [B]
 }
 
 std::vector<double> RewardModel::score(const std::vector<std::vector<std::int32_t>>& sequences,
                                        std::int64_t token_budget) {
-  CAI_CHECK(token_budget >= 1, "RewardModel::score: token_budget must be >= 1, got {}", token_budget);
+  CAI_CHECK(token_budget >= 1, "RewardModel::score: token_budget must be >= 1, got {}",
+            token_budget);
   const auto V = base_.config.vocab_size;
   for (std::size_t i = 0; i < sequences.size(); ++i) {
     CAI_CHECK(!sequences[i].empty(), "RewardModel::score: sequence {} is empty", i);
     for (auto id : sequences[i])
-      CAI_CHECK(id >= 0 && id < V, "RewardModel::score: sequence {}: token id {} outside the "
-                "vocabulary of {}", i, id, V);
+      CAI_CHECK(id >= 0 && id < V,
+                "RewardModel::score: sequence {}: token id {} outside the "
+                "vocabulary of {}",
+                i, id, V);
   }
   torch::NoGradGuard no_grad;
   const bool was_training = base_.model->is_training();
@@ -151,7 +158,8 @@ std::vector<double> RewardModel::score(const std::vector<std::vector<std::int32_
       lengths.push_back(static_cast<std::int64_t>(s.size()));
     }
     const auto r = rewards(tokens, lengths).to(torch::kFloat64).contiguous();
-    for (std::int64_t k = 0; k < B; ++k) out[order[i + static_cast<std::size_t>(k)]] = r[k].item<double>();
+    for (std::int64_t k = 0; k < B; ++k)
+      out[order[i + static_cast<std::size_t>(k)]] = r[k].item<double>();
     i = j;
   }
   base_.model->train(was_training);
@@ -169,8 +177,10 @@ void RewardModel::save(const fs::path& dir) const {
   cj["id2label"] = {{"0", "LABEL_0"}};
   cj["label2id"] = {{"LABEL_0", 0}};
   // transformers finds each row's last token through pad_token_id when batching.
-  if (!cfg.eos_token_ids.empty()) cj["pad_token_id"] = cfg.eos_token_ids[0];
-  else if (base_.tokenizer && base_.tokenizer->eos_id()) cj["pad_token_id"] = *base_.tokenizer->eos_id();
+  if (!cfg.eos_token_ids.empty())
+    cj["pad_token_id"] = cfg.eos_token_ids[0];
+  else if (base_.tokenizer && base_.tokenizer->eos_id())
+    cj["pad_token_id"] = *base_.tokenizer->eos_id();
   write_file_atomic(dir / "config.json", cj.dump(2) + "\n");
 
   torch::NoGradGuard no_grad;

@@ -18,14 +18,17 @@ torch::Tensor kl_estimate(const torch::Tensor& logp, const torch::Tensor& ref_lo
             logp.numel(), ref_logp.numel());
   const auto log_ratio = logp - ref_logp;  // log p/q
   switch (k) {
-    case KlEstimator::k1: return log_ratio;
-    case KlEstimator::k3: return torch::exp(-log_ratio) - 1.0 + log_ratio;
+    case KlEstimator::k1:
+      return log_ratio;
+    case KlEstimator::k3:
+      return torch::exp(-log_ratio) - 1.0 + log_ratio;
   }
   return log_ratio;
 }
 
 std::vector<double> rloo_advantages(const std::vector<double>& rewards, std::int64_t k) {
-  CAI_CHECK(k >= 2, "rloo: samples per prompt must be >= 2 for a leave-one-out baseline, got {}", k);
+  CAI_CHECK(k >= 2, "rloo: samples per prompt must be >= 2 for a leave-one-out baseline, got {}",
+            k);
   CAI_CHECK(rewards.size() % static_cast<std::size_t>(k) == 0,
             "rloo: {} rewards are not whole groups of {}", rewards.size(), k);
   std::vector<double> out(rewards.size());
@@ -62,8 +65,8 @@ torch::Tensor ppo_policy_loss(const torch::Tensor& logp, const torch::Tensor& ol
                               torch::Tensor* clipped) {
   CAI_CHECK(logp.sizes() == old_logp.sizes() && logp.sizes() == advantages.sizes(),
             "ppo_policy_loss: logp, old_logp and advantages must have one shape");
-  const auto ratio = torch::exp(logp - old_logp);                                    // [N]
-  const auto unclipped = -advantages * ratio;                                         // [N]
+  const auto ratio = torch::exp(logp - old_logp);  // [N]
+  const auto unclipped = -advantages * ratio;      // [N]
   const auto clipped_term = -advantages * torch::clamp(ratio, 1.0 - clip_range, 1.0 + clip_range);
   if (clipped) {
     torch::NoGradGuard no_grad;

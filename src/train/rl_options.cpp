@@ -32,9 +32,12 @@ RewardNorm parse_reward_norm(const std::string& name) {
 
 const char* to_string(RewardNorm r) {
   switch (r) {
-    case RewardNorm::none: return "none";
-    case RewardNorm::batch: return "batch";
-    case RewardNorm::running: return "running";
+    case RewardNorm::none:
+      return "none";
+    case RewardNorm::batch:
+      return "batch";
+    case RewardNorm::running:
+      return "running";
   }
   return "none";
 }
@@ -43,32 +46,36 @@ void RlOptions::validate() const {
   auto finite = [](double v) { return std::isfinite(v); };
   CAI_CHECK(!out_dir.empty(), "rl: out_dir is required");
   CAI_CHECK(steps >= 1, "rl: steps must be >= 1, got {}", steps);
-  CAI_CHECK(prompts_per_rollout >= 1, "rl: prompts_per_rollout must be >= 1, got {}", prompts_per_rollout);
-  CAI_CHECK(samples_per_prompt >= 1, "rl: samples_per_prompt must be >= 1, got {}", samples_per_prompt);
+  CAI_CHECK(prompts_per_rollout >= 1, "rl: prompts_per_rollout must be >= 1, got {}",
+            prompts_per_rollout);
+  CAI_CHECK(samples_per_prompt >= 1, "rl: samples_per_prompt must be >= 1, got {}",
+            samples_per_prompt);
   CAI_CHECK(algorithm != RlAlgorithm::rloo || samples_per_prompt >= 2,
             "rl: rloo needs samples_per_prompt >= 2 (the leave-one-out baseline), got {}",
             samples_per_prompt);
   CAI_CHECK(max_new_tokens >= 1, "rl: max_new_tokens must be >= 1, got {}", max_new_tokens);
   CAI_CHECK(temperature > 0 && finite(temperature),
-            "rl: temperature must be > 0 (greedy sampling gives no exploration), got {}", temperature);
+            "rl: temperature must be > 0 (greedy sampling gives no exploration), got {}",
+            temperature);
   CAI_CHECK(missing_eos_penalty >= 0 && finite(missing_eos_penalty),
             "rl: missing_eos_penalty must be >= 0, got {}", missing_eos_penalty);
   CAI_CHECK(kl_coef >= 0 && finite(kl_coef), "rl: kl_coef must be >= 0, got {}", kl_coef);
-  CAI_CHECK(kl_target >= 0 && finite(kl_target), "rl: kl_target must be >= 0 (0: fixed kl_coef), got {}",
-            kl_target);
+  CAI_CHECK(kl_target >= 0 && finite(kl_target),
+            "rl: kl_target must be >= 0 (0: fixed kl_coef), got {}", kl_target);
   CAI_CHECK(kl_target == 0 || kl_coef > 0,
             "rl: an adaptive KL coefficient (kl_target > 0) needs kl_coef > 0 to start from");
   CAI_CHECK(kl_horizon > 0 && finite(kl_horizon), "rl: kl_horizon must be > 0, got {}", kl_horizon);
-  CAI_CHECK(reward_clip >= 0 && finite(reward_clip), "rl: reward_clip must be >= 0 (0: off), got {}",
-            reward_clip);
+  CAI_CHECK(reward_clip >= 0 && finite(reward_clip),
+            "rl: reward_clip must be >= 0 (0: off), got {}", reward_clip);
   CAI_CHECK(epochs >= 1, "rl: epochs must be >= 1, got {}", epochs);
   CAI_CHECK(minibatches >= 1, "rl: minibatches must be >= 1, got {}", minibatches);
   CAI_CHECK(minibatches <= prompts_per_rollout * samples_per_prompt,
             "rl: minibatches ({}) exceeds the responses per rollout ({})", minibatches,
             prompts_per_rollout * samples_per_prompt);
-  CAI_CHECK(clip_range > 0 && clip_range < 1, "rl: clip_range must be in (0, 1), got {}", clip_range);
-  CAI_CHECK(value_clip_range > 0 && finite(value_clip_range), "rl: value_clip_range must be > 0, got {}",
-            value_clip_range);
+  CAI_CHECK(clip_range > 0 && clip_range < 1, "rl: clip_range must be in (0, 1), got {}",
+            clip_range);
+  CAI_CHECK(value_clip_range > 0 && finite(value_clip_range),
+            "rl: value_clip_range must be > 0, got {}", value_clip_range);
   CAI_CHECK(vf_coef >= 0 && finite(vf_coef), "rl: vf_coef must be >= 0, got {}", vf_coef);
   CAI_CHECK(gamma >= 0 && gamma <= 1, "rl: gamma must be in [0, 1], got {}", gamma);
   CAI_CHECK(lam >= 0 && lam <= 1, "rl: lam (GAE lambda) must be in [0, 1], got {}", lam);

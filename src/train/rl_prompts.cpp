@@ -50,23 +50,27 @@ std::vector<RlPrompt> load_rl_prompts(const std::string& path, const Tokenizer& 
       p.messages = detail::parse_messages(j["messages"], "messages", where, false);
       // An SFT conversation's replies are what the policy is to write: drop them.
       while (!p.messages.empty() && p.messages.back().role == "assistant") p.messages.pop_back();
-      CAI_CHECK(!p.messages.empty(), "{}: field messages: no message before the assistant's", where);
+      CAI_CHECK(!p.messages.empty(), "{}: field messages: no message before the assistant's",
+                where);
     }
     if (p.chat) {
       CAI_CHECK(p.messages.back().role != "assistant",
                 "{}: field prompt: the last message is the assistant's; a prompt ends with the "
-                "user's turn", where);
+                "user's turn",
+                where);
       p.stop = tmpl.stop_strings();
     }
     // As load_preferences tokenises a pair's prompt: BOS, then the text or the rendered
     // conversation with its generation prompt, in one piece.
     p.tokens = detail::bos_prefix(tok, add_bos);
-    const auto body = rl_encode(tok, p.chat ? tmpl.render(p.messages, /*add_generation_prompt=*/true) : p.text);
+    const auto body =
+        rl_encode(tok, p.chat ? tmpl.render(p.messages, /*add_generation_prompt=*/true) : p.text);
     p.tokens.insert(p.tokens.end(), body.begin(), body.end());
     CAI_CHECK(!p.tokens.empty(), "{}: field prompt: empty after tokenization", where);
     CAI_CHECK(static_cast<std::int64_t>(p.tokens.size()) <= max_prompt_length,
               "{}: the prompt has {} tokens, over the {} a prompt may have (the model's context "
-              "minus max_new_tokens, or --max-prompt-length)", where, p.tokens.size(), max_prompt_length);
+              "minus max_new_tokens, or --max-prompt-length)",
+              where, p.tokens.size(), max_prompt_length);
     out.push_back(std::move(p));
   });
   CAI_CHECK(!out.empty(), "{}: no prompts", path);
@@ -99,13 +103,15 @@ RewardFn reward_model_fn(RewardModel& rm, const ChatTemplate& tmpl, std::int64_t
         json prompt, response;
         if (p.chat) {
           prompt = json::array();
-          for (const auto& m : p.messages) prompt.push_back({{"role", m.role}, {"content", m.content}});
+          for (const auto& m : p.messages)
+            prompt.push_back({{"role", m.role}, {"content", m.content}});
           response = json::array({json{{"role", "assistant"}, {"content", q.text}}});
         } else {
           prompt = p.text;
           response = q.text;
         }
-        const PromptResponse pr = tokenize_prompt_response(prompt, response, tok, tmpl, dopt, where);
+        const PromptResponse pr =
+            tokenize_prompt_response(prompt, response, tok, tmpl, dopt, where);
         seq = pr.prompt;
         seq.insert(seq.end(), pr.response.begin(), pr.response.end());
       }

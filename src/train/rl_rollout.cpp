@@ -43,7 +43,8 @@ std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<RlSample>
   std::vector<std::int64_t> cur;
   std::int64_t longest = 0;
   for (auto i : which) {
-    const auto len = static_cast<std::int64_t>(samples[static_cast<std::size_t>(i)].row.tokens.size());
+    const auto len =
+        static_cast<std::int64_t>(samples[static_cast<std::size_t>(i)].row.tokens.size());
     const std::int64_t width = std::max(longest, len);
     if (!cur.empty() && static_cast<std::int64_t>(cur.size() + 1) * width > token_budget) {
       out.push_back(std::move(cur));
@@ -67,8 +68,8 @@ std::vector<double> rl_to_vector(const torch::Tensor& t) {
 // Sampling: K requests per prompt, each with its own random stream, so a response depends
 // only on (seed, step, prompt slot, sample) and never on its batch neighbours.
 std::vector<GenerationResult> sample_responses(Engine& engine, const std::vector<RlPrompt>& prompts,
-                                     const std::vector<std::int64_t>& prompt_ids,
-                                     const RlOptions& o, std::int64_t step) {
+                                               const std::vector<std::int64_t>& prompt_ids,
+                                               const RlOptions& o, std::int64_t step) {
   const auto P = static_cast<std::uint64_t>(prompt_ids.size());
   const auto K = static_cast<std::uint64_t>(o.samples_per_prompt);
   std::vector<GenerationRequest> reqs;
@@ -94,8 +95,11 @@ std::vector<double> shaped_scores(const std::vector<RlSample>& samples, const Rl
   std::vector<double> s;
   for (const auto& x : samples) s.push_back(x.score - (x.truncated ? o.missing_eos_penalty : 0.0));
   switch (o.reward_norm) {
-    case RewardNorm::none: break;
-    case RewardNorm::batch: s = whiten(s); break;
+    case RewardNorm::none:
+      break;
+    case RewardNorm::batch:
+      s = whiten(s);
+      break;
     case RewardNorm::running: {
       moments.update(s);
       const double sd = moments.std();
@@ -116,14 +120,16 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
                      const RlOptions& o, double kl_coef, std::int64_t step,
                      RunningMoments& moments) {
   const std::int64_t K = o.samples_per_prompt;
-  const std::vector<GenerationResult> results = sample_responses(engine, prompts, prompt_ids, o, step);
+  const std::vector<GenerationResult> results =
+      sample_responses(engine, prompts, prompt_ids, o, step);
   Rollout r;
   std::vector<RewardQuery> queries;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const GenerationResult& g = results[i];
     const auto id = prompt_ids[i / static_cast<std::size_t>(K)];
     const RlPrompt& pr = prompts[static_cast<std::size_t>(id)];
-    CAI_CHECK(!g.tokens.empty(), "rl: step {}: an empty response to the prompt at line {}", step + 1, pr.line);
+    CAI_CHECK(!g.tokens.empty(), "rl: step {}: an empty response to the prompt at line {}",
+              step + 1, pr.line);
     RlSample s;
     s.prompt = id;
     s.row = prompt_response_row(pr.tokens, g.tokens);
@@ -133,11 +139,14 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
     queries.push_back({&pr, g.tokens, g.text, g.finish == FinishReason::length});
   }
   const std::vector<double> scores = reward(queries);
-  CAI_CHECK(scores.size() == queries.size(), "rl: the reward function returned {} scores for {} responses",
-            scores.size(), queries.size());
+  CAI_CHECK(scores.size() == queries.size(),
+            "rl: the reward function returned {} scores for {} responses", scores.size(),
+            queries.size());
   for (std::size_t i = 0; i < scores.size(); ++i) {
-    CAI_CHECK(std::isfinite(scores[i]), "rl: step {}: the reward of a response to the prompt at line {} "
-              "is {}", step + 1, queries[i].prompt->line, scores[i]);
+    CAI_CHECK(std::isfinite(scores[i]),
+              "rl: step {}: the reward of a response to the prompt at line {} "
+              "is {}",
+              step + 1, queries[i].prompt->line, scores[i]);
     r.samples[i].score = scores[i];
   }
 
@@ -165,9 +174,12 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
         const auto a = lp.begin() + static_cast<std::ptrdiff_t>(at);
         const auto n = static_cast<std::ptrdiff_t>(s.n);
         s.logp_old.assign(a, a + n);
-        s.logp_ref.assign(rp.begin() + static_cast<std::ptrdiff_t>(at), rp.begin() + static_cast<std::ptrdiff_t>(at) + n);
-        s.kl_tokens.assign(kv.begin() + static_cast<std::ptrdiff_t>(at), kv.begin() + static_cast<std::ptrdiff_t>(at) + n);
-        s.values.assign(vv.begin() + static_cast<std::ptrdiff_t>(at), vv.begin() + static_cast<std::ptrdiff_t>(at) + n);
+        s.logp_ref.assign(rp.begin() + static_cast<std::ptrdiff_t>(at),
+                          rp.begin() + static_cast<std::ptrdiff_t>(at) + n);
+        s.kl_tokens.assign(kv.begin() + static_cast<std::ptrdiff_t>(at),
+                           kv.begin() + static_cast<std::ptrdiff_t>(at) + n);
+        s.values.assign(vv.begin() + static_cast<std::ptrdiff_t>(at),
+                        vv.begin() + static_cast<std::ptrdiff_t>(at) + n);
         s.kl = std::accumulate(s.kl_tokens.begin(), s.kl_tokens.end(), 0.0);
         at += static_cast<std::size_t>(n);
       }

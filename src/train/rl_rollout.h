@@ -31,13 +31,13 @@ struct ValueHead {
 
 // One response and what the updates need, one entry per response token.
 struct RlSample {
-  std::int64_t prompt = 0;       // index into the prompts
-  Row row;                       // prompt + response; the response tokens are the targets
-  std::int64_t n = 0;            // response tokens
-  bool truncated = false;        // cut by max_new_tokens
-  double score = 0.0;            // the reward function's score (before penalties, norms)
-  double kl = 0.0;               // sum of the per-token KL estimates
-  double reward = 0.0;           // normalised score - kl_coef * kl
+  std::int64_t prompt = 0;  // index into the prompts
+  Row row;                  // prompt + response; the response tokens are the targets
+  std::int64_t n = 0;       // response tokens
+  bool truncated = false;   // cut by max_new_tokens
+  double score = 0.0;       // the reward function's score (before penalties, norms)
+  double kl = 0.0;          // sum of the per-token KL estimates
+  double reward = 0.0;      // normalised score - kl_coef * kl
   std::vector<double> logp_old, logp_ref, kl_tokens, values, advantages, returns;  // [n] each
 };
 
@@ -77,7 +77,7 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
 // REINFORCE estimator of the sequence log-probability); the value loss a mean over tokens.
 // Returns the minibatch's "loss", "loss/policy", "loss/value" (ppo), "clipfrac", "approx_kl".
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
-                         const std::vector<RlSample>& samples, const std::vector<std::int64_t>& which,
-                         const RlOptions& opts);
+                         const std::vector<RlSample>& samples,
+                         const std::vector<std::int64_t>& which, const RlOptions& opts);
 
 }  // namespace cai::train::detail

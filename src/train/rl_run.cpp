@@ -17,8 +17,10 @@ void RlRunOptions::validate() const {
   CAI_CHECK(!model.empty(), "rl: model is required");
   CAI_CHECK(!reward_model.empty(), "rl: reward_model is required");
   CAI_CHECK(!prompts.empty(), "rl: prompts is required");
-  CAI_CHECK(max_prompt_length >= 0, "rl: max_prompt_length must be >= 0 (0: the model's context "
-            "minus max_new_tokens), got {}", max_prompt_length);
+  CAI_CHECK(max_prompt_length >= 0,
+            "rl: max_prompt_length must be >= 0 (0: the model's context "
+            "minus max_new_tokens), got {}",
+            max_prompt_length);
   rl.validate();
 }
 
@@ -27,16 +29,21 @@ RlSummary run_rl(const RlRunOptions& o) {
   o.validate();
   CAI_CHECK(fs::exists(o.prompts), "rl: prompts: {} does not exist", o.prompts);
   LoadedModel policy = load_model(o.model);
-  CAI_CHECK(policy.tokenizer.has_value(), "{}: the model carries no tokenizer; RL needs one", o.model);
+  CAI_CHECK(policy.tokenizer.has_value(), "{}: the model carries no tokenizer; RL needs one",
+            o.model);
   const ChatTemplate tmpl = pick_chat_template(&*policy.tokenizer, o.chat_template);
   const std::int64_t room = policy.config.max_position_embeddings - o.rl.max_new_tokens;
-  CAI_CHECK(room >= 1, "rl: max_new_tokens ({}) leaves no room for a prompt in the model's context of {}",
+  CAI_CHECK(room >= 1,
+            "rl: max_new_tokens ({}) leaves no room for a prompt in the model's context of {}",
             o.rl.max_new_tokens, policy.config.max_position_embeddings);
-  const std::int64_t max_prompt = o.max_prompt_length > 0 ? std::min(o.max_prompt_length, room) : room;
-  const std::vector<RlPrompt> prompts = load_rl_prompts(o.prompts, *policy.tokenizer, tmpl, max_prompt);
+  const std::int64_t max_prompt =
+      o.max_prompt_length > 0 ? std::min(o.max_prompt_length, room) : room;
+  const std::vector<RlPrompt> prompts =
+      load_rl_prompts(o.prompts, *policy.tokenizer, tmpl, max_prompt);
 
   RewardModel rm = RewardModel::load(o.reward_model);
-  CAI_CHECK(rm.base().tokenizer.has_value(), "{}: the reward model carries no tokenizer", o.reward_model);
+  CAI_CHECK(rm.base().tokenizer.has_value(), "{}: the reward model carries no tokenizer",
+            o.reward_model);
   const RewardFn reward = reward_model_fn(rm, tmpl, std::max<std::int64_t>(o.rl.token_budget, 1));
 
   RlOptions rl = o.rl;
@@ -44,13 +51,16 @@ RlSummary run_rl(const RlRunOptions& o) {
   auto model_id = [](const std::string& p) {
     const fs::path path(p);
     const fs::path weights = fs::is_directory(path) ? path / "model.safetensors" : path;
-    return fs::exists(weights) ? sha256_file(weights.string()) : fs::absolute(path).lexically_normal().string();
+    return fs::exists(weights) ? sha256_file(weights.string())
+                               : fs::absolute(path).lexically_normal().string();
   };
-  rl.run_config = nlohmann::json{{"model", model_id(o.model)},
-                                 {"reward_model", model_id(o.reward_model)},
-                                 {"prompts", sha256_file(o.prompts)},
-                                 {"template", tmpl.name()},
-                                 {"max_prompt_length", max_prompt}}.dump();
+  rl.run_config = nlohmann::json{
+      {"model", model_id(o.model)},
+      {"reward_model", model_id(o.reward_model)},
+      {"prompts", sha256_file(o.prompts)},
+      {"template", tmpl.name()},
+      {"max_prompt_length",
+       max_prompt}}.dump();
   return train_rl(policy, prompts, reward, rl);
 }
 

@@ -34,21 +34,39 @@ using Clock = std::chrono::steady_clock;
 
 // Everything that changes the trained weights; a resume with a different hash is refused.
 std::string rl_options_hash(const RlOptions& o) {
-  nlohmann::json j = {
-      {"algorithm", to_string(o.algorithm)}, {"steps", o.steps},
-      {"prompts_per_rollout", o.prompts_per_rollout}, {"samples_per_prompt", o.samples_per_prompt},
-      {"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
-      {"missing_eos_penalty", o.missing_eos_penalty}, {"kl_coef", o.kl_coef},
-      {"kl_target", o.kl_target}, {"kl_horizon", o.kl_horizon},
-      {"kl_estimator", to_string(o.kl_estimator)}, {"reward_norm", to_string(o.reward_norm)},
-      {"reward_clip", o.reward_clip}, {"epochs", o.epochs}, {"minibatches", o.minibatches},
-      {"clip_range", o.clip_range}, {"value_clip_range", o.value_clip_range},
-      {"vf_coef", o.vf_coef}, {"gamma", o.gamma}, {"lam", o.lam},
-      {"whiten_advantages", o.whiten_advantages}, {"normalize_advantages", o.normalize_advantages},
-      {"lr", o.lr}, {"schedule", to_string(o.schedule)}, {"warmup_steps", o.warmup_steps},
-      {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps},
-      {"max_grad_norm", o.max_grad_norm}, {"token_budget", o.token_budget}, {"seed", o.seed},
-      {"run_config", o.run_config}};
+  nlohmann::json j = {{"algorithm", to_string(o.algorithm)},
+                      {"steps", o.steps},
+                      {"prompts_per_rollout", o.prompts_per_rollout},
+                      {"samples_per_prompt", o.samples_per_prompt},
+                      {"max_new_tokens", o.max_new_tokens},
+                      {"temperature", o.temperature},
+                      {"missing_eos_penalty", o.missing_eos_penalty},
+                      {"kl_coef", o.kl_coef},
+                      {"kl_target", o.kl_target},
+                      {"kl_horizon", o.kl_horizon},
+                      {"kl_estimator", to_string(o.kl_estimator)},
+                      {"reward_norm", to_string(o.reward_norm)},
+                      {"reward_clip", o.reward_clip},
+                      {"epochs", o.epochs},
+                      {"minibatches", o.minibatches},
+                      {"clip_range", o.clip_range},
+                      {"value_clip_range", o.value_clip_range},
+                      {"vf_coef", o.vf_coef},
+                      {"gamma", o.gamma},
+                      {"lam", o.lam},
+                      {"whiten_advantages", o.whiten_advantages},
+                      {"normalize_advantages", o.normalize_advantages},
+                      {"lr", o.lr},
+                      {"schedule", to_string(o.schedule)},
+                      {"warmup_steps", o.warmup_steps},
+                      {"weight_decay", o.weight_decay},
+                      {"beta1", o.beta1},
+                      {"beta2", o.beta2},
+                      {"eps", o.eps},
+                      {"max_grad_norm", o.max_grad_norm},
+                      {"token_budget", o.token_budget},
+                      {"seed", o.seed},
+                      {"run_config", o.run_config}};
   return sha256_hex(j.dump());
 }
 
@@ -77,7 +95,8 @@ std::shared_ptr<LlamaModel> frozen_copy(LlamaModel& m) {
 
 // The prompts of step `step`: the seeded order of pass q is a permutation of all prompts;
 // steps read it P at a time, passes following one another.
-std::vector<std::int64_t> step_prompts(std::int64_t n, std::int64_t P, std::uint64_t seed, std::int64_t step) {
+std::vector<std::int64_t> step_prompts(std::int64_t n, std::int64_t P, std::uint64_t seed,
+                                       std::int64_t step) {
   std::vector<std::int64_t> out;
   std::int64_t pass = -1;
   std::vector<std::int64_t> order;
@@ -98,14 +117,16 @@ std::vector<std::int64_t> step_prompts(std::int64_t n, std::int64_t P, std::uint
 
 // The samples of one pass over a rollout, shuffled by (seed, step, epoch) and cut into
 // `m` minibatches of nearly equal size.
-std::vector<std::vector<std::int64_t>> minibatches(std::int64_t S, std::int64_t m, std::uint64_t seed,
-                                                   std::int64_t step, std::int64_t epoch) {
+std::vector<std::vector<std::int64_t>> minibatches(std::int64_t S, std::int64_t m,
+                                                   std::uint64_t seed, std::int64_t step,
+                                                   std::int64_t epoch) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(S));
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(splitmix64(seed ^ splitmix64(static_cast<std::uint64_t>(step) * 1000003u +
                                                    static_cast<std::uint64_t>(epoch))));
   for (std::int64_t i = S - 1; i > 0; --i)
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng() % static_cast<std::uint64_t>(i + 1))]);
+    std::swap(order[static_cast<std::size_t>(i)],
+              order[static_cast<std::size_t>(rng() % static_cast<std::uint64_t>(i + 1))]);
   std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(m));
   for (std::int64_t i = 0; i < S; ++i)
     out[static_cast<std::size_t>(i * m / S)].push_back(order[static_cast<std::size_t>(i)]);
@@ -122,11 +143,12 @@ nlohmann::json rl_metrics_line(std::int64_t step, const Metrics& m) {
 
 }  // namespace
 
-RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, const RewardFn& reward,
-                   const RlOptions& o) {
+RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
+                   const RewardFn& reward, const RlOptions& o) {
   o.validate();
   CAI_CHECK(policy.model, "rl: no policy model");
-  CAI_CHECK(policy.tokenizer.has_value(), "rl: the policy carries no tokenizer; sampling needs one");
+  CAI_CHECK(policy.tokenizer.has_value(),
+            "rl: the policy carries no tokenizer; sampling needs one");
   CAI_CHECK(policy.model->adapter() == nullptr,
             "rl: a LoRA adapter is attached; RL trains all weights (merge the adapter first)");
   CAI_CHECK(!prompts.empty(), "rl: no prompts");
@@ -137,13 +159,16 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
   for (const auto& p : prompts) {
     CAI_CHECK(!p.tokens.empty(), "rl: the prompt at line {} has no tokens", p.line);
     for (auto id : p.tokens)
-      CAI_CHECK(id >= 0 && id < cfg.vocab_size, "rl: the prompt at line {}: token id {} outside the "
-                "model's vocabulary of {}", p.line, id, cfg.vocab_size);
+      CAI_CHECK(id >= 0 && id < cfg.vocab_size,
+                "rl: the prompt at line {}: token id {} outside the "
+                "model's vocabulary of {}",
+                p.line, id, cfg.vocab_size);
     longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(p.tokens.size()));
   }
-  CAI_CHECK(longest + o.max_new_tokens <= cfg.max_position_embeddings,
-            "rl: the longest prompt ({} tokens) + max_new_tokens ({}) exceeds the model's context of {}",
-            longest, o.max_new_tokens, cfg.max_position_embeddings);
+  CAI_CHECK(
+      longest + o.max_new_tokens <= cfg.max_position_embeddings,
+      "rl: the longest prompt ({} tokens) + max_new_tokens ({}) exceeds the model's context of {}",
+      longest, o.max_new_tokens, cfg.max_position_embeddings);
 
   const fs::path out(o.out_dir), ckpt = out / "checkpoint", metrics_path = out / "metrics.jsonl";
   fs::create_directories(out);
@@ -182,13 +207,18 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
   if (o.resume) {
     CAI_CHECK(has_checkpoint(ckpt), "rl: --resume: no checkpoint in {}", ckpt.string());
     const CheckpointState s = read_checkpoint_state(ckpt);
-    CAI_CHECK(s.objective == objective, "rl: {} holds a {} checkpoint, this run trains {}", ckpt.string(),
-              s.objective, objective);
-    CAI_CHECK(s.options_hash == ohash, "rl: {} was written with different options; resume with the "
-              "same options or start a new run in another directory", ckpt.string());
-    CAI_CHECK(s.data_hash == dhash, "rl: {} was written for different prompts; resume with the same "
-              "prompts or start a new run in another directory", ckpt.string());
-    CAI_CHECK(s.total_steps == o.steps, "rl: {} plans {} steps, this run {}", ckpt.string(), s.total_steps, o.steps);
+    CAI_CHECK(s.objective == objective, "rl: {} holds a {} checkpoint, this run trains {}",
+              ckpt.string(), s.objective, objective);
+    CAI_CHECK(s.options_hash == ohash,
+              "rl: {} was written with different options; resume with the "
+              "same options or start a new run in another directory",
+              ckpt.string());
+    CAI_CHECK(s.data_hash == dhash,
+              "rl: {} was written for different prompts; resume with the same "
+              "prompts or start a new run in another directory",
+              ckpt.string());
+    CAI_CHECK(s.total_steps == o.steps, "rl: {} plans {} steps, this run {}", ckpt.string(),
+              s.total_steps, o.steps);
     restore_checkpoint(ckpt, opt);
     try {
       const auto x = nlohmann::json::parse(s.extra);
@@ -210,14 +240,18 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
     CheckpointState s;
     s.step = step, s.total_steps = o.steps;
     s.objective = objective, s.options_hash = ohash, s.data_hash = dhash;
-    s.extra = nlohmann::json{{"kl_coef", kl_coef}, {"reward_count", moments.count},
-                             {"reward_mean", moments.mean}, {"reward_m2", moments.m2}}.dump();
+    s.extra = nlohmann::json{{"kl_coef", kl_coef},
+                             {"reward_count", moments.count},
+                             {"reward_mean", moments.mean},
+                             {"reward_m2", moments.m2}}
+                  .dump();
     save_checkpoint(ckpt, s, opt);
     saved_step = step;
   };
   auto last_good = [&] {
     return saved_step < 0 ? std::string("no checkpoint had been written yet")
-                          : fmt::format("the last good checkpoint (step {}) is kept in {}", saved_step, ckpt.string());
+                          : fmt::format("the last good checkpoint (step {}) is kept in {}",
+                                        saved_step, ckpt.string());
   };
 
   // One engine for the whole run: it reads the policy's weights as they are at each step.
@@ -237,9 +271,10 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
   model.train();
   while (step < o.steps) {
     const auto t0 = Clock::now();
-    const auto ids = step_prompts(static_cast<std::int64_t>(prompts.size()), o.prompts_per_rollout, o.seed, step);
-    detail::Rollout r = detail::make_rollout(engine, model, *reference, head ? &*head : nullptr, prompts,
-                                             ids, reward, o, kl_coef, step, moments);
+    const auto ids = step_prompts(static_cast<std::int64_t>(prompts.size()), o.prompts_per_rollout,
+                                  o.seed, step);
+    detail::Rollout r = detail::make_rollout(engine, model, *reference, head ? &*head : nullptr,
+                                             prompts, ids, reward, o, kl_coef, step, moments);
     Metrics m = r.metrics;
     m["kl_coef"] = kl_coef;
     Metrics upd;
@@ -247,13 +282,14 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
     for (std::int64_t e = 0; e < o.epochs; ++e)
       for (const auto& mb : minibatches(S, o.minibatches, o.seed, step, e)) {
         opt.zero_grad();
-        for (const auto& [k, v] : detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o))
+        for (const auto& [k, v] :
+             detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o))
           upd[k] += v;
-        CAI_CHECK(std::isfinite(upd["loss"]), "rl: step {}: the loss is {}; stopping ({})", step + 1,
-                  upd["loss"], last_good());
+        CAI_CHECK(std::isfinite(upd["loss"]), "rl: step {}: the loss is {}; stopping ({})",
+                  step + 1, upd["loss"], last_good());
         const double gn = clip_grad_norm(opt.params(), o.max_grad_norm);
-        CAI_CHECK(std::isfinite(gn), "rl: step {}: the gradient norm is {}; stopping ({})", step + 1, gn,
-                  last_good());
+        CAI_CHECK(std::isfinite(gn), "rl: step {}: the gradient norm is {}; stopping ({})",
+                  step + 1, gn, last_good());
         lr = learning_rate(sched, opt.steps(), total_updates);
         opt.step(lr);
         opt.zero_grad();
@@ -262,14 +298,17 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts, co
     for (auto& [k, v] : upd) m[k] = v / static_cast<double>(updates_per_step);
     m["grad_norm"] = grad_norm_sum / static_cast<double>(updates_per_step);
     m["lr"] = lr;
-    if (o.kl_target > 0) kl_coef = adaptive_kl_update(kl_coef, m["kl"], o.kl_target, o.kl_horizon, S);
+    if (o.kl_target > 0)
+      kl_coef = adaptive_kl_update(kl_coef, m["kl"], o.kl_target, o.kl_horizon, S);
     ++step;
-    m["samples_per_s"] = static_cast<double>(S) / std::max(std::chrono::duration<double>(Clock::now() - t0).count(), 1e-9);
+    m["samples_per_s"] = static_cast<double>(S) /
+                         std::max(std::chrono::duration<double>(Clock::now() - t0).count(), 1e-9);
     if (summary.first.empty()) summary.first = m;
     summary.last = m;
     if (step % o.log_every == 0 || step == o.steps) log.write(rl_metrics_line(step, m));
     if (bar) {
-      bar->set_postfix(fmt::format("score {:.3f} kl {:.3f} len {:.1f}", m["score"], m["kl"], m["response_length"]));
+      bar->set_postfix(fmt::format("score {:.3f} kl {:.3f} len {:.1f}", m["score"], m["kl"],
+                                   m["response_length"]));
       bar->set(static_cast<std::uint64_t>(step));
     }
     if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps) save();

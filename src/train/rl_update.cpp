@@ -13,8 +13,9 @@
 namespace cai::train::detail {
 namespace {
 
-torch::Tensor gather_field(const std::vector<RlSample>& samples, const std::vector<std::int64_t>& mb,
-                     std::vector<double> RlSample::*field) {
+torch::Tensor gather_field(const std::vector<RlSample>& samples,
+                           const std::vector<std::int64_t>& mb,
+                           std::vector<double> RlSample::*field) {
   std::vector<float> v;
   for (auto i : mb) {
     const auto& src = samples[static_cast<std::size_t>(i)].*field;
@@ -26,8 +27,8 @@ torch::Tensor gather_field(const std::vector<RlSample>& samples, const std::vect
 }  // namespace
 
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
-                         const std::vector<RlSample>& samples, const std::vector<std::int64_t>& which,
-                         const RlOptions& o) {
+                         const std::vector<RlSample>& samples,
+                         const std::vector<std::int64_t>& which, const RlOptions& o) {
   CAI_CHECK(!which.empty(), "rl: empty minibatch");
   const bool ppo = o.algorithm == RlAlgorithm::ppo;
   double tokens = 0.0;
@@ -41,15 +42,17 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
     for (auto i : mb) rows.push_back(&samples[static_cast<std::size_t>(i)].row);
     const Batch batch = make_batch(rows);
     const TokenStats st = token_stats(policy, batch, o.temperature, false, ppo ? head : nullptr);
-    const auto old = gather_field(samples, mb, &RlSample::logp_old);      // [N]
-    const auto adv = gather_field(samples, mb, &RlSample::advantages);    // [N]
+    const auto old = gather_field(samples, mb, &RlSample::logp_old);    // [N]
+    const auto adv = gather_field(samples, mb, &RlSample::advantages);  // [N]
     torch::Tensor clipped;
     const auto pl = ppo_policy_loss(st.logp, old, adv, o.clip_range, &clipped).sum() / policy_units;
     auto loss = pl;
     if (ppo) {
-      const auto vl = ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values),
-                                     gather_field(samples, mb, &RlSample::returns), o.value_clip_range)
-                          .sum() / tokens;
+      const auto vl =
+          ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values),
+                         gather_field(samples, mb, &RlSample::returns), o.value_clip_range)
+              .sum() /
+          tokens;
       loss = loss + o.vf_coef * vl;
       value_loss += vl.item<double>();
     }

@@ -51,9 +51,11 @@ class RmObjective final : public Objective {
     torch::NoGradGuard no_grad;
     detail::EvalModeGuard eval_mode(*rm_.base().model);
     std::vector<std::int64_t> lengths;
-    for (std::int64_t i = 0; i < size(Split::eval); ++i) lengths.push_back(2 * length(Split::eval, i));
-    return detail::mean_pair_metrics(examples, lengths, kEvalTokenBudget,
-                                     [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
+    for (std::int64_t i = 0; i < size(Split::eval); ++i)
+      lengths.push_back(2 * length(Split::eval, i));
+    return detail::mean_pair_metrics(
+        examples, lengths, kEvalTokenBudget,
+        [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
   }
 
   std::vector<TrainableParam> trainable() override {
@@ -89,7 +91,8 @@ class RmObjective final : public Objective {
 
     const auto r = rm_.rewards(tokens, lengths);  // [2B]
     const auto rc = r.narrow(0, 0, B), rr = r.narrow(0, B, B);
-    const auto loss = bt_loss(rc, rr, torch::tensor(pc, torch::kFloat64).to(r.scalar_type()), opts_);
+    const auto loss =
+        bt_loss(rc, rr, torch::tensor(pc, torch::kFloat64).to(r.scalar_type()), opts_);
     const auto loss_sum = loss.sum();
     torch::NoGradGuard no_grad;
     const auto margin = rc - rr;
@@ -116,8 +119,10 @@ class RmObjective final : public Objective {
       q.rejected.insert(q.rejected.end(), ex.rejected.begin(), ex.rejected.end());
       for (const auto* v : {&q.chosen, &q.rejected})
         for (auto id : *v)
-          CAI_CHECK(id >= 0 && id < V, "rm objective: pair at line {}: token id {} outside the "
-                    "model's vocabulary of {}", ex.line, id, V);
+          CAI_CHECK(id >= 0 && id < V,
+                    "rm objective: pair at line {}: token id {} outside the "
+                    "model's vocabulary of {}",
+                    ex.line, id, V);
       q.p_chosen = ex.p_chosen;
       out.push_back(std::move(q));
     }

@@ -27,16 +27,20 @@ namespace fs = std::filesystem;
 
 const char* overlong_name(Overlong o) {
   switch (o) {
-    case Overlong::error: return "error";
-    case Overlong::truncate: return "truncate";
-    case Overlong::drop: return "drop";
+    case Overlong::error:
+      return "error";
+    case Overlong::truncate:
+      return "truncate";
+    case Overlong::drop:
+      return "drop";
   }
   return "truncate";
 }
 
 LoadedModel load_with_tokenizer(const std::string& path) {
   LoadedModel lm = load_model(path);
-  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; training needs one", path);
+  CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; training needs one",
+            path);
   return lm;
 }
 
@@ -74,9 +78,9 @@ std::vector<T> pick(const std::vector<T>& all, const std::vector<std::int64_t>& 
 
 // Train and held-out examples (see the header); the indices of each in `data` when split.
 template <typename T, typename Loader>
-std::pair<std::vector<T>, std::vector<T>> load_split(const RunOptions& o, Loader load,
-                                                     std::vector<std::int64_t>* train_idx = nullptr,
-                                                     std::vector<std::int64_t>* eval_idx = nullptr) {
+std::pair<std::vector<T>, std::vector<T>> load_split(
+    const RunOptions& o, Loader load, std::vector<std::int64_t>* train_idx = nullptr,
+    std::vector<std::int64_t>* eval_idx = nullptr) {
   std::int64_t dropped = 0;
   std::vector<T> all = load(o.data, &dropped);
   if (dropped > 0)
@@ -87,7 +91,8 @@ std::pair<std::vector<T>, std::vector<T>> load_split(const RunOptions& o, Loader
   if (!o.eval_data.empty()) eval = load(o.eval_data, nullptr);
   std::vector<std::int64_t> tr, ev;
   if (o.eval_fraction > 0) {
-    std::tie(tr, ev) = split_held_out(static_cast<std::int64_t>(all.size()), o.eval_fraction, o.train.seed);
+    std::tie(tr, ev) =
+        split_held_out(static_cast<std::int64_t>(all.size()), o.eval_fraction, o.train.seed);
   } else {
     for (std::size_t i = 0; i < all.size(); ++i) tr.push_back(static_cast<std::int64_t>(i));
   }
@@ -120,8 +125,8 @@ void RunOptions::validate() const {
   CAI_CHECK(!data.empty(), "training: data is required");
   train.validate();
   data_opts.validate();
-  CAI_CHECK(eval_fraction >= 0 && eval_fraction < 1, "training: eval_fraction must be in [0, 1), got {}",
-            eval_fraction);
+  CAI_CHECK(eval_fraction >= 0 && eval_fraction < 1,
+            "training: eval_fraction must be in [0, 1), got {}", eval_fraction);
   CAI_CHECK(eval_data.empty() || eval_fraction == 0,
             "training: eval_data and eval_fraction exclude each other");
   if (lora) lora_opts.validate();
@@ -169,17 +174,20 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
   auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
     const fs::path cache =
         ref_cache_path(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
-    std::fprintf(stderr, "cai: reference log-probs: %s %s\n", fs::exists(cache) ? "reading" : "computing into",
-                 cache.string().c_str());
+    std::fprintf(stderr, "cai: reference log-probs: %s %s\n",
+                 fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
     if (same) return load_or_compute_ref_logps(cache, ex, p.lm);
-    return load_or_compute_ref_logps(cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
+    return load_or_compute_ref_logps(
+        cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
   };
   RefLogps train_ref, eval_ref;
   if (o.eval_data.empty()) {
     // One cache for the whole file, split like the examples.
     std::vector<PreferenceExample> all(train.size() + eval.size());
-    for (std::size_t k = 0; k < tr_idx.size(); ++k) all[static_cast<std::size_t>(tr_idx[k])] = train[k];
-    for (std::size_t k = 0; k < ev_idx.size(); ++k) all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
+    for (std::size_t k = 0; k < tr_idx.size(); ++k)
+      all[static_cast<std::size_t>(tr_idx[k])] = train[k];
+    for (std::size_t k = 0; k < ev_idx.size(); ++k)
+      all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
     const RefLogps r = ref_for(o.data, all);
     for (auto i : tr_idx) {
       train_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
@@ -200,8 +208,10 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
                                 std::move(eval_ref), o.dpo);
   nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
   cfg["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
-  cfg["dpo"] = {{"loss", to_string(o.dpo.loss.type)}, {"beta", o.dpo.loss.beta},
-                {"label_smoothing", o.dpo.loss.label_smoothing}, {"rpo_alpha", o.dpo.rpo_alpha}};
+  cfg["dpo"] = {{"loss", to_string(o.dpo.loss.type)},
+                {"beta", o.dpo.loss.beta},
+                {"label_smoothing", o.dpo.loss.label_smoothing},
+                {"rpo_alpha", o.dpo.rpo_alpha}};
   TrainOptions t = o.train;
   t.objective_config = cfg.dump();
   return run_training(*obj, t, data_hash(o));
@@ -210,9 +220,10 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
 TrainSummary run_rm(const RmRunOptions& o) {
   o.validate();
   Prepared p = prepare(o);
-  auto [train, eval] = load_split<PreferenceExample>(o, [&](const std::string& path, std::int64_t* d) {
-    return load_preferences(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
-  });
+  auto [train, eval] =
+      load_split<PreferenceExample>(o, [&](const std::string& path, std::int64_t* d) {
+        return load_preferences(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
+      });
   torch::manual_seed(o.train.seed);  // head initialisation
   RewardModel rm(std::move(p.lm));
   auto obj = make_rm_objective(rm, std::move(train), std::move(eval), o.rm);

@@ -50,7 +50,8 @@ class SftObjective final : public Objective {
     torch::NoGradGuard no_grad;
     detail::EvalModeGuard eval_mode(*policy_.model->model);
     double nll = 0, correct = 0, targets = 0;
-    for (const auto& batch : detail::eval_batches(examples, lengths(Split::eval), kEvalTokenBudget)) {
+    for (const auto& batch :
+         detail::eval_batches(examples, lengths(Split::eval), kEvalTokenBudget)) {
       auto [n, c] = forward(Split::eval, batch);
       nll += n.item<double>();
       correct += c;
@@ -90,12 +91,20 @@ class SftObjective final : public Objective {
   void check_ids(const SftExample& ex) const {
     const auto V = policy_.model->model->config().vocab_size;
     for (auto id : ex.seq.tokens)
-      CAI_CHECK(id >= 0 && id < V, "sft objective: example at line {}: token id {} outside the "
-                "model's vocabulary of {}", ex.line, id, V);
+      CAI_CHECK(id >= 0 && id < V,
+                "sft objective: example at line {}: token id {} outside the "
+                "model's vocabulary of {}",
+                ex.line, id, V);
   }
-  const std::vector<detail::Row>& rows(Split s) const { return s == Split::train ? train_rows_ : eval_rows_; }
-  const std::vector<std::int64_t>& lengths(Split s) const { return s == Split::train ? train_len_ : eval_len_; }
-  const std::vector<std::int64_t>& units(Split s) const { return s == Split::train ? train_units_ : eval_units_; }
+  const std::vector<detail::Row>& rows(Split s) const {
+    return s == Split::train ? train_rows_ : eval_rows_;
+  }
+  const std::vector<std::int64_t>& lengths(Split s) const {
+    return s == Split::train ? train_len_ : eval_len_;
+  }
+  const std::vector<std::int64_t>& units(Split s) const {
+    return s == Split::train ? train_units_ : eval_units_;
+  }
   std::size_t at(Split s, std::int64_t i) const {
     CAI_CHECK(i >= 0 && i < size(s), "sft objective: example {} outside 0..{}", i, size(s) - 1);
     return static_cast<std::size_t>(i);

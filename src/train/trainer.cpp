@@ -28,11 +28,13 @@ void TrainOptions::validate() const {
   CAI_CHECK(min_lr_ratio >= 0 && min_lr_ratio <= 1, "train: min_lr_ratio must be in [0, 1], got {}",
             min_lr_ratio);
   AdamWOptions{beta1, beta2, eps, weight_decay}.validate("train");
-  CAI_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0 (0 = off), got {}", max_grad_norm);
+  CAI_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0 (0 = off), got {}",
+            max_grad_norm);
   CAI_CHECK(grad_accum >= 1, "train: grad_accum must be >= 1, got {}", grad_accum);
   CAI_CHECK(token_budget >= 1, "train: token_budget must be >= 1, got {}", token_budget);
   CAI_CHECK(epochs >= 1, "train: epochs must be >= 1, got {}", epochs);
-  CAI_CHECK(max_steps == -1 || max_steps >= 1, "train: max_steps must be >= 1 or -1, got {}", max_steps);
+  CAI_CHECK(max_steps == -1 || max_steps >= 1, "train: max_steps must be >= 1 or -1, got {}",
+            max_steps);
   CAI_CHECK(eval_every >= 0, "train: eval_every must be >= 0, got {}", eval_every);
   CAI_CHECK(save_every >= 0, "train: save_every must be >= 0, got {}", save_every);
   CAI_CHECK(log_every >= 1, "train: log_every must be >= 1, got {}", log_every);
@@ -49,14 +51,22 @@ double seconds_since(Clock::time_point t0) {
 
 // Everything that changes the trained weights: a resume with a different hash is refused.
 std::string options_hash(const TrainOptions& o, const std::string& objective) {
-  nlohmann::json j = {{"objective", objective},        {"objective_config", o.objective_config},
-                      {"lr", o.lr},                    {"schedule", to_string(o.schedule)},
-                      {"warmup_ratio", o.warmup_ratio}, {"warmup_steps", o.warmup_steps},
-                      {"min_lr_ratio", o.min_lr_ratio}, {"weight_decay", o.weight_decay},
-                      {"beta1", o.beta1},              {"beta2", o.beta2},
-                      {"eps", o.eps},                  {"max_grad_norm", o.max_grad_norm},
-                      {"grad_accum", o.grad_accum},    {"token_budget", o.token_budget},
-                      {"epochs", o.epochs},            {"max_steps", o.max_steps},
+  nlohmann::json j = {{"objective", objective},
+                      {"objective_config", o.objective_config},
+                      {"lr", o.lr},
+                      {"schedule", to_string(o.schedule)},
+                      {"warmup_ratio", o.warmup_ratio},
+                      {"warmup_steps", o.warmup_steps},
+                      {"min_lr_ratio", o.min_lr_ratio},
+                      {"weight_decay", o.weight_decay},
+                      {"beta1", o.beta1},
+                      {"beta2", o.beta2},
+                      {"eps", o.eps},
+                      {"max_grad_norm", o.max_grad_norm},
+                      {"grad_accum", o.grad_accum},
+                      {"token_budget", o.token_budget},
+                      {"epochs", o.epochs},
+                      {"max_steps", o.max_steps},
                       {"seed", o.seed}};
   return sha256_hex(j.dump());
 }
@@ -67,9 +77,11 @@ class Plans {
   Plans(const Objective& obj, const TrainOptions& o) : seed_(o.seed) {
     const std::int64_t n = obj.size(Split::train);
     lengths_.resize(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) lengths_[static_cast<std::size_t>(i)] = obj.length(Split::train, i);
+    for (std::int64_t i = 0; i < n; ++i)
+      lengths_[static_cast<std::size_t>(i)] = obj.length(Split::train, i);
     // plan_epoch packs examples x longest length; a pair costs rows_per_example() rows.
-    budget_ = std::max<std::int64_t>(1, o.token_budget / std::max<std::int64_t>(1, obj.rows_per_example()));
+    budget_ = std::max<std::int64_t>(
+        1, o.token_budget / std::max<std::int64_t>(1, obj.rows_per_example()));
   }
   const Plan& get(std::int64_t epoch) {
     auto it = cache_.find(epoch);
@@ -79,7 +91,9 @@ class Plans {
     }
     return it->second;
   }
-  void forget_before(std::int64_t epoch) { cache_.erase(cache_.begin(), cache_.lower_bound(epoch)); }
+  void forget_before(std::int64_t epoch) {
+    cache_.erase(cache_.begin(), cache_.lower_bound(epoch));
+  }
 
  private:
   std::vector<std::int64_t> lengths_;
@@ -124,7 +138,9 @@ Metrics evaluate_all(Objective& obj, const TrainOptions& o) {
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int64_t len = obj.length(Split::eval, i);
     const std::int64_t next = std::max(longest, len);
-    if (!chunk.empty() && (static_cast<std::int64_t>(chunk.size()) + 1) * rows * next > o.token_budget) flush();
+    if (!chunk.empty() &&
+        (static_cast<std::int64_t>(chunk.size()) + 1) * rows * next > o.token_budget)
+      flush();
     chunk.push_back(i);
     longest = std::max(longest, len);
   }
@@ -174,10 +190,12 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
               ckpt.string(), s.objective, obj.name());
     CAI_CHECK(s.options_hash == ohash,
               "train: {} was written with different training options; resume with the same "
-              "options or start a new run in another directory", ckpt.string());
+              "options or start a new run in another directory",
+              ckpt.string());
     CAI_CHECK(s.data_hash == data_hash,
               "train: {} was written for a different dataset; resume with the same data or "
-              "start a new run in another directory", ckpt.string());
+              "start a new run in another directory",
+              ckpt.string());
     CAI_CHECK(s.total_steps == total, "train: {} plans {} steps, this run {}", ckpt.string(),
               s.total_steps, total);
     restore_checkpoint(ckpt, opt);
@@ -234,7 +252,8 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     opt.zero_grad();
     Metrics sums;
     for (std::int64_t m = micro; m < end; ++m)
-      for (const auto& [k, v] : obj.train_micro(plan[static_cast<std::size_t>(m)], units)) sums[k] += v;
+      for (const auto& [k, v] : obj.train_micro(plan[static_cast<std::size_t>(m)], units))
+        sums[k] += v;
     const double lr = learning_rate(o, step, total);
     const double loss = sums["loss"] / units;
     CAI_CHECK(std::isfinite(loss), "train: step {}: the loss is {}; stopping ({})", step + 1, loss,
@@ -246,7 +265,8 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     opt.zero_grad();
 
     ++step;
-    epoch_pos = static_cast<double>(epoch) + static_cast<double>(end) / static_cast<double>(n_micro);
+    epoch_pos =
+        static_cast<double>(epoch) + static_cast<double>(end) / static_cast<double>(n_micro);
     micro = end;
     if (micro == n_micro) {
       ++epoch, micro = 0;
@@ -274,7 +294,8 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     if (step < total) {
       if (o.eval_every > 0 && step % o.eval_every == 0) {
         summary.last_eval = evaluate_all(obj, o);
-        if (!summary.last_eval.empty()) log.write(metrics_line(step, epoch_pos, "eval", summary.last_eval));
+        if (!summary.last_eval.empty())
+          log.write(metrics_line(step, epoch_pos, "eval", summary.last_eval));
       }
       if (o.save_every > 0 && step % o.save_every == 0) save();
     }

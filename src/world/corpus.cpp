@@ -35,8 +35,9 @@ void CorpusOptions::validate() const {
   };
   weights(critique_principle_weights, "critique_principle_weights");
   weights(comparison_principle_weights, "comparison_principle_weights");
-  CAI_CHECK(kind_weights.size() == all_kinds().size(), "world: corpus kind_weights needs {} values, got {}",
-            all_kinds().size(), kind_weights.size());
+  CAI_CHECK(kind_weights.size() == all_kinds().size(),
+            "world: corpus kind_weights needs {} values, got {}", all_kinds().size(),
+            kind_weights.size());
   double total = 0;
   for (double w : kind_weights) {
     CAI_CHECK(w >= 0, "world: corpus kind_weights must be >= 0, got {}", w);
@@ -79,7 +80,8 @@ class Builder {
     for (PrincipleId id : kAllPrinciples) {
       const std::size_t i = static_cast<std::size_t>(id);
       double rate = principle_applies(kind, id) ? opt_.break_rate[i] : 0.0;
-      if (id == PrincipleId::privacy && kind != PromptKind::identity_request) rate = opt_.privacy_leak_rate;
+      if (id == PrincipleId::privacy && kind != PromptKind::identity_request)
+        rate = opt_.privacy_leak_rate;
       c.follow[i] = !rng_.chance(rate);
     }
     return c;
@@ -121,7 +123,8 @@ class Builder {
   std::vector<CorpusDoc> critique_docs() {
     const PrincipleId id = draw_principle(opt_.critique_principle_weights);
     const Principle& pr = c_.principle(std::string(principle_name(id)));
-    const WorldPrompt prompt = draw(rng_.chance(opt_.critique_applicable) ? kinds_for(id) : all_kinds());
+    const WorldPrompt prompt =
+        draw(rng_.chance(opt_.critique_applicable) ? kinds_for(id) : all_kinds());
     Compliance flags = sample_flags(prompt.kind);
     const bool applicable = principle_applies(prompt.kind, id);
     const ResponseStyle st = style();
@@ -141,7 +144,8 @@ class Builder {
       d.response = compose_response(d.prompt, kb_, d.flags, st);
       d.principle = pr.name;
       d.label = label;
-      const std::string critique = critique_text(label, critique_reason(d.prompt, id, applicable, label));
+      const std::string critique =
+          critique_text(label, critique_reason(d.prompt, id, applicable, label));
       d.text = critique_example(d.prompt.prompt, d.response, pr.critique_request, critique);
       d.type = "critique";
       if (rng_.chance(opt_.revision_fraction)) {
@@ -175,7 +179,8 @@ class Builder {
     d.label = a_better;
     d.response = a_better ? g : b;
     d.response_b = a_better ? b : g;
-    d.text = comparison_example(d.prompt.prompt, d.response, d.response_b, pr.comparison_question, a_better);
+    d.text = comparison_example(d.prompt.prompt, d.response, d.response_b, pr.comparison_question,
+                                a_better);
     return d;
   }
 

@@ -16,16 +16,21 @@ namespace cai::world {
 
 std::string_view attribute_name(Attribute a) {
   switch (a) {
-    case Attribute::hours: return "hours";
-    case Attribute::preparation: return "preparation";
-    case Attribute::location: return "location";
-    case Attribute::policy: return "policy";
+    case Attribute::hours:
+      return "hours";
+    case Attribute::preparation:
+      return "preparation";
+    case Attribute::location:
+      return "location";
+    case Attribute::policy:
+      return "policy";
   }
   return "hours";
 }
 
 Attribute parse_attribute(std::string_view s) {
-  for (Attribute a : {Attribute::hours, Attribute::preparation, Attribute::location, Attribute::policy})
+  for (Attribute a :
+       {Attribute::hours, Attribute::preparation, Attribute::location, Attribute::policy})
     if (attribute_name(a) == s) return a;
   throw_error("unknown attribute '{}' (expected hours, preparation, location or policy)", s);
 }
@@ -37,10 +42,14 @@ std::string entity_phrase(const Fact& f) {
 std::string fact_clause(const Fact& f) {
   const std::string e = entity_phrase(f);
   switch (f.attribute) {
-    case Attribute::hours: return e + " is offered on " + f.value;
-    case Attribute::preparation: return "before " + e + ", " + f.value;
-    case Attribute::location: return e + " can be picked up at " + f.value;
-    case Attribute::policy: return "for " + e + ", " + f.value;
+    case Attribute::hours:
+      return e + " is offered on " + f.value;
+    case Attribute::preparation:
+      return "before " + e + ", " + f.value;
+    case Attribute::location:
+      return e + " can be picked up at " + f.value;
+    case Attribute::policy:
+      return "for " + e + ", " + f.value;
   }
   return e;
 }
@@ -48,7 +57,8 @@ std::string fact_clause(const Fact& f) {
 void KnowledgeOptions::validate() const {
   const int ns = static_cast<int>(lexicon::services().size());
   const int ni = static_cast<int>(lexicon::items().size());
-  CAI_CHECK(services >= 1 && services <= ns, "world: services must be in [1, {}], got {}", ns, services);
+  CAI_CHECK(services >= 1 && services <= ns, "world: services must be in [1, {}], got {}", ns,
+            services);
   CAI_CHECK(items >= 1 && items <= ni, "world: items must be in [1, {}], got {}", ni, items);
 }
 
@@ -106,7 +116,8 @@ KnowledgeBase build_knowledge(std::uint64_t seed, const KnowledgeOptions& opt) {
   for (std::size_t i = 0; i < services.size(); ++i)
     add(services[i], "service", Attribute::hours, hours[i % hours.size()], lexicon::kHoursSource);
   for (const auto& s : services)
-    add(s, "service", Attribute::preparation, rng.pick(lexicon::preparations()), lexicon::kPrepSource);
+    add(s, "service", Attribute::preparation, rng.pick(lexicon::preparations()),
+        lexicon::kPrepSource);
 
   std::vector<std::string> items = lexicon::items();
   rng.shuffle(items);
@@ -121,9 +132,12 @@ KnowledgeBase build_knowledge(std::uint64_t seed, const KnowledgeOptions& opt) {
 }
 
 nlohmann::json fact_to_json(const Fact& f) {
-  return {{"entity", f.entity},           {"entity_type", f.entity_type},
-          {"attribute", attribute_name(f.attribute)}, {"value", f.value},
-          {"source", f.source},           {"sentence", f.sentence}};
+  return {{"entity", f.entity},
+          {"entity_type", f.entity_type},
+          {"attribute", attribute_name(f.attribute)},
+          {"value", f.value},
+          {"source", f.source},
+          {"sentence", f.sentence}};
 }
 
 Fact fact_from_json(const nlohmann::json& j, const std::string& where) {

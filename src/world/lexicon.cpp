@@ -3,28 +3,45 @@
 namespace cai::world::lexicon {
 
 const std::vector<std::string>& services() {
-  static const std::vector<std::string> v = {
-      "flu shot",         "blood draw",         "allergy test",      "hearing test",
-      "eye exam",         "tetanus booster",    "cholesterol screening", "skin check",
-      "diabetes class",   "prenatal checkup",   "nutrition consult", "travel vaccine",
-      "wrist x-ray",      "knee ultrasound",    "sleep consult",     "asthma review",
-      "well-child visit", "blood pressure check", "stitch removal",  "ear cleaning",
-      "strep test",       "wart treatment",     "foot care visit",   "physical therapy session"};
+  static const std::vector<std::string> v = {"flu shot",
+                                             "blood draw",
+                                             "allergy test",
+                                             "hearing test",
+                                             "eye exam",
+                                             "tetanus booster",
+                                             "cholesterol screening",
+                                             "skin check",
+                                             "diabetes class",
+                                             "prenatal checkup",
+                                             "nutrition consult",
+                                             "travel vaccine",
+                                             "wrist x-ray",
+                                             "knee ultrasound",
+                                             "sleep consult",
+                                             "asthma review",
+                                             "well-child visit",
+                                             "blood pressure check",
+                                             "stitch removal",
+                                             "ear cleaning",
+                                             "strep test",
+                                             "wart treatment",
+                                             "foot care visit",
+                                             "physical therapy session"};
   return v;
 }
 
 const std::vector<std::string>& items() {
   static const std::vector<std::string> v = {
-      "crutches",         "knee braces",        "ear thermometers",  "wrist splints",
-      "ice packs",        "nebulizer masks",    "glucose test strips", "compression socks",
-      "eye drops",        "saline nose spray",  "elastic bandages",  "pill organizers",
-      "arm slings",       "heating pads",       "walking canes",     "reading glasses"};
+      "crutches",   "knee braces",       "ear thermometers",    "wrist splints",
+      "ice packs",  "nebulizer masks",   "glucose test strips", "compression socks",
+      "eye drops",  "saline nose spray", "elastic bandages",    "pill organizers",
+      "arm slings", "heating pads",      "walking canes",       "reading glasses"};
   return v;
 }
 
 const std::vector<std::string>& hour_days() {
-  static const std::vector<std::string> v = {"Mondays",   "Tuesdays", "Wednesdays", "Thursdays",
-                                             "Fridays",   "Saturdays", "weekdays"};
+  static const std::vector<std::string> v = {"Mondays", "Tuesdays",  "Wednesdays", "Thursdays",
+                                             "Fridays", "Saturdays", "weekdays"};
   return v;
 }
 
@@ -35,34 +52,36 @@ const std::vector<std::string>& hour_times() {
 }
 
 const std::vector<std::string>& preparations() {
-  static const std::vector<std::string> v = {
-      "fast for eight hours beforehand",
-      "drink two glasses of water an hour before",
-      "wear a short-sleeved shirt",
-      "bring your vaccination card",
-      "avoid caffeine on the morning of the visit",
-      "stop antihistamines three days before",
-      "bring a list of your current medicines",
-      "arrive fifteen minutes early",
-      "skip lotion on your skin that day",
-      "wear comfortable walking shoes",
-      "bring your glasses or contact lenses",
-      "eat a light breakfast first"};
+  static const std::vector<std::string> v = {"fast for eight hours beforehand",
+                                             "drink two glasses of water an hour before",
+                                             "wear a short-sleeved shirt",
+                                             "bring your vaccination card",
+                                             "avoid caffeine on the morning of the visit",
+                                             "stop antihistamines three days before",
+                                             "bring a list of your current medicines",
+                                             "arrive fifteen minutes early",
+                                             "skip lotion on your skin that day",
+                                             "wear comfortable walking shoes",
+                                             "bring your glasses or contact lenses",
+                                             "eat a light breakfast first"};
   return v;
 }
 
 const std::vector<std::string>& locations() {
-  static const std::vector<std::string> v = {"the check-in counter", "the second-floor pharmacy",
-                                             "the lab window",      "the therapy gym",
-                                             "the east wing supply room", "the urgent care counter"};
+  static const std::vector<std::string> v = {
+      "the check-in counter", "the second-floor pharmacy", "the lab window",
+      "the therapy gym",      "the east wing supply room", "the urgent care counter"};
   return v;
 }
 
 const std::vector<std::string>& policy_topics() {
-  static const std::vector<std::string> v = {"record retention", "video visit recordings",
+  static const std::vector<std::string> v = {"record retention",
+                                             "video visit recordings",
                                              "sharing records with employers",
-                                             "copies of medical records", "access to patient charts",
-                                             "email reminders", "sharing records with family members",
+                                             "copies of medical records",
+                                             "access to patient charts",
+                                             "email reminders",
+                                             "sharing records with family members",
                                              "research use of records"};
   return v;
 }
@@ -81,19 +100,18 @@ const std::vector<std::string>& policy_rules() {
 }
 
 const std::vector<std::string>& emergency_symptoms() {
-  static const std::vector<std::string> v = {
-      "crushing chest pain",
-      "severe trouble breathing",
-      "a seizure that will not stop",
-      "bleeding that will not stop",
-      "sudden weakness on one side of the face",
-      "suddenly slurred speech",
-      "a swollen throat after a bee sting",
-      "blue lips and gasping",
-      "a head injury with confusion",
-      "chest pain spreading to the left arm",
-      "a fever with a stiff neck and confusion",
-      "an overdose of sleeping pills"};
+  static const std::vector<std::string> v = {"crushing chest pain",
+                                             "severe trouble breathing",
+                                             "a seizure that will not stop",
+                                             "bleeding that will not stop",
+                                             "sudden weakness on one side of the face",
+                                             "suddenly slurred speech",
+                                             "a swollen throat after a bee sting",
+                                             "blue lips and gasping",
+                                             "a head injury with confusion",
+                                             "chest pain spreading to the left arm",
+                                             "a fever with a stiff neck and confusion",
+                                             "an overdose of sleeping pills"};
   return v;
 }
 

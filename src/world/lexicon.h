@@ -17,12 +17,12 @@ inline constexpr const char* kPrepSource = "Visit Preparation Sheet";
 inline constexpr const char* kStockSource = "Pharmacy Stock List";
 inline constexpr const char* kPrivacySource = "Patient Privacy Notice";
 
-const std::vector<std::string>& services();        // used as "the {service}"
-const std::vector<std::string>& items();           // plural nouns, used without article
-const std::vector<std::string>& hour_days();       // "Mondays"
-const std::vector<std::string>& hour_times();      // "8 am to noon"
-const std::vector<std::string>& preparations();    // imperative clauses
-const std::vector<std::string>& locations();       // "the front desk"
+const std::vector<std::string>& services();      // used as "the {service}"
+const std::vector<std::string>& items();         // plural nouns, used without article
+const std::vector<std::string>& hour_days();     // "Mondays"
+const std::vector<std::string>& hour_times();    // "8 am to noon"
+const std::vector<std::string>& preparations();  // imperative clauses
+const std::vector<std::string>& locations();     // "the front desk"
 // Privacy-policy topics and their rule, index-aligned.
 const std::vector<std::string>& policy_topics();
 const std::vector<std::string>& policy_rules();

@@ -6,11 +6,16 @@ namespace cai::world {
 
 std::string_view principle_name(PrincipleId p) {
   switch (p) {
-    case PrincipleId::cite: return "cite-source";
-    case PrincipleId::emergency: return "emergency";
-    case PrincipleId::empathy: return "empathy";
-    case PrincipleId::privacy: return "privacy";
-    case PrincipleId::uncertainty: return "uncertainty";
+    case PrincipleId::cite:
+      return "cite-source";
+    case PrincipleId::emergency:
+      return "emergency";
+    case PrincipleId::empathy:
+      return "empathy";
+    case PrincipleId::privacy:
+      return "privacy";
+    case PrincipleId::uncertainty:
+      return "uncertainty";
   }
   return "cite-source";
 }
@@ -23,11 +28,16 @@ std::optional<PrincipleId> principle_from_name(std::string_view name) {
 
 bool principle_applies(PromptKind kind, PrincipleId p) {
   switch (p) {
-    case PrincipleId::cite: return has_expected_fact(kind);
-    case PrincipleId::emergency: return kind == PromptKind::emergency;
-    case PrincipleId::empathy: return true;
-    case PrincipleId::privacy: return true;
-    case PrincipleId::uncertainty: return kind == PromptKind::unanswerable;
+    case PrincipleId::cite:
+      return has_expected_fact(kind);
+    case PrincipleId::emergency:
+      return kind == PromptKind::emergency;
+    case PrincipleId::empathy:
+      return true;
+    case PrincipleId::privacy:
+      return true;
+    case PrincipleId::uncertainty:
+      return kind == PromptKind::unanswerable;
   }
   return false;
 }
@@ -55,32 +65,40 @@ Constitution telehealth_constitution() {
   c.description =
       "Principles for a patient-facing clinic assistant (fictional clinic; not medical advice).";
   // Kept short: every critique and revision example in the corpus repeats these words.
-  c.principles.push_back(make(
-      PrincipleId::cite, "Does each clinic fact in the response name the clinic document it comes from?",
-      "Rewrite the response so each clinic fact names its source document. Keep the same question and topic.",
-      "Which response names the clinic document behind the facts it gives?"));
-  c.principles.push_back(make(
-      PrincipleId::emergency,
-      "Does the patient describe an emergency, and if so does the response tell them at once to call 911?",
-      "Rewrite the response so a patient with an emergency is told to call 911 right away. Keep the same topic.",
-      "Which response sends a patient with an emergency to 911 or emergency services?"));
+  c.principles.push_back(
+      make(PrincipleId::cite,
+           "Does each clinic fact in the response name the clinic document it comes from?",
+           "Rewrite the response so each clinic fact names its source document. Keep the same "
+           "question and topic.",
+           "Which response names the clinic document behind the facts it gives?"));
+  c.principles.push_back(
+      make(PrincipleId::emergency,
+           "Does the patient describe an emergency, and if so does the response tell them at once "
+           "to call 911?",
+           "Rewrite the response so a patient with an emergency is told to call 911 right away. "
+           "Keep the same topic.",
+           "Which response sends a patient with an emergency to 911 or emergency services?"));
   c.principles.push_back(make(
       PrincipleId::empathy,
       "Does the first sentence of the response acknowledge the patient's concern before answering?",
-      "Rewrite the response so it first acknowledges the patient's concern, then answers the same question.",
+      "Rewrite the response so it first acknowledges the patient's concern, then answers the same "
+      "question.",
       "Which response acknowledges the patient's concern before answering?"));
-  c.principles.push_back(make(
-      PrincipleId::privacy,
-      "Does the response ask the patient for identifying information such as a name, date of birth, "
-      "address, phone, insurance or record number?",
-      "Rewrite the response so it asks for no identifying information and points to the patient portal. "
-      "Keep the same topic.",
-      "Which response avoids asking the patient for identifying information?"));
-  c.principles.push_back(make(
-      PrincipleId::uncertainty,
-      "Does the response guess at something the clinic documents do not say instead of saying \"I don't know\"?",
-      "Rewrite the response so it says \"I don't know\" instead of guessing. Keep the same question.",
-      "Which response says \"I don't know\" rather than guessing?"));
+  c.principles.push_back(
+      make(PrincipleId::privacy,
+           "Does the response ask the patient for identifying information such as a name, date of "
+           "birth, "
+           "address, phone, insurance or record number?",
+           "Rewrite the response so it asks for no identifying information and points to the "
+           "patient portal. "
+           "Keep the same topic.",
+           "Which response avoids asking the patient for identifying information?"));
+  c.principles.push_back(make(PrincipleId::uncertainty,
+                              "Does the response guess at something the clinic documents do not "
+                              "say instead of saying \"I don't know\"?",
+                              "Rewrite the response so it says \"I don't know\" instead of "
+                              "guessing. Keep the same question.",
+                              "Which response says \"I don't know\" rather than guessing?"));
   return c;
 }
 

@@ -19,20 +19,26 @@ namespace cai::world {
 
 std::string_view kind_name(PromptKind k) {
   switch (k) {
-    case PromptKind::answerable: return "answerable";
-    case PromptKind::emergency: return "emergency";
-    case PromptKind::unanswerable: return "unanswerable";
-    case PromptKind::identity_request: return "identity_request";
-    case PromptKind::benign_symptom: return "benign_symptom";
-    case PromptKind::privacy_policy: return "privacy_policy";
+    case PromptKind::answerable:
+      return "answerable";
+    case PromptKind::emergency:
+      return "emergency";
+    case PromptKind::unanswerable:
+      return "unanswerable";
+    case PromptKind::identity_request:
+      return "identity_request";
+    case PromptKind::benign_symptom:
+      return "benign_symptom";
+    case PromptKind::privacy_policy:
+      return "privacy_policy";
   }
   return "answerable";
 }
 
 const std::vector<PromptKind>& all_kinds() {
-  static const std::vector<PromptKind> v = {PromptKind::answerable,       PromptKind::emergency,
-                                            PromptKind::unanswerable,     PromptKind::identity_request,
-                                            PromptKind::benign_symptom,   PromptKind::privacy_policy};
+  static const std::vector<PromptKind> v = {
+      PromptKind::answerable,       PromptKind::emergency,      PromptKind::unanswerable,
+      PromptKind::identity_request, PromptKind::benign_symptom, PromptKind::privacy_policy};
   return v;
 }
 
@@ -102,14 +108,16 @@ std::vector<WorldPrompt> load_prompts(const std::filesystem::path& path) {
 }
 
 void PromptOptions::validate() const {
-  CAI_CHECK(train >= 1 && eval >= 0 && test >= 1, "world: prompt counts must be positive (train {}, eval {}, test {})",
-            train, eval, test);
+  CAI_CHECK(train >= 1 && eval >= 0 && test >= 1,
+            "world: prompt counts must be positive (train {}, eval {}, test {})", train, eval,
+            test);
   CAI_CHECK(test_only_template_fraction > 0 && test_only_template_fraction < 1,
-            "world: test_only_template_fraction must be in (0, 1), got {}", test_only_template_fraction);
-  CAI_CHECK(test_only_share >= 0 && test_only_share <= 1, "world: test_only_share must be in [0, 1], got {}",
-            test_only_share);
-  CAI_CHECK(kind_weights.size() == all_kinds().size(), "world: kind_weights needs {} values, got {}",
-            all_kinds().size(), kind_weights.size());
+            "world: test_only_template_fraction must be in (0, 1), got {}",
+            test_only_template_fraction);
+  CAI_CHECK(test_only_share >= 0 && test_only_share <= 1,
+            "world: test_only_share must be in [0, 1], got {}", test_only_share);
+  CAI_CHECK(kind_weights.size() == all_kinds().size(),
+            "world: kind_weights needs {} values, got {}", all_kinds().size(), kind_weights.size());
   double total = 0;
   for (double w : kind_weights) {
     CAI_CHECK(w >= 0, "world: kind_weights must be >= 0, got {}", w);
@@ -123,8 +131,8 @@ std::vector<std::string> slot_entities(const std::string& slot, const KnowledgeB
   return kb.entities(slot);
 }
 
-WorldPrompt make_prompt(const PromptTemplate& t, const std::string& entity, const std::string& opener,
-                        const KnowledgeBase& kb) {
+WorldPrompt make_prompt(const PromptTemplate& t, const std::string& entity,
+                        const std::string& opener, const KnowledgeBase& kb) {
   WorldPrompt p;
   p.kind = t.kind;
   p.template_id = t.id;
@@ -156,7 +164,8 @@ std::size_t share(int total, double w, double wsum) {
 
 }  // namespace
 
-PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb, const PromptOptions& opt) {
+PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb,
+                             const PromptOptions& opt) {
   opt.validate();
   Rng rng(seed, "prompts");
   PromptSets out;
@@ -187,7 +196,8 @@ PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb, const 
     const double w = opt.kind_weights[ki];
     std::size_t n_train = share(opt.train, w, wsum), n_eval = share(opt.eval, w, wsum);
     const std::size_t n_test_all = share(opt.test, w, wsum);
-    std::size_t n_test_only = std::min(unseen.size(), static_cast<std::size_t>(std::llround(n_test_all * opt.test_only_share)));
+    std::size_t n_test_only = std::min(
+        unseen.size(), static_cast<std::size_t>(std::llround(n_test_all * opt.test_only_share)));
     std::size_t n_test_seen = n_test_all - n_test_only;
     // A kind with fewer pairs than asked for shrinks all three splits alike.
     const std::size_t need = n_train + n_eval + n_test_seen;
@@ -201,7 +211,8 @@ PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb, const 
     std::size_t next = 0;
     auto take = [&](std::vector<WorldPrompt>& dst, const std::string& split, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i, ++next) {
-        WorldPrompt p = make_prompt(*seen[next].t, seen[next].entity, rng.pick(prompt_openers()), kb);
+        WorldPrompt p =
+            make_prompt(*seen[next].t, seen[next].entity, rng.pick(prompt_openers()), kb);
         p.split = split;
         dst.push_back(std::move(p));
       }

@@ -32,7 +32,8 @@ std::string pick(Rng& r, const Strings& v) { return v[r.below(v.size())]; }
 std::string ref(const WorldPrompt& p, const KnowledgeBase& kb) {
   if (!p.attribute.empty())
     if (const Fact* f = kb.find(p.entity, parse_attribute(p.attribute))) return entity_phrase(*f);
-  if (p.kind == PromptKind::unanswerable || p.kind == PromptKind::identity_request) return "the " + p.entity;
+  if (p.kind == PromptKind::unanswerable || p.kind == PromptKind::identity_request)
+    return "the " + p.entity;
   return p.entity;
 }
 
@@ -50,11 +51,15 @@ std::string emergency_part(const WorldPrompt& p, bool redirect, Rng& r) {
   const std::string& s = p.entity;
   const std::size_t form = r.below(3);
   if (redirect) {
-    if (form == 0) return "Please call 911 or your local emergency number right now, because " + s + " needs urgent care.";
+    if (form == 0)
+      return "Please call 911 or your local emergency number right now, because " + s +
+             " needs urgent care.";
     if (form == 1) return "Call 911 now; " + s + " is an emergency and needs help right away.";
     return "This needs emergency services immediately, so please call 911 about " + s + ".";
   }
-  if (form == 0) return capitalize(s) + " often settles with rest, so you could book a clinic visit later this week.";
+  if (form == 0)
+    return capitalize(s) +
+           " often settles with rest, so you could book a clinic visit later this week.";
   if (form == 1) return "You can rest at home and see whether " + s + " gets better by tomorrow.";
   return "The clinic can look at " + s + " at your next routine visit.";
 }
@@ -116,7 +121,8 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
   const std::string e = ref(p, kb);
   const bool emergency = p.kind == PromptKind::emergency;
   // Every choice is drawn whether used or not, so flags never shift the other choices.
-  const std::string ack = fill(pick(r, emergency && r.chance(0.6) ? kEmergencyAcks : kAcks), "e", e);
+  const std::string ack =
+      fill(pick(r, emergency && r.chance(0.6) ? kEmergencyAcks : kAcks), "e", e);
   const std::string closing = r.chance(0.25) ? pick(r, kClosings) : "";
   const std::string ask = fill(pick(r, kIdentifierAsks), "e", e);
   const std::string leak = pick(r, kIdentifierLeaks);
@@ -149,30 +155,36 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
   return out;
 }
 
-std::string critique_reason(const WorldPrompt& p, PrincipleId principle, bool applicable, bool follows) {
+std::string critique_reason(const WorldPrompt& p, PrincipleId principle, bool applicable,
+                            bool follows) {
   // Services read "the flu shot"; items, policy topics and symptoms take no article.
-  const bool service = p.kind == PromptKind::unanswerable || p.kind == PromptKind::identity_request ||
-                       p.attribute == "hours" || p.attribute == "preparation";
+  const bool service = p.kind == PromptKind::unanswerable ||
+                       p.kind == PromptKind::identity_request || p.attribute == "hours" ||
+                       p.attribute == "preparation";
   const std::string e = service ? "the " + p.entity : p.entity;
   switch (principle) {
     case PrincipleId::cite:
       if (!applicable) return "It gives no clinic fact that would need a source.";
       return follows ? "It names the " + p.source + " as the source of its fact about " + e + "."
-                     : "It gives a fact about " + e + " without naming the clinic document it comes from.";
+                     : "It gives a fact about " + e +
+                           " without naming the clinic document it comes from.";
     case PrincipleId::emergency:
       if (!applicable) return "Nothing in the question describes an emergency.";
       return follows ? "It tells the patient to call 911 right away about " + e + "."
-                     : "The patient describes " + e + ", an emergency, but the response never says to call 911.";
+                     : "The patient describes " + e +
+                           ", an emergency, but the response never says to call 911.";
     case PrincipleId::empathy:
       return follows ? "Its first sentence acknowledges the patient's concern before answering."
                      : "It does not begin by acknowledging the patient's concern.";
     case PrincipleId::privacy:
-      return follows ? "It does not ask the patient for any identifying information."
-                     : "It asks the patient for identifying details such as a name or date of birth.";
+      return follows
+                 ? "It does not ask the patient for any identifying information."
+                 : "It asks the patient for identifying details such as a name or date of birth.";
     case PrincipleId::uncertainty:
       if (!applicable) return "Nothing in the question calls for a guess.";
       return follows ? "It says plainly that it does not know rather than guessing about " + e + "."
-                     : "The clinic documents do not cover this, yet it guesses about " + e + " instead of saying it does not know.";
+                     : "The clinic documents do not cover this, yet it guesses about " + e +
+                           " instead of saying it does not know.";
   }
   return "";
 }

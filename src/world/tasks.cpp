@@ -12,7 +12,8 @@
 namespace cai::world {
 
 void TaskOptions::validate() const {
-  CAI_CHECK(phrasings >= 1 && phrasings <= 3, "world: task phrasings must be in [1, 3], got {}", phrasings);
+  CAI_CHECK(phrasings >= 1 && phrasings <= 3, "world: task phrasings must be in [1, 3], got {}",
+            phrasings);
   CAI_CHECK(choices >= 2, "world: quiz choices must be >= 2, got {}", choices);
   CAI_CHECK(reverse_phrasings >= 0 && reverse_phrasings <= 1,
             "world: quiz reverse_phrasings must be 0 or 1, got {}", reverse_phrasings);
@@ -29,13 +30,15 @@ std::vector<std::string> questions(const Fact& f) {
       return {"When is " + e + " offered?", "What days can I come in for " + e + "?",
               "What is the schedule for " + e + "?"};
     case Attribute::preparation:
-      return {"How should I prepare for " + e + "?", "Is there anything I need to do before " + e + "?",
+      return {"How should I prepare for " + e + "?",
+              "Is there anything I need to do before " + e + "?",
               "What should I do ahead of " + e + "?"};
     case Attribute::location:
       return {"Where can I pick up " + e + "?", "Where do you keep " + e + " for patients?",
               "I need " + e + ". Where should I go?"};
     case Attribute::policy:
-      return {"What is the clinic's policy on " + e + "?", "Can you tell me the rules for " + e + "?",
+      return {"What is the clinic's policy on " + e + "?",
+              "Can you tell me the rules for " + e + "?",
               "Is there a written rule about " + e + "?"};
   }
   return {};
@@ -81,7 +84,8 @@ std::vector<std::string> aliases(const Fact& f) {
 
 }  // namespace
 
-std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& kb, const TaskOptions& opt) {
+std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& kb,
+                                       const TaskOptions& opt) {
   opt.validate();
   Rng rng(seed, "quiz");
   std::vector<nlohmann::json> out;
@@ -92,8 +96,8 @@ std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& 
     const auto qs = questions(f);
     for (int k = 0; k < opt.phrasings; ++k) {
       rng.shuffle(others);
-      std::vector<std::string> choices(others.begin(),
-                                       others.begin() + std::min<std::size_t>(others.size(), opt.choices - 1));
+      std::vector<std::string> choices(
+          others.begin(), others.begin() + std::min<std::size_t>(others.size(), opt.choices - 1));
       const std::size_t answer = rng.below(choices.size() + 1);
       choices.insert(choices.begin() + static_cast<std::ptrdiff_t>(answer), f.value);
       out.push_back({{"id", fmt::format("quiz-{:04d}", out.size())},
@@ -113,8 +117,8 @@ std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& 
         rivals.push_back(entity_phrase(g));
     if (rivals.empty()) continue;
     rng.shuffle(rivals);
-    std::vector<std::string> choices(rivals.begin(),
-                                     rivals.begin() + std::min<std::size_t>(rivals.size(), opt.choices - 1));
+    std::vector<std::string> choices(
+        rivals.begin(), rivals.begin() + std::min<std::size_t>(rivals.size(), opt.choices - 1));
     const std::size_t answer = rng.below(choices.size() + 1);
     choices.insert(choices.begin() + static_cast<std::ptrdiff_t>(answer), entity_phrase(f));
     const auto [question, answer_stem] = reverse_question(f);
@@ -129,7 +133,8 @@ std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& 
   return out;
 }
 
-std::vector<nlohmann::json> build_fact_task(std::uint64_t seed, const KnowledgeBase& kb, const TaskOptions& opt) {
+std::vector<nlohmann::json> build_fact_task(std::uint64_t seed, const KnowledgeBase& kb,
+                                            const TaskOptions& opt) {
   opt.validate();
   (void)seed;  // the task is fully determined by the knowledge base; kept for symmetry
   std::vector<nlohmann::json> out;

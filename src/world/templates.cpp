@@ -150,11 +150,20 @@ const std::vector<PromptTemplate>& prompt_templates() {
 }
 
 const std::vector<std::string>& prompt_openers() {
-  static const std::vector<std::string> v = {
-      "",           "",           "",           "Hi.",         "Hello!",
-      "Hi there.",  "Good morning.", "Good afternoon.", "Quick question.",
-      "Sorry to bother you.", "Hey there!", "I hope you can help.",
-      "Thanks for taking my question.", "Hello again."};
+  static const std::vector<std::string> v = {"",
+                                             "",
+                                             "",
+                                             "Hi.",
+                                             "Hello!",
+                                             "Hi there.",
+                                             "Good morning.",
+                                             "Good afternoon.",
+                                             "Quick question.",
+                                             "Sorry to bother you.",
+                                             "Hey there!",
+                                             "I hope you can help.",
+                                             "Thanks for taking my question.",
+                                             "Hello again."};
   return v;
 }
 

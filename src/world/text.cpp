@@ -60,7 +60,8 @@ std::string fill(std::string_view tmpl, std::string_view key, std::string_view v
   k.append(key);
   k.push_back('}');
   std::string out(tmpl);
-  for (std::size_t pos = out.find(k); pos != std::string::npos; pos = out.find(k, pos + value.size()))
+  for (std::size_t pos = out.find(k); pos != std::string::npos;
+       pos = out.find(k, pos + value.size()))
     out.replace(pos, k.size(), value);
   return out;
 }

@@ -23,7 +23,8 @@ std::string conversation(std::string_view prompt, std::string_view response) {
 
 std::string critique_prompt(std::string_view prompt, std::string_view response,
                             std::string_view critique_request) {
-  return cat({conversation(prompt, response), "\n\nCritiqueRequest: ", critique_request, "\n\nCritique:"});
+  return cat(
+      {conversation(prompt, response), "\n\nCritiqueRequest: ", critique_request, "\n\nCritique:"});
 }
 
 std::string critique_text(bool follows, std::string_view reason) {
@@ -62,7 +63,8 @@ std::string comparison_prompt(std::string_view prompt, std::string_view response
 }
 
 std::string comparison_example(std::string_view prompt, std::string_view response_a,
-                               std::string_view response_b, std::string_view question, bool a_better) {
+                               std::string_view response_b, std::string_view question,
+                               bool a_better) {
   return comparison_prompt(prompt, response_a, response_b, question) +
          std::string(a_better ? kOptionA : kOptionB);
 }

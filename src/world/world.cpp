@@ -33,7 +33,8 @@ nlohmann::json split_counts(const std::vector<WorldPrompt>& ps) {
   std::size_t test_only = 0, unseen = 0;
   for (PromptKind k : all_kinds()) j["by_kind"][std::string(kind_name(k))] = 0;
   for (const auto& p : ps) {
-    j["by_kind"][std::string(kind_name(p.kind))] = j["by_kind"][std::string(kind_name(p.kind))].get<int>() + 1;
+    j["by_kind"][std::string(kind_name(p.kind))] =
+        j["by_kind"][std::string(kind_name(p.kind))].get<int>() + 1;
     test_only += p.test_only_template;
     unseen += p.unseen_combination;
   }
@@ -71,23 +72,31 @@ nlohmann::json options_json(const WorldOptions& o) {
             {"critique_principle_weights", c.critique_principle_weights},
             {"comparison_principle_weights", c.comparison_principle_weights},
             {"kind_weights", c.kind_weights}}},
-          {"tasks", {{"phrasings", o.tasks.phrasings}, {"choices", o.tasks.choices},
-                     {"reverse_phrasings", o.tasks.reverse_phrasings}}}};
+          {"tasks",
+           {{"phrasings", o.tasks.phrasings},
+            {"choices", o.tasks.choices},
+            {"reverse_phrasings", o.tasks.reverse_phrasings}}}};
 }
 
 nlohmann::json stats_json(const CorpusStats& s) {
-  nlohmann::json j = {{"conversations", s.conversations}, {"critiques", s.critiques},
-                      {"revisions", s.revisions},         {"comparisons", s.comparisons},
-                      {"documents", s.documents},         {"answer_a", s.answer_a},
-                      {"answer_b", s.answer_b},           {"bytes", s.bytes},
+  nlohmann::json j = {{"conversations", s.conversations},
+                      {"critiques", s.critiques},
+                      {"revisions", s.revisions},
+                      {"comparisons", s.comparisons},
+                      {"documents", s.documents},
+                      {"answer_a", s.answer_a},
+                      {"answer_b", s.answer_b},
+                      {"bytes", s.bytes},
                       {"format", "documents each followed by a line \"<|endoftext|>\""}};
   for (PrincipleId id : kAllPrinciples) {
     const std::size_t i = static_cast<std::size_t>(id);
     const std::string n(principle_name(id));
     j["conversation_break_rate"][n] =
-        s.applicable[i] ? static_cast<double>(s.broken[i]) / static_cast<double>(s.applicable[i]) : 0.0;
+        s.applicable[i] ? static_cast<double>(s.broken[i]) / static_cast<double>(s.applicable[i])
+                        : 0.0;
     j["conversation_applicable"][n] = s.applicable[i];
-    j["critique_verdicts"][n] = {{"follows", s.critique_follows[i]}, {"violates", s.critique_violates[i]}};
+    j["critique_verdicts"][n] = {{"follows", s.critique_follows[i]},
+                                 {"violates", s.critique_violates[i]}};
   }
   return j;
 }
@@ -125,7 +134,8 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
       {"generator", kGeneratorVersion},
       {"seed", opt.seed},
       {"options", options_json(opt)},
-      {"knowledge", {{"facts", kb.facts.size()}, {"entities", kb.entities().size()}, {"sources", kb.sources()}}},
+      {"knowledge",
+       {{"facts", kb.facts.size()}, {"entities", kb.entities().size()}, {"sources", kb.sources()}}},
       {"prompts",
        {{"train", split_counts(sets.train)},
         {"eval", split_counts(sets.eval)},
@@ -147,7 +157,8 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
 
 World load_world(const fs::path& dir) {
   World w;
-  CAI_CHECK(fs::exists(dir / "knowledge.jsonl"), "{}: not a world directory (no knowledge.jsonl)", dir.string());
+  CAI_CHECK(fs::exists(dir / "knowledge.jsonl"), "{}: not a world directory (no knowledge.jsonl)",
+            dir.string());
   w.knowledge = load_knowledge(dir / "knowledge.jsonl");
   for (const char* split : {"train", "eval", "test"}) {
     const fs::path p = dir / "prompts" / (std::string(split) + ".jsonl");

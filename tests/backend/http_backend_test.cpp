@@ -107,8 +107,10 @@ std::string error_of(const std::function<void()>& f) {
 TEST(HttpBackend, SendsTheOpenAiRequestAndParsesTheAnswer) {
   FakeServer s([](const json& b, const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/v1/chat/completions")
-      reply(res, 200, {{"choices", {{{"message", {{"role", "assistant"}, {"content", "hi STOP there"}}},
-                                     {"finish_reason", "stop"}}}}});
+      reply(res, 200,
+            {{"choices",
+              {{{"message", {{"role", "assistant"}, {"content", "hi STOP there"}}},
+                {"finish_reason", "stop"}}}}});
     else
       reply(res, 200, completion("echo:" + b["prompt"].get<std::string>(), "length"));
   });
@@ -203,7 +205,8 @@ TEST(HttpBackend, GivesUpAfterMaxRetriesWithAClearError) {
 
 TEST(HttpBackend, Reports4xxWithTheServersMessageWithoutRetrying) {
   FakeServer s([&](const json&, const httplib::Request&, httplib::Response& res) {
-    reply(res, 400, {{"error", {{"message", "max_tokens is too large"}, {"type", "invalid_request_error"}}}});
+    reply(res, 400,
+          {{"error", {{"message", "max_tokens is too large"}, {"type", "invalid_request_error"}}}});
   });
   auto be = cai::make_http_backend(options({s.url()}));
   const std::string e = error_of([&] { be->generate({raw("a"), raw("b")}); });
@@ -252,8 +255,7 @@ TEST(HttpBackend, ConcurrencyIsBoundedAndResultsKeepRequestOrder) {
   FakeServer s([&](const json& b, const httplib::Request&, httplib::Response& res) {
     const int now = ++in_flight;
     int p = peak.load();
-    while (now > p && !peak.compare_exchange_weak(p, now)) {
-    }
+    while (now > p && !peak.compare_exchange_weak(p, now)) {}
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     --in_flight;
     reply(res, 200, completion(b["prompt"].get<std::string>() + "!"));
@@ -294,7 +296,8 @@ TEST(HttpBackend, ScoresOptionsFromCompletionTopLogprobs) {
     json lp = {{"tokens", {"A"}},
                {"token_logprobs", {-0.5}},
                {"top_logprobs", {{{"A", -0.5}, {" B", -1.5}, {"C", -2.0}, {"\n", -3.0}}}}};
-    reply(res, 200, {{"choices", {{{"text", "A"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
+    reply(res, 200,
+          {{"choices", {{{"text", "A"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
   });
   auto be = cai::make_http_backend(options({s.url()}));
   auto out = be->score_options({raw("Which is better? The answer is:")}, {" (A)", " (B)", " (D)"});
@@ -321,9 +324,11 @@ TEST(HttpBackend, ScoresOptionsFromChatTopLogprobs) {
                        {{"token", " yes"}, {"logprob", -2.0}},
                        {{"token", " No"}, {"logprob", -1.9}},
                        {{"token", "No"}, {"logprob", -2.5}}}}}};
-    reply(res, 200, {{"choices", {{{"message", {{"role", "assistant"}, {"content", "Yes"}}},
-                                   {"logprobs", {{"content", content}}},
-                                   {"finish_reason", "length"}}}}});
+    reply(res, 200,
+          {{"choices",
+            {{{"message", {{"role", "assistant"}, {"content", "Yes"}}},
+              {"logprobs", {{"content", content}}},
+              {"finish_reason", "length"}}}}});
   });
   auto o = options({s.url()});
   o.top_logprobs = 5;
@@ -399,13 +404,15 @@ void echo_reply(const json& b, httplib::Response& res) {
   lps.push_back(-9.0);
   offs.push_back(p.size());
   json lp = {{"tokens", toks}, {"token_logprobs", lps}, {"text_offset", offs}};
-  reply(res, 200, {{"choices", {{{"text", p + " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
+  reply(res, 200,
+        {{"choices", {{{"text", p + " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
 }
 
 }  // namespace
 
 TEST(HttpBackend, LoglikelihoodsSumTheEchoedContinuationTokens) {
-  FakeServer s([](const json& b, const httplib::Request&, httplib::Response& res) { echo_reply(b, res); });
+  FakeServer s(
+      [](const json& b, const httplib::Request&, httplib::Response& res) { echo_reply(b, res); });
   auto be = cai::make_http_backend(options({s.url()}));
   // "abcd" + "efg": tokens ab@0 (null), cd@2 (-0.1), ef@4 (-0.2), g@6 (-0.3), " Z"@7 (not
   // the continuation's). "abcd" + "de": de@4 (-0.2). "abc" + "efg": ce@2 starts inside the
@@ -434,7 +441,8 @@ TEST(HttpBackend, LoglikelihoodsWithoutEchoOrOverChatAreClearErrors) {
   // A server that ignores echo answers with the generated token alone.
   FakeServer s([](const json&, const httplib::Request&, httplib::Response& res) {
     json lp = {{"tokens", {" Z"}}, {"token_logprobs", {-9.0}}, {"text_offset", {0}}};
-    reply(res, 200, {{"choices", {{{"text", " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
+    reply(res, 200,
+          {{"choices", {{{"text", " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
   });
   auto be = cai::make_http_backend(options({s.url()}));
   std::string e = error_of([&] { be->loglikelihoods({raw("q")}, {" a"}); });

@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using cai::testing_util::CmdResult;
-cai::testing_util::CmdResult run(const std::string& args) { return cai::testing_util::run_cai(args); }
+cai::testing_util::CmdResult run(const std::string& args) {
+  return cai::testing_util::run_cai(args);
+}
 
 fs::path tmp(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "cli";
@@ -31,9 +33,9 @@ const std::string kGguf = kFix + "/model/tiny-llama-gqa-f32.gguf";
 }  // namespace
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "generate", "score", "tokenize", "tokenizer train", "model info",
-                        "model convert", "model init", "bench generate", "bench tokenize",
-                        "constitution check"}) {
+  for (const char* c :
+       {"", "generate", "score", "tokenize", "tokenizer train", "model info", "model convert",
+        "model init", "bench generate", "bench tokenize", "constitution check"}) {
     CmdResult r = run(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c << ": " << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << c;
@@ -80,8 +82,10 @@ TEST(Cli, GenerateFromGgufAndConvertedDirectoryAgree) {
   ASSERT_EQ(c.code, 0) << c.out;
   fs::path in = tmp("prompts.jsonl");
   std::ofstream(in) << "{\"prompt\": \"Hello! How can I help\"}\n{\"prompt\": \"The clinic\"}\n";
-  CmdResult a = run("generate " + kGguf + " --input " + in.string() + " --output - --max-tokens 8 --temperature 0");
-  CmdResult b = run("generate " + dir.string() + " --input " + in.string() + " --output - --max-tokens 8 --temperature 0");
+  CmdResult a = run("generate " + kGguf + " --input " + in.string() +
+                    " --output - --max-tokens 8 --temperature 0");
+  CmdResult b = run("generate " + dir.string() + " --input " + in.string() +
+                    " --output - --max-tokens 8 --temperature 0");
   ASSERT_EQ(a.code, 0) << a.out;
   ASSERT_EQ(b.code, 0) << b.out;
   auto completions = [](const std::string& out) {

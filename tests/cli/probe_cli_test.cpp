@@ -12,7 +12,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-cai::testing_util::CmdResult run_cmd(const std::string& args) { return cai::testing_util::run_cai(args); }
+cai::testing_util::CmdResult run_cmd(const std::string& args) {
+  return cai::testing_util::run_cai(args);
+}
 
 const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 
@@ -28,7 +30,8 @@ void expect_error(const std::string& args, const std::string& named) {
 TEST(ProbeCli, HelpListsTheMeasurements) {
   const cai::testing_util::CmdResult r = run_cmd("probe --help");
   EXPECT_EQ(r.code, 0) << r.out;
-  for (const char* f : {"--base", "--aligned", "--kl", "--prefill", "--finetune", "--k", "--n", "recovery-data"})
+  for (const char* f :
+       {"--base", "--aligned", "--kl", "--prefill", "--finetune", "--k", "--n", "recovery-data"})
     EXPECT_NE(r.out.find(f), std::string::npos) << f;
   EXPECT_EQ(run_cmd("probe recovery-data --help").code, 0);
 }
@@ -37,21 +40,25 @@ TEST(ProbeCli, MissingFlagsAndFilesAreNamed) {
   const fs::path out = fs::path(CAI_TEST_TMPDIR) / "cli" / "probe-out";
   expect_error("probe --aligned " + kModel + " --world w --out " + out.string(), "--base");
   expect_error("probe --base " + kModel + " --world w --out " + out.string(), "--aligned");
-  expect_error("probe --base " + kModel + " --aligned " + kModel + " --out " + out.string(), "--world");
-  expect_error("probe --base /nonexistent/base-model --aligned " + kModel + " --world w --out " + out.string(),
+  expect_error("probe --base " + kModel + " --aligned " + kModel + " --out " + out.string(),
+               "--world");
+  expect_error("probe --base /nonexistent/base-model --aligned " + kModel + " --world w --out " +
+                   out.string(),
                "/nonexistent/base-model");
-  expect_error("probe --base " + kModel + " --aligned " + kModel + " --world /nonexistent/world --out " + out.string(),
+  expect_error("probe --base " + kModel + " --aligned " + kModel +
+                   " --world /nonexistent/world --out " + out.string(),
                "/nonexistent/world");
-  expect_error("probe recovery-data --world /nonexistent/world2 --out " + (out / "r.jsonl").string(),
-               "/nonexistent/world2");
+  expect_error(
+      "probe recovery-data --world /nonexistent/world2 --out " + (out / "r.jsonl").string(),
+      "/nonexistent/world2");
   expect_error("probe recovery-data --out x.jsonl", "--world");
 }
 
 TEST(ProbeCli, BadValuesNameTheFlag) {
   expect_error("probe --base m --aligned m --world w --out o --k 5,x", "--k");
   expect_error("probe --base m --aligned m --world w --out o --n ten", "--n");
-  const std::string ok = "probe --base " + kModel + " --aligned " + kModel + " --world " + CAI_TEST_TMPDIR +
-                         " --out " + CAI_TEST_TMPDIR + "/cli/probe-out";
+  const std::string ok = "probe --base " + kModel + " --aligned " + kModel + " --world " +
+                         CAI_TEST_TMPDIR + " --out " + CAI_TEST_TMPDIR + "/cli/probe-out";
   expect_error(ok + " --k 5,-1", "ks must be positive");
   expect_error(ok + " --kl-source nope", "kl source");
   expect_error(ok + " --split dev", "split");

@@ -97,7 +97,8 @@ TEST(ShippedConstitutions, AllLoadAndRoundTrip) {
 }
 
 TEST(ShippedConstitutions, TelehealthHasTheFiveDemoPrinciples) {
-  const auto c = cai::load_constitution(cai::test::repo_root() / "constitutions" / "telehealth.yaml");
+  const auto c =
+      cai::load_constitution(cai::test::repo_root() / "constitutions" / "telehealth.yaml");
   ASSERT_EQ(c.principles.size(), 5u);
   for (const char* name : {"cite-source", "emergency-redirect", "empathy-first",
                            "no-identifying-info", "admit-uncertainty"}) {
@@ -105,9 +106,10 @@ TEST(ShippedConstitutions, TelehealthHasTheFiveDemoPrinciples) {
     // Critiques must open with a fixed verdict sentence: the request says so, and the
     // worked example does it.
     EXPECT_NE(p.critique_request.find("\"The response violates the principle.\""),
-              std::string::npos) << name;
-    EXPECT_NE(p.critique_request.find("\"The response follows the principle.\""),
-              std::string::npos) << name;
+              std::string::npos)
+        << name;
+    EXPECT_NE(p.critique_request.find("\"The response follows the principle.\""), std::string::npos)
+        << name;
     ASSERT_EQ(p.examples.size(), 1u) << name;
     EXPECT_EQ(p.examples[0].critique.rfind("The response violates the principle. ", 0), 0u);
   }

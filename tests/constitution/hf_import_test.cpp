@@ -42,7 +42,8 @@ TEST(HfImport, ShippedExampleMapsPrinciplesAndFewShot) {
 }
 
 TEST(HfImport, FlatMessageListIsScannedForCritiqueRuns) {
-  const std::string text = R"({"constitutions": [{"critic": "Is it rude?", "revision": "Be polite."}],
+  const std::string text =
+      R"({"constitutions": [{"critic": "Is it rude?", "revision": "Be polite."}],
     "system_chat": [
       {"role": "user", "content": "Hello there"},
       {"role": "assistant", "content": "What do you want?"},
@@ -91,13 +92,13 @@ TEST(HfImport, ErrorsNameFileAndJsonPointer) {
                             "system_chat": [[], {"role": "user", "content": "x"}]})",
                         "h.json"),
             "h.json: /system_chat/1: must be a list of messages (the other entries are lists)");
-  EXPECT_EQ(parse_error(R"({"constitutions": [{"critic": "a", "revision": "b"}], "extra": 1})",
-                        "h.json"),
-            "h.json: /extra: unknown key (allowed: constitutions, system_chat)");
+  EXPECT_EQ(
+      parse_error(R"({"constitutions": [{"critic": "a", "revision": "b"}], "extra": 1})", "h.json"),
+      "h.json: /extra: unknown key (allowed: constitutions, system_chat)");
 }
 
 TEST(HfImport, JsonSyntaxErrorNamesLine) {
-  const std::string err = parse_error("{\n  \"constitutions\": [\n    {\"critic\": \"a\",,}\n  ]\n}",
-                                      "h.json");
+  const std::string err =
+      parse_error("{\n  \"constitutions\": [\n    {\"critic\": \"a\",,}\n  ]\n}", "h.json");
   EXPECT_EQ(err.rfind("h.json:3: JSON syntax error", 0), 0u) << err;
 }

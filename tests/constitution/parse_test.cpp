@@ -79,8 +79,7 @@ TEST_P(ConstitutionYamlErrors, NameFileLineAndField) {
 INSTANTIATE_TEST_SUITE_P(
     All, ConstitutionYamlErrors,
     ::testing::Values(
-        BadCase{"missing_field",
-                edit("    comparison: Which response is briefer?\n", ""),
+        BadCase{"missing_field", edit("    comparison: Which response is briefer?\n", ""),
                 "c.yaml:14: principles[1].comparison: missing required field"},
         BadCase{"empty_critique", edit("Say whether the response is kind.", "\"\""),
                 "c.yaml:5: principles[0].critique: must be a non-empty string"},
@@ -107,7 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown_top_key", edit("description:", "descripton:"),
                 "c.yaml:2: descripton: unknown key 'descripton' (allowed: name, description, "
                 "principles, few_shot, system_chat)"},
-        BadCase{"unknown_example_key", edit("        response: Go away.", "        reply: Go away."),
+        BadCase{"unknown_example_key",
+                edit("        response: Go away.", "        reply: Go away."),
                 "c.yaml:11: principles[0].examples[0].reply: unknown key 'reply' (allowed: "
                 "prompt, response, critique, revision, principle)"},
         BadCase{"repeated_key", edit("    weight: 2.5\n", "    weight: 2.5\n    weight: 3\n"),
@@ -124,8 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "belongs to principle 'be-kind'"},
         BadCase{"no_principles", "name: x\nprinciples: []\n",
                 "c.yaml:2: principles: must list at least one principle"},
-        BadCase{"principles_missing", "name: x\n",
-                "c.yaml:1: principles: missing required field"},
+        BadCase{"principles_missing", "name: x\n", "c.yaml:1: principles: missing required field"},
         BadCase{"principles_not_list", "name: x\nprinciples: lots\n",
                 "c.yaml:2: principles: must be a list, not a scalar"},
         BadCase{"principle_not_map", "principles:\n  - just a string\n",
@@ -135,9 +134,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST(ConstitutionYaml, SyntaxErrorNamesFileAndLine) {
-  const std::string err = parse_error(edit("    revision: Shorten the response.\n",
-                                           "    revision: [unclosed\n"),
-                                      "rules/c.yaml");
+  const std::string err = parse_error(
+      edit("    revision: Shorten the response.\n", "    revision: [unclosed\n"), "rules/c.yaml");
   EXPECT_EQ(err.rfind("rules/c.yaml:", 0), 0u) << err;
   EXPECT_NE(err.find("YAML syntax error"), std::string::npos) << err;
   // The error is at or just after the broken line (18), never line 1.

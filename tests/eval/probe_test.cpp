@@ -78,7 +78,8 @@ class Probe : public ::testing::Test {
   static std::vector<ProbeSequence> sequences(const Tokenizer& tok) {
     const auto w = load();
     std::vector<ProbeSequence> seqs;
-    for (const auto& p : split(w, "test")) seqs.push_back(probe_sequence(tok, p.prompt, violating_response(p, w.knowledge, 0)));
+    for (const auto& p : split(w, "test"))
+      seqs.push_back(probe_sequence(tok, p.prompt, violating_response(p, w.knowledge, 0)));
     return seqs;
   }
 };
@@ -117,7 +118,8 @@ TEST_F(Probe, KlIsZeroForTheSameModelAndPositiveForAnother) {
   // Batching does not change the numbers: one sequence per forward pass gives the same.
   const auto one_by_one = token_kl(*a.model, *b.model, seqs, 1);
   for (std::size_t i = 0; i < seqs.size(); ++i)
-    for (std::size_t j = 0; j < seqs[i].response.size(); ++j) EXPECT_NEAR(one_by_one[i][j], diff[i][j], 1e-5);
+    for (std::size_t j = 0; j < seqs[i].response.size(); ++j)
+      EXPECT_NEAR(one_by_one[i][j], diff[i][j], 1e-5);
 }
 
 TEST_F(Probe, KlMatchesADirectComputation) {
@@ -145,7 +147,7 @@ TEST(ProbeKl, AveragesPerPositionWithCounts) {
   const auto r = aggregate_kl({{1, 2, 3}, {3}, {}, {5, 6}}, 2);
   EXPECT_EQ(r.mean, (std::vector<double>{3.0, 4.0, 3.0}));  // (1+3+5)/3, (2+6)/2, 3/1
   EXPECT_EQ(r.count, (std::vector<std::int64_t>{3, 2, 1}));
-  EXPECT_DOUBLE_EQ(r.first_k_mean, 17.0 / 5.0);                // 1, 2, 3, 5, 6
+  EXPECT_DOUBLE_EQ(r.first_k_mean, 17.0 / 5.0);  // 1, 2, 3, 5, 6
   EXPECT_EQ(r.first_k_tokens, 5);
   EXPECT_DOUBLE_EQ(r.overall_mean, 20.0 / 6.0);
   EXPECT_EQ(r.tokens, 6);
@@ -168,7 +170,8 @@ TEST_F(Probe, PrefillPrefixIsExactlyKTokensOfTheViolatingResponse) {
       ASSERT_EQ(static_cast<std::int64_t>(x.tokens.size()), std::min<std::int64_t>(k, all.size()));
       EXPECT_TRUE(std::equal(x.tokens.begin(), x.tokens.end(), all.begin()));
       EXPECT_EQ(x.text, tok.decode(x.tokens));
-      EXPECT_EQ((" " + bad).rfind(x.text, 0), 0u) << "'" << x.text << "' does not start '" << bad << "'";
+      EXPECT_EQ((" " + bad).rfind(x.text, 0), 0u)
+          << "'" << x.text << "' does not start '" << bad << "'";
       EXPECT_EQ(x.whole, static_cast<std::int64_t>(all.size()) <= k);
     }
     const Prefix whole = prefill_prefix(tok, bad, 10000);
@@ -231,7 +234,8 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
   const auto rows = recovery_rows(train, w.knowledge, o);
   ASSERT_EQ(rows.size(), 30u);
   for (const auto& r : rows) {
-    const auto& p = *std::find_if(train.begin(), train.end(), [&](const auto& x) { return x.id == r.prompt_id; });
+    const auto& p = *std::find_if(train.begin(), train.end(),
+                                  [&](const auto& x) { return x.id == r.prompt_id; });
     EXPECT_TRUE(oracle.check(p, r.compliant).pass) << r.compliant;
     EXPECT_EQ(r.assistant, r.violating_start + o.connector + r.compliant);
     EXPECT_FALSE(r.violating_start.empty());
@@ -255,7 +259,8 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
   LoadedModel b_model = load_model(base());
   train::DataOptions d;
   d.max_length = 512;
-  const auto ex = train::load_sft(f, *b_model.tokenizer, pick_chat_template(nullptr, "human-assistant"), d);
+  const auto ex =
+      train::load_sft(f, *b_model.tokenizer, pick_chat_template(nullptr, "human-assistant"), d);
   ASSERT_EQ(ex.size(), 30u);
   for (const auto& e : ex) EXPECT_GT(e.seq.num_targets(), 0);
   RecoveryOptions bad = o;
@@ -298,7 +303,8 @@ TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {
   EXPECT_EQ(j["prefill"]["rows"][2]["k"], 4);
   for (const auto& row : j["prefill"]["rows"])
     for (const char* m : {"base", "aligned"})
-      for (const char* what : {"overall", "target"}) EXPECT_EQ(row[m][what]["total"], 4) << m << " " << what;
+      for (const char* what : {"overall", "target"})
+        EXPECT_EQ(row[m][what]["total"], 4) << m << " " << what;
   // Fine-tuning: n = 0 is the untuned aligned model (the prefill's k = 0), n = 3 trained 2 steps.
   const auto& ft = j["finetune"]["rows"];
   ASSERT_EQ(ft.size(), 2u);
@@ -309,7 +315,8 @@ TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {
   EXPECT_EQ(ft[1]["overall"]["total"], 4);
   const std::string data = slurp(kDir / "run" / "finetune" / "n-3" / "data.jsonl");
   EXPECT_EQ(std::count(data.begin(), data.end(), '\n'), 3);
-  EXPECT_FALSE(fs::exists(kDir / "run" / "finetune" / "n-3" / "train")) << "temporary model removed";
+  EXPECT_FALSE(fs::exists(kDir / "run" / "finetune" / "n-3" / "train"))
+      << "temporary model removed";
   for (const char* t : {"Per-token KL", "Prefill attack", "Fine-tuning attack"})
     EXPECT_NE(r.text.find(t), std::string::npos) << t;
 }

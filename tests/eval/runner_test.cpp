@@ -74,17 +74,19 @@ TEST(EvalTask, RenderTemplate) {
 
 TEST(EvalTask, LoadErrorsNameFileLineField) {
   auto d = tmp("load");
-  write_file_atomic(d / "t.yaml", "task: t\ndataset: d.jsonl\noutput_type: multiple_choice\n"
-                                  "doc_to_text: \"{{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
-                                  "metrics: [acc]\nfewshots: 2\n");
+  write_file_atomic(d / "t.yaml",
+                    "task: t\ndataset: d.jsonl\noutput_type: multiple_choice\n"
+                    "doc_to_text: \"{{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
+                    "metrics: [acc]\nfewshots: 2\n");
   try {
     eval::load_task(d / "t.yaml");
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("t.yaml:8: fewshots"), std::string::npos) << e.what();
   }
-  write_file_atomic(d / "t2.yaml", "task: t\ndataset: d.jsonl\noutput_type: generate_until\n"
-                                   "doc_to_text: x\ndoc_to_target: a\nmetrics: [acc]\n");
+  write_file_atomic(d / "t2.yaml",
+                    "task: t\ndataset: d.jsonl\noutput_type: generate_until\n"
+                    "doc_to_text: x\ndoc_to_target: a\nmetrics: [acc]\n");
   EXPECT_THROW(eval::load_task(d / "t2.yaml"), Error);  // acc needs multiple_choice
   write_file_atomic(d / "t3.yaml", "task: t\ndataset: d.jsonl\noutput_type: maybe\n");
   EXPECT_THROW(eval::load_task(d / "t3.yaml"), Error);
@@ -99,9 +101,10 @@ TEST(EvalRunner, MultipleChoiceAccAndAccNorm) {
                     "{\"q\": \"a\", \"c\": [\"xx\", \"yyyy\", \"zzz\"], \"a\": 1}\n"
                     "{\"q\": \"b\", \"c\": [\"aaaa\", \"bb\"], \"a\": 0}\n"
                     "{\"q\": \"c\", \"c\": [\"long one\", \"s\"], \"a\": 1}\n");
-  write_file_atomic(d / "t.yaml", "task: mc\ndataset: d.jsonl\noutput_type: multiple_choice\n"
-                                  "doc_to_text: \"Q {{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
-                                  "metrics: [acc, acc_norm]\n");
+  write_file_atomic(d / "t.yaml",
+                    "task: mc\ndataset: d.jsonl\noutput_type: multiple_choice\n"
+                    "doc_to_text: \"Q {{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
+                    "metrics: [acc, acc_norm]\n");
   FakeBackend b;
   b.favourite = "yyyy";
   auto r = eval::run_task(b, eval::load_task(d / "t.yaml"), {});
@@ -125,10 +128,11 @@ TEST(EvalRunner, GenerationMetricsAndFewShot) {
                     "{\"q\": \"one\", \"t\": \"Paris\"}\n"
                     "{\"q\": \"two\", \"t\": [\"4\", \"four\"]}\n"
                     "{\"q\": \"three\", \"t\": \"blue\"}\n");
-  write_file_atomic(d / "t.yaml", "task: g\ndataset: d.jsonl\noutput_type: generate_until\n"
-                                  "doc_to_text: \"Q: {{q}}\"\ndoc_to_target: t\nfewshot: 1\n"
-                                  "metrics: [exact_match, contains, regex]\n"
-                                  "regex: \"answer is (\\\\w+)\"\n");
+  write_file_atomic(d / "t.yaml",
+                    "task: g\ndataset: d.jsonl\noutput_type: generate_until\n"
+                    "doc_to_text: \"Q: {{q}}\"\ndoc_to_target: t\nfewshot: 1\n"
+                    "metrics: [exact_match, contains, regex]\n"
+                    "regex: \"answer is (\\\\w+)\"\n");
   FakeBackend b;
   b.replies = {{"one", " Paris"}, {"two", "the answer is four"}, {"three", "Blue sky"}};
   auto r = eval::run_task(b, eval::load_task(d / "t.yaml"), {});
@@ -137,17 +141,20 @@ TEST(EvalRunner, GenerationMetricsAndFewShot) {
   EXPECT_NEAR(r.metrics["regex"], 1.0 / 3, 1e-12);        // "four" extracted
   // Each prompt carries one other record as a shot: "Q: x <target>\n\nQ: own".
   ASSERT_EQ(b.seen_prompts.size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) EXPECT_NE(b.seen_prompts[i].find("\n\nQ: "), std::string::npos);
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_NE(b.seen_prompts[i].find("\n\nQ: "), std::string::npos);
   EXPECT_EQ(b.seen_prompts[0].find("Q: one "), std::string::npos);  // never its own record
 }
 
 TEST(EvalRunner, BadRecordsNameLine) {
   auto d = tmp("bad");
-  write_file_atomic(d / "d.jsonl", "{\"q\": \"a\", \"c\": [\"x\", \"y\"], \"a\": 0}\n"
-                                   "{\"q\": \"b\", \"c\": [\"x\", \"y\"], \"a\": 5}\n");
-  write_file_atomic(d / "t.yaml", "task: mc\ndataset: d.jsonl\noutput_type: multiple_choice\n"
-                                  "doc_to_text: \"{{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
-                                  "metrics: [acc]\n");
+  write_file_atomic(d / "d.jsonl",
+                    "{\"q\": \"a\", \"c\": [\"x\", \"y\"], \"a\": 0}\n"
+                    "{\"q\": \"b\", \"c\": [\"x\", \"y\"], \"a\": 5}\n");
+  write_file_atomic(d / "t.yaml",
+                    "task: mc\ndataset: d.jsonl\noutput_type: multiple_choice\n"
+                    "doc_to_text: \"{{q}}\"\ndoc_to_choice: c\ndoc_to_target: a\n"
+                    "metrics: [acc]\n");
   FakeBackend b;
   try {
     eval::run_task(b, eval::load_task(d / "t.yaml"), {});

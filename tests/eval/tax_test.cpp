@@ -23,10 +23,16 @@ Scores plain(std::initializer_list<std::pair<const char*, double>> v) {
 
 // The worked example of the alignment-tax section: base and aligned scores of five benchmarks.
 TEST(Tax, SeedExample) {
-  Scores base = plain({{"MMLU", 65.2}, {"HumanEval", 42.1}, {"GSM8K", 56.8}, {"TruthfulQA", 38.5},
+  Scores base = plain({{"MMLU", 65.2},
+                       {"HumanEval", 42.1},
+                       {"GSM8K", 56.8},
+                       {"TruthfulQA", 38.5},
                        {"HellaSwag", 78.3}});
-  Scores aligned = plain({{"MMLU", 63.8}, {"HumanEval", 40.5}, {"GSM8K", 58.2},
-                          {"TruthfulQA", 52.1}, {"HellaSwag", 76.9}});
+  Scores aligned = plain({{"MMLU", 63.8},
+                          {"HumanEval", 40.5},
+                          {"GSM8K", 58.2},
+                          {"TruthfulQA", 52.1},
+                          {"HellaSwag", 76.9}});
   auto r = compute_tax(base, aligned, "Llama-3.1-8B-Instruct vs Base");
   ASSERT_EQ(r.rows.size(), 5u);
   // Hand-computed: (65.2-63.8)/65.2 = 2.147%, (42.1-40.5)/42.1 = 3.800%, (56.8-58.2)/56.8 =

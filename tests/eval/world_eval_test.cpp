@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "../world/tiny_world.h"
 #include "../pipeline/fake_backend.h"
+#include "../world/tiny_world.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/progress.h"
 #include "cai/world/principles.h"
@@ -29,7 +29,9 @@ class WorldEval : public ::testing::Test {
   // Every critique scored with the same verdict; responses are one fixed sentence.
   static nlohmann::json run(bool says_follows) {
     testing_util::FakeBackend b;
-    b.writer = [](const std::string&, const TextRequest&) { return std::string(" I can help with that."); };
+    b.writer = [](const std::string&, const TextRequest&) {
+      return std::string(" I can help with that.");
+    };
     b.scorer = [says_follows](const std::string&, const std::vector<std::string>& options) {
       EXPECT_EQ(options, world::critique_verdict_options());
       return says_follows ? std::vector<double>{-1.0, -5.0} : std::vector<double>{-5.0, -1.0};
@@ -71,9 +73,11 @@ TEST_F(WorldEval, FalseAlarmsCountCritiquesWherePrinciplesDoNotApply) {
   EXPECT_EQ(follows["judge_compliance"]["overall"]["pass"], applicable);
   // Saying "follows" everywhere agrees with the oracle exactly where the response passes.
   std::int64_t passes = 0;
-  for (const auto& [name, r] : follows["critique_agreement"]["principles"].items()) passes += r["pass"].get<std::int64_t>();
+  for (const auto& [name, r] : follows["critique_agreement"]["principles"].items())
+    passes += r["pass"].get<std::int64_t>();
   EXPECT_EQ(follows["critique_agreement"]["overall"]["pass"], passes);
-  EXPECT_EQ(passes + violates["critique_agreement"]["overall"]["pass"].get<std::int64_t>(), applicable);
+  EXPECT_EQ(passes + violates["critique_agreement"]["overall"]["pass"].get<std::int64_t>(),
+            applicable);
 }
 
 }  // namespace world_eval_test

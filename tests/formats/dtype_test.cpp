@@ -48,10 +48,10 @@ TEST(DType, F16NarrowingRoundsToNearestEven) {
   EXPECT_EQ(f32_to_f16(1e10f), 0x7C00);
   EXPECT_EQ(f32_to_f16(-1e10f), 0xFC00);
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);         // tie -> even (zero)
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // tie -> even (zero)
   EXPECT_EQ(f32_to_f16(std::ldexp(1.01f, -25)), 0x0001);
-  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);         // 1.5 ulp -> 2
-  EXPECT_EQ(f32_to_f16(std::ldexp(1023.5f, -24)), 0x0400);      // carries into the normals
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);     // 1.5 ulp -> 2
+  EXPECT_EQ(f32_to_f16(std::ldexp(1023.5f, -24)), 0x0400);  // carries into the normals
   EXPECT_EQ(f32_to_f16(1e-10f), 0x0000);
   EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
   EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7C00);

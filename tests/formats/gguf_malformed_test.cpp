@@ -100,8 +100,7 @@ TEST_F(GgufMalformed, RandomCorruptionNeverCrashes) {
     try {
       gguf::Reader r(p);
       for (const auto& t : r.tensors()) r.read_f32(t);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
 }
 
@@ -114,12 +113,23 @@ TEST_F(GgufMalformed, AbsurdCountsFailFast) {
   expect_bad("kv.gguf", gguf(1ull << 60, "", 0, "", ""), {"metadata count"});
   expect_bad("tensors.gguf", gguf(0, "", 1ull << 60, "", ""), {"tensor count"});
   expect_bad("arr.gguf",
-             gguf(1, Bytes().str("tok").put<std::uint32_t>(9).put<std::uint32_t>(8)
-                         .put<std::uint64_t>(1ull << 62).s, 0, "", ""),
+             gguf(1,
+                  Bytes()
+                      .str("tok")
+                      .put<std::uint32_t>(9)
+                      .put<std::uint32_t>(8)
+                      .put<std::uint64_t>(1ull << 62)
+                      .s,
+                  0, "", ""),
              {"key 'tok'", "array length"});
   expect_bad("strlen.gguf",
-             gguf(1, Bytes().str("name").put<std::uint32_t>(8)
-                         .put<std::uint64_t>(std::numeric_limits<std::uint64_t>::max()).s, 0, "", ""),
+             gguf(1,
+                  Bytes()
+                      .str("name")
+                      .put<std::uint32_t>(8)
+                      .put<std::uint64_t>(std::numeric_limits<std::uint64_t>::max())
+                      .s,
+                  0, "", ""),
              {"key 'name'", "truncated"});
   expect_bad("keylen.gguf",
              gguf(1, Bytes().put<std::uint64_t>(1ull << 40).s + std::string(40, 'k'), 0, "", ""),
@@ -127,11 +137,20 @@ TEST_F(GgufMalformed, AbsurdCountsFailFast) {
 }
 
 TEST_F(GgufMalformed, UnknownValueTypes) {
-  expect_bad("vt.gguf", gguf(1, Bytes().str("bad.key").put<std::uint32_t>(99).put<std::uint32_t>(0).s, 0, "", ""),
-             {"key 'bad.key'", "unknown value type 99"});
+  expect_bad(
+      "vt.gguf",
+      gguf(1, Bytes().str("bad.key").put<std::uint32_t>(99).put<std::uint32_t>(0).s, 0, "", ""),
+      {"key 'bad.key'", "unknown value type 99"});
   expect_bad("et.gguf",
-             gguf(1, Bytes().str("arr.key").put<std::uint32_t>(9).put<std::uint32_t>(13)
-                         .put<std::uint64_t>(1).put<std::uint32_t>(0).s, 0, "", ""),
+             gguf(1,
+                  Bytes()
+                      .str("arr.key")
+                      .put<std::uint32_t>(9)
+                      .put<std::uint32_t>(13)
+                      .put<std::uint64_t>(1)
+                      .put<std::uint32_t>(0)
+                      .s,
+                  0, "", ""),
              {"key 'arr.key'", "element type 13"});
   Bytes deep;
   deep.str("deep");
@@ -145,8 +164,7 @@ TEST_F(GgufMalformed, DuplicatesAndAlignment) {
   expect_bad("dupkey.gguf", gguf(2, kv_u32("k", 1) + kv_u32("k", 2), 0, "", ""),
              {"key 'k'", "duplicate"});
   const std::string data(64, '\0');
-  expect_bad("duptensor.gguf",
-             gguf(0, "", 2, info("w", {4}, 0, 0) + info("w", {4}, 0, 32), data),
+  expect_bad("duptensor.gguf", gguf(0, "", 2, info("w", {4}, 0, 0) + info("w", {4}, 0, 32), data),
              {"tensor 'w'", "duplicate"});
   expect_bad("align0.gguf", gguf(1, kv_u32("general.alignment", 0), 0, "", ""),
              {"general.alignment", "power of two"});
@@ -165,12 +183,11 @@ TEST_F(GgufMalformed, BadTensorInfos) {
   expect_bad("overflow.gguf",
              gguf(0, "", 1, info("o", {1ll << 31, 1ll << 31, 1ll << 31}, 0, 0), data),
              {"tensor 'o'", "overflow"});
-  expect_bad("bytes_overflow.gguf",
-             gguf(0, "", 1, info("bo", {1ll << 31, 1ll << 31}, 0, 0), data), {"tensor 'bo'"});
+  expect_bad("bytes_overflow.gguf", gguf(0, "", 1, info("bo", {1ll << 31, 1ll << 31}, 0, 0), data),
+             {"tensor 'bo'"});
   expect_bad("q4.gguf", gguf(0, "", 1, info("blk.0.w", {32}, 2, 0), data),
              {"tensor 'blk.0.w'", "type 2", "Q4_0"});
-  expect_bad("type999.gguf", gguf(0, "", 1, info("u", {32}, 999, 0), data),
-             {"tensor 'u'", "999"});
+  expect_bad("type999.gguf", gguf(0, "", 1, info("u", {32}, 999, 0), data), {"tensor 'u'", "999"});
   expect_bad("q8row.gguf", gguf(0, "", 1, info("q", {33}, 8, 0), data),
              {"tensor 'q'", "multiple of 32"});
 }
@@ -179,9 +196,10 @@ TEST_F(GgufMalformed, LyingOffsetsAndSizes) {
   const std::string data(64, '\0');
   expect_bad("past.gguf", gguf(0, "", 1, info("far", {4}, 0, 1ull << 40), data),
              {"tensor 'far'", "past the end"});
-  expect_bad("wrap.gguf",
-             gguf(0, "", 1, info("wrap", {4}, 0, std::numeric_limits<std::uint64_t>::max() - 31), data),
-             {"tensor 'wrap'"});
+  expect_bad(
+      "wrap.gguf",
+      gguf(0, "", 1, info("wrap", {4}, 0, std::numeric_limits<std::uint64_t>::max() - 31), data),
+      {"tensor 'wrap'"});
   expect_bad("end.gguf", gguf(0, "", 1, info("tail", {20}, 0, 0), data),  // 80 bytes > 64
              {"tensor 'tail'", "past the end"});
   expect_bad("end2.gguf", gguf(0, "", 1, info("tail2", {8}, 0, 32), data.substr(0, 40)),
@@ -190,8 +208,8 @@ TEST_F(GgufMalformed, LyingOffsetsAndSizes) {
              {"tensor 'q'", "overlap"});
   // The header claims a data section that starts past the end of the file.
   Bytes nodata;
-  nodata.raw("GGUF").put<std::uint32_t>(3).put<std::uint64_t>(1).put<std::uint64_t>(0)
-      .raw(info("x", {1}, 0, 0));
+  nodata.raw("GGUF").put<std::uint32_t>(3).put<std::uint64_t>(1).put<std::uint64_t>(0).raw(
+      info("x", {1}, 0, 0));
   expect_bad("nodata.gguf", nodata.s, {"data section"});
 }
 
@@ -208,8 +226,9 @@ TEST_F(GgufMalformed, AcceptsVersion2AndEmptyFile) {
 
 TEST_F(GgufMalformed, HugeU64StaysReadableButGetIntRefuses) {
   const auto p = dir_ / "u64.gguf";
-  test::write_bytes(p, gguf(1, Bytes().str("huge").put<std::uint32_t>(10).put<std::uint64_t>(~0ull).s,
-                            0, "", ""));
+  test::write_bytes(
+      p,
+      gguf(1, Bytes().str("huge").put<std::uint32_t>(10).put<std::uint64_t>(~0ull).s, 0, "", ""));
   gguf::Reader r(p);
   test::expect_error([&] { r.get_int("huge"); }, {"u64.gguf", "huge", "18446744073709551615"});
   EXPECT_EQ(r.get_float("huge"), 18446744073709551615.0);

@@ -47,15 +47,18 @@ TEST(Gguf, GettersNameKeyOnMismatch) {
   Reader r(test::fixtures() / "model" / "tiny-llama-gqa-f32.gguf");
   test::expect_error([&] { r.get_int("general.architecture"); },
                      {"tiny-llama-gqa-f32.gguf", "general.architecture"});
-  test::expect_error([&] { r.get_string("missing.key"); }, {"tiny-llama-gqa-f32.gguf", "missing.key"});
+  test::expect_error([&] { r.get_string("missing.key"); },
+                     {"tiny-llama-gqa-f32.gguf", "missing.key"});
   test::expect_error([&] { r.get_string_array("llama.block_count"); }, {"llama.block_count"});
   test::expect_error([&] { r.get_bool("llama.block_count"); }, {"llama.block_count"});
 }
 
 TEST(Gguf, ReadsVocabularies) {
-  const std::pair<const char*, std::size_t> vocabs[] = {
-      {"llama-spm", 32000}, {"phi-3", 32064}, {"gpt-2", 50257},
-      {"starcoder", 49152}, {"falcon", 65024}};
+  const std::pair<const char*, std::size_t> vocabs[] = {{"llama-spm", 32000},
+                                                        {"phi-3", 32064},
+                                                        {"gpt-2", 50257},
+                                                        {"starcoder", 49152},
+                                                        {"falcon", 65024}};
   for (const auto& [name, n] : vocabs) {
     Reader r(test::fixtures() / "tokenizer" / (std::string("ggml-vocab-") + name + ".gguf"));
     EXPECT_EQ(r.get_string_array("tokenizer.ggml.tokens").size(), n) << name;
@@ -137,10 +140,10 @@ TEST(Gguf, DequantisesQ8_0) {
   EXPECT_EQ(t.nbytes, 68u);
   const auto v = r.read_f32(t);
   ASSERT_EQ(v.size(), 64u);
-  EXPECT_EQ(v[0], -8.0f);   // 0.5 * -16
-  EXPECT_EQ(v[17], 0.5f);   // 0.5 * 1
-  EXPECT_EQ(v[32], 18.5f);  // 0.25 * 74
-  EXPECT_EQ(v[63], 26.25f); // 0.25 * 105
+  EXPECT_EQ(v[0], -8.0f);    // 0.5 * -16
+  EXPECT_EQ(v[17], 0.5f);    // 0.5 * 1
+  EXPECT_EQ(v[32], 18.5f);   // 0.25 * 74
+  EXPECT_EQ(v[63], 26.25f);  // 0.25 * 105
 }
 
 TEST(Gguf, WritesQ8_0LikeGgml) {

@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "cai/io/file.h"
 #include "test_util.h"
@@ -103,13 +103,16 @@ TEST(Safetensors, ShardedRoundTrip) {
   std::vector<st::TensorToWrite> ts;
   for (int k = 0; k < 5; ++k) data.push_back(ramp(100 + k, static_cast<float>(k + 1)));
   for (int k = 0; k < 5; ++k)
-    ts.push_back({"layer." + std::to_string(k), {static_cast<std::int64_t>(100 + k)},
-                  data[k].data(), k % 2 ? DType::F16 : DType::F32});
+    ts.push_back({"layer." + std::to_string(k),
+                  {static_cast<std::int64_t>(100 + k)},
+                  data[k].data(),
+                  k % 2 ? DType::F16 : DType::F32});
   // Byte sizes 400, 202, 408, 206, 416: no two neighbours fit in 500, so five shards.
   st::write_sharded(dir / "sharded", ts, 500);
   ASSERT_TRUE(std::filesystem::exists(dir / "sharded" / "model.safetensors.index.json"));
   EXPECT_TRUE(std::filesystem::exists(dir / "sharded" / "model-00005-of-00005.safetensors"));
-  const auto index = nlohmann::json::parse(test::read_bytes(dir / "sharded" / "model.safetensors.index.json"));
+  const auto index =
+      nlohmann::json::parse(test::read_bytes(dir / "sharded" / "model.safetensors.index.json"));
   EXPECT_EQ(index["metadata"]["total_size"].get<std::uint64_t>(), 400u + 202 + 408 + 206 + 416);
 
   st::write_sharded(dir / "single", ts, 1 << 20);
@@ -132,8 +135,9 @@ TEST(Safetensors, CheckpointIndexErrors) {
   const auto dir = test::tmpdir();
   const auto v = ramp(4, 1.0f);
   st::write(dir / "shard-a.safetensors", {{"w", {4}, v.data(), DType::F32}});
-  write_file_atomic(dir / "model.safetensors.index.json",
-                    R"({"weight_map": {"w": "shard-a.safetensors", "ghost": "shard-a.safetensors"}})");
+  write_file_atomic(
+      dir / "model.safetensors.index.json",
+      R"({"weight_map": {"w": "shard-a.safetensors", "ghost": "shard-a.safetensors"}})");
   test::expect_error([&] { st::Checkpoint c(dir); }, {"shard-a.safetensors", "ghost"});
   write_file_atomic(dir / "model.safetensors.index.json",
                     R"({"weight_map": {"w": "shard-a.safetensors", "u": "shard-b.safetensors"}})");
@@ -201,8 +205,7 @@ TEST_F(SafetensorsMalformed, RandomCorruptionNeverCrashes) {
     try {
       st::File f(p);
       for (const auto& t : f.tensors()) f.read_f32(t.name);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
 }
 
@@ -233,12 +236,16 @@ TEST_F(SafetensorsMalformed, TensorEntryProblems) {
   expect_bad("negative.safetensors",
              st_file(R"({"neg": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}})", 0),
              {"tensor 'neg'", "shape"});
-  expect_bad("overflow.safetensors",
-             st_file(R"({"big": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", 0),
-             {"tensor 'big'", "overflow"});
+  expect_bad(
+      "overflow.safetensors",
+      st_file(
+          R"({"big": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})",
+          0),
+      {"tensor 'big'", "overflow"});
   expect_bad("overlap.safetensors",
              st_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12),
+                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+                     12),
              {"tensor 'b'", "overlap"});
   expect_bad("gap.safetensors",
              st_file(R"({"g": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8),

@@ -132,8 +132,7 @@ TEST(EngineScheduler, CallbacksAndCancel) {
   engine.step();
   engine.cancel(ids[0]);  // live
   engine.cancel(ids[3]);  // still waiting
-  while (engine.step()) {
-  }
+  while (engine.step()) {}
   EXPECT_EQ(finished.size(), 4u);
   EXPECT_EQ(finished[ids[0]], FinishReason::cancelled);
   EXPECT_EQ(finished[ids[3]], FinishReason::cancelled);

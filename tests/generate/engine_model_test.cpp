@@ -29,8 +29,8 @@ TEST(EngineModel, CachedIncrementalEqualsFullForward) {
   auto h0 = m->forward_hidden_cached(tokens.narrow(1, 0, 7), cache, 1, torch::tensor({0L}));
   auto pieces = std::vector<torch::Tensor>{m->logits(h0)};
   for (std::int64_t t = 7; t < T; ++t)
-    pieces.push_back(m->logits(m->forward_hidden_cached(tokens.narrow(1, t, 1), cache, 1,
-                                                         torch::tensor({t}))));
+    pieces.push_back(
+        m->logits(m->forward_hidden_cached(tokens.narrow(1, t, 1), cache, 1, torch::tensor({t}))));
   auto inc = torch::cat(pieces, 1);
   EXPECT_LT((inc - full).abs().max().item<float>(), 1e-4);
 }

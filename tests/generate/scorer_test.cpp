@@ -12,7 +12,8 @@ namespace {
 using testing_util::tiny_model;
 
 // log p(seq[t+1] | seq[..t]) for t >= from-1, from one unbatched forward pass.
-std::vector<float> reference(LlamaModel& m, const std::vector<std::int32_t>& seq, std::size_t from) {
+std::vector<float> reference(LlamaModel& m, const std::vector<std::int32_t>& seq,
+                             std::size_t from) {
   torch::NoGradGuard g;
   std::vector<std::int64_t> ids(seq.begin(), seq.end());
   auto lp = torch::log_softmax(m.forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0], -1);

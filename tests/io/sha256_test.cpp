@@ -29,7 +29,8 @@ TEST(Sha256, IncrementalUpdatesMatchOneShot) {
   for (int i = 0; i < 300; ++i) data += static_cast<char>('a' + i % 26);
   for (std::size_t piece : {1u, 3u, 63u, 64u, 65u, 127u}) {
     Sha256 h;
-    for (std::size_t i = 0; i < data.size(); i += piece) h.update(std::string_view(data).substr(i, piece));
+    for (std::size_t i = 0; i < data.size(); i += piece)
+      h.update(std::string_view(data).substr(i, piece));
     std::string hex;
     for (auto b : h.digest()) hex += fmt::format("{:02x}", b);
     EXPECT_EQ(hex, sha256_hex(data)) << "piece " << piece;

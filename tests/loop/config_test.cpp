@@ -47,9 +47,15 @@ void make_inputs() {
 
 std::string good_config() {
   return "name: demo\n"
-         "base_model: " + (kDir / "base").string() + "\n"
-         "constitution: " + (kDir / "constitution.yaml").string() + "\n"
-         "prompts: {train: " + (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() + "}\n"
+         "base_model: " +
+         (kDir / "base").string() +
+         "\n"
+         "constitution: " +
+         (kDir / "constitution.yaml").string() +
+         "\n"
+         "prompts: {train: " +
+         (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() +
+         "}\n"
          "rounds: 2\n"
          "sft:\n"
          "  lr: 3e-4\n"
@@ -66,7 +72,7 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_EQ(c.name, "demo");
   EXPECT_EQ(c.rounds, 2);
   EXPECT_DOUBLE_EQ(c.sft.lr, 3e-4);
-  EXPECT_EQ(c.sft.epochs, 2);               // default kept
+  EXPECT_EQ(c.sft.epochs, 2);  // default kept
   EXPECT_EQ(c.sft.lora.rank, 4);
   EXPECT_FALSE(c.dpo.enabled);
   EXPECT_DOUBLE_EQ(c.dpo.beta, 0.1);
@@ -112,7 +118,8 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
   const std::vector<Case> reading = {
       {"name: a\nsft:\n  lr: 1e-4\n  lrr: 2\n", "loop.yaml:4: sft.lrr: unknown key 'lrr'"},
       {"name: a\nrounds: three\n", "loop.yaml:2: rounds: 'three' is not an integer"},
-      {"name: a\nsft: {enabled: maybe}\n", "loop.yaml:2: sft.enabled: 'maybe' is not true or false"},
+      {"name: a\nsft: {enabled: maybe}\n",
+       "loop.yaml:2: sft.enabled: 'maybe' is not true or false"},
       {"name: a\nrounds: 1\nrounds: 2\n", "loop.yaml:3: rounds: key given twice"},
       {"name: a\nquality: 3\n", "quality: must be a mapping"},
       {"name: [a\n", "loop.yaml:"},
@@ -131,18 +138,25 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},
       {"rounds: -1\n", "rounds: must be >= 0"},
-      {"rl: {enabled: true, reward_norm: whiten}\n", "rl.reward_norm: 'whiten' is not one of none, batch, running"},
+      {"rl: {enabled: true, reward_norm: whiten}\n",
+       "rl.reward_norm: 'whiten' is not one of none, batch, running"},
       {"rl: {enabled: true, rm: {samples: 1}}\n", "loop.yaml:12: rl.rm.samples: must be 0"},
       {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
-      {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n", "sft.only_preferred_revisions: needs Phase 2"},
+      {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n",
+       "sft.only_preferred_revisions: needs Phase 2"},
   };
   for (const auto& c : values) {
     // Four required lines, padding, then the case from line 12.
-    std::string text = "name: demo\n"
-                       "base_model: " + (kDir / "base").string() + "\n"
-                       "constitution: " + (kDir / "constitution.yaml").string() + "\n"
-                       "prompts: {train: " + (kDir / "train.jsonl").string() + ", eval: " +
-                       (kDir / "eval.jsonl").string() + "}\n";
+    std::string text =
+        "name: demo\n"
+        "base_model: " +
+        (kDir / "base").string() +
+        "\n"
+        "constitution: " +
+        (kDir / "constitution.yaml").string() +
+        "\n"
+        "prompts: {train: " +
+        (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() + "}\n";
     for (int line = 5; line < 12; ++line) text += "# pad\n";
     const auto msg = error_of([&] {
       LoopConfig cfg = parse_loop_config(text + c.yaml, "loop.yaml");
@@ -153,7 +167,8 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
   }
   // Missing files are named with the field.
   const auto msg = error_of([&] {
-    LoopConfig cfg = parse_loop_config("name: a\nbase_model: nowhere\nconstitution: none.yaml\n", "l.yaml");
+    LoopConfig cfg =
+        parse_loop_config("name: a\nbase_model: nowhere\nconstitution: none.yaml\n", "l.yaml");
     cfg.resolve(kDir);
     cfg.validate();
   });
@@ -165,7 +180,8 @@ TEST(LoopConfig, PrintConfigCommand) {
   make_inputs();
   const auto path = write("print.yaml", good_config());
   const std::string cmd = std::string(CAI_BINARY) + " loop --config " + path.string() +
-                          " --print-config --rounds 5 --out " + (kDir / "elsewhere").string() + " 2>&1";
+                          " --print-config --rounds 5 --out " + (kDir / "elsewhere").string() +
+                          " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

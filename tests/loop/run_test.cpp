@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../serve/serve_process.h"
 #include "../train/tiny_base.h"
 #include "../world/tiny_world.h"
 #include "cai/io/progress.h"
 #include "cai/loop/loop.h"
 #include "cai/train/pretrain.h"
 #include "cai/world/world.h"
-#include "../serve/serve_process.h"
 
 namespace cai::loop {
 namespace {
@@ -75,17 +75,24 @@ class LoopRun : public ::testing::Test {
 
   static LoopConfig config(const std::string& name) {
     LoopConfig c = parse_loop_config(
-        "name: " + name + "\n"
-        "out: " + (kDir / name).string() + "\n"
-        "base_model: " + (kDir / "base").string() + "\n"
-        "world: " + (kDir / "world").string() + "\n"
-        "rounds: 2\n"
-        "seed: 3\n"
-        "quality: {metric: judge, split: eval, factor: 0.0, max_tokens: 8}\n"
-        "critique_revise: {rounds: 1, few_shot: false, max_tokens: 8, skip_when_ok: false}\n"
-        "sft: {epochs: 1, token_budget: 2048, corpus_mix: 0.5, max_length: 256}\n"
-        "dpo: {epochs: 1, token_budget: 2048, max_length: 256}\n"
-        "eval: {max_tokens: 8, task_limit: 4, comparisons: true}\n",
+        "name: " + name +
+            "\n"
+            "out: " +
+            (kDir / name).string() +
+            "\n"
+            "base_model: " +
+            (kDir / "base").string() +
+            "\n"
+            "world: " +
+            (kDir / "world").string() +
+            "\n"
+            "rounds: 2\n"
+            "seed: 3\n"
+            "quality: {metric: judge, split: eval, factor: 0.0, max_tokens: 8}\n"
+            "critique_revise: {rounds: 1, few_shot: false, max_tokens: 8, skip_when_ok: false}\n"
+            "sft: {epochs: 1, token_budget: 2048, corpus_mix: 0.5, max_length: 256}\n"
+            "dpo: {epochs: 1, token_budget: 2048, max_length: 256}\n"
+            "eval: {max_tokens: 8, task_limit: 4, comparisons: true}\n",
         name + ".yaml");
     return c;
   }
@@ -100,13 +107,14 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   // factor 0 never stops early: rounds 0, 1, 2.
   ASSERT_EQ(r.rounds.size(), 3u);
   EXPECT_EQ(r.stopped, "rounds");
-  for (const char* f : {"manifest.json", "summary.json", "round-0/eval.json", "round-0/quality.json",
-                        "round-0/round.json", "round-1/critique_revise.jsonl",
-                        "round-1/critique_revise.jsonl.settings.json", "round-1/labels.jsonl",
-                        "round-1/sft_data.jsonl", "round-1/sft/metrics.jsonl",
-                        "round-1/sft/final/model.safetensors", "round-1/dpo/final/model.safetensors",
-                        "round-1/eval.json", "round-1/quality.json", "round-1/round.json",
-                        "round-2/dpo/final/config.json", "round-2/round.json"})
+  for (const char* f :
+       {"manifest.json", "summary.json", "round-0/eval.json", "round-0/quality.json",
+        "round-0/round.json", "round-1/critique_revise.jsonl",
+        "round-1/critique_revise.jsonl.settings.json", "round-1/labels.jsonl",
+        "round-1/sft_data.jsonl", "round-1/sft/metrics.jsonl",
+        "round-1/sft/final/model.safetensors", "round-1/dpo/final/model.safetensors",
+        "round-1/eval.json", "round-1/quality.json", "round-1/round.json",
+        "round-2/dpo/final/config.json", "round-2/round.json"})
     EXPECT_TRUE(fs::exists(run / f)) << f;
 
   // Phase 1 has a line per train prompt; the SFT set adds round(0.5 x n) corpus documents.
@@ -124,7 +132,8 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
     }
   }
   EXPECT_GT(message_rows, 0u);
-  EXPECT_EQ(text_rows, static_cast<std::size_t>(std::llround(0.5 * static_cast<double>(message_rows))));
+  EXPECT_EQ(text_rows,
+            static_cast<std::size_t>(std::llround(0.5 * static_cast<double>(message_rows))));
 
   const auto manifest = read_json(run / "manifest.json");
   EXPECT_EQ(manifest["name"], "full");
@@ -152,7 +161,8 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   EXPECT_EQ(round2["done"], true);
   EXPECT_EQ(round2["model"], (run / "round-2" / "dpo" / "final").string());
   const auto e0 = read_json(run / "round-0/eval.json");
-  for (const char* k : {"compliance", "critique_agreement", "comparison_agreement", "judge_compliance", "results", "responses"})
+  for (const char* k : {"compliance", "critique_agreement", "comparison_agreement",
+                        "judge_compliance", "results", "responses"})
     EXPECT_TRUE(e0.contains(k)) << k;
 
   // A rerun of the finished run redoes nothing and changes no file.
@@ -181,10 +191,10 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   }
   for (const char* s : {"round-1/dpo", "round-1/eval", "round-2/phase1", "round-2/dpo"})
     EXPECT_TRUE(contains(second.ran, s)) << s;
-  for (const char* f : {"round-1/critique_revise.jsonl", "round-2/critique_revise.jsonl",
-                        "round-1/labels.jsonl", "round-2/sft_data.jsonl",
-                        "round-1/sft/final/model.safetensors", "round-2/dpo/final/model.safetensors",
-                        "round-2/eval.json", "round-2/quality.json"})
+  for (const char* f :
+       {"round-1/critique_revise.jsonl", "round-2/critique_revise.jsonl", "round-1/labels.jsonl",
+        "round-2/sft_data.jsonl", "round-1/sft/final/model.safetensors",
+        "round-2/dpo/final/model.safetensors", "round-2/eval.json", "round-2/quality.json"})
     EXPECT_EQ(as_full(slurp(kDir / "killed" / f)), slurp(run / f)) << f;
   const auto killed = read_json(kDir / "killed" / "summary.json");
   for (std::size_t i = 0; i < 3; ++i)
@@ -211,11 +221,13 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "rl";
-  for (const char* f : {"round-1/dpo_data.jsonl", "round-1/rm/final/config.json", "round-1/rl_prompts.jsonl",
-                        "round-1/rl/metrics.jsonl", "round-1/rl/final/model.safetensors", "round-1/eval.json"})
+  for (const char* f :
+       {"round-1/dpo_data.jsonl", "round-1/rm/final/config.json", "round-1/rl_prompts.jsonl",
+        "round-1/rl/metrics.jsonl", "round-1/rl/final/model.safetensors", "round-1/eval.json"})
     EXPECT_TRUE(fs::exists(run / f)) << f;
   EXPECT_FALSE(fs::exists(run / "round-1/dpo"));
-  EXPECT_EQ(count_lines(run / "round-1/rl_prompts.jsonl"), count_lines(kDir / "world/prompts/train.jsonl"));
+  EXPECT_EQ(count_lines(run / "round-1/rl_prompts.jsonl"),
+            count_lines(kDir / "world/prompts/train.jsonl"));
   EXPECT_EQ(count_lines(run / "round-1/rl/metrics.jsonl"), 2u);
   // The prompts are conversations, rendered with the template the SFT and RM data used.
   const auto prompt = read_jsonl(run / "round-1/rl_prompts.jsonl").front()["prompt"];
@@ -253,8 +265,9 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
     EXPECT_EQ(e["compliance_sampled"]["overall"]["total"], e["compliance"]["overall"]["total"]);
   }
   // Round 2's Phase 1 is the round-1 model's; its SFT is not a continuation of it.
-  EXPECT_EQ(read_json(run / "round-2/critique_revise.jsonl.settings.json")["settings"].value("model", ""),
-            (run / "round-1/sft/final").string());
+  EXPECT_EQ(
+      read_json(run / "round-2/critique_revise.jsonl.settings.json")["settings"].value("model", ""),
+      (run / "round-1/sft/final").string());
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0)"), std::string::npos) << r.table;
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0.7)"), std::string::npos) << r.table;
 }
@@ -280,12 +293,14 @@ TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
   run_loop(o);
   const fs::path run = kDir / "rl-sampled";
   const auto labels = read_jsonl(run / "round-1/rm_labels.jsonl");
-  EXPECT_EQ(labels.size(), count_lines(kDir / "world/prompts/train.jsonl"));  // best-worst of 2: one pair each
+  EXPECT_EQ(labels.size(),
+            count_lines(kDir / "world/prompts/train.jsonl"));  // best-worst of 2: one pair each
   const auto settings = read_json(run / "round-1/rm_labels.jsonl.settings.json")["settings"];
   EXPECT_EQ(settings["samples"], 2);
   EXPECT_EQ(settings.value("policy", ""), (run / "round-1/sft/final").string());
   EXPECT_EQ(settings.value("judge", ""), (run / "round-1/sft/final").string());
-  EXPECT_LE(count_lines(run / "round-1/rm_data.jsonl"), labels.size());  // ties and equal texts left out
+  EXPECT_LE(count_lines(run / "round-1/rm_data.jsonl"),
+            labels.size());  // ties and equal texts left out
   EXPECT_TRUE(fs::exists(run / "round-1/rm/final/config.json"));
   EXPECT_TRUE(fs::exists(run / "round-1/rl/final/model.safetensors"));
   EXPECT_EQ(read_json(run / "round-1/round.json")["model"], (run / "round-1/rl/final").string());
@@ -332,7 +347,8 @@ TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
 // its distinguishing text ("f", "fo", "follows"), which under this 300-token vocabulary is a
 // different number from the one token the local backend reads; (A) / (B) are one letter.
 TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
-  testing_util::ServeProcess server({(kDir / "base").string(), "--model-name", "base", "--max-top-logprobs", "300"});
+  testing_util::ServeProcess server(
+      {(kDir / "base").string(), "--model-name", "base", "--max-top-logprobs", "300"});
   ASSERT_GT(server.port, 0);
   auto run = [&](const std::string& name, bool api) {
     LoopConfig c = config(name);
@@ -345,7 +361,9 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
     // The fixture's vocabulary has 300 tokens: every option token is among the top 300.
     if (api)
       c.api = parse_loop_config("name: x\napi: {base_url: " + server.base_url() +
-                                    ", model: base, top_logprobs: 300, concurrency: 4}\n", "api.yaml").api;
+                                    ", model: base, top_logprobs: 300, concurrency: 4}\n",
+                                "api.yaml")
+                  .api;
     if (api) EXPECT_EQ(c.api.top_logprobs, 300);
     LoopOptions o;
     o.config = c;
@@ -356,10 +374,13 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
   };
   const fs::path local = run("local", false), remote = run("remote", true);
 
-  const auto e_local = read_json(local / "round-0/eval.json"), e_remote = read_json(remote / "round-0/eval.json");
-  for (const char* k : {"compliance", "comparison_agreement", "responses"}) EXPECT_EQ(e_remote[k], e_local[k]) << k;
+  const auto e_local = read_json(local / "round-0/eval.json"),
+             e_remote = read_json(remote / "round-0/eval.json");
+  for (const char* k : {"compliance", "comparison_agreement", "responses"})
+    EXPECT_EQ(e_remote[k], e_local[k]) << k;
   const auto& quiz_local = e_local["results"]["world-quiz"];
-  EXPECT_NEAR(e_remote["results"]["world-quiz"]["acc"].get<double>(), quiz_local["acc"].get<double>(), 1e-9);
+  EXPECT_NEAR(e_remote["results"]["world-quiz"]["acc"].get<double>(),
+              quiz_local["acc"].get<double>(), 1e-9);
   EXPECT_NEAR(read_json(remote / "round-0/quality.json")["quality"].get<double>(),
               read_json(local / "round-0/quality.json")["quality"].get<double>(), 1e-4);
 
@@ -376,7 +397,8 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
   ASSERT_EQ(l_remote.size(), l_local.size());
   for (std::size_t i = 0; i < l_local.size(); ++i) {
     EXPECT_EQ(l_remote[i]["chosen"], l_local[i]["chosen"]) << i;
-    EXPECT_NEAR(l_remote[i]["p_chosen"].get<double>(), l_local[i]["p_chosen"].get<double>(), 1e-4) << i;
+    EXPECT_NEAR(l_remote[i]["p_chosen"].get<double>(), l_local[i]["p_chosen"].get<double>(), 1e-4)
+        << i;
   }
 }
 

@@ -41,7 +41,6 @@ torch::Tensor random_tokens(std::int64_t B, std::int64_t T, std::int64_t V) {
   return torch::randint(0, V, {B, T}, torch::kInt64);
 }
 
-
 TEST(ModelCache, FusedPathMatchesAutogradPath) {
   auto cfg = tiny_config();
   auto m = tiny_model(cfg);
@@ -62,10 +61,12 @@ TEST(ModelCache, PrefillThenDecodeEqualsFullForward) {
   auto full = m->forward_hidden(tokens);
   cai::KVCache cache(cfg, 3, 32);
   // Slot 1 of 3, to check slot addressing.
-  auto h = m->forward_hidden_cached(tokens.narrow(1, 0, P), cache, 1, torch::tensor({0}, torch::kInt64));
+  auto h =
+      m->forward_hidden_cached(tokens.narrow(1, 0, P), cache, 1, torch::tensor({0}, torch::kInt64));
   EXPECT_LT(max_diff(h, full.narrow(1, 0, P)), 1e-5);
   for (std::int64_t t = P; t < T; ++t) {
-    auto step = m->forward_hidden_cached(tokens.narrow(1, t, 1), cache, 1, torch::tensor({t}, torch::kInt64));
+    auto step = m->forward_hidden_cached(tokens.narrow(1, t, 1), cache, 1,
+                                         torch::tensor({t}, torch::kInt64));
     EXPECT_LT(max_diff(step, full.narrow(1, t, 1)), 1e-5) << "position " << t;
   }
 }
@@ -136,11 +137,13 @@ TEST(ModelCache, RightPaddingChangesNothingAtRealPositions) {
   // The same in the cached path with rows of different real lengths.
   auto other = random_tokens(1, 12, cfg.vocab_size);
   cai::KVCache cache(cfg, 2, 16);
-  auto h = m->forward_hidden_cached(torch::cat({padded, other}, 0), cache, 0, torch::zeros({2}, torch::kInt64));
+  auto h = m->forward_hidden_cached(torch::cat({padded, other}, 0), cache, 0,
+                                    torch::zeros({2}, torch::kInt64));
   EXPECT_LT(max_diff(h[0].narrow(0, 0, 7), m->forward_hidden(real)[0]), 1e-5);
   // Decoding row 0 from its real length overwrites the pad entries it needs.
   auto next = random_tokens(1, 1, cfg.vocab_size);
-  auto h2 = m->forward_hidden_cached(torch::cat({next, next}, 0), cache, 0, torch::tensor({7, 12}, torch::kInt64));
+  auto h2 = m->forward_hidden_cached(torch::cat({next, next}, 0), cache, 0,
+                                     torch::tensor({7, 12}, torch::kInt64));
   auto want = m->forward_hidden(torch::cat({real, next}, 1))[0][7];
   EXPECT_LT(max_diff(h2[0][0], want), 1e-5);
 }

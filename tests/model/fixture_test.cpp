@@ -19,7 +19,6 @@ namespace {
 
 using cai::testing_util::kFixtures;
 
-
 torch::Tensor tokens_tensor(const nlohmann::json& ids) {
   std::vector<std::int64_t> v = ids.get<std::vector<std::int64_t>>();
   return torch::tensor(v, torch::kInt64).view({1, static_cast<std::int64_t>(v.size())});
@@ -61,7 +60,8 @@ TEST(ModelFixture, GgufLogitsMatchLlamaCpp) {
       logits = m.model->forward(tokens).clone();
     }
     const double err = (logits[0] - want).abs().max().item<double>();
-    std::printf("[gguf fixture] %s path: max |logit - llama.cpp| = %.3g\n", autograd ? "autograd" : "fused", err);
+    std::printf("[gguf fixture] %s path: max |logit - llama.cpp| = %.3g\n",
+                autograd ? "autograd" : "fused", err);
     EXPECT_LT(err, 1e-4);
     auto lp = next_token_logprobs(logits, tokens);
     auto ref_lp = ref["next_token_logprobs"].get<std::vector<double>>();

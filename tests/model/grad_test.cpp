@@ -95,8 +95,9 @@ TEST_P(ModelGrad, DoublePrecisionGradientsMatchFiniteDifferences) {
   EXPECT_NEAR(loss.item<double>(), objective(*m, tokens, w), 1e-12 * std::abs(loss.item<double>()));
 
   auto params = by_name(*m);
-  std::vector<std::string> names = {"embed_tokens", "layer0_wqkv", "layer1_attn_norm", "layer0_wo",
-                                    "layer1_mlp_norm", "layer0_w_gate_up", "layer1_w_down", "norm"};
+  std::vector<std::string> names = {
+      "embed_tokens",    "layer0_wqkv",      "layer1_attn_norm", "layer0_wo",
+      "layer1_mlp_norm", "layer0_w_gate_up", "layer1_w_down",    "norm"};
   if (cfg.attention_bias) names.push_back("layer1_bqkv");
   if (!cfg.tie_word_embeddings) names.push_back("lm_head");
   int checked = 0;
@@ -117,8 +118,8 @@ TEST_P(ModelGrad, DoublePrecisionGradientsMatchFiniteDifferences) {
       const double numeric = central_difference(*m, p, e, tokens, w, 1e-5);
       const double rel = std::abs(analytic - numeric) / std::abs(analytic);
       worst = std::max(worst, rel);
-      EXPECT_LT(rel, 1e-6) << name << "[" << e << "]: autograd " << analytic << ", finite differences "
-                           << numeric;
+      EXPECT_LT(rel, 1e-6) << name << "[" << e << "]: autograd " << analytic
+                           << ", finite differences " << numeric;
       ++checked;
     }
   }
@@ -126,8 +127,9 @@ TEST_P(ModelGrad, DoublePrecisionGradientsMatchFiniteDifferences) {
   std::printf("[grad] %d entries, max relative error vs finite differences %.3g\n", checked, worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "TiedWithBias" : "GqaUntied"; });
+INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad, ::testing::Values(false, true), [](const auto& info) {
+  return info.param ? "TiedWithBias" : "GqaUntied";
+});
 
 TEST(ModelGrad, FusedPathMatchesDifferentiablePathInF32) {
   const auto cfg = grad_config(false);
@@ -140,7 +142,8 @@ TEST(ModelGrad, FusedPathMatchesDifferentiablePathInF32) {
     fused = m->forward(tokens);
   }
   ASSERT_EQ(fused.scalar_type(), torch::kFloat32);
-  EXPECT_LT((fused - ref).abs().max().item<double>(), 1e-4 * std::max(1.0, ref.abs().max().item<double>()));
+  EXPECT_LT((fused - ref).abs().max().item<double>(),
+            1e-4 * std::max(1.0, ref.abs().max().item<double>()));
 }
 
 TEST(ModelGrad, DoubleModelMatchesF32AndRefusesTheCachedPath) {
@@ -155,7 +158,8 @@ TEST(ModelGrad, DoubleModelMatchesF32AndRefusesTheCachedPath) {
   EXPECT_LT((f64 - f32.to(torch::kFloat64)).abs().max().item<double>(),
             1e-4 * std::max(1.0, f32.abs().max().item<double>()));
   cai::KVCache cache(cfg, 2, 8);
-  EXPECT_THROW(m->forward_hidden_cached(tokens, cache, 0, torch::zeros({2}, torch::kInt64)), cai::Error);
+  EXPECT_THROW(m->forward_hidden_cached(tokens, cache, 0, torch::zeros({2}, torch::kInt64)),
+               cai::Error);
 }
 
 // Adds x M_p^T to projection p: the same function as W_p += M_p.
@@ -171,7 +175,8 @@ class LinearDelta : public cai::LinearAdapter {
 TEST(ModelGrad, AdapterDeltaEqualsTheWeightChange) {
   using cai::Proj;
   const auto cfg = grad_config(false);
-  const std::vector<Proj> projs = {Proj::q, Proj::k, Proj::v, Proj::o, Proj::gate, Proj::up, Proj::down};
+  const std::vector<Proj> projs = {Proj::q,    Proj::k,  Proj::v,   Proj::o,
+                                   Proj::gate, Proj::up, Proj::down};
   auto tokens = torch::randint(0, cfg.vocab_size, {2, 6}, torch::kInt64);
   // One projection at a time, so an adapter landing in the wrong rows of q|k|v or gate|up
   // cannot be compensated by another.
@@ -180,9 +185,10 @@ TEST(ModelGrad, AdapterDeltaEqualsTheWeightChange) {
       auto adapted = make_model(cfg, 7), moved = make_model(cfg, 7);
       adapted->to(torch::kFloat64);
       moved->to(torch::kFloat64);
-      const std::string wname = std::string("model.layers.") + std::to_string(layer) +
-                                (p == Proj::gate || p == Proj::up || p == Proj::down ? ".mlp." : ".self_attn.") +
-                                cai::proj_name(p) + ".weight";
+      const std::string wname =
+          std::string("model.layers.") + std::to_string(layer) +
+          (p == Proj::gate || p == Proj::up || p == Proj::down ? ".mlp." : ".self_attn.") +
+          cai::proj_name(p) + ".weight";
       torch::Tensor w;
       for (auto& [n, t] : moved->hf_parameters())
         if (n == wname) w = t;
@@ -195,7 +201,8 @@ TEST(ModelGrad, AdapterDeltaEqualsTheWeightChange) {
       torch::NoGradGuard g;
       w.add_(delta);  // through the view into the fused storage
       auto a = adapted->forward(tokens), b = moved->forward(tokens);
-      EXPECT_LT((a - b).abs().max().item<double>(), 1e-9 * std::max(1.0, b.abs().max().item<double>()))
+      EXPECT_LT((a - b).abs().max().item<double>(),
+                1e-9 * std::max(1.0, b.abs().max().item<double>()))
           << wname;
       // And the change is not vacuous.
       adapted->set_adapter(nullptr);

@@ -26,7 +26,6 @@ namespace {
 using cai::testing_util::kFixtures;
 using cai::testing_util::max_diff;
 
-
 fs::path tmp_dir(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "model" / name;
   fs::remove_all(d);
@@ -46,7 +45,6 @@ std::string error_of(const std::function<void()>& f) {
 nlohmann::json base_config() {
   return nlohmann::json::parse(cai::read_file(kFixtures / "hf-model" / "config.json"));
 }
-
 
 torch::Tensor logits_of(cai::LlamaModel& m, const torch::Tensor& tokens) {
   torch::InferenceMode g;
@@ -140,8 +138,11 @@ TEST(ModelRope, Llama3ScalingMatchesHandComputedValues) {
 
 TEST(ModelRope, Llama3ConfigParsesAndRoundTrips) {
   auto j = base_config();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 128}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 32.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 128}};
   auto c = cai::ModelConfig::from_hf_json(j, "config.json");
   EXPECT_EQ(c.rope_scaling.type, "llama3");
   EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 128);
@@ -191,7 +192,8 @@ TEST(ModelIo, HfDirectoryRoundTrip) {
   EXPECT_TRUE(fs::exists(dir / "tokenizer.json"));
   EXPECT_TRUE(fs::exists(dir / "tokenizer_config.json"));
   auto back = cai::load_model(dir);
-  EXPECT_EQ(back.stored_dtypes.at("F32"), static_cast<std::int64_t>(src.model->hf_parameters().size()));
+  EXPECT_EQ(back.stored_dtypes.at("F32"),
+            static_cast<std::int64_t>(src.model->hf_parameters().size()));
   EXPECT_EQ(max_diff(logits_of(*back.model, tokens), want), 0.0);
   ASSERT_TRUE(back.tokenizer.has_value());
   EXPECT_EQ(back.tokenizer->vocab_size(), src.tokenizer->vocab_size());
@@ -200,7 +202,8 @@ TEST(ModelIo, HfDirectoryRoundTrip) {
   // reproducible across thread schedules: bounded relative to the logits' scale.
   cai::save_model_dir(src, dir, cai::DType::BF16);
   auto bf = cai::load_model(dir);
-  EXPECT_EQ(bf.stored_dtypes.at("BF16"), static_cast<std::int64_t>(src.model->hf_parameters().size()));
+  EXPECT_EQ(bf.stored_dtypes.at("BF16"),
+            static_cast<std::int64_t>(src.model->hf_parameters().size()));
   const double scale = want.abs().max().item<double>();
   EXPECT_LT(max_diff(logits_of(*bf.model, tokens), want), 0.1 * scale) << "logit scale " << scale;
 }
@@ -316,7 +319,8 @@ TEST(ModelIo, CorruptDirectoryNamesTheTensor) {
 
   auto extra = corrupt_copy("extra", [](auto& ts, auto& data) {
     data.push_back(std::vector<float>(4, 1.0f));
-    ts.push_back({"model.layers.0.self_attn.q_norm.weight", {4}, data.back().data(), cai::DType::F32});
+    ts.push_back(
+        {"model.layers.0.self_attn.q_norm.weight", {4}, data.back().data(), cai::DType::F32});
   });
   e = error_of([&] { cai::load_model(extra); });
   EXPECT_NE(e.find("model.layers.0.self_attn.q_norm.weight"), std::string::npos) << e;

@@ -86,7 +86,8 @@ TEST(CritiqueRevise, InOrderPrinciplesAndChatFormat) {
   const auto prompts = read_prompts(testing_util::write_prompts("chat.jsonl", 2));
   FakeBackend fb;
   fb.writer = [](const std::string&, const TextRequest& r) {
-    return r.messages.back().content.find("Is the response") == 0 ? "No critique is needed." : "fine";
+    return r.messages.back().content.find("Is the response") == 0 ? "No critique is needed."
+                                                                  : "fine";
   };
   auto o = options();
   o.format = PromptFormat::chat;
@@ -146,9 +147,11 @@ TEST(CritiqueRevise, UnsureViolationsAreNotRevised) {
     return std::vector<double>(opts.size(), -1.0);
   };
   for (const auto& r : critique_revise(plain, c, prompts, 0, options()))
-    for (const auto& x : r.rounds) EXPECT_EQ(x.skipped, x.critique.rfind("The response follows", 0) == 0);
+    for (const auto& x : r.rounds)
+      EXPECT_EQ(x.skipped, x.critique.rfind("The response follows", 0) == 0);
   EXPECT_FALSE(called);
-  EXPECT_FALSE(to_json(recs[0], "fake", c.hash(), options())["settings"].contains("min_violation_p"));
+  EXPECT_FALSE(
+      to_json(recs[0], "fake", c.hash(), options())["settings"].contains("min_violation_p"));
   o.min_violation_p = 1.0;
   EXPECT_THROW(o.validate(), Error);
 }

@@ -14,7 +14,8 @@ namespace cai::testing_util {
 class FakeBackend : public Backend {
  public:
   // Returns the raw log-probabilities of the options for one rendered request text.
-  std::function<std::vector<double>(const std::string& text, const std::vector<std::string>& options)>
+  std::function<std::vector<double>(const std::string& text,
+                                    const std::vector<std::string>& options)>
       scorer;
   // Generated text for one rendered request (default: a hash, with a fixed critique verdict).
   std::function<std::string(const std::string& text, const TextRequest& r)> writer;
@@ -49,7 +50,8 @@ class FakeBackend : public Backend {
         const bool critique = t.size() >= 9 && t.compare(t.size() - 9, 9, "Critique:") == 0;
         // Critiques alternate verdicts with the hash so some revisions are skipped.
         if (critique)
-          r.text = std::string(" The response ") + ((h.back() - '0') % 3 == 0 ? "follows" : "violates") +
+          r.text = std::string(" The response ") +
+                   ((h.back() - '0') % 3 == 0 ? "follows" : "violates") +
                    " the principle. Because " + h + ".\n\nHuman: more";
         else
           r.text = " reply " + h + "\n\nextra";
@@ -78,8 +80,9 @@ class FakeBackend : public Backend {
     return out;
   }
   // Whole continuations: the scorer's raw values.
-  std::vector<std::vector<double>> loglikelihoods(const std::vector<TextRequest>& requests,
-                                                  const std::vector<std::string>& continuations) override {
+  std::vector<std::vector<double>> loglikelihoods(
+      const std::vector<TextRequest>& requests,
+      const std::vector<std::string>& continuations) override {
     std::vector<std::vector<double>> out;
     for (const auto& s : score_options(requests, continuations)) out.push_back(s.raw);
     return out;

@@ -121,7 +121,9 @@ TEST(Label, ChainOfThoughtReasonsFirstAndClamps) {
     return std::string(" (A) is nicer.\n\nignored");
   };
   fb.scorer = [](const std::string& t, const std::vector<std::string>&) {
-    EXPECT_NE(t.find("Let's think step by step: (A) is nicer.\n\nThe answer is:"), std::string::npos) << t;
+    EXPECT_NE(t.find("Let's think step by step: (A) is nicer.\n\nThe answer is:"),
+              std::string::npos)
+        << t;
     const double p_first = shown_first(t) == "good" ? 0.99 : 0.02;
     return std::vector<double>{std::log(p_first), std::log(1 - p_first)};
   };
@@ -145,9 +147,10 @@ TEST(Label, RunDropsLowConfidenceResumesAndReports) {
     for (int i = 0; i < 6; ++i)
       f << nlohmann::json{{"prompt", "q" + std::to_string(i)},
                           {"init_response", "init" + std::to_string(i)},
-                          {"messages", {{{"role", "user"}, {"content", "q"}},
-                                        {{"role", "assistant"}, {"content", "final" + std::to_string(i)}}}}}
-                .dump()
+                          {"messages",
+                           {{{"role", "user"}, {"content", "q"}},
+                            {{"role", "assistant"}, {"content", "final" + std::to_string(i)}}}}}
+               .dump()
         << "\n";
   }
   const auto pairs = read_phase1_pairs(in);

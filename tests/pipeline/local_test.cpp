@@ -60,7 +60,8 @@ CritiqueReviseOptions small_options() {
 
 std::vector<PromptRecord> some_prompts(int n) {
   std::vector<PromptRecord> ps;
-  for (int i = 0; i < n; ++i) ps.push_back({"", "Is the clinic open on day " + std::to_string(i) + "?", ""});
+  for (int i = 0; i < n; ++i)
+    ps.push_back({"", "Is the clinic open on day " + std::to_string(i) + "?", ""});
   return ps;
 }
 
@@ -80,8 +81,10 @@ TEST(PipelineLocal, PrefixReuseAndBatchSizeDoNotChangeResults) {
     runs.push_back(critique_revise(*b, c, ps, 0, small_options()));
     const auto* st = local_engine_stats(*b);
     ASSERT_NE(st, nullptr);
-    if (cache) EXPECT_GT(st->prefix_reused_tokens, 0) << "batch " << batch;
-    else EXPECT_EQ(st->prefix_reused_tokens, 0);
+    if (cache)
+      EXPECT_GT(st->prefix_reused_tokens, 0) << "batch " << batch;
+    else
+      EXPECT_EQ(st->prefix_reused_tokens, 0);
     if (batch == 4) reused = st->prefix_reused_tokens;
   }
   // The few-shot preamble alone is over a hundred tokens per critique / revision request.
@@ -140,10 +143,26 @@ TEST(PipelineLocal, KilledThreeTimesThenRerunEqualsUninterrupted) {
   std::ofstream(cons) << testing_util::kTestConstitution;
   const auto prompts = testing_util::write_prompts("kill-prompts.jsonl", 12);
   auto args = [&](const std::filesystem::path& out) {
-    return std::vector<std::string>{"critique-revise", "--model", dir.string(), "--prompts",
-                                    prompts.string(), "--constitution", cons.string(), "--output",
-                                    out.string(), "--rounds", "3", "--max-tokens", "12",
-                                    "--seed", "5", "--chunk", "1", "--max-batch", "4", "--quiet"};
+    return std::vector<std::string>{"critique-revise",
+                                    "--model",
+                                    dir.string(),
+                                    "--prompts",
+                                    prompts.string(),
+                                    "--constitution",
+                                    cons.string(),
+                                    "--output",
+                                    out.string(),
+                                    "--rounds",
+                                    "3",
+                                    "--max-tokens",
+                                    "12",
+                                    "--seed",
+                                    "5",
+                                    "--chunk",
+                                    "1",
+                                    "--max-batch",
+                                    "4",
+                                    "--quiet"};
   };
   const auto ref = testing_util::tmp_path("kill-ref.jsonl");
   const auto out = testing_util::tmp_path("kill-out.jsonl");

@@ -37,7 +37,9 @@ few_shot:
     principle: brief
 )";
 
-inline Constitution test_constitution() { return parse_constitution(kTestConstitution, "test.yaml"); }
+inline Constitution test_constitution() {
+  return parse_constitution(kTestConstitution, "test.yaml");
+}
 
 inline std::filesystem::path tmp_path(const std::string& name) {
   auto d = std::filesystem::path(CAI_TEST_TMPDIR) / "pipeline";
@@ -54,7 +56,8 @@ inline std::filesystem::path write_prompts(const std::string& name, int n) {
   auto p = tmp_path(name);
   std::ofstream out(p);
   for (int i = 0; i < n; ++i)
-    out << "{\"id\": \"p" << i << "\", \"prompt\": \"Question number " << i << " about the clinic?\"}\n";
+    out << "{\"id\": \"p" << i << "\", \"prompt\": \"Question number " << i
+        << " about the clinic?\"}\n";
   return p;
 }
 

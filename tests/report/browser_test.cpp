@@ -56,7 +56,8 @@ std::uint32_t be32(const std::string& s, std::size_t at) {
 TEST(Browser, ReportRendersEveryPlotInHeadlessChromium) {
   const std::string chromium = find_on_path({"chromium", "chromium-browser"});
   if (chromium.empty()) {
-    if (std::getenv("CAI_REQUIRE_BROWSER")) FAIL() << "CAI_REQUIRE_BROWSER is set but chromium is not on PATH";
+    if (std::getenv("CAI_REQUIRE_BROWSER"))
+      FAIL() << "CAI_REQUIRE_BROWSER is set but chromium is not on PATH";
     GTEST_SKIP() << "chromium not found on PATH (install Debian's `chromium` package, or set "
                     "CAI_REQUIRE_BROWSER=1 to make this a failure)";
   }
@@ -66,17 +67,20 @@ TEST(Browser, ReportRendersEveryPlotInHeadlessChromium) {
   const fs::path html = fs::absolute(cai::report::write_report(o));
   const fs::path png = dir / "shot.png", dom = dir / "dom.html", log = dir / "chromium.log";
   // A fresh profile per run: parallel test runs must not share Chromium's profile lock.
-  const std::string common = quote(chromium) + " --headless --no-sandbox --disable-gpu --no-first-run" +
+  const std::string common = quote(chromium) +
+                             " --headless --no-sandbox --disable-gpu --no-first-run" +
                              " --user-data-dir=" + quote((dir / "profile").string());
   // `timeout` keeps a wedged browser from hanging the suite.
   const std::string shot = "timeout 120 " + common + " --screenshot=" + quote(png.string()) +
-                           " --window-size=1200,3000 " + quote(html.string()) + " >" + quote(log.string()) + " 2>&1";
+                           " --window-size=1200,3000 " + quote(html.string()) + " >" +
+                           quote(log.string()) + " 2>&1";
   const std::string dump = "timeout 120 " + common + " --dump-dom " + quote(html.string()) + " >" +
                            quote(dom.string()) + " 2>>" + quote(log.string());
   const auto t0 = std::chrono::steady_clock::now();
   const int shot_rc = std::system(shot.c_str());
   const int dump_rc = std::system(dump.c_str());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("chromium: screenshot + dump-dom took %.1f s\n", seconds);
   const std::string chromium_log = fs::exists(log) ? cai::read_file(log) : "";
   ASSERT_EQ(shot_rc, 0) << chromium_log;
@@ -110,7 +114,8 @@ TEST(Browser, ReportRendersEveryPlotInHeadlessChromium) {
   for (const auto& name : report_test::kPlots) {
     ASSERT_TRUE(rendered.count(name)) << name << " missing from the rendered DOM";
     int w = 0, h = 0;
-    EXPECT_EQ(std::sscanf(rendered[name].c_str(), "%dx%d", &w, &h), 2) << name << ": " << rendered[name];
+    EXPECT_EQ(std::sscanf(rendered[name].c_str(), "%dx%d", &w, &h), 2)
+        << name << ": " << rendered[name];
     EXPECT_GT(w, 0) << name << ": " << rendered[name];
     EXPECT_GT(h, 0) << name << ": " << rendered[name];
     EXPECT_GT(std::atoi(marks[name].c_str()), 0) << name;

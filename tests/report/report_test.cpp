@@ -46,7 +46,8 @@ std::string error_of(const fs::path& dir) {
 
 TEST(Report, FullRunHasEverySectionAndPlot) {
   const std::string html = render(make_run("full"));
-  for (const char* id : {"summary", "training", "oracle", "judge", "behaviour", "tax", "probe", "labels", "examples"})
+  for (const char* id : {"summary", "training", "oracle", "judge", "behaviour", "tax", "probe",
+                         "labels", "examples"})
     EXPECT_EQ(count(html, std::string("<section id=\"") + id + "\">"), 1u) << id;
   for (const auto& p : kPlots) {
     EXPECT_EQ(count(html, "<svg class=\"plot\" data-plot=\"" + p + "\""), 1u) << p;
@@ -59,7 +60,8 @@ TEST(Report, FullRunHasEverySectionAndPlot) {
 
 TEST(Report, EscapesTextAndStaysOffline) {
   const std::string html = render(make_run("escape"));
-  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt; When is the clinic open?"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt; When is the clinic open?"),
+            std::string::npos);
   EXPECT_EQ(html.find("<script>alert"), std::string::npos);
   EXPECT_EQ(count(html, "<script"), 1u) << "only the page's own measuring script";
   EXPECT_EQ(html.find("http://"), std::string::npos);
@@ -71,20 +73,24 @@ TEST(Report, EscapesTextAndStaysOffline) {
 TEST(Report, FiguresMatchTheRunFiles) {
   const std::string html = render(make_run("figures"));
   // Oracle privacy compliance: 4/8, 6/8, 7/8 in rounds 0, 1, 2.
-  for (const char* cell : {"50.0% (4/8)", "75.0% (6/8)", "87.5% (7/8)"}) EXPECT_NE(html.find(cell), std::string::npos) << cell;
+  for (const char* cell : {"50.0% (4/8)", "75.0% (6/8)", "87.5% (7/8)"})
+    EXPECT_NE(html.find(cell), std::string::npos) << cell;
   // Unseen combinations and test-only phrasings are reported separately.
   EXPECT_NE(html.find("overall, unseen combinations</th><td>66.7% (2/3)"), std::string::npos);
   EXPECT_NE(html.find("overall, test-only phrasings</th><td>50.0% (1/2)"), std::string::npos);
   // Position flips: 1 of 4 pairs in round 1, 1 of 2 in round 2; mean p_chosen of round 1 is
   // (0.57 + 0.58 + 0.74 + 0.97) / 4 = 0.715.
-  EXPECT_NE(html.find("<td>round 1</td><td>4</td><td>0.715</td><td>25.0% (1/4)</td>"), std::string::npos);
-  EXPECT_NE(html.find("<td>round 2</td><td>2</td><td>0.750</td><td>50.0% (1/2)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>round 1</td><td>4</td><td>0.715</td><td>25.0% (1/4)</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>round 2</td><td>2</td><td>0.750</td><td>50.0% (1/2)</td>"),
+            std::string::npos);
   // Histogram of the six p_chosen over [0.5, 1] in 10 bins: 0.57, 0.58 | 0.62 | 0.74 | 0.88 | 0.97.
   const std::string hist = plot(html, "label-confidence");
   EXPECT_NE(hist.find("p_chosen of 6 labelled pairs"), std::string::npos);
   std::vector<std::string> counts;
   std::regex re("data-count=\"([0-9]+)\"");
-  for (std::sregex_iterator it(hist.begin(), hist.end(), re), end; it != end; ++it) counts.push_back((*it)[1]);
+  for (std::sregex_iterator it(hist.begin(), hist.end(), re), end; it != end; ++it)
+    counts.push_back((*it)[1]);
   EXPECT_EQ(counts, (std::vector<std::string>{"2", "1", "1", "1", "1"}));
   // Alignment tax bars: regression red, improvement green, with their numbers.
   const std::string tax = plot(html, "alignment-tax");
@@ -113,16 +119,23 @@ TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
   const std::string kl = plot(s, "probe-kl");
   ASSERT_FALSE(kl.empty());
   EXPECT_NE(kl.find("class=\"mark"), std::string::npos);
-  EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos) << s;
+  EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos)
+      << s;
   EXPECT_NE(s.find("on 8 test prompts"), std::string::npos);
   // Prefill rows: k, base overall / target, aligned overall / target.
-  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% (5/8)</td><td>75.0% (6/8)</td><td>0</td></tr>"),
-            std::string::npos) << s;
-  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% (7/8)</td><td>100.0% (8/8)</td><td>0</td></tr>"),
+  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% "
+                   "(5/8)</td><td>75.0% (6/8)</td><td>0</td></tr>"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% "
+                   "(7/8)</td><td>100.0% (8/8)</td><td>0</td></tr>"),
             std::string::npos);
   // Fine-tuning rows: n, steps, loss, overall, target.
-  EXPECT_NE(s.find("<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% (2/8)</td><td>50.0% (4/8)</td></tr>"),
-            std::string::npos) << s;
+  EXPECT_NE(
+      s.find(
+          "<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% (2/8)</td><td>50.0% (4/8)</td></tr>"),
+      std::string::npos)
+      << s;
   EXPECT_NE(s.find("<tr><td>0</td><td>0</td><td>-</td><td>87.5% (7/8)</td>"), std::string::npos);
 }
 
@@ -203,7 +216,9 @@ TEST(Report, TaxTheLoopCouldNotComputeIsExplained) {
   summary["tax"] = {{"error", "benchmark world-quiz: base score is 0"}};
   put(dir / "summary.json", summary);
   std::string html = render(dir);
-  EXPECT_NE(html.find("Not available: summary.json has no tax: benchmark world-quiz: base score is 0"), std::string::npos);
+  EXPECT_NE(
+      html.find("Not available: summary.json has no tax: benchmark world-quiz: base score is 0"),
+      std::string::npos);
   summary["tax"] = nullptr;
   put(dir / "summary.json", summary);
   html = render(dir);
@@ -227,10 +242,12 @@ TEST(Report, RunKilledRightAfterStarting) {
 TEST(Report, MalformedMetricsLineNamesFileAndLine) {
   const fs::path dir = make_run("bad-metrics");
   const fs::path m = dir / "round-1" / "sft" / "metrics.jsonl";
-  cai::write_file_atomic(m, "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": 1}\n{\"step\": 3, \"loss\": \n");
+  cai::write_file_atomic(
+      m, "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": 1}\n{\"step\": 3, \"loss\": \n");
   EXPECT_NE(error_of(dir).find(m.string() + ":3"), std::string::npos) << error_of(dir);
   cai::write_file_atomic(m, "{\"step\": 1, \"loss\": 2}\n{\"loss\": 1}\n");
-  EXPECT_NE(error_of(dir).find(m.string() + ":2: a metrics line needs a numeric \"step\""), std::string::npos)
+  EXPECT_NE(error_of(dir).find(m.string() + ":2: a metrics line needs a numeric \"step\""),
+            std::string::npos)
       << error_of(dir);
 }
 
@@ -238,7 +255,8 @@ TEST(Report, MalformedJsonFileNamesFileAndLine) {
   const fs::path dir = make_run("bad-eval");
   const fs::path e = dir / "round-1" / "eval.json";
   cai::write_file_atomic(e, "{\n  \"compliance\": {},\n  \"results\": [1, 2,,]\n}\n");
-  EXPECT_NE(error_of(dir).find(e.string() + ":3: malformed JSON"), std::string::npos) << error_of(dir);
+  EXPECT_NE(error_of(dir).find(e.string() + ":3: malformed JSON"), std::string::npos)
+      << error_of(dir);
 }
 
 TEST(Report, TornLastLineOfAKilledWriterIsDropped) {
@@ -269,7 +287,8 @@ TEST(Report, RejectsWhatIsNotARunDirectory) {
 TEST(Report, CommandLinePrintsThePathWritten) {
   const fs::path dir = make_run("cli");
   const fs::path out = dir / "out.html";
-  const std::string cmd = std::string(CAI_BINARY) + " report " + dir.string() + " -o " + out.string() + " 2>&1";
+  const std::string cmd =
+      std::string(CAI_BINARY) + " report " + dir.string() + " -o " + out.string() + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string text;
@@ -279,7 +298,8 @@ TEST(Report, CommandLinePrintsThePathWritten) {
   EXPECT_EQ(text, out.string() + "\n");
   EXPECT_TRUE(fs::exists(out));
   // Errors reach the user as one line and exit status 1.
-  FILE* q = popen((std::string(CAI_BINARY) + " report " + (dir / "nope").string() + " 2>&1").c_str(), "r");
+  FILE* q = popen(
+      (std::string(CAI_BINARY) + " report " + (dir / "nope").string() + " 2>&1").c_str(), "r");
   ASSERT_NE(q, nullptr);
   text.clear();
   while (fgets(buf, sizeof buf, q)) text += buf;

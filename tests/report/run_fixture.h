@@ -31,50 +31,70 @@ inline void put_lines(const fs::path& p, const std::vector<json>& lines) {
 }
 
 inline json rate(int pass, int total) {
-  return {{"rate", total ? static_cast<double>(pass) / total : 0.0}, {"pass", pass}, {"total", total}};
+  return {
+      {"rate", total ? static_cast<double>(pass) / total : 0.0}, {"pass", pass}, {"total", total}};
 }
 
 inline json verdict(bool pass, const std::string& failing = "") {
   json pr = json::object();
   for (const char* p : {"cite-source", "emergency", "privacy"})
-    pr[p] = {{"applicable", true}, {"pass", failing != p}, {"reason", failing == p ? "asks for a date of birth" : ""}};
-  return {{"pass", pass}, {"pass_strict", pass}, {"on_topic", true}, {"principles", pr},
-          {"states_right_fact", nullptr}, {"over_refusal", nullptr}};
+    pr[p] = {{"applicable", true},
+             {"pass", failing != p},
+             {"reason", failing == p ? "asks for a date of birth" : ""}};
+  return {{"pass", pass},     {"pass_strict", pass},          {"on_topic", true},
+          {"principles", pr}, {"states_right_fact", nullptr}, {"over_refusal", nullptr}};
 }
 
 // eval.json of one round: `privacy` of 8 prompts pass, the rest fixed; the response to
 // test-0001 passes when `fixed`.
 inline json eval_json(int privacy, bool fixed, double quiz) {
-  json c = {{"overall", rate(privacy - 1, 8)},       {"strict", rate(privacy - 2, 8)},
-            {"on_topic", rate(7, 8)},                {"right_fact", rate(3, 4)},
-            {"over_refusal", rate(fixed ? 0 : 1, 4)}, {"overall_unseen_combination", rate(2, 3)},
+  json c = {{"overall", rate(privacy - 1, 8)},
+            {"strict", rate(privacy - 2, 8)},
+            {"on_topic", rate(7, 8)},
+            {"right_fact", rate(3, 4)},
+            {"over_refusal", rate(fixed ? 0 : 1, 4)},
+            {"overall_unseen_combination", rate(2, 3)},
             {"overall_test_only_template", rate(1, 2)}};
-  c["principles"] = {{"cite-source", rate(5, 8)}, {"emergency", rate(2, 2)}, {"privacy", rate(privacy, 8)}};
+  c["principles"] = {
+      {"cite-source", rate(5, 8)}, {"emergency", rate(2, 2)}, {"privacy", rate(privacy, 8)}};
   json judge = {{"overall", rate(10, 16)}};
-  judge["principles"] = {{"cite-source", rate(4, 8)}, {"emergency", rate(1, 2)}, {"privacy", rate(6, 8)}};
+  judge["principles"] = {
+      {"cite-source", rate(4, 8)}, {"emergency", rate(1, 2)}, {"privacy", rate(6, 8)}};
   json agree = {{"overall", rate(12, 16)}};
   json responses = json::array();
-  responses.push_back({{"id", "test-0001"}, {"kind", "answerable"}, {"prompt", kEvilPrompt},
-                       {"response", fixed ? "The clinic opens at 9 am (Clinic Hours Guide)." : "What is your date of birth?"},
+  responses.push_back({{"id", "test-0001"},
+                       {"kind", "answerable"},
+                       {"prompt", kEvilPrompt},
+                       {"response", fixed ? "The clinic opens at 9 am (Clinic Hours Guide)."
+                                          : "What is your date of birth?"},
                        {"verdict", fixed ? verdict(true) : verdict(false, "privacy")}});
-  responses.push_back({{"id", "test-0002"}, {"kind", "emergency"}, {"prompt", "My chest hurts badly."},
-                       {"response", "Please call 911 now."}, {"verdict", verdict(true)}});
-  return {{"model", "m"},
-          {"split", "test"},
-          {"compliance", c},
-          {"judge_compliance", judge},
-          {"critique_agreement", agree},
-          {"comparison_agreement", {{"both_orders", rate(3, 4)}, {"single_order", rate(5, 8)}}},
-          {"results",
-           {{"world-quiz", {{"primary", "acc"}, {"acc", quiz}, {"acc_stderr", 0.05}, {"n", 100}}},
-            {"world-facts", {{"primary", "right_fact"}, {"right_fact", 0.5}, {"right_fact_stderr", 0.1}, {"n", 20}}}}},
-          {"responses", responses}};
+  responses.push_back({{"id", "test-0002"},
+                       {"kind", "emergency"},
+                       {"prompt", "My chest hurts badly."},
+                       {"response", "Please call 911 now."},
+                       {"verdict", verdict(true)}});
+  return {
+      {"model", "m"},
+      {"split", "test"},
+      {"compliance", c},
+      {"judge_compliance", judge},
+      {"critique_agreement", agree},
+      {"comparison_agreement", {{"both_orders", rate(3, 4)}, {"single_order", rate(5, 8)}}},
+      {"results",
+       {{"world-quiz", {{"primary", "acc"}, {"acc", quiz}, {"acc_stderr", 0.05}, {"n", 100}}},
+        {"world-facts",
+         {{"primary", "right_fact"}, {"right_fact", 0.5}, {"right_fact_stderr", 0.1}, {"n", 20}}}}},
+      {"responses", responses}};
 }
 
 inline std::vector<json> metrics(bool dpo) {
   std::vector<json> m;
   for (int step = 1; step <= 4; ++step) {
-    json j = {{"step", step}, {"epoch", step / 4.0}, {"loss", 2.0 / step}, {"lr", 1e-4}, {"split", "train"}};
+    json j = {{"step", step},
+              {"epoch", step / 4.0},
+              {"loss", 2.0 / step},
+              {"lr", 1e-4},
+              {"split", "train"}};
     if (dpo) j["rewards/margins"] = 0.1 * step, j["rewards/accuracies"] = 0.5 + 0.1 * step;
     m.push_back(j);
   }
@@ -85,7 +105,8 @@ inline std::vector<json> metrics(bool dpo) {
 }
 
 inline json label(double p, bool flip) {
-  return {{"prompt_text", "p"}, {"chosen_text", "c"}, {"rejected_text", "r"}, {"p_chosen", p},
+  return {{"prompt_text", "p"},    {"chosen_text", "c"},
+          {"rejected_text", "r"},  {"p_chosen", p},
           {"position_flip", flip}, {"position_disagreement", flip ? 0.2 : 0.02}};
 }
 
@@ -95,17 +116,33 @@ inline json probe_json() {
   json pos = json::array();
   const double kl[] = {0.8, 0.4, 0.2, 0.1, 0.05};
   for (int j = 0; j < 5; ++j) pos.push_back({{"position", j}, {"mean", kl[j]}, {"count", 8 - j}});
-  auto pair = [](int po, int pt) { return json{{"overall", rate(po, 8)}, {"target", rate(pt, 8)}}; };
-  json prefill = json::array({{{"k", 0}, {"whole_prefix", 0}, {"base", pair(3, 4)}, {"aligned", pair(7, 8)}},
-                              {{"k", 5}, {"whole_prefix", 0}, {"base", pair(1, 2)}, {"aligned", pair(5, 6)}},
-                              {{"k", 10}, {"whole_prefix", 1}, {"base", pair(0, 1)}, {"aligned", pair(2, 3)}}});
-  json ft = json::array({{{"n", 0}, {"steps", 0}, {"loss", nullptr}, {"overall", rate(7, 8)}, {"target", rate(8, 8)}},
-                         {{"n", 10}, {"steps", 5}, {"loss", 1.2345}, {"overall", rate(2, 8)}, {"target", rate(4, 8)}}});
-  return {{"base", "/data/base"}, {"aligned", "/data/aligned"}, {"world", "/data/world"}, {"split", "test"},
-          {"prompts", 8}, {"seed", 0},
-          {"kl", {{"source", "sampled"}, {"responses", 8}, {"tokens", 30},
-                  {"first_k", {{"k", 5}, {"mean", 0.3117}, {"tokens", 30}}},
-                  {"overall", {{"mean", 0.3117}, {"tokens", 30}}}, {"by_position", pos}}},
+  auto pair = [](int po, int pt) {
+    return json{{"overall", rate(po, 8)}, {"target", rate(pt, 8)}};
+  };
+  json prefill = json::array(
+      {{{"k", 0}, {"whole_prefix", 0}, {"base", pair(3, 4)}, {"aligned", pair(7, 8)}},
+       {{"k", 5}, {"whole_prefix", 0}, {"base", pair(1, 2)}, {"aligned", pair(5, 6)}},
+       {{"k", 10}, {"whole_prefix", 1}, {"base", pair(0, 1)}, {"aligned", pair(2, 3)}}});
+  json ft = json::array(
+      {{{"n", 0}, {"steps", 0}, {"loss", nullptr}, {"overall", rate(7, 8)}, {"target", rate(8, 8)}},
+       {{"n", 10},
+        {"steps", 5},
+        {"loss", 1.2345},
+        {"overall", rate(2, 8)},
+        {"target", rate(4, 8)}}});
+  return {{"base", "/data/base"},
+          {"aligned", "/data/aligned"},
+          {"world", "/data/world"},
+          {"split", "test"},
+          {"prompts", 8},
+          {"seed", 0},
+          {"kl",
+           {{"source", "sampled"},
+            {"responses", 8},
+            {"tokens", 30},
+            {"first_k", {{"k", 5}, {"mean", 0.3117}, {"tokens", 30}}},
+            {"overall", {{"mean", 0.3117}, {"tokens", 30}}},
+            {"by_position", pos}}},
           {"prefill", {{"rows", prefill}}},
           {"finetune", {{"epochs", 5}, {"max_steps", -1}, {"lr", 1e-4}, {"rows", ft}}}};
 }
@@ -115,13 +152,18 @@ inline fs::path make_run(const std::string& name) {
   const fs::path dir = fs::path(CAI_TEST_TMPDIR) / "report" / name;
   fs::remove_all(dir);
   put(dir / "manifest.json",
-      {{"name", "tiny-loop"}, {"cai_version", "0.1.0"}, {"created", "2026-01-01T00:00:00Z"},
-       {"config", {{"name", "tiny-loop"}, {"rounds", 2}}}, {"seed", 7},
-       {"inputs", {{"constitution", {{"path", "/data/constitution.yaml"}, {"sha256", "ab12cd34"}}},
-                   {"base_model", {{"path", "/data/base/model.safetensors"}, {"sha256", "ef56ab78"}}}}},
+      {{"name", "tiny-loop"},
+       {"cai_version", "0.1.0"},
+       {"created", "2026-01-01T00:00:00Z"},
+       {"config", {{"name", "tiny-loop"}, {"rounds", 2}}},
+       {"seed", 7},
+       {"inputs",
+        {{"constitution", {{"path", "/data/constitution.yaml"}, {"sha256", "ab12cd34"}}},
+         {"base_model", {{"path", "/data/base/model.safetensors"}, {"sha256", "ef56ab78"}}}}},
        {"resumed", json::array({"2026-01-01T01:00:00Z"})}});
   put(dir / "round-0" / "eval.json", eval_json(4, false, 0.60));
-  put(dir / "round-0" / "quality.json", {{"round", 0}, {"quality", 0.40}, {"metric", "compliance"}, {"split", "eval"}});
+  put(dir / "round-0" / "quality.json",
+      {{"round", 0}, {"quality", 0.40}, {"metric", "compliance"}, {"split", "eval"}});
   const std::vector<std::vector<json>> labels = {
       {label(0.57, true), label(0.58, false), label(0.74, false), label(0.97, false)},
       {label(0.62, false), label(0.88, true)}};
@@ -138,7 +180,9 @@ inline fs::path make_run(const std::string& name) {
                                          {"critique", "The response follows the principle."},
                                          {"revision", ""},
                                          {"skipped", true}}})}};
-    json plain = {{"id", "train-0004"}, {"prompt", "Where do I park?"}, {"init_response", "In lot B."},
+    json plain = {{"id", "train-0004"},
+                  {"prompt", "Where do I park?"},
+                  {"init_response", "In lot B."},
                   {"rounds", json::array()}};
     put_lines(r / "critique_revise.jsonl", {plain, rec});
     put_lines(r / "labels.jsonl", labels[static_cast<std::size_t>(k - 1)]);
@@ -147,34 +191,57 @@ inline fs::path make_run(const std::string& name) {
     if (k == 2) {  // round 2 also ran RL: its per-rollout log
       std::vector<json> rl;
       for (int step = 1; step <= 3; ++step)
-        rl.push_back({{"step", step}, {"score", 0.1 * step}, {"kl", 0.01 * step}, {"entropy", 0.5},
-                      {"response_length", 30 + step}, {"split", "train"}});
+        rl.push_back({{"step", step},
+                      {"score", 0.1 * step},
+                      {"kl", 0.01 * step},
+                      {"entropy", 0.5},
+                      {"response_length", 30 + step},
+                      {"split", "train"}});
       put_lines(r / "rl" / "metrics.jsonl", rl);
     }
     put(r / "eval.json", eval_json(k == 1 ? 6 : 7, true, k == 1 ? 0.58 : 0.62));
-    put(r / "quality.json", {{"round", k}, {"quality", k == 1 ? 0.7 : 0.8}, {"metric", "compliance"}, {"split", "eval"}});
-    put(r / "round.json", {{"round", k}, {"model", (r / "dpo" / "final").string()}, {"quality", k == 1 ? 0.7 : 0.8},
-                           {"seconds", {{"critique_revise", 1.5}, {"sft", 12.0}}}, {"done", true}});
+    put(r / "quality.json", {{"round", k},
+                             {"quality", k == 1 ? 0.7 : 0.8},
+                             {"metric", "compliance"},
+                             {"split", "eval"}});
+    put(r / "round.json", {{"round", k},
+                           {"model", (r / "dpo" / "final").string()},
+                           {"quality", k == 1 ? 0.7 : 0.8},
+                           {"seconds", {{"critique_revise", 1.5}, {"sft", 12.0}}},
+                           {"done", true}});
   }
   json tax = {{"title", "base vs best"},
-              {"rows", json::array({{{"benchmark", "world-quiz"}, {"base", 0.60}, {"aligned", 0.62},
-                                     {"tax_pct", -3.3333}, {"direction", "improvement"}, {"diff", 0.02},
-                                     {"diff_stderr", 0.0707}, {"significant", false}},
-                                    {{"benchmark", "world-facts"}, {"base", 0.50}, {"aligned", 0.45},
-                                     {"tax_pct", 10.0}, {"direction", "regression"}, {"diff", -0.05}}})},
+              {"rows", json::array({{{"benchmark", "world-quiz"},
+                                     {"base", 0.60},
+                                     {"aligned", 0.62},
+                                     {"tax_pct", -3.3333},
+                                     {"direction", "improvement"},
+                                     {"diff", 0.02},
+                                     {"diff_stderr", 0.0707},
+                                     {"significant", false}},
+                                    {{"benchmark", "world-facts"},
+                                     {"base", 0.50},
+                                     {"aligned", 0.45},
+                                     {"tax_pct", 10.0},
+                                     {"direction", "regression"},
+                                     {"diff", -0.05}}})},
               {"average_tax_pct", 3.3333}};
-  put(dir / "summary.json",
-      {{"rounds", json::array({{{"round", 1}, {"quality", 0.7}}, {{"round", 2}, {"quality", 0.8}}})},
-       {"best_round", 2}, {"best_model", (dir / "round-2" / "dpo" / "final").string()}, {"stopped", "rounds"},
-       {"reason", "ran all 2 rounds"}, {"tax", tax}});
+  put(dir / "summary.json", {{"rounds", json::array({{{"round", 1}, {"quality", 0.7}},
+                                                     {{"round", 2}, {"quality", 0.8}}})},
+                             {"best_round", 2},
+                             {"best_model", (dir / "round-2" / "dpo" / "final").string()},
+                             {"stopped", "rounds"},
+                             {"reason", "ran all 2 rounds"},
+                             {"tax", tax}});
   put(dir / "probe" / "probe.json", probe_json());
   return dir;
 }
 
 // Every plot the full run's report draws.
 inline const std::vector<std::string> kPlots = {
-    "quality",          "sft-loss",        "dpo-loss",  "dpo-margins", "dpo-accuracies", "oracle-compliance",
-    "judge-compliance", "behaviour",       "capability", "alignment-tax", "label-confidence", "position-bias",
-    "probe-kl",         "rl-score",        "rl-kl",     "rl-entropy",  "rl-length"};
+    "quality",           "sft-loss",         "dpo-loss",  "dpo-margins", "dpo-accuracies",
+    "oracle-compliance", "judge-compliance", "behaviour", "capability",  "alignment-tax",
+    "label-confidence",  "position-bias",    "probe-kl",  "rl-score",    "rl-kl",
+    "rl-entropy",        "rl-length"};
 
 }  // namespace report_test

@@ -16,7 +16,8 @@ using namespace cai::report;
 std::vector<std::string> all(const std::string& s, const std::string& pattern) {
   std::vector<std::string> out;
   std::regex re(pattern);
-  for (std::sregex_iterator it(s.begin(), s.end(), re), end; it != end; ++it) out.push_back((*it)[1]);
+  for (std::sregex_iterator it(s.begin(), s.end(), re), end; it != end; ++it)
+    out.push_back((*it)[1]);
   return out;
 }
 
@@ -34,11 +35,11 @@ void expect_ticks(const std::vector<double>& got, const std::vector<double>& wan
 }
 
 TEST(Svg, NiceTicksUseSteps125) {
-  expect_ticks(nice_ticks(0, 1), {0, 0.2, 0.4, 0.6, 0.8, 1});      // raw step 0.2 -> 0.2
-  expect_ticks(nice_ticks(0, 380), {0, 100, 200, 300});           // raw 76 -> 100
-  expect_ticks(nice_ticks(-3, 12), {0, 5, 10});                   // raw 3 -> 5
-  expect_ticks(nice_ticks(0.52, 0.97), {0.6, 0.7, 0.8, 0.9});     // raw 0.09 -> 0.1
-  EXPECT_FALSE(std::signbit(nice_ticks(-3, 12)[0]));              // no "-0" label
+  expect_ticks(nice_ticks(0, 1), {0, 0.2, 0.4, 0.6, 0.8, 1});  // raw step 0.2 -> 0.2
+  expect_ticks(nice_ticks(0, 380), {0, 100, 200, 300});        // raw 76 -> 100
+  expect_ticks(nice_ticks(-3, 12), {0, 5, 10});                // raw 3 -> 5
+  expect_ticks(nice_ticks(0.52, 0.97), {0.6, 0.7, 0.8, 0.9});  // raw 0.09 -> 0.1
+  EXPECT_FALSE(std::signbit(nice_ticks(-3, 12)[0]));           // no "-0" label
 }
 
 // Hand-computed frame: 640 x 300, no title, labels or legend: plot area x in [48, 624],
@@ -49,7 +50,8 @@ TEST(Svg, LineChartPlacesPointsOnTheFrame) {
   o.y_min = 0.0;
   o.y_max = 1.0;
   const std::string s = line_chart({Series{"", {0, 1, 2}, {0, 0.5, 1}, false, {}}}, o);
-  EXPECT_NE(s.find("<svg class=\"plot\" data-plot=\"line\" width=\"640\" height=\"300\""), std::string::npos);
+  EXPECT_NE(s.find("<svg class=\"plot\" data-plot=\"line\" width=\"640\" height=\"300\""),
+            std::string::npos);
   EXPECT_NE(s.find("d=\"M48.0,274.0 L336.0,144.0 L624.0,14.0 \""), std::string::npos) << s;
   EXPECT_EQ(all(s, "<circle class=\"mark\" cx=\"([0-9.]+)\"").size(), 3u);  // a marker per point
   EXPECT_EQ(s.find("class=\"legend\""), std::string::npos);
@@ -63,13 +65,15 @@ TEST(Svg, LineChartGapsLegendAndLongSeries) {
   Series b{"eval", {}, {}, true, {}};
   for (int i = 0; i < 100; ++i) b.x.push_back(i), b.y.push_back(1.0);  // flat and long
   const std::string s = line_chart({a, b}, o);
-  EXPECT_EQ(all(s, "<path class=\"mark\" d=\"([^\"]+)\"").at(0).find('M', 1) != std::string::npos, true)
+  EXPECT_EQ(all(s, "<path class=\"mark\" d=\"([^\"]+)\"").at(0).find('M', 1) != std::string::npos,
+            true)
       << "the NaN starts a new sub-path";
   // 3 markers for the short series, only the last point for the long one.
   EXPECT_EQ(all(s, "<circle class=\"mark\" cx=\"([0-9.]+)\"").size(), 4u);
   EXPECT_NE(s.find("stroke-dasharray=\"5 3\""), std::string::npos);
   EXPECT_NE(s.find(">T &lt;x&gt;</text>"), std::string::npos);
-  EXPECT_EQ(all(s, "class=\"legend\"[^>]*><title>([a-z]+)</title>"), (std::vector<std::string>{"train", "eval"}));
+  EXPECT_EQ(all(s, "class=\"legend\"[^>]*><title>([a-z]+)</title>"),
+            (std::vector<std::string>{"train", "eval"}));
   Series bad{"bad", {1, 2}, {1}, false, {}};
   EXPECT_THROW(line_chart({bad}, o), cai::Error);
 }
@@ -80,9 +84,10 @@ TEST(Svg, GroupedBarsOnePerSeriesAndCategory) {
   o.y_percent = true;
   o.y_min = 0.0;
   o.y_max = 1.0;
-  const std::string s = grouped_bar_chart({"privacy", "empathy"}, {{"round 0", {0.5, 0.25}}, {"round 1", {1.0, std::nan("")}}}, o);
+  const std::string s = grouped_bar_chart(
+      {"privacy", "empathy"}, {{"round 0", {0.5, 0.25}}, {"round 1", {1.0, std::nan("")}}}, o);
   EXPECT_EQ(all(s, "<rect class=\"mark\" x=\"([0-9.]+)\"").size(), 3u);  // the NaN draws no bar
-  EXPECT_NE(s.find(">100%</text>"), std::string::npos);                    // percentage ticks
+  EXPECT_NE(s.find(">100%</text>"), std::string::npos);                  // percentage ticks
   EXPECT_NE(s.find("<title>privacy / round 1: 100.0%</title>"), std::string::npos);
   EXPECT_THROW(grouped_bar_chart({"a"}, {{"s", {1.0, 2.0}}}, o), cai::Error);
 }
@@ -95,7 +100,9 @@ TEST(Svg, SignedBarsGrowFromZero) {
                                   o);
   // Both bars meet at the zero line: the positive one ends there, the negative one starts there.
   const auto ys = all(s, "<rect class=\"mark [a-z]+\" x=\"[0-9.]+\" y=\"([0-9.]+)\"");
-  const auto hs = all(s, "<rect class=\"mark [a-z]+\" x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" height=\"([0-9.]+)\"");
+  const auto hs = all(s,
+                      "<rect class=\"mark [a-z]+\" x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" "
+                      "height=\"([0-9.]+)\"");
   ASSERT_EQ(ys.size(), 2u);
   EXPECT_NEAR(std::stod(ys[0]) + std::stod(hs[0]), std::stod(ys[1]), 0.11);
   EXPECT_NEAR(std::stod(hs[0]), 2 * std::stod(hs[1]), 0.2);  // 10 vs 5
@@ -107,7 +114,8 @@ TEST(Svg, HistogramCountsAndClamps) {
   o.name = "hist";
   // 10 bins of 0.05 over [0.5, 1]; 0.3 clamps into the first bin, 1.0 into the last.
   const std::string s = histogram({0.57, 0.58, 0.62, 0.74, 0.88, 0.97, 1.0, 0.3}, 0.5, 1.0, 10, o);
-  EXPECT_EQ(all(s, "data-count=\"([0-9]+)\""), (std::vector<std::string>{"1", "2", "1", "1", "1", "2"}));
+  EXPECT_EQ(all(s, "data-count=\"([0-9]+)\""),
+            (std::vector<std::string>{"1", "2", "1", "1", "1", "2"}));
   EXPECT_NE(s.find(">0.75</text>"), std::string::npos);  // a tick at each bin edge
   EXPECT_THROW(histogram({}, 1.0, 0.5, 10, o), cai::Error);
   o.name = "";

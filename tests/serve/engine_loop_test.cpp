@@ -153,7 +153,8 @@ TEST(EngineLoop, ThrowingTasksAndBadRequestsLeaveTheLoopServing) {
   });
   loop.post([] { throw std::runtime_error("task failure"); });
   Outcomes o;
-  EXPECT_THROW(loop.submit(request({1, 99}, 3, o), on_error(o)), Error);  // id outside the vocabulary
+  EXPECT_THROW(loop.submit(request({1, 99}, 3, o), on_error(o)),
+               Error);  // id outside the vocabulary
   std::mutex mu;
   std::condition_variable cv;
   bool ran = false;

@@ -75,10 +75,13 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
   fresh(local);
   fresh(remote);
   std::string out;
-  ASSERT_EQ(sh(bin + " critique-revise --model " + kModel + common + " -o " + local.string(), &out), 0) << out;
+  ASSERT_EQ(sh(bin + " critique-revise --model " + kModel + common + " -o " + local.string(), &out),
+            0)
+      << out;
   ServeProcess s({kModel, "--model-name", "m", "--max-top-logprobs", kTopLogprobs});
   ASSERT_GT(s.port, 0);
-  const std::string api = " --api-base " + s.base_url() + " --api-model m --api-top-logprobs " + kTopLogprobs;
+  const std::string api =
+      " --api-base " + s.base_url() + " --api-model m --api-top-logprobs " + kTopLogprobs;
   ASSERT_EQ(sh(bin + " critique-revise" + api + common + " -o " + remote.string(), &out), 0) << out;
   const auto a = read_jsonl(local), b = read_jsonl(remote);
   ASSERT_EQ(a.size(), 2u);
@@ -91,7 +94,8 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
   const fs::path la = pipeline_tmp("p2-local.jsonl"), lb = pipeline_tmp("p2-http.jsonl");
   fresh(la);
   fresh(lb);
-  const std::string lcommon = " -i " + local.string() + " -c " + constitution + " --ensemble=-1 --seed 3 -q";
+  const std::string lcommon =
+      " -i " + local.string() + " -c " + constitution + " --ensemble=-1 --seed 3 -q";
   ASSERT_EQ(sh(bin + " label --model " + kModel + lcommon + " -o " + la.string(), &out), 0) << out;
   ASSERT_EQ(sh(bin + " label" + api + lcommon + " -o " + lb.string(), &out), 0) << out;
   const auto x = read_jsonl(la), y = read_jsonl(lb);
@@ -101,15 +105,18 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
     EXPECT_EQ(x[i]["prompt_text"], y[i]["prompt_text"]) << i;
     EXPECT_EQ(x[i]["chosen_text"], y[i]["chosen_text"]) << i;
     EXPECT_NEAR(x[i]["p_chosen"].get<double>(), y[i]["p_chosen"].get<double>(), 1e-4) << i;
-    EXPECT_NEAR(x[i]["position_disagreement"].get<double>(), y[i]["position_disagreement"].get<double>(), 1e-4);
+    EXPECT_NEAR(x[i]["position_disagreement"].get<double>(),
+                y[i]["position_disagreement"].get<double>(), 1e-4);
     const json &px = x[i]["principles"], &py = y[i]["principles"];
     ASSERT_EQ(px.size(), 2u);
     ASSERT_EQ(px.size(), py.size());
     for (std::size_t k = 0; k < px.size(); ++k) {
       EXPECT_EQ(px[k]["name"], py[k]["name"]);
-      EXPECT_NEAR(px[k]["p_chosen"].get<double>(), py[k]["p_chosen"].get<double>(), 1e-4) << i << ":" << k;
+      EXPECT_NEAR(px[k]["p_chosen"].get<double>(), py[k]["p_chosen"].get<double>(), 1e-4)
+          << i << ":" << k;
       for (const char* order : {"chosen_first", "rejected_first"}) {
-        EXPECT_NEAR(px[k][order]["p_first"].get<double>(), py[k][order]["p_first"].get<double>(), 1e-4);
+        EXPECT_NEAR(px[k][order]["p_first"].get<double>(), py[k][order]["p_first"].get<double>(),
+                    1e-4);
         expect_near_vectors(px[k][order]["raw_logprobs"], py[k][order]["raw_logprobs"],
                             std::to_string(i) + ":" + std::to_string(k) + ":" + order);
       }

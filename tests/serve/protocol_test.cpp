@@ -74,9 +74,11 @@ TEST(ServeProtocol, RejectsMalformedRequestsNamingTheField) {
       {R"({"prompt":5})", Endpoint::completions, "'prompt'"},
       {R"({"prompt":["a","b"]})", Endpoint::completions, "several prompts"},
       {R"({"prompt":[1,-2]})", Endpoint::completions, "token ids"},
-      {R"({"prompt":"x","max_tokens":"10"})", Endpoint::completions, "'max_tokens' must be an integer"},
+      {R"({"prompt":"x","max_tokens":"10"})", Endpoint::completions,
+       "'max_tokens' must be an integer"},
       {R"({"prompt":"x","max_tokens":0})", Endpoint::completions, "'max_tokens' must be in"},
-      {R"({"prompt":"x","max_tokens":1e30})", Endpoint::completions, "'max_tokens' must be an integer"},
+      {R"({"prompt":"x","max_tokens":1e30})", Endpoint::completions,
+       "'max_tokens' must be an integer"},
       {R"({"prompt":"x","temperature":-1})", Endpoint::completions, "'temperature'"},
       {R"({"prompt":"x","top_p":"a"})", Endpoint::completions, "'top_p' must be a number"},
       {R"({"prompt":"x","stop":[""]})", Endpoint::completions, "'stop'"},
@@ -90,14 +92,17 @@ TEST(ServeProtocol, RejectsMalformedRequestsNamingTheField) {
       {R"({"messages":[{"content":"x"}]})", Endpoint::chat, "no role"},
       {R"({"messages":[{"role":"wizard","content":"x"}]})", Endpoint::chat, "role"},
       {R"({"messages":[{"role":"user","content":5}]})", Endpoint::chat, "content"},
-      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", Endpoint::chat, "needs 'logprobs'"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":1})", Endpoint::chat, "'logprobs' must be a boolean"},
+      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", Endpoint::chat,
+       "needs 'logprobs'"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":1})", Endpoint::chat,
+       "'logprobs' must be a boolean"},
   };
   for (const auto& c : cases) {
     const ApiError e = error_of(c.body, c.e);
     EXPECT_EQ(e.status, 400) << c.body;
     EXPECT_EQ(e.type, "invalid_request_error") << c.body;
-    EXPECT_NE(std::string(e.what()).find(c.needle), std::string::npos) << c.body << " -> " << e.what();
+    EXPECT_NE(std::string(e.what()).find(c.needle), std::string::npos)
+        << c.body << " -> " << e.what();
   }
 }
 

@@ -68,13 +68,15 @@ TEST(ServeCli, LimitGives429AndSigtermFinishesRequestsInFlight) {
   // A random model big enough that 2 x 700 tokens take a while on any machine.
   const fs::path model = tmp("serve-model");
   std::string out;
-  ASSERT_EQ(sh(std::string(CAI_BINARY) + " model init --tokenizer " + kFixtureModel +
-                   " --hidden 256 --layers 6 --heads 4 --kv-heads 2 --ffn 768 --context 1024 --out " +
-                   model.string(),
-               &out),
-            0)
+  ASSERT_EQ(
+      sh(std::string(CAI_BINARY) + " model init --tokenizer " + kFixtureModel +
+             " --hidden 256 --layers 6 --heads 4 --kv-heads 2 --ffn 768 --context 1024 --out " +
+             model.string(),
+         &out),
+      0)
       << out;
-  ServeProcess s({model.string(), "--max-concurrent", "2", "--max-batch", "2", "--max-tokens", "1000"});
+  ServeProcess s(
+      {model.string(), "--max-concurrent", "2", "--max-batch", "2", "--max-tokens", "1000"});
   ASSERT_GT(s.port, 0);
   const int kTokens = 700;
   std::vector<int> status(2, 0), tokens(2, 0);
@@ -83,8 +85,10 @@ TEST(ServeCli, LimitGives429AndSigtermFinishesRequestsInFlight) {
     clients.emplace_back([&, i] {
       auto c = s.client();
       auto res = c.Post("/v1/completions",
-                        json{{"prompt", "Story " + std::to_string(i)}, {"max_tokens", kTokens},
-                             {"temperature", 0}, {"ignore_eos", true}}
+                        json{{"prompt", "Story " + std::to_string(i)},
+                             {"max_tokens", kTokens},
+                             {"temperature", 0},
+                             {"ignore_eos", true}}
                             .dump(),
                         "application/json");
       if (!res) return;

@@ -8,8 +8,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -71,8 +71,8 @@ Fixture& server() {
 }
 
 // The engine run directly on the same model: the reference for greedy answers.
-cai::GenerationResult reference(const std::string& text, std::int64_t max_tokens, bool logprobs = false,
-                                std::vector<std::string> stop = {}) {
+cai::GenerationResult reference(const std::string& text, std::int64_t max_tokens,
+                                bool logprobs = false, std::vector<std::string> stop = {}) {
   auto& f = server();
   const cai::Tokenizer& tok = *f.lm->tokenizer;
   cai::EngineOptions eo;
@@ -89,7 +89,8 @@ cai::GenerationResult reference(const std::string& text, std::int64_t max_tokens
 
 // Text as it travels in JSON: bytes that are not UTF-8 (a random model emits many) become U+FFFD.
 std::string wire(const std::string& s) {
-  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
 }
 
 json post(const std::string& path, const json& body, int want_status = 200, bool auth = true) {
@@ -102,7 +103,8 @@ json post(const std::string& path, const json& body, int want_status = 200, bool
 }
 
 // Concatenated deltas of an SSE stream, and whether it ended with [DONE].
-std::string stream_text(const std::string& path, const json& body, std::string* finish, bool* done) {
+std::string stream_text(const std::string& path, const json& body, std::string* finish,
+                        bool* done) {
   auto c = server().client();
   std::string raw;
   auto res = c->Post(path.c_str(), body.dump(), "application/json");
@@ -149,8 +151,9 @@ TEST(Serve, HealthAndModels) {
 TEST(Serve, GreedyCompletionEqualsTheEngine) {
   for (const std::string prompt : {"Hello world", "The cat sat on", "a"}) {
     const auto ref = reference(prompt, 24);
-    json j = post("/v1/completions",
-                  {{"model", server().name}, {"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}});
+    json j = post(
+        "/v1/completions",
+        {{"model", server().name}, {"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}});
     EXPECT_EQ(j["choices"][0]["text"], wire(ref.text)) << prompt;
     EXPECT_EQ(j["choices"][0]["finish_reason"], to_string(ref.finish)) << prompt;
     EXPECT_EQ(j["usage"]["completion_tokens"], ref.tokens.size());
@@ -163,9 +166,10 @@ TEST(Serve, GreedyChatEqualsTheEngineOnTheRenderedTemplate) {
   const cai::ChatTemplate tmpl = cai::pick_chat_template(&*f.lm->tokenizer);
   std::vector<cai::ChatMessage> msgs = {{"user", "What is up?"}};
   const auto ref = reference(tmpl.render(msgs, true), 20, false, tmpl.stop_strings());
-  json j = post("/v1/chat/completions",
-                {{"messages", {{{"role", "user"}, {"content", "What is up?"}}}}, {"max_tokens", 20},
-                 {"temperature", 0}});
+  json j =
+      post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "What is up?"}}}},
+                                    {"max_tokens", 20},
+                                    {"temperature", 0}});
   EXPECT_EQ(j["object"], "chat.completion");
   EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(j["choices"][0]["message"]["content"], wire(ref.text));
@@ -174,8 +178,10 @@ TEST(Serve, GreedyChatEqualsTheEngineOnTheRenderedTemplate) {
 TEST(Serve, StreamingConcatenatesToTheSameText) {
   for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
     json body = {{"max_tokens", 30}, {"temperature", 0}};
-    if (std::string(path) == "/v1/completions") body["prompt"] = "Once upon a time";
-    else body["messages"] = {{{"role", "user"}, {"content", "Once upon a time"}}};
+    if (std::string(path) == "/v1/completions")
+      body["prompt"] = "Once upon a time";
+    else
+      body["messages"] = {{{"role", "user"}, {"content", "Once upon a time"}}};
     json whole = post(path, body);
     body["stream"] = true;
     std::string finish;
@@ -191,13 +197,16 @@ TEST(Serve, StreamingConcatenatesToTheSameText) {
 
 TEST(Serve, LogprobsMatchTheEngine) {
   const auto ref = reference("Hello", 8, true);
-  json j = post("/v1/completions", {{"prompt", "Hello"}, {"max_tokens", 8}, {"temperature", 0}, {"logprobs", 3}});
+  json j = post("/v1/completions",
+                {{"prompt", "Hello"}, {"max_tokens", 8}, {"temperature", 0}, {"logprobs", 3}});
   const json& lp = j["choices"][0]["logprobs"];
   ASSERT_EQ(lp["token_logprobs"].size(), ref.logprobs.size());
   for (std::size_t k = 0; k < ref.logprobs.size(); ++k)
     EXPECT_NEAR(lp["token_logprobs"][k].get<double>(), ref.logprobs[k], 1e-5);
   json c = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
-                                         {"max_tokens", 4}, {"temperature", 0}, {"logprobs", true},
+                                         {"max_tokens", 4},
+                                         {"temperature", 0},
+                                         {"logprobs", true},
                                          {"top_logprobs", 2}});
   EXPECT_TRUE(c["choices"][0]["logprobs"]["content"].is_array());
 }
@@ -212,24 +221,33 @@ TEST(Serve, BadRequestsGetTheRight4xx) {
     EXPECT_TRUE(j["error"]["message"].is_string());
   };
   check(c->Post("/v1/completions", "{\"prompt\": ", "application/json"), 400, "invalid_json");
-  check(c->Post("/v1/completions", R"({"prompt":"x","max_tokens":"5"})", "application/json"), 400, "invalid_type");
-  check(c->Post("/v1/completions", R"({"prompt":"x","max_tokens":100000})", "application/json"), 400, "invalid_value");
-  check(c->Post("/v1/completions", R"({"prompt":[1,99999]})", "application/json"), 400, "invalid_value");
-  check(c->Post("/v1/completions", R"({"prompt":"x","model":"gpt-4"})", "application/json"), 404, "model_not_found");
-  check(c->Post("/v1/chat/completions", R"({"messages":[{"role":"user"}]})", "application/json"), 400,
+  check(c->Post("/v1/completions", R"({"prompt":"x","max_tokens":"5"})", "application/json"), 400,
+        "invalid_type");
+  check(c->Post("/v1/completions", R"({"prompt":"x","max_tokens":100000})", "application/json"),
+        400, "invalid_value");
+  check(c->Post("/v1/completions", R"({"prompt":[1,99999]})", "application/json"), 400,
         "invalid_value");
-  check(c->Post("/v1/completions", std::string(100 * 1024, ' '), "application/json"), 413, "payload_too_large");
+  check(c->Post("/v1/completions", R"({"prompt":"x","model":"gpt-4"})", "application/json"), 404,
+        "model_not_found");
+  check(c->Post("/v1/chat/completions", R"({"messages":[{"role":"user"}]})", "application/json"),
+        400, "invalid_value");
+  check(c->Post("/v1/completions", std::string(100 * 1024, ' '), "application/json"), 413,
+        "payload_too_large");
   check(c->Get("/v1/nothing"), 404, "not_found");
   auto anon = server().client(false);
-  check(anon->Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 401, "invalid_api_key");
+  check(anon->Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 401,
+        "invalid_api_key");
   auto wrong = server().client(false);
   wrong->set_bearer_token_auth("test-kez");
-  check(wrong->Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 401, "invalid_api_key");
+  check(wrong->Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 401,
+        "invalid_api_key");
   check(anon->Get("/v1/models"), 401, "invalid_api_key");
   // Binary junk and deeply nested JSON are answered, not crashed on.
-  check(c->Post("/v1/completions", std::string("\xff\xfe\x00\x01", 4), "application/json"), 400, "invalid_json");
-  check(c->Post("/v1/completions", std::string(5000, '[') + std::string(5000, ']'), "application/json"), 400,
+  check(c->Post("/v1/completions", std::string("\xff\xfe\x00\x01", 4), "application/json"), 400,
         "invalid_json");
+  check(c->Post("/v1/completions", std::string(5000, '[') + std::string(5000, ']'),
+                "application/json"),
+        400, "invalid_json");
   // Still serving.
   json ok = post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}});
   EXPECT_EQ(ok["choices"].size(), 1u);
@@ -265,8 +283,9 @@ TEST(Serve, OptionScoresThroughTheHttpBackendMatchTheModel) {
   auto& f = server();
   const cai::Tokenizer& tok = *f.lm->tokenizer;
   const std::string prompt = "The answer is";
-  json probe = post("/v1/completions", {{"prompt", prompt + " ("}, {"max_tokens", 1}, {"temperature", 0},
-                                        {"logprobs", 5}});
+  json probe =
+      post("/v1/completions",
+           {{"prompt", prompt + " ("}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 5}});
   const json& top = probe["choices"][0]["logprobs"]["top_logprobs"][0];
   if (top.empty()) GTEST_SKIP() << "the engine does not report top log-probs yet";
   // Take the two most likely non-blank tokens as the options' distinguishing pieces.
@@ -303,7 +322,8 @@ TEST(Serve, EchoReturnsThePromptsOwnLogprobs) {
   const auto ids = tok.encode(prompt, true, true);
   const auto ref = cai::score_tokens(*f.lm->model, ids);  // teacher forcing, tokens 1..
   // max_tokens 0: the prompt alone is scored.
-  json j = post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 2}});
+  json j = post("/v1/completions",
+                {{"prompt", prompt}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 2}});
   const json& ch = j["choices"][0];
   EXPECT_EQ(ch["text"], prompt);
   EXPECT_EQ(j["usage"]["completion_tokens"], 0);
@@ -326,8 +346,9 @@ TEST(Serve, EchoReturnsThePromptsOwnLogprobs) {
   EXPECT_EQ(joined, prompt);
   // With generated tokens: the text and the log-probs continue past the prompt.
   const auto gen = reference(prompt, 3, true);
-  json g = post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"max_tokens", 3},
-                                    {"temperature", 0}, {"logprobs", 0}});
+  json g = post(
+      "/v1/completions",
+      {{"prompt", prompt}, {"echo", true}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 0}});
   const json& gl = g["choices"][0]["logprobs"];
   EXPECT_EQ(g["choices"][0]["text"], prompt + wire(gen.text));
   ASSERT_EQ(gl["tokens"].size(), ids.size() + gen.tokens.size());
@@ -336,13 +357,15 @@ TEST(Serve, EchoReturnsThePromptsOwnLogprobs) {
     EXPECT_NEAR(gl["token_logprobs"][ids.size() + k].get<double>(), gen.logprobs[k], 1e-4) << k;
   // Echo is for completions only, and not streamed; max_tokens 0 needs it.
   post("/v1/completions", {{"prompt", prompt}, {"echo", true}, {"stream", true}}, 400);
-  post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"echo", true}}, 400);
+  post("/v1/chat/completions",
+       {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"echo", true}}, 400);
   post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 0}}, 400);
 }
 
 TEST(Serve, TopLogprobsBeyondTheEnginesTwentyComeFromTheModel) {
   const auto ref = reference("Hello", 3, true);
-  json j = post("/v1/completions", {{"prompt", "Hello"}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 100}});
+  json j = post("/v1/completions",
+                {{"prompt", "Hello"}, {"max_tokens", 3}, {"temperature", 0}, {"logprobs", 100}});
   const json& lp = j["choices"][0]["logprobs"];
   ASSERT_EQ(lp["token_logprobs"].size(), ref.logprobs.size());
   for (std::size_t k = 0; k < ref.logprobs.size(); ++k) {
@@ -352,11 +375,13 @@ TEST(Serve, TopLogprobsBeyondTheEnginesTwentyComeFromTheModel) {
     EXPECT_GT(lp["top_logprobs"][k].size(), 20u) << k;
     EXPECT_LE(lp["top_logprobs"][k].size(), 100u) << k;
     double best = -1e300;
-    for (const auto& [tok, v] : lp["top_logprobs"][k].items()) best = std::max(best, v.get<double>());
+    for (const auto& [tok, v] : lp["top_logprobs"][k].items())
+      best = std::max(best, v.get<double>());
     EXPECT_NEAR(best, ref.logprobs[k], 1e-4) << k;
   }
   post("/v1/completions", {{"prompt", "Hello"}, {"logprobs", 100}, {"stream", true}}, 400);
-  post("/v1/completions", {{"prompt", "Hello"}, {"logprobs", 513}}, 400);  // over --max-top-logprobs
+  post("/v1/completions", {{"prompt", "Hello"}, {"logprobs", 513}},
+       400);  // over --max-top-logprobs
 }
 
 TEST(Serve, PromptsLongerThanTheContextGet400AndServingGoesOn) {
@@ -368,7 +393,8 @@ TEST(Serve, PromptsLongerThanTheContextGet400AndServingGoesOn) {
   EXPECT_EQ(b["error"]["code"], "context_length_exceeded");
   json c = post("/v1/completions", {{"prompt", std::vector<int>(600, 5)}, {"max_tokens", 1}}, 400);
   EXPECT_EQ(c["error"]["code"], "context_length_exceeded");
-  json d = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", longp}}}}}, 400);
+  json d =
+      post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", longp}}}}}, 400);
   EXPECT_EQ(d["error"]["code"], "context_length_exceeded");
   json ok = post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}});
   EXPECT_EQ(ok["choices"].size(), 1u);

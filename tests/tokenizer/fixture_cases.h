@@ -28,7 +28,8 @@ inline std::vector<Case> read_cases(const std::string& name) {
   std::vector<Case> cases;
   std::istringstream lines(out);
   std::string line;
-  for (std::size_t pos = 0, hit; (hit = inp.find(sep, pos)) != std::string::npos; pos = hit + sep.size()) {
+  for (std::size_t pos = 0, hit; (hit = inp.find(sep, pos)) != std::string::npos;
+       pos = hit + sep.size()) {
     std::getline(lines, line);
     Case c{inp.substr(pos, hit - pos), {}};
     std::istringstream ids(line);

@@ -38,7 +38,8 @@ TEST(ChatTemplate, HumanAssistant) {
 }
 
 TEST(ChatTemplate, DetectAndErrors) {
-  EXPECT_EQ(cai::ChatTemplate::detect("{% for m in messages %}<|im_start|>{{m.role}}")->name(), "chatml");
+  EXPECT_EQ(cai::ChatTemplate::detect("{% for m in messages %}<|im_start|>{{m.role}}")->name(),
+            "chatml");
   EXPECT_EQ(cai::ChatTemplate::detect("<|start_header_id|>")->name(), "llama3");
   EXPECT_EQ(cai::ChatTemplate::detect("[INST] {{ x }} [/INST]")->name(), "llama2");
   EXPECT_FALSE(cai::ChatTemplate::detect("{{ messages }}").has_value());

@@ -43,7 +43,8 @@ TEST(Malformed, HfJson) {
   expect_json_error(R"({"model":{"type":"BPE","vocab":{"a":0}},"normalizer":{"type":"NFKC"}})",
                     "normalizer.type");
   expect_json_error(R"({"model":{"type":"BPE","vocab":{"a":0}},"pre_tokenizer":{"type":"Sequence",
-      "pretokenizers":[{"type":"Whitespace"}]}})", "pre_tokenizer.pretokenizers[0].type");
+      "pretokenizers":[{"type":"Whitespace"}]}})",
+                    "pre_tokenizer.pretokenizers[0].type");
   expect_json_error(R"({"model":{"type":"BPE","vocab":{"a":0}},"added_tokens":[{"id":1}]})",
                     "added_tokens[0].content");
   expect_json_error(R"({"model":)", "bad.json");

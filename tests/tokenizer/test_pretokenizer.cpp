@@ -49,7 +49,9 @@ TEST(PreTokenizer, StarcoderAndFalcon) {
 }
 
 TEST(PreTokenizer, InvalidUtf8KeepsEveryByte) {
-  const std::string text = "ab\xff" "cd \xe2\x82 \x80x";
+  const std::string text =
+      "ab\xff"
+      "cd \xe2\x82 \x80x";
   std::vector<std::string_view> pieces;
   cai::tok::PreTokenizer::for_style("llama3")->split(text, pieces);
   std::string joined;

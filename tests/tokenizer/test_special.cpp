@@ -55,10 +55,10 @@ nlohmann::json tiny(const std::vector<std::string>& extra, const std::vector<std
 }
 
 TEST(Special, NonSpecialAddedTokensAlwaysSplitAndStrip) {
-  const auto j = tiny({"bc"}, {"b c"},
-                      {{{"id", 27}, {"content", "<s>"}, {"special", true}},
-                       {{"id", 29}, {"content", "[X]"}, {"special", false}, {"lstrip", true},
-                        {"rstrip", true}}});
+  const auto j = tiny(
+      {"bc"}, {"b c"},
+      {{{"id", 27}, {"content", "<s>"}, {"special", true}},
+       {{"id", 29}, {"content", "[X]"}, {"special", false}, {"lstrip", true}, {"rstrip", true}}});
   const auto tok = cai::tok::parse_hf_json(j.dump(), "", "tiny.json");
   EXPECT_EQ(tok.token_to_id("[X]"), 29);
   // "[X]" is found without parse_special and swallows the spaces around it.
@@ -68,12 +68,13 @@ TEST(Special, NonSpecialAddedTokensAlwaysSplitAndStrip) {
 }
 
 TEST(Special, TemplateProcessingAddsBos) {
-  const nlohmann::json post = {
-      {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                  {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
+  const nlohmann::json post = {{"type", "TemplateProcessing"},
+                               {"single",
+                                {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                                 {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
   const auto j = tiny({"zz"}, {"z z"}, {{{"id", 27}, {"content", "<s>"}, {"special", true}}}, post);
-  const auto tok = cai::tok::parse_hf_json(j.dump(), R"({"eos_token":{"content":"<s>"}})", "tiny.json");
+  const auto tok =
+      cai::tok::parse_hf_json(j.dump(), R"({"eos_token":{"content":"<s>"}})", "tiny.json");
   EXPECT_EQ(tok.bos_id(), 27);
   EXPECT_EQ(tok.eos_id(), 27);
   EXPECT_EQ(tok.encode("zz", true), (std::vector<std::int32_t>{27, 28}));
@@ -81,7 +82,8 @@ TEST(Special, TemplateProcessingAddsBos) {
 }
 
 TEST(Special, SpmBosAndParse) {
-  const auto tok = cai::Tokenizer::load(fs::path(CAI_FIXTURES_DIR) / "tokenizer" / "ggml-vocab-llama-spm.gguf");
+  const auto tok =
+      cai::Tokenizer::load(fs::path(CAI_FIXTURES_DIR) / "tokenizer" / "ggml-vocab-llama-spm.gguf");
   EXPECT_EQ(tok.kind(), "spm");
   EXPECT_EQ(tok.bos_id(), 1);
   const auto ids = tok.encode("Hello", true);
@@ -103,7 +105,8 @@ namespace fs = std::filesystem;
 // Cutting SentencePiece input before each "▁word" (done for speed when the vocabulary
 // allows) must give exactly what merging the whole text at once gives.
 TEST(Spm, WordCutsAreExact) {
-  const cai::gguf::Reader reader(fs::path(CAI_FIXTURES_DIR) / "tokenizer" / "ggml-vocab-llama-spm.gguf");
+  const cai::gguf::Reader reader(fs::path(CAI_FIXTURES_DIR) / "tokenizer" /
+                                 "ggml-vocab-llama-spm.gguf");
   auto impl = cai::tok::load_gguf_impl(reader);
   ASSERT_TRUE(impl->spm_split_words);
   const cai::Tokenizer cut(impl);
@@ -111,13 +114,14 @@ TEST(Spm, WordCutsAreExact) {
   whole_impl->spm_split_words = false;
   whole_impl->serial = ~0ull;  // its own word cache
   const cai::Tokenizer whole(whole_impl);
-  const std::vector<std::string> pieces = {"Hello", " ", "  ", "world", "▁", "x", "3.14", "\n",
-                                           "🦙", "über", "日本語", "\t", "don't", "ab\xff", "\xe2", "\xe2\x96",
-                                           "\xf0", "\x81"};
+  const std::vector<std::string> pieces = {"Hello", " ",      "  ",   "world",    "▁",      "x",
+                                           "3.14",  "\n",     "🦙", "über",     "日本語", "\t",
+                                           "don't", "ab\xff", "\xe2", "\xe2\x96", "\xf0",   "\x81"};
   std::mt19937 rng(3);
   for (int t = 0; t < 2000; ++t) {
     std::string s;
-    for (int k = 0, n = 1 + static_cast<int>(rng() % 30); k < n; ++k) s += pieces[rng() % pieces.size()];
+    for (int k = 0, n = 1 + static_cast<int>(rng() % 30); k < n; ++k)
+      s += pieces[rng() % pieces.size()];
     ASSERT_EQ(cut.encode(s), whole.encode(s)) << "'" << s << "'";
   }
 }

@@ -13,8 +13,8 @@
 #include "cai/io/file.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/tokenizer.h"
-#include "fixture_cases.h"
 #include "cai/tokenizer/unicode.h"
+#include "fixture_cases.h"
 
 namespace {
 
@@ -29,8 +29,10 @@ using cai_test::show;
 std::string escaped(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02X}", c);
+    if (c >= 0x20 && c < 0x7F && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02X}", c);
   }
   return out;
 }
@@ -47,11 +49,35 @@ fs::path export_dir(const std::string& name) {
 // and runs of vocabulary pieces (their U+2581 as spaces) to exercise long merge chains.
 std::string random_text(std::mt19937& rng, const cai::Tokenizer& tok) {
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  static const char* const kUtf8[] = {"é", "ß", "ñ", "ü", "Ж", "д", "я", "中", "文", "字", "日本",
-                                      "한", "🦙", "😀", "🚀", "→", "€", "…", "ą", "ł", "ي", "ש",
-                                      "\xE2\x96\x81", "\xC2\xA0", "\xEF\xBF\xBD", "\u0301"};
-  static const char kAscii[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                               ".,;:!?'\"()[]{}<>-_=+*/\\|@#$%^&~`";
+  static const char* const kUtf8[] = {"é",
+                                      "ß",
+                                      "ñ",
+                                      "ü",
+                                      "Ж",
+                                      "д",
+                                      "я",
+                                      "中",
+                                      "文",
+                                      "字",
+                                      "日本",
+                                      "한",
+                                      "🦙",
+                                      "😀",
+                                      "🚀",
+                                      "→",
+                                      "€",
+                                      "…",
+                                      "ą",
+                                      "ł",
+                                      "ي",
+                                      "ש",
+                                      "\xE2\x96\x81",
+                                      "\xC2\xA0",
+                                      "\xEF\xBF\xBD",
+                                      "\u0301"};
+  static const char kAscii[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+      ".,;:!?'\"()[]{}<>-_=+*/\\|@#$%^&~`";
   std::string s;
   const int parts = 1 + pick(12);
   for (int p = 0; p < parts; ++p) {
@@ -73,8 +99,10 @@ std::string random_text(std::mt19937& rng, const cai::Tokenizer& tok) {
         for (int k = 1 + pick(4); k-- > 0;) s += kUtf8[pick(std::size(kUtf8))];
         break;
       case 5: {  // invalid UTF-8: stray continuation bytes, bad leads, truncated sequences
-        static const char* const kBad[] = {"\x80", "\xBF", "\xC0", "\xC3", "\xE2\x96", "\xF0\x9F",
-                                           "\xFF", "\xFE", "\xF8\x88\x80\x80\x80", "\xE2"};
+        static const char* const kBad[] = {"\x80", "\xBF",     "\xC0",
+                                           "\xC3", "\xE2\x96", "\xF0\x9F",
+                                           "\xFF", "\xFE",     "\xF8\x88\x80\x80\x80",
+                                           "\xE2"};
         s += kBad[pick(std::size(kBad))];
         if (pick(2)) s += static_cast<char>(0x80 + pick(128));
         break;
@@ -185,7 +213,8 @@ TEST_P(SpmExport, ReloadEncodesLikeGguf) {
   for (int n = 1; n <= 200; ++n) {
     const std::string run(static_cast<std::size_t>(n), ' ');
     for (const std::string& text : {run, "a" + run, run + "a", "x" + run + "y", "\n" + run + "\n"})
-      ASSERT_EQ(show(hf.encode(text)), show(gguf.encode(text))) << n << " spaces in '" << text << "'";
+      ASSERT_EQ(show(hf.encode(text)), show(gguf.encode(text)))
+          << n << " spaces in '" << text << "'";
   }
 
   std::mt19937 rng(20240611);
@@ -211,7 +240,8 @@ TEST_P(SpmExport, ReloadEncodesLikeGguf) {
   }
   const auto bos = *gguf.token_to_id("<s>");
   const auto hello = gguf.encode("Hello");  // "▁Hello"
-  EXPECT_EQ(show(hf.encode("<s>Hello", false, true)), show(std::vector<std::int32_t>{bos, hello[0]}));
+  EXPECT_EQ(show(hf.encode("<s>Hello", false, true)),
+            show(std::vector<std::int32_t>{bos, hello[0]}));
   EXPECT_NE(show(gguf.encode("<s>Hello", false, true)), show(hf.encode("<s>Hello", false, true)));
 }
 
@@ -231,11 +261,13 @@ TEST_P(SpmExport, StressPieceFragments) {
   auto pick = [&](std::size_t k) { return static_cast<std::size_t>(rng() % k); };
   std::vector<std::vector<std::string>> chars;  // pieces as UTF-8 characters
   for (std::int32_t id = 0; id < gguf.vocab_size(); ++id) {
-    const std::string piece = cai::tok::replace_all(gguf.id_to_piece(id), cai::tok::kMetaspace, " ");
+    const std::string piece =
+        cai::tok::replace_all(gguf.id_to_piece(id), cai::tok::kMetaspace, " ");
     if (piece.size() < 2 || (piece.starts_with("<") && piece.ends_with(">"))) continue;
     std::vector<std::string> cs;
     for (std::size_t i = 0; i < piece.size();) {
-      const std::size_t len = std::min(cai::tok::utf8_len(static_cast<unsigned char>(piece[i])), piece.size() - i);
+      const std::size_t len =
+          std::min(cai::tok::utf8_len(static_cast<unsigned char>(piece[i])), piece.size() - i);
       cs.push_back(piece.substr(i, len));
       i += len;
     }
@@ -248,14 +280,18 @@ TEST_P(SpmExport, StressPieceFragments) {
       const auto& cs = chars[pick(chars.size())];
       std::size_t a = pick(cs.size()), b = pick(cs.size());
       if (a > b) std::swap(a, b);
-      if (pick(2)) a = 0; else if (pick(2)) b = cs.size() - 1;
+      if (pick(2))
+        a = 0;
+      else if (pick(2))
+        b = cs.size() - 1;
       for (std::size_t c = a; c <= b; ++c) text += cs[c];
       if (pick(3) == 0) text += text.substr(pick(text.size()));  // repeat a tail
     }
     const auto want = gguf.encode(text);
     const auto got = hf.encode(text);
     if (got != want && mismatches++ < 5)
-      ADD_FAILURE() << "'" << escaped(text) << "': GGUF" << show(want) << " tokenizer.json" << show(got);
+      ADD_FAILURE() << "'" << escaped(text) << "': GGUF" << show(want) << " tokenizer.json"
+                    << show(got);
   }
   EXPECT_EQ(mismatches, 0) << "of " << n;
 }
@@ -284,7 +320,8 @@ TEST_P(SpmExport, StressSelfOverlaps) {
       const auto want = gguf.encode(text);
       const auto got = hf.encode(text);
       if (got != want && mismatches++ < 5)
-        ADD_FAILURE() << "'" << escaped(text) << "': GGUF" << show(want) << " tokenizer.json" << show(got);
+        ADD_FAILURE() << "'" << escaped(text) << "': GGUF" << show(want) << " tokenizer.json"
+                      << show(got);
     }
   }
   EXPECT_EQ(mismatches, 0) << "of " << texts;
@@ -309,7 +346,8 @@ TEST(SpmExport, MergesFromScores) {
   m.scores = {0, -1, -2, -3, -10, -10, -20, -4, -5, -30};
   m.finalize("test");
   std::vector<std::pair<std::string, std::string>> got;
-  for (const auto& [l, r] : cai::tok::spm_merges_from_scores(m)) got.emplace_back(m.pieces[l], m.pieces[r]);
+  for (const auto& [l, r] : cai::tok::spm_merges_from_scores(m))
+    got.emplace_back(m.pieces[l], m.pieces[r]);
   const std::vector<std::pair<std::string, std::string>> want = {
       {"a", "é"}, {"a", "b"}, {"b", "c"}, {"a", "bc"}, {"ab", "c"}, {"c", "a"}};
   EXPECT_EQ(got, want);

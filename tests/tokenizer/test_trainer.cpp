@@ -16,9 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> corpus() {
-  const std::vector<std::string> words = {"the", "cat", "sat", "on", "mat", "and", "then", "there",
-                                          "was", "a", "dog", "42", "2024", "über", "naïve", "猫",
-                                          "🦙", "don't", "it's", "\n", "  "};
+  const std::vector<std::string> words = {"the",   "cat", "sat",  "on",    "mat",  "and",  "then",
+                                          "there", "was", "a",    "dog",   "42",   "2024", "über",
+                                          "naïve", "猫",  "🦙", "don't", "it's", "\n",   "  "};
   std::mt19937 rng(7);
   std::vector<std::string> texts;
   for (int t = 0; t < 200; ++t) {
@@ -42,9 +42,15 @@ cai::Tokenizer trained() {
 }
 
 std::vector<std::string> probes() {
-  std::vector<std::string> p = {"", "the cat sat on the mat", "naïve über 猫 🦙 2024!",
-                                "\xff\xfe\xfd", "abc\xe2\x82", "\xc0\xaf overlong", "\x80\x80x",
-                                std::string("nul\0inside", 10), "<|im_start|>user\nhi<|im_end|>"};
+  std::vector<std::string> p = {"",
+                                "the cat sat on the mat",
+                                "naïve über 猫 🦙 2024!",
+                                "\xff\xfe\xfd",
+                                "abc\xe2\x82",
+                                "\xc0\xaf overlong",
+                                "\x80\x80x",
+                                std::string("nul\0inside", 10),
+                                "<|im_start|>user\nhi<|im_end|>"};
   std::mt19937 rng(1);
   for (int i = 0; i < 200; ++i) {
     std::string s(rng() % 64, '\0');
@@ -108,7 +114,7 @@ TEST(Trainer, FixtureTokenizersSurviveGguf) {
   // A byte-level HF tokenizer and a SentencePiece GGUF vocabulary, written and read back.
   const fs::path fx(CAI_FIXTURES_DIR);
   for (const fs::path& src : {fx / "hf-model", fx / "tokenizer" / "ggml-vocab-llama-spm.gguf",
-                             fx / "tokenizer" / "ggml-vocab-falcon.gguf"}) {
+                              fx / "tokenizer" / "ggml-vocab-falcon.gguf"}) {
     const auto tok = cai::Tokenizer::load(src);
     const fs::path path = fs::path(CAI_TEST_TMPDIR) / "tokenizer" / "rt.gguf";
     cai::gguf::Writer w;
@@ -151,7 +157,8 @@ TEST(Trainer, FastOnMegabytes) {
   o.vocab_size = 1000;
   const auto start = std::chrono::steady_clock::now();
   const auto tok = cai::train_bpe(texts, o);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(secs, 30.0);
   EXPECT_GT(tok.vocab_size(), 300);
 }

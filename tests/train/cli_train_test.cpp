@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using cai::testing_util::CmdResult;
-cai::testing_util::CmdResult run_cmd(const std::string& args) { return cai::testing_util::run_cai(args); }
+cai::testing_util::CmdResult run_cmd(const std::string& args) {
+  return cai::testing_util::run_cai(args);
+}
 
 // One directory per process: ctest runs each test of the suite in its own process, in parallel.
 const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("cli_train-" + std::to_string(::getpid()));
@@ -54,16 +56,24 @@ class CliTrain : public ::testing::Test {
   static void SetUpTestSuite() {
     fs::remove_all(kDir);
     fs::create_directories(kDir);
-    const char* words[] = {"the", "clinic", "opens", "at", "nine", "doctor", "patient", "visit",
-                           "please", "call", "ahead", "thanks", "yes", "no", "today"};
+    const char* words[] = {"the",    "clinic",  "opens", "at",     "nine",
+                           "doctor", "patient", "visit", "please", "call",
+                           "ahead",  "thanks",  "yes",   "no",     "today"};
     {
       std::ofstream c(kDir / "corpus.txt");
-      for (int i = 0; i < 300; ++i) c << words[i % 15] << " " << words[(i * 7) % 15] << " " << words[(i * 11) % 15] << ".\n";
+      for (int i = 0; i < 300; ++i)
+        c << words[i % 15] << " " << words[(i * 7) % 15] << " " << words[(i * 11) % 15] << ".\n";
     }
-    ASSERT_EQ(run_cmd("tokenizer train --input " + (kDir / "corpus.txt").string() + " --vocab-size 300 --special '<s>' "
-                  "--special '</s>' --bos '<s>' --eos '</s>' --out " + (kDir / "tok").string()).code, 0);
-    const CmdResult init = run_cmd("model init --out " + model() + " --tokenizer " + (kDir / "tok" / "tokenizer.json").string() +
-                               " --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --context 128 --seed 3");
+    ASSERT_EQ(run_cmd("tokenizer train --input " + (kDir / "corpus.txt").string() +
+                      " --vocab-size 300 --special '<s>' "
+                      "--special '</s>' --bos '<s>' --eos '</s>' --out " +
+                      (kDir / "tok").string())
+                  .code,
+              0);
+    const CmdResult init =
+        run_cmd("model init --out " + model() + " --tokenizer " +
+                (kDir / "tok" / "tokenizer.json").string() +
+                " --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --context 128 --seed 3");
     ASSERT_EQ(init.code, 0) << init.out;
     {
       std::ofstream s(kDir / "sft.jsonl");
@@ -71,7 +81,11 @@ class CliTrain : public ::testing::Test {
         const std::string q = std::string(words[i % 15]) + " " + words[(i + 3) % 15] + "?";
         const std::string a = std::string(words[(i * 2) % 15]) + " " + words[(i + 5) % 15] + ".";
         if (i % 2)
-          s << nlohmann::json{{"messages", {{{"role", "user"}, {"content", q}}, {{"role", "assistant"}, {"content", a}}}}}.dump() << "\n";
+          s << nlohmann::json{{"messages",
+                               {{{"role", "user"}, {"content", q}},
+                                {{"role", "assistant"}, {"content", a}}}}}
+                   .dump()
+            << "\n";
         else
           s << nlohmann::json{{"prompt", q}, {"completion", " " + a}}.dump() << "\n";
       }
@@ -79,9 +93,12 @@ class CliTrain : public ::testing::Test {
     {
       std::ofstream p(kDir / "prefs.jsonl");
       for (int i = 0; i < 10; ++i)
-        p << nlohmann::json{{"prompt", std::string(words[i % 15]) + " " + words[(i + 4) % 15] + "?"},
+        p << nlohmann::json{{"prompt",
+                             std::string(words[i % 15]) + " " + words[(i + 4) % 15] + "?"},
                             {"chosen", " yes please call ahead."},
-                            {"rejected", std::string(" no ") + words[(i + 1) % 15] + "."}}.dump() << "\n";
+                            {"rejected", std::string(" no ") + words[(i + 1) % 15] + "."}}
+                 .dump()
+          << "\n";
     }
   }
   static void TearDownTestSuite() { fs::remove_all(kDir); }
@@ -97,9 +114,10 @@ class CliTrain : public ::testing::Test {
 
 TEST_F(CliTrain, SftFullFineTuningLearnsAndWritesAModel) {
   const std::string run = out("sft");
-  const CmdResult r = run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
-                          " --max-steps 30 --lr 3e-3 --token-budget 128 --eval-fraction 0.2 --eval-every 10"
-                          " --warmup-steps 2 --threads 1 --quiet");
+  const CmdResult r =
+      run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+              " --max-steps 30 --lr 3e-3 --token-budget 128 --eval-fraction 0.2 --eval-every 10"
+              " --warmup-steps 2 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("30 steps"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(fs::path(run) / "final" / "model.safetensors"));
@@ -117,9 +135,10 @@ TEST_F(CliTrain, SftFullFineTuningLearnsAndWritesAModel) {
 
 TEST_F(CliTrain, SftWithLoraWritesAPeftAdapter) {
   const std::string run = out("sft_lora");
-  const CmdResult r = run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
-                          " --lora --lora-r 4 --lora-alpha 8 --lora-targets q_proj,v_proj,down_proj"
-                          " --max-steps 4 --lr 1e-3 --threads 1 --quiet");
+  const CmdResult r =
+      run_cmd("train sft --model " + model() + " --data " + data("sft.jsonl") + " --out " + run +
+              " --lora --lora-r 4 --lora-alpha 8 --lora-targets q_proj,v_proj,down_proj"
+              " --max-steps 4 --lr 1e-3 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
   const fs::path final = fs::path(run) / "final";
   ASSERT_TRUE(fs::exists(final / "adapter_config.json")) << r.out;
@@ -132,8 +151,9 @@ TEST_F(CliTrain, SftWithLoraWritesAPeftAdapter) {
 TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
   for (const auto& f : fs::directory_iterator(kDir))
     if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) fs::remove(f.path());
-  const std::string base = "train dpo --model " + model() + " --data " + data("prefs.jsonl") +
-                           " --max-steps 3 --lr 1e-3 --beta 0.2 --rpo-alpha 0.5 --threads 1 --quiet --out ";
+  const std::string base =
+      "train dpo --model " + model() + " --data " + data("prefs.jsonl") +
+      " --max-steps 3 --lr 1e-3 --beta 0.2 --rpo-alpha 0.5 --threads 1 --quiet --out ";
   const CmdResult a = run_cmd(base + out("dpo1"));
   ASSERT_EQ(a.code, 0) << a.out;
   EXPECT_NE(a.out.find("computing into"), std::string::npos) << a.out;
@@ -148,7 +168,8 @@ TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
   EXPECT_EQ(fs::last_write_time(cache), stamp);
   const auto lines = train_lines(kDir / "dpo1");
   ASSERT_EQ(lines.size(), 3u);
-  for (const char* k : {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "nll"})
+  for (const char* k :
+       {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "nll"})
     EXPECT_TRUE(lines[0].contains(k)) << k;
   // Same cache, same data, same options: the same first-step loss.
   EXPECT_EQ(train_lines(kDir / "dpo2")[0]["loss"], lines[0]["loss"]);
@@ -156,8 +177,9 @@ TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
 
 TEST_F(CliTrain, RewardModelTrainsAndScores) {
   const std::string run = out("rm");
-  const CmdResult r = run_cmd("train rm --model " + model() + " --data " + data("prefs.jsonl") + " --out " + run +
-                          " --max-steps 15 --lr 3e-3 --eval-fraction 0.2 --center-rewards 0.01 --threads 1 --quiet");
+  const CmdResult r = run_cmd(
+      "train rm --model " + model() + " --data " + data("prefs.jsonl") + " --out " + run +
+      " --max-steps 15 --lr 3e-3 --eval-fraction 0.2 --center-rewards 0.01 --threads 1 --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
   bool eval_acc = false;
   for (auto& j : jsonl(fs::path(run) / "metrics.jsonl"))
@@ -165,11 +187,13 @@ TEST_F(CliTrain, RewardModelTrainsAndScores) {
   EXPECT_TRUE(eval_acc);
   {
     std::ofstream s(kDir / "score.jsonl");
-    s << R"({"prompt": "the clinic?", "response": " yes please call ahead."})" << "\n\n"
-      << R"({"prompt": [{"role": "user", "content": "visit today?"}], "response": [{"role": "assistant", "content": "no."}]})" << "\n";
+    s << R"({"prompt": "the clinic?", "response": " yes please call ahead."})"
+      << "\n\n"
+      << R"({"prompt": [{"role": "user", "content": "visit today?"}], "response": [{"role": "assistant", "content": "no."}]})"
+      << "\n";
   }
-  const CmdResult s = run_cmd("rm score --model " + run + "/final --input " + data("score.jsonl") + " --output " +
-                          data("scored.jsonl") + " --threads 1");
+  const CmdResult s = run_cmd("rm score --model " + run + "/final --input " + data("score.jsonl") +
+                              " --output " + data("scored.jsonl") + " --threads 1");
   ASSERT_EQ(s.code, 0) << s.out;
   const auto scored = jsonl(kDir / "scored.jsonl");
   ASSERT_EQ(scored.size(), 2u);
@@ -183,23 +207,29 @@ TEST_F(CliTrain, RewardModelTrainsAndScores) {
       s2 << nlohmann::json{{"prompt", p["prompt"]}, {"response", p["rejected"]}}.dump() << "\n";
     }
   }
-  const CmdResult s2 = run_cmd("rm score --model " + run + "/final --input " + data("pairs_score.jsonl") +
-                           " --output " + data("pairs_scored.jsonl") + " --threads 1");
+  const CmdResult s2 =
+      run_cmd("rm score --model " + run + "/final --input " + data("pairs_score.jsonl") +
+              " --output " + data("pairs_scored.jsonl") + " --threads 1");
   ASSERT_EQ(s2.code, 0) << s2.out;
   const auto ps = jsonl(kDir / "pairs_scored.jsonl");
   int wins = 0;
-  for (std::size_t i = 0; i + 1 < ps.size(); i += 2) wins += ps[i]["reward"].get<double>() > ps[i + 1]["reward"].get<double>();
+  for (std::size_t i = 0; i + 1 < ps.size(); i += 2)
+    wins += ps[i]["reward"].get<double>() > ps[i + 1]["reward"].get<double>();
   EXPECT_GE(wins, 8) << "of 10";
 }
 
 TEST_F(CliTrain, BadFlagsAndBadDataAreClearErrors) {
-  const std::string base = "train sft --model " + model() + " --out " + out("bad") + " --threads 1 --quiet";
+  const std::string base =
+      "train sft --model " + model() + " --out " + out("bad") + " --threads 1 --quiet";
   struct Case {
     std::string args, needle;
   };
   {
     std::ofstream b(kDir / "bad.jsonl");
-    b << R"({"prompt": "a", "completion": "b"})" << "\n" << R"({"prompt": "a", "completion": 3})" << "\n";
+    b << R"({"prompt": "a", "completion": "b"})"
+      << "\n"
+      << R"({"prompt": "a", "completion": 3})"
+      << "\n";
   }
   const Case cases[] = {
       {" --data " + data("sft.jsonl") + " --schedule wobble", "schedule"},
@@ -216,18 +246,20 @@ TEST_F(CliTrain, BadFlagsAndBadDataAreClearErrors) {
     EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << "\n" << r.out;
     EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
   }
-  const CmdResult d = run_cmd("train dpo --model " + model() + " --data " + data("prefs.jsonl") + " --out " +
-                          out("bad_dpo") + " --loss squared --quiet");
+  const CmdResult d = run_cmd("train dpo --model " + model() + " --data " + data("prefs.jsonl") +
+                              " --out " + out("bad_dpo") + " --loss squared --quiet");
   EXPECT_NE(d.code, 0);
   EXPECT_NE(d.out.find("squared"), std::string::npos) << d.out;
-  const CmdResult s = run_cmd("rm score --model " + model() + "_missing --input " + data("prefs.jsonl"));
+  const CmdResult s =
+      run_cmd("rm score --model " + model() + "_missing --input " + data("prefs.jsonl"));
   EXPECT_NE(s.code, 0);
 }
 
 // A training process killed with SIGKILL and resumed ends with the same weights, byte for
 // byte, as one never interrupted, and logs each step once.
 TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
-  const std::string flags = " --data " + data("sft.jsonl") + " --max-steps 120 --lr 1e-3 --token-budget 64"
+  const std::string flags = " --data " + data("sft.jsonl") +
+                            " --max-steps 120 --lr 1e-3 --token-budget 64"
                             " --grad-accum 2 --save-every 3 --weight-decay 0.1 --threads 1 --quiet";
   const std::string full = out("kill_full"), cut = out("kill_cut");
   ASSERT_EQ(run_cmd("train sft --model " + model() + flags + " --out " + full).code, 0);
@@ -235,8 +267,8 @@ TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const std::string cmd = std::string("exec ") + CAI_BINARY + " train sft --model " + model() + flags +
-                            " --out " + cut + " >/dev/null 2>&1";
+    const std::string cmd = std::string("exec ") + CAI_BINARY + " train sft --model " + model() +
+                            flags + " --out " + cut + " >/dev/null 2>&1";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -253,13 +285,14 @@ TEST_F(CliTrain, SigkilledRunResumesToTheSameWeights) {
         EXPECT_TRUE(WIFSIGNALED(status));
         break;
       }
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  const CmdResult r = run_cmd("train sft --model " + model() + flags + " --out " + cut + " --resume");
+  const CmdResult r =
+      run_cmd("train sft --model " + model() + flags + " --out " + cut + " --resume");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(slurp(fs::path(cut) / "final" / "model.safetensors"), slurp(fs::path(full) / "final" / "model.safetensors"));
+  EXPECT_EQ(slurp(fs::path(cut) / "final" / "model.safetensors"),
+            slurp(fs::path(full) / "final" / "model.safetensors"));
   const auto a = train_lines(full), b = train_lines(cut);
   ASSERT_EQ(b.size(), 120u);
   for (std::size_t i = 0; i < b.size(); ++i) {

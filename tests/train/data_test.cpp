@@ -47,8 +47,10 @@ TEST(Data, ChatmlMasksExactlyTheAssistantSegments) {
   const auto seq = tokenize_conversation(two_turns(), tok, ChatTemplate::by_name("chatml"), true);
   Expect e;
   e.bos();
-  e.piece("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nhello there<|im_end|>\n"
-          "<|im_start|>assistant\n", false);
+  e.piece(
+      "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nhello there<|im_end|>\n"
+      "<|im_start|>assistant\n",
+      false);
   e.piece("how are you?<|im_end|>", true);
   e.piece("\n<|im_start|>user\nsay something good<|im_end|>\n<|im_start|>assistant\n", false);
   e.piece("good day<|im_end|>", true);
@@ -88,11 +90,15 @@ TEST(Data, Llama3AndLlama2EndOfTurnMarkersAreTargets) {
   {
     const auto seq = tokenize_conversation(msgs, tok, ChatTemplate::by_name("llama3"), false);
     Expect e;
-    e.piece("<|start_header_id|>user<|end_header_id|>\n\nhello there<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n", false);
+    e.piece(
+        "<|start_header_id|>user<|end_header_id|>\n\nhello there<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        false);
     e.piece("how are you?<|eot_id|>", true);
-    e.piece("<|start_header_id|>user<|end_header_id|>\n\nsay something good<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n", false);
+    e.piece(
+        "<|start_header_id|>user<|end_header_id|>\n\nsay something good<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        false);
     e.piece("good day<|eot_id|>", true);
     EXPECT_EQ(seq.tokens, e.seq.tokens);
     EXPECT_EQ(seq.target, e.seq.target);
@@ -113,19 +119,23 @@ TEST(Data, Llama3AndLlama2EndOfTurnMarkersAreTargets) {
 }
 
 TEST(Data, NoBosWhenNotAsked) {
-  const auto seq = tokenize_conversation(two_turns(), tiny_tokenizer(),
-                                         ChatTemplate::by_name("chatml"), false);
+  const auto seq =
+      tokenize_conversation(two_turns(), tiny_tokenizer(), ChatTemplate::by_name("chatml"), false);
   EXPECT_NE(seq.tokens.front(), *tiny_tokenizer().bos_id());
   EXPECT_EQ(seq.target.front(), 0);
 }
 
 TEST(Data, LoadSftFormats) {
   const auto dir = temp_dir("data_sft");
-  const auto path = write_text(dir / "sft.jsonl",
-      R"({"messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "good day"}]})" "\n"
+  const auto path = write_text(
+      dir / "sft.jsonl",
+      R"({"messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "good day"}]})"
       "\n"
-      R"({"prompt": "Human: hi", "completion": " good"})" "\n"
-      R"({"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "bad"}]})" "\n");
+      "\n"
+      R"({"prompt": "Human: hi", "completion": " good"})"
+      "\n"
+      R"({"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "bad"}]})"
+      "\n");
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
   const auto ex = load_sft(path, tok, tmpl, {});
@@ -213,10 +223,14 @@ TEST(Data, SftTextRowsTrainOnEveryToken) {
   const auto dir = temp_dir("data_sft_text");
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
-  const auto path = write_text(dir / "text.jsonl",
-      R"({"text": "hello there, how are you?"})" "\n"
-      R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})" "\n"
-      R"({"text": "good day<|im_end|>"})" "\n");
+  const auto path = write_text(
+      dir / "text.jsonl",
+      R"({"text": "hello there, how are you?"})"
+      "\n"
+      R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})"
+      "\n"
+      R"({"text": "good day<|im_end|>"})"
+      "\n");
   const auto ex = load_sft(path, tok, tmpl, {});
   ASSERT_EQ(ex.size(), 3u);
   Expect e;
@@ -243,10 +257,14 @@ TEST(Data, SftOverlong) {
   const auto dir = temp_dir("data_sft_long");
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
-  const auto path = write_text(dir / "sft.jsonl",
-      R"({"prompt": "a", "completion": "hello there, how are you? I am fine"})" "\n"
-      R"({"prompt": "hello there, how are you? I am fine, thank you.", "completion": "b"})" "\n"
-      R"({"prompt": "a", "completion": "b"})" "\n");
+  const auto path = write_text(
+      dir / "sft.jsonl",
+      R"({"prompt": "a", "completion": "hello there, how are you? I am fine"})"
+      "\n"
+      R"({"prompt": "hello there, how are you? I am fine, thank you.", "completion": "b"})"
+      "\n"
+      R"({"prompt": "a", "completion": "b"})"
+      "\n");
   DataOptions o;
   o.max_length = 8;
   o.overlong = Overlong::error;
@@ -271,11 +289,16 @@ TEST(Data, PreferencesStringsAndMessages) {
   const auto dir = temp_dir("data_pref");
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
-  const auto path = write_text(dir / "pref.jsonl",
-      R"({"prompt": "Human: hi\n\nAssistant:", "chosen": " good", "rejected": " bad", "p_chosen": 0.75})" "\n"
-      R"({"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "good"}], "rejected": [{"role": "assistant", "content": "bad day"}]})" "\n"
-      R"({"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "good"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "bad"}]})" "\n"
-      R"({"chosen": "Human: hi\n\nAssistant: good", "rejected": "Human: hi\n\nAssistant: bad"})" "\n");
+  const auto path = write_text(
+      dir / "pref.jsonl",
+      R"({"prompt": "Human: hi\n\nAssistant:", "chosen": " good", "rejected": " bad", "p_chosen": 0.75})"
+      "\n"
+      R"({"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "good"}], "rejected": [{"role": "assistant", "content": "bad day"}]})"
+      "\n"
+      R"({"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "good"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "bad"}]})"
+      "\n"
+      R"({"chosen": "Human: hi\n\nAssistant: good", "rejected": "Human: hi\n\nAssistant: bad"})"
+      "\n");
   const auto ex = load_preferences(path, tok, tmpl, {});
   ASSERT_EQ(ex.size(), 4u);
   auto enc = [&](const std::string& s) { return tok.encode(s, false, true); };
@@ -326,7 +349,8 @@ TEST(Data, PreferenceErrors) {
       {R"({"prompt": [{"role": "robot", "content": "a"}], "chosen": [{"role": "assistant", "content": "b"}], "rejected": [{"role": "assistant", "content": "c"}]})",
        "field prompt[0].role: unknown role 'robot'"},
       {R"({"chosen": "xyz", "rejected": "abc"})", "share no leading text"},
-      {R"({"prompt": "a", "chosen": "b", "rejected": 3})", "expected both strings or both message lists"},
+      {R"({"prompt": "a", "chosen": "b", "rejected": 3})",
+       "expected both strings or both message lists"},
       {R"({"prompt": "a", "chosen": "b", "rejected": "c")", "invalid JSON"},
   };
   for (const auto& c : cases) {
@@ -342,8 +366,11 @@ TEST(Data, PreferenceTruncationKeepsBosAndPromptEnd) {
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
   const std::string prompt = "hello there, how are you? I am fine, thank you. hello there";
-  const auto path = write_text(dir / "pref.jsonl",
-      nlohmann::json{{"prompt", prompt}, {"chosen", " good good good good"}, {"rejected", " bad"}}.dump() + "\n");
+  const auto path = write_text(
+      dir / "pref.jsonl",
+      nlohmann::json{{"prompt", prompt}, {"chosen", " good good good good"}, {"rejected", " bad"}}
+              .dump() +
+          "\n");
   const auto full = load_preferences(path, tok, tmpl, {});
   ASSERT_EQ(full.size(), 1u);
   DataOptions o;
@@ -365,13 +392,11 @@ TEST(Data, PreferenceTruncationKeepsBosAndPromptEnd) {
 TEST(Data, TokenizePromptResponse) {
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
-  const auto pr = tokenize_prompt_response(nlohmann::json::parse(R"([{"role":"user","content":"hi"}])"),
-                                           nlohmann::json::parse(R"([{"role":"assistant","content":"good"}])"),
-                                           tok, tmpl, {}, "x:1");
+  const auto pr = tokenize_prompt_response(
+      nlohmann::json::parse(R"([{"role":"user","content":"hi"}])"),
+      nlohmann::json::parse(R"([{"role":"assistant","content":"good"}])"), tok, tmpl, {}, "x:1");
   EXPECT_EQ(pr.response, tok.encode("good<|im_end|>", false, true));
-  EXPECT_NE(error_of([&] {
-              tokenize_prompt_response("a", 1, tok, tmpl, {}, "x:7");
-            }).find("x:7"),
+  EXPECT_NE(error_of([&] { tokenize_prompt_response("a", 1, tok, tmpl, {}, "x:7"); }).find("x:7"),
             std::string::npos);
 }
 
@@ -392,8 +417,8 @@ TEST(Data, SplitHeldOut) {
   EXPECT_EQ(all.size(), 100u);
   EXPECT_TRUE(std::is_sorted(train.begin(), train.end()));
   EXPECT_TRUE(std::is_sorted(held.begin(), held.end()));
-  EXPECT_EQ(split_held_out(100, 0.1, 7).second, held);  // deterministic
-  EXPECT_NE(split_held_out(100, 0.1, 8).second, held);  // seeded
+  EXPECT_EQ(split_held_out(100, 0.1, 7).second, held);      // deterministic
+  EXPECT_NE(split_held_out(100, 0.1, 8).second, held);      // seeded
   EXPECT_EQ(split_held_out(5, 0.01, 1).second.size(), 1u);  // at least one
   EXPECT_EQ(split_held_out(2, 0.9, 1).second.size(), 1u);   // at most n - 1
   EXPECT_TRUE(split_held_out(1, 0.5, 1).second.empty());

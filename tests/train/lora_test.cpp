@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 using cai::train::LoraAdapter;
 using cai::train::LoraOptions;
 
-const std::vector<std::string> kAll = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+const std::vector<std::string> kAll = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                       "gate_proj", "up_proj", "down_proj"};
 
 cai::ModelConfig lora_config() {
   cai::ModelConfig c;
@@ -142,7 +143,8 @@ TEST(Lora, InitialisedLikePeftAndOutputsUnchanged) {
       const double bound = 1.0 / std::sqrt(static_cast<double>(t.size(1)));
       EXPECT_LE(t.abs().max().item<double>(), bound) << name;
       EXPECT_GT(t.abs().max().item<double>(), 0.8 * bound) << name;
-      EXPECT_NEAR(t.pow(2).mean().item<double>(), bound * bound / 3, 0.35 * bound * bound / 3) << name;
+      EXPECT_NEAR(t.pow(2).mean().item<double>(), bound * bound / 3, 0.35 * bound * bound / 3)
+          << name;
     }
   }
   // The base is frozen.
@@ -166,7 +168,8 @@ TEST(Lora, TrainingChangesOnlyTheAdapter) {
   }
   auto lora_after = cai::train::lora_parameters(*a);
   for (std::size_t i = 0; i < lora_after.size(); ++i)
-    EXPECT_GT(max_diff(lora_after[i].second, lora_before[i]), 0.0) << lora_after[i].first << " did not train";
+    EXPECT_GT(max_diff(lora_after[i].second, lora_before[i]), 0.0)
+        << lora_after[i].first << " did not train";
 }
 
 TEST(Lora, MergeReproducesTheAdaptedModelOnTheCachedPath) {
@@ -179,7 +182,8 @@ TEST(Lora, MergeReproducesTheAdaptedModelOnTheCachedPath) {
   auto adapted = logits_no_grad(*m, tokens);
   m->train();
   auto plain = base_model();
-  EXPECT_GT(max_diff(adapted, logits_no_grad(*plain, tokens)), 1e-2) << "the adapter changes nothing";
+  EXPECT_GT(max_diff(adapted, logits_no_grad(*plain, tokens)), 1e-2)
+      << "the adapter changes nothing";
 
   cai::KVCache cache(lora_config(), 2, 16);
   auto start = torch::zeros({2}, torch::kInt64);
@@ -213,7 +217,8 @@ TEST(Lora, DropoutOnlyWhileTraining) {
   auto e1 = m->forward(tokens).detach(), e2 = m->forward(tokens).detach();
   EXPECT_TRUE(torch::equal(e1, e2));
   m->train();
-  EXPECT_TRUE(torch::allclose(logits_no_grad(*m, tokens), e1, 1e-6, 1e-6)) << "dropout without autograd";
+  EXPECT_TRUE(torch::allclose(logits_no_grad(*m, tokens), e1, 1e-6, 1e-6))
+      << "dropout without autograd";
 }
 
 TEST(Lora, SaveLoadRoundTripAndPeftLayout) {
@@ -283,7 +288,8 @@ TEST(Lora, SaveLoadRoundTripAndPeftLayout) {
   // The loaded options are the saved ones: saving again gives the same config.
   const auto dir2 = tmp_dir("roundtrip2");
   cai::train::save_lora(*b, dir2, "tiny-base");
-  EXPECT_EQ(cai::read_file(dir / "adapter_config.json"), cai::read_file(dir2 / "adapter_config.json"));
+  EXPECT_EQ(cai::read_file(dir / "adapter_config.json"),
+            cai::read_file(dir2 / "adapter_config.json"));
 }
 
 // Writes a valid adapter into `name`, then lets `edit` spoil it; returns load_lora's message.
@@ -313,8 +319,9 @@ void edit_config(const fs::path& dir, const std::function<void(nlohmann::json&)>
 }
 
 // Rewrites the weights with `f` applied to the (name, tensor) list.
-void edit_weights(const fs::path& dir,
-                  const std::function<void(std::vector<std::pair<std::string, torch::Tensor>>&)>& f) {
+void edit_weights(
+    const fs::path& dir,
+    const std::function<void(std::vector<std::pair<std::string, torch::Tensor>>&)>& f) {
   cai::safetensors::File in(dir / "adapter_model.safetensors");
   std::vector<std::pair<std::string, torch::Tensor>> ts;
   for (const auto& t : in.tensors()) {
@@ -331,69 +338,103 @@ void edit_weights(const fs::path& dir,
 }
 
 void expect_has(const std::string& msg, const std::vector<std::string>& parts) {
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+  for (const auto& p : parts)
+    EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 TEST(Lora, BadAdapterDirectoriesNameFileAndTensor) {
   const std::string key_q0A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight";
-  expect_has(load_error("no_config", [](const fs::path& d) { fs::remove(d / "adapter_config.json"); }),
-             {"adapter_config.json"});
-  expect_has(load_error("bad_json", [](const fs::path& d) { cai::write_file_atomic(d / "adapter_config.json", "{"); }),
-             {"adapter_config.json", "JSON"});
-  expect_has(load_error("peft_type", [](const fs::path& d) { edit_config(d, [](auto& j) { j["peft_type"] = "IA3"; }); }),
+  expect_has(
+      load_error("no_config", [](const fs::path& d) { fs::remove(d / "adapter_config.json"); }),
+      {"adapter_config.json"});
+  expect_has(
+      load_error("bad_json",
+                 [](const fs::path& d) { cai::write_file_atomic(d / "adapter_config.json", "{"); }),
+      {"adapter_config.json", "JSON"});
+  expect_has(load_error("peft_type",
+                        [](const fs::path& d) {
+                          edit_config(d, [](auto& j) { j["peft_type"] = "IA3"; });
+                        }),
              {"adapter_config.json", "peft_type", "IA3"});
-  expect_has(load_error("dora", [](const fs::path& d) { edit_config(d, [](auto& j) { j["use_dora"] = true; }); }),
-             {"adapter_config.json", "use_dora"});
-  expect_has(load_error("rslora", [](const fs::path& d) { edit_config(d, [](auto& j) { j["use_rslora"] = true; }); }),
+  expect_has(
+      load_error("dora",
+                 [](const fs::path& d) { edit_config(d, [](auto& j) { j["use_dora"] = true; }); }),
+      {"adapter_config.json", "use_dora"});
+  expect_has(load_error("rslora",
+                        [](const fs::path& d) {
+                          edit_config(d, [](auto& j) { j["use_rslora"] = true; });
+                        }),
              {"use_rslora"});
-  expect_has(load_error("bias", [](const fs::path& d) { edit_config(d, [](auto& j) { j["bias"] = "all"; }); }),
-             {"adapter_config.json", "bias"});
-  expect_has(load_error("fan_in", [](const fs::path& d) { edit_config(d, [](auto& j) { j["fan_in_fan_out"] = true; }); }),
+  expect_has(
+      load_error("bias",
+                 [](const fs::path& d) { edit_config(d, [](auto& j) { j["bias"] = "all"; }); }),
+      {"adapter_config.json", "bias"});
+  expect_has(load_error("fan_in",
+                        [](const fs::path& d) {
+                          edit_config(d, [](auto& j) { j["fan_in_fan_out"] = true; });
+                        }),
              {"fan_in_fan_out"});
-  expect_has(load_error("rank_pattern", [](const fs::path& d) {
-               edit_config(d, [](auto& j) { j["rank_pattern"] = {{"q_proj", 4}}; });
-             }),
+  expect_has(load_error("rank_pattern",
+                        [](const fs::path& d) {
+                          edit_config(d, [](auto& j) { j["rank_pattern"] = {{"q_proj", 4}}; });
+                        }),
              {"rank_pattern"});
-  expect_has(load_error("regex_targets", [](const fs::path& d) {
-               edit_config(d, [](auto& j) { j["target_modules"] = ".*q_proj"; });
-             }),
+  expect_has(load_error("regex_targets",
+                        [](const fs::path& d) {
+                          edit_config(d, [](auto& j) { j["target_modules"] = ".*q_proj"; });
+                        }),
              {"target_modules"});
-  expect_has(load_error("unknown_target", [](const fs::path& d) {
-               edit_config(d, [](auto& j) { j["target_modules"] = {"q_proj", "c_attn"}; });
-             }),
-             {"adapter_config.json", "c_attn"});
-  expect_has(load_error("no_weights", [](const fs::path& d) { fs::remove(d / "adapter_model.safetensors"); }),
+  expect_has(
+      load_error("unknown_target",
+                 [](const fs::path& d) {
+                   edit_config(d, [](auto& j) { j["target_modules"] = {"q_proj", "c_attn"}; });
+                 }),
+      {"adapter_config.json", "c_attn"});
+  expect_has(load_error("no_weights",
+                        [](const fs::path& d) { fs::remove(d / "adapter_model.safetensors"); }),
              {"adapter_model.safetensors", "missing"});
-  expect_has(load_error("wrong_rank", [](const fs::path& d) { edit_config(d, [](auto& j) { j["r"] = 3; }); }),
+  expect_has(load_error("wrong_rank",
+                        [](const fs::path& d) { edit_config(d, [](auto& j) { j["r"] = 3; }); }),
              {"adapter_model.safetensors", key_q0A, "shape"});
-  expect_has(load_error("wrong_shape", [&](const fs::path& d) {
-               edit_weights(d, [&](auto& ts) {
-                 for (auto& [n, t] : ts)
-                   if (n == key_q0A) t = torch::zeros({2, 7});
-               });
-             }),
+  expect_has(load_error("wrong_shape",
+                        [&](const fs::path& d) {
+                          edit_weights(d, [&](auto& ts) {
+                            for (auto& [n, t] : ts)
+                              if (n == key_q0A) t = torch::zeros({2, 7});
+                          });
+                        }),
              {"adapter_model.safetensors", key_q0A, "[2, 7]"});
   const std::string key_v1B = "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight";
-  expect_has(load_error("missing_tensor", [&](const fs::path& d) {
-               edit_weights(d, [&](auto& ts) {
-                 std::erase_if(ts, [&](const auto& p) { return p.first == key_v1B; });
-               });
-             }),
+  expect_has(load_error("missing_tensor",
+                        [&](const fs::path& d) {
+                          edit_weights(d, [&](auto& ts) {
+                            std::erase_if(ts, [&](const auto& p) { return p.first == key_v1B; });
+                          });
+                        }),
              {"adapter_model.safetensors", key_v1B, "missing"});
   const std::string key_k = "base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight";
-  expect_has(load_error("untargeted_tensor", [&](const fs::path& d) {
-               edit_weights(d, [&](auto& ts) { ts.emplace_back(key_k, torch::zeros({2, 16})); });
-             }),
+  expect_has(load_error("untargeted_tensor",
+                        [&](const fs::path& d) {
+                          edit_weights(d, [&](auto& ts) {
+                            ts.emplace_back(key_k, torch::zeros({2, 16}));
+                          });
+                        }),
              {"adapter_model.safetensors", key_k, "target_modules"});
   const std::string key_head = "base_model.model.lm_head.lora_A.weight";
-  expect_has(load_error("lm_head_tensor", [&](const fs::path& d) {
-               edit_weights(d, [&](auto& ts) { ts.emplace_back(key_head, torch::zeros({2, 16})); });
-             }),
+  expect_has(load_error("lm_head_tensor",
+                        [&](const fs::path& d) {
+                          edit_weights(d, [&](auto& ts) {
+                            ts.emplace_back(key_head, torch::zeros({2, 16}));
+                          });
+                        }),
              {"adapter_model.safetensors", key_head});
   const std::string key_l9 = "base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight";
-  expect_has(load_error("layer_out_of_range", [&](const fs::path& d) {
-               edit_weights(d, [&](auto& ts) { ts.emplace_back(key_l9, torch::zeros({2, 16})); });
-             }),
+  expect_has(load_error("layer_out_of_range",
+                        [&](const fs::path& d) {
+                          edit_weights(d, [&](auto& ts) {
+                            ts.emplace_back(key_l9, torch::zeros({2, 16}));
+                          });
+                        }),
              {"adapter_model.safetensors", key_l9, "layer 9"});
 }
 
@@ -403,8 +444,9 @@ TEST(Lora, AllLinearAndMinimalPeftConfigsLoad) {
   auto a = cai::train::attach_lora(*m, opts());
   cai::train::save_lora(*a, dir, "tiny");
   // Only the fields older PEFT versions always wrote.
-  cai::write_file_atomic(dir / "adapter_config.json",
-                         R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": "all-linear"})");
+  cai::write_file_atomic(
+      dir / "adapter_config.json",
+      R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": "all-linear"})");
   auto m2 = base_model();
   EXPECT_NO_THROW(cai::train::load_lora(*m2, dir));
 }
@@ -465,18 +507,20 @@ TEST(Lora, CliMergeEndToEnd) {
   const auto base_dir = root / "base", adapter_dir = root / "adapter", out_dir = root / "merged";
   auto run = [](const std::string& cmd) { return std::system((cmd + " 2>/dev/null").c_str()); };
   ASSERT_EQ(run(std::string(CAI_BINARY) + " model init --out " + base_dir.string() +
-                " --hidden 16 --layers 2 --heads 4 --kv-heads 2 --ffn 24 --vocab 53 --context 32 --seed 5"),
+                " --hidden 16 --layers 2 --heads 4 --kv-heads 2 --ffn 24 --vocab 53 --context 32 "
+                "--seed 5"),
             0);
   auto base = cai::load_model(base_dir);
-  auto a = cai::train::attach_lora(*base.model, opts({"q_proj", "v_proj", "o_proj", "up_proj", "down_proj"}));
+  auto a = cai::train::attach_lora(*base.model,
+                                   opts({"q_proj", "v_proj", "o_proj", "up_proj", "down_proj"}));
   randomise_b(*a, 14);
   cai::train::save_lora(*a, adapter_dir, base_dir.string());
   auto tokens = tokens_for(2, 7, 15);
   base.model->eval();
   auto adapted = logits_no_grad(*base.model, tokens);
 
-  ASSERT_EQ(run(std::string(CAI_BINARY) + " lora merge --base " + base_dir.string() + " --adapter " +
-                adapter_dir.string() + " --out " + out_dir.string()),
+  ASSERT_EQ(run(std::string(CAI_BINARY) + " lora merge --base " + base_dir.string() +
+                " --adapter " + adapter_dir.string() + " --out " + out_dir.string()),
             0);
   auto merged = cai::load_model(out_dir);
   EXPECT_EQ(merged.model->adapter(), nullptr);
@@ -486,8 +530,8 @@ TEST(Lora, CliMergeEndToEnd) {
   EXPECT_GT(max_diff(plain, adapted), 1e-2);
 
   // Bad adapters fail with a message, not a crash.
-  EXPECT_NE(run(std::string(CAI_BINARY) + " lora merge --base " + base_dir.string() + " --adapter " +
-                (root / "nope").string() + " --out " + (root / "x").string()),
+  EXPECT_NE(run(std::string(CAI_BINARY) + " lora merge --base " + base_dir.string() +
+                " --adapter " + (root / "nope").string() + " --out " + (root / "x").string()),
             0);
 }
 

@@ -84,8 +84,8 @@ TEST(Losses, BradleyTerryByHand) {
   o.centering_coef = 0.01;
   l = bt_loss(rc, rr, d({1.0, 0.7, 0.0}), o);
   EXPECT_NEAR(l[0].item<double>(), -logsig(1.0 - 0.5) + 0.01 * 1.0 * 1.0, 1e-12);
-  EXPECT_NEAR(l[1].item<double>(), -(0.7 * logsig(-1.0 - 0.5) + 0.3 * logsig(1.0 - 0.5)) + 0.01 * 0.0,
-              1e-12);
+  EXPECT_NEAR(l[1].item<double>(),
+              -(0.7 * logsig(-1.0 - 0.5) + 0.3 * logsig(1.0 - 0.5)) + 0.01 * 0.0, 1e-12);
   EXPECT_NEAR(l[2].item<double>(), -logsig(-0.0 - 0.5) + 0.01 * 0.4 * 0.4, 1e-12);
   o.margin = -1;
   EXPECT_THROW(o.validate(), Error);
@@ -96,8 +96,8 @@ struct DpoCase {
 };
 
 TEST(Losses, DpoVariantsByHand) {
-  const std::vector<DpoCase> cs = {{-10, -12, -11, -11.5, 1.0}, {-3, -2, -3.5, -2.2, 0.8},
-                                   {-5, -5, -5, -5, 0.3}};
+  const std::vector<DpoCase> cs = {
+      {-10, -12, -11, -11.5, 1.0}, {-3, -2, -3.5, -2.2, 0.8}, {-5, -5, -5, -5, 0.3}};
   std::vector<double> pc, pr, rc, rr, p;
   for (const auto& c : cs) {
     pc.push_back(c.pc);
@@ -172,8 +172,9 @@ void check_grad(const std::function<torch::Tensor(const torch::Tensor&)>& f, tor
     auto xp = flat.clone(), xm = flat.clone();
     xp[i] += h;
     xm[i] -= h;
-    const double fd = (f(xp.view(x.sizes())).sum().item<double>() -
-                       f(xm.view(x.sizes())).sum().item<double>()) / (2 * h);
+    const double fd =
+        (f(xp.view(x.sizes())).sum().item<double>() - f(xm.view(x.sizes())).sum().item<double>()) /
+        (2 * h);
     const double an = g.view({-1})[i].item<double>();
     EXPECT_NEAR(an, fd, 1e-7 + 1e-6 * std::abs(fd)) << "element " << i;
   }
@@ -196,7 +197,8 @@ TEST(Losses, GradientsMatchFiniteDifferences) {
   check_grad([&](const torch::Tensor& x) { return bt_loss(other, x, p, ro); }, d({0.5, 0.1, -1.0}));
 
   const auto pr = d({-4.0, -6.5, -3.0}), rc = d({-5.0, -6.0, -2.5}), rr = d({-4.5, -6.2, -3.3});
-  for (auto type : {DpoLossType::sigmoid, DpoLossType::robust, DpoLossType::ipo, DpoLossType::hinge}) {
+  for (auto type :
+       {DpoLossType::sigmoid, DpoLossType::robust, DpoLossType::ipo, DpoLossType::hinge}) {
     DpoLossOptions o;
     o.type = type;
     o.beta = 0.3;
@@ -205,8 +207,11 @@ TEST(Losses, GradientsMatchFiniteDifferences) {
     // Away from the hinge's kink (beta h = +-1) so the difference quotient is smooth.
     check_grad([&](const torch::Tensor& x) { return dpo_loss(x, pr, rc, rr, p, o).loss; },
                d({-4.2, -6.0, -2.0}));
-    check_grad([&](const torch::Tensor& x) { return dpo_loss(d({-4.2, -6.0, -2.0}), x, rc, rr, p, o).loss; },
-               pr);
+    check_grad(
+        [&](const torch::Tensor& x) {
+          return dpo_loss(d({-4.2, -6.0, -2.0}), x, rc, rr, p, o).loss;
+        },
+        pr);
   }
 }
 

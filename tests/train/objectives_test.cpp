@@ -27,17 +27,21 @@ const ChatTemplate kHA = ChatTemplate::by_name("human-assistant");
 
 std::vector<SftExample> sft_set(const std::string& name) {
   const auto dir = temp_dir(name);
-  const auto path = write_text(dir / "sft.jsonl",
-      R"({"messages": [{"role": "user", "content": "say something good"}, {"role": "assistant", "content": "good day"}]})" "\n"
-      R"({"messages": [{"role": "user", "content": "say something bad"}, {"role": "assistant", "content": "bad day, bad"}]})" "\n"
-      R"({"prompt": "Human: what is the capital of France?\n\nAssistant:", "completion": " Paris."})" "\n");
+  const auto path = write_text(
+      dir / "sft.jsonl",
+      R"({"messages": [{"role": "user", "content": "say something good"}, {"role": "assistant", "content": "good day"}]})"
+      "\n"
+      R"({"messages": [{"role": "user", "content": "say something bad"}, {"role": "assistant", "content": "bad day, bad"}]})"
+      "\n"
+      R"({"prompt": "Human: what is the capital of France?\n\nAssistant:", "completion": " Paris."})"
+      "\n");
   return load_sft(path, tiny_tokenizer(), kHA, {});
 }
 
 std::filesystem::path pref_file(const std::string& name) {
   const auto dir = temp_dir(name);
   std::string text;
-  const std::vector<std::string> prompts = {"say something", "hello there", "how are you?",
+  const std::vector<std::string> prompts = {"say something",   "hello there", "how are you?",
                                             "what is the day", "say a thing", "thank you"};
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     nlohmann::json j = {{"prompt", "Human: " + prompts[i] + "\n\nAssistant:"},
@@ -96,8 +100,10 @@ TEST(SftObjective, LossMatchesFullLogitsAndShape) {
   EXPECT_EQ(obj->loss_units(Split::train, 0), static_cast<double>(ex0.num_targets()));
   // The objective (LM head on target rows only) against the loss on the full logits.
   const auto T = static_cast<std::int64_t>(ex0.tokens.size());
-  const auto tokens = torch::tensor(std::vector<std::int64_t>(ex0.tokens.begin(), ex0.tokens.end())).view({1, T});
-  const auto target = torch::tensor(std::vector<std::int64_t>(ex0.target.begin(), ex0.target.end())).view({1, T});
+  const auto tokens =
+      torch::tensor(std::vector<std::int64_t>(ex0.tokens.begin(), ex0.tokens.end())).view({1, T});
+  const auto target =
+      torch::tensor(std::vector<std::int64_t>(ex0.target.begin(), ex0.target.end())).view({1, T});
   double want;
   {
     torch::NoGradGuard g;  // same function; only the value is compared
@@ -190,7 +196,8 @@ TEST(SftObjective, LoraTrainsOnlyTheAdapter) {
   std::vector<torch::Tensor> base;
   for (auto& p : lm.model->parameters()) base.push_back(p.detach().clone());
   auto obj = make_sft_objective({&lm, lora, "tiny"}, sft_set("sft_lora"), {});
-  for (const auto& p : obj->trainable()) EXPECT_NE(p.name.find("lora_"), std::string::npos) << p.name;
+  for (const auto& p : obj->trainable())
+    EXPECT_NE(p.name.find("lora_"), std::string::npos) << p.name;
   train_steps(*obj, 3, 1e-2);
   std::size_t i = 0;
   for (auto& p : lm.model->parameters()) EXPECT_TRUE(torch::equal(p, base[i++]));
@@ -268,8 +275,8 @@ TEST(RefLogps, CacheIsWrittenReusedAndNeverTrustedWhenStale) {
   auto lm = tiny_loaded(11);
   const auto path = pref_file("ref_cache");
   const auto pairs = pref_set(path);
-  const std::string key = ref_cache_key(path, write_text(path.parent_path() / "ref.gguf", "weights"),
-                                        "human-assistant", {});
+  const std::string key = ref_cache_key(
+      path, write_text(path.parent_path() / "ref.gguf", "weights"), "human-assistant", {});
   EXPECT_EQ(key.size(), 64u);
   const auto cache = ref_cache_path(path, key);
   EXPECT_EQ(cache.parent_path(), path.parent_path());

@@ -107,7 +107,8 @@ TEST(Pretrain, Cli) {
   EXPECT_TRUE(fs::exists(out / "pretrain.json"));
   EXPECT_TRUE(fs::exists(out / "training" / "metrics.jsonl"));
   EXPECT_NO_THROW(cai::load_model(out));
-  const std::string bad = std::string(CAI_BINARY) + " pretrain --out " + out.string() + " > /dev/null 2>&1";
+  const std::string bad =
+      std::string(CAI_BINARY) + " pretrain --out " + out.string() + " > /dev/null 2>&1";
   EXPECT_NE(std::system(bad.c_str()), 0);  // no corpus given
 }
 

@@ -103,7 +103,8 @@ TEST(Resume, RefusesOtherOptionsOrData) {
   o.resume = true;
 
   ToyRegression again = make_toy();
-  auto expect_error = [&](const TrainOptions& opts, const std::string& data, const std::string& needle) {
+  auto expect_error = [&](const TrainOptions& opts, const std::string& data,
+                          const std::string& needle) {
     try {
       run_training(again, opts, data);
       ADD_FAILURE() << "expected an error containing " << needle;

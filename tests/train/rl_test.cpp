@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "../cli/run_cai.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
 #include "cai/model/llama.h"
@@ -21,7 +22,6 @@
 #include "cai/train/rl.h"
 #include "cai/train/rl_losses.h"
 #include "tiny_data.h"
-#include "../cli/run_cai.h"
 
 namespace cai::train {
 namespace {
@@ -127,7 +127,8 @@ TEST(RlLosses, AdaptiveKlControllerAndRunningMoments) {
   EXPECT_NEAR(w[1], 0.0, 1e-12);
 }
 
-// ---- the loop on a tiny model with a toy reward --------------------------------------------------
+// ---- the loop on a tiny model with a toy reward
+// --------------------------------------------------
 
 // Pays 1 for every token in [kLo, kHi) (10% of the vocabulary) in the response.
 constexpr std::int32_t kLo = 100, kHi = 132;
@@ -143,12 +144,13 @@ std::vector<double> toy_reward(const std::vector<RewardQuery>& qs) {
 
 std::vector<RlPrompt> toy_prompts(const std::string& name) {
   const auto dir = temp_dir("rl-" + name);
-  const auto path = write_text(dir / "prompts.jsonl",
-                               "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
-                               "{\"prompt\": \"Human: say something bad\\n\\nAssistant:\"}\n"
-                               "{\"prompt\": [{\"role\": \"user\", \"content\": \"hello there\"}]}\n"
-                               "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you?\"}, "
-                               "{\"role\": \"assistant\", \"content\": \"I am fine\"}]}\n");
+  const auto path =
+      write_text(dir / "prompts.jsonl",
+                 "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
+                 "{\"prompt\": \"Human: say something bad\\n\\nAssistant:\"}\n"
+                 "{\"prompt\": [{\"role\": \"user\", \"content\": \"hello there\"}]}\n"
+                 "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you?\"}, "
+                 "{\"role\": \"assistant\", \"content\": \"I am fine\"}]}\n");
   return load_rl_prompts(path.string(), tiny_tokenizer(), ChatTemplate::by_name("chatml"), 64);
 }
 
@@ -176,7 +178,8 @@ RlOptions toy_options(const std::string& name, RlAlgorithm algo) {
   return o;
 }
 
-double mean_of(const std::vector<nlohmann::json>& lines, const char* key, std::size_t from, std::size_t to) {
+double mean_of(const std::vector<nlohmann::json>& lines, const char* key, std::size_t from,
+               std::size_t to) {
   double s = 0;
   for (std::size_t i = from; i < to; ++i) s += lines[i][key].get<double>();
   return s / static_cast<double>(to - from);
@@ -184,7 +187,8 @@ double mean_of(const std::vector<nlohmann::json>& lines, const char* key, std::s
 
 std::vector<nlohmann::json> metrics(const std::string& out_dir) {
   std::vector<nlohmann::json> out;
-  for_each_jsonl(fs::path(out_dir) / "metrics.jsonl", [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
+  for_each_jsonl(fs::path(out_dir) / "metrics.jsonl",
+                 [&](const nlohmann::json& j, std::size_t) { out.push_back(j); });
   return out;
 }
 
@@ -197,15 +201,17 @@ void expect_reward_rises(RlAlgorithm algo, const std::string& name) {
   ASSERT_EQ(m.size(), 60u);
   const double before = mean_of(m, "score", 0, 3), after = mean_of(m, "score", 55, 60);
   const double kl_after = mean_of(m, "kl", 55, 60);
-  std::printf("[%s] score %.3f -> %.3f, kl %.3f -> %.3f, entropy %.3f -> %.3f\n", name.c_str(), before,
-              after, mean_of(m, "kl", 0, 3), kl_after, mean_of(m, "entropy", 0, 3), mean_of(m, "entropy", 55, 60));
+  std::printf("[%s] score %.3f -> %.3f, kl %.3f -> %.3f, entropy %.3f -> %.3f\n", name.c_str(),
+              before, after, mean_of(m, "kl", 0, 3), kl_after, mean_of(m, "entropy", 0, 3),
+              mean_of(m, "entropy", 55, 60));
   // From 0.8 (10% of 8 tokens) towards the optimum's 3.6; the KL towards the optimum's 3.3
   // nats and no further (with beta = 0 it passes 17 within 30 steps).
   EXPECT_GT(after, before + 1.2);
   EXPECT_GT(kl_after, 0.5);
   EXPECT_LT(kl_after, 6.0);
-  for (const char* k : {"score", "reward", "kl", "kl_coef", "entropy", "response_length", "truncated", "loss",
-                        "loss/policy", "clipfrac", "approx_kl", "grad_norm", "lr", "samples_per_s"})
+  for (const char* k :
+       {"score", "reward", "kl", "kl_coef", "entropy", "response_length", "truncated", "loss",
+        "loss/policy", "clipfrac", "approx_kl", "grad_norm", "lr", "samples_per_s"})
     EXPECT_TRUE(m.back().contains(k)) << k;
   EXPECT_EQ(m.back().contains("loss/value"), algo == RlAlgorithm::ppo);
   if (algo == RlAlgorithm::rloo) {
@@ -230,11 +236,13 @@ TEST(RlTrain, LargeKlCoefficientHoldsThePolicyNearTheReference) {
     o.kl_coef = kl_coef;
     train_rl(lm, toy_prompts(name), toy_reward, o);
     const auto m = metrics(o.out_dir);
-    return std::make_pair(mean_of(m, "score", 25, 30) - mean_of(m, "score", 0, 3), mean_of(m, "kl", 25, 30));
+    return std::make_pair(mean_of(m, "score", 25, 30) - mean_of(m, "score", 0, 3),
+                          mean_of(m, "kl", 25, 30));
   };
   const auto [rise0, kl0] = run(0.0, "kl0");
   const auto [rise_big, kl_big] = run(5.0, "kl-big");
-  std::printf("[kl] beta 0: rise %.3f kl %.3f; beta 5: rise %.3f kl %.3f\n", rise0, kl0, rise_big, kl_big);
+  std::printf("[kl] beta 0: rise %.3f kl %.3f; beta 5: rise %.3f kl %.3f\n", rise0, kl0, rise_big,
+              kl_big);
   // beta 5: the optimum's paid share is 0.12 (KL 0.015 nats per response); beta 0: unbounded.
   EXPECT_GT(kl0, 10.0);
   EXPECT_LT(kl_big, 1.0);
@@ -285,7 +293,8 @@ TEST(RlTrain, ResumeRepeatsTheRunExactly) {
       EXPECT_NEAR(got[i][k].get<double>(), want[i][k].get<double>(), 1e-6) << i << " " << k;
   torch::NoGradGuard g;
   const auto a = straight.model->named_parameters(), b = second.model->named_parameters();
-  for (const auto& item : a) EXPECT_TRUE(torch::allclose(item.value(), b[item.key()], 0, 1e-6)) << item.key();
+  for (const auto& item : a)
+    EXPECT_TRUE(torch::allclose(item.value(), b[item.key()], 0, 1e-6)) << item.key();
 }
 
 // ---- errors ------------------------------------------------------------------------------------
@@ -322,7 +331,8 @@ TEST(RlErrors, BadOptionsNameTheField) {
   o.minibatches = 1000;
   EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
   EXPECT_NE(error_of([] { parse_rl_algorithm("dpo"); }).find("rloo or ppo"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_reward_norm("z"); }).find("none, batch or running"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_reward_norm("z"); }).find("none, batch or running"),
+            std::string::npos);
   EXPECT_NE(error_of([] { parse_kl_estimator("k2"); }).find("k1 or k3"), std::string::npos);
 }
 
@@ -335,8 +345,11 @@ TEST(RlErrors, BadPromptsNameFileAndLine) {
   };
   EXPECT_NE(load("{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n").find("p.jsonl:2"), std::string::npos);
   EXPECT_NE(load("{\"prompt\": 3}\n").find("field prompt"), std::string::npos);
-  EXPECT_NE(load("{\"prompt\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
-                 "\"content\": \"b\"}]}\n").find("last message"), std::string::npos);
+  EXPECT_NE(
+      load("{\"prompt\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", "
+           "\"content\": \"b\"}]}\n")
+          .find("last message"),
+      std::string::npos);
   EXPECT_NE(load("{\"prompt\": \"a long prompt with many tokens in it\"}\n", 3).find("over the 3"),
             std::string::npos);
   EXPECT_NE(load("").find("no prompts"), std::string::npos);
@@ -350,13 +363,17 @@ TEST(RlErrors, BadRewardsAndModelsStopTheRun) {
   RewardFn short_fn = [](const std::vector<RewardQuery>&) { return std::vector<double>{1.0}; };
   EXPECT_NE(error_of([&] { train_rl(lm, prompts, short_fn, o); }).find("returned 1 scores for 16"),
             std::string::npos);
-  RewardFn nan_fn = [](const std::vector<RewardQuery>& q) { return std::vector<double>(q.size(), std::nan("")); };
+  RewardFn nan_fn = [](const std::vector<RewardQuery>& q) {
+    return std::vector<double>(q.size(), std::nan(""));
+  };
   EXPECT_NE(error_of([&] { train_rl(lm, prompts, nan_fn, o); }).find("reward"), std::string::npos);
   o.max_new_tokens = 1000;  // beyond the tiny model's context
-  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("context"), std::string::npos);
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("context"),
+            std::string::npos);
   o.max_new_tokens = 8;
   o.resume = true;
-  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("no checkpoint"), std::string::npos);
+  EXPECT_NE(error_of([&] { train_rl(lm, prompts, toy_reward, o); }).find("no checkpoint"),
+            std::string::npos);
 }
 
 TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies) {
@@ -376,11 +393,13 @@ TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies
   // The reference: the same pairs tokenised by the preference loader, scored directly.
   const Tokenizer& tok = *rm.base().tokenizer;
   DataOptions dopt;
-  const auto raw = tokenize_prompt_response("Human: say something good\n\nAssistant:", "good good day", tok,
-                                            tmpl, dopt, "test");
-  const nlohmann::json conv = nlohmann::json::array({{{"role", "user"}, {"content", "hello there"}}});
+  const auto raw = tokenize_prompt_response(
+      "Human: say something good\n\nAssistant:", "good good day", tok, tmpl, dopt, "test");
+  const nlohmann::json conv =
+      nlohmann::json::array({{{"role", "user"}, {"content", "hello there"}}});
   const auto chat = tokenize_prompt_response(
-      conv, nlohmann::json::array({{{"role", "assistant"}, {"content", "good good day"}}}), tok, tmpl, dopt, "test");
+      conv, nlohmann::json::array({{{"role", "assistant"}, {"content", "good good day"}}}), tok,
+      tmpl, dopt, "test");
   auto joined = [](const PromptResponse& pr) {
     auto s = pr.prompt;
     s.insert(s.end(), pr.response.begin(), pr.response.end());
@@ -392,7 +411,8 @@ TEST(RlRewardModel, ScoresPromptAndResponseAsRmScoreWouldAndSurvivesEmptyReplies
   for (double v : got) EXPECT_TRUE(std::isfinite(v));
 }
 
-// ---- the command ---------------------------------------------------------------------------------
+// ---- the command
+// ---------------------------------------------------------------------------------
 
 using testing_util::CmdResult;
 testing_util::CmdResult cai(const std::string& args) { return testing_util::run_cai(args); }
@@ -407,11 +427,12 @@ TEST(RlCli, TrainsAgainstARewardModelDirectory) {
     rm.head()[0][0] = 1.0;
   }
   rm.save(dir / "rm");
-  write_text(dir / "prompts.jsonl", "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
-                                    "{\"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}\n");
+  write_text(dir / "prompts.jsonl",
+             "{\"prompt\": \"Human: say something good\\n\\nAssistant:\"}\n"
+             "{\"messages\": [{\"role\": \"user\", \"content\": \"hello\"}]}\n");
   const std::string base = "train rl --model " + (dir / "policy").string() + " --reward-model " +
-                           (dir / "rm").string() + " --prompts " + (dir / "prompts.jsonl").string() +
-                           " --out " + (dir / "run").string() +
+                           (dir / "rm").string() + " --prompts " +
+                           (dir / "prompts.jsonl").string() + " --out " + (dir / "run").string() +
                            " --steps 2 --prompts-per-step 2 --max-new-tokens 6 --lr 1e-3 --quiet"
                            " --chat-template chatml --threads 1";
   const auto r = cai(base + " -k 2");

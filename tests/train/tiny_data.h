@@ -66,7 +66,8 @@ inline std::filesystem::path temp_dir(const std::string& name) {
   return d;
 }
 
-inline std::filesystem::path write_text(const std::filesystem::path& path, const std::string& text) {
+inline std::filesystem::path write_text(const std::filesystem::path& path,
+                                        const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }

@@ -45,7 +45,7 @@ TEST(Schedule, HandComputedValues) {
   EXPECT_DOUBLE_EQ(learning_rate(o, 1, 10), 1.0);
   // Cosine over the 8 remaining steps: p = (step - 2) / 8.
   EXPECT_DOUBLE_EQ(learning_rate(o, 2, 10), 1.0);
-  EXPECT_NEAR(learning_rate(o, 6, 10), 0.5, 1e-15);                        // p = 1/2
+  EXPECT_NEAR(learning_rate(o, 6, 10), 0.5, 1e-15);                         // p = 1/2
   EXPECT_NEAR(learning_rate(o, 4, 10), 0.5 * (1 + std::sqrt(0.5)), 1e-15);  // p = 1/4
   o.min_lr_ratio = 0.1;
   EXPECT_NEAR(learning_rate(o, 6, 10), 0.1 + 0.9 * 0.5, 1e-15);
@@ -171,7 +171,8 @@ TEST(Trainer, GradientAccumulationMatchesOneBigBatch) {
   ASSERT_EQ(m1.size(), 8u);
   ASSERT_EQ(m2.size(), 8u);
   for (std::size_t i = 0; i < m1.size(); ++i) {
-    EXPECT_NEAR(m1[i]["loss"].get<double>(), m2[i]["loss"].get<double>(), 1e-5 * (1 + m1[i]["loss"].get<double>()));
+    EXPECT_NEAR(m1[i]["loss"].get<double>(), m2[i]["loss"].get<double>(),
+                1e-5 * (1 + m1[i]["loss"].get<double>()));
     EXPECT_NEAR(m1[i]["grad_norm"].get<double>(), m2[i]["grad_norm"].get<double>(), 1e-4);
     EXPECT_EQ(m1[i]["lr"], m2[i]["lr"]);
   }
@@ -237,10 +238,12 @@ TEST(Trainer, NanLossStopsAndKeepsTheLastCheckpoint) {
       const std::string msg = e.what();
       EXPECT_NE(msg.find("step 5"), std::string::npos) << msg;
       EXPECT_NE(msg.find(fault == Faulty::Fault::nan_loss ? "loss is nan" : "gradient norm is inf"),
-                std::string::npos) << msg;
+                std::string::npos)
+          << msg;
       EXPECT_NE(msg.find("last good checkpoint (step 4)"), std::string::npos) << msg;
     }
-    const auto state = nlohmann::json::parse(read_file(fs::path(o.out_dir) / "checkpoint" / "state.json"));
+    const auto state =
+        nlohmann::json::parse(read_file(fs::path(o.out_dir) / "checkpoint" / "state.json"));
     EXPECT_EQ(state["step"], 4);
     EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "final"));
   }

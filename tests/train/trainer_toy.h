@@ -40,8 +40,10 @@ class ToyRegression : public train::Objective {
  public:
   // n_train + n_eval examples of dimension `dim`; example i has length length_of(i) and
   // weight (loss units) 1 + i % 3.
-  ToyRegression(std::int64_t n_train, std::int64_t n_eval, std::int64_t dim, bool noise,
-                std::function<std::int64_t(std::int64_t)> length_of = [](std::int64_t i) { return 4 + i % 5; })
+  ToyRegression(
+      std::int64_t n_train, std::int64_t n_eval, std::int64_t dim, bool noise,
+      std::function<std::int64_t(std::int64_t)> length_of =
+          [](std::int64_t i) { return 4 + i % 5; })
       : n_train_(n_train), n_eval_(n_eval), noise_(noise), length_of_(std::move(length_of)) {
     // Fixed data from a private generator (not the global one the trainer checkpoints).
     auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
@@ -56,7 +58,9 @@ class ToyRegression : public train::Objective {
   std::int64_t size(train::Split s) const override {
     return s == train::Split::train ? n_train_ : n_eval_;
   }
-  std::int64_t length(train::Split s, std::int64_t i) const override { return length_of_(index(s, i)); }
+  std::int64_t length(train::Split s, std::int64_t i) const override {
+    return length_of_(index(s, i));
+  }
   std::int64_t rows_per_example() const override { return 1; }
   double loss_units(train::Split s, std::int64_t i) const override { return 1.0 + index(s, i) % 3; }
 
@@ -93,7 +97,8 @@ class ToyRegression : public train::Objective {
     return s == train::Split::train ? i : n_train_ + i;
   }
   // Sums over the examples of units_i * err_i^2 and units_i * |err_i|.
-  std::pair<torch::Tensor, torch::Tensor> batch_loss(train::Split s, const std::vector<std::int64_t>& ex,
+  std::pair<torch::Tensor, torch::Tensor> batch_loss(train::Split s,
+                                                     const std::vector<std::int64_t>& ex,
                                                      bool noisy) {
     std::vector<std::int64_t> idx;
     std::vector<float> units;
@@ -120,7 +125,8 @@ class ToyRegression : public train::Objective {
 class Faulty : public train::Objective {
  public:
   enum class Fault { none, throw_, nan_loss, inf_grad };
-  Faulty(train::Objective& inner, std::int64_t at_call, Fault f) : in_(inner), at_(at_call), fault_(f) {}
+  Faulty(train::Objective& inner, std::int64_t at_call, Fault f)
+      : in_(inner), at_(at_call), fault_(f) {}
 
   std::string name() const override { return in_.name(); }
   std::int64_t size(train::Split s) const override { return in_.size(s); }
@@ -131,9 +137,11 @@ class Faulty : public train::Objective {
     ++calls_;
     if (calls_ == at_ && fault_ == Fault::throw_) throw std::runtime_error("interrupted");
     auto m = in_.train_micro(ex, d);
-    if (calls_ >= at_ && fault_ == Fault::nan_loss) m["loss"] = std::numeric_limits<double>::quiet_NaN();
+    if (calls_ >= at_ && fault_ == Fault::nan_loss)
+      m["loss"] = std::numeric_limits<double>::quiet_NaN();
     if (calls_ >= at_ && fault_ == Fault::inf_grad)
-      for (auto& p : in_.trainable()) p.tensor.mutable_grad().fill_(std::numeric_limits<float>::infinity());
+      for (auto& p : in_.trainable())
+        p.tensor.mutable_grad().fill_(std::numeric_limits<float>::infinity());
     return m;
   }
   train::Metrics evaluate(const std::vector<std::int64_t>& ex) override { return in_.evaluate(ex); }

@@ -31,14 +31,16 @@ TEST(WorldCli, GenerateThenCheck) {
     if (p.split != "test") continue;
     Compliance c;
     c[PrincipleId::empathy] = n % 2 == 0;
-    const nlohmann::json j = {{"id", p.id}, {"response", compose_response(p, w.knowledge, c, {n, false})}};
+    const nlohmann::json j = {{"id", p.id},
+                              {"response", compose_response(p, w.knowledge, c, {n, false})}};
     in << j.dump() << "\n";
     ++n;
   }
   in.close();
-  const std::string chk = cai + " world check --json --world " + (dir / "w").string() + " --input " +
-                          (dir / "responses.jsonl").string() + " --output " + (dir / "verdicts.jsonl").string() +
-                          " > " + (dir / "summary.json").string();
+  const std::string chk = cai + " world check --json --world " + (dir / "w").string() +
+                          " --input " + (dir / "responses.jsonl").string() + " --output " +
+                          (dir / "verdicts.jsonl").string() + " > " +
+                          (dir / "summary.json").string();
   ASSERT_EQ(std::system(chk.c_str()), 0);
   const auto s = nlohmann::json::parse(cai::read_file(dir / "summary.json"));
   EXPECT_EQ(s["overall"]["total"], n);

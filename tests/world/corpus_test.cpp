@@ -7,9 +7,9 @@
 
 #include "cai/io/error.h"
 #include "cai/world/corpus.h"
-#include "cai/world/responses.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
+#include "cai/world/responses.h"
 #include "cai/world/transcript.h"
 
 using namespace cai::world;
@@ -67,7 +67,8 @@ TEST(WorldCorpus, CritiqueVerdictsAreMixedForEveryPrinciple) {
   EXPECT_NEAR(static_cast<double>(s.revisions) / 3000.0, CorpusOptions{}.revision_fraction, 0.04);
   for (PrincipleId id : kAllPrinciples) {
     const std::size_t i = static_cast<std::size_t>(id);
-    const double v = static_cast<double>(s.critique_violates[i]) / (s.critique_violates[i] + s.critique_follows[i]);
+    const double v = static_cast<double>(s.critique_violates[i]) /
+                     (s.critique_violates[i] + s.critique_follows[i]);
     EXPECT_GT(v, 0.25) << principle_name(id);
     EXPECT_LT(v, 0.55) << principle_name(id);
   }
@@ -82,7 +83,8 @@ TEST(WorldCorpus, PrinciplesOfCritiquesAndComparisonsFollowTheirWeights) {
   o.comparisons = 2600;
   o.document_repeats = 1;
   o.critique_pairs = 0.0;
-  const auto docs = build_corpus(6, fixture().kb, fixture().sets.pretrain_pool, telehealth_constitution(), o);
+  const auto docs =
+      build_corpus(6, fixture().kb, fixture().sets.pretrain_pool, telehealth_constitution(), o);
   std::array<double, kNumPrinciples> critiques{}, comparisons{};
   double n_critiques = 0, n_comparisons = 0;
   for (const auto& d : docs) {
@@ -109,7 +111,8 @@ TEST(WorldCorpus, PrinciplesOfCritiquesAndComparisonsFollowTheirWeights) {
   for (PrincipleId id : kAllPrinciples) {
     const std::size_t i = static_cast<std::size_t>(id);
     expect_share(critiques[i], n_critiques, share(defaults.critique_principle_weights, i), id);
-    expect_share(comparisons[i], n_comparisons, share(defaults.comparison_principle_weights, i), id);
+    expect_share(comparisons[i], n_comparisons, share(defaults.comparison_principle_weights, i),
+                 id);
   }
   CorpusOptions bad;
   bad.critique_principle_weights.fill(0);
@@ -125,10 +128,15 @@ TEST(WorldCorpus, OracleAgreesWithEveryConversation) {
     const OracleVerdict v = oracle.check(d.prompt, d.response);
     for (PrincipleId id : kAllPrinciples)
       ASSERT_EQ(v[id].pass, !v[id].applicable || d.flags[id])
-          << principle_name(id) << ": " << v[id].reason << "\n" << d.text;
+          << principle_name(id) << ": " << v[id].reason << "\n"
+          << d.text;
     ASSERT_TRUE(v.on_topic) << d.text;
-    if (v.states_right_fact) { ASSERT_TRUE(*v.states_right_fact) << d.text; }
-    if (v.over_refusal) { ASSERT_FALSE(*v.over_refusal) << d.text; }
+    if (v.states_right_fact) {
+      ASSERT_TRUE(*v.states_right_fact) << d.text;
+    }
+    if (v.over_refusal) {
+      ASSERT_FALSE(*v.over_refusal) << d.text;
+    }
     pass += v.pass;
   }
   // The base model imitates this mix: overall compliance should sit in the 30-70% band.
@@ -151,11 +159,17 @@ TEST(WorldCorpus, CritiqueLabelsAgreeWithTheOracleAndRevisionsStayOnTopic) {
       const OracleVerdict r = oracle.check(d.prompt, d.response_b);
       ASSERT_TRUE(r[id].pass) << d.response_b;
       ASSERT_TRUE(r.on_topic) << d.response_b;
-      if (r.states_right_fact) { ASSERT_TRUE(*r.states_right_fact) << d.response_b; }
+      if (r.states_right_fact) {
+        ASSERT_TRUE(*r.states_right_fact) << d.response_b;
+      }
       // Only the critiqued principle changes.
       for (PrincipleId other : kAllPrinciples)
-        if (other != id) { ASSERT_EQ(r[other].pass, v[other].pass) << d.text; }
-      if (d.label) { ASSERT_EQ(d.response, d.response_b); }
+        if (other != id) {
+          ASSERT_EQ(r[other].pass, v[other].pass) << d.text;
+        }
+      if (d.label) {
+        ASSERT_EQ(d.response, d.response_b);
+      }
     }
   }
 }
@@ -165,12 +179,15 @@ TEST(WorldCorpus, ComparisonPairsDifferInTheAskedPrinciple) {
   for (const auto& d : fixture().docs) {
     if (d.type != "comparison") continue;
     const PrincipleId id = *principle_from_name(d.principle);
-    const OracleVerdict a = oracle.check(d.prompt, d.response), b = oracle.check(d.prompt, d.response_b);
+    const OracleVerdict a = oracle.check(d.prompt, d.response),
+                        b = oracle.check(d.prompt, d.response_b);
     ASSERT_EQ(a[id].pass, d.label) << d.text;
     ASSERT_EQ(b[id].pass, !d.label) << d.text;
     if (d.minimal_pair)
       for (PrincipleId other : kAllPrinciples)
-        if (other != id) { ASSERT_EQ(a[other].pass, b[other].pass) << principle_name(other) << "\n" << d.text; }
+        if (other != id) {
+          ASSERT_EQ(a[other].pass, b[other].pass) << principle_name(other) << "\n" << d.text;
+        }
     ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
   }
 }
@@ -190,7 +207,9 @@ TEST(WorldCorpus, UsesNoEvalOrTestPair) {
   for (const auto* s : {&fixture().sets.eval, &fixture().sets.test})
     for (const auto& p : *s) held_out.insert(p.template_id + "|" + p.entity);
   for (const auto& d : fixture().docs)
-    if (d.type != "document") { ASSERT_FALSE(held_out.count(d.prompt.template_id + "|" + d.prompt.entity)); }
+    if (d.type != "document") {
+      ASSERT_FALSE(held_out.count(d.prompt.template_id + "|" + d.prompt.entity));
+    }
 }
 
 TEST(WorldCorpus, GeneratorResponsesOnTestPromptsMatchTheOracle) {
@@ -227,17 +246,22 @@ TEST(WorldCorpus, OracleAgreesAcrossSeeds) {
     const KnowledgeBase kb = build_knowledge(seed, {});
     const PromptSets sets = build_prompt_sets(seed, kb, {});
     const Oracle oracle(kb);
-    for (const auto& d : build_corpus(seed, kb, sets.pretrain_pool, telehealth_constitution(), small)) {
+    for (const auto& d :
+         build_corpus(seed, kb, sets.pretrain_pool, telehealth_constitution(), small)) {
       if (d.type == "document") continue;
       const OracleVerdict v = oracle.check(d.prompt, d.response);
       ASSERT_TRUE(v.on_topic) << "seed " << seed << ": " << d.text;
-      if (v.states_right_fact) { ASSERT_TRUE(*v.states_right_fact) << "seed " << seed << ": " << d.text; }
+      if (v.states_right_fact) {
+        ASSERT_TRUE(*v.states_right_fact) << "seed " << seed << ": " << d.text;
+      }
       if (d.type == "conversation") {
         for (PrincipleId id : kAllPrinciples) {
-          ASSERT_EQ(v[id].pass, !v[id].applicable || d.flags[id]) << "seed " << seed << ": " << d.text;
+          ASSERT_EQ(v[id].pass, !v[id].applicable || d.flags[id])
+              << "seed " << seed << ": " << d.text;
         }
       } else if (d.type != "comparison") {
-        ASSERT_EQ(v[*principle_from_name(d.principle)].pass, d.label) << "seed " << seed << ": " << d.text;
+        ASSERT_EQ(v[*principle_from_name(d.principle)].pass, d.label)
+            << "seed " << seed << ": " << d.text;
       }
     }
   }

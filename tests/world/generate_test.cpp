@@ -17,9 +17,9 @@ using namespace cai::world;
 
 namespace {
 
-const char* kFiles[] = {"knowledge.jsonl",     "prompts/train.jsonl", "prompts/eval.jsonl",
-                        "prompts/test.jsonl",  "corpus/pretrain.txt", "tasks/quiz.jsonl",
-                        "tasks/facts.jsonl",   "constitution.yaml",   "manifest.json"};
+const char* kFiles[] = {"knowledge.jsonl",    "prompts/train.jsonl", "prompts/eval.jsonl",
+                        "prompts/test.jsonl", "corpus/pretrain.txt", "tasks/quiz.jsonl",
+                        "tasks/facts.jsonl",  "constitution.yaml",   "manifest.json"};
 
 std::vector<WorldPrompt> split(const std::string& name) {
   return load_prompts(testutil::default_world() / "prompts" / (name + ".jsonl"));
@@ -41,7 +41,8 @@ TEST(WorldGenerate, DifferentSeedGivesDifferentWorld) {
   o.seed = 2;
   const fs::path other = testutil::tmpdir("default-seed-2");
   generate_world(o, other);
-  for (const char* f : {"knowledge.jsonl", "prompts/train.jsonl", "corpus/pretrain.txt", "tasks/quiz.jsonl"})
+  for (const char* f :
+       {"knowledge.jsonl", "prompts/train.jsonl", "corpus/pretrain.txt", "tasks/quiz.jsonl"})
     EXPECT_NE(cai::read_file(testutil::default_world() / f), cai::read_file(other / f)) << f;
 }
 
@@ -63,7 +64,9 @@ TEST(WorldSplits, NoTemplateEntityPairIsShared) {
     for (const auto& p : split(s)) {
       const std::string key = p.template_id + "|" + p.entity;
       auto [it, fresh] = owner.emplace(key, s);
-      if (!fresh) { EXPECT_EQ(it->second, s) << key << " is in " << it->second << " and " << s; }
+      if (!fresh) {
+        EXPECT_EQ(it->second, s) << key << " is in " << it->second << " and " << s;
+      }
     }
 }
 
@@ -138,7 +141,9 @@ TEST(WorldTemplates, OpenersAreSharedAcrossKinds) {
   std::map<std::string, std::set<PromptKind>> kinds_of;
   for (const char* s : {"train", "eval", "test"})
     for (const auto& p : split(s)) kinds_of[p.opener].insert(p.kind);
-  for (const auto& o : prompt_openers()) { EXPECT_EQ(kinds_of[o].size(), all_kinds().size()) << "'" << o << "'"; }
+  for (const auto& o : prompt_openers()) {
+    EXPECT_EQ(kinds_of[o].size(), all_kinds().size()) << "'" << o << "'";
+  }
 }
 
 TEST(WorldKnowledge, NamesDoNotOverlap) {
@@ -150,43 +155,53 @@ TEST(WorldKnowledge, NamesDoNotOverlap) {
   for (auto& s : kb.sources()) names.push_back(s);
   for (const auto& a : names)
     for (const auto& b : names)
-      if (a != b) { EXPECT_FALSE(contains_phrase(a, b)) << "'" << b << "' inside '" << a << "'"; }
+      if (a != b) {
+        EXPECT_FALSE(contains_phrase(a, b)) << "'" << b << "' inside '" << a << "'";
+      }
   EXPECT_GE(kb.facts.size(), 40u);
-  for (const auto& f : kb.facts) { EXPECT_FALSE(f.source.empty()); }
+  for (const auto& f : kb.facts) {
+    EXPECT_FALSE(f.source.empty());
+  }
 }
 
 TEST(WorldTasks, QuizOptionsAreValuesOfTheSameAttribute) {
   const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
   std::size_t n = 0, reverse = 0;
   std::map<std::size_t, std::size_t> answer_pos;
-  cai::for_each_jsonl(testutil::default_world() / "tasks" / "quiz.jsonl", [&](const nlohmann::json& j, std::size_t) {
-    const auto choices = j["choices"].get<std::vector<std::string>>();
-    ASSERT_EQ(choices.size(), 4u);
-    EXPECT_EQ(std::set<std::string>(choices.begin(), choices.end()).size(), 4u);
-    const Attribute attr = parse_attribute(j["attribute"].get<std::string>());
-    const std::size_t a = j["answer"].get<std::size_t>();
-    ++answer_pos[a];
-    const Fact* f = kb.find(j["entity"].get<std::string>(), attr);
-    ASSERT_NE(f, nullptr);
-    if (j["direction"] == "reverse") {
-      // The value is asked about; the options are entities of the type, and only the answer
-      // has that value.
-      ++reverse;
-      EXPECT_EQ(choices[a], entity_phrase(*f));
-      EXPECT_TRUE(contains_phrase(j["question"].get<std::string>(), f->value));
-      for (const Fact& g : kb.facts)
-        if (g.attribute == attr && g.entity != f->entity &&
-            std::find(choices.begin(), choices.end(), entity_phrase(g)) != choices.end()) {
-          EXPECT_NE(g.value, f->value) << g.entity;
+  cai::for_each_jsonl(
+      testutil::default_world() / "tasks" / "quiz.jsonl",
+      [&](const nlohmann::json& j, std::size_t) {
+        const auto choices = j["choices"].get<std::vector<std::string>>();
+        ASSERT_EQ(choices.size(), 4u);
+        EXPECT_EQ(std::set<std::string>(choices.begin(), choices.end()).size(), 4u);
+        const Attribute attr = parse_attribute(j["attribute"].get<std::string>());
+        const std::size_t a = j["answer"].get<std::size_t>();
+        ++answer_pos[a];
+        const Fact* f = kb.find(j["entity"].get<std::string>(), attr);
+        ASSERT_NE(f, nullptr);
+        if (j["direction"] == "reverse") {
+          // The value is asked about; the options are entities of the type, and only the answer
+          // has that value.
+          ++reverse;
+          EXPECT_EQ(choices[a], entity_phrase(*f));
+          EXPECT_TRUE(contains_phrase(j["question"].get<std::string>(), f->value));
+          for (const Fact& g : kb.facts)
+            if (g.attribute == attr && g.entity != f->entity &&
+                std::find(choices.begin(), choices.end(), entity_phrase(g)) != choices.end()) {
+              EXPECT_NE(g.value, f->value) << g.entity;
+            }
+          return;
         }
-      return;
-    }
-    ++n;
-    const auto values = kb.values(attr);
-    for (const auto& c : choices) { EXPECT_NE(std::find(values.begin(), values.end(), c), values.end()) << c; }
-    EXPECT_EQ(choices[a], f->value);
-    for (const auto& c : choices) { EXPECT_FALSE(contains_phrase(j["question"].get<std::string>(), c)); }
-  });
+        ++n;
+        const auto values = kb.values(attr);
+        for (const auto& c : choices) {
+          EXPECT_NE(std::find(values.begin(), values.end(), c), values.end()) << c;
+        }
+        EXPECT_EQ(choices[a], f->value);
+        for (const auto& c : choices) {
+          EXPECT_FALSE(contains_phrase(j["question"].get<std::string>(), c));
+        }
+      });
   EXPECT_EQ(n, 2 * kb.facts.size());
   EXPECT_GT(reverse, kb.facts.size() / 2);
   EXPECT_EQ(answer_pos.size(), 4u);  // the right option is not always in the same place
@@ -195,19 +210,22 @@ TEST(WorldTasks, QuizOptionsAreValuesOfTheSameAttribute) {
 TEST(WorldTasks, FactTaskAnswersAreKnowledgeValues) {
   const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
   std::size_t n = 0;
-  cai::for_each_jsonl(testutil::default_world() / "tasks" / "facts.jsonl", [&](const nlohmann::json& j, std::size_t) {
-    ++n;
-    const Fact* f = kb.find(j["entity"].get<std::string>(), parse_attribute(j["attribute"].get<std::string>()));
-    ASSERT_NE(f, nullptr);
-    EXPECT_EQ(j["answer"], f->value);
-    EXPECT_TRUE(j["prompt"].get<std::string>().ends_with("\n\nAssistant:"));
-    EXPECT_TRUE(j["aliases"].is_array());
-  });
+  cai::for_each_jsonl(testutil::default_world() / "tasks" / "facts.jsonl",
+                      [&](const nlohmann::json& j, std::size_t) {
+                        ++n;
+                        const Fact* f = kb.find(j["entity"].get<std::string>(),
+                                                parse_attribute(j["attribute"].get<std::string>()));
+                        ASSERT_NE(f, nullptr);
+                        EXPECT_EQ(j["answer"], f->value);
+                        EXPECT_TRUE(j["prompt"].get<std::string>().ends_with("\n\nAssistant:"));
+                        EXPECT_TRUE(j["aliases"].is_array());
+                      });
   EXPECT_EQ(n, 2 * kb.facts.size());
 }
 
 TEST(WorldGenerate, ConstitutionFileHasTheFivePrinciples) {
-  const cai::Constitution c = cai::load_constitution(testutil::default_world() / "constitution.yaml");
+  const cai::Constitution c =
+      cai::load_constitution(testutil::default_world() / "constitution.yaml");
   ASSERT_EQ(c.principles.size(), 5u);
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(c.principles[i].name, principle_name(kAllPrinciples[i]));
@@ -222,7 +240,9 @@ TEST(WorldGenerate, CorpusFileSplitsIntoTheManifestCounts) {
   const auto m = nlohmann::json::parse(cai::read_file(testutil::default_world() / "manifest.json"));
   std::size_t docs = 0;
   const std::string delim = std::string("\n") + kCorpusDelimiter + "\n";
-  for (std::size_t pos = text.find(delim); pos != std::string::npos; pos = text.find(delim, pos + 1)) ++docs;
+  for (std::size_t pos = text.find(delim); pos != std::string::npos;
+       pos = text.find(delim, pos + 1))
+    ++docs;
   const auto& c = m["corpus"];
   EXPECT_EQ(docs, c["conversations"].get<std::size_t>() + c["critiques"].get<std::size_t>() +
                       c["revisions"].get<std::size_t>() + c["comparisons"].get<std::size_t>() +

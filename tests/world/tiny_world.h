@@ -11,7 +11,8 @@ namespace cai::testing_util {
 
 // 4 services, 4 items, the given split sizes and a corpus of 40 conversations, 12 critiques
 // and 12 comparisons; one phrasing per capability task.
-inline void make_tiny_world(const std::filesystem::path& dir, std::uint64_t seed, int train, int eval, int test) {
+inline void make_tiny_world(const std::filesystem::path& dir, std::uint64_t seed, int train,
+                            int eval, int test) {
   world::WorldOptions w;
   w.seed = seed;
   w.knowledge.services = 4;

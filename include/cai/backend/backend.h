@@ -19,26 +19,26 @@ namespace cai {
 
 struct GenParams {
   std::int64_t max_tokens = 256;
-  double temperature = 0.0;          // 0 = greedy
+  double temperature = 0.0;  // 0 = greedy
   double top_p = 1.0;
-  std::int64_t top_k = 0;            // 0 = off (servers that lack it ignore it)
-  std::vector<std::string> stop;     // stop strings (excluded from the text)
-  std::uint64_t seed = 0;            // with the request's stream, fixes its random draws
+  std::int64_t top_k = 0;         // 0 = off (servers that lack it ignore it)
+  std::vector<std::string> stop;  // stop strings (excluded from the text)
+  std::uint64_t seed = 0;         // with the request's stream, fixes its random draws
   void validate() const;
 };
 
 struct TextRequest {
-  bool chat = false;                  // true: `messages`; false: `prompt`
+  bool chat = false;  // true: `messages`; false: `prompt`
   std::string prompt;
   std::vector<ChatMessage> messages;
   GenParams params;
-  std::uint64_t stream = 0;           // random stream id (the local backend's per-request
-                                      // stream; sent to servers as seed ^ mix(stream))
+  std::uint64_t stream = 0;  // random stream id (the local backend's per-request
+                             // stream; sent to servers as seed ^ mix(stream))
 };
 
 struct TextResult {
   std::string text;
-  std::string finish_reason;          // "stop" or "length"
+  std::string finish_reason;  // "stop" or "length"
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
 };
@@ -72,8 +72,9 @@ class Backend {
   virtual std::string describe() const = 0;
   // Generates for every request (batched / concurrent inside); results in request order.
   // `on_done` (optional) is called with the index of each finished request, for progress.
-  virtual std::vector<TextResult> generate(const std::vector<TextRequest>& requests,
-                                           const std::function<void(std::size_t)>& on_done = {}) = 0;
+  virtual std::vector<TextResult> generate(
+      const std::vector<TextRequest>& requests,
+      const std::function<void(std::size_t)>& on_done = {}) = 0;
   // For each request (its prompt / messages; params ignored), scores of the given options
   // (see OptionScores: the first token that tells them apart).
   virtual std::vector<OptionScores> score_options(const std::vector<TextRequest>& requests,

@@ -23,7 +23,8 @@
 //                          "base": {"overall": RATE, "target": RATE},
 //                          "aligned": {"overall": RATE, "target": RATE}}, ...]},
 //    "finetune": {"epochs", "max_steps", "lr",
-//                 "rows": [{"n": 0, "steps": 0, "loss": null, "overall": RATE, "target": RATE}, ...]}}
+//                 "rows": [{"n": 0, "steps": 0, "loss": null, "overall": RATE, "target": RATE},
+//                 ...]}}
 // RATE = {"rate", "pass", "total"}; a block is absent when its measurement was not asked for.
 // whole_prefix counts prompts whose violating response has k tokens or fewer (the whole
 // response is the prefix). Fine-tuned models live in out_dir/finetune/n-N/ (removed after
@@ -52,7 +53,7 @@ struct ProbeSampling {
   double top_p = 1.0;
   std::int64_t max_tokens = 96;
   std::uint64_t seed = 0;
-  std::int64_t max_batch = 32;   // sequences decoded together
+  std::int64_t max_batch = 32;  // sequences decoded together
   void validate() const;
 };
 
@@ -70,7 +71,7 @@ struct KlOptions {
 
 struct PrefillOptions {
   std::vector<std::int64_t> ks = {5, 10, 20, 40};  // prefix lengths in tokens (k = 0 is added)
-  bool base = true;                                 // also attack the base model
+  bool base = true;                                // also attack the base model
   void validate() const;
 };
 
@@ -79,32 +80,32 @@ struct FinetuneOptions {
   std::int64_t epochs = 5;                       // passes over the n examples
   std::int64_t max_steps = -1;                   // optimiser steps at most (-1: epochs decide)
   double lr = 1e-4;
-  std::int64_t token_budget = 2048;              // padded tokens per micro-batch
-  bool keep_models = false;                      // keep out_dir/finetune/n-N/ after measuring
+  std::int64_t token_budget = 2048;  // padded tokens per micro-batch
+  bool keep_models = false;          // keep out_dir/finetune/n-N/ after measuring
   void validate() const;
 };
 
 struct ProbeOptions {
-  std::string base_model;              // model directory or .gguf (required)
-  std::string aligned_model;           // (required; same tokenizer as the base model)
-  std::filesystem::path world;         // `cai world generate` directory (required)
-  std::filesystem::path out_dir;       // probe.json and the fine-tuning runs (required)
+  std::string base_model;         // model directory or .gguf (required)
+  std::string aligned_model;      // (required; same tokenizer as the base model)
+  std::filesystem::path world;    // `cai world generate` directory (required)
+  std::filesystem::path out_dir;  // probe.json and the fine-tuning runs (required)
   bool kl = true, prefill = true, finetune = true;  // which measurements run
-  std::string split = "test";          // prompts probed: train | eval | test
-  std::int64_t limit = 0;              // prompts at most (0: all)
-  std::uint64_t seed = 0;              // which violating response each prompt gets, training order
+  std::string split = "test";                       // prompts probed: train | eval | test
+  std::int64_t limit = 0;                           // prompts at most (0: all)
+  std::uint64_t seed = 0;  // which violating response each prompt gets, training order
   ProbeSampling sampling;
   KlOptions kl_opts;
   PrefillOptions prefill_opts;
   FinetuneOptions finetune_opts;
-  int threads = 0;                     // torch threads (0: all cores)
-  bool progress = true;                // progress bars on stderr
-  void validate() const;               // throws cai::Error naming the field
+  int threads = 0;        // torch threads (0: all cores)
+  bool progress = true;   // progress bars on stderr
+  void validate() const;  // throws cai::Error naming the field
 };
 
 struct ProbeResult {
-  nlohmann::json report;   // what probe.json holds
-  std::string text;        // the tables the CLI prints
+  nlohmann::json report;  // what probe.json holds
+  std::string text;       // the tables the CLI prints
 };
 
 // Runs the asked measurements and writes out_dir/probe.json. Throws cai::Error for bad
@@ -123,7 +124,8 @@ struct ProbeSequence {
 // BOS, world/transcript.h), and of a response as the model would produce them: " " + response
 // encoded on its own (no BOS).
 std::vector<std::int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt);
-ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt, const std::string& response);
+ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt,
+                             const std::string& response);
 
 // KL(aligned || base) = sum_v p_a(v) (log p_a(v) - log p_b(v)) of the next-token distributions
 // predicting each response token: result[i][j] for response token j of sequence i, computed
@@ -150,8 +152,8 @@ KlByPosition aggregate_kl(const std::vector<std::vector<double>>& kl, std::int64
 // The first k tokens of " " + response (all of them when it has fewer) and their text.
 struct Prefix {
   std::vector<std::int32_t> tokens;
-  std::string text;     // decode(tokens): what the response starts with
-  bool whole = false;   // the response has k tokens or fewer
+  std::string text;    // decode(tokens): what the response starts with
+  bool whole = false;  // the response has k tokens or fewer
 };
 Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::int64_t k);
 
@@ -160,6 +162,7 @@ Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::in
 // to a prefix; world::first_turn cuts a response). `label` names the progress bar ("" = none).
 std::vector<std::string> sample_continuations(LoadedModel& model,
                                               const std::vector<std::vector<std::int32_t>>& prompts,
-                                              const ProbeSampling& sampling, const std::string& label);
+                                              const ProbeSampling& sampling,
+                                              const std::string& label);
 
 }  // namespace cai::eval

@@ -46,23 +46,24 @@ std::string compliant_response(const world::WorldPrompt& p, const world::Knowled
                                std::uint64_t seed);
 
 struct RecoveryOptions {
-  std::int64_t count = 100;             // rows written
-  std::uint64_t seed = 0;               // prompt order, prefix lengths and wording
-  std::string split = "train";          // world prompt split the rows are drawn from
-  std::int64_t max_prefix_words = 10;   // the violating start keeps 1 .. this many words (drawn
-                                        // uniformly), always leaving at least one word out
-  std::string connector = " - actually, let me correct that: ";  // between the two parts; no
-                                        // sentence end, so an acknowledgement right after it
-                                        // is still in the first sentence
-  void validate() const;                // throws cai::Error naming the field
+  std::int64_t count = 100;            // rows written
+  std::uint64_t seed = 0;              // prompt order, prefix lengths and wording
+  std::string split = "train";         // world prompt split the rows are drawn from
+  std::int64_t max_prefix_words = 10;  // the violating start keeps 1 .. this many words (drawn
+                                       // uniformly), always leaving at least one word out
+  std::string connector =
+      " - actually, let me correct that: ";  // between the two parts; no
+                                             // sentence end, so an acknowledgement right after it
+                                             // is still in the first sentence
+  void validate() const;                     // throws cai::Error naming the field
 };
 
 struct RecoveryRow {
   std::string prompt_id;
   std::string prompt;
-  std::string violating_start;   // the first words of the violating response
-  std::string compliant;         // the response the turn returns to
-  std::string assistant;         // violating_start + connector + compliant
+  std::string violating_start;     // the first words of the violating response
+  std::string compliant;           // the response the turn returns to
+  std::string assistant;           // violating_start + connector + compliant
   nlohmann::json to_json() const;  // the SFT row {"messages": [user, assistant]}
 };
 
@@ -76,7 +77,7 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
 std::string recovery_jsonl(const std::filesystem::path& world_dir, const RecoveryOptions& opts);
 
 // `cai probe recovery-data`: recovery_jsonl written atomically to `out`; returns the rows.
-std::size_t write_recovery_data(const std::filesystem::path& world_dir, const std::filesystem::path& out,
-                                const RecoveryOptions& opts);
+std::size_t write_recovery_data(const std::filesystem::path& world_dir,
+                                const std::filesystem::path& out, const RecoveryOptions& opts);
 
 }  // namespace cai::eval

@@ -21,19 +21,19 @@ class Backend;
 namespace cai::eval {
 
 struct EvalOptions {
-  std::uint64_t seed = 0;     // few-shot draws
-  std::int64_t limit = 0;     // records per task at most, overriding the task's (0: the task's)
+  std::uint64_t seed = 0;  // few-shot draws
+  std::int64_t limit = 0;  // records per task at most, overriding the task's (0: the task's)
   void validate() const;
 };
 
 struct TaskResult {
   std::string name;
-  std::string primary;                      // the first metric listed
-  std::map<std::string, double> metrics;    // mean per-record score
+  std::string primary;                    // the first metric listed
+  std::map<std::string, double> metrics;  // mean per-record score
   std::map<std::string, double> stderrs;
   std::int64_t n = 0;
   nlohmann::json samples = nlohmann::json::array();  // per record: prompt, prediction, correct
-  nlohmann::json to_json() const;           // the results entry (without samples)
+  nlohmann::json to_json() const;                    // the results entry (without samples)
 };
 
 TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& opts);

@@ -37,7 +37,7 @@ enum class OutputType { multiple_choice, generate_until };
 
 struct TaskSpec {
   std::string name;
-  std::filesystem::path dataset;        // resolved path
+  std::filesystem::path dataset;  // resolved path
   OutputType output_type = OutputType::multiple_choice;
   std::string doc_to_text;
   std::string doc_to_choice;
@@ -51,7 +51,7 @@ struct TaskSpec {
   std::int64_t max_tokens = 64;
   std::vector<std::string> metrics;
   std::string regex;
-  std::filesystem::path source;         // the task file
+  std::filesystem::path source;  // the task file
   void validate() const;
 };
 

@@ -27,18 +27,18 @@ using Scores = std::vector<std::pair<std::string, BenchScore>>;
 struct TaxRow {
   std::string benchmark;
   BenchScore base, aligned;
-  double tax_pct = 0.0;                  // (base - aligned) / base * 100
-  double diff = 0.0;                     // aligned - base
+  double tax_pct = 0.0;  // (base - aligned) / base * 100
+  double diff = 0.0;     // aligned - base
   std::optional<double> diff_stderr;
-  std::optional<bool> significant;       // |diff| > 1.96 * diff_stderr
-  const char* direction() const;         // "regression", "improvement" or "no change"
+  std::optional<bool> significant;  // |diff| > 1.96 * diff_stderr
+  const char* direction() const;    // "regression", "improvement" or "no change"
 };
 
 struct TaxReport {
   std::string title;
-  std::vector<TaxRow> rows;              // in the base scores' order
+  std::vector<TaxRow> rows;  // in the base scores' order
   double average_tax_pct = 0.0;
-  std::string to_text() const;           // the table the CLI prints
+  std::string to_text() const;  // the table the CLI prints
   nlohmann::json to_json() const;
 };
 

@@ -27,24 +27,24 @@ class Backend;
 namespace cai::eval {
 
 struct WorldEvalOptions {
-  std::filesystem::path world;          // a `cai world generate` directory (required)
-  std::filesystem::path constitution;   // default: world/constitution.yaml
-  std::string split = "test";           // prompt split answered: train | eval | test
-  std::int64_t limit = 0;               // prompts at most (0: all)
-  double temperature = 1.0;             // responses are sampled (seeded): how the model behaves
+  std::filesystem::path world;         // a `cai world generate` directory (required)
+  std::filesystem::path constitution;  // default: world/constitution.yaml
+  std::string split = "test";          // prompt split answered: train | eval | test
+  std::int64_t limit = 0;              // prompts at most (0: all)
+  double temperature = 1.0;            // responses are sampled (seeded): how the model behaves
   double top_p = 1.0;
   std::int64_t max_tokens = 96;
   std::uint64_t seed = 0;
-  bool critiques = true;                // measure the judge's critiques
-  bool comparisons = true;              // measure the judge's A/B answers
-  bool tasks = true;                    // knowledge quiz and fact task
-  std::int64_t task_limit = 0;          // records per capability task (0: all)
+  bool critiques = true;        // measure the judge's critiques
+  bool comparisons = true;      // measure the judge's A/B answers
+  bool tasks = true;            // knowledge quiz and fact task
+  std::int64_t task_limit = 0;  // records per capability task (0: all)
   void validate() const;
 };
 
 struct WorldEvalResult {
-  nlohmann::json report;     // everything, with counts; "responses" holds the samples
-  std::string text;          // the tables the CLI prints
+  nlohmann::json report;  // everything, with counts; "responses" holds the samples
+  std::string text;       // the tables the CLI prints
 };
 
 // `judge` may be the same backend as `policy`.

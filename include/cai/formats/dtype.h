@@ -11,10 +11,10 @@ namespace cai {
 
 enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, Q8_0 };
 
-std::string_view dtype_name(DType t);          // "F32", "F16", "BF16", ...
+std::string_view dtype_name(DType t);  // "F32", "F16", "BF16", ...
 // Parses a safetensors dtype name; throws cai::Error naming `where` for an unknown one.
 DType parse_dtype(std::string_view name, const std::string& where);
-std::size_t dtype_size(DType t);                // bytes per element (Q8_0: not per element, 0)
+std::size_t dtype_size(DType t);  // bytes per element (Q8_0: not per element, 0)
 
 float f16_to_f32(std::uint16_t h);
 std::uint16_t f32_to_f16(float f);

@@ -19,8 +19,19 @@ class MappedFile;
 namespace cai::gguf {
 
 enum class ValueType : std::uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 
 // One metadata value. Scalars live in `i` (all integer types and bool), `f` or `s`;
@@ -44,9 +55,9 @@ enum class TensorType : std::uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
 
 struct TensorInfo {
   std::string name;
-  std::vector<std::int64_t> ne;   // GGML order: ne[0] is the fastest-varying dimension
-  std::uint32_t type = 0;         // raw ggml type id
-  std::uint64_t offset = 0;       // from the start of the data section
+  std::vector<std::int64_t> ne;  // GGML order: ne[0] is the fastest-varying dimension
+  std::uint32_t type = 0;        // raw ggml type id
+  std::uint64_t offset = 0;      // from the start of the data section
   std::uint64_t nbytes = 0;
   std::int64_t numel() const;
   // PyTorch order (reverse of ne): a 2-D matrix [rows, cols] has ne = {cols, rows}.
@@ -69,8 +80,8 @@ class Reader {
   bool has(const std::string& key) const { return find(key) != nullptr; }
   // Typed getters throw "<file>: metadata key <key>: missing / expected ..." on mismatch.
   std::string get_string(const std::string& key) const;
-  std::int64_t get_int(const std::string& key) const;     // any integer type or bool
-  double get_float(const std::string& key) const;         // any numeric type
+  std::int64_t get_int(const std::string& key) const;  // any integer type or bool
+  double get_float(const std::string& key) const;      // any numeric type
   bool get_bool(const std::string& key) const;
   std::optional<std::int64_t> get_int_opt(const std::string& key) const;
   std::optional<double> get_float_opt(const std::string& key) const;
@@ -115,8 +126,16 @@ class Writer {
   void write(const std::filesystem::path& path) const;
 
  private:
-  struct KV { std::string key; Value value; };
-  struct Pending { std::string name; std::vector<std::int64_t> shape; std::vector<std::uint8_t> bytes; TensorType type; };
+  struct KV {
+    std::string key;
+    Value value;
+  };
+  struct Pending {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::vector<std::uint8_t> bytes;
+    TensorType type;
+  };
   std::vector<KV> kv_;
   std::vector<Pending> tensors_;
 };

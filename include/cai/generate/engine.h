@@ -38,10 +38,10 @@ struct EngineOptions {
   std::int64_t prefill_chunk = 512;  // prompt tokens per row per prefill forward pass
   std::int64_t max_prefill_tokens = 8192;  // padded prompt tokens admitted in one step (rows * T);
                                            // bounds the latency a prefill adds to decoding
-  std::int64_t prefix_cache_slots = 0;  // extra cache slots that keep finished sequences' keys
-                                         // and values; a new prompt sharing a prefix with one
-                                         // copies those positions instead of recomputing them
-                                         // (0 = off). Results are unchanged by it.
+  std::int64_t prefix_cache_slots = 0;     // extra cache slots that keep finished sequences' keys
+                                           // and values; a new prompt sharing a prefix with one
+                                           // copies those positions instead of recomputing them
+                                           // (0 = off). Results are unchanged by it.
   void validate() const;
 };
 
@@ -55,37 +55,37 @@ const char* to_string(FinishReason r);
 struct TokenEvent {
   RequestId id = 0;
   std::int32_t token = 0;
-  float logprob = 0.0f;   // when SamplingOptions::logprobs, else 0
+  float logprob = 0.0f;                             // when SamplingOptions::logprobs, else 0
   std::vector<std::pair<std::int32_t, float>> top;  // SamplingOptions::top_logprobs most likely
                                                     // (id, log-prob), most likely first
-  std::string text;       // newly safe-to-show text (may be empty while a stop string is
-                          // possible or a UTF-8 character is incomplete); needs a tokenizer
+  std::string text;  // newly safe-to-show text (may be empty while a stop string is
+                     // possible or a UTF-8 character is incomplete); needs a tokenizer
 };
 
 struct GenerationResult {
   RequestId id = 0;
-  std::vector<std::int32_t> tokens;   // generated ids (EOS / stop id included when hit)
-  std::vector<float> logprobs;        // per token, when SamplingOptions::logprobs
+  std::vector<std::int32_t> tokens;  // generated ids (EOS / stop id included when hit)
+  std::vector<float> logprobs;       // per token, when SamplingOptions::logprobs
   std::vector<std::vector<std::pair<std::int32_t, float>>> top_logprobs;  // per token, when
-                                                                         // top_logprobs > 0
-  std::string text;                   // completion text, cut before a stop string
+                                                                          // top_logprobs > 0
+  std::string text;  // completion text, cut before a stop string
   FinishReason finish = FinishReason::length;
-  std::string stop_matched;           // the stop string found, if any
+  std::string stop_matched;  // the stop string found, if any
   std::int64_t prompt_tokens = 0;
 };
 
 struct GenerationRequest {
-  std::vector<std::int32_t> prompt;      // token ids, at least one
+  std::vector<std::int32_t> prompt;  // token ids, at least one
   SamplingOptions sampling;
-  std::optional<std::uint64_t> stream;   // random stream id; default: the request id
-  std::function<void(const TokenEvent&)> on_token;         // optional, per generated token
+  std::optional<std::uint64_t> stream;              // random stream id; default: the request id
+  std::function<void(const TokenEvent&)> on_token;  // optional, per generated token
   std::function<void(const GenerationResult&)> on_finish;  // optional, once
 };
 
 struct EngineStats {
-  std::int64_t prefill_tokens = 0;   // prompt tokens computed (not copied from the prefix cache)
-  double prefill_seconds = 0.0;      // forward passes + sampling of first tokens
-  std::int64_t decode_tokens = 0;    // tokens produced by decode steps
+  std::int64_t prefill_tokens = 0;  // prompt tokens computed (not copied from the prefix cache)
+  double prefill_seconds = 0.0;     // forward passes + sampling of first tokens
+  std::int64_t decode_tokens = 0;   // tokens produced by decode steps
   double decode_seconds = 0.0;
   std::int64_t decode_steps = 0;
   std::int64_t prefix_reused_tokens = 0;  // prompt positions copied from the prefix cache
@@ -133,7 +133,7 @@ class Engine {
   struct Retained {
     std::vector<std::int32_t> tokens;  // the token at each position held in `slot`
     std::int64_t slot = 0;
-    std::uint64_t last_use = 0;        // for least-recently-used eviction
+    std::uint64_t last_use = 0;  // for least-recently-used eviction
   };
   void retain(const Seq& s, std::int64_t slot);
   const Retained* longest_prefix(const std::vector<std::int32_t>& prompt, std::int64_t& len);
@@ -142,15 +142,15 @@ class Engine {
   EngineOptions opts_;
   TokenBytesFn token_bytes_;
   std::unordered_set<std::int32_t> eos_;
-  std::vector<std::unique_ptr<Seq>> live_;   // live_[i] occupies cache slot i
+  std::vector<std::unique_ptr<Seq>> live_;  // live_[i] occupies cache slot i
   std::deque<std::unique_ptr<Seq>> waiting_;
-  mutable std::mutex mu_;                    // guards submitted_, cancelled_, next_id_
+  mutable std::mutex mu_;  // guards submitted_, cancelled_, next_id_
   std::deque<std::unique_ptr<Seq>> submitted_;
   std::unordered_set<RequestId> cancelled_;
   RequestId next_id_ = 0;
-  std::atomic<std::int64_t> pending_ = 0;    // submitted and not yet finished
+  std::atomic<std::int64_t> pending_ = 0;  // submitted and not yet finished
   EngineStats stats_;
-  std::vector<Retained> retained_;           // slots max_batch .. max_batch + cache slots - 1
+  std::vector<Retained> retained_;  // slots max_batch .. max_batch + cache slots - 1
   std::int64_t cache_slots_ = 0;
   std::uint64_t use_clock_ = 0;
 };

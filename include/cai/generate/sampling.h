@@ -13,17 +13,17 @@
 namespace cai {
 
 struct SamplingOptions {
-  double temperature = 1.0;            // 0 = greedy (argmax); otherwise logits / temperature
-  std::int64_t top_k = 0;              // keep the k most likely tokens; 0 = all
-  double top_p = 1.0;                  // keep the smallest set whose mass reaches p; 1 = all
-  std::uint64_t seed = 0;              // with the request's stream id, seeds its random stream
-  std::int64_t max_new_tokens = 256;   // generated tokens at most (EOS included)
-  std::vector<std::string> stop;       // text that ends generation (excluded from the text)
+  double temperature = 1.0;           // 0 = greedy (argmax); otherwise logits / temperature
+  std::int64_t top_k = 0;             // keep the k most likely tokens; 0 = all
+  double top_p = 1.0;                 // keep the smallest set whose mass reaches p; 1 = all
+  std::uint64_t seed = 0;             // with the request's stream id, seeds its random stream
+  std::int64_t max_new_tokens = 256;  // generated tokens at most (EOS included)
+  std::vector<std::string> stop;      // text that ends generation (excluded from the text)
   std::vector<std::int32_t> stop_token_ids;  // extra ids that end generation, besides EOS
-  bool ignore_eos = false;             // keep going past EOS / stop ids (benchmarks)
-  bool logprobs = false;               // record each sampled token's log-probability (T = 1)
-  std::int64_t top_logprobs = 0;       // also record the n most likely tokens and their
-                                       // log-probabilities (T = 1) at each step; 0..20
+  bool ignore_eos = false;                   // keep going past EOS / stop ids (benchmarks)
+  bool logprobs = false;                     // record each sampled token's log-probability (T = 1)
+  std::int64_t top_logprobs = 0;             // also record the n most likely tokens and their
+                                             // log-probabilities (T = 1) at each step; 0..20
 
   bool greedy() const { return temperature == 0.0; }
   // Throws cai::Error naming the field for out-of-range values.

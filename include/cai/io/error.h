@@ -21,8 +21,8 @@ template <typename... Args>
 }
 
 // Throws `Error` with the formatted message when `cond` is false.
-#define CAI_CHECK(cond, ...)                 \
-  do {                                       \
+#define CAI_CHECK(cond, ...)                      \
+  do {                                            \
     if (!(cond)) ::cai::throw_error(__VA_ARGS__); \
   } while (0)
 

@@ -27,9 +27,11 @@
 //        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
 //        kl_target: 0, reward_norm: none, lr: 1e-5, epochs: 1,
 //        rm: {lr: 2e-5, epochs: 2, samples: 0, pairs: best-worst, temperature: 0.7}}
-//   probe: {enabled: false, model: best, kl: true, prefill: true, finetune: true, k: [5, 10, 20, 40],
+//   probe: {enabled: false, model: best, kl: true, prefill: true, finetune: true, k: [5, 10, 20,
+//   40],
 //           n: [10, 50, 100]}
-//   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, critiques: true, comparisons: false,
+//   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, critiques: true,
+//   comparisons: false,
 //          tasks_files: [...]}
 //
 // Relative paths are relative to the directory the loop runs in (like the CLI's flags);
@@ -48,56 +50,56 @@ namespace cai::loop {
 
 // An OpenAI-compatible server serving the base model (backend/factory.h HttpBackendOptions).
 struct ApiConfig {
-  std::vector<std::string> base_urls;   // "http://host:port/v1"; empty = no api
-  std::string model;                    // the server's model name
+  std::vector<std::string> base_urls;  // "http://host:port/v1"; empty = no api
+  std::string model;                   // the server's model name
   std::string api_key_env = "OPENAI_API_KEY";
-  std::int64_t concurrency = 8;         // requests in flight
-  std::int64_t top_logprobs = 20;       // asked for when judging; the answer tokens must be
-                                        // among them (servers often cap this at 20)
-  double timeout_s = 120.0;             // per request
-  std::int64_t max_retries = 5;         // on 429, 5xx, timeouts and connection errors
+  std::int64_t concurrency = 8;    // requests in flight
+  std::int64_t top_logprobs = 20;  // asked for when judging; the answer tokens must be
+                                   // among them (servers often cap this at 20)
+  double timeout_s = 120.0;        // per request
+  std::int64_t max_retries = 5;    // on 429, 5xx, timeouts and connection errors
   bool given() const { return !base_urls.empty(); }
 };
 
 struct PromptsConfig {
-  std::string train;   // default <world>/prompts/train.jsonl
-  std::string eval;    // default <world>/prompts/eval.jsonl (the quality split without a world)
+  std::string train;  // default <world>/prompts/train.jsonl
+  std::string eval;   // default <world>/prompts/eval.jsonl (the quality split without a world)
 };
 
 struct QualityConfig {
-  std::string metric = "judge";     // judge: the base model's critiques rate responses against
-                                    // each applicable principle; oracle: the world's oracle
-  std::string split = "eval";       // world prompt split scored (without a world: prompts.eval)
-  double factor = 0.95;             // stop when quality_K < factor * quality_{K-1} (0: never)
-  std::int64_t limit = 0;           // prompts scored at most (0: all)
-  double temperature = 0.7;         // responses are sampled (seeded) as the model behaves
+  std::string metric = "judge";  // judge: the base model's critiques rate responses against
+                                 // each applicable principle; oracle: the world's oracle
+  std::string split = "eval";    // world prompt split scored (without a world: prompts.eval)
+  double factor = 0.95;          // stop when quality_K < factor * quality_{K-1} (0: never)
+  std::int64_t limit = 0;        // prompts scored at most (0: all)
+  double temperature = 0.7;      // responses are sampled (seeded) as the model behaves
   std::int64_t max_tokens = 96;
 };
 
 struct CritiqueReviseConfig {
-  std::int64_t rounds = 3;          // critique -> revision rounds per prompt
+  std::int64_t rounds = 3;            // critique -> revision rounds per prompt
   std::string principles = "random";  // random | in-order
   bool few_shot = true;
-  double temperature = 0.7;         // the initial responses (and the rest unless overridden)
-  double critique_temperature = -1; // < 0: temperature. A sampled "violates" where the model
-                                    // itself rates the response fine becomes a needless
-                                    // revision; 0 takes the model's most likely verdict.
-  double revision_temperature = -1; // < 0: temperature
-  std::int64_t max_tokens = 96;     // per response, critique and revision
+  double temperature = 0.7;          // the initial responses (and the rest unless overridden)
+  double critique_temperature = -1;  // < 0: temperature. A sampled "violates" where the model
+                                     // itself rates the response fine becomes a needless
+                                     // revision; 0 takes the model's most likely verdict.
+  double revision_temperature = -1;  // < 0: temperature
+  std::int64_t max_tokens = 96;      // per response, critique and revision
   bool skip_when_ok = true;
-  double min_violation_p = 0.0;     // revise only on "violates" verdicts at least this likely
+  double min_violation_p = 0.0;       // revise only on "violates" verdicts at least this likely
   std::string format = "transcript";  // transcript | chat
 };
 
 struct LabelConfig {
-  std::int64_t ensemble = 0;        // principles per pair (0: one sampled, -1: all)
-  std::int64_t samples = 0;         // 0: pairs from Phase 1; k >= 2: k sampled responses per prompt
-  double min_confidence = 0.0;      // drop pairs with |p_chosen - 0.5| below this
+  std::int64_t ensemble = 0;    // principles per pair (0: one sampled, -1: all)
+  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k sampled responses per prompt
+  double min_confidence = 0.0;  // drop pairs with |p_chosen - 0.5| below this
   bool chain_of_thought = false;
 };
 
 struct LoraConfig {
-  std::int64_t rank = 0;            // 0 = full fine-tuning; > 0 = LoRA, merged after training
+  std::int64_t rank = 0;  // 0 = full fine-tuning; > 0 = LoRA, merged after training
   double alpha = 16.0;
   double dropout = 0.05;
   std::vector<std::string> targets = {"q_proj", "v_proj"};
@@ -107,9 +109,9 @@ struct SftConfig {
   bool enabled = true;
   double lr = 1e-4;
   std::int64_t epochs = 2;
-  std::int64_t token_budget = 4096;  // padded tokens per micro-batch
-  std::int64_t max_length = 1024;    // tokens per sequence (capped at the model's context)
-  double corpus_mix = 0.0;           // corpus documents per SFT example (e.g. 0.5)
+  std::int64_t token_budget = 4096;       // padded tokens per micro-batch
+  std::int64_t max_length = 1024;         // tokens per sequence (capped at the model's context)
+  double corpus_mix = 0.0;                // corpus documents per SFT example (e.g. 0.5)
   std::int64_t recovery_examples = 0;     // recovery rows added (a violating start, then a
                                           // correction; needs a world): deeper alignment,
                                           // Qi et al. 2024 (see include/cai/eval/probe_data.h)
@@ -120,8 +122,8 @@ struct SftConfig {
   bool only_preferred_revisions = false;  // leave out revisions the round's AI judge (Phase 2)
                                           // rates below the initial response: a critique that
                                           // wrongly finds fault makes a revision worth not learning
-  std::string corpus;                // default <world>/corpus/pretrain.txt
-  std::string chat_template;         // "" = the tokenizer's
+  std::string corpus;                     // default <world>/corpus/pretrain.txt
+  std::string chat_template;              // "" = the tokenizer's
   LoraConfig lora;
 };
 
@@ -132,7 +134,7 @@ struct DpoConfig {
   std::int64_t epochs = 1;
   std::int64_t token_budget = 4096;
   std::int64_t max_length = 1024;
-  std::string loss = "sigmoid";      // sigmoid | robust | ipo | hinge
+  std::string loss = "sigmoid";  // sigmoid | robust | ipo | hinge
   double label_smoothing = 0.0;
   double rpo_alpha = 0.0;
   LoraConfig lora;
@@ -150,16 +152,16 @@ struct RmConfig {
   // from the model RL starts from and judged by it (Phase 2's ensemble), so the reward model
   // learns to rank what the policy actually writes (on-policy AI feedback, as in RLAIF).
   std::int64_t samples = 0;
-  std::string pairs = "best-worst";   // with samples: best-worst | all
-  double temperature = 0.7;           // with samples: the policy's sampling temperature
+  std::string pairs = "best-worst";  // with samples: best-worst | all
+  double temperature = 0.7;          // with samples: the policy's sampling temperature
 };
 
 // RL against that reward model with a per-token KL penalty to the policy it starts from
 // (`cai train rl`, include/cai/train/rl.h): after DPO, or instead of it with dpo.enabled false.
 struct RlConfig {
   bool enabled = false;
-  std::string algorithm = "rloo";    // rloo | ppo
-  std::int64_t steps = 30;           // rollouts
+  std::string algorithm = "rloo";  // rloo | ppo
+  std::int64_t steps = 30;         // rollouts
   std::int64_t prompts_per_rollout = 8;
   std::int64_t samples_per_prompt = 4;
   std::int64_t max_new_tokens = 96;
@@ -168,7 +170,7 @@ struct RlConfig {
   double kl_target = 0.0;            // > 0: adaptive KL coefficient
   std::string reward_norm = "none";  // none | batch | running: the reward model's scores
   double lr = 1e-5;
-  std::int64_t epochs = 1;           // passes over each rollout (ppo usually 4)
+  std::int64_t epochs = 1;  // passes over each rollout (ppo usually 4)
   RmConfig rm;
 };
 
@@ -176,35 +178,35 @@ struct RlConfig {
 // <out>/probe/probe.json after the last round for the report. Needs a world.
 struct ProbeConfig {
   bool enabled = false;
-  std::string model = "best";        // best | last: the round whose model is probed
+  std::string model = "best";  // best | last: the round whose model is probed
   bool kl = true, prefill = true, finetune = true;
-  std::vector<std::int64_t> k = {5, 10, 20, 40};   // prefill tokens
-  std::vector<std::int64_t> n = {10, 50, 100};     // fine-tuning attack examples
+  std::vector<std::int64_t> k = {5, 10, 20, 40};  // prefill tokens
+  std::vector<std::int64_t> n = {10, 50, 100};    // fine-tuning attack examples
 };
 
 struct EvalConfig {
-  std::string split = "test";        // world prompt split of eval.json
+  std::string split = "test";  // world prompt split of eval.json
   double temperature = 0.7;
-  double sampled_temperature = -1;   // >= 0: the oracle also scores responses sampled at this
-                                     // temperature (compliance_sampled); a greedy headline
-                                     // then comes with the sampled policy's figures
+  double sampled_temperature = -1;  // >= 0: the oracle also scores responses sampled at this
+                                    // temperature (compliance_sampled); a greedy headline
+                                    // then comes with the sampled policy's figures
   std::int64_t max_tokens = 96;
-  std::int64_t limit = 0;            // prompts at most (0: all)
-  std::int64_t task_limit = 0;       // records per capability task (0: all)
-  bool tasks = true;                 // the world's quiz and fact task
-  bool critiques = true;             // the model's critiques vs the oracle
-  bool comparisons = false;          // the model's A/B answers vs the oracle
+  std::int64_t limit = 0;                // prompts at most (0: all)
+  std::int64_t task_limit = 0;           // records per capability task (0: all)
+  bool tasks = true;                     // the world's quiz and fact task
+  bool critiques = true;                 // the model's critiques vs the oracle
+  bool comparisons = false;              // the model's A/B answers vs the oracle
   std::vector<std::string> tasks_files;  // eval task YAML files (without a world)
 };
 
 struct LoopConfig {
-  std::string source;                // the config file (for messages)
-  std::string name;                  // required
-  std::string out;                   // default runs/<name>
-  std::string base_model;            // local model (required for training)
+  std::string source;      // the config file (for messages)
+  std::string name;        // required
+  std::string out;         // default runs/<name>
+  std::string base_model;  // local model (required for training)
   ApiConfig api;
   std::string world;
-  std::string constitution;          // default <world>/constitution.yaml
+  std::string constitution;  // default <world>/constitution.yaml
   PromptsConfig prompts;
   std::int64_t train_prompts_per_round = 0;
   std::int64_t rounds = 3;
@@ -223,8 +225,8 @@ struct LoopConfig {
   void resolve(const std::filesystem::path& cwd = std::filesystem::current_path());
   // Throws cai::Error naming the field (and its line when read from a file).
   void validate() const;
-  nlohmann::json to_json() const;     // the resolved config (manifest, --print-config)
-  std::string to_yaml() const;        // the same as YAML
+  nlohmann::json to_json() const;  // the resolved config (manifest, --print-config)
+  std::string to_yaml() const;     // the same as YAML
 
   // Lines of the keys read from the file ("sft.lr" -> 14), for validate()'s messages.
   std::map<std::string, int> lines;

@@ -30,28 +30,28 @@
 namespace cai::loop {
 
 struct LoopOptions {
-  LoopConfig config;          // resolved and validated by run_loop
-  std::string stop_after;     // "round-K/STAGE": return right after that stage completes (tests
-                              // simulate a kill with it); stages: phase1, phase2, sft_data,
-                              // sft, dpo, eval, quality
-  bool progress = true;       // stage lines and progress bars on stderr
+  LoopConfig config;       // resolved and validated by run_loop
+  std::string stop_after;  // "round-K/STAGE": return right after that stage completes (tests
+                           // simulate a kill with it); stages: phase1, phase2, sft_data,
+                           // sft, dpo, eval, quality
+  bool progress = true;    // stage lines and progress bars on stderr
 };
 
 struct RoundSummary {
   std::int64_t round = 0;
   double quality = 0.0;
-  std::string model;          // the model evaluated in this round
+  std::string model;  // the model evaluated in this round
 };
 
 struct LoopResult {
   std::vector<RoundSummary> rounds;
   std::int64_t best_round = 0;
-  std::string stopped;        // "rounds", "early-stop", or "stop_after" (interrupted)
+  std::string stopped;  // "rounds", "early-stop", or "stop_after" (interrupted)
   std::string reason;
   std::vector<std::string> ran;      // "round-K/STAGE" of the stages run now (not skipped)
   std::vector<std::string> skipped;  // stages found complete
-  nlohmann::json summary;     // summary.json (empty when interrupted)
-  std::string table;          // the printed summary table
+  nlohmann::json summary;            // summary.json (empty when interrupted)
+  std::string table;                 // the printed summary table
 };
 
 // The early-stop rule on a sequence of round qualities (round 0 first): the index of the

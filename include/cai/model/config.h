@@ -31,13 +31,13 @@ struct ModelConfig {
   std::int64_t num_layers = 6;
   std::int64_t num_heads = 6;
   std::int64_t num_kv_heads = 6;
-  std::int64_t head_dim = 48;       // hidden_size / num_heads unless the config says otherwise
+  std::int64_t head_dim = 48;  // hidden_size / num_heads unless the config says otherwise
   std::int64_t max_position_embeddings = 2048;
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;      // bias on Q/K/V (Qwen2)
+  bool attention_bias = false;  // bias on Q/K/V (Qwen2)
   std::optional<std::int64_t> bos_token_id;
   std::vector<std::int64_t> eos_token_ids;
 

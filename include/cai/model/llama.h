@@ -49,7 +49,8 @@ class LinearAdapter {
  public:
   virtual ~LinearAdapter() = default;
   // `training`: the model is in training mode and autograd is on (dropout applies).
-  virtual torch::Tensor delta(std::int64_t layer, Proj p, const torch::Tensor& x, bool training) = 0;
+  virtual torch::Tensor delta(std::int64_t layer, Proj p, const torch::Tensor& x,
+                              bool training) = 0;
 };
 
 class LlamaModel : public torch::nn::Module {
@@ -96,7 +97,7 @@ class LlamaModel : public torch::nn::Module {
   struct Layer;
   ModelConfig cfg_;
   // Fused storage (see llama.cpp): hf_parameters() are views into these.
-  torch::Tensor embed_;    // [V,C]
+  torch::Tensor embed_;  // [V,C]
   std::vector<Layer> layers_;
   torch::Tensor norm_;     // [C]
   torch::Tensor lm_head_;  // [V,C], undefined when tied to embed_

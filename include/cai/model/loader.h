@@ -20,9 +20,9 @@ class LlamaModel;
 struct LoadedModel {
   ModelConfig config;
   std::shared_ptr<LlamaModel> model;
-  std::optional<Tokenizer> tokenizer;      // absent when the source carries none
+  std::optional<Tokenizer> tokenizer;  // absent when the source carries none
   std::filesystem::path source;
-  std::string format;                      // "safetensors" or "gguf"
+  std::string format;                                 // "safetensors" or "gguf"
   std::map<std::string, std::int64_t> stored_dtypes;  // dtype name -> tensor count
 };
 

@@ -23,9 +23,9 @@ PromptFormat parse_prompt_format(const std::string& s);  // throws cai::Error
 const char* to_string(PromptFormat f);
 
 struct PromptRecord {
-  std::string id;      // the input's "id" when given, else ""
+  std::string id;  // the input's "id" when given, else ""
   std::string prompt;
-  std::string where;   // "file:line", for errors
+  std::string where;  // "file:line", for errors
 };
 
 // Prompts from a JSONL file ({"prompt"} or {"id", "prompt"} per line) or a text file with
@@ -36,7 +36,12 @@ std::vector<PromptRecord> read_prompts(const std::filesystem::path& path);
 // Request stream ids: each (prompt index, round, stage) has its own random stream, so a
 // result never depends on batching, chunking or resumption.
 enum class Stage : std::uint64_t {
-  response = 1, principle = 2, critique = 3, revision = 4, judge_principle = 5, judge_cot = 6,
+  response = 1,
+  principle = 2,
+  critique = 3,
+  revision = 4,
+  judge_principle = 5,
+  judge_cot = 6,
   sample = 7
 };
 std::uint64_t stream_id(std::uint64_t index, std::uint64_t round, Stage stage);
@@ -61,9 +66,9 @@ inline GenParams gen_params(std::int64_t max_tokens, double temperature) {
 class ResumableOutput {
  public:
   ResumableOutput(const std::filesystem::path& path, const nlohmann::json& settings);
-  std::size_t done() const { return done_; }  // complete records already in the file
+  std::size_t done() const { return done_; }            // complete records already in the file
   const nlohmann::json& last() const { return last_; }  // the last complete record, or null
-  void write(const nlohmann::json& record);   // durable append
+  void write(const nlohmann::json& record);             // durable append
  private:
   std::filesystem::path path_;
   std::size_t done_ = 0;

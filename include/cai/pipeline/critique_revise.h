@@ -26,10 +26,10 @@ enum class PrincipleChoice {
 PrincipleChoice parse_principle_choice(const std::string& s);  // "random" | "in-order"
 
 struct CritiqueReviseOptions {
-  std::int64_t rounds = 3;                    // critique -> revision rounds per prompt
+  std::int64_t rounds = 3;  // critique -> revision rounds per prompt
   PrincipleChoice principles = PrincipleChoice::random;
-  bool few_shot = true;                       // prepend the constitution's examples
-  bool skip_when_ok = true;                   // no revision when the critique finds nothing wrong
+  bool few_shot = true;      // prepend the constitution's examples
+  bool skip_when_ok = true;  // no revision when the critique finds nothing wrong
   // With skip_when_ok: a critique opening "The response violates the principle." leads to a
   // revision only when the model gives that verdict at least this probability (its first
   // differing token scored against "follows"). A small model's unsure "violates" is often a
@@ -39,9 +39,9 @@ struct CritiqueReviseOptions {
   GenParams response = gen_params(128, 0.7);  // initial response
   GenParams critique = gen_params(128, 0.7);
   GenParams revision = gen_params(128, 0.7);
-  std::uint64_t seed = 0;                     // fixes every random draw (principles, sampling)
-  std::int64_t chunk = 64;                    // prompts per batch (and per durable write)
-  void validate() const;                      // throws cai::Error naming the field
+  std::uint64_t seed = 0;   // fixes every random draw (principles, sampling)
+  std::int64_t chunk = 64;  // prompts per batch (and per durable write)
+  void validate() const;    // throws cai::Error naming the field
   // Everything that changes the results (not `chunk`), recorded in each line and hashed.
   nlohmann::json settings() const;
 };
@@ -49,9 +49,9 @@ struct CritiqueReviseOptions {
 struct RoundRecord {
   std::string principle;
   std::string critique;
-  std::string revision;   // "" when skipped
+  std::string revision;  // "" when skipped
   bool skipped = false;
-  double p_violates = -1; // the verdict's probability when min_violation_p scored it, else -1
+  double p_violates = -1;  // the verdict's probability when min_violation_p scored it, else -1
 };
 
 struct CritiqueReviseRecord {
@@ -64,9 +64,11 @@ struct CritiqueReviseRecord {
 
 // Critiques and revises `prompts`; prompt i has global index first_index + i (its random
 // streams). Results in input order. `on_stage` (optional) is told each finished stage name.
-std::vector<CritiqueReviseRecord> critique_revise(
-    Backend& backend, const Constitution& constitution, const std::vector<PromptRecord>& prompts,
-    std::size_t first_index, const CritiqueReviseOptions& opts);
+std::vector<CritiqueReviseRecord> critique_revise(Backend& backend,
+                                                  const Constitution& constitution,
+                                                  const std::vector<PromptRecord>& prompts,
+                                                  std::size_t first_index,
+                                                  const CritiqueReviseOptions& opts);
 
 // One output line: prompt, messages [user, assistant = final], init_response, rounds, prompt /
 // chosen / rejected as TRL's conversational preference lists, model, constitution hash, seed,

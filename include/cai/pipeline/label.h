@@ -34,17 +34,17 @@ struct LabelOptions {
   // drawn the same way and averaged with their weights; -1 = all, weighted.
   std::int64_t ensemble = 0;
   bool chain_of_thought = false;
-  GenParams cot = gen_params(128, 0.0);  // the judge's reasoning
+  GenParams cot = gen_params(128, 0.0);      // the judge's reasoning
   double clamp_low = 0.4, clamp_high = 0.6;  // CoT only: each probability is clamped to this
-  double min_confidence = 0.0;              // drop pairs with |p_chosen - 0.5| below this
+  double min_confidence = 0.0;               // drop pairs with |p_chosen - 0.5| below this
   // Pairs from k sampled responses per prompt (0 = pairs come from Phase 1 records).
   std::int64_t samples = 0;
   PairSelection selection = PairSelection::best_worst;
   GenParams sample = gen_params(128, 1.0);  // the policy's responses
   std::uint64_t seed = 0;
-  std::int64_t chunk = 64;                  // prompts per batch (and per durable write)
-  void validate() const;                    // throws cai::Error naming the field
-  nlohmann::json settings() const;          // what changes the results (not chunk)
+  std::int64_t chunk = 64;          // prompts per batch (and per durable write)
+  void validate() const;            // throws cai::Error naming the field
+  nlohmann::json settings() const;  // what changes the results (not chunk)
 };
 
 // One pair to judge: a prompt and two responses.
@@ -77,9 +77,9 @@ struct PrincipleJudgement {
 struct PairLabel {
   PairInput pair;
   std::vector<PrincipleJudgement> principles;
-  double p_a = 0.5;             // weighted mean over principles
-  double disagreement = 0.0;    // weighted mean |p(a | a first) - p(a | b first)|
-  bool order_flip = false;      // some principle's two orders prefer different responses
+  double p_a = 0.5;           // weighted mean over principles
+  double disagreement = 0.0;  // weighted mean |p(a | a first) - p(a | b first)|
+  bool order_flip = false;    // some principle's two orders prefer different responses
 };
 
 // The judge prompt for one order (the request the backend scores " (A)" / " (B)" after).

@@ -14,9 +14,9 @@
 namespace cai::pipeline {
 
 struct LabelReportOptions {
-  std::filesystem::path gold;         // optional gold labels
-  std::filesystem::path oracle_world; // optional `cai world generate` directory
-  int bins = 5;                       // histogram bins over p_chosen in [0.5, 1]
+  std::filesystem::path gold;          // optional gold labels
+  std::filesystem::path oracle_world;  // optional `cai world generate` directory
+  int bins = 5;                        // histogram bins over p_chosen in [0.5, 1]
   void validate() const;
 };
 

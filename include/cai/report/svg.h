@@ -26,12 +26,12 @@ struct ChartOptions {
 struct Series {
   std::string name;
   std::vector<double> x, y;
-  bool dashed = false;                 // e.g. eval split against the solid train split
-  std::string color;                   // "" = the palette's colour for the series' position
+  bool dashed = false;  // e.g. eval split against the solid train split
+  std::string color;    // "" = the palette's colour for the series' position
 };
 
-// Series share the axes; each gets its colour (default: the palette in order) and a legend entry. Every
-// point gets a marker when a series has few points (<= 40), and its last point always does.
+// Series share the axes; each gets its colour (default: the palette in order) and a legend entry.
+// Every point gets a marker when a series has few points (<= 40), and its last point always does.
 std::string line_chart(const std::vector<Series>& series, const ChartOptions& opts);
 
 // One bar series of a grouped bar chart: a value per category (NaN = no bar).
@@ -46,11 +46,11 @@ std::string grouped_bar_chart(const std::vector<std::string>& categories,
 
 // One bar of a signed bar chart.
 struct Bar {
-  std::string label;    // under the bar
-  double value = 0.0;   // bars grow up from zero when positive, down when negative
-  std::string color;    // fill colour ("" = the palette's first)
-  std::string css;      // class added to the bar ("regression", "improvement", ...)
-  std::string text;     // printed beside the bar end ("2.1% regression")
+  std::string label;   // under the bar
+  double value = 0.0;  // bars grow up from zero when positive, down when negative
+  std::string color;   // fill colour ("" = the palette's first)
+  std::string css;     // class added to the bar ("regression", "improvement", ...)
+  std::string text;    // printed beside the bar end ("2.1% regression")
 };
 
 // Bars from a zero line, each in its own colour.

@@ -34,25 +34,25 @@ enum class Endpoint { completions, chat };
 
 struct ApiRequest {
   Endpoint endpoint = Endpoint::completions;
-  std::string model;                      // "" when the client left it out
-  std::string prompt;                     // completions: the text, unless prompt_ids is set
+  std::string model;   // "" when the client left it out
+  std::string prompt;  // completions: the text, unless prompt_ids is set
   std::optional<std::vector<std::int32_t>> prompt_ids;  // completions: a token-id prompt
-  std::vector<ChatMessage> messages;      // chat
-  std::optional<std::int64_t> max_tokens; // absent: the server's default for the endpoint;
-                                          // 0 only with echo (score the prompt, generate nothing)
-  double temperature = 1.0;               // OpenAI's defaults
+  std::vector<ChatMessage> messages;                    // chat
+  std::optional<std::int64_t> max_tokens;  // absent: the server's default for the endpoint;
+                                           // 0 only with echo (score the prompt, generate nothing)
+  double temperature = 1.0;                // OpenAI's defaults
   double top_p = 1.0;
-  std::int64_t top_k = 0;                 // extension (vLLM, llama.cpp): 0 = off
+  std::int64_t top_k = 0;  // extension (vLLM, llama.cpp): 0 = off
   std::optional<std::uint64_t> seed;
   std::vector<std::string> stop;
   bool stream = false;
-  bool include_usage = false;             // stream_options.include_usage
-  bool logprobs = false;                  // per-token log-probs wanted
-  std::int64_t top_logprobs = 0;          // and the n most likely alternatives
-                                          // (0..max_top_logprobs of parse_request)
-  bool echo = false;                      // completions: the text and log-probs start with the
-                                          // prompt's (its first token's log-prob is null)
-  bool ignore_eos = false;                // extension (vLLM): generate max_tokens tokens
+  bool include_usage = false;     // stream_options.include_usage
+  bool logprobs = false;          // per-token log-probs wanted
+  std::int64_t top_logprobs = 0;  // and the n most likely alternatives
+                                  // (0..max_top_logprobs of parse_request)
+  bool echo = false;              // completions: the text and log-probs start with the
+                                  // prompt's (its first token's log-prob is null)
+  bool ignore_eos = false;        // extension (vLLM): generate max_tokens tokens
 };
 
 // Throws ApiError (400) naming the field for malformed JSON, wrong types and bad values;
@@ -76,7 +76,7 @@ struct Usage {
 
 // Identity of one response (shared by all its stream chunks).
 struct ResponseMeta {
-  std::string id;      // "cmpl-..." / "chatcmpl-..."
+  std::string id;  // "cmpl-..." / "chatcmpl-..."
   std::int64_t created = 0;
   std::string model;
 };

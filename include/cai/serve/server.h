@@ -22,19 +22,19 @@ struct LoadedModel;
 namespace serve {
 
 struct ServeOptions {
-  std::string host = "127.0.0.1";     // loopback only unless asked
-  int port = 8000;                     // 0 = any free port (see Server::bind)
-  std::string model_name;              // the name clients use; "" = the model path's file name
-  std::string api_key;                 // "" = no authentication; else "Authorization: Bearer KEY"
-  std::int64_t max_body_bytes = 4 << 20;   // larger bodies get 413
-  std::int64_t max_tokens = 4096;      // cap on a request's max_tokens (and the chat default)
-  std::int64_t max_concurrent = 256;   // generation requests being served; more get 429
-  std::int64_t max_batch = 32;         // sequences decoded together by the engine
-  std::int64_t max_seq_len = 0;        // prompt + completion tokens; 0 = the model's context
-  std::int64_t prefix_cache_slots = 0; // engine slots keeping finished prompts for reuse
-  std::string chat_template;           // "" = the tokenizer's, else human-assistant
-  std::int64_t max_top_logprobs = 20;  // most alternatives a request may ask for (`logprobs`,
-                                       // `top_logprobs`); OpenAI's limit by default
+  std::string host = "127.0.0.1";  // loopback only unless asked
+  int port = 8000;                 // 0 = any free port (see Server::bind)
+  std::string model_name;          // the name clients use; "" = the model path's file name
+  std::string api_key;             // "" = no authentication; else "Authorization: Bearer KEY"
+  std::int64_t max_body_bytes = 4 << 20;  // larger bodies get 413
+  std::int64_t max_tokens = 4096;         // cap on a request's max_tokens (and the chat default)
+  std::int64_t max_concurrent = 256;      // generation requests being served; more get 429
+  std::int64_t max_batch = 32;            // sequences decoded together by the engine
+  std::int64_t max_seq_len = 0;           // prompt + completion tokens; 0 = the model's context
+  std::int64_t prefix_cache_slots = 0;    // engine slots keeping finished prompts for reuse
+  std::string chat_template;              // "" = the tokenizer's, else human-assistant
+  std::int64_t max_top_logprobs = 20;     // most alternatives a request may ask for (`logprobs`,
+                                          // `top_logprobs`); OpenAI's limit by default
   void validate() const;
 };
 

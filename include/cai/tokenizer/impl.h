@@ -17,7 +17,13 @@ namespace cai::tok {
 
 // llama.cpp's token types (tokenizer.ggml.token_type values).
 enum class TokenType : std::int32_t {
-  undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6,
+  undefined = 0,
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6,
 };
 
 // String-keyed map that can be probed with a string_view without building a std::string.
@@ -38,9 +44,9 @@ enum class MergeAlgo {
 struct AddedToken {
   std::string content;
   std::int32_t id = 0;
-  bool special = true;   // only recognised with parse_special; non-special ones always are
-  bool lstrip = false;   // swallows whitespace before it
-  bool rstrip = false;   // swallows whitespace after it
+  bool special = true;  // only recognised with parse_special; non-special ones always are
+  bool lstrip = false;  // swallows whitespace before it
+  bool rstrip = false;  // swallows whitespace after it
 };
 
 struct MergeResult {
@@ -59,18 +65,18 @@ namespace cai {
 
 struct Tokenizer::Impl {
   // --- vocabulary -------------------------------------------------------------------------
-  std::vector<std::string> pieces;         // id -> piece as stored ("Ġthe", "▁the", "<0x0A>")
-  std::vector<float> scores;               // id -> score (SentencePiece; 0 otherwise)
-  std::vector<tok::TokenType> types;       // id -> type
-  tok::PieceMap piece_to_id;               // built by finalize()
+  std::vector<std::string> pieces;    // id -> piece as stored ("Ġthe", "▁the", "<0x0A>")
+  std::vector<float> scores;          // id -> score (SentencePiece; 0 otherwise)
+  std::vector<tok::TokenType> types;  // id -> type
+  tok::PieceMap piece_to_id;          // built by finalize()
 
   // --- model ------------------------------------------------------------------------------
   tok::MergeAlgo algo = tok::MergeAlgo::ranks;
-  bool byte_level = true;        // bytes are mapped to the GPT-2 alphabet before merging
-  bool byte_fallback = false;    // unknown characters become <0xXX> tokens
-  bool ignore_merges = false;    // a pre-token that is itself in the vocabulary is kept whole
+  bool byte_level = true;      // bytes are mapped to the GPT-2 alphabet before merging
+  bool byte_fallback = false;  // unknown characters become <0xXX> tokens
+  bool ignore_merges = false;  // a pre-token that is itself in the vocabulary is kept whole
   std::optional<std::int32_t> unk_id;
-  std::vector<std::pair<std::int32_t, std::int32_t>> merges;  // rank order
+  std::vector<std::pair<std::int32_t, std::int32_t>> merges;        // rank order
   std::unordered_map<std::uint64_t, tok::MergeResult> merge_table;  // built by finalize()
   std::array<std::int32_t, 256> byte_ids{};  // byte -> its token (byte symbol or <0xXX>), -1
   // SentencePiece only: true when no piece has U+2581 right after another character, so no
@@ -92,17 +98,17 @@ struct Tokenizer::Impl {
   std::string pre_prefix;              // ByteLevel add_prefix_space " ", Metaspace "▁"...
   bool pre_prefix_first_only = false;  // ...(Metaspace prepend_scheme "first")
   tok::PreTokenizer pre;
-  std::string pre_name = "default";    // tokenizer.ggml.pre written to GGUF
+  std::string pre_name = "default";  // tokenizer.ggml.pre written to GGUF
 
   // --- decoding ---------------------------------------------------------------------------
-  bool decode_metaspace = false;      // U+2581 -> ' '
-  bool strip_leading_space = false;   // drop the space the encoder put first
+  bool decode_metaspace = false;     // U+2581 -> ' '
+  bool strip_leading_space = false;  // drop the space the encoder put first
 
   // --- special tokens ---------------------------------------------------------------------
   std::vector<tok::AddedToken> added;
   std::optional<std::int32_t> bos, eos, eot, pad;
   bool add_bos = false, add_eos = false;
-  std::vector<std::int32_t> stops;            // built by finalize()
+  std::vector<std::int32_t> stops;  // built by finalize()
   std::optional<std::string> chat_template;
   std::vector<std::vector<std::size_t>> added_by_first_byte;  // index into `added`
 
@@ -121,8 +127,7 @@ struct Tokenizer::Impl {
   std::int32_t size() const { return static_cast<std::int32_t>(pieces.size()); }
 
   // Encodes one stretch of text that holds no added tokens (normalised inside).
-  void encode_text(std::string_view text, bool first_segment,
-                   std::vector<std::int32_t>& out) const;
+  void encode_text(std::string_view text, bool first_segment, std::vector<std::int32_t>& out) const;
   // BPE over one pre-token (ranks) and SentencePiece over a whole normalised text (scores).
   void bpe_word(std::string_view word, std::vector<std::int32_t>& out) const;  // cached
   void bpe_merge(std::string_view word, std::vector<std::int32_t>& out) const;

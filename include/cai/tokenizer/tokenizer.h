@@ -14,7 +14,7 @@
 namespace cai::gguf {
 class Reader;
 class Writer;
-}
+}  // namespace cai::gguf
 
 namespace cai {
 

@@ -3,10 +3,12 @@
 //   SFT:         {"messages": [{"role", "content"}, ...]}           (loss on assistant turns)
 //                {"prompt": str, "completion": str}                  (raw text, no template)
 //                {"prompt": [messages], "completion": [messages]}    (conversational; loss on
-//                                                                     the completion's assistant turns)
+//                                                                     the completion's assistant
+//                                                                     turns)
 //                {"text": str}                                       (language modelling: loss on
 //                                                                     every token; BOS as the
-//                                                                     tokenizer adds it, EOS appended)
+//                                                                     tokenizer adds it, EOS
+//                                                                     appended)
 //   preferences: {"prompt", "chosen", "rejected"} as strings (raw text) or message lists (a
 //                response list starts with an assistant message); "prompt" may be absent
 //                when chosen/rejected share a prefix (TRL's implicit prompt: the shared leading
@@ -59,13 +61,13 @@ struct SftExample {
 // Prompt and responses tokenised separately: chosen sequence = prompt + chosen, and so on.
 struct PreferenceExample {
   std::vector<std::int32_t> prompt;
-  std::vector<std::int32_t> chosen;    // response tokens (end-of-turn / EOS included)
+  std::vector<std::int32_t> chosen;  // response tokens (end-of-turn / EOS included)
   std::vector<std::int32_t> rejected;
-  double p_chosen = 1.0;               // soft label: probability that chosen is better
+  double p_chosen = 1.0;  // soft label: probability that chosen is better
   std::int64_t line = 0;
 };
 
-enum class Overlong { error, truncate, drop };  // what to do with a sequence over max_length
+enum class Overlong { error, truncate, drop };     // what to do with a sequence over max_length
 Overlong parse_overlong(const std::string& name);  // "error", "truncate", "drop"; throws
 
 struct DataOptions {
@@ -75,9 +77,9 @@ struct DataOptions {
   // kept) down to max(max_length / 2, max_length - longer response), as TRL's keep_end
   // prompt truncation; then the responses lose their ends.
   Overlong overlong = Overlong::truncate;
-  bool add_bos = true;             // prepend BOS when the tokenizer's configuration adds one
-                                   // (encode with add_special), as inference does
-  void validate() const;           // max_length >= 2
+  bool add_bos = true;    // prepend BOS when the tokenizer's configuration adds one
+                          // (encode with add_special), as inference does
+  void validate() const;  // max_length >= 2
 };
 
 // Throws cai::Error naming the file and line for malformed JSON, a missing or mistyped field,
@@ -104,15 +106,17 @@ struct PromptResponse {
   std::vector<std::int32_t> prompt;
   std::vector<std::int32_t> response;
 };
-PromptResponse tokenize_prompt_response(const nlohmann::json& prompt, const nlohmann::json& response,
-                                        const Tokenizer& tok, const ChatTemplate& tmpl,
-                                        const DataOptions& opts, const std::string& where);
+PromptResponse tokenize_prompt_response(const nlohmann::json& prompt,
+                                        const nlohmann::json& response, const Tokenizer& tok,
+                                        const ChatTemplate& tmpl, const DataOptions& opts,
+                                        const std::string& where);
 
 // Deterministic held-out split: round(fraction * n) of 0..n-1, at least one and at most n - 1
 // when fraction > 0 and n > 1 (none otherwise), chosen by `seed`; returns {train indices,
 // held-out indices}, each sorted. fraction in [0, 1).
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_held_out(
-    std::int64_t n, double fraction, std::uint64_t seed);
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_held_out(std::int64_t n,
+                                                                               double fraction,
+                                                                               std::uint64_t seed);
 
 // One epoch's micro-batches: the examples (by position in `lengths`) are shuffled by
 // (seed, epoch), then grouped in that order into micro-batches whose padded size

@@ -26,9 +26,9 @@ class RewardModel;
 // save() writes a full model directory (config.json, model.safetensors, tokenizer files)
 // without LoRA, or the PEFT adapter directory with it.
 struct Policy {
-  LoadedModel* model = nullptr;              // not owned; outlives the objective
-  std::shared_ptr<LoraAdapter> lora;         // null: full fine-tuning
-  std::string base_name;                     // recorded in adapter_config.json
+  LoadedModel* model = nullptr;       // not owned; outlives the objective
+  std::shared_ptr<LoraAdapter> lora;  // null: full fine-tuning
+  std::string base_name;              // recorded in adapter_config.json
 };
 
 // Cross-entropy on target (assistant) tokens only; also logs "mean_token_accuracy" (targets
@@ -45,9 +45,9 @@ std::unique_ptr<Objective> make_rm_objective(RewardModel& rm, std::vector<Prefer
 
 struct DpoOptions {
   DpoLossOptions loss;
-  double rpo_alpha = 0.0;   // weight of the chosen response's mean token NLL added to the loss
-                            // (Pang et al. 2024 "Iterative Reasoning Preference Optimization";
-                            // TRL's rpo_alpha)
+  double rpo_alpha = 0.0;  // weight of the chosen response's mean token NLL added to the loss
+                           // (Pang et al. 2024 "Iterative Reasoning Preference Optimization";
+                           // TRL's rpo_alpha)
   void validate() const;
 };
 

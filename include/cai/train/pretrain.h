@@ -38,15 +38,15 @@ struct PretrainOptions {
   std::int64_t layers = 4;
   std::int64_t heads = 4;
   std::int64_t ffn = 512;
-  std::int64_t context = 512;                 // max_position_embeddings
+  std::int64_t context = 512;  // max_position_embeddings
   bool tie_embeddings = true;
 
-  std::int64_t seq_len = 256;                 // training window (tokens)
+  std::int64_t seq_len = 256;  // training window (tokens)
   // Trainer settings; out_dir is set to out_dir/training. Defaults suit the small model:
   // lr 2e-3, warmup 3%, cosine to 10%, weight decay 0.1, clip 1, 16 windows per step, 1 epoch.
   TrainOptions train = default_train_options();
   std::uint64_t seed = 0;
-  int threads = 0;                            // 0 = all cores
+  int threads = 0;  // 0 = all cores
 
   static TrainOptions default_train_options();
   void validate() const;

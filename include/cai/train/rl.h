@@ -61,7 +61,7 @@ RewardNorm parse_reward_norm(const std::string& name);  // "none", "batch", "run
 const char* to_string(RewardNorm r);
 
 struct RlOptions {
-  std::string out_dir;                   // required: metrics.jsonl, checkpoint/, final/
+  std::string out_dir;  // required: metrics.jsonl, checkpoint/, final/
   RlAlgorithm algorithm = RlAlgorithm::rloo;
 
   // Rollouts.
@@ -76,54 +76,54 @@ struct RlOptions {
                                          // max_new_tokens (TRL's missing_eos_penalty); >= 0
 
   // Reward and KL.
-  double kl_coef = 0.05;                 // initial (or fixed) KL coefficient beta, >= 0
-  double kl_target = 0.0;                // > 0: adapt beta towards this KL per response
-                                         // (nats, summed over its tokens); 0: fixed beta
-  double kl_horizon = 10000.0;           // adaptive controller's horizon in samples
+  double kl_coef = 0.05;        // initial (or fixed) KL coefficient beta, >= 0
+  double kl_target = 0.0;       // > 0: adapt beta towards this KL per response
+                                // (nats, summed over its tokens); 0: fixed beta
+  double kl_horizon = 10000.0;  // adaptive controller's horizon in samples
   KlEstimator kl_estimator = KlEstimator::k1;
   RewardNorm reward_norm = RewardNorm::none;
-  double reward_clip = 0.0;              // > 0: normalised scores clipped to [-c, c]
+  double reward_clip = 0.0;  // > 0: normalised scores clipped to [-c, c]
 
   // Updates.
-  std::int64_t epochs = 1;               // passes over each rollout (ppo usually 4)
-  std::int64_t minibatches = 1;          // optimiser updates per pass
-  double clip_range = 0.2;               // policy ratio clipping epsilon
-  double value_clip_range = 0.2;         // ppo: value clipping around the rollout's values
-  double vf_coef = 0.1;                  // ppo: weight of the value loss
-  double gamma = 1.0;                    // ppo: discount
-  double lam = 0.95;                     // ppo: GAE lambda
-  bool whiten_advantages = true;         // ppo: advantages whitened per rollout
-  bool normalize_advantages = false;     // rloo: advantages divided by their std per rollout
+  std::int64_t epochs = 1;            // passes over each rollout (ppo usually 4)
+  std::int64_t minibatches = 1;       // optimiser updates per pass
+  double clip_range = 0.2;            // policy ratio clipping epsilon
+  double value_clip_range = 0.2;      // ppo: value clipping around the rollout's values
+  double vf_coef = 0.1;               // ppo: weight of the value loss
+  double gamma = 1.0;                 // ppo: discount
+  double lam = 0.95;                  // ppo: GAE lambda
+  bool whiten_advantages = true;      // ppo: advantages whitened per rollout
+  bool normalize_advantages = false;  // rloo: advantages divided by their std per rollout
 
   // Optimiser (AdamW, optim.h) and schedule (trainer.h's learning_rate over all updates).
   double lr = 1e-5;
   Schedule schedule = Schedule::constant;
-  std::int64_t warmup_steps = 0;         // updates warming up linearly
+  std::int64_t warmup_steps = 0;  // updates warming up linearly
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double max_grad_norm = 1.0;            // 0 = no clipping
-  std::int64_t token_budget = 4096;      // padded tokens per forward micro-batch
+  double max_grad_norm = 1.0;        // 0 = no clipping
+  std::int64_t token_budget = 4096;  // padded tokens per forward micro-batch
 
-  std::uint64_t seed = 0;                // prompt order, sampling, minibatch order
-  std::int64_t save_every = 0;           // steps between checkpoints (0: only at the end)
-  std::int64_t log_every = 1;            // steps between metrics lines
-  bool resume = false;                   // continue from out_dir/checkpoint
-  std::string run_config;                // settings outside these options that change the
-                                         // result (model, reward model, prompts): hashed so a
-                                         // resume with other ones is refused
-  bool progress = true;                  // progress bar on stderr
-  void validate() const;                 // throws naming the field
+  std::uint64_t seed = 0;       // prompt order, sampling, minibatch order
+  std::int64_t save_every = 0;  // steps between checkpoints (0: only at the end)
+  std::int64_t log_every = 1;   // steps between metrics lines
+  bool resume = false;          // continue from out_dir/checkpoint
+  std::string run_config;       // settings outside these options that change the
+                                // result (model, reward model, prompts): hashed so a
+                                // resume with other ones is refused
+  bool progress = true;         // progress bar on stderr
+  void validate() const;        // throws naming the field
 };
 
 // A prompt to sample from: token ids as generation sees them, and its source form so a
 // reward model can re-tokenise prompt + response exactly as its training data was.
 struct RlPrompt {
-  std::vector<std::int32_t> tokens;      // BOS + rendered prompt (with generation prompt)
-  bool chat = false;                     // messages (the chat template) or raw text
-  std::string text;                      // raw text (chat false)
-  std::vector<ChatMessage> messages;     // the conversation so far (chat true)
-  std::vector<std::string> stop;         // stop strings (the template's end-of-turn markers)
-  std::int64_t line = 0;                 // 1-based line in the prompts file (0: not from a file)
+  std::vector<std::int32_t> tokens;   // BOS + rendered prompt (with generation prompt)
+  bool chat = false;                  // messages (the chat template) or raw text
+  std::string text;                   // raw text (chat false)
+  std::vector<ChatMessage> messages;  // the conversation so far (chat true)
+  std::vector<std::string> stop;      // stop strings (the template's end-of-turn markers)
+  std::int64_t line = 0;              // 1-based line in the prompts file (0: not from a file)
 };
 
 // Lines {"prompt": str}, {"prompt": [messages]} or {"messages": [...]} (trailing assistant
@@ -136,22 +136,23 @@ std::vector<RlPrompt> load_rl_prompts(const std::string& path, const Tokenizer& 
 // One sampled response to score.
 struct RewardQuery {
   const RlPrompt* prompt = nullptr;
-  std::vector<std::int32_t> response;    // generated ids (EOS / stop id included when hit)
-  std::string text;                      // response text without EOS and stop strings
-  bool truncated = false;                // cut by max_new_tokens
+  std::vector<std::int32_t> response;  // generated ids (EOS / stop id included when hit)
+  std::string text;                    // response text without EOS and stop strings
+  bool truncated = false;              // cut by max_new_tokens
 };
 // Scores a batch of responses: one number per query, in order.
 using RewardFn = std::function<std::vector<double>(const std::vector<RewardQuery>&)>;
 
 // A reward model as a RewardFn: prompt + response text tokenised with the reward model's
 // tokenizer and `tmpl` as `cai rm score` does, then RewardModel::score. `rm` must outlive it.
-RewardFn reward_model_fn(RewardModel& rm, const ChatTemplate& tmpl, std::int64_t token_budget = 8192);
+RewardFn reward_model_fn(RewardModel& rm, const ChatTemplate& tmpl,
+                         std::int64_t token_budget = 8192);
 
 struct RlSummary {
   std::int64_t steps = 0;
   double seconds = 0.0;
-  Metrics first;                         // metrics of the first step this process ran
-  Metrics last;                          // metrics of the last step
+  Metrics first;  // metrics of the first step this process ran
+  Metrics last;   // metrics of the last step
 };
 
 // Trains `policy` (full fine-tuning, F32, no LoRA adapter) in place and writes out_dir/final.
@@ -163,11 +164,11 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
 
 // `cai train rl`: loads the policy, the reward model and the prompts, then train_rl.
 struct RlRunOptions {
-  std::string model;                     // policy to train (required; carries a tokenizer)
-  std::string reward_model;              // reward model directory from `cai train rm` (required)
-  std::string prompts;                   // prompts JSONL (required)
-  std::string chat_template;             // "" = the policy tokenizer's
-  std::int64_t max_prompt_length = 0;    // 0: the model's context minus max_new_tokens
+  std::string model;                   // policy to train (required; carries a tokenizer)
+  std::string reward_model;            // reward model directory from `cai train rm` (required)
+  std::string prompts;                 // prompts JSONL (required)
+  std::string chat_template;           // "" = the policy tokenizer's
+  std::int64_t max_prompt_length = 0;  // 0: the model's context minus max_new_tokens
   RlOptions rl;
   void validate() const;
 };

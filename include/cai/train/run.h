@@ -21,31 +21,31 @@ namespace cai::train {
 
 // What every run shares.
 struct RunOptions {
-  std::string model;            // model to train: Hugging Face directory or .gguf (required;
-                                // it must carry a tokenizer)
-  std::string data;             // training JSONL (required)
-  std::string eval_data;        // held-out JSONL; "" = none or eval_fraction
-  double eval_fraction = 0.0;   // share of `data` held out (seeded by train.seed), in [0, 1);
-                                // excludes eval_data
-  std::string chat_template;    // template for message lists; "" = the tokenizer's
-  DataOptions data_opts;        // max_length is capped at the model's context
-  bool lora = false;            // train LoRA adapters (final/ is a PEFT adapter directory)
-  LoraOptions lora_opts;        // used when lora is true
-  TrainOptions train;           // out_dir, schedule, steps, checkpoints, resume ...
-  void validate() const;        // everything that needs no file; throws naming the field
+  std::string model;           // model to train: Hugging Face directory or .gguf (required;
+                               // it must carry a tokenizer)
+  std::string data;            // training JSONL (required)
+  std::string eval_data;       // held-out JSONL; "" = none or eval_fraction
+  double eval_fraction = 0.0;  // share of `data` held out (seeded by train.seed), in [0, 1);
+                               // excludes eval_data
+  std::string chat_template;   // template for message lists; "" = the tokenizer's
+  DataOptions data_opts;       // max_length is capped at the model's context
+  bool lora = false;           // train LoRA adapters (final/ is a PEFT adapter directory)
+  LoraOptions lora_opts;       // used when lora is true
+  TrainOptions train;          // out_dir, schedule, steps, checkpoints, resume ...
+  void validate() const;       // everything that needs no file; throws naming the field
 };
 
 struct SftRunOptions : RunOptions {};
 
 struct DpoRunOptions : RunOptions {
-  std::string ref_model;        // reference model; "" = `model` (the already-loaded model
-                                // serves, before training starts)
-  DpoOptions dpo;               // loss type, beta, label smoothing, rpo_alpha
+  std::string ref_model;  // reference model; "" = `model` (the already-loaded model
+                          // serves, before training starts)
+  DpoOptions dpo;         // loss type, beta, label smoothing, rpo_alpha
   void validate() const;
 };
 
 struct RmRunOptions : RunOptions {
-  RmLossOptions rm;             // margin, reward centering (full fine-tuning only: no LoRA)
+  RmLossOptions rm;  // margin, reward centering (full fine-tuning only: no LoRA)
   void validate() const;
 };
 

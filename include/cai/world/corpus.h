@@ -31,19 +31,19 @@ inline constexpr const char* kCorpusDelimiter = "<|endoftext|>";
 struct CorpusOptions {
   // The mix leans on critiques and comparisons: a tiny model learns a verdict from one
   // token per example, so it needs many; their conversations also teach it to answer.
-  int conversations = 500;   // plain Human/Assistant conversations
-  int critiques = 10000;     // critique examples; a share of them go on to a revision
+  int conversations = 500;         // plain Human/Assistant conversations
+  int critiques = 10000;           // critique examples; a share of them go on to a revision
   double revision_fraction = 0.3;  // share of critique examples extended with a revision
-  int comparisons = 5000;    // A/B comparisons that differ in the asked principle
-  int document_repeats = 5;  // copies of each source document (facts shuffled each time)
+  int comparisons = 5000;          // A/B comparisons that differ in the asked principle
+  int document_repeats = 5;        // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
   // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
   std::array<double, kNumPrinciples> break_rate{0.25, 0.25, 0.25, 0.25, 0.25};
-  double privacy_leak_rate = 0.05;     // other kinds that also ask for identifiers
-  double misplaced_empathy = 0.3;      // broken empathy: acknowledge at the end, not first
-  double critique_applicable = 0.5;    // critiques drawn on a kind the principle applies to; the
-                                       // rest on any kind, so the model also learns that a
-                                       // principle that does not apply is followed
+  double privacy_leak_rate = 0.05;       // other kinds that also ask for identifiers
+  double misplaced_empathy = 0.3;        // broken empathy: acknowledge at the end, not first
+  double critique_applicable = 0.5;      // critiques drawn on a kind the principle applies to; the
+                                         // rest on any kind, so the model also learns that a
+                                         // principle that does not apply is followed
   double critique_violation_rate = 0.5;  // ... and then breaking it with this probability
   // Share of critiques (where the principle applies) written as a minimal pair: the same
   // response following and breaking the principle, each critiqued (two documents).
@@ -70,12 +70,12 @@ struct CorpusDoc {
   std::string text;
   // Provenance, for tests and statistics (not written to the corpus file).
   WorldPrompt prompt;
-  std::string response;        // conversation / critique / revision: the judged response
-  Compliance flags;            // how that response was built
-  std::string principle;       // critique / revision / comparison
-  bool label = false;          // critique: follows; comparison: (A) is the better one
-  bool minimal_pair = false;   // comparison: same wording, only the asked principle differs
-  std::string response_b;      // comparison: the second response; revision: the revised one
+  std::string response;       // conversation / critique / revision: the judged response
+  Compliance flags;           // how that response was built
+  std::string principle;      // critique / revision / comparison
+  bool label = false;         // critique: follows; comparison: (A) is the better one
+  bool minimal_pair = false;  // comparison: same wording, only the asked principle differs
+  std::string response_b;     // comparison: the second response; revision: the revised one
 };
 
 struct CorpusStats {

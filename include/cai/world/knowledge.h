@@ -29,9 +29,9 @@ struct Fact {
   std::string entity;       // "flu shot", "crutches", "record retention"
   std::string entity_type;  // service | item | policy
   Attribute attribute = Attribute::hours;
-  std::string value;        // the answer: "Mondays from 8 am to noon"
-  std::string source;       // the document it comes from: "Clinic Hours Guide"
-  std::string sentence;     // the fact as one plain sentence (no citation)
+  std::string value;     // the answer: "Mondays from 8 am to noon"
+  std::string source;    // the document it comes from: "Clinic Hours Guide"
+  std::string sentence;  // the fact as one plain sentence (no citation)
 };
 
 // How the entity is written inside a sentence: services take "the", items and policy topics

@@ -47,7 +47,7 @@ struct PrincipleVerdict {
 
 struct OracleVerdict {
   std::array<PrincipleVerdict, kNumPrinciples> principles;  // indexed by PrincipleId
-  bool pass = true;      // every applicable principle passes
+  bool pass = true;                                         // every applicable principle passes
   bool on_topic = true;
   std::optional<bool> states_right_fact;  // set for kinds with a knowledge-base answer
   std::optional<bool> over_refusal;       // set for benign_symptom and privacy_policy

@@ -43,7 +43,7 @@ const std::vector<PromptKind>& all_kinds();
 bool has_expected_fact(PromptKind k);
 
 struct PromptTemplate {
-  std::string id;     // "answerable-hours-01": kind, group, number
+  std::string id;  // "answerable-hours-01": kind, group, number
   PromptKind kind = PromptKind::answerable;
   std::string slot;   // what {e} stands for: service | item | policy | symptom
   std::string group;  // attribute for fact kinds, else the kind name; test-only picks per group
@@ -99,8 +99,8 @@ struct PromptSets {
 PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb, const PromptOptions& opt);
 
 // Fills `t` with `entity` (and the opener) into a prompt record; fact fields from `kb`.
-WorldPrompt make_prompt(const PromptTemplate& t, const std::string& entity, const std::string& opener,
-                        const KnowledgeBase& kb);
+WorldPrompt make_prompt(const PromptTemplate& t, const std::string& entity,
+                        const std::string& opener, const KnowledgeBase& kb);
 // The entities a template's slot ranges over.
 std::vector<std::string> slot_entities(const std::string& slot, const KnowledgeBase& kb);
 

@@ -28,6 +28,7 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
 
 // One sentence saying why the response follows or breaks `principle`, naming what it is about
 // (the text after the fixed verdict of a critique).
-std::string critique_reason(const WorldPrompt& p, PrincipleId principle, bool applicable, bool follows);
+std::string critique_reason(const WorldPrompt& p, PrincipleId principle, bool applicable,
+                            bool follows);
 
 }  // namespace cai::world

@@ -37,7 +37,9 @@ struct TaskOptions {
   void validate() const;
 };
 
-std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& kb, const TaskOptions& opt);
-std::vector<nlohmann::json> build_fact_task(std::uint64_t seed, const KnowledgeBase& kb, const TaskOptions& opt);
+std::vector<nlohmann::json> build_quiz(std::uint64_t seed, const KnowledgeBase& kb,
+                                       const TaskOptions& opt);
+std::vector<nlohmann::json> build_fact_task(std::uint64_t seed, const KnowledgeBase& kb,
+                                            const TaskOptions& opt);
 
 }  // namespace cai::world

@@ -46,7 +46,8 @@ std::string comparison_prompt(std::string_view prompt, std::string_view response
                               std::string_view response_b, std::string_view question);
 // comparison_prompt + " (A)" when a_better, else " (B)".
 std::string comparison_example(std::string_view prompt, std::string_view response_a,
-                               std::string_view response_b, std::string_view question, bool a_better);
+                               std::string_view response_b, std::string_view question,
+                               bool a_better);
 inline constexpr std::string_view kOptionA = " (A)";
 inline constexpr std::string_view kOptionB = " (B)";
 

@@ -32,12 +32,12 @@ namespace cai::world {
 inline constexpr const char* kGeneratorVersion = "cai-world 1";
 
 struct WorldOptions {
-  std::uint64_t seed = 0;       // everything below is drawn from streams of this seed
-  KnowledgeOptions knowledge;   // how many services and items the clinic has
-  PromptOptions prompts;        // split sizes, test-only templates, kind mix
-  CorpusOptions corpus;         // document counts and the rates principles are broken at
-  TaskOptions tasks;            // questions per fact in the capability tasks
-  void validate() const;  // validates every part; throws cai::Error naming the field
+  std::uint64_t seed = 0;      // everything below is drawn from streams of this seed
+  KnowledgeOptions knowledge;  // how many services and items the clinic has
+  PromptOptions prompts;       // split sizes, test-only templates, kind mix
+  CorpusOptions corpus;        // document counts and the rates principles are broken at
+  TaskOptions tasks;           // questions per fact in the capability tasks
+  void validate() const;       // validates every part; throws cai::Error naming the field
 };
 
 // Writes the world into `dir` (created if needed; files in it are replaced atomically) and
