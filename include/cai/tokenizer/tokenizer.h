@@ -54,7 +54,7 @@ class Tokenizer {
   // [Prepend "▁" (when the vocabulary adds a space prefix), Replace " " -> "▁"], no
   // pre-tokenizer, decoder [Replace "▁" -> " ", ByteFallback, Fuse, Strip one leading space],
   // and the control/user-defined tokens and <unk> as special added tokens. Read back, it
-  // encodes like the GGUF tokenizer; tests/tokenizer/test_spm_export.cpp checks the llama-spm
+  // encodes like the GGUF tokenizer; tests/tokenizer/spm_export_test.cpp checks the llama-spm
   // and phi-3 fixtures, random text, and every piece next to and overlapping itself. Where
   // the two can differ:
   //  - Rank order vs score order. SentencePiece merges the highest-scoring pair, leftmost on
