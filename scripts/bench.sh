@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 CAI="$BUILD/cai"
-FIXTURES="$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures"
+FIXTURES="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures"
 
 echo "== cai bench generate (embedding 288, 6 layers, 6 heads, ffn 768, vocab 32000, F32, random weights)"
 "$CAI" bench generate
