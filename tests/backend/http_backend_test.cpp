@@ -21,59 +21,18 @@
 
 #include "cai/backend/factory.h"
 #include "cai/io/error.h"
+#include "fake_server.h"
 
 namespace {
 
+using cai::testing_util::FakeServer;
+using cai::testing_util::reply;
 using nlohmann::json;
-using Handler = std::function<void(const json& body, const httplib::Request&, httplib::Response&)>;
-
-// An httplib server on 127.0.0.1 with an ephemeral port; every POST goes to `handler`.
-class FakeServer {
- public:
-  explicit FakeServer(Handler handler) : handler_(std::move(handler)) {
-    svr_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-    auto route = [this](const httplib::Request& req, httplib::Response& res) {
-      ++calls;
-      {
-        std::lock_guard lock(mu);
-        bodies.push_back(json::parse(req.body));
-        paths.push_back(req.path);
-        auth.push_back(req.get_header_value("Authorization"));
-      }
-      handler_(json::parse(req.body), req, res);
-    };
-    svr_.Post("/v1/completions", route);
-    svr_.Post("/v1/chat/completions", route);
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~FakeServer() {
-    svr_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
-  std::atomic<int> calls = 0;
-  std::mutex mu;
-  std::vector<json> bodies;
-  std::vector<std::string> paths, auth;
-
- private:
-  Handler handler_;
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 json completion(const std::string& text, const std::string& finish = "stop") {
   return {{"object", "text_completion"},
           {"choices", {{{"index", 0}, {"text", text}, {"finish_reason", finish}}}},
           {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 2}, {"total_tokens", 5}}}};
-}
-
-void reply(httplib::Response& res, int status, const json& j) {
-  res.status = status;
-  res.set_content(j.dump(), "application/json");
 }
 
 cai::HttpBackendOptions options(const std::vector<std::string>& urls) {
