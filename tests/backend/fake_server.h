@@ -1,6 +1,7 @@
 // An OpenAI-compatible server for the HTTP backend's tests: httplib on 127.0.0.1 with an
 // ephemeral port; every POST to /v1/completions or /v1/chat/completions goes to one handler,
-// and the bodies, paths and Authorization headers it received are kept.
+// and the bodies, paths and Authorization headers it received are kept. Also the helpers the
+// backend's tests share: client options with short backoffs, requests, the error a call throws.
 #pragma once
 
 #include <httplib.h>
@@ -12,6 +13,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cai/backend/factory.h"
+#include "cai/io/error.h"
 
 namespace cai::testing_util {
 
@@ -54,6 +58,41 @@ class FakeServer {
   int port_ = 0;
   std::thread thread_;
 };
+
+// Options for a backend on `urls`: model "fake", key from CAI_TEST_FAKE_KEY, quick retries.
+inline cai::HttpBackendOptions backend_options(const std::vector<std::string>& urls) {
+  cai::HttpBackendOptions o;
+  o.base_urls = urls;
+  o.model = "fake";
+  o.api_key_env = "CAI_TEST_FAKE_KEY";
+  o.backoff_initial_s = 0.001;
+  o.backoff_max_s = 0.01;
+  o.timeout_s = 10.0;
+  return o;
+}
+
+inline cai::TextRequest raw_request(const std::string& prompt) {
+  cai::TextRequest r;
+  r.prompt = prompt;
+  return r;
+}
+
+inline cai::TextRequest chat_request(const std::string& user) {
+  cai::TextRequest r;
+  r.chat = true;
+  r.messages = {{"user", user}};
+  return r;
+}
+
+// The message of the cai::Error `f` throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const cai::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline void reply(httplib::Response& res, int status, const nlohmann::json& j) {
   res.status = status;

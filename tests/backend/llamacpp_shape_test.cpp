@@ -27,11 +27,16 @@
 #include "cai/generate/scorer.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
+#include "fake_server.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using cai::testing_util::FakeServer;
+using cai::testing_util::read_jsonl;
+using cai::testing_util::reply;
 using cai::testing_util::sh;
+using cai::testing_util::write_short_constitution;
 using nlohmann::json;
 const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 
@@ -55,31 +60,21 @@ std::size_t validate_utf8(const std::string& s) {
 // A /v1/completions endpoint answering one token, llama.cpp's way, from the model in process.
 class LlamaCppShapedServer {
  public:
-  explicit LlamaCppShapedServer(const std::string& model_path) : lm_(cai::load_model(model_path)) {
-    svr_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      const json body = json::parse(req.body);
-      ++requests;
-      if (body.contains("echo")) {  // llama.cpp: "Params supported by OAI but unsupported"
-        res.status = 500;
-        res.set_content(
-            json{
-                {"error",
-                 {{"code", 500}, {"message", "Unsupported param: echo"}, {"type", "server_error"}}}}
-                .dump(),
-            "application/json");
-        return;
-      }
-      res.set_content(answer(body).dump(), "application/json");
-    });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~LlamaCppShapedServer() {
-    svr_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  std::atomic<int> requests = 0, held_back_answers = 0;
+  explicit LlamaCppShapedServer(const std::string& model_path)
+      : lm_(cai::load_model(model_path)),
+        server_([this](const json& body, const httplib::Request&, httplib::Response& res) {
+          if (body.contains("echo"))  // llama.cpp: "Params supported by OAI but unsupported"
+            reply(res, 500,
+                  {{"error",
+                    {{"code", 500},
+                     {"message", "Unsupported param: echo"},
+                     {"type", "server_error"}}}});
+          else
+            reply(res, 200, answer(body));
+        }) {}
+  std::string url() const { return server_.url(); }
+  int requests() const { return server_.calls.load(); }
+  std::atomic<int> held_back_answers = 0;
 
  private:
   // One entry of llama.cpp's probs list: id, token (whole characters), bytes, logprob.
@@ -148,10 +143,8 @@ class LlamaCppShapedServer {
   }
 
   cai::LoadedModel lm_;
-  std::mutex mu_;
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
+  std::mutex mu_;  // the model runs one request at a time
+  FakeServer server_;
 };
 
 fs::path tmp(const std::string& name) {
@@ -160,14 +153,6 @@ fs::path tmp(const std::string& name) {
   fs::remove(d / name);
   fs::remove(d / (name + ".settings.json"));
   return d / name;
-}
-
-std::vector<json> read_jsonl(const fs::path& p) {
-  std::vector<json> out;
-  std::ifstream f(p);
-  for (std::string l; std::getline(f, l);)
-    if (!l.empty() && l[0] == '{') out.push_back(json::parse(l));
-  return out;
 }
 
 }  // namespace
@@ -191,14 +176,7 @@ TEST(LlamaCppShape, Phase2LabelsMatchInProcess) {
         << "\n";
   }
   const fs::path constitution = tmp("short.yaml");
-  {
-    std::ofstream c(constitution);
-    c << "name: short\nprinciples:\n"
-         "  - name: kind\n    critique: Is it unkind?\n    revision: Make it kind.\n"
-         "    comparison: Which is kinder?\n"
-         "  - name: brief\n    critique: Is it long?\n    revision: Make it brief.\n"
-         "    comparison: Which is briefer?\n";
-  }
+  write_short_constitution(constitution);
   const std::string bin = CAI_BINARY;
   const std::string common =
       " -i " + input.string() + " -c " + constitution.string() + " --ensemble=-1 --seed 3 -q";
@@ -213,7 +191,7 @@ TEST(LlamaCppShape, Phase2LabelsMatchInProcess) {
                &out),
             0)
       << out;
-  EXPECT_GT(server.requests.load(), 0);
+  EXPECT_GT(server.requests(), 0);
   // Some of the fixture model's answers are byte tokens, held back the way llama.cpp does.
   EXPECT_GT(server.held_back_answers.load(), 0);
   const auto x = read_jsonl(local), y = read_jsonl(remote);

@@ -17,14 +17,19 @@
 #include <vector>
 
 #include "../../src/backend/logprob_shapes.h"
-#include "cai/backend/factory.h"
-#include "cai/io/error.h"
 #include "fake_server.h"
 
 namespace {
 
+using cai::testing_util::chat_request;
+using cai::testing_util::error_of;
 using cai::testing_util::FakeServer;
+using cai::testing_util::raw_request;
 using cai::testing_util::reply;
+
+cai::HttpBackendOptions shape_options(const std::string& url) {
+  return cai::testing_util::backend_options({url});
+}
 using nlohmann::json;
 
 json recorded(const std::string& name) {
@@ -42,35 +47,9 @@ FakeServer replaying(const std::string& name, int status = 200) {
                                       httplib::Response& res) { reply(res, status, body); });
 }
 
-cai::HttpBackendOptions shape_options(const std::string& url) {
-  cai::HttpBackendOptions o;
-  o.base_urls = {url};
-  o.model = "m";
-  o.api_key_env = "";
-  o.backoff_initial_s = 0.001;
-  o.backoff_max_s = 0.01;
-  o.timeout_s = 10.0;
-  return o;
-}
-
-cai::TextRequest raw_request(const std::string& prompt) {
-  cai::TextRequest r;
-  r.prompt = prompt;
-  return r;
-}
-
 double logaddexp(double a, double b) {
   const double m = std::max(a, b);
   return m + std::log(std::exp(a - m) + std::exp(b - m));
-}
-
-std::string error_text(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cai::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
@@ -89,10 +68,8 @@ TEST(ServerShapes, OpenAiLegacyCompletions) {
 TEST(ServerShapes, OpenAiChatContentList) {
   auto s = replaying("openai_chat_logprobs.json");
   auto be = cai::make_http_backend(shape_options(s.url()));
-  cai::TextRequest r;
-  r.chat = true;
-  r.messages = {{"user", "Is the response kind? Answer Yes or No."}};
-  const auto out = be->score_options({r}, {" Yes", " No"});
+  const auto out =
+      be->score_options({chat_request("Is the response kind? Answer Yes or No.")}, {" Yes", " No"});
   EXPECT_NEAR(out[0].raw[0], logaddexp(-0.0142, -6.1), 1e-12);
   EXPECT_NEAR(out[0].raw[1], -4.26, 1e-12);
 }
@@ -159,7 +136,7 @@ TEST(ServerShapes, TextOffsetsInCharactersOrBytes) {
   }
   // Offsets that end elsewhere than the text does are refused, not guessed.
   lp.tokens[4].text_offset = 14;
-  const std::string e = error_text([&] { cai::http::text_token_offsets(lp, text); });
+  const std::string e = error_of([&] { cai::http::text_token_offsets(lp, text); });
   EXPECT_NE(e.find("do not line up"), std::string::npos) << e;
 }
 
@@ -182,7 +159,7 @@ TEST(ServerShapes, PromptLogprobsWithAlternatives) {
   EXPECT_EQ(cai::http::text_token_offsets(lp, "abc"), (std::vector<std::size_t>{0, 0, 2}));
   json no_ids = answer;
   no_ids["choices"][0].erase("prompt_token_ids");
-  const std::string e = error_text([&] { cai::http::prompt_logprobs(no_ids); });
+  const std::string e = error_of([&] { cai::http::prompt_logprobs(no_ids); });
   EXPECT_NE(e.find("prompt_token_ids"), std::string::npos) << e;
 }
 
@@ -203,11 +180,9 @@ TEST(ServerShapes, LlamaCppCompletionsAnswerWithAContentList) {
 TEST(ServerShapes, LlamaCppChat) {
   auto s = replaying("llamacpp_chat_logprobs.json");
   auto be = cai::make_http_backend(shape_options(s.url()));
-  cai::TextRequest r;
-  r.chat = true;
-  r.messages = {{"user", "Is the response kind? Answer Yes or No."}};
   // The control token listed with empty text and no bytes counts for nothing.
-  const auto out = be->score_options({r}, {" :", " $"});
+  const auto out =
+      be->score_options({chat_request("Is the response kind? Answer Yes or No.")}, {" :", " $"});
   EXPECT_NEAR(out[0].raw[0], -1.1022816896438599, 1e-12);
   EXPECT_NEAR(out[0].raw[1], -2.687394380569458, 1e-12);
 }
@@ -233,7 +208,7 @@ TEST(ServerShapes, LlamaCppOffersNoPromptLogprobs) {
   });
   auto be = cai::make_http_backend(shape_options(s.url()));
   const std::string e =
-      error_text([&] { be->loglikelihoods({raw_request("The sky is")}, {" blue"}); });
+      error_of([&] { be->loglikelihoods({raw_request("The sky is")}, {" blue"}); });
   EXPECT_NE(e.find("offers no log-probs of the prompt"), std::string::npos) << e;
   EXPECT_NE(e.find("Unsupported param: echo"), std::string::npos) << e;
   EXPECT_EQ(s.calls.load(), 2);  // the 500 is not retried
