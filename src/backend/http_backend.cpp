@@ -24,6 +24,7 @@
 #include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "http_client.h"
+#include "logprob_shapes.h"
 
 namespace cai {
 namespace {
@@ -166,35 +167,19 @@ std::string lstrip(const std::string& s) {
 }
 
 // Token text -> log-prob among the first generated position's candidates (the sampled token
-// and the top list), from either answer format.
-std::map<std::string, double> first_position_logprobs(const json& answer, bool chat) {
-  const json& c = first_choice(answer);
+// and the top list), in whatever shape the answer holds them.
+std::map<std::string, double> first_position_logprobs(const json& answer) {
+  const http::Logprobs lp = http::answer_logprobs(answer);
   std::map<std::string, double> out;
-  const json lp = c.value("logprobs", json());
-  if (!lp.is_object()) return out;
-  auto add = [&](const json& tok, const json& v) {
-    if (tok.is_string() && v.is_number()) out.emplace(tok.get<std::string>(), v.get<double>());
-  };
-  if (chat) {
-    // {"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}]}
-    const json content = lp.value("content", json());
-    if (!content.is_array() || content.empty() || !content[0].is_object()) return out;
-    const json& first = content[0];
-    const json top = first.value("top_logprobs", json());
-    if (top.is_array())
-      for (const auto& t : top)
-        if (t.is_object()) add(t.value("token", json()), t.value("logprob", json()));
-    add(first.value("token", json()), first.value("logprob", json()));
-  } else {
-    // {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}, ...]}
-    const json top = lp.value("top_logprobs", json());
-    if (top.is_array() && !top.empty() && top[0].is_object())
-      for (const auto& [tok, v] : top[0].items()) add(json(tok), v);
-    const json toks = lp.value("tokens", json()), lps = lp.value("token_logprobs", json());
-    if (toks.is_array() && lps.is_array() && !toks.empty() && !lps.empty()) add(toks[0], lps[0]);
-  }
+  if (lp.tokens.empty()) return out;
+  const http::TokenLogprob& first = lp.tokens[0];
+  for (const auto& c : first.top) out.emplace(c.token, c.logprob);
+  if (first.logprob) out.emplace(first.token, *first.logprob);
   return out;
 }
+
+// GBNF: any run of printable ASCII.
+constexpr const char* kAsciiGrammar = "root ::= [ -~]*";
 
 // The longest common prefix of the options, cut back to a UTF-8 character boundary and before
 // trailing whitespace (tokenizers attach a space to the word after it, so " Yes"/" No" share
@@ -344,8 +329,19 @@ class HttpBackend final : public Backend {
       body["prompt"] = r.prompt + prefix;
       body["logprobs"] = opts_.top_logprobs;
     }
-    const json answer = client_.post(r.chat ? "/chat/completions" : "/completions", body);
-    const auto cands = first_position_logprobs(answer, r.chat);
+    const std::string path = r.chat ? "/chat/completions" : "/completions";
+    auto cands = first_position_logprobs(client_.post(path, body));
+    if (cands.empty()) {
+      // llama.cpp's server holds back a generated token that ends inside a UTF-8 character
+      // (a byte token) and with it the token's log-probs, so a one-token answer can come
+      // without any. Asked again with a grammar (its extension) that lets it sample only
+      // printable ASCII, it answers with a whole character; the log-probs it lists are the
+      // model's own, taken before the grammar. Servers that refuse the field keep the error.
+      body["grammar"] = kAsciiGrammar;
+      try {
+        cands = first_position_logprobs(client_.post(path, body));
+      } catch (const http::RequestRefused&) {}
+    }
     CAI_CHECK(!cands.empty(),
               "the server returned no usable log-probs (it may not support {}); option scoring "
               "needs them",
@@ -395,32 +391,16 @@ class HttpBackend final : public Backend {
 
   double loglikelihood_one(const std::string& prompt, const std::string& cont) {
     const std::string whole = prompt + cont;
-    json body = {{"model", opts_.model}, {"prompt", whole}, {"echo", true},
-                 {"logprobs", 1},        {"max_tokens", 1}, {"temperature", 0.0}};
-    const json answer = client_.post("/completions", body);
-    const json& c = first_choice(answer);
-    const json lp = c.value("logprobs", json());
-    const json lps = lp.is_object() ? lp.value("token_logprobs", json()) : json();
-    const json offs = lp.is_object() ? lp.value("text_offset", json()) : json();
-    const std::string text = str_or_empty(c.value("text", json()));
-    // Without echo a server answers with the generated token's log-prob only.
-    CAI_CHECK(
-        lps.is_array() && offs.is_array() && lps.size() == offs.size() && !lps.empty() &&
-            text.rfind(whole, 0) == 0,
-        "the server returned no log-probs of the prompt; loglikelihoods needs `echo` with "
-        "`logprobs` on /completions (vLLM and `cai serve` support it; many hosted APIs do not)");
+    const http::Logprobs lp = prompt_token_logprobs(whole);
+    const auto offs = http::text_token_offsets(lp, whole);
     double sum = 0.0;
     std::size_t counted = 0;
     for (std::size_t t = 0; t < offs.size(); ++t) {
-      CAI_CHECK(offs[t].is_number_integer(), "the server's text_offset[{}] is not an integer", t);
-      const auto off = offs[t].get<std::int64_t>();
-      if (off < static_cast<std::int64_t>(prompt.size()) ||
-          off >= static_cast<std::int64_t>(whole.size()))
-        continue;
+      if (offs[t] < prompt.size()) continue;
       CAI_CHECK(
-          lps[t].is_number(),
+          lp.tokens[t].logprob.has_value(),
           "the server gave no log-prob for token {} of the continuation (nothing precedes it?)", t);
-      sum += lps[t].get<double>();
+      sum += *lp.tokens[t].logprob;
       ++counted;
     }
     CAI_CHECK(cont.empty() || counted > 0,
@@ -429,6 +409,60 @@ class HttpBackend final : public Backend {
     return sum;
   }
 
+  // The log-prob of every token of `text` as a prompt. Servers offer it two ways: `echo` with
+  // `logprobs` on /completions (OpenAI's legacy API, vLLM, `cai serve`), or vLLM's
+  // `prompt_logprobs`; the first that answers is remembered. A server that ignores `echo`
+  // answers with the generated token alone, one that does not know it (llama.cpp's) refuses.
+  http::Logprobs prompt_token_logprobs(const std::string& text) {
+    const int route = prompt_route_.load();
+    std::string why;
+    if (route == kRouteUnknown || route == kRouteEcho) {
+      const json body = {{"model", opts_.model}, {"prompt", text},  {"echo", true},
+                         {"logprobs", 1},        {"max_tokens", 1}, {"temperature", 0.0}};
+      try {
+        const json answer = client_.post("/completions", body);
+        http::Logprobs lp = http::answer_logprobs(answer);
+        const std::string echoed = str_or_empty(first_choice(answer).value("text", json()));
+        if (lp.shape == http::LogprobShape::legacy && echoed.rfind(text, 0) == 0) {
+          prompt_route_ = kRouteEcho;
+          return lp;
+        }
+        why = fmt::format("with `echo` it answered with {} log-probs of the generated token only",
+                          http::shape_name(lp.shape));
+      } catch (const http::RequestRefused& e) {
+        if (route == kRouteEcho) throw;
+        why = "it refused `echo`: " + e.server_message;
+      }
+    }
+    if (route == kRouteUnknown || route == kRoutePromptLogprobs) {
+      const json body = {{"model", opts_.model},
+                         {"prompt", text},
+                         {"prompt_logprobs", 0},
+                         {"max_tokens", 1},
+                         {"temperature", 0.0}};
+      try {
+        const json answer = client_.post("/completions", body);
+        http::Logprobs lp = http::prompt_logprobs(answer);
+        if (lp.shape == http::LogprobShape::prompt) {
+          prompt_route_ = kRoutePromptLogprobs;
+          return lp;
+        }
+        why += "; it answered `prompt_logprobs` with none";
+      } catch (const http::RequestRefused& e) {
+        if (route == kRoutePromptLogprobs) throw;
+        why += "; it refused `prompt_logprobs`: " + e.server_message;
+      }
+    }
+    prompt_route_ = kRouteNone;
+    throw_error(
+        "the server offers no log-probs of the prompt{}; loglikelihoods needs them: `echo` with "
+        "`logprobs` on /completions (vLLM, `cai serve`) or vLLM's `prompt_logprobs` (llama.cpp's "
+        "server and OpenAI's chat models offer neither)",
+        why.empty() ? "" : " (" + why + ")");
+  }
+
+  static constexpr int kRouteUnknown = 0, kRouteEcho = 1, kRoutePromptLogprobs = 2, kRouteNone = 3;
+  std::atomic<int> prompt_route_ = kRouteUnknown;
   HttpBackendOptions opts_;
   http::Client client_;
 };

@@ -161,8 +161,14 @@ nlohmann::json Client::post(const std::string& path, const nlohmann::json& body)
         }
       }
       const std::string msg = server_message(res->body);
+      // llama.cpp's server answers a parameter it does not support ("echo", "best_of") with
+      // HTTP 500 "Unsupported param: ..."; retrying cannot change that.
+      if (status >= 500 && msg.rfind("Unsupported param", 0) == 0)
+        throw RequestRefused(fmt::format("http: POST {}: HTTP {}: {}", url, status, msg), status,
+                             msg);
       if (status != 429 && status < 500)
-        throw_error("http: POST {}: HTTP {}: {}", url, status, msg);
+        throw RequestRefused(fmt::format("http: POST {}: HTTP {}: {}", url, status, msg), status,
+                             msg);
       last_error = fmt::format("POST {}: HTTP {}: {}", url, status, msg);
       retry_after = parse_retry_after(res->get_header_value("Retry-After"));
     }

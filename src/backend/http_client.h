@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cai/io/error.h"
+
 namespace httplib {
 class Client;
 }
@@ -31,6 +33,16 @@ struct ClientOptions {
   std::int64_t max_retries = 5;        // attempts after the first
   double backoff_initial_s = 0.5;      // first backoff cap; doubles per retry
   double backoff_max_s = 20.0;         // cap of the backoff (and of a server's Retry-After)
+};
+
+// A 4xx answer other than 429 (or llama.cpp's HTTP 500 "Unsupported param: ..."): the server
+// refused the request itself, so it is not retried. Callers that can ask another way catch it.
+class RequestRefused : public Error {
+ public:
+  RequestRefused(const std::string& what, int status, std::string server_message)
+      : Error(what), status(status), server_message(std::move(server_message)) {}
+  int status;
+  std::string server_message;
 };
 
 // "http://h:8000/v1" -> {"http://h:8000", "/v1"}; throws cai::Error for anything else.
@@ -56,6 +68,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // POSTs `body` to base_url + `path` ("/completions") and returns the parsed JSON answer.
+  // Throws RequestRefused for a refused request (see there), cai::Error once retries are
+  // exhausted.
   nlohmann::json post(const std::string& path, const nlohmann::json& body);
 
   // Requests each base URL has received so far (for load-spreading tests and logs).

@@ -83,17 +83,73 @@ std::string render_human_assistant(const std::vector<ChatMessage>& msgs, bool ge
   return out;
 }
 
+// The Jinja source of each native rendering, for files other tools read (GGUF's
+// tokenizer.chat_template, tokenizer_config.json): rendered by a Jinja engine (llama.cpp's
+// server with --jinja, transformers' apply_chat_template) they give the same text as
+// render(). Every tag trims the whitespace around it and all text comes from expressions,
+// so trim_blocks / lstrip_blocks settings do not change the result.
+constexpr const char* kChatmlJinja =
+    "{%- for message in messages -%}\n"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}\n";
+
+constexpr const char* kLlama3Jinja =
+    "{%- for message in messages -%}\n"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
+    "(message['content'] | trim) + '<|eot_id|>' }}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif -%}\n";
+
+constexpr const char* kLlama2Jinja =
+    "{%- set ns = namespace(system='', first=true) -%}\n"
+    "{%- for message in messages -%}\n"
+    "{%- if message['role'] == 'system' -%}\n"
+    "{%- set ns.system = message['content'] -%}\n"
+    "{%- elif message['role'] == 'user' -%}\n"
+    "{%- if not ns.first -%}{{ '<s>' }}{%- endif -%}\n"
+    "{{ '[INST] ' }}\n"
+    "{%- if ns.system != '' -%}\n"
+    "{{ '<<SYS>>\\n' + ns.system + '\\n<</SYS>>\\n\\n' }}\n"
+    "{%- set ns.system = '' -%}\n"
+    "{%- endif -%}\n"
+    "{{ (message['content'] | trim) + ' [/INST]' }}\n"
+    "{%- set ns.first = false -%}\n"
+    "{%- else -%}\n"
+    "{{ ' ' + (message['content'] | trim) + ' </s>' }}\n"
+    "{%- endif -%}\n"
+    "{%- endfor -%}\n";
+
+constexpr const char* kHumanAssistantJinja =
+    "{%- set ns = namespace(started=false) -%}\n"
+    "{%- for message in messages -%}\n"
+    "{%- if ns.started -%}{{ '\\n\\n' }}{%- endif -%}\n"
+    "{%- if message['role'] == 'system' -%}\n"
+    "{{ message['content'] }}\n"
+    "{%- if message['content'] != '' -%}{%- set ns.started = true -%}{%- endif -%}\n"
+    "{%- elif message['role'] == 'user' -%}\n"
+    "{{ 'Human: ' + message['content'] }}{%- set ns.started = true -%}\n"
+    "{%- else -%}\n"
+    "{{ 'Assistant: ' + message['content'] }}{%- set ns.started = true -%}\n"
+    "{%- endif -%}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "{%- if ns.started -%}{{ '\\n\\n' }}{%- endif -%}{{ 'Assistant:' }}\n"
+    "{%- endif -%}\n";
+
 struct Known {
   const char* name;
   std::vector<std::string> stops;
+  const char* jinja;
 };
 
 const std::vector<Known>& known() {
   static const std::vector<Known> k = {
-      {"chatml", {"<|im_end|>"}},
-      {"llama3", {"<|eot_id|>"}},
-      {"llama2", {"</s>", "[INST]"}},
-      {"human-assistant", {"\n\nHuman:"}},
+      {"chatml", {"<|im_end|>"}, kChatmlJinja},
+      {"llama3", {"<|eot_id|>"}, kLlama3Jinja},
+      {"llama2", {"</s>", "[INST]"}, kLlama2Jinja},
+      {"human-assistant", {"\n\nHuman:"}, kHumanAssistantJinja},
   };
   return k;
 }
@@ -106,6 +162,7 @@ ChatTemplate ChatTemplate::by_name(const std::string& name) {
       ChatTemplate t;
       t.name_ = k.name;
       t.stops_ = k.stops;
+      t.jinja_ = k.jinja;
       return t;
     }
   }

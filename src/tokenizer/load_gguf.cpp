@@ -120,10 +120,12 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
     if (get_bool_opt(r, "tokenizer.ggml.add_space_prefix").value_or(false)) m->pre_prefix = " ";
     m->add_bos = get_bool_opt(r, "tokenizer.ggml.add_bos_token").value_or(false);
   } else {
-    // llama.cpp: a space before the first fragment (add_space_prefix), then every space
-    // becomes U+2581.
+    // llama.cpp: a space before each stretch of text that starts the input or follows an
+    // added token (add_space_prefix; llama_vocab::impl::tokenize, is_prev_special), then
+    // every space becomes U+2581.
     const bool prefix = get_bool_opt(r, "tokenizer.ggml.add_space_prefix").value_or(true);
     if (prefix) m->normalizer.push_back({true, "", " "});
+    m->prepend_every_segment = true;
     m->normalizer.push_back({false, " ", std::string(kMetaspace)});
     m->decode_metaspace = true;
     m->strip_leading_space = prefix;
@@ -143,12 +145,18 @@ std::shared_ptr<Tokenizer::Impl> load_gguf_impl(const gguf::Reader& r) {
         "tokenizer.ggml.bos_token_id",
         where);
 
-  // Control and user-defined tokens are what llama.cpp matches in text with parse_special.
+  // llama.cpp splits control, user-defined and unknown tokens out of the text before
+  // pre-tokenization: user-defined ones always, the others only with parse_special. GGUF
+  // keeps no lstrip / rstrip flags (llama.cpp sets them for a few models by name).
   if (m->types.empty()) m->types.assign(n, TokenType::normal);
+  m->added_longest_first = true;
   for (std::size_t i = 0; i < n; ++i) {
     const TokenType t = m->types[i];
-    if (t == TokenType::control || t == TokenType::user_defined)
-      m->added.push_back({m->pieces[i], static_cast<std::int32_t>(i), true, false, false});
+    if (t == TokenType::control || t == TokenType::user_defined || t == TokenType::unknown) {
+      AddedToken a = AddedToken::special_token(m->pieces[i], static_cast<std::int32_t>(i));
+      a.special = t != TokenType::user_defined;
+      m->added.push_back(std::move(a));
+    }
   }
 
   m->finalize(where);

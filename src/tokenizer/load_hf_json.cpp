@@ -309,6 +309,9 @@ void parse_added_tokens(const Parser& p, const json& list, Tokenizer::Impl& m) {
     a.special = p.boolean(t, "special", key, false);
     a.lstrip = p.boolean(t, "lstrip", key, false);
     a.rstrip = p.boolean(t, "rstrip", key, false);
+    a.single_word = p.boolean(t, "single_word", key, false);
+    // tokenizers' AddedToken::from(content, special): special tokens are not normalised.
+    a.normalized = p.boolean(t, "normalized", key, !a.special);
     if (const auto id = m.find(a.content)) {
       a.id = *id;
     } else {

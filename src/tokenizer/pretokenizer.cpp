@@ -116,6 +116,13 @@ void Regex::split(std::string_view text, std::vector<std::string_view>& out) con
   if (gap_start < text.size()) out.push_back(text.substr(gap_start));
 }
 
+bool Regex::matches_at_start(std::string_view text) const {
+  MatchState& st = match_state();
+  const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                             PCRE2_ANCHORED, st.data, st.ctx);
+  return rc >= 0;
+}
+
 PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns) {
   for (const auto& p : patterns) regexes_.emplace_back(p);
 }

@@ -7,6 +7,7 @@
 #include "cai/formats/gguf.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/tokenizer/chat_template.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/load.h"
 #include "cai/tokenizer/unicode.h"
@@ -174,17 +175,17 @@ void Tokenizer::save(const std::filesystem::path& path) const {
   auto add_token = [&](const tok::AddedToken& t) {
     added.push_back({{"id", t.id},
                      {"content", t.content},
-                     {"single_word", false},
+                     {"single_word", t.single_word},
                      {"lstrip", t.lstrip},
                      {"rstrip", t.rstrip},
-                     {"normalized", false},
+                     {"normalized", t.normalized},
                      {"special", t.special}});
   };
   // Hugging Face lists added tokens by id; a SentencePiece <unk> joins them as a special one.
   std::vector<tok::AddedToken> tokens = m.added;
   if (spm_scores && m.unk_id &&
       std::none_of(tokens.begin(), tokens.end(), [&](const auto& t) { return t.id == *m.unk_id; }))
-    tokens.push_back({m.pieces[*m.unk_id], *m.unk_id, true, false, false});
+    tokens.push_back(tok::AddedToken::special_token(m.pieces[*m.unk_id], *m.unk_id));
   if (spm_scores)
     std::stable_sort(tokens.begin(), tokens.end(),
                      [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -274,7 +275,12 @@ void Tokenizer::write_gguf_metadata(gguf::Writer& w) const {
   id("tokenizer.ggml.unknown_token_id", m.unk_id);
   w.set_bool("tokenizer.ggml.add_bos_token", m.add_bos);
   w.set_bool("tokenizer.ggml.add_eos_token", m.add_eos);
-  if (m.chat_template) w.set_string("tokenizer.chat_template", *m.chat_template);
+  // A tokenizer without a template of its own gets the Jinja source of the one cai falls back
+  // to for it (pick_chat_template), so llama.cpp's server renders chat as cai does rather
+  // than in its own default format; read back, detect() gives the same template again.
+  w.set_string("tokenizer.chat_template",
+               m.chat_template ? *m.chat_template
+                               : ChatTemplate::by_name(ChatTemplate::kDefaultName).jinja());
 }
 
 }  // namespace cai

@@ -35,27 +35,25 @@ Tokenizer Tokenizer::load(const fs::path& path) {
 
 Tokenizer Tokenizer::from_gguf(const gguf::Reader& reader) { return tok::load_gguf(reader); }
 
-namespace {
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+std::string Tokenizer::Impl::normalize(std::string_view text, bool prefix_ok) const {
+  std::string buf(text);
+  for (const NormStep& s : normalizer) {
+    if (!s.prepend)
+      buf = tok::replace_all(buf, s.from, s.to);
+    else if (prefix_ok && !buf.empty())
+      buf.insert(0, s.to);
+  }
+  return buf;
 }
 
-}  // namespace
-
 void Tokenizer::Impl::encode_text(std::string_view text, bool first_segment,
-                                  std::vector<std::int32_t>& out) const {
+                                  std::vector<std::int32_t>& out, bool normalized) const {
   if (text.empty()) return;
   std::string buf;
-  const bool prefix_ok = first_segment || prepend_every_segment;
-  if (!normalizer.empty() || pre_metaspace || !pre_prefix.empty()) {
-    buf.assign(text);
-    for (const NormStep& s : normalizer) {
-      if (!s.prepend)
-        buf = tok::replace_all(buf, s.from, s.to);
-      else if (prefix_ok && !buf.empty())
-        buf.insert(0, s.to);
-    }
+  const bool normalize_here = !normalized && !normalizer.empty();
+  if (normalize_here || pre_metaspace || !pre_prefix.empty()) {
+    buf = normalize_here ? normalize(text, first_segment || prepend_every_segment)
+                         : std::string(text);
     if (pre_metaspace) buf = tok::replace_all(buf, " ", tok::kMetaspace);
     // Hugging Face adds the pre-tokenizer's prefix only when the text lacks it.
     if (!pre_prefix.empty() && (first_segment || !pre_prefix_first_only) &&
@@ -107,41 +105,33 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
   out.reserve(text.size() / 3 + 2);
   if (add_special && m.add_bos && m.bos) out.push_back(*m.bos);
 
-  // Cut the text at added tokens; the stretches between them are encoded as text.
-  bool first_fragment = true;
-  std::size_t seg = 0, i = 0;
-  auto flush = [&](std::size_t end) {
-    if (end > seg) {
-      m.encode_text(text.substr(seg, end - seg), first_fragment, out);
-      first_fragment = false;
-    }
-  };
-  while (i < text.size()) {
-    const auto& cands = m.added_by_first_byte[static_cast<unsigned char>(text[i])];
-    const tok::AddedToken* hit = nullptr;
-    for (std::size_t k : cands) {
-      const auto& t = m.added[k];
-      if ((parse_special || !t.special) && text.compare(i, t.content.size(), t.content) == 0) {
-        hit = &t;
-        break;
+  // Cut the text at the added tokens matched in raw text; the stretches between them are
+  // normalised and, when the vocabulary has normalised added tokens, cut again at those
+  // (Hugging Face's AddedVocabulary::extract_and_normalize); what is left is encoded as text.
+  // `first` is true until anything has been emitted: only the text at the very start gets a
+  // "first" prefix.
+  bool first = true;
+  thread_local std::vector<tok::AddedSplit> raw, norm;
+  raw.clear();
+  m.split_added(text, /*normalized=*/false, parse_special, raw);
+  for (const tok::AddedSplit& r : raw) {
+    if (r.id >= 0) {
+      out.push_back(r.id);
+    } else if (!m.any_normalized_added) {
+      m.encode_text(r.text, first, out);
+    } else {
+      const std::string normed = m.normalize(r.text, first || m.prepend_every_segment);
+      norm.clear();
+      m.split_added(normed, /*normalized=*/true, parse_special, norm);
+      for (const tok::AddedSplit& n : norm) {
+        if (n.id >= 0)
+          out.push_back(n.id);
+        else
+          m.encode_text(n.text, first && &n == &norm.front(), out, /*normalized=*/true);
       }
     }
-    if (!hit) {
-      ++i;
-      continue;
-    }
-    std::size_t end = i;
-    if (hit->lstrip)
-      while (end > seg && is_space(text[end - 1])) --end;
-    flush(end);
-    out.push_back(hit->id);
-    first_fragment = false;
-    i += hit->content.size();
-    if (hit->rstrip)
-      while (i < text.size() && is_space(text[i])) ++i;
-    seg = i;
+    if (!r.text.empty() || r.id >= 0) first = false;
   }
-  flush(text.size());
 
   if (add_special && m.add_eos && m.eos) out.push_back(*m.eos);
   return out;

@@ -237,7 +237,8 @@ Tokenizer train(std::unordered_map<std::string, std::int64_t>& word_counts,
     return std::nullopt;
   };
   for (std::size_t i = 0; i < opts.special_tokens.size(); ++i)
-    m->added.push_back({opts.special_tokens[i], static_cast<std::int32_t>(i), true, false, false});
+    m->added.push_back(
+        tok::AddedToken::special_token(opts.special_tokens[i], static_cast<std::int32_t>(i)));
   if (opts.bos_token)
     m->bos = id_of(*opts.bos_token);
   else

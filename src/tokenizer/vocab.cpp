@@ -72,19 +72,26 @@ void Tokenizer::Impl::finalize(const std::string& where) {
   check_id(pad, "padding");
   check_id(unk_id, "unknown");
 
-  added_by_first_byte.assign(256, {});
+  // Normalised added tokens are looked for as their normalised text (Hugging Face normalises
+  // their content with the tokenizer's normaliser).
+  for (auto& list : added_by_first_byte) list.assign(256, {});
+  any_normalized_added = false;
   for (std::size_t i = 0; i < added.size(); ++i) {
-    const auto& t = added[i];
+    auto& t = added[i];
     CAI_CHECK(t.id >= 0 && t.id < size(), "{}: added token '{}' has id {} outside the vocabulary",
               where, t.content, t.id);
-    if (t.content.empty()) continue;
-    added_by_first_byte[static_cast<unsigned char>(t.content[0])].push_back(i);
+    t.pattern = t.normalized ? normalize(t.content, /*prefix_ok=*/true) : t.content;
+    if (t.pattern.empty()) continue;
+    any_normalized_added = any_normalized_added || t.normalized;
+    added_by_first_byte[t.normalized ? 1 : 0][static_cast<unsigned char>(t.pattern[0])].push_back(
+        i);
   }
   // Longest first, so "<|im_end|>" wins over a hypothetical "<|im".
-  for (auto& list : added_by_first_byte)
-    std::stable_sort(list.begin(), list.end(), [&](std::size_t a, std::size_t b) {
-      return added[a].content.size() > added[b].content.size();
-    });
+  for (auto& table : added_by_first_byte)
+    for (auto& list : table)
+      std::stable_sort(list.begin(), list.end(), [&](std::size_t a, std::size_t b) {
+        return added[a].pattern.size() > added[b].pattern.size();
+      });
 
   stops.clear();
   auto add_stop = [&](std::optional<std::int32_t> id) {

@@ -21,85 +21,21 @@
 
 #include "cai/backend/factory.h"
 #include "cai/io/error.h"
+#include "fake_server.h"
 
 namespace {
 
+using cai::testing_util::backend_options;
+using cai::testing_util::error_of;
+using cai::testing_util::FakeServer;
+using cai::testing_util::raw_request;
+using cai::testing_util::reply;
 using nlohmann::json;
-using Handler = std::function<void(const json& body, const httplib::Request&, httplib::Response&)>;
-
-// An httplib server on 127.0.0.1 with an ephemeral port; every POST goes to `handler`.
-class FakeServer {
- public:
-  explicit FakeServer(Handler handler) : handler_(std::move(handler)) {
-    svr_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-    auto route = [this](const httplib::Request& req, httplib::Response& res) {
-      ++calls;
-      {
-        std::lock_guard lock(mu);
-        bodies.push_back(json::parse(req.body));
-        paths.push_back(req.path);
-        auth.push_back(req.get_header_value("Authorization"));
-      }
-      handler_(json::parse(req.body), req, res);
-    };
-    svr_.Post("/v1/completions", route);
-    svr_.Post("/v1/chat/completions", route);
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~FakeServer() {
-    svr_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
-  std::atomic<int> calls = 0;
-  std::mutex mu;
-  std::vector<json> bodies;
-  std::vector<std::string> paths, auth;
-
- private:
-  Handler handler_;
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 json completion(const std::string& text, const std::string& finish = "stop") {
   return {{"object", "text_completion"},
           {"choices", {{{"index", 0}, {"text", text}, {"finish_reason", finish}}}},
           {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 2}, {"total_tokens", 5}}}};
-}
-
-void reply(httplib::Response& res, int status, const json& j) {
-  res.status = status;
-  res.set_content(j.dump(), "application/json");
-}
-
-cai::HttpBackendOptions options(const std::vector<std::string>& urls) {
-  cai::HttpBackendOptions o;
-  o.base_urls = urls;
-  o.model = "fake";
-  o.api_key_env = "CAI_TEST_FAKE_KEY";
-  o.backoff_initial_s = 0.001;
-  o.backoff_max_s = 0.01;
-  o.timeout_s = 10.0;
-  return o;
-}
-
-cai::TextRequest raw(const std::string& prompt) {
-  cai::TextRequest r;
-  r.prompt = prompt;
-  return r;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cai::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
@@ -115,9 +51,9 @@ TEST(HttpBackend, SendsTheOpenAiRequestAndParsesTheAnswer) {
       reply(res, 200, completion("echo:" + b["prompt"].get<std::string>(), "length"));
   });
   setenv("CAI_TEST_FAKE_KEY", "sekret", 1);
-  auto be = cai::make_http_backend(options({s.url()}));
+  auto be = cai::make_http_backend(backend_options({s.url()}));
   unsetenv("CAI_TEST_FAKE_KEY");
-  cai::TextRequest a = raw("p0");
+  cai::TextRequest a = raw_request("p0");
   a.params.max_tokens = 7;
   a.params.temperature = 0.5;
   a.params.stop = {"\n\n"};
@@ -155,7 +91,7 @@ TEST(HttpBackend, SendsTheOpenAiRequestAndParsesTheAnswer) {
     }
   }
   // Same seed, different streams: different seeds on the wire; same stream: the same seed.
-  auto be2 = cai::make_http_backend(options({s.url()}));
+  auto be2 = cai::make_http_backend(backend_options({s.url()}));
   cai::TextRequest a2 = a, a3 = a;
   a3.stream = 4;
   be2->generate({a2, a3});
@@ -183,8 +119,8 @@ TEST(HttpBackend, Retries429And500ThenSucceeds) {
       reply(res, 200, completion("ok"));
     }
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  auto out = be->generate({raw("x")});
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  auto out = be->generate({raw_request("x")});
   EXPECT_EQ(out[0].text, "ok");
   EXPECT_EQ(s.calls.load(), 4);
 }
@@ -193,10 +129,10 @@ TEST(HttpBackend, GivesUpAfterMaxRetriesWithAClearError) {
   FakeServer s([&](const json&, const httplib::Request&, httplib::Response& res) {
     reply(res, 503, {{"error", {{"message", "overloaded"}}}});
   });
-  auto o = options({s.url()});
+  auto o = backend_options({s.url()});
   o.max_retries = 2;
   auto be = cai::make_http_backend(o);
-  const std::string e = error_of([&] { be->generate({raw("x")}); });
+  const std::string e = error_of([&] { be->generate({raw_request("x")}); });
   EXPECT_NE(e.find("giving up after 3 attempts"), std::string::npos) << e;
   EXPECT_NE(e.find("HTTP 503"), std::string::npos) << e;
   EXPECT_NE(e.find("overloaded"), std::string::npos) << e;
@@ -208,8 +144,8 @@ TEST(HttpBackend, Reports4xxWithTheServersMessageWithoutRetrying) {
     reply(res, 400,
           {{"error", {{"message", "max_tokens is too large"}, {"type", "invalid_request_error"}}}});
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  const std::string e = error_of([&] { be->generate({raw("a"), raw("b")}); });
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  const std::string e = error_of([&] { be->generate({raw_request("a"), raw_request("b")}); });
   EXPECT_NE(e.find("HTTP 400"), std::string::npos) << e;
   EXPECT_NE(e.find("max_tokens is too large"), std::string::npos) << e;
   EXPECT_LE(s.calls.load(), 2);  // one try per request at most, no retries
@@ -221,10 +157,10 @@ TEST(HttpBackend, TimeoutsAreRetried) {
     if (n++ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     reply(res, 200, completion("late but fine"));
   });
-  auto o = options({s.url()});
+  auto o = backend_options({s.url()});
   o.timeout_s = 0.3;
   auto be = cai::make_http_backend(o);
-  auto out = be->generate({raw("x")});
+  auto out = be->generate({raw_request("x")});
   EXPECT_EQ(out[0].text, "late but fine");
   EXPECT_EQ(s.calls.load(), 2);
 }
@@ -243,10 +179,10 @@ TEST(HttpBackend, ConnectionErrorsAreRetriedThenReported) {
     port = ntohs(a.sin_port);
     close(fd);
   }
-  auto o = options({"http://127.0.0.1:" + std::to_string(port) + "/v1"});
+  auto o = backend_options({"http://127.0.0.1:" + std::to_string(port) + "/v1"});
   o.max_retries = 1;
   auto be = cai::make_http_backend(o);
-  const std::string e = error_of([&] { be->generate({raw("x")}); });
+  const std::string e = error_of([&] { be->generate({raw_request("x")}); });
   EXPECT_NE(e.find("giving up after 2 attempts"), std::string::npos) << e;
 }
 
@@ -260,11 +196,11 @@ TEST(HttpBackend, ConcurrencyIsBoundedAndResultsKeepRequestOrder) {
     --in_flight;
     reply(res, 200, completion(b["prompt"].get<std::string>() + "!"));
   });
-  auto o = options({s.url()});
+  auto o = backend_options({s.url()});
   o.concurrency = 4;
   auto be = cai::make_http_backend(o);
   std::vector<cai::TextRequest> reqs;
-  for (int i = 0; i < 40; ++i) reqs.push_back(raw("p" + std::to_string(i)));
+  for (int i = 0; i < 40; ++i) reqs.push_back(raw_request("p" + std::to_string(i)));
   std::size_t done = 0;
   auto out = be->generate(reqs, [&](std::size_t) { ++done; });
   for (int i = 0; i < 40; ++i) EXPECT_EQ(out[i].text, "p" + std::to_string(i) + "!");
@@ -279,11 +215,12 @@ TEST(HttpBackend, LoadIsSpreadOverBaseUrls) {
     reply(res, 200, completion("ok"));
   };
   FakeServer a(handler), b(handler), c(handler);
-  auto o = options({a.url() + "," + b.url()});  // comma lists are split by the CLI; not here
+  auto o =
+      backend_options({a.url() + "," + b.url()});  // comma lists are split by the CLI; not here
   o.base_urls = {a.url(), b.url(), c.url()};
   o.concurrency = 3;
   auto be = cai::make_http_backend(o);
-  std::vector<cai::TextRequest> reqs(30, raw("x"));
+  std::vector<cai::TextRequest> reqs(30, raw_request("x"));
   be->generate(reqs);
   EXPECT_GT(a.calls.load(), 0);
   EXPECT_GT(b.calls.load(), 0);
@@ -299,8 +236,9 @@ TEST(HttpBackend, ScoresOptionsFromCompletionTopLogprobs) {
     reply(res, 200,
           {{"choices", {{{"text", "A"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  auto out = be->score_options({raw("Which is better? The answer is:")}, {" (A)", " (B)", " (D)"});
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  auto out =
+      be->score_options({raw_request("Which is better? The answer is:")}, {" (A)", " (B)", " (D)"});
   ASSERT_EQ(s.bodies.size(), 1u);
   EXPECT_EQ(s.bodies[0]["prompt"], "Which is better? The answer is: (");
   EXPECT_EQ(s.bodies[0]["max_tokens"], 1);
@@ -330,7 +268,7 @@ TEST(HttpBackend, ScoresOptionsFromChatTopLogprobs) {
               {"logprobs", {{"content", content}}},
               {"finish_reason", "length"}}}}});
   });
-  auto o = options({s.url()});
+  auto o = backend_options({s.url()});
   o.top_logprobs = 5;
   auto be = cai::make_http_backend(o);
   cai::TextRequest r;
@@ -352,8 +290,8 @@ TEST(HttpBackend, MissingLogprobsIsAClearError) {
   FakeServer s([&](const json&, const httplib::Request&, httplib::Response& res) {
     reply(res, 200, completion("A"));
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  const std::string e = error_of([&] { be->score_options({raw("q")}, {" (A)", " (B)"}); });
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  const std::string e = error_of([&] { be->score_options({raw_request("q")}, {" (A)", " (B)"}); });
   EXPECT_NE(e.find("no usable log-probs"), std::string::npos) << e;
 }
 
@@ -362,8 +300,8 @@ TEST(HttpBackend, NoOptionAmongTheTopLogprobsIsAClearError) {
     json lp = {{"tokens", {"Z"}}, {"token_logprobs", {-0.1}}, {"top_logprobs", {{{"Z", -0.1}}}}};
     reply(res, 200, {{"choices", {{{"text", "Z"}, {"logprobs", lp}}}}});
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  const std::string e = error_of([&] { be->score_options({raw("q")}, {" (A)", " (B)"}); });
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  const std::string e = error_of([&] { be->score_options({raw_request("q")}, {" (A)", " (B)"}); });
   EXPECT_NE(e.find("none of the options"), std::string::npos) << e;
   EXPECT_NE(e.find("'Z'"), std::string::npos) << e;
 }
@@ -413,11 +351,11 @@ void echo_reply(const json& b, httplib::Response& res) {
 TEST(HttpBackend, LoglikelihoodsSumTheEchoedContinuationTokens) {
   FakeServer s(
       [](const json& b, const httplib::Request&, httplib::Response& res) { echo_reply(b, res); });
-  auto be = cai::make_http_backend(options({s.url()}));
+  auto be = cai::make_http_backend(backend_options({s.url()}));
   // "abcd" + "efg": tokens ab@0 (null), cd@2 (-0.1), ef@4 (-0.2), g@6 (-0.3), " Z"@7 (not
   // the continuation's). "abcd" + "de": de@4 (-0.2). "abc" + "efg": ce@2 starts inside the
   // prompt, so only fg@4 (-0.2) counts; "abc" + "de": cd@2 inside, e@4 (-0.2).
-  auto out = be->loglikelihoods({raw("abcd"), raw("abc")}, {"efg", "de"});
+  auto out = be->loglikelihoods({raw_request("abcd"), raw_request("abc")}, {"efg", "de"});
   ASSERT_EQ(out.size(), 2u);
   ASSERT_EQ(out[0].size(), 2u);
   EXPECT_NEAR(out[0][0], -0.5, 1e-12);
@@ -433,7 +371,7 @@ TEST(HttpBackend, LoglikelihoodsSumTheEchoedContinuationTokens) {
   }
   EXPECT_EQ(s.paths[0], "/v1/completions");
   // "abc" + "e": ab, ce@2: the continuation has no token of its own.
-  const std::string e = error_of([&] { be->loglikelihoods({raw("abc")}, {"e"}); });
+  const std::string e = error_of([&] { be->loglikelihoods({raw_request("abc")}, {"e"}); });
   EXPECT_NE(e.find("no token of its own"), std::string::npos) << e;
 }
 
@@ -444,8 +382,8 @@ TEST(HttpBackend, LoglikelihoodsWithoutEchoOrOverChatAreClearErrors) {
     reply(res, 200,
           {{"choices", {{{"text", " Z"}, {"logprobs", lp}, {"finish_reason", "length"}}}}});
   });
-  auto be = cai::make_http_backend(options({s.url()}));
-  std::string e = error_of([&] { be->loglikelihoods({raw("q")}, {" a"}); });
+  auto be = cai::make_http_backend(backend_options({s.url()}));
+  std::string e = error_of([&] { be->loglikelihoods({raw_request("q")}, {" a"}); });
   EXPECT_NE(e.find("no log-probs of the prompt"), std::string::npos) << e;
   EXPECT_NE(e.find("echo"), std::string::npos) << e;
   cai::TextRequest chat;

@@ -17,6 +17,7 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/model/rope.h"
+#include "cai/tokenizer/chat_template.h"
 #include "model_test_util.h"
 
 namespace fs = std::filesystem;
@@ -227,6 +228,48 @@ TEST(ModelIo, GgufRoundTrip) {
   EXPECT_TRUE(hb.config.tie_word_embeddings);
   EXPECT_GT(hb.stored_dtypes.at("F16"), 0);
   EXPECT_LT(max_diff(logits_of(*hb.model, tk), logits_of(*hf.model, tk)), 0.05);
+}
+
+// The metadata llama.cpp reads beside the tensors: a model whose tokenizer names no chat
+// template gets the Jinja source of the one cai uses for it, so llama.cpp's server renders
+// chat the same way; read back, cai picks that template again.
+TEST(ModelIo, GgufCarriesTheChatTemplateAndLlamaCppMetadata) {
+  auto hf = cai::load_model(kFixtures / "hf-model");
+  ASSERT_FALSE(hf.tokenizer->chat_template_source().has_value());
+  auto dir = tmp_dir("gguf-metadata");
+  cai::save_model_gguf(hf, dir / "hf.gguf", cai::DType::F32);
+  const cai::gguf::Reader r(dir / "hf.gguf");
+  const std::string jinja = cai::ChatTemplate::by_name(cai::ChatTemplate::kDefaultName).jinja();
+  EXPECT_EQ(r.get_string("tokenizer.chat_template"), jinja);
+  EXPECT_EQ(r.get_string("general.architecture"), "llama");
+  EXPECT_EQ(r.get_string("general.name"), "hf");
+  EXPECT_EQ(r.get_int_opt("general.file_type"), 0);  // all F32
+  EXPECT_EQ(r.get_int_opt("llama.context_length"), 512);
+  EXPECT_EQ(r.get_float("llama.rope.freq_base"), 500000.0);
+  EXPECT_EQ(r.get_int_opt("llama.rope.dimension_count"), 16);
+  EXPECT_EQ(r.get_int_opt("llama.attention.head_count_kv"), 2);
+  EXPECT_EQ(r.get_int_opt("tokenizer.ggml.eos_token_id"), 269);
+  EXPECT_FALSE(r.get_int_opt("tokenizer.ggml.bos_token_id").has_value());
+  EXPECT_FALSE(r.get_bool("tokenizer.ggml.add_bos_token"));
+  EXPECT_FALSE(r.get_bool("tokenizer.ggml.add_eos_token"));
+  auto back = cai::load_model(dir / "hf.gguf");
+  ASSERT_EQ(back.tokenizer->chat_template_source(), jinja);
+  EXPECT_EQ(cai::ChatTemplate::detect(jinja)->name(), cai::ChatTemplate::kDefaultName);
+  // A template of the model's own is kept as it is, through GGUF and back.
+  const std::string own = "{% for m in messages %}<|im_start|>{{ m['content'] }}{% endfor %}";
+  {
+    auto cfg =
+        nlohmann::json::parse(cai::read_file(kFixtures / "hf-model" / "tokenizer_config.json"));
+    cfg["chat_template"] = own;
+    fs::create_directories(dir / "own");
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+      fs::copy_file(kFixtures / "hf-model" / f, dir / "own" / f);
+    cai::write_file_atomic(dir / "own" / "tokenizer_config.json", cfg.dump());
+  }
+  auto with_own = cai::load_model(dir / "own");
+  cai::save_model_gguf(with_own, dir / "own.gguf", cai::DType::F32);
+  EXPECT_EQ(cai::gguf::Reader(dir / "own.gguf").get_string("tokenizer.chat_template"), own);
+  EXPECT_EQ(cai::load_model(dir / "own.gguf").tokenizer->chat_template_source(), own);
 }
 
 TEST(ModelIo, GgufSameBytesAsLlamaCppForQk) {

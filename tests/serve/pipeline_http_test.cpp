@@ -17,8 +17,10 @@
 namespace {
 
 namespace fs = std::filesystem;
+using cai::testing_util::read_jsonl;
 using cai::testing_util::ServeProcess;
 using cai::testing_util::sh;
+using cai::testing_util::write_short_constitution;
 using nlohmann::json;
 const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 // At least the fixture's vocabulary (272 tokens): the whole next-token distribution.
@@ -28,14 +30,6 @@ fs::path pipeline_tmp(const std::string& name) {
   fs::path d = fs::path(CAI_TEST_TMPDIR) / "serve-pipeline";
   fs::create_directories(d);
   return d / name;
-}
-
-std::vector<json> read_jsonl(const fs::path& p) {
-  std::vector<json> out;
-  std::ifstream f(p);
-  for (std::string l; std::getline(f, l);)
-    if (!l.empty() && l[0] == '{') out.push_back(json::parse(l));
-  return out;
 }
 
 void fresh(const fs::path& out) {
@@ -60,14 +54,7 @@ TEST(ServePipeline, Phase1AndPhase2OverHttpMatchInProcess) {
   }
   // Short requests: the fixture model's vocabulary is tiny, so long text overflows its context.
   const std::string constitution = pipeline_tmp("short.yaml").string();
-  {
-    std::ofstream c(constitution);
-    c << "name: short\nprinciples:\n"
-         "  - name: kind\n    critique: Is it unkind?\n    revision: Make it kind.\n"
-         "    comparison: Which is kinder?\n"
-         "  - name: brief\n    critique: Is it long?\n    revision: Make it brief.\n"
-         "    comparison: Which is briefer?\n";
-  }
+  write_short_constitution(constitution);
   const std::string bin = CAI_BINARY;
   const std::string common = " -p " + prompts.string() + " -c " + constitution +
                              " --rounds 1 --max-tokens 8 --temperature 0 --seed 3 --no-few-shot -q";

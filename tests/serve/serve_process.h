@@ -1,6 +1,6 @@
 // `cai serve` as a subprocess for the tests that run the program: started with --port 0, its
 // port read from the ready line ("listening on http://HOST:PORT"), killed when the test ends.
-// Also the shell helper those tests share.
+// Also the shell and JSONL helpers those tests share.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +13,9 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,26 @@ inline int sh(const std::string& cmd, std::string* out = nullptr) {
   const int st = pclose(p);
   if (out) *out = o;
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// The JSON objects of a JSONL file, one per line that starts with '{'.
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(p);
+  for (std::string l; std::getline(f, l);)
+    if (!l.empty() && l[0] == '{') out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+// A constitution of two principles with short questions, for the tests that judge with the
+// fixture model (its context is short).
+inline void write_short_constitution(const std::filesystem::path& path) {
+  std::ofstream c(path);
+  c << "name: short\nprinciples:\n"
+       "  - name: kind\n    critique: Is it unkind?\n    revision: Make it kind.\n"
+       "    comparison: Which is kinder?\n"
+       "  - name: brief\n    critique: Is it long?\n    revision: Make it brief.\n"
+       "    comparison: Which is briefer?\n";
 }
 
 class ServeProcess {

@@ -52,4 +52,50 @@ TEST(ChatTemplate, DetectAndErrors) {
   EXPECT_FALSE(cai::ChatTemplate::detect(*phi.chat_template_source()).has_value());
 }
 
+// Each template's Jinja source (written into GGUF exports) renders to the same text as the
+// native renderer. The expected strings are what llama.cpp's llama-server gave for jinja()
+// (`--jinja --chat-template-file`, POST /apply-template) for these two conversations;
+// @huggingface/jinja 0.5.11 renders the same. (llama-server turns an empty message content
+// into null, rendered "None", so no conversation here has one.)
+TEST(ChatTemplate, JinjaSourceRendersLikeTheNativeTemplate) {
+  const std::vector<std::vector<cai::ChatMessage>> chats = {
+      {{"system", "Be kind."}, {"user", " Hello there \n"}, {"assistant", "Hi! "}, {"user", "Bye"}},
+      {{"user", "q"}, {"system", "late sys"}, {"user", "q2"}}};
+  struct Rendered {
+    std::string name, first, second;
+  };
+  const std::vector<Rendered> by_llama_cpp = {
+      {"chatml",
+       "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\n Hello there "
+       "\n<|im_end|>\n<|im_start|>assistant\nHi! "
+       "<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n",
+       "<|im_start|>user\nq<|im_end|>\n<|im_start|>system\nlate "
+       "sys<|im_end|>\n<|im_start|>user\nq2<|im_end|>\n<|im_start|>assistant\n"},
+      {"llama3",
+       "<|start_header_id|>system<|end_header_id|>\n\nBe "
+       "kind.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello "
+       "there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi!<|eot_id|><|start_"
+       "header_id|>user<|end_header_id|>\n\nBye<|eot_id|><|start_header_id|>assistant<|end_header_"
+       "id|>\n\n",
+       "<|start_header_id|>user<|end_header_id|>\n\nq<|eot_id|><|start_header_id|>system<|end_"
+       "header_id|>\n\nlate "
+       "sys<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nq2<|eot_id|><|start_header_id|>"
+       "assistant<|end_header_id|>\n\n"},
+      {"llama2",
+       "[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHello there [/INST] Hi! </s><s>[INST] Bye [/INST]",
+       "[INST] q [/INST]<s>[INST] <<SYS>>\nlate sys\n<</SYS>>\n\nq2 [/INST]"},
+      {"human-assistant",
+       "Be kind.\n\nHuman:  Hello there \n\n\nAssistant: Hi! \n\nHuman: Bye\n\nAssistant:",
+       "Human: q\n\nlate sys\n\nHuman: q2\n\nAssistant:"},
+  };
+  for (const auto& r : by_llama_cpp) {
+    const auto t = cai::ChatTemplate::by_name(r.name);
+    EXPECT_EQ(t.render(chats[0], true), r.first) << r.name;
+    EXPECT_EQ(t.render(chats[1], true), r.second) << r.name;
+    // Read back from a model file, the source names the same template again.
+    ASSERT_TRUE(cai::ChatTemplate::detect(t.jinja()).has_value()) << r.name;
+    EXPECT_EQ(cai::ChatTemplate::detect(t.jinja())->name(), r.name);
+  }
+}
+
 }  // namespace

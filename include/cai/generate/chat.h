@@ -13,6 +13,6 @@ class Tokenizer;
 // `override_name` (non-empty) wins; then ChatTemplate::detect on the tokenizer's chat template
 // source; then `fallback` (the CAI paper's Human:/Assistant: transcript by default).
 ChatTemplate pick_chat_template(const Tokenizer* tokenizer, const std::string& override_name = "",
-                                const std::string& fallback = "human-assistant");
+                                const std::string& fallback = ChatTemplate::kDefaultName);
 
 }  // namespace cai

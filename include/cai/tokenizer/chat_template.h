@@ -23,16 +23,23 @@ class ChatTemplate {
   // [INST], ...); nullopt when it is not one cai knows.
   static std::optional<ChatTemplate> detect(const std::string& jinja_source);
   static std::vector<std::string> names();
+  // The template used when a tokenizer names none cai recognises (the CAI paper's transcript).
+  static constexpr const char* kDefaultName = "human-assistant";
 
   const std::string& name() const { return name_; }
   // The prompt text; with add_generation_prompt it ends where the assistant's reply begins.
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
   // Text markers that end an assistant turn ("<|im_end|>", "\n\nHuman:", ...).
   const std::vector<std::string>& stop_strings() const { return stops_; }
+  // The Jinja source a Jinja engine (llama.cpp's server with --jinja, transformers'
+  // apply_chat_template) renders to the same text as render(); written where a model file
+  // has no template of its own (GGUF export). detect() maps it back to this template.
+  const std::string& jinja() const { return jinja_; }
 
  private:
   std::string name_;
   std::vector<std::string> stops_;
+  std::string jinja_;
 };
 
 }  // namespace cai

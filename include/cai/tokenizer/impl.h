@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cai/tokenizer/pretokenizer.h"
@@ -39,14 +40,31 @@ enum class MergeAlgo {
   scores,  // SentencePiece BPE: highest scoring vocabulary entry first (llama.cpp "llama")
 };
 
-// A token recognised in the raw text before normalisation (Hugging Face added tokens, GGUF
-// control and user-defined tokens).
+// A token split out of the text before pre-tokenization (Hugging Face added tokens, GGUF
+// control, user-defined and unknown tokens), with Hugging Face's flags (AddedToken in
+// tokenizers' added_vocabulary.rs).
 struct AddedToken {
   std::string content;
   std::int32_t id = 0;
-  bool special = true;  // only recognised with parse_special; non-special ones always are
-  bool lstrip = false;  // swallows whitespace before it
-  bool rstrip = false;  // swallows whitespace after it
+  bool special = true;       // only recognised with parse_special; non-special ones always are
+  bool lstrip = false;       // swallows whitespace before it
+  bool rstrip = false;       // swallows whitespace after it
+  bool normalized = false;   // matched, as normalize(content), in the normalised text
+  bool single_word = false;  // not matched next to a word character (\w)
+  std::string pattern;       // what is matched: content, or normalize(content) (finalize)
+
+  static AddedToken special_token(std::string content, std::int32_t id) {
+    AddedToken t;
+    t.content = std::move(content);
+    t.id = id;
+    return t;
+  }
+};
+
+// A stretch of text between added tokens, or one added token (id >= 0).
+struct AddedSplit {
+  std::string_view text;
+  std::int32_t id = -1;
 };
 
 struct MergeResult {
@@ -110,7 +128,13 @@ struct Tokenizer::Impl {
   bool add_bos = false, add_eos = false;
   std::vector<std::int32_t> stops;  // built by finalize()
   std::optional<std::string> chat_template;
-  std::vector<std::vector<std::size_t>> added_by_first_byte;  // index into `added`
+  // Index into `added` by the first byte of its pattern, longest first; [0] for tokens matched
+  // in the raw text, [1] for normalised ones (built by finalize).
+  std::array<std::vector<std::vector<std::size_t>>, 2> added_by_first_byte;
+  bool any_normalized_added = false;
+  // How overlapping added tokens are resolved: Hugging Face takes the leftmost match (the
+  // longest there), llama.cpp (GGUF) the longest token anywhere first.
+  bool added_longest_first = false;
 
   // Unique per finalized Impl: keys the per-thread word cache of bpe_word (an address could
   // be reused by a later tokenizer, a serial cannot).
@@ -126,8 +150,18 @@ struct Tokenizer::Impl {
   }
   std::int32_t size() const { return static_cast<std::int32_t>(pieces.size()); }
 
-  // Encodes one stretch of text that holds no added tokens (normalised inside).
-  void encode_text(std::string_view text, bool first_segment, std::vector<std::int32_t>& out) const;
+  // The normaliser's steps over one stretch of raw text (Prepend only where prefix_ok).
+  std::string normalize(std::string_view text, bool prefix_ok) const;
+  // Cuts `text` at the added tokens matched in it: raw ones (normalized = false) in raw text,
+  // normalised ones in normalised text. Hugging Face's leftmost-longest matching with its
+  // lstrip / rstrip / single_word rules (added_tokens.cpp); special tokens only with
+  // parse_special. Appends to `out`; the views point into `text`.
+  void split_added(std::string_view text, bool normalized, bool parse_special,
+                   std::vector<tok::AddedSplit>& out) const;
+  // Encodes one stretch of text that holds no added tokens: normalised (unless `normalized`
+  // says it already is), pre-tokenized and merged.
+  void encode_text(std::string_view text, bool first_segment, std::vector<std::int32_t>& out,
+                   bool normalized = false) const;
   // BPE over one pre-token (ranks) and SentencePiece over a whole normalised text (scores).
   void bpe_word(std::string_view word, std::vector<std::int32_t>& out) const;  // cached
   void bpe_merge(std::string_view word, std::vector<std::int32_t>& out) const;

@@ -27,6 +27,8 @@ class Regex {
   const std::string& pattern() const { return pattern_; }
   // Appends the pieces of `text` (matches and the gaps between them) to `out`.
   void split(std::string_view text, std::vector<std::string_view>& out) const;
+  // True when the pattern matches at the very start of `text` (anchored there).
+  bool matches_at_start(std::string_view text) const;
 
  private:
   struct Code;

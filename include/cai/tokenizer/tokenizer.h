@@ -71,14 +71,13 @@ class Tokenizer {
   //        is known: none turned up for these vocabularies (every piece beside and
   //        overlapping itself, 2M random piece fragments) or in exhaustive searches over
   //        small random vocabularies with distinct scores.
-  //  - A special token parsed in the text (parse_special) and followed by text: Hugging
-  //    Face's Prepend normaliser puts "▁" before every text segment ("<s>Hello" -> <s>
-  //    "▁Hello"), llama.cpp's add_space_prefix only before the first ("<s>" "Hello").
-  //  - Added tokens are all special in tokenizer.json, so is_special() is also true for
-  //    user-defined ones (Phi-3's </s>), which GGUF marks user-defined.
+  //  - Added tokens that overlap in the text: llama.cpp takes the longest first, Hugging
+  //    Face the leftmost (added_tokens.cpp).
   void save(const std::filesystem::path& tokenizer_json) const;
   // Writes the tokenizer.ggml.* keys llama.cpp reads (model, pre, tokens, scores, token_type,
-  // merges, special ids, chat template) so a GGUF export carries its tokenizer.
+  // merges, special ids) and tokenizer.chat_template (the tokenizer's own, else the Jinja of
+  // ChatTemplate::kDefaultName, the template cai uses for it) so a GGUF export carries its
+  // tokenizer and chat format.
   void write_gguf_metadata(gguf::Writer& writer) const;
 
   struct Impl;
