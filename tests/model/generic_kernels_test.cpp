@@ -12,27 +12,10 @@ namespace {
 
 using cai::testing_util::max_diff;
 
-cai::ModelConfig tiny_config() {
-  cai::ModelConfig c;
-  c.vocab_size = 89;
-  c.hidden_size = 32;
-  c.intermediate_size = 40;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  c.attention_bias = true;
-  return c;
-}
-
-std::shared_ptr<cai::LlamaModel> tiny_model() {
-  torch::manual_seed(11);
-  auto m = std::make_shared<cai::LlamaModel>(tiny_config());
-  torch::NoGradGuard g;
-  // Weights far from their initial scale, so attention is far from uniform.
-  for (auto& p : m->parameters()) p.mul_(8.0).add_(torch::randn_like(p) * 0.05);
-  return m;
+std::shared_ptr<cai::LlamaModel> biased_model() {
+  auto cfg = cai::testing_util::tiny_config();
+  cfg.attention_bias = true;
+  return cai::testing_util::tiny_model(cfg, 11);
 }
 
 // Tolerance relative to the values' scale: the two paths round differently (the fused one
@@ -42,9 +25,9 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 TEST(GenericKernels, FullForwardAndLogitsEqualTheFusedPath) {
-  auto m = tiny_model();
+  auto m = biased_model();
   torch::NoGradGuard g;
-  const auto tokens = torch::randint(0, 89, {3, 9}, torch::kInt64);
+  const auto tokens = torch::randint(0, 97, {3, 9}, torch::kInt64);
   ASSERT_TRUE(m->fused());
   const auto h_fused = m->forward_hidden(tokens), l_fused = m->logits(h_fused);
   m->set_kernels(cai::Kernels::generic);
@@ -55,14 +38,14 @@ TEST(GenericKernels, FullForwardAndLogitsEqualTheFusedPath) {
 }
 
 TEST(GenericKernels, CachedPrefillAndDecodeEqualTheFusedPath) {
-  auto m = tiny_model();
+  auto m = biased_model();
   const auto cfg = m->config();
   torch::NoGradGuard g;
   cai::KVCache fused_cache(cfg, 4, 32), gen_cache(cfg, 4, 32);
   // Prefill slots 1..2: rows start at positions 0 and 3 (row 1's first three positions come
   // from an earlier prefill of 3 tokens).
-  const auto early = torch::randint(0, 89, {1, 3}, torch::kInt64);
-  const auto prefill = torch::randint(0, 89, {2, 6}, torch::kInt64);
+  const auto early = torch::randint(0, 97, {1, 3}, torch::kInt64);
+  const auto prefill = torch::randint(0, 97, {2, 6}, torch::kInt64);
   const auto start = torch::tensor({0, 3}, torch::kInt64);
   std::vector<torch::Tensor> fused, gen;
   for (bool generic : {false, true}) {

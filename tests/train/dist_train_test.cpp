@@ -1,7 +1,9 @@
 // Data-parallel `cai train` over loopback: two ranks at micro-batch B against one process at
 // 2B (the same examples per optimiser step), compared step by step (loss, gradient norm,
 // held-out metrics), by their final weights and by DPO's reference log-probabilities; resume
-// at the same and at a different number of ranks; and a rank killed mid-run.
+// at the same and at a different number of ranks; and a rank killed mid-run. Sums taken in
+// another order differ in the last bits, and AdamW's normalised steps carry that into the
+// weights, hence 1e-4 there against 1e-5 for the per-step metrics.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -76,7 +78,7 @@ TEST_F(DistTrain, SftTwoRanksEqualOneRankAtTwiceTheBudget) {
   expect_same_lines(one, two, {"loss", "grad_norm", "token_accuracy", "lr"}, 1e-5);
   EXPECT_LT(max_weight_diff(fs::path(one) / "final" / "model.safetensors",
                             fs::path(two) / "final" / "model.safetensors"),
-            1e-5);
+            1e-4);
   // The checkpoint records the ranks that wrote it.
   EXPECT_EQ(nlohmann::json::parse(slurp(fs::path(two) / "checkpoint" / "state.json"))["world_size"],
             2);
@@ -110,7 +112,7 @@ TEST_F(DistTrain, DpoWithLoraTwoRanksEqualOneRank) {
                     1e-5);
   EXPECT_LT(max_weight_diff(fs::path(one) / "final" / "adapter_model.safetensors",
                             fs::path(two) / "final" / "adapter_model.safetensors"),
-            1e-5);
+            1e-4);
 }
 
 TEST_F(DistTrain, RewardModelTwoRanksEqualOneRank) {
