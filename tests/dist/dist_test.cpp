@@ -29,6 +29,7 @@ namespace {
 using cai::dist::DistOptions;
 using cai::dist::ProcessGroup;
 using Clock = std::chrono::steady_clock;
+using Range = std::pair<std::int64_t, std::int64_t>;
 
 // ---- workers ------------------------------------------------------------------------------
 
@@ -235,12 +236,12 @@ TEST(DistEnv, BadValuesNameTheVariable) {
 
 TEST(DistShard, ContiguousAndCovering) {
   // 7 items over 3 ranks: 3, 2, 2.
-  EXPECT_EQ(cai::dist::shard(7, 0, 3), std::make_pair<std::int64_t, std::int64_t>(0, 3));
-  EXPECT_EQ(cai::dist::shard(7, 1, 3), std::make_pair<std::int64_t, std::int64_t>(3, 5));
-  EXPECT_EQ(cai::dist::shard(7, 2, 3), std::make_pair<std::int64_t, std::int64_t>(5, 7));
+  EXPECT_EQ(cai::dist::shard(7, 0, 3), Range(0, 3));
+  EXPECT_EQ(cai::dist::shard(7, 1, 3), Range(3, 5));
+  EXPECT_EQ(cai::dist::shard(7, 2, 3), Range(5, 7));
   // Fewer items than ranks: the first ranks get one each.
-  EXPECT_EQ(cai::dist::shard(1, 0, 2), std::make_pair<std::int64_t, std::int64_t>(0, 1));
-  EXPECT_EQ(cai::dist::shard(1, 1, 2), std::make_pair<std::int64_t, std::int64_t>(1, 1));
+  EXPECT_EQ(cai::dist::shard(1, 0, 2), Range(0, 1));
+  EXPECT_EQ(cai::dist::shard(1, 1, 2), Range(1, 1));
 }
 
 TEST(DistSingle, AGroupOfOneReturnsItsInput) {
