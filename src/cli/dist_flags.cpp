@@ -1,6 +1,7 @@
 // --nproc and --device (see dist_flags.h).
 #include "dist_flags.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>

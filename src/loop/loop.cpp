@@ -310,8 +310,8 @@ void run_training_stage(const LoopConfig& config, const TrainingStage& st, bool 
   c.resolve();
   c.validate();
   if (!progress) Progress::set_enabled(false);
-  const RoundDir rd(c.out, st.round);
-  run_stage_trainer(c, st, rd, progress);
+  const detail::RoundDir rd(c.out, st.round);
+  detail::run_stage_trainer(c, st, rd, progress);
 }
 
 }  // namespace cai::loop
