@@ -9,6 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
   libsentencepiece-dev libcpp-httplib-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgloo-dev
 )
 # Extra packages a caller may ask for (for example the browser the report test uses).
 PACKAGES+=("$@")

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cai/dist/dist.h"
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
@@ -21,6 +22,7 @@
 #include "cai/train/reward_model.h"
 #include "cai/train/run.h"
 #include "command.h"
+#include "dist_flags.h"
 
 namespace cai::cli {
 namespace cmd_train {
@@ -43,10 +45,13 @@ struct TrainFlags {
   std::string schedule = "cosine", overlong = "truncate";
   int threads = 0;
   bool quiet = false;
+  DistFlags dist;
 };
 
 // Strings into enums and the process settings; the library validates the rest.
-void prepare(const TrainFlags& f, RunOptions& o) {
+void prepare(TrainFlags& f, RunOptions& o) {
+  start_dist(f.dist, f.threads);
+  o.device = f.dist.device;
   o.train.schedule = parse_schedule(f.schedule);
   o.train.progress = !f.quiet;
   o.data_opts.overlong = parse_overlong(f.overlong);
@@ -59,6 +64,7 @@ void prepare(const TrainFlags& f, RunOptions& o) {
 }
 
 void print_summary(const TrainSummary& s, const TrainOptions& o) {
+  if (!dist::is_main()) return;
   auto fmt_metrics = [](const Metrics& m) {
     std::string out;
     for (const auto& [k, v] : m) {
@@ -221,6 +227,7 @@ void add_train_flags(CLI::App* cmd, RunOptions& o, TrainFlags& f) {
                   "Template for message lists (chatml, llama3, llama2, human-assistant); default: "
                   "the tokenizer's");
   cmd->add_flag("--quiet", f.quiet, "No progress bar");
+  add_dist_flags(cmd, f.dist);
 }
 
 const Registrar reg(60, [](CLI::App& root) {

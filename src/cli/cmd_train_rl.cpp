@@ -4,10 +4,12 @@
 #include <memory>
 #include <string>
 
+#include "cai/dist/dist.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
 #include "cai/train/rl.h"
 #include "command.h"
+#include "dist_flags.h"
 
 namespace cai::cli {
 namespace cmd_train_rl {
@@ -18,9 +20,11 @@ struct RlFlags {
   std::string algorithm = "rloo", kl_estimator = "k1", reward_norm = "none", schedule = "constant";
   bool no_whiten = false, quiet = false;
   int threads = 0;
+  DistFlags dist;
 };
 
 void print_rl_summary(const RlSummary& s, const RlOptions& o) {
+  if (!dist::is_main()) return;
   auto get = [](const Metrics& m, const char* k) {
     auto it = m.find(k);
     return it == m.end() ? 0.0 : it->second;
@@ -116,7 +120,10 @@ const Registrar reg(61, [](CLI::App& root) {
                 "the tokenizer's");
   c->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
   c->add_flag("--quiet", f->quiet, "No progress bar");
+  add_dist_flags(c, f->dist);
   c->callback([o, f, c] {
+    start_dist(f->dist, f->threads);
+    o->device = f->dist.device;
     RlOptions& r = o->rl;
     r.algorithm = parse_rl_algorithm(f->algorithm);
     r.kl_estimator = parse_kl_estimator(f->kl_estimator);

@@ -6,6 +6,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "command.h"
+#include "dist_flags.h"
 
 #include <iostream>
 #include <iterator>
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cai: Constitutional AI in one native tool"};
   app.set_version_flag("--version", "cai " CAI_VERSION);
   app.require_subcommand(1);
+  cai::cli::set_program_args(argc, argv);
   auto& reg = cai::cli::registry();
   std::stable_sort(reg.begin(), reg.end(), [](auto& a, auto& b) { return a.first < b.first; });
   for (auto& [order, setup] : reg) setup(app);

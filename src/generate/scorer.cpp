@@ -94,8 +94,10 @@ std::vector<ScoreResult> score(LlamaModel& model, const std::vector<ScoreRequest
     std::vector<std::int64_t> tgt(pending_tgt.size());
     for (std::size_t k = 0; k < tgt.size(); ++k) tgt[k] = pending_tgt[k].second;
     auto lse = torch::logsumexp(logits, -1);  // [N]
-    auto picked = logits.gather(1, torch::tensor(tgt, torch::kLong).unsqueeze(1)).squeeze(1);
-    auto lp = (picked - lse).contiguous();
+    auto picked =
+        logits.gather(1, torch::tensor(tgt, torch::kLong).to(logits.device()).unsqueeze(1))
+            .squeeze(1);
+    auto lp = (picked - lse).to(torch::kCPU).contiguous();
     const float* v = lp.data_ptr<float>();
     for (std::size_t k = 0; k < pending_tgt.size(); ++k) {
       auto& res = out[pending_tgt[k].first];
@@ -146,13 +148,14 @@ std::vector<std::vector<float>> next_token_logprobs(
   }
   std::vector<std::vector<float>> out(prefixes.size());
   std::vector<std::int64_t> cand(candidates.begin(), candidates.end());
-  auto cand_idx = torch::tensor(cand, torch::kLong);
+  auto cand_idx = torch::tensor(cand, torch::kLong).to(model.device());
   for_each_hidden(model, prefixes, opts, [&](std::size_t i, const torch::Tensor& h) {
     // h is padded to the batch width: read the prefix's own last position.
     const auto last = static_cast<std::int64_t>(prefixes[i].size()) - 1;
     auto logits = model.logits(h[last].unsqueeze(0)).to(torch::kFloat);  // [1,V]
     auto lp = (logits.index_select(1, cand_idx) - torch::logsumexp(logits, -1, true))
                   .squeeze(0)
+                  .to(torch::kCPU)
                   .contiguous();
     const float* v = lp.data_ptr<float>();
     out[i].assign(v, v + lp.numel());

@@ -42,10 +42,12 @@ class LlamaStepModel final : public StepModel {
       flat.reserve(B);
       for (std::int64_t r = 0; r < B; ++r)
         if (b.last[r] >= 0) flat.push_back(r * T + b.last[r]);
-      auto idx = torch::tensor(flat, torch::kLong);
+      auto idx = torch::tensor(flat, torch::kLong).to(h.device());
       rows = h.reshape({B * T, C}).index_select(0, idx);
     }
-    return model_.logits(rows).to(torch::kFloat).contiguous();  // [R,V]
+    return model_.logits(rows)
+        .to(torch::kCPU, torch::kFloat)
+        .contiguous();  // [R,V], sampled on the CPU
   }
 
   void move_slot(std::int64_t from, std::int64_t to, std::int64_t len) override {
@@ -56,7 +58,7 @@ class LlamaStepModel final : public StepModel {
  private:
   static KVCache make_cache(LlamaModel& model, std::int64_t max_batch, std::int64_t max_len) {
     // Plain (not inference-mode) tensors: the model may also be trained in this process.
-    return KVCache(model.config(), max_batch, max_len);
+    return KVCache(model.config(), max_batch, max_len, model.device());
   }
   LlamaModel& model_;
   KVCache cache_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cai/backend/backend.h"
 #include "cai/constitution/constitution.h"
 #include "cai/loop/config.h"
+#include "cai/loop/loop.h"
 #include "cai/pipeline/common.h"
 
 namespace cai::loop::detail {
@@ -87,23 +89,30 @@ void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& con
                    bool progress);
 // The reward model's data: rm_data.jsonl (rl.rm.samples > 0) or the DPO pairs.
 fs::path rm_data(const LoopConfig& c, const RoundDir& rd);
+// How a stage's trainer runs when not in this process (LoopOptions::launch_training); empty:
+// here.
+using Launch = std::function<void(const TrainingStage&)>;
 // Trains from `model` into rd/<stage> (resuming a checkpoint), merging LoRA adapters into
 // rd/<stage>/merged; returns the trained model's path.
 std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd,
-                      bool progress);
+                      bool progress, const Launch& launch = {});
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd,
-                      bool progress);
+                      bool progress, const Launch& launch = {});
 // `cai probe` of the base model against `aligned`: <out>/probe/probe.json.
 void run_probe(const LoopConfig& c, const std::string& aligned, bool progress);
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,
-                     bool progress);
+                     bool progress, const Launch& launch = {});
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
 std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
                              const RoundDir& rd);
 // RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
-                     const RoundDir& rd, bool progress);
+                     const RoundDir& rd, bool progress, const Launch& launch = {});
+// A training stage's trainer in this process, with the options the train_* functions above
+// give it (no LoRA merge): what each rank of a launched stage runs.
+void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
+                       bool progress);
 // The trained model's path of a finished stage ("" when the stage has none).
 std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora);
 

@@ -200,7 +200,7 @@ class Runner {
     stage(rd, "rm", rd.done("rm") && !rm.empty(), [&] {
       backends_.release_current();
       CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
-      rm = train_rm(c_, model, rd, opts_.progress);
+      rm = train_rm(c_, model, rd, opts_.progress, opts_.launch_training);
       return nlohmann::json();
     });
     stage(rd, "rl_prompts", fs::exists(rd / "rl_prompts.jsonl"), [&] {
@@ -209,7 +209,7 @@ class Runner {
     std::string out = fs::exists(rd / "rl" / "final") ? (rd / "rl" / "final").string() : "";
     stage(rd, "rl", rd.done("rl") && !out.empty(), [&] {
       backends_.release_current();
-      out = train_rl(c_, model, rm, rd, opts_.progress);
+      out = train_rl(c_, model, rm, rd, opts_.progress, opts_.launch_training);
       return nlohmann::json();
     });
     return out;
@@ -227,8 +227,8 @@ class Runner {
       }
       backends_.release_current();  // the trainer loads its own copy
       CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
-      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress)
-                          : train_dpo(c_, model, rd, opts_.progress);
+      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress, opts_.launch_training)
+                          : train_dpo(c_, model, rd, opts_.progress, opts_.launch_training);
       return nlohmann::json{{"from", model}};  // the weights the stage started from
     });
     return empty || out.empty() ? model : out;
@@ -303,6 +303,15 @@ LoopResult run_loop(const LoopOptions& opts) {
   if (!opts.progress) Progress::set_enabled(false);
   Runner r(opts, std::move(c));
   return r.run();
+}
+
+void run_training_stage(const LoopConfig& config, const TrainingStage& st, bool progress) {
+  LoopConfig c = config;
+  c.resolve();
+  c.validate();
+  if (!progress) Progress::set_enabled(false);
+  const detail::RoundDir rd(c.out, st.round);
+  detail::run_stage_trainer(c, st, rd, progress);
 }
 
 }  // namespace cai::loop

@@ -11,7 +11,8 @@
 //    than F32 (F64 for gradient checks), so forward_hidden takes it for those even without
 //    autograd;
 //  - otherwise (NoGradGuard / InferenceMode) and always for the cached forward, fused F32
-//    kernels (kernels.h) that cut the number of ops per layer.
+//    kernels (kernels.h) that cut the number of ops per layer; with weights off the CPU (or
+//    set_kernels(Kernels::generic)) the same functions in plain libtorch ops instead.
 #include "cai/model/llama.h"
 
 #include <ATen/Parallel.h>
@@ -45,13 +46,14 @@ struct LlamaModel::Layer {
 // ---------------------------------------------------------------------------------------------
 // KVCache
 
-KVCache::KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len)
+KVCache::KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len,
+                 torch::Device device)
     : max_batch_(max_batch), max_len_(max_len) {
   CAI_CHECK(max_batch > 0 && max_len > 0, "KVCache: max_batch {} and max_len {} must be positive",
             max_batch, max_len);
   // Uninitialised: attention reads only positions that were written (0..own position), and
   // untouched pages of a large cache then cost no memory.
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
     k_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
     v_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
@@ -228,19 +230,20 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
   // Everything runs in the weights' dtype (F32 normally, F64 for gradient checks); the
   // tables are kept in F32 and .to() is a no-op there.
   const auto dt = embed_.scalar_type();
+  const auto dev = embed_.device();
   ensure_rope(T);
-  auto cos = cos_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
-  auto sin = sin_.narrow(0, 0, T).to(dt).view({1, T, 1, D});
+  auto cos = cos_.narrow(0, 0, T).to(dev, dt).view({1, T, 1, D});
+  auto sin = sin_.narrow(0, 0, T).to(dev, dt).view({1, T, 1, D});
   // Causal mask over [T, T], additive.
   auto mask = torch::full({T, T}, -std::numeric_limits<double>::infinity(),
-                          torch::TensorOptions().dtype(dt))
+                          torch::TensorOptions().dtype(dt).device(dev))
                   .triu(1)
                   .view({1, 1, 1, T, T});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   LinearAdapter* ad = adapter_.get();
   const bool training = is_training() && torch::GradMode::is_enabled();
 
-  auto x = torch::embedding(embed_, tokens.to(torch::kInt64));  // [B,T,C]
+  auto x = torch::embedding(embed_, tokens.to(dev, torch::kInt64));  // [B,T,C]
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const auto li = static_cast<std::int64_t>(l);
@@ -275,13 +278,72 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Generic cached path: forward_hidden_cached in plain libtorch ops, for weights on any device
+// (the fused kernels read CPU memory directly). Same function; tested equal on the CPU.
+
+torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tokens, KVCache& cache,
+                                                        std::int64_t slot_begin,
+                                                        const torch::Tensor& start_pos) {
+  const std::int64_t B = tokens.size(0), T = tokens.size(1), H = cfg_.num_heads,
+                     Hkv = cfg_.num_kv_heads, D = cfg_.head_dim, G = H / Hkv,
+                     F = cfg_.intermediate_size;
+  const auto dev = embed_.device();
+  // Positions [B,T] = start_pos[b] + t; the attended length L = the longest row's end.
+  const auto sp = start_pos.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto pos_cpu = sp.view({B, 1}) + torch::arange(T, torch::kInt64).view({1, T});  // [B,T]
+  const std::int64_t L = pos_cpu.max().item<std::int64_t>() + 1;
+  ensure_rope(L);
+  const auto flat = pos_cpu.reshape({B * T});
+  const auto cos = cos_.index_select(0, flat).to(dev).view({B, T, 1, D});
+  const auto sin = sin_.index_select(0, flat).to(dev).view({B, T, 1, D});
+  const auto pos = pos_cpu.to(dev);
+  const auto keys = torch::arange(L, torch::TensorOptions().dtype(torch::kInt64).device(dev));
+  // Query (b,t) sees key positions <= its own; positions no row has written stay masked
+  // (and their values zeroed: the cache is uninitialised memory).
+  const auto hidden = keys.view({1, 1, L}).gt(pos.view({B, T, 1})).view({B, 1, 1, T, L});
+  const auto unwritten =
+      keys.view({1, L}).gt(pos.select(1, T - 1).view({B, 1})).view({B, 1, L, 1});  // [B,1,L,1]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+
+  auto x = torch::embedding(embed_, tokens.to(dev, torch::kInt64));  // [B,T,C]
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& Ly = layers_[l];
+    auto h = rms_norm_ref(x, Ly.attn_norm, cfg_.rms_norm_eps);
+    auto qkv = torch::linear(h, Ly.wqkv, Ly.bqkv).view({B, T, H + 2 * Hkv, D});
+    auto q = qkv.narrow(2, 0, H), k = qkv.narrow(2, H, Hkv), v = qkv.narrow(2, H + Hkv, Hkv);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    // Row b's keys and values into its slot at its positions.
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::int64_t s0 = sp[b].item<std::int64_t>();
+      cache.k(l)[slot_begin + b].narrow(1, s0, T).copy_(k[b].transpose(0, 1));
+      cache.v(l)[slot_begin + b].narrow(1, s0, T).copy_(v[b].transpose(0, 1));
+    }
+    auto kc = cache.k(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0);
+    auto vc = cache.v(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0);
+    // q [B,T,H,D] -> [B,Hkv,G*T,D]: query heads h*G..h*G+G-1 share key/value head h.
+    auto qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
+    auto scores = (torch::matmul(qg, kc.transpose(2, 3)) * scale).view({B, Hkv, G, T, L});
+    scores = scores.masked_fill(hidden, -std::numeric_limits<double>::infinity());
+    auto p = torch::softmax(scores, -1).view({B, Hkv, G * T, L});
+    auto o = torch::matmul(p, vc).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
+    x = x + torch::linear(o, Ly.wo);
+    h = rms_norm_ref(x, Ly.mlp_norm, cfg_.rms_norm_eps);
+    auto gu = torch::linear(h, Ly.w_gate_up);  // [B,T,2F]
+    x = x + torch::linear(torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F), Ly.w_down);
+  }
+  return rms_norm_ref(x, norm_, cfg_.rms_norm_eps);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Fused inference path
 
 torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
   CAI_CHECK(tokens.dim() == 2, "LlamaModel::forward_hidden: tokens must be [B,T], got {} dims",
             tokens.dim());
-  // The fused kernels are F32-only and know nothing of adapters.
-  if (torch::GradMode::is_enabled() || adapter_ || embed_.scalar_type() != torch::kFloat32)
+  // The fused kernels are F32-only, CPU-only and know nothing of adapters.
+  if (torch::GradMode::is_enabled() || adapter_ || embed_.scalar_type() != torch::kFloat32 ||
+      !fused())
     return forward_hidden_autograd(tokens);
   const std::int64_t B = tokens.size(0), T = tokens.size(1);
   KVCache scratch(cfg_, B, T);
@@ -308,6 +370,7 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
             "forward_hidden_cached: the fused path needs F32 weights, the model holds {}",
             c10::toString(embed_.scalar_type()));
   torch::NoGradGuard no_grad;
+  if (!fused()) return forward_hidden_cached_generic(tokens, cache, slot_begin, start_pos);
 
   // Positions (CPU) and the attended length L = max over rows of start + T.
   auto sp = start_pos.to(torch::kInt64).contiguous();
@@ -354,8 +417,8 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
 
 torch::Tensor LlamaModel::logits(const torch::Tensor& hidden) {
   const torch::Tensor& w = lm_head_.defined() ? lm_head_ : embed_;
-  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32)
-    return torch::linear(hidden, w);
+  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32 || !fused())
+    return torch::linear(hidden.to(w.device()), w);
   return kernels::linear(hidden.to(torch::kFloat32), w);
 }
 

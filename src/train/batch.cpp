@@ -64,14 +64,17 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
   out.tokens = torch::zeros({0}, hidden.options());
   if (opts.entropy) out.entropy = torch::zeros({0}, hidden.options());
   if (N == 0) return out;
+  // The batch is assembled on the CPU; its indices join the hidden states' device.
+  const auto dev = hidden.device();
+  const auto src = batch.src.to(dev), all_labels = batch.labels.to(dev);
   // Only the positions that predict a target go through the LM head: [N,C] -> [N,V].
-  const auto h = hidden.reshape({B * T, C}).index_select(0, batch.src);  // [N,C]
+  const auto h = hidden.reshape({B * T, C}).index_select(0, src);  // [N,C]
   const bool grad = torch::GradMode::is_enabled();
   const std::int64_t chunk = grad ? N : std::max<std::int64_t>(1, opts.head_chunk);
   std::vector<torch::Tensor> parts, entropies;
   for (std::int64_t s = 0; s < N; s += chunk) {
     const std::int64_t n = std::min(chunk, N - s);
-    const auto labels = batch.labels.narrow(0, s, n);
+    const auto labels = all_labels.narrow(0, s, n);
     auto logits = model.logits(h.narrow(0, s, n));  // [n,V]
     if (opts.temperature != 1.0) logits = logits / opts.temperature;
     const auto logp = torch::log_softmax(logits, -1);                 // [n,V]
@@ -92,7 +95,7 @@ TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hidden, c
   const auto picked = parts.size() == 1 ? parts[0] : torch::cat(parts);  // [N]
   out.tokens = picked;
   if (opts.entropy) out.entropy = entropies.size() == 1 ? entropies[0] : torch::cat(entropies);
-  out.sums = out.sums.index_add(0, batch.row_of, picked);
+  out.sums = out.sums.index_add(0, batch.row_of.to(dev), picked);
   return out;
 }
 

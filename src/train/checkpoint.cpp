@@ -143,6 +143,7 @@ void save_checkpoint(const fs::path& dir, const CheckpointState& s, AdamW& opt) 
   j["objective"] = s.objective;
   j["options_hash"] = s.options_hash;
   j["data_hash"] = s.data_hash;
+  j["world_size"] = s.world_size;
   j["rng_state"] = rng_state_hex();
   if (!s.extra.empty()) j["extra"] = nlohmann::json::parse(s.extra);
   write_file_atomic(tmp / "state.json", j.dump(1));  // written last: marks the directory whole
@@ -189,6 +190,7 @@ CheckpointState read_checkpoint_state(const fs::path& dir) {
     s.objective = j.at("objective").get<std::string>();
     s.options_hash = j.at("options_hash").get<std::string>();
     s.data_hash = j.at("data_hash").get<std::string>();
+    s.world_size = j.value("world_size", 1);  // absent: written before data parallelism
     if (j.contains("extra")) s.extra = j.at("extra").dump();
   } catch (const nlohmann::json::exception& e) {
     throw_error("{}: {}", where, e.what());

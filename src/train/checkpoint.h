@@ -19,6 +19,7 @@ struct CheckpointState {
   std::string objective;         // Objective::name()
   std::string options_hash;      // hash of the options that change the result
   std::string data_hash;         // identifies the dataset
+  int world_size = 1;            // data-parallel ranks that wrote it (a resume needs as many)
   std::string extra;             // a JSON object of loop state beyond the above (RL: the KL
                                  // coefficient, reward statistics); "" = none
 };

@@ -96,7 +96,7 @@ class DpoObjective final : public Objective {
     detail::LogprobOptions lo;
     lo.correct = false;  // DPO logs no token accuracy: skip the argmax pass over [2N,V]
     const auto sums = detail::target_logprobs(model, hidden, batch, lo).sums;  // [2B]
-    const auto opts = torch::TensorOptions().dtype(sums.scalar_type());
+    const auto opts = sums.options();  // dtype and device of the log-probabilities
     auto vec = [&](const std::vector<double>& v) {
       return torch::tensor(v, torch::kFloat64).to(opts);
     };

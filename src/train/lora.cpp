@@ -123,9 +123,20 @@ torch::ScalarType model_dtype(LlamaModel& model) {
 
 }  // namespace
 
+void LoraAdapter::to(torch::Device device) {
+  torch::NoGradGuard no_grad;
+  for (auto& layer : pairs_)
+    for (auto& pr : layer)
+      if (pr.a.defined()) {
+        pr.a = pr.a.to(device).detach().set_requires_grad(true);
+        pr.b = pr.b.to(device).detach().set_requires_grad(true);
+      }
+}
+
 std::shared_ptr<LoraAdapter> attach_lora(LlamaModel& model, const LoraOptions& opts) {
   auto adapter =
       std::make_shared<LoraAdapter>(model.config(), opts, model_dtype(model), /*init=*/true);
+  if (!model.device().is_cpu()) adapter->to(model.device());
   attach_adapter(model, adapter);
   return adapter;
 }

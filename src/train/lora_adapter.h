@@ -44,6 +44,10 @@ class LoraAdapter : public LinearAdapter {
   // x [..., in] -> (alpha / r) B A dropout(x) [..., out]; undefined when p is not adapted.
   torch::Tensor delta(std::int64_t layer, Proj p, const torch::Tensor& x, bool training) override;
 
+  // Moves every A and B to `device` (they are drawn on the CPU, so a seed gives the same
+  // adapters on any device); they stay trainable leaves.
+  void to(torch::Device device);
+
   const LoraOptions& options() const { return opts_; }
   double scaling() const { return opts_.alpha / static_cast<double>(opts_.rank); }
   std::int64_t num_layers() const { return static_cast<std::int64_t>(pairs_.size()); }

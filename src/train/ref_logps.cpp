@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include <torch/torch.h>
+
+#include "cai/dist/dist.h"
 #include "cai/generate/scorer.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
@@ -114,14 +118,18 @@ std::optional<RefLogps> load_ref_logps(const fs::path& cache_file,
   }
 }
 
-RefLogps compute_ref_logps(const std::vector<PreferenceExample>& examples, LoadedModel& reference) {
-  CAI_CHECK(reference.model, "reference log-probabilities: no reference model");
+namespace {
+
+// The pairs [begin, end) scored by this process.
+RefLogps compute_range(const std::vector<PreferenceExample>& examples, std::size_t begin,
+                       std::size_t end, LoadedModel& reference) {
   RefLogps out;
-  out.chosen.reserve(examples.size());
-  out.rejected.reserve(examples.size());
-  Progress bar("reference log-probs", examples.size(), "pairs");
-  for (std::size_t b = 0; b < examples.size(); b += kScoreChunk) {
-    const std::size_t e = std::min(examples.size(), b + kScoreChunk);
+  out.chosen.reserve(end - begin);
+  out.rejected.reserve(end - begin);
+  std::optional<Progress> bar;
+  if (dist::is_main()) bar.emplace("reference log-probs", end - begin, "pairs");
+  for (std::size_t b = begin; b < end; b += kScoreChunk) {
+    const std::size_t e = std::min(end, b + kScoreChunk);
     std::vector<ScoreRequest> reqs;
     for (std::size_t i = b; i < e; ++i) {
       reqs.push_back({examples[i].prompt, examples[i].chosen});
@@ -138,16 +146,41 @@ RefLogps compute_ref_logps(const std::vector<PreferenceExample>& examples, Loade
       out.chosen.push_back(res[2 * k].sum);
       out.rejected.push_back(res[2 * k + 1].sum);
     }
-    bar.add(e - b);
+    if (bar) bar->add(e - b);
   }
-  bar.finish();
+  if (bar) bar->finish();
   return out;
+}
+
+// Every rank's values, in rank order.
+std::vector<double> gather(const std::vector<double>& mine) {
+  const auto all = dist::world().all_gather(torch::tensor(mine, torch::kFloat64));
+  std::vector<double> out;
+  for (const auto& t : all) {
+    const auto c = t.contiguous();
+    out.insert(out.end(), c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  }
+  return out;
+}
+
+}  // namespace
+
+RefLogps compute_ref_logps(const std::vector<PreferenceExample>& examples, LoadedModel& reference) {
+  CAI_CHECK(reference.model, "reference log-probabilities: no reference model");
+  const dist::ProcessGroup& pg = dist::world();
+  if (pg.size() == 1) return compute_range(examples, 0, examples.size(), reference);
+  // Data-parallel ranks score contiguous shares of the pairs and exchange the results.
+  const auto [b, e] = dist::shard(static_cast<std::int64_t>(examples.size()), pg.rank(), pg.size());
+  const RefLogps mine =
+      compute_range(examples, static_cast<std::size_t>(b), static_cast<std::size_t>(e), reference);
+  return {gather(mine.chosen), gather(mine.rejected)};
 }
 
 namespace {
 
 void save_ref_logps(const fs::path& cache_file, const std::vector<PreferenceExample>& examples,
                     const RefLogps& r) {
+  if (!dist::is_main()) return;  // rank 0 writes the shared cache
   nlohmann::json j;
   j["format"] = kFormat;
   j["version"] = kVersion;
@@ -158,12 +191,20 @@ void save_ref_logps(const fs::path& cache_file, const std::vector<PreferenceExam
   write_file_atomic(cache_file, j.dump() + "\n");
 }
 
+// The cache when every rank can read a valid one (ranks must agree on computing it together).
+std::optional<RefLogps> load_everywhere(const fs::path& cache_file,
+                                        const std::vector<PreferenceExample>& examples) {
+  auto cached = load_ref_logps(cache_file, examples);
+  if (!dist::all_true(cached.has_value())) return std::nullopt;
+  return cached;
+}
+
 }  // namespace
 
 RefLogps load_or_compute_ref_logps(const fs::path& cache_file,
                                    const std::vector<PreferenceExample>& examples,
                                    LoadedModel& reference) {
-  if (auto cached = load_ref_logps(cache_file, examples)) return *cached;
+  if (auto cached = load_everywhere(cache_file, examples)) return *cached;
   RefLogps r = compute_ref_logps(examples, reference);
   save_ref_logps(cache_file, examples, r);
   return r;
@@ -172,7 +213,7 @@ RefLogps load_or_compute_ref_logps(const fs::path& cache_file,
 RefLogps load_or_compute_ref_logps(const fs::path& cache_file,
                                    const std::vector<PreferenceExample>& examples,
                                    const std::function<LoadedModel()>& load_reference) {
-  if (auto cached = load_ref_logps(cache_file, examples)) return *cached;
+  if (auto cached = load_everywhere(cache_file, examples)) return *cached;
   RefLogps r;
   {
     LoadedModel reference = load_reference();  // freed at the end of this scope

@@ -37,7 +37,9 @@ RewardModel::RewardModel(LoadedModel base) : base_(std::move(base)) {
   // The LM head plays no part in rewards; freezing it keeps it out of the optimiser.
   for (const auto& item : base_.model->named_parameters())
     item.value().set_requires_grad(item.key() != "lm_head");
-  head_ = torch::zeros({1, base_.config.hidden_size}, torch::kFloat32).set_requires_grad(true);
+  head_ = torch::zeros({1, base_.config.hidden_size},
+                       torch::TensorOptions().dtype(torch::kFloat32).device(base_.model->device()))
+              .set_requires_grad(true);
 }
 
 RewardModel RewardModel::load(const fs::path& dir) {
@@ -115,10 +117,10 @@ torch::Tensor RewardModel::rewards(const torch::Tensor& tokens,
   const auto hidden = base_.model->forward_hidden(tokens);  // [B,T,C]
   std::vector<std::int64_t> last(lengths.begin(), lengths.end());
   for (auto& n : last) n -= 1;
-  const auto rows = torch::arange(B, torch::kInt64);
-  const auto idx = torch::tensor(last, torch::kInt64);
-  const auto h = hidden.index({rows, idx});                           // [B,C]
-  return torch::matmul(h, head_.to(h.scalar_type()).t()).squeeze(1);  // [B]
+  const auto rows = torch::arange(B, torch::kInt64).to(hidden.device());
+  const auto idx = torch::tensor(last, torch::kInt64).to(hidden.device());
+  const auto h = hidden.index({rows, idx});                                       // [B,C]
+  return torch::matmul(h, head_.to(h.device(), h.scalar_type()).t()).squeeze(1);  // [B]
 }
 
 std::vector<double> RewardModel::score(const std::vector<std::vector<std::int32_t>>& sequences,
@@ -157,7 +159,7 @@ std::vector<double> RewardModel::score(const std::vector<std::vector<std::int32_
       std::copy(s.begin(), s.end(), p + r * T);
       lengths.push_back(static_cast<std::int64_t>(s.size()));
     }
-    const auto r = rewards(tokens, lengths).to(torch::kFloat64).contiguous();
+    const auto r = rewards(tokens, lengths).to(torch::kCPU, torch::kFloat64).contiguous();
     for (std::int64_t k = 0; k < B; ++k)
       out[order[i + static_cast<std::size_t>(k)]] = r[k].item<double>();
     i = j;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "cai/dist/dist.h"
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
@@ -30,8 +31,9 @@ TokenStats token_stats(LlamaModel& model, const Batch& batch, double temperature
   if (head) {
     // The state before token t is the hidden state of position t - 1: batch.src.
     const std::int64_t B = hidden.size(0), T = hidden.size(1), C = hidden.size(2);
-    const auto h = hidden.reshape({B * T, C}).index_select(0, batch.src);  // [N,C]
-    s.values = torch::addmm(head->bias, h, head->weight.t()).squeeze(1);   // [N]
+    const auto h =
+        hidden.reshape({B * T, C}).index_select(0, batch.src.to(hidden.device()));  // [N,C]
+    s.values = torch::addmm(head->bias, h, head->weight.t()).squeeze(1);            // [N]
   }
   return s;
 }
@@ -61,20 +63,23 @@ std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<RlSample>
 namespace {
 
 std::vector<double> rl_to_vector(const torch::Tensor& t) {
-  const auto c = t.detach().to(torch::kFloat64).contiguous();
+  const auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
 
 // Sampling: K requests per prompt, each with its own random stream, so a response depends
 // only on (seed, step, prompt slot, sample) and never on its batch neighbours.
+// Only the requests [begin, end) of the P x K (a data-parallel rank's share).
 std::vector<GenerationResult> sample_responses(Engine& engine, const std::vector<RlPrompt>& prompts,
                                                const std::vector<std::int64_t>& prompt_ids,
-                                               const RlOptions& o, std::int64_t step) {
+                                               const RlOptions& o, std::int64_t step,
+                                               std::uint64_t begin, std::uint64_t end) {
   const auto P = static_cast<std::uint64_t>(prompt_ids.size());
   const auto K = static_cast<std::uint64_t>(o.samples_per_prompt);
   std::vector<GenerationRequest> reqs;
   for (std::uint64_t p = 0; p < P; ++p)
     for (std::uint64_t j = 0; j < K; ++j) {
+      if (p * K + j < begin || p * K + j >= end) continue;
       const RlPrompt& pr = prompts[static_cast<std::size_t>(prompt_ids[p])];
       GenerationRequest rq;
       rq.prompt = pr.tokens;
@@ -86,6 +91,62 @@ std::vector<GenerationResult> sample_responses(Engine& engine, const std::vector
       reqs.push_back(std::move(rq));
     }
   return engine.generate(std::move(reqs));
+}
+
+// A sample as numbers, for the exchange between ranks: prompt, n, truncated, score, then the
+// response tokens and the per-token old and reference log-probabilities, KL and values.
+void pack(const RlSample& s, std::vector<double>& out) {
+  const auto n = static_cast<std::size_t>(s.n);
+  out.insert(out.end(), {static_cast<double>(s.prompt), static_cast<double>(s.n),
+                         s.truncated ? 1.0 : 0.0, s.score});
+  out.insert(out.end(), s.row.tokens.end() - static_cast<std::ptrdiff_t>(n), s.row.tokens.end());
+  for (const auto* v : {&s.logp_old, &s.logp_ref, &s.kl_tokens, &s.values})
+    out.insert(out.end(), v->begin(), v->end());
+}
+
+std::vector<RlSample> unpack(const std::vector<double>& in, const std::vector<RlPrompt>& prompts) {
+  std::vector<RlSample> out;
+  std::size_t at = 0;
+  auto take = [&](std::size_t n) {
+    CAI_CHECK(at + n <= in.size(), "rl: a rank sent a truncated rollout");
+    std::vector<double> v(in.begin() + static_cast<std::ptrdiff_t>(at),
+                          in.begin() + static_cast<std::ptrdiff_t>(at + n));
+    at += n;
+    return v;
+  };
+  while (at < in.size()) {
+    const auto head = take(4);
+    RlSample s;
+    s.prompt = static_cast<std::int64_t>(head[0]);
+    s.n = static_cast<std::int64_t>(head[1]);
+    s.truncated = head[2] != 0.0;
+    s.score = head[3];
+    const auto n = static_cast<std::size_t>(s.n);
+    const auto resp = take(n);
+    s.row = prompt_response_row(prompts[static_cast<std::size_t>(s.prompt)].tokens,
+                                std::vector<std::int32_t>(resp.begin(), resp.end()));
+    s.logp_old = take(n);
+    s.logp_ref = take(n);
+    s.kl_tokens = take(n);
+    s.values = take(n);
+    s.kl = std::accumulate(s.kl_tokens.begin(), s.kl_tokens.end(), 0.0);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Every rank's samples, in rank order (the order one process would have them in).
+std::vector<RlSample> share_samples(const std::vector<RlSample>& mine,
+                               const std::vector<RlPrompt>& prompts) {
+  std::vector<double> flat;
+  for (const auto& s : mine) pack(s, flat);
+  std::vector<RlSample> all;
+  for (const auto& t : dist::world().all_gather(torch::tensor(flat, torch::kFloat64))) {
+    const auto c = t.contiguous();
+    auto part = unpack({c.data_ptr<double>(), c.data_ptr<double>() + c.numel()}, prompts);
+    for (auto& s : part) all.push_back(std::move(s));
+  }
+  return all;
 }
 
 // The scores as the advantages see them: the missing-EOS penalty, then normalisation and
@@ -120,13 +181,17 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
                      const RlOptions& o, double kl_coef, std::int64_t step,
                      RunningMoments& moments) {
   const std::int64_t K = o.samples_per_prompt;
+  const dist::ProcessGroup& pg = dist::world();
+  const auto [first, last] =
+      dist::shard(static_cast<std::int64_t>(prompt_ids.size()) * K, pg.rank(), pg.size());
   const std::vector<GenerationResult> results =
-      sample_responses(engine, prompts, prompt_ids, o, step);
+      sample_responses(engine, prompts, prompt_ids, o, step, static_cast<std::uint64_t>(first),
+                       static_cast<std::uint64_t>(last));
   Rollout r;
   std::vector<RewardQuery> queries;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const GenerationResult& g = results[i];
-    const auto id = prompt_ids[i / static_cast<std::size_t>(K)];
+    const auto id = prompt_ids[(static_cast<std::size_t>(first) + i) / static_cast<std::size_t>(K)];
     const RlPrompt& pr = prompts[static_cast<std::size_t>(id)];
     CAI_CHECK(!g.tokens.empty(), "rl: step {}: an empty response to the prompt at line {}",
               step + 1, pr.line);
@@ -185,6 +250,11 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
       }
       CAI_CHECK(at == lp.size(), "rl: {} response tokens but {} log-probabilities", at, lp.size());
     }
+  }
+  if (pg.size() > 1) {
+    r.samples = share_samples(r.samples, prompts);
+    entropy_sum = dist::all_reduce_sum(entropy_sum);
+    tokens = dist::all_reduce_sum(tokens);
   }
 
   // Rewards and advantages.

@@ -64,7 +64,10 @@ std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<RlSample>
 // Samples K responses for each of `prompt_ids` with the policy (engine), scores them,
 // computes log-probabilities (policy, reference), values (PPO), per-token KL, rewards and
 // advantages. `step` (0-based) and the options' seed fix every random draw. `moments` is
-// updated when the options normalise rewards by running statistics.
+// updated when the options normalise rewards by running statistics. With data-parallel ranks
+// each samples, scores and evaluates a contiguous share of the responses (each response has
+// its own random stream, so the shares are those one process would draw), then every rank
+// receives all of them and computes the same rewards and advantages.
 Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
                      const ValueHead* head, const std::vector<RlPrompt>& prompts,
                      const std::vector<std::int64_t>& prompt_ids, const RewardFn& reward,
@@ -72,7 +75,9 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
                      RunningMoments& moments);
 
 // One optimiser update's gradients: the clipped policy loss (and for PPO the clipped value
-// loss) over the minibatch `which`, accumulated over micro-batches with backward(). The
+// loss) over the minibatch `which`, accumulated over micro-batches with backward(). With
+// data-parallel ranks each computes its share of `which`; the caller sums the gradients and the
+// returned metrics over the ranks. The
 // policy loss is a mean over tokens (ppo) or over responses of their token sums (rloo, the
 // REINFORCE estimator of the sequence log-probability); the value loss a mean over tokens.
 // Returns the minibatch's "loss", "loss/policy", "loss/value" (ppo), "clipfrac", "approx_kl".

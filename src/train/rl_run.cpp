@@ -7,6 +7,7 @@
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
 #include "cai/io/sha256.h"
+#include "cai/model/device.h"
 #include "cai/model/loader.h"
 #include "cai/train/reward_model.h"
 #include "cai/train/rl.h"
@@ -29,6 +30,7 @@ RlSummary run_rl(const RlRunOptions& o) {
   o.validate();
   CAI_CHECK(fs::exists(o.prompts), "rl: prompts: {} does not exist", o.prompts);
   LoadedModel policy = load_model(o.model);
+  policy.model->to(parse_device(o.device));
   CAI_CHECK(policy.tokenizer.has_value(), "{}: the model carries no tokenizer; RL needs one",
             o.model);
   const ChatTemplate tmpl = pick_chat_template(&*policy.tokenizer, o.chat_template);
@@ -42,6 +44,7 @@ RlSummary run_rl(const RlRunOptions& o) {
       load_rl_prompts(o.prompts, *policy.tokenizer, tmpl, max_prompt);
 
   RewardModel rm = RewardModel::load(o.reward_model);
+  rm.base().model->to(parse_device(o.device));
   CAI_CHECK(rm.base().tokenizer.has_value(), "{}: the reward model carries no tokenizer",
             o.reward_model);
   const RewardFn reward = reward_model_fn(rm, tmpl, std::max<std::int64_t>(o.rl.token_budget, 1));

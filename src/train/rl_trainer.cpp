@@ -13,6 +13,8 @@
 #include <optional>
 #include <random>
 
+#include "cai/dist/dist.h"
+#include "cai/dist/grad_sync.h"
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
@@ -83,6 +85,7 @@ std::string prompts_hash(const std::vector<RlPrompt>& prompts) {
 // trains, so it carries no gradients and no optimiser state.
 std::shared_ptr<LlamaModel> frozen_copy(LlamaModel& m) {
   auto ref = std::make_shared<LlamaModel>(m.config());
+  ref->to(m.device());
   torch::NoGradGuard no_grad;
   const auto src = m.named_parameters(/*recurse=*/true);
   for (auto& item : ref->named_parameters(/*recurse=*/true)) {
@@ -186,8 +189,9 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
   std::optional<detail::ValueHead> head;
   if (o.algorithm == RlAlgorithm::ppo) {
     head.emplace();
-    head->weight = torch::zeros({1, cfg.hidden_size}, torch::kFloat32).set_requires_grad(true);
-    head->bias = torch::zeros({1}, torch::kFloat32).set_requires_grad(true);
+    const auto on = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
+    head->weight = torch::zeros({1, cfg.hidden_size}, on).set_requires_grad(true);
+    head->bias = torch::zeros({1}, on).set_requires_grad(true);
     params.push_back({"value_head.weight", head->weight, true});
     params.push_back({"value_head.bias", head->bias, false});
   }
@@ -201,14 +205,22 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
   const std::int64_t updates_per_step = o.epochs * o.minibatches;
   const std::int64_t total_updates = o.steps * updates_per_step;
 
+  // Data parallelism (cai/dist/dist.h): ranks share each rollout's sampling and scoring and
+  // each minibatch's gradients; rank 0 alone writes the run directory.
+  dist::ProcessGroup& pg = dist::world();
+  const bool main_rank = pg.rank() == 0;
   std::int64_t step = 0, saved_step = -1;
   double kl_coef = o.kl_coef;
   RunningMoments moments;
-  if (o.resume) {
+  if (o.resume && main_rank) {
     CAI_CHECK(has_checkpoint(ckpt), "rl: --resume: no checkpoint in {}", ckpt.string());
     const CheckpointState s = read_checkpoint_state(ckpt);
     CAI_CHECK(s.objective == objective, "rl: {} holds a {} checkpoint, this run trains {}",
               ckpt.string(), s.objective, objective);
+    CAI_CHECK(s.world_size == pg.size(),
+              "rl: {} was written by {} data-parallel rank(s), this run has {}; resume with the "
+              "same number of ranks or start a new run",
+              ckpt.string(), s.world_size, pg.size());
     CAI_CHECK(s.options_hash == ohash,
               "rl: {} was written with different options; resume with the "
               "same options or start a new run in another directory",
@@ -231,21 +243,40 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
     }
     step = saved_step = s.step;
     trim_metrics(metrics_path, step);
-  } else {
+  } else if (main_rank) {
     clear_run(out, metrics_path);
   }
-  JsonlWriter log(metrics_path, /*append=*/true);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : opt.params()) trainable.push_back(p.tensor);
+  if (pg.size() > 1) {
+    // Rank 0's weights, moments and loop state (restored or initial) become every rank's.
+    auto pos = torch::tensor({step, saved_step, opt.steps()}, torch::kInt64);
+    auto st = torch::tensor({kl_coef, moments.count, moments.mean, moments.m2}, torch::kFloat64);
+    pg.broadcast(pos);
+    pg.broadcast(st);
+    step = pos[0].item<std::int64_t>(), saved_step = pos[1].item<std::int64_t>();
+    opt.set_steps(pos[2].item<std::int64_t>());
+    kl_coef = st[0].item<double>(), moments.count = st[1].item<double>();
+    moments.mean = st[2].item<double>(), moments.m2 = st[3].item<double>();
+    std::vector<torch::Tensor> state = trainable;
+    for (const auto& m : opt.exp_avg()) state.push_back(m);
+    for (const auto& v : opt.exp_avg_sq()) state.push_back(v);
+    dist::broadcast_params(pg, state);
+  }
+  std::optional<JsonlWriter> log;
+  if (main_rank) log.emplace(metrics_path, /*append=*/true);
 
   auto save = [&] {
     CheckpointState s;
     s.step = step, s.total_steps = o.steps;
     s.objective = objective, s.options_hash = ohash, s.data_hash = dhash;
+    s.world_size = pg.size();
     s.extra = nlohmann::json{{"kl_coef", kl_coef},
                              {"reward_count", moments.count},
                              {"reward_mean", moments.mean},
                              {"reward_m2", moments.m2}}
                   .dump();
-    save_checkpoint(ckpt, s, opt);
+    if (main_rank) save_checkpoint(ckpt, s, opt);
     saved_step = step;
   };
   auto last_good = [&] {
@@ -261,7 +292,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
   Engine engine(model, eo, &*policy.tokenizer);
 
   std::optional<Progress> bar;
-  if (o.progress) {
+  if (o.progress && main_rank) {
     bar.emplace("train " + objective, static_cast<std::uint64_t>(o.steps), "step");
     bar->set(static_cast<std::uint64_t>(step));
   }
@@ -282,9 +313,12 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
     for (std::int64_t e = 0; e < o.epochs; ++e)
       for (const auto& mb : minibatches(S, o.minibatches, o.seed, step, e)) {
         opt.zero_grad();
-        for (const auto& [k, v] :
-             detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o))
-          upd[k] += v;
+        Metrics mm = detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o);
+        if (pg.size() > 1) {
+          dist::all_reduce_grads(pg, trainable);
+          dist::all_reduce_sums(mm);
+        }
+        for (const auto& [k, v] : mm) upd[k] += v;
         CAI_CHECK(std::isfinite(upd["loss"]), "rl: step {}: the loss is {}; stopping ({})",
                   step + 1, upd["loss"], last_good());
         const double gn = clip_grad_norm(opt.params(), o.max_grad_norm);
@@ -305,7 +339,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
                          std::max(std::chrono::duration<double>(Clock::now() - t0).count(), 1e-9);
     if (summary.first.empty()) summary.first = m;
     summary.last = m;
-    if (step % o.log_every == 0 || step == o.steps) log.write(rl_metrics_line(step, m));
+    if ((step % o.log_every == 0 || step == o.steps) && log) log->write(rl_metrics_line(step, m));
     if (bar) {
       bar->set_postfix(fmt::format("score {:.3f} kl {:.3f} len {:.1f}", m["score"], m["kl"],
                                    m["response_length"]));
@@ -317,10 +351,13 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
   if (saved_step != step) save();
 
   // The policy as a model directory, exactly what `cai train sft` writes.
-  const fs::path final_tmp = out / "final.tmp";
-  fs::remove_all(final_tmp);
-  save_model_dir(policy, final_tmp, DType::F32);
-  replace_dir(final_tmp, out / "final");
+  if (main_rank) {
+    const fs::path final_tmp = out / "final.tmp";
+    fs::remove_all(final_tmp);
+    save_model_dir(policy, final_tmp, DType::F32);
+    replace_dir(final_tmp, out / "final");
+  }
+  pg.barrier();  // every rank returns once final/ is in place
   summary.steps = step;
   summary.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
   return summary;

@@ -6,6 +6,7 @@
 // Shape legend: N = response tokens in a micro-batch.
 #include <torch/torch.h>
 
+#include "cai/dist/dist.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
 #include "rl_rollout.h"
@@ -15,13 +16,13 @@ namespace {
 
 torch::Tensor gather_field(const std::vector<RlSample>& samples,
                            const std::vector<std::int64_t>& mb,
-                           std::vector<double> RlSample::*field) {
+                           std::vector<double> RlSample::*field, torch::Device device) {
   std::vector<float> v;
   for (auto i : mb) {
     const auto& src = samples[static_cast<std::size_t>(i)].*field;
     v.insert(v.end(), src.begin(), src.end());
   }
-  return torch::tensor(v, torch::kFloat32);  // [N]
+  return torch::tensor(v, torch::kFloat32).to(device);  // [N]
 }
 
 }  // namespace
@@ -36,21 +37,27 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
   // Policy loss units: tokens (ppo's token mean) or responses (rloo: per-response sums).
   const double policy_units = ppo ? tokens : static_cast<double>(which.size());
 
+  // Data-parallel ranks each take a contiguous share of the minibatch; the loss units above
+  // are the whole minibatch's, so the ranks' gradients and metric sums add up to one process's.
+  const dist::ProcessGroup& pg = dist::world();
+  const auto [b, e] = dist::shard(static_cast<std::int64_t>(which.size()), pg.rank(), pg.size());
+  const std::vector<std::int64_t> mine(which.begin() + b, which.begin() + e);
   double policy_loss = 0, value_loss = 0, clipfrac = 0, approx_kl = 0;
-  for (const auto& mb : micro_batches(samples, which, o.token_budget)) {
+  for (const auto& mb : micro_batches(samples, mine, o.token_budget)) {
     std::vector<const Row*> rows;
     for (auto i : mb) rows.push_back(&samples[static_cast<std::size_t>(i)].row);
     const Batch batch = make_batch(rows);
     const TokenStats st = token_stats(policy, batch, o.temperature, false, ppo ? head : nullptr);
-    const auto old = gather_field(samples, mb, &RlSample::logp_old);    // [N]
-    const auto adv = gather_field(samples, mb, &RlSample::advantages);  // [N]
+    const auto dev = policy.device();
+    const auto old = gather_field(samples, mb, &RlSample::logp_old, dev);    // [N]
+    const auto adv = gather_field(samples, mb, &RlSample::advantages, dev);  // [N]
     torch::Tensor clipped;
     const auto pl = ppo_policy_loss(st.logp, old, adv, o.clip_range, &clipped).sum() / policy_units;
     auto loss = pl;
     if (ppo) {
       const auto vl =
-          ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values),
-                         gather_field(samples, mb, &RlSample::returns), o.value_clip_range)
+          ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values, dev),
+                         gather_field(samples, mb, &RlSample::returns, dev), o.value_clip_range)
               .sum() /
           tokens;
       loss = loss + o.vf_coef * vl;

@@ -91,8 +91,7 @@ class RmObjective final : public Objective {
 
     const auto r = rm_.rewards(tokens, lengths);  // [2B]
     const auto rc = r.narrow(0, 0, B), rr = r.narrow(0, B, B);
-    const auto loss =
-        bt_loss(rc, rr, torch::tensor(pc, torch::kFloat64).to(r.scalar_type()), opts_);
+    const auto loss = bt_loss(rc, rr, torch::tensor(pc, torch::kFloat64).to(r.options()), opts_);
     const auto loss_sum = loss.sum();
     torch::NoGradGuard no_grad;
     const auto margin = rc - rr;

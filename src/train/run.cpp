@@ -13,9 +13,11 @@
 #include <functional>
 #include <tuple>
 
+#include "cai/dist/dist.h"
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
 #include "cai/io/sha256.h"
+#include "cai/model/device.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/reward_model.h"
@@ -112,6 +114,7 @@ struct Prepared {
 
 Prepared prepare(const RunOptions& o) {
   LoadedModel lm = load_with_tokenizer(o.model);
+  lm.model->to(parse_device(o.device));
   ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, o.chat_template);
   DataOptions d = o.data_opts;
   d.max_length = std::min(d.max_length, lm.config.max_position_embeddings);
@@ -174,8 +177,9 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
   auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
     const fs::path cache =
         ref_cache_path(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
-    std::fprintf(stderr, "cai: reference log-probs: %s %s\n",
-                 fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
+    if (dist::is_main())
+      std::fprintf(stderr, "cai: reference log-probs: %s %s\n",
+                   fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
     if (same) return load_or_compute_ref_logps(cache, ex, p.lm);
     return load_or_compute_ref_logps(
         cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cai/dist/dist.h"
+#include "cai/dist/grad_sync.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/jsonl.h"
@@ -74,14 +76,15 @@ std::string options_hash(const TrainOptions& o, const std::string& objective) {
 // Each epoch's micro-batches, computed on first use (they depend only on seed and epoch).
 class Plans {
  public:
-  Plans(const Objective& obj, const TrainOptions& o) : seed_(o.seed) {
+  // `ranks` data-parallel ranks share each micro-batch: the plan packs ranks x token_budget.
+  Plans(const Objective& obj, const TrainOptions& o, int ranks) : seed_(o.seed) {
     const std::int64_t n = obj.size(Split::train);
     lengths_.resize(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i)
       lengths_[static_cast<std::size_t>(i)] = obj.length(Split::train, i);
     // plan_epoch packs examples x longest length; a pair costs rows_per_example() rows.
     budget_ = std::max<std::int64_t>(
-        1, o.token_budget / std::max<std::int64_t>(1, obj.rows_per_example()));
+        1, o.token_budget * ranks / std::max<std::int64_t>(1, obj.rows_per_example()));
   }
   const Plan& get(std::int64_t epoch) {
     auto it = cache_.find(epoch);
@@ -125,13 +128,17 @@ Metrics evaluate_all(Objective& obj, const TrainOptions& o) {
   Metrics sums;
   double weight = 0.0;
   std::vector<std::int64_t> chunk;
-  std::int64_t longest = 0;
+  std::int64_t longest = 0, n_chunks = 0;
+  // Data-parallel ranks take the chunks in turn and add up their sums.
+  const dist::ProcessGroup& pg = dist::world();
   auto flush = [&] {
     if (chunk.empty()) return;
-    double w = 0.0;
-    for (auto i : chunk) w += obj.loss_units(Split::eval, i);
-    for (const auto& [k, v] : obj.evaluate(chunk)) sums[k] += v * w;
-    weight += w;
+    if (n_chunks++ % pg.size() == pg.rank()) {
+      double w = 0.0;
+      for (auto i : chunk) w += obj.loss_units(Split::eval, i);
+      for (const auto& [k, v] : obj.evaluate(chunk)) sums[k] += v * w;
+      weight += w;
+    }
     chunk.clear();
     longest = 0;
   };
@@ -146,6 +153,8 @@ Metrics evaluate_all(Objective& obj, const TrainOptions& o) {
   }
   flush();
   obj.set_training(true);
+  dist::all_reduce_sums(sums);
+  weight = dist::all_reduce_sum(weight);
   if (weight > 0)
     for (auto& [k, v] : sums) v /= weight;
   return sums;
@@ -173,8 +182,13 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
   const fs::path out(o.out_dir), ckpt = out / "checkpoint", metrics_path = out / "metrics.jsonl";
   fs::create_directories(out);
   const std::string ohash = options_hash(o, obj.name());
+  // Data parallelism: every rank plans the same global micro-batches and trains on its share
+  // of each; gradients and metric sums are added up over the ranks before the optimiser step,
+  // so every rank takes the same step. Rank 0 alone writes the run directory.
+  dist::ProcessGroup& pg = dist::world();
+  const bool main_rank = pg.rank() == 0;
 
-  Plans plans(obj, o);
+  Plans plans(obj, o, pg.size());
   const std::int64_t total = total_steps(plans, o);
   AdamW opt(obj.trainable(), AdamWOptions{o.beta1, o.beta2, o.eps, o.weight_decay});
   CAI_CHECK(!opt.params().empty(), "train: the {} objective has no trainable tensors", obj.name());
@@ -183,11 +197,15 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
   // `micro` of epoch `epoch`'s plan.
   std::int64_t step = 0, epoch = 0, micro = 0, saved_step = -1;
   bool have_final_eval = false;
-  if (o.resume) {
+  if (o.resume && main_rank) {
     CAI_CHECK(has_checkpoint(ckpt), "train: --resume: no checkpoint in {}", ckpt.string());
     const CheckpointState s = read_checkpoint_state(ckpt);
     CAI_CHECK(s.objective == obj.name(), "train: {} holds a {} checkpoint, this run trains {}",
               ckpt.string(), s.objective, obj.name());
+    CAI_CHECK(s.world_size == pg.size(),
+              "train: {} was written by {} data-parallel rank(s), this run has {}; resume with "
+              "the same number of ranks (the data plan depends on it) or start a new run",
+              ckpt.string(), s.world_size, pg.size());
     CAI_CHECK(s.options_hash == ohash,
               "train: {} was written with different training options; resume with the same "
               "options or start a new run in another directory",
@@ -203,21 +221,41 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     epoch = s.epoch;
     micro = s.micro;
     have_final_eval = trim_metrics(metrics_path, step) && step >= total;
-  } else {
+  } else if (main_rank) {
     clear_run(out, metrics_path);
   }
-  JsonlWriter log(metrics_path, /*append=*/true);
+  if (pg.size() > 1) {
+    // Rank 0's weights, moments and position (restored or initial) become every rank's.
+    auto pos =
+        torch::tensor({step, epoch, micro, saved_step, std::int64_t{have_final_eval}, opt.steps()},
+                      torch::kInt64);
+    pg.broadcast(pos);
+    step = pos[0].item<std::int64_t>(), epoch = pos[1].item<std::int64_t>();
+    micro = pos[2].item<std::int64_t>(), saved_step = pos[3].item<std::int64_t>();
+    have_final_eval = pos[4].item<std::int64_t>() != 0;
+    opt.set_steps(pos[5].item<std::int64_t>());
+    std::vector<torch::Tensor> state;
+    for (const auto& p : opt.params()) state.push_back(p.tensor);
+    for (const auto& m : opt.exp_avg()) state.push_back(m);
+    for (const auto& v : opt.exp_avg_sq()) state.push_back(v);
+    dist::broadcast_params(pg, state);
+  }
+  std::optional<JsonlWriter> log;
+  if (main_rank) log.emplace(metrics_path, /*append=*/true);
+  std::vector<torch::Tensor> grads_of;
+  for (const auto& p : opt.params()) grads_of.push_back(p.tensor);
 
   auto save = [&] {
     CheckpointState s;
     s.step = step, s.epoch = epoch, s.micro = micro, s.total_steps = total;
     s.objective = obj.name(), s.options_hash = ohash, s.data_hash = data_hash;
-    save_checkpoint(ckpt, s, opt);
+    s.world_size = pg.size();
+    if (main_rank) save_checkpoint(ckpt, s, opt);
     saved_step = step;
   };
 
   std::optional<Progress> bar;
-  if (o.progress) {
+  if (o.progress && main_rank) {
     bar.emplace("train " + obj.name(), static_cast<std::uint64_t>(total), "step");
     bar->set(static_cast<std::uint64_t>(step));
   }
@@ -251,9 +289,17 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
 
     opt.zero_grad();
     Metrics sums;
-    for (std::int64_t m = micro; m < end; ++m)
-      for (const auto& [k, v] : obj.train_micro(plan[static_cast<std::size_t>(m)], units))
-        sums[k] += v;
+    for (std::int64_t m = micro; m < end; ++m) {
+      const auto& mb = plan[static_cast<std::size_t>(m)];
+      const auto [b, e] = dist::shard(static_cast<std::int64_t>(mb.size()), pg.rank(), pg.size());
+      if (b == e) continue;  // fewer examples than ranks: this one adds zeros
+      const std::vector<std::int64_t> mine(mb.begin() + b, mb.begin() + e);
+      for (const auto& [k, v] : obj.train_micro(mine, units)) sums[k] += v;
+    }
+    if (pg.size() > 1) {
+      dist::all_reduce_grads(pg, grads_of);
+      dist::all_reduce_sums(sums);
+    }
     const double lr = learning_rate(o, step, total);
     const double loss = sums["loss"] / units;
     CAI_CHECK(std::isfinite(loss), "train: step {}: the loss is {}; stopping ({})", step + 1, loss,
@@ -281,7 +327,7 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     m["grad_norm"] = grad_norm;
     if (step % o.log_every == 0 || step == total) {
       m["tokens_per_s"] = tokens_window / std::max(seconds_since(t_window), 1e-9);
-      log.write(metrics_line(step, epoch_pos, "train", m));
+      if (log) log->write(metrics_line(step, epoch_pos, "train", m));
       summary.last_train = m;
       t_window = Clock::now();
       tokens_window = 0.0;
@@ -294,8 +340,8 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
     if (step < total) {
       if (o.eval_every > 0 && step % o.eval_every == 0) {
         summary.last_eval = evaluate_all(obj, o);
-        if (!summary.last_eval.empty())
-          log.write(metrics_line(step, epoch_pos, "eval", summary.last_eval));
+        if (!summary.last_eval.empty() && log)
+          log->write(metrics_line(step, epoch_pos, "eval", summary.last_eval));
       }
       if (o.save_every > 0 && step % o.save_every == 0) save();
     }
@@ -306,15 +352,18 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
   // checkpoint, and the objective's artifact.
   if (!have_final_eval) {
     summary.last_eval = evaluate_all(obj, o);
-    if (!summary.last_eval.empty())
-      log.write(metrics_line(step, epoch_pos > 0 ? epoch_pos : static_cast<double>(epoch), "eval",
-                             summary.last_eval));
+    if (!summary.last_eval.empty() && log)
+      log->write(metrics_line(step, epoch_pos > 0 ? epoch_pos : static_cast<double>(epoch), "eval",
+                              summary.last_eval));
   }
   if (saved_step != step) save();
-  const fs::path final_tmp = out / "final.tmp";
-  fs::remove_all(final_tmp);
-  obj.save(final_tmp.string());
-  replace_dir(final_tmp, out / "final");
+  if (main_rank) {
+    const fs::path final_tmp = out / "final.tmp";
+    fs::remove_all(final_tmp);
+    obj.save(final_tmp.string());
+    replace_dir(final_tmp, out / "final");
+  }
+  pg.barrier();  // every rank returns once final/ is in place
 
   summary.steps = step;
   summary.seconds = seconds_since(t_start);

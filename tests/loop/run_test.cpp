@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../cli/run_cai.h"
 #include "../serve/serve_process.h"
 #include "../train/tiny_base.h"
 #include "../world/tiny_world.h"
@@ -400,6 +401,48 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
     EXPECT_NEAR(l_remote[i]["p_chosen"].get<double>(), l_local[i]["p_chosen"].get<double>(), 1e-4)
         << i;
   }
+}
+
+// `cai loop --nproc 2`: each training stage runs as two ranks (here launched the way the CLI
+// does, through `cai loop --run-stage`), each at half the token budget of a one-process run,
+// so SFT and DPO take the same steps: the same losses, and the round completes.
+TEST_F(LoopRun, TrainingStagesOnTwoRanksEqualOneProcess) {
+  auto make = [](const std::string& name, std::int64_t budget) {
+    LoopOptions o;
+    o.config = config(name);
+    o.config.rounds = 1;
+    o.config.sft.token_budget = budget;
+    o.config.dpo.token_budget = budget;
+    o.progress = false;
+    return o;
+  };
+  const LoopOptions one = make("one-rank", 512);
+  run_loop(one);
+  LoopOptions two = make("two-ranks", 256);
+  const fs::path yaml = kDir / "two-ranks.yaml";
+  { std::ofstream(yaml) << two.config.to_yaml(); }
+  std::vector<std::string> launched;
+  two.launch_training = [&](const TrainingStage& st) {
+    launched.push_back(st.stage);
+    const auto r = testing_util::run_cai(
+        "loop --config " + yaml.string() + " --nproc 2 -q --run-stage " + st.stage +
+        " --stage-round " + std::to_string(st.round) + " --stage-model " + st.model);
+    ASSERT_EQ(r.code, 0) << r.out;
+  };
+  run_loop(two);
+  EXPECT_EQ(launched, (std::vector<std::string>{"sft", "dpo"}));
+  for (const char* stage : {"sft", "dpo"}) {
+    const auto a = read_jsonl(kDir / "one-rank/round-1" / stage / "metrics.jsonl");
+    const auto b = read_jsonl(kDir / "two-ranks/round-1" / stage / "metrics.jsonl");
+    ASSERT_EQ(a.size(), b.size()) << stage;
+    ASSERT_FALSE(a.empty()) << stage;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_NEAR(a[i]["loss"].get<double>(), b[i]["loss"].get<double>(), 1e-5)
+          << stage << " line " << i + 1;
+    EXPECT_EQ(read_json(kDir / "two-ranks/round-1" / stage / "checkpoint/state.json")["world_size"],
+              2);
+  }
+  EXPECT_TRUE(fs::exists(kDir / "two-ranks/round-1/eval.json"));
 }
 
 }  // namespace

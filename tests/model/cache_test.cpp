@@ -12,30 +12,8 @@
 namespace {
 
 using cai::testing_util::max_diff;
-
-cai::ModelConfig tiny_config() {
-  cai::ModelConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  c.rope_theta = 10000.0;
-  return c;
-}
-
-std::shared_ptr<cai::LlamaModel> tiny_model(const cai::ModelConfig& cfg, std::uint64_t seed = 1) {
-  torch::manual_seed(seed);
-  auto m = std::make_shared<cai::LlamaModel>(cfg);
-  // Make weights large enough that attention patterns are far from uniform.
-  torch::NoGradGuard g;
-  for (auto& p : m->parameters()) p.mul_(10.0).add_(torch::randn_like(p) * 0.05);
-  return m;
-}
+using cai::testing_util::tiny_config;
+using cai::testing_util::tiny_model;
 
 torch::Tensor random_tokens(std::int64_t B, std::int64_t T, std::int64_t V) {
   return torch::randint(0, V, {B, T}, torch::kInt64);

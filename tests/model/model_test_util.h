@@ -4,6 +4,9 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <memory>
+
+#include "cai/model/llama.h"
 
 namespace cai::testing_util {
 
@@ -11,6 +14,32 @@ inline const std::filesystem::path kFixtures = CAI_FIXTURES_DIR;
 
 inline double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();
+}
+
+// A 2-layer model with grouped-query attention (4 heads over 2 key/value heads).
+inline cai::ModelConfig tiny_config() {
+  cai::ModelConfig c;
+  c.vocab_size = 97;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.max_position_embeddings = 64;
+  c.rms_norm_eps = 1e-5;
+  c.rope_theta = 10000.0;
+  return c;
+}
+
+// Random weights scaled up so that attention patterns are far from uniform.
+inline std::shared_ptr<cai::LlamaModel> tiny_model(const cai::ModelConfig& cfg,
+                                                   std::uint64_t seed = 1) {
+  torch::manual_seed(seed);
+  auto m = std::make_shared<cai::LlamaModel>(cfg);
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.mul_(10.0).add_(torch::randn_like(p) * 0.05);
+  return m;
 }
 
 }  // namespace cai::testing_util

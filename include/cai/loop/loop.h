@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,12 +30,25 @@
 
 namespace cai::loop {
 
+// A round's training stage, as the ranks of a data-parallel job run it.
+struct TrainingStage {
+  std::string stage;         // "sft", "dpo", "rm" or "rl"
+  std::int64_t round = 0;    // K of round-K/
+  std::string model;         // the weights it starts from
+  std::string reward_model;  // rl: the round's reward model
+};
+
 struct LoopOptions {
   LoopConfig config;       // resolved and validated by run_loop
   std::string stop_after;  // "round-K/STAGE": return right after that stage completes (tests
                            // simulate a kill with it); stages: phase1, phase2, sft_data,
                            // sft, dpo, eval, quality
   bool progress = true;    // stage lines and progress bars on stderr
+  // When set, each training stage's trainer runs through it instead of in this process: it
+  // starts data-parallel ranks that each call run_training_stage() with this config, and
+  // returns once they all succeeded (throwing cai::Error otherwise). The loop then merges
+  // LoRA adapters and goes on as after an in-process stage.
+  std::function<void(const TrainingStage&)> launch_training;
 };
 
 struct RoundSummary {
@@ -61,5 +75,10 @@ std::optional<std::size_t> early_stop_round(const std::vector<double>& quality, 
 std::size_t best_round(const std::vector<double>& quality);
 
 LoopResult run_loop(const LoopOptions& opts);
+
+// One rank's part of a training stage launched by LoopOptions::launch_training: the stage's
+// trainer with exactly the options the loop gives it (resuming its checkpoint when one is
+// there). `config` is the loop's, as given to run_loop.
+void run_training_stage(const LoopConfig& config, const TrainingStage& stage, bool progress);
 
 }  // namespace cai::loop

@@ -20,10 +20,11 @@
 namespace cai {
 
 // Keys and values for up to `max_batch` sequences ("slots") of up to `max_len` positions.
-// Per layer: k, v [max_batch, Hkv, max_len, D], F32.
+// Per layer: k, v [max_batch, Hkv, max_len, D], F32, on `device` (the model's).
 class KVCache {
  public:
-  KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len);
+  KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len,
+          torch::Device device = torch::kCPU);
   std::int64_t max_batch() const { return max_batch_; }
   std::int64_t max_len() const { return max_len_; }
   torch::Tensor& k(std::size_t layer) { return k_[layer]; }
@@ -52,6 +53,11 @@ class LinearAdapter {
   virtual torch::Tensor delta(std::int64_t layer, Proj p, const torch::Tensor& x,
                               bool training) = 0;
 };
+
+// Which code computes the no-grad forward passes: the fused CPU kernels (kernels.h), or plain
+// libtorch ops that run on any device (CUDA). Both compute the same function; weights off the
+// CPU always take the generic path.
+enum class Kernels { fused, generic };
 
 class LlamaModel : public torch::nn::Module {
  public:
@@ -89,6 +95,12 @@ class LlamaModel : public torch::nn::Module {
   void load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
                          const std::vector<float>& values, const std::string& source);
 
+  // Where the weights live (model->to(device) moves them).
+  torch::Device device() const { return embed_.device(); }
+  // Chooses the no-grad path (default fused; ignored off the CPU, where it is generic).
+  void set_kernels(Kernels k) { kernels_ = k; }
+  bool fused() const { return kernels_ == Kernels::fused && embed_.is_cpu(); }
+
   // Attaches `a` (replacing any previous adapter; null detaches). The model shares ownership.
   void set_adapter(std::shared_ptr<LinearAdapter> a) { adapter_ = std::move(a); }
   LinearAdapter* adapter() const { return adapter_.get(); }
@@ -106,9 +118,13 @@ class LlamaModel : public torch::nn::Module {
   torch::Tensor cos_, sin_;
   std::int64_t rope_len_ = 0;
   std::shared_ptr<LinearAdapter> adapter_;
+  Kernels kernels_ = Kernels::fused;
 
   void ensure_rope(std::int64_t n_pos);
   torch::Tensor forward_hidden_autograd(const torch::Tensor& tokens);
+  torch::Tensor forward_hidden_cached_generic(const torch::Tensor& tokens, KVCache& cache,
+                                              std::int64_t slot_begin,
+                                              const torch::Tensor& start_pos);
 
  public:
   ~LlamaModel() override;

@@ -76,7 +76,10 @@ std::filesystem::path ref_cache_path(const std::filesystem::path& dataset, const
 // The cached values, or nullopt when the file is missing, corrupt or made for other examples.
 std::optional<RefLogps> load_ref_logps(const std::filesystem::path& cache_file,
                                        const std::vector<PreferenceExample>& examples);
-// Sums of log p(response | prompt) under `reference` (fast no-grad scorer), in order.
+// Sums of log p(response | prompt) under `reference` (fast no-grad scorer), in order. With
+// data-parallel ranks (cai/dist/dist.h) each scores a contiguous share and all get every
+// value; the load_or_compute forms use the cache only when every rank can read it, and rank 0
+// alone writes it.
 RefLogps compute_ref_logps(const std::vector<PreferenceExample>& examples, LoadedModel& reference);
 RefLogps load_or_compute_ref_logps(const std::filesystem::path& cache_file,
                                    const std::vector<PreferenceExample>& examples,

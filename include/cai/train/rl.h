@@ -169,6 +169,7 @@ struct RlRunOptions {
   std::string prompts;                 // prompts JSONL (required)
   std::string chat_template;           // "" = the policy tokenizer's
   std::int64_t max_prompt_length = 0;  // 0: the model's context minus max_new_tokens
+  std::string device = "cpu";          // where the policy and the reward model run
   RlOptions rl;
   void validate() const;
 };

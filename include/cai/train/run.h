@@ -7,6 +7,11 @@
 // The run's identity for resumption (TrainOptions::resume) is the dataset's bytes, the split,
 // TrainOptions and the objective's settings (model path, template, data options, LoRA, DPO /
 // RM options): a resume with any of them changed is refused by the trainer.
+//
+// Data parallelism: when cai::dist::world() has several ranks (cai/dist/dist.h), every rank
+// calls the same run_* with the same options; each reads the whole dataset (the plan needs
+// every example's length), trains on its share of each micro-batch, and rank 0 writes the run
+// directory and the reference log-probability cache (see trainer.h).
 #pragma once
 
 #include <string>
@@ -32,6 +37,7 @@ struct RunOptions {
   bool lora = false;           // train LoRA adapters (final/ is a PEFT adapter directory)
   LoraOptions lora_opts;       // used when lora is true
   TrainOptions train;          // out_dir, schedule, steps, checkpoints, resume ...
+  std::string device = "cpu";  // where the model and its batches live: cpu or cuda:N
   void validate() const;       // everything that needs no file; throws naming the field
 };
 
