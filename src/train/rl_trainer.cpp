@@ -67,6 +67,7 @@ std::string rl_options_hash(const RlOptions& o) {
                       {"token_budget", o.token_budget},
                       {"seed", o.seed},
                       {"run_config", o.run_config}};
+  if (o.algorithm == RlAlgorithm::grpo) j["scale_rewards"] = o.scale_rewards;
   return sha256_hex(j.dump());
 }
 
@@ -283,7 +284,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
       for (const auto& mb : minibatches(S, o.minibatches, o.seed, step, e)) {
         opt.zero_grad();
         for (const auto& [k, v] :
-             detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o))
+             detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o, kl_coef))
           upd[k] += v;
         CAI_CHECK(std::isfinite(upd["loss"]), "rl: step {}: the loss is {}; stopping ({})",
                   step + 1, upd["loss"], last_good());
