@@ -34,6 +34,8 @@ cai::train::RlSummary run_with_judge(RlRunOptions& o, RlFlags& f) {
   CAI_CHECK(o.reward_model.empty(), "train rl: --reward judge takes no --reward-model");
   finish_backend_flags(f.judge);
   if (f.judge.model.empty() && f.judge.http.base_urls.empty()) f.judge.model = o.model;
+  // A local judge would otherwise set the process's threads to every core.
+  if (f.judge.local.threads == 0) f.judge.local.threads = f.threads;
   f.judge_opts.format = pipeline::parse_prompt_format(f.judge_format);
   f.judge_opts.seed = o.rl.seed;
   const Constitution c = load_constitution(f.constitution);

@@ -12,55 +12,31 @@
 
 #include "batch.h"
 #include "cai/io/error.h"
-#include "cai/io/file.h"
 #include "cai/io/progress.h"
 #include "cai/io/sha256.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/token_constraint.h"
+#include "ref_cache.h"
 
 namespace cai::train {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFormat = "cai-token-ref-logps";
-constexpr int kVersion = 1;
+constexpr detail::CacheTag kTag = {"cai-token-ref-logps", 1};
 constexpr std::int64_t kTokenBudget = 8192;  // padded tokens per forward pass
 
 // Every token and target flag the reference reads.
 std::string examples_hash(const std::vector<SftExample>& examples) {
-  Sha256 h;
+  std::string s;
   for (const auto& ex : examples) {
-    std::string s = fmt::format("{}:", ex.seq.tokens.size());
+    s += fmt::format("{}:", ex.seq.tokens.size());
     for (std::size_t i = 0; i < ex.seq.tokens.size(); ++i)
       s += fmt::format("{}{},", ex.seq.target[i] ? "*" : "", ex.seq.tokens[i]);
-    h.update(s + "|");
+    s += "|";
   }
-  std::string out;
-  for (auto b : h.digest()) out += fmt::format("{:02x}", b);
-  return out;
-}
-
-std::optional<TokenRefLogps> load_cache(const fs::path& file,
-                                        const std::vector<SftExample>& examples) {
-  if (!fs::exists(file)) return std::nullopt;
-  try {
-    const auto j = nlohmann::json::parse(read_file(file));
-    if (j.value("format", "") != kFormat || j.value("version", 0) != kVersion) return std::nullopt;
-    if (j.value("examples_sha256", "") != examples_hash(examples)) return std::nullopt;
-    TokenRefLogps r;
-    r.tokens = j.at("tokens").get<std::vector<std::vector<double>>>();
-    if (r.tokens.size() != examples.size()) return std::nullopt;
-    for (std::size_t i = 0; i < examples.size(); ++i)
-      if (static_cast<std::int64_t>(r.tokens[i].size()) != examples[i].seq.num_targets())
-        return std::nullopt;
-    return r;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;  // corrupt: recomputed, never trusted
-  } catch (const Error&) {
-    return std::nullopt;
-  }
+  return sha256_hex(s);
 }
 
 }  // namespace
@@ -114,15 +90,19 @@ TokenRefLogps compute_token_ref_logps(const std::vector<SftExample>& examples,
 TokenRefLogps load_or_compute_token_ref_logps(const fs::path& cache_file,
                                               const std::vector<SftExample>& examples,
                                               const std::function<LoadedModel&()>& reference) {
-  if (auto cached = load_cache(cache_file, examples)) return *cached;
-  TokenRefLogps r = compute_token_ref_logps(examples, reference());
-  nlohmann::json j;
-  j["format"] = kFormat;
-  j["version"] = kVersion;
-  j["examples_sha256"] = examples_hash(examples);
-  j["count"] = examples.size();
-  j["tokens"] = r.tokens;
-  write_file_atomic(cache_file, j.dump() + "\n");
+  const std::string hash = examples_hash(examples);
+  TokenRefLogps r;
+  if (detail::read_ref_cache(cache_file, kTag, hash, [&](const nlohmann::json& j) {
+        r.tokens = j.at("tokens").get<std::vector<std::vector<double>>>();
+        if (r.tokens.size() != examples.size()) return false;
+        for (std::size_t i = 0; i < examples.size(); ++i)
+          if (static_cast<std::int64_t>(r.tokens[i].size()) != examples[i].seq.num_targets())
+            return false;
+        return true;
+      }))
+    return r;
+  r = compute_token_ref_logps(examples, reference());
+  detail::write_ref_cache(cache_file, kTag, hash, examples.size(), {{"tokens", r.tokens}});
   return r;
 }
 
