@@ -1,12 +1,13 @@
 // `cai probe`: the shallow-alignment probe (per-token KL, prefill and fine-tuning attacks) of an
 // aligned model against its base model, and `cai probe recovery-data`, the recovery SFT rows
-// of its deepening option.
+// of its deepening option (from the world, or from Phase 1's pairs).
 #include <cstdio>
 
 #include "cai/eval/probe.h"
 #include "cai/eval/probe_data.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
+#include "cai/pipeline/recovery.h"
 #include "command.h"
 
 namespace cai::cli {
@@ -20,7 +21,7 @@ struct ProbeFlags {
 
 struct RecoveryFlags {
   eval::RecoveryOptions opts;
-  std::string world, out;
+  std::string world, phase1, out;
 };
 
 void run(ProbeFlags& f) {
@@ -48,7 +49,20 @@ void run(ProbeFlags& f) {
 }
 
 void run_recovery(RecoveryFlags& f) {
-  const auto n = eval::write_recovery_data(f.world, f.out, f.opts);
+  CAI_CHECK(f.world.empty() != f.phase1.empty(),
+            "probe recovery-data: give exactly one of --world and --phase1");
+  std::size_t n = 0;
+  if (!f.phase1.empty()) {
+    // The same draws, from the model's own Phase 1 pairs instead of the world's responses.
+    pipeline::Phase1RecoveryOptions o;
+    o.count = f.opts.count;
+    o.seed = f.opts.seed;
+    o.max_prefix_words = f.opts.max_prefix_words;
+    o.connector = f.opts.connector;
+    n = pipeline::write_phase1_recovery_rows(f.phase1, f.out, o);
+  } else {
+    n = eval::write_recovery_data(f.world, f.out, f.opts);
+  }
   std::printf("wrote %zu recovery rows to %s\n", n, f.out.c_str());
 }
 
@@ -111,12 +125,16 @@ const Registrar reg(83, [](CLI::App& root) {
   auto rf = std::make_shared<RecoveryFlags>();
   CLI::App* rec = cmd->add_subcommand(
       "recovery-data",
-      "Write recovery SFT rows: a violating start that returns to a compliant response");
-  rec->add_option("--world", rf->world, "World directory")->required();
+      "Write recovery SFT rows: a violating start that returns to a compliant response, from "
+      "the world's responses (--world) or from Phase 1 pairs (--phase1: the initial response's "
+      "first words, then the final revision)");
+  rec->add_option("--world", rf->world, "World directory");
+  rec->add_option("--phase1", rf->phase1, "Phase 1 output (critique-revise JSONL)");
   rec->add_option("--out", rf->out, "Output JSONL file")->required();
   rec->add_option("--count", rf->opts.count, "Rows")->capture_default_str();
   rec->add_option("--seed", rf->opts.seed, "Seed")->capture_default_str();
-  rec->add_option("--split", rf->opts.split, "Prompt split drawn from")->capture_default_str();
+  rec->add_option("--split", rf->opts.split, "With --world: prompt split drawn from")
+      ->capture_default_str();
   rec->add_option("--max-words", rf->opts.max_prefix_words, "Words of the violating start at most")
       ->capture_default_str();
   rec->callback([rf] { run_recovery(*rf); });

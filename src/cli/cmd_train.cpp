@@ -240,6 +240,23 @@ const Registrar reg(60, [](CLI::App& root) {
       "sft",
       "Supervised fine-tuning on {\"messages\"}, {\"prompt\", \"completion\"} or {\"text\"}");
   add_train_flags(c_sft, *sft, *sft_f);
+  c_sft->add_flag("--token-constraint", sft->constrain,
+                  "Token-wise constrained fine-tuning towards --ref-model (Qi et al. 2024): each "
+                  "target token's loss -(2/beta_t) log sigmoid(beta_t log(p/p_ref)), beta_t "
+                  "largest on a response's first tokens");
+  c_sft->add_option("--ref-model", sft->ref_model,
+                    "With --token-constraint: the reference (default: --model)");
+  TokenConstraintOptions& tc = sft->constraint;
+  c_sft->add_option("--constraint-beta", tc.beta, "beta_t after the first tokens")
+      ->capture_default_str();
+  c_sft->add_option("--constraint-first-token-bias", tc.first_token_bias, "beta_1 = beta * this")
+      ->capture_default_str();
+  c_sft
+      ->add_option("--constraint-bias", tc.bias,
+                   "beta_t = beta * this for 2 <= t <= --constraint-bias-length")
+      ->capture_default_str();
+  c_sft->add_option("--constraint-bias-length", tc.bias_length, "First tokens with a biased beta")
+      ->capture_default_str();
   c_sft->callback([sft, sft_f] {
     prepare(*sft_f, *sft);
     print_summary(run_sft(*sft), sft->train);

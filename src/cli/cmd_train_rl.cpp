@@ -1,12 +1,16 @@
 // `cai train rl`: flags into cai::train::RlRunOptions (include/cai/train/rl.h), which loads
-// the policy, the reward model and the prompts and runs the RL loop.
+// the policy, the reward model and the prompts and runs the RL loop; with --reward judge the
+// reward is the constitution judge's (pipeline/judge_reward.h) on a backend of its own.
 #include <cstdio>
 #include <memory>
 #include <string>
 
+#include "backend_flags.h"
+#include "cai/constitution/constitution.h"
 #include "cai/dist/dist.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "cai/pipeline/judge_reward.h"
 #include "cai/train/rl.h"
 #include "command.h"
 #include "dist_flags.h"
@@ -18,10 +22,30 @@ using namespace cai::train;
 
 struct RlFlags {
   std::string algorithm = "rloo", kl_estimator = "k1", reward_norm = "none", schedule = "constant";
-  bool no_whiten = false, quiet = false;
+  std::string reward = "model", constitution, judge_format = "transcript";
+  BackendOptions judge;
+  pipeline::JudgeRewardOptions judge_opts;
+  bool no_whiten = false, no_scale_rewards = false, quiet = false;
   int threads = 0;
   DistFlags dist;
 };
+
+// The constitution judge's reward. The judge is --judge-model / --judge-api-base, else the
+// starting policy loaded on its own, so the judge stays fixed while the policy trains.
+cai::train::RlSummary run_with_judge(RlRunOptions& o, RlFlags& f) {
+  CAI_CHECK(!f.constitution.empty(), "train rl: --reward judge needs --constitution");
+  CAI_CHECK(o.reward_model.empty(), "train rl: --reward judge takes no --reward-model");
+  finish_backend_flags(f.judge);
+  if (f.judge.model.empty() && f.judge.http.base_urls.empty()) f.judge.model = o.model;
+  // A local judge would otherwise set the process's threads to every core.
+  if (f.judge.local.threads == 0) f.judge.local.threads = f.threads;
+  f.judge_opts.format = pipeline::parse_prompt_format(f.judge_format);
+  f.judge_opts.seed = o.rl.seed;
+  const Constitution c = load_constitution(f.constitution);
+  const std::unique_ptr<Backend> judge = make_backend(f.judge);
+  const cai::train::Reward reward = pipeline::judge_reward(*judge, c, f.judge_opts);
+  return run_rl(o, &reward);
+}
 
 void print_rl_summary(const RlSummary& s, const RlOptions& o) {
   if (!dist::is_main()) return;
@@ -44,7 +68,9 @@ const Registrar reg(61, [](CLI::App& root) {
   RlOptions& r = o->rl;
   CLI::App* c = train->add_subcommand(
       "rl",
-      "RL against a reward model with a KL penalty to the starting policy: RLOO or PPO.\n"
+      "RL with a KL penalty to the starting policy: RLOO, GRPO or PPO, against a reward model "
+      "or the constitution judge's probability that a response follows its principles "
+      "(--reward judge).\n"
       "Prompts: JSONL {\"prompt\": text or messages} or {\"messages\"} (trailing assistant turns "
       "dropped). One step = one rollout (prompts x k samples) and its updates. Checkpoints are "
       "written between steps and hold the weights, AdamW state, KL coefficient and reward "
@@ -53,12 +79,23 @@ const Registrar reg(61, [](CLI::App& root) {
   c->add_option("--model", o->model,
                 "Policy to train (Hugging Face directory or .gguf); also the KL reference")
       ->required();
-  c->add_option("--reward-model", o->reward_model, "Reward model directory (cai train rm's final/)")
-      ->required();
+  c->add_option("--reward", f->reward,
+                "model (--reward-model) or judge (the constitution judge's p(follows), d-RLAIF)")
+      ->capture_default_str();
+  c->add_option("--reward-model", o->reward_model,
+                "Reward model directory (cai train rm's final/), with --reward model");
+  c->add_option("--constitution,-c", f->constitution, "With --reward judge: the constitution");
+  add_backend_flags(c, f->judge, "judge");
+  c->add_option("--judge-format", f->judge_format,
+                "With --reward judge: transcript (critique verdicts) or chat")
+      ->capture_default_str();
+  c->add_option("--judge-ensemble", f->judge_opts.ensemble,
+                "With --reward judge: principles per response (-1 all, 0 one drawn, n drawn)")
+      ->capture_default_str();
   c->add_option("--prompts", o->prompts, "Prompts (JSONL)")->required()->check(CLI::ExistingFile);
   c->add_option("--out", r.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")
       ->required();
-  c->add_option("--algorithm", f->algorithm, "rloo or ppo")->capture_default_str();
+  c->add_option("--algorithm", f->algorithm, "rloo, grpo or ppo")->capture_default_str();
   c->add_option("--steps", r.steps, "Rollouts (each followed by its updates)")
       ->capture_default_str();
   c->add_option("--prompts-per-step", r.prompts_per_rollout, "Prompts per rollout")
@@ -82,7 +119,7 @@ const Registrar reg(61, [](CLI::App& root) {
       ->capture_default_str();
   c->add_option("--kl-horizon", r.kl_horizon, "Adaptive KL controller horizon (samples)")
       ->capture_default_str();
-  c->add_option("--kl-estimator", f->kl_estimator, "k1 or k3")->capture_default_str();
+  c->add_option("--kl-estimator", f->kl_estimator, "k1 or k3 (default k1; k3 with grpo)");
   c->add_option("--reward-norm", f->reward_norm, "Score normalisation: none, batch or running")
       ->capture_default_str();
   c->add_option("--reward-clip", r.reward_clip, "Clip normalised scores to [-c, c] (0: off)")
@@ -100,6 +137,8 @@ const Registrar reg(61, [](CLI::App& root) {
   c->add_flag("--no-whiten-advantages", f->no_whiten, "PPO: keep the raw GAE advantages");
   c->add_flag("--normalize-advantages", r.normalize_advantages,
               "RLOO: whiten the advantages per rollout");
+  c->add_flag("--no-scale-rewards", f->no_scale_rewards,
+              "GRPO: advantages are reward minus the group mean, not divided by its std");
   c->add_option("--lr", r.lr, "Learning rate")->capture_default_str();
   c->add_option("--schedule", f->schedule, "cosine, linear or constant (over all updates)")
       ->capture_default_str();
@@ -126,13 +165,20 @@ const Registrar reg(61, [](CLI::App& root) {
     o->device = f->dist.device;
     RlOptions& r = o->rl;
     r.algorithm = parse_rl_algorithm(f->algorithm);
+    // GRPO's KL is a term of its loss, where DeepSeekMath uses k3.
+    if (r.algorithm == RlAlgorithm::grpo && c->count("--kl-estimator") == 0) f->kl_estimator = "k3";
     r.kl_estimator = parse_kl_estimator(f->kl_estimator);
     r.reward_norm = parse_reward_norm(f->reward_norm);
     r.schedule = parse_schedule(f->schedule);
     r.whiten_advantages = !f->no_whiten;
+    r.scale_rewards = !f->no_scale_rewards;
     if (r.algorithm == RlAlgorithm::ppo && c->count("--epochs") == 0) r.epochs = 4;
     r.progress = !f->quiet;
     set_torch_threads(f->threads);
+    CAI_CHECK(f->reward == "model" || f->reward == "judge",
+              "train rl: --reward must be model or judge, got '{}'", f->reward);
+    if (f->reward == "judge") return print_rl_summary(run_with_judge(*o, *f), r);
+    CAI_CHECK(!o->reward_model.empty(), "train rl: --reward model needs --reward-model");
     print_rl_summary(run_rl(*o), r);
   });
 });

@@ -140,34 +140,28 @@ TextRequest cot_request(PromptFormat format, const std::string& prompt, const st
   return r;
 }
 
-namespace {
-
-// The principles judging pair `key`, as indices into c.principles in constitution order.
 std::vector<std::size_t> pick_principles(const Constitution& c, std::uint64_t key,
-                                         const LabelOptions& o) {
+                                         std::int64_t ensemble, std::uint64_t seed) {
   const auto n = c.principles.size();
   std::vector<std::size_t> idx;
-  if (o.ensemble == -1 || o.ensemble >= static_cast<std::int64_t>(n)) {
+  if (ensemble == -1 || ensemble >= static_cast<std::int64_t>(n)) {
     idx.resize(n);
     std::iota(idx.begin(), idx.end(), 0);
     return idx;
   }
-  const auto want = static_cast<std::size_t>(std::max<std::int64_t>(1, o.ensemble));
+  const auto want = static_cast<std::size_t>(std::max<std::int64_t>(1, ensemble));
   std::vector<std::size_t> left(n);
   std::iota(left.begin(), left.end(), 0);
   for (std::size_t k = 0; k < want; ++k) {  // weighted draws without replacement
     std::vector<double> w;
     for (auto i : left) w.push_back(c.principles[i].weight);
-    const auto j =
-        pick_weighted(w, uniform_draw(o.seed, stream_id(key, k, Stage::judge_principle)));
+    const auto j = pick_weighted(w, uniform_draw(seed, stream_id(key, k, Stage::judge_principle)));
     idx.push_back(left[j]);
     left.erase(left.begin() + static_cast<std::ptrdiff_t>(j));
   }
   std::sort(idx.begin(), idx.end());
   return idx;
 }
-
-}  // namespace
 
 std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
                                    const std::vector<PairInput>& pairs, const LabelOptions& opts) {
@@ -182,7 +176,7 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
   std::vector<Job> jobs;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     out[i].pair = pairs[i];
-    for (auto k : pick_principles(c, pairs[i].key, opts)) {
+    for (auto k : pick_principles(c, pairs[i].key, opts.ensemble, opts.seed)) {
       PrincipleJudgement pj;
       pj.principle = c.principles[k].name;
       pj.weight = c.principles[k].weight;

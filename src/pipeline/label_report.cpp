@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
+#include "cai/eval/calibration.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
 #include "cai/world/oracle.h"
@@ -13,18 +16,58 @@ namespace cai::pipeline {
 
 void LabelReportOptions::validate() const {
   CAI_CHECK(bins >= 1 && bins <= 100, "label report: bins must be in 1..100, got {}", bins);
+  CAI_CHECK(calibration_bins >= 1 && calibration_bins <= 100,
+            "label report: calibration_bins must be in 1..100, got {}", calibration_bins);
 }
 
 namespace {
 
+// Agreement with one reference (gold labels or the oracle): overall, per principle (each
+// principle's own preference, p_chosen of that principle), and the calibration of p_chosen.
 struct Rate {
   std::size_t matched = 0, agree = 0;
-  nlohmann::json to_json() const {
-    return {{"matched", matched},
-            {"agree", agree},
-            {"rate", matched ? static_cast<double>(agree) / static_cast<double>(matched) : 0.0}};
+  std::vector<double> confidence;  // the judge's probability for the response it prefers
+  std::vector<bool> right;         // whether the reference prefers it too
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> principles;  // agree, n
+
+  // p: the judge's p_chosen; chosen_better: the reference prefers the chosen response.
+  void add(double p, bool chosen_better) {
+    ++matched;
+    agree += (p >= 0.5) == chosen_better;
+    confidence.push_back(std::max(p, 1.0 - p));
+    right.push_back((p >= 0.5) == chosen_better);
+  }
+  void add_principle(const std::string& name, double p, bool chosen_better) {
+    auto& [a, n] = principles[name];
+    a += (p >= 0.5) == chosen_better;
+    ++n;
+  }
+  nlohmann::json to_json(int bins) const {
+    const eval::Interval ci =
+        eval::wilson_interval(static_cast<std::int64_t>(agree), static_cast<std::int64_t>(matched));
+    nlohmann::json j = {
+        {"matched", matched},
+        {"agree", agree},
+        {"rate", matched ? static_cast<double>(agree) / static_cast<double>(matched) : 0.0},
+        {"ci95", {ci.lo, ci.hi}},
+        {"calibration", eval::calibration(confidence, right, bins).to_json()}};
+    j["principles"] = nlohmann::json::object();
+    for (const auto& [name, an] : principles)
+      j["principles"][name] = eval::agreement_json(an.first, an.second);
+    return j;
   }
 };
+
+// A label line's principles: name -> that principle's p_chosen.
+std::vector<std::pair<std::string, double>> line_principles(const nlohmann::json& j) {
+  std::vector<std::pair<std::string, double>> out;
+  if (!j.contains("principles") || !j["principles"].is_array()) return out;
+  for (const auto& pj : j["principles"])
+    if (pj.is_object() && pj.contains("name") && pj["name"].is_string() &&
+        pj.contains("p_chosen") && pj["p_chosen"].is_number())
+      out.emplace_back(pj["name"].get<std::string>(), pj["p_chosen"].get<double>());
+  return out;
+}
 
 std::string str_field(const nlohmann::json& j, const char* key, const std::string& where) {
   CAI_CHECK(j.contains(key) && j[key].is_string(), "{}: field \"{}\" (a string) is missing", where,
@@ -88,20 +131,30 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
     const auto prompt = str_field(j, "prompt_text", where);
     const auto chosen = str_field(j, "chosen_text", where);
     const auto rejected = str_field(j, "rejected_text", where);
+    const auto principles = line_principles(j);
     if (auto it = gold.find(prompt);
         it != gold.end() && (it->second == chosen || it->second == rejected)) {
-      ++gold_rate.matched;
-      gold_rate.agree += it->second == chosen;
+      // Gold labels have one preference per pair: each principle's is compared with it.
+      const bool chosen_better = it->second == chosen;
+      gold_rate.add(p, chosen_better);
+      for (const auto& [name, pp] : principles) gold_rate.add_principle(name, pp, chosen_better);
     }
     if (oracle) {
       auto it = world_prompts.find(prompt);
       if (it == world_prompts.end()) {
         ++oracle_unknown;
-      } else if (int pref = oracle_prefers(*oracle, it->second, chosen, rejected); pref == 0) {
-        ++oracle_ties;
       } else {
-        ++oracle_rate.matched;
-        oracle_rate.agree += pref > 0;
+        if (int pref = oracle_prefers(*oracle, it->second, chosen, rejected); pref == 0)
+          ++oracle_ties;
+        else
+          oracle_rate.add(p, pref > 0);
+        // Per principle: pairs whose responses the oracle rates differently on it.
+        const auto vc = oracle->check(it->second, chosen), vr = oracle->check(it->second, rejected);
+        for (const auto& [name, pp] : principles) {
+          const auto id = world::principle_from_name(name);
+          if (!id || !vc[*id].applicable || vc[*id].pass == vr[*id].pass) continue;
+          oracle_rate.add_principle(name, pp, vc[*id].pass);
+        }
       }
     }
   });
@@ -116,14 +169,34 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
   r["mean_p_chosen"] = n ? sum_p / static_cast<double>(n) : 0.0;
   r["position_flip_rate"] = n ? static_cast<double>(flips) / static_cast<double>(n) : 0.0;
   r["mean_position_disagreement"] = n ? sum_d / static_cast<double>(n) : 0.0;
-  if (!opts.gold.empty()) r["gold"] = gold_rate.to_json();
+  if (!opts.gold.empty()) r["gold"] = gold_rate.to_json(opts.calibration_bins);
   if (oracle) {
-    r["oracle"] = oracle_rate.to_json();
+    r["oracle"] = oracle_rate.to_json(opts.calibration_bins);
     r["oracle"]["ties"] = oracle_ties;
     r["oracle"]["unknown_prompts"] = oracle_unknown;
   }
   return r;
 }
+
+namespace {
+
+std::string calibration_text(const nlohmann::json& c, const std::string& reference) {
+  std::string s = fmt::format(
+      "calibration against {}: ECE {:.3f}, MCE {:.3f}, Brier {:.3f} (n={})\n"
+      "  confidence bin    pairs  mean confidence  accuracy\n",
+      reference, c["ece"].get<double>(), c["mce"].get<double>(), c["brier"].get<double>(),
+      c["n"].get<std::int64_t>());
+  for (const auto& b : c["bins"]) {
+    const auto n = b["count"].get<std::int64_t>();
+    s += fmt::format("  [{:.2f}, {:.2f}]  {:>7}", b["lo"].get<double>(), b["hi"].get<double>(), n);
+    s += n ? fmt::format("  {:>15.3f}  {:>8.3f}\n", b["confidence"].get<double>(),
+                         b["accuracy"].get<double>())
+           : std::string("                -         -\n");
+  }
+  return s;
+}
+
+}  // namespace
 
 std::string label_report_text(const nlohmann::json& r) {
   std::string s = fmt::format("pairs                      {}\n", r["pairs"].get<std::size_t>());
@@ -139,11 +212,21 @@ std::string label_report_text(const nlohmann::json& r) {
     s += fmt::format("  [{:.2f}, {:.2f}) {:>7}  {}\n", b["lo"].get<double>(), b["hi"].get<double>(),
                      c, std::string(c * 40 / n, '#'));
   }
-  for (const char* k : {"gold", "oracle"})
-    if (r.contains(k))
-      s += fmt::format("agreement with {:<6}     {:.1f}% ({} of {} pairs)\n", k,
-                       100.0 * r[k]["rate"].get<double>(), r[k]["agree"].get<std::size_t>(),
-                       r[k]["matched"].get<std::size_t>());
+  for (const char* k : {"gold", "oracle"}) {
+    if (!r.contains(k)) continue;
+    const auto& x = r[k];
+    s += fmt::format("agreement with {:<6}     {:.1f}% ({} of {} pairs; 95% CI {:.1f}-{:.1f}%)\n",
+                     k, 100.0 * x["rate"].get<double>(), x["agree"].get<std::size_t>(),
+                     x["matched"].get<std::size_t>(), 100.0 * x["ci95"][0].get<double>(),
+                     100.0 * x["ci95"][1].get<double>());
+    if (x.contains("principles"))
+      for (const auto& [name, a] : x["principles"].items())
+        s += fmt::format("  {:<24} {:5.1f}% ({} of {}; 95% CI {:.1f}-{:.1f}%)\n", name,
+                         100.0 * a["rate"].get<double>(), a["agree"].get<std::int64_t>(),
+                         a["n"].get<std::int64_t>(), 100.0 * a["ci95"][0].get<double>(),
+                         100.0 * a["ci95"][1].get<double>());
+    if (x.contains("calibration")) s += calibration_text(x["calibration"], k);
+  }
   return s;
 }
 

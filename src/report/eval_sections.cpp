@@ -152,6 +152,66 @@ std::string task_cell(const Json& eval, const char* task, const char* metric) {
 // A benchmark score in its own units (rates 0..1 or percentages): four significant digits.
 std::string score(double v) { return std::isfinite(v) ? fmt::format("{:.4g}", v) : "n/a"; }
 
+// The judge's calibration against the oracle (eval.json's judge_calibration): reliability
+// diagrams of the last round that has it, its agreement per principle with 95% intervals, and
+// the expected calibration error of every round.
+std::string calibration_html(const std::vector<const RoundData*>& rounds) {
+  std::vector<const RoundData*> have;
+  for (const auto* r : rounds)
+    if (r->eval->contains("judge_calibration") && (*r->eval)["judge_calibration"].is_object())
+      have.push_back(r);
+  if (have.empty()) return "";
+  const std::vector<std::pair<const char*, const char*>> kinds = {
+      {"comparisons", "A/B soft labels"}, {"critiques", "critique verdicts"}};
+  const RoundData& last = *have.back();
+  const Json& lc = (*last.eval)["judge_calibration"];
+  std::string plots, rows;
+  for (const auto& [key, title] : kinds) {
+    if (!lc.contains(key) || !lc[key].is_object() || !lc[key].contains("bins")) continue;
+    const Json& c = lc[key];
+    std::vector<ReliabilityBar> bars;
+    for (const auto& b : c["bins"])
+      bars.push_back({num_at(b, {"lo"}), num_at(b, {"hi"}),
+                      static_cast<long long>(num_at(b, {"count"})), num_at(b, {"confidence"}),
+                      num_at(b, {"accuracy"})});
+    ChartOptions o;
+    o.name = std::string("reliability-") + key;
+    o.title = fmt::format("{}, {}: ECE {} (n={})", last.label(), title,
+                          number(num_at(c, {"ece"}), 3), number(num_at(c, {"n"}), 0));
+    o.x_label = "the judge's confidence";
+    o.y_label = "right by the oracle";
+    o.width = 460;
+    o.height = 300;
+    plots += reliability_diagram(bars, o);
+    if (!c.contains("principles") || !c["principles"].is_object()) continue;
+    for (const auto& [name, a] : c["principles"].items())
+      rows += fmt::format("<tr><th>{}</th><th>{}</th><td>{} ({}/{}; 95% CI {} to {})</td></tr>\n",
+                          escape_html(title), escape_html(name), percent(num_at(a, {"rate"})),
+                          number(num_at(a, {"agree"}), 0), number(num_at(a, {"n"}), 0),
+                          percent(a.contains("ci95") ? a["ci95"][0].get<double>() : std::nan("")),
+                          percent(a.contains("ci95") ? a["ci95"][1].get<double>() : std::nan("")));
+  }
+  std::string h =
+      "<p>Calibration of the judge against the oracle: in each confidence bin, how often the "
+      "side the judge preferred was right; a calibrated judge's bars reach the diagonal.</p>\n" +
+      plots_row(plots);
+  h += "<table>\n" + header_row("expected calibration error", have);
+  for (const auto& [key, title] : kinds) {
+    h += "<tr><th>" + escape_html(title) + "</th>";
+    for (const auto* r : have) {
+      const double e = num_at(r->eval, {"judge_calibration", key, "ece"});
+      h += "<td>" + (std::isfinite(e) ? number(e, 3) : std::string("n/a")) + "</td>";
+    }
+    h += "</tr>\n";
+  }
+  h += "</table>\n";
+  if (!rows.empty())
+    h += "<p>Agreement with the oracle per principle, " + escape_html(last.label()) +
+         ":</p>\n<table>\n<tr><th>judgement</th><th>principle</th><th>agreement</th></tr>\n" +
+         rows + "</table>\n";
+  return h;
+}
+
 }  // namespace
 
 Section oracle_section(const RunData& run) {
@@ -210,6 +270,7 @@ Section judge_section(const RunData& run) {
                    {"comparison_agreement", "single_order"}) +
           "</table>\n";
   }
+  sec.html += calibration_html(rounds);
   sec.html += missing(absent);
   return sec;
 }

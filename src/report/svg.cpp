@@ -1,5 +1,5 @@
-// The report's four plot kinds on the shared frame (svg_frame.h): line chart, grouped bars,
-// signed bars and histogram. Every data element has class "mark".
+// The report's plot kinds on the shared frame (svg_frame.h): line chart, grouped bars, signed
+// bars, histogram and reliability diagram. Every data element has class "mark".
 #include "cai/report/svg.h"
 
 #include <fmt/format.h>
@@ -242,6 +242,40 @@ std::string histogram(const std::vector<double>& values, double lo, double hi, i
         fmt::format("[{}, {}{}: {}", number(a, 3), number(z, 3), b + 1 == bins ? "]" : ")", c),
         fmt::format(" data-count=\"{}\"", c));
   }
+  return out + "</svg>\n";
+}
+
+std::string reliability_diagram(const std::vector<ReliabilityBar>& bins, const ChartOptions& opts) {
+  opts.validate();
+  const double lo = bins.empty() ? 0.5 : bins.front().lo;
+  CAI_CHECK(lo >= 0.0 && lo < 1.0, "chart {}: the first bin starts at {}, outside [0, 1)",
+            opts.name, lo);
+  const std::vector<LegendEntry> legend = {{"accuracy per bin", palette(0), false, true},
+                                           {"perfect calibration", "#888", true, false}};
+  Frame f = detail::make_frame(opts, legend);
+  f.x = detail::make_axis(lo, 1.0, false, true);
+  f.y = detail::make_axis(0.0, 1.0, false, true);
+  ChartOptions o = opts;
+  o.y_percent = true;
+  std::string out = detail::open_svg(o, f, legend) + detail::y_axis(o, f) + detail::x_axis(o, f);
+  for (const auto& b : bins) {
+    if (b.count <= 0) continue;
+    const double x0 = f.px(std::clamp(b.lo, lo, 1.0)), x1 = f.px(std::clamp(b.hi, lo, 1.0));
+    out += bar_rect(f, x0 + 0.5, x1 - x0 - 1.0, b.accuracy, palette(0), "",
+                    fmt::format("confidence [{}, {}]: {} predictions, mean confidence {}, {} right",
+                                number(b.lo, 3), number(b.hi, 3), b.count, number(b.confidence, 3),
+                                percent(b.accuracy)),
+                    fmt::format(" data-count=\"{}\" fill-opacity=\"0.6\"", b.count));
+    out += fmt::format(
+        "<circle class=\"mark\" cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"><title>mean confidence "
+        "{}, accuracy {}</title></circle>\n",
+        px(f.px(std::clamp(b.confidence, lo, 1.0))), px(f.py(std::clamp(b.accuracy, 0.0, 1.0))),
+        palette(0), number(b.confidence, 3), percent(b.accuracy));
+  }
+  out += fmt::format(
+      "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\" stroke-width=\"1.5\" "
+      "stroke-dasharray=\"5 3\"><title>perfect calibration</title></line>\n",
+      px(f.px(lo)), px(f.py(lo)), px(f.px(1.0)), px(f.py(1.0)));
   return out + "</svg>\n";
 }
 

@@ -17,14 +17,14 @@
 #include "cai/io/sha256.h"
 #include "cai/model/loader.h"
 #include "cai/train/objectives.h"
+#include "ref_cache.h"
 
 namespace cai::train {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFormat = "cai-ref-logps";
-constexpr int kVersion = 1;
+constexpr detail::CacheTag kTag = {"cai-ref-logps", 1};
 constexpr std::size_t kScoreChunk = 256;  // pairs per progress update
 
 void add_u64(Sha256& h, std::uint64_t v) {
@@ -66,7 +66,7 @@ std::string examples_hash(const std::vector<PreferenceExample>& examples) {
 std::string ref_cache_key(const fs::path& dataset, const fs::path& reference_model,
                           const std::string& template_name, const DataOptions& opts) {
   Sha256 h;
-  add_str(h, fmt::format("{} v{}", kFormat, kVersion));
+  add_str(h, fmt::format("{} v{}", kTag.format, kTag.version));
   add_str(h, sha256_file(dataset));
   std::vector<fs::path> files;
   if (fs::is_directory(reference_model)) {
@@ -100,22 +100,15 @@ fs::path ref_cache_path(const fs::path& dataset, const std::string& key) {
 
 std::optional<RefLogps> load_ref_logps(const fs::path& cache_file,
                                        const std::vector<PreferenceExample>& examples) {
-  if (!fs::exists(cache_file)) return std::nullopt;
-  try {
-    const auto j = nlohmann::json::parse(read_file(cache_file));
-    if (j.value("format", "") != kFormat || j.value("version", 0) != kVersion) return std::nullopt;
-    if (j.value("examples_sha256", "") != examples_hash(examples)) return std::nullopt;
-    RefLogps r;
-    r.chosen = j.at("chosen").get<std::vector<double>>();
-    r.rejected = j.at("rejected").get<std::vector<double>>();
-    if (r.chosen.size() != examples.size() || r.rejected.size() != examples.size())
-      return std::nullopt;
-    return r;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;  // corrupt: recomputed, never trusted
-  } catch (const Error&) {
-    return std::nullopt;
-  }
+  RefLogps r;
+  const bool ok = detail::read_ref_cache(
+      cache_file, kTag, examples_hash(examples), [&](const nlohmann::json& j) {
+        r.chosen = j.at("chosen").get<std::vector<double>>();
+        r.rejected = j.at("rejected").get<std::vector<double>>();
+        return r.chosen.size() == examples.size() && r.rejected.size() == examples.size();
+      });
+  if (!ok) return std::nullopt;
+  return r;
 }
 
 namespace {
@@ -181,14 +174,8 @@ namespace {
 void save_ref_logps(const fs::path& cache_file, const std::vector<PreferenceExample>& examples,
                     const RefLogps& r) {
   if (!dist::is_main()) return;  // rank 0 writes the shared cache
-  nlohmann::json j;
-  j["format"] = kFormat;
-  j["version"] = kVersion;
-  j["examples_sha256"] = examples_hash(examples);
-  j["count"] = examples.size();
-  j["chosen"] = r.chosen;
-  j["rejected"] = r.rejected;
-  write_file_atomic(cache_file, j.dump() + "\n");
+  detail::write_ref_cache(cache_file, kTag, examples_hash(examples), examples.size(),
+                          {{"chosen", r.chosen}, {"rejected", r.rejected}});
 }
 
 // The cache when every rank can read a valid one (ranks must agree on computing it together).

@@ -41,6 +41,25 @@ std::vector<double> rloo_advantages(const std::vector<double>& rewards, std::int
   return out;
 }
 
+std::vector<double> grpo_advantages(const std::vector<double>& rewards, std::int64_t k,
+                                    bool scale) {
+  CAI_CHECK(k >= 2, "grpo: samples per prompt must be >= 2 for a group baseline, got {}", k);
+  CAI_CHECK(rewards.size() % static_cast<std::size_t>(k) == 0,
+            "grpo: {} rewards are not whole groups of {}", rewards.size(), k);
+  const auto K = static_cast<std::size_t>(k);
+  std::vector<double> out(rewards.size());
+  for (std::size_t g = 0; g < rewards.size(); g += K) {
+    const auto first = rewards.begin() + static_cast<std::ptrdiff_t>(g);
+    const double mean = std::accumulate(first, first + k, 0.0) / static_cast<double>(k);
+    double ss = 0.0;
+    for (std::size_t i = g; i < g + K; ++i) ss += (rewards[i] - mean) * (rewards[i] - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(k - 1));
+    for (std::size_t i = g; i < g + K; ++i)
+      out[i] = scale ? (rewards[i] - mean) / (sd + 1e-4) : rewards[i] - mean;
+  }
+  return out;
+}
+
 Gae gae(const std::vector<double>& rewards, const std::vector<double>& values, double gamma,
         double lambda) {
   CAI_CHECK(rewards.size() == values.size(), "gae: {} rewards but {} values", rewards.size(),

@@ -9,11 +9,22 @@ namespace cai::train {
 
 RlAlgorithm parse_rl_algorithm(const std::string& name) {
   if (name == "rloo") return RlAlgorithm::rloo;
+  if (name == "grpo") return RlAlgorithm::grpo;
   if (name == "ppo") return RlAlgorithm::ppo;
-  throw_error("unknown RL algorithm '{}' (expected rloo or ppo)", name);
+  throw_error("unknown RL algorithm '{}' (expected rloo, grpo or ppo)", name);
 }
 
-const char* to_string(RlAlgorithm a) { return a == RlAlgorithm::ppo ? "ppo" : "rloo"; }
+const char* to_string(RlAlgorithm a) {
+  switch (a) {
+    case RlAlgorithm::rloo:
+      return "rloo";
+    case RlAlgorithm::grpo:
+      return "grpo";
+    case RlAlgorithm::ppo:
+      return "ppo";
+  }
+  return "rloo";
+}
 
 KlEstimator parse_kl_estimator(const std::string& name) {
   if (name == "k1") return KlEstimator::k1;
@@ -52,6 +63,9 @@ void RlOptions::validate() const {
             samples_per_prompt);
   CAI_CHECK(algorithm != RlAlgorithm::rloo || samples_per_prompt >= 2,
             "rl: rloo needs samples_per_prompt >= 2 (the leave-one-out baseline), got {}",
+            samples_per_prompt);
+  CAI_CHECK(algorithm != RlAlgorithm::grpo || samples_per_prompt >= 2,
+            "rl: grpo needs samples_per_prompt >= 2 (a group to compare with), got {}",
             samples_per_prompt);
   CAI_CHECK(max_new_tokens >= 1, "rl: max_new_tokens must be >= 1, got {}", max_new_tokens);
   CAI_CHECK(temperature > 0 && finite(temperature),

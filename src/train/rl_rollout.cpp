@@ -201,7 +201,7 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
     s.n = static_cast<std::int64_t>(g.tokens.size());
     s.truncated = g.finish == FinishReason::length;
     r.samples.push_back(std::move(s));
-    queries.push_back({&pr, g.tokens, g.text, g.finish == FinishReason::length});
+    queries.push_back({&pr, g.tokens, g.text, g.finish == FinishReason::length, step});
   }
   const std::vector<double> scores = reward(queries);
   CAI_CHECK(scores.size() == queries.size(),
@@ -257,15 +257,20 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
     tokens = dist::all_reduce_sum(tokens);
   }
 
-  // Rewards and advantages.
+  // Rewards and advantages. GRPO keeps the KL out of the reward: it is a term of its loss.
   const std::vector<double> shaped = shaped_scores(r.samples, o, moments);
+  const bool kl_in_reward = o.algorithm != RlAlgorithm::grpo;
   std::vector<double> totals;
   for (std::size_t i = 0; i < r.samples.size(); ++i) {
     RlSample& s = r.samples[i];
-    s.reward = shaped[i] - kl_coef * s.kl;
+    s.reward = shaped[i] - (kl_in_reward ? kl_coef * s.kl : 0.0);
     totals.push_back(s.reward);
   }
-  if (o.algorithm == RlAlgorithm::rloo) {
+  if (o.algorithm == RlAlgorithm::grpo) {
+    const std::vector<double> adv = grpo_advantages(totals, K, o.scale_rewards);
+    for (std::size_t i = 0; i < r.samples.size(); ++i)
+      r.samples[i].advantages.assign(static_cast<std::size_t>(r.samples[i].n), adv[i]);
+  } else if (o.algorithm == RlAlgorithm::rloo) {
     // The whole response is one action: its total reward, baselined by the other samples.
     std::vector<double> adv = rloo_advantages(totals, K);
     if (o.normalize_advantages) adv = whiten(adv);

@@ -75,14 +75,16 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
                      RunningMoments& moments);
 
 // One optimiser update's gradients: the clipped policy loss (and for PPO the clipped value
-// loss) over the minibatch `which`, accumulated over micro-batches with backward(). With
-// data-parallel ranks each computes its share of `which`; the caller sums the gradients and the
-// returned metrics over the ranks. The
-// policy loss is a mean over tokens (ppo) or over responses of their token sums (rloo, the
-// REINFORCE estimator of the sequence log-probability); the value loss a mean over tokens.
-// Returns the minibatch's "loss", "loss/policy", "loss/value" (ppo), "clipfrac", "approx_kl".
+// loss, for GRPO kl_coef times the per-token KL to the reference) over the minibatch `which`,
+// accumulated over micro-batches with backward(). The policy loss is a mean over tokens (ppo),
+// over responses of their token sums (rloo, the REINFORCE estimator of the sequence
+// log-probability) or over responses of their token means (grpo); the value loss a mean over
+// tokens. With data-parallel ranks each computes its share of `which`; the caller sums the
+// gradients and the returned metrics over the ranks. Returns the minibatch's "loss",
+// "loss/policy", "loss/value" (ppo), "loss/kl" (grpo), "clipfrac", "approx_kl".
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
                          const std::vector<RlSample>& samples,
-                         const std::vector<std::int64_t>& which, const RlOptions& opts);
+                         const std::vector<std::int64_t>& which, const RlOptions& opts,
+                         double kl_coef);
 
 }  // namespace cai::train::detail

@@ -1,8 +1,9 @@
 // `cai train rl` as a library call (see include/cai/train/rl.h): the policy, its template,
-// the prompts and the reward model, then train_rl.
+// the prompts and the reward (the reward model, or the caller's), then train_rl.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
@@ -16,7 +17,6 @@ namespace cai::train {
 
 void RlRunOptions::validate() const {
   CAI_CHECK(!model.empty(), "rl: model is required");
-  CAI_CHECK(!reward_model.empty(), "rl: reward_model is required");
   CAI_CHECK(!prompts.empty(), "rl: prompts is required");
   CAI_CHECK(max_prompt_length >= 0,
             "rl: max_prompt_length must be >= 0 (0: the model's context "
@@ -25,9 +25,13 @@ void RlRunOptions::validate() const {
   rl.validate();
 }
 
-RlSummary run_rl(const RlRunOptions& o) {
+RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
   namespace fs = std::filesystem;
   o.validate();
+  CAI_CHECK(given || !o.reward_model.empty(), "rl: reward_model is required (or a given reward)");
+  CAI_CHECK(!given || o.reward_model.empty(),
+            "rl: a reward model ({}) and a given reward exclude each other", o.reward_model);
+  CAI_CHECK(!given || given->fn, "rl: the given reward has no function");
   CAI_CHECK(fs::exists(o.prompts), "rl: prompts: {} does not exist", o.prompts);
   LoadedModel policy = load_model(o.model);
   policy.model->to(parse_device(o.device));
@@ -43,13 +47,6 @@ RlSummary run_rl(const RlRunOptions& o) {
   const std::vector<RlPrompt> prompts =
       load_rl_prompts(o.prompts, *policy.tokenizer, tmpl, max_prompt);
 
-  RewardModel rm = RewardModel::load(o.reward_model);
-  rm.base().model->to(parse_device(o.device));
-  CAI_CHECK(rm.base().tokenizer.has_value(), "{}: the reward model carries no tokenizer",
-            o.reward_model);
-  const RewardFn reward = reward_model_fn(rm, tmpl, std::max<std::int64_t>(o.rl.token_budget, 1));
-
-  RlOptions rl = o.rl;
   // What else changes the result: the models' weights and the prompts file, by content.
   auto model_id = [](const std::string& p) {
     const fs::path path(p);
@@ -57,14 +54,28 @@ RlSummary run_rl(const RlRunOptions& o) {
     return fs::exists(weights) ? sha256_file(weights.string())
                                : fs::absolute(path).lexically_normal().string();
   };
-  rl.run_config = nlohmann::json{
-      {"model", model_id(o.model)},
-      {"reward_model", model_id(o.reward_model)},
-      {"prompts", sha256_file(o.prompts)},
-      {"template", tmpl.name()},
-      {"max_prompt_length",
-       max_prompt}}.dump();
-  return train_rl(policy, prompts, reward, rl);
+  std::optional<RewardModel> rm;
+  Reward reward;
+  if (given) {
+    reward = *given;
+  } else {
+    rm.emplace(RewardModel::load(o.reward_model));
+    rm->base().model->to(parse_device(o.device));
+    CAI_CHECK(rm->base().tokenizer.has_value(), "{}: the reward model carries no tokenizer",
+              o.reward_model);
+    reward.fn = reward_model_fn(*rm, tmpl, std::max<std::int64_t>(o.rl.token_budget, 1));
+    reward.identity = model_id(o.reward_model);
+  }
+
+  RlOptions rl = o.rl;
+  nlohmann::json config = {{"model", model_id(o.model)},
+                           {"prompts", sha256_file(o.prompts)},
+                           {"template", tmpl.name()},
+                           {"max_prompt_length", max_prompt}};
+  // A reward model keeps the key it always had, so its runs resume across versions.
+  config[given ? "reward" : "reward_model"] = reward.identity;
+  rl.run_config = config.dump();
+  return train_rl(policy, prompts, reward.fn, rl);
 }
 
 }  // namespace cai::train

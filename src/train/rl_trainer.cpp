@@ -69,6 +69,7 @@ std::string rl_options_hash(const RlOptions& o) {
                       {"token_budget", o.token_budget},
                       {"seed", o.seed},
                       {"run_config", o.run_config}};
+  if (o.algorithm == RlAlgorithm::grpo) j["scale_rewards"] = o.scale_rewards;
   return sha256_hex(j.dump());
 }
 
@@ -313,7 +314,8 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
     for (std::int64_t e = 0; e < o.epochs; ++e)
       for (const auto& mb : minibatches(S, o.minibatches, o.seed, step, e)) {
         opt.zero_grad();
-        Metrics mm = detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o);
+        Metrics mm =
+            detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o, kl_coef);
         if (pg.size() > 1) {
           dist::all_reduce_grads(pg, trainable);
           dist::all_reduce_sums(mm);

@@ -2,6 +2,7 @@
 // (Schulman et al. 2017, eq. 7) and, for PPO, the clipped value loss, accumulated over
 // micro-batches. RLOO uses the same clipped surrogate: on a rollout's first pass the ratio is
 // 1 and its gradient is exactly REINFORCE's, A_i grad log pi(y_i | x) (Ahmadian et al. 2024).
+// GRPO too, with its per-token KL term added (Shao et al. 2024, eq. 3).
 //
 // Shape legend: N = response tokens in a micro-batch.
 #include <torch/torch.h>
@@ -29,20 +30,33 @@ torch::Tensor gather_field(const std::vector<RlSample>& samples,
 
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
                          const std::vector<RlSample>& samples,
-                         const std::vector<std::int64_t>& which, const RlOptions& o) {
+                         const std::vector<std::int64_t>& which, const RlOptions& o,
+                         double kl_coef) {
   CAI_CHECK(!which.empty(), "rl: empty minibatch");
-  const bool ppo = o.algorithm == RlAlgorithm::ppo;
+  const bool ppo = o.algorithm == RlAlgorithm::ppo, grpo = o.algorithm == RlAlgorithm::grpo;
   double tokens = 0.0;
   for (auto i : which) tokens += static_cast<double>(samples[static_cast<std::size_t>(i)].n);
-  // Policy loss units: tokens (ppo's token mean) or responses (rloo: per-response sums).
-  const double policy_units = ppo ? tokens : static_cast<double>(which.size());
+  const double responses = static_cast<double>(which.size());
+  // Each token's weight in the policy loss: ppo a mean over tokens; rloo a mean over responses
+  // of their token sums; grpo a mean over responses of their token means (DeepSeekMath eq. 3).
+  auto token_weights = [&](const std::vector<std::int64_t>& mb) {
+    std::vector<float> w;
+    for (auto i : mb) {
+      const auto n = samples[static_cast<std::size_t>(i)].n;
+      const double wi = ppo    ? 1.0 / tokens
+                        : grpo ? 1.0 / (static_cast<double>(n) * responses)
+                               : 1.0 / responses;
+      w.insert(w.end(), static_cast<std::size_t>(n), static_cast<float>(wi));
+    }
+    return torch::tensor(w, torch::kFloat32);  // [N]
+  };
 
-  // Data-parallel ranks each take a contiguous share of the minibatch; the loss units above
+  // Data-parallel ranks each take a contiguous share of the minibatch; the loss weights above
   // are the whole minibatch's, so the ranks' gradients and metric sums add up to one process's.
   const dist::ProcessGroup& pg = dist::world();
   const auto [b, e] = dist::shard(static_cast<std::int64_t>(which.size()), pg.rank(), pg.size());
   const std::vector<std::int64_t> mine(which.begin() + b, which.begin() + e);
-  double policy_loss = 0, value_loss = 0, clipfrac = 0, approx_kl = 0;
+  double policy_loss = 0, value_loss = 0, kl_loss = 0, clipfrac = 0, approx_kl = 0;
   for (const auto& mb : micro_batches(samples, mine, o.token_budget)) {
     std::vector<const Row*> rows;
     for (auto i : mb) rows.push_back(&samples[static_cast<std::size_t>(i)].row);
@@ -51,9 +65,18 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
     const auto dev = policy.device();
     const auto old = gather_field(samples, mb, &RlSample::logp_old, dev);    // [N]
     const auto adv = gather_field(samples, mb, &RlSample::advantages, dev);  // [N]
+    const auto w = token_weights(mb).to(dev);                                // [N]
     torch::Tensor clipped;
-    const auto pl = ppo_policy_loss(st.logp, old, adv, o.clip_range, &clipped).sum() / policy_units;
+    const auto pl = (ppo_policy_loss(st.logp, old, adv, o.clip_range, &clipped) * w).sum();
     auto loss = pl;
+    if (grpo) {
+      // The KL to the reference as a term of the loss, per token (DeepSeekMath eq. 3-4).
+      const auto kl =
+          (kl_estimate(st.logp, gather_field(samples, mb, &RlSample::logp_ref, dev), o.kl_estimator) * w)
+              .sum();
+      loss = loss + kl_coef * kl;
+      kl_loss += kl.item<double>();
+    }
     if (ppo) {
       const auto vl =
           ppo_value_loss(st.values, gather_field(samples, mb, &RlSample::values, dev),
@@ -73,7 +96,8 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
   Metrics m;
   m["loss/policy"] = policy_loss;
   if (ppo) m["loss/value"] = value_loss;
-  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0);
+  if (grpo) m["loss/kl"] = kl_loss;
+  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0) + (grpo ? kl_coef * kl_loss : 0.0);
   m["clipfrac"] = clipfrac / tokens;
   m["approx_kl"] = approx_kl / tokens;
   return m;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <tuple>
 
 #include "cai/dist/dist.h"
@@ -135,6 +136,13 @@ void RunOptions::validate() const {
   if (lora) lora_opts.validate();
 }
 
+void SftRunOptions::validate() const {
+  RunOptions::validate();
+  if (constrain) constraint.validate();
+  CAI_CHECK(constrain || ref_model.empty(),
+            "sft: ref_model is the constraint's reference; it needs constrain");
+}
+
 void DpoRunOptions::validate() const {
   RunOptions::validate();
   dpo.validate();
@@ -149,14 +157,56 @@ void RmRunOptions::validate() const {
 TrainSummary run_sft(const SftRunOptions& o) {
   o.validate();
   Prepared p = prepare(o);
-  auto [train, eval] = load_split<SftExample>(o, [&](const std::string& path, std::int64_t* d) {
-    return load_sft(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
-  });
+  std::vector<std::int64_t> tr_idx, ev_idx;
+  auto [train, eval] = load_split<SftExample>(
+      o,
+      [&](const std::string& path, std::int64_t* d) {
+        return load_sft(path, *p.lm.tokenizer, p.tmpl, p.data_opts, d);
+      },
+      &tr_idx, &ev_idx);
+  nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
+  std::optional<SftConstraint> constraint;
+  if (o.constrain) {
+    // The reference's token log-probabilities, cached beside each dataset file (the whole
+    // file, split like the examples); the untrained model serves when it is the reference.
+    const std::string ref_path = o.ref_model.empty() ? o.model : o.ref_model;
+    CAI_CHECK(fs::exists(ref_path), "ref_model: {} does not exist", ref_path);
+    std::optional<LoadedModel> other;
+    auto reference = [&]() -> LoadedModel& {
+      if (fs::equivalent(fs::path(ref_path), fs::path(o.model))) return p.lm;
+      if (!other) other = load_model(ref_path);
+      return *other;
+    };
+    auto ref_for = [&](const std::string& dataset, const std::vector<SftExample>& ex) {
+      const fs::path cache = token_ref_cache_path(
+          dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
+      std::fprintf(stderr, "cai: reference token log-probs: %s %s\n",
+                   fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
+      return load_or_compute_token_ref_logps(cache, ex, reference);
+    };
+    constraint.emplace();
+    constraint->opts = o.constraint;
+    std::vector<SftExample> all(tr_idx.size() + ev_idx.size());  // `data` in file order
+    for (std::size_t k = 0; k < tr_idx.size(); ++k)
+      all[static_cast<std::size_t>(tr_idx[k])] = train[k];
+    for (std::size_t k = 0; k < ev_idx.size(); ++k)
+      all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
+    const TokenRefLogps r = ref_for(o.data, all);
+    for (auto i : tr_idx)
+      constraint->train_ref.tokens.push_back(r.tokens[static_cast<std::size_t>(i)]);
+    for (auto i : ev_idx)
+      constraint->eval_ref.tokens.push_back(r.tokens[static_cast<std::size_t>(i)]);
+    if (!o.eval_data.empty()) constraint->eval_ref = ref_for(o.eval_data, eval);
+    other.reset();
+    cfg["constraint"] = o.constraint.to_json();
+    cfg["constraint"]["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
+  }
   torch::manual_seed(o.train.seed);  // LoRA initialisation
   Policy policy{&p.lm, o.lora ? attach_lora(*p.lm.model, o.lora_opts) : nullptr, o.model};
-  auto obj = make_sft_objective(policy, std::move(train), std::move(eval));
+  auto obj = make_sft_objective(policy, std::move(train), std::move(eval),
+                                constraint ? &*constraint : nullptr);
   TrainOptions t = o.train;
-  t.objective_config = objective_config(o, p.data_opts, p.tmpl.name()).dump();
+  t.objective_config = cfg.dump();
   return run_training(*obj, t, data_hash(o));
 }
 

@@ -1,6 +1,7 @@
 // World evaluation with a model-free backend: what it counts, and where.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "../pipeline/fake_backend.h"
@@ -78,6 +79,34 @@ TEST_F(WorldEval, FalseAlarmsCountCritiquesWherePrinciplesDoNotApply) {
   EXPECT_EQ(follows["critique_agreement"]["overall"]["pass"], passes);
   EXPECT_EQ(passes + violates["critique_agreement"]["overall"]["pass"].get<std::int64_t>(),
             applicable);
+}
+
+// The judge's calibration: with every critique saying "follows" at p = e^-1 / (e^-1 + e^-5),
+// each applicable (response, principle) is one prediction of that confidence, right where the
+// oracle passes the response; so one bin holds them all and ECE = |pass rate - p|.
+TEST_F(WorldEval, JudgeCalibrationOfTheCritiquesAgainstTheOracle) {
+  const auto r = run(true);
+  const auto& c = r.at("judge_calibration").at("critiques");
+  const auto& agree = r["critique_agreement"];
+  const auto n = agree["overall"]["total"].get<std::int64_t>();
+  const auto passes = agree["overall"]["pass"].get<std::int64_t>();
+  const double p = 1.0 / (1.0 + std::exp(-4.0));
+  EXPECT_EQ(c["n"], n);
+  EXPECT_NEAR(c["mean_confidence"].get<double>(), p, 1e-9);
+  EXPECT_NEAR(c["ece"].get<double>(),
+              std::abs(static_cast<double>(passes) / static_cast<double>(n) - p), 1e-9);
+  std::int64_t in_bins = 0;
+  for (const auto& b : c["bins"]) in_bins += b["count"].get<std::int64_t>();
+  EXPECT_EQ(in_bins, n);
+  EXPECT_EQ(c["bins"].back()["count"], n);
+  // Per principle: the agreement counts of critique_agreement, with an interval around them.
+  for (const auto& [name, a] : c["principles"].items()) {
+    EXPECT_EQ(a["n"], agree["principles"][name]["total"]) << name;
+    EXPECT_EQ(a["agree"], agree["principles"][name]["pass"]) << name;
+    EXPECT_LE(a["ci95"][0].get<double>(), a["rate"].get<double>());
+    EXPECT_GE(a["ci95"][1].get<double>(), a["rate"].get<double>());
+  }
+  EXPECT_FALSE(r["judge_calibration"].contains("comparisons")) << "comparisons were off";
 }
 
 }  // namespace world_eval_test

@@ -110,6 +110,22 @@ TEST(Report, FiguresMatchTheRunFiles) {
   EXPECT_LT(details, html.find("ef56ab78"));
 }
 
+TEST(Report, JudgeCalibrationHasReliabilityDiagramsAndTheErrorPerRound) {
+  const std::string html = render(make_run("calibration"));
+  // The last round's diagrams: its two non-empty bins each, titled with its ECE.
+  const std::string a = plot(html, "reliability-comparisons");
+  EXPECT_EQ(count(a, "data-count="), 2u);
+  EXPECT_NE(a.find("ECE 0.050"), std::string::npos) << a.substr(0, 400);
+  EXPECT_NE(plot(html, "reliability-critiques").find("ECE 0.200"), std::string::npos);
+  // The error of every round (base 0.100, then 0.050 twice), and the interval per principle.
+  const auto at = html.find("expected calibration error");
+  ASSERT_NE(at, std::string::npos);
+  const std::string table = html.substr(at, html.find("</table>", at) - at);
+  EXPECT_EQ(count(table, "<td>0.100</td>"), 1u) << table;
+  EXPECT_EQ(count(table, "<td>0.050</td>"), 2u) << table;
+  EXPECT_NE(html.find("75.0% (3/4; 95% CI 30.0% to 95.0%)"), std::string::npos);
+}
+
 TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
   const std::string html = render(make_run("probe"));
   const auto at = html.find("<section id=\"probe\">");

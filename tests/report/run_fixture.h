@@ -45,6 +45,33 @@ inline json verdict(bool pass, const std::string& failing = "") {
           {"principles", pr}, {"states_right_fact", nullptr}, {"over_refusal", nullptr}};
 }
 
+// A judge_calibration block (eval/calibration.h's JSON): two non-empty bins of five, ECE `ece`,
+// cite-source agreeing 3 of 4 times.
+inline json calibration(double ece) {
+  json bins = json::array();
+  for (int b = 0; b < 5; ++b)
+    bins.push_back({{"lo", 0.5 + 0.1 * b},
+                    {"hi", 0.6 + 0.1 * b},
+                    {"count", b == 1   ? 3
+                              : b == 4 ? 5
+                                       : 0},
+                    {"confidence", b == 1   ? 0.65
+                                   : b == 4 ? 0.95
+                                            : 0.0},
+                    {"accuracy", b == 1   ? 0.6
+                                 : b == 4 ? 0.8
+                                          : 0.0}});
+  return {{"n", 8},
+          {"ece", ece},
+          {"mce", 0.15},
+          {"brier", 0.2},
+          {"accuracy", 0.7},
+          {"mean_confidence", 0.84},
+          {"bins", bins},
+          {"principles",
+           {{"cite-source", {{"agree", 3}, {"n", 4}, {"rate", 0.75}, {"ci95", {0.30, 0.95}}}}}}};
+}
+
 // eval.json of one round: `privacy` of 8 prompts pass, the rest fixed; the response to
 // test-0001 passes when `fixed`.
 inline json eval_json(int privacy, bool fixed, double quiz) {
@@ -80,6 +107,9 @@ inline json eval_json(int privacy, bool fixed, double quiz) {
       {"judge_compliance", judge},
       {"critique_agreement", agree},
       {"comparison_agreement", {{"both_orders", rate(3, 4)}, {"single_order", rate(5, 8)}}},
+      {"judge_calibration",
+       {{"comparisons", calibration(fixed ? 0.05 : 0.1)},
+        {"critiques", calibration(fixed ? 0.2 : 0.25)}}},
       {"results",
        {{"world-quiz", {{"primary", "acc"}, {"acc", quiz}, {"acc_stderr", 0.05}, {"n", 100}}},
         {"world-facts",
@@ -238,10 +268,24 @@ inline fs::path make_run(const std::string& name) {
 }
 
 // Every plot the full run's report draws.
-inline const std::vector<std::string> kPlots = {
-    "quality",           "sft-loss",         "dpo-loss",  "dpo-margins", "dpo-accuracies",
-    "oracle-compliance", "judge-compliance", "behaviour", "capability",  "alignment-tax",
-    "label-confidence",  "position-bias",    "probe-kl",  "rl-score",    "rl-kl",
-    "rl-entropy",        "rl-length"};
+inline const std::vector<std::string> kPlots = {"quality",
+                                                "sft-loss",
+                                                "dpo-loss",
+                                                "dpo-margins",
+                                                "dpo-accuracies",
+                                                "oracle-compliance",
+                                                "judge-compliance",
+                                                "behaviour",
+                                                "capability",
+                                                "alignment-tax",
+                                                "label-confidence",
+                                                "position-bias",
+                                                "probe-kl",
+                                                "rl-score",
+                                                "rl-kl",
+                                                "rl-entropy",
+                                                "rl-length",
+                                                "reliability-comparisons",
+                                                "reliability-critiques"};
 
 }  // namespace report_test

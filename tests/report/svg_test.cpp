@@ -122,4 +122,28 @@ TEST(Svg, HistogramCountsAndClamps) {
   EXPECT_THROW(histogram({0.6}, 0.5, 1.0, 10, o), cai::Error);
 }
 
+TEST(Svg, ReliabilityDiagramBarsUpToTheAccuracyAndTheDiagonal) {
+  ChartOptions o;
+  o.name = "rel";
+  // Five bins of [0.5, 1]: two empty, the others at accuracy 1, 0.5, 0.25.
+  const std::vector<ReliabilityBar> bins = {{0.5, 0.6, 2, 0.55, 1.0},
+                                            {0.6, 0.7, 0, 0.0, 0.0},
+                                            {0.7, 0.8, 4, 0.75, 0.5},
+                                            {0.8, 0.9, 0, 0.0, 0.0},
+                                            {0.9, 1.0, 8, 0.95, 0.25}};
+  const std::string s = reliability_diagram(bins, o);
+  EXPECT_EQ(all(s, "data-count=\"([0-9]+)\""), (std::vector<std::string>{"2", "4", "8"}));
+  const auto hs = all(s,
+                      "<rect class=\"mark\" x=\"[0-9.]+\" y=\"[0-9.]+\" width=\"[0-9.]+\" "
+                      "height=\"([0-9.]+)\"");
+  ASSERT_EQ(hs.size(), 3u);
+  EXPECT_NEAR(std::stod(hs[0]), 2 * std::stod(hs[1]), 0.2);  // accuracy 1 vs 0.5
+  EXPECT_NEAR(std::stod(hs[1]), 2 * std::stod(hs[2]), 0.2);  // 0.5 vs 0.25
+  EXPECT_EQ(all(s, "<circle class=\"(mark)\"").size(), 3u);  // a marker per non-empty bin
+  EXPECT_NE(s.find("perfect calibration"), std::string::npos);
+  EXPECT_NE(s.find("stroke-dasharray"), std::string::npos);
+  o.name = "";
+  EXPECT_THROW(reliability_diagram(bins, o), cai::Error);
+}
+
 }  // namespace

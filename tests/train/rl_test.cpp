@@ -48,6 +48,25 @@ TEST(RlLosses, RlooAdvantageIsRewardMinusMeanOfTheOthers) {
   EXPECT_THROW(rloo_advantages({1, 2, 3}, 2), Error);
 }
 
+TEST(RlLosses, GrpoAdvantageIsRewardMinusGroupMeanOverGroupStd) {
+  // Group 1: mean 3, deviations -2, -1, 0, 3; sample variance (4 + 1 + 0 + 9) / 3 = 14 / 3.
+  // Group 2: all equal, so every advantage is 0.
+  const auto a = grpo_advantages({1, 2, 3, 6, 5, 5, 5, 5}, 4, true);
+  const double sd = std::sqrt(14.0 / 3.0);
+  const std::vector<double> want = {
+      -2 / (sd + 1e-4), -1 / (sd + 1e-4), 0, 3 / (sd + 1e-4), 0, 0, 0, 0};
+  ASSERT_EQ(a.size(), want.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], want[i], 1e-12) << i;
+  // Without scaling (Dr. GRPO): the deviations themselves. Groups of two: +-half the gap.
+  const auto b = grpo_advantages({1, 2, 3, 6, 0.5, -0.5}, 2, false);
+  const std::vector<double> bw = {-0.5, 0.5, -1.5, 1.5, 0.5, -0.5};
+  for (std::size_t i = 0; i < b.size(); ++i) EXPECT_NEAR(b[i], bw[i], 1e-12) << i;
+  const auto c = grpo_advantages({0, 1}, 2, true);  // sd = sqrt(0.5)
+  EXPECT_NEAR(c[1], 0.5 / (std::sqrt(0.5) + 1e-4), 1e-12);
+  EXPECT_THROW(grpo_advantages({1, 2}, 1, true), Error);
+  EXPECT_THROW(grpo_advantages({1, 2, 3}, 2, true), Error);
+}
+
 TEST(RlLosses, GaeOnATinySequence) {
   // gamma 0.9, lambda 0.8: delta_2 = 1 - 0.4 = 0.6; delta_1 = 0.9 * 0.4 - 0.2 = 0.16;
   // delta_0 = 0.9 * 0.2 - 0.5 = -0.32; A_1 = 0.16 + 0.72 * 0.6 = 0.592;
@@ -169,6 +188,13 @@ RlOptions toy_options(const std::string& name, RlAlgorithm algo) {
   o.lr = 1e-2;
   o.kl_coef = 0.5;
   o.progress = false;
+  if (algo == RlAlgorithm::grpo) {
+    // k3 in the loss (as DeepSeekMath) is the gradient of KL(reference || policy), which holds
+    // the policy differently: 0.4 lands where the others do (0.5: score 1.7, KL 1.3 nats;
+    // 0.2: score 5.4, KL 13).
+    o.kl_estimator = KlEstimator::k3;
+    o.kl_coef = 0.4;
+  }
   if (algo == RlAlgorithm::ppo) {
     o.lr = 3e-3;
     o.epochs = 2;
@@ -214,6 +240,16 @@ void expect_reward_rises(RlAlgorithm algo, const std::string& name) {
         "loss/policy", "clipfrac", "approx_kl", "grad_norm", "lr", "samples_per_s"})
     EXPECT_TRUE(m.back().contains(k)) << k;
   EXPECT_EQ(m.back().contains("loss/value"), algo == RlAlgorithm::ppo);
+  EXPECT_EQ(m.back().contains("loss/kl"), algo == RlAlgorithm::grpo);
+  if (algo == RlAlgorithm::grpo) {
+    // The KL is a term of the loss, not of the reward; on the first update the policy is the
+    // reference and the sampler (ratio 1, KL 0), and the loss is minus the mean advantage,
+    // 0 for advantages centred in every group.
+    for (const auto& line : m) EXPECT_EQ(line["reward"], line["score"]);
+    EXPECT_NEAR(m.front()["loss/policy"].get<double>(), 0.0, 1e-5);
+    EXPECT_NEAR(m.front()["loss/kl"].get<double>(), 0.0, 1e-6);
+    EXPECT_GT(m.back()["loss/kl"].get<double>(), 0.0);
+  }
   if (algo == RlAlgorithm::rloo) {
     // One update per rollout: its forward pass (the autograd path) sees the policy that
     // sampled, as the fused no-grad path scored it: the ratio is 1 up to rounding.
@@ -227,6 +263,7 @@ void expect_reward_rises(RlAlgorithm algo, const std::string& name) {
 
 TEST(RlTrain, RlooRaisesAToyRewardWithBoundedKl) { expect_reward_rises(RlAlgorithm::rloo, "rloo"); }
 TEST(RlTrain, PpoRaisesAToyRewardWithBoundedKl) { expect_reward_rises(RlAlgorithm::ppo, "ppo"); }
+TEST(RlTrain, GrpoRaisesAToyRewardWithBoundedKl) { expect_reward_rises(RlAlgorithm::grpo, "grpo"); }
 
 TEST(RlTrain, LargeKlCoefficientHoldsThePolicyNearTheReference) {
   auto run = [](double kl_coef, const std::string& name) {
@@ -444,7 +481,28 @@ TEST(RlCli, TrainsAgainstARewardModelDirectory) {
   EXPECT_EQ(cai(base + " -k 2 --algorithm ppo").code, 0);
   const auto bad = cai(base + " --algorithm a2c");
   EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.out.find("rloo or ppo"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("rloo, grpo or ppo"), std::string::npos) << bad.out;
+  // GRPO, and a judge reward without its constitution.
+  EXPECT_EQ(cai(base + " -k 2 --algorithm grpo").code, 0);
+  const auto no_c = cai(base + " -k 2 --reward judge");
+  EXPECT_NE(no_c.code, 0);
+  EXPECT_NE(no_c.out.find("--constitution"), std::string::npos) << no_c.out;
+  // The constitution judge as the reward (the starting policy judges, on a backend of its own).
+  write_text(dir / "c.yaml",
+             "name: t\nprinciples:\n  - name: kind\n    critique: Is it kind?\n"
+             "    revision: Be kind.\n    comparison: Which is kinder?\n");
+  const auto judged =
+      cai("train rl --model " + (dir / "policy").string() + " --prompts " +
+          (dir / "prompts.jsonl").string() + " --out " + (dir / "run-judge").string() +
+          " --steps 2 --prompts-per-step 2 --max-new-tokens 6 --lr 1e-3 --quiet"
+          " --chat-template chatml --threads 1 -k 2 --algorithm grpo"
+          " --reward judge -c " +
+          (dir / "c.yaml").string());
+  ASSERT_EQ(judged.code, 0) << judged.out;
+  for (const auto& line : metrics((dir / "run-judge").string())) {
+    EXPECT_GT(line["score"].get<double>(), 0.0);  // a probability
+    EXPECT_LT(line["score"].get<double>(), 1.0);
+  }
   const auto k1 = cai(base + " -k 1");
   EXPECT_NE(k1.code, 0);
   EXPECT_NE(k1.out.find("samples_per_prompt"), std::string::npos) << k1.out;

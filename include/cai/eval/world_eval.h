@@ -10,6 +10,10 @@
 //  - comparisons: two sampled responses per prompt that the oracle ranks differently on a
 //    principle are compared by the judge with that principle's question, in both orders
 //    (averaged); agreement with the oracle's preference;
+//  - judge calibration ("judge_calibration": {"critiques", "comparisons"}): for each of the two
+//    judgements above, the calibration of the judge's probabilities against the oracle
+//    (expected calibration error, reliability bins; eval/calibration.h) and agreement per
+//    principle with its 95% Wilson interval;
 //  - capability: the knowledge quiz (multiple choice by log-likelihood) and the free-generation
 //    fact task (right when the answer contains the fact and no other value of its attribute).
 #pragma once

@@ -42,7 +42,8 @@ enum class Stage : std::uint64_t {
   revision = 4,
   judge_principle = 5,
   judge_cot = 6,
-  sample = 7
+  sample = 7,
+  recovery = 8
 };
 std::uint64_t stream_id(std::uint64_t index, std::uint64_t round, Stage stage);
 // A uniform draw in [0, 1) fixed by (seed, stream).

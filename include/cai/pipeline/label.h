@@ -92,6 +92,12 @@ std::vector<std::string> judge_options(PromptFormat format);
 TextRequest cot_request(PromptFormat format, const std::string& prompt, const std::string& a,
                         const std::string& b, const std::string& question);
 
+// The principles judging item `key`, as indices into c.principles in constitution order:
+// ensemble -1 (or at least the principle count) all of them; 0 one, n > 0 n distinct ones,
+// drawn with the principles' weights from (seed, key).
+std::vector<std::size_t> pick_principles(const Constitution& c, std::uint64_t key,
+                                         std::int64_t ensemble, std::uint64_t seed);
+
 // Judges `pairs` (each pair's key fixes its principle draws and reasoning stream). Every
 // request of a stage goes to the judge in one call.
 std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,

@@ -1,5 +1,6 @@
 // Inline SVG plots for the HTML report: a line chart with several series, a grouped bar chart,
-// a signed bar chart (one colour per bar) and a histogram, each with axes, ticks and a legend.
+// a signed bar chart (one colour per bar), a histogram and a reliability diagram, each with
+// axes, ticks and a legend.
 // The SVG is static (no script needed to see it) and carries no external reference. Every plot
 // is <svg class="plot" data-plot="NAME">, and every drawn data element (line, bar, marker) has
 // class "mark", so a test or a reader's script can find the plots and check they drew something.
@@ -60,6 +61,20 @@ std::string bar_chart(const std::vector<Bar>& bars, const ChartOptions& opts);
 // end bins. Each bar carries data-count with its count.
 std::string histogram(const std::vector<double>& values, double lo, double hi, int bins,
                       const ChartOptions& opts);
+
+// One confidence bin of a reliability diagram (eval/calibration.h's bins, as the report reads
+// them from JSON).
+struct ReliabilityBar {
+  double lo = 0.0, hi = 1.0;  // the bin's confidence range
+  long long count = 0;
+  double confidence = 0.0;  // mean confidence of its predictions
+  double accuracy = 0.0;    // share of them that were right
+};
+
+// A reliability diagram: per non-empty bin a bar over its confidence range up to its accuracy
+// (data-count with its count) and a marker at (mean confidence, accuracy); the diagonal of
+// perfect calibration dashed. x runs over [first bin's lo, 1], y over [0, 1] as percentages.
+std::string reliability_diagram(const std::vector<ReliabilityBar>& bins, const ChartOptions& opts);
 
 // Tick positions covering [lo, hi] at a step of 1, 2 or 5 x 10^k, about `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target = 5);

@@ -31,10 +31,15 @@ struct Policy {
   std::string base_name;              // recorded in adapter_config.json
 };
 
+struct SftConstraint;
+
 // Cross-entropy on target (assistant) tokens only; also logs "mean_token_accuracy" (targets
-// whose label is the most likely token). With LoRA the base model is frozen.
+// whose label is the most likely token). With LoRA the base model is frozen. With a
+// constraint, the loss is the token-wise constrained objective of Qi et al. 2024
+// (token_constraint.h) and "nll" logs the cross-entropy beside it.
 std::unique_ptr<Objective> make_sft_objective(Policy policy, std::vector<SftExample> train,
-                                              std::vector<SftExample> eval);
+                                              std::vector<SftExample> eval,
+                                              const SftConstraint* constraint = nullptr);
 
 // Bradley-Terry on a scalar head over the last token; reports "accuracy" (pairs whose chosen
 // reward is higher; ties count half) and "rewards/chosen", "rewards/rejected",

@@ -6,6 +6,12 @@
 //   rloo  REINFORCE with the leave-one-out baseline over the k samples of a prompt (Ahmadian et
 //         al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from
 //         Human Feedback in LLMs"); the KL penalty is summed over the response into its reward.
+//   grpo  Group Relative Policy Optimization (Shao et al. 2024, "DeepSeekMath", section 4.1,
+//         eq. 3 with outcome supervision): each response's advantage is its reward minus the
+//         mean reward of its prompt's k samples, divided by their standard deviation
+//         (scale_rewards); no value head; the KL to the reference is a per-token term of the
+//         loss, not a penalty in the reward; the loss averages over each response's tokens,
+//         then over responses.
 //   ppo   PPO with a value head on the policy's hidden states, clipped policy objective and
 //         clipped value loss, GAE (Schulman et al. 2017 "Proximal Policy Optimization
 //         Algorithms"; 2016 "High-Dimensional Continuous Control Using GAE"); the KL penalty
@@ -33,6 +39,7 @@
 
 #include "cai/train/data.h"
 #include "cai/train/objective.h"
+#include "cai/train/reward.h"
 #include "cai/train/trainer.h"
 
 namespace cai {
@@ -43,8 +50,8 @@ namespace cai::train {
 
 class RewardModel;
 
-enum class RlAlgorithm { rloo, ppo };
-RlAlgorithm parse_rl_algorithm(const std::string& name);  // "rloo", "ppo"; throws
+enum class RlAlgorithm { rloo, grpo, ppo };
+RlAlgorithm parse_rl_algorithm(const std::string& name);  // "rloo", "grpo", "ppo"; throws
 const char* to_string(RlAlgorithm a);
 
 // Per-token KL estimators of KL(policy || reference) from the sampled token's log-probabilities
@@ -67,7 +74,7 @@ struct RlOptions {
   // Rollouts.
   std::int64_t steps = 100;              // rollouts (each followed by its updates)
   std::int64_t prompts_per_rollout = 8;  // prompts drawn per rollout (seeded order, cycling)
-  std::int64_t samples_per_prompt = 4;   // k responses per prompt; rloo needs k >= 2
+  std::int64_t samples_per_prompt = 4;   // k responses per prompt; rloo, grpo need k >= 2
   std::int64_t max_new_tokens = 64;      // per response (EOS included)
   double temperature = 1.0;              // sampling temperature; log-probabilities (policy,
                                          // reference) are of logits / temperature, so the
@@ -94,6 +101,7 @@ struct RlOptions {
   double lam = 0.95;                  // ppo: GAE lambda
   bool whiten_advantages = true;      // ppo: advantages whitened per rollout
   bool normalize_advantages = false;  // rloo: advantages divided by their std per rollout
+  bool scale_rewards = true;          // grpo: advantages divided by their group's std
 
   // Optimiser (AdamW, optim.h) and schedule (trainer.h's learning_rate over all updates).
   double lr = 1e-5;
@@ -115,16 +123,7 @@ struct RlOptions {
   void validate() const;        // throws naming the field
 };
 
-// A prompt to sample from: token ids as generation sees them, and its source form so a
-// reward model can re-tokenise prompt + response exactly as its training data was.
-struct RlPrompt {
-  std::vector<std::int32_t> tokens;   // BOS + rendered prompt (with generation prompt)
-  bool chat = false;                  // messages (the chat template) or raw text
-  std::string text;                   // raw text (chat false)
-  std::vector<ChatMessage> messages;  // the conversation so far (chat true)
-  std::vector<std::string> stop;      // stop strings (the template's end-of-turn markers)
-  std::int64_t line = 0;              // 1-based line in the prompts file (0: not from a file)
-};
+// RlPrompt, RewardQuery, RewardFn and Reward: cai/train/reward.h.
 
 // Lines {"prompt": str}, {"prompt": [messages]} or {"messages": [...]} (trailing assistant
 // messages are dropped, so SFT and preference files serve as prompts). Prompts longer than
@@ -132,16 +131,6 @@ struct RlPrompt {
 std::vector<RlPrompt> load_rl_prompts(const std::string& path, const Tokenizer& tok,
                                       const ChatTemplate& tmpl, std::int64_t max_prompt_length,
                                       bool add_bos = true);
-
-// One sampled response to score.
-struct RewardQuery {
-  const RlPrompt* prompt = nullptr;
-  std::vector<std::int32_t> response;  // generated ids (EOS / stop id included when hit)
-  std::string text;                    // response text without EOS and stop strings
-  bool truncated = false;              // cut by max_new_tokens
-};
-// Scores a batch of responses: one number per query, in order.
-using RewardFn = std::function<std::vector<double>(const std::vector<RewardQuery>&)>;
 
 // A reward model as a RewardFn: prompt + response text tokenised with the reward model's
 // tokenizer and `tmpl` as `cai rm score` does, then RewardModel::score. `rm` must outlive it.
@@ -162,10 +151,12 @@ struct RlSummary {
 RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
                    const RewardFn& reward, const RlOptions& opts);
 
-// `cai train rl`: loads the policy, the reward model and the prompts, then train_rl.
+// `cai train rl`: loads the policy, the reward (a reward model, or one the caller gives) and
+// the prompts, then train_rl.
 struct RlRunOptions {
   std::string model;                   // policy to train (required; carries a tokenizer)
-  std::string reward_model;            // reward model directory from `cai train rm` (required)
+  std::string reward_model;            // reward model directory from `cai train rm`; required
+                                       // unless run_rl is given a reward
   std::string prompts;                 // prompts JSONL (required)
   std::string chat_template;           // "" = the policy tokenizer's
   std::int64_t max_prompt_length = 0;  // 0: the model's context minus max_new_tokens
@@ -173,6 +164,8 @@ struct RlRunOptions {
   RlOptions rl;
   void validate() const;
 };
-RlSummary run_rl(const RlRunOptions& opts);
+// `reward` (optional): the reward to train against instead of opts.reward_model (e.g. the
+// constitution judge); it must outlive the call.
+RlSummary run_rl(const RlRunOptions& opts, const Reward* reward = nullptr);
 
 }  // namespace cai::train

@@ -24,6 +24,16 @@ torch::Tensor kl_estimate(const torch::Tensor& logp, const torch::Tensor& ref_lo
 // rewards [P*K] grouped by prompt (prompt p's samples at p*K .. p*K+K-1); K >= 2.
 std::vector<double> rloo_advantages(const std::vector<double>& rewards, std::int64_t k);
 
+// GRPO advantages with outcome supervision (Shao et al. 2024, DeepSeekMath, section 4.1.2):
+// each sample's reward minus the mean reward of its prompt's k samples, divided (scale) by
+// their standard deviation,
+//   A_i = (R_i - mean_g R) / (std_g R + 1e-4),
+// with the sample standard deviation (k - 1 in the denominator) and the 1e-4 of TRL's
+// GRPOTrainer, so a group whose rewards are all equal has advantages 0. Without scale (Liu et al.
+// 2025, "Understanding R1-Zero-Like Training", Dr. GRPO): A_i = R_i - mean_g R.
+// rewards [P*K] grouped by prompt as for rloo_advantages; K >= 2.
+std::vector<double> grpo_advantages(const std::vector<double>& rewards, std::int64_t k, bool scale);
+
 // Generalised advantage estimation over one response (Schulman et al. 2016, eq. 16), with
 // V = 0 after the last token (the episode ends there):
 //   delta_t = r_t + gamma V_{t+1} - V_t,   A_t = delta_t + gamma lambda A_{t+1},

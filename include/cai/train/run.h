@@ -20,6 +20,7 @@
 #include "cai/train/lora.h"
 #include "cai/train/losses.h"
 #include "cai/train/objectives.h"
+#include "cai/train/token_constraint.h"
 #include "cai/train/trainer.h"
 
 namespace cai::train {
@@ -41,7 +42,14 @@ struct RunOptions {
   void validate() const;       // everything that needs no file; throws naming the field
 };
 
-struct SftRunOptions : RunOptions {};
+struct SftRunOptions : RunOptions {
+  // Token-wise constrained fine-tuning (token_constraint.h, Qi et al. 2024) towards
+  // ref_model ("" = `model`, the starting weights) instead of plain cross-entropy.
+  bool constrain = false;
+  std::string ref_model;
+  TokenConstraintOptions constraint;
+  void validate() const;
+};
 
 struct DpoRunOptions : RunOptions {
   std::string ref_model;  // reference model; "" = `model` (the already-loaded model

@@ -1,0 +1,56 @@
+// Recovery rows from Phase 1's own pairs (Qi et al. 2024, "Safety Alignment Should Be Made
+// More Than Just a Few Tokens Deep", section 3, data augmentation with safety recovery
+// examples), so the augmentation needs no world: the assistant turn starts with the first
+// words of the model's own initial response, which a critique found violating and a revision
+// replaced, then turns back to that revision:
+//   {"messages": [{"role": "user", "content": PROMPT},
+//                 {"role": "assistant", "content": "<first words of init_response> - actually,
+//                                                   let me correct that: <final revision>"}]}
+// (TRL's conversational SFT format). A Phase 1 record is used when its final revision differs
+// from its initial response. The whole assistant turn is a target, as conversational rows
+// allow no other; the token-wise constrained objective (train/token_constraint.h) is what
+// keeps the first tokens of a response where the reference has them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cai/pipeline/label.h"
+
+namespace cai::pipeline {
+
+struct Phase1RecoveryOptions {
+  std::int64_t count = 100;            // rows written (records are drawn again, each time with
+                                       // a fresh start length, when there are fewer)
+  std::uint64_t seed = 0;              // record order and start lengths
+  std::int64_t max_prefix_words = 10;  // the start keeps 1 .. this many words (uniform), always
+                                       // leaving at least one word of the response out
+  std::string connector = " - actually, let me correct that: ";
+  void validate() const;  // throws cai::Error naming the field
+};
+
+struct Phase1RecoveryRow {
+  std::string id;                  // the record's id, when it has one
+  std::string prompt;              // the user's request
+  std::string violating_start;     // the first words of the initial response
+  std::string revision;            // the final revision the turn returns to
+  std::string assistant;           // violating_start + connector + revision
+  nlohmann::json to_json() const;  // the SFT row {"messages": [user, assistant]}
+};
+
+// `opts.count` rows from the pairs of read_phase1_pairs (a = initial response, b = final
+// revision), drawn in a seeded order among those whose b differs from a. Throws cai::Error
+// when no pair qualifies.
+std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>& pairs,
+                                                    const Phase1RecoveryOptions& opts);
+
+// The rows of a Phase 1 output file written as JSONL (atomically) to `out`; returns the count.
+std::size_t write_phase1_recovery_rows(const std::filesystem::path& phase1,
+                                       const std::filesystem::path& out,
+                                       const Phase1RecoveryOptions& opts);
+
+}  // namespace cai::pipeline

@@ -1,0 +1,99 @@
+// Recovery rows from Phase 1's pairs (see include/cai/pipeline/recovery.h).
+#include "cai/pipeline/recovery.h"
+
+#include <algorithm>
+
+#include "cai/io/error.h"
+#include "cai/io/file.h"
+
+namespace cai::pipeline {
+namespace {
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t b = s.find_first_not_of(' ', i);
+    if (b == std::string::npos) break;
+    const std::size_t e = std::min(s.find(' ', b), s.size());
+    out.push_back(s.substr(b, e - b));
+    i = e;
+  }
+  return out;
+}
+
+// A uniform index below n from the draw of (seed, index, round).
+std::size_t draw_below(std::uint64_t seed, std::uint64_t index, std::uint64_t round,
+                       std::size_t n) {
+  const double u = uniform_draw(seed, stream_id(index, round, Stage::recovery));
+  return std::min(n - 1, static_cast<std::size_t>(u * static_cast<double>(n)));
+}
+
+}  // namespace
+
+void Phase1RecoveryOptions::validate() const {
+  CAI_CHECK(count > 0, "recovery rows: count must be positive, got {}", count);
+  CAI_CHECK(max_prefix_words >= 1, "recovery rows: max_prefix_words must be >= 1, got {}",
+            max_prefix_words);
+  CAI_CHECK(connector.find("\n\n") == std::string::npos,
+            "recovery rows: connector must not hold a blank line (it would end the response)");
+}
+
+nlohmann::json Phase1RecoveryRow::to_json() const {
+  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
+                                              {{"role", "assistant"}, {"content", assistant}}})}};
+}
+
+std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>& pairs,
+                                                    const Phase1RecoveryOptions& opts) {
+  opts.validate();
+  std::vector<std::size_t> usable;
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    if (pairs[i].a != pairs[i].b && !split_words(pairs[i].a).empty() && !pairs[i].b.empty())
+      usable.push_back(i);
+  CAI_CHECK(!usable.empty(),
+            "recovery rows: no Phase 1 record was revised (every final response equals its "
+            "initial one)");
+  std::vector<Phase1RecoveryRow> rows;
+  std::vector<std::size_t> order;
+  std::uint64_t pass = 0;
+  for (std::int64_t r = 0; r < opts.count; ++r) {
+    if (order.empty()) {
+      // A seeded shuffle (Fisher-Yates) of the usable records for each pass over them.
+      order = usable;
+      for (std::size_t i = order.size() - 1; i > 0; --i)
+        std::swap(order[i], order[draw_below(opts.seed, i, 2 * pass, i + 1)]);
+      std::reverse(order.begin(), order.end());
+      ++pass;
+    }
+    const PairInput& p = pairs[order.back()];
+    order.pop_back();
+    const auto words = split_words(p.a);
+    const auto most = static_cast<std::size_t>(std::max<std::int64_t>(
+        1, std::min<std::int64_t>(opts.max_prefix_words,
+                                  static_cast<std::int64_t>(words.size()) - 1)));
+    const std::size_t keep = 1 + draw_below(opts.seed, static_cast<std::uint64_t>(r), 1, most);
+    Phase1RecoveryRow row;
+    row.id = p.id;
+    row.prompt = p.prompt;
+    for (std::size_t w = 0; w < keep && w < words.size(); ++w)
+      row.violating_start += (w ? " " : "") + words[w];
+    row.revision = p.b;
+    row.assistant = row.violating_start + opts.connector + row.revision;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::size_t write_phase1_recovery_rows(const std::filesystem::path& phase1,
+                                       const std::filesystem::path& out,
+                                       const Phase1RecoveryOptions& opts) {
+  const auto rows = phase1_recovery_rows(read_phase1_pairs(phase1), opts);
+  std::string text;
+  for (const auto& r : rows) text += r.to_json().dump() + "\n";
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+  write_file_atomic(out, text);
+  return rows.size();
+}
+
+}  // namespace cai::pipeline

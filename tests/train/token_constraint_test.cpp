@@ -1,0 +1,227 @@
+// Token-wise constrained fine-tuning (token_constraint.h, Qi et al. 2024 eq. 3): its betas, its
+// per-token loss and gradient by hand and by finite differences, the SFT objective against a
+// direct computation from the model's logits, the reference cache, and the command.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../cli/run_cai.h"
+#include "cai/io/error.h"
+#include "cai/io/jsonl.h"
+#include "cai/model/loader.h"
+#include "cai/train/objectives.h"
+#include "cai/train/token_constraint.h"
+#include "tiny_data.h"
+
+namespace cai::train {
+namespace {
+
+using train_test::temp_dir;
+using train_test::tiny_loaded;
+using train_test::write_text;
+
+double softplus(double x) { return std::log1p(std::exp(x)); }
+
+TEST(TokenConstraint, BetasOfThePaper) {
+  TokenConstraintOptions o;  // beta 0.1, first-token bias 5, bias 20 over the first 5 tokens
+  const auto b = token_betas(7, o);
+  const std::vector<double> want = {0.5, 2, 2, 2, 2, 0.1, 0.1};
+  ASSERT_EQ(b.size(), want.size());
+  for (std::size_t i = 0; i < b.size(); ++i) EXPECT_NEAR(b[i], want[i], 1e-12) << i;
+  EXPECT_EQ(token_betas(2, o), (std::vector<double>{0.5, 2.0}));
+  // Targets restart the count at each run (each assistant turn); position 0 is never one.
+  const auto t = target_betas({1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}, o);
+  const std::vector<double> tw = {0.5, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
+  ASSERT_EQ(t.size(), tw.size());
+  for (std::size_t i = 0; i < t.size(); ++i) EXPECT_NEAR(t[i], tw[i], 1e-12) << i;
+  o.bias_length = 0;
+  EXPECT_EQ(token_betas(3, o), (std::vector<double>{0.1, 0.1, 0.1}));
+  o.beta = 0;
+  EXPECT_THROW(o.validate(), Error);
+}
+
+// -(2/beta) log sigmoid(beta d) = (2/beta) log(1 + e^(-beta d)), d = logp - ref; its
+// derivative in logp is -2 sigmoid(-beta d) = -2 / (1 + e^(beta d)).
+TEST(TokenConstraint, LossAndGradientByHandAndFiniteDifferences) {
+  const std::vector<double> lp = {-1.0, -2.5, -0.3, -4.0}, ref = {-2.0, -2.0, -0.3, -1.0},
+                            beta = {0.5, 2.0, 2.0, 0.1};
+  auto t = [](const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); };
+  auto logp = t(lp).set_requires_grad(true);
+  const auto loss = token_constrained_loss(logp, t(ref), t(beta));
+  loss.sum().backward();
+  for (std::size_t i = 0; i < lp.size(); ++i) {
+    const double d = lp[i] - ref[i], b = beta[i];
+    EXPECT_NEAR(loss[static_cast<std::int64_t>(i)].item<double>(), 2.0 / b * softplus(-b * d),
+                1e-12)
+        << i;
+    const double grad = logp.grad()[static_cast<std::int64_t>(i)].item<double>();
+    EXPECT_NEAR(grad, -2.0 / (1.0 + std::exp(b * d)), 1e-12) << i;
+    const double h = 1e-6;
+    auto at = [&](double x) { return 2.0 / b * softplus(-b * (x - ref[i])); };
+    EXPECT_NEAR(grad, (at(lp[i] + h) - at(lp[i] - h)) / (2 * h), 1e-7) << i;
+  }
+  // d = 0: (2/beta) log 2 whatever the model; as beta -> 0 the gradient is cross-entropy's -1.
+  EXPECT_NEAR(loss[2].item<double>(), std::log(2.0), 1e-12);
+  auto small = t({-1.0}).set_requires_grad(true);
+  token_constrained_loss(small, t({-3.0}), t({1e-6})).sum().backward();
+  EXPECT_NEAR(small.grad()[0].item<double>(), -1.0, 1e-5);
+  EXPECT_THROW(token_constrained_loss(logp, t({1.0}), t(beta)), Error);
+}
+
+// One example, two assistant turns: targets at 2-3 (a run of two) and 5-11 (a run of seven).
+SftExample two_turn_example() {
+  SftExample ex;
+  ex.seq.tokens = {1, 50, 61, 72, 83, 94, 105, 116, 127, 138, 149, 160};
+  ex.seq.target = {0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1};
+  ex.line = 1;
+  return ex;
+}
+
+// The objective straight from the model's logits: log_softmax at t - 1, the target's entry,
+// the paper's loss with the betas written out by hand.
+torch::Tensor direct_loss(LlamaModel& model, const SftExample& ex, const std::vector<double>& ref,
+                          torch::Tensor* nll = nullptr) {
+  std::vector<std::int64_t> ids(ex.seq.tokens.begin(), ex.seq.tokens.end());
+  const auto tokens = torch::tensor(ids, torch::kInt64).unsqueeze(0);
+  const auto logp = torch::log_softmax(model.forward(tokens)[0].to(torch::kFloat64), -1);
+  const std::vector<double> beta = {0.5, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
+  torch::Tensor total = torch::zeros({}, torch::kFloat64), ce = torch::zeros({}, torch::kFloat64);
+  std::size_t k = 0;
+  for (std::size_t t = 1; t < ids.size(); ++t) {
+    if (!ex.seq.target[t]) continue;
+    const auto lp = logp[static_cast<std::int64_t>(t - 1)][ids[t]];
+    total = total + 2.0 / beta[k] * torch::softplus(-beta[k] * (lp - ref[k]));
+    ce = ce - lp;
+    ++k;
+  }
+  EXPECT_EQ(k, beta.size());
+  if (nll) *nll = ce;
+  return total;
+}
+
+TEST(TokenConstraint, SftObjectiveEqualsADirectComputationAndItsGradient) {
+  const SftExample ex = two_turn_example();
+  std::vector<double> ref;
+  for (int k = 0; k < 9; ++k) ref.push_back(-5.5 + 0.2 * k);  // about the tiny model's level
+  SftConstraint c;
+  c.train_ref.tokens = {ref};
+  auto lm = tiny_loaded(3);
+  auto obj = make_sft_objective(Policy{&lm, nullptr, "tiny"}, {ex}, {}, &c);
+  const Metrics m = obj->train_micro({0}, 1.0);
+
+  auto twin = tiny_loaded(3);  // the same weights, through another code path
+  torch::Tensor nll;
+  const auto want = direct_loss(*twin.model, ex, ref, &nll);
+  EXPECT_NEAR(m.at("loss"), want.item<double>(), 1e-4 * std::abs(want.item<double>()));
+  EXPECT_NEAR(m.at("nll"), nll.item<double>(), 1e-4 * nll.item<double>());
+  want.backward();
+  const auto got_grads = obj->trainable();
+  const auto want_params = twin.model->named_parameters(true);
+  double worst = 0, scale = 0;
+  for (const auto& p : got_grads) {
+    const auto& w = want_params[p.name];
+    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
+    worst = std::max(worst, (p.tensor.grad() - w.grad()).abs().max().item<double>());
+    scale = std::max(scale, w.grad().abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-4 * scale) << "objective and direct gradients differ";
+
+  // A finite difference along one weight of the first layer matches the gradient.
+  torch::NoGradGuard no_grad;
+  auto& w = want_params[got_grads.front().name];
+  const double g = w.grad().flatten()[7].item<double>();
+  const float orig = w.flatten()[7].item<float>();
+  const float h = 1e-2f;
+  w.flatten()[7] = orig + h;
+  const double up = direct_loss(*twin.model, ex, ref).item<double>();
+  w.flatten()[7] = orig - h;
+  const double down = direct_loss(*twin.model, ex, ref).item<double>();
+  w.flatten()[7] = orig;
+  EXPECT_NEAR((up - down) / (2 * h), g, 2e-2 * std::max(1.0, std::abs(g)));
+}
+
+TEST(TokenConstraint, AtItsReferenceEveryTokenCostsTwoOverBetaLogTwo) {
+  // The reference is the model itself: every d_t = 0, so the loss is sum_t (2/beta_t) log 2
+  // = 2 log 2 (1/0.5 + 1/2 + 1/0.5 + 4 * 1/2 + 2 * 1/0.1) = 2 log 2 * 26.5.
+  auto lm = tiny_loaded(4);
+  const std::vector<SftExample> train = {two_turn_example()};
+  SftConstraint c;
+  c.train_ref = compute_token_ref_logps(train, lm);
+  ASSERT_EQ(c.train_ref.tokens.size(), 1u);
+  ASSERT_EQ(c.train_ref.tokens[0].size(), 9u);
+  auto obj = make_sft_objective(Policy{&lm, nullptr, "tiny"}, train, {}, &c);
+  const Metrics m = obj->train_micro({0}, 1.0);
+  EXPECT_NEAR(m.at("loss"), 2 * std::log(2.0) * 26.5, 1e-3);
+  // Reference values for other examples, or a wrong count, are refused.
+  SftConstraint bad = c;
+  bad.train_ref.tokens[0].pop_back();
+  EXPECT_THROW(make_sft_objective(Policy{&lm, nullptr, "tiny"}, train, {}, &bad), Error);
+}
+
+TEST(TokenConstraint, ReferenceCacheIsReadBackAndRecomputedWhenStale) {
+  const auto dir = temp_dir("tokref");
+  const auto file = token_ref_cache_path(dir / "data.jsonl", std::string(64, 'a'));
+  EXPECT_EQ(file.filename().string(), "data.jsonl.tokref-aaaaaaaaaaaaaaaa.json");
+  auto lm = tiny_loaded(5);
+  std::vector<SftExample> ex = {two_turn_example()};
+  int loads = 0;
+  auto ref = [&]() -> LoadedModel& {
+    ++loads;
+    return lm;
+  };
+  const auto a = load_or_compute_token_ref_logps(file, ex, ref);
+  const auto b = load_or_compute_token_ref_logps(file, ex, ref);
+  EXPECT_EQ(loads, 1);  // the second call read the file
+  ASSERT_EQ(a.tokens.size(), 1u);
+  for (std::size_t i = 0; i < a.tokens[0].size(); ++i)
+    EXPECT_NEAR(a.tokens[0][i], b.tokens[0][i], 1e-12);
+  ex[0].seq.tokens[3] = 99;  // other examples: recomputed
+  load_or_compute_token_ref_logps(file, ex, ref);
+  EXPECT_EQ(loads, 2);
+  write_text(file, "{not json");  // corrupt: recomputed
+  load_or_compute_token_ref_logps(file, ex, ref);
+  EXPECT_EQ(loads, 3);
+}
+
+TEST(TokenConstraint, TrainSftWithTheConstraint) {
+  const auto dir = temp_dir("tokref-cli");
+  save_model_dir(tiny_loaded(6), dir / "model", DType::F32);
+  write_text(dir / "sft.jsonl",
+             "{\"messages\": [{\"role\": \"user\", \"content\": \"hello there\"}, {\"role\": "
+             "\"assistant\", \"content\": \"good good day\"}]}\n"
+             "{\"messages\": [{\"role\": \"user\", \"content\": \"say something\"}, {\"role\": "
+             "\"assistant\", \"content\": \"a bad day\"}]}\n");
+  const std::string base = "train sft --model " + (dir / "model").string() + " --data " +
+                           (dir / "sft.jsonl").string() +
+                           " --max-steps 2 --lr 1e-3 --chat-template chatml --quiet --threads 1";
+  const auto r = testing_util::run_cai(base + " --out " + (dir / "run").string() +
+                                       " --token-constraint --constraint-beta 0.2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  for_each_jsonl(dir / "run" / "metrics.jsonl",
+                 [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines.front().contains("nll")) << lines.front().dump();
+  // The first step starts at the reference: every target costs (2 / beta_t) log 2, at least
+  // (2 / (0.2 * 20)) log 2 = 0.347 and at most (2 / 0.2) log 2 = 6.93.
+  EXPECT_GT(lines.front()["loss"].get<double>(), 0.34);
+  EXPECT_LT(lines.front()["loss"].get<double>(), 6.94);
+  bool cached = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    cached = cached || e.path().filename().string().find("sft.jsonl.tokref-") == 0;
+  EXPECT_TRUE(cached);
+  // Its options are part of the run: a resume with another beta is refused.
+  const auto again = testing_util::run_cai(base + " --out " + (dir / "run").string() +
+                                           " --token-constraint --constraint-beta 0.3 --resume");
+  EXPECT_NE(again.code, 0);
+  const auto no = testing_util::run_cai(base + " --out " + (dir / "run2").string() +
+                                        " --ref-model " + (dir / "model").string());
+  EXPECT_NE(no.code, 0);
+  EXPECT_NE(no.out.find("constrain"), std::string::npos) << no.out;
+}
+
+}  // namespace
+}  // namespace cai::train
