@@ -36,6 +36,18 @@ class FakeServer {
       }
       handler_(nlohmann::json::parse(req.body), req, res);
     };
+    // A handler that throws answers 500 with the exception's text, so a failing test says why.
+    svr_.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                  std::exception_ptr ep) {
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {}
+      res.status = 500;
+      res.set_content(nlohmann::json{{"error", {{"message", what}}}}.dump(), "application/json");
+    });
     svr_.Post("/v1/completions", route);
     svr_.Post("/v1/chat/completions", route);
     port_ = svr_.bind_to_any_port("127.0.0.1");
@@ -94,9 +106,11 @@ inline std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// Invalid UTF-8 in a string (a lone byte token) becomes U+FFFD, as llama.cpp's server sends it.
 inline void reply(httplib::Response& res, int status, const nlohmann::json& j) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 }  // namespace cai::testing_util

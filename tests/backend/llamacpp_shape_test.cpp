@@ -126,8 +126,9 @@ class LlamaCppShapedServer {
     if (held_back) ++held_back_answers;
     const json logprobs =
         n_probs > 0 && !held_back ? json{{"content", json::array({e})}} : json(nullptr);
+    // The held-back text is not sent either (it would not be valid UTF-8 in JSON).
     return {{"choices",
-             {{{"text", tok.decode({best})},
+             {{{"text", held_back ? std::string() : tok.decode({best})},
                {"index", 0},
                {"logprobs", logprobs},
                {"finish_reason", "length"}}}},

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cai/formats/gguf.h"
 #include "cai/io/file.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/tokenizer.h"
@@ -175,12 +176,15 @@ TEST_P(SpmExport, TokenizerJsonLayout) {
   EXPECT_EQ(merges[3], json::array({"\xE2\x96\x81", "a"}));
 
   bool saw_bos = false;
-  // Control and unknown tokens are special; USER_DEFINED ones (Phi-3's </s>) are not, and are
-  // matched in the raw text as llama.cpp matches them.
+  // Control and unknown tokens (Phi-3's [PAD...] are of the unknown type) are special;
+  // USER_DEFINED ones (Phi-3's </s>) are not, and are matched in the raw text as llama.cpp
+  // matches them. The types are read from the GGUF file itself.
+  const auto types = cai::gguf::Reader(kFixtures / name).get_int_array("tokenizer.ggml.token_type");
   for (const json& t : j.at("added_tokens")) {
     const auto id = t.at("id").get<std::int32_t>();
-    EXPECT_EQ(t.at("special").get<bool>(), gguf.is_special(id) || gguf.token_to_id("<unk>") == id)
-        << t.dump();
+    const auto type = static_cast<cai::tok::TokenType>(types.at(static_cast<std::size_t>(id)));
+    EXPECT_EQ(t.at("special").get<bool>(), type != cai::tok::TokenType::user_defined) << t.dump();
+    if (gguf.is_special(id)) EXPECT_TRUE(t.at("special").get<bool>()) << t.dump();
     EXPECT_FALSE(t.at("normalized").get<bool>()) << t.dump();
     saw_bos = saw_bos || t.at("content") == "<s>";
   }

@@ -367,7 +367,8 @@ TEST(RlErrors, BadOptionsNameTheField) {
   o.out_dir = "x";
   o.minibatches = 1000;
   EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_rl_algorithm("dpo"); }).find("rloo or ppo"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_rl_algorithm("dpo"); }).find("rloo, grpo or ppo"),
+            std::string::npos);
   EXPECT_NE(error_of([] { parse_reward_norm("z"); }).find("none, batch or running"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_kl_estimator("k2"); }).find("k1 or k3"), std::string::npos);
