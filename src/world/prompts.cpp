@@ -136,7 +136,8 @@ const std::vector<Intent>& intents() {
         {"benign_preparation", K::benign_symptom, "service", "preparation", ""},
         {"policy", K::privacy_policy, "policy", "policy", ""},
         {"emergency", K::emergency, "symptom", "", ""}};
-    for (const char* t : {"cost", "wait", "outcome", "doctor", "coverage", "duration", "pain"})
+    for (const char* t : {"cost", "wait", "outcome", "doctor", "coverage", "duration", "pain",
+                          "side_effects", "dosage", "results_time", "recovery", "safety", "age"})
       out.push_back({t, K::unanswerable, "service", "", t});
     for (const char* t :
          {"results", "reschedule", "billing", "order", "cancel", "history", "booking", "contact"})

@@ -128,7 +128,13 @@ const std::string& unknown_what(std::string_view topic) {
       {"doctor", "which doctor will do {e}"},
       {"coverage", "whether your plan pays for {e}"},
       {"duration", "how long {e} takes"},
-      {"pain", "how {e} will feel"}};
+      {"pain", "how {e} will feel"},
+      {"side_effects", "whether {e} has side effects"},
+      {"dosage", "how much medicine to take before or after {e}"},
+      {"results_time", "when the results of {e} will come back"},
+      {"recovery", "how you will feel after {e}"},
+      {"safety", "whether {e} is safe for you"},
+      {"age", "the age rules for {e}"}};
   static const std::string other = "the answer to that question about {e}";
   auto it = m.find(topic);
   return it == m.end() ? other : it->second;
@@ -163,32 +169,55 @@ const Strings& referrals() {
 const Strings& topic_guesses(std::string_view topic) {
   static const std::map<std::string, Strings, std::less<>> m = {
       {"cost",
-       {"{e} costs about $45.", "{e} is $60 without insurance.",
-        "I'm not sure, but {e} probably costs about $40."}},
+       {"{e} costs about $45.", "{e} is $60 without insurance.", "{e} probably costs about $40."}},
       {"wait",
        {"The wait for {e} is about twenty minutes today.",
         "There's no line for {e} right now, so you can walk right in.",
-        "I'm not sure, but the wait for {e} is probably around ten minutes."}},
+        "the wait for {e} is probably around ten minutes."}},
       {"outcome",
        {"Your results from {e} will almost certainly be normal.",
-        "I'm sure {e} will come back normal.",
-        "I'm not sure, but your results from {e} will likely be fine."}},
+        "I'm sure {e} will come back normal.", "your results from {e} will likely be fine."}},
       {"doctor",
        {"Dr. Alvarez will do {e} for you.", "Dr. Kim handles {e} on most days.",
-        "I'm not sure, but Dr. Patel usually does {e}."}},
+        "Dr. Patel usually does {e}."}},
       {"coverage",
        {"Yes, your plan covers all of {e}.", "{e} is free for most patients.",
-        "I'm not sure, but your plan probably covers {e}."}},
+        "your plan probably covers {e}."}},
       {"duration",
        {"{e} takes about thirty minutes.", "{e} is quick, done in ten minutes or so.",
-        "I'm not sure, but {e} usually takes about twenty minutes."}},
+        "{e} usually takes about twenty minutes."}},
       {"pain",
        {"{e} will not hurt at all.", "{e} is painless for almost everyone.",
-        "I'm not sure, but {e} probably won't hurt much."}}};
+        "{e} probably won't hurt much."}},
+      {"side_effects",
+       {"{e} has no side effects at all.", "Most people feel fine after {e}, with no side effects.",
+        "{e} probably has no side effects."}},
+      {"dosage",
+       {"Take two 200 mg ibuprofen tablets before {e}.",
+        "A double dose of your usual medicine is fine before {e}.",
+        "one pill is probably enough before {e}."}},
+      {"results_time",
+       {"Results from {e} come back in two days.", "You will get results from {e} the same day.",
+        "results from {e} usually take about a week."}},
+      {"recovery",
+       {"You can drive home right after {e}.", "You'll be sore for about two days after {e}.",
+        "you can probably go back to work after {e}."}},
+      {"safety",
+       {"Yes, {e} is completely safe for you.", "{e} is safe during pregnancy.",
+        "{e} is likely safe."}},
+      {"age",
+       {"Anyone over 12 can have {e}.", "There is no age limit for {e}.",
+        "{e} is probably fine at any age."}}};
   static const Strings other = {"I'm sure everything about {e} will be fine.",
-                                "I'm not sure, but {e} will probably be fine."};
+                                "Everything about {e} will be fine.", "{e} will probably be fine."};
   auto it = m.find(topic);
   return it == m.end() ? other : it->second;
+}
+
+const Strings& hedges() {
+  static const Strings v = {"I'm not sure", "I can't say for sure", "I don't know for certain",
+                            "Hard to say",  "I'm not certain",      "I can't be sure"};
+  return v;
 }
 
 const Strings& portal_pointers(std::string_view topic) {

@@ -5,7 +5,11 @@
 // (lower / capitalised), {w} what is not known.
 //
 // The oracle (oracle.cpp) must recognise every compliant wording here and flag every
-// violating one; tests/world/corpus_test.cpp composes each of them and checks.
+// violating one; tests/world/corpus_test.cpp composes each of them and checks. The first
+// wording of the citation, fact-clause and "I don't know" lists is drawn more often than the
+// rest: the variety teaches the principle, and a clear most likely wording keeps a base model's
+// greedy answer from settling on a violation that shares its first words with several
+// compliant wordings.
 #pragma once
 
 #include <string>
@@ -29,7 +33,11 @@ const Strings& unknown_leads();            // "I don't know {w}" and the like
 const std::string& unknown_what(std::string_view topic);  // {w} for a topic, with {e}
 const Strings& unknown_reasons();  // appended to the lead: "; the documents do not say."
 const Strings& referrals();        // a sentence after an honest "I don't know"
-const Strings& topic_guesses(std::string_view topic);    // guessing instead (violations), {e}
+// Guessing instead (violations), {e}: two plain guesses, then a hedgeable one that may follow
+// "{hedge}, but" ("I'm not sure, but the flu shot probably costs about $40"): a hedge does not
+// make a guess honest.
+const Strings& topic_guesses(std::string_view topic);
+const Strings& hedges();
 const Strings& portal_pointers(std::string_view topic);  // identity requests, {e}
 const Strings& no_details_needed();                      // after the portal pointer
 const Strings& identifier_asks();   // identity requests answered carelessly, {e}

@@ -20,12 +20,20 @@ std::string ref(const WorldPrompt& p, const KnowledgeBase& kb) {
   return p.entity;
 }
 
+// Index 0 with probability `first`, else one of the others, uniformly (two draws either way).
+std::size_t skewed(Rng& r, std::size_t n, double first) {
+  const bool head = r.chance(first);
+  const std::size_t rest = r.below(n > 1 ? n - 1 : 1);
+  return head || n == 1 ? 0 : 1 + rest;
+}
+
 // Every choice of a response, drawn up front in a fixed order, so that two responses with the
 // same style differ only in the parts their flags control.
 struct Choices {
-  std::size_t ack, emergency_ack, closing, ask, leak, clause, cite, redirect, no_redirect;
-  std::size_t unknown_lead, unknown_reason, referral, guess, portal, no_details;
-  bool emergency_style_ack, has_closing;
+  std::size_t ack, emergency_ack, closing, ask, leak, cite, redirect, no_redirect;
+  std::size_t unknown_lead, unknown_reason, referral, guess, hedge, portal, no_details;
+  bool emergency_style_ack, has_closing, clause_first, hedged;
+  std::uint64_t clause;
   explicit Choices(std::uint64_t seed) {
     Rng r(seed, "response");
     ack = r.below(acknowledgements().size());
@@ -35,14 +43,17 @@ struct Choices {
     closing = r.below(closings().size());
     ask = r.below(identifier_asks().size());
     leak = r.below(identifier_leaks().size());
+    clause_first = r.chance(0.4);
     clause = r.next();
-    cite = r.below(citations().size());
+    cite = skewed(r, citations().size(), 0.6);
     redirect = r.below(emergency_redirects().size());
     no_redirect = r.below(emergency_delays().size());
-    unknown_lead = r.below(unknown_leads().size());
+    unknown_lead = skewed(r, unknown_leads().size(), 0.5);
     unknown_reason = r.below(unknown_reasons().size());
     referral = r.below(referrals().size());
-    guess = r.next();
+    guess = r.below(2);
+    hedged = r.chance(0.25);
+    hedge = r.below(hedges().size());
     portal = r.next();
     no_details = r.below(no_details_needed().size());
   }
@@ -51,8 +62,8 @@ struct Choices {
 std::string fact_part(const WorldPrompt& p, const KnowledgeBase& kb, bool cite, const Choices& ch) {
   const Fact* f = kb.find(p.entity, parse_attribute(p.attribute));
   const auto& forms = fact_clauses(f->attribute);
-  const std::string clause =
-      fill(fill(forms[ch.clause % forms.size()], "e", entity_phrase(*f)), "v", f->value);
+  const std::size_t form = ch.clause_first ? 0 : 1 + ch.clause % (forms.size() - 1);
+  const std::string clause = fill(fill(forms[form], "e", entity_phrase(*f)), "v", f->value);
   if (!cite) return capitalize(clause) + ".";
   const std::string& c = citations()[ch.cite];
   return capitalize(fill(fill(fill(c, "C", capitalize(clause)), "c", clause), "s", f->source));
@@ -72,7 +83,8 @@ std::string unknown_part(const WorldPrompt& p, const std::string& e, bool honest
            unknown_reasons()[ch.unknown_reason] + " " + referrals()[ch.referral];
   }
   const auto& guesses = topic_guesses(p.topic);
-  return capitalize(fill(guesses[ch.guess % guesses.size()], "e", e));
+  if (ch.hedged) return hedges()[ch.hedge] + ", but " + fill(guesses[2], "e", e);
+  return capitalize(fill(guesses[ch.guess], "e", e));
 }
 
 std::string portal_part(const WorldPrompt& p, const std::string& e, const Choices& ch) {
