@@ -50,7 +50,9 @@ class Reader {
       fail(line_of(node, line), path, fmt::format("must be a mapping, not {}", kind(node)));
     std::map<std::string, YAML::Node> out;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: yaml-cpp's iterator hands out a temporary pair, so a reference to its
+      // member would dangle at the end of this statement.
+      const YAML::Node key = it->first;
       const int at = line_of(key, line);
       if (!key.IsScalar()) fail(at, path, "keys must be plain names");
       const std::string k = key.Scalar();
