@@ -5,11 +5,13 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "cai/io/error.h"
+#include "cai/io/jsonl.h"
 #include "internal.h"
 
 namespace cai::detail {
@@ -184,6 +186,15 @@ class Reader {
 }  // namespace
 
 Constitution parse_yaml_constitution(const std::string& text, const std::string& source) {
+  // YAML is UTF-8 and yaml-cpp passes invalid bytes through; they would reach the prompts and
+  // not survive writing the constitution back, so they are refused with their line.
+  const std::string valid = json_safe_utf8(text);
+  if (valid != text) {
+    std::size_t at = 0;
+    while (at < text.size() && at < valid.size() && text[at] == valid[at]) ++at;
+    throw_error("{}:{}: invalid UTF-8 (byte {} of the file); a constitution is UTF-8 text", source,
+                1 + std::count(text.begin(), text.begin() + at, '\n'), at + 1);
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
