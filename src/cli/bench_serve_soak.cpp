@@ -137,6 +137,14 @@ Outcome stream_once(httplib::Client& cli, const json& body, const std::string& w
 void run_half_open(int port, const HalfOpenOptions& o) {
   CAI_CHECK(o.connections >= 1 && o.probes >= 1,
             "bench serve: --half-open and its probes must be >= 1");
+  // The server starts its threads when its accept loop starts: one answered request first, so
+  // that the probes time a running server, not its start-up.
+  {
+    httplib::Client warm("127.0.0.1", port);
+    warm.set_read_timeout(std::chrono::seconds(60));
+    auto r = warm.Get("/health");
+    CAI_CHECK(r && r->status == 200, "bench serve: the server does not answer GET /health");
+  }
   std::vector<int> fds;
   for (std::int64_t i = 0; i < o.connections; ++i) fds.push_back(half_open(port));
   std::vector<double> health, models;
