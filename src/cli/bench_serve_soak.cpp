@@ -286,10 +286,16 @@ void run_soak(int port, const std::string& model_name, LoadedModel& lm, const So
       static_cast<long long>(tally.lost.load()), static_cast<long long>(tally.wrong.load()));
   std::printf("  tokens/s (completed streams) %.1f\n",
               static_cast<double>(tally.tokens.load()) / seconds);
-  if (!rss.empty())
-    std::printf("  resident memory: start %.1f MB, end %.1f MB, max %.1f MB (%zu samples)\n",
-                mb(rss.front()), mb(rss.back()), mb(*std::max_element(rss.begin(), rss.end())),
-                rss.size());
+  // Quarters as well as the ends: growth that levels off after warm-up (thread stacks, the
+  // allocator's arenas) reads differently from growth that goes on.
+  if (!rss.empty()) {
+    const auto at = [&](std::size_t q) { return mb(rss[(rss.size() - 1) * q / 4]); };
+    std::printf(
+        "  resident memory: start %.1f MB, quarters %.1f / %.1f / %.1f MB, end %.1f MB, max %.1f "
+        "MB (%zu samples)\n",
+        at(0), at(1), at(2), at(3), at(4), mb(*std::max_element(rss.begin(), rss.end())),
+        rss.size());
+  }
   if (!health.is_null())
     std::printf(
         "  afterwards: in flight %lld, active sequences %lld, cancelled %lld, open "
