@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test test-asan fuzz demo bench clean
 
 all: build
 
@@ -21,6 +21,17 @@ test: build
 	bash scripts/install-deps.sh chromium
 	cd $(BUILD) && CAI_REQUIRE_BROWSER=1 ctest --output-on-failure -j$(JOBS)
 
+# The whole suite under AddressSanitizer and UBSan, in its own build folder (slow: a full
+# rebuild, then every test).
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	JOBS=$(JOBS) bash scripts/test-asan.sh $(ASAN_BUILD)
+
+# libFuzzer on every parser (clang), FUZZ_SECONDS each (default 60); see scripts/fuzz.sh.
+FUZZ_BUILD ?= build-fuzz
+fuzz: deps
+	JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_BUILD)
+
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
@@ -28,4 +39,4 @@ bench: build
 	bash scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

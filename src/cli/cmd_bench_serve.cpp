@@ -2,6 +2,7 @@
 // 1, 8 and 32 concurrent clients, against the same requests run in-process on the engine with
 // the same number of sequences in flight. The server runs in this process on a free port;
 // clients are threads speaking HTTP to it, each sending its requests one after another.
+// --half-open and --soak run the checks of bench_serve_soak.h instead of the table.
 #include <torch/torch.h>
 
 #include <httplib.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_serve_soak.h"
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
@@ -30,6 +32,10 @@ struct BenchServeFlags {
   std::int64_t per_client = 4, prompt_len = 32, gen = 64, max_batch = 32;
   int threads = 0;
   std::uint64_t seed = 0;
+  std::int64_t half_open = 0;  // 0 = no half-open probe
+  double soak = 0.0;           // seconds; 0 = no soak
+  std::int64_t soak_clients = 200;
+  double drop_share = 0.25;
 };
 
 std::vector<std::int64_t> parse_clients(const std::string& s) {
@@ -129,10 +135,34 @@ void run(const BenchServeFlags& f) {
   so.port = 0;
   so.max_batch = f.max_batch;
   so.max_tokens = f.gen;
-  so.max_concurrent = *std::max_element(clients.begin(), clients.end()) + 8;
+  so.max_concurrent =
+      std::max(*std::max_element(clients.begin(), clients.end()), f.soak_clients) + 8;
   serve::Server server(lm, so);
   const int port = server.bind();
   std::thread http([&] { server.run(); });
+  if (f.half_open > 0 || f.soak > 0) {
+    try {
+      if (f.half_open > 0) bench_serve::run_half_open(port, {f.half_open, 20});
+      if (f.soak > 0) {
+        bench_serve::SoakOptions soak;
+        soak.seconds = f.soak;
+        soak.clients = f.soak_clients;
+        soak.drop_share = f.drop_share;
+        soak.prompt_len = f.prompt_len;
+        soak.gen = f.gen;
+        soak.max_batch = f.max_batch;
+        soak.seed = f.seed;
+        bench_serve::run_soak(port, server.model_name(), *lm, soak);
+      }
+    } catch (...) {
+      server.stop();
+      http.join();
+      throw;
+    }
+    server.stop();
+    http.join();
+    return;
+  }
 
   std::mt19937_64 rng(f.seed);
   const auto vocab = static_cast<std::uint64_t>(lm->config.vocab_size);
@@ -187,6 +217,19 @@ const Registrar reg(93, [](CLI::App& root) {
   cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed for the prompts")->capture_default_str();
+  cmd->add_option("--half-open", f->half_open,
+                  "Time /health and /v1/models while this many connections hold unfinished "
+                  "requests (instead of the table)")
+      ->capture_default_str();
+  cmd->add_option("--soak", f->soak,
+                  "Seconds of streaming clients, some leaving mid-stream; every completed "
+                  "answer checked (instead of the table)")
+      ->capture_default_str();
+  cmd->add_option("--soak-clients", f->soak_clients, "Concurrent clients of --soak")
+      ->capture_default_str();
+  cmd->add_option("--drop-share", f->drop_share,
+                  "Share of --soak requests whose client leaves mid-stream")
+      ->capture_default_str();
   cmd->callback([f] { run(*f); });
 });
 

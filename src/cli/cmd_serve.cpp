@@ -85,6 +85,23 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--max-top-logprobs", o.max_top_logprobs,
                   "Most alternative tokens a request may ask log-probs for (OpenAI allows 20)")
       ->capture_default_str();
+  cmd->add_option("--max-n", o.max_n, "Most choices (n) one request may ask for")
+      ->capture_default_str();
+  auto& c = o.connections;
+  cmd->add_option("--max-connections", c.max_connections,
+                  "Open connections; past it the one waiting longest for its request is closed")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", c.header_timeout_s,
+                  "Seconds a client has to send a request's headers")
+      ->capture_default_str();
+  cmd->add_option("--body-timeout", c.body_timeout_s,
+                  "Seconds a client has to send a request's body after its headers")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-timeout", c.keep_alive_timeout_s,
+                  "Seconds an idle keep-alive connection stays open")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-max", c.keep_alive_max, "Requests per keep-alive connection")
+      ->capture_default_str();
   cmd->add_option("--chat-template", o.chat_template,
                   "Chat template (chatml, llama3, llama2, human-assistant); default: the "
                   "tokenizer's, else human-assistant");

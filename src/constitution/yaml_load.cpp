@@ -3,13 +3,17 @@
 // rules (empty text, names, weights) are checked once, in validate_constitution, which gets
 // the recorded lines so its errors carry them too.
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "cai/io/error.h"
+#include "cai/io/jsonl.h"
 #include "internal.h"
 
 namespace cai::detail {
@@ -50,7 +54,9 @@ class Reader {
       fail(line_of(node, line), path, fmt::format("must be a mapping, not {}", kind(node)));
     std::map<std::string, YAML::Node> out;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: yaml-cpp's iterator hands out a temporary pair, so a reference to its
+      // member would dangle at the end of this statement.
+      const YAML::Node key = it->first;
       const int at = line_of(key, line);
       if (!key.IsScalar()) fail(at, path, "keys must be plain names");
       const std::string k = key.Scalar();
@@ -179,20 +185,64 @@ class Reader {
   std::map<std::string, int> lines_;
 };
 
+// The documents of a YAML stream. yaml-cpp 0.7 (Debian 12) cannot place a stray ',' outside
+// a flow collection: its parser then reports an empty document at the same place for ever, and
+// YAML::LoadAll never returns (yaml-cpp issue 1040). A document that starts where the previous
+// one did is that stall, reported as a syntax error at its line.
+std::size_t count_documents(const std::string& text, const std::string& source) {
+  struct Starts : YAML::EventHandler {
+    YAML::Mark start;
+    void OnDocumentStart(const YAML::Mark& m) override { start = m; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } h;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  std::size_t docs = 0;
+  int previous = -1;
+  while (parser.HandleNextDocument(h)) {
+    if (h.start.pos == previous)
+      throw_error("{}:{}: YAML syntax error: unexpected token at column {} (a stray ','?)", source,
+                  h.start.line + 1, h.start.column + 1);
+    previous = h.start.pos;
+    ++docs;
+  }
+  return docs;
+}
+
 }  // namespace
 
 Constitution parse_yaml_constitution(const std::string& text, const std::string& source) {
-  std::vector<YAML::Node> docs;
+  // YAML is UTF-8 and yaml-cpp passes invalid bytes through; they would reach the prompts and
+  // not survive writing the constitution back, so they are refused with their line.
+  const std::string valid = json_safe_utf8(text);
+  if (valid != text) {
+    std::size_t at = 0;
+    while (at < text.size() && at < valid.size() && text[at] == valid[at]) ++at;
+    throw_error("{}:{}: invalid UTF-8 (byte {} of the file); a constitution is UTF-8 text", source,
+                1 + std::count(text.begin(), text.begin() + at, '\n'), at + 1);
+  }
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(text);
+    const std::size_t docs = count_documents(text, source);
+    if (docs > 1)
+      throw_error("{}: holds {} YAML documents; a constitution is exactly one", source, docs);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw_error("{}:{}: YAML syntax error: {}", source, e.mark.is_null() ? 1 : e.mark.line + 1,
                 e.msg);
   }
-  if (docs.size() > 1)
-    throw_error("{}: holds {} YAML documents; a constitution is exactly one", source, docs.size());
   Reader reader(source);
-  Constitution c = reader.constitution(docs.empty() ? YAML::Node() : docs[0]);
+  Constitution c = reader.constitution(root);
   validate_constitution(c, source, [&](const std::string& path) { return reader.line(path); });
   return c;
 }

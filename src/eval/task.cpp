@@ -106,7 +106,7 @@ TaskSpec load_task(const std::filesystem::path& path, const std::filesystem::pat
   t.source = path;
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // a copy: the iterator's pair is a temporary
     if (!kKeys.count(k))
       c.fail(it->first, k, fmt::format("unknown key (allowed: {})", fmt::join(kKeys, ", ")));
     if (k == "task")

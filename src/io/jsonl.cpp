@@ -24,7 +24,8 @@ void for_each_jsonl(std::istream& in, const std::string& source,
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // Not only parse_error: a number too large for a double is out_of_range (406).
       throw_error("{}:{}: invalid JSON: {}", source, lineno, e.what());
     }
     fn(j, lineno);

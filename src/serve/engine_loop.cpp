@@ -52,6 +52,7 @@ void EngineLoop::cancel(RequestId id) {
   const auto it = in_flight_.find(id);
   if (it == in_flight_.end() || !engine_) return;  // finished or failed already
   engine_->cancel(it->second.engine_id);
+  ++cancelled_;
   ++submissions_;  // a cancellation is work for the next step
   cv_.notify_all();
 }
@@ -66,6 +67,16 @@ void EngineLoop::post(std::function<void()> task) {
 std::int64_t EngineLoop::restarts() const {
   std::lock_guard lock(mu_);
   return restarts_;
+}
+
+std::int64_t EngineLoop::active() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::int64_t>(in_flight_.size());
+}
+
+std::int64_t EngineLoop::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
 }
 
 void EngineLoop::fail_all(const std::string& message) {

@@ -49,7 +49,9 @@ class EngineLoop {
   auto call(F f) -> decltype(f());
 
   const EngineOptions& options() const { return opts_; }
-  std::int64_t restarts() const;  // engines replaced after a failure
+  std::int64_t restarts() const;   // engines replaced after a failure
+  std::int64_t active() const;     // requests submitted and not yet finished
+  std::int64_t cancelled() const;  // requests cancelled while in flight
 
  private:
   struct InFlight {
@@ -69,6 +71,7 @@ class EngineLoop {
   RequestId next_id_ = 0;                    // guarded by mu_
   std::uint64_t submissions_ = 0;            // guarded by mu_; wakes the thread
   std::int64_t restarts_ = 0;                // guarded by mu_
+  std::int64_t cancelled_ = 0;               // guarded by mu_
   bool stop_ = false;                        // guarded by mu_
   std::thread thread_;
 };

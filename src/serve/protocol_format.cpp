@@ -75,26 +75,30 @@ json error_body(const std::string& message, const std::string& type, const std::
   return {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
 }
 
-json make_response(Endpoint e, const ResponseMeta& meta, const std::string& text,
-                   const std::string& finish_reason, const Usage& usage,
-                   const std::vector<TokenLogprob>* logprobs) {
+json make_response(Endpoint e, const ResponseMeta& meta, const std::vector<Choice>& choices,
+                   const Usage& usage) {
   json j = head(e, meta, false);
-  json choice = {
-      {"index", 0}, {"logprobs", logprobs_json(e, logprobs)}, {"finish_reason", finish_reason}};
-  if (e == Endpoint::chat)
-    choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else
-    choice["text"] = text;
-  j["choices"] = json::array({std::move(choice)});
+  j["choices"] = json::array();
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    json choice = {{"index", i},
+                   {"logprobs", logprobs_json(e, c.logprobs ? &*c.logprobs : nullptr)},
+                   {"finish_reason", c.finish_reason}};
+    if (e == Endpoint::chat)
+      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    else
+      choice["text"] = c.text;
+    j["choices"].push_back(std::move(choice));
+  }
   j["usage"] = usage_json(usage);
   return j;
 }
 
-json make_chunk(Endpoint e, const ResponseMeta& meta, const std::string& delta,
+json make_chunk(Endpoint e, const ResponseMeta& meta, std::int64_t index, const std::string& delta,
                 const std::string& finish_reason, bool first,
                 const std::vector<TokenLogprob>* logprobs) {
   json j = head(e, meta, true);
-  json choice = {{"index", 0},
+  json choice = {{"index", index},
                  {"logprobs", logprobs_json(e, logprobs)},
                  {"finish_reason", finish_reason.empty() ? json(nullptr) : json(finish_reason)}};
   if (e == Endpoint::chat) {

@@ -176,8 +176,7 @@ ApiRequest parse_request(const std::string& body, Endpoint endpoint,
     for (const auto& x : r.stop)
       if (x.empty()) bad("invalid_value", "'stop' strings must not be empty");
   }
-  if (has(j, "n") && integer(j, "n", 1, kMaxInt) != 1)
-    bad("invalid_value", "'n' must be 1 (send one request per completion)");
+  if (has(j, "n")) r.n = integer(j, "n", 1, kMaxInt);
   if (has(j, "stream")) r.stream = boolean(j, "stream");
   if (has(j, "stream_options")) {
     const json& so = j["stream_options"];

@@ -20,6 +20,7 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/serve/protocol.h"
+#include "connections.h"
 #include "engine_loop.h"
 #include "logprobs.h"
 
@@ -40,6 +41,8 @@ void ServeOptions::validate() const {
             prefix_cache_slots);
   CAI_CHECK(max_top_logprobs >= 0 && max_top_logprobs <= (1 << 20),
             "serve: max_top_logprobs must be in [0, {}], got {}", 1 << 20, max_top_logprobs);
+  CAI_CHECK(max_n >= 1, "serve: max_n must be >= 1, got {}", max_n);
+  connections.validate();
 }
 
 namespace {
@@ -58,26 +61,33 @@ const char* finish_name(FinishReason r) { return r == FinishReason::length ? "le
 // longer lists, and echoed prompts, are computed by a teacher-forced pass (logprobs.h).
 constexpr std::int64_t kEngineTopLogprobs = 20;
 
-// What one request's callbacks (engine thread) hand to its HTTP thread.
+// What one request's callbacks (engine thread) hand to its HTTP thread: its n choices'
+// tokens (streamed requests only) and results.
 struct Pending {
+  explicit Pending(std::size_t n, bool stream) : stream(stream), results(n) {}
   std::mutex mu;
   std::condition_variable cv;
-  bool stream = false;
-  std::deque<TokenEvent> events;  // streamed requests only
-  std::optional<GenerationResult> result;
+  const bool stream;
+  std::deque<std::pair<std::size_t, TokenEvent>> events;  // (choice, token)
+  std::vector<std::optional<GenerationResult>> results;   // by choice
+  std::size_t finished = 0;
   std::optional<std::string> error;  // the engine failed while serving it
-  bool over() const { return result.has_value() || error.has_value(); }
+  bool over() const { return finished == results.size() || error.has_value(); }
 };
+
+// How often a handler waiting for tokens looks whether its client is still there.
+constexpr auto kClientCheck = std::chrono::milliseconds(50);
 
 ApiError engine_error(const std::string& message) {
   return ApiError(500, "server_error", "engine_error", "the engine failed: " + message);
 }
 
-// Holds one of the max_concurrent places while a request is being served.
+// Holds a request's places among the max_concurrent (one per choice) while it is served.
 struct Place {
-  explicit Place(std::atomic<std::int64_t>& n) : n(n) {}
-  ~Place() { --n; }
+  Place(std::atomic<std::int64_t>& n, std::int64_t k) : n(n), k(k) {}
+  ~Place() { n -= k; }
   std::atomic<std::int64_t>& n;
+  std::int64_t k;
 };
 
 }  // namespace
@@ -89,16 +99,26 @@ struct Server::Impl {
   ChatTemplate tmpl;
   std::string name;
   std::unique_ptr<EngineLoop> loop;
-  httplib::Server http;
+  GuardedServer http;
   std::atomic<std::int64_t> in_flight = 0;
   std::atomic<std::uint64_t> next_id = 0;
   std::uint64_t seed_base = std::random_device{}();
   int port = -1;
   int listen_fd = -1;  // the listening socket, to widen its backlog after bind
 
+  static ServeOptions checked(ServeOptions o) {
+    o.validate();
+    return o;
+  }
+
   Impl(std::shared_ptr<LoadedModel> m, ServeOptions o)
-      : model(std::move(m)), opts(std::move(o)), tmpl(ChatTemplate::by_name("human-assistant")) {
-    opts.validate();
+      : model(std::move(m)),
+        opts(checked(std::move(o))),
+        tmpl(ChatTemplate::by_name("human-assistant")),
+        // One thread per request that may be in flight (each waits on its generation), plus
+        // a few so that requests over the limit still get their 429.
+        http(opts.connections, opts.max_body_bytes,
+             static_cast<std::size_t>(opts.max_concurrent + 8)) {
     CAI_CHECK(model && model->model, "serve: no model loaded");
     CAI_CHECK(model->tokenizer.has_value(),
               "serve: {}: the model carries no tokenizer; cai serve needs one",
@@ -146,14 +166,14 @@ struct Server::Impl {
     return rescored_entries(*tok, prompt, prompt_text, r.tokens, a.echo, ps);
   }
 
-  std::shared_ptr<Place> take_place() {
-    if (++in_flight > opts.max_concurrent) {
-      --in_flight;
+  std::shared_ptr<Place> take_places(std::int64_t k) {
+    if ((in_flight += k) > opts.max_concurrent) {
+      in_flight -= k;
       throw ApiError(429, "rate_limit_error", "too_many_requests",
-                     fmt::format("the server is serving its limit of {} requests; retry later",
+                     fmt::format("the server is serving its limit of {} sequences; retry later",
                                  opts.max_concurrent));
     }
-    return std::make_shared<Place>(in_flight);
+    return std::make_shared<Place>(in_flight, k);
   }
 
   // The text of a prompt given as token ids: its tokens' bytes.
@@ -228,98 +248,142 @@ struct Server::Impl {
   }
 
   void generate(const httplib::Request& req, httplib::Response& res, Endpoint ep) {
-    auto place = take_place();
     const ApiRequest a = parse_request(req.body, ep, opts.max_top_logprobs);
-    GenerationRequest g = build(a);
-    const std::vector<std::int32_t> prompt = g.prompt;
-    auto st = std::make_shared<Pending>();
-    st->stream = a.stream;
-    g.on_token = [st](const TokenEvent& ev) {
-      if (!st->stream) return;
-      std::lock_guard lock(st->mu);
-      st->events.push_back(ev);
-      st->cv.notify_all();
-    };
-    g.on_finish = [st](const GenerationResult& r) {
-      std::lock_guard lock(st->mu);
-      st->result = r;
-      st->cv.notify_all();
-    };
+    // Each choice takes one of the max_concurrent places.
+    const std::int64_t max_n = std::min(opts.max_n, opts.max_concurrent);
+    if (a.n > max_n)
+      throw ApiError(400, "invalid_request_error", "invalid_value",
+                     fmt::format("'n' is {}; this server allows at most {}", a.n, max_n));
+    auto place = take_places(a.n);
+    const GenerationRequest g = build(a);
+    const std::vector<std::int32_t>& prompt = g.prompt;
+    const auto n = static_cast<std::size_t>(a.n);
+    auto st = std::make_shared<Pending>(n, a.stream);
     ResponseMeta meta;
     meta.id = fmt::format("{}-{}", ep == Endpoint::chat ? "chatcmpl" : "cmpl", next_id++);
     meta.created = static_cast<std::int64_t>(std::time(nullptr));
     meta.model = name;
-    RequestId id = 0;
+    std::vector<RequestId> ids;
     if (a.max_tokens.value_or(1) == 0) {
       // Echo only: the prompt is scored, nothing is generated.
-      GenerationResult r;
-      r.prompt_tokens = static_cast<std::int64_t>(prompt.size());
-      st->result = std::move(r);
+      for (auto& r : st->results) {
+        r.emplace();
+        r->prompt_tokens = static_cast<std::int64_t>(prompt.size());
+      }
+      st->finished = n;
     } else {
-      auto on_error = [st](const std::string& message) {
+      ids = submit_choices(g, st);
+    }
+    if (a.stream) return stream(res, ep, a, meta, st, std::move(ids), place);
+
+    std::vector<GenerationResult> results;
+    {
+      std::unique_lock lock(st->mu);
+      while (!st->over()) {
+        if (client_gone()) {
+          lock.unlock();
+          for (const auto id : ids) loop->cancel(id);  // nobody is left to answer
+          return;
+        }
+        st->cv.wait_for(lock, kClientCheck);
+      }
+      if (st->error) throw engine_error(*st->error);
+      for (auto& r : st->results) results.push_back(std::move(*r));
+    }
+    const std::string prompt_text = a.echo && a.prompt_ids ? ids_text(prompt) : a.prompt;
+    std::vector<Choice> choices;
+    Usage usage{results[0].prompt_tokens, 0};
+    for (const auto& r : results) {
+      Choice c{a.echo ? prompt_text + r.text : r.text, finish_name(r.finish), std::nullopt};
+      if (rescored(a)) {
+        c.logprobs = rescore(a, prompt, prompt_text, r);
+      } else if (a.logprobs) {
+        c.logprobs.emplace();
+        for (std::size_t k = 0; k < r.tokens.size(); ++k)
+          c.logprobs->push_back(
+              token_entry(*tok, r.tokens[k], k < r.logprobs.size() ? r.logprobs[k] : 0.0f,
+                          k < r.top_logprobs.size() ? &r.top_logprobs[k] : nullptr));
+      }
+      usage.completion_tokens += static_cast<std::int64_t>(r.tokens.size());
+      choices.push_back(std::move(c));
+    }
+    res.set_content(dump(make_response(ep, meta, choices, usage)), "application/json");
+  }
+
+  // Submits the request's n choices together, choice i with seed + i (so each equals the
+  // same request with n = 1 and that seed), their tokens and results landing in `st`.
+  std::vector<RequestId> submit_choices(const GenerationRequest& g,
+                                        const std::shared_ptr<Pending>& st) {
+    std::vector<RequestId> ids;
+    auto on_error = [st](const std::string& message) {
+      std::lock_guard lock(st->mu);
+      st->error = message;
+      st->cv.notify_all();
+    };
+    for (std::size_t i = 0; i < st->results.size(); ++i) {
+      GenerationRequest gi = g;
+      gi.sampling.seed = g.sampling.seed + i;
+      gi.on_token = [st, i](const TokenEvent& ev) {
+        if (!st->stream) return;
         std::lock_guard lock(st->mu);
-        st->error = message;
+        st->events.emplace_back(i, ev);
+        st->cv.notify_all();
+      };
+      gi.on_finish = [st, i](const GenerationResult& r) {
+        std::lock_guard lock(st->mu);
+        st->results[i] = r;
+        ++st->finished;
         st->cv.notify_all();
       };
       try {
-        id = loop->submit(std::move(g), on_error);
+        ids.push_back(loop->submit(std::move(gi), on_error));
       } catch (const ApiError&) {
+        for (const auto id : ids) loop->cancel(id);
         throw;
       } catch (const Error& e) {
+        for (const auto id : ids) loop->cancel(id);
         throw ApiError(400, "invalid_request_error", "invalid_value", e.what());
       }
     }
-    if (!a.stream) {
-      GenerationResult r;
-      {
-        std::unique_lock lock(st->mu);
-        st->cv.wait(lock, [&] { return st->over(); });
-        if (st->error) throw engine_error(*st->error);
-        r = *st->result;
-      }
-      std::vector<TokenLogprob> lps;
-      const std::string prompt_text = a.echo && a.prompt_ids ? ids_text(prompt) : a.prompt;
-      const std::string text = a.echo ? prompt_text + r.text : r.text;
-      if (rescored(a)) {
-        lps = rescore(a, prompt, prompt_text, r);
-      } else if (a.logprobs) {
-        for (std::size_t k = 0; k < r.tokens.size(); ++k)
-          lps.push_back(token_entry(*tok, r.tokens[k], k < r.logprobs.size() ? r.logprobs[k] : 0.0f,
-                                    k < r.top_logprobs.size() ? &r.top_logprobs[k] : nullptr));
-      }
-      const Usage u{r.prompt_tokens, static_cast<std::int64_t>(r.tokens.size())};
-      res.set_content(dump(make_response(ep, meta, text, finish_name(r.finish), u,
-                                         a.logprobs ? &lps : nullptr)),
-                      "application/json");
-      return;
-    }
-    stream(res, ep, a, meta, st, id, place);
+    return ids;
   }
 
-  // Server-sent events: a chunk per token (text deltas as the engine releases them), a last
-  // chunk with the finish reason, optional usage, then [DONE]. A client that goes away
-  // cancels its request.
+  // Server-sent events: a chunk per token of each choice (text deltas as the engine releases
+  // them, with the choice's index), a last chunk per choice with its finish reason, optional
+  // usage, then [DONE]. A client that goes away cancels its choices at once: the handler
+  // looks every kClientCheck while it waits for tokens.
   void stream(httplib::Response& res, Endpoint ep, const ApiRequest& a, const ResponseMeta& meta,
-              const std::shared_ptr<Pending>& st, RequestId id,
+              const std::shared_ptr<Pending>& st, std::vector<RequestId> ids,
               const std::shared_ptr<Place>& place) {
     struct StreamState {
-      bool first = true, finished = false;
-      std::string sent;
+      explicit StreamState(std::size_t n) : sent(n), reported(n, false) {}
+      bool started = false, finished = false;
+      std::vector<std::string> sent;  // text streamed so far, by choice
+      std::vector<bool> reported;     // finish chunk written, by choice
+      std::size_t reported_count = 0;
+      Usage usage;
     };
-    auto ss = std::make_shared<StreamState>();
+    auto ss = std::make_shared<StreamState>(st->results.size());
     const bool want_lp = a.logprobs, usage = a.include_usage;
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
         [this, ep, meta, st, ss, want_lp, usage, place](std::size_t, httplib::DataSink& sink) {
-          std::deque<TokenEvent> events;
-          std::optional<GenerationResult> result;
+          std::deque<std::pair<std::size_t, TokenEvent>> events;
+          std::vector<std::pair<std::size_t, GenerationResult>> done;
           std::optional<std::string> error;
           {
             std::unique_lock lock(st->mu);
-            st->cv.wait(lock, [&] { return !st->events.empty() || st->over(); });
+            const auto ready = [&] {
+              return !st->events.empty() || st->finished > ss->reported_count || st->error;
+            };
+            if (!st->cv.wait_for(lock, kClientCheck, ready)) {
+              lock.unlock();
+              return sink.is_writable();  // false: the client left, the release cancels
+            }
             events.swap(st->events);
-            if (st->result) result = st->result;
+            for (std::size_t i = 0; i < st->results.size(); ++i)
+              if (st->results[i] && !ss->reported[i]) done.emplace_back(i, *st->results[i]);
             error = st->error;
           }
           if (error) {
@@ -333,38 +397,47 @@ struct Server::Impl {
             return true;
           }
           std::string out;
-          if (ss->first && ep == Endpoint::chat)
-            out += sse_event(make_chunk(ep, meta, "", "", true, nullptr));
-          ss->first = false;
-          for (const auto& ev : events) {
-            ss->sent += ev.text;
+          if (!ss->started && ep == Endpoint::chat)
+            for (std::size_t i = 0; i < ss->sent.size(); ++i)
+              out += sse_event(
+                  make_chunk(ep, meta, static_cast<std::int64_t>(i), "", "", true, nullptr));
+          ss->started = true;
+          for (const auto& [i, ev] : events) {
+            ss->sent[i] += ev.text;
             if (ev.text.empty() && !want_lp) continue;
             std::vector<TokenLogprob> lp;
             if (want_lp) lp.push_back(token_entry(*tok, ev.token, ev.logprob, &ev.top));
-            out += sse_event(make_chunk(ep, meta, ev.text, "", false, want_lp ? &lp : nullptr));
+            out += sse_event(make_chunk(ep, meta, static_cast<std::int64_t>(i), ev.text, "", false,
+                                        want_lp ? &lp : nullptr));
           }
-          if (result) {
+          for (const auto& [i, r] : done) {
             // Whatever the engine held back and released only in its result.
             std::string rest;
-            if (result->text.size() > ss->sent.size() && result->text.rfind(ss->sent, 0) == 0)
-              rest = result->text.substr(ss->sent.size());
-            out +=
-                sse_event(make_chunk(ep, meta, rest, finish_name(result->finish), false, nullptr));
-            if (usage)
-              out += sse_event(make_usage_chunk(
-                  ep, meta,
-                  {result->prompt_tokens, static_cast<std::int64_t>(result->tokens.size())}));
+            const std::string& sent = ss->sent[i];
+            if (r.text.size() > sent.size() && r.text.rfind(sent, 0) == 0)
+              rest = r.text.substr(sent.size());
+            out += sse_event(make_chunk(ep, meta, static_cast<std::int64_t>(i), rest,
+                                        finish_name(r.finish), false, nullptr));
+            ss->reported[i] = true;
+            ++ss->reported_count;
+            ss->usage.prompt_tokens = r.prompt_tokens;
+            ss->usage.completion_tokens += static_cast<std::int64_t>(r.tokens.size());
+          }
+          const bool last = ss->reported_count == ss->sent.size();
+          if (last) {
+            if (usage) out += sse_event(make_usage_chunk(ep, meta, ss->usage));
             out += "data: [DONE]\n\n";
           }
           if (!out.empty() && !sink.write(out.data(), out.size())) return false;
-          if (result) {
+          if (last) {
             ss->finished = true;
             sink.done();
           }
           return true;
         },
-        [this, ss, id](bool) {
-          if (!ss->finished) loop->cancel(id);
+        [this, ss, ids = std::move(ids)](bool) {
+          if (!ss->finished)
+            for (const auto id : ids) loop->cancel(id);
         });
   }
 
@@ -381,11 +454,6 @@ struct Server::Impl {
   }
 
   void routes() {
-    // httplib owns the task queue it is given (its interface takes a raw pointer). One thread
-    // per possible request, plus a few so that requests over the limit still get their 429.
-    const auto threads = static_cast<std::size_t>(opts.max_concurrent + 8);
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.set_payload_max_length(static_cast<std::size_t>(opts.max_body_bytes));
     // Small responses must not wait for delayed ACKs (Nagle): one client would see ~40 ms each.
     http.set_tcp_nodelay(true);
     http.set_socket_options([this](socket_t sock) {
@@ -430,10 +498,20 @@ struct Server::Impl {
           }
         });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      const ConnectionStats c = http.stats();
       res.set_content(dump({{"status", "ok"},
                             {"model", name},
                             {"in_flight", in_flight.load()},
-                            {"engine_restarts", loop->restarts()}}),
+                            {"active_sequences", loop->active()},
+                            {"cancelled", loop->cancelled()},
+                            {"engine_restarts", loop->restarts()},
+                            {"connections",
+                             {{"open", c.open},
+                              {"accepted", c.accepted},
+                              {"requests", c.requests},
+                              {"timed_out", c.timed_out},
+                              {"evicted", c.evicted},
+                              {"refused", c.refused}}}}),
                       "application/json");
     });
     auto models = [this](const httplib::Request&, httplib::Response& res) {

@@ -147,6 +147,23 @@ TEST(ConstitutionYaml, SyntaxErrorNamesFileAndLine) {
   EXPECT_EQ(tabs.rfind("c.yaml:2: YAML syntax error", 0), 0u) << tabs;
 }
 
+TEST(ConstitutionYaml, InvalidUtf8NamesItsLine) {
+  // "Make the response kind." is on line 6; 0x97 is a lone continuation byte.
+  const std::string err =
+      parse_error(edit("Make the response kind.", "Make the \x97response kind."), "c.yaml");
+  EXPECT_EQ(err.rfind("c.yaml:6: invalid UTF-8 (byte ", 0), 0u) << err;
+  EXPECT_EQ(parse_error(edit("Make the response kind.", "Make the r\xc3\xa9sponse kind.")), "");
+}
+
+TEST(ConstitutionYaml, StrayCommaIsASyntaxError) {
+  // yaml-cpp's LoadAll never returns on these; the error names the line.
+  EXPECT_EQ(parse_error(","),
+            "c.yaml:1: YAML syntax error: unexpected token at column 1 (a stray ','?)");
+  EXPECT_EQ(parse_error("name: x\n\"a\",").rfind("c.yaml:2: YAML syntax error", 0), 0u);
+  EXPECT_EQ(parse_error("name: a\n---\nname: b\n"),
+            "c.yaml: holds 2 YAML documents; a constitution is exactly one");
+}
+
 TEST(ConstitutionYaml, ValidateWithoutSourceLines) {
   // Constitutions built in code get the same checks, named by field only.
   cai::Constitution c = cai::parse_constitution(kValidYaml, "c.yaml");

@@ -45,6 +45,8 @@ TEST(ServeProtocol, ParsesACompletionRequest) {
   EXPECT_EQ(*ids.prompt_ids, (std::vector<std::int32_t>{1, 2, 3}));
   EXPECT_FALSE(ids.max_tokens.has_value());
   EXPECT_EQ(ids.temperature, 1.0);  // OpenAI's default
+  EXPECT_EQ(ids.n, 1);
+  EXPECT_EQ(parse_request(R"({"prompt":"x","n":3})", Endpoint::completions).n, 3);
 }
 
 TEST(ServeProtocol, ParsesAChatRequest) {
@@ -85,7 +87,8 @@ TEST(ServeProtocol, RejectsMalformedRequestsNamingTheField) {
       {R"({"prompt":"x","stop":7})", Endpoint::completions, "'stop'"},
       {R"({"prompt":"x","logprobs":21})", Endpoint::completions, "'logprobs'"},
       {R"({"prompt":"x","stream":"yes"})", Endpoint::completions, "'stream' must be a boolean"},
-      {R"({"prompt":"x","n":2})", Endpoint::completions, "'n' must be 1"},
+      {R"({"prompt":"x","n":0})", Endpoint::completions, "'n' must be in [1,"},
+      {R"({"prompt":"x","n":"2"})", Endpoint::completions, "'n' must be an integer"},
       {R"({"prompt":"x","model":3})", Endpoint::completions, "'model' must be a string"},
       {R"({"messages":[]})", Endpoint::chat, "'messages'"},
       {R"({"messages":"hi"})", Endpoint::chat, "'messages'"},
@@ -110,7 +113,9 @@ TEST(ServeProtocol, FormatsResponsesAndChunks) {
   cai::serve::ResponseMeta m{"cmpl-1", 123, "tiny"};
   std::vector<cai::serve::TokenLogprob> lp = {{"He", -0.5f, {{"He", -0.5f}, {"Hi", -1.0f}}, {}},
                                               {"llo", -0.25f, {}, {}}};
-  auto c = cai::serve::make_response(Endpoint::completions, m, "Hello", "length", {3, 2}, &lp);
+  using Choice = cai::serve::Choice;
+  auto c =
+      cai::serve::make_response(Endpoint::completions, m, {Choice{"Hello", "length", lp}}, {3, 2});
   EXPECT_EQ(c["object"], "text_completion");
   EXPECT_EQ(c["choices"][0]["text"], "Hello");
   EXPECT_EQ(c["choices"][0]["finish_reason"], "length");
@@ -118,21 +123,32 @@ TEST(ServeProtocol, FormatsResponsesAndChunks) {
   EXPECT_EQ(c["choices"][0]["logprobs"]["tokens"], json({"He", "llo"}));
   EXPECT_EQ(c["choices"][0]["logprobs"]["text_offset"], json({0, 2}));
   EXPECT_DOUBLE_EQ(c["choices"][0]["logprobs"]["top_logprobs"][0]["Hi"].get<double>(), -1.0);
-  auto chat = cai::serve::make_response(Endpoint::chat, m, "Hello", "stop", {3, 2}, &lp);
+  auto chat = cai::serve::make_response(Endpoint::chat, m, {Choice{"Hello", "stop", lp}}, {3, 2});
   EXPECT_EQ(chat["object"], "chat.completion");
   EXPECT_EQ(chat["choices"][0]["message"]["content"], "Hello");
   EXPECT_EQ(chat["choices"][0]["logprobs"]["content"][0]["top_logprobs"][1]["token"], "Hi");
   EXPECT_EQ(chat["choices"][0]["logprobs"]["content"][1]["bytes"], json({'l', 'l', 'o'}));
-  auto first = cai::serve::make_chunk(Endpoint::chat, m, "", "", true, nullptr);
+  auto first = cai::serve::make_chunk(Endpoint::chat, m, 0, "", "", true, nullptr);
   EXPECT_EQ(first["object"], "chat.completion.chunk");
   EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
   EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
-  auto last = cai::serve::make_chunk(Endpoint::completions, m, "!", "stop", false, nullptr);
+  auto last = cai::serve::make_chunk(Endpoint::completions, m, 2, "!", "stop", false, nullptr);
   EXPECT_EQ(last["choices"][0]["text"], "!");
+  EXPECT_EQ(last["choices"][0]["index"], 2);
   EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(cai::serve::sse_event(json{{"a", 1}}), "data: {\"a\":1}\n\n");
   // Partial UTF-8 from a token boundary never throws.
   EXPECT_NO_THROW(cai::serve::sse_event(json{{"t", std::string("\xe2\x82")}}));
+  // Several choices: each with its index, in order; logprobs null where not asked.
+  auto many = cai::serve::make_response(
+      Endpoint::chat, m, {Choice{"a", "stop", std::nullopt}, Choice{"b", "length", std::nullopt}},
+      {3, 4});
+  ASSERT_EQ(many["choices"].size(), 2u);
+  EXPECT_EQ(many["choices"][1]["index"], 1);
+  EXPECT_EQ(many["choices"][1]["message"]["content"], "b");
+  EXPECT_EQ(many["choices"][1]["finish_reason"], "length");
+  EXPECT_TRUE(many["choices"][0]["logprobs"].is_null());
+  EXPECT_EQ(many["usage"]["total_tokens"], 7);
   auto err = cai::serve::error_body("bad", "invalid_request_error", "invalid_value");
   EXPECT_EQ(err["error"]["message"], "bad");
   EXPECT_EQ(err["error"]["code"], "invalid_value");

@@ -53,6 +53,7 @@ struct ApiRequest {
   bool echo = false;              // completions: the text and log-probs start with the
                                   // prompt's (its first token's log-prob is null)
   bool ignore_eos = false;        // extension (vLLM): generate max_tokens tokens
+  std::int64_t n = 1;             // choices to generate (the server bounds it)
 };
 
 // Throws ApiError (400) naming the field for malformed JSON, wrong types and bad values;
@@ -81,14 +82,21 @@ struct ResponseMeta {
   std::string model;
 };
 
-// A whole (non-streamed) response.
-nlohmann::json make_response(Endpoint endpoint, const ResponseMeta& meta, const std::string& text,
-                             const std::string& finish_reason, const Usage& usage,
-                             const std::vector<TokenLogprob>* logprobs);
+// One choice of a whole response; choices[i].index is its position.
+struct Choice {
+  std::string text;
+  std::string finish_reason;
+  std::optional<std::vector<TokenLogprob>> logprobs;  // absent: "logprobs": null
+};
 
-// One stream chunk; `finish_reason` empty while generating; `first` adds the chat role.
-nlohmann::json make_chunk(Endpoint endpoint, const ResponseMeta& meta, const std::string& delta,
-                          const std::string& finish_reason, bool first,
+// A whole (non-streamed) response.
+nlohmann::json make_response(Endpoint endpoint, const ResponseMeta& meta,
+                             const std::vector<Choice>& choices, const Usage& usage);
+
+// One stream chunk of choice `index`; `finish_reason` empty while generating; `first` adds
+// the chat role.
+nlohmann::json make_chunk(Endpoint endpoint, const ResponseMeta& meta, std::int64_t index,
+                          const std::string& delta, const std::string& finish_reason, bool first,
                           const std::vector<TokenLogprob>* logprobs);
 
 // The final usage-only chunk of a stream when stream_options.include_usage.
