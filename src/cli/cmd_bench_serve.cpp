@@ -140,27 +140,28 @@ void run(const BenchServeFlags& f) {
   serve::Server server(lm, so);
   const int port = server.bind();
   std::thread http([&] { server.run(); });
-  if (f.half_open > 0 || f.soak > 0) {
-    try {
-      if (f.half_open > 0) bench_serve::run_half_open(port, {f.half_open, 20});
-      if (f.soak > 0) {
-        bench_serve::SoakOptions soak;
-        soak.seconds = f.soak;
-        soak.clients = f.soak_clients;
-        soak.drop_share = f.drop_share;
-        soak.prompt_len = f.prompt_len;
-        soak.gen = f.gen;
-        soak.max_batch = f.max_batch;
-        soak.seed = f.seed;
-        bench_serve::run_soak(port, server.model_name(), *lm, soak);
-      }
-    } catch (...) {
+  // The server stops and its thread ends however the benchmark leaves (an error included).
+  struct Stopper {
+    serve::Server& server;
+    std::thread& thread;
+    ~Stopper() {
       server.stop();
-      http.join();
-      throw;
+      thread.join();
     }
-    server.stop();
-    http.join();
+  } stopper{server, http};
+  if (f.half_open > 0 || f.soak > 0) {
+    if (f.half_open > 0) bench_serve::run_half_open(port, {f.half_open, 20});
+    if (f.soak > 0) {
+      bench_serve::SoakOptions soak;
+      soak.seconds = f.soak;
+      soak.clients = f.soak_clients;
+      soak.drop_share = f.drop_share;
+      soak.prompt_len = f.prompt_len;
+      soak.gen = f.gen;
+      soak.max_batch = f.max_batch;
+      soak.seed = f.seed;
+      bench_serve::run_soak(port, server.model_name(), *lm, soak);
+    }
     return;
   }
 
@@ -172,29 +173,21 @@ void run(const BenchServeFlags& f) {
               static_cast<long long>(f.gen), static_cast<long long>(f.max_batch));
   std::printf("%8s %9s %14s %16s %8s\n", "clients", "requests", "serve tok/s", "in-process tok/s",
               "ratio");
-  try {
-    // Warm-up: allocator, thread pools, a connection.
-    through_server(port, server.model_name(), {{1, 2, 3}}, 1, 4);
-    for (auto c : clients) {
-      std::vector<std::vector<std::int32_t>> prompts(static_cast<std::size_t>(c * f.per_client));
-      for (auto& p : prompts) {
-        p.resize(static_cast<std::size_t>(f.prompt_len));
-        for (auto& t : p) t = static_cast<std::int32_t>(rng() % vocab);
-      }
-      const auto [st, ss] = through_server(port, server.model_name(), prompts, c, f.gen);
-      const auto [it, is] = in_process(*lm, prompts, c, f.gen, f.max_batch);
-      const double serve_tps = st / ss, local_tps = it / is;
-      std::printf("%8lld %9zu %14.1f %16.1f %8.2f\n", static_cast<long long>(c), prompts.size(),
-                  serve_tps, local_tps, serve_tps / local_tps);
-      std::fflush(stdout);
+  // Warm-up: allocator, thread pools, a connection.
+  through_server(port, server.model_name(), {{1, 2, 3}}, 1, 4);
+  for (auto c : clients) {
+    std::vector<std::vector<std::int32_t>> prompts(static_cast<std::size_t>(c * f.per_client));
+    for (auto& p : prompts) {
+      p.resize(static_cast<std::size_t>(f.prompt_len));
+      for (auto& t : p) t = static_cast<std::int32_t>(rng() % vocab);
     }
-  } catch (...) {
-    server.stop();
-    http.join();
-    throw;
+    const auto [st, ss] = through_server(port, server.model_name(), prompts, c, f.gen);
+    const auto [it, is] = in_process(*lm, prompts, c, f.gen, f.max_batch);
+    const double serve_tps = st / ss, local_tps = it / is;
+    std::printf("%8lld %9zu %14.1f %16.1f %8.2f\n", static_cast<long long>(c), prompts.size(),
+                serve_tps, local_tps, serve_tps / local_tps);
+    std::fflush(stdout);
   }
-  server.stop();
-  http.join();
 }
 
 const Registrar reg(93, [](CLI::App& root) {

@@ -17,29 +17,20 @@
 #include "cai/io/error.h"
 #include "cai/model/loader.h"
 #include "cai/serve/server.h"
+#include "in_process_server.h"
 
 namespace choices_test {
 
 using nlohmann::json;
 
-struct Served {
-  std::unique_ptr<cai::serve::Server> server;
-  std::thread thread;
-  int port = 0;
-  Served() {
-    auto lm = std::make_shared<cai::LoadedModel>(
-        cai::load_model(std::string(CAI_FIXTURES_DIR) + "/hf-model"));
-    cai::serve::ServeOptions o;
-    o.port = 0;
-    o.max_n = 4;
-    server = std::make_unique<cai::serve::Server>(lm, o);
-    port = server->bind();
-    thread = std::thread([this] { server->run(); });
-  }
-  ~Served() {
-    server->stop();
-    thread.join();
-  }
+// The server of every test here, allowing four choices.
+struct Served : cai::testing_util::InProcessServer {
+  Served()
+      : InProcessServer([] {
+          cai::serve::ServeOptions o;
+          o.max_n = 4;
+          return o;
+        }()) {}
 };
 
 Served& served() {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -22,28 +23,15 @@
 
 #include "cai/model/loader.h"
 #include "cai/serve/server.h"
+#include "in_process_server.h"
 
 namespace conn_test {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-const std::string kModel = std::string(CAI_FIXTURES_DIR) + "/hf-model";
 
-struct Served {
-  std::unique_ptr<cai::serve::Server> server;
-  std::thread thread;
-  int port = 0;
-  explicit Served(cai::serve::ServeOptions o) {
-    static auto lm = std::make_shared<cai::LoadedModel>(cai::load_model(kModel));
-    o.port = 0;
-    server = std::make_unique<cai::serve::Server>(lm, o);
-    port = server->bind();
-    thread = std::thread([this] { server->run(); });
-  }
-  ~Served() {
-    server->stop();
-    thread.join();
-  }
+struct Served : cai::testing_util::InProcessServer {
+  explicit Served(cai::serve::ServeOptions o) : InProcessServer(std::move(o)) {}
   json health() const {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(std::chrono::seconds(30));
