@@ -13,7 +13,7 @@ namespace cmd_world_eval {
 struct WorldEvalFlags {
   BackendOptions policy, judge;
   eval::WorldEvalOptions opts;
-  std::string world, constitution, prompts, out;
+  std::string world, constitution, out;
   bool no_critiques = false, no_comparisons = false, no_tasks = false;
 };
 
@@ -22,7 +22,6 @@ void run(WorldEvalFlags& f) {
   finish_backend_flags(f.judge);
   f.opts.world = f.world;
   f.opts.constitution = f.constitution;
-  f.opts.prompts = f.prompts;
   f.opts.critiques = !f.no_critiques;
   f.opts.comparisons = !f.no_comparisons;
   f.opts.tasks = !f.no_tasks;
@@ -44,10 +43,6 @@ const Registrar reg(81, [](CLI::App& root) {
   cmd->add_option("--constitution", f->constitution, "Constitution (default: the world's)");
   cmd->add_option("--split", f->opts.split, "Prompt split: train, eval or test")
       ->capture_default_str();
-  cmd->add_option("--prompts", f->prompts,
-                  "A prompt file of one's own, answered instead of the split (JSONL records "
-                  "{id, prompt, kind, entity, attribute | topic}; answers and sources come from "
-                  "the world)");
   cmd->add_option("--limit", f->opts.limit, "Prompts at most (0: all)");
   cmd->add_option("--task-limit", f->opts.task_limit, "Records per capability task (0: all)");
   cmd->add_option("--temperature", f->opts.temperature, "Sampling temperature of responses")

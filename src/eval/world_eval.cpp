@@ -24,19 +24,33 @@ namespace {
 
 using world::PrincipleId;
 
-using Rate = world::OracleSummary::Rate;
+struct Rate {
+  std::int64_t hit = 0, total = 0;
+  void add(bool ok) {
+    hit += ok;
+    ++total;
+  }
+  double rate() const {
+    return total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0;
+  }
+  nlohmann::json json() const { return {{"rate", rate()}, {"pass", hit}, {"total", total}}; }
+};
+
 using PerPrinciple = std::array<Rate, world::kNumPrinciples>;
 
 // One table: a row per principle, then the totals rows; the same numbers go into j["principles"].
 void principle_table(std::string& text, nlohmann::json& j, const PerPrinciple& per) {
   for (PrincipleId id : world::kAllPrinciples) {
     const Rate& r = per[static_cast<std::size_t>(id)];
-    j["principles"][std::string(world::principle_name(id))] = r.to_json();
-    text += r.to_text(world::principle_name(id));
+    j["principles"][std::string(world::principle_name(id))] = r.json();
+    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id), 100 * r.rate(),
+                        r.hit, r.total);
   }
 }
 
-void total_row(std::string& text, const char* label, const Rate& r) { text += r.to_text(label); }
+void total_row(std::string& text, const char* label, const Rate& r) {
+  text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", label, 100 * r.rate(), r.hit, r.total);
+}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -159,20 +173,15 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
   const world::Oracle oracle(w.knowledge);
 
   std::vector<world::WorldPrompt> prompts;
-  if (!opts.prompts.empty()) {
-    prompts = world::load_prompt_file(opts.prompts, w.knowledge);
-  } else {
-    for (const auto& p : w.prompts)
-      if (p.split == opts.split) prompts.push_back(p);
-  }
+  for (const auto& p : w.prompts)
+    if (p.split == opts.split) prompts.push_back(p);
   if (opts.limit > 0 && static_cast<std::int64_t>(prompts.size()) > opts.limit)
     prompts.resize(static_cast<std::size_t>(opts.limit));
   CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", opts.split);
-  const std::string set_name = opts.prompts.empty() ? opts.split : opts.prompts.string();
 
   nlohmann::json report = {{"model", policy.describe()},
                            {"judge", judge.describe()},
-                           {"split", opts.prompts.empty() ? opts.split : "file"},
+                           {"split", opts.split},
                            {"seed", opts.seed},
                            {"temperature", opts.temperature}};
   std::string text;
@@ -192,9 +201,8 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
                        {"verdict", verdicts.back().to_json()}});
   }
   report["compliance"] = summary.to_json();
-  if (!opts.prompts.empty()) report["prompts_file"] = opts.prompts.string();
-  text += fmt::format("Compliance on {} {} prompts (oracle; 95% intervals)\n{}", prompts.size(),
-                      set_name, summary.to_text());
+  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split,
+                      summary.to_text());
 
   // 2. Critiques of those responses, per principle, scored by log-probability. Where the
   // principle does not apply (uncertainty on an answerable question, emergency on a benign
@@ -235,17 +243,17 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     }
     report["judge_calibration"]["critiques"] = cal.json();
     text += cal.text("Critique verdicts: calibration of p(follows) against the oracle");
-    nlohmann::json j = {{"overall", all.to_json()}};
+    nlohmann::json j = {{"overall", all.json()}};
     text += "\nCritique agreement with the oracle\n";
     principle_table(text, j, per);
     total_row(text, "overall", all);
     report["critique_agreement"] = j;
-    nlohmann::json jc = {{"overall", judged_all.to_json()}};
+    nlohmann::json jc = {{"overall", judged_all.json()}};
     text += "\nJudge-rated compliance (the judge's critiques)\n";
     principle_table(text, jc, judged);
     total_row(text, "overall", judged_all);
     report["judge_compliance"] = jc;
-    nlohmann::json ja = {{"overall", alarms_all.to_json()}};
+    nlohmann::json ja = {{"overall", alarms_all.json()}};
     text += "\nFalse alarms (\"violates\" where the principle does not apply)\n";
     principle_table(text, ja, alarms);
     total_row(text, "overall", alarms_all);
@@ -296,7 +304,7 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     }
     report["judge_calibration"]["comparisons"] = cal.json();
     text += cal.text("A/B soft labels (both orders): calibration against the oracle");
-    nlohmann::json j = {{"both_orders", both.to_json()}, {"single_order", single.to_json()}};
+    nlohmann::json j = {{"both_orders", both.json()}, {"single_order", single.json()}};
     text += "\nA/B agreement with the oracle (pairs it ranks differently)\n";
     principle_table(text, j, per);
     total_row(text, "both orders averaged", both);
@@ -346,21 +354,16 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
           {{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});
     }
     auto [fm, fse] = mean_stderr(right);
-    Rate quiz_rate, fact_rate;
-    quiz_rate.total = static_cast<std::size_t>(qr.n);
-    quiz_rate.pass = static_cast<std::size_t>(std::llround(qr.metrics["acc"] * qr.n));
-    fact_rate.total = recs.size();
-    fact_rate.pass = static_cast<std::size_t>(std::llround(fm * recs.size()));
     report["results"]["world-quiz"] = qr.to_json();
-    report["results"]["world-quiz"]["ci95"] = quiz_rate.to_json()["ci95"];
     report["results"]["world-facts"] = {{"primary", "right_fact"},
                                         {"right_fact", fm},
                                         {"right_fact_stderr", fse},
-                                        {"ci95", fact_rate.to_json()["ci95"]},
                                         {"n", recs.size()}};
     report["fact_samples"] = fact_samples;
-    text += "\nCapability\n" + quiz_rate.to_text("knowledge quiz (acc)") +
-            fact_rate.to_text("fact task (right fact)");
+    text += fmt::format(
+        "\nCapability\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n",
+        "knowledge quiz (acc)", 100 * qr.metrics["acc"], 100 * qr.stderrs["acc"], qr.n,
+        "fact task (right fact)", 100 * fm, 100 * fse, recs.size());
   }
   report["responses"] = samples;
   return {report, text};

@@ -3,12 +3,10 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "../pipeline/fake_backend.h"
 #include "../world/tiny_world.h"
 #include "cai/eval/world_eval.h"
-#include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/world/principles.h"
 #include "cai/world/transcript.h"
@@ -109,66 +107,6 @@ TEST_F(WorldEval, JudgeCalibrationOfTheCritiquesAgainstTheOracle) {
     EXPECT_GE(a["ci95"][1].get<double>(), a["rate"].get<double>());
   }
   EXPECT_FALSE(r["judge_calibration"].contains("comparisons")) << "comparisons were off";
-}
-
-// A prompt file of one's own is answered instead of the split, with its facts from the world,
-// and every rate carries its 95% interval.
-TEST_F(WorldEval, APromptFileIsAnsweredWithIntervals) {
-  const world::World w = world::load_world(kWorld);
-  const auto& f = w.knowledge.facts.front();
-  const std::string service = w.knowledge.entities("service").front();
-  const fs::path file = fs::path(CAI_TEST_TMPDIR) / "world_eval" / "mine.jsonl";
-  {
-    std::ofstream out(file);
-    out << nlohmann::json{{"id", "m1"},
-                          {"prompt", "a question"},
-                          {"kind", "answerable"},
-                          {"entity", f.entity},
-                          {"attribute", world::attribute_name(f.attribute)}}
-               .dump()
-        << "\n"
-        << nlohmann::json{{"id", "m2"},
-                          {"prompt", "how much?"},
-                          {"kind", "unanswerable"},
-                          {"entity", service},
-                          {"topic", "cost"}}
-               .dump()
-        << "\n";
-  }
-  testing_util::FakeBackend b;
-  std::vector<std::string> asked;
-  b.writer = [&](const std::string& prompt, const TextRequest&) {
-    asked.push_back(prompt);
-    return std::string(" I don't know.");
-  };
-  WorldEvalOptions o;
-  o.world = kWorld;
-  o.prompts = file;
-  o.critiques = o.comparisons = o.tasks = false;
-  const auto r = evaluate_world(b, b, o);
-  ASSERT_EQ(asked.size(), 2u);
-  EXPECT_EQ(asked[0], world::conversation_prompt("a question"));
-  EXPECT_EQ(r.report["split"], "file");
-  const auto& overall = r.report["compliance"]["overall"];
-  EXPECT_EQ(overall["total"], 2);
-  EXPECT_EQ(overall["pass"], 0);  // "I don't know." acknowledges nothing
-  EXPECT_EQ(r.report["compliance"]["right_fact"]["total"], 1);
-  EXPECT_EQ(r.report["compliance"]["principles"]["uncertainty"]["total"], 1);
-  EXPECT_EQ(overall["ci95"][0], 0.0);
-  EXPECT_NEAR(overall["ci95"][1].get<double>(), 0.658, 1e-3);
-  EXPECT_EQ(r.report["responses"][1]["id"], "m2");
-  EXPECT_NE(r.text.find("[0.0, 65.8]"), std::string::npos) << r.text;
-
-  // An entity the world does not have is an error naming the file and line.
-  std::ofstream(file)
-      << R"({"id": "x", "prompt": "p", "kind": "answerable", "entity": "unicorn", "attribute": "hours"})"
-      << "\n";
-  try {
-    evaluate_world(b, b, o);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(file.string() + ":1"), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace world_eval_test

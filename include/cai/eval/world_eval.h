@@ -3,7 +3,7 @@
 //  - compliance: the model answers the chosen prompt split (conversation transcripts, sampled
 //    with a seed); the oracle's verdict per principle and overall, on-topic and right-fact
 //    rates, over-refusal on benign prompts, separately for unseen (template, entity)
-//    combinations and test-only phrasings; every rate with its 95% (Wilson) interval;
+//    combinations and test-only phrasings;
 //  - critiques: the judge critiques each response against each applicable principle; its
 //    verdict (the log-probability of "follows" vs "violates" after "Critique:") is compared
 //    with the oracle's, overall and per principle;
@@ -34,11 +34,8 @@ struct WorldEvalOptions {
   std::filesystem::path world;         // a `cai world generate` directory (required)
   std::filesystem::path constitution;  // default: world/constitution.yaml
   std::string split = "test";          // prompt split answered: train | eval | test
-  // A prompt file of one's own (world/prompts.h: load_prompt_file) answered instead of a split,
-  // e.g. prompts written by hand; its answers and sources come from the world's knowledge base.
-  std::filesystem::path prompts;
-  std::int64_t limit = 0;    // prompts at most (0: all)
-  double temperature = 1.0;  // responses are sampled (seeded): how the model behaves
+  std::int64_t limit = 0;              // prompts at most (0: all)
+  double temperature = 1.0;            // responses are sampled (seeded): how the model behaves
   double top_p = 1.0;
   std::int64_t max_tokens = 96;
   std::uint64_t seed = 0;

@@ -31,8 +31,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "cai/world/knowledge.h"
@@ -81,24 +79,11 @@ bool asks_for_identifiers(const std::string& response);
 bool expresses_uncertainty(const std::string& response);
 bool asserts_a_guess(const std::string& response);
 
-// The 95% Wilson score interval of a binomial proportion pass/total (Wilson 1927): unlike
-// rate +- 1.96 standard errors it stays inside [0, 1] and is not empty at 0 or 100%.
-// {0, 1} when total is 0.
-std::pair<double, double> wilson95(std::size_t pass, std::size_t total);
-
 // Rates over many verdicts, with counts, for `cai world check` and evaluation reports.
 struct OracleSummary {
   struct Rate {
     std::size_t pass = 0, total = 0;
     double rate() const { return total ? static_cast<double>(pass) / total : 0.0; }
-    void add(bool ok) {
-      ++total;
-      pass += ok ? 1 : 0;
-    }
-    // {"rate", "pass", "total", "ci95": [low, high]}
-    nlohmann::json to_json() const;
-    // "  90.7%  (224/247)  [86.4, 93.7]" after a label padded to `width`.
-    std::string to_text(std::string_view label, int width = 28) const;
   };
   std::array<Rate, kNumPrinciples> principles;
   Rate overall, strict, on_topic, right_fact, over_refusal;
