@@ -284,37 +284,6 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
   for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) + hsum128(macc[r]);
 }
 
-template <class D>
-void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, std::int64_t m1,
-                const Act& x, std::int64_t n0, std::int64_t n1, float* y, std::int64_t ldy,
-                bool accumulate) {
-  float out[4];
-  for (std::int64_t n = n0; n < n1; n += 4) {
-    const int nr = static_cast<int>(std::min<std::int64_t>(4, n1 - n));
-    for (std::int64_t m = m0; m < m1; ++m) {
-      const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
-      switch (nr) {
-        case 4:
-          dot_rows_nr<D, 4>(row, x, n, out);
-          break;
-        case 3:
-          dot_rows_nr<D, 3>(row, x, n, out);
-          break;
-        case 2:
-          dot_rows_nr<D, 2>(row, x, n, out);
-          break;
-        default:
-          dot_rows_nr<D, 1>(row, x, n, out);
-          break;
-      }
-      for (int r = 0; r < nr; ++r) {
-        float& o = y[(n + r) * ldy + m];
-        o = accumulate ? o + out[r] : out[r];
-      }
-    }
-  }
-}
-
 // Eight F32 weights from F32, F16 or BF16 storage.
 template <ggml::Type T>
 inline __m256 load8(const std::uint8_t* p) {

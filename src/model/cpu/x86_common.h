@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "cai/formats/ggml_quant.h"
+#include "cpu.h"
 
 namespace cai::kernels::cpu {
 namespace {
@@ -298,6 +299,43 @@ inline void quantize_rows_x86(const float* x, std::int64_t ldx, std::int64_t n0,
       dr[g] = dr[g + 1] = d;
       sr[g] = d * hsum(fs0);
       sr[g + 1] = d * hsum(fs1);
+    }
+  }
+}
+
+// One weight row against NR activation rows from row n: each file defines it for its set.
+template <class D, int NR>
+void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out);
+
+// The table's dot product for block decoder D: activation rows four at a time against each
+// weight row.
+template <class D>
+void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, std::int64_t m1,
+                const Act& x, std::int64_t n0, std::int64_t n1, float* y, std::int64_t ldy,
+                bool accumulate) {
+  float out[4];
+  for (std::int64_t n = n0; n < n1; n += 4) {
+    const int nr = static_cast<int>(std::min<std::int64_t>(4, n1 - n));
+    for (std::int64_t m = m0; m < m1; ++m) {
+      const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
+      switch (nr) {
+        case 4:
+          dot_rows_nr<D, 4>(row, x, n, out);
+          break;
+        case 3:
+          dot_rows_nr<D, 3>(row, x, n, out);
+          break;
+        case 2:
+          dot_rows_nr<D, 2>(row, x, n, out);
+          break;
+        default:
+          dot_rows_nr<D, 1>(row, x, n, out);
+          break;
+      }
+      for (int r = 0; r < nr; ++r) {
+        float& o = y[(n + r) * ldy + m];
+        o = accumulate ? o + out[r] : out[r];
+      }
     }
   }
 }
