@@ -1,7 +1,12 @@
 // `cai bench generate`: prompt (prefill) throughput, generated tokens/s at several batch
 // sizes, and scoring throughput. Defaults to a random F32 Llama of the llama.cpp comparison
-// shape (embedding 288, 6 layers, 6 heads, feed-forward 768, vocabulary 32000).
+// shape (embedding 288, 6 layers, 6 heads, feed-forward 768, vocabulary 32000); --model takes
+// any model file, quantized GGUF included (its weights stay quantized). Decoding reads every
+// weight once per step, so it also reports the weights' bytes read per second against this
+// machine's measured memory bandwidth.
 #include <torch/torch.h>
+
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +16,7 @@
 #include "cai/generate/engine.h"
 #include "cai/generate/scorer.h"
 #include "cai/io/error.h"
+#include "cai/model/cpu.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "command.h"
@@ -25,6 +31,7 @@ struct BenchGenFlags {
   int threads = 0;
   std::uint64_t seed = 0;
   double temperature = 0.0;
+  bool bandwidth = true;
 };
 
 std::vector<std::int64_t> parse_list(const std::string& s) {
@@ -86,8 +93,17 @@ void run(const BenchGenFlags& f) {
     label = f.model;
   }
   const auto& c = model->config();
-  std::printf("model: %s (%lld parameters), threads %d\n", label.c_str(),
-              static_cast<long long>(c.num_parameters()), threads);
+  std::printf("model: %s (%lld parameters), threads %d, kernels %s\n", label.c_str(),
+              static_cast<long long>(c.num_parameters()), threads, cpu_kernels());
+  std::string types;
+  for (const auto& [type, bytes] : model->weight_bytes())
+    types += fmt::format("{}{} {:.1f} MB", types.empty() ? "" : ", ", type, bytes / 1e6);
+  // Bytes one decoding step reads; a step of batch B yields B tokens.
+  const double step_bytes = static_cast<double>(model->streamed_weight_bytes());
+  std::printf("weights: %.1f MB read per decoding step (%s)\n", step_bytes / 1e6, types.c_str());
+  const double bw = f.bandwidth ? measure_read_bandwidth(threads) : 0.0;
+  if (bw > 0)
+    std::printf("memory bandwidth: %.1f GB/s (streaming read, %d threads)\n", bw, threads);
   std::mt19937_64 rng(f.seed);
   LlamaModel& m = *model;
 
@@ -106,15 +122,22 @@ void run(const BenchGenFlags& f) {
                 total.prefill_tokens / total.prefill_seconds);
   }
   // Generation: decode throughput (all sequences live) after a batched prefill.
+  std::string table;
   for (auto b : batches) {
     auto s = run_batch(m, f, b, f.gen, rng);
+    const double tps = s.decode_tokens / s.decode_seconds;
+    const double gbs = step_bytes * tps / static_cast<double>(b) / 1e9;
     std::printf(
         "generate  threads %d  batch %3lld  prompt %4lld  gen %4lld  %10.1f gen tok/s"
-        "   (prefill %.1f tok/s)\n",
+        "   (prefill %.1f tok/s)   weights %.1f GB/s",
         threads, static_cast<long long>(b), static_cast<long long>(f.prompt_len),
-        static_cast<long long>(f.gen), s.decode_tokens / s.decode_seconds,
-        s.prefill_tokens / s.prefill_seconds);
+        static_cast<long long>(f.gen), tps, s.prefill_tokens / s.prefill_seconds, gbs);
+    if (bw > 0) std::printf(" (%.0f%% of memory)", 100.0 * gbs / bw);
+    std::printf("\n");
+    table += fmt::format(" | {:.1f}", tps);
   }
+  // One line for scripts/bench.sh's table: model | weight MB | tok/s per batch size.
+  std::printf("table: %s | %.1f%s\n", label.c_str(), step_bytes / 1e6, table.c_str());
   // Scoring: 32 (prefix, continuation) pairs of prompt_len/2 + prompt_len/2 tokens.
   {
     std::vector<ScoreRequest> reqs(32);
@@ -149,6 +172,7 @@ const Registrar reg(91, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--temperature", f->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed for weights and prompts")->capture_default_str();
+  cmd->add_flag("!--no-bandwidth", f->bandwidth, "Skip measuring the memory bandwidth");
   cmd->callback([f] { run(*f); });
 });
 

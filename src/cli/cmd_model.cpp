@@ -1,7 +1,10 @@
-// `cai model info MODEL [--json]` and `cai model convert IN OUT [--dtype f32|f16|bf16]`.
+// `cai model info MODEL [--json]` and
+// `cai model convert IN OUT [--dtype f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k]`.
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <iostream>
@@ -45,6 +48,13 @@ nlohmann::json describe(const LoadedModel& m) {
   j["attention_bias"] = c.attention_bias;
   j["num_parameters"] = c.num_parameters();
   j["stored_dtypes"] = m.stored_dtypes;
+  // What the weights take in memory, by type: quantized and F16/BF16 matrices stay as stored.
+  std::uint64_t total = 0;
+  for (const auto& [type, bytes] : m.model->weight_bytes()) {
+    j["weight_bytes"][type] = bytes;
+    total += bytes;
+  }
+  j["weight_bytes_total"] = total;
   if (m.tokenizer) {
     j["tokenizer"] = {{"kind", m.tokenizer->kind()}, {"vocab_size", m.tokenizer->vocab_size()}};
   } else {
@@ -75,6 +85,11 @@ void print_text(const nlohmann::json& j) {
   for (auto& [k, v] : j["stored_dtypes"].items())
     dtypes += (dtypes.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<std::int64_t>());
   std::printf("stored dtypes:           %s\n", dtypes.c_str());
+  std::string mem;
+  for (auto& [k, v] : j["weight_bytes"].items())
+    mem += fmt::format("{}{} {:.2f} MB", mem.empty() ? "" : ", ", k, v.get<double>() / 1e6);
+  std::printf("weights in memory:       %.2f MB (%s)\n",
+              j["weight_bytes_total"].get<double>() / 1e6, mem.c_str());
   if (j["tokenizer"].is_null())
     std::printf("tokenizer:               none\n");
   else
@@ -93,13 +108,17 @@ void run_info(const InfoFlags& f) {
 }
 
 void run_convert(const ConvertFlags& f) {
-  const DType dt = parse_store_dtype(f.dtype);
-  LoadedModel m = load_model(f.in);
   const bool gguf = f.out.size() > 5 && f.out.substr(f.out.size() - 5) == ".gguf";
+  const GgufType type = parse_gguf_type(f.dtype);
+  CAI_CHECK(gguf || type == GgufType::f32 || type == GgufType::f16 || type == GgufType::bf16,
+            "--dtype {}: quantized weights are written to GGUF (an OUT ending in .gguf); a "
+            "safetensors directory holds f32, f16 or bf16",
+            f.dtype);
+  LoadedModel m = load_model(f.in);
   if (gguf)
-    save_model_gguf(m, f.out, dt);
+    save_model_gguf(m, f.out, type);
   else
-    save_model_dir(m, f.out, dt);
+    save_model_dir(m, f.out, parse_store_dtype(f.dtype));
   std::fprintf(stderr, "cai: wrote %s (%s, %s)\n", f.out.c_str(), gguf ? "gguf" : "safetensors",
                f.dtype.c_str());
 }
@@ -121,8 +140,10 @@ const Registrar reg(30, [](CLI::App& root) {
   cc->add_option("out", conv->out,
                  "Output: a path ending in .gguf writes GGUF, anything else a directory")
       ->required();
-  cc->add_option("--dtype", conv->dtype, "Stored dtype of the weight matrices")
-      ->check(CLI::IsMember({"f32", "f16", "bf16"}))
+  cc->add_option("--dtype", conv->dtype,
+                 "Stored type of the weight matrices; q4_k and q5_k are llama.cpp's Q4_K_M and "
+                 "Q5_K_M mixes (GGUF only for the quantized types)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"}))
       ->capture_default_str();
   cc->callback([conv] { run_convert(*conv); });
 });

@@ -401,23 +401,15 @@ const std::uint8_t* Reader::tensor_data(const TensorInfo& t) const {
 
 std::vector<float> Reader::read_f32(const TensorInfo& t) const {
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
+  const ggml::TypeTraits* tr = ggml::traits(t.type);
+  if (!tr)  // the header check already refused these; kept for a clear message
+    throw_error("{}: unsupported ggml type {} (tensor '{}')", path_.string(), t.type, t.name);
+  // Row by row: a block never spans two rows.
+  const std::int64_t cols = t.ne.empty() ? 1 : t.ne[0];
+  const std::size_t rb = ggml::row_bytes(tr->type, cols);
   const std::uint8_t* p = tensor_data(t);
-  switch (static_cast<TensorType>(t.type)) {
-    case TensorType::F32:
-      convert_to_f32(DType::F32, p, out.size(), out.data());
-      break;
-    case TensorType::F16:
-      convert_to_f32(DType::F16, p, out.size(), out.data());
-      break;
-    case TensorType::BF16:
-      convert_to_f32(DType::BF16, p, out.size(), out.data());
-      break;
-    case TensorType::Q8_0:
-      dequantize_q8_0(p, out.size(), out.data());
-      break;
-    default:
-      throw_error("{}: unsupported ggml type {} (tensor '{}')", path_.string(), t.type, t.name);
-  }
+  for (std::size_t r = 0; r < out.size() / static_cast<std::size_t>(cols); ++r)
+    ggml::dequantize_row(tr->type, p + r * rb, out.data() + r * cols, cols);
   return out;
 }
 

@@ -132,10 +132,12 @@ void Writer::set_i32_array(const std::string& key, const std::vector<std::int32_
   upsert(kv_, key, std::move(v));
 }
 
-void Writer::add_tensor(const std::string& name, const std::vector<std::int64_t>& shape,
-                        const float* data, TensorType store_as) {
-  for (const auto& t : tensors_)
-    CAI_CHECK(t.name != name, "gguf writer: duplicate tensor '{}'", name);
+namespace {
+
+// Checks a new tensor's name and shape; returns its element count.
+std::size_t check_new_tensor(const std::vector<std::string>& names, const std::string& name,
+                             const std::vector<std::int64_t>& shape) {
+  for (const auto& n : names) CAI_CHECK(n != name, "gguf writer: duplicate tensor '{}'", name);
   CAI_CHECK(!shape.empty() && shape.size() <= 4, "gguf writer: tensor '{}' has {} dims (1..4)",
             name, shape.size());
   std::size_t n = 1;
@@ -143,34 +145,46 @@ void Writer::add_tensor(const std::string& name, const std::vector<std::int64_t>
     CAI_CHECK(d > 0, "gguf writer: tensor '{}' has dimension {}", name, d);
     n *= static_cast<std::size_t>(d);
   }
-  Pending p{name, shape, {}, store_as};
-  switch (store_as) {
-    case TensorType::F32:
-      p.bytes.resize(n * 4);
-      std::memcpy(p.bytes.data(), data, n * 4);
-      break;
-    case TensorType::F16:
-    case TensorType::BF16:
-      p.bytes.resize(n * 2);
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint16_t h =
-            store_as == TensorType::F16 ? f32_to_f16(data[k]) : f32_to_bf16(data[k]);
-        std::memcpy(p.bytes.data() + 2 * k, &h, 2);
-      }
-      break;
-    case TensorType::Q8_0:
-      CAI_CHECK(
-          shape.back() % kQ8Block == 0,
-          "gguf writer: tensor '{}': Q8_0 needs a row length that is a multiple of {}, got {}",
-          name, kQ8Block, shape.back());
-      p.bytes.resize(n / kQ8Block * kQ8BlockBytes);
-      quantize_q8_0(data, n, p.bytes.data());
-      break;
-    default:
-      throw_error("gguf writer: tensor '{}': unsupported type {}", name,
-                  static_cast<unsigned>(store_as));
-  }
+  return n;
+}
+
+// Bytes of one row (the last dimension) of `type`, naming the tensor when the row does not
+// split into whole blocks.
+std::size_t tensor_row_bytes(const std::string& name, const std::vector<std::int64_t>& shape,
+                             TensorType type) {
+  const ggml::TypeTraits& tr = ggml::traits(type);
+  CAI_CHECK(shape.back() % tr.block == 0,
+            "gguf writer: tensor '{}': {} needs a row length that is a multiple of {}, got {}",
+            name, tr.name, tr.block, shape.back());
+  return ggml::row_bytes(type, shape.back());
+}
+
+}  // namespace
+
+void Writer::add_tensor(const std::string& name, const std::vector<std::int64_t>& shape,
+                        const float* data, TensorType store_as) {
+  std::vector<std::string> names;
+  for (const auto& t : tensors_) names.push_back(t.name);
+  const std::size_t n = check_new_tensor(names, name, shape);
+  const std::size_t rb = tensor_row_bytes(name, shape, store_as);
+  const auto cols = static_cast<std::size_t>(shape.back());
+  Pending p{name, shape, std::vector<std::uint8_t>(n / cols * rb), store_as};
+  for (std::size_t r = 0; r < n / cols; ++r)
+    ggml::quantize_row(store_as, data + r * cols, p.bytes.data() + r * rb,
+                       static_cast<std::int64_t>(cols));
   tensors_.push_back(std::move(p));
+}
+
+void Writer::add_tensor_bytes(const std::string& name, const std::vector<std::int64_t>& shape,
+                              TensorType type, std::vector<std::uint8_t> bytes) {
+  std::vector<std::string> names;
+  for (const auto& t : tensors_) names.push_back(t.name);
+  const std::size_t n = check_new_tensor(names, name, shape);
+  const std::size_t want =
+      n / static_cast<std::size_t>(shape.back()) * tensor_row_bytes(name, shape, type);
+  CAI_CHECK(bytes.size() == want, "gguf writer: tensor '{}': {} bytes, {} needs {}", name,
+            bytes.size(), ggml::traits(type).name, want);
+  tensors_.push_back(Pending{name, shape, std::move(bytes), type});
 }
 
 void Writer::write(const std::filesystem::path& path) const {

@@ -93,6 +93,11 @@ std::vector<float> Checkpoint::read_f32(const std::string& name) const {
   return files_[slot(where_, name, files_)].read_f32(name);
 }
 
+const std::uint8_t* Checkpoint::data(const std::string& name) const {
+  const File& f = files_[slot(where_, name, files_)];
+  return f.data(*f.find(name));
+}
+
 const fs::path& Checkpoint::file_of(const std::string& name) const {
   return files_[slot(where_, name, files_)].path();
 }

@@ -1,9 +1,10 @@
-// parse_device (see include/cai/model/device.h).
+// parse_device, place_model (see include/cai/model/device.h).
 #include "cai/model/device.h"
 
 #include <torch/cuda.h>
 
 #include "cai/io/error.h"
+#include "cai/model/llama.h"
 
 namespace cai {
 
@@ -20,6 +21,11 @@ c10::Device parse_device(const std::string& name) {
   CAI_CHECK(!d.has_index() || d.index() < count, "device {}: this machine has {} GPU(s)", name,
             count);
   return d;
+}
+
+void place_model(LlamaModel& m, c10::Device d) {
+  if (!d.is_cpu() && m.packed()) m.unpack_weights();
+  m.to(d);
 }
 
 }  // namespace cai

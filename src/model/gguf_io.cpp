@@ -18,38 +18,41 @@
 
 namespace cai {
 
-std::vector<float> permute_qk_to_gguf(const std::vector<float>& w, std::int64_t n_head,
-                                      std::int64_t rows, std::int64_t cols) {
+namespace {
+
+// Row permutation of Q/K between the two layouts, on rows of `row_bytes` bytes (any element
+// type: a quantized row moves as a whole). to_gguf: GGUF row (h, i, j) <- HF row (h, j, i),
+// i < D/2, j < 2; the inverse otherwise.
+template <class T>
+std::vector<T> permute_rows(const std::vector<T>& w, std::int64_t n_head, std::int64_t rows,
+                            std::size_t row_len, bool to_gguf, const char* what) {
   const std::int64_t D = rows / n_head, half = D / 2;
   CAI_CHECK(n_head > 0 && D * n_head == rows && D % 2 == 0 &&
-                static_cast<std::int64_t>(w.size()) == rows * cols,
-            "permute_qk_to_gguf: {} rows, {} heads, {} values do not fit", rows, n_head, w.size());
-  std::vector<float> out(w.size());
-  // GGUF row (h, i, j) <- HF row (h, j, i), i < D/2, j < 2.
+                w.size() == static_cast<std::size_t>(rows) * row_len,
+            "{}: {} rows, {} heads, {} values do not fit", what, rows, n_head, w.size());
+  std::vector<T> out(w.size());
   for (std::int64_t h = 0; h < n_head; ++h)
     for (std::int64_t i = 0; i < half; ++i)
       for (std::int64_t j = 0; j < 2; ++j) {
-        const std::int64_t dst = h * D + i * 2 + j, src = h * D + j * half + i;
-        std::copy_n(w.begin() + src * cols, cols, out.begin() + dst * cols);
+        const std::int64_t g = h * D + i * 2 + j, f = h * D + j * half + i;
+        const std::int64_t src = to_gguf ? f : g, dst = to_gguf ? g : f;
+        std::copy_n(w.begin() + static_cast<std::ptrdiff_t>(src * row_len), row_len,
+                    out.begin() + static_cast<std::ptrdiff_t>(dst * row_len));
       }
   return out;
 }
 
+}  // namespace
+
+std::vector<float> permute_qk_to_gguf(const std::vector<float>& w, std::int64_t n_head,
+                                      std::int64_t rows, std::int64_t cols) {
+  return permute_rows(w, n_head, rows, static_cast<std::size_t>(cols), true, "permute_qk_to_gguf");
+}
+
 std::vector<float> permute_qk_from_gguf(const std::vector<float>& w, std::int64_t n_head,
                                         std::int64_t rows, std::int64_t cols) {
-  const std::int64_t D = rows / n_head, half = D / 2;
-  CAI_CHECK(n_head > 0 && D * n_head == rows && D % 2 == 0 &&
-                static_cast<std::int64_t>(w.size()) == rows * cols,
-            "permute_qk_from_gguf: {} rows, {} heads, {} values do not fit", rows, n_head,
-            w.size());
-  std::vector<float> out(w.size());
-  for (std::int64_t h = 0; h < n_head; ++h)
-    for (std::int64_t i = 0; i < half; ++i)
-      for (std::int64_t j = 0; j < 2; ++j) {
-        const std::int64_t src = h * D + i * 2 + j, dst = h * D + j * half + i;
-        std::copy_n(w.begin() + src * cols, cols, out.begin() + dst * cols);
-      }
-  return out;
+  return permute_rows(w, n_head, rows, static_cast<std::size_t>(cols), false,
+                      "permute_qk_from_gguf");
 }
 
 namespace {
@@ -87,19 +90,22 @@ std::vector<Mapping> tensor_map(const ModelConfig& cfg, bool permute) {
   return m;
 }
 
-std::string ggml_type_name(std::uint32_t t) {
-  switch (t) {
-    case 0:
-      return "F32";
-    case 1:
-      return "F16";
-    case 8:
-      return "Q8_0";
-    case 30:
-      return "BF16";
-    default:
-      return "ggml_type_" + std::to_string(t);
+// What llama.cpp's quantizer makes of tensor `gguf` (see gguf_mix.cpp).
+TensorRole tensor_role(const std::string& gguf, const std::vector<std::int64_t>& shape,
+                       const ModelConfig& cfg) {
+  TensorRole r;
+  r.cols_only = shape.size() == 1;
+  r.cols = shape.back();
+  r.n_layers = cfg.num_layers;
+  r.tied = cfg.tie_word_embeddings;
+  if (gguf == "token_embd.weight") r.kind = TensorRole::token_embd;
+  if (gguf == "output.weight") r.kind = TensorRole::output;
+  if (gguf.starts_with("blk.")) {
+    r.layer = std::stoll(gguf.substr(4));
+    if (gguf.ends_with(".attn_v.weight")) r.kind = TensorRole::attn_v;
+    if (gguf.ends_with(".ffn_down.weight")) r.kind = TensorRole::ffn_down;
   }
+  return r;
 }
 
 // llama.cpp's per-frequency divisors for llama3 scaling (its rope_freqs.weight tensor).
@@ -124,11 +130,12 @@ LoadedModel load_gguf_weights(const gguf::Reader& r) {
   out.source = path;
   out.format = "gguf";
   const ModelConfig& cfg = out.config;
-  out.model = std::make_shared<LlamaModel>(cfg);
+  // Matrices stay as the file stores them (quantized, F16, BF16); see LlamaModel.
+  out.model = std::make_shared<LlamaModel>(cfg, LlamaModel::Init::empty);
 
   std::set<std::string> allowed;
   std::map<std::string, std::vector<std::int64_t>> hf_shapes;
-  for (auto& [name, t] : out.model->hf_parameters()) hf_shapes[name] = t.sizes().vec();
+  for (auto& [name, shape] : out.model->hf_shapes()) hf_shapes[name] = shape;
   const bool permute = r.get_string("general.architecture") == "llama";
   for (const Mapping& m : tensor_map(cfg, permute)) {
     allowed.insert(m.gguf);
@@ -138,12 +145,15 @@ LoadedModel load_gguf_weights(const gguf::Reader& r) {
     if (t->shape() != want)
       throw_error("{}: tensor {}: shape [{}], expected [{}]", src, m.gguf,
                   fmt::join(t->shape(), ", "), fmt::join(want, ", "));
-    std::vector<float> values = r.read_f32(*t);
+    const std::uint8_t* p = r.tensor_data(*t);
+    std::vector<std::uint8_t> bytes(p, p + t->nbytes);
     if (m.permute_heads > 0)
-      values = permute_qk_from_gguf(values, m.permute_heads, want[0], want[1]);
-    out.model->load_hf_parameter(m.hf, want, values, src);
-    ++out.stored_dtypes[ggml_type_name(t->type)];
+      bytes =
+          permute_rows(bytes, m.permute_heads, want[0], t->nbytes / want[0], false, src.c_str());
+    out.model->set_hf_tensor(m.hf, want, static_cast<ggml::Type>(t->type), std::move(bytes), src);
+    ++out.stored_dtypes[std::string(ggml::type_name(t->type))];
   }
+  out.model->finish_loading(src);
   // llama3 rope scaling: llama.cpp stores only the resulting factors. Check them against the
   // parameters cai recorded; without those the scaling cannot be represented faithfully.
   if (const gguf::TensorInfo* t = r.find_tensor("rope_freqs.weight")) {
@@ -171,29 +181,30 @@ LoadedModel load_gguf_weights(const gguf::Reader& r) {
 }  // namespace detail
 
 void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DType store_as) {
-  CAI_CHECK(m.model, "save_model_gguf: no model to save to {}", path.string());
-  gguf::TensorType tt;
   switch (store_as) {
     case DType::F32:
-      tt = gguf::TensorType::F32;
-      break;
+      return save_model_gguf(m, path, GgufType::f32);
     case DType::F16:
-      tt = gguf::TensorType::F16;
-      break;
+      return save_model_gguf(m, path, GgufType::f16);
     case DType::BF16:
-      tt = gguf::TensorType::BF16;
-      break;
+      return save_model_gguf(m, path, GgufType::bf16);
     default:
       throw_error("{}: GGUF export stores f32, f16 or bf16, not {}", path.string(),
                   dtype_name(store_as));
   }
+}
+
+void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, GgufType type) {
+  CAI_CHECK(m.model, "save_model_gguf: no model to save to {}", path.string());
   const ModelConfig& cfg = m.model->config();
   const bool qwen2 = cfg.architecture == "Qwen2ForCausalLM";
   const std::string arch = qwen2 ? "qwen2" : "llama", p = arch + ".";
   gguf::Writer w;
   w.set_string("general.architecture", arch);
   w.set_string("general.name", path.stem().string());
-  w.set_u32("general.file_type", store_as == DType::F32 ? 0 : store_as == DType::F16 ? 1 : 32);
+  w.set_u32("general.file_type", gguf_file_type_id(type));
+  if (type != GgufType::f32 && type != GgufType::f16 && type != GgufType::bf16)
+    w.set_u32("general.quantization_version", 2);
   w.set_u32(p + "context_length", static_cast<std::uint32_t>(cfg.max_position_embeddings));
   w.set_u32(p + "embedding_length", static_cast<std::uint32_t>(cfg.hidden_size));
   w.set_u32(p + "block_count", static_cast<std::uint32_t>(cfg.num_layers));
@@ -228,7 +239,11 @@ void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DT
   }
 
   std::map<std::string, torch::Tensor> params;
-  for (auto& [name, t] : m.model->hf_parameters()) params[name] = t;
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  for (auto& [name, t] : m.model->hf_parameters()) {
+    shapes[name] = t.sizes().vec();
+    params[name] = t;
+  }
   torch::NoGradGuard no_grad;
   if (cfg.rope_scaling.type == "llama3") {
     auto f = llama3_rope_factors(cfg);
@@ -236,16 +251,25 @@ void save_model_gguf(const LoadedModel& m, const std::filesystem::path& path, DT
                  gguf::TensorType::F32);
   }
   for (const Mapping& mp : tensor_map(cfg, !qwen2)) {
+    const auto& shape = shapes.at(mp.hf);
+    const ggml::Type tt = gguf_tensor_type(type, tensor_role(mp.gguf, shape, cfg));
+    // A matrix held in the target type already is copied, not requantized.
+    ggml::Type held;
+    auto bytes = m.model->hf_tensor_bytes(mp.hf, &held);
+    if (!bytes.empty() && held == tt) {
+      if (mp.permute_heads > 0)
+        bytes = permute_rows(bytes, mp.permute_heads, shape[0], bytes.size() / shape[0], true,
+                             "save_model_gguf");
+      w.add_tensor_bytes(mp.gguf, shape, tt, std::move(bytes));
+      continue;
+    }
     auto t = params.at(mp.hf).detach().to(torch::kFloat32).contiguous();
-    const auto shape = t.sizes().vec();
-    // llama.cpp keeps 1-D tensors (norms, biases) in F32 whatever the file type.
-    const auto type = shape.size() == 1 ? gguf::TensorType::F32 : tt;
     if (mp.permute_heads > 0) {
       std::vector<float> v(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
       auto pv = permute_qk_to_gguf(v, mp.permute_heads, shape[0], shape[1]);
-      w.add_tensor(mp.gguf, shape, pv.data(), type);
+      w.add_tensor(mp.gguf, shape, pv.data(), tt);
     } else {
-      w.add_tensor(mp.gguf, shape, t.data_ptr<float>(), type);
+      w.add_tensor(mp.gguf, shape, t.data_ptr<float>(), tt);
     }
   }
   w.write(path);

@@ -29,24 +29,36 @@ LoadedModel load_hf_weights(const fs::path& dir) {
   out.config = ModelConfig::from_hf_json(j, cfg_path.string());
   out.source = dir;
   out.format = "safetensors";
-  out.model = std::make_shared<LlamaModel>(out.config);
+  // F16 and BF16 matrices stay as stored (see LlamaModel); other dtypes are widened to F32.
+  out.model = std::make_shared<LlamaModel>(out.config, LlamaModel::Init::empty);
 
   const bool sharded = fs::exists(dir / "model.safetensors.index.json");
   const std::string where =
       (dir / (sharded ? "model.safetensors.index.json" : "model.safetensors")).string();
   safetensors::Checkpoint ck(dir);
   std::set<std::string> expected;
-  for (auto& [name, t] : out.model->hf_parameters()) {
+  for (auto& [name, want] : out.model->hf_shapes()) {
     expected.insert(name);
     if (!ck.has(name)) throw_error("{}: tensor {}: missing", where, name);
     const auto& info = ck.info(name);
-    const auto want = t.sizes().vec();
+    const std::string file = ck.file_of(name).string();
     if (info.shape != want)
-      throw_error("{}: tensor {}: shape [{}], expected [{}]", ck.file_of(name).string(), name,
+      throw_error("{}: tensor {}: shape [{}], expected [{}]", file, name,
                   fmt::join(info.shape, ", "), fmt::join(want, ", "));
-    out.model->load_hf_parameter(name, want, ck.read_f32(name), ck.file_of(name).string());
+    const std::uint8_t* p = ck.data(name);
+    if (info.dtype == DType::F16 || info.dtype == DType::BF16 || info.dtype == DType::F32) {
+      const ggml::Type t = info.dtype == DType::F16    ? ggml::Type::F16
+                           : info.dtype == DType::BF16 ? ggml::Type::BF16
+                                                       : ggml::Type::F32;
+      out.model->set_hf_tensor(name, want, t, {p, p + info.end - info.begin}, file);
+    } else {
+      const auto v = ck.read_f32(name);
+      const auto* b = reinterpret_cast<const std::uint8_t*>(v.data());
+      out.model->set_hf_tensor(name, want, ggml::Type::F32, {b, b + 4 * v.size()}, file);
+    }
     ++out.stored_dtypes[std::string(dtype_name(info.dtype))];
   }
+  out.model->finish_loading(where);
   for (const auto& name : ck.names()) {
     if (expected.count(name)) continue;
     // Tolerated extras: a copy of the tied head, and rotary buffers older exports include.

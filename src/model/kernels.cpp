@@ -1,6 +1,6 @@
 // Fused inference kernels (see kernels.h).
 #include "kernels.h"
-#include "simd.h"
+#include "cpu/cpu.h"
 
 #include <ATen/Parallel.h>
 
@@ -34,36 +34,6 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
   return out;
 }
 
-namespace {
-void swiglu_rows_scalar(const float* gp, float* op, std::int64_t F, std::int64_t b,
-                        std::int64_t e) {
-  for (std::int64_t n = b; n < e; ++n) {
-    const float* gr = gp + n * 2 * F;
-    const float* ur = gr + F;
-    float* o = op + n * F;
-    for (std::int64_t i = 0; i < F; ++i) o[i] = gr[i] / (1.0f + std::exp(-gr[i])) * ur[i];
-  }
-}
-
-__attribute__((target("avx2,fma"))) void swiglu_rows_avx2(const float* gp, float* op,
-                                                          std::int64_t F, std::int64_t b,
-                                                          std::int64_t e) {
-  const std::int64_t F8 = F / 8 * 8;
-  const __m256 one = _mm256_set1_ps(1.0f);
-  for (std::int64_t n = b; n < e; ++n) {
-    const float* gr = gp + n * 2 * F;
-    const float* ur = gr + F;
-    float* o = op + n * F;
-    for (std::int64_t i = 0; i < F8; i += 8) {
-      const __m256 g = _mm256_loadu_ps(gr + i);
-      const __m256 den = _mm256_add_ps(one, simd::exp(_mm256_sub_ps(_mm256_setzero_ps(), g)));
-      _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_div_ps(g, den), _mm256_loadu_ps(ur + i)));
-    }
-    for (std::int64_t i = F8; i < F; ++i) o[i] = gr[i] / (1.0f + std::exp(-gr[i])) * ur[i];
-  }
-}
-}  // namespace
-
 torch::Tensor swiglu(const torch::Tensor& gate_up) {
   const std::int64_t F2 = gate_up.size(-1), F = F2 / 2, N = gate_up.numel() / F2;
   auto g = gate_up.contiguous();
@@ -72,8 +42,7 @@ torch::Tensor swiglu(const torch::Tensor& gate_up) {
   auto out = torch::empty(sizes, g.options());
   const float* gp = g.data_ptr<float>();
   float* op = out.data_ptr<float>();
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  auto rows = avx2 ? swiglu_rows_avx2 : swiglu_rows_scalar;
+  auto rows = cpu::table().swiglu_rows;
   parallel_chunks(N, grain(F * 8), [&](std::int64_t b, std::int64_t e) { rows(gp, op, F, b, e); });
   return out;
 }

@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <functional>
 
+namespace cai {
+class PackedMatrix;
+}
+
 namespace cai::kernels {
 
 // x [N,C] -> x * rsqrt(mean(x^2) + eps) * w, accumulated in double.
@@ -51,5 +55,15 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w,
                      const torch::Tensor& bias = {});
 // y [...,M] += x W^T, in place (residual connections).
 void linear_add_(torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& w);
+
+// The same products for a packed weight W [M,K] (qgemm.cpp). Few rows (decoding) take the
+// integer dot products on 8-bit activations; many rows dequantize W a tile of rows at a time
+// and reuse each tile across all of them with the F32 kernel.
+void gemm_packed(const float* x, std::int64_t ldx, const PackedMatrix& w, const float* bias,
+                 float* y, std::int64_t ldy, std::int64_t N, bool accumulate);
+torch::Tensor linear(const torch::Tensor& x, const PackedMatrix& w, const torch::Tensor& bias = {});
+void linear_add_(torch::Tensor& y, const torch::Tensor& x, const PackedMatrix& w);
+// Rows `ids` [N] of W -> [N, K] F32 (a packed embedding table).
+torch::Tensor packed_rows(const PackedMatrix& w, const torch::Tensor& ids);
 
 }  // namespace cai::kernels

@@ -28,20 +28,11 @@
 #include "cai/io/error.h"
 #include "cai/model/rope.h"
 #include "kernels.h"
+#include "weight.h"
 
 namespace cai {
 
 using torch::indexing::Slice;
-
-struct LlamaModel::Layer {
-  torch::Tensor attn_norm;  // [C]
-  torch::Tensor wqkv;       // [(H+2Hkv)*D, C]: q rows, then k rows, then v rows
-  torch::Tensor bqkv;       // [(H+2Hkv)*D] when cfg.attention_bias, else undefined
-  torch::Tensor wo;         // [C, H*D]
-  torch::Tensor mlp_norm;   // [C]
-  torch::Tensor w_gate_up;  // [2F, C]: gate rows, then up rows
-  torch::Tensor w_down;     // [C, F]
-};
 
 // ---------------------------------------------------------------------------------------------
 // KVCache
@@ -76,78 +67,47 @@ void KVCache::move_slot(std::int64_t from, std::int64_t to, std::int64_t len) {
 // ---------------------------------------------------------------------------------------------
 // Construction and parameters
 
-LlamaModel::LlamaModel(const ModelConfig& cfg) : cfg_(cfg) {
+LlamaModel::LlamaModel(const ModelConfig& cfg, Init init)
+    : cfg_(cfg), emb_(std::make_unique<Embeddings>()) {
   cfg_.validate();
   const std::int64_t C = cfg.hidden_size, H = cfg.num_heads, Hkv = cfg.num_kv_heads,
                      D = cfg.head_dim, F = cfg.intermediate_size, V = cfg.vocab_size;
-  auto normal = [](std::vector<std::int64_t> shape) { return torch::randn(shape) * 0.02; };
-  embed_ = register_parameter("embed_tokens", normal({V, C}));
+  // Registered in the same order either way, so parameter names and order never depend on
+  // how the weights are stored; a packed matrix's slot holds an undefined tensor.
+  auto matrix = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {
+    detail::Weight w;
+    w.param = name;
+    w.rows = rows;
+    w.cols = cols;
+    if (init == Init::random) {
+      w.f32 = register_parameter(name, torch::randn({rows, cols}) * 0.02);
+    } else {
+      register_parameter(name, torch::Tensor(), /*requires_grad=*/false);
+      w.packed = std::make_shared<PackedMatrix>(rows, cols);
+    }
+    return w;
+  };
+  emb_->embed = matrix("embed_tokens", V, C);
   for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
     const std::string p = "layer" + std::to_string(l) + "_";  // torch forbids dots here
     Layer L;
     L.attn_norm = register_parameter(p + "attn_norm", torch::ones({C}));
-    L.wqkv = register_parameter(p + "wqkv", normal({(H + 2 * Hkv) * D, C}));
+    L.wqkv = matrix(p + "wqkv", (H + 2 * Hkv) * D, C);
     if (cfg.attention_bias)
       L.bqkv = register_parameter(p + "bqkv", torch::zeros({(H + 2 * Hkv) * D}));
-    L.wo = register_parameter(p + "wo", normal({C, H * D}));
+    L.wo = matrix(p + "wo", C, H * D);
     L.mlp_norm = register_parameter(p + "mlp_norm", torch::ones({C}));
-    L.w_gate_up = register_parameter(p + "w_gate_up", normal({2 * F, C}));
-    L.w_down = register_parameter(p + "w_down", normal({C, F}));
+    L.w_gate_up = matrix(p + "w_gate_up", 2 * F, C);
+    L.w_down = matrix(p + "w_down", C, F);
     layers_.push_back(std::move(L));
   }
   norm_ = register_parameter("norm", torch::ones({C}));
-  if (!cfg.tie_word_embeddings) lm_head_ = register_parameter("lm_head", normal({V, C}));
+  if (!cfg.tie_word_embeddings) emb_->lm_head = matrix("lm_head", V, C);
   inv_freq_ = rope_inv_freq(cfg_);
   ensure_rope(std::min<std::int64_t>(cfg_.max_position_embeddings, 4096));
 }
 
 LlamaModel::~LlamaModel() = default;
-
-std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::hf_parameters() const {
-  const std::int64_t H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, D = cfg_.head_dim,
-                     F = cfg_.intermediate_size;
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  out.emplace_back("model.embed_tokens.weight", embed_);
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const Layer& L = layers_[l];
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    out.emplace_back(p + "input_layernorm.weight", L.attn_norm);
-    out.emplace_back(p + "self_attn.q_proj.weight", L.wqkv.narrow(0, 0, H * D));
-    out.emplace_back(p + "self_attn.k_proj.weight", L.wqkv.narrow(0, H * D, Hkv * D));
-    out.emplace_back(p + "self_attn.v_proj.weight", L.wqkv.narrow(0, (H + Hkv) * D, Hkv * D));
-    if (L.bqkv.defined()) {
-      out.emplace_back(p + "self_attn.q_proj.bias", L.bqkv.narrow(0, 0, H * D));
-      out.emplace_back(p + "self_attn.k_proj.bias", L.bqkv.narrow(0, H * D, Hkv * D));
-      out.emplace_back(p + "self_attn.v_proj.bias", L.bqkv.narrow(0, (H + Hkv) * D, Hkv * D));
-    }
-    out.emplace_back(p + "self_attn.o_proj.weight", L.wo);
-    out.emplace_back(p + "post_attention_layernorm.weight", L.mlp_norm);
-    out.emplace_back(p + "mlp.gate_proj.weight", L.w_gate_up.narrow(0, 0, F));
-    out.emplace_back(p + "mlp.up_proj.weight", L.w_gate_up.narrow(0, F, F));
-    out.emplace_back(p + "mlp.down_proj.weight", L.w_down);
-  }
-  out.emplace_back("model.norm.weight", norm_);
-  if (lm_head_.defined()) out.emplace_back("lm_head.weight", lm_head_);
-  return out;
-}
-
-void LlamaModel::load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
-                                   const std::vector<float>& values, const std::string& source) {
-  // Views are made afresh (not cached) so that none outlives an InferenceMode scope.
-  torch::Tensor dst;
-  for (auto& [n, t] : hf_parameters())
-    if (n == name) dst = t;
-  if (!dst.defined()) throw_error("{}: tensor {}: not a parameter of this model", source, name);
-  if (dst.sizes().vec() != shape)
-    throw_error("{}: tensor {}: shape [{}], expected [{}]", source, name, fmt::join(shape, ", "),
-                fmt::join(dst.sizes().vec(), ", "));
-  std::int64_t n = 1;
-  for (auto s : shape) n *= s;
-  CAI_CHECK(static_cast<std::int64_t>(values.size()) == n,
-            "{}: tensor {}: {} values for {} elements", source, name, values.size(), n);
-  torch::NoGradGuard no_grad;
-  dst.copy_(torch::from_blob(const_cast<float*>(values.data()), shape, torch::kFloat32));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Rotary tables
@@ -229,8 +189,8 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
                      F = cfg_.intermediate_size;
   // Everything runs in the weights' dtype (F32 normally, F64 for gradient checks); the
   // tables are kept in F32 and .to() is a no-op there.
-  const auto dt = embed_.scalar_type();
-  const auto dev = embed_.device();
+  const auto dt = norm_.scalar_type();
+  const auto dev = norm_.device();
   ensure_rope(T);
   auto cos = cos_.narrow(0, 0, T).to(dev, dt).view({1, T, 1, D});
   auto sin = sin_.narrow(0, 0, T).to(dev, dt).view({1, T, 1, D});
@@ -243,12 +203,12 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
   LinearAdapter* ad = adapter_.get();
   const bool training = is_training() && torch::GradMode::is_enabled();
 
-  auto x = torch::embedding(embed_, tokens.to(dev, torch::kInt64));  // [B,T,C]
+  auto x = detail::rows(emb_->embed, tokens.to(dev), dt);  // [B,T,C]
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const auto li = static_cast<std::int64_t>(l);
     auto h = rms_norm_ref(x, L.attn_norm, cfg_.rms_norm_eps);
-    auto qkv = torch::linear(h, L.wqkv, L.bqkv);  // [B,T,(H+2Hkv)*D]
+    auto qkv = detail::linear(h, L.wqkv, L.bqkv);  // [B,T,(H+2Hkv)*D]
     if (ad)
       qkv = add_deltas(qkv, *ad, li, {{Proj::q, H * D}, {Proj::k, Hkv * D}, {Proj::v, Hkv * D}}, h,
                        training);
@@ -263,14 +223,14 @@ torch::Tensor LlamaModel::forward_hidden_autograd(const torch::Tensor& tokens) {
     auto scores = (torch::matmul(qg, kt) * scale).view({B, Hkv, G, T, T}) + mask;
     auto p = torch::softmax(scores, -1).view({B, Hkv, G * T, T});
     auto o = torch::matmul(p, vt).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
-    auto attn = torch::linear(o, L.wo);  // [B,T,C]
+    auto attn = detail::linear(o, L.wo);  // [B,T,C]
     if (ad) attn = add_deltas(attn, *ad, li, {{Proj::o, cfg_.hidden_size}}, o, training);
     x = x + attn;
     h = rms_norm_ref(x, L.mlp_norm, cfg_.rms_norm_eps);
-    auto gu = torch::linear(h, L.w_gate_up);  // [B,T,2F]
+    auto gu = detail::linear(h, L.w_gate_up);  // [B,T,2F]
     if (ad) gu = add_deltas(gu, *ad, li, {{Proj::gate, F}, {Proj::up, F}}, h, training);
     auto act = torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F);  // [B,T,F]
-    auto down = torch::linear(act, L.w_down);
+    auto down = detail::linear(act, L.w_down);
     if (ad) down = add_deltas(down, *ad, li, {{Proj::down, cfg_.hidden_size}}, act, training);
     x = x + down;
   }
@@ -287,7 +247,7 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
   const std::int64_t B = tokens.size(0), T = tokens.size(1), H = cfg_.num_heads,
                      Hkv = cfg_.num_kv_heads, D = cfg_.head_dim, G = H / Hkv,
                      F = cfg_.intermediate_size;
-  const auto dev = embed_.device();
+  const auto dev = norm_.device();
   // Positions [B,T] = start_pos[b] + t; the attended length L = the longest row's end.
   const auto sp = start_pos.to(torch::kCPU, torch::kInt64).contiguous();
   const auto pos_cpu = sp.view({B, 1}) + torch::arange(T, torch::kInt64).view({1, T});  // [B,T]
@@ -305,11 +265,11 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
       keys.view({1, L}).gt(pos.select(1, T - 1).view({B, 1})).view({B, 1, L, 1});  // [B,1,L,1]
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
-  auto x = torch::embedding(embed_, tokens.to(dev, torch::kInt64));  // [B,T,C]
+  auto x = detail::rows(emb_->embed, tokens.to(dev), norm_.scalar_type());  // [B,T,C]
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& Ly = layers_[l];
     auto h = rms_norm_ref(x, Ly.attn_norm, cfg_.rms_norm_eps);
-    auto qkv = torch::linear(h, Ly.wqkv, Ly.bqkv).view({B, T, H + 2 * Hkv, D});
+    auto qkv = detail::linear(h, Ly.wqkv, Ly.bqkv).view({B, T, H + 2 * Hkv, D});
     auto q = qkv.narrow(2, 0, H), k = qkv.narrow(2, H, Hkv), v = qkv.narrow(2, H + Hkv, Hkv);
     q = q * cos + rotate_half(q) * sin;
     k = k * cos + rotate_half(k) * sin;
@@ -327,10 +287,10 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
     scores = scores.masked_fill(hidden, -std::numeric_limits<double>::infinity());
     auto p = torch::softmax(scores, -1).view({B, Hkv, G * T, L});
     auto o = torch::matmul(p, vc).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
-    x = x + torch::linear(o, Ly.wo);
+    x = x + detail::linear(o, Ly.wo);
     h = rms_norm_ref(x, Ly.mlp_norm, cfg_.rms_norm_eps);
-    auto gu = torch::linear(h, Ly.w_gate_up);  // [B,T,2F]
-    x = x + torch::linear(torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F), Ly.w_down);
+    auto gu = detail::linear(h, Ly.w_gate_up);  // [B,T,2F]
+    x = x + detail::linear(torch::silu(gu.narrow(-1, 0, F)) * gu.narrow(-1, F, F), Ly.w_down);
   }
   return rms_norm_ref(x, norm_, cfg_.rms_norm_eps);
 }
@@ -341,8 +301,8 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
 torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
   CAI_CHECK(tokens.dim() == 2, "LlamaModel::forward_hidden: tokens must be [B,T], got {} dims",
             tokens.dim());
-  // The fused kernels are F32-only, CPU-only and know nothing of adapters.
-  if (torch::GradMode::is_enabled() || adapter_ || embed_.scalar_type() != torch::kFloat32 ||
+  // The fused kernels take F32 activations, run on the CPU and know nothing of adapters.
+  if (torch::GradMode::is_enabled() || adapter_ || norm_.scalar_type() != torch::kFloat32 ||
       !fused())
     return forward_hidden_autograd(tokens);
   const std::int64_t B = tokens.size(0), T = tokens.size(1);
@@ -366,9 +326,10 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
       !adapter_,
       "forward_hidden_cached: an adapter (LoRA) is attached and the fused cached path does not "
       "apply it; merge it into the weights first (cai lora merge / merge_lora)");
-  CAI_CHECK(embed_.scalar_type() == torch::kFloat32,
-            "forward_hidden_cached: the fused path needs F32 weights, the model holds {}",
-            c10::toString(embed_.scalar_type()));
+  CAI_CHECK(norm_.scalar_type() == torch::kFloat32,
+            "forward_hidden_cached: the fused path needs F32 (or packed) weights, the model "
+            "holds {}",
+            c10::toString(norm_.scalar_type()));
   torch::NoGradGuard no_grad;
   if (!fused()) return forward_hidden_cached_generic(tokens, cache, slot_begin, start_pos);
 
@@ -399,27 +360,28 @@ torch::Tensor LlamaModel::forward_hidden_cached(const torch::Tensor& tokens, KVC
   ra.sin = sin_.data_ptr<float>();
   ra.q_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
 
-  auto x = torch::embedding(embed_, tokens.reshape({B * T}).to(torch::kInt64));  // [N,C], N = B*T
+  auto x = detail::rows(emb_->embed, tokens.reshape({B * T}), torch::kFloat32);  // [N,C], N = B*T
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& Ly = layers_[l];
     // Attention: norm, fused q|k|v, rotary + cache write, causal softmax(q k^T) v over the
     // cache, output projection added to the residual in place.
-    auto qkv =
-        kernels::linear(kernels::rms_norm(x, Ly.attn_norm, cfg_.rms_norm_eps), Ly.wqkv, Ly.bqkv);
+    auto qkv = detail::fused_linear(kernels::rms_norm(x, Ly.attn_norm, cfg_.rms_norm_eps), Ly.wqkv,
+                                    Ly.bqkv);
     kernels::rope_qkv_to_cache(qkv, ra, cache.k(l), cache.v(l));
-    kernels::linear_add_(x, kernels::attend_cached(qkv, ra, cache.k(l), cache.v(l)), Ly.wo);
+    detail::fused_linear_add_(x, kernels::attend_cached(qkv, ra, cache.k(l), cache.v(l)), Ly.wo);
     // MLP: norm, fused gate|up, SwiGLU, down projection added to the residual.
-    auto gu = kernels::linear(kernels::rms_norm(x, Ly.mlp_norm, cfg_.rms_norm_eps), Ly.w_gate_up);
-    kernels::linear_add_(x, kernels::swiglu(gu), Ly.w_down);
+    auto gu =
+        detail::fused_linear(kernels::rms_norm(x, Ly.mlp_norm, cfg_.rms_norm_eps), Ly.w_gate_up);
+    detail::fused_linear_add_(x, kernels::swiglu(gu), Ly.w_down);
   }
   return kernels::rms_norm(x, norm_, cfg_.rms_norm_eps).view({B, T, C});
 }
 
 torch::Tensor LlamaModel::logits(const torch::Tensor& hidden) {
-  const torch::Tensor& w = lm_head_.defined() ? lm_head_ : embed_;
-  if (torch::GradMode::is_enabled() || w.scalar_type() != torch::kFloat32 || !fused())
-    return torch::linear(hidden.to(w.device()), w);
-  return kernels::linear(hidden.to(torch::kFloat32), w);
+  const detail::Weight& w = emb_->head();
+  if (torch::GradMode::is_enabled() || norm_.scalar_type() != torch::kFloat32 || !fused())
+    return detail::linear(hidden.to(norm_.device()), w);
+  return detail::fused_linear(hidden.to(torch::kFloat32), w);
 }
 
 void set_torch_threads(int n) {

@@ -157,6 +157,8 @@ void merge_lora(LlamaModel& model, LoraAdapter& adapter) {
   CAI_CHECK(model.adapter() == &adapter,
             "merge_lora: this adapter is not the one attached to the model (already merged?)");
   torch::NoGradGuard no_grad;
+  // The merged weights are F32: a packed base (quantized, F16, BF16) is widened first.
+  model.unpack_weights();
   // hf_parameters() are views of the fused storage: adding into them updates it.
   std::map<std::string, torch::Tensor> weights;
   for (auto& [name, t] : model.hf_parameters()) weights.emplace(name, t);

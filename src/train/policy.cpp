@@ -16,6 +16,9 @@ void prepare_policy(Policy& policy) {
   if (policy.lora) {
     for (auto& p : m.parameters()) p.set_requires_grad(false);
   } else {
+    // Full fine-tuning trains every weight: packed (quantized, F16, BF16) matrices are frozen,
+    // so they are widened to F32 parameters first.
+    m.unpack_weights();
     for (auto& p : m.parameters()) p.set_requires_grad(true);
   }
 }

@@ -34,6 +34,7 @@ bool is_decoder_tensor(const std::string& name) { return name != "lm_head.weight
 
 RewardModel::RewardModel(LoadedModel base) : base_(std::move(base)) {
   CAI_CHECK(base_.model, "RewardModel: no base model");
+  base_.model->unpack_weights();  // every decoder weight trains (packed ones are frozen)
   // The LM head plays no part in rewards; freezing it keeps it out of the optimiser.
   for (const auto& item : base_.model->named_parameters())
     item.value().set_requires_grad(item.key() != "lm_head");

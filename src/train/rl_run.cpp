@@ -34,7 +34,7 @@ RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
   CAI_CHECK(!given || given->fn, "rl: the given reward has no function");
   CAI_CHECK(fs::exists(o.prompts), "rl: prompts: {} does not exist", o.prompts);
   LoadedModel policy = load_model(o.model);
-  policy.model->to(parse_device(o.device));
+  place_model(*policy.model, parse_device(o.device));
   CAI_CHECK(policy.tokenizer.has_value(), "{}: the model carries no tokenizer; RL needs one",
             o.model);
   const ChatTemplate tmpl = pick_chat_template(&*policy.tokenizer, o.chat_template);
@@ -60,7 +60,7 @@ RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
     reward = *given;
   } else {
     rm.emplace(RewardModel::load(o.reward_model));
-    rm->base().model->to(parse_device(o.device));
+    place_model(*rm->base().model, parse_device(o.device));
     CAI_CHECK(rm->base().tokenizer.has_value(), "{}: the reward model carries no tokenizer",
               o.reward_model);
     reward.fn = reward_model_fn(*rm, tmpl, std::max<std::int64_t>(o.rl.token_budget, 1));

@@ -181,6 +181,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
 
   // The reference (the weights on entry), then the trainable tensors: every weight of the
   // policy and, for PPO, the value head.
+  model.unpack_weights();  // every weight trains (packed ones are frozen)
   const auto reference = frozen_copy(model);
   std::vector<TrainableParam> params;
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {

@@ -115,7 +115,7 @@ struct Prepared {
 
 Prepared prepare(const RunOptions& o) {
   LoadedModel lm = load_with_tokenizer(o.model);
-  lm.model->to(parse_device(o.device));
+  place_model(*lm.model, parse_device(o.device));
   ChatTemplate tmpl = pick_chat_template(&*lm.tokenizer, o.chat_template);
   DataOptions d = o.data_opts;
   d.max_length = std::min(d.max_length, lm.config.max_position_embeddings);

@@ -185,11 +185,14 @@ TEST_F(GgufMalformed, BadTensorInfos) {
              {"tensor 'o'", "overflow"});
   expect_bad("bytes_overflow.gguf", gguf(0, "", 1, info("bo", {1ll << 31, 1ll << 31}, 0, 0), data),
              {"tensor 'bo'"});
-  expect_bad("q4.gguf", gguf(0, "", 1, info("blk.0.w", {32}, 2, 0), data),
-             {"tensor 'blk.0.w'", "type 2", "Q4_0"});
+  // Q2_K is a ggml type cai does not read: the error names it.
+  expect_bad("q2k.gguf", gguf(0, "", 1, info("blk.0.w", {256}, 10, 0), data),
+             {"tensor 'blk.0.w'", "type 10", "Q2_K"});
   expect_bad("type999.gguf", gguf(0, "", 1, info("u", {32}, 999, 0), data), {"tensor 'u'", "999"});
   expect_bad("q8row.gguf", gguf(0, "", 1, info("q", {33}, 8, 0), data),
              {"tensor 'q'", "multiple of 32"});
+  expect_bad("q4krow.gguf", gguf(0, "", 1, info("k", {128}, 12, 0), data),
+             {"tensor 'k'", "Q4_K", "multiple of 256"});
 }
 
 TEST_F(GgufMalformed, LyingOffsetsAndSizes) {

@@ -1,11 +1,16 @@
 // The generic no-grad path (plain libtorch ops, what runs on CUDA) against the fused CPU
 // kernels on the CPU: the same hidden states and logits for a full forward, a batched prefill
 // with mixed start positions and slots, and decode steps after it, with grouped-query
-// attention and Q/K/V bias.
+// attention and Q/K/V bias. On a packed (quantized) model it takes the dequantizing product,
+// so it equals the differentiable path.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
+
+#include "cai/model/device.h"
 #include "cai/model/llama.h"
+#include "cai/model/loader.h"
 #include "model_test_util.h"
 
 namespace {
@@ -67,6 +72,23 @@ TEST(GenericKernels, CachedPrefillAndDecodeEqualTheFusedPath) {
     SCOPED_TRACE("call " + std::to_string(i));
     expect_close(gen[i], fused[i]);
   }
+}
+
+TEST(GenericKernels, PackedWeightsTakeTheDequantizingProduct) {
+  const auto path = std::filesystem::path(CAI_FIXTURES_DIR) / "quant" / "tiny-Q4_K_M.gguf";
+  auto lm = cai::load_model(path.string());
+  ASSERT_TRUE(lm.model->packed());
+  const auto tokens = torch::randint(0, lm.config.vocab_size, {2, 7}, torch::kInt64);
+  // The differentiable path dequantizes each matrix exactly; so does the generic one.
+  const auto ref = lm.model->logits(lm.model->forward_hidden(tokens)).detach();
+  torch::NoGradGuard g;
+  lm.model->set_kernels(cai::Kernels::generic);
+  cai::KVCache cache(lm.config, 2, 16);
+  const auto h = lm.model->forward_hidden_cached(tokens, cache, 0, torch::zeros({2}, torch::kInt64));
+  expect_close(lm.model->logits(h), ref);
+  // Placing a packed model on the CPU keeps it packed (only other devices widen it).
+  cai::place_model(*lm.model, c10::Device(c10::kCPU));
+  EXPECT_TRUE(lm.model->packed());
 }
 
 }  // namespace

@@ -62,6 +62,38 @@ TEST_F(CliTrain, SftWithLoraWritesAPeftAdapter) {
   EXPECT_EQ(train_lines(run).size(), 4u);
 }
 
+TEST_F(CliTrain, SftWithLoraOnAQuantizedFile) {
+  // A model whose rows split into 256-value blocks, converted to llama.cpp's Q4_K_M mix: the
+  // adapter trains on top of the base kept quantized in memory (QLoRA).
+  const fs::path dir = out("qlora");
+  fs::create_directories(dir);
+  const std::string f32 = (dir / "base.gguf").string(), q4 = (dir / "base-q4_k.gguf").string();
+  ASSERT_EQ(run_cmd("model init --out " + f32 + " --tokenizer " +
+                    (kDir / "tok" / "tokenizer.json").string() +
+                    " --hidden 256 --layers 1 --heads 4 --kv-heads 2 --ffn 512 --context 128")
+                .code,
+            0);
+  const CmdResult conv = run_cmd("model convert " + f32 + " " + q4 + " --dtype q4_k");
+  ASSERT_EQ(conv.code, 0) << conv.out;
+  const CmdResult info = run_cmd("model info --json " + q4);
+  ASSERT_EQ(info.code, 0) << info.out;
+  const auto j = nlohmann::json::parse(info.out.substr(info.out.find('{')));
+  EXPECT_GT(j["weight_bytes"].value("Q4_K", 0), 0) << info.out;
+  EXPECT_GT(j["weight_bytes"].value("Q6_K", 0), 0) << info.out;
+  const std::string run = (dir / "run").string();
+  const CmdResult r =
+      run_cmd("train sft --model " + q4 + " --data " + data("sft.jsonl") + " --out " + run +
+              " --lora --lora-r 4 --max-steps 3 --lr 1e-3" + " --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(fs::path(run) / "final" / "adapter_model.safetensors"));
+  EXPECT_EQ(train_lines(run).size(), 3u);
+  // Quantized output needs GGUF.
+  const CmdResult bad =
+      run_cmd("model convert " + f32 + " " + (dir / "d").string() + " --dtype q4_k");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("GGUF"), std::string::npos) << bad.out;
+}
+
 TEST_F(CliTrain, DpoCreatesAndReusesTheReferenceCache) {
   for (const auto& f : fs::directory_iterator(kDir))
     if (f.path().filename().string().rfind("prefs.jsonl.ref-", 0) == 0) fs::remove(f.path());

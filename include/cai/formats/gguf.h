@@ -1,5 +1,6 @@
 // GGUF (llama.cpp's model file format, version 2 and 3): reading metadata and tensors with
-// every offset and size checked against the file, and writing F32/F16 models llama.cpp loads.
+// every offset and size checked against the file, and writing models llama.cpp loads (F32,
+// F16, BF16 or any of the block types of ggml_quant.h).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "cai/formats/dtype.h"
+#include "cai/formats/ggml_quant.h"
 
 namespace cai {
 class MappedFile;
@@ -50,8 +52,8 @@ struct Value {
   std::size_t size() const;  // array length (0 for scalars)
 };
 
-// GGML tensor types cai reads (F32, F16, BF16, Q8_0; others are named in the error).
-enum class TensorType : std::uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
+// GGML tensor types cai reads and writes (see ggml_quant.h; others are named in the error).
+using TensorType = ggml::Type;
 
 struct TensorInfo {
   std::string name;
@@ -106,8 +108,9 @@ class Reader {
   std::uint64_t data_offset_ = 0;
 };
 
-// Builds a GGUF v3 file. Metadata keys keep insertion order; tensors are stored F32 or F16
-// (converted from the F32 values given) with 32-byte alignment.
+// Builds a GGUF v3 file. Metadata keys keep insertion order; tensors are stored in any type of
+// ggml_quant.h (converted from the F32 values given, or as encoded bytes) with 32-byte
+// alignment.
 class Writer {
  public:
   void set_string(const std::string& key, const std::string& v);
@@ -122,6 +125,9 @@ class Writer {
   // `shape` in PyTorch order; `data` holds numel F32 values in row-major order.
   void add_tensor(const std::string& name, const std::vector<std::int64_t>& shape,
                   const float* data, TensorType store_as);
+  // A tensor already encoded as `type` (row_bytes(type, shape.back()) per row).
+  void add_tensor_bytes(const std::string& name, const std::vector<std::int64_t>& shape,
+                        TensorType type, std::vector<std::uint8_t> bytes);
   // Writes atomically (temp + rename).
   void write(const std::filesystem::path& path) const;
 

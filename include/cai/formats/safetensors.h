@@ -56,6 +56,8 @@ class Checkpoint {
   bool has(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;
   std::vector<float> read_f32(const std::string& name) const;
+  // The tensor's bytes as stored (info(name) gives dtype and shape).
+  const std::uint8_t* data(const std::string& name) const;
   const std::filesystem::path& file_of(const std::string& name) const;
 
  private:

@@ -10,14 +10,20 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cai/formats/ggml_quant.h"
 #include "cai/model/config.h"
 
 namespace cai {
+
+namespace detail {
+struct Weight;
+}
 
 // Keys and values for up to `max_batch` sequences ("slots") of up to `max_len` positions.
 // Per layer: k, v [max_batch, Hkv, max_len, D], F32, on `device` (the model's).
@@ -59,10 +65,17 @@ class LinearAdapter {
 // CPU always take the generic path.
 enum class Kernels { fused, generic };
 
+// Weight matrices are F32 parameters, or packed: kept as a file stores them (ggml blocks such
+// as Q4_K or Q8_0, or F16/BF16; see cai/model/packed.h), multiplied by the inference kernels
+// without widening and by the differentiable path through a frozen custom autograd function
+// (adapters on a packed base train as QLoRA does). Norms and biases are always F32 parameters.
+// A packed matrix is not among parameters(): unpack_weights() widens it to a trainable one.
 class LlamaModel : public torch::nn::Module {
  public:
-  // Weights are initialised randomly (normal, std 0.02; norms 1) from torch's global RNG.
-  explicit LlamaModel(const ModelConfig& cfg);
+  // random: weights drawn from torch's global RNG (normal, std 0.02; norms 1). empty: matrices
+  // left for a loader to fill with set_hf_tensor() and finish_loading() (norms 1, biases 0).
+  enum class Init { random, empty };
+  explicit LlamaModel(const ModelConfig& cfg, Init init = Init::random);
   const ModelConfig& config() const { return cfg_; }
 
   // tokens [B,T] int64 -> hidden [B,T,C] after the final norm. Causal, positions 0..T-1; with
@@ -88,18 +101,44 @@ class LlamaModel : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens) { return logits(forward_hidden(tokens)); }
 
   // Parameters under their Hugging Face names ("model.embed_tokens.weight",
-  // "model.layers.0.self_attn.q_proj.weight", ..., "lm_head.weight" unless tied).
+  // "model.layers.0.self_attn.q_proj.weight", ..., "lm_head.weight" unless tied): views of the
+  // parameters, or for a packed matrix an F32 copy of its dequantized values.
   std::vector<std::pair<std::string, torch::Tensor>> hf_parameters() const;
-  // Copies `values` (row-major F32, shape must match) into the named parameter; throws
-  // cai::Error naming `source` and the tensor on an unknown name or a shape mismatch.
+  // The same names with their shapes (nothing dequantized).
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> hf_shapes() const;
+  // Copies `values` (row-major F32, shape must match) into the named parameter (widening its
+  // matrix first when packed); throws cai::Error naming `source` and the tensor on an unknown
+  // name or a shape mismatch.
   void load_hf_parameter(const std::string& name, const std::vector<std::int64_t>& shape,
                          const std::vector<float>& values, const std::string& source);
 
-  // Where the weights live (model->to(device) moves them).
-  torch::Device device() const { return embed_.device(); }
+  // Where the weights live (model->to(device) moves F32 weights; packed ones stay on the CPU
+  // and must be widened with unpack_weights() first).
+  torch::Device device() const { return norm_.device(); }
   // Chooses the no-grad path (default fused; ignored off the CPU, where it is generic).
   void set_kernels(Kernels k) { kernels_ = k; }
-  bool fused() const { return kernels_ == Kernels::fused && embed_.is_cpu(); }
+  bool fused() const { return kernels_ == Kernels::fused && norm_.is_cpu(); }
+
+  // Loading as stored (after Init::empty): sets the named tensor from its encoded rows (type
+  // `t`, row_bytes(t, shape.back()) bytes per row). Matrices keep the type; 1-D tensors (norms,
+  // biases) are widened to F32. Throws cai::Error naming `source` and the tensor.
+  void set_hf_tensor(const std::string& name, const std::vector<std::int64_t>& shape, ggml::Type t,
+                     std::vector<std::uint8_t> bytes, const std::string& source);
+  // Checks that every matrix was set; matrices held entirely in F32 become F32 parameters.
+  void finish_loading(const std::string& source);
+  // The encoded rows of a packed Hugging Face tensor when it is stored in one type (for saving
+  // without requantizing); empty otherwise.
+  std::vector<std::uint8_t> hf_tensor_bytes(const std::string& name, ggml::Type* type) const;
+
+  // Whether any weight matrix is packed; widening them all into F32 parameters (for full
+  // fine-tuning, or merging an adapter into them).
+  bool packed() const;
+  void unpack_weights();
+  // Bytes of the weights in memory by stored type ("Q4_K" -> bytes; norms count as F32).
+  std::map<std::string, std::uint64_t> weight_bytes() const;
+  // Bytes of weights one decoding step reads: all but the token embedding table of an untied
+  // model, of which it reads only the rows it looks up.
+  std::uint64_t streamed_weight_bytes() const;
 
   // Attaches `a` (replacing any previous adapter; null detaches). The model shares ownership.
   void set_adapter(std::shared_ptr<LinearAdapter> a) { adapter_ = std::move(a); }
@@ -107,18 +146,24 @@ class LlamaModel : public torch::nn::Module {
 
  private:
   struct Layer;
+  struct Embeddings;
   ModelConfig cfg_;
   // Fused storage (see llama.cpp): hf_parameters() are views into these.
-  torch::Tensor embed_;  // [V,C]
+  std::unique_ptr<Embeddings> emb_;  // token embedding [V,C] and LM head [V,C] (unless tied)
   std::vector<Layer> layers_;
-  torch::Tensor norm_;     // [C]
-  torch::Tensor lm_head_;  // [V,C], undefined when tied to embed_
+  torch::Tensor norm_;  // [C]
   // Rotary tables [rope_len_, D], grown on demand.
   std::vector<float> inv_freq_;
   torch::Tensor cos_, sin_;
   std::int64_t rope_len_ = 0;
   std::shared_ptr<LinearAdapter> adapter_;
   Kernels kernels_ = Kernels::fused;
+
+  // Where each Hugging Face tensor lives in the fused storage (llama_weights.cpp).
+  struct Slot;
+  std::vector<Slot> slots() const;
+  Slot slot(const std::string& name, const std::string& source) const;
+  void unpack(detail::Weight& w);
 
   void ensure_rope(std::int64_t n_pos);
   torch::Tensor forward_hidden_autograd(const torch::Tensor& tokens);

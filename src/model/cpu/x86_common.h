@@ -1,0 +1,344 @@
+// AVX2 building blocks shared by the AVX2 and AVX-512 files: included inside each file's
+// `#pragma GCC target` region, so every function here is compiled for that file's set, and
+// they all have internal linkage (one copy per file, no mixing across instruction sets).
+//
+// Block decoders turn one ggml block into unsigned 8-bit values q (0..63) plus, per group of
+// 16 values, a scale a and an offset c with w = a * q + c; Q8_0 keeps its signed bytes (the
+// AVX2 dot product takes them with the sign trick) or, with kU8, stores q + 128 (c = -128 d)
+// for VNNI's unsigned x signed products.
+#pragma once
+
+#if !(defined(__x86_64__) || defined(__i386__))
+#error "x86 only"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "cai/formats/ggml_quant.h"
+#include "cpu.h"
+
+namespace cai::kernels::cpu {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float hsum128(__m128 v) {
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
+
+inline float hmax(__m256 v) {
+  __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// exp(x), Cephes' single-precision polynomial (about 1 ulp), inputs clamped to +-88.38.
+inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f)),
+                    _mm256_set1_ps(88.3762626647949f));
+  __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+  fx = _mm256_floor_ps(fx);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 x2 = _mm256_mul_ps(x, x);
+  p = _mm256_fmadd_ps(p, x2, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  // Scale by 2^fx through the exponent bits (fx in [-127, 128] after the clamp).
+  __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127));
+  e = _mm256_slli_epi32(e, 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline float h2f(const std::uint8_t* p) {
+  std::uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline void store256(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+
+// 16 bytes of nibbles -> 32 values: low nibbles first, then high nibbles.
+inline __m256i nibbles_lo_hi(__m128i v) {
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+// 32 bits -> 32 bytes, byte j = 0x10 where bit j is set (the fifth bit of Q5 values).
+inline __m256i fifth_bits(const std::uint8_t* p) {
+  std::uint32_t h;
+  std::memcpy(&h, p, 4);
+  const __m256i shuf = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                          0x0202020202020202, 0x0303030303030303);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), shuf);
+  v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));  // all bits but bit j % 8
+  v = _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+inline void set2(float* p, float v) { p[0] = p[1] = v; }
+
+template <ggml::Type T>
+struct XDec;
+
+template <>
+struct XDec<ggml::Type::Q4_0> {
+  static constexpr int kBlock = 32, kBytes = 18;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    const float d = h2f(b);
+    store256(q, nibbles_lo_hi(load128(b + 2)));
+    set2(a, d);
+    set2(c, -8.0f * d);
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q4_1> {
+  static constexpr int kBlock = 32, kBytes = 20;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    store256(q, nibbles_lo_hi(load128(b + 4)));
+    set2(a, h2f(b));
+    set2(c, h2f(b + 2));
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q5_0> {
+  static constexpr int kBlock = 32, kBytes = 22;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    const float d = h2f(b);
+    store256(q, _mm256_or_si256(nibbles_lo_hi(load128(b + 6)), fifth_bits(b + 2)));
+    set2(a, d);
+    set2(c, -16.0f * d);
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q5_1> {
+  static constexpr int kBlock = 32, kBytes = 24;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    store256(q, _mm256_or_si256(nibbles_lo_hi(load128(b + 8)), fifth_bits(b + 4)));
+    set2(a, h2f(b));
+    set2(c, h2f(b + 2));
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q8_0> {
+  static constexpr int kBlock = 32, kBytes = 34;
+  static constexpr bool kSigned = true;  // unless kU8
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    const float d = h2f(b);
+    __m256i v = load256(b + 2);
+    if (kU8) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
+    store256(q, v);
+    set2(a, d);
+    set2(c, kU8 ? -128.0f * d : 0.0f);
+  }
+};
+
+// Q4_K / Q5_K scales: sub-block j of 32 (groups 2j, 2j+1) has a = d * sc_j, c = -dmin * m_j.
+inline void k_scales(const std::uint8_t* b, float* a, float* c) {
+  const float d = h2f(b), dmin = h2f(b + 2);
+  for (int j = 0; j < 8; ++j) {
+    std::uint8_t sc, m;
+    ggml::k_scale_min(j, b + 4, &sc, &m);
+    set2(a + 2 * j, d * sc);
+    set2(c + 2 * j, -dmin * m);
+  }
+}
+
+template <>
+struct XDec<ggml::Type::Q4_K> {
+  static constexpr int kBlock = 256, kBytes = 144;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    k_scales(b, a, c);
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    for (int ch = 0; ch < 4; ++ch) {
+      const __m256i v = load256(b + 16 + 32 * ch);
+      store256(q + 64 * ch, _mm256_and_si256(v, m));
+      store256(q + 64 * ch + 32, _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
+    }
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q5_K> {
+  static constexpr int kBlock = 256, kBytes = 176;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    k_scales(b, a, c);
+    const __m256i m = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i h = load256(b + 16);
+    for (int ch = 0; ch < 4; ++ch) {
+      const __m256i v = load256(b + 48 + 32 * ch);
+      // Bit 2ch of qh[l] is the fifth bit of value 64ch + l, bit 2ch + 1 that of 64ch + 32 + l.
+      const __m256i hl = _mm256_slli_epi16(_mm256_and_si256(h, one), 4);
+      const __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4);
+      store256(q + 64 * ch, _mm256_or_si256(_mm256_and_si256(v, m), hl));
+      store256(q + 64 * ch + 32, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m), hh));
+      h = _mm256_srli_epi16(h, 2);
+    }
+  }
+};
+
+template <>
+struct XDec<ggml::Type::Q6_K> {
+  static constexpr int kBlock = 256, kBytes = 210;
+  static constexpr bool kSigned = false;
+  template <bool kU8>
+  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
+    const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+    const float d = h2f(b + 208);
+    for (int g = 0; g < 16; ++g) {
+      a[g] = d * sc[g];
+      c[g] = -32.0f * a[g];
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03),
+                  m30 = _mm256_set1_epi8(0x30);
+    for (int n = 0; n < 2; ++n) {
+      const __m256i l0 = load256(b + 64 * n), l1 = load256(b + 64 * n + 32);
+      const __m256i h = load256(b + 128 + 32 * n);
+      std::uint8_t* o = q + 128 * n;
+      store256(o, _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                  _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)));
+      store256(o + 32, _mm256_or_si256(
+                           _mm256_and_si256(l1, m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)));
+      store256(o + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_and_si256(h, m30)));
+      store256(o + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)));
+    }
+  }
+};
+
+// Decodes the `kUnit` values starting at value k0 of a row (kUnit = 64 for the 32-value types:
+// two blocks, the second zero when the row has an odd number of blocks).
+template <class D, bool kU8>
+struct Unit {
+  static constexpr int kUnit = D::kBlock < 64 ? 64 : D::kBlock;
+  static void run(const std::uint8_t* row, std::int64_t k0, std::int64_t K, std::uint8_t* q,
+                  float* a, float* c) {
+    if constexpr (D::kBlock == 32) {
+      const std::int64_t b = k0 / 32;
+      D::template run<kU8>(row + b * D::kBytes, q, a, c);
+      if (k0 + 32 < K) {
+        D::template run<kU8>(row + (b + 1) * D::kBytes, q + 32, a + 2, c + 2);
+      } else {
+        store256(q + 32, _mm256_setzero_si256());
+        a[2] = a[3] = c[2] = c[3] = 0.0f;
+      }
+    } else {
+      D::template run<kU8>(row + k0 / D::kBlock * D::kBytes, q, a, c);
+    }
+  }
+};
+
+// Rows of F32 activations -> Act's int8 blocks (see cpu.h), eight values at a time.
+inline void quantize_rows_x86(const float* x, std::int64_t ldx, std::int64_t n0, std::int64_t n1,
+                              std::int64_t K, std::int64_t Kp, std::int8_t* q, float* d16,
+                              float* s16) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (std::int64_t n = n0; n < n1; ++n) {
+    const float* xr = x + n * ldx;
+    std::int8_t* qr = q + n * Kp;
+    float* dr = d16 + n * (Kp / 16);
+    float* sr = s16 + n * (Kp / 16);
+    for (std::int64_t k0 = 0; k0 < Kp; k0 += 32) {
+      __m256 v[4];
+      if (k0 + 32 <= K) {
+        for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xr + k0 + 8 * i);
+      } else {
+        alignas(32) float tmp[32] = {};
+        for (std::int64_t k = k0; k < K; ++k) tmp[k - k0] = xr[k];
+        for (int i = 0; i < 4; ++i) v[i] = _mm256_load_ps(tmp + 8 * i);
+      }
+      __m256 amax = _mm256_andnot_ps(sign, v[0]);
+      for (int i = 1; i < 4; ++i) amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[i]));
+      const float d = hmax(amax) / 127.0f;
+      const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+      __m256i iv[4];
+      for (int i = 0; i < 4; ++i) iv[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // nearest
+      const __m256i s0 = _mm256_add_epi32(iv[0], iv[1]), s1 = _mm256_add_epi32(iv[2], iv[3]);
+      const __m256i p =
+          _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+      store256(qr + k0, _mm256_permutevar8x32_epi32(p, perm));
+      const __m256 fs0 = _mm256_cvtepi32_ps(s0), fs1 = _mm256_cvtepi32_ps(s1);
+      const std::int64_t g = k0 / 16;
+      dr[g] = dr[g + 1] = d;
+      sr[g] = d * hsum(fs0);
+      sr[g + 1] = d * hsum(fs1);
+    }
+  }
+}
+
+// One weight row against NR activation rows from row n: each file defines it for its set.
+template <class D, int NR>
+void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out);
+
+// The table's dot product for block decoder D: activation rows four at a time against each
+// weight row.
+template <class D>
+void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, std::int64_t m1,
+                const Act& x, std::int64_t n0, std::int64_t n1, float* y, std::int64_t ldy,
+                bool accumulate) {
+  float out[4];
+  for (std::int64_t n = n0; n < n1; n += 4) {
+    const int nr = static_cast<int>(std::min<std::int64_t>(4, n1 - n));
+    for (std::int64_t m = m0; m < m1; ++m) {
+      const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
+      switch (nr) {
+        case 4:
+          dot_rows_nr<D, 4>(row, x, n, out);
+          break;
+        case 3:
+          dot_rows_nr<D, 3>(row, x, n, out);
+          break;
+        case 2:
+          dot_rows_nr<D, 2>(row, x, n, out);
+          break;
+        default:
+          dot_rows_nr<D, 1>(row, x, n, out);
+          break;
+      }
+      for (int r = 0; r < nr; ++r) {
+        float& o = y[(n + r) * ldy + m];
+        o = accumulate ? o + out[r] : out[r];
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cai::kernels::cpu
