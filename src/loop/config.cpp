@@ -174,7 +174,9 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                       {"factor", r.scalar(q.factor)},
                       {"limit", r.scalar(q.limit)},
                       {"temperature", r.scalar(q.temperature)},
-                      {"max_tokens", r.scalar(q.max_tokens)}});
+                      {"max_tokens", r.scalar(q.max_tokens)},
+                      {"ensemble", r.scalar(q.ensemble)},
+                      {"judge", r.scalar(q.judge)}});
              })},
             {"critique_revise", sub([&](const YAML::Node& n, const std::string& f, int line) {
                auto& o = c.critique_revise;
@@ -342,8 +344,8 @@ void LoopConfig::resolve(const std::filesystem::path& cwd) {
     if (prompts.eval.empty()) prompts.eval = (w / "prompts" / "eval.jsonl").string();
     if (sft.corpus.empty()) sft.corpus = (w / "corpus" / "pretrain.txt").string();
   }
-  for (std::string* p :
-       {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval, &sft.corpus})
+  for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
+                         &sft.corpus, &quality.judge})
     abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }
@@ -396,7 +398,7 @@ void LoopConfig::validate() const {
   if (rounds > 0) exists(prompts.train, "prompts.train");
   check(train_prompts_per_round >= 0, "train_prompts_per_round", "must be >= 0 (0 = all)");
 
-  one_of(quality.metric, {"judge", "oracle"}, "quality.metric");
+  one_of(quality.metric, {"winrate", "judge", "oracle"}, "quality.metric");
   check(quality.metric != "oracle" || !world.empty(), "quality.metric", "oracle needs a world");
   one_of(quality.split, {"train", "eval", "test"}, "quality.split");
   check(quality.factor >= 0 && quality.factor <= 1, "quality.factor",
@@ -404,6 +406,8 @@ void LoopConfig::validate() const {
   check(quality.limit >= 0, "quality.limit", "must be >= 0");
   check(quality.temperature >= 0, "quality.temperature", "must be >= 0");
   check(quality.max_tokens > 0, "quality.max_tokens", "must be > 0");
+  check(quality.ensemble >= -1, "quality.ensemble", "must be -1 (all), 0 (one sampled) or n > 0");
+  if (!quality.judge.empty()) exists(quality.judge, "quality.judge");
   if (world.empty()) {
     check(!prompts.eval.empty(), "prompts.eval",
           "is required without a world (the quality prompts)");
@@ -513,7 +517,9 @@ nlohmann::json LoopConfig::to_json() const {
         {"factor", quality.factor},
         {"limit", quality.limit},
         {"temperature", quality.temperature},
-        {"max_tokens", quality.max_tokens}}},
+        {"max_tokens", quality.max_tokens},
+        {"ensemble", quality.ensemble},
+        {"judge", quality.judge}}},
       {"critique_revise",
        {{"rounds", critique_revise.rounds},
         {"principles", critique_revise.principles},

@@ -9,7 +9,11 @@
 #include "cai/eval/task.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/error.h"
+#include "cai/io/file.h"
+#include "cai/io/jsonl.h"
+#include "cai/loop/winrate.h"
 #include "cai/pipeline/common.h"
+#include "cai/pipeline/label.h"
 #include "cai/world/principles.h"
 #include "cai/world/transcript.h"
 #include "internal.h"
@@ -33,28 +37,14 @@ void run_task_files(const LoopConfig& c, Backend& policy, nlohmann::json& report
 // principle of the constitution (all apply) in the transcript form, and the judge's verdict is
 // the likelier of " The response follows the principle." / "... violates ...".
 nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy, Backend& judge) {
-  auto prompts = pipeline::read_prompts(c.prompts.eval);
-  if (c.quality.limit > 0 && static_cast<std::int64_t>(prompts.size()) > c.quality.limit)
-    prompts.resize(static_cast<std::size_t>(c.quality.limit));
-  CAI_CHECK(!prompts.empty(), "{}: no prompts to measure quality on", c.prompts.eval);
+  const auto prompts = quality_prompts(c);
   const Constitution constitution = load_constitution(c.constitution);
-  std::vector<TextRequest> reqs;
-  for (std::size_t i = 0; i < prompts.size(); ++i) {
-    TextRequest r;
-    r.prompt = world::conversation_prompt(prompts[i].prompt);
-    r.params = pipeline::gen_params(c.quality.max_tokens, c.quality.temperature);
-    r.params.stop = {"\n\n"};
-    r.params.seed = c.seed;
-    r.stream = i;
-    reqs.push_back(std::move(r));
-  }
-  auto responses = policy.generate(reqs);
+  const auto responses = sample_quality_responses(c, policy, prompts);
   std::vector<TextRequest> critiques;
   for (std::size_t i = 0; i < prompts.size(); ++i)
     for (const auto& p : constitution.principles) {
       TextRequest r;
-      r.prompt = world::critique_prompt(prompts[i].prompt, world::first_turn(responses[i].text),
-                                        p.critique_request);
+      r.prompt = world::critique_prompt(prompts[i].prompt, responses[i], p.critique_request);
       critiques.push_back(std::move(r));
     }
   const std::vector<std::string> options = world::critique_verdict_options();
@@ -158,6 +148,109 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
     q["quality"] = rep.at("compliance").at("overall").at("rate");
     q["detail"] = {{"compliance", rep.at("compliance")}};
   }
+  return q;
+}
+
+std::vector<pipeline::PromptRecord> quality_prompts(const LoopConfig& c) {
+  const fs::path file = c.world.empty()
+                            ? fs::path(c.prompts.eval)
+                            : fs::path(c.world) / "prompts" / (c.quality.split + ".jsonl");
+  auto prompts = pipeline::read_prompts(file);
+  if (c.quality.limit > 0 && static_cast<std::int64_t>(prompts.size()) > c.quality.limit)
+    prompts.resize(static_cast<std::size_t>(c.quality.limit));
+  CAI_CHECK(!prompts.empty(), "{}: no prompts to measure quality on", file.string());
+  return prompts;
+}
+
+std::vector<std::string> sample_quality_responses(const LoopConfig& c, Backend& policy,
+                                                  const std::vector<pipeline::PromptRecord>& ps) {
+  std::vector<TextRequest> reqs;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    TextRequest r;
+    r.prompt = world::conversation_prompt(ps[i].prompt);
+    r.params = pipeline::gen_params(c.quality.max_tokens, c.quality.temperature);
+    r.params.stop = {"\n\n"};
+    r.params.seed = c.seed;
+    r.stream = i;
+    reqs.push_back(std::move(r));
+  }
+  std::vector<std::string> out;
+  for (const auto& t : policy.generate(reqs)) out.push_back(world::first_turn(t.text));
+  return out;
+}
+
+void write_quality_responses(const fs::path& path, const std::string& model,
+                             const std::vector<pipeline::PromptRecord>& prompts,
+                             const std::vector<std::string>& responses) {
+  std::string text;
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    text += nlohmann::json{{"id", prompts[i].id},
+                           {"prompt", prompts[i].prompt},
+                           {"response", responses.at(i)},
+                           {"model", model}}
+                .dump() +
+            "\n";
+  write_file_atomic(path, text);
+}
+
+std::vector<std::string> read_quality_responses(const fs::path& path,
+                                                const std::vector<pipeline::PromptRecord>& ps) {
+  std::vector<std::string> out;
+  for_each_jsonl(path, [&](const nlohmann::json& j, std::size_t line) {
+    const std::string where = fmt::format("{}:{}", path.string(), line);
+    CAI_CHECK(j.is_object() && j.contains("prompt") && j["prompt"].is_string() &&
+                  j.contains("response") && j["response"].is_string(),
+              "{}: expected {{\"prompt\", \"response\"}} strings", where);
+    CAI_CHECK(out.size() < ps.size() && j["prompt"].get<std::string>() == ps[out.size()].prompt,
+              "{}: not the quality prompt {} of this configuration; delete the file to "
+              "regenerate the round's responses",
+              where, out.size() + 1);
+    out.push_back(j["response"].get<std::string>());
+  });
+  CAI_CHECK(out.size() == ps.size(),
+            "{}: {} responses for {} quality prompts; delete the file to "
+            "regenerate them",
+            path.string(), out.size(), ps.size());
+  return out;
+}
+
+nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
+                                const fs::path& responses, const fs::path& previous) {
+  const auto prompts = quality_prompts(c);
+  nlohmann::json q = {{"round", round},
+                      {"metric", "winrate"},
+                      {"split", c.world.empty() ? c.prompts.eval : c.quality.split},
+                      {"responses", responses.filename().string()}};
+  if (round == 0) {
+    // Nothing came before the base model: it is the reference round 1 is compared with.
+    q["quality"] = 0.5;
+    q["against_round"] = nullptr;
+    return q;
+  }
+  const auto newer = read_quality_responses(responses, prompts);
+  const auto older = read_quality_responses(previous, prompts);
+  std::vector<std::string> texts;
+  for (const auto& p : prompts) texts.push_back(p.prompt);
+  pipeline::LabelOptions o;
+  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
+  o.ensemble = c.quality.ensemble;
+  o.seed = c.seed;
+  const auto prefs =
+      compare_responses(judge, load_constitution(c.constitution), texts, newer, older, o);
+  const WinRate w = summarise_win_rate(prefs);
+  q["quality"] = w.rate;
+  q["against_round"] = round - 1;
+  q["judge"] = judge.describe();
+  q["win_rate"] = w.to_json();
+  nlohmann::json per = nlohmann::json::array();
+  for (std::size_t i = 0; i < prefs.size(); ++i)
+    per.push_back({{"id", prompts[i].id},
+                   {"p", prefs[i].p},
+                   {"result", prefs[i].outcome > 0   ? "win"
+                              : prefs[i].outcome < 0 ? "loss"
+                                                     : "tie"},
+                   {"equal", prefs[i].equal}});
+  q["prompts"] = std::move(per);
   return q;
 }
 

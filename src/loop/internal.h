@@ -28,6 +28,8 @@ class Backends {
  public:
   explicit Backends(const LoopConfig& c) : c_(c) {}
   Backend& base();
+  // The fixed judge of quality.metric winrate: quality.judge when given, else base().
+  Backend& judge();
   // `model` is a local model path; "" or the base model's path gives base().
   Backend& policy(const std::string& model);
   // Frees the current (non-base) model before training loads its own copy.
@@ -35,7 +37,7 @@ class Backends {
 
  private:
   const LoopConfig& c_;
-  std::unique_ptr<Backend> base_, current_;
+  std::unique_ptr<Backend> base_, current_, judge_;
   std::string current_path_;
 };
 
@@ -118,12 +120,37 @@ std::string stage_model(const RoundDir& rd, const std::string& stage, const Lora
 
 // Evaluation (evaluate.cpp): eval.json's report and quality.json's record.
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress);
+// quality.metric judge or oracle.
 nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
                                std::int64_t round);
+// The quality prompts: the world's quality.split (without a world prompts.eval), at most
+// quality.limit, in file order.
+std::vector<pipeline::PromptRecord> quality_prompts(const LoopConfig& c);
+// The policy's responses to them (seeded per prompt, quality.temperature), first turn only.
+std::vector<std::string> sample_quality_responses(const LoopConfig& c, Backend& policy,
+                                                  const std::vector<pipeline::PromptRecord>& ps);
+// A round's responses (quality_responses.jsonl, written atomically: one {"id", "prompt",
+// "response", "model"} line per quality prompt), kept so the next round's comparison and a
+// resumed loop reuse them. Reading checks they answer the configuration's quality prompts.
+void write_quality_responses(const fs::path& path, const std::string& model,
+                             const std::vector<pipeline::PromptRecord>& prompts,
+                             const std::vector<std::string>& responses);
+std::vector<std::string> read_quality_responses(const fs::path& path,
+                                                const std::vector<pipeline::PromptRecord>& ps);
+// quality.metric winrate: round K's responses (file `responses`) against round K-1's (file
+// `previous`), judged by `judge`; round 0's record (quality 0.5) judges nothing.
+nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
+                                const fs::path& responses, const fs::path& previous);
 
 // The summary (summary.cpp): summary.json's content and the printed table.
 nlohmann::json eval_summary(const nlohmann::json& eval_report);
 nlohmann::json tax_json(const nlohmann::json& before, const nlohmann::json& after);
 std::string summary_table(const nlohmann::json& summary, const fs::path& run);
+// The rounds ranked best first by the quality signal's scores (the win-rate chain's strengths,
+// or the qualities) and, when given (one per round), by the oracle's compliance; ties keep the
+// earlier round first. {"quality": [...], "oracle": [...], "oracle_best_round", "agree": the
+// oracle's best round is `best`}; only "quality" without an oracle.
+nlohmann::json ranking_json(const std::vector<double>& score, const std::vector<double>& oracle,
+                            std::size_t best);
 
 }  // namespace cai::loop::detail

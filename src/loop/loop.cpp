@@ -12,6 +12,7 @@
 #include "cai/io/file.h"
 #include "cai/io/progress.h"
 #include "cai/loop/manifest.h"
+#include "cai/loop/winrate.h"
 #include "cai/pipeline/common.h"
 #include "internal.h"
 
@@ -66,10 +67,13 @@ class Runner {
         models.push_back(model.empty() ? backends_.base().describe() : model);
         write_round_json(rd, model, q);
         result_.rounds.push_back({k, q, models.back()});
-        if (auto s = early_stop_round(quality, c_.quality.factor); s && *s == quality.size() - 1) {
+        if (auto s = stop_round(quality); s && *s == quality.size() - 1) {
           stopped = "early-stop";
-          reason = fmt::format("round {} quality {:.4f} < {} x round {} quality {:.4f}", k, q,
-                               c_.quality.factor, k - 1, quality[quality.size() - 2]);
+          reason = winrate()
+                       ? fmt::format("round {} win rate over round {} {:.4f} < {} x 0.5", k, k - 1,
+                                     q, c_.quality.factor)
+                       : fmt::format("round {} quality {:.4f} < {} x round {} quality {:.4f}", k, q,
+                                     c_.quality.factor, k - 1, quality[quality.size() - 2]);
           break;
         }
       }
@@ -78,7 +82,7 @@ class Runner {
       result_.reason = "stopped after " + opts_.stop_after;
       return result_;
     }
-    const std::size_t best = best_round(quality);
+    const std::size_t best = winrate() ? winrate_best_round(quality) : best_round(quality);
     result_.best_round = static_cast<std::int64_t>(best);
     result_.stopped = stopped;
     result_.reason = reason;
@@ -103,6 +107,13 @@ class Runner {
   }
 
  private:
+  bool winrate() const { return c_.quality.metric == "winrate"; }
+
+  std::optional<std::size_t> stop_round(const std::vector<double>& quality) const {
+    return winrate() ? winrate_stop_round(quality, c_.quality.factor)
+                     : early_stop_round(quality, c_.quality.factor);
+  }
+
   void say(const std::string& msg) const {
     if (opts_.progress) std::fprintf(stderr, "cai loop: %s\n", msg.c_str());
   }
@@ -240,12 +251,32 @@ class Runner {
       write_file_atomic(rd / "eval.json", report.dump(2) + "\n");
       return nlohmann::json();
     });
-    stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
-      Backend& policy = backends_.policy(model);
-      const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
-      write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
-      return nlohmann::json();
-    });
+    if (winrate()) {
+      // Each round's responses are kept: round K+1 is compared with them, and a resumed loop
+      // does not regenerate them.
+      const fs::path responses = rd / "quality_responses.jsonl";
+      stage(rd, "quality_responses", fs::exists(responses), [&] {
+        Backend& policy = backends_.policy(model);
+        const auto prompts = quality_prompts(c_);
+        write_quality_responses(responses, policy.describe(), prompts,
+                                sample_quality_responses(c_, policy, prompts));
+        return nlohmann::json();
+      });
+      stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
+        const fs::path previous =
+            fs::path(c_.out) / fmt::format("round-{}", rd.round() - 1) / responses.filename();
+        const auto q = measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
+        write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+        return nlohmann::json();
+      });
+    } else {
+      stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
+        Backend& policy = backends_.policy(model);
+        const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
+        write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+        return nlohmann::json();
+      });
+    }
     const auto q = read_json(rd / "quality.json");
     CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
               (rd / "quality.json").string());
@@ -269,9 +300,26 @@ class Runner {
   nlohmann::json summarise(const std::vector<double>& quality,
                            const std::vector<std::string>& models, std::size_t best,
                            const std::string& stopped, const std::string& reason) {
+    // Beside the quality signal, the world's oracle (eval.json's compliance, when there is a
+    // world): whether the two rank the rounds alike.
+    const std::vector<double> score = winrate() ? winrate_strengths(quality) : quality;
+    std::vector<double> oracle;
     nlohmann::json rounds = nlohmann::json::array();
-    for (std::size_t k = 0; k < quality.size(); ++k)
-      rounds.push_back({{"round", k}, {"quality", quality[k]}, {"model", models[k]}});
+    for (std::size_t k = 0; k < quality.size(); ++k) {
+      const fs::path dir = fs::path(c_.out) / fmt::format("round-{}", k);
+      nlohmann::json r = {{"round", k}, {"quality", quality[k]}, {"model", models[k]}};
+      if (winrate()) {
+        const auto q = read_json(dir / "quality.json");
+        if (q.contains("win_rate")) r["win_rate"] = q["win_rate"];
+        r["strength"] = score[k];
+      }
+      const auto e = read_json(dir / "eval.json");
+      if (e.contains("compliance") && e["compliance"].contains("overall")) {
+        oracle.push_back(e["compliance"]["overall"].value("rate", 0.0));
+        r["oracle"] = oracle.back();
+      }
+      rounds.push_back(std::move(r));
+    }
     const auto before = read_json(fs::path(c_.out) / "round-0" / "eval.json");
     const auto after = read_json(fs::path(c_.out) / fmt::format("round-{}", best) / "eval.json");
     return {{"name", c_.name},
@@ -281,6 +329,7 @@ class Runner {
             {"best_model", models[best]},
             {"stopped", stopped},
             {"reason", reason},
+            {"ranking", ranking_json(score, oracle, best)},
             {"tax", tax_json(before, after)},
             {"before", eval_summary(before)},
             {"after", eval_summary(after)}};

@@ -45,6 +45,16 @@ Backend& Backends::base() {
   return *base_;
 }
 
+Backend& Backends::judge() {
+  if (c_.quality.judge.empty()) return base();
+  if (!judge_) {
+    BackendOptions o;
+    o.model = c_.quality.judge;
+    judge_ = make_backend(o);
+  }
+  return *judge_;
+}
+
 Backend& Backends::policy(const std::string& model) {
   if (model.empty() || model == c_.base_model) return base();
   if (!current_ || current_path_ != model) {

@@ -2,6 +2,9 @@
 // between them, and the table `cai loop` prints.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "cai/eval/tax.h"
 #include "cai/io/error.h"
 #include "internal.h"
@@ -73,6 +76,25 @@ nlohmann::json tax_json(const nlohmann::json& before, const nlohmann::json& afte
   return j;
 }
 
+nlohmann::json ranking_json(const std::vector<double>& score, const std::vector<double>& oracle,
+                            std::size_t best) {
+  const auto rank = [](const std::vector<double>& v) {
+    std::vector<std::size_t> idx(v.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](std::size_t a, std::size_t b) { return v[a] > v[b]; });
+    return idx;
+  };
+  nlohmann::json j = {{"quality", rank(score)}};
+  if (!oracle.empty() && oracle.size() == score.size()) {
+    const auto o = rank(oracle);
+    j["oracle"] = o;
+    j["oracle_best_round"] = o.front();
+    j["agree"] = o.front() == best;
+  }
+  return j;
+}
+
 std::string summary_table(const nlohmann::json& s, const fs::path& run) {
   std::string out;
   const auto& before = s["before"];
@@ -80,10 +102,25 @@ std::string summary_table(const nlohmann::json& s, const fs::path& run) {
   out += fmt::format("\nLoop summary: best round {} of {} ({}: {})\n",
                      s["best_round"].get<std::int64_t>(), s["rounds"].size() - 1,
                      s["stopped"].get<std::string>(), s["reason"].get<std::string>());
-  out += "quality per round:";
-  for (const auto& r : s["rounds"])
+  out += fmt::format("quality ({}) per round:", s.value("metric", std::string("?")));
+  for (const auto& r : s["rounds"]) {
     out += fmt::format(" [{}] {:.3f}", r["round"].get<std::int64_t>(), r["quality"].get<double>());
-  out += "\n\n";
+    if (r.contains("win_rate"))
+      out += fmt::format(" ({:.3f}-{:.3f})", r["win_rate"]["ci95"][0].get<double>(),
+                         r["win_rate"]["ci95"][1].get<double>());
+  }
+  out += "\n";
+  if (s.contains("ranking") && s["ranking"].contains("oracle")) {
+    out += "oracle compliance per round:";
+    for (const auto& r : s["rounds"])
+      if (r.contains("oracle"))
+        out += fmt::format(" [{}] {:.1f}%", r["round"].get<std::int64_t>(),
+                           100 * r["oracle"].get<double>());
+    out += fmt::format("\noracle's best round: {} ({} the quality signal)\n",
+                       s["ranking"]["oracle_best_round"].get<std::int64_t>(),
+                       s["ranking"]["agree"].get<bool>() ? "agrees with" : "differs from");
+  }
+  out += "\n";
   out += fmt::format("{:<32} {:>8} {:>8}\n", "", "before", "after");
   auto section = [&](const std::string& title, const char* key) {
     if (!before.contains(key)) return;

@@ -79,6 +79,16 @@ std::string summary_html(const RunData& run) {
            std::isfinite(best) ? fmt::format("{}", static_cast<long long>(best)) : "n/a");
   h += row("best model", escape_html(str_at(s, "best_model", "n/a")));
   if (s.contains("metric")) h += row("quality metric", escape_html(str_at(s, "metric")));
+  if (s.contains("ranking") && s["ranking"].is_object() && s["ranking"].contains("oracle")) {
+    // Whether the world's oracle ranks the rounds as the quality signal does.
+    const double ob = num_at(s, {"ranking", "oracle_best_round"});
+    const bool agree = s["ranking"].value("agree", false);
+    h += row("oracle's best round",
+             std::isfinite(ob)
+                 ? fmt::format("{} ({} the quality signal)", static_cast<long long>(ob),
+                               agree ? "agrees with" : "differs from")
+                 : "n/a");
+  }
   h += row("stopped", escape_html(str_at(s, "stopped", "n/a")));
   h += row("reason", escape_html(str_at(s, "reason", "")));
   return h + "</table>\n";
@@ -100,34 +110,49 @@ Section summary_section(const RunData& run) {
     absent.push_back("summary.json (the run has not finished)");
   h += missing(absent);
 
-  // Per round: quality, completion and time per stage.
+  // Per round: quality (with its interval for a win rate), the oracle's compliance beside it
+  // when there is a world, completion and time per stage.
   std::string metric;
   Series q{"quality", {}, {}, false, {}};
-  h += "<table>\n<tr><th>round</th><th>quality</th><th>done</th><th>seconds per "
-       "stage</th><th>model</th></tr>\n";
+  Series oracle{"oracle compliance", {}, {}, true, {}};
+  h += "<table>\n<tr><th>round</th><th>quality</th><th>95% interval</th><th>oracle "
+       "compliance</th><th>done</th><th>seconds per stage</th><th>model</th></tr>\n";
   for (const auto& r : run.rounds) {
     const double v = num_at(r.quality, {"quality"});
     if (r.quality && metric.empty()) metric = str_at(*r.quality, "metric");
     if (std::isfinite(v)) q.x.push_back(r.round), q.y.push_back(v);
+    const double o = num_at(r.eval, {"compliance", "overall", "rate"});
+    if (std::isfinite(o)) oracle.x.push_back(r.round), oracle.y.push_back(o);
+    std::string ci = "";
+    if (r.quality && r.quality->is_object() && r.quality->contains("win_rate")) {
+      const Json& c = (*r.quality)["win_rate"].value("ci95", Json());
+      if (c.is_array() && c.size() == 2 && c[0].is_number() && c[1].is_number())
+        ci = number(c[0].get<double>(), 3) + " - " + number(c[1].get<double>(), 3);
+    }
     const bool done =
         r.info && r.info->is_object() && r.info->contains("done") && (*r.info)["done"] == true;
     const bool best = r.round == run.best_round();
-    h += fmt::format("<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                     best ? " class=\"best\"" : "", escape_html(r.label()), best ? " (best)" : "",
-                     std::isfinite(v) ? number(v, 4) : "n/a",
-                     r.round == 0 ? (r.eval ? "evaluated" : "no") : (done ? "yes" : "no"),
-                     r.info ? escape_html(stage_seconds(*r.info)) : "",
-                     r.info ? escape_html(str_at(*r.info, "model")) : "");
+    h += fmt::format(
+        "<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td></tr>\n",
+        best ? " class=\"best\"" : "", escape_html(r.label()), best ? " (best)" : "",
+        std::isfinite(v) ? number(v, 4) : "n/a", ci, std::isfinite(o) ? number(o, 4) : "",
+        r.round == 0 ? (r.eval ? "evaluated" : "no") : (done ? "yes" : "no"),
+        r.info ? escape_html(stage_seconds(*r.info)) : "",
+        r.info ? escape_html(str_at(*r.info, "model")) : "");
   }
   h += "</table>\n";
   if (run.rounds.empty()) h += note("No round-K directory yet.");
   if (!q.x.empty()) {
     ChartOptions o;
     o.name = "quality";
-    o.title = "Quality per round" + (metric.empty() ? "" : " (" + metric + ")");
+    o.title = "Quality per round" + (metric.empty() ? "" : " (" + metric + ")") +
+              (oracle.x.empty() ? "" : " and the oracle's compliance");
     o.x_label = "round";
     o.integer_x = true;
-    h += line_chart({q}, o);
+    std::vector<Series> series = {q};
+    if (!oracle.x.empty()) series.push_back(oracle);
+    h += line_chart(series, o);
   }
   return sec;
 }

@@ -77,7 +77,9 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_FALSE(c.dpo.enabled);
   EXPECT_DOUBLE_EQ(c.dpo.beta, 0.1);
   EXPECT_DOUBLE_EQ(c.quality.factor, 0.9);
-  EXPECT_EQ(c.quality.metric, "judge");
+  EXPECT_EQ(c.quality.metric, "winrate");
+  EXPECT_EQ(c.quality.ensemble, -1);
+  EXPECT_TRUE(c.quality.judge.empty());  // the base model judges
   EXPECT_EQ(c.critique_revise.rounds, 3);
   EXPECT_DOUBLE_EQ(c.critique_revise.critique_temperature, 0.0);
   EXPECT_DOUBLE_EQ(c.critique_revise.min_violation_p, 0.7);
@@ -133,7 +135,9 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
   const std::vector<Case> values = {
       {"sft:\n  lr: -1\n", "loop.yaml:13: sft.lr: must be > 0"},
       {"quality: {metric: oracle}\n", "loop.yaml:12: quality.metric: oracle needs a world"},
-      {"quality: {metric: best}\n", "quality.metric: 'best' is not one of judge, oracle"},
+      {"quality: {metric: best}\n", "quality.metric: 'best' is not one of winrate, judge, oracle"},
+      {"quality: {ensemble: -2}\n", "loop.yaml:12: quality.ensemble: must be -1 (all)"},
+      {"quality: {judge: no-such-judge}\n", "loop.yaml:12: quality.judge: "},
       {"dpo: {loss: squared}\n", "dpo.loss: 'squared' is not one of"},
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},

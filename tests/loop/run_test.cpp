@@ -89,7 +89,7 @@ class LoopRun : public ::testing::Test {
             "\n"
             "rounds: 2\n"
             "seed: 3\n"
-            "quality: {metric: judge, split: eval, factor: 0.0, max_tokens: 8}\n"
+            "quality: {split: eval, factor: 0.0, max_tokens: 8}\n"
             "critique_revise: {rounds: 1, few_shot: false, max_tokens: 8, skip_when_ok: false}\n"
             "sft: {epochs: 1, token_budget: 2048, corpus_mix: 0.5, max_length: 256}\n"
             "dpo: {epochs: 1, token_budget: 2048, max_length: 256}\n"
@@ -154,10 +154,44 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   EXPECT_TRUE(summary["before"].contains("judge_compliance"));
   EXPECT_TRUE(summary["before"]["results"].contains("world-quiz"));
   EXPECT_FALSE(r.table.empty());
+  // The default quality: round K's kept responses against round K-1's, the base model judging.
+  const std::size_t eval_prompts = count_lines(kDir / "world/prompts/eval.jsonl");
+  for (const char* round : {"round-0", "round-1", "round-2"})
+    EXPECT_EQ(count_lines(run / round / "quality_responses.jsonl"), eval_prompts) << round;
+  const auto q0 = read_json(run / "round-0/quality.json");
+  EXPECT_EQ(q0["metric"], "winrate");
+  EXPECT_DOUBLE_EQ(q0["quality"].get<double>(), 0.5);
+  EXPECT_TRUE(q0["against_round"].is_null());
   const auto q1 = read_json(run / "round-1/quality.json");
   EXPECT_EQ(q1["round"], 1);
-  EXPECT_EQ(q1["metric"], "judge");
+  EXPECT_EQ(q1["metric"], "winrate");
+  EXPECT_EQ(q1["against_round"], 0);
+  EXPECT_EQ(q1["judge"], read_json(run / "round-0/eval.json")["model"]);
+  const auto& w1 = q1["win_rate"];
+  EXPECT_EQ(w1["n"].get<std::size_t>(), eval_prompts);
+  EXPECT_EQ(w1["wins"].get<int>() + w1["ties"].get<int>() + w1["losses"].get<int>(),
+            w1["n"].get<int>());
+  EXPECT_DOUBLE_EQ(
+      q1["quality"].get<double>(),
+      (w1["wins"].get<double>() + 0.5 * w1["ties"].get<double>()) / w1["n"].get<double>());
+  EXPECT_LE(w1["ci95"][0].get<double>(), q1["quality"].get<double>());
+  EXPECT_GE(w1["ci95"][1].get<double>(), q1["quality"].get<double>());
+  EXPECT_EQ(q1["prompts"].size(), eval_prompts);
   EXPECT_EQ(q1["quality"], summary["rounds"][1]["quality"]);
+  EXPECT_EQ(summary["metric"], "winrate");
+  // The oracle's compliance per round beside it, and both rankings.
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(summary["rounds"][k]["oracle"],
+              read_json(run / ("round-" + std::to_string(k)) /
+                        "eval.json")["compliance"]["overall"]["rate"])
+        << k;
+    EXPECT_TRUE(summary["rounds"][k].contains("strength")) << k;
+  }
+  EXPECT_EQ(summary["rounds"][2]["win_rate"], read_json(run / "round-2/quality.json")["win_rate"]);
+  EXPECT_EQ(summary["ranking"]["quality"].size(), 3u);
+  EXPECT_EQ(summary["ranking"]["oracle"].size(), 3u);
+  EXPECT_EQ(summary["ranking"]["quality"][0], summary["best_round"]);
+  EXPECT_NE(r.table.find("oracle's best round"), std::string::npos) << r.table;
   const auto round2 = read_json(run / "round-2/round.json");
   EXPECT_EQ(round2["done"], true);
   EXPECT_EQ(round2["model"], (run / "round-2" / "dpo" / "final").string());
@@ -183,19 +217,35 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   EXPECT_EQ(first.stopped, "stop_after");
   EXPECT_TRUE(contains(first.ran, "round-1/sft"));
   EXPECT_FALSE(fs::exists(kDir / "killed" / "round-1" / "dpo"));
-  k.stop_after.clear();
+  // Killed again right after round 1's responses were kept: the rerun judges them without
+  // generating them (or round 0's) again.
+  k.stop_after = "round-1/quality_responses";
   const LoopResult second = run_loop(k);
-  for (const char* s : {"round-0/eval", "round-0/quality", "round-1/phase1", "round-1/phase2",
-                        "round-1/sft_data", "round-1/sft"}) {
+  EXPECT_EQ(second.stopped, "stop_after");
+  for (const char* s : {"round-0/eval", "round-0/quality_responses", "round-0/quality",
+                        "round-1/phase1", "round-1/phase2", "round-1/sft_data", "round-1/sft"}) {
     EXPECT_FALSE(contains(second.ran, s)) << s;
     EXPECT_TRUE(contains(second.skipped, s)) << s;
   }
-  for (const char* s : {"round-1/dpo", "round-1/eval", "round-2/phase1", "round-2/dpo"})
+  for (const char* s : {"round-1/dpo", "round-1/eval", "round-1/quality_responses"})
     EXPECT_TRUE(contains(second.ran, s)) << s;
+  EXPECT_FALSE(fs::exists(kDir / "killed/round-1/quality.json"));
+  const fs::path kept0 = kDir / "killed/round-0/quality_responses.jsonl",
+                 kept1 = kDir / "killed/round-1/quality_responses.jsonl";
+  const auto when0 = fs::last_write_time(kept0), when1 = fs::last_write_time(kept1);
+  k.stop_after.clear();
+  const LoopResult third = run_loop(k);
+  EXPECT_TRUE(contains(third.skipped, "round-1/quality_responses"));
+  for (const char* s : {"round-1/quality", "round-2/phase1", "round-2/dpo",
+                        "round-2/quality_responses", "round-2/quality"})
+    EXPECT_TRUE(contains(third.ran, s)) << s;
+  EXPECT_EQ(fs::last_write_time(kept0), when0);
+  EXPECT_EQ(fs::last_write_time(kept1), when1);
   for (const char* f :
        {"round-1/critique_revise.jsonl", "round-2/critique_revise.jsonl", "round-1/labels.jsonl",
         "round-2/sft_data.jsonl", "round-1/sft/final/model.safetensors",
-        "round-2/dpo/final/model.safetensors", "round-2/eval.json", "round-2/quality.json"})
+        "round-2/dpo/final/model.safetensors", "round-2/eval.json", "round-2/quality.json",
+        "round-1/quality_responses.jsonl", "round-2/quality_responses.jsonl"})
     EXPECT_EQ(as_full(slurp(kDir / "killed" / f)), slurp(run / f)) << f;
   const auto killed = read_json(kDir / "killed" / "summary.json");
   for (std::size_t i = 0; i < 3; ++i)
@@ -253,9 +303,13 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
   o.config.sft.init = "base";
   o.config.eval.temperature = 0.0;
   o.config.eval.sampled_temperature = 0.7;
+  o.config.quality.metric = "judge";  // the base model's critiques score each round
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "from-base";
+  EXPECT_EQ(read_json(run / "round-1/quality.json")["metric"], "judge");
+  EXPECT_TRUE(read_json(run / "round-1/quality.json")["detail"].contains("judge_compliance"));
+  EXPECT_FALSE(fs::exists(run / "round-1/quality_responses.jsonl"));
   for (const char* round : {"round-1", "round-2"}) {
     const auto stages = read_json(run / round / "stages.json");
     EXPECT_EQ(stages["notes"]["sft"]["from"], (kDir / "base").string()) << round;

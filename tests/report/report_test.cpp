@@ -226,6 +226,32 @@ TEST(Report, MissingFilesSayNotAvailable) {
   EXPECT_NE(html.find("round 2 (best)"), std::string::npos);
 }
 
+// A win-rate run: each round's interval and the oracle's compliance beside the quality, and
+// whether the oracle's best round is the loop's.
+TEST(Report, WinRateBesideTheOraclesRanking) {
+  const fs::path dir = make_run("winrate");
+  for (int k = 1; k <= 2; ++k)
+    put(dir / ("round-" + std::to_string(k)) / "quality.json",
+        {{"round", k},
+         {"metric", "winrate"},
+         {"quality", k == 1 ? 0.625 : 0.375},
+         {"against_round", k - 1},
+         {"win_rate", {{"n", 8}, {"rate", k == 1 ? 0.625 : 0.375}, {"ci95", {0.3057, 0.8632}}}}});
+  auto summary = json::parse(cai::read_file(dir / "summary.json"));
+  summary["metric"] = "winrate";
+  summary["best_round"] = 1;
+  summary["ranking"] = {
+      {"quality", {1, 0, 2}}, {"oracle", {2, 1, 0}}, {"oracle_best_round", 2}, {"agree", false}};
+  put(dir / "summary.json", summary);
+  const std::string html = render(dir);
+  EXPECT_NE(html.find("<th>oracle compliance</th>"), std::string::npos);
+  EXPECT_NE(html.find("2 (differs from the quality signal)"), std::string::npos);
+  EXPECT_NE(html.find("<td>0.306 - 0.863</td>"), std::string::npos);
+  // Round 2's oracle compliance (6 of 8) beside its win rate.
+  EXPECT_NE(html.find("<td>0.3750</td><td>0.306 - 0.863</td><td>0.7500</td>"), std::string::npos);
+  EXPECT_NE(plot(html, "quality").find("oracle compliance"), std::string::npos);
+}
+
 TEST(Report, TaxTheLoopCouldNotComputeIsExplained) {
   const fs::path dir = make_run("tax-error");
   auto summary = json::parse(cai::read_file(dir / "summary.json"));

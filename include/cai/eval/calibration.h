@@ -46,6 +46,9 @@ struct Interval {
   double lo = 0.0, hi = 1.0;
 };
 Interval wilson_interval(std::int64_t k, std::int64_t n, double z = 1.959963984540054);
+// The same for an observed rate p = k / n in [0, 1] where k need not be whole (wins counting
+// ties as half).
+Interval wilson_interval_rate(double p, std::int64_t n, double z = 1.959963984540054);
 
 // An agreement count with its rate and 95% Wilson interval:
 // {"agree": k, "n": n, "rate": k / n (0 when n = 0), "ci95": [lo, hi]}.

@@ -14,7 +14,7 @@
 //   train_prompts_per_round: 0     # 0 = all; else a seeded sample per round
 //   rounds: 3
 //   seed: 0
-//   quality: {metric: judge, split: eval, factor: 0.95}
+//   quality: {metric: winrate, split: eval, factor: 0.95, ensemble: -1, judge: ""}
 //   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
 //                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
 //                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
@@ -67,13 +67,20 @@ struct PromptsConfig {
 };
 
 struct QualityConfig {
-  std::string metric = "judge";  // judge: the base model's critiques rate responses against
-                                 // each applicable principle; oracle: the world's oracle
-  std::string split = "eval";    // world prompt split scored (without a world: prompts.eval)
-  double factor = 0.95;          // stop when quality_K < factor * quality_{K-1} (0: never)
-  std::int64_t limit = 0;        // prompts scored at most (0: all)
-  double temperature = 0.7;      // responses are sampled (seeded) as the model behaves
+  // winrate: round K's responses against round K-1's, compared by a fixed judge (quality.judge,
+  // default the base model) with Phase 2's A/B prompt in both orders; round 0's quality is 0.5.
+  // judge: the base model's critiques rate responses against each applicable principle.
+  // oracle: the world's oracle.
+  std::string metric = "winrate";
+  std::string split = "eval";  // world prompt split scored (without a world: prompts.eval)
+  double factor = 0.95;        // judge / oracle: stop when quality_K < factor * quality_{K-1};
+                               // winrate: stop when win_rate_K < factor * 0.5 (0: never)
+  std::int64_t limit = 0;      // prompts scored at most (0: all)
+  double temperature = 0.7;    // responses are sampled (seeded) as the model behaves
   std::int64_t max_tokens = 96;
+  std::int64_t ensemble = -1;  // winrate: principles per comparison (label.ensemble's meaning;
+                               // -1: all, weighted)
+  std::string judge;           // winrate: a local model judging; "" = the base model (or api)
 };
 
 struct CritiqueReviseConfig {

@@ -6,16 +6,19 @@
 //      the model keeps its ability to critique and compare),
 //   4. DPO from the SFT model on the labels (reference = the SFT model),
 //   5. evaluation (eval.json) and the quality score (quality.json).
-// The quality of a round is judged by a FIXED judge (the base model) so rounds are comparable,
-// or by the world's oracle; the oracle only ever scores, never makes training data or labels.
-// After round K the loop stops early when quality_K < factor * quality_{K-1}; the best round
-// is the one with the highest quality (round 0 included).
+// The quality of a round is judged by a FIXED judge (the base model, or quality.judge) so rounds
+// are comparable, or by the world's oracle; the oracle only ever scores, never makes training
+// data or labels. With quality.metric winrate (the default) a round's quality is its win rate
+// against the previous round's responses, and the stop and best-round rules are those of
+// cai/loop/winrate.h. With judge or oracle the loop stops after round K when
+// quality_K < factor * quality_{K-1}, and the best round is the one with the highest quality
+// (round 0 included).
 //
 // Every stage writes its output atomically (or durably appends, resumably) under
 // runs/NAME/round-K/ (layout in the run-layout contract: eval.json, quality.json,
-// critique_revise.jsonl, labels.jsonl, sft_data.jsonl, sft/, dpo/, round.json) and is skipped
-// when its output is complete, so a killed loop rerun with the same config continues where
-// it stopped and ends with the same files as an uninterrupted run.
+// quality_responses.jsonl, critique_revise.jsonl, labels.jsonl, sft_data.jsonl, sft/, dpo/,
+// round.json) and is skipped when its output is complete, so a killed loop rerun with the same
+// config continues where it stopped and ends with the same files as an uninterrupted run.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -42,7 +45,7 @@ struct LoopOptions {
   LoopConfig config;       // resolved and validated by run_loop
   std::string stop_after;  // "round-K/STAGE": return right after that stage completes (tests
                            // simulate a kill with it); stages: phase1, phase2, sft_data,
-                           // sft, dpo, eval, quality
+                           // sft, dpo, eval, quality_responses (winrate), quality
   bool progress = true;    // stage lines and progress bars on stderr
   // When set, each training stage's trainer runs through it instead of in this process: it
   // starts data-parallel ranks that each call run_training_stage() with this config, and
