@@ -16,6 +16,7 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/lora.h"
+#include "finite_diff.h"
 
 namespace {
 
@@ -474,24 +475,7 @@ TEST(Lora, GradientsMatchFiniteDifferencesInDouble) {
     for (std::int64_t e : {g.abs().argmax().item<std::int64_t>(), g.numel() / 2}) {
       const double analytic = g[e].item<double>();
       if (std::abs(analytic) < 1e-3 * g.abs().max().item<double>()) continue;
-      auto entry = t.view({-1})[e];
-      const double orig = entry.item<double>(), h = 1e-5;
-      double up, down;
-      {
-        torch::NoGradGuard ng;
-        entry.fill_(orig + h);
-      }
-      up = f();
-      {
-        torch::NoGradGuard ng;
-        entry.fill_(orig - h);
-      }
-      down = f();
-      {
-        torch::NoGradGuard ng;
-        entry.fill_(orig);
-      }
-      const double numeric = (up - down) / (2 * h);
+      const double numeric = cai::testing_util::central_difference(t.view({-1})[e], f);
       EXPECT_LT(std::abs(analytic - numeric) / std::abs(analytic), 1e-6)
           << name << "[" << e << "]: autograd " << analytic << ", finite differences " << numeric;
       ++checked;

@@ -9,6 +9,7 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/lora.h"
+#include "finite_diff.h"
 
 namespace {
 
@@ -89,24 +90,8 @@ TEST(QLora, GradientsThroughThePackedBaseMatchFiniteDifferences) {
     ASSERT_EQ(t.scalar_type(), torch::kFloat64);
     auto g = grads.at(name).view({-1});
     const std::int64_t e = g.abs().argmax().item<std::int64_t>();
-    auto entry = t.view({-1})[e];
-    const double orig = entry.item<double>(), h = 1e-5;
-    double up, down;
-    {
-      torch::NoGradGuard ng;
-      entry.fill_(orig + h);
-    }
-    up = f();
-    {
-      torch::NoGradGuard ng;
-      entry.fill_(orig - h);
-    }
-    down = f();
-    {
-      torch::NoGradGuard ng;
-      entry.fill_(orig);
-    }
-    const double analytic = g[e].item<double>(), numeric = (up - down) / (2 * h);
+    const double analytic = g[e].item<double>(),
+                 numeric = cai::testing_util::central_difference(t.view({-1})[e], f);
     EXPECT_LT(std::abs(analytic - numeric), 1e-6 * std::abs(analytic) + 1e-9)
         << name << ": autograd " << analytic << ", finite differences " << numeric;
     ++checked;

@@ -431,14 +431,7 @@ void fill_avx2(Table& t) {
   t.dot[kF32] = dot_float<Type::F32>;
   t.dot[kF16] = dot_float<Type::F16>;
   t.dot[kBF16] = dot_float<Type::BF16>;
-  t.dot[kQ4_0] = dot_blocks<XDec<Type::Q4_0>>;
-  t.dot[kQ4_1] = dot_blocks<XDec<Type::Q4_1>>;
-  t.dot[kQ5_0] = dot_blocks<XDec<Type::Q5_0>>;
-  t.dot[kQ5_1] = dot_blocks<XDec<Type::Q5_1>>;
-  t.dot[kQ8_0] = dot_blocks<XDec<Type::Q8_0>>;
-  t.dot[kQ4_K] = dot_blocks<XDec<Type::Q4_K>>;
-  t.dot[kQ5_K] = dot_blocks<XDec<Type::Q5_K>>;
-  t.dot[kQ6_K] = dot_blocks<XDec<Type::Q6_K>>;
+  fill_block_dots(t);
   t.to_f32[kF32] = to_f32_float<Type::F32>;
   t.to_f32[kF16] = to_f32_float<Type::F16>;
   t.to_f32[kBF16] = to_f32_float<Type::BF16>;

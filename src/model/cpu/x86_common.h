@@ -340,5 +340,18 @@ void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, s
   }
 }
 
+// The table's block-type dot products, made from the including file's dot_rows_nr.
+inline void fill_block_dots(Table& t) {
+  using ggml::Type;
+  t.dot[kQ4_0] = dot_blocks<XDec<Type::Q4_0>>;
+  t.dot[kQ4_1] = dot_blocks<XDec<Type::Q4_1>>;
+  t.dot[kQ5_0] = dot_blocks<XDec<Type::Q5_0>>;
+  t.dot[kQ5_1] = dot_blocks<XDec<Type::Q5_1>>;
+  t.dot[kQ8_0] = dot_blocks<XDec<Type::Q8_0>>;
+  t.dot[kQ4_K] = dot_blocks<XDec<Type::Q4_K>>;
+  t.dot[kQ5_K] = dot_blocks<XDec<Type::Q5_K>>;
+  t.dot[kQ6_K] = dot_blocks<XDec<Type::Q6_K>>;
+}
+
 }  // namespace
 }  // namespace cai::kernels::cpu
