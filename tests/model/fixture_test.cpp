@@ -58,13 +58,7 @@ TEST(ModelFixture, GgufLogitsMatchLlamaCpp) {
   auto column_index = torch::tensor(columns, torch::kInt64);
 
   for (bool autograd : {false, true}) {
-    torch::Tensor logits;
-    if (autograd) {
-      logits = m.model->forward(tokens).detach();
-    } else {
-      torch::InferenceMode guard;
-      logits = m.model->forward(tokens).clone();
-    }
+    const torch::Tensor logits = cai::testing_util::forward_logits(*m.model, tokens, autograd);
     const double err = (logits[0].index_select(1, column_index) - want).abs().max().item<double>();
     std::printf("[gguf fixture] %s path: max |logit - llama.cpp| = %.3g\n",
                 autograd ? "autograd" : "fused", err);

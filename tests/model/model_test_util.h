@@ -42,4 +42,13 @@ inline std::shared_ptr<cai::LlamaModel> tiny_model(const cai::ModelConfig& cfg,
   return m;
 }
 
+// Logits [B,T,V] of `tokens`: through the differentiable path (autograd), or the fused
+// inference kernels (under InferenceMode, cloned out of it).
+inline torch::Tensor forward_logits(cai::LlamaModel& m, const torch::Tensor& tokens,
+                                    bool autograd) {
+  if (autograd) return m.forward(tokens).detach();
+  torch::InferenceMode guard;
+  return m.forward(tokens).clone();
+}
+
 }  // namespace cai::testing_util

@@ -38,13 +38,7 @@ Scored score(cai::LoadedModel& m, bool autograd) {
   s.ids = m.tokenizer->encode(cai::read_file(kDir / "text.txt"));
   std::vector<std::int64_t> v(s.ids.begin(), s.ids.end());
   auto tokens = torch::tensor(v, torch::kInt64).view({1, -1});
-  torch::Tensor logits;
-  if (autograd) {
-    logits = m.model->forward(tokens).detach();
-  } else {
-    torch::InferenceMode guard;
-    logits = m.model->forward(tokens).clone();
-  }
+  const torch::Tensor logits = cai::testing_util::forward_logits(*m.model, tokens, autograd);
   auto lp = torch::log_softmax(logits.to(torch::kFloat64), -1)[0];
   for (std::size_t t = 0; t + 1 < v.size(); ++t) {
     s.logprobs.push_back(lp[static_cast<std::int64_t>(t)][v[t + 1]].item<double>());
