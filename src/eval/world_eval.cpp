@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 
 #include "cai/backend/backend.h"
@@ -16,6 +15,7 @@
 #include "cai/io/jsonl.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
+#include "cai/world/text.h"
 #include "cai/world/transcript.h"
 #include "cai/world/world.h"
 
@@ -50,11 +50,6 @@ void principle_table(std::string& text, nlohmann::json& j, const PerPrinciple& p
 
 void total_row(std::string& text, const char* label, const Rate& r) {
   text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", label, 100 * r.rate(), r.hit, r.total);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }
@@ -138,16 +133,16 @@ std::vector<TextResult> sample_responses(Backend& b, const std::vector<world::Wo
 // same attribute, ignoring case (the oracle's rule, applied to a task record).
 bool states_fact(const std::string& response, const nlohmann::json& rec,
                  const world::KnowledgeBase& kb) {
-  const std::string r = lower(response);
-  bool has = r.find(lower(rec.at("answer").get<std::string>())) != std::string::npos;
+  const std::string r = world::lowercase(response);
+  bool has = r.find(world::lowercase(rec.at("answer").get<std::string>())) != std::string::npos;
   if (rec.contains("aliases"))
     for (const auto& a : rec["aliases"])
-      has = has || r.find(lower(a.get<std::string>())) != std::string::npos;
+      has = has || r.find(world::lowercase(a.get<std::string>())) != std::string::npos;
   if (!has) return false;
   const auto attr = world::parse_attribute(rec.at("attribute").get<std::string>());
   for (const auto& v : kb.values(attr))
-    if (lower(v) != lower(rec.at("answer").get<std::string>()) &&
-        r.find(lower(v)) != std::string::npos)
+    if (world::lowercase(v) != world::lowercase(rec.at("answer").get<std::string>()) &&
+        r.find(world::lowercase(v)) != std::string::npos)
       return false;
   return true;
 }

@@ -65,6 +65,9 @@ inline TargetLogprobs target_logprobs(LlamaModel& model, const torch::Tensor& hi
   return target_logprobs(model, hidden, batch, o);
 }
 
+// Padded tokens per evaluation forward pass of the SFT, DPO and reward-model objectives.
+inline constexpr std::int64_t kEvalTokenBudget = 8192;
+
 // Groups examples (by their lengths) into evaluation batches of at most `token_budget` padded
 // tokens, longest first so rows of similar length share a batch.
 std::vector<std::vector<std::int64_t>> eval_batches(const std::vector<std::int64_t>& examples,

@@ -23,8 +23,6 @@ void DpoOptions::validate() const {
 
 namespace {
 
-constexpr std::int64_t kEvalTokenBudget = 8192;
-
 struct Pair {
   detail::Row chosen, rejected;
   double ref_chosen = 0, ref_rejected = 0, p_chosen = 1;
@@ -65,7 +63,7 @@ class DpoObjective final : public Objective {
     for (std::int64_t i = 0; i < size(Split::eval); ++i)
       lengths.push_back(2 * length(Split::eval, i));
     return detail::mean_pair_metrics(
-        examples, lengths, kEvalTokenBudget,
+        examples, lengths, detail::kEvalTokenBudget,
         [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
   }
 

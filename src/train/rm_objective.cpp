@@ -14,8 +14,6 @@
 namespace cai::train {
 namespace {
 
-constexpr std::int64_t kEvalTokenBudget = 8192;
-
 struct Pair {
   std::vector<std::int32_t> chosen, rejected;  // full sequences: prompt + response
   double p_chosen = 1;
@@ -54,7 +52,7 @@ class RmObjective final : public Objective {
     for (std::int64_t i = 0; i < size(Split::eval); ++i)
       lengths.push_back(2 * length(Split::eval, i));
     return detail::mean_pair_metrics(
-        examples, lengths, kEvalTokenBudget,
+        examples, lengths, detail::kEvalTokenBudget,
         [&](const std::vector<std::int64_t>& b) { return forward(Split::eval, b).second; });
   }
 

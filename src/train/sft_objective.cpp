@@ -16,8 +16,6 @@
 namespace cai::train {
 namespace {
 
-constexpr std::int64_t kEvalTokenBudget = 8192;  // padded tokens per evaluation forward pass
-
 class SftObjective final : public Objective {
  public:
   SftObjective(Policy policy, std::vector<SftExample> train, std::vector<SftExample> eval,
@@ -62,7 +60,7 @@ class SftObjective final : public Objective {
     Metrics sum;
     double targets = 0;
     for (const auto& batch :
-         detail::eval_batches(examples, lengths(Split::eval), kEvalTokenBudget)) {
+         detail::eval_batches(examples, lengths(Split::eval), detail::kEvalTokenBudget)) {
       for (const auto& [k, v] : forward(Split::eval, batch).second) sum[k] += v;
       for (auto i : batch) targets += static_cast<double>(units(Split::eval)[at(Split::eval, i)]);
     }

@@ -15,7 +15,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = fs::path(CAI_FIXTURES_DIR) / "tokenizer";
 
 using cai_test::Case;
 using cai_test::read_cases;
@@ -25,7 +24,7 @@ class VocabFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VocabFixture, MatchesLlamaCpp) {
   const std::string name = GetParam();
-  const cai::Tokenizer tok = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer tok = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   const auto cases = read_cases(name);
   ASSERT_EQ(cases.size(), 46u);
   for (const Case& c : cases) {
@@ -36,7 +35,7 @@ TEST_P(VocabFixture, MatchesLlamaCpp) {
 
 TEST_P(VocabFixture, DecodeInvertsEncode) {
   const std::string name = GetParam();
-  const cai::Tokenizer tok = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer tok = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   for (const Case& c : read_cases(name)) {
     // SentencePiece vocabularies lose nothing either: spaces become U+2581 and back, and the
     // one space put in front of the text is stripped again.

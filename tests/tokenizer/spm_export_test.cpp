@@ -21,7 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-const fs::path kFixtures = fs::path(CAI_FIXTURES_DIR) / "tokenizer";
 
 using cai_test::Case;
 using cai_test::read_cases;
@@ -145,7 +144,7 @@ class SpmExport : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SpmExport, TokenizerJsonLayout) {
   const std::string name = GetParam();
-  const cai::Tokenizer gguf = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer gguf = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   const fs::path dir = export_dir(name + "-layout");
   gguf.save(dir / "tokenizer.json");
   const json j = json::parse(cai::read_file(dir / "tokenizer.json"));
@@ -179,7 +178,7 @@ TEST_P(SpmExport, TokenizerJsonLayout) {
   // Control and unknown tokens (Phi-3's [PAD...] are of the unknown type) are special;
   // USER_DEFINED ones (Phi-3's </s>) are not, and are matched in the raw text as llama.cpp
   // matches them. The types are read from the GGUF file itself.
-  const auto types = cai::gguf::Reader(kFixtures / name).get_int_array("tokenizer.ggml.token_type");
+  const auto types = cai::gguf::Reader(cai_test::kTokenizerFixtures / name).get_int_array("tokenizer.ggml.token_type");
   for (const json& t : j.at("added_tokens")) {
     const auto id = t.at("id").get<std::int32_t>();
     const auto type = static_cast<cai::tok::TokenType>(types.at(static_cast<std::size_t>(id)));
@@ -196,7 +195,7 @@ TEST_P(SpmExport, TokenizerJsonLayout) {
 
 TEST_P(SpmExport, ReloadEncodesLikeGguf) {
   const std::string name = GetParam();
-  const cai::Tokenizer gguf = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer gguf = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   const fs::path dir = export_dir(name);
   gguf.save(dir / "tokenizer.json");
   const cai::Tokenizer hf = cai::Tokenizer::load(dir);
@@ -262,7 +261,7 @@ TEST_P(SpmExport, StressPieceFragments) {
   const char* env = std::getenv("CAI_SPM_EXPORT_STRESS");
   const long n = env ? std::atol(env) : 20000;
   const std::string name = GetParam();
-  const cai::Tokenizer gguf = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer gguf = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   const fs::path dir = export_dir(name + "-stress");
   gguf.save(dir / "tokenizer.json");
   const cai::Tokenizer hf = cai::Tokenizer::load(dir);
@@ -309,7 +308,7 @@ TEST_P(SpmExport, StressPieceFragments) {
 // two occurrences of one merged piece, cut differently, can wait side by side.
 TEST_P(SpmExport, StressSelfOverlaps) {
   const std::string name = GetParam();
-  const cai::Tokenizer gguf = cai::Tokenizer::load(kFixtures / name);
+  const cai::Tokenizer gguf = cai::Tokenizer::load(cai_test::kTokenizerFixtures / name);
   const fs::path dir = export_dir(name + "-overlaps");
   gguf.save(dir / "tokenizer.json");
   const cai::Tokenizer hf = cai::Tokenizer::load(dir);
