@@ -19,8 +19,8 @@
 #                  labels, reference log-prob caches, evaluations, quality, summary) except:
 #   metrics.jsonl  the same lines without tokens_per_s / samples_per_s (throughputs, timings);
 #   stages.json, round.json  the same keys and texts with numbers blanked (stage seconds);
-#   checkpoint/state.json  without options_hash (it hashes the model's path, which names the
-#                  run folder);
+#   checkpoint/state.json, *.settings.json  without options_hash / settings_hash (they hash
+#                  model paths, which name the run folder; the paths themselves are compared);
 #   manifest.json, report.html  not compared: they record when the run started and each
 #                  resume, and the stage timings (the report's figures come from the files
 #                  compared above).
@@ -116,6 +116,7 @@ normalise() {
     metrics.jsonl) sed -E 's/"(tokens|samples)_per_s":[^,}]*,?//' "$1" ;;
     stages.json | round.json) sed -E 's/^( *"[^"]+": )[-0-9.eE+]+(,?)$/\1N\2/' "$1" ;;
     state.json) sed -E 's/"options_hash": "[0-9a-f]*"/"options_hash": ""/' "$1" ;;
+    *.settings.json) sed -E 's/"settings_hash": "[0-9a-f]*"/"settings_hash": ""/' "$1" ;;
     *) cat "$1" ;;
   esac
 }
