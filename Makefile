@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test test-asan fuzz demo bench clean
+.PHONY: all deps build test test-asan fuzz kill-test demo bench clean
 
 all: build
 
@@ -31,6 +31,12 @@ test-asan: deps
 FUZZ_BUILD ?= build-fuzz
 fuzz: deps
 	JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_BUILD)
+
+# SIGKILLs `cai loop` at KILLS random moments of a small two-round run, resuming it each time,
+# and compares the finished run with an uninterrupted one file by file (scripts/kill-anywhere.sh).
+KILLS ?= 20
+kill-test: build
+	bash scripts/kill-anywhere.sh --cai $(BUILD)/cai --kills $(KILLS)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)

@@ -44,7 +44,7 @@ JsonlWriter::JsonlWriter(const fs::path& path, bool append, bool durable)
     : path_(path), durable_(durable) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
-  fd_ = ::open(path.c_str(), flags, 0644);
+  fd_ = detail::open_for_write(path.c_str(), flags);
   if (fd_ < 0) throw_error("{}: cannot open for writing: {}", path.string(), std::strerror(errno));
 }
 
@@ -56,17 +56,9 @@ void JsonlWriter::write(const nlohmann::json& record) {
   // One write() call per line: with O_APPEND the line lands whole or (if killed) torn at the end.
   std::string s = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   s.push_back('\n');
-  const char* p = s.data();
-  std::size_t n = s.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_error("{}: write failed: {}", path_.string(), std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  // A line cut short by a full disk has no '\n': recover_jsonl() drops it on the next run.
+  if (detail::write_all(fd_, s.data(), s.size()) < 0)
+    throw_error("{}: write failed: {}", path_.string(), std::strerror(errno));
   if (durable_ && ::fdatasync(fd_) != 0)
     throw_error("{}: fsync failed: {}", path_.string(), std::strerror(errno));
 }

@@ -13,6 +13,7 @@
 #include "cai/io/progress.h"
 #include "cai/loop/manifest.h"
 #include "cai/loop/winrate.h"
+#include "cai/model/llama.h"
 #include "cai/pipeline/common.h"
 #include "internal.h"
 
@@ -51,6 +52,8 @@ class Runner {
   Runner(const LoopOptions& o, LoopConfig c) : opts_(o), c_(std::move(c)), backends_(c_) {}
 
   LoopResult run() {
+    // Files a killed run was writing when it died (never renamed into place, never read).
+    remove_stale_temporaries(c_.out);
     write_manifest(c_);
     constitution_ = load_constitution(c_.constitution);
     if (c_.rounds > 0) train_prompts_ = pipeline::read_prompts(c_.prompts.train);
@@ -350,6 +353,10 @@ LoopResult run_loop(const LoopOptions& opts) {
   c.resolve();
   c.validate();
   if (!opts.progress) Progress::set_enabled(false);
+  // One intra-op thread count for the whole run, the one the local backends set: reductions
+  // split over threads, so a stage trained with another count (a resumed process that has not
+  // made a backend yet) would differ from an uninterrupted run in the last bits.
+  set_torch_threads(0);
   Runner r(opts, std::move(c));
   return r.run();
 }

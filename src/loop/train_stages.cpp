@@ -54,7 +54,13 @@ std::string finish(const std::string& base, const fs::path& out, const LoraConfi
     train::merge_lora(*lm.model, *adapter);
     const fs::path tmp = out / "merged.tmp";
     fs::remove_all(tmp);
-    save_model_dir(lm, tmp, DType::F32);
+    try {
+      save_model_dir(lm, tmp, DType::F32);
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(tmp, ec);  // a full disk leaves no half directory behind
+      throw;
+    }
     fs::remove_all(merged);
     fs::rename(tmp, merged);
   }

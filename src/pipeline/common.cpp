@@ -122,6 +122,8 @@ ResumableOutput::ResumableOutput(const std::filesystem::path& path, const nlohma
     write_file_atomic(
         side, nlohmann::json{{"settings_hash", hash}, {"settings", settings}}.dump(2) + "\n");
   }
+  remove_stale_temporaries(path.has_parent_path() ? path.parent_path() : fs::path("."),
+                           /*recursive=*/false);
   done_ = recover_jsonl(path);
   if (done_ > 0) {
     std::ifstream in(path, std::ios::binary);

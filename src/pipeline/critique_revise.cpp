@@ -238,17 +238,21 @@ std::size_t run_critique_revise(Backend& backend, const Constitution& c,
     bar = std::make_unique<Progress>("critique-revise", prompts.size(), "prompts");
     bar->set(out.done());
   }
+  // A batch's numbers depend (in the last bits) on which requests share it, so a resumed run
+  // redoes the whole chunk the interruption fell in, as an uninterrupted run did, and appends
+  // only its records not written yet: the file ends byte for byte the same.
+  const std::size_t done = out.done(), n = static_cast<std::size_t>(opts.chunk);
   std::size_t written = 0;
-  for (std::size_t b = out.done(); b < prompts.size(); b += static_cast<std::size_t>(opts.chunk)) {
-    const auto e = std::min(prompts.size(), b + static_cast<std::size_t>(opts.chunk));
+  for (std::size_t b = done - done % n; done < prompts.size() && b < prompts.size(); b += n) {
+    const auto e = std::min(prompts.size(), b + n);
     std::vector<PromptRecord> chunk(prompts.begin() + static_cast<std::ptrdiff_t>(b),
                                     prompts.begin() + static_cast<std::ptrdiff_t>(e));
     auto recs = critique_revise(backend, c, chunk, b, opts);
-    for (const auto& r : recs) {
-      out.write(to_json(r, model, hash, opts));
+    for (std::size_t i = b < done ? done - b : 0; i < recs.size(); ++i) {
+      out.write(to_json(recs[i], model, hash, opts));
       ++written;
     }
-    if (bar) bar->add(recs.size());
+    if (bar) bar->add(e - std::max(b, done));
   }
   if (bar) bar->finish();
   return written;

@@ -112,9 +112,13 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
     bar = std::make_unique<Progress>("label", items, sampled ? "prompts" : "pairs");
     bar->set(next);
   }
+  // The judge's numbers depend (in the last bits) on which requests share its batches, so a
+  // resumed run judges the whole chunk the interruption fell in, as an uninterrupted run did,
+  // and writes only its lines not written yet: the file ends byte for byte the same.
+  const auto chunk = static_cast<std::size_t>(opts.chunk);
   std::size_t written = 0;
-  for (std::size_t b = next; b < items; b += static_cast<std::size_t>(opts.chunk)) {
-    const auto e = std::min(items, b + static_cast<std::size_t>(opts.chunk));
+  for (std::size_t b = next - next % chunk; next < items && b < items; b += chunk) {
+    const auto e = std::min(items, b + chunk);
     std::vector<std::vector<PairInput>> groups;
     if (sampled) {
       std::vector<PromptRecord> chunk(prompts.begin() + static_cast<std::ptrdiff_t>(b),
@@ -136,7 +140,8 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
         mine = {best_worst(mine, static_cast<std::size_t>(opts.samples))};
       const std::size_t index = b + g;
       for (std::size_t k = 0; k < mine.size(); ++k) {
-        if (index == next && k < skip_pairs) continue;  // written before the interruption
+        if (index < next || (index == next && k < skip_pairs))
+          continue;  // written before the interruption
         if (std::abs(mine[k].p_a - 0.5) < opts.min_confidence) continue;
         nlohmann::json j = to_json(mine[k], judge_name, opts);
         j["index"] = index;
@@ -147,7 +152,7 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
         ++written;
       }
     }
-    if (bar) bar->add(e - b);
+    if (bar) bar->add(e - std::max(b, next));
   }
   if (bar) bar->finish();
   return written;

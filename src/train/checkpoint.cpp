@@ -15,6 +15,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/jsonl.h"
+#include "cai/io/sha256.h"
 
 namespace cai::train {
 namespace fs = std::filesystem;
@@ -110,6 +111,10 @@ void recover(const fs::path& dir) {
   if (!fs::exists(dir) && fs::exists(old / "state.json")) fs::rename(old, dir);
 }
 
+constexpr const char* kTensorFiles[] = {"trainable.safetensors", "optimizer.safetensors"};
+
+void write_checkpoint(const fs::path& tmp, const CheckpointState& s, AdamW& opt);
+
 }  // namespace
 
 bool has_checkpoint(const fs::path& dir) {
@@ -118,10 +123,26 @@ bool has_checkpoint(const fs::path& dir) {
 }
 
 void save_checkpoint(const fs::path& dir, const CheckpointState& s, AdamW& opt) {
+  write_dir_atomic(dir, [&](const fs::path& tmp) { write_checkpoint(tmp, s, opt); });
+}
+
+void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill) {
   const fs::path tmp = sibling(dir, ".tmp");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  try {
+    fill(tmp);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  replace_dir(tmp, dir);
+}
 
+namespace {
+
+void write_checkpoint(const fs::path& tmp, const CheckpointState& s, AdamW& opt) {
   std::vector<std::pair<std::string, torch::Tensor>> weights, moments;
   for (std::size_t i = 0; i < opt.params().size(); ++i) {
     const std::string& name = opt.params()[i].name;
@@ -146,11 +167,13 @@ void save_checkpoint(const fs::path& dir, const CheckpointState& s, AdamW& opt) 
   j["world_size"] = s.world_size;
   j["rng_state"] = rng_state_hex();
   if (!s.extra.empty()) j["extra"] = nlohmann::json::parse(s.extra);
+  // Checksums of the tensor files: a damaged checkpoint is refused, never trained on.
+  for (const char* f : kTensorFiles) j["sha256"][f] = sha256_file(tmp / f);
   write_file_atomic(tmp / "state.json", j.dump(1));  // written last: marks the directory whole
   fsync_dir(tmp);
-
-  replace_dir(tmp, dir);
 }
+
+}  // namespace
 
 void replace_dir(const fs::path& tmp, const fs::path& dir) {
   recover(dir);
@@ -212,6 +235,17 @@ void restore_checkpoint(const fs::path& dir, AdamW& opt) {
   } catch (const c10::Error& e) {
     throw_error("{}: rng_state is not a valid generator state", state_path.string());
   }
+  if (j.contains("sha256"))  // absent in checkpoints written before the checksums
+    for (const char* f : kTensorFiles) {
+      const fs::path p = dir / f;
+      CAI_CHECK(fs::exists(p),
+                "{}: missing (the checkpoint in {} is incomplete; delete it to start over)",
+                p.string(), dir.string());
+      CAI_CHECK(j["sha256"].value(f, std::string()) == sha256_file(p),
+                "{}: does not match the checksum in {} (a damaged checkpoint; delete {} to start "
+                "over)",
+                p.string(), state_path.string(), dir.string());
+    }
   const safetensors::File weights(dir / "trainable.safetensors");
   const safetensors::File moments(dir / "optimizer.safetensors");
   CAI_CHECK(weights.tensors().size() == opt.params().size(),

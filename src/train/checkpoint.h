@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "optim.h"
@@ -32,6 +33,12 @@ void save_checkpoint(const std::filesystem::path& dir, const CheckpointState& st
 // Moves the finished directory `tmp` to `dir` atomically (swapping with an existing `dir`,
 // which is then removed), so readers see the old directory or the new one, never a mix.
 void replace_dir(const std::filesystem::path& tmp, const std::filesystem::path& dir);
+
+// Writes a directory whole or not at all: `fill` writes into the sibling "<dir>.tmp", which
+// then replaces `dir` (replace_dir); when `fill` throws (a full disk), the temporary is removed
+// and the error passes on, leaving `dir` as it was.
+void write_dir_atomic(const std::filesystem::path& dir,
+                      const std::function<void(const std::filesystem::path& tmp)>& fill);
 
 // Reads state.json; throws cai::Error naming the file when it is missing or malformed.
 CheckpointState read_checkpoint_state(const std::filesystem::path& dir);

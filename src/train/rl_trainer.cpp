@@ -17,6 +17,7 @@
 #include "cai/dist/grad_sync.h"
 #include "cai/generate/engine.h"
 #include "cai/io/error.h"
+#include "cai/io/file.h"
 #include "cai/io/jsonl.h"
 #include "cai/io/progress.h"
 #include "cai/io/sha256.h"
@@ -211,6 +212,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
   // each minibatch's gradients; rank 0 alone writes the run directory.
   dist::ProcessGroup& pg = dist::world();
   const bool main_rank = pg.rank() == 0;
+  if (main_rank) remove_stale_temporaries(out);  // a killed run's half-written files
   std::int64_t step = 0, saved_step = -1;
   double kl_coef = o.kl_coef;
   RunningMoments moments;
@@ -355,10 +357,8 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
 
   // The policy as a model directory, exactly what `cai train sft` writes.
   if (main_rank) {
-    const fs::path final_tmp = out / "final.tmp";
-    fs::remove_all(final_tmp);
-    save_model_dir(policy, final_tmp, DType::F32);
-    replace_dir(final_tmp, out / "final");
+    write_dir_atomic(out / "final",
+                     [&](const fs::path& tmp) { save_model_dir(policy, tmp, DType::F32); });
   }
   pg.barrier();  // every rank returns once final/ is in place
   summary.steps = step;

@@ -187,6 +187,7 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
   // so every rank takes the same step. Rank 0 alone writes the run directory.
   dist::ProcessGroup& pg = dist::world();
   const bool main_rank = pg.rank() == 0;
+  if (main_rank) remove_stale_temporaries(out);  // a killed run's half-written files
 
   Plans plans(obj, o, pg.size());
   const std::int64_t total = total_steps(plans, o);
@@ -358,10 +359,7 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
   }
   if (saved_step != step) save();
   if (main_rank) {
-    const fs::path final_tmp = out / "final.tmp";
-    fs::remove_all(final_tmp);
-    obj.save(final_tmp.string());
-    replace_dir(final_tmp, out / "final");
+    write_dir_atomic(out / "final", [&](const fs::path& tmp) { obj.save(tmp.string()); });
   }
   pg.barrier();  // every rank returns once final/ is in place
 

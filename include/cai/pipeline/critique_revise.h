@@ -42,7 +42,8 @@ struct CritiqueReviseOptions {
   std::uint64_t seed = 0;   // fixes every random draw (principles, sampling)
   std::int64_t chunk = 64;  // prompts per batch (and per durable write)
   void validate() const;    // throws cai::Error naming the field
-  // Everything that changes the results (not `chunk`), recorded in each line and hashed.
+  // Everything that changes the results, recorded in each line and hashed. Not `chunk`: another
+  // chunk gives the same random draws, though scores may differ in their last bits.
   nlohmann::json settings() const;
 };
 
@@ -81,7 +82,9 @@ nlohmann::json to_json(const CritiqueReviseRecord& r, const std::string& model,
 bool critique_finds_nothing(const std::string& critique);
 
 // The resumable command: reads finished lines of `output`, processes the remaining prompts
-// in chunks, appends each finished line durably. Returns the number of records written now.
+// in chunks (from the start of the chunk the first missing one is in, so every batch is an
+// uninterrupted run's), appends each finished line durably. Returns the number of records written
+// now.
 std::size_t run_critique_revise(Backend& backend, const Constitution& constitution,
                                 const std::vector<PromptRecord>& prompts,
                                 const std::filesystem::path& output,

@@ -108,7 +108,8 @@ nlohmann::json to_json(const PairLabel& l, const std::string& judge, const Label
 
 // The resumable command. Items are Phase 1 pairs (opts.samples == 0: `pairs`) or prompts to
 // sample k responses for with `policy` (`prompts`). Each item gives one line per kept pair,
-// tagged with its item index and pair number, so a rerun resumes after the last line written.
+// tagged with its item index and pair number, so a rerun resumes after the last line written
+// (judging again the whole chunk that line is in, so every batch is an uninterrupted run's).
 std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
                       const std::vector<PairInput>& pairs, const std::vector<PromptRecord>& prompts,
                       const std::filesystem::path& output, const LabelOptions& opts,
