@@ -247,12 +247,11 @@ inline __m256i dot32(__m256i q, __m256i x) {
 }
 
 // Weight rows against NR activation rows: each unit of the weight row is decoded once and
-// multiplied into every activation row (see scalar.cpp for the arithmetic).
+// multiplied into every activation row (see scalar.cpp for the arithmetic). The 32-value types
+// decode two blocks per step into registers; a unit stored and loaded back stalls on the
+// scales, written one by one and read four at a time (no store forwarding).
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out) {
-  using U = Unit<D, false>;
-  alignas(64) std::uint8_t q[U::kUnit];
-  alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
   const __m256i lo2 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const __m256i hi2 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
   __m256 acc[NR];
@@ -262,23 +261,41 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
     macc[r] = _mm_setzero_ps();
   }
   const std::int64_t G16 = x.Kp / 16;
-  for (std::int64_t k0 = 0; k0 < x.K; k0 += U::kUnit) {
-    U::run(row, k0, x.K, q, a, c);
-    for (int p = 0; p < U::kUnit / 64; ++p) {
-      const __m256i q0 = load256(q + 64 * p), q1 = load256(q + 64 * p + 32);
-      const __m128 a4 = _mm_load_ps(a + 4 * p), c4 = _mm_load_ps(c + 4 * p);
-      const std::int64_t k = k0 + 64 * p, g = k / 16;
-      for (int r = 0; r < NR; ++r) {
-        const std::int8_t* xq = x.q + (n + r) * x.Kp + k;
-        const float* d16 = x.d16 + (n + r) * G16 + g;
-        const float* s16 = x.s16 + (n + r) * G16 + g;
-        const __m256i i0 = dot32<D::kSigned>(q0, load256(xq));
-        const __m256i i1 = dot32<D::kSigned>(q1, load256(xq + 32));
-        const __m256 s4 = _mm256_castps128_ps256(_mm_mul_ps(a4, _mm_loadu_ps(d16)));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_permutevar8x32_ps(s4, lo2), acc[r]);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_permutevar8x32_ps(s4, hi2), acc[r]);
-        macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(s16), macc[r]);
-      }
+  // 64 weights (q0, q1) from value k on, with the scales a4 and offsets c4 of their four
+  // groups of 16.
+  auto step = [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4, std::int64_t k) {
+    const std::int64_t g = k / 16;
+    for (int r = 0; r < NR; ++r) {
+      const std::int8_t* xq = x.q + (n + r) * x.Kp + k;
+      const float* d16 = x.d16 + (n + r) * G16 + g;
+      const float* s16 = x.s16 + (n + r) * G16 + g;
+      const __m256i i0 = dot32<D::kSigned>(q0, load256(xq));
+      const __m256i i1 = dot32<D::kSigned>(q1, load256(xq + 32));
+      const __m256 s4 = _mm256_castps128_ps256(_mm_mul_ps(a4, _mm_loadu_ps(d16)));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_permutevar8x32_ps(s4, lo2), acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_permutevar8x32_ps(s4, hi2), acc[r]);
+      macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(s16), macc[r]);
+    }
+  };
+  if constexpr (D::kBlock == 32) {
+    const std::int64_t blocks = x.K / 32;
+    for (std::int64_t b = 0; b < blocks; b += 2) {
+      float a0, c0, a1 = 0.0f, c1 = 0.0f;
+      const __m256i q0 = D::template regs<false>(row + b * D::kBytes, a0, c0);
+      const __m256i q1 = b + 1 < blocks
+                             ? D::template regs<false>(row + (b + 1) * D::kBytes, a1, c1)
+                             : _mm256_setzero_si256();
+      step(q0, q1, _mm_setr_ps(a0, a0, a1, a1), _mm_setr_ps(c0, c0, c1, c1), 32 * b);
+    }
+  } else {
+    using U = Unit<D, false>;
+    alignas(64) std::uint8_t q[U::kUnit];
+    alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
+    for (std::int64_t k0 = 0; k0 < x.K; k0 += U::kUnit) {
+      U::run(row, k0, x.K, q, a, c);
+      for (int p = 0; p < U::kUnit / 64; ++p)
+        step(load256(q + 64 * p), load256(q + 64 * p + 32), _mm_load_ps(a + 4 * p),
+             _mm_load_ps(c + 4 * p), k0 + 64 * p);
     }
   }
   for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) + hsum128(macc[r]);

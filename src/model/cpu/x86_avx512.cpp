@@ -25,11 +25,12 @@ namespace {
 // Weight rows against NR activation rows, 64 values per step (see scalar.cpp for the
 // arithmetic): the 16 lanes of a dot product are groups of 16 values four lanes each, so one
 // permute spreads the four groups' scales over them.
+//
+// The 32-value types take two blocks per step straight from registers: a decoded unit stored
+// and loaded back (two 256-bit stores under one 512-bit load, scales written one by one)
+// cannot be store-forwarded, and at batch 1 nothing amortises that stall.
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out) {
-  using U = Unit<D, true>;
-  alignas(64) std::uint8_t q[U::kUnit];
-  alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
   const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   __m512 acc[NR];
   __m128 macc[NR];
@@ -38,20 +39,38 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
     macc[r] = _mm_setzero_ps();
   }
   const std::int64_t G16 = x.Kp / 16;
-  for (std::int64_t k0 = 0; k0 < x.K; k0 += U::kUnit) {
-    U::run(row, k0, x.K, q, a, c);
-    for (int p = 0; p < U::kUnit / 64; ++p) {
-      const __m512i qv = _mm512_load_si512(q + 64 * p);
-      const __m128 a4 = _mm_load_ps(a + 4 * p), c4 = _mm_load_ps(c + 4 * p);
-      const std::int64_t k = k0 + 64 * p, g = k / 16;
-      for (int r = 0; r < NR; ++r) {
-        const std::int8_t* xq = x.q + (n + r) * x.Kp + k;
-        const __m512i i = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qv, _mm512_loadu_si512(xq));
-        const __m128 s4 = _mm_mul_ps(a4, _mm_loadu_ps(x.d16 + (n + r) * G16 + g));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
-                                 _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s4)), acc[r]);
-        macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(x.s16 + (n + r) * G16 + g), macc[r]);
-      }
+  // 64 weights qv (unsigned) from value k on, with the scales a4 and offsets c4 of their four
+  // groups of 16.
+  auto step = [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
+    const std::int64_t g = k / 16;
+    for (int r = 0; r < NR; ++r) {
+      const std::int8_t* xq = x.q + (n + r) * x.Kp + k;
+      const __m512i i = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qv, _mm512_loadu_si512(xq));
+      const __m128 s4 = _mm_mul_ps(a4, _mm_loadu_ps(x.d16 + (n + r) * G16 + g));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
+                               _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s4)), acc[r]);
+      macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(x.s16 + (n + r) * G16 + g), macc[r]);
+    }
+  };
+  if constexpr (D::kBlock == 32) {
+    const std::int64_t blocks = x.K / 32;
+    for (std::int64_t b = 0; b < blocks; b += 2) {
+      float a0, c0, a1 = 0.0f, c1 = 0.0f;
+      const __m256i q0 = D::template regs<true>(row + b * D::kBytes, a0, c0);
+      const __m256i q1 = b + 1 < blocks ? D::template regs<true>(row + (b + 1) * D::kBytes, a1, c1)
+                                        : _mm256_setzero_si256();
+      step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm_setr_ps(a0, a0, a1, a1),
+           _mm_setr_ps(c0, c0, c1, c1), 32 * b);
+    }
+  } else {
+    using U = Unit<D, true>;
+    alignas(64) std::uint8_t q[U::kUnit];
+    alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
+    for (std::int64_t k0 = 0; k0 < x.K; k0 += U::kUnit) {
+      U::run(row, k0, x.K, q, a, c);
+      for (int p = 0; p < U::kUnit / 64; ++p)
+        step(_mm512_load_si512(q + 64 * p), _mm_load_ps(a + 4 * p), _mm_load_ps(c + 4 * p),
+             k0 + 64 * p);
     }
   }
   for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + hsum128(macc[r]);

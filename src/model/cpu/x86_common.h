@@ -98,16 +98,17 @@ inline void set2(float* p, float v) { p[0] = p[1] = v; }
 template <ggml::Type T>
 struct XDec;
 
+// The 32-value types decode into registers (regs: the 32 values q, the block's a and c); the
+// dot products use them there, and Unit stores them for the kernels that reuse a decoded unit.
 template <>
 struct XDec<ggml::Type::Q4_0> {
   static constexpr int kBlock = 32, kBytes = 18;
   static constexpr bool kSigned = false;
   template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    const float d = h2f(b);
-    store256(q, nibbles_lo_hi(load128(b + 2)));
-    set2(a, d);
-    set2(c, -8.0f * d);
+  static __m256i regs(const std::uint8_t* b, float& a, float& c) {
+    a = h2f(b);
+    c = -8.0f * a;
+    return nibbles_lo_hi(load128(b + 2));
   }
 };
 
@@ -116,10 +117,10 @@ struct XDec<ggml::Type::Q4_1> {
   static constexpr int kBlock = 32, kBytes = 20;
   static constexpr bool kSigned = false;
   template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    store256(q, nibbles_lo_hi(load128(b + 4)));
-    set2(a, h2f(b));
-    set2(c, h2f(b + 2));
+  static __m256i regs(const std::uint8_t* b, float& a, float& c) {
+    a = h2f(b);
+    c = h2f(b + 2);
+    return nibbles_lo_hi(load128(b + 4));
   }
 };
 
@@ -128,11 +129,10 @@ struct XDec<ggml::Type::Q5_0> {
   static constexpr int kBlock = 32, kBytes = 22;
   static constexpr bool kSigned = false;
   template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    const float d = h2f(b);
-    store256(q, _mm256_or_si256(nibbles_lo_hi(load128(b + 6)), fifth_bits(b + 2)));
-    set2(a, d);
-    set2(c, -16.0f * d);
+  static __m256i regs(const std::uint8_t* b, float& a, float& c) {
+    a = h2f(b);
+    c = -16.0f * a;
+    return _mm256_or_si256(nibbles_lo_hi(load128(b + 6)), fifth_bits(b + 2));
   }
 };
 
@@ -141,10 +141,10 @@ struct XDec<ggml::Type::Q5_1> {
   static constexpr int kBlock = 32, kBytes = 24;
   static constexpr bool kSigned = false;
   template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    store256(q, _mm256_or_si256(nibbles_lo_hi(load128(b + 8)), fifth_bits(b + 4)));
-    set2(a, h2f(b));
-    set2(c, h2f(b + 2));
+  static __m256i regs(const std::uint8_t* b, float& a, float& c) {
+    a = h2f(b);
+    c = h2f(b + 2);
+    return _mm256_or_si256(nibbles_lo_hi(load128(b + 8)), fifth_bits(b + 4));
   }
 };
 
@@ -153,13 +153,11 @@ struct XDec<ggml::Type::Q8_0> {
   static constexpr int kBlock = 32, kBytes = 34;
   static constexpr bool kSigned = true;  // unless kU8
   template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    const float d = h2f(b);
-    __m256i v = load256(b + 2);
-    if (kU8) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
-    store256(q, v);
-    set2(a, d);
-    set2(c, kU8 ? -128.0f * d : 0.0f);
+  static __m256i regs(const std::uint8_t* b, float& a, float& c) {
+    a = h2f(b);
+    c = kU8 ? -128.0f * a : 0.0f;
+    const __m256i v = load256(b + 2);
+    return kU8 ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))) : v;
   }
 };
 
@@ -251,12 +249,13 @@ struct Unit {
                   float* a, float* c) {
     if constexpr (D::kBlock == 32) {
       const std::int64_t b = k0 / 32;
-      D::template run<kU8>(row + b * D::kBytes, q, a, c);
-      if (k0 + 32 < K) {
-        D::template run<kU8>(row + (b + 1) * D::kBytes, q + 32, a + 2, c + 2);
-      } else {
-        store256(q + 32, _mm256_setzero_si256());
-        a[2] = a[3] = c[2] = c[3] = 0.0f;
+      for (int h = 0; h < 2; ++h) {
+        float ah = 0.0f, ch = 0.0f;
+        __m256i v = _mm256_setzero_si256();
+        if (h == 0 || k0 + 32 < K) v = D::template regs<kU8>(row + (b + h) * D::kBytes, ah, ch);
+        store256(q + 32 * h, v);
+        set2(a + 2 * h, ah);
+        set2(c + 2 * h, ch);
       }
     } else {
       D::template run<kU8>(row + k0 / D::kBlock * D::kBytes, q, a, c);
