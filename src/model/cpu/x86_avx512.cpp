@@ -63,14 +63,14 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
            _mm_setr_ps(c0, c0, c1, c1), 32 * b);
     }
   } else {
-    using U = Unit<D, true>;
-    alignas(64) std::uint8_t q[U::kUnit];
-    alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
-    for (std::int64_t k0 = 0; k0 < x.K; k0 += U::kUnit) {
-      U::run(row, k0, x.K, q, a, c);
-      for (int p = 0; p < U::kUnit / 64; ++p)
-        step(_mm512_load_si512(q + 64 * p), _mm_load_ps(a + 4 * p), _mm_load_ps(c + 4 * p),
-             k0 + 64 * p);
+    for (std::int64_t k0 = 0; k0 < x.K; k0 += D::kBlock) {
+      const typename D::Block blk(row + k0 / D::kBlock * D::kBytes);
+      for (int p = 0; p < D::kBlock / 64; ++p) {
+        __m256i q0, q1;
+        __m128 a4, c4;
+        blk.part(p, q0, q1, a4, c4);
+        step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k0 + 64 * p);
+      }
     }
   }
   for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + hsum128(macc[r]);

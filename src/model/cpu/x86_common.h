@@ -161,83 +161,110 @@ struct XDec<ggml::Type::Q8_0> {
   }
 };
 
-// Q4_K / Q5_K scales: sub-block j of 32 (groups 2j, 2j+1) has a = d * sc_j, c = -dmin * m_j.
-inline void k_scales(const std::uint8_t* b, float* a, float* c) {
-  const float d = h2f(b), dmin = h2f(b + 2);
-  for (int j = 0; j < 8; ++j) {
-    std::uint8_t sc, m;
-    ggml::k_scale_min(j, b + 4, &sc, &m);
-    set2(a + 2 * j, d * sc);
-    set2(c + 2 * j, -dmin * m);
-  }
+// The 256-value types decode in parts of 64 values, in registers too: Block reads a block's
+// scales once, part(p) gives values 64p..64p+63 as q0, q1 (32 each) with the scales a4 and
+// offsets c4 of their four groups of 16.
+
+// Eight bytes (four in l, four in h) -> eight floats.
+inline __m256 bytes_to_floats(std::uint32_t l, std::uint32_t h) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_setr_epi32(static_cast<int>(l), static_cast<int>(h), 0, 0)));
+}
+
+// Q4_K / Q5_K scales as vectors: sub-block j of 32 has a = d * sc_j, c = -dmin * m_j, with
+// sc_j and m_j unpacked from the 12 scale bytes as ggml::k_scale_min does, four at a time.
+inline void k_scales8(const std::uint8_t* b, __m256& a8, __m256& c8) {
+  std::uint32_t s[3];
+  std::memcpy(s, b + 4, 12);
+  const std::uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+  const std::uint32_t sc_lo = s[0] & lo6, m_lo = s[1] & lo6;
+  const std::uint32_t sc_hi = (s[2] & lo4) | (((s[0] >> 6) & lo2) << 4);
+  const std::uint32_t m_hi = ((s[2] >> 4) & lo4) | (((s[1] >> 6) & lo2) << 4);
+  a8 = _mm256_mul_ps(_mm256_set1_ps(h2f(b)), bytes_to_floats(sc_lo, sc_hi));
+  c8 = _mm256_mul_ps(_mm256_set1_ps(-h2f(b + 2)), bytes_to_floats(m_lo, m_hi));
+}
+
+// [v_2p, v_2p, v_2p+1, v_2p+1] of eight per-sub-block values: part p's four groups of 16.
+inline __m128 pair_groups(__m256 v8, int p) {
+  const __m256i idx = _mm256_setr_epi32(2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 0, 0, 0, 0);
+  return _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v8, idx));
 }
 
 template <>
 struct XDec<ggml::Type::Q4_K> {
   static constexpr int kBlock = 256, kBytes = 144;
   static constexpr bool kSigned = false;
-  template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    k_scales(b, a, c);
-    const __m256i m = _mm256_set1_epi8(0x0F);
-    for (int ch = 0; ch < 4; ++ch) {
-      const __m256i v = load256(b + 16 + 32 * ch);
-      store256(q + 64 * ch, _mm256_and_si256(v, m));
-      store256(q + 64 * ch + 32, _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
+  struct Block {
+    const std::uint8_t* b;
+    __m256 a8, c8;
+    explicit Block(const std::uint8_t* block) : b(block) { k_scales8(b, a8, c8); }
+    void part(int p, __m256i& q0, __m256i& q1, __m128& a4, __m128& c4) const {
+      const __m256i m = _mm256_set1_epi8(0x0F), v = load256(b + 16 + 32 * p);
+      q0 = _mm256_and_si256(v, m);
+      q1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+      a4 = pair_groups(a8, p);
+      c4 = pair_groups(c8, p);
     }
-  }
+  };
 };
 
 template <>
 struct XDec<ggml::Type::Q5_K> {
   static constexpr int kBlock = 256, kBytes = 176;
   static constexpr bool kSigned = false;
-  template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    k_scales(b, a, c);
-    const __m256i m = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256i h = load256(b + 16);
-    for (int ch = 0; ch < 4; ++ch) {
-      const __m256i v = load256(b + 48 + 32 * ch);
-      // Bit 2ch of qh[l] is the fifth bit of value 64ch + l, bit 2ch + 1 that of 64ch + 32 + l.
+  struct Block {
+    const std::uint8_t* b;
+    __m256 a8, c8;
+    explicit Block(const std::uint8_t* block) : b(block) { k_scales8(b, a8, c8); }
+    void part(int p, __m256i& q0, __m256i& q1, __m128& a4, __m128& c4) const {
+      const __m256i m = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+      const __m256i v = load256(b + 48 + 32 * p);
+      // Bit 2p of qh[l] is the fifth bit of value 64p + l, bit 2p + 1 that of 64p + 32 + l.
+      const __m256i h = _mm256_srl_epi16(load256(b + 16), _mm_cvtsi32_si128(2 * p));
       const __m256i hl = _mm256_slli_epi16(_mm256_and_si256(h, one), 4);
       const __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4);
-      store256(q + 64 * ch, _mm256_or_si256(_mm256_and_si256(v, m), hl));
-      store256(q + 64 * ch + 32, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m), hh));
-      h = _mm256_srli_epi16(h, 2);
+      q0 = _mm256_or_si256(_mm256_and_si256(v, m), hl);
+      q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m), hh);
+      a4 = pair_groups(a8, p);
+      c4 = pair_groups(c8, p);
     }
-  }
+  };
 };
 
 template <>
 struct XDec<ggml::Type::Q6_K> {
   static constexpr int kBlock = 256, kBytes = 210;
   static constexpr bool kSigned = false;
-  template <bool kU8>
-  static void run(const std::uint8_t* b, std::uint8_t* q, float* a, float* c) {
-    const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
-    const float d = h2f(b + 208);
-    for (int g = 0; g < 16; ++g) {
-      a[g] = d * sc[g];
-      c[g] = -32.0f * a[g];
-    }
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03),
-                  m30 = _mm256_set1_epi8(0x30);
-    for (int n = 0; n < 2; ++n) {
+  struct Block {
+    const std::uint8_t* b;
+    __m128 d;
+    explicit Block(const std::uint8_t* block) : b(block), d(_mm_set1_ps(h2f(b + 208))) {}
+    // Half n (128 values) of the block: low nibbles l0, l1 and two high bits each from h; the
+    // four 32-value parts are l0 | h bits 0-1, l1 | bits 2-3, l0 >> 4 | bits 4-5, l1 >> 4 | bits
+    // 6-7. Each group of 16 has a signed 8-bit scale; values are 6-bit with offset -32.
+    void part(int p, __m256i& q0, __m256i& q1, __m128& a4, __m128& c4) const {
+      const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03),
+                    m30 = _mm256_set1_epi8(0x30);
+      const int n = p / 2;
       const __m256i l0 = load256(b + 64 * n), l1 = load256(b + 64 * n + 32);
       const __m256i h = load256(b + 128 + 32 * n);
-      std::uint8_t* o = q + 128 * n;
-      store256(o, _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                  _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)));
-      store256(o + 32, _mm256_or_si256(
-                           _mm256_and_si256(l1, m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)));
-      store256(o + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                       _mm256_and_si256(h, m30)));
-      store256(o + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)));
+      if (p % 2 == 0) {
+        q0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+        q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+      } else {
+        q0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                             _mm256_and_si256(h, m30));
+        q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                             _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+      }
+      std::int32_t sc4;
+      std::memcpy(&sc4, b + 192 + 4 * p, 4);
+      a4 = _mm_mul_ps(d, _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(sc4))));
+      c4 = _mm_mul_ps(_mm_set1_ps(-32.0f), a4);
     }
-  }
+  };
 };
 
 // Decodes the `kUnit` values starting at value k0 of a row (kUnit = 64 for the 32-value types:
@@ -258,7 +285,16 @@ struct Unit {
         set2(c + 2 * h, ch);
       }
     } else {
-      D::template run<kU8>(row + k0 / D::kBlock * D::kBytes, q, a, c);
+      const typename D::Block blk(row + k0 / D::kBlock * D::kBytes);
+      for (int p = 0; p < D::kBlock / 64; ++p) {
+        __m256i q0, q1;
+        __m128 a4, c4;
+        blk.part(p, q0, q1, a4, c4);
+        store256(q + 64 * p, q0);
+        store256(q + 64 * p + 32, q1);
+        _mm_store_ps(a + 4 * p, a4);
+        _mm_store_ps(c + 4 * p, c4);
+      }
     }
   }
 };
