@@ -20,8 +20,6 @@
 namespace cai::kernels {
 namespace {
 
-// Rows of x from which the tiled F32 path beats the integer dot products.
-constexpr std::int64_t kTileRows = 8;
 // Weight rows per tile (the tile kernels' width; the tile stays in L1/L2 while the rows of x
 // stream past).
 constexpr std::int64_t kTileM = 16;
@@ -49,7 +47,7 @@ void gemm_packed(const float* x, std::int64_t ldx, const PackedMatrix& w, const 
   const std::int64_t M = w.rows(), K = w.cols();
   if (N == 0 || M == 0) return;
   CAI_CHECK(w.complete(), "packed matrix [{}, {}]: rows missing", M, K);
-  const bool tiled = N >= kTileRows;
+  const bool tiled = N >= kPackedTileRows;
 
   Act act;
   act.f = x;

@@ -202,13 +202,14 @@ TEST(PackedGemm, BothPathsMatchTheDequantizedProduct) {
   auto wf = torch::empty({M, K});
   w.dequantize_rows(0, M, wf.data_ptr<float>());
   auto bias = torch::randn({M});
-  for (std::int64_t N : {1, 3, 8, 40}) {
+  for (std::int64_t N : {std::int64_t{1}, std::int64_t{3}, cai::kernels::kPackedTileRows - 1,
+                         cai::kernels::kPackedTileRows, std::int64_t{40}}) {
     auto x = torch::randn({N, K});
     auto want =
         torch::linear(x.to(torch::kFloat64), wf.to(torch::kFloat64), bias.to(torch::kFloat64));
     auto got = cai::kernels::linear(x, w, bias);
     // Integer path: activation rounding (|x| d / 2 per term); tiled path: F32 rounding.
-    const double tol = N < 8 ? 0.1 : 1e-3;
+    const double tol = N < cai::kernels::kPackedTileRows ? 0.1 : 1e-3;
     EXPECT_LT((got.to(torch::kFloat64) - want).abs().max().item<double>(), tol) << "N " << N;
     auto y = torch::ones({N, M});
     cai::kernels::linear_add_(y, x, w);
