@@ -342,17 +342,17 @@ inline void quantize_rows_x86(const float* x, std::int64_t ldx, std::int64_t n0,
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out);
 
-// The table's dot product for block decoder D: activation rows four at a time against each
-// weight row.
+// The table's dot product for block decoder D: each weight row against the activation rows,
+// four at a time, so a row is read from memory once and from L1 for the next four.
 template <class D>
 void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, std::int64_t m1,
                 const Act& x, std::int64_t n0, std::int64_t n1, float* y, std::int64_t ldy,
                 bool accumulate) {
   float out[4];
-  for (std::int64_t n = n0; n < n1; n += 4) {
-    const int nr = static_cast<int>(std::min<std::int64_t>(4, n1 - n));
-    for (std::int64_t m = m0; m < m1; ++m) {
-      const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
+  for (std::int64_t m = m0; m < m1; ++m) {
+    const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
+    for (std::int64_t n = n0; n < n1; n += 4) {
+      const int nr = static_cast<int>(std::min<std::int64_t>(4, n1 - n));
       switch (nr) {
         case 4:
           dot_rows_nr<D, 4>(row, x, n, out);
