@@ -95,7 +95,7 @@ TEST(CpuKernels, DotProductsMatchTheScalarReferenceOnEveryIsa) {
         const auto w = random_rows(t, M, K, 3);
         const std::size_t rb = cai::ggml::row_bytes(t, K);
         const int ti = type_index(t);
-        for (std::int64_t N : {1, 2, 3, 4, 6}) {
+        for (std::int64_t N : {1, 2, 3, 4, 6, 8, 11}) {
           Acts a(ref, N, K, 5);
           std::vector<float> want(N * M), got(N * M, 7.0f), acc(N * M, 1.0f);
           ref.dot[ti](w.data(), rb, 0, M, a.act, 0, N, want.data(), M, false);
