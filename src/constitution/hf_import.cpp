@@ -182,6 +182,8 @@ Constitution parse_hf_constitution(const std::string& text, const std::string& s
     const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
     const auto line = 1 + std::count(text.begin(), text.begin() + upto, '\n');
     throw_error("{}:{}: JSON syntax error: {}", source, line, e.what());
+  } catch (const json::exception& e) {  // out_of_range: a number too large for a double
+    throw_error("{}: invalid JSON: {}", source, e.what());
   }
   Constitution c = HfReader(source).read(root);
   validate_constitution(c, source, nullptr);

@@ -51,6 +51,8 @@ std::optional<Json> read_json_file(const fs::path& path) {
     // nlohmann reports the byte; people want the line.
     throw_error("{}:{}: malformed JSON: {}", path.string(),
                 line_of(text, e.byte == 0 ? 0 : e.byte - 1), e.what());
+  } catch (const Json::exception& e) {  // out_of_range: a number too large for a double
+    throw_error("{}: malformed JSON: {}", path.string(), e.what());
   }
 }
 

@@ -371,7 +371,7 @@ void parse_config(const Parser& p, const json& cfg, Tokenizer::Impl& m) {
 json parse_json(const std::string& text, const std::string& where) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number too large (406)
     throw_error("{}: invalid JSON: {}", where, e.what());
   }
 }

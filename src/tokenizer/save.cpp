@@ -218,7 +218,7 @@ void Tokenizer::save(const std::filesystem::path& path) const {
   if (std::filesystem::exists(cfg_path, ec)) {
     try {
       cfg = json::parse(read_file(cfg_path));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a syntax error, or a number too large (406)
       throw_error("{}: invalid JSON: {}", cfg_path.string(), e.what());
     }
   }
