@@ -1,9 +1,11 @@
 # Build speed: the libtorch precompiled header only where it pays, and unity batches.
 #
 # The libtorch precompiled header is about 600 MB: loading it costs a source file some 7 s of
-# CPU (parsing <torch/torch.h> costs 18), more than many files take to compile without it. So only sources that reach a libtorch header (directly
-# or through the project's own headers) use it. The scan runs at configure time; a stale answer
-# only changes build speed, never the result, since every file includes what it uses.
+# CPU (parsing <torch/torch.h> costs 18), more than many files take to compile without it. So
+# only sources that reach a libtorch header (directly or through the project's own headers) use
+# it, and unity batches share each load among several sources. The scan runs at configure
+# time; a stale answer only changes build speed, never the result, since every file includes
+# what it uses.
 
 # Sets `result` to ON when `file` includes <torch/...>, <ATen/...> or <c10/...>, following
 # "cai/..." includes into include/ and quoted includes relative to the including file.
