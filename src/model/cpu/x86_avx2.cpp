@@ -247,9 +247,9 @@ inline __m256i dot32(__m256i q, __m256i x) {
 }
 
 // Weight rows against NR activation rows: each unit of the weight row is decoded once and
-// multiplied into every activation row (see scalar.cpp for the arithmetic). The 32-value types
-// decode two blocks per step into registers; a unit stored and loaded back stalls on the
-// scales, written one by one and read four at a time (no store forwarding).
+// multiplied into every activation row (see scalar.cpp for the arithmetic). Blocks are decoded
+// into registers (for_each_part); a unit stored and loaded back stalls on its scales, written
+// one by one and read four at a time (no store forwarding).
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out) {
   const __m256i lo2 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
@@ -277,27 +277,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
       macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(s16), macc[r]);
     }
   };
-  if constexpr (D::kBlock == 32) {
-    const std::int64_t blocks = x.K / 32;
-    for (std::int64_t b = 0; b < blocks; b += 2) {
-      float a0, c0, a1 = 0.0f, c1 = 0.0f;
-      const __m256i q0 = D::template regs<false>(row + b * D::kBytes, a0, c0);
-      const __m256i q1 = b + 1 < blocks
-                             ? D::template regs<false>(row + (b + 1) * D::kBytes, a1, c1)
-                             : _mm256_setzero_si256();
-      step(q0, q1, _mm_setr_ps(a0, a0, a1, a1), _mm_setr_ps(c0, c0, c1, c1), 32 * b);
-    }
-  } else {
-    for (std::int64_t k0 = 0; k0 < x.K; k0 += D::kBlock) {
-      const typename D::Block blk(row + k0 / D::kBlock * D::kBytes);
-      for (int p = 0; p < D::kBlock / 64; ++p) {
-        __m256i q0, q1;
-        __m128 a4, c4;
-        blk.part(p, q0, q1, a4, c4);
-        step(q0, q1, a4, c4, k0 + 64 * p);
-      }
-    }
-  }
+  for_each_part<D, false>(row, x.K, step);
   for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) + hsum128(macc[r]);
 }
 
@@ -359,22 +339,23 @@ void dot_float(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, st
 // One row of any packed type -> F32 (the batched path's weight tiles).
 template <class D>
 void to_f32_blocks(const std::uint8_t* w, std::int64_t K, float* out) {
-  using U = Unit<D, false>;
-  alignas(64) std::uint8_t q[U::kUnit];
-  alignas(16) float a[U::kUnit / 16], c[U::kUnit / 16];
-  for (std::int64_t k0 = 0; k0 < K; k0 += U::kUnit) {
-    U::run(w, k0, K, q, a, c);
-    const std::int64_t n = std::min<std::int64_t>(U::kUnit, K - k0);
+  for_each_part<D, false>(w, K, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4,
+                                    std::int64_t k) {
+    alignas(16) float a[4], c[4];
+    _mm_store_ps(a, a4);
+    _mm_store_ps(c, c4);
+    const __m128i groups[4] = {_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1),
+                               _mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)};
+    const std::int64_t n = std::min<std::int64_t>(64, K - k);
     for (std::int64_t g = 0; g < n / 16; ++g) {
       const __m256 av = _mm256_set1_ps(a[g]), cv = _mm256_set1_ps(c[g]);
-      const __m128i b16 = load128(q + 16 * g);
+      const __m128i b16 = groups[g], b8 = _mm_srli_si128(b16, 8);
       const __m256i lo = D::kSigned ? _mm256_cvtepi8_epi32(b16) : _mm256_cvtepu8_epi32(b16);
-      const __m128i b8 = _mm_srli_si128(b16, 8);
       const __m256i hi = D::kSigned ? _mm256_cvtepi8_epi32(b8) : _mm256_cvtepu8_epi32(b8);
-      _mm256_storeu_ps(out + k0 + 16 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), av, cv));
-      _mm256_storeu_ps(out + k0 + 16 * g + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), av, cv));
+      _mm256_storeu_ps(out + k + 16 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), av, cv));
+      _mm256_storeu_ps(out + k + 16 * g + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), av, cv));
     }
-  }
+  });
 }
 
 template <ggml::Type T>

@@ -26,9 +26,9 @@ namespace {
 // arithmetic): the 16 lanes of a dot product are groups of 16 values four lanes each, so one
 // permute spreads the four groups' scales over them.
 //
-// The 32-value types take two blocks per step straight from registers: a decoded unit stored
-// and loaded back (two 256-bit stores under one 512-bit load, scales written one by one)
-// cannot be store-forwarded, and at batch 1 nothing amortises that stall.
+// The blocks are decoded straight into registers (for_each_part): a decoded unit stored and
+// loaded back (two 256-bit stores under one 512-bit load, scales written one by one) cannot be
+// store-forwarded, and at batch 1 nothing amortises that stall.
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out) {
   const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -52,27 +52,10 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
       macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(x.s16 + (n + r) * G16 + g), macc[r]);
     }
   };
-  if constexpr (D::kBlock == 32) {
-    const std::int64_t blocks = x.K / 32;
-    for (std::int64_t b = 0; b < blocks; b += 2) {
-      float a0, c0, a1 = 0.0f, c1 = 0.0f;
-      const __m256i q0 = D::template regs<true>(row + b * D::kBytes, a0, c0);
-      const __m256i q1 = b + 1 < blocks ? D::template regs<true>(row + (b + 1) * D::kBytes, a1, c1)
-                                        : _mm256_setzero_si256();
-      step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm_setr_ps(a0, a0, a1, a1),
-           _mm_setr_ps(c0, c0, c1, c1), 32 * b);
-    }
-  } else {
-    for (std::int64_t k0 = 0; k0 < x.K; k0 += D::kBlock) {
-      const typename D::Block blk(row + k0 / D::kBlock * D::kBytes);
-      for (int p = 0; p < D::kBlock / 64; ++p) {
-        __m256i q0, q1;
-        __m128 a4, c4;
-        blk.part(p, q0, q1, a4, c4);
-        step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k0 + 64 * p);
-      }
-    }
-  }
+  for_each_part<D, true>(row, x.K, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4,
+                                       std::int64_t k) {
+    step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k);
+  });
   for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + hsum128(macc[r]);
 }
 

@@ -93,13 +93,10 @@ inline __m256i fifth_bits(const std::uint8_t* p) {
   return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
-inline void set2(float* p, float v) { p[0] = p[1] = v; }
-
 template <ggml::Type T>
 struct XDec;
 
-// The 32-value types decode into registers (regs: the 32 values q, the block's a and c); the
-// dot products use them there, and Unit stores them for the kernels that reuse a decoded unit.
+// The 32-value types decode into registers (regs: the 32 values q, the block's a and c).
 template <>
 struct XDec<ggml::Type::Q4_0> {
   static constexpr int kBlock = 32, kBytes = 18;
@@ -267,37 +264,34 @@ struct XDec<ggml::Type::Q6_K> {
   };
 };
 
-// Decodes the `kUnit` values starting at value k0 of a row (kUnit = 64 for the 32-value types:
-// two blocks, the second zero when the row has an odd number of blocks).
-template <class D, bool kU8>
-struct Unit {
-  static constexpr int kUnit = D::kBlock < 64 ? 64 : D::kBlock;
-  static void run(const std::uint8_t* row, std::int64_t k0, std::int64_t K, std::uint8_t* q,
-                  float* a, float* c) {
-    if constexpr (D::kBlock == 32) {
-      const std::int64_t b = k0 / 32;
-      for (int h = 0; h < 2; ++h) {
-        float ah = 0.0f, ch = 0.0f;
-        __m256i v = _mm256_setzero_si256();
-        if (h == 0 || k0 + 32 < K) v = D::template regs<kU8>(row + (b + h) * D::kBytes, ah, ch);
-        store256(q + 32 * h, v);
-        set2(a + 2 * h, ah);
-        set2(c + 2 * h, ch);
-      }
-    } else {
+// Calls part(q0, q1, a4, c4, k) for values k..k+63 of a row of K values, in order and in
+// registers: two blocks per call for the 32-value types (the second zero past the row's end),
+// a quarter block for the 256-value types. a4 and c4 are the scales and offsets of the four
+// groups of 16 (w = a * q + c).
+template <class D, bool kU8, class F>
+inline void for_each_part(const std::uint8_t* row, std::int64_t K, F&& part) {
+  if constexpr (D::kBlock == 32) {
+    const std::int64_t blocks = K / 32;
+    for (std::int64_t b = 0; b < blocks; b += 2) {
+      float a0, c0, a1 = 0.0f, c1 = 0.0f;
+      const __m256i q0 = D::template regs<kU8>(row + b * D::kBytes, a0, c0);
+      const __m256i q1 = b + 1 < blocks
+                             ? D::template regs<kU8>(row + (b + 1) * D::kBytes, a1, c1)
+                             : _mm256_setzero_si256();
+      part(q0, q1, _mm_setr_ps(a0, a0, a1, a1), _mm_setr_ps(c0, c0, c1, c1), 32 * b);
+    }
+  } else {
+    for (std::int64_t k0 = 0; k0 < K; k0 += D::kBlock) {
       const typename D::Block blk(row + k0 / D::kBlock * D::kBytes);
       for (int p = 0; p < D::kBlock / 64; ++p) {
         __m256i q0, q1;
         __m128 a4, c4;
         blk.part(p, q0, q1, a4, c4);
-        store256(q + 64 * p, q0);
-        store256(q + 64 * p + 32, q1);
-        _mm_store_ps(a + 4 * p, a4);
-        _mm_store_ps(c + 4 * p, c4);
+        part(q0, q1, a4, c4, k0 + 64 * p);
       }
     }
   }
-};
+}
 
 // Rows of F32 activations -> Act's int8 blocks (see cpu.h), eight values at a time.
 inline void quantize_rows_x86(const float* x, std::int64_t ldx, std::int64_t n0, std::int64_t n1,
