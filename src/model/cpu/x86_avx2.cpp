@@ -429,7 +429,7 @@ void fill_avx2(Table& t) {
   t.dot[kF32] = dot_float<Type::F32>;
   t.dot[kF16] = dot_float<Type::F16>;
   t.dot[kBF16] = dot_float<Type::BF16>;
-  fill_block_dots(t);
+  fill_block_dots<4>(t);
   t.to_f32[kF32] = to_f32_float<Type::F32>;
   t.to_f32[kF16] = to_f32_float<Type::F16>;
   t.to_f32[kBF16] = to_f32_float<Type::BF16>;

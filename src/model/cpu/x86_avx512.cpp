@@ -179,7 +179,7 @@ void fill_avx512(Table& t) {
   t.dot[kF32] = dot_float<Type::F32>;
   t.dot[kF16] = dot_float<Type::F16>;
   t.dot[kBF16] = dot_float<Type::BF16>;
-  fill_block_dots(t);
+  fill_block_dots<8>(t);
 }
 
 }  // namespace cai::kernels::cpu
