@@ -6,6 +6,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "command.h"
@@ -25,7 +26,7 @@ struct InitFlags {
 void run(const InitFlags& f) {
   ModelConfig cfg = f.cfg;
   if (!f.config_path.empty())
-    cfg = ModelConfig::from_hf_json(nlohmann::json::parse(read_file(f.config_path)), f.config_path);
+    cfg = ModelConfig::from_hf_json(read_json(f.config_path), f.config_path);
   LoadedModel m;
   if (!f.tokenizer_path.empty()) {
     m.tokenizer = Tokenizer::load(f.tokenizer_path);

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cai/io/error.h"
+#include "cai/io/json.h"
 #include "internal.h"
 
 namespace cai::detail {
@@ -174,17 +175,7 @@ class HfReader {
 }  // namespace
 
 Constitution parse_hf_constitution(const std::string& text, const std::string& source) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // e.byte is 1-based: the offending character is text[e.byte - 1].
-    const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    const auto line = 1 + std::count(text.begin(), text.begin() + upto, '\n');
-    throw_error("{}:{}: JSON syntax error: {}", source, line, e.what());
-  } catch (const json::exception& e) {  // out_of_range: a number too large for a double
-    throw_error("{}: invalid JSON: {}", source, e.what());
-  }
+  const json root = parse_json(text, source);
   Constitution c = HfReader(source).read(root);
   validate_constitution(c, source, nullptr);
   return c;

@@ -9,6 +9,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 
 namespace cai::eval {
 
@@ -126,12 +127,7 @@ BenchScore score_of(const nlohmann::ordered_json& j, const std::string& where) {
 
 Scores read_scores(const std::filesystem::path& path) {
   const std::string src = path.string();
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw_error("{}: not valid JSON: {}", src, e.what());
-  }
+  const nlohmann::ordered_json j = parse_ordered_json(read_file(path), src);
   if (!j.is_object()) throw_error("{}: expected a JSON object of benchmark scores", src);
   const nlohmann::ordered_json& table =
       j.contains("results") && j["results"].is_object() ? j["results"] : j;

@@ -5,6 +5,7 @@
 #include "cai/formats/safetensors.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 
 namespace cai::safetensors {
 
@@ -27,12 +28,7 @@ Checkpoint::Checkpoint(const fs::path& dir_or_file) {
     return;
   }
 
-  json j;
-  try {
-    j = json::parse(read_file(index));
-  } catch (const json::exception& e) {
-    throw_error("{}: invalid JSON: {}", index.string(), e.what());
-  }
+  json j = read_json(index);
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     throw_error("{}: missing object 'weight_map'", index.string());
 

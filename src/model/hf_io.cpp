@@ -9,6 +9,7 @@
 #include "cai/formats/safetensors.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/model/llama.h"
 #include "model_io.h"
 
@@ -19,12 +20,7 @@ namespace detail {
 
 LoadedModel load_hf_weights(const fs::path& dir) {
   const fs::path cfg_path = dir / "config.json";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw_error("{}: invalid JSON: {}", cfg_path.string(), e.what());
-  }
+  const nlohmann::json j = read_json(cfg_path);
   LoadedModel out;
   out.config = ModelConfig::from_hf_json(j, cfg_path.string());
   out.source = dir;
@@ -106,7 +102,7 @@ void save_model_dir(const LoadedModel& m, const fs::path& dir, DType store_as) {
     nlohmann::json tc;
     if (fs::is_directory(m.source) && fs::exists(src_cfg) &&
         fs::canonical(m.source) != fs::weakly_canonical(dir)) {
-      tc = nlohmann::json::parse(read_file(src_cfg));
+      tc = read_json(src_cfg);
     } else if (!fs::exists(dir / "tokenizer_config.json")) {
       const Tokenizer& tok = *m.tokenizer;
       tc["tokenizer_class"] = "PreTrainedTokenizerFast";

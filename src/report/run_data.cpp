@@ -12,6 +12,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 #include "cai/report/html.h"
 
@@ -22,13 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// 1-based line of byte offset `byte` in `text`.
-std::size_t line_of(const std::string& text, std::size_t byte) {
-  byte = std::min(byte, text.size());
-  return 1 + static_cast<std::size_t>(
-                 std::count(text.begin(), text.begin() + static_cast<long>(byte), '\n'));
-}
 
 // "round-12" -> 12; -1 for anything else.
 int round_number(const std::string& name) {
@@ -44,16 +38,7 @@ int round_number(const std::string& name) {
 
 std::optional<Json> read_json_file(const fs::path& path) {
   if (!fs::exists(path)) return std::nullopt;
-  const std::string text = read_file(path);
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    // nlohmann reports the byte; people want the line.
-    throw_error("{}:{}: malformed JSON: {}", path.string(),
-                line_of(text, e.byte == 0 ? 0 : e.byte - 1), e.what());
-  } catch (const Json::exception& e) {  // out_of_range: a number too large for a double
-    throw_error("{}: malformed JSON: {}", path.string(), e.what());
-  }
+  return read_json(path);
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/load.h"
 #include "cai/tokenizer/unicode.h"
@@ -365,14 +366,6 @@ void parse_config(const Parser& p, const json& cfg, Tokenizer::Impl& m) {
           m.chat_template = p.str(p.need(list[i], "template", k), k + ".template");
       }
     }
-  }
-}
-
-json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {  // a syntax error, or a number too large (406)
-    throw_error("{}: invalid JSON: {}", where, e.what());
   }
 }
 

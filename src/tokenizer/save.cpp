@@ -7,6 +7,7 @@
 #include "cai/formats/gguf.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/tokenizer/chat_template.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/load.h"
@@ -216,11 +217,7 @@ void Tokenizer::save(const std::filesystem::path& path) const {
   std::error_code ec;
   json cfg = json::object();
   if (std::filesystem::exists(cfg_path, ec)) {
-    try {
-      cfg = json::parse(read_file(cfg_path));
-    } catch (const json::exception& e) {  // a syntax error, or a number too large (406)
-      throw_error("{}: invalid JSON: {}", cfg_path.string(), e.what());
-    }
+    cfg = read_json(cfg_path);
   }
   cfg["bos_token"] = m.bos ? json(m.pieces[*m.bos]) : json(nullptr);
   cfg["eos_token"] = m.eos ? json(m.pieces[*m.eos]) : json(nullptr);

@@ -11,6 +11,7 @@
 #include "cai/formats/safetensors.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/model/llama.h"
 #include "lora_adapter.h"
 
@@ -164,12 +165,7 @@ std::shared_ptr<LoraAdapter> load_lora(LlamaModel& model, const fs::path& dir) {
   const fs::path cfg_path = dir / kConfigFile, w_path = dir / kWeightsFile;
   const std::string cfg_file = cfg_path.string(), w_file = w_path.string();
   CAI_CHECK(fs::is_directory(dir), "{}: not an adapter directory", dir.string());
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw_error("{}: invalid JSON: {}", cfg_file, e.what());
-  }
+  const nlohmann::json j = read_json(cfg_path);
   CAI_CHECK(j.is_object(), "{}: not a JSON object", cfg_file);
   check_supported(j, cfg_file);
   const LoraOptions opts = parse_options(j, cfg_file);

@@ -2,6 +2,7 @@
 // LlamaForSequenceClassification (see include/cai/train/reward_model.h).
 //
 // Shape legend: B = sequences, T = longest sequence, C = hidden size.
+#include "cai/io/json.h"
 #include "cai/train/reward_model.h"
 
 #include <torch/torch.h>
@@ -47,12 +48,7 @@ RewardModel RewardModel::load(const fs::path& dir) {
   const fs::path cfg_path = dir / "config.json";
   CAI_CHECK(fs::is_directory(dir) && fs::exists(cfg_path),
             "{}: not a reward model directory (no config.json)", dir.string());
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw_error("{}: invalid JSON: {}", cfg_path.string(), e.what());
-  }
+  nlohmann::json j = read_json(cfg_path);
   const std::string src = cfg_path.string();
   CAI_CHECK(j.is_object() && j.contains("architectures") && j["architectures"].is_array() &&
                 !j["architectures"].empty() && j["architectures"][0].is_string(),

@@ -297,7 +297,7 @@ TEST(Report, MalformedJsonFileNamesFileAndLine) {
   const fs::path dir = make_run("bad-eval");
   const fs::path e = dir / "round-1" / "eval.json";
   cai::write_file_atomic(e, "{\n  \"compliance\": {},\n  \"results\": [1, 2,,]\n}\n");
-  EXPECT_NE(error_of(dir).find(e.string() + ":3: malformed JSON"), std::string::npos)
+  EXPECT_NE(error_of(dir).find(e.string() + ":3: invalid JSON"), std::string::npos)
       << error_of(dir);
 }
 
