@@ -16,6 +16,7 @@
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
 #include "cai/pipeline/common.h"
+#include "cai/pipeline/label.h"
 
 namespace cai::loop::detail {
 
@@ -72,9 +73,12 @@ std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::Pr
 void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
                 bool progress);
-void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                bool progress);
+// labels.jsonl. Returns the pairs written and, with label.samples, the pairs of equal texts
+// left unjudged.
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy,
+                                    const Constitution& constitution,
+                                    const std::vector<pipeline::PromptRecord>& prompts,
+                                    const RoundDir& rd, bool progress);
 // sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out; with
 // sft.only_preferred_revisions also those Phase 2 rated below the initial response) + corpus
 // {"text"} rows.
@@ -86,9 +90,10 @@ std::size_t write_dpo_data(const RoundDir& rd);
 // Labelled pairs (a label file) as preference data {prompt, chosen, rejected, p_chosen}.
 std::size_t write_pair_data(const fs::path& labels, const fs::path& out);
 // The reward model's pairs when rl.rm.samples > 0: responses sampled and judged by `policy`.
-void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                   bool progress);
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy,
+                                       const Constitution& constitution,
+                                       const std::vector<pipeline::PromptRecord>& prompts,
+                                       const RoundDir& rd, bool progress);
 // The reward model's data: rm_data.jsonl (rl.rm.samples > 0) or the DPO pairs.
 fs::path rm_data(const LoopConfig& c, const RoundDir& rd);
 // How a stage's trainer runs when not in this process (LoopOptions::launch_training); empty:

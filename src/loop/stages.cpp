@@ -150,9 +150,10 @@ pipeline::LabelOptions judge_options(const LoopConfig& c) {
 }
 }  // namespace
 
-void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                bool progress) {
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy,
+                                    const Constitution& constitution,
+                                    const std::vector<pipeline::PromptRecord>& prompts,
+                                    const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.label.samples;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
@@ -164,21 +165,22 @@ void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& consti
   else
     sample_prompts = prompts;
   // The current model is both the policy and the judge (self-improvement: no other labeller).
-  pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o,
-                      progress);
+  return pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts,
+                             rd / "labels.jsonl", o, progress);
 }
 
-void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                   bool progress) {
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy,
+                                       const Constitution& constitution,
+                                       const std::vector<pipeline::PromptRecord>& prompts,
+                                       const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.rl.rm.samples;
   o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
   o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
   // The model RL starts from writes the responses and judges them.
-  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
-                      progress);
+  return pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
+                             progress);
 }
 
 // ---- datasets ---------------------------------------------------------------------------------
