@@ -198,7 +198,8 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                      {{"ensemble", r.scalar(o.ensemble)},
                       {"samples", r.scalar(o.samples)},
                       {"min_confidence", r.scalar(o.min_confidence)},
-                      {"chain_of_thought", r.scalar(o.chain_of_thought)}});
+                      {"chain_of_thought", r.scalar(o.chain_of_thought)},
+                      {"judge", r.scalar(o.judge)}});
              })},
             {"sft", sub([&](const YAML::Node& n, const std::string& f, int line) {
                auto& o = c.sft;
@@ -305,6 +306,10 @@ YAML::Node to_node(const nlohmann::json& j) {
   return n;
 }
 
+// The keywords of the keys that name a model (label.judge, dpo.reference, sft.ref_model); any
+// other value is a path. A model directory called "base" is given as ./base.
+bool is_model_keyword(const std::string& v) { return v == "policy" || v == "base"; }
+
 nlohmann::json lora_json(const LoraConfig& l) {
   return {{"rank", l.rank}, {"alpha", l.alpha}, {"dropout", l.dropout}, {"targets", l.targets}};
 }
@@ -347,6 +352,8 @@ void LoopConfig::resolve(const std::filesystem::path& cwd) {
   for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
                          &sft.corpus, &quality.judge})
     abs(*p);
+  for (std::string* p : {&label.judge})
+    if (!is_model_keyword(*p)) abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }
 
@@ -368,6 +375,13 @@ void LoopConfig::validate() const {
     bool ok = false;
     for (const char* n : names) ok = ok || v == n;
     check(ok, field, fmt::format("'{}' is not one of {}", v, fmt::join(names, ", ")));
+  };
+  // policy | base | a model path (which must exist).
+  auto model_choice = [&](const std::string& v, const std::string& field) {
+    check(!v.empty(), field, "must be policy, base or a model path");
+    if (!is_model_keyword(v))
+      check(fs::exists(v), field,
+            fmt::format("{} does not exist (give policy, base or a model path)", v));
   };
   auto lora_ok = [&](const LoraConfig& l, const std::string& f) {
     check(l.rank >= 0, f + ".lora.rank", "must be >= 0 (0 = full fine-tuning)");
@@ -428,6 +442,7 @@ void LoopConfig::validate() const {
         "must be 0 (Phase 1 pairs) or >= 2");
   check(label.min_confidence >= 0 && label.min_confidence < 0.5, "label.min_confidence",
         "must be in [0, 0.5)");
+  model_choice(label.judge, "label.judge");
 
   check(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled, "sft.enabled",
         "sft, dpo or rl must be enabled to train");
@@ -535,7 +550,8 @@ nlohmann::json LoopConfig::to_json() const {
        {{"ensemble", label.ensemble},
         {"samples", label.samples},
         {"min_confidence", label.min_confidence},
-        {"chain_of_thought", label.chain_of_thought}}},
+        {"chain_of_thought", label.chain_of_thought},
+        {"judge", label.judge}}},
       {"sft",
        {{"enabled", sft.enabled},
         {"lr", sft.lr},

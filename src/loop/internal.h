@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cai/backend/backend.h"
+#include "cai/backend/factory.h"
 #include "cai/constitution/constitution.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
@@ -23,23 +25,35 @@ namespace cai::loop::detail {
 namespace fs = std::filesystem;
 
 // The models a run talks to: the base model (also the FIXED quality judge, so every round is
-// judged alike), served by the api when one is given, and the current round's model. At most
-// one non-base model is loaded at a time.
+// judged alike), served by the api when one is given, the current round's model, and fixed
+// judges given by path (quality.judge, label.judge). At most one round's model is loaded at a
+// time; the base and the fixed judges stay loaded for the whole run.
 class Backends {
  public:
-  explicit Backends(const LoopConfig& c) : c_(c) {}
+  // How a backend is made from its options; tests give a fake.
+  using Factory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
+  explicit Backends(const LoopConfig& c, Factory make = make_backend)
+      : c_(c), make_(std::move(make)) {}
   Backend& base();
   // The fixed judge of quality.metric winrate: quality.judge when given, else base().
   Backend& judge();
+  // Phase 2's judge (and rl.rm.samples'), label.judge: policy(model) itself, base(), or the
+  // local model at that path.
+  Backend& label_judge(const std::string& model);
   // `model` is a local model path; "" or the base model's path gives base().
   Backend& policy(const std::string& model);
   // Frees the current (non-base) model before training loads its own copy.
   void release_current();
 
  private:
+  // The local model at `path`, loaded once for every key that names it.
+  Backend& fixed(const std::string& path);
+
   const LoopConfig& c_;
-  std::unique_ptr<Backend> base_, current_, judge_;
+  Factory make_;
+  std::unique_ptr<Backend> base_, current_;
   std::string current_path_;
+  std::map<std::string, std::unique_ptr<Backend>> fixed_;
 };
 
 // One round's directory and its stage log (stages.json: {"done": {stage: seconds}}): a stage
@@ -75,7 +89,8 @@ void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& consti
                 bool progress);
 // labels.jsonl. Returns the pairs written and, with label.samples, the pairs of equal texts
 // left unjudged.
-pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy,
+// `policy` samples (label.samples), `judge` labels (Backends::label_judge).
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backend& judge,
                                     const Constitution& constitution,
                                     const std::vector<pipeline::PromptRecord>& prompts,
                                     const RoundDir& rd, bool progress);
@@ -89,8 +104,9 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
 std::size_t write_dpo_data(const RoundDir& rd);
 // Labelled pairs (a label file) as preference data {prompt, chosen, rejected, p_chosen}.
 std::size_t write_pair_data(const fs::path& labels, const fs::path& out);
-// The reward model's pairs when rl.rm.samples > 0: responses sampled and judged by `policy`.
-pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy,
+// The reward model's pairs when rl.rm.samples > 0: responses sampled by `policy` (the model RL
+// starts from) and labelled by `judge`.
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy, Backend& judge,
                                        const Constitution& constitution,
                                        const std::vector<pipeline::PromptRecord>& prompts,
                                        const RoundDir& rd, bool progress);

@@ -177,9 +177,10 @@ class Runner {
     stage(rd, "phase2",
           !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")),
           [&] {
-            return labels_note(
-                rd, "phase2",
-                run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress));
+            Backend& policy = backends_.policy(model);
+            return labels_note(rd, "phase2",
+                               run_phase2(c_, policy, backends_.label_judge(model), constitution_,
+                                          prompts, rd, progress));
           });
     std::string current = model;
     if (c_.sft.enabled) {
@@ -209,9 +210,10 @@ class Runner {
                         const std::vector<pipeline::PromptRecord>& prompts) {
     if (c_.rl.rm.samples > 0) {
       stage(rd, "rm_labels", rd.done("rm_labels") && fs::exists(rd / "rm_labels.jsonl"), [&] {
-        return labels_note(
-            rd, "rm_labels",
-            run_rm_labels(c_, backends_.policy(model), constitution_, prompts, rd, opts_.progress));
+        Backend& policy = backends_.policy(model);
+        return labels_note(rd, "rm_labels",
+                           run_rm_labels(c_, policy, backends_.label_judge(model), constitution_,
+                                         prompts, rd, opts_.progress));
       });
       stage(rd, "rm_data", fs::exists(rd / "rm_data.jsonl"), [&] {
         return nlohmann::json{

@@ -40,19 +40,28 @@ Backend& Backends::base() {
     } else {
       o.model = c_.base_model;
     }
-    base_ = make_backend(o);
+    base_ = make_(o);
   }
   return *base_;
 }
 
-Backend& Backends::judge() {
-  if (c_.quality.judge.empty()) return base();
-  if (!judge_) {
+Backend& Backends::fixed(const std::string& path) {
+  auto& b = fixed_[path];
+  if (!b) {
     BackendOptions o;
-    o.model = c_.quality.judge;
-    judge_ = make_backend(o);
+    o.model = path;
+    b = make_(o);
   }
-  return *judge_;
+  return *b;
+}
+
+Backend& Backends::judge() { return c_.quality.judge.empty() ? base() : fixed(c_.quality.judge); }
+
+Backend& Backends::label_judge(const std::string& model) {
+  const std::string& j = c_.label.judge;
+  if (j == "policy") return policy(model);
+  if (j == "base") return base();
+  return fixed(j);
 }
 
 Backend& Backends::policy(const std::string& model) {
@@ -61,7 +70,7 @@ Backend& Backends::policy(const std::string& model) {
     current_.reset();
     BackendOptions o;
     o.model = model;
-    current_ = make_backend(o);
+    current_ = make_(o);
     current_path_ = model;
   }
   return *current_;
@@ -150,7 +159,7 @@ pipeline::LabelOptions judge_options(const LoopConfig& c) {
 }
 }  // namespace
 
-pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy,
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backend& judge,
                                     const Constitution& constitution,
                                     const std::vector<pipeline::PromptRecord>& prompts,
                                     const RoundDir& rd, bool progress) {
@@ -164,12 +173,11 @@ pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy,
     pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
   else
     sample_prompts = prompts;
-  // The current model is both the policy and the judge (self-improvement: no other labeller).
-  return pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts,
+  return pipeline::run_label(judge, &policy, constitution, pairs, sample_prompts,
                              rd / "labels.jsonl", o, progress);
 }
 
-pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy,
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy, Backend& judge,
                                        const Constitution& constitution,
                                        const std::vector<pipeline::PromptRecord>& prompts,
                                        const RoundDir& rd, bool progress) {
@@ -178,8 +186,7 @@ pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy,
   o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
   o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
-  // The model RL starts from writes the responses and judges them.
-  return pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
+  return pipeline::run_label(judge, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
                              progress);
 }
 

@@ -148,6 +148,9 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
       {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n",
        "sft.only_preferred_revisions: needs Phase 2"},
+      {"label: {judge: no-such-judge}\n",
+       "loop.yaml:12: label.judge: " + (kDir / "no-such-judge").string() + " does not exist"},
+      {"label: {judge: \"\"}\n", "loop.yaml:12: label.judge: must be policy, base or a model path"},
   };
   for (const auto& c : values) {
     // Four required lines, padding, then the case from line 12.

@@ -18,7 +18,8 @@
 //   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
 //                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
 //                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
-//   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
+//   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false,
+//           judge: policy}       # policy | base | a model path
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
 //         only_preferred_revisions: false, init: previous,
 //         corpus: FILE, lora: {rank: 0}}
@@ -100,9 +101,16 @@ struct CritiqueReviseConfig {
 
 struct LabelConfig {
   std::int64_t ensemble = 0;    // principles per pair (0: one sampled, -1: all)
-  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k sampled responses per prompt
+  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k responses per prompt sampled
+                                // from the round's policy (on-policy; pairs of equal texts are
+                                // skipped unjudged)
   double min_confidence = 0.0;  // drop pairs with |p_chosen - 0.5| below this
   bool chain_of_thought = false;
+  // Who labels Phase 2's pairs and rl.rm.samples' pairs. policy: the round's policy judges
+  // itself (self-improvement). base: the base model, fixed over the rounds, so a policy's
+  // drift cannot reach its own labels; with an api, the api's model, as for quality.judge's
+  // default. A path: that local model, fixed likewise.
+  std::string judge = "policy";
 };
 
 struct LoraConfig {
