@@ -215,7 +215,18 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                       {"recovery_examples", r.scalar(o.recovery_examples)},
                       {"corpus", r.scalar(o.corpus)},
                       {"chat_template", r.scalar(o.chat_template)},
-                      {"lora", lora_handler(r, o.lora)}});
+                      {"lora", lora_handler(r, o.lora)},
+                      {"token_constraint",
+                       [&r, &o](const YAML::Node& m, const std::string& g, int l) {
+                         auto& t = o.token_constraint;
+                         r.map(m, g, l,
+                               {{"enabled", r.scalar(t.enabled)},
+                                {"beta", r.scalar(t.beta)},
+                                {"first_token_bias", r.scalar(t.first_token_bias)},
+                                {"bias", r.scalar(t.bias)},
+                                {"bias_length", r.scalar(t.bias_length)}});
+                       }},
+                      {"ref_model", r.scalar(o.ref_model)}});
              })},
             {"dpo", sub([&](const YAML::Node& n, const std::string& f, int line) {
                auto& o = c.dpo;
@@ -229,6 +240,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                       {"loss", r.scalar(o.loss)},
                       {"label_smoothing", r.scalar(o.label_smoothing)},
                       {"rpo_alpha", r.scalar(o.rpo_alpha)},
+                      {"reference", r.scalar(o.reference)},
                       {"lora", lora_handler(r, o.lora)}});
              })},
             {"probe", sub([&](const YAML::Node& n, const std::string& f, int line) {
@@ -352,7 +364,7 @@ void LoopConfig::resolve(const std::filesystem::path& cwd) {
   for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
                          &sft.corpus, &quality.judge})
     abs(*p);
-  for (std::string* p : {&label.judge})
+  for (std::string* p : {&label.judge, &dpo.reference, &sft.ref_model})
     if (!is_model_keyword(*p)) abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }
@@ -461,6 +473,17 @@ void LoopConfig::validate() const {
     exists(sft.corpus, "sft.corpus");
   }
   lora_ok(sft.lora, "sft");
+  const auto& tc = sft.token_constraint;
+  if (tc.enabled) {
+    check(tc.beta > 0, "sft.token_constraint.beta", "must be > 0");
+    check(tc.first_token_bias > 0, "sft.token_constraint.first_token_bias", "must be > 0");
+    check(tc.bias > 0, "sft.token_constraint.bias", "must be > 0");
+    check(tc.bias_length >= 0, "sft.token_constraint.bias_length",
+          "must be >= 0 (0: beta on every token)");
+  }
+  model_choice(sft.ref_model, "sft.ref_model");
+  check(sft.ref_model == "policy" || tc.enabled, "sft.ref_model",
+        "is the token constraint's reference: it needs sft.token_constraint.enabled");
 
   check(dpo.beta > 0, "dpo.beta", "must be > 0");
   check(dpo.lr > 0, "dpo.lr", "must be > 0");
@@ -471,6 +494,7 @@ void LoopConfig::validate() const {
   check(dpo.label_smoothing >= 0 && dpo.label_smoothing < 0.5, "dpo.label_smoothing",
         "must be in [0, 0.5)");
   check(dpo.rpo_alpha >= 0, "dpo.rpo_alpha", "must be >= 0");
+  model_choice(dpo.reference, "dpo.reference");
   lora_ok(dpo.lora, "dpo");
 
   check(sft.recovery_examples >= 0, "sft.recovery_examples", "must be >= 0");
@@ -564,7 +588,14 @@ nlohmann::json LoopConfig::to_json() const {
         {"init", sft.init},
         {"recovery_examples", sft.recovery_examples},
         {"chat_template", sft.chat_template},
-        {"lora", lora_json(sft.lora)}}},
+        {"lora", lora_json(sft.lora)},
+        {"token_constraint",
+         {{"enabled", sft.token_constraint.enabled},
+          {"beta", sft.token_constraint.beta},
+          {"first_token_bias", sft.token_constraint.first_token_bias},
+          {"bias", sft.token_constraint.bias},
+          {"bias_length", sft.token_constraint.bias_length}}},
+        {"ref_model", sft.ref_model}}},
       {"dpo",
        {{"enabled", dpo.enabled},
         {"beta", dpo.beta},
@@ -575,6 +606,7 @@ nlohmann::json LoopConfig::to_json() const {
         {"loss", dpo.loss},
         {"label_smoothing", dpo.label_smoothing},
         {"rpo_alpha", dpo.rpo_alpha},
+        {"reference", dpo.reference},
         {"lora", lora_json(dpo.lora)}}},
       {"rl",
        {{"enabled", rl.enabled},

@@ -20,6 +20,11 @@
 #include "cai/pipeline/common.h"
 #include "cai/pipeline/label.h"
 
+namespace cai::train {
+struct SftRunOptions;
+struct DpoRunOptions;
+}  // namespace cai::train
+
 namespace cai::loop::detail {
 
 namespace fs = std::filesystem;
@@ -132,6 +137,14 @@ std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
 // RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
                      const RoundDir& rd, bool progress, const Launch& launch = {});
+// The trainer's reference model for a key of policy | base | a path (dpo.reference,
+// sft.ref_model): "" (the weights the stage starts from), the base model, or the path.
+std::string stage_reference(const std::string& choice, const LoopConfig& c);
+// The options the SFT and DPO stages of round rd train `model` with.
+train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                                 bool progress);
+train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                                 bool progress);
 // A training stage's trainer in this process, with the options the train_* functions above
 // give it (no LoRA merge): what each rank of a launched stage runs.
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,

@@ -22,8 +22,12 @@
 //           judge: policy}       # policy | base | a model path
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
 //         only_preferred_revisions: false, init: previous,
-//         corpus: FILE, lora: {rank: 0}}
-//   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
+//         corpus: FILE, lora: {rank: 0},
+//         token_constraint: {enabled: false, beta: 0.1, first_token_bias: 5, bias: 20,
+//                            bias_length: 5},
+//         ref_model: policy}   # the constraint's reference: policy | base | a model path
+//   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0,
+//         reference: policy}   # policy | base | a model path
 //   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
 //        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
 //        kl_target: 0, reward_norm: none, lr: 1e-5, epochs: 1,
@@ -120,6 +124,18 @@ struct LoraConfig {
   std::vector<std::string> targets = {"q_proj", "v_proj"};
 };
 
+// Token-wise constrained SFT (Qi et al. 2024; `cai train sft --token-constraint`, see
+// include/cai/train/token_constraint.h): each target token is held near sft.ref_model, most
+// strongly on a response's first tokens, where a shallow alignment lives. The defaults are the
+// paper's (and train::TokenConstraintOptions').
+struct TokenConstraintConfig {
+  bool enabled = false;
+  double beta = 0.1;              // beta_t after the first bias_length tokens
+  double first_token_bias = 5.0;  // beta_1 = beta * first_token_bias
+  double bias = 20.0;             // beta_t = beta * bias for 2 <= t <= bias_length
+  std::int64_t bias_length = 5;   // tokens with a biased beta (0: beta everywhere)
+};
+
 struct SftConfig {
   bool enabled = true;
   double lr = 1e-4;
@@ -140,6 +156,10 @@ struct SftConfig {
   std::string corpus;                     // default <world>/corpus/pretrain.txt
   std::string chat_template;              // "" = the tokenizer's
   LoraConfig lora;
+  TokenConstraintConfig token_constraint;
+  // The constraint's reference. policy: the weights SFT starts from (the round's policy; the
+  // base model with init: base). base: the base model. A path: that model (same tokenizer).
+  std::string ref_model = "policy";
 };
 
 struct DpoConfig {
@@ -152,6 +172,12 @@ struct DpoConfig {
   std::string loss = "sigmoid";  // sigmoid | robust | ipo | hinge
   double label_smoothing = 0.0;
   double rpo_alpha = 0.0;
+  // The model DPO's log-ratios are taken against. policy: the model DPO starts from (each
+  // round's DPO is anchored anew). base: the base model, fixed over the rounds, as iterative
+  // and online DPO anchor every round to one reference (OpenRLHF's iterative DPO, TRL's
+  // OnlineDPOTrainer), so the policy's distance from it cannot grow unpenalised round after
+  // round. A path: that model (same tokenizer).
+  std::string reference = "policy";
   LoraConfig lora;
 };
 
