@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("loop-config-" + std::to_string(::getpid()));
 
 fs::path write(const std::string& name, const std::string& text) {
-  fs::create_directories(kDir);
+  fs::create_directories((kDir / name).parent_path());
   std::ofstream(kDir / name) << text;
   return kDir / name;
 }
@@ -142,6 +142,32 @@ TEST(LoopConfig, ModelKeysAndTheTokenConstraintRoundTrip) {
   EXPECT_EQ(back.to_json(), j);
   EXPECT_EQ(back.dpo.reference, (kDir / "base").string());
   EXPECT_EQ(back.label.judge, "base");
+}
+
+// The shipped configs read and validate against a world's layout (runs/base, runs/world);
+// three-rounds.yaml is the on-policy loop.
+TEST(LoopConfig, ExampleConfigsAreValid) {
+  const fs::path examples = fs::path(CAI_TEST_SOURCE_DIR) / ".." / ".." / "examples" / "loop";
+  const fs::path cwd = kDir / "examples";
+  write("examples/runs/base/config.json", "{}");
+  write("examples/runs/world/constitution.yaml", "name: x\n");
+  write("examples/runs/world/prompts/train.jsonl", "{\"prompt\": \"hi\"}\n");
+  write("examples/runs/world/prompts/eval.jsonl", "{\"prompt\": \"hi\"}\n");
+  write("examples/runs/world/corpus/pretrain.txt", "text\n");
+  for (const char* name : {"demo.yaml", "three-rounds.yaml"}) {
+    LoopConfig c = load_loop_config(examples / name);
+    c.resolve(cwd);
+    EXPECT_NO_THROW(c.validate()) << name;
+  }
+  LoopConfig c = load_loop_config(examples / "three-rounds.yaml");
+  EXPECT_EQ(c.name, "three-rounds");
+  EXPECT_EQ(c.out, "runs/three-rounds");
+  EXPECT_EQ(c.rounds, 3);
+  EXPECT_EQ(c.quality.metric, "winrate");
+  EXPECT_GE(c.label.samples, 2);
+  EXPECT_EQ(c.label.judge, "base");
+  EXPECT_EQ(c.dpo.reference, "base");
+  EXPECT_TRUE(c.dpo.enabled);
 }
 
 TEST(LoopConfig, WorldGivesDefaults) {
