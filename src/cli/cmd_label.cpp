@@ -67,8 +67,13 @@ void run(Flags& f) {
     prompts = pipeline::read_prompts(f.prompts);
   if (f.quiet) Progress::set_enabled(false);
   const auto n = pipeline::run_label(*j, policy.get(), c, pairs, prompts, f.output, o, !f.quiet);
-  if (!f.quiet)
-    std::fprintf(stderr, "cai: %zu labelled pairs written now to %s\n", n, f.output.c_str());
+  if (!f.quiet) {
+    std::fprintf(stderr, "cai: %zu labelled pairs written now to %s\n", n.written,
+                 f.output.c_str());
+    if (!prompts.empty())
+      std::fprintf(stderr, "cai: %zu sampled pairs of equal texts skipped unjudged\n",
+                   n.equal_skipped);
+  }
 }
 
 const Registrar reg(61, [](CLI::App& root) {

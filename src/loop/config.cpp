@@ -198,7 +198,8 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                      {{"ensemble", r.scalar(o.ensemble)},
                       {"samples", r.scalar(o.samples)},
                       {"min_confidence", r.scalar(o.min_confidence)},
-                      {"chain_of_thought", r.scalar(o.chain_of_thought)}});
+                      {"chain_of_thought", r.scalar(o.chain_of_thought)},
+                      {"judge", r.scalar(o.judge)}});
              })},
             {"sft", sub([&](const YAML::Node& n, const std::string& f, int line) {
                auto& o = c.sft;
@@ -214,7 +215,18 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                       {"recovery_examples", r.scalar(o.recovery_examples)},
                       {"corpus", r.scalar(o.corpus)},
                       {"chat_template", r.scalar(o.chat_template)},
-                      {"lora", lora_handler(r, o.lora)}});
+                      {"lora", lora_handler(r, o.lora)},
+                      {"token_constraint",
+                       [&r, &o](const YAML::Node& m, const std::string& g, int l) {
+                         auto& t = o.token_constraint;
+                         r.map(m, g, l,
+                               {{"enabled", r.scalar(t.enabled)},
+                                {"beta", r.scalar(t.beta)},
+                                {"first_token_bias", r.scalar(t.first_token_bias)},
+                                {"bias", r.scalar(t.bias)},
+                                {"bias_length", r.scalar(t.bias_length)}});
+                       }},
+                      {"ref_model", r.scalar(o.ref_model)}});
              })},
             {"dpo", sub([&](const YAML::Node& n, const std::string& f, int line) {
                auto& o = c.dpo;
@@ -228,6 +240,7 @@ void read(Reader& r, const YAML::Node& root, LoopConfig& c) {
                       {"loss", r.scalar(o.loss)},
                       {"label_smoothing", r.scalar(o.label_smoothing)},
                       {"rpo_alpha", r.scalar(o.rpo_alpha)},
+                      {"reference", r.scalar(o.reference)},
                       {"lora", lora_handler(r, o.lora)}});
              })},
             {"probe", sub([&](const YAML::Node& n, const std::string& f, int line) {
@@ -305,6 +318,10 @@ YAML::Node to_node(const nlohmann::json& j) {
   return n;
 }
 
+// The keywords of the keys that name a model (label.judge, dpo.reference, sft.ref_model); any
+// other value is a path. A model directory called "base" is given as ./base.
+bool is_model_keyword(const std::string& v) { return v == "policy" || v == "base"; }
+
 nlohmann::json lora_json(const LoraConfig& l) {
   return {{"rank", l.rank}, {"alpha", l.alpha}, {"dropout", l.dropout}, {"targets", l.targets}};
 }
@@ -347,6 +364,8 @@ void LoopConfig::resolve(const std::filesystem::path& cwd) {
   for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
                          &sft.corpus, &quality.judge})
     abs(*p);
+  for (std::string* p : {&label.judge, &dpo.reference, &sft.ref_model})
+    if (!is_model_keyword(*p)) abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }
 
@@ -368,6 +387,13 @@ void LoopConfig::validate() const {
     bool ok = false;
     for (const char* n : names) ok = ok || v == n;
     check(ok, field, fmt::format("'{}' is not one of {}", v, fmt::join(names, ", ")));
+  };
+  // policy | base | a model path (which must exist).
+  auto model_choice = [&](const std::string& v, const std::string& field) {
+    check(!v.empty(), field, "must be policy, base or a model path");
+    if (!is_model_keyword(v))
+      check(fs::exists(v), field,
+            fmt::format("{} does not exist (give policy, base or a model path)", v));
   };
   auto lora_ok = [&](const LoraConfig& l, const std::string& f) {
     check(l.rank >= 0, f + ".lora.rank", "must be >= 0 (0 = full fine-tuning)");
@@ -428,6 +454,7 @@ void LoopConfig::validate() const {
         "must be 0 (Phase 1 pairs) or >= 2");
   check(label.min_confidence >= 0 && label.min_confidence < 0.5, "label.min_confidence",
         "must be in [0, 0.5)");
+  model_choice(label.judge, "label.judge");
 
   check(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled, "sft.enabled",
         "sft, dpo or rl must be enabled to train");
@@ -446,6 +473,17 @@ void LoopConfig::validate() const {
     exists(sft.corpus, "sft.corpus");
   }
   lora_ok(sft.lora, "sft");
+  const auto& tc = sft.token_constraint;
+  if (tc.enabled) {
+    check(tc.beta > 0, "sft.token_constraint.beta", "must be > 0");
+    check(tc.first_token_bias > 0, "sft.token_constraint.first_token_bias", "must be > 0");
+    check(tc.bias > 0, "sft.token_constraint.bias", "must be > 0");
+    check(tc.bias_length >= 0, "sft.token_constraint.bias_length",
+          "must be >= 0 (0: beta on every token)");
+  }
+  model_choice(sft.ref_model, "sft.ref_model");
+  check(sft.ref_model == "policy" || tc.enabled, "sft.ref_model",
+        "is the token constraint's reference: it needs sft.token_constraint.enabled");
 
   check(dpo.beta > 0, "dpo.beta", "must be > 0");
   check(dpo.lr > 0, "dpo.lr", "must be > 0");
@@ -456,6 +494,7 @@ void LoopConfig::validate() const {
   check(dpo.label_smoothing >= 0 && dpo.label_smoothing < 0.5, "dpo.label_smoothing",
         "must be in [0, 0.5)");
   check(dpo.rpo_alpha >= 0, "dpo.rpo_alpha", "must be >= 0");
+  model_choice(dpo.reference, "dpo.reference");
   lora_ok(dpo.lora, "dpo");
 
   check(sft.recovery_examples >= 0, "sft.recovery_examples", "must be >= 0");
@@ -535,7 +574,8 @@ nlohmann::json LoopConfig::to_json() const {
        {{"ensemble", label.ensemble},
         {"samples", label.samples},
         {"min_confidence", label.min_confidence},
-        {"chain_of_thought", label.chain_of_thought}}},
+        {"chain_of_thought", label.chain_of_thought},
+        {"judge", label.judge}}},
       {"sft",
        {{"enabled", sft.enabled},
         {"lr", sft.lr},
@@ -548,7 +588,14 @@ nlohmann::json LoopConfig::to_json() const {
         {"init", sft.init},
         {"recovery_examples", sft.recovery_examples},
         {"chat_template", sft.chat_template},
-        {"lora", lora_json(sft.lora)}}},
+        {"lora", lora_json(sft.lora)},
+        {"token_constraint",
+         {{"enabled", sft.token_constraint.enabled},
+          {"beta", sft.token_constraint.beta},
+          {"first_token_bias", sft.token_constraint.first_token_bias},
+          {"bias", sft.token_constraint.bias},
+          {"bias_length", sft.token_constraint.bias_length}}},
+        {"ref_model", sft.ref_model}}},
       {"dpo",
        {{"enabled", dpo.enabled},
         {"beta", dpo.beta},
@@ -559,6 +606,7 @@ nlohmann::json LoopConfig::to_json() const {
         {"loss", dpo.loss},
         {"label_smoothing", dpo.label_smoothing},
         {"rpo_alpha", dpo.rpo_alpha},
+        {"reference", dpo.reference},
         {"lora", lora_json(dpo.lora)}}},
       {"rl",
        {{"enabled", rl.enabled},

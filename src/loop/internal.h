@@ -7,38 +7,58 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cai/backend/backend.h"
+#include "cai/backend/factory.h"
 #include "cai/constitution/constitution.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
 #include "cai/pipeline/common.h"
+#include "cai/pipeline/label.h"
+
+namespace cai::train {
+struct SftRunOptions;
+struct DpoRunOptions;
+}  // namespace cai::train
 
 namespace cai::loop::detail {
 
 namespace fs = std::filesystem;
 
 // The models a run talks to: the base model (also the FIXED quality judge, so every round is
-// judged alike), served by the api when one is given, and the current round's model. At most
-// one non-base model is loaded at a time.
+// judged alike), served by the api when one is given, the current round's model, and fixed
+// judges given by path (quality.judge, label.judge). At most one round's model is loaded at a
+// time; the base and the fixed judges stay loaded for the whole run.
 class Backends {
  public:
-  explicit Backends(const LoopConfig& c) : c_(c) {}
+  // How a backend is made from its options; tests give a fake.
+  using Factory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
+  explicit Backends(const LoopConfig& c, Factory make = make_backend)
+      : c_(c), make_(std::move(make)) {}
   Backend& base();
   // The fixed judge of quality.metric winrate: quality.judge when given, else base().
   Backend& judge();
+  // Phase 2's judge (and rl.rm.samples'), label.judge: policy(model) itself, base(), or the
+  // local model at that path.
+  Backend& label_judge(const std::string& model);
   // `model` is a local model path; "" or the base model's path gives base().
   Backend& policy(const std::string& model);
   // Frees the current (non-base) model before training loads its own copy.
   void release_current();
 
  private:
+  // The local model at `path`, loaded once for every key that names it.
+  Backend& fixed(const std::string& path);
+
   const LoopConfig& c_;
-  std::unique_ptr<Backend> base_, current_, judge_;
+  Factory make_;
+  std::unique_ptr<Backend> base_, current_;
   std::string current_path_;
+  std::map<std::string, std::unique_ptr<Backend>> fixed_;
 };
 
 // One round's directory and its stage log (stages.json: {"done": {stage: seconds}}): a stage
@@ -72,9 +92,13 @@ std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::Pr
 void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
                 bool progress);
-void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                bool progress);
+// labels.jsonl. Returns the pairs written and, with label.samples, the pairs of equal texts
+// left unjudged.
+// `policy` samples (label.samples), `judge` labels (Backends::label_judge).
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backend& judge,
+                                    const Constitution& constitution,
+                                    const std::vector<pipeline::PromptRecord>& prompts,
+                                    const RoundDir& rd, bool progress);
 // sft_data.jsonl: Phase 1's {"messages"} (empty revisions left out; with
 // sft.only_preferred_revisions also those Phase 2 rated below the initial response) + corpus
 // {"text"} rows.
@@ -85,10 +109,12 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
 std::size_t write_dpo_data(const RoundDir& rd);
 // Labelled pairs (a label file) as preference data {prompt, chosen, rejected, p_chosen}.
 std::size_t write_pair_data(const fs::path& labels, const fs::path& out);
-// The reward model's pairs when rl.rm.samples > 0: responses sampled and judged by `policy`.
-void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                   bool progress);
+// The reward model's pairs when rl.rm.samples > 0: responses sampled by `policy` (the model RL
+// starts from) and labelled by `judge`.
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy, Backend& judge,
+                                       const Constitution& constitution,
+                                       const std::vector<pipeline::PromptRecord>& prompts,
+                                       const RoundDir& rd, bool progress);
 // The reward model's data: rm_data.jsonl (rl.rm.samples > 0) or the DPO pairs.
 fs::path rm_data(const LoopConfig& c, const RoundDir& rd);
 // How a stage's trainer runs when not in this process (LoopOptions::launch_training); empty:
@@ -111,6 +137,14 @@ std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
 // RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
                      const RoundDir& rd, bool progress, const Launch& launch = {});
+// The trainer's reference model for a key of policy | base | a path (dpo.reference,
+// sft.ref_model): "" (the weights the stage starts from), the base model, or the path.
+std::string stage_reference(const std::string& choice, const LoopConfig& c);
+// The options the SFT and DPO stages of round rd train `model` with.
+train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                                 bool progress);
+train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                                 bool progress);
 // A training stage's trainer in this process, with the options the train_* functions above
 // give it (no LoRA merge): what each rank of a launched stage runs.
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,

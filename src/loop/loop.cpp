@@ -126,6 +126,20 @@ class Runner {
                            : fmt::format("round {}/{}: {}", rd.round(), c_.rounds, stage);
   }
 
+  // A labelling stage's line and its note in stages.json: with sampled responses, how many
+  // pairs of equal texts were left unjudged (on-policy samples of a converged policy repeat).
+  // A resumed stage counts what it did itself.
+  nlohmann::json labels_note(const RoundDir& rd, const std::string& name,
+                             const pipeline::LabelRunCounts& n) const {
+    const bool sampled = (name == "phase2" ? c_.label.samples : c_.rl.rm.samples) > 0;
+    say(fmt::format(
+        "{}: {} labelled pairs written{}", label(rd, name), n.written,
+        sampled ? fmt::format(", {} pairs of equal texts skipped unjudged", n.equal_skipped) : ""));
+    nlohmann::json note = {{"pairs", n.written}};
+    if (sampled) note["equal_texts_skipped"] = n.equal_skipped;
+    return note;
+  }
+
   // Runs `fn` unless `complete`; logs the stage, honours stop_after.
   template <typename Fn>
   void stage(RoundDir& rd, const std::string& name, bool complete, Fn fn) {
@@ -163,8 +177,10 @@ class Runner {
     stage(rd, "phase2",
           !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")),
           [&] {
-            run_phase2(c_, backends_.policy(model), constitution_, prompts, rd, progress);
-            return nlohmann::json();
+            Backend& policy = backends_.policy(model);
+            return labels_note(rd, "phase2",
+                               run_phase2(c_, policy, backends_.label_judge(model), constitution_,
+                                          prompts, rd, progress));
           });
     std::string current = model;
     if (c_.sft.enabled) {
@@ -194,8 +210,10 @@ class Runner {
                         const std::vector<pipeline::PromptRecord>& prompts) {
     if (c_.rl.rm.samples > 0) {
       stage(rd, "rm_labels", rd.done("rm_labels") && fs::exists(rd / "rm_labels.jsonl"), [&] {
-        run_rm_labels(c_, backends_.policy(model), constitution_, prompts, rd, opts_.progress);
-        return nlohmann::json();
+        Backend& policy = backends_.policy(model);
+        return labels_note(rd, "rm_labels",
+                           run_rm_labels(c_, policy, backends_.label_judge(model), constitution_,
+                                         prompts, rd, opts_.progress));
       });
       stage(rd, "rm_data", fs::exists(rd / "rm_data.jsonl"), [&] {
         return nlohmann::json{

@@ -40,19 +40,28 @@ Backend& Backends::base() {
     } else {
       o.model = c_.base_model;
     }
-    base_ = make_backend(o);
+    base_ = make_(o);
   }
   return *base_;
 }
 
-Backend& Backends::judge() {
-  if (c_.quality.judge.empty()) return base();
-  if (!judge_) {
+Backend& Backends::fixed(const std::string& path) {
+  auto& b = fixed_[path];
+  if (!b) {
     BackendOptions o;
-    o.model = c_.quality.judge;
-    judge_ = make_backend(o);
+    o.model = path;
+    b = make_(o);
   }
-  return *judge_;
+  return *b;
+}
+
+Backend& Backends::judge() { return c_.quality.judge.empty() ? base() : fixed(c_.quality.judge); }
+
+Backend& Backends::label_judge(const std::string& model) {
+  const std::string& j = c_.label.judge;
+  if (j == "policy") return policy(model);
+  if (j == "base") return base();
+  return fixed(j);
 }
 
 Backend& Backends::policy(const std::string& model) {
@@ -61,7 +70,7 @@ Backend& Backends::policy(const std::string& model) {
     current_.reset();
     BackendOptions o;
     o.model = model;
-    current_ = make_backend(o);
+    current_ = make_(o);
     current_path_ = model;
   }
   return *current_;
@@ -150,9 +159,10 @@ pipeline::LabelOptions judge_options(const LoopConfig& c) {
 }
 }  // namespace
 
-void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                bool progress) {
+pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backend& judge,
+                                    const Constitution& constitution,
+                                    const std::vector<pipeline::PromptRecord>& prompts,
+                                    const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.label.samples;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
@@ -163,22 +173,21 @@ void run_phase2(const LoopConfig& c, Backend& policy, const Constitution& consti
     pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
   else
     sample_prompts = prompts;
-  // The current model is both the policy and the judge (self-improvement: no other labeller).
-  pipeline::run_label(policy, &policy, constitution, pairs, sample_prompts, rd / "labels.jsonl", o,
-                      progress);
+  return pipeline::run_label(judge, &policy, constitution, pairs, sample_prompts,
+                             rd / "labels.jsonl", o, progress);
 }
 
-void run_rm_labels(const LoopConfig& c, Backend& policy, const Constitution& constitution,
-                   const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
-                   bool progress) {
+pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy, Backend& judge,
+                                       const Constitution& constitution,
+                                       const std::vector<pipeline::PromptRecord>& prompts,
+                                       const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.rl.rm.samples;
   o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
   o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
-  // The model RL starts from writes the responses and judges them.
-  pipeline::run_label(policy, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
-                      progress);
+  return pipeline::run_label(judge, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
+                             progress);
 }
 
 // ---- datasets ---------------------------------------------------------------------------------

@@ -69,13 +69,17 @@ std::string finish(const std::string& base, const fs::path& out, const LoraConfi
 
 }  // namespace
 
+std::string stage_reference(const std::string& choice, const LoopConfig& c) {
+  if (choice == "policy") return "";
+  if (choice == "base") return c.base_model;
+  return choice;
+}
+
 std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora) {
   const fs::path out = rd / stage;
   if (!fs::exists(out / "final")) return "";
   return lora.rank == 0 ? (out / "final").string() : (out / "merged").string();
 }
-
-namespace {
 
 // Each training stage's options, from the config and the round (one place for the loop's own
 // runs and the ranks of a launched stage).
@@ -84,14 +88,15 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
   train::SftRunOptions o;
   fill(o, c, model, rd / "sft_data.jsonl", rd / "sft", c.sft.lora, c.sft.lr, c.sft.epochs,
        c.sft.token_budget, c.sft.max_length, round_seed(c, rd.round()), progress);
-  return o;
-}
-
-train::RmRunOptions rm_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
-                               bool progress) {
-  train::RmRunOptions o;
-  fill(o, c, model, rm_data(c, rd), rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
-       c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
+  const auto& tc = c.sft.token_constraint;
+  if (tc.enabled) {
+    o.constrain = true;
+    o.ref_model = stage_reference(c.sft.ref_model, c);
+    o.constraint.beta = tc.beta;
+    o.constraint.first_token_bias = tc.first_token_bias;
+    o.constraint.bias = tc.bias;
+    o.constraint.bias_length = tc.bias_length;
+  }
   return o;
 }
 
@@ -104,6 +109,17 @@ train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, 
   o.dpo.loss.beta = c.dpo.beta;
   o.dpo.loss.label_smoothing = c.dpo.label_smoothing;
   o.dpo.rpo_alpha = c.dpo.rpo_alpha;
+  o.ref_model = stage_reference(c.dpo.reference, c);
+  return o;
+}
+
+namespace {
+
+train::RmRunOptions rm_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                               bool progress) {
+  train::RmRunOptions o;
+  fill(o, c, model, rm_data(c, rd), rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
+       c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
   return o;
 }
 

@@ -2,6 +2,7 @@
 // make the pairs) are processed in chunks; each kept pair is one line tagged with its item
 // index and pair number, so a rerun continues after the last line written.
 #include <algorithm>
+#include <optional>
 
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
@@ -11,10 +12,15 @@
 namespace cai::pipeline {
 namespace {
 
-// k responses per prompt from the policy, then the pairs to judge (all i < j).
-std::vector<std::vector<PairInput>> sample_pairs(Backend& policy,
-                                                 const std::vector<PromptRecord>& prompts,
-                                                 std::size_t first, const LabelOptions& o) {
+// One prompt's k sampled responses (as the judge sees them) and their pairs (all a < b).
+struct Sampled {
+  std::vector<std::string> texts;
+  std::vector<PairInput> pairs;
+};
+
+// k responses per prompt from the policy, then the pairs to judge.
+std::vector<Sampled> sample_pairs(Backend& policy, const std::vector<PromptRecord>& prompts,
+                                  std::size_t first, const LabelOptions& o) {
   const auto k = static_cast<std::size_t>(o.samples);
   std::vector<TextRequest> reqs;
   for (std::size_t i = 0; i < prompts.size(); ++i)
@@ -35,9 +41,10 @@ std::vector<std::vector<PairInput>> sample_pairs(Backend& policy,
       reqs.push_back(std::move(r));
     }
   auto res = policy.generate(reqs);
-  std::vector<std::vector<PairInput>> out(prompts.size());
+  std::vector<Sampled> out(prompts.size());
   for (std::size_t i = 0; i < prompts.size(); ++i) {
-    std::vector<std::string> resp(k);
+    auto& resp = out[i].texts;
+    resp.resize(k);
     for (std::size_t s = 0; s < k; ++s) {
       const auto& t = res[i * k + s].text;
       resp[s] = o.format == PromptFormat::transcript ? world::first_turn(t) : t;
@@ -51,15 +58,19 @@ std::vector<std::vector<PairInput>> sample_pairs(Backend& policy,
         p.a = resp[a];
         p.b = resp[b];
         p.where = prompts[i].where;
-        out[i].push_back(std::move(p));
+        out[i].pairs.push_back(std::move(p));
       }
   }
   return out;
 }
 
 // Best vs worst of k responses: each response's score is its mean probability of winning
-// its pairs; the pair of the highest and the lowest scored is kept (judged already).
-PairLabel best_worst(const std::vector<PairLabel>& labels, std::size_t k) {
+// its pairs (a pair of equal texts counts as the tie it is); the highest scored is kept
+// against the lowest scored response whose text differs from it (judged already). nullopt
+// when all k texts are equal: there is no preference to learn.
+std::optional<PairLabel> best_worst(const std::vector<PairLabel>& labels,
+                                    const std::vector<std::string>& texts) {
+  const std::size_t k = texts.size();
   std::vector<double> score(k, 0.0);
   std::size_t n = 0;
   for (std::size_t a = 0; a < k; ++a)
@@ -69,10 +80,11 @@ PairLabel best_worst(const std::vector<PairLabel>& labels, std::size_t k) {
     }
   const auto best =
       static_cast<std::size_t>(std::max_element(score.begin(), score.end()) - score.begin());
-  auto worst =
-      static_cast<std::size_t>(std::min_element(score.begin(), score.end()) - score.begin());
-  if (worst == best) worst = best == 0 ? 1 : 0;
-  const auto lo = std::min(best, worst), hi = std::max(best, worst);
+  std::optional<std::size_t> worst;
+  for (std::size_t j = 0; j < k; ++j)
+    if (j != best && texts[j] != texts[best] && (!worst || score[j] < score[*worst])) worst = j;
+  if (!worst) return std::nullopt;
+  const auto lo = std::min(best, *worst), hi = std::max(best, *worst);
   n = 0;
   for (std::size_t a = 0; a < k; ++a)
     for (std::size_t b = a + 1; b < k; ++b, ++n)
@@ -82,10 +94,11 @@ PairLabel best_worst(const std::vector<PairLabel>& labels, std::size_t k) {
 
 }  // namespace
 
-std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
-                      const std::vector<PairInput>& pairs, const std::vector<PromptRecord>& prompts,
-                      const std::filesystem::path& output, const LabelOptions& opts,
-                      bool progress) {
+LabelRunCounts run_label(Backend& judge, Backend* policy, const Constitution& c,
+                         const std::vector<PairInput>& pairs,
+                         const std::vector<PromptRecord>& prompts,
+                         const std::filesystem::path& output, const LabelOptions& opts,
+                         bool progress) {
   opts.validate();
   const bool sampled = opts.samples > 0;
   CAI_CHECK(!sampled || policy, "label: sampling responses needs a policy backend");
@@ -116,29 +129,51 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
   // resumed run judges the whole chunk the interruption fell in, as an uninterrupted run did,
   // and writes only its lines not written yet: the file ends byte for byte the same.
   const auto chunk = static_cast<std::size_t>(opts.chunk);
-  std::size_t written = 0;
+  LabelRunCounts counts;
   for (std::size_t b = next - next % chunk; next < items && b < items; b += chunk) {
     const auto e = std::min(items, b + chunk);
-    std::vector<std::vector<PairInput>> groups;
+    std::vector<Sampled> groups;
     if (sampled) {
       std::vector<PromptRecord> chunk(prompts.begin() + static_cast<std::ptrdiff_t>(b),
                                       prompts.begin() + static_cast<std::ptrdiff_t>(e));
       groups = sample_pairs(*policy, chunk, b, opts);
     } else {
-      for (std::size_t i = b; i < e; ++i) groups.push_back({pairs[i]});
+      for (std::size_t i = b; i < e; ++i) groups.push_back({{}, {pairs[i]}});
     }
+    // Two equal sampled texts are no preference, and a judge shown the same text twice can
+    // only answer with its position bias: such a pair is a tie (p_a = 0.5) without a request.
     std::vector<PairInput> flat;
-    for (const auto& g : groups) flat.insert(flat.end(), g.begin(), g.end());
-    const auto labels = judge_pairs(judge, c, flat, opts);
+    std::vector<std::vector<bool>> equal(groups.size());
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      for (const auto& p : groups[g].pairs) {
+        equal[g].push_back(sampled && p.a == p.b);
+        if (!equal[g].back()) flat.push_back(p);
+      }
+    std::vector<PairLabel> judged;
+    if (!flat.empty()) judged = judge_pairs(judge, c, flat, opts);
     std::size_t at = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
-      std::vector<PairLabel> mine(
-          labels.begin() + static_cast<std::ptrdiff_t>(at),
-          labels.begin() + static_cast<std::ptrdiff_t>(at + groups[g].size()));
-      at += groups[g].size();
-      if (sampled && opts.selection == PairSelection::best_worst)
-        mine = {best_worst(mine, static_cast<std::size_t>(opts.samples))};
       const std::size_t index = b + g;
+      std::vector<PairLabel> all;   // every pair of the item, in order
+      std::vector<PairLabel> mine;  // the pairs to write
+      std::size_t equal_pairs = 0;
+      for (std::size_t k = 0; k < groups[g].pairs.size(); ++k) {
+        if (equal[g][k]) {
+          PairLabel tie;
+          tie.pair = groups[g].pairs[k];
+          all.push_back(std::move(tie));
+          ++equal_pairs;
+        } else {
+          all.push_back(judged[at++]);
+          mine.push_back(all.back());
+        }
+      }
+      if (sampled && opts.selection == PairSelection::best_worst) {
+        mine.clear();
+        if (auto bw = best_worst(all, groups[g].texts)) mine.push_back(std::move(*bw));
+      }
+      // Items finished before an interruption were counted by the run that wrote them.
+      if (index > next || (index == next && skip_pairs == 0)) counts.equal_skipped += equal_pairs;
       for (std::size_t k = 0; k < mine.size(); ++k) {
         if (index < next || (index == next && k < skip_pairs))
           continue;  // written before the interruption
@@ -149,13 +184,13 @@ std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
         j["pairs"] = mine.size();
         j["source"] = sampled ? "samples" : "phase1";
         out.write(j);
-        ++written;
+        ++counts.written;
       }
     }
     if (bar) bar->add(e - std::max(b, next));
   }
   if (bar) bar->finish();
-  return written;
+  return counts;
 }
 
 }  // namespace cai::pipeline

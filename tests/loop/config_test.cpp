@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / ("loop-config-" + std::to_string(::getpid()));
 
 fs::path write(const std::string& name, const std::string& text) {
-  fs::create_directories(kDir);
+  fs::create_directories((kDir / name).parent_path());
   std::ofstream(kDir / name) << text;
   return kDir / name;
 }
@@ -87,6 +87,11 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   EXPECT_EQ(c.eval.split, "test");
   EXPECT_EQ(c.sft.init, "previous");
   EXPECT_LT(c.eval.sampled_temperature, 0.0);  // no second, sampled evaluation
+  // Every round's policy labels its own pairs and anchors its own DPO (the keys' defaults).
+  EXPECT_EQ(c.label.judge, "policy");
+  EXPECT_EQ(c.dpo.reference, "policy");
+  EXPECT_FALSE(c.sft.token_constraint.enabled);
+  EXPECT_EQ(c.sft.ref_model, "policy");
   EXPECT_EQ(c.lines.at("sft.lr"), 7);
   c.resolve(kDir);
   EXPECT_EQ(c.out, (kDir / "runs" / "demo").string());
@@ -100,6 +105,69 @@ TEST(LoopConfig, YamlRoundTrip) {
   LoopConfig back = parse_loop_config(c.to_yaml(), "printed.yaml");
   back.resolve(kDir);
   EXPECT_EQ(back.to_json(), c.to_json());
+}
+
+// The keys that name a model keep their keywords and make a path absolute, through YAML and
+// back; the constraint's settings come back with them.
+TEST(LoopConfig, ModelKeysAndTheTokenConstraintRoundTrip) {
+  make_inputs();
+  const std::string text =
+      "name: demo\n"
+      "base_model: " +
+      (kDir / "base").string() +
+      "\n"
+      "constitution: constitution.yaml\n"
+      "prompts: {train: train.jsonl, eval: eval.jsonl}\n"
+      "label: {samples: 4, judge: base}\n"
+      "dpo: {reference: ./base}\n"
+      "sft:\n"
+      "  token_constraint: {enabled: true, beta: 0.2, first_token_bias: 4, bias: 10,\n"
+      "                     bias_length: 3}\n"
+      "  ref_model: base\n";
+  LoopConfig c = parse_loop_config(text, "loop.yaml");
+  c.resolve(kDir);
+  EXPECT_NO_THROW(c.validate());
+  const auto j = c.to_json();
+  EXPECT_EQ(j["label"]["judge"], "base");
+  EXPECT_EQ(j["dpo"]["reference"], (kDir / "base").string());
+  EXPECT_EQ(j["sft"]["ref_model"], "base");
+  EXPECT_EQ(j["sft"]["token_constraint"], (nlohmann::json{{"enabled", true},
+                                                          {"beta", 0.2},
+                                                          {"first_token_bias", 4.0},
+                                                          {"bias", 10.0},
+                                                          {"bias_length", 3}}));
+  EXPECT_EQ(c.lines.at("sft.token_constraint.bias_length"), 9);
+  LoopConfig back = parse_loop_config(c.to_yaml(), "printed.yaml");
+  back.resolve(kDir);
+  EXPECT_EQ(back.to_json(), j);
+  EXPECT_EQ(back.dpo.reference, (kDir / "base").string());
+  EXPECT_EQ(back.label.judge, "base");
+}
+
+// The shipped configs read and validate against a world's layout (runs/base, runs/world);
+// three-rounds.yaml is the on-policy loop.
+TEST(LoopConfig, ExampleConfigsAreValid) {
+  const fs::path examples = fs::path(CAI_TEST_SOURCE_DIR) / ".." / ".." / "examples" / "loop";
+  const fs::path cwd = kDir / "examples";
+  write("examples/runs/base/config.json", "{}");
+  write("examples/runs/world/constitution.yaml", "name: x\n");
+  write("examples/runs/world/prompts/train.jsonl", "{\"prompt\": \"hi\"}\n");
+  write("examples/runs/world/prompts/eval.jsonl", "{\"prompt\": \"hi\"}\n");
+  write("examples/runs/world/corpus/pretrain.txt", "text\n");
+  for (const char* name : {"demo.yaml", "three-rounds.yaml"}) {
+    LoopConfig c = load_loop_config(examples / name);
+    c.resolve(cwd);
+    EXPECT_NO_THROW(c.validate()) << name;
+  }
+  LoopConfig c = load_loop_config(examples / "three-rounds.yaml");
+  EXPECT_EQ(c.name, "three-rounds");
+  EXPECT_EQ(c.out, "runs/three-rounds");
+  EXPECT_EQ(c.rounds, 3);
+  EXPECT_EQ(c.quality.metric, "winrate");
+  EXPECT_GE(c.label.samples, 2);
+  EXPECT_EQ(c.label.judge, "base");
+  EXPECT_EQ(c.dpo.reference, "base");
+  EXPECT_TRUE(c.dpo.enabled);
 }
 
 TEST(LoopConfig, WorldGivesDefaults) {
@@ -126,6 +194,9 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"name: a\nquality: 3\n", "quality: must be a mapping"},
       {"name: [a\n", "loop.yaml:"},
       {"name: a\neval: {tasks_files: {a: 1}}\n", "loop.yaml:2: eval.tasks_files: must be a list"},
+      {"name: a\nsft:\n  token_constraint:\n    betta: 1\n",
+       "loop.yaml:4: sft.token_constraint.betta: unknown key 'betta'"},
+      {"name: a\ndpo: {reference: [base]}\n", "loop.yaml:2: dpo.reference: must be a single value"},
   };
   for (const auto& c : reading) {
     const auto msg = error_of([&] { parse_loop_config(c.yaml, "loop.yaml"); });
@@ -148,6 +219,20 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
       {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n",
        "sft.only_preferred_revisions: needs Phase 2"},
+      {"label: {judge: no-such-judge}\n",
+       "loop.yaml:12: label.judge: " + (kDir / "no-such-judge").string() + " does not exist"},
+      {"label: {judge: \"\"}\n", "loop.yaml:12: label.judge: must be policy, base or a model path"},
+      {"dpo: {reference: no-such-model}\n",
+       "loop.yaml:12: dpo.reference: " + (kDir / "no-such-model").string() + " does not exist"},
+      {"sft: {ref_model: base}\n",
+       "loop.yaml:12: sft.ref_model: is the token constraint's reference: it needs "
+       "sft.token_constraint.enabled"},
+      {"sft: {token_constraint: {enabled: true, beta: 0}}\n",
+       "loop.yaml:12: sft.token_constraint.beta: must be > 0"},
+      {"sft:\n  token_constraint:\n    enabled: true\n    bias_length: -1\n",
+       "loop.yaml:15: sft.token_constraint.bias_length: must be >= 0"},
+      {"sft: {token_constraint: {enabled: true}, ref_model: nowhere}\n",
+       "loop.yaml:12: sft.ref_model: " + (kDir / "nowhere").string() + " does not exist"},
   };
   for (const auto& c : values) {
     // Four required lines, padding, then the case from line 12.
@@ -196,6 +281,10 @@ TEST(LoopConfig, PrintConfigCommand) {
   EXPECT_EQ(back.out, (kDir / "elsewhere").string());
   EXPECT_DOUBLE_EQ(back.sft.lr, 3e-4);
   EXPECT_EQ(back.sft.epochs, 2);
+  // Keys left at their defaults are printed too.
+  for (const char* key : {"judge: policy", "reference: policy", "ref_model: policy",
+                          "token_constraint:", "first_token_bias:"})
+    EXPECT_NE(out.find(key), std::string::npos) << key << "\n" << out;
 }
 
 TEST(LoopEarlyStop, QualitySequences) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -359,6 +360,39 @@ TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
   EXPECT_TRUE(fs::exists(run / "round-1/rm/final/config.json"));
   EXPECT_TRUE(fs::exists(run / "round-1/rl/final/model.safetensors"));
   EXPECT_EQ(read_json(run / "round-1/round.json")["model"], (run / "round-1/rl/final").string());
+}
+
+// An on-policy round: Phase 2 pairs from two responses per prompt sampled from the round's
+// policy and judged by the base model, SFT under the token-wise constraint towards the base
+// model, DPO against the base model. At DPO's first step its policy (the SFT model) already
+// differs from that reference, so the implicit rewards are far from the ~1e-7 of a DPO whose
+// reference is its own starting point.
+TEST_F(LoopRun, OnPolicyRoundWithAFixedJudgeAndReference) {
+  LoopOptions o;
+  o.config = config("onpolicy");
+  o.config.rounds = 1;
+  o.config.label.samples = 2;
+  o.config.label.judge = "base";
+  o.config.dpo.reference = "base";
+  o.config.sft.token_constraint.enabled = true;
+  o.config.sft.ref_model = "base";
+  o.stop_after = "round-1/dpo";
+  o.progress = false;
+  EXPECT_EQ(run_loop(o).stopped, "stop_after");
+  const fs::path rd = kDir / "onpolicy" / "round-1";
+  const auto settings = read_json(rd / "labels.jsonl.settings.json")["settings"];
+  EXPECT_EQ(settings["samples"], 2);
+  EXPECT_EQ(settings.value("judge", ""), (kDir / "base").string());
+  const auto notes = read_json(rd / "stages.json")["notes"];
+  EXPECT_EQ(notes["phase2"]["pairs"].get<std::size_t>(), count_lines(rd / "labels.jsonl"));
+  EXPECT_TRUE(notes["phase2"].contains("equal_texts_skipped"));
+  // The constrained objective logs the plain cross-entropy beside its loss.
+  const auto sft = read_jsonl(rd / "sft" / "metrics.jsonl");
+  ASSERT_FALSE(sft.empty());
+  EXPECT_TRUE(sft.front().contains("nll"));
+  const auto dpo = read_jsonl(rd / "dpo" / "metrics.jsonl");
+  ASSERT_FALSE(dpo.empty());
+  EXPECT_GT(std::abs(dpo.front()["rewards/chosen"].get<double>()), 1e-4);
 }
 
 // Recovery rows join the SFT data; after the last round the probe measures a round's model

@@ -1,4 +1,5 @@
-// The loop's dataset stages on hand-written Phase 1 and Phase 2 files.
+// The loop's dataset stages on hand-written Phase 1 and Phase 2 files; which backend judges
+// Phase 2 (label.judge), on fake backends.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -6,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../../src/loop/internal.h"
+#include "../pipeline/fake_backend.h"
+#include "../pipeline/test_util.h"
 
 namespace cai::loop::detail {
 namespace stages_test {
@@ -63,6 +66,87 @@ TEST(LoopStages, OnlyPreferredRevisionsLeavesOutThoseTheJudgeRejects) {
   EXPECT_EQ(write_sft_data(c, rd), 3u);
   EXPECT_EQ(sft_finals(rd / "sft_data.jsonl"),
             (std::vector<std::string>{"better one", "same three", "new four"}));
+}
+
+// Backends made through a fake factory that records what each was made from.
+struct MadeBackends {
+  std::vector<std::string> made;  // model paths, or "api:<model>"
+  Backends::Factory factory() {
+    return [this](const BackendOptions& o) -> std::unique_ptr<Backend> {
+      made.push_back(o.http.base_urls.empty() ? o.model : "api:" + o.http.model);
+      return std::make_unique<testing_util::FakeBackend>();
+    };
+  }
+};
+
+TEST(LoopBackends, LabelJudgeIsThePolicyTheBaseOrAFixedModel) {
+  LoopConfig c;
+  c.base_model = "/models/base";
+  const std::string round1 = "/run/round-1/dpo/final";
+  {
+    MadeBackends m;  // policy (the default): the round's model judges itself
+    Backends b(c, m.factory());
+    EXPECT_EQ(&b.label_judge(round1), &b.policy(round1));
+    EXPECT_EQ(m.made, (std::vector<std::string>{round1}));
+  }
+  c.label.judge = "base";
+  {
+    MadeBackends m;
+    Backends b(c, m.factory());
+    Backend& policy = b.policy(round1);
+    Backend& judge = b.label_judge(round1);
+    EXPECT_NE(&judge, &policy);
+    EXPECT_EQ(&judge, &b.base());
+    EXPECT_EQ(m.made, (std::vector<std::string>{round1, "/models/base"}));
+    // The next round's policy does not change the judge.
+    EXPECT_EQ(&b.label_judge("/run/round-2/dpo/final"), &judge);
+  }
+  c.label.judge = "/models/judge";
+  c.quality.judge = "/models/judge";
+  {
+    MadeBackends m;  // one copy serves both keys
+    Backends b(c, m.factory());
+    Backend& judge = b.label_judge(round1);
+    EXPECT_EQ(&b.judge(), &judge);
+    EXPECT_NE(&judge, &b.policy(round1));
+    EXPECT_NE(&judge, &b.base());
+    EXPECT_EQ(m.made, (std::vector<std::string>{"/models/judge", round1, "/models/base"}));
+  }
+  c.label.judge = "base";
+  c.api.base_urls = {"http://127.0.0.1:1/v1"};
+  c.api.model = "served";
+  {
+    MadeBackends m;  // with an api, base is the api's model
+    Backends b(c, m.factory());
+    b.label_judge(round1);
+    EXPECT_EQ(m.made, (std::vector<std::string>{"api:served"}));
+  }
+}
+
+// Phase 2 with sampled responses: the policy only writes, the judge only judges, and the pair
+// of equal texts is counted, not judged.
+TEST(LoopStages, Phase2SamplesWithThePolicyAndLabelsWithTheJudge) {
+  fs::remove_all(kRun);
+  const RoundDir rd(kRun, 1);
+  testing_util::FakeBackend policy, judge;
+  const std::vector<std::string> replies = {"reply 1", "reply 2", "reply 3", "reply 3"};
+  std::size_t next = 0;
+  policy.writer = [&](const std::string&, const TextRequest&) { return replies.at(next++); };
+  std::vector<pipeline::PromptRecord> prompts(2);
+  prompts[0].id = "p0";
+  prompts[0].prompt = "Where is the clinic?";
+  prompts[1].id = "p1";
+  prompts[1].prompt = "When does it open?";
+  LoopConfig c;
+  c.label.samples = 2;
+  const auto n = run_phase2(c, policy, judge, testing_util::test_constitution(), prompts, rd,
+                            /*progress=*/false);
+  EXPECT_EQ(n.written, 1u);
+  EXPECT_EQ(n.equal_skipped, 1u);
+  EXPECT_EQ(policy.generate_batches, (std::vector<std::size_t>{4}));
+  EXPECT_TRUE(policy.score_batches.empty());
+  EXPECT_EQ(judge.score_batches, (std::vector<std::size_t>{2}));  // one pair, both orders
+  EXPECT_TRUE(judge.generate_batches.empty());
 }
 
 }  // namespace stages_test

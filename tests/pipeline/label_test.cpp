@@ -169,7 +169,7 @@ TEST(Label, RunDropsLowConfidenceResumesAndReports) {
   o.chunk = 2;
   const auto out = testing_util::tmp_path("labels.jsonl");
   testing_util::remove_output(out);
-  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false), 3u);
+  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false).written, 3u);
   const auto full = testing_util::slurp(out);
   std::vector<nlohmann::json> lines;
   for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
@@ -180,9 +180,9 @@ TEST(Label, RunDropsLowConfidenceResumesAndReports) {
   // Resume: drop the last line and rerun.
   std::ofstream(out, std::ios::binary | std::ios::trunc)
       << full.substr(0, full.rfind('\n', full.size() - 2) + 1);
-  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false), 1u);
+  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false).written, 1u);
   EXPECT_EQ(testing_util::slurp(out), full);
-  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false), 0u);
+  EXPECT_EQ(run_label(fb, nullptr, c, pairs, {}, out, o, false).written, 0u);
 
   // Report: histogram, flips, gold agreement.
   const auto gold = testing_util::tmp_path("gold.jsonl");
@@ -216,7 +216,7 @@ TEST(Label, SampledPairsBestVsWorst) {
   o.samples = 4;
   const auto out = testing_util::tmp_path("sampled-labels.jsonl");
   testing_util::remove_output(out);
-  EXPECT_EQ(run_label(judge, &policy, c, {}, prompts, out, o, false), 2u);
+  EXPECT_EQ(run_label(judge, &policy, c, {}, prompts, out, o, false).written, 2u);
   for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) {
     EXPECT_GT(std::stod(j["chosen_text"].get<std::string>().substr(6)),
               std::stod(j["rejected_text"].get<std::string>().substr(6)));
@@ -226,7 +226,61 @@ TEST(Label, SampledPairsBestVsWorst) {
   o.selection = PairSelection::all_pairs;
   const auto out2 = testing_util::tmp_path("sampled-all.jsonl");
   testing_util::remove_output(out2);
-  EXPECT_EQ(run_label(judge, &policy, c, {}, prompts, out2, o, false), 12u);  // 2 x C(4,2)
+  EXPECT_EQ(run_label(judge, &policy, c, {}, prompts, out2, o, false).written,
+            12u);  // 2 x C(4,2)
+}
+
+// Sampled responses equal once trimmed as the judge sees them (first turn, surrounding spaces)
+// are never sent to it: prompt 0 samples "reply 1" twice and "reply 2", prompt 1 "reply 5"
+// three times, prompt 2 three different replies. Judging every pair would send 9 pairs x 2
+// orders; only the 5 pairs of different texts go.
+TEST(Label, SampledPairsOfEqualTextsAreNotJudged) {
+  const auto c = testing_util::test_constitution();
+  FakeBackend policy, judge;
+  const std::vector<std::string> replies = {
+      " reply 1\n\nHuman: more", "reply 1  ", "reply 2", "reply 5", " reply 5",
+      "reply 5\n\nextra",        "reply 3",   "reply 4", "reply 9"};
+  std::size_t next = 0;
+  policy.writer = [&](const std::string&, const TextRequest&) { return replies.at(next++); };
+  judge.scorer = [](const std::string& t, const std::vector<std::string>&) {
+    const auto a = t.find("\n\n(A) reply ") + 12, b = t.find("\n\n(B) reply ") + 12;
+    const double na = std::stod(t.substr(a, t.find("\n\n", a) - a));
+    const double nb = std::stod(t.substr(b, t.find("\n\n", b) - b));
+    EXPECT_NE(na, nb) << t;
+    return na > nb ? std::vector<double>{-0.1, -3.0} : std::vector<double>{-3.0, -0.1};
+  };
+  const auto prompts = read_prompts(testing_util::write_prompts("equal-texts.jsonl", 3));
+  LabelOptions o;
+  o.samples = 3;
+  auto label = [&](const std::string& name) {
+    next = 0;
+    judge.seen.clear();
+    const auto out = testing_util::tmp_path(name);
+    testing_util::remove_output(out);
+    const auto n = run_label(judge, &policy, c, {}, prompts, out, o, false);
+    std::vector<nlohmann::json> lines;
+    for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
+    EXPECT_EQ(lines.size(), n.written);
+    return std::make_pair(n, lines);
+  };
+
+  const auto [bw, bw_lines] = label("equal-texts-best-worst.jsonl");
+  EXPECT_EQ(judge.seen.size(), 10u);
+  EXPECT_EQ(bw.equal_skipped, 4u);  // one pair of prompt 0, all three of prompt 1
+  ASSERT_EQ(bw_lines.size(), 2u);   // prompt 1 has no two different texts
+  EXPECT_EQ(bw_lines[0]["index"], 0);
+  EXPECT_EQ(bw_lines[0]["chosen_text"], "reply 2");
+  EXPECT_EQ(bw_lines[0]["rejected_text"], "reply 1");
+  EXPECT_EQ(bw_lines[1]["index"], 2);
+  EXPECT_EQ(bw_lines[1]["chosen_text"], "reply 9");
+  EXPECT_EQ(bw_lines[1]["rejected_text"], "reply 3");
+
+  o.selection = PairSelection::all_pairs;
+  const auto [all, all_lines] = label("equal-texts-all.jsonl");
+  EXPECT_EQ(judge.seen.size(), 10u);
+  EXPECT_EQ(all.equal_skipped, 4u);
+  EXPECT_EQ(all.written, 5u);
+  for (const auto& j : all_lines) EXPECT_NE(j["chosen_text"], j["rejected_text"]) << j.dump();
 }
 
 TEST(Label, BadInputsNameFileAndLine) {

@@ -18,11 +18,16 @@
 //   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
 //                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
 //                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
-//   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false}
+//   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false,
+//           judge: policy}       # policy | base | a model path
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
 //         only_preferred_revisions: false, init: previous,
-//         corpus: FILE, lora: {rank: 0}}
-//   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0}
+//         corpus: FILE, lora: {rank: 0},
+//         token_constraint: {enabled: false, beta: 0.1, first_token_bias: 5, bias: 20,
+//                            bias_length: 5},
+//         ref_model: policy}   # the constraint's reference: policy | base | a model path
+//   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0,
+//         reference: policy}   # policy | base | a model path
 //   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
 //        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
 //        kl_target: 0, reward_norm: none, lr: 1e-5, epochs: 1,
@@ -100,9 +105,16 @@ struct CritiqueReviseConfig {
 
 struct LabelConfig {
   std::int64_t ensemble = 0;    // principles per pair (0: one sampled, -1: all)
-  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k sampled responses per prompt
+  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k responses per prompt sampled
+                                // from the round's policy (on-policy; pairs of equal texts are
+                                // skipped unjudged)
   double min_confidence = 0.0;  // drop pairs with |p_chosen - 0.5| below this
   bool chain_of_thought = false;
+  // Who labels Phase 2's pairs and rl.rm.samples' pairs. policy: the round's policy judges
+  // itself (self-improvement). base: the base model, fixed over the rounds, so a policy's
+  // drift cannot reach its own labels; with an api, the api's model, as for quality.judge's
+  // default. A path: that local model, fixed likewise.
+  std::string judge = "policy";
 };
 
 struct LoraConfig {
@@ -110,6 +122,18 @@ struct LoraConfig {
   double alpha = 16.0;
   double dropout = 0.05;
   std::vector<std::string> targets = {"q_proj", "v_proj"};
+};
+
+// Token-wise constrained SFT (Qi et al. 2024; `cai train sft --token-constraint`, see
+// include/cai/train/token_constraint.h): each target token is held near sft.ref_model, most
+// strongly on a response's first tokens, where a shallow alignment lives. The defaults are the
+// paper's (and train::TokenConstraintOptions').
+struct TokenConstraintConfig {
+  bool enabled = false;
+  double beta = 0.1;              // beta_t after the first bias_length tokens
+  double first_token_bias = 5.0;  // beta_1 = beta * first_token_bias
+  double bias = 20.0;             // beta_t = beta * bias for 2 <= t <= bias_length
+  std::int64_t bias_length = 5;   // tokens with a biased beta (0: beta everywhere)
 };
 
 struct SftConfig {
@@ -132,6 +156,10 @@ struct SftConfig {
   std::string corpus;                     // default <world>/corpus/pretrain.txt
   std::string chat_template;              // "" = the tokenizer's
   LoraConfig lora;
+  TokenConstraintConfig token_constraint;
+  // The constraint's reference. policy: the weights SFT starts from (the round's policy; the
+  // base model with init: base). base: the base model. A path: that model (same tokenizer).
+  std::string ref_model = "policy";
 };
 
 struct DpoConfig {
@@ -144,6 +172,12 @@ struct DpoConfig {
   std::string loss = "sigmoid";  // sigmoid | robust | ipo | hinge
   double label_smoothing = 0.0;
   double rpo_alpha = 0.0;
+  // The model DPO's log-ratios are taken against. policy: the model DPO starts from (each
+  // round's DPO is anchored anew). base: the base model, fixed over the rounds, as iterative
+  // and online DPO anchor every round to one reference (OpenRLHF's iterative DPO, TRL's
+  // OnlineDPOTrainer), so the policy's distance from it cannot grow unpenalised round after
+  // round. A path: that model (same tokenizer).
+  std::string reference = "policy";
   LoraConfig lora;
 };
 

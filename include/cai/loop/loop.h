@@ -1,10 +1,13 @@
 // Iterative self-improvement (Bai et al. 2022, "Constitutional AI", run for several rounds):
 // round 0 evaluates the base model; each round K >= 1 then runs, with the current model,
 //   1. Phase 1: critique -> revision on the train prompts (pipeline::run_critique_revise),
-//   2. Phase 2: AI-feedback labels of (initial, revised) pairs, the current model judging,
+//   2. Phase 2: AI-feedback labels of (initial, revised) pairs, or of k responses sampled from
+//      the current model (label.samples: on-policy), judged by the current model or by a
+//      fixed judge (label.judge),
 //   3. SFT from the current model on Phase 1's revisions (+ a share of corpus documents so
 //      the model keeps its ability to critique and compare),
-//   4. DPO from the SFT model on the labels (reference = the SFT model),
+//   4. DPO from the SFT model on the labels (reference: the SFT model, or a fixed one with
+//      dpo.reference),
 //   5. evaluation (eval.json) and the quality score (quality.json).
 // The quality of a round is judged by a FIXED judge (the base model, or quality.judge) so rounds
 // are comparable, or by the world's oracle; the oracle only ever scores, never makes training

@@ -25,6 +25,7 @@ namespace cai::pipeline {
 enum class PairSelection {
   all_pairs,   // every pair of the k responses
   best_worst,  // the response the judge prefers most against the one it prefers least
+               // among those with another text
 };
 PairSelection parse_pair_selection(const std::string& s);  // "all" | "best-worst"
 
@@ -106,13 +107,22 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
 // One output line (schema in label.cpp's to_json).
 nlohmann::json to_json(const PairLabel& l, const std::string& judge, const LabelOptions& opts);
 
+// What one run_label call did.
+struct LabelRunCounts {
+  std::size_t written = 0;        // pair lines appended now
+  std::size_t equal_skipped = 0;  // sampled pairs whose two texts were equal: not judged
+};
+
 // The resumable command. Items are Phase 1 pairs (opts.samples == 0: `pairs`) or prompts to
 // sample k responses for with `policy` (`prompts`). Each item gives one line per kept pair,
 // tagged with its item index and pair number, so a rerun resumes after the last line written
 // (judging again the whole chunk that line is in, so every batch is an uninterrupted run's).
-std::size_t run_label(Backend& judge, Backend* policy, const Constitution& c,
-                      const std::vector<PairInput>& pairs, const std::vector<PromptRecord>& prompts,
-                      const std::filesystem::path& output, const LabelOptions& opts,
-                      bool progress = true);
+// Sampled pairs whose two texts are equal (as the judge would see them) are never sent to the
+// judge: they count as ties in best-worst selection, and no line pairs two equal texts.
+LabelRunCounts run_label(Backend& judge, Backend* policy, const Constitution& c,
+                         const std::vector<PairInput>& pairs,
+                         const std::vector<PromptRecord>& prompts,
+                         const std::filesystem::path& output, const LabelOptions& opts,
+                         bool progress = true);
 
 }  // namespace cai::pipeline
