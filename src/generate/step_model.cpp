@@ -58,7 +58,7 @@ class LlamaStepModel final : public StepModel {
  private:
   static KVCache make_cache(LlamaModel& model, std::int64_t max_batch, std::int64_t max_len) {
     // Plain (not inference-mode) tensors: the model may also be trained in this process.
-    return KVCache(model.config(), max_batch, max_len, model.device());
+    return KVCache(model.config(), max_batch, max_len, model.device(), model.cache_dtype());
   }
   LlamaModel& model_;
   KVCache cache_;

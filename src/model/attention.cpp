@@ -19,12 +19,18 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
   const std::int64_t W = (H + 2 * Hkv) * D;
   TORCH_CHECK(qkv.is_contiguous() && qkv.numel() == B * T * W, "rope_qkv_to_cache: bad qkv");
   float* sp = qkv.data_ptr<float>();
-  float* kc = k_cache.data_ptr<float>();
-  float* vc = v_cache.data_ptr<float>();
+  // An F16 cache (KVCache's dtype) stores each rotated key and value rounded to half.
+  const bool f16 = k_cache.scalar_type() == torch::kHalf;
+  TORCH_CHECK(v_cache.scalar_type() == k_cache.scalar_type() && (f16 || k_cache.scalar_type() ==
+                                                                          torch::kFloat32),
+              "rope_qkv_to_cache: the cache must be F32 or F16");
+  char* kc = static_cast<char*>(k_cache.data_ptr());
+  char* vc = static_cast<char*>(v_cache.data_ptr());
   const std::int64_t Lc = k_cache.size(2);
   const std::int64_t slot_stride = Hkv * Lc * D, head_stride = Lc * D;
   parallel_chunks(B * T, std::max<std::int64_t>(1, 16384 / W),
                   [&](std::int64_t begin, std::int64_t end) {
+                    std::vector<float> krot(static_cast<std::size_t>(D));
                     for (std::int64_t n = begin; n < end; ++n) {
                       const std::int64_t b = n / T, p = a.pos[n];
                       const float* c = a.cos + p * D;
@@ -40,12 +46,20 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
                       };
                       for (std::int64_t h = 0; h < H; ++h)
                         rotate(row + h * D, row + h * D, a.q_scale);
-                      float* kslot = kc + (a.slot_begin + b) * slot_stride + p * D;
-                      float* vslot = vc + (a.slot_begin + b) * slot_stride + p * D;
+                      const std::int64_t at = (a.slot_begin + b) * slot_stride + p * D;
+                      // Stores D values at element offset `off` of a cache.
+                      auto put = [&](char* cache, std::int64_t off, const float* v) {
+                        if (f16) {
+                          auto* h = reinterpret_cast<c10::Half*>(cache) + off;
+                          for (std::int64_t i = 0; i < D; ++i) h[i] = c10::Half(v[i]);
+                        } else {
+                          std::copy(v, v + D, reinterpret_cast<float*>(cache) + off);
+                        }
+                      };
                       for (std::int64_t h = 0; h < Hkv; ++h) {
-                        rotate(row + (H + h) * D, kslot + h * head_stride, 1.0f);
-                        const float* v = row + (H + Hkv + h) * D;
-                        std::copy(v, v + D, vslot + h * head_stride);
+                        rotate(row + (H + h) * D, krot.data(), 1.0f);
+                        put(kc, at + h * head_stride, krot.data());
+                        put(vc, at + h * head_stride, row + (H + Hkv + h) * D);
                       }
                     }
                   });
@@ -57,12 +71,14 @@ torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a,
   const std::int64_t W = (H + 2 * Hkv) * D;
   auto out = torch::empty({B * T, H * D}, qkv.options());
   const float* qp = qkv.data_ptr<float>();
-  const float* kc = k_cache.data_ptr<float>();
-  const float* vc = v_cache.data_ptr<float>();
+  const bool f16 = k_cache.scalar_type() == torch::kHalf;
+  const char* kc = static_cast<const char*>(k_cache.data_ptr());
+  const char* vc = static_cast<const char*>(v_cache.data_ptr());
+  const std::size_t el = f16 ? 2 : 4;
   float* op = out.data_ptr<float>();
   const std::int64_t Lc = k_cache.size(2);
   const std::int64_t slot_stride = Hkv * Lc * D, head_stride = Lc * D;
-  auto one = cpu::table().attend_one;
+  const auto& table = cpu::table();
   std::int64_t max_pos = 0;
   for (std::int64_t n = 0; n < B * T; ++n) max_pos = std::max(max_pos, a.pos[n]);
   // One task per (row, key/value head): its G query heads read the same keys.
@@ -72,14 +88,24 @@ torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a,
                     std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
                     for (std::int64_t task = begin; task < end; ++task) {
                       const std::int64_t b = task / Hkv, hk = task % Hkv;
-                      const float* K = kc + (a.slot_begin + b) * slot_stride + hk * head_stride;
-                      const float* V = vc + (a.slot_begin + b) * slot_stride + hk * head_stride;
+                      const std::size_t off =
+                          el * static_cast<std::size_t>((a.slot_begin + b) * slot_stride +
+                                                        hk * head_stride);
                       for (std::int64_t t = 0; t < T; ++t) {
                         const std::int64_t n = b * T + t;
                         for (std::int64_t g = 0; g < G; ++g) {
                           const std::int64_t h = hk * G + g;
-                          one(qp + n * W + h * D, K, V, a.pos[n] + 1, D, scores.data(),
-                              op + n * H * D + h * D);
+                          const float* q = qp + n * W + h * D;
+                          float* o = op + n * H * D + h * D;
+                          if (f16)
+                            table.attend_one_f16(
+                                q, reinterpret_cast<const std::uint16_t*>(kc + off),
+                                reinterpret_cast<const std::uint16_t*>(vc + off), a.pos[n] + 1, D,
+                                scores.data(), o);
+                          else
+                            table.attend_one(q, reinterpret_cast<const float*>(kc + off),
+                                             reinterpret_cast<const float*>(vc + off),
+                                             a.pos[n] + 1, D, scores.data(), o);
                         }
                       }
                     }

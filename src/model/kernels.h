@@ -30,7 +30,8 @@ struct RopeArgs {
 };
 
 // qkv [B*T, W] (rows ordered b, t): rotates and scales the q heads in place, and writes the
-// rotated k and raw v heads into the caches k, v [max_batch, Hkv, max_len, D] at
+// rotated k and raw v heads into the caches k, v [max_batch, Hkv, max_len, D] (F32, or F16
+// rounded to nearest) at
 // (slot_begin + b, :, pos).
 void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_cache,
                        torch::Tensor& v_cache);

@@ -38,13 +38,15 @@ using torch::indexing::Slice;
 // KVCache
 
 KVCache::KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len,
-                 torch::Device device)
+                 torch::Device device, torch::ScalarType dtype)
     : max_batch_(max_batch), max_len_(max_len) {
   CAI_CHECK(max_batch > 0 && max_len > 0, "KVCache: max_batch {} and max_len {} must be positive",
             max_batch, max_len);
+  CAI_CHECK(dtype == torch::kFloat32 || dtype == torch::kHalf, "KVCache: dtype {} (F32 or F16)",
+            c10::toString(dtype));
   // Uninitialised: attention reads only positions that were written (0..own position), and
   // untouched pages of a large cache then cost no memory.
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
   for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
     k_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
     v_.push_back(torch::empty({max_batch, cfg.num_kv_heads, max_len, cfg.head_dim}, opts));
@@ -279,8 +281,11 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
       cache.k(l)[slot_begin + b].narrow(1, s0, T).copy_(k[b].transpose(0, 1));
       cache.v(l)[slot_begin + b].narrow(1, s0, T).copy_(v[b].transpose(0, 1));
     }
-    auto kc = cache.k(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0);
-    auto vc = cache.v(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0);
+    // (An F16 cache, made for the fused path, is widened: the products below are in x's type.)
+    auto kc = cache.k(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0).to(
+        q.scalar_type());
+    auto vc = cache.v(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0).to(
+        q.scalar_type());
     // q [B,T,H,D] -> [B,Hkv,G*T,D]: query heads h*G..h*G+G-1 share key/value head h.
     auto qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
     auto scores = (torch::matmul(qg, kc.transpose(2, 3)) * scale).view({B, Hkv, G, T, L});
@@ -306,7 +311,7 @@ torch::Tensor LlamaModel::forward_hidden(const torch::Tensor& tokens) {
       !fused())
     return forward_hidden_autograd(tokens);
   const std::int64_t B = tokens.size(0), T = tokens.size(1);
-  KVCache scratch(cfg_, B, T);
+  KVCache scratch(cfg_, B, T, torch::kCPU, cache_dtype());
   return forward_hidden_cached(tokens, scratch, 0, torch::zeros({B}, torch::kInt64));
 }
 

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "cai/formats/ggml_quant.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "cai/model/packed.h"
 #include "weight.h"
 
 namespace cai {
@@ -175,6 +177,15 @@ bool LlamaModel::packed() const {
   for (const Slot& s : slots())
     if (s.w && s.w->is_packed()) return true;
   return false;
+}
+
+torch::ScalarType LlamaModel::cache_dtype() const {
+  if (!fused()) return torch::kFloat32;
+  for (const Slot& s : slots())
+    if (s.w && s.w->is_packed())
+      for (const auto& part : s.w->packed->parts())
+        if (ggml::traits(part.type).quantized) return torch::kHalf;
+  return torch::kFloat32;
 }
 
 void LlamaModel::unpack_weights() {

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <optional>
 
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "cai/model/loader.h"
 #include "model_test_util.h"
 
 namespace {
@@ -149,6 +151,35 @@ TEST(ModelCache, GradientsReachTheFusedParameters) {
     ASSERT_TRUE(p.grad().defined()) << item.key();
     EXPECT_GT(p.grad().abs().sum().item<double>(), 0.0) << item.key();
   }
+}
+
+TEST(ModelCache, PackedModelsCacheInF16AndDecodeAsTheyPrefill) {
+  // A quantized file decodes over an F16 cache (llama.cpp's default for such files): prefill
+  // then decode equals the full forward, which rounds its keys and values the same way, and
+  // stays within the half rounding of an F32 cache. An F32 model keeps an F32 cache.
+  EXPECT_EQ(tiny_model(tiny_config())->cache_dtype(), torch::kFloat32);
+  const auto path = std::filesystem::path(CAI_FIXTURES_DIR) / "quant" / "tiny-Q4_K_M.gguf";
+  auto lm = cai::load_model(path.string());
+  ASSERT_TRUE(lm.model->packed());
+  ASSERT_EQ(lm.model->cache_dtype(), torch::kHalf);
+  torch::InferenceMode g;
+  const std::int64_t T = 10, P = 4;
+  auto tokens = random_tokens(1, T, lm.config.vocab_size);
+  auto full = lm.model->forward_hidden(tokens);
+  cai::KVCache cache(lm.config, 2, 16, torch::kCPU, lm.model->cache_dtype());
+  auto h = lm.model->forward_hidden_cached(tokens.narrow(1, 0, P), cache, 1,
+                                           torch::tensor({0}, torch::kInt64));
+  EXPECT_LT(max_diff(h, full.narrow(1, 0, P)), 1e-4);
+  for (std::int64_t t = P; t < T; ++t) {
+    auto step = lm.model->forward_hidden_cached(tokens.narrow(1, t, 1), cache, 1,
+                                                torch::tensor({t}, torch::kInt64));
+    EXPECT_LT(max_diff(step, full.narrow(1, t, 1)), 1e-4) << "position " << t;
+  }
+  cai::KVCache f32(lm.config, 1, 16);
+  auto h32 = lm.model->forward_hidden_cached(tokens, f32, 0, torch::tensor({0}, torch::kInt64));
+  const double scale = full.abs().max().item<double>();
+  EXPECT_GT(max_diff(h32, full), 0.0);  // the half rounding is there
+  EXPECT_LT(max_diff(h32, full), 3e-2 * scale);  // 1.5% on this random model
 }
 
 }  // namespace

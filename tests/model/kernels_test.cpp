@@ -171,6 +171,21 @@ TEST(CpuKernels, F32KernelsMatchTheScalarReferenceOnEveryIsa) {
     ref.attend_one(q.data(), keys.data(), vals.data(), L, D, s0.data(), o0.data());
     T.attend_one(q.data(), keys.data(), vals.data(), L, D, s1.data(), o1.data());
     for (std::int64_t d = 0; d < D; ++d) ASSERT_NEAR(o1[d], o0[d], 1e-5) << isa_name(isa);
+    // Over an F16 cache: the same as F32 attention over the half-rounded keys and values.
+    std::vector<std::uint16_t> kh(keys.size()), vh(vals.size());
+    std::vector<float> kr(keys.size()), vr(vals.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      kh[i] = c10::Half(keys[i]).x;
+      vh[i] = c10::Half(vals[i]).x;
+      kr[i] = static_cast<float>(c10::Half(keys[i]));
+      vr[i] = static_cast<float>(c10::Half(vals[i]));
+    }
+    ref.attend_one(q.data(), kr.data(), vr.data(), L, D, s0.data(), o0.data());
+    for (const Table* t : {&ref, &T}) {
+      t->attend_one_f16(q.data(), kh.data(), vh.data(), L, D, s1.data(), o1.data());
+      for (std::int64_t d = 0; d < D; ++d)
+        ASSERT_NEAR(o1[d], o0[d], 1e-5) << isa_name(t->isa) << " F16 cache";
+    }
     const auto tile = randn(K * 16, 8);
     for (std::int64_t cols : {16, 11})
       for (std::int64_t rows : {N, std::int64_t{13}, std::int64_t{25}}) {

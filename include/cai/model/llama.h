@@ -29,8 +29,10 @@ struct Weight;
 // Per layer: k, v [max_batch, Hkv, max_len, D], F32, on `device` (the model's).
 class KVCache {
  public:
+  // dtype: F32, or F16 (the fused CPU path only; LlamaModel::cache_dtype says which a model
+  // uses).
   KVCache(const ModelConfig& cfg, std::int64_t max_batch, std::int64_t max_len,
-          torch::Device device = torch::kCPU);
+          torch::Device device = torch::kCPU, torch::ScalarType dtype = torch::kFloat32);
   std::int64_t max_batch() const { return max_batch_; }
   std::int64_t max_len() const { return max_len_; }
   torch::Tensor& k(std::size_t layer) { return k_[layer]; }
@@ -133,6 +135,12 @@ class LlamaModel : public torch::nn::Module {
   // Whether any weight matrix is packed; widening them all into F32 parameters (for full
   // fine-tuning, or merging an adapter into them).
   bool packed() const;
+  // The KV cache's element type for this model: F16 where the fused CPU path runs on
+  // block-quantized weights (Q4_0 ... Q6_K), as llama.cpp's default cache for such files, which
+  // halves what attention reads per step (at batch 8 and a few hundred positions, about as many
+  // bytes as the weights) and moves log-probs by far less than the weights' quantization does;
+  // F32 otherwise, so F32, F16 and BF16 models keep matching their references to 1e-4.
+  torch::ScalarType cache_dtype() const;
   void unpack_weights();
   // Bytes of the weights in memory by stored type ("Q4_K" -> bytes; norms count as F32).
   std::map<std::string, std::uint64_t> weight_bytes() const;

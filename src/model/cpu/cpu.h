@@ -71,6 +71,9 @@ struct Table {
   // softmax(q . K[0..len)) V for one query row of D values; `scores` holds len floats.
   void (*attend_one)(const float* q, const float* K, const float* V, std::int64_t len,
                      std::int64_t D, float* scores, float* o) = nullptr;
+  // The same over an F16 cache (K, V as IEEE half bits).
+  void (*attend_one_f16)(const float* q, const std::uint16_t* K, const std::uint16_t* V,
+                         std::int64_t len, std::int64_t D, float* scores, float* o) = nullptr;
   // Rows [n0, n1) of gate|up [., 2F] -> silu(gate) * up [., F].
   void (*swiglu_rows)(const float* gu, float* o, std::int64_t F, std::int64_t n0,
                       std::int64_t n1) = nullptr;

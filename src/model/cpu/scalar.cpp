@@ -41,12 +41,17 @@ void gemv_f32(const float* x, const float* w, const float* bias, float* y, std::
   gemm_f32(x, K, w, bias, y, 0, 0, 1, m0, m1, K, accumulate);
 }
 
-void attend_one(const float* q, const float* K, const float* V, std::int64_t len, std::int64_t D,
-                float* scores, float* o) {
+// K and V elements of the cache: F32, or F16 bits.
+inline float cache_value(float v) { return v; }
+inline float cache_value(std::uint16_t h) { return f16_to_f32(h); }
+
+template <class E>
+void attend(const float* q, const E* K, const E* V, std::int64_t len, std::int64_t D,
+            float* scores, float* o) {
   float mx = -std::numeric_limits<float>::infinity();
   for (std::int64_t j = 0; j < len; ++j) {
     float s = 0.0f;
-    for (std::int64_t d = 0; d < D; ++d) s += q[d] * K[j * D + d];
+    for (std::int64_t d = 0; d < D; ++d) s += q[d] * cache_value(K[j * D + d]);
     scores[j] = s;
     mx = std::max(mx, s);
   }
@@ -54,7 +59,7 @@ void attend_one(const float* q, const float* K, const float* V, std::int64_t len
   for (std::int64_t j = 0; j < len; ++j) sum += scores[j] = std::exp(scores[j] - mx);
   std::fill(o, o + D, 0.0f);
   for (std::int64_t j = 0; j < len; ++j)
-    for (std::int64_t d = 0; d < D; ++d) o[d] += scores[j] * V[j * D + d];
+    for (std::int64_t d = 0; d < D; ++d) o[d] += scores[j] * cache_value(V[j * D + d]);
   const float inv = 1.0f / sum;
   for (std::int64_t d = 0; d < D; ++d) o[d] *= inv;
 }
@@ -325,7 +330,8 @@ void fill_scalar(Table& t) {
   using ggml::Type;
   t.gemm_f32 = gemm_f32;
   t.gemv_f32 = gemv_f32;
-  t.attend_one = attend_one;
+  t.attend_one = attend<float>;
+  t.attend_one_f16 = attend<std::uint16_t>;
   t.swiglu_rows = swiglu_rows;
   t.quantize_rows = quantize_rows;
   t.gemm_tile16 = gemm_tile16;

@@ -116,35 +116,44 @@ void gemv_f32(const float* x, const float* w, const float* bias, float* y, std::
     micro<1, 1>(x, K, w + m * K, bias ? bias + m : nullptr, y + m, 1, K, accumulate);
 }
 
-void attend_one(const float* q, const float* K, const float* V, std::int64_t len, std::int64_t D,
+// Eight K or V elements of the cache, F32 or F16 (F16C widens them as they are loaded: an F16
+// cache halves the bytes attention reads, which at batch 8 and a few hundred positions is about
+// as much as the weights).
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const std::uint16_t* p) { return _mm256_cvtph_ps(load128(p)); }
+inline float cache_value(float v) { return v; }
+inline float cache_value(std::uint16_t h) { return _cvtsh_ss(h); }
+
+template <class E>
+void attend_one(const float* q, const E* K, const E* V, std::int64_t len, std::int64_t D,
                 float* scores, float* o) {
   const std::int64_t D8 = D / 8 * 8;
   // Scores q . k_j.
   std::int64_t j0 = 0;
   for (; j0 + 4 <= len; j0 += 4) {  // four keys at a time: independent FMA chains
-    const float* k = K + j0 * D;
+    const E* k = K + j0 * D;
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(),
            c3 = _mm256_setzero_ps();
     for (std::int64_t d = 0; d < D8; d += 8) {
       const __m256 qv = _mm256_loadu_ps(q + d);
-      c0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + d), c0);
-      c1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + D + d), c1);
-      c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 2 * D + d), c2);
-      c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + 3 * D + d), c3);
+      c0 = _mm256_fmadd_ps(qv, load8(k + d), c0);
+      c1 = _mm256_fmadd_ps(qv, load8(k + D + d), c1);
+      c2 = _mm256_fmadd_ps(qv, load8(k + 2 * D + d), c2);
+      c3 = _mm256_fmadd_ps(qv, load8(k + 3 * D + d), c3);
     }
     float s4[4] = {hsum(c0), hsum(c1), hsum(c2), hsum(c3)};
     for (int i = 0; i < 4; ++i) {
-      for (std::int64_t d = D8; d < D; ++d) s4[i] += q[d] * k[i * D + d];
+      for (std::int64_t d = D8; d < D; ++d) s4[i] += q[d] * cache_value(k[i * D + d]);
       scores[j0 + i] = s4[i];
     }
   }
   for (std::int64_t j = j0; j < len; ++j) {
-    const float* k = K + j * D;
+    const E* k = K + j * D;
     __m256 acc = _mm256_setzero_ps();
     for (std::int64_t d = 0; d < D8; d += 8)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(k + d), acc);
     float s = hsum(acc);
-    for (std::int64_t d = D8; d < D; ++d) s += q[d] * k[d];
+    for (std::int64_t d = D8; d < D; ++d) s += q[d] * cache_value(k[d]);
     scores[j] = s;
   }
   // Max, then exp(s - max) and its sum, eight at a time.
@@ -169,32 +178,32 @@ void attend_one(const float* q, const float* K, const float* V, std::int64_t len
     const std::int64_t nv = D / 8;
     for (std::int64_t i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (std::int64_t j = 0; j < len; ++j) {
-      const float* v = V + j * D;
+      const E* v = V + j * D;
       const __m256 p = _mm256_set1_ps(scores[j]);
       switch (nv) {  // fallthrough: the first nv lanes
         case 8:
-          acc[7] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 56), acc[7]);
+          acc[7] = _mm256_fmadd_ps(p, load8(v + 56), acc[7]);
           [[fallthrough]];
         case 7:
-          acc[6] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 48), acc[6]);
+          acc[6] = _mm256_fmadd_ps(p, load8(v + 48), acc[6]);
           [[fallthrough]];
         case 6:
-          acc[5] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 40), acc[5]);
+          acc[5] = _mm256_fmadd_ps(p, load8(v + 40), acc[5]);
           [[fallthrough]];
         case 5:
-          acc[4] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 32), acc[4]);
+          acc[4] = _mm256_fmadd_ps(p, load8(v + 32), acc[4]);
           [[fallthrough]];
         case 4:
-          acc[3] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), acc[3]);
+          acc[3] = _mm256_fmadd_ps(p, load8(v + 24), acc[3]);
           [[fallthrough]];
         case 3:
-          acc[2] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), acc[2]);
+          acc[2] = _mm256_fmadd_ps(p, load8(v + 16), acc[2]);
           [[fallthrough]];
         case 2:
-          acc[1] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), acc[1]);
+          acc[1] = _mm256_fmadd_ps(p, load8(v + 8), acc[1]);
           [[fallthrough]];
         case 1:
-          acc[0] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), acc[0]);
+          acc[0] = _mm256_fmadd_ps(p, load8(v), acc[0]);
           [[fallthrough]];
         default:
           break;
@@ -206,11 +215,11 @@ void attend_one(const float* q, const float* K, const float* V, std::int64_t len
   }
   std::fill(o, o + D, 0.0f);
   for (std::int64_t j = 0; j < len; ++j) {
-    const float* v = V + j * D;
+    const E* v = V + j * D;
     const __m256 p = _mm256_set1_ps(scores[j]);
     for (std::int64_t d = 0; d < D8; d += 8)
-      _mm256_storeu_ps(o + d, _mm256_fmadd_ps(p, _mm256_loadu_ps(v + d), _mm256_loadu_ps(o + d)));
-    for (std::int64_t d = D8; d < D; ++d) o[d] += scores[j] * v[d];
+      _mm256_storeu_ps(o + d, _mm256_fmadd_ps(p, load8(v + d), _mm256_loadu_ps(o + d)));
+    for (std::int64_t d = D8; d < D; ++d) o[d] += scores[j] * cache_value(v[d]);
   }
   const float inv = 1.0f / sum;
   for (std::int64_t d = 0; d < D; ++d) o[d] *= inv;
@@ -422,7 +431,8 @@ void fill_avx2(Table& t) {
   using ggml::Type;
   t.gemm_f32 = gemm_f32;
   t.gemv_f32 = gemv_f32;
-  t.attend_one = attend_one;
+  t.attend_one = attend_one<float>;
+  t.attend_one_f16 = attend_one<std::uint16_t>;
   t.swiglu_rows = swiglu_rows;
   t.quantize_rows = quantize_rows_x86;
   t.gemm_tile16 = gemm_tile16;
