@@ -144,8 +144,12 @@ TEST_F(LoopResume, FullDiskStopsWithTheFileNamedAndTheRunContinuesExactly) {
     }
     if (fs::exists(run / "round-1/stages.json")) {
       const auto done = nlohmann::json::parse(slurp(run / "round-1/stages.json"))["done"];
-      if (done.contains("phase1")) EXPECT_TRUE(fs::exists(run / "round-1/critique_revise.jsonl"));
-      if (done.contains("sft")) EXPECT_TRUE(fs::exists(run / "round-1/sft/final"));
+      if (done.contains("phase1")) {
+        EXPECT_TRUE(fs::exists(run / "round-1/critique_revise.jsonl"));
+      }
+      if (done.contains("sft")) {
+        EXPECT_TRUE(fs::exists(run / "round-1/sft/final"));
+      }
     }
     run_loop(options(name, "round-1/dpo"));
     for (const char* f :

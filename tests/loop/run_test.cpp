@@ -453,7 +453,9 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
                                     ", model: base, top_logprobs: 300, concurrency: 4}\n",
                                 "api.yaml")
                   .api;
-    if (api) EXPECT_EQ(c.api.top_logprobs, 300);
+    if (api) {
+      EXPECT_EQ(c.api.top_logprobs, 300);
+    }
     LoopOptions o;
     o.config = c;
     o.progress = false;
