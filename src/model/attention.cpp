@@ -21,8 +21,8 @@ void rope_qkv_to_cache(torch::Tensor& qkv, const RopeArgs& a, torch::Tensor& k_c
   float* sp = qkv.data_ptr<float>();
   // An F16 cache (KVCache's dtype) stores each rotated key and value rounded to half.
   const bool f16 = k_cache.scalar_type() == torch::kHalf;
-  TORCH_CHECK(v_cache.scalar_type() == k_cache.scalar_type() && (f16 || k_cache.scalar_type() ==
-                                                                          torch::kFloat32),
+  TORCH_CHECK(v_cache.scalar_type() == k_cache.scalar_type() &&
+                  (f16 || k_cache.scalar_type() == torch::kFloat32),
               "rope_qkv_to_cache: the cache must be F32 or F16");
   char* kc = static_cast<char*>(k_cache.data_ptr());
   char* vc = static_cast<char*>(v_cache.data_ptr());
@@ -83,33 +83,32 @@ torch::Tensor attend_cached(const torch::Tensor& qkv, const RopeArgs& a,
   for (std::int64_t n = 0; n < B * T; ++n) max_pos = std::max(max_pos, a.pos[n]);
   // One task per (row, key/value head): its G query heads read the same keys.
   const std::int64_t work = T * G * (max_pos + 1) * D;
-  parallel_chunks(B * Hkv, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work)),
-                  [&](std::int64_t begin, std::int64_t end) {
-                    std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
-                    for (std::int64_t task = begin; task < end; ++task) {
-                      const std::int64_t b = task / Hkv, hk = task % Hkv;
-                      const std::size_t off =
-                          el * static_cast<std::size_t>((a.slot_begin + b) * slot_stride +
-                                                        hk * head_stride);
-                      for (std::int64_t t = 0; t < T; ++t) {
-                        const std::int64_t n = b * T + t;
-                        for (std::int64_t g = 0; g < G; ++g) {
-                          const std::int64_t h = hk * G + g;
-                          const float* q = qp + n * W + h * D;
-                          float* o = op + n * H * D + h * D;
-                          if (f16)
-                            table.attend_one_f16(
-                                q, reinterpret_cast<const std::uint16_t*>(kc + off),
-                                reinterpret_cast<const std::uint16_t*>(vc + off), a.pos[n] + 1, D,
-                                scores.data(), o);
-                          else
-                            table.attend_one(q, reinterpret_cast<const float*>(kc + off),
-                                             reinterpret_cast<const float*>(vc + off),
-                                             a.pos[n] + 1, D, scores.data(), o);
-                        }
-                      }
-                    }
-                  });
+  parallel_chunks(
+      B * Hkv, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work)),
+      [&](std::int64_t begin, std::int64_t end) {
+        std::vector<float> scores(static_cast<std::size_t>(max_pos + 1));
+        for (std::int64_t task = begin; task < end; ++task) {
+          const std::int64_t b = task / Hkv, hk = task % Hkv;
+          const std::size_t off =
+              el * static_cast<std::size_t>((a.slot_begin + b) * slot_stride + hk * head_stride);
+          for (std::int64_t t = 0; t < T; ++t) {
+            const std::int64_t n = b * T + t;
+            for (std::int64_t g = 0; g < G; ++g) {
+              const std::int64_t h = hk * G + g;
+              const float* q = qp + n * W + h * D;
+              float* o = op + n * H * D + h * D;
+              if (f16)
+                table.attend_one_f16(q, reinterpret_cast<const std::uint16_t*>(kc + off),
+                                     reinterpret_cast<const std::uint16_t*>(vc + off), a.pos[n] + 1,
+                                     D, scores.data(), o);
+              else
+                table.attend_one(q, reinterpret_cast<const float*>(kc + off),
+                                 reinterpret_cast<const float*>(vc + off), a.pos[n] + 1, D,
+                                 scores.data(), o);
+            }
+          }
+        }
+      });
   return out;
 }
 

@@ -282,10 +282,16 @@ torch::Tensor LlamaModel::forward_hidden_cached_generic(const torch::Tensor& tok
       cache.v(l)[slot_begin + b].narrow(1, s0, T).copy_(v[b].transpose(0, 1));
     }
     // (An F16 cache, made for the fused path, is widened: the products below are in x's type.)
-    auto kc = cache.k(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0).to(
-        q.scalar_type());
-    auto vc = cache.v(l).narrow(0, slot_begin, B).narrow(2, 0, L).masked_fill(unwritten, 0.0).to(
-        q.scalar_type());
+    auto kc = cache.k(l)
+                  .narrow(0, slot_begin, B)
+                  .narrow(2, 0, L)
+                  .masked_fill(unwritten, 0.0)
+                  .to(q.scalar_type());
+    auto vc = cache.v(l)
+                  .narrow(0, slot_begin, B)
+                  .narrow(2, 0, L)
+                  .masked_fill(unwritten, 0.0)
+                  .to(q.scalar_type());
     // q [B,T,H,D] -> [B,Hkv,G*T,D]: query heads h*G..h*G+G-1 share key/value head h.
     auto qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
     auto scores = (torch::matmul(qg, kc.transpose(2, 3)) * scale).view({B, Hkv, G, T, L});

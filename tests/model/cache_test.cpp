@@ -178,7 +178,7 @@ TEST(ModelCache, PackedModelsCacheInF16AndDecodeAsTheyPrefill) {
   cai::KVCache f32(lm.config, 1, 16);
   auto h32 = lm.model->forward_hidden_cached(tokens, f32, 0, torch::tensor({0}, torch::kInt64));
   const double scale = full.abs().max().item<double>();
-  EXPECT_GT(max_diff(h32, full), 0.0);  // the half rounding is there
+  EXPECT_GT(max_diff(h32, full), 0.0);           // the half rounding is there
   EXPECT_LT(max_diff(h32, full), 3e-2 * scale);  // 1.5% on this random model
 }
 

