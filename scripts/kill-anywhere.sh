@@ -10,7 +10,8 @@
 # reward model and RLOO, each round evaluated (SFT, DPO and the reward model train `epochs`
 # passes: 33 steps at 3, past their checkpoint at step 25; RLOO 12 steps, a checkpoint every 5).
 # First an uninterrupted reference run (its time T sets the kill delays), then the killed run:
-# started, SIGKILLed after a random delay drawn from [0.05 s, 2 T / kills], started again, and so
+# started, SIGKILLed after a random delay drawn from S + [0.05 s, 2 (T - S) / kills], where S is
+# the start-up every attempt pays (timed by resuming a copy of the finished reference), started again, and so
 # on until `kills` kills have landed; then run to the end. Should a run finish before all its kills, the remaining kills go to a new run in
 # a fresh folder (every killed run is compared).
 #
@@ -107,8 +108,25 @@ t0=$(now)
 }
 t1=$(now)
 T=$(secs "$t0" "$t1")
-echo "kill-anywhere: reference run $T s"
-MAX_MS=$(awk -v t="$T" -v k="$KILLS" 'BEGIN { m = 2000 * t / k; if (m < 100) m = 100; printf "%d", m }')
+# What every attempt spends before it reaches a stage (loading the program, the config, the
+# world and the models, skipping what is done): a copy of the finished reference, resumed, does
+# only that. The kills are drawn after it, else with many kills of a short run every kill can
+# land in start-up and no stage is ever interrupted.
+cp -r "$DIR/reference" "$DIR/startup-probe"
+rm "$DIR/startup-probe/manifest.json"  # it names the reference's folder
+t0=$(now)
+"$CAI" loop -q --config "$CONFIG" --out "$DIR/startup-probe" >"$DIR/startup-probe.log" 2>&1 || {
+  cat "$DIR/startup-probe.log" >&2
+  echo "kill-anywhere: resuming the finished reference failed" >&2
+  exit 1
+}
+t1=$(now)
+S=$(secs "$t0" "$t1")
+rm -rf "$DIR/startup-probe"
+echo "kill-anywhere: reference run $T s, of which start-up $S s"
+START_MS=$(awk -v s="$S" 'BEGIN { printf "%d", 1000 * s }')
+MAX_MS=$(awk -v t="$T" -v s="$S" -v k="$KILLS" \
+  'BEGIN { m = 2000 * (t - s) / k; if (m < 100) m = 100; printf "%d", m }')
 
 # Normalised copies of the files that record timings (see the header).
 normalise() {
@@ -152,7 +170,7 @@ while [[ $landed -lt $KILLS ]]; do
   run=$DIR/killed-$runs
   while :; do
     attempt=$((attempt + 1))
-    delay_ms=$(( 50 + (RANDOM * 32768 + RANDOM) % MAX_MS ))
+    delay_ms=$(( START_MS + 50 + (RANDOM * 32768 + RANDOM) % MAX_MS ))
     "$CAI" loop --config "$CONFIG" --out "$run" >"$run.attempt-$attempt.log" 2>&1 &
     pid=$!
     sleep "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
