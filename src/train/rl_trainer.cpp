@@ -158,6 +158,11 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
             "rl: a LoRA adapter is attached; RL trains all weights (merge the adapter first)");
   CAI_CHECK(!prompts.empty(), "rl: no prompts");
   CAI_CHECK(static_cast<bool>(reward), "rl: no reward function");
+  // The global generator from this run's seed. RL draws its samples and minibatches from
+  // streams of its own, but the generator's state goes into every checkpoint: left as the
+  // process's earlier stages left it, a run resumed in a fresh process saved other bytes than
+  // an uninterrupted one.
+  torch::manual_seed(o.seed);
   LlamaModel& model = *policy.model;
   const ModelConfig& cfg = model.config();
   std::int64_t longest = 0;
