@@ -99,29 +99,29 @@ rl:
 eval: {max_tokens: 8, task_limit: 2, critiques: false}
 EOF
 
-# The reference: uninterrupted.
-t0=$(now)
-"$CAI" loop -q --config "$CONFIG" --out "$DIR/reference" >"$DIR/reference.log" 2>&1 || {
-  cat "$DIR/reference.log" >&2
-  echo "kill-anywhere: the reference run failed" >&2
-  exit 1
+# Runs `cai loop` to the end in folder $1 (log $2) and prints its seconds; stops the script
+# with the log when it fails ($3 names the run).
+timed_loop() {
+  local t0 t1
+  t0=$(now)
+  "$CAI" loop -q --config "$CONFIG" --out "$1" >"$2" 2>&1 || {
+    cat "$2" >&2
+    echo "kill-anywhere: $3 failed" >&2
+    exit 1
+  }
+  t1=$(now)
+  secs "$t0" "$t1"
 }
-t1=$(now)
-T=$(secs "$t0" "$t1")
+
+# The reference: uninterrupted.
+T=$(timed_loop "$DIR/reference" "$DIR/reference.log" "the reference run")
 # What every attempt spends before it reaches a stage (loading the program, the config, the
 # world and the models, skipping what is done): a copy of the finished reference, resumed, does
 # only that. The kills are drawn after it, else with many kills of a short run every kill can
 # land in start-up and no stage is ever interrupted.
 cp -r "$DIR/reference" "$DIR/startup-probe"
 rm "$DIR/startup-probe/manifest.json"  # it names the reference's folder
-t0=$(now)
-"$CAI" loop -q --config "$CONFIG" --out "$DIR/startup-probe" >"$DIR/startup-probe.log" 2>&1 || {
-  cat "$DIR/startup-probe.log" >&2
-  echo "kill-anywhere: resuming the finished reference failed" >&2
-  exit 1
-}
-t1=$(now)
-S=$(secs "$t0" "$t1")
+S=$(timed_loop "$DIR/startup-probe" "$DIR/startup-probe.log" "resuming the finished reference")
 rm -rf "$DIR/startup-probe"
 echo "kill-anywhere: reference run $T s, of which start-up $S s"
 START_MS=$(awk -v s="$S" 'BEGIN { printf "%d", 1000 * s }')
