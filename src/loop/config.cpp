@@ -589,12 +589,11 @@ nlohmann::json LoopConfig::to_json() const {
         {"recovery_examples", sft.recovery_examples},
         {"chat_template", sft.chat_template},
         {"lora", lora_json(sft.lora)},
-        {"token_constraint",
-         {{"enabled", sft.token_constraint.enabled},
-          {"beta", sft.token_constraint.beta},
-          {"first_token_bias", sft.token_constraint.first_token_bias},
-          {"bias", sft.token_constraint.bias},
-          {"bias_length", sft.token_constraint.bias_length}}},
+        {"token_constraint", [&] {
+           auto t = sft.token_constraint.to_json();
+           t["enabled"] = sft.token_constraint.enabled;
+           return t;
+         }()},
         {"ref_model", sft.ref_model}}},
       {"dpo",
        {{"enabled", dpo.enabled},

@@ -92,10 +92,7 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
   if (tc.enabled) {
     o.constrain = true;
     o.ref_model = stage_reference(c.sft.ref_model, c);
-    o.constraint.beta = tc.beta;
-    o.constraint.first_token_bias = tc.first_token_bias;
-    o.constraint.bias = tc.bias;
-    o.constraint.bias_length = tc.bias_length;
+    o.constraint = tc;
   }
   return o;
 }

@@ -51,6 +51,8 @@
 #include <string>
 #include <vector>
 
+#include "cai/train/token_constraint_options.h"
+
 namespace cai::loop {
 
 // An OpenAI-compatible server serving the base model (backend/factory.h HttpBackendOptions).
@@ -126,14 +128,10 @@ struct LoraConfig {
 
 // Token-wise constrained SFT (Qi et al. 2024; `cai train sft --token-constraint`, see
 // include/cai/train/token_constraint.h): each target token is held near sft.ref_model, most
-// strongly on a response's first tokens, where a shallow alignment lives. The defaults are the
-// paper's (and train::TokenConstraintOptions').
-struct TokenConstraintConfig {
+// strongly on a response's first tokens, where a shallow alignment lives. The settings and
+// their defaults are the train library's.
+struct TokenConstraintConfig : train::TokenConstraintOptions {
   bool enabled = false;
-  double beta = 0.1;              // beta_t after the first bias_length tokens
-  double first_token_bias = 5.0;  // beta_1 = beta * first_token_bias
-  double bias = 20.0;             // beta_t = beta * bias for 2 <= t <= bias_length
-  std::int64_t bias_length = 5;   // tokens with a biased beta (0: beta everywhere)
 };
 
 struct SftConfig {

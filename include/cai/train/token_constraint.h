@@ -33,21 +33,13 @@
 #include <vector>
 
 #include "cai/train/data.h"
+#include "cai/train/token_constraint_options.h"
 
 namespace cai {
 struct LoadedModel;
 }
 
 namespace cai::train {
-
-struct TokenConstraintOptions {
-  double beta = 0.1;              // beta_t after the first bias_length tokens
-  double first_token_bias = 5.0;  // beta_1 = beta * first_token_bias
-  double bias = 20.0;             // beta_t = beta * bias for 2 <= t <= bias_length
-  std::int64_t bias_length = 5;   // tokens with a biased beta (0: beta everywhere)
-  void validate() const;          // throws cai::Error naming the field
-  nlohmann::json to_json() const;
-};
 
 // beta_1 .. beta_n for a response of n tokens.
 std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& opts);
