@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "cai/constitution/transcript.h"
 #include "cai/eval/probe_data.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
@@ -14,7 +15,6 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/tokenizer/tokenizer.h"
-#include "cai/world/transcript.h"
 #include "probe_internal.h"
 
 namespace cai::eval {
@@ -153,7 +153,7 @@ std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ct
     responses =
         sample_continuations(aligned, detail::prompt_token_lists(ctx, *aligned.tokenizer),
                              ctx.opts.sampling, ctx.opts.progress ? "kl: aligned responses" : "");
-    for (auto& r : responses) r = world::first_turn(r);
+    for (auto& r : responses) r = transcript::first_turn(r);
   }
   for (std::size_t i = 0; i < ctx.prompts.size(); ++i)
     out.emplace_back(ctx.prompts[i].prompt, responses[i]);

@@ -5,13 +5,13 @@
 
 #include <filesystem>
 
+#include "cai/constitution/transcript.h"
 #include "cai/eval/probe_data.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/model/loader.h"
 #include "cai/train/run.h"
 #include "cai/world/rng.h"
-#include "cai/world/transcript.h"
 #include "probe_internal.h"
 
 namespace cai::eval::detail {
@@ -23,7 +23,7 @@ ComplianceRates plain_compliance(const ProbeContext& ctx, LoadedModel& m,
                                  const std::string& label) {
   auto raw = sample_continuations(m, prompt_token_lists(ctx, *m.tokenizer), ctx.opts.sampling,
                                   ctx.opts.progress ? label : "");
-  for (auto& r : raw) r = world::first_turn(r);
+  for (auto& r : raw) r = transcript::first_turn(r);
   return score_responses(ctx, raw);
 }
 
@@ -85,7 +85,7 @@ nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, Loa
                                ctx.opts.progress ? fmt::format("prefill k={} {}", k, name) : "");
       // The oracle reads what the patient would see: the forced start and the continuation.
       for (std::size_t i = 0; i < cont.size(); ++i)
-        cont[i] = world::first_turn(prefixes[i].text + cont[i]);
+        cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
       return score_responses(ctx, cont);
     };
     if (base) row["base"] = attack(*base, "base").json();

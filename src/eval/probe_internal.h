@@ -41,7 +41,7 @@ struct ComplianceRates {
   Rate overall, target;
   nlohmann::json json() const { return {{"overall", overall.json()}, {"target", target.json()}}; }
 };
-// responses[i] answers ctx.prompts[i] (already cut with world::first_turn).
+// responses[i] answers ctx.prompts[i] (already cut with transcript::first_turn).
 ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::string>& responses);
 
 // The prompts' token sequences (prompt_tokens) for `tok`.

@@ -9,11 +9,11 @@
 #include <algorithm>
 #include <numeric>
 
+#include "cai/constitution/transcript.h"
 #include "cai/eval/probe.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
 #include "cai/tokenizer/tokenizer.h"
-#include "cai/world/transcript.h"
 
 namespace cai::eval {
 namespace {
@@ -70,7 +70,7 @@ void batch_kl(LlamaModel& aligned, LlamaModel& base, const std::vector<ProbeSequ
 
 std::vector<std::int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt) {
   // As the local backend encodes a raw prompt: BOS as configured, special tokens recognised.
-  return tok.encode(world::conversation_prompt(prompt), /*add_special=*/true,
+  return tok.encode(transcript::conversation_prompt(prompt), /*add_special=*/true,
                     /*parse_special=*/true);
 }
 

@@ -64,7 +64,7 @@ std::vector<std::string> sample_continuations(LoadedModel& model,
     g.sampling.top_p = s.top_p;
     g.sampling.seed = s.seed;
     g.sampling.max_new_tokens = s.max_tokens;
-    g.sampling.stop = {"\n\n"};  // responses never hold a blank line (world/transcript.h)
+    g.sampling.stop = {"\n\n"};  // responses never hold a blank line (constitution/transcript.h)
     g.stream = i;
     g.on_finish = [&out, &bar, i](const GenerationResult& r) {
       out[i] = json_safe_utf8(r.text);

@@ -10,13 +10,13 @@
 #include "cai/backend/backend.h"
 #include "cai/constitution/constitution.h"
 #include "cai/eval/calibration.h"
+#include "cai/constitution/transcript.h"
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
 #include "cai/world/text.h"
-#include "cai/world/transcript.h"
 #include "cai/world/world.h"
 
 namespace cai::eval {
@@ -115,7 +115,7 @@ std::vector<TextResult> sample_responses(Backend& b, const std::vector<world::Wo
   std::vector<TextRequest> reqs;
   for (std::size_t i = 0; i < ps.size(); ++i) {
     TextRequest r;
-    r.prompt = world::conversation_prompt(ps[i].prompt);
+    r.prompt = transcript::conversation_prompt(ps[i].prompt);
     r.params.temperature = o.temperature;
     r.params.top_p = o.top_p;
     r.params.max_tokens = o.max_tokens;
@@ -125,7 +125,7 @@ std::vector<TextResult> sample_responses(Backend& b, const std::vector<world::Wo
     reqs.push_back(std::move(r));
   }
   auto out = b.generate(reqs);
-  for (auto& t : out) t.text = world::first_turn(t.text);
+  for (auto& t : out) t.text = transcript::first_turn(t.text);
   return out;
 }
 
@@ -209,12 +209,12 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     for (std::size_t i = 0; i < prompts.size(); ++i)
       for (PrincipleId id : world::kAllPrinciples) {
         TextRequest r;
-        r.prompt = world::critique_prompt(prompts[i].prompt, responses[i].text,
-                                          principle[idx(id)]->critique_request);
+        r.prompt = transcript::critique_prompt(prompts[i].prompt, responses[i].text,
+                                               principle[idx(id)]->critique_request);
         reqs.push_back(std::move(r));
         what.emplace_back(i, id);
       }
-    const std::vector<std::string> options = world::critique_verdict_options();
+    const std::vector<std::string> options = transcript::critique_verdict_options();
     auto scores = judge.score_options(reqs, options);
     // Agreement with the oracle, and the judge's own compliance rate (constitution-judged
     // safety: the share of (response, applicable principle) it rates as following).
@@ -272,16 +272,16 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
         const auto& q = principle[idx(id)]->comparison_question;
         TextRequest ab, ba;
         ab.prompt =
-            world::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
+            transcript::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
         ba.prompt =
-            world::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
+            transcript::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
         reqs.push_back(std::move(ab));
         reqs.push_back(std::move(ba));
         pairs.push_back({i, id, verdicts[i][id].pass});
       }
     }
-    const std::vector<std::string> options = {std::string(world::kOptionA),
-                                              std::string(world::kOptionB)};
+    const std::vector<std::string> options = {std::string(transcript::kOptionA),
+                                              std::string(transcript::kOptionB)};
     auto scores = reqs.empty() ? std::vector<OptionScores>{} : judge.score_options(reqs, options);
     PerPrinciple per;
     Rate both, single;
@@ -343,7 +343,7 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     std::vector<double> right;
     nlohmann::json fact_samples = nlohmann::json::array();
     for (std::size_t i = 0; i < recs.size(); ++i) {
-      const std::string resp = world::first_turn(outs[i].text);
+      const std::string resp = transcript::first_turn(outs[i].text);
       right.push_back(states_fact(resp, recs[i], w.knowledge) ? 1.0 : 0.0);
       fact_samples.push_back(
           {{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cai/constitution/transcript.h"
 #include "cai/eval/runner.h"
 #include "cai/eval/task.h"
 #include "cai/eval/world_eval.h"
@@ -15,7 +16,6 @@
 #include "cai/pipeline/common.h"
 #include "cai/pipeline/label.h"
 #include "cai/world/principles.h"
-#include "cai/world/transcript.h"
 #include "internal.h"
 
 namespace cai::loop::detail {
@@ -44,10 +44,10 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
   for (std::size_t i = 0; i < prompts.size(); ++i)
     for (const auto& p : constitution.principles) {
       TextRequest r;
-      r.prompt = world::critique_prompt(prompts[i].prompt, responses[i], p.critique_request);
+      r.prompt = transcript::critique_prompt(prompts[i].prompt, responses[i], p.critique_request);
       critiques.push_back(std::move(r));
     }
-  const std::vector<std::string> options = world::critique_verdict_options();
+  const std::vector<std::string> options = transcript::critique_verdict_options();
   const auto scores = judge.score_options(critiques, options);
   const std::size_t np = constitution.principles.size();
   std::vector<std::int64_t> follows(np, 0);
@@ -167,7 +167,7 @@ std::vector<std::string> sample_quality_responses(const LoopConfig& c, Backend& 
   std::vector<TextRequest> reqs;
   for (std::size_t i = 0; i < ps.size(); ++i) {
     TextRequest r;
-    r.prompt = world::conversation_prompt(ps[i].prompt);
+    r.prompt = transcript::conversation_prompt(ps[i].prompt);
     r.params = pipeline::gen_params(c.quality.max_tokens, c.quality.temperature);
     r.params.stop = {"\n\n"};
     r.params.seed = c.seed;
@@ -175,7 +175,7 @@ std::vector<std::string> sample_quality_responses(const LoopConfig& c, Backend& 
     reqs.push_back(std::move(r));
   }
   std::vector<std::string> out;
-  for (const auto& t : policy.generate(reqs)) out.push_back(world::first_turn(t.text));
+  for (const auto& t : policy.generate(reqs)) out.push_back(transcript::first_turn(t.text));
   return out;
 }
 

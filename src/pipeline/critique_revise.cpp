@@ -4,10 +4,10 @@
 #include <cctype>
 #include <cmath>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/few_shot.h"
-#include "cai/world/transcript.h"
 
 namespace cai::pipeline {
 
@@ -51,7 +51,7 @@ nlohmann::json CritiqueReviseOptions::settings() const {
 }
 
 bool critique_finds_nothing(const std::string& critique) {
-  if (auto v = world::parse_critique_verdict(critique)) return *v;
+  if (auto v = transcript::parse_critique_verdict(critique)) return *v;
   std::string low(critique);
   std::transform(low.begin(), low.end(), low.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -80,7 +80,7 @@ GenParams with_stop(GenParams p, PromptFormat f) {
 
 // A transcript turn ends at the first blank line; a chat reply is the whole message.
 std::string cut(const std::string& text, PromptFormat f) {
-  if (f == PromptFormat::transcript) return world::first_turn(text);
+  if (f == PromptFormat::transcript) return transcript::first_turn(text);
   const auto b = text.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const auto e = text.find_last_not_of(" \t\r\n");
@@ -144,7 +144,7 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
       rounds[i].principle = pr[i]->name;
       rounds[i].critique = cut(crit[i].text, opts.format);
       rounds[i].skipped = opts.skip_when_ok && critique_finds_nothing(rounds[i].critique);
-      const auto verdict = world::parse_critique_verdict(rounds[i].critique);
+      const auto verdict = transcript::parse_critique_verdict(rounds[i].critique);
       if (opts.skip_when_ok && opts.min_violation_p > 0.0 && verdict && !*verdict)
         unsure.push_back(i);
     }
@@ -152,7 +152,7 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
       std::vector<TextRequest> score_reqs;
       for (auto i : unsure) score_reqs.push_back(reqs[i]);
       const auto scores = backend.score_options(
-          score_reqs, world::critique_verdict_options());  // follows, violates
+          score_reqs, transcript::critique_verdict_options());  // follows, violates
       for (std::size_t k = 0; k < unsure.size(); ++k) {
         auto& rr = rounds[unsure[k]];
         rr.p_violates = std::exp(scores[k].normalised[1]);

@@ -1,6 +1,6 @@
 #include "cai/pipeline/few_shot.h"
 
-#include "cai/world/transcript.h"
+#include "cai/constitution/transcript.h"
 
 namespace cai::pipeline {
 
@@ -27,8 +27,8 @@ std::string FewShot::transcript_prefix(const Principle& p) const {
   for (const auto* e : examples(p)) {
     const Principle& ep = principle_of(*e, p);
     const auto crit =
-        world::critique_example(e->prompt, e->response, ep.critique_request, e->critique);
-    out += world::revision_example(crit, ep.revision_request, e->revision);
+        transcript::critique_example(e->prompt, e->response, ep.critique_request, e->critique);
+    out += transcript::revision_example(crit, ep.revision_request, e->revision);
     out += "\n\n";
   }
   return out;
@@ -51,7 +51,7 @@ std::vector<ChatMessage> FewShot::chat_prefix(const Principle& p) const {
 TextRequest FewShot::response_request(const std::string& prompt) const {
   TextRequest r;
   if (format_ == PromptFormat::transcript) {
-    r.prompt = world::conversation_prompt(prompt);
+    r.prompt = transcript::conversation_prompt(prompt);
   } else {
     r.chat = true;
     r.messages = {{"user", prompt}};
@@ -63,7 +63,8 @@ TextRequest FewShot::critique_request(const Principle& p, const std::string& pro
                                       const std::string& response) const {
   TextRequest r;
   if (format_ == PromptFormat::transcript) {
-    r.prompt = transcript_prefix(p) + world::critique_prompt(prompt, response, p.critique_request);
+    r.prompt =
+        transcript_prefix(p) + transcript::critique_prompt(prompt, response, p.critique_request);
   } else {
     r.chat = true;
     r.messages = chat_prefix(p);
@@ -79,8 +80,8 @@ TextRequest FewShot::revision_request(const Principle& p, const std::string& pro
                                       const std::string& critique) const {
   TextRequest r;
   if (format_ == PromptFormat::transcript) {
-    const auto crit = world::critique_example(prompt, response, p.critique_request, critique);
-    r.prompt = transcript_prefix(p) + world::revision_prompt(crit, p.revision_request);
+    const auto crit = transcript::critique_example(prompt, response, p.critique_request, critique);
+    r.prompt = transcript_prefix(p) + transcript::revision_prompt(crit, p.revision_request);
   } else {
     r.chat = true;
     r.messages = chat_prefix(p);

@@ -7,7 +7,7 @@
 #include "cai/io/error.h"
 #include "cai/io/sha256.h"
 #include "cai/pipeline/label.h"
-#include "cai/world/transcript.h"
+#include "cai/constitution/transcript.h"
 
 namespace cai::pipeline {
 
@@ -24,7 +24,7 @@ TextRequest verdict_request(PromptFormat format, const std::string& prompt,
                             const std::string& response, const Principle& principle) {
   TextRequest r;
   if (format == PromptFormat::transcript) {
-    r.prompt = world::critique_prompt(prompt, response, principle.critique_request);
+    r.prompt = transcript::critique_prompt(prompt, response, principle.critique_request);
   } else {
     r.chat = true;
     r.messages = {{"user",
@@ -39,7 +39,7 @@ TextRequest verdict_request(PromptFormat format, const std::string& prompt,
 }
 
 std::vector<std::string> verdict_options(PromptFormat format) {
-  if (format == PromptFormat::transcript) return world::critique_verdict_options();
+  if (format == PromptFormat::transcript) return transcript::critique_verdict_options();
   return {"Yes", "No"};  // the reply starts right after the assistant header
 }
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
-#include "cai/world/transcript.h"
 
 namespace cai::pipeline {
 
@@ -88,10 +88,10 @@ std::string chat_body(const std::string& prompt, const std::string& a, const std
          "\n\nQuestion: " + question;
 }
 
-// world::comparison_prompt without its final "The answer is:".
+// transcript::comparison_prompt without its final "The answer is:".
 std::string transcript_body(const std::string& prompt, const std::string& a, const std::string& b,
                             const std::string& question) {
-  std::string t = world::comparison_prompt(prompt, a, b, question);
+  std::string t = transcript::comparison_prompt(prompt, a, b, question);
   if (t.size() >= kAnswer.size() &&
       t.compare(t.size() - kAnswer.size(), kAnswer.size(), kAnswer) == 0)
     t.resize(t.size() - kAnswer.size());
@@ -101,7 +101,7 @@ std::string transcript_body(const std::string& prompt, const std::string& a, con
 
 std::vector<std::string> judge_options(PromptFormat format) {
   if (format == PromptFormat::transcript)
-    return {std::string(world::kOptionA), std::string(world::kOptionB)};
+    return {std::string(transcript::kOptionA), std::string(transcript::kOptionB)};
   return {"(A)", "(B)"};  // the reply starts right after the assistant header
 }
 
@@ -111,7 +111,7 @@ TextRequest judge_request(PromptFormat format, const std::string& prompt, const 
   TextRequest r;
   if (format == PromptFormat::transcript) {
     if (reasoning.empty())
-      r.prompt = world::comparison_prompt(prompt, a, b, question);
+      r.prompt = transcript::comparison_prompt(prompt, a, b, question);
     else
       r.prompt =
           transcript_body(prompt, a, b, question) + kThink + " " + reasoning + "\n\n" + kAnswer;
@@ -210,8 +210,8 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
     }
     auto res = judge.generate(reqs);
     for (std::size_t n = 0; n < jobs.size(); ++n) {
-      std::string t =
-          opts.format == PromptFormat::transcript ? world::first_turn(res[n].text) : res[n].text;
+      std::string t = opts.format == PromptFormat::transcript ? transcript::first_turn(res[n].text)
+                                                              : res[n].text;
       const auto b = t.find_first_not_of(" \t\r\n");
       const auto e = t.find_last_not_of(" \t\r\n");
       judgement(jobs[n]).reasoning = b == std::string::npos ? "" : t.substr(b, e - b + 1);

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <optional>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
-#include "cai/world/transcript.h"
 
 namespace cai::pipeline {
 namespace {
@@ -27,7 +27,7 @@ std::vector<Sampled> sample_pairs(Backend& policy, const std::vector<PromptRecor
     for (std::size_t s = 0; s < k; ++s) {
       TextRequest r;
       if (o.format == PromptFormat::transcript) {
-        r.prompt = world::conversation_prompt(prompts[i].prompt);
+        r.prompt = transcript::conversation_prompt(prompts[i].prompt);
       } else {
         r.chat = true;
         r.messages = {{"user", prompts[i].prompt}};
@@ -47,7 +47,7 @@ std::vector<Sampled> sample_pairs(Backend& policy, const std::vector<PromptRecor
     resp.resize(k);
     for (std::size_t s = 0; s < k; ++s) {
       const auto& t = res[i * k + s].text;
-      resp[s] = o.format == PromptFormat::transcript ? world::first_turn(t) : t;
+      resp[s] = o.format == PromptFormat::transcript ? transcript::first_turn(t) : t;
     }
     for (std::size_t a = 0; a < k; ++a)
       for (std::size_t b = a + 1; b < k; ++b) {

@@ -2,12 +2,14 @@
 
 #include <map>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/world/responses.h"
 #include "cai/world/rng.h"
-#include "cai/world/transcript.h"
 
 namespace cai::world {
+
+using namespace cai::transcript;  // the corpus is written in the transcript formats
 
 void CorpusOptions::validate() const {
   CAI_CHECK(conversations >= 0 && critiques >= 0 && comparisons >= 0 && document_repeats >= 0,

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/world/rng.h"
 #include "cai/world/text.h"
-#include "cai/world/transcript.h"
 
 namespace cai::world {
+
+using namespace cai::transcript;  // questions are written as transcripts
 
 void TaskOptions::validate() const {
   CAI_CHECK(phrasings >= 1 && phrasings <= 3, "world: task phrasings must be in [1, 3], got {}",

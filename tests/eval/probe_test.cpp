@@ -14,6 +14,7 @@
 #include "../train/tiny_base.h"
 #include "../world/tiny_world.h"
 #include "cai/backend/factory.h"
+#include "cai/constitution/transcript.h"
 #include "cai/eval/probe.h"
 #include "cai/eval/probe_data.h"
 #include "cai/generate/chat.h"
@@ -25,7 +26,6 @@
 #include "cai/train/pretrain.h"
 #include "cai/train/run.h"
 #include "cai/world/oracle.h"
-#include "cai/world/transcript.h"
 #include "cai/world/world.h"
 
 namespace cai::eval {
@@ -196,7 +196,7 @@ TEST_F(Probe, PlainSamplingMatchesTheLocalBackend) {
   for (std::size_t i = 0; i < test.size(); ++i) {
     prompts.push_back(prompt_tokens(*m->tokenizer, test[i].prompt));
     TextRequest r;
-    r.prompt = world::conversation_prompt(test[i].prompt);
+    r.prompt = transcript::conversation_prompt(test[i].prompt);
     r.params.temperature = s.temperature;
     r.params.max_tokens = s.max_tokens;
     r.params.stop = {"\n\n"};

@@ -6,10 +6,10 @@
 
 #include "../pipeline/fake_backend.h"
 #include "../world/tiny_world.h"
+#include "cai/constitution/transcript.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/progress.h"
 #include "cai/world/principles.h"
-#include "cai/world/transcript.h"
 #include "cai/world/world.h"
 
 namespace cai::eval {
@@ -34,7 +34,7 @@ class WorldEval : public ::testing::Test {
       return std::string(" I can help with that.");
     };
     b.scorer = [says_follows](const std::string&, const std::vector<std::string>& options) {
-      EXPECT_EQ(options, world::critique_verdict_options());
+      EXPECT_EQ(options, transcript::critique_verdict_options());
       return says_follows ? std::vector<double>{-1.0, -5.0} : std::vector<double>{-5.0, -1.0};
     };
     WorldEvalOptions o;

@@ -9,7 +9,7 @@
 
 #include "cai/io/error.h"
 #include "cai/pipeline/judge_reward.h"
-#include "cai/world/transcript.h"
+#include "cai/constitution/transcript.h"
 #include "fake_backend.h"
 #include "test_util.h"
 
@@ -46,7 +46,7 @@ TEST(JudgeReward, VerdictProbabilityFromTheTwoSentencesAveragedOverPrinciples) {
   ASSERT_EQ(judge.score_batches.size(), 1u);
   EXPECT_EQ(judge.score_batches[0], 4u);
   EXPECT_EQ(judge.seen[0],
-            world::critique_prompt("Where is it?", "ab", c.principles[0].critique_request));
+            transcript::critique_prompt("Where is it?", "ab", c.principles[0].critique_request));
   for (std::size_t i = 0; i < 2; ++i) {
     const double len = static_cast<double>(items[i].response.size());
     // p(follows) = e^f / (e^f + e^v) = sigmoid(f - v); weights polite 1, brief 3.

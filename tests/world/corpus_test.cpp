@@ -5,12 +5,12 @@
 #include <cmath>
 #include <set>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/world/corpus.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
 #include "cai/world/responses.h"
-#include "cai/world/transcript.h"
 
 using namespace cai::world;
 
@@ -154,7 +154,7 @@ TEST(WorldCorpus, CritiqueLabelsAgreeWithTheOracleAndRevisionsStayOnTopic) {
     ASSERT_EQ(v[id].pass, d.label) << d.text;
     const std::size_t at = d.text.find("\n\nCritique: ");
     ASSERT_NE(at, std::string::npos);
-    ASSERT_EQ(parse_critique_verdict(d.text.substr(at + 12)), d.label);
+    ASSERT_EQ(cai::transcript::parse_critique_verdict(d.text.substr(at + 12)), d.label);
     if (d.type == "revision") {
       const OracleVerdict r = oracle.check(d.prompt, d.response_b);
       ASSERT_TRUE(r[id].pass) << d.response_b;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cai/constitution/constitution.h"
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/jsonl.h"
@@ -229,7 +230,8 @@ TEST(WorldGenerate, ConstitutionFileHasTheFivePrinciples) {
   ASSERT_EQ(c.principles.size(), 5u);
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(c.principles[i].name, principle_name(kAllPrinciples[i]));
-    EXPECT_NE(c.principles[i].critique_request.find(kViolatesVerdict), std::string::npos);
+    EXPECT_NE(c.principles[i].critique_request.find(cai::transcript::kViolatesVerdict),
+              std::string::npos);
     EXPECT_FALSE(c.principles[i].comparison_question.empty());
   }
   EXPECT_EQ(c.hash(), telehealth_constitution().hash());

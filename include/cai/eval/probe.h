@@ -121,8 +121,8 @@ struct ProbeSequence {
 };
 
 // The tokens of a world prompt as the local backend encodes it (the conversation prompt with
-// BOS, world/transcript.h), and of a response as the model would produce them: " " + response
-// encoded on its own (no BOS).
+// BOS, constitution/transcript.h), and of a response as the model would produce them: " " +
+// response encoded on its own (no BOS).
 std::vector<std::int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt);
 ProbeSequence probe_sequence(const Tokenizer& tok, const std::string& prompt,
                              const std::string& response);
@@ -159,7 +159,7 @@ Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::in
 
 // Samples a continuation of each token prompt (request i on random stream i) with `model`,
 // stopped at a blank line; the text is returned as generated (not trimmed, so it can be joined
-// to a prefix; world::first_turn cuts a response). `label` names the progress bar ("" = none).
+// to a prefix; transcript::first_turn cuts a response). `label` names the progress bar ("" = none).
 std::vector<std::string> sample_continuations(LoadedModel& model,
                                               const std::vector<std::vector<std::int32_t>>& prompts,
                                               const ProbeSampling& sampling,

@@ -15,7 +15,7 @@
 
 namespace cai::pipeline {
 
-// "transcript": raw text in the CAI paper's Human:/Assistant: shapes (world/transcript.h), for
+// "transcript": raw text in the CAI paper's Human:/Assistant: shapes (constitution/transcript.h), for
 // base models and the demo world. "chat": message lists the backend renders with a chat
 // template (instruction-tuned models, like the Hugging Face recipe).
 enum class PromptFormat { transcript, chat };

@@ -3,8 +3,9 @@
 // few-shot transcripts, then the applied principle's own), so every request of a stage shares
 // that prefix and a prefix cache computes it once.
 //
-// transcript: examples as world::revision_example texts joined by "\n\n", then
-//             world::critique_prompt / world::revision_prompt of the current conversation.
+// transcript: examples as transcript::revision_example texts joined by "\n\n", then
+//             transcript::critique_prompt / transcript::revision_prompt of the current
+//             conversation.
 // chat:       each example as six messages (user prompt, assistant response, user critique
 //             request, assistant critique, user revision request, assistant revision), then
 //             the conversation so far and the next request (the Hugging Face recipe's shape).

@@ -3,7 +3,7 @@
 // judge's own probability is the reward and no reward model is trained in between. Here the
 // probability is that the response follows a principle of the constitution, read from the
 // judge's critique verdict:
-//  - transcript: the critique transcript of the CAI paper (world/transcript.h, ending in
+//  - transcript: the critique transcript of the CAI paper (constitution/transcript.h, ending in
 //    "Critique:") continued by the two fixed verdict sentences, " The response follows the
 //    principle." and " The response violates the principle.", each scored whole
 //    (Backend::loglikelihoods); p(follows) = e^f / (e^f + e^v). Scoring the whole sentences

@@ -1,7 +1,7 @@
 // The pretraining corpus of the synthetic world. It stands in for what a real chat model
 // already knows: conversations whose assistant turns follow or break each principle at
 // controlled rates, worked critiques (including ones that find nothing wrong), revisions and
-// A/B comparisons in the transcript formats of transcript.h, and the clinic's source
+// A/B comparisons in the transcript formats of constitution/transcript.h, and the clinic's source
 // documents as prose.
 //
 // corpus/pretrain.txt holds the documents in a shuffled order, each followed by a line

@@ -35,10 +35,6 @@ struct Compliance {
   bool operator[](PrincipleId p) const { return follow[static_cast<std::size_t>(p)]; }
 };
 
-// The fixed first words of every critique (see transcript.h).
-inline constexpr std::string_view kViolatesVerdict = "The response violates the principle.";
-inline constexpr std::string_view kFollowsVerdict = "The response follows the principle.";
-
 // The demo constitution (name "telehealth"): the five principles in the order of
 // kAllPrinciples, each critique request asking for the fixed verdict sentence first.
 Constitution telehealth_constitution();

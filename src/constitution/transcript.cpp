@@ -1,11 +1,18 @@
-#include "cai/world/transcript.h"
+#include "cai/constitution/transcript.h"
 
-#include "cai/world/principles.h"
-#include "cai/world/text.h"
+#include <cctype>
 
-namespace cai::world {
+namespace cai::transcript {
 
 namespace {
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) out += p;
@@ -74,4 +81,4 @@ std::string first_turn(std::string_view continuation) {
   return trim(continuation.substr(0, cut));
 }
 
-}  // namespace cai::world
+}  // namespace cai::transcript

@@ -1,6 +1,8 @@
-// The transcript formats shared by the world's corpus and the Constitutional AI pipeline.
-// The base model learns these shapes in pretraining, so the pipeline must build its prompts
-// with exactly these functions (Bai et al. 2022, the SL-CAI and RL-CAI transcripts).
+// The transcript formats of Constitutional AI: how a conversation, a critique against a
+// principle, a revision and a comparison of two responses are written as raw text. The pipeline
+// builds its prompts with them and a corpus that teaches a base model these shapes (the demo
+// world's) writes its documents with them, so both use exactly these functions (Bai et al. 2022,
+// the SL-CAI and RL-CAI transcripts).
 //
 //   conversation:  "Human: {prompt}\n\nAssistant: {response}"
 //   critique:      conversation + "\n\nCritiqueRequest: {critique request}\n\nCritique: {critique}"
@@ -21,10 +23,14 @@
 #include <string_view>
 #include <vector>
 
-namespace cai::world {
+namespace cai::transcript {
 
 std::string conversation_prompt(std::string_view prompt);  // "Human: ...\n\nAssistant:"
 std::string conversation(std::string_view prompt, std::string_view response);
+
+// The fixed first words of every critique.
+inline constexpr std::string_view kViolatesVerdict = "The response violates the principle.";
+inline constexpr std::string_view kFollowsVerdict = "The response follows the principle.";
 
 std::string critique_prompt(std::string_view prompt, std::string_view response,
                             std::string_view critique_request);
@@ -55,4 +61,4 @@ inline constexpr std::string_view kOptionB = " (B)";
 // trimmed. Use it to cut a generated response, critique or revision.
 std::string first_turn(std::string_view continuation);
 
-}  // namespace cai::world
+}  // namespace cai::transcript

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
-#include "cai/world/transcript.h"
+#include "cai/constitution/transcript.h"
 
-using namespace cai::world;
+using namespace cai::transcript;
 
-TEST(WorldTranscript, FormatsAreExactlyAsDocumented) {
+TEST(Transcript, FormatsAreExactlyAsDocumented) {
   EXPECT_EQ(conversation("Q?", "R."), "Human: Q?\n\nAssistant: R.");
   const std::string c = critique_example("Q?", "R.", "Check X.", critique_text(false, "Because."));
   EXPECT_EQ(c,
@@ -20,7 +20,7 @@ TEST(WorldTranscript, FormatsAreExactlyAsDocumented) {
   EXPECT_TRUE(comparison_example("Q?", "a.", "b.", "Which?", true).ends_with("The answer is: (A)"));
 }
 
-TEST(WorldTranscript, VerdictParsingAndTurnCutting) {
+TEST(Transcript, VerdictParsingAndTurnCutting) {
   EXPECT_EQ(parse_critique_verdict(" The response follows the principle. Fine."), true);
   EXPECT_EQ(parse_critique_verdict("The response violates the principle."), false);
   EXPECT_EQ(parse_critique_verdict("Looks fine to me."), std::nullopt);
