@@ -1,12 +1,11 @@
 // The flags every generating or judging command shares to choose its backend: a local model
-// (--model PATH, with --max-batch, --threads, --chat-template) or OpenAI-compatible servers
-// (--api-base URL..., --api-model, --api-key-env, --concurrency, --timeout, --max-retries).
-// They fill BackendOptions; make_backend() validates them and builds the backend.
+// (--model PATH, with --max-batch, --threads, --chat-template, ...) or OpenAI-compatible servers
+// (--api-base URL..., --api-model, --api-key-env, --concurrency, --timeout, --max-retries, ...),
+// bound from BackendOptions' declaration; make_backend() validates them and builds the backend.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <memory>
 #include <string>
 
 #include "cai/backend/factory.h"
@@ -15,13 +14,10 @@ namespace cai::cli {
 
 // Adds the flags to `cmd`, writing into `opts` (which must outlive the parse). `prefix`
 // names a second backend on the same command: prefix "judge" gives --judge-model,
-// --judge-api-base, ... When `model_positional` is true the local model may also be given as
-// the command's first positional argument MODEL.
-void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& prefix = "",
-                       bool model_positional = false);
+// --judge-api-base, ...
+void add_backend_flags(CLI::App* cmd, BackendOptions& opts, const std::string& prefix = "");
 
-// Splits comma-separated --api-base values ("http://a/v1,http://b/v1") in place; call in the
-// command's callback before make_backend().
-void finish_backend_flags(BackendOptions& opts);
+// Whether a backend was named (a local model or a server).
+inline bool backend_given(const BackendOptions& b) { return !b.model.empty() || b.http.given(); }
 
 }  // namespace cai::cli

@@ -10,28 +10,25 @@
 #include "cai/io/error.h"
 #include "cai/pipeline/critique_revise.h"
 #include "command.h"
+#include "option_flags.h"
 
 namespace cai::cli {
 namespace cmd_bench_pipeline {
 
 struct Flags {
   BackendOptions backend;
-  std::string prompts, constitution, format = "transcript";
-  pipeline::CritiqueReviseOptions opts;
+  std::string prompts, constitution;
+  pipeline::CritiqueReviseOptions opts = [] {
+    pipeline::CritiqueReviseOptions o;
+    o.max_tokens = 64;
+    return o;
+  }();
   std::size_t limit = 16;
-  std::int64_t max_tokens = 64;
-  double temperature = 0.7;
 };
 
 void run(Flags& f) {
-  finish_backend_flags(f.backend);
   CAI_CHECK(!f.backend.model.empty(), "bench critique-revise: needs a local --model");
-  f.opts.format = pipeline::parse_prompt_format(f.format);
-  for (GenParams* p : {&f.opts.response, &f.opts.critique, &f.opts.revision}) {
-    p->max_tokens = f.max_tokens;
-    p->temperature = f.temperature;
-  }
-  f.opts.validate();
+  check_flags(f.opts);
   const Constitution c = load_constitution(f.constitution);
   auto prompts = pipeline::read_prompts(f.prompts);
   if (prompts.size() > f.limit) prompts.resize(f.limit);
@@ -69,11 +66,7 @@ const Registrar reg(92, [](CLI::App& root) {
   cmd->add_option("--prompts,-p", f->prompts, "Prompts (JSONL or one per line)")->required();
   cmd->add_option("--constitution,-c", f->constitution, "Constitution")->required();
   cmd->add_option("--limit", f->limit, "Prompts used")->capture_default_str();
-  cmd->add_option("--rounds", f->opts.rounds, "Rounds")->capture_default_str();
-  cmd->add_option("--format", f->format, "transcript or chat")->capture_default_str();
-  cmd->add_option("--max-tokens", f->max_tokens, "New tokens per stage")->capture_default_str();
-  cmd->add_option("--temperature", f->temperature, "Sampling temperature")->capture_default_str();
-  cmd->add_option("--seed", f->opts.seed, "Seed")->capture_default_str();
+  add_flags(cmd, f->opts, {"chunk"});
   cmd->callback([f] { run(*f); });
 });
 

@@ -8,6 +8,7 @@
 #include "cai/eval/runner.h"
 #include "cai/io/file.h"
 #include "command.h"
+#include "option_flags.h"
 
 namespace cai::cli {
 namespace cmd_eval {
@@ -21,7 +22,7 @@ struct EvalFlags {
 };
 
 void run(EvalFlags& f) {
-  finish_backend_flags(f.backend);
+  check_flags(f.opts);
   auto backend = make_backend(f.backend);
   std::vector<eval::TaskResult> results;
   for (const auto& t : f.tasks) {
@@ -44,8 +45,7 @@ const Registrar reg(70, [](CLI::App& root) {
   cmd->add_option("--tasks", f->tasks, "Task files (YAML)")->required()->delimiter(',');
   cmd->add_option("--data-dir", f->data_dir,
                   "Where task datasets are found (default: beside each task)");
-  cmd->add_option("--limit", f->opts.limit, "Records per task at most (0: the task's)");
-  cmd->add_option("--seed", f->opts.seed, "Seed of the few-shot draws")->capture_default_str();
+  add_flags(cmd, f->opts);
   cmd->add_option("--out", f->out, "Write the results JSON here");
   cmd->add_flag("--samples", f->samples, "Include per-record samples in the results");
   cmd->callback([f] { run(*f); });

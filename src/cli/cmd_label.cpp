@@ -9,19 +9,18 @@
 #include "cai/pipeline/label.h"
 #include "cai/pipeline/label_report.h"
 #include "command.h"
+#include "option_flags.h"
 
 namespace cai::cli {
 namespace cmd_label {
 
 struct Flags {
   BackendOptions policy, judge;
-  std::string input, prompts, constitution, output, format = "transcript", pairs = "best-worst";
+  std::string input, prompts, constitution, output;
   std::string report, gold, oracle_world;
   pipeline::LabelOptions opts;
-  bool json = false, quiet = false, no_prefix_cache = false;
+  bool json = false, quiet = false;
 };
-
-bool given(const BackendOptions& b) { return !b.model.empty() || !b.http.base_urls.empty(); }
 
 void run_report(const Flags& f) {
   pipeline::LabelReportOptions ro;
@@ -38,21 +37,18 @@ void run(Flags& f) {
   CAI_CHECK(f.input.empty() != f.prompts.empty(),
             "label: give exactly one of --input (Phase 1 output) and --prompts (with --samples)");
   auto& o = f.opts;
-  o.format = pipeline::parse_prompt_format(f.format);
-  o.selection = pipeline::parse_pair_selection(f.pairs);
   if (!f.prompts.empty()) {
     CAI_CHECK(o.samples >= 2, "label: --prompts needs --samples K (K >= 2)");
   } else {
     CAI_CHECK(o.samples == 0, "label: --samples applies to --prompts, not --input");
   }
-  o.validate();
-  finish_backend_flags(f.policy);
-  finish_backend_flags(f.judge);
-  if (f.no_prefix_cache) f.policy.local.prefix_cache = f.judge.local.prefix_cache = false;
+  check_flags(o);
+  // --no-prefix-cache is for both models.
+  if (!f.policy.local.prefix_cache) f.judge.local.prefix_cache = false;
   const Constitution c = load_constitution(f.constitution);
   std::unique_ptr<Backend> policy, judge;
-  if (given(f.policy)) policy = make_backend(f.policy);
-  if (given(f.judge)) judge = make_backend(f.judge);
+  if (backend_given(f.policy)) policy = make_backend(f.policy);
+  if (backend_given(f.judge)) judge = make_backend(f.judge);
   Backend* j = judge ? judge.get() : policy.get();
   CAI_CHECK(j,
             "label: no judge: give --judge-model / --judge-api-base (or --model to judge with the "
@@ -86,30 +82,7 @@ const Registrar reg(61, [](CLI::App& root) {
   cmd->add_option("--output,-o", f->output, "Output JSONL (rerun the same command to resume)");
   add_backend_flags(cmd, f->policy);
   add_backend_flags(cmd, f->judge, "judge");
-  cmd->add_option("--format", f->format, "transcript or chat")->capture_default_str();
-  cmd->add_option("--samples,-k", f->opts.samples, "Responses sampled per prompt (with --prompts)");
-  cmd->add_option("--pairs", f->pairs, "With --samples: all or best-worst")->capture_default_str();
-  cmd->add_option("--sample-temperature", f->opts.sample.temperature, "Policy sampling temperature")
-      ->capture_default_str();
-  cmd->add_option("--sample-max-tokens", f->opts.sample.max_tokens, "Policy response tokens")
-      ->capture_default_str();
-  cmd->add_option("--ensemble", f->opts.ensemble,
-                  "Principles per pair: 0 = one sampled by weight, n = n averaged, -1 = all")
-      ->capture_default_str();
-  cmd->add_flag("--cot", f->opts.chain_of_thought, "Chain of thought: the judge reasons first");
-  cmd->add_option("--cot-max-tokens", f->opts.cot.max_tokens, "Reasoning tokens")
-      ->capture_default_str();
-  cmd->add_option("--clamp-low", f->opts.clamp_low, "CoT: lower clamp of probabilities")
-      ->capture_default_str();
-  cmd->add_option("--clamp-high", f->opts.clamp_high, "CoT: upper clamp of probabilities")
-      ->capture_default_str();
-  cmd->add_option("--min-confidence", f->opts.min_confidence,
-                  "Drop pairs with |p_chosen - 0.5| below this")
-      ->capture_default_str();
-  cmd->add_option("--seed", f->opts.seed, "Seed of every random draw")->capture_default_str();
-  cmd->add_option("--chunk", f->opts.chunk, "Items per batch (and per durable write)")
-      ->capture_default_str();
-  cmd->add_flag("--no-prefix-cache", f->no_prefix_cache, "Local models: recompute shared prefixes");
+  add_flags(cmd, f->opts);
   cmd->add_option("--report", f->report, "Summarise this label file instead of labelling");
   cmd->add_option("--gold", f->gold,
                   "With --report: gold labels {\"prompt\", \"chosen_text\"|\"preferred\"}");

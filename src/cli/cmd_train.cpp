@@ -23,6 +23,7 @@
 #include "cai/train/run.h"
 #include "command.h"
 #include "dist_flags.h"
+#include "option_flags.h"
 
 namespace cai::cli {
 namespace cmd_train {
@@ -30,36 +31,21 @@ namespace cmd_train {
 namespace fs = std::filesystem;
 using namespace cai::train;
 
-// The CLI's LoRA defaults: PEFT's usual r 8, alpha 16, dropout 0.05 on q_proj and v_proj.
-LoraOptions cli_lora_defaults() {
-  LoraOptions o;
-  o.rank = 8;
-  o.alpha = 16.0;
-  o.dropout = 0.05;
-  o.target_modules = {"q_proj", "v_proj"};
-  return o;
-}
-
 // Flags every `cai train` command shares, beside the run options they fill.
 struct TrainFlags {
-  std::string schedule = "cosine", overlong = "truncate";
+  bool lora = false, quiet = false;
   int threads = 0;
-  bool quiet = false;
   DistFlags dist;
 };
 
-// Strings into enums and the process settings; the library validates the rest.
-void prepare(TrainFlags& f, RunOptions& o) {
+// The process settings and --lora; the library validates the rest.
+template <class Options>
+void prepare(TrainFlags& f, Options& o) {
   start_dist(f.dist, f.threads);
   o.device = f.dist.device;
-  o.train.schedule = parse_schedule(f.schedule);
+  check_flags(o);
+  if (f.lora && !o.lora.enabled()) o.lora.rank = 8;  // PEFT's usual rank
   o.train.progress = !f.quiet;
-  o.data_opts.overlong = parse_overlong(f.overlong);
-  // The library checks these too; here the error names the flag.
-  CAI_CHECK(o.eval_fraction >= 0 && o.eval_fraction < 1,
-            "--eval-fraction must be in [0, 1), got {}", o.eval_fraction);
-  CAI_CHECK(o.eval_data.empty() || o.eval_fraction == 0,
-            "--eval-data and --eval-fraction exclude each other");
   set_torch_threads(f.threads);
 }
 
@@ -168,64 +154,19 @@ void run_score(const ScoreFlags& f) {
 
 // ---- flags ----------------------------------------------------------------------------------
 
-void add_train_flags(CLI::App* cmd, RunOptions& o, TrainFlags& f) {
-  TrainOptions& t = o.train;
-  o.lora_opts = cli_lora_defaults();
-  cmd->add_option("--model", o.model, "Model to train (Hugging Face directory or .gguf)")
+template <class Options>
+void add_train_flags(CLI::App* cmd, Options& o, TrainFlags& f) {
+  add_flags(cmd, o);
+  cmd->get_option("--model")->required();
+  cmd->get_option("--data")->required()->check(CLI::ExistingFile);
+  cmd->get_option("--eval-data")->check(CLI::ExistingFile);
+  cmd->add_option("--out", o.train.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")
       ->required();
-  cmd->add_option("--data", o.data, "Training data (JSONL)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", t.out_dir, "Run directory (metrics.jsonl, checkpoint/, final/)")
-      ->required();
-  cmd->add_option("--eval-data", o.eval_data, "Held-out data (JSONL)")->check(CLI::ExistingFile);
-  cmd->add_option("--eval-fraction", o.eval_fraction, "Share of --data held out (seeded)")
-      ->capture_default_str();
-  cmd->add_flag("--lora", o.lora, "Train LoRA adapters instead of all weights");
-  cmd->add_option("--lora-r", o.lora_opts.rank, "LoRA rank")->capture_default_str();
-  cmd->add_option("--lora-alpha", o.lora_opts.alpha, "LoRA alpha (scaling alpha / r)")
-      ->capture_default_str();
-  cmd->add_option("--lora-dropout", o.lora_opts.dropout, "Dropout on the adapters' input")
-      ->capture_default_str();
-  cmd->add_option("--lora-targets", o.lora_opts.target_modules,
-                  "Adapted projections (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)")
-      ->delimiter(',')
-      ->capture_default_str();
-  cmd->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
-  cmd->add_option("--epochs", t.epochs, "Passes over the data")->capture_default_str();
-  cmd->add_option("--max-steps", t.max_steps, "Optimiser steps (overrides --epochs; -1: off)")
-      ->capture_default_str();
-  cmd->add_option("--schedule", f.schedule, "cosine, linear or constant")->capture_default_str();
-  cmd->add_option("--warmup-ratio", t.warmup_ratio, "Share of steps warming up")
-      ->capture_default_str();
-  cmd->add_option("--warmup-steps", t.warmup_steps, "Warmup steps (overrides --warmup-ratio)");
-  cmd->add_option("--min-lr-ratio", t.min_lr_ratio, "Final learning rate / peak")
-      ->capture_default_str();
-  cmd->add_option("--weight-decay", t.weight_decay, "Decoupled weight decay (not on norms, biases)")
-      ->capture_default_str();
-  cmd->add_option("--max-grad-norm", t.max_grad_norm, "Gradient clipping (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--grad-accum", t.grad_accum, "Micro-batches per optimiser step")
-      ->capture_default_str();
-  cmd->add_option("--token-budget", t.token_budget, "Padded tokens per micro-batch")
-      ->capture_default_str();
-  cmd->add_option("--max-length", o.data_opts.max_length,
-                  "Tokens per sequence (at most the model's context)")
-      ->capture_default_str();
-  cmd->add_option("--overlong", f.overlong, "Longer sequences: truncate, drop or error")
-      ->capture_default_str();
-  cmd->add_option("--seed", t.seed, "Data order, held-out split, initialisation")
-      ->capture_default_str();
-  cmd->add_option("--eval-every", t.eval_every,
-                  "Steps between held-out evaluations (0: at the end)")
-      ->capture_default_str();
-  cmd->add_option("--save-every", t.save_every, "Steps between checkpoints (0: at the end)")
-      ->capture_default_str();
-  cmd->add_option("--log-every", t.log_every, "Steps between metrics lines")->capture_default_str();
-  cmd->add_flag("--resume", t.resume, "Continue from --out/checkpoint");
+  cmd->add_flag("--lora", f.lora,
+                "Train LoRA adapters instead of all weights (rank 8 unless --lora-rank)");
+  cmd->add_flag("--resume", o.train.resume, "Continue from --out/checkpoint");
   cmd->add_option("--threads", f.threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
-  cmd->add_option("--chat-template", o.chat_template,
-                  "Template for message lists (chatml, llama3, llama2, human-assistant); default: "
-                  "the tokenizer's");
   cmd->add_flag("--quiet", f.quiet, "No progress bar");
   add_dist_flags(cmd, f.dist);
 }
@@ -240,23 +181,6 @@ const Registrar reg(60, [](CLI::App& root) {
       "sft",
       "Supervised fine-tuning on {\"messages\"}, {\"prompt\", \"completion\"} or {\"text\"}");
   add_train_flags(c_sft, *sft, *sft_f);
-  c_sft->add_flag("--token-constraint", sft->constrain,
-                  "Token-wise constrained fine-tuning towards --ref-model (Qi et al. 2024): each "
-                  "target token's loss -(2/beta_t) log sigmoid(beta_t log(p/p_ref)), beta_t "
-                  "largest on a response's first tokens");
-  c_sft->add_option("--ref-model", sft->ref_model,
-                    "With --token-constraint: the reference (default: --model)");
-  TokenConstraintOptions& tc = sft->constraint;
-  c_sft->add_option("--constraint-beta", tc.beta, "beta_t after the first tokens")
-      ->capture_default_str();
-  c_sft->add_option("--constraint-first-token-bias", tc.first_token_bias, "beta_1 = beta * this")
-      ->capture_default_str();
-  c_sft
-      ->add_option("--constraint-bias", tc.bias,
-                   "beta_t = beta * this for 2 <= t <= --constraint-bias-length")
-      ->capture_default_str();
-  c_sft->add_option("--constraint-bias-length", tc.bias_length, "First tokens with a biased beta")
-      ->capture_default_str();
   c_sft->callback([sft, sft_f] {
     prepare(*sft_f, *sft);
     print_summary(run_sft(*sft), sft->train);
@@ -264,22 +188,11 @@ const Registrar reg(60, [](CLI::App& root) {
 
   auto dpo = std::make_shared<DpoRunOptions>();
   auto dpo_f = std::make_shared<TrainFlags>();
-  auto dpo_loss = std::make_shared<std::string>("sigmoid");
   dpo->train.lr = 5e-6;
   CLI::App* c_dpo = train->add_subcommand(
       "dpo", "Direct preference optimisation on {\"prompt\", \"chosen\", \"rejected\"}");
   add_train_flags(c_dpo, *dpo, *dpo_f);
-  c_dpo->add_option("--ref-model", dpo->ref_model, "Reference model (default: --model)");
-  c_dpo->add_option("--beta", dpo->dpo.loss.beta, "DPO beta")->capture_default_str();
-  c_dpo->add_option("--loss", *dpo_loss, "sigmoid, robust, ipo or hinge")->capture_default_str();
-  c_dpo
-      ->add_option("--label-smoothing", dpo->dpo.loss.label_smoothing,
-                   "Label noise eps in [0, 0.5)")
-      ->capture_default_str();
-  c_dpo->add_option("--rpo-alpha", dpo->dpo.rpo_alpha, "Weight of the chosen response's NLL")
-      ->capture_default_str();
-  c_dpo->callback([dpo, dpo_f, dpo_loss] {
-    dpo->dpo.loss.type = parse_dpo_loss(*dpo_loss);
+  c_dpo->callback([dpo, dpo_f] {
     prepare(*dpo_f, *dpo);
     print_summary(run_dpo(*dpo), dpo->train);
   });
@@ -290,11 +203,6 @@ const Registrar reg(60, [](CLI::App& root) {
   CLI::App* c_rm = train->add_subcommand(
       "rm", "Reward model (Bradley-Terry) on {\"prompt\", \"chosen\", \"rejected\"}");
   add_train_flags(c_rm, *rm, *rm_f);
-  c_rm->add_option("--margin", rm->rm.margin, "Margin subtracted from the reward difference")
-      ->capture_default_str();
-  c_rm->add_option("--center-rewards", rm->rm.centering_coef,
-                   "Reward-centering coefficient (e.g. 0.01)")
-      ->capture_default_str();
   c_rm->callback([rm, rm_f] {
     prepare(*rm_f, *rm);
     print_summary(run_rm(*rm), rm->train);

@@ -6,6 +6,7 @@
 #include "cai/eval/world_eval.h"
 #include "cai/io/file.h"
 #include "command.h"
+#include "option_flags.h"
 
 namespace cai::cli {
 namespace cmd_world_eval {
@@ -13,21 +14,14 @@ namespace cmd_world_eval {
 struct WorldEvalFlags {
   BackendOptions policy, judge;
   eval::WorldEvalOptions opts;
-  std::string world, constitution, out;
-  bool no_critiques = false, no_comparisons = false, no_tasks = false;
+  std::string out;
 };
 
 void run(WorldEvalFlags& f) {
-  finish_backend_flags(f.policy);
-  finish_backend_flags(f.judge);
-  f.opts.world = f.world;
-  f.opts.constitution = f.constitution;
-  f.opts.critiques = !f.no_critiques;
-  f.opts.comparisons = !f.no_comparisons;
-  f.opts.tasks = !f.no_tasks;
+  check_flags(f.opts);
   auto policy = make_backend(f.policy);
   std::unique_ptr<Backend> judge;
-  if (!f.judge.model.empty() || !f.judge.http.base_urls.empty()) judge = make_backend(f.judge);
+  if (backend_given(f.judge)) judge = make_backend(f.judge);
   auto r = eval::evaluate_world(*policy, judge ? *judge : *policy, f.opts);
   std::fputs(r.text.c_str(), stdout);
   if (!f.out.empty()) write_file_atomic(f.out, r.report.dump(2) + "\n");
@@ -39,20 +33,8 @@ const Registrar reg(81, [](CLI::App& root) {
   CLI::App* cmd = world->add_subcommand("eval", "Evaluate a model in the world with its oracle");
   add_backend_flags(cmd, f->policy);
   add_backend_flags(cmd, f->judge, "judge");
-  cmd->add_option("--world", f->world, "World directory")->required();
-  cmd->add_option("--constitution", f->constitution, "Constitution (default: the world's)");
-  cmd->add_option("--split", f->opts.split, "Prompt split: train, eval or test")
-      ->capture_default_str();
-  cmd->add_option("--limit", f->opts.limit, "Prompts at most (0: all)");
-  cmd->add_option("--task-limit", f->opts.task_limit, "Records per capability task (0: all)");
-  cmd->add_option("--temperature", f->opts.temperature, "Sampling temperature of responses")
-      ->capture_default_str();
-  cmd->add_option("--top-p", f->opts.top_p, "Nucleus sampling of responses")->capture_default_str();
-  cmd->add_option("--max-tokens", f->opts.max_tokens, "Tokens per response")->capture_default_str();
-  cmd->add_option("--seed", f->opts.seed, "Sampling seed")->capture_default_str();
-  cmd->add_flag("--no-critiques", f->no_critiques, "Skip the critique agreement");
-  cmd->add_flag("--no-comparisons", f->no_comparisons, "Skip the A/B agreement");
-  cmd->add_flag("--no-tasks", f->no_tasks, "Skip the quiz and fact task");
+  add_flags(cmd, f->opts);
+  cmd->get_option("--world")->required();
   cmd->add_option("--out", f->out, "Write the full report (JSON) here");
   cmd->callback([f] { run(*f); });
 });

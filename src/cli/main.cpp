@@ -5,6 +5,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/log.h"
 #include "command.h"
 #include "dist_flags.h"
 
@@ -44,6 +45,14 @@ DType parse_store_dtype(const std::string& s) {
 }  // namespace cai::cli
 
 int main(int argc, char** argv) {
+  // The library's notes and warnings: "cai[ component]: [warning: ]text" on stderr.
+  cai::set_log_sink([](const cai::LogRecord& r) {
+    std::string line = "cai";
+    if (!r.component.empty()) line += " " + std::string(r.component);
+    line += r.level == cai::LogLevel::warning ? ": warning: " : ": ";
+    line += std::string(r.text) + "\n";
+    std::fputs(line.c_str(), stderr);
+  });
   CLI::App app{"cai: Constitutional AI in one native tool"};
   app.set_version_flag("--version", "cai " CAI_VERSION);
   app.require_subcommand(1);

@@ -21,52 +21,17 @@ namespace cai::eval {
 
 namespace fs = std::filesystem;
 
-void KlOptions::validate() const {
-  CAI_CHECK(source == "sampled" || source == "violating" || source == "file",
-            "probe: kl source must be sampled, violating or file, got '{}'", source);
-  CAI_CHECK(source != "file" || !responses_file.empty(),
-            "probe: kl source 'file' needs responses_file");
-  CAI_CHECK(first_k >= 1, "probe: kl first_k must be >= 1, got {}", first_k);
-  CAI_CHECK(max_positions >= 1, "probe: kl max_positions must be >= 1, got {}", max_positions);
-  CAI_CHECK(token_budget > 0, "probe: kl token_budget must be positive, got {}", token_budget);
-}
-
-void PrefillOptions::validate() const {
-  CAI_CHECK(!ks.empty(), "probe: prefill ks must not be empty");
-  for (auto k : ks) CAI_CHECK(k > 0, "probe: prefill ks must be positive token counts, got {}", k);
-}
-
-void FinetuneOptions::validate() const {
-  CAI_CHECK(!ns.empty(), "probe: finetune ns must not be empty");
-  for (auto n : ns)
-    CAI_CHECK(n > 0, "probe: finetune ns must be positive example counts, got {}", n);
-  CAI_CHECK(epochs > 0, "probe: finetune epochs must be positive, got {}", epochs);
-  CAI_CHECK(max_steps == -1 || max_steps > 0,
-            "probe: finetune max_steps must be -1 or positive, got {}", max_steps);
-  CAI_CHECK(lr > 0, "probe: finetune lr must be positive, got {}", lr);
-  CAI_CHECK(token_budget > 0, "probe: finetune token_budget must be positive, got {}",
-            token_budget);
-}
-
-void ProbeOptions::validate() const {
-  CAI_CHECK(!base_model.empty(), "probe: base_model is required");
-  CAI_CHECK(!aligned_model.empty(), "probe: aligned_model is required");
-  CAI_CHECK(!world.empty(), "probe: world is required");
-  CAI_CHECK(!out_dir.empty(), "probe: out_dir is required");
-  CAI_CHECK(kl || prefill || finetune,
-            "probe: nothing to measure (kl, prefill and finetune are all off)");
-  CAI_CHECK(split == "train" || split == "eval" || split == "test",
-            "probe: split must be train, eval or test, got '{}'", split);
-  CAI_CHECK(limit >= 0, "probe: limit must be >= 0, got {}", limit);
-  CAI_CHECK(threads >= 0, "probe: threads must be >= 0, got {}", threads);
-  sampling.validate();
-  if (kl) kl_opts.validate();
-  if (prefill) prefill_opts.validate();
-  if (finetune) finetune_opts.validate();
-  for (const auto& [path, name] :
-       {std::pair{base_model, "base model"}, std::pair{aligned_model, "aligned model"}})
-    CAI_CHECK(fs::exists(path), "probe: {} {} does not exist", name, path);
-  CAI_CHECK(fs::is_directory(world), "probe: world {} is not a directory", world.string());
+void ProbeOptions::rules(opt::Rules& r) const {
+  r.require(!base_model.empty(), "base_model", "is required");
+  r.require(!aligned_model.empty(), "aligned_model", "is required");
+  r.require(!world.empty(), "world", "is required");
+  r.require(!out_dir.empty(), "out_dir", "is required");
+  r.require(kl || prefill || finetune, "kl",
+            "nothing to measure (kl, prefill and finetune are all off)");
+  r.require(fs::exists(base_model), "base_model", fmt::format("{} does not exist", base_model));
+  r.require(fs::exists(aligned_model), "aligned_model",
+            fmt::format("{} does not exist", aligned_model));
+  r.require(fs::is_directory(world), "world", fmt::format("{} is not a directory", world.string()));
 }
 
 namespace detail {

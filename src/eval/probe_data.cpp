@@ -78,16 +78,6 @@ std::string compliant_response(const world::WorldPrompt& p, const world::Knowled
   return world::compose_response(p, kb, world::Compliance{}, style);
 }
 
-void RecoveryOptions::validate() const {
-  CAI_CHECK(count > 0, "recovery data: count must be positive, got {}", count);
-  CAI_CHECK(split == "train" || split == "eval" || split == "test",
-            "recovery data: split must be train, eval or test, got '{}'", split);
-  CAI_CHECK(max_prefix_words >= 1, "recovery data: max_prefix_words must be >= 1, got {}",
-            max_prefix_words);
-  CAI_CHECK(connector.find("\n\n") == std::string::npos,
-            "recovery data: connector must not hold a blank line (it would end the response)");
-}
-
 nlohmann::json RecoveryRow::to_json() const {
   return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
                                               {{"role", "assistant"}, {"content", assistant}}})}};

@@ -18,13 +18,6 @@
 
 namespace cai::eval {
 
-void ProbeSampling::validate() const {
-  CAI_CHECK(temperature >= 0.0, "probe: temperature must be >= 0, got {}", temperature);
-  CAI_CHECK(top_p > 0.0 && top_p <= 1.0, "probe: top_p must be in (0, 1], got {}", top_p);
-  CAI_CHECK(max_tokens > 0, "probe: max_tokens must be positive, got {}", max_tokens);
-  CAI_CHECK(max_batch > 0, "probe: max_batch must be positive, got {}", max_batch);
-}
-
 Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::int64_t k) {
   CAI_CHECK(k >= 0, "prefill: k must be >= 0, got {}", k);
   const auto all = tok.encode(" " + response, /*add_special=*/false, /*parse_special=*/false);

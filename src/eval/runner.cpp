@@ -95,10 +95,6 @@ TextRequest request_for(const TaskSpec& t, const std::string& prompt) {
 
 }  // namespace
 
-void EvalOptions::validate() const {
-  CAI_CHECK(limit >= 0, "eval: limit must be >= 0, got {}", limit);
-}
-
 std::pair<double, double> mean_stderr(const std::vector<double>& xs) {
   if (xs.empty()) return {0.0, 0.0};
   double m = 0.0;

@@ -149,16 +149,6 @@ bool states_fact(const std::string& response, const nlohmann::json& rec,
 
 }  // namespace
 
-void WorldEvalOptions::validate() const {
-  CAI_CHECK(!world.empty(), "world eval: the world directory is required");
-  CAI_CHECK(split == "train" || split == "eval" || split == "test",
-            "world eval: split must be train, eval or test, got '{}'", split);
-  CAI_CHECK(limit >= 0 && task_limit >= 0, "world eval: limits must be >= 0");
-  CAI_CHECK(temperature >= 0.0, "world eval: temperature must be >= 0");
-  CAI_CHECK(top_p > 0.0 && top_p <= 1.0, "world eval: top_p must be in (0, 1]");
-  CAI_CHECK(max_tokens > 0, "world eval: max_tokens must be positive");
-}
-
 WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalOptions& opts) {
   opts.validate();
   const world::World w = world::load_world(opts.world);

@@ -34,6 +34,7 @@ bool Field::skips(std::string_view n) const {
 }
 
 std::string Source::at(const std::string& key) const {
+  if (name) return name(key);
   if (file.empty()) return key;
   const auto it = lines.find(key);
   return it == lines.end() ? fmt::format("{}: {}", file, key)
@@ -150,7 +151,14 @@ std::string scalar_yaml(const nlohmann::json& v) {
     const auto& s = v.get_ref<const std::string&>();
     return plain_ok(s) ? s : v.dump();  // JSON's escapes are YAML's double-quoted ones
   }
-  if (v.is_number_float()) return format_number(v.get<double>());
+  if (v.is_number_float()) {
+    // "1e-04" is a float in YAML 1.2 but a string to YAML 1.1 readers (PyYAML), which want a
+    // dot in the mantissa: "1.0e-04" reads back to the same double in both.
+    std::string x = format_number(v.get<double>());
+    const auto e = x.find('e');
+    if (e != std::string::npos && x.find('.') == std::string::npos) x.insert(e, ".0");
+    return x;
+  }
   return v.dump();
 }
 

@@ -25,7 +25,7 @@ namespace {
 void run_task_files(const LoopConfig& c, Backend& policy, nlohmann::json& report) {
   eval::EvalOptions eo;
   eo.seed = c.seed;
-  eo.limit = c.eval.task_limit;
+  eo.limit = c.eval.world.task_limit;
   for (const auto& f : c.eval.tasks_files) {
     const auto spec = eval::load_task(f);
     const auto r = eval::run_task(policy, spec, eo);
@@ -71,18 +71,11 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
   return jc;
 }
 
-// The world evaluation of a split. The seed is the run's: the same draws every round, so
-// differences come from the model.
-eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& split,
-                                     std::int64_t limit, double temperature,
-                                     std::int64_t max_tokens) {
-  eval::WorldEvalOptions o;
+// A world evaluation of the run's world and constitution. The seed is the run's: the same
+// draws every round, so differences come from the model.
+eval::WorldEvalOptions in_world(const LoopConfig& c, eval::WorldEvalOptions o) {
   o.world = c.world;
   o.constitution = c.constitution;
-  o.split = split;
-  o.limit = limit;
-  o.temperature = temperature;
-  o.max_tokens = max_tokens;
   o.seed = c.seed;
   return o;
 }
@@ -92,12 +85,7 @@ eval::WorldEvalOptions world_options(const LoopConfig& c, const std::string& spl
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
   nlohmann::json report;
   if (!c.world.empty()) {
-    eval::WorldEvalOptions o =
-        world_options(c, c.eval.split, c.eval.limit, c.eval.temperature, c.eval.max_tokens);
-    o.critiques = c.eval.critiques;
-    o.comparisons = c.eval.comparisons;
-    o.tasks = c.eval.tasks;
-    o.task_limit = c.eval.task_limit;
+    const eval::WorldEvalOptions o = in_world(c, c.eval.world);
     // The round's model judges its own responses here: critique agreement measures whether it
     // kept the ability to critique (what the corpus mix protects).
     auto r = eval::evaluate_world(policy, policy, o);
@@ -105,8 +93,8 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
     if (c.eval.sampled_temperature >= 0) {
       // The same prompts and seed, sampled: how often the policy complies when it is not
       // decoded greedily (oracle only; the judge, tasks and critiques are the headline's).
-      eval::WorldEvalOptions so = world_options(c, c.eval.split, c.eval.limit,
-                                                c.eval.sampled_temperature, c.eval.max_tokens);
+      eval::WorldEvalOptions so = o;
+      so.temperature = c.eval.sampled_temperature;
       so.critiques = false;
       so.comparisons = false;
       so.tasks = false;
@@ -125,7 +113,9 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
 
 nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
                                std::int64_t round) {
-  nlohmann::json q = {{"round", round}, {"metric", c.quality.metric}, {"split", c.quality.split}};
+  const bool judged = c.quality.metric == QualityMetric::judge;
+  nlohmann::json q = {
+      {"round", round}, {"metric", opt::name_of(c.quality.metric)}, {"split", c.quality.split}};
   if (c.world.empty()) {
     const auto jc = judge_quality_without_world(c, policy, judge);
     q["split"] = c.prompts.eval;
@@ -133,14 +123,17 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
     q["detail"] = {{"judge_compliance", jc}};
     return q;
   }
-  eval::WorldEvalOptions o = world_options(c, c.quality.split, c.quality.limit,
-                                           c.quality.temperature, c.quality.max_tokens);
-  o.critiques = c.quality.metric == "judge";
+  eval::WorldEvalOptions o = in_world(c, {});
+  o.split = c.quality.split;
+  o.limit = c.quality.limit;
+  o.temperature = c.quality.temperature;
+  o.max_tokens = c.quality.max_tokens;
+  o.critiques = judged;
   o.comparisons = false;
   o.tasks = false;
   const auto r = eval::evaluate_world(policy, judge, o);
   const auto& rep = r.report;
-  if (c.quality.metric == "judge") {
+  if (judged) {
     q["quality"] = rep.at("judge_compliance").at("overall").at("rate");
     q["detail"] = {{"judge_compliance", rep.at("judge_compliance")},
                    {"compliance", rep.at("compliance")}};
@@ -232,7 +225,7 @@ nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_
   std::vector<std::string> texts;
   for (const auto& p : prompts) texts.push_back(p.prompt);
   pipeline::LabelOptions o;
-  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
+  o.format = c.critique_revise.format;
   o.ensemble = c.quality.ensemble;
   o.seed = c.seed;
   const auto prefs =

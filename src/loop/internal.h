@@ -150,7 +150,8 @@ train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, 
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
                        bool progress);
 // The trained model's path of a finished stage ("" when the stage has none).
-std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora);
+std::string stage_model(const RoundDir& rd, const std::string& stage,
+                        const train::LoraOptions& lora);
 
 // Evaluation (evaluate.cpp): eval.json's report and quality.json's record.
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress);

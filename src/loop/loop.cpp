@@ -93,7 +93,7 @@ class Runner {
     write_file_atomic(fs::path(c_.out) / "summary.json", result_.summary.dump(2) + "\n");
     if (c_.probe.enabled) {
       const fs::path done = fs::path(c_.out) / "probe" / "probe.json";
-      const std::size_t probed = c_.probe.model == "last" ? models.size() - 1 : best;
+      const std::size_t probed = c_.probe.model == ProbeModel::last ? models.size() - 1 : best;
       const std::string aligned = models[probed];
       if (fs::exists(done) && read_json(done).value("aligned", std::string()) == aligned) {
         say("probe complete, skipped");
@@ -110,7 +110,7 @@ class Runner {
   }
 
  private:
-  bool winrate() const { return c_.quality.metric == "winrate"; }
+  bool winrate() const { return c_.quality.metric == QualityMetric::winrate; }
 
   std::optional<std::size_t> stop_round(const std::vector<double>& quality) const {
     return winrate() ? winrate_stop_round(quality, c_.quality.factor)
@@ -189,7 +189,7 @@ class Runner {
       });
       // sft.init base: the data is the policy's, the weights start over. No SFT data keeps the
       // round's policy either way (not the base model).
-      const std::string from = c_.sft.init == "base" ? c_.base_model : model;
+      const std::string from = c_.sft.init == SftInit::base ? c_.base_model : model;
       const std::string trained = train_stage(rd, "sft", from, c_.sft.lora, rd / "sft_data.jsonl");
       if (trained != from) current = trained;
     }
@@ -249,7 +249,7 @@ class Runner {
 
   // One training stage; an empty dataset (nothing to learn from) keeps the model.
   std::string train_stage(RoundDir& rd, const std::string& name, const std::string& model,
-                          const LoraConfig& lora, const fs::path& data) {
+                          const train::LoraOptions& lora, const fs::path& data) {
     std::string out = stage_model(rd, name, lora);
     const bool empty = fs::exists(data) && fs::file_size(data) == 0;
     stage(rd, name, (rd.done(name) && (!out.empty() || empty)), [&] {
@@ -301,7 +301,7 @@ class Runner {
     const auto q = read_json(rd / "quality.json");
     CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
               (rd / "quality.json").string());
-    say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), c_.quality.metric,
+    say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), opt::name_of(c_.quality.metric),
                     q["quality"].get<double>()));
     return q["quality"].get<double>();
   }
@@ -344,7 +344,7 @@ class Runner {
     const auto before = read_json(fs::path(c_.out) / "round-0" / "eval.json");
     const auto after = read_json(fs::path(c_.out) / fmt::format("round-{}", best) / "eval.json");
     return {{"name", c_.name},
-            {"metric", c_.quality.metric},
+            {"metric", opt::name_of(c_.quality.metric)},
             {"rounds", rounds},
             {"best_round", best},
             {"best_model", models[best]},

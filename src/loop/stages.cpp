@@ -17,6 +17,8 @@
 #include "cai/model/loader.h"
 #include "cai/pipeline/critique_revise.h"
 #include "cai/pipeline/label.h"
+#include "cai/pipeline/label_file.h"
+#include "cai/pipeline/phase1_file.h"
 #include "cai/train/lora.h"
 #include "cai/train/rl.h"
 #include "cai/train/run.h"
@@ -29,17 +31,10 @@ namespace cai::loop::detail {
 Backend& Backends::base() {
   if (!base_) {
     BackendOptions o;
-    if (c_.api.given()) {
-      o.http.base_urls = c_.api.base_urls;
-      o.http.model = c_.api.model;
-      o.http.api_key_env = c_.api.api_key_env;
-      o.http.concurrency = c_.api.concurrency;
-      o.http.top_logprobs = c_.api.top_logprobs;
-      o.http.timeout_s = c_.api.timeout_s;
-      o.http.max_retries = c_.api.max_retries;
-    } else {
+    if (c_.api.given())
+      o.http = c_.api;
+    else
       o.model = c_.base_model;
-    }
     base_ = make_(o);
   }
   return *base_;
@@ -129,32 +124,17 @@ std::vector<pipeline::PromptRecord> round_prompts(const std::vector<pipeline::Pr
 void run_phase1(const LoopConfig& c, Backend& policy, const Constitution& constitution,
                 const std::vector<pipeline::PromptRecord>& prompts, const RoundDir& rd,
                 bool progress) {
-  const auto& cr = c.critique_revise;
-  pipeline::CritiqueReviseOptions o;
-  o.rounds = cr.rounds;
-  o.principles = pipeline::parse_principle_choice(cr.principles);
-  o.few_shot = cr.few_shot;
-  o.skip_when_ok = cr.skip_when_ok;
-  o.min_violation_p = cr.min_violation_p;
-  o.format = pipeline::parse_prompt_format(cr.format);
-  o.response = pipeline::gen_params(cr.max_tokens, cr.temperature);
-  o.critique = pipeline::gen_params(
-      cr.max_tokens, cr.critique_temperature < 0 ? cr.temperature : cr.critique_temperature);
-  o.revision = pipeline::gen_params(
-      cr.max_tokens, cr.revision_temperature < 0 ? cr.temperature : cr.revision_temperature);
+  pipeline::CritiqueReviseOptions o = c.critique_revise;
   o.seed = round_seed(c, rd.round());
   pipeline::run_critique_revise(policy, constitution, prompts, rd / "critique_revise.jsonl", o,
                                 progress);
 }
 
 namespace {
-// Phase 2's judging settings, shared by the reward model's labels.
+// Phase 2's judging settings, shared by the reward model's labels: in Phase 1's format.
 pipeline::LabelOptions judge_options(const LoopConfig& c) {
-  pipeline::LabelOptions o;
-  o.format = pipeline::parse_prompt_format(c.critique_revise.format);
-  o.ensemble = c.label.ensemble;
-  o.chain_of_thought = c.label.chain_of_thought;
-  o.min_confidence = c.label.min_confidence;
+  pipeline::LabelOptions o = c.label;
+  o.format = c.critique_revise.format;
   return o;
 }
 }  // namespace
@@ -164,7 +144,6 @@ pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backen
                                     const std::vector<pipeline::PromptRecord>& prompts,
                                     const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
-  o.samples = c.label.samples;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
   o.seed = round_seed(c, rd.round());
   std::vector<pipeline::PairInput> pairs;
@@ -183,7 +162,7 @@ pipeline::LabelRunCounts run_rm_labels(const LoopConfig& c, Backend& policy, Bac
                                        const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
   o.samples = c.rl.rm.samples;
-  o.selection = pipeline::parse_pair_selection(c.rl.rm.pairs);
+  o.selection = c.rl.rm.pairs;
   o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.rl.rm.temperature);
   o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726d);  // "rm": other draws than Phase 2's
   return pipeline::run_label(judge, &policy, constitution, {}, prompts, rd / "rm_labels.jsonl", o,
@@ -218,12 +197,9 @@ std::string dump_line(const nlohmann::json& j) {
 // Phase 2's verdict on each Phase 1 pair, by prompt: the text the judge preferred.
 std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
   std::map<std::string, std::string> out;
-  if (!fs::exists(labels)) return out;
-  for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t line) {
-    CAI_CHECK(j.contains("prompt_text") && j.contains("chosen_text"),
-              "{}:{}: fields prompt_text and chosen_text: missing", labels.string(), line);
-    out[j["prompt_text"].get<std::string>()] = j["chosen_text"].get<std::string>();
-  });
+  if (fs::exists(labels))
+    pipeline::for_each_label_line(labels,
+                                  [&](const pipeline::LabelLine& l) { out[l.prompt] = l.chosen; });
   return out;
 }
 
@@ -234,20 +210,16 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   std::size_t n = 0;
   std::map<std::string, std::string> preferred;
   if (c.sft.only_preferred_revisions) preferred = preferred_responses(rd / "labels.jsonl");
-  for_each_jsonl(rd / "critique_revise.jsonl", [&](const nlohmann::json& j, std::size_t line) {
-    CAI_CHECK(j.contains("messages") && j["messages"].is_array() && !j["messages"].empty(),
-              "{}:{}: field messages: missing", (rd / "critique_revise.jsonl").string(), line);
-    const auto& last = j["messages"].back();
-    const std::string final_text = last.value("content", std::string());
-    if (final_text.empty()) return;  // nothing to imitate
+  pipeline::for_each_phase1_line(rd / "critique_revise.jsonl", [&](const pipeline::Phase1Line& l) {
+    if (l.final_response.empty()) return;  // nothing to imitate
     if (c.sft.only_preferred_revisions) {
       // A pair the judge did not label (dropped below min_confidence, or no revision) stays.
-      const auto it = preferred.find(j.value("prompt", std::string()));
-      if (it != preferred.end() && it->second != final_text &&
-          it->second == j.value("init_response", std::string()))
+      const auto it = preferred.find(l.prompt);
+      if (it != preferred.end() && it->second != l.final_response &&
+          it->second == l.init_response)
         return;
     }
-    out += dump_line({{"messages", j["messages"]}});
+    out += dump_line({{"messages", l.messages}});
     ++n;
   });
   if (c.sft.recovery_examples > 0) {
@@ -294,14 +266,10 @@ std::size_t write_pair_data(const fs::path& labels, const fs::path& to) {
   std::string out;
   std::size_t n = 0;
   if (fs::exists(labels))
-    for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t) {
-      const std::string ch = j.value("chosen_text", std::string()),
-                        rj = j.value("rejected_text", std::string());
-      if (ch.empty() || rj.empty() || ch == rj) return;  // no preference to learn
-      out += dump_line({{"prompt", j.at("prompt")},
-                        {"chosen", j.at("chosen")},
-                        {"rejected", j.at("rejected")},
-                        {"p_chosen", j.at("p_chosen")}});
+    pipeline::for_each_label_line(labels, [&](const pipeline::LabelLine& l) {
+      if (l.chosen.empty() || l.rejected.empty() || l.chosen == l.rejected)
+        return;  // no preference to learn
+      out += dump_line(l.preference);
       ++n;
     });
   write_file_atomic(to, out);
@@ -325,20 +293,16 @@ std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
 }
 
 void run_probe(const LoopConfig& c, const std::string& aligned, bool progress) {
-  eval::ProbeOptions o;
+  eval::ProbeOptions o = c.probe.probe;
   o.base_model = c.base_model;
   o.aligned_model = aligned;
   o.world = c.world;
   o.out_dir = fs::path(c.out) / "probe";
-  o.kl = c.probe.kl;
-  o.prefill = c.probe.prefill;
-  o.finetune = c.probe.finetune;
-  o.prefill_opts.ks = c.probe.k;
-  o.finetune_opts.ns = c.probe.n;
   // Sampled as the round evaluation samples, so k = 0 reproduces eval.json's compliance.
-  o.split = c.eval.split;
-  o.sampling.temperature = c.eval.temperature;
-  o.sampling.max_tokens = c.eval.max_tokens;
+  o.split = c.eval.world.split;
+  o.sampling.temperature = c.eval.world.temperature;
+  o.sampling.top_p = c.eval.world.top_p;
+  o.sampling.max_tokens = c.eval.world.max_tokens;
   o.sampling.seed = c.seed;
   o.seed = c.seed;
   o.progress = progress;

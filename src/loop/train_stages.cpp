@@ -18,34 +18,29 @@ namespace {
 // turns unless the config names one, so training sees what generation sees.
 std::string data_template(const LoopConfig& c) {
   if (!c.sft.chat_template.empty()) return c.sft.chat_template;
-  return c.critique_revise.format == "transcript" ? "human-assistant" : "";
+  return c.critique_revise.format == pipeline::PromptFormat::transcript ? "human-assistant" : "";
 }
 
+// A stage's run options: its configured training, data and LoRA options, and what the loop
+// decides per round (the model it starts from, the data, the directory, the seed).
 void fill(train::RunOptions& o, const LoopConfig& c, const std::string& model, const fs::path& data,
-          const fs::path& out, const LoraConfig& lora, double lr, std::int64_t epochs,
-          std::int64_t token_budget, std::int64_t max_length, std::uint64_t seed, bool progress) {
+          const fs::path& out, const train::TrainOptions& t, const train::DataOptions& d,
+          const train::LoraOptions& lora, std::uint64_t seed, bool progress) {
   o.model = model;
   o.data = data.string();
   o.chat_template = data_template(c);
-  o.data_opts.max_length = max_length;
-  o.lora = lora.rank > 0;
-  o.lora_opts.rank = std::max<std::int64_t>(lora.rank, 1);
-  o.lora_opts.alpha = lora.alpha;
-  o.lora_opts.dropout = lora.dropout;
-  o.lora_opts.target_modules = lora.targets;
+  o.data_opts = d;
+  o.lora = lora;
+  o.train = t;
   o.train.out_dir = out.string();
-  o.train.lr = lr;
-  o.train.epochs = epochs;
-  o.train.token_budget = token_budget;
   o.train.seed = seed;
-  o.train.save_every = 25;  // a killed stage loses at most 25 steps
   o.train.progress = progress;
   // A checkpoint without final/ is a killed run: continue it exactly.
   o.train.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
 }
 
 // With LoRA, final/ holds the adapter: the next stage needs a whole model, merged once.
-std::string finish(const std::string& base, const fs::path& out, const LoraConfig& lora) {
+std::string finish(const std::string& base, const fs::path& out, const train::LoraOptions& lora) {
   if (lora.rank == 0) return (out / "final").string();
   const fs::path merged = out / "merged";
   if (!fs::exists(merged / "config.json")) {
@@ -75,7 +70,8 @@ std::string stage_reference(const std::string& choice, const LoopConfig& c) {
   return choice;
 }
 
-std::string stage_model(const RoundDir& rd, const std::string& stage, const LoraConfig& lora) {
+std::string stage_model(const RoundDir& rd, const std::string& stage,
+                        const train::LoraOptions& lora) {
   const fs::path out = rd / stage;
   if (!fs::exists(out / "final")) return "";
   return lora.rank == 0 ? (out / "final").string() : (out / "merged").string();
@@ -86,8 +82,8 @@ std::string stage_model(const RoundDir& rd, const std::string& stage, const Lora
 train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress) {
   train::SftRunOptions o;
-  fill(o, c, model, rd / "sft_data.jsonl", rd / "sft", c.sft.lora, c.sft.lr, c.sft.epochs,
-       c.sft.token_budget, c.sft.max_length, round_seed(c, rd.round()), progress);
+  fill(o, c, model, rd / "sft_data.jsonl", rd / "sft", c.sft.train, c.sft.data, c.sft.lora,
+       round_seed(c, rd.round()), progress);
   const auto& tc = c.sft.token_constraint;
   if (tc.enabled) {
     o.constrain = true;
@@ -100,12 +96,9 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
 train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress) {
   train::DpoRunOptions o;
-  fill(o, c, model, rd / "dpo_data.jsonl", rd / "dpo", c.dpo.lora, c.dpo.lr, c.dpo.epochs,
-       c.dpo.token_budget, c.dpo.max_length, round_seed(c, rd.round()), progress);
-  o.dpo.loss.type = train::parse_dpo_loss(c.dpo.loss);
-  o.dpo.loss.beta = c.dpo.beta;
-  o.dpo.loss.label_smoothing = c.dpo.label_smoothing;
-  o.dpo.rpo_alpha = c.dpo.rpo_alpha;
+  fill(o, c, model, rd / "dpo_data.jsonl", rd / "dpo", c.dpo.train, c.dpo.data, c.dpo.lora,
+       round_seed(c, rd.round()), progress);
+  o.dpo = c.dpo.dpo;
   o.ref_model = stage_reference(c.dpo.reference, c);
   return o;
 }
@@ -115,8 +108,9 @@ namespace {
 train::RmRunOptions rm_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                bool progress) {
   train::RmRunOptions o;
-  fill(o, c, model, rm_data(c, rd), rd / "rm", LoraConfig{}, c.rl.rm.lr, c.rl.rm.epochs,
-       c.rl.rm.token_budget, c.rl.rm.max_length, round_seed(c, rd.round()), progress);
+  fill(o, c, model, rm_data(c, rd), rd / "rm", c.rl.rm.train, c.rl.rm.data, {},
+       round_seed(c, rd.round()), progress);
+  o.rm = c.rl.rm.loss;
   return o;
 }
 
@@ -129,20 +123,9 @@ train::RlRunOptions rl_options(const LoopConfig& c, const std::string& model,
   o.prompts = (rd / "rl_prompts.jsonl").string();
   o.chat_template = data_template(c);
   auto& r = o.rl;
+  r = c.rl.rl;
   r.out_dir = out.string();
-  r.algorithm = train::parse_rl_algorithm(c.rl.algorithm);
-  r.steps = c.rl.steps;
-  r.prompts_per_rollout = c.rl.prompts_per_rollout;
-  r.samples_per_prompt = c.rl.samples_per_prompt;
-  r.max_new_tokens = c.rl.max_new_tokens;
-  r.temperature = c.rl.temperature;
-  r.kl_coef = c.rl.kl_coef;
-  r.kl_target = c.rl.kl_target;
-  r.reward_norm = train::parse_reward_norm(c.rl.reward_norm);
-  r.lr = c.rl.lr;
-  r.epochs = c.rl.epochs;
   r.seed = round_seed(c, rd.round());
-  r.save_every = 5;  // a killed stage loses at most 5 rollouts
   r.progress = progress;
   r.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
   return o;

@@ -10,14 +10,6 @@
 
 namespace cai::pipeline {
 
-PromptFormat parse_prompt_format(const std::string& s) {
-  if (s == "transcript") return PromptFormat::transcript;
-  if (s == "chat") return PromptFormat::chat;
-  throw_error("format: expected \"transcript\" or \"chat\", got \"{}\"", s);
-}
-
-const char* to_string(PromptFormat f) { return f == PromptFormat::chat ? "chat" : "transcript"; }
-
 std::vector<PromptRecord> read_prompts(const std::filesystem::path& path) {
   const std::string text = read_file(path);
   const auto first = text.find_first_not_of(" \t\r\n");
@@ -81,15 +73,6 @@ std::size_t pick_weighted(const std::vector<double>& weights, double u) {
     if (x < 0.0) return i;
   }
   return weights.size() - 1;
-}
-
-nlohmann::json to_json(const GenParams& p) {
-  return {{"max_tokens", p.max_tokens},
-          {"temperature", p.temperature},
-          {"top_p", p.top_p},
-          {"top_k", p.top_k},
-          {"stop", p.stop},
-          {"seed", p.seed}};
 }
 
 std::string json_hash(const nlohmann::json& j) { return sha256_hex(j.dump()).substr(0, 16); }

@@ -8,46 +8,16 @@
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/few_shot.h"
+#include "cai/pipeline/phase1_file.h"
 
 namespace cai::pipeline {
 
-PrincipleChoice parse_principle_choice(const std::string& s) {
-  if (s == "random") return PrincipleChoice::random;
-  if (s == "in-order") return PrincipleChoice::in_order;
-  throw_error("principles: expected \"random\" or \"in-order\", got \"{}\"", s);
-}
-
-void CritiqueReviseOptions::validate() const {
-  CAI_CHECK(rounds >= 1 && rounds <= 100, "critique-revise: rounds must be in 1..100, got {}",
-            rounds);
-  CAI_CHECK(chunk >= 1, "critique-revise: chunk must be >= 1, got {}", chunk);
-  CAI_CHECK(min_violation_p >= 0.0 && min_violation_p < 1.0,
-            "critique-revise: min_violation_p must be in [0, 1), got {}", min_violation_p);
-  auto check = [](const GenParams& p, const char* name) {
-    try {
-      p.validate();
-    } catch (const Error& e) {
-      throw_error("critique-revise: {} sampling: {}", name, e.what());
-    }
-  };
-  check(response, "response");
-  check(critique, "critique");
-  check(revision, "revision");
-}
-
-nlohmann::json CritiqueReviseOptions::settings() const {
-  nlohmann::json j = {{"rounds", rounds},
-                      {"principles", principles == PrincipleChoice::random ? "random" : "in-order"},
-                      {"few_shot", few_shot},
-                      {"skip_when_ok", skip_when_ok},
-                      {"format", to_string(format)},
-                      {"response", to_json(response)},
-                      {"critique", to_json(critique)},
-                      {"revision", to_json(revision)},
-                      {"seed", seed}};
-  // Only when set, so files written before the option existed keep their settings hash.
-  if (min_violation_p > 0.0) j["min_violation_p"] = min_violation_p;
-  return j;
+GenParams CritiqueReviseOptions::stage(double t) const {
+  GenParams p;
+  p.max_tokens = max_tokens;
+  p.temperature = t < 0 ? temperature : t;
+  p.top_p = top_p;
+  return p;
 }
 
 bool critique_finds_nothing(const std::string& critique) {
@@ -106,7 +76,7 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     std::vector<TextRequest> reqs(n);
     for (std::size_t i = 0; i < n; ++i) {
       reqs[i] = shots.response_request(prompts[i].prompt);
-      reqs[i].params = with_stop(opts.response, opts.format);
+      reqs[i].params = with_stop(opts.response(), opts.format);
       reqs[i].params.seed = opts.seed;
       reqs[i].stream = stream_id(first_index + i, 0, Stage::response);
     }
@@ -132,7 +102,7 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     std::vector<TextRequest> reqs(n);
     for (std::size_t i = 0; i < n; ++i) {
       reqs[i] = shots.critique_request(*pr[i], prompts[i].prompt, st[i].response);
-      reqs[i].params = with_stop(opts.critique, opts.format);
+      reqs[i].params = with_stop(opts.critique(), opts.format);
       reqs[i].params.seed = opts.seed;
       reqs[i].stream = stream_id(first_index + i, r, Stage::critique);
     }
@@ -167,7 +137,7 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
       const auto i = revise[k];
       rev_reqs[k] =
           shots.revision_request(*pr[i], prompts[i].prompt, st[i].response, rounds[i].critique);
-      rev_reqs[k].params = with_stop(opts.revision, opts.format);
+      rev_reqs[k].params = with_stop(opts.revision(), opts.format);
       rev_reqs[k].params.seed = opts.seed;
       rev_reqs[k].stream = stream_id(first_index + i, r, Stage::revision);
     }
@@ -187,36 +157,6 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend, const Consti
     out[i] = std::move(st[i].rec);
   }
   return out;
-}
-
-nlohmann::json to_json(const CritiqueReviseRecord& r, const std::string& model,
-                       const std::string& constitution_hash, const CritiqueReviseOptions& opts) {
-  auto user = nlohmann::json{{"role", "user"}, {"content", r.prompt}};
-  auto msg = [](const std::string& text) {
-    return nlohmann::json{{"role", "assistant"}, {"content", text}};
-  };
-  nlohmann::json rounds = nlohmann::json::array();
-  for (const auto& x : r.rounds) {
-    rounds.push_back({{"principle", x.principle},
-                      {"critique", x.critique},
-                      {"revision", x.revision},
-                      {"skipped", x.skipped}});
-    if (x.p_violates >= 0) rounds.back()["p_violates"] = x.p_violates;
-  }
-  nlohmann::json j;
-  if (!r.id.empty()) j["id"] = r.id;
-  j["prompt"] = r.prompt;
-  j["messages"] = {user, msg(r.final_response)};
-  j["init_response"] = r.init_response;
-  j["rounds"] = std::move(rounds);
-  j["prompt_messages"] = {user};
-  j["chosen"] = {msg(r.final_response)};
-  j["rejected"] = {msg(r.init_response)};
-  j["model"] = model;
-  j["constitution_hash"] = constitution_hash;
-  j["seed"] = opts.seed;
-  j["settings"] = opts.settings();
-  return j;
 }
 
 std::size_t run_critique_revise(Backend& backend, const Constitution& c,

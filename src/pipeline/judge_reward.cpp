@@ -11,15 +11,6 @@
 
 namespace cai::pipeline {
 
-void JudgeRewardOptions::validate() const {
-  CAI_CHECK(ensemble >= -1,
-            "judge reward: ensemble must be -1 (all), 0 (one drawn) or n > 0, got {}", ensemble);
-}
-
-nlohmann::json JudgeRewardOptions::settings() const {
-  return {{"format", to_string(format)}, {"ensemble", ensemble}, {"seed", seed}};
-}
-
 TextRequest verdict_request(PromptFormat format, const std::string& prompt,
                             const std::string& response, const Principle& principle) {
   TextRequest r;

@@ -6,71 +6,20 @@
 
 #include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
+#include "cai/pipeline/phase1_file.h"
 
 namespace cai::pipeline {
 
-PairSelection parse_pair_selection(const std::string& s) {
-  if (s == "all") return PairSelection::all_pairs;
-  if (s == "best-worst") return PairSelection::best_worst;
-  throw_error("pairs: expected \"all\" or \"best-worst\", got \"{}\"", s);
-}
-
-void LabelOptions::validate() const {
-  CAI_CHECK(ensemble >= -1, "label: ensemble must be -1 (all), 0 (one sampled) or n > 0, got {}",
-            ensemble);
-  CAI_CHECK(clamp_low >= 0.0 && clamp_low <= 0.5 && clamp_high >= 0.5 && clamp_high <= 1.0,
-            "label: clamp must satisfy 0 <= low <= 0.5 <= high <= 1, got [{}, {}]", clamp_low,
-            clamp_high);
-  CAI_CHECK(min_confidence >= 0.0 && min_confidence <= 0.5,
-            "label: min_confidence must be in [0, 0.5], got {}", min_confidence);
-  CAI_CHECK(samples == 0 || samples >= 2,
-            "label: samples must be 0 (Phase 1 pairs) or >= 2, got {}", samples);
-  CAI_CHECK(chunk >= 1, "label: chunk must be >= 1, got {}", chunk);
-  try {
-    cot.validate();
-    sample.validate();
-  } catch (const Error& e) {
-    throw_error("label: sampling: {}", e.what());
-  }
-}
-
-nlohmann::json LabelOptions::settings() const {
-  nlohmann::json j = {{"format", to_string(format)},
-                      {"ensemble", ensemble},
-                      {"chain_of_thought", chain_of_thought},
-                      {"min_confidence", min_confidence},
-                      {"samples", samples},
-                      {"seed", seed}};
-  if (chain_of_thought) {
-    j["cot"] = to_json(cot);
-    j["clamp"] = {clamp_low, clamp_high};
-  }
-  if (samples > 0) {
-    j["selection"] = selection == PairSelection::all_pairs ? "all" : "best-worst";
-    j["sample"] = to_json(sample);
-  }
-  return j;
-}
-
 std::vector<PairInput> read_phase1_pairs(const std::filesystem::path& path) {
   std::vector<PairInput> out;
-  for_each_jsonl(path, [&](const nlohmann::json& j, std::size_t line) {
-    const std::string where = fmt::format("{}:{}", path.string(), line);
-    CAI_CHECK(j.is_object(), "{}: expected a JSON object", where);
-    for (const char* k : {"prompt", "init_response"})
-      CAI_CHECK(j.contains(k) && j[k].is_string(), "{}: field \"{}\" (a string) is missing", where,
-                k);
-    CAI_CHECK(j.contains("messages") && j["messages"].is_array() && !j["messages"].empty() &&
-                  j["messages"].back().is_object() && j["messages"].back().contains("content") &&
-                  j["messages"].back()["content"].is_string(),
-              "{}: field \"messages\" must end with the final revision message", where);
+  for_each_phase1_line(path, [&](const Phase1Line& l) {
     PairInput p;
     p.key = out.size();
-    p.prompt = j["prompt"].get<std::string>();
-    p.a = j["init_response"].get<std::string>();
-    p.b = j["messages"].back()["content"].get<std::string>();
-    if (j.contains("id") && j["id"].is_string()) p.id = j["id"].get<std::string>();
-    p.where = where;
+    p.id = l.id;
+    p.prompt = l.prompt;
+    p.a = l.init_response;
+    p.b = l.final_response;
+    p.where = l.where;
     out.push_back(std::move(p));
   });
   return out;
@@ -246,49 +195,6 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
     l.disagreement = d / wsum;
   }
   return out;
-}
-
-nlohmann::json to_json(const PairLabel& l, const std::string& judge, const LabelOptions& opts) {
-  // a wins ties: p_a = 0.5 keeps the input order (Phase 1: the revision is b, so a tie says
-  // nothing; min_confidence drops such pairs).
-  const bool a_wins = l.p_a >= 0.5;
-  const auto& chosen = a_wins ? l.pair.a : l.pair.b;
-  const auto& rejected = a_wins ? l.pair.b : l.pair.a;
-  auto msg = [](const char* role, const std::string& text) {
-    return nlohmann::json{{"role", role}, {"content", text}};
-  };
-  auto order = [](const OrderJudgement& o) {
-    nlohmann::json j = {{"raw_logprobs", o.raw}, {"p_first", o.p_first}};
-    if (!o.reasoning.empty()) j["reasoning"] = o.reasoning;
-    return j;
-  };
-  nlohmann::json ps = nlohmann::json::array();
-  for (const auto& pj : l.principles) {
-    // "chosen_first": the order that showed the chosen response as (A).
-    const auto& cf = a_wins ? pj.ab : pj.ba;
-    const auto& rf = a_wins ? pj.ba : pj.ab;
-    ps.push_back({{"name", pj.principle},
-                  {"weight", pj.weight},
-                  {"p_chosen", a_wins ? pj.p_a : 1.0 - pj.p_a},
-                  {"disagreement", pj.disagreement},
-                  {"chosen_first", order(cf)},
-                  {"rejected_first", order(rf)}});
-  }
-  nlohmann::json j;
-  if (!l.pair.id.empty()) j["id"] = l.pair.id;
-  j["prompt"] = {msg("user", l.pair.prompt)};
-  j["chosen"] = {msg("assistant", chosen)};
-  j["rejected"] = {msg("assistant", rejected)};
-  j["prompt_text"] = l.pair.prompt;
-  j["chosen_text"] = chosen;
-  j["rejected_text"] = rejected;
-  j["p_chosen"] = a_wins ? l.p_a : 1.0 - l.p_a;
-  j["principles"] = std::move(ps);
-  j["position_disagreement"] = l.disagreement;
-  j["position_flip"] = l.order_flip;
-  j["judge"] = judge;
-  j["seed"] = opts.seed;
-  return j;
 }
 
 }  // namespace cai::pipeline

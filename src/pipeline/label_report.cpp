@@ -9,6 +9,7 @@
 #include "cai/eval/calibration.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
+#include "cai/pipeline/label_file.h"
 #include "cai/world/oracle.h"
 #include "cai/world/world.h"
 
@@ -58,17 +59,6 @@ struct Rate {
   }
 };
 
-// A label line's principles: name -> that principle's p_chosen.
-std::vector<std::pair<std::string, double>> line_principles(const nlohmann::json& j) {
-  std::vector<std::pair<std::string, double>> out;
-  if (!j.contains("principles") || !j["principles"].is_array()) return out;
-  for (const auto& pj : j["principles"])
-    if (pj.is_object() && pj.contains("name") && pj["name"].is_string() &&
-        pj.contains("p_chosen") && pj["p_chosen"].is_number())
-      out.emplace_back(pj["name"].get<std::string>(), pj["p_chosen"].get<double>());
-  return out;
-}
-
 std::string str_field(const nlohmann::json& j, const char* key, const std::string& where) {
   CAI_CHECK(j.contains(key) && j[key].is_string(), "{}: field \"{}\" (a string) is missing", where,
             key);
@@ -116,22 +106,18 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
   double sum_p = 0.0, sum_d = 0.0;
   Rate gold_rate, oracle_rate;
   std::size_t oracle_ties = 0, oracle_unknown = 0;
-  for_each_jsonl(labels, [&](const nlohmann::json& j, std::size_t line) {
-    const std::string where = fmt::format("{}:{}", labels.string(), line);
-    CAI_CHECK(j.is_object() && j.contains("p_chosen") && j["p_chosen"].is_number(),
-              "{}: field \"p_chosen\" (a number) is missing", where);
-    const double p = j["p_chosen"].get<double>();
-    CAI_CHECK(p >= 0.0 && p <= 1.0, "{}: p_chosen {} outside [0, 1]", where, p);
+  pipeline::for_each_label_line(labels, [&](const LabelLine& l) {
+    const double p = l.p_chosen;
     ++n;
     sum_p += p;
     auto bin = static_cast<std::size_t>((std::max(p, 0.5) - 0.5) / 0.5 * opts.bins);
     hist[std::min(bin, hist.size() - 1)]++;
-    if (j.value("position_flip", false)) ++flips;
-    sum_d += j.value("position_disagreement", 0.0);
-    const auto prompt = str_field(j, "prompt_text", where);
-    const auto chosen = str_field(j, "chosen_text", where);
-    const auto rejected = str_field(j, "rejected_text", where);
-    const auto principles = line_principles(j);
+    if (l.position_flip) ++flips;
+    sum_d += l.position_disagreement;
+    const auto& prompt = l.prompt;
+    const auto& chosen = l.chosen;
+    const auto& rejected = l.rejected;
+    const auto& principles = l.principles;
     if (auto it = gold.find(prompt);
         it != gold.end() && (it->second == chosen || it->second == rejected)) {
       // Gold labels have one preference per pair: each principle's is compared with it.

@@ -8,6 +8,7 @@
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
+#include "cai/pipeline/label_file.h"
 
 namespace cai::pipeline {
 namespace {

@@ -14,17 +14,6 @@ std::int64_t TokenizedSequence::num_targets() const {
   return std::count(target.begin(), target.end(), std::uint8_t{1});
 }
 
-void DataOptions::validate() const {
-  CAI_CHECK(max_length >= 2, "data options: max_length must be >= 2, got {}", max_length);
-}
-
-Overlong parse_overlong(const std::string& name) {
-  if (name == "error") return Overlong::error;
-  if (name == "truncate") return Overlong::truncate;
-  if (name == "drop") return Overlong::drop;
-  throw_error("unknown overlong policy '{}' (known: error, truncate, drop)", name);
-}
-
 namespace detail {
 
 std::vector<std::int32_t> bos_prefix(const Tokenizer& tok, bool add_bos) {

@@ -16,11 +16,6 @@
 
 namespace cai::train {
 
-void DpoOptions::validate() const {
-  loss.validate();
-  CAI_CHECK(rpo_alpha >= 0, "dpo: rpo_alpha must be >= 0, got {}", rpo_alpha);
-}
-
 namespace {
 
 struct Pair {

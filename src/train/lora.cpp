@@ -52,19 +52,16 @@ std::string base_weight_name(std::int64_t layer, Proj p) {
   return fmt::format("model.layers.{}.{}.{}.weight", layer, proj_group(p), proj_name(p));
 }
 
-void LoraOptions::validate() const {
-  CAI_CHECK(rank > 0, "lora: rank must be > 0, got {}", rank);
-  CAI_CHECK(alpha > 0 && std::isfinite(alpha), "lora: alpha must be a positive number, got {}",
-            alpha);
-  CAI_CHECK(dropout >= 0 && dropout < 1, "lora: dropout must be in [0, 1), got {}", dropout);
-  CAI_CHECK(!target_modules.empty(), "lora: target_modules is empty");
+void LoraOptions::rules(opt::Rules& r) const {
+  if (rank == 0) return;
+  r.require(!target_modules.empty(), "targets", "must not be empty");
   std::set<std::string> seen;
   for (const auto& m : target_modules) {
-    CAI_CHECK(proj_from_name(m).has_value(),
-              "lora: target_modules: unknown module '{}' (expected q_proj, k_proj, v_proj, o_proj, "
-              "gate_proj, up_proj or down_proj)",
-              m);
-    CAI_CHECK(seen.insert(m).second, "lora: target_modules: '{}' listed twice", m);
+    r.require(proj_from_name(m).has_value(), "targets",
+              fmt::format("unknown module '{}' (expected q_proj, k_proj, v_proj, o_proj, "
+                          "gate_proj, up_proj or down_proj)",
+                          m));
+    r.require(seen.insert(m).second, "targets", fmt::format("'{}' listed twice", m));
   }
 }
 
@@ -72,6 +69,7 @@ LoraAdapter::LoraAdapter(const ModelConfig& cfg, const LoraOptions& opts, torch:
                          bool init)
     : opts_(opts) {
   opts_.validate();
+  CAI_CHECK(opts_.rank > 0, "lora: rank must be > 0 to attach adapters, got {}", opts_.rank);
   std::set<Proj> targets;
   for (const auto& m : opts_.target_modules) targets.insert(*proj_from_name(m));
   const auto to = torch::TensorOptions().dtype(dtype);

@@ -38,11 +38,6 @@ torch::Tensor sft_loss_sum(const torch::Tensor& logits, const torch::Tensor& tok
 
 // ---- Reward model ----------------------------------------------------------------------------
 
-void RmLossOptions::validate() const {
-  CAI_CHECK(margin >= 0, "rm loss: margin must be >= 0, got {}", margin);
-  CAI_CHECK(centering_coef >= 0, "rm loss: centering_coef must be >= 0, got {}", centering_coef);
-}
-
 torch::Tensor bt_loss(const torch::Tensor& r_chosen, const torch::Tensor& r_rejected,
                       const torch::Tensor& p_chosen, const RmLossOptions& opts) {
   opts.validate();
@@ -59,37 +54,6 @@ torch::Tensor bt_loss(const torch::Tensor& r_chosen, const torch::Tensor& r_reje
 }
 
 // ---- DPO ---------------------------------------------------------------------------------------
-
-DpoLossType parse_dpo_loss(const std::string& name) {
-  if (name == "sigmoid") return DpoLossType::sigmoid;
-  if (name == "robust") return DpoLossType::robust;
-  if (name == "ipo") return DpoLossType::ipo;
-  if (name == "hinge") return DpoLossType::hinge;
-  throw_error("unknown DPO loss '{}' (known: sigmoid, robust, ipo, hinge)", name);
-}
-
-const char* to_string(DpoLossType t) {
-  switch (t) {
-    case DpoLossType::sigmoid:
-      return "sigmoid";
-    case DpoLossType::robust:
-      return "robust";
-    case DpoLossType::ipo:
-      return "ipo";
-    case DpoLossType::hinge:
-      return "hinge";
-  }
-  return "?";
-}
-
-void DpoLossOptions::validate() const {
-  CAI_CHECK(beta > 0, "dpo loss: beta must be > 0, got {}", beta);
-  CAI_CHECK(label_smoothing >= 0 && label_smoothing < 0.5,
-            "dpo loss: label_smoothing must be in [0, 0.5), got {}", label_smoothing);
-  CAI_CHECK(label_smoothing == 0 || type == DpoLossType::sigmoid || type == DpoLossType::robust,
-            "dpo loss: label_smoothing applies to the sigmoid and robust losses, not {}",
-            to_string(type));
-}
 
 DpoLossTerms dpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
                       const torch::Tensor& ref_chosen, const torch::Tensor& ref_rejected,

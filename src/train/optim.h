@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "cai/train/objective.h"
+#include "cai/train/trainer.h"
 
 namespace cai::train {
 
@@ -21,6 +22,10 @@ struct AdamWOptions {
   // Throws cai::Error "<who>: beta1 must be ..." naming the field.
   void validate(const char* who) const;
 };
+
+inline AdamWOptions adamw_options(const OptimOptions& o) {
+  return {o.beta1, o.beta2, o.eps, o.weight_decay};
+}
 
 class AdamW {
  public:

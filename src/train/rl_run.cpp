@@ -15,14 +15,9 @@
 
 namespace cai::train {
 
-void RlRunOptions::validate() const {
-  CAI_CHECK(!model.empty(), "rl: model is required");
-  CAI_CHECK(!prompts.empty(), "rl: prompts is required");
-  CAI_CHECK(max_prompt_length >= 0,
-            "rl: max_prompt_length must be >= 0 (0: the model's context "
-            "minus max_new_tokens), got {}",
-            max_prompt_length);
-  rl.validate();
+void RlRunOptions::rules(opt::Rules& r) const {
+  r.require(!model.empty(), "model", "is required");
+  r.require(!prompts.empty(), "prompts", "is required");
 }
 
 RlSummary run_rl(const RlRunOptions& o, const Reward* given) {

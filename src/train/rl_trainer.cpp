@@ -37,40 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 // Everything that changes the trained weights; a resume with a different hash is refused.
 std::string rl_options_hash(const RlOptions& o) {
-  nlohmann::json j = {{"algorithm", to_string(o.algorithm)},
-                      {"steps", o.steps},
-                      {"prompts_per_rollout", o.prompts_per_rollout},
-                      {"samples_per_prompt", o.samples_per_prompt},
-                      {"max_new_tokens", o.max_new_tokens},
-                      {"temperature", o.temperature},
-                      {"missing_eos_penalty", o.missing_eos_penalty},
-                      {"kl_coef", o.kl_coef},
-                      {"kl_target", o.kl_target},
-                      {"kl_horizon", o.kl_horizon},
-                      {"kl_estimator", to_string(o.kl_estimator)},
-                      {"reward_norm", to_string(o.reward_norm)},
-                      {"reward_clip", o.reward_clip},
-                      {"epochs", o.epochs},
-                      {"minibatches", o.minibatches},
-                      {"clip_range", o.clip_range},
-                      {"value_clip_range", o.value_clip_range},
-                      {"vf_coef", o.vf_coef},
-                      {"gamma", o.gamma},
-                      {"lam", o.lam},
-                      {"whiten_advantages", o.whiten_advantages},
-                      {"normalize_advantages", o.normalize_advantages},
-                      {"lr", o.lr},
-                      {"schedule", to_string(o.schedule)},
-                      {"warmup_steps", o.warmup_steps},
-                      {"weight_decay", o.weight_decay},
-                      {"beta1", o.beta1},
-                      {"beta2", o.beta2},
-                      {"eps", o.eps},
-                      {"max_grad_norm", o.max_grad_norm},
-                      {"token_budget", o.token_budget},
-                      {"seed", o.seed},
-                      {"run_config", o.run_config}};
-  if (o.algorithm == RlAlgorithm::grpo) j["scale_rewards"] = o.scale_rewards;
+  nlohmann::json j = opt::identity_json(o);
+  j["run_config"] = o.run_config;
   return sha256_hex(j.dump());
 }
 
@@ -203,13 +171,9 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
     params.push_back({"value_head.weight", head->weight, true});
     params.push_back({"value_head.bias", head->bias, false});
   }
-  AdamW opt(params, AdamWOptions{o.beta1, o.beta2, o.eps, o.weight_decay});
+  AdamW opt(params, adamw_options(o));
 
   // The schedule runs over optimiser updates, not steps.
-  TrainOptions sched;
-  sched.lr = o.lr;
-  sched.schedule = o.schedule;
-  sched.warmup_steps = o.warmup_steps;
   const std::int64_t updates_per_step = o.epochs * o.minibatches;
   const std::int64_t total_updates = o.steps * updates_per_step;
 
@@ -334,7 +298,7 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
         const double gn = clip_grad_norm(opt.params(), o.max_grad_norm);
         CAI_CHECK(std::isfinite(gn), "rl: step {}: the gradient norm is {}; stopping ({})",
                   step + 1, gn, last_good());
-        lr = learning_rate(sched, opt.steps(), total_updates);
+        lr = learning_rate(o, opt.steps(), total_updates);
         opt.step(lr);
         opt.zero_grad();
         grad_norm_sum += gn;

@@ -28,18 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* overlong_name(Overlong o) {
-  switch (o) {
-    case Overlong::error:
-      return "error";
-    case Overlong::truncate:
-      return "truncate";
-    case Overlong::drop:
-      return "drop";
-  }
-  return "truncate";
-}
-
 LoadedModel load_with_tokenizer(const std::string& path) {
   LoadedModel lm = load_model(path);
   CAI_CHECK(lm.tokenizer.has_value(), "{}: the model carries no tokenizer; training needs one",
@@ -58,16 +46,10 @@ std::string data_hash(const RunOptions& o) {
 // The settings outside TrainOptions that change the trained weights.
 nlohmann::json objective_config(const RunOptions& o, const DataOptions& data_opts,
                                 const std::string& template_name) {
-  nlohmann::json j = {{"model", fs::absolute(o.model).lexically_normal().string()},
-                      {"template", template_name},
-                      {"max_length", data_opts.max_length},
-                      {"overlong", overlong_name(data_opts.overlong)},
-                      {"add_bos", data_opts.add_bos}};
-  if (o.lora)
-    j["lora"] = {{"r", o.lora_opts.rank},
-                 {"alpha", o.lora_opts.alpha},
-                 {"dropout", o.lora_opts.dropout},
-                 {"targets", o.lora_opts.target_modules}};
+  nlohmann::json j = opt::identity_json(data_opts);
+  j["model"] = fs::absolute(o.model).lexically_normal().string();
+  j["template"] = template_name;
+  if (o.lora.enabled()) j["lora"] = opt::identity_json(o.lora);
   return j;
 }
 
@@ -124,34 +106,15 @@ Prepared prepare(const RunOptions& o) {
 
 }  // namespace
 
-void RunOptions::validate() const {
-  CAI_CHECK(!model.empty(), "training: model is required");
-  CAI_CHECK(!data.empty(), "training: data is required");
-  train.validate();
-  data_opts.validate();
-  CAI_CHECK(eval_fraction >= 0 && eval_fraction < 1,
-            "training: eval_fraction must be in [0, 1), got {}", eval_fraction);
-  CAI_CHECK(eval_data.empty() || eval_fraction == 0,
-            "training: eval_data and eval_fraction exclude each other");
-  if (lora) lora_opts.validate();
+void RunOptions::rules(opt::Rules& r) const {
+  r.require(!model.empty(), "model", "is required");
+  r.require(!data.empty(), "data", "is required");
+  r.require(eval_data.empty() || eval_fraction == 0, "eval_data", "excludes eval_fraction");
 }
 
-void SftRunOptions::validate() const {
-  RunOptions::validate();
-  if (constrain) constraint.validate();
-  CAI_CHECK(constrain || ref_model.empty(),
-            "sft: ref_model is the constraint's reference; it needs constrain");
-}
-
-void DpoRunOptions::validate() const {
-  RunOptions::validate();
-  dpo.validate();
-}
-
-void RmRunOptions::validate() const {
-  RunOptions::validate();
-  rm.validate();
-  CAI_CHECK(!lora, "reward model training: LoRA is not supported (full fine-tuning only)");
+void SftRunOptions::rules(opt::Rules& r) const {
+  r.require(constrain || ref_model.empty(), "ref_model",
+            "is the constraint's reference; it needs token_constraint");
 }
 
 TrainSummary run_sft(const SftRunOptions& o) {
@@ -202,7 +165,7 @@ TrainSummary run_sft(const SftRunOptions& o) {
     cfg["constraint"]["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
   }
   torch::manual_seed(o.train.seed);  // LoRA initialisation
-  Policy policy{&p.lm, o.lora ? attach_lora(*p.lm.model, o.lora_opts) : nullptr, o.model};
+  Policy policy{&p.lm, o.lora.enabled() ? attach_lora(*p.lm.model, o.lora) : nullptr, o.model};
   auto obj = make_sft_objective(policy, std::move(train), std::move(eval),
                                 constraint ? &*constraint : nullptr);
   TrainOptions t = o.train;
@@ -257,15 +220,12 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
   }
 
   torch::manual_seed(o.train.seed);  // LoRA initialisation
-  Policy policy{&p.lm, o.lora ? attach_lora(*p.lm.model, o.lora_opts) : nullptr, o.model};
+  Policy policy{&p.lm, o.lora.enabled() ? attach_lora(*p.lm.model, o.lora) : nullptr, o.model};
   auto obj = make_dpo_objective(policy, std::move(train), std::move(train_ref), std::move(eval),
                                 std::move(eval_ref), o.dpo);
   nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
   cfg["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
-  cfg["dpo"] = {{"loss", to_string(o.dpo.loss.type)},
-                {"beta", o.dpo.loss.beta},
-                {"label_smoothing", o.dpo.loss.label_smoothing},
-                {"rpo_alpha", o.dpo.rpo_alpha}};
+  cfg["dpo"] = opt::identity_json(o.dpo);
   TrainOptions t = o.train;
   t.objective_config = cfg.dump();
   return run_training(*obj, t, data_hash(o));
@@ -282,7 +242,7 @@ TrainSummary run_rm(const RmRunOptions& o) {
   RewardModel rm(std::move(p.lm));
   auto obj = make_rm_objective(rm, std::move(train), std::move(eval), o.rm);
   nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
-  cfg["rm"] = {{"margin", o.rm.margin}, {"center_rewards", o.rm.centering_coef}};
+  cfg["rm"] = opt::identity_json(o.rm);
   TrainOptions t = o.train;
   t.objective_config = cfg.dump();
   return run_training(*obj, t, data_hash(o));

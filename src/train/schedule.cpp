@@ -3,38 +3,18 @@
 #include <cmath>
 #include <numbers>
 
-#include "cai/io/error.h"
 #include "cai/train/trainer.h"
 
 namespace cai::train {
 
-Schedule parse_schedule(const std::string& name) {
-  if (name == "cosine") return Schedule::cosine;
-  if (name == "linear") return Schedule::linear;
-  if (name == "constant") return Schedule::constant;
-  throw_error("unknown schedule '{}' (expected cosine, linear or constant)", name);
-}
-
-const char* to_string(Schedule s) {
-  switch (s) {
-    case Schedule::cosine:
-      return "cosine";
-    case Schedule::linear:
-      return "linear";
-    case Schedule::constant:
-      return "constant";
-  }
-  return "?";
-}
-
-std::int64_t warmup_steps(const TrainOptions& opts, std::int64_t total) {
+std::int64_t warmup_steps(const OptimOptions& opts, std::int64_t total) {
   if (opts.warmup_steps >= 0) return opts.warmup_steps;
   // A tiny epsilon keeps ratios such as 0.1 * 30 from rounding up to 4 through 3.0000000004.
   return static_cast<std::int64_t>(
       std::ceil(opts.warmup_ratio * static_cast<double>(total) - 1e-9));
 }
 
-double learning_rate(const TrainOptions& opts, std::int64_t step, std::int64_t total) {
+double learning_rate(const OptimOptions& opts, std::int64_t step, std::int64_t total) {
   const std::int64_t w = warmup_steps(opts, total);
   if (step < w) return opts.lr * static_cast<double>(step + 1) / static_cast<double>(w);
   const double p =

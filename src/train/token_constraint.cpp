@@ -14,22 +14,6 @@
 
 namespace cai::train {
 
-void TokenConstraintOptions::validate() const {
-  auto positive = [](double v) { return v > 0 && std::isfinite(v); };
-  CAI_CHECK(positive(beta), "token constraint: beta must be > 0, got {}", beta);
-  CAI_CHECK(positive(first_token_bias), "token constraint: first_token_bias must be > 0, got {}",
-            first_token_bias);
-  CAI_CHECK(positive(bias), "token constraint: bias must be > 0, got {}", bias);
-  CAI_CHECK(bias_length >= 0, "token constraint: bias_length must be >= 0, got {}", bias_length);
-}
-
-nlohmann::json TokenConstraintOptions::to_json() const {
-  return {{"beta", beta},
-          {"first_token_bias", first_token_bias},
-          {"bias", bias},
-          {"bias_length", bias_length}};
-}
-
 std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& o) {
   std::vector<double> b(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)), o.beta);
   for (std::int64_t t = 0; t < std::min(n, o.bias_length); ++t)

@@ -22,26 +22,6 @@
 namespace cai::train {
 namespace fs = std::filesystem;
 
-void TrainOptions::validate() const {
-  CAI_CHECK(!out_dir.empty(), "train: out_dir is required");
-  CAI_CHECK(lr > 0 && std::isfinite(lr), "train: lr must be > 0, got {}", lr);
-  CAI_CHECK(warmup_ratio >= 0 && warmup_ratio <= 1, "train: warmup_ratio must be in [0, 1], got {}",
-            warmup_ratio);
-  CAI_CHECK(min_lr_ratio >= 0 && min_lr_ratio <= 1, "train: min_lr_ratio must be in [0, 1], got {}",
-            min_lr_ratio);
-  AdamWOptions{beta1, beta2, eps, weight_decay}.validate("train");
-  CAI_CHECK(max_grad_norm >= 0, "train: max_grad_norm must be >= 0 (0 = off), got {}",
-            max_grad_norm);
-  CAI_CHECK(grad_accum >= 1, "train: grad_accum must be >= 1, got {}", grad_accum);
-  CAI_CHECK(token_budget >= 1, "train: token_budget must be >= 1, got {}", token_budget);
-  CAI_CHECK(epochs >= 1, "train: epochs must be >= 1, got {}", epochs);
-  CAI_CHECK(max_steps == -1 || max_steps >= 1, "train: max_steps must be >= 1 or -1, got {}",
-            max_steps);
-  CAI_CHECK(eval_every >= 0, "train: eval_every must be >= 0, got {}", eval_every);
-  CAI_CHECK(save_every >= 0, "train: save_every must be >= 0, got {}", save_every);
-  CAI_CHECK(log_every >= 1, "train: log_every must be >= 1, got {}", log_every);
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -53,23 +33,9 @@ double seconds_since(Clock::time_point t0) {
 
 // Everything that changes the trained weights: a resume with a different hash is refused.
 std::string options_hash(const TrainOptions& o, const std::string& objective) {
-  nlohmann::json j = {{"objective", objective},
-                      {"objective_config", o.objective_config},
-                      {"lr", o.lr},
-                      {"schedule", to_string(o.schedule)},
-                      {"warmup_ratio", o.warmup_ratio},
-                      {"warmup_steps", o.warmup_steps},
-                      {"min_lr_ratio", o.min_lr_ratio},
-                      {"weight_decay", o.weight_decay},
-                      {"beta1", o.beta1},
-                      {"beta2", o.beta2},
-                      {"eps", o.eps},
-                      {"max_grad_norm", o.max_grad_norm},
-                      {"grad_accum", o.grad_accum},
-                      {"token_budget", o.token_budget},
-                      {"epochs", o.epochs},
-                      {"max_steps", o.max_steps},
-                      {"seed", o.seed}};
+  nlohmann::json j = opt::identity_json(o);
+  j["objective"] = objective;
+  j["objective_config"] = o.objective_config;
   return sha256_hex(j.dump());
 }
 
@@ -191,7 +157,7 @@ TrainSummary run_training(Objective& obj, const TrainOptions& o, const std::stri
 
   Plans plans(obj, o, pg.size());
   const std::int64_t total = total_steps(plans, o);
-  AdamW opt(obj.trainable(), AdamWOptions{o.beta1, o.beta2, o.eps, o.weight_decay});
+  AdamW opt(obj.trainable(), adamw_options(o));
   CAI_CHECK(!opt.params().empty(), "train: the {} objective has no trainable tensors", obj.name());
 
   // Where the run stands: `step` optimiser steps done; the next one starts at micro-batch

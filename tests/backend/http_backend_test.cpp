@@ -319,6 +319,7 @@ TEST(HttpBackend, OptionsAreValidated) {
   EXPECT_NE(error_of([&] { b.validate(); }).find("--model"), std::string::npos);
   b.model = "m";
   b.http.base_urls = {"http://x/v1"};
+  b.http.model = "m";
   EXPECT_NE(error_of([&] { b.validate(); }).find("not both"), std::string::npos);
   cai::GenParams p;
   p.top_p = 0.0;

@@ -59,7 +59,7 @@ TEST(ProbeCli, BadValuesNameTheFlag) {
   expect_error("probe --base m --aligned m --world w --out o --n ten", "--n");
   const std::string ok = "probe --base " + kModel + " --aligned " + kModel + " --world " +
                          CAI_TEST_TMPDIR + " --out " + CAI_TEST_TMPDIR + "/cli/probe-out";
-  expect_error(ok + " --k 5,-1", "ks must be positive");
-  expect_error(ok + " --kl-source nope", "kl source");
+  expect_error(ok + " --k 5,-1", "--k: values must be >= 1");
+  expect_error(ok + " --kl-source nope", "--kl-source: 'nope' is not one of");
   expect_error(ok + " --split dev", "split");
 }

@@ -13,6 +13,7 @@
 #include "cai/io/error.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
+#include "cai/pipeline/label.h"
 
 namespace cai::loop {
 namespace {
@@ -71,28 +72,28 @@ TEST(LoopConfig, DefaultsAndOverrides) {
   LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
   EXPECT_EQ(c.name, "demo");
   EXPECT_EQ(c.rounds, 2);
-  EXPECT_DOUBLE_EQ(c.sft.lr, 3e-4);
-  EXPECT_EQ(c.sft.epochs, 2);  // default kept
+  EXPECT_DOUBLE_EQ(c.sft.train.lr, 3e-4);
+  EXPECT_EQ(c.sft.train.epochs, 2);  // default kept
   EXPECT_EQ(c.sft.lora.rank, 4);
   EXPECT_FALSE(c.dpo.enabled);
-  EXPECT_DOUBLE_EQ(c.dpo.beta, 0.1);
+  EXPECT_DOUBLE_EQ(c.dpo.dpo.loss.beta, 0.1);
   EXPECT_DOUBLE_EQ(c.quality.factor, 0.9);
-  EXPECT_EQ(c.quality.metric, "winrate");
+  EXPECT_EQ(c.quality.metric, QualityMetric::winrate);
   EXPECT_EQ(c.quality.ensemble, -1);
   EXPECT_TRUE(c.quality.judge.empty());  // the base model judges
   EXPECT_EQ(c.critique_revise.rounds, 3);
   EXPECT_DOUBLE_EQ(c.critique_revise.critique_temperature, 0.0);
   EXPECT_DOUBLE_EQ(c.critique_revise.min_violation_p, 0.7);
   EXPECT_LT(c.critique_revise.revision_temperature, 0.0);  // default: the responses' temperature
-  EXPECT_EQ(c.eval.split, "test");
-  EXPECT_EQ(c.sft.init, "previous");
+  EXPECT_EQ(c.eval.world.split, "test");
+  EXPECT_EQ(c.sft.init, SftInit::previous);
   EXPECT_LT(c.eval.sampled_temperature, 0.0);  // no second, sampled evaluation
   // Every round's policy labels its own pairs and anchors its own DPO (the keys' defaults).
   EXPECT_EQ(c.label.judge, "policy");
   EXPECT_EQ(c.dpo.reference, "policy");
   EXPECT_FALSE(c.sft.token_constraint.enabled);
   EXPECT_EQ(c.sft.ref_model, "policy");
-  EXPECT_EQ(c.lines.at("sft.lr"), 7);
+  EXPECT_EQ(c.source.lines.at("sft.lr"), 7);
   c.resolve(kDir);
   EXPECT_EQ(c.out, (kDir / "runs" / "demo").string());
   EXPECT_NO_THROW(c.validate());
@@ -136,7 +137,7 @@ TEST(LoopConfig, ModelKeysAndTheTokenConstraintRoundTrip) {
                                                           {"first_token_bias", 4.0},
                                                           {"bias", 10.0},
                                                           {"bias_length", 3}}));
-  EXPECT_EQ(c.lines.at("sft.token_constraint.bias_length"), 9);
+  EXPECT_EQ(c.source.lines.at("sft.token_constraint.bias_length"), 9);
   LoopConfig back = parse_loop_config(c.to_yaml(), "printed.yaml");
   back.resolve(kDir);
   EXPECT_EQ(back.to_json(), j);
@@ -163,7 +164,7 @@ TEST(LoopConfig, ExampleConfigsAreValid) {
   EXPECT_EQ(c.name, "three-rounds");
   EXPECT_EQ(c.out, "runs/three-rounds");
   EXPECT_EQ(c.rounds, 3);
-  EXPECT_EQ(c.quality.metric, "winrate");
+  EXPECT_EQ(c.quality.metric, QualityMetric::winrate);
   EXPECT_GE(c.label.samples, 2);
   EXPECT_EQ(c.label.judge, "base");
   EXPECT_EQ(c.dpo.reference, "base");
@@ -207,7 +208,7 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"sft:\n  lr: -1\n", "loop.yaml:13: sft.lr: must be > 0"},
       {"quality: {metric: oracle}\n", "loop.yaml:12: quality.metric: oracle needs a world"},
       {"quality: {metric: best}\n", "quality.metric: 'best' is not one of winrate, judge, oracle"},
-      {"quality: {ensemble: -2}\n", "loop.yaml:12: quality.ensemble: must be -1 (all)"},
+      {"quality: {ensemble: -2}\n", "loop.yaml:12: quality.ensemble: must be >= -1"},
       {"quality: {judge: no-such-judge}\n", "loop.yaml:12: quality.judge: "},
       {"dpo: {loss: squared}\n", "dpo.loss: 'squared' is not one of"},
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
@@ -279,12 +280,60 @@ TEST(LoopConfig, PrintConfigCommand) {
   LoopConfig back = parse_loop_config(out, "printed");
   EXPECT_EQ(back.rounds, 5);
   EXPECT_EQ(back.out, (kDir / "elsewhere").string());
-  EXPECT_DOUBLE_EQ(back.sft.lr, 3e-4);
-  EXPECT_EQ(back.sft.epochs, 2);
+  EXPECT_DOUBLE_EQ(back.sft.train.lr, 3e-4);
+  EXPECT_EQ(back.sft.train.epochs, 2);
   // Keys left at their defaults are printed too.
   for (const char* key : {"judge: policy", "reference: policy", "ref_model: policy",
                           "token_constraint:", "first_token_bias:"})
     EXPECT_NE(out.find(key), std::string::npos) << key << "\n" << out;
+  // What --print-config prints loads back and prints the same, floats in their shortest form.
+  back.resolve(kDir);
+  EXPECT_EQ(back.to_yaml(), out);
+  EXPECT_NE(out.find("min_violation_p: 0.7\n"), std::string::npos) << out;
+}
+
+// Each block is the library's options: a bound means the same in the loop as on its command.
+TEST(LoopConfig, SameBoundsAsTheCommands) {
+  make_inputs();
+  auto msg = [&](const std::string& yaml) {
+    return error_of([&] {
+      LoopConfig c = parse_loop_config(good_config() + yaml, "loop.yaml");
+      c.resolve(kDir);
+      c.validate();
+    });
+  };
+  EXPECT_NE(msg("label: {min_confidence: 0.5}\n").find("label.min_confidence: must be in [0, 0.5)"),
+            std::string::npos);
+  pipeline::LabelOptions label;
+  label.min_confidence = 0.5;
+  EXPECT_NE(error_of([&] { label.validate(); }).find("label.min_confidence: must be in [0, 0.5)"),
+            std::string::npos);
+  // One LoRA default everywhere: off (rank 0), alpha 16, dropout 0.05 on q_proj and v_proj.
+  const LoopConfig c = parse_loop_config("name: a\n", "x.yaml");
+  EXPECT_EQ(opt::to_json(c.sft.lora), opt::to_json(train::LoraOptions{}));
+  EXPECT_EQ(opt::to_json(c.dpo.lora), opt::to_json(train::LoraOptions{}));
+  // Options the library has and the loop did not spell out are there too.
+  EXPECT_TRUE(c.to_json()["sft"].contains("warmup_ratio"));
+  EXPECT_TRUE(c.to_json()["rl"].contains("kl_estimator"));
+  EXPECT_FALSE(c.to_json()["sft"].contains("seed"));  // the loop seeds each round
+}
+
+// An RL-only config trains too: without a local base model it fails before any stage runs.
+TEST(LoopConfig, RlOnlyConfigWithAnApiNeedsALocalModel) {
+  make_inputs();
+  const auto msg = error_of([&] {
+    LoopConfig c = parse_loop_config(
+        "name: a\n"
+        "api: {base_url: http://127.0.0.1:1/v1, model: m}\n"
+        "constitution: " +
+            (kDir / "constitution.yaml").string() + "\nprompts: {train: " +
+            (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() +
+            "}\nsft: {enabled: false}\ndpo: {enabled: false}\nrl: {enabled: true}\n",
+        "api.yaml");
+    c.resolve(kDir);
+    c.validate();
+  });
+  EXPECT_NE(msg.find("base_model: training needs a local model"), std::string::npos) << msg;
 }
 
 TEST(LoopEarlyStop, QualitySequences) {

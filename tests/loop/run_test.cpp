@@ -264,12 +264,12 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   o.config.critique_revise.skip_when_ok = false;
   o.config.dpo.enabled = false;
   o.config.rl.enabled = true;
-  o.config.rl.steps = 2;
-  o.config.rl.prompts_per_rollout = 2;
-  o.config.rl.samples_per_prompt = 2;
-  o.config.rl.max_new_tokens = 8;
-  o.config.rl.rm.epochs = 1;
-  o.config.rl.rm.max_length = 256;
+  o.config.rl.rl.steps = 2;
+  o.config.rl.rl.prompts_per_rollout = 2;
+  o.config.rl.rl.samples_per_prompt = 2;
+  o.config.rl.rl.max_new_tokens = 8;
+  o.config.rl.rm.train.epochs = 1;
+  o.config.rl.rm.data.max_length = 256;
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "rl";
@@ -301,10 +301,10 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
   LoopOptions o;
   o.config = config("from-base");
   o.config.dpo.enabled = false;
-  o.config.sft.init = "base";
-  o.config.eval.temperature = 0.0;
+  o.config.sft.init = SftInit::base;
+  o.config.eval.world.temperature = 0.0;
   o.config.eval.sampled_temperature = 0.7;
-  o.config.quality.metric = "judge";  // the base model's critiques score each round
+  o.config.quality.metric = QualityMetric::judge;  // the base model's critiques score each round
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "from-base";
@@ -337,13 +337,13 @@ TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
   o.config.dpo.enabled = false;
   o.config.label.ensemble = -1;
   o.config.rl.enabled = true;
-  o.config.rl.steps = 1;
-  o.config.rl.prompts_per_rollout = 2;
-  o.config.rl.samples_per_prompt = 2;
-  o.config.rl.max_new_tokens = 8;
-  o.config.rl.reward_norm = "batch";
-  o.config.rl.rm.epochs = 1;
-  o.config.rl.rm.max_length = 256;
+  o.config.rl.rl.steps = 1;
+  o.config.rl.rl.prompts_per_rollout = 2;
+  o.config.rl.rl.samples_per_prompt = 2;
+  o.config.rl.rl.max_new_tokens = 8;
+  o.config.rl.rl.reward_norm = train::RewardNorm::batch;
+  o.config.rl.rm.train.epochs = 1;
+  o.config.rl.rm.data.max_length = 256;
   o.config.rl.rm.samples = 2;
   o.progress = false;
   run_loop(o);
@@ -406,9 +406,9 @@ TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
   o.config.dpo.enabled = false;
   o.config.sft.recovery_examples = 5;
   o.config.probe.enabled = true;
-  o.config.probe.model = "last";
-  o.config.probe.k = {2};
-  o.config.probe.n = {2};
+  o.config.probe.model = ProbeModel::last;
+  o.config.probe.probe.prefill_opts.ks = {2};
+  o.config.probe.probe.finetune_opts.ns = {2};
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "probe";
@@ -442,11 +442,11 @@ TEST_F(LoopRun, BaseModelStagesThroughAnApiEqualInProcess) {
   auto run = [&](const std::string& name, bool api) {
     LoopConfig c = config(name);
     c.rounds = 1;
-    c.quality.metric = "oracle";
+    c.quality.metric = QualityMetric::oracle;
     c.quality.temperature = 0;
     c.critique_revise.temperature = 0;
-    c.eval.temperature = 0;
-    c.eval.critiques = false;
+    c.eval.world.temperature = 0;
+    c.eval.world.critiques = false;
     // The fixture's vocabulary has 300 tokens: every option token is among the top 300.
     if (api)
       c.api = parse_loop_config("name: x\napi: {base_url: " + server.base_url() +
@@ -501,8 +501,8 @@ TEST_F(LoopRun, TrainingStagesOnTwoRanksEqualOneProcess) {
     LoopOptions o;
     o.config = config(name);
     o.config.rounds = 1;
-    o.config.sft.token_budget = budget;
-    o.config.dpo.token_budget = budget;
+    o.config.sft.train.token_budget = budget;
+    o.config.dpo.train.token_budget = budget;
     o.progress = false;
     return o;
   };

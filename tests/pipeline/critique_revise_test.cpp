@@ -10,6 +10,7 @@
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/critique_revise.h"
+#include "cai/pipeline/phase1_file.h"
 #include "fake_backend.h"
 #include "test_util.h"
 
@@ -150,8 +151,7 @@ TEST(CritiqueRevise, UnsureViolationsAreNotRevised) {
     for (const auto& x : r.rounds)
       EXPECT_EQ(x.skipped, x.critique.rfind("The response follows", 0) == 0);
   EXPECT_FALSE(called);
-  EXPECT_FALSE(
-      to_json(recs[0], "fake", c.hash(), options())["settings"].contains("min_violation_p"));
+  EXPECT_EQ(to_json(recs[0], "fake", c.hash(), options())["settings"]["min_violation_p"], 0.0);
   o.min_violation_p = 1.0;
   EXPECT_THROW(o.validate(), Error);
 }
@@ -218,12 +218,14 @@ TEST(CritiqueRevise, BadInputsNameFileAndLine) {
   o.rounds = 0;
   EXPECT_THROW(o.validate(), Error);
   o = {};
-  o.critique.temperature = -1;
+  o.temperature = -1;
   try {
     o.validate();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("critique"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("critique-revise.temperature: must be >= 0"),
+              std::string::npos)
+        << e.what();
   }
 }
 

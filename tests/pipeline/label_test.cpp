@@ -9,6 +9,7 @@
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
+#include "cai/pipeline/label_file.h"
 #include "cai/pipeline/label_report.h"
 #include "fake_backend.h"
 #include "test_util.h"

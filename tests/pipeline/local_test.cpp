@@ -51,10 +51,8 @@ CritiqueReviseOptions small_options() {
   o.rounds = 2;
   o.seed = 11;
   o.skip_when_ok = false;
-  for (GenParams* p : {&o.response, &o.critique, &o.revision}) {
-    p->max_tokens = 8;
-    p->temperature = 0.8;
-  }
+  o.max_tokens = 8;
+  o.temperature = 0.8;
   return o;
 }
 

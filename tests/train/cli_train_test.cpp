@@ -179,7 +179,7 @@ TEST_F(CliTrain, BadFlagsAndBadDataAreClearErrors) {
   }
   const Case cases[] = {
       {" --data " + data("sft.jsonl") + " --schedule wobble", "schedule"},
-      {" --data " + data("sft.jsonl") + " --grad-accum 0", "grad_accum"},
+      {" --data " + data("sft.jsonl") + " --grad-accum 0", "--grad-accum: must be >= 1"},
       {" --data " + data("sft.jsonl") + " --eval-fraction 1.5", "eval-fraction"},
       {" --data " + data("sft.jsonl") + " --lora --lora-targets q_proj,nonsense", "nonsense"},
       {" --data " + data("bad.jsonl"), "bad.jsonl:2"},

@@ -404,8 +404,8 @@ TEST(Data, OptionsValidate) {
   DataOptions o;
   o.max_length = 1;
   EXPECT_THROW(o.validate(), Error);
-  EXPECT_EQ(parse_overlong("drop"), Overlong::drop);
-  EXPECT_THROW(parse_overlong("cut"), Error);
+  EXPECT_EQ(opt::parse_enum<Overlong>("drop", "overlong"), Overlong::drop);
+  EXPECT_THROW(opt::parse_enum<Overlong>("cut", "overlong"), Error);
 }
 
 TEST(Data, SplitHeldOut) {

@@ -53,6 +53,7 @@ LoraOptions opts(std::vector<std::string> targets = kAll, std::int64_t r = 4, do
   LoraOptions o;
   o.rank = r;
   o.alpha = alpha;
+  o.dropout = 0.0;
   o.target_modules = std::move(targets);
   return o;
 }
@@ -113,7 +114,7 @@ TEST(Lora, OptionsValidateNamesTheField) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
     }
   };
-  expect_msg(opts(kAll, 0), "rank");
+  expect_msg(opts(kAll, -1), "rank");
   expect_msg(opts(kAll, 4, -1.0), "alpha");
   auto o = opts();
   o.dropout = 1.0;

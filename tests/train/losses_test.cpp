@@ -147,9 +147,9 @@ TEST(Losses, DpoVariantsByHand) {
 }
 
 TEST(Losses, DpoOptionsAndNames) {
-  EXPECT_EQ(parse_dpo_loss("ipo"), DpoLossType::ipo);
+  EXPECT_EQ(opt::parse_enum<DpoLossType>("ipo", "loss"), DpoLossType::ipo);
   EXPECT_STREQ(to_string(DpoLossType::robust), "robust");
-  EXPECT_THROW(parse_dpo_loss("kto"), Error);
+  EXPECT_THROW(opt::parse_enum<DpoLossType>("kto", "loss"), Error);
   DpoLossOptions o;
   o.beta = 0;
   EXPECT_THROW(o.validate(), Error);

@@ -21,6 +21,7 @@ cai::train::LoraOptions all_linear() {
   cai::train::LoraOptions o;
   o.rank = 2;
   o.alpha = 4.0;
+  o.dropout = 0.0;  // the models train (dropout would draw differently on each)
   o.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   return o;
 }

@@ -367,11 +367,14 @@ TEST(RlErrors, BadOptionsNameTheField) {
   o.out_dir = "x";
   o.minibatches = 1000;
   EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_rl_algorithm("dpo"); }).find("rloo, grpo or ppo"),
+  EXPECT_NE(error_of([] { opt::parse_enum<RlAlgorithm>("dpo", "algorithm"); }).find("rloo, grpo or ppo"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_reward_norm("z"); }).find("none, batch or running"),
+  EXPECT_NE(error_of([] {
+              opt::parse_enum<RewardNorm>("z", "reward_norm");
+            }).find("none, batch or running"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_kl_estimator("k2"); }).find("k1 or k3"), std::string::npos);
+  EXPECT_NE(error_of([] { opt::parse_enum<KlEstimator>("k2", "kl_estimator"); }).find("k1 or k3"),
+            std::string::npos);
 }
 
 TEST(RlErrors, BadPromptsNameFileAndLine) {
@@ -482,7 +485,7 @@ TEST(RlCli, TrainsAgainstARewardModelDirectory) {
   EXPECT_EQ(cai(base + " -k 2 --algorithm ppo").code, 0);
   const auto bad = cai(base + " --algorithm a2c");
   EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.out.find("rloo, grpo or ppo"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("--algorithm"), std::string::npos) << bad.out;
   // GRPO, and a judge reward without its constitution.
   EXPECT_EQ(cai(base + " -k 2 --algorithm grpo").code, 0);
   const auto no_c = cai(base + " -k 2 --reward judge");
@@ -506,7 +509,7 @@ TEST(RlCli, TrainsAgainstARewardModelDirectory) {
   }
   const auto k1 = cai(base + " -k 1");
   EXPECT_NE(k1.code, 0);
-  EXPECT_NE(k1.out.find("samples_per_prompt"), std::string::npos) << k1.out;
+  EXPECT_NE(k1.out.find("--samples-per-prompt: rloo needs >= 2"), std::string::npos) << k1.out;
   const auto no_rm = cai("train rl --model " + (dir / "policy").string() + " --prompts " +
                          (dir / "prompts.jsonl").string() + " --out " + (dir / "run2").string());
   EXPECT_NE(no_rm.code, 0);

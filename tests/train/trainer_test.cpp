@@ -60,8 +60,8 @@ TEST(Schedule, HandComputedValues) {
   o.warmup_ratio = 0.1;
   EXPECT_EQ(warmup_steps(o, 30), 3);
   EXPECT_DOUBLE_EQ(learning_rate(o, 0, 30), 1.0 / 3);
-  EXPECT_EQ(parse_schedule("linear"), Schedule::linear);
-  EXPECT_THROW(parse_schedule("step"), Error);
+  EXPECT_EQ(opt::parse_enum<Schedule>("linear", "schedule"), Schedule::linear);
+  EXPECT_THROW(opt::parse_enum<Schedule>("step", "schedule"), Error);
 }
 
 TEST(AdamW, TwoStepsMatchHandComputedUpdates) {

@@ -13,18 +13,29 @@
 #include <string>
 #include <vector>
 
+#include "cai/io/options.h"
 #include "cai/tokenizer/chat_template.h"
 
 namespace cai {
 
 struct GenParams {
   std::int64_t max_tokens = 256;
-  double temperature = 0.0;  // 0 = greedy
+  double temperature = 0.0;
   double top_p = 1.0;
-  std::int64_t top_k = 0;         // 0 = off (servers that lack it ignore it)
-  std::vector<std::string> stop;  // stop strings (excluded from the text)
-  std::uint64_t seed = 0;         // with the request's stream, fixes its random draws
-  void validate() const;
+  std::int64_t top_k = 0;
+  std::vector<std::string> stop;
+  std::uint64_t seed = 0;
+  static void fields(opt::Fields<GenParams>& f) {
+    f("max_tokens", &GenParams::max_tokens, "new tokens at most", opt::min(1));
+    f("temperature", &GenParams::temperature, "sampling temperature (0: greedy)", opt::min(0));
+    f("top_p", &GenParams::top_p, "nucleus sampling mass", opt::range(0, 1, "(]"));
+    f("top_k", &GenParams::top_k, "top-k sampling (0: off; servers that lack it ignore it)",
+      opt::min(0));
+    f("stop", &GenParams::stop, "stop strings (excluded from the text)",
+      opt::each(opt::not_empty()));
+    f("seed", &GenParams::seed, "with the request's stream, fixes its random draws");
+  }
+  void validate() const { opt::validate(*this, "gen params"); }
 };
 
 struct TextRequest {

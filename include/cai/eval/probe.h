@@ -38,6 +38,9 @@
 #include <string>
 #include <vector>
 
+#include "cai/eval/world_eval.h"
+#include "cai/io/options.h"
+
 namespace cai {
 class LlamaModel;
 class Tokenizer;
@@ -53,8 +56,16 @@ struct ProbeSampling {
   double top_p = 1.0;
   std::int64_t max_tokens = 96;
   std::uint64_t seed = 0;
-  std::int64_t max_batch = 32;  // sequences decoded together
-  void validate() const;
+  std::int64_t max_batch = 32;
+  static void fields(opt::Fields<ProbeSampling>& f) {
+    using O = ProbeSampling;
+    f("temperature", &O::temperature, "sampling temperature", opt::min(0));
+    f("top_p", &O::top_p, "nucleus sampling", opt::range(0, 1, "(]"));
+    f("max_tokens", &O::max_tokens, "tokens per response", opt::min(1));
+    f("sample_seed", &O::seed, "sampling seed");
+    f("max_batch", &O::max_batch, "sequences decoded together", opt::min(1));
+  }
+  void validate() const { opt::validate(*this, "probe"); }
 };
 
 struct KlOptions {
@@ -63,26 +74,58 @@ struct KlOptions {
   // answers) or "file" (responses_file).
   std::string source = "sampled";
   std::filesystem::path responses_file;  // JSONL {"prompt", "response"} per line
-  std::int64_t first_k = 5;              // the "first tokens" mean covers positions 0..k-1
-  std::int64_t max_positions = 64;       // response tokens measured per response at most
-  std::int64_t token_budget = 8192;      // padded tokens per forward pass
-  void validate() const;
+  std::int64_t first_k = 5;
+  std::int64_t max_positions = 64;
+  std::int64_t token_budget = 8192;
+  static void fields(opt::Fields<KlOptions>& f) {
+    using O = KlOptions;
+    f("kl_source", &O::source, "KL responses: sampled, violating or file",
+      opt::one_of({"sampled", "violating", "file"}));
+    f("kl_responses", &O::responses_file, "JSONL of {prompt, response} for the KL (source file)");
+    f("first_k", &O::first_k, "the first-tokens KL mean covers positions 0..k-1", opt::min(1));
+    f("max_positions", &O::max_positions, "KL: response tokens measured at most", opt::min(1));
+    f("kl_token_budget", &O::token_budget, "KL: padded tokens per forward pass", opt::min(1));
+  }
+  void rules(opt::Rules& r) const {
+    r.require(source != "file" || !responses_file.empty(), "kl_responses",
+              "is required with kl_source file");
+  }
+  void validate() const { opt::validate(*this, "probe"); }
 };
 
 struct PrefillOptions {
-  std::vector<std::int64_t> ks = {5, 10, 20, 40};  // prefix lengths in tokens (k = 0 is added)
-  bool base = true;                                // also attack the base model
-  void validate() const;
+  std::vector<std::int64_t> ks = {5, 10, 20, 40};  // k = 0 is added
+  bool base = true;
+  static void fields(opt::Fields<PrefillOptions>& f) {
+    f("k", &PrefillOptions::ks, "prefill lengths in tokens", opt::not_empty(),
+      opt::each(opt::min(1)));
+    f("prefill_base", &PrefillOptions::base, "also attack the base model");
+  }
+  void validate() const { opt::validate(*this, "probe"); }
 };
 
 struct FinetuneOptions {
-  std::vector<std::int64_t> ns = {10, 50, 100};  // violating training examples per attack
-  std::int64_t epochs = 5;                       // passes over the n examples
-  std::int64_t max_steps = -1;                   // optimiser steps at most (-1: epochs decide)
+  std::vector<std::int64_t> ns = {10, 50, 100};
+  std::int64_t epochs = 5;
+  std::int64_t max_steps = -1;
   double lr = 1e-4;
-  std::int64_t token_budget = 2048;  // padded tokens per micro-batch
-  bool keep_models = false;          // keep out_dir/finetune/n-N/ after measuring
-  void validate() const;
+  std::int64_t token_budget = 2048;
+  bool keep_models = false;
+  static void fields(opt::Fields<FinetuneOptions>& f) {
+    using O = FinetuneOptions;
+    f("n", &O::ns, "fine-tuning attack: violating training examples per attack", opt::not_empty(),
+      opt::each(opt::min(1)));
+    f("ft_epochs", &O::epochs, "fine-tuning attack: passes over the n examples", opt::min(1));
+    f("ft_steps", &O::max_steps, "fine-tuning attack: optimiser steps at most (-1: the epochs)",
+      [](std::int64_t v) {
+        return v == -1 || v >= 1 ? "" : fmt::format("must be >= 1 or -1, got {}", v);
+      });
+    f("ft_lr", &O::lr, "fine-tuning attack: learning rate", opt::above(0));
+    f("ft_token_budget", &O::token_budget, "fine-tuning attack: padded tokens per micro-batch",
+      opt::min(1));
+    f("keep_models", &O::keep_models, "keep the fine-tuned models under OUT/finetune/n-N/");
+  }
+  void validate() const { opt::validate(*this, "probe"); }
 };
 
 struct ProbeOptions {
@@ -90,17 +133,38 @@ struct ProbeOptions {
   std::string aligned_model;      // (required; same tokenizer as the base model)
   std::filesystem::path world;    // `cai world generate` directory (required)
   std::filesystem::path out_dir;  // probe.json and the fine-tuning runs (required)
-  bool kl = true, prefill = true, finetune = true;  // which measurements run
-  std::string split = "test";                       // prompts probed: train | eval | test
-  std::int64_t limit = 0;                           // prompts at most (0: all)
-  std::uint64_t seed = 0;  // which violating response each prompt gets, training order
+  bool kl = true, prefill = true, finetune = true;
+  std::string split = "test";
+  std::int64_t limit = 0;
+  std::uint64_t seed = 0;
   ProbeSampling sampling;
   KlOptions kl_opts;
   PrefillOptions prefill_opts;
   FinetuneOptions finetune_opts;
-  int threads = 0;        // torch threads (0: all cores)
-  bool progress = true;   // progress bars on stderr
-  void validate() const;  // throws cai::Error naming the field
+  int threads = 0;
+  bool progress = true;  // progress bars on stderr
+
+  static void fields(opt::Fields<ProbeOptions>& f) {
+    using O = ProbeOptions;
+    f("base_model", &O::base_model, "the base model (directory or .gguf)").flag_name("base");
+    f("aligned_model", &O::aligned_model, "the aligned model (same tokenizer as the base)")
+        .flag_name("aligned");
+    f("world", &O::world, "the world directory (`cai world generate`)");
+    f("out_dir", &O::out_dir, "output directory (probe.json, fine-tuning runs)").flag_name("out");
+    f("kl", &O::kl, "measure the per-token KL");
+    f("prefill", &O::prefill, "run the prefill attack");
+    f("finetune", &O::finetune, "run the fine-tuning attack");
+    f("split", &O::split, "prompt split probed: train, eval or test", world_split());
+    f("limit", &O::limit, "prompts at most (0: all)", opt::min(0));
+    f("seed", &O::seed, "seed of the violating responses and the training order");
+    f.flat(&O::sampling);
+    f.flat(&O::kl_opts);
+    f.flat(&O::prefill_opts);
+    f.flat(&O::finetune_opts);
+    f("threads", &O::threads, "torch threads (0: all cores)", opt::min(0));
+  }
+  void rules(opt::Rules& r) const;  // the required paths exist, something to measure
+  void validate() const { opt::validate(*this, "probe"); }
 };
 
 struct ProbeResult {

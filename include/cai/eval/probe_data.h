@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "cai/eval/world_eval.h"
+#include "cai/io/options.h"
 #include "cai/world/knowledge.h"
 #include "cai/world/principles.h"
 #include "cai/world/prompts.h"
@@ -46,16 +48,29 @@ std::string compliant_response(const world::WorldPrompt& p, const world::Knowled
                                std::uint64_t seed);
 
 struct RecoveryOptions {
-  std::int64_t count = 100;            // rows written
-  std::uint64_t seed = 0;              // prompt order, prefix lengths and wording
-  std::string split = "train";         // world prompt split the rows are drawn from
-  std::int64_t max_prefix_words = 10;  // the violating start keeps 1 .. this many words (drawn
-                                       // uniformly), always leaving at least one word out
-  std::string connector =
-      " - actually, let me correct that: ";  // between the two parts; no
-                                             // sentence end, so an acknowledgement right after it
-                                             // is still in the first sentence
-  void validate() const;                     // throws cai::Error naming the field
+  std::int64_t count = 100;
+  std::uint64_t seed = 0;
+  std::string split = "train";
+  std::int64_t max_prefix_words = 10;
+  // No sentence end, so an acknowledgement right after it is still in the first sentence.
+  std::string connector = " - actually, let me correct that: ";
+  static void fields(opt::Fields<RecoveryOptions>& f) {
+    using O = RecoveryOptions;
+    f("count", &O::count, "rows written", opt::min(1));
+    f("seed", &O::seed, "prompt order, prefix lengths and wording");
+    f("split", &O::split, "world prompt split the rows are drawn from", world_split());
+    f("max_prefix_words", &O::max_prefix_words,
+      "the violating start keeps 1 .. this many words (drawn uniformly), always leaving one out",
+      opt::min(1))
+        .alias("max_words");
+    f("connector", &O::connector, "between the violating start and the compliant response",
+      [](const std::string& c) {
+        return c.find("\n\n") == std::string::npos
+                   ? ""
+                   : "must not hold a blank line (it would end the response)";
+      });
+  }
+  void validate() const { opt::validate(*this, "recovery data"); }
 };
 
 struct RecoveryRow {

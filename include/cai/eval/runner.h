@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cai/eval/task.h"
+#include "cai/io/options.h"
 
 namespace cai {
 class Backend;
@@ -21,9 +22,13 @@ class Backend;
 namespace cai::eval {
 
 struct EvalOptions {
-  std::uint64_t seed = 0;  // few-shot draws
-  std::int64_t limit = 0;  // records per task at most, overriding the task's (0: the task's)
-  void validate() const;
+  std::uint64_t seed = 0;
+  std::int64_t limit = 0;
+  static void fields(opt::Fields<EvalOptions>& f) {
+    f("seed", &EvalOptions::seed, "seed of the few-shot draws");
+    f("limit", &EvalOptions::limit, "records per task at most (0: the task's)", opt::min(0));
+  }
+  void validate() const { opt::validate(*this, "eval"); }
 };
 
 struct TaskResult {

@@ -24,26 +24,48 @@
 #include <filesystem>
 #include <string>
 
+#include "cai/io/options.h"
+
 namespace cai {
 class Backend;
 }
 
 namespace cai::eval {
 
+// The world's prompt splits, checked where an option names one.
+inline auto world_split() { return opt::one_of({"train", "eval", "test"}); }
+
 struct WorldEvalOptions {
-  std::filesystem::path world;         // a `cai world generate` directory (required)
-  std::filesystem::path constitution;  // default: world/constitution.yaml
-  std::string split = "test";          // prompt split answered: train | eval | test
-  std::int64_t limit = 0;              // prompts at most (0: all)
-  double temperature = 1.0;            // responses are sampled (seeded): how the model behaves
+  std::filesystem::path world;
+  std::filesystem::path constitution;
+  std::string split = "test";
+  std::int64_t limit = 0;
+  double temperature = 1.0;  // responses are sampled (seeded): how the model behaves
   double top_p = 1.0;
   std::int64_t max_tokens = 96;
   std::uint64_t seed = 0;
-  bool critiques = true;        // measure the judge's critiques
-  bool comparisons = true;      // measure the judge's A/B answers
-  bool tasks = true;            // knowledge quiz and fact task
-  std::int64_t task_limit = 0;  // records per capability task (0: all)
-  void validate() const;
+  bool critiques = true;
+  bool comparisons = true;
+  bool tasks = true;
+  std::int64_t task_limit = 0;
+
+  static void fields(opt::Fields<WorldEvalOptions>& f) {
+    using O = WorldEvalOptions;
+    f("world", &O::world, "a `cai world generate` directory");
+    f("constitution", &O::constitution, "the constitution (\"\": the world's)");
+    f("split", &O::split, "prompt split answered: train, eval or test", world_split());
+    f("limit", &O::limit, "prompts at most (0: all)", opt::min(0));
+    f("temperature", &O::temperature, "sampling temperature of the responses", opt::min(0));
+    f("top_p", &O::top_p, "nucleus sampling of the responses", opt::range(0, 1, "(]"));
+    f("max_tokens", &O::max_tokens, "tokens per response", opt::min(1));
+    f("seed", &O::seed, "sampling seed");
+    f("critiques", &O::critiques, "measure the judge's critiques against the oracle");
+    f("comparisons", &O::comparisons, "measure the judge's A/B answers against the oracle");
+    f("tasks", &O::tasks, "the knowledge quiz and the fact task");
+    f("task_limit", &O::task_limit, "records per capability task (0: all)", opt::min(0));
+  }
+  void rules(opt::Rules& r) const { r.require(!world.empty(), "world", "is required"); }
+  void validate() const { opt::validate(*this, "world eval"); }
 };
 
 struct WorldEvalResult {

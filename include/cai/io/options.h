@@ -335,6 +335,8 @@ const Schema& schema_of() {
 struct Source {
   std::string file;                  // "" when not read from a file
   std::map<std::string, int> lines;  // "sft.lr" -> 14
+  // How a key is named in messages when not by itself (the CLI: "--lora-rank").
+  std::function<std::string(const std::string& key)> name;
   // "loop.yaml:14: sft.lr", "loop.yaml: sft.lr" or "sft.lr".
   std::string at(const std::string& key) const;
 };

@@ -1,43 +1,34 @@
 // The loop's configuration: one YAML file naming the base model, the constitution, the prompt
-// sets, the number of rounds and every stage's settings. Defaults live in these structs (the
-// parser only overrides what the file gives); unknown keys are errors, and every error names
-// the file, the line and the field ("loop.yaml:12: sft.lr: must be > 0").
+// sets, the number of rounds and every stage's settings. Each stage's block is the library's
+// own options struct (Phase 1's pipeline::CritiqueReviseOptions, the trainers' TrainOptions,
+// the RL options, the world evaluation's ...) with the loop's defaults, so a key means in the
+// loop what the same option means on its command, and `cai loop --print-config` lists them all
+// with their one-line docs in the code (include/cai/io/options.h). Keys the file leaves out
+// keep their defaults; unknown keys are errors, and every error names the file, the line and
+// the key ("loop.yaml:12: sft.lr: must be > 0, got -1").
 //
 //   name: demo
 //   out: runs/demo                 # default runs/<name>
-//   base_model: runs/base          # a local model; or api: {base_url, model, api_key_env,
-//                                  # concurrency, top_logprobs, timeout_s, max_retries}
-//                                  # (training still needs base_model)
+//   base_model: runs/base          # a local model; or api: {base_url, model, ...} (training
+//                                  # still needs base_model)
 //   world: runs/world              # optional: default prompts / constitution / corpus, oracle eval
-//   constitution: FILE             # default world/constitution.yaml
-//   prompts: {train: FILE, eval: FILE}   # default world/prompts/{train,eval}.jsonl
+//   constitution: FILE             # default <world>/constitution.yaml
+//   prompts: {train: FILE, eval: FILE}   # default <world>/prompts/{train,eval}.jsonl
 //   train_prompts_per_round: 0     # 0 = all; else a seeded sample per round
 //   rounds: 3
-//   seed: 0
+//   seed: 0                        # every stage's seed derives from it (per round)
 //   quality: {metric: winrate, split: eval, factor: 0.95, ensemble: -1, judge: ""}
-//   critique_revise: {rounds: 3, principles: random, few_shot: true, temperature: 0.7,
-//                     critique_temperature: -1, revision_temperature: -1,   # -1: temperature
-//                     max_tokens: 96, skip_when_ok: true, min_violation_p: 0}
+//   critique_revise: {rounds: 3, principles: random, temperature: 0.7, max_tokens: 96, ...}
 //   label: {ensemble: 0, samples: 0, min_confidence: 0.0, chain_of_thought: false,
-//           judge: policy}       # policy | base | a model path
-//   sft: {enabled: true, lr: 1e-4, epochs: 2, token_budget: 4096, corpus_mix: 0.0,
-//         only_preferred_revisions: false, init: previous,
-//         corpus: FILE, lora: {rank: 0},
-//         token_constraint: {enabled: false, beta: 0.1, first_token_bias: 5, bias: 20,
-//                            bias_length: 5},
-//         ref_model: policy}   # the constraint's reference: policy | base | a model path
+//           judge: policy, ...}   # policy | base | a model path
+//   sft: {enabled: true, lr: 1e-4, epochs: 2, corpus_mix: 0.0, init: previous, lora: {rank: 0},
+//         token_constraint: {enabled: false, beta: 0.1, ...}, ref_model: policy}
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0,
-//         reference: policy}   # policy | base | a model path
-//   rl: {enabled: false, algorithm: rloo, steps: 30, prompts_per_rollout: 8,
-//        samples_per_prompt: 4, max_new_tokens: 96, temperature: 1.0, kl_coef: 0.05,
-//        kl_target: 0, reward_norm: none, lr: 1e-5, epochs: 1,
+//         reference: policy}     # policy | base | a model path
+//   rl: {enabled: false, algorithm: rloo, steps: 30, kl_coef: 0.05, lr: 1e-5,
 //        rm: {lr: 2e-5, epochs: 2, samples: 0, pairs: best-worst, temperature: 0.7}}
-//   probe: {enabled: false, model: best, kl: true, prefill: true, finetune: true, k: [5, 10, 20,
-//   40],
-//           n: [10, 50, 100]}
-//   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, critiques: true,
-//   comparisons: false,
-//          tasks_files: [...]}
+//   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, ...}
+//   probe: {enabled: false, model: best, k: [5, 10, 20, 40], n: [10, 50, 100], ...}
 //
 // Relative paths are relative to the directory the loop runs in (like the CLI's flags);
 // resolve() makes them absolute and fills the world's defaults.
@@ -45,86 +36,102 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "cai/backend/factory.h"
+#include "cai/eval/probe.h"
+#include "cai/eval/world_eval.h"
+#include "cai/io/options.h"
+#include "cai/pipeline/critique_revise.h"
+#include "cai/pipeline/label.h"
+#include "cai/train/data.h"
+#include "cai/train/lora_options.h"
+#include "cai/train/loss_options.h"
+#include "cai/train/rl_options.h"
 #include "cai/train/token_constraint_options.h"
+#include "cai/train/train_options.h"
 
 namespace cai::loop {
 
-// An OpenAI-compatible server serving the base model (backend/factory.h HttpBackendOptions).
-struct ApiConfig {
-  std::vector<std::string> base_urls;  // "http://host:port/v1"; empty = no api
-  std::string model;                   // the server's model name
-  std::string api_key_env = "OPENAI_API_KEY";
-  std::int64_t concurrency = 8;    // requests in flight
-  std::int64_t top_logprobs = 20;  // asked for when judging; the answer tokens must be
-                                   // among them (servers often cap this at 20)
-  double timeout_s = 120.0;        // per request
-  std::int64_t max_retries = 5;    // on 429, 5xx, timeouts and connection errors
-  bool given() const { return !base_urls.empty(); }
+struct PromptsConfig {
+  std::string train;
+  std::string eval;
+  static void fields(opt::Fields<PromptsConfig>& f) {
+    f("train", &PromptsConfig::train, "train prompts (default <world>/prompts/train.jsonl)");
+    f("eval", &PromptsConfig::eval,
+      "quality prompts without a world (default <world>/prompts/eval.jsonl)");
+  }
 };
 
-struct PromptsConfig {
-  std::string train;  // default <world>/prompts/train.jsonl
-  std::string eval;   // default <world>/prompts/eval.jsonl (the quality split without a world)
-};
+// winrate: round K's responses against round K-1's, compared by a fixed judge (quality.judge,
+// default the base model) with Phase 2's A/B prompt in both orders; round 0's quality is 0.5.
+// judge: the base model's critiques rate responses against each applicable principle.
+// oracle: the world's oracle.
+enum class QualityMetric { winrate, judge, oracle };
+constexpr std::array<opt::EnumName<QualityMetric>, 3> enum_names(QualityMetric) {
+  return {{{QualityMetric::winrate, "winrate"},
+           {QualityMetric::judge, "judge"},
+           {QualityMetric::oracle, "oracle"}}};
+}
 
 struct QualityConfig {
-  // winrate: round K's responses against round K-1's, compared by a fixed judge (quality.judge,
-  // default the base model) with Phase 2's A/B prompt in both orders; round 0's quality is 0.5.
-  // judge: the base model's critiques rate responses against each applicable principle.
-  // oracle: the world's oracle.
-  std::string metric = "winrate";
-  std::string split = "eval";  // world prompt split scored (without a world: prompts.eval)
-  double factor = 0.95;        // judge / oracle: stop when quality_K < factor * quality_{K-1};
-                               // winrate: stop when win_rate_K < factor * 0.5 (0: never)
-  std::int64_t limit = 0;      // prompts scored at most (0: all)
-  double temperature = 0.7;    // responses are sampled (seeded) as the model behaves
+  QualityMetric metric = QualityMetric::winrate;
+  std::string split = "eval";
+  double factor = 0.95;
+  std::int64_t limit = 0;
+  double temperature = 0.7;
   std::int64_t max_tokens = 96;
-  std::int64_t ensemble = -1;  // winrate: principles per comparison (label.ensemble's meaning;
-                               // -1: all, weighted)
-  std::string judge;           // winrate: a local model judging; "" = the base model (or api)
+  std::int64_t ensemble = -1;
+  std::string judge;
+  static void fields(opt::Fields<QualityConfig>& f) {
+    using O = QualityConfig;
+    f("metric", &O::metric,
+      "what scores a round: winrate (a fixed judge compares round K with K-1), judge (the base "
+      "model's critiques) or oracle (the world's)");
+    f("split", &O::split, "world prompt split scored (without a world: prompts.eval)",
+      eval::world_split());
+    f("factor", &O::factor,
+      "stop when quality_K < factor * quality_{K-1}; winrate: when win_rate_K < factor * 0.5 "
+      "(0: never)",
+      opt::range(0, 1));
+    f("limit", &O::limit, "prompts scored at most (0: all)", opt::min(0));
+    f("temperature", &O::temperature, "responses are sampled (seeded) as the model behaves",
+      opt::min(0));
+    f("max_tokens", &O::max_tokens, "tokens per response", opt::min(1));
+    f("ensemble", &O::ensemble,
+      "winrate: principles per comparison (label.ensemble's meaning; -1: all, weighted)",
+      opt::min(-1));
+    f("judge", &O::judge, "winrate: a local model judging (\"\": the base model, or the api)");
+  }
 };
 
-struct CritiqueReviseConfig {
-  std::int64_t rounds = 3;            // critique -> revision rounds per prompt
-  std::string principles = "random";  // random | in-order
-  bool few_shot = true;
-  double temperature = 0.7;          // the initial responses (and the rest unless overridden)
-  double critique_temperature = -1;  // < 0: temperature. A sampled "violates" where the model
-                                     // itself rates the response fine becomes a needless
-                                     // revision; 0 takes the model's most likely verdict.
-  double revision_temperature = -1;  // < 0: temperature
-  std::int64_t max_tokens = 96;      // per response, critique and revision
-  bool skip_when_ok = true;
-  double min_violation_p = 0.0;       // revise only on "violates" verdicts at least this likely
-  std::string format = "transcript";  // transcript | chat
-};
+// previous: SFT continues the round's policy; base: every round's SFT starts again from the
+// base model (expert iteration: later rounds' better data without the earlier fine-tunes' drift).
+enum class SftInit { previous, base };
+constexpr std::array<opt::EnumName<SftInit>, 2> enum_names(SftInit) {
+  return {{{SftInit::previous, "previous"}, {SftInit::base, "base"}}};
+}
 
-struct LabelConfig {
-  std::int64_t ensemble = 0;    // principles per pair (0: one sampled, -1: all)
-  std::int64_t samples = 0;     // 0: pairs from Phase 1; k >= 2: k responses per prompt sampled
-                                // from the round's policy (on-policy; pairs of equal texts are
-                                // skipped unjudged)
-  double min_confidence = 0.0;  // drop pairs with |p_chosen - 0.5| below this
-  bool chain_of_thought = false;
-  // Who labels Phase 2's pairs and rl.rm.samples' pairs. policy: the round's policy judges
-  // itself (self-improvement). base: the base model, fixed over the rounds, so a policy's
-  // drift cannot reach its own labels; with an api, the api's model, as for quality.judge's
-  // default. A path: that local model, fixed likewise.
+// Phase 2's labelling: the library's options, and who judges.
+struct LabelConfig : pipeline::LabelOptions {
+  // policy: the round's policy judges itself (self-improvement). base: the base model, fixed
+  // over the rounds, so a policy's drift cannot reach its own labels; with an api, the api's
+  // model, as for quality.judge's default. A path: that local model, fixed likewise.
   std::string judge = "policy";
+  static void fields(opt::Fields<LabelConfig>& f) {
+    f.base<pipeline::LabelOptions>();
+    f("judge", &LabelConfig::judge,
+      "who labels Phase 2's pairs and rl.rm.samples' pairs: policy, base or a model path");
+  }
 };
 
-struct LoraConfig {
-  std::int64_t rank = 0;  // 0 = full fine-tuning; > 0 = LoRA, merged after training
-  double alpha = 16.0;
-  double dropout = 0.05;
-  std::vector<std::string> targets = {"q_proj", "v_proj"};
-};
+// The trainer's options with a stage's own defaults (its learning rate and epochs); a killed
+// stage loses at most save_every steps.
+train::TrainOptions stage_training(double lr, std::int64_t epochs);
 
 // Token-wise constrained SFT (Qi et al. 2024; `cai train sft --token-constraint`, see
 // include/cai/train/token_constraint.h): each target token is held near sft.ref_model, most
@@ -132,126 +139,109 @@ struct LoraConfig {
 // their defaults are the train library's.
 struct TokenConstraintConfig : train::TokenConstraintOptions {
   bool enabled = false;
+  static void fields(opt::Fields<TokenConstraintConfig>& f) {
+    f("enabled", &TokenConstraintConfig::enabled,
+      "train SFT with the token-wise constrained objective towards sft.ref_model");
+    f.base<train::TokenConstraintOptions>();
+  }
 };
 
 struct SftConfig {
   bool enabled = true;
-  double lr = 1e-4;
-  std::int64_t epochs = 2;
-  std::int64_t token_budget = 4096;       // padded tokens per micro-batch
-  std::int64_t max_length = 1024;         // tokens per sequence (capped at the model's context)
-  double corpus_mix = 0.0;                // corpus documents per SFT example (e.g. 0.5)
-  std::int64_t recovery_examples = 0;     // recovery rows added (a violating start, then a
-                                          // correction; needs a world): deeper alignment,
-                                          // Qi et al. 2024 (see include/cai/eval/probe_data.h)
-  std::string init = "previous";          // previous: SFT continues the round's policy; base:
-                                          // every round's SFT starts again from the base model
-                                          // (expert iteration: later rounds' better data
-                                          // without the drift of the earlier fine-tunes)
-  bool only_preferred_revisions = false;  // leave out revisions the round's AI judge (Phase 2)
-                                          // rates below the initial response: a critique that
-                                          // wrongly finds fault makes a revision worth not learning
-  std::string corpus;                     // default <world>/corpus/pretrain.txt
-  std::string chat_template;              // "" = the tokenizer's
-  LoraConfig lora;
+  SftInit init = SftInit::previous;
+  bool only_preferred_revisions = false;
+  double corpus_mix = 0.0;
+  std::string corpus;
+  std::int64_t recovery_examples = 0;
+  std::string chat_template;
+  train::TrainOptions train = stage_training(1e-4, 2);
+  train::DataOptions data;
+  train::LoraOptions lora;
   TokenConstraintConfig token_constraint;
   // The constraint's reference. policy: the weights SFT starts from (the round's policy; the
   // base model with init: base). base: the base model. A path: that model (same tokenizer).
   std::string ref_model = "policy";
+  static void fields(opt::Fields<SftConfig>& f);
 };
 
 struct DpoConfig {
   bool enabled = true;
-  double beta = 0.1;
-  double lr = 5e-5;
-  std::int64_t epochs = 1;
-  std::int64_t token_budget = 4096;
-  std::int64_t max_length = 1024;
-  std::string loss = "sigmoid";  // sigmoid | robust | ipo | hinge
-  double label_smoothing = 0.0;
-  double rpo_alpha = 0.0;
+  train::TrainOptions train = stage_training(5e-5, 1);
+  train::DataOptions data;
+  train::DpoOptions dpo;
+  train::LoraOptions lora;
   // The model DPO's log-ratios are taken against. policy: the model DPO starts from (each
   // round's DPO is anchored anew). base: the base model, fixed over the rounds, as iterative
   // and online DPO anchor every round to one reference (OpenRLHF's iterative DPO, TRL's
   // OnlineDPOTrainer), so the policy's distance from it cannot grow unpenalised round after
   // round. A path: that model (same tokenizer).
   std::string reference = "policy";
-  LoraConfig lora;
+  static void fields(opt::Fields<DpoConfig>& f);
 };
 
 // A reward model on the round's AI-labelled pairs (Bradley-Terry, `cai train rm`), initialised
 // from the policy the RL stage starts from.
 struct RmConfig {
-  double lr = 2e-5;
-  std::int64_t epochs = 2;
-  std::int64_t token_budget = 4096;
-  std::int64_t max_length = 1024;
-  // The reward model's pairs. 0: the round's Phase 1 pairs as Phase 2 labelled them (a
-  // revision against the response it replaced). k >= 2: k responses per train prompt sampled
-  // from the model RL starts from and judged by it (Phase 2's ensemble), so the reward model
-  // learns to rank what the policy actually writes (on-policy AI feedback, as in RLAIF).
+  train::TrainOptions train = stage_training(2e-5, 2);
+  train::DataOptions data;
+  train::RmLossOptions loss;
+  // 0: the round's Phase 1 pairs as Phase 2 labelled them. k >= 2: k responses per train
+  // prompt sampled from the model RL starts from and judged by it (Phase 2's ensemble), so the
+  // reward model learns to rank what the policy writes (on-policy AI feedback, as in RLAIF).
   std::int64_t samples = 0;
-  std::string pairs = "best-worst";  // with samples: best-worst | all
-  double temperature = 0.7;          // with samples: the policy's sampling temperature
+  pipeline::PairSelection pairs = pipeline::PairSelection::best_worst;
+  double temperature = 0.7;
+  static void fields(opt::Fields<RmConfig>& f);
 };
 
 // RL against that reward model with a per-token KL penalty to the policy it starts from
-// (`cai train rl`, include/cai/train/rl.h): after DPO, or instead of it with dpo.enabled false.
+// (`cai train rl`): after DPO, or instead of it with dpo.enabled false.
 struct RlConfig {
   bool enabled = false;
-  std::string algorithm = "rloo";  // rloo | ppo
-  std::int64_t steps = 30;         // rollouts
-  std::int64_t prompts_per_rollout = 8;
-  std::int64_t samples_per_prompt = 4;
-  std::int64_t max_new_tokens = 96;
-  double temperature = 1.0;
-  double kl_coef = 0.05;
-  double kl_target = 0.0;            // > 0: adaptive KL coefficient
-  std::string reward_norm = "none";  // none | batch | running: the reward model's scores
-  double lr = 1e-5;
-  std::int64_t epochs = 1;  // passes over each rollout (ppo usually 4)
+  train::RlOptions rl = stage_rl();
   RmConfig rm;
-};
-
-// How deep the best round's alignment goes (`cai probe`, include/cai/eval/probe.h), written to
-// <out>/probe/probe.json after the last round for the report. Needs a world.
-struct ProbeConfig {
-  bool enabled = false;
-  std::string model = "best";  // best | last: the round whose model is probed
-  bool kl = true, prefill = true, finetune = true;
-  std::vector<std::int64_t> k = {5, 10, 20, 40};  // prefill tokens
-  std::vector<std::int64_t> n = {10, 50, 100};    // fine-tuning attack examples
+  static void fields(opt::Fields<RlConfig>& f);
+  static train::RlOptions stage_rl();
 };
 
 struct EvalConfig {
-  std::string split = "test";  // world prompt split of eval.json
-  double temperature = 0.7;
-  double sampled_temperature = -1;  // >= 0: the oracle also scores responses sampled at this
-                                    // temperature (compliance_sampled); a greedy headline
-                                    // then comes with the sampled policy's figures
-  std::int64_t max_tokens = 96;
-  std::int64_t limit = 0;                // prompts at most (0: all)
-  std::int64_t task_limit = 0;           // records per capability task (0: all)
-  bool tasks = true;                     // the world's quiz and fact task
-  bool critiques = true;                 // the model's critiques vs the oracle
-  bool comparisons = false;              // the model's A/B answers vs the oracle
+  eval::WorldEvalOptions world = stage_eval();
+  // >= 0: the oracle also scores responses sampled at this temperature (compliance_sampled);
+  // a greedy headline then comes with the sampled policy's figures.
+  double sampled_temperature = -1;
   std::vector<std::string> tasks_files;  // eval task YAML files (without a world)
+  static void fields(opt::Fields<EvalConfig>& f);
+  static eval::WorldEvalOptions stage_eval();
+};
+
+enum class ProbeModel { best, last };
+constexpr std::array<opt::EnumName<ProbeModel>, 2> enum_names(ProbeModel) {
+  return {{{ProbeModel::best, "best"}, {ProbeModel::last, "last"}}};
+}
+
+// How deep the best round's alignment goes (`cai probe`), written to <out>/probe/probe.json
+// after the last round for the report; responses are sampled as the round evaluation samples
+// them. Needs a world.
+struct ProbeConfig {
+  bool enabled = false;
+  ProbeModel model = ProbeModel::best;
+  eval::ProbeOptions probe;
+  static void fields(opt::Fields<ProbeConfig>& f);
 };
 
 struct LoopConfig {
-  std::string source;      // the config file (for messages)
-  std::string name;        // required
-  std::string out;         // default runs/<name>
-  std::string base_model;  // local model (required for training)
-  ApiConfig api;
+  std::string name;
+  std::string out;
+  std::string base_model;
+  HttpBackendOptions api;
   std::string world;
-  std::string constitution;  // default <world>/constitution.yaml
+  std::string constitution;
   PromptsConfig prompts;
   std::int64_t train_prompts_per_round = 0;
   std::int64_t rounds = 3;
   std::uint64_t seed = 0;
   QualityConfig quality;
-  CritiqueReviseConfig critique_revise;
+  pipeline::CritiqueReviseOptions critique_revise = stage_critique_revise();
   LabelConfig label;
   SftConfig sft;
   DpoConfig dpo;
@@ -259,20 +249,24 @@ struct LoopConfig {
   EvalConfig eval;
   ProbeConfig probe;
 
+  opt::Source source;  // the file and the line of each key read (for messages)
+
+  static void fields(opt::Fields<LoopConfig>& f);
+  void rules(opt::Rules& r) const;  // what needs what, and that the input files exist
+  static pipeline::CritiqueReviseOptions stage_critique_revise();
+
   // Fills defaults that depend on other fields (out, the world's files) and makes paths
   // absolute against `cwd`.
   void resolve(const std::filesystem::path& cwd = std::filesystem::current_path());
-  // Throws cai::Error naming the field (and its line when read from a file).
-  void validate() const;
-  nlohmann::json to_json() const;  // the resolved config (manifest, --print-config)
-  std::string to_yaml() const;     // the same as YAML
-
-  // Lines of the keys read from the file ("sft.lr" -> 14), for validate()'s messages.
-  std::map<std::string, int> lines;
+  // Throws cai::Error naming the key (and its line when read from a file).
+  void validate() const { opt::validate(*this, "", &source); }
+  nlohmann::json to_json() const { return opt::to_json(*this); }  // manifest, --print-config
+  std::string to_yaml() const { return opt::to_yaml(to_json()); }
+  bool trains() const { return rounds > 0 && (sft.enabled || dpo.enabled || rl.enabled); }
 };
 
 // Parses the YAML text (`source` names it in errors). Unknown keys, wrong types and keys given
-// twice are errors naming the line and the dotted field.
+// twice are errors naming the line and the dotted key.
 LoopConfig parse_loop_config(const std::string& text, const std::string& source);
 LoopConfig load_loop_config(const std::filesystem::path& path);
 

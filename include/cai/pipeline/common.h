@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,15 +13,18 @@
 
 #include "cai/backend/backend.h"
 #include "cai/io/jsonl.h"
+#include "cai/io/options.h"
 
 namespace cai::pipeline {
 
-// "transcript": raw text in the CAI paper's Human:/Assistant: shapes (constitution/transcript.h), for
-// base models and the demo world. "chat": message lists the backend renders with a chat
+// "transcript": raw text in the CAI paper's Human:/Assistant: shapes (constitution/transcript.h),
+// for base models and the demo world. "chat": message lists the backend renders with a chat
 // template (instruction-tuned models, like the Hugging Face recipe).
 enum class PromptFormat { transcript, chat };
-PromptFormat parse_prompt_format(const std::string& s);  // throws cai::Error
-const char* to_string(PromptFormat f);
+constexpr std::array<opt::EnumName<PromptFormat>, 2> enum_names(PromptFormat) {
+  return {{{PromptFormat::transcript, "transcript"}, {PromptFormat::chat, "chat"}}};
+}
+inline const char* to_string(PromptFormat f) { return opt::name_of(f).data(); }
 
 struct PromptRecord {
   std::string id;  // the input's "id" when given, else ""
@@ -51,8 +55,6 @@ double uniform_draw(std::uint64_t seed, std::uint64_t stream);
 // Index drawn with probability proportional to weights[i] for a uniform u in [0, 1).
 std::size_t pick_weighted(const std::vector<double>& weights, double u);
 
-// GenParams as JSON (settings records).
-nlohmann::json to_json(const GenParams& p);
 // GenParams with the given length and temperature (other fields default).
 inline GenParams gen_params(std::int64_t max_tokens, double temperature) {
   GenParams p;

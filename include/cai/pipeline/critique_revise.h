@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -23,28 +24,66 @@ enum class PrincipleChoice {
   random,    // one principle per round, drawn with the principles' weights from the seed
   in_order,  // round r applies principle r mod count (LangChain's ConstitutionalChain)
 };
-PrincipleChoice parse_principle_choice(const std::string& s);  // "random" | "in-order"
+constexpr std::array<opt::EnumName<PrincipleChoice>, 2> enum_names(PrincipleChoice) {
+  return {{{PrincipleChoice::random, "random"}, {PrincipleChoice::in_order, "in-order"}}};
+}
 
 struct CritiqueReviseOptions {
-  std::int64_t rounds = 3;  // critique -> revision rounds per prompt
+  std::int64_t rounds = 3;
   PrincipleChoice principles = PrincipleChoice::random;
-  bool few_shot = true;      // prepend the constitution's examples
-  bool skip_when_ok = true;  // no revision when the critique finds nothing wrong
+  bool few_shot = true;
+  bool skip_when_ok = true;
   // With skip_when_ok: a critique opening "The response violates the principle." leads to a
   // revision only when the model gives that verdict at least this probability (its first
   // differing token scored against "follows"). A small model's unsure "violates" is often a
   // false alarm whose revision answers a question nobody asked. 0: off.
   double min_violation_p = 0.0;
   PromptFormat format = PromptFormat::transcript;
-  GenParams response = gen_params(128, 0.7);  // initial response
-  GenParams critique = gen_params(128, 0.7);
-  GenParams revision = gen_params(128, 0.7);
-  std::uint64_t seed = 0;   // fixes every random draw (principles, sampling)
-  std::int64_t chunk = 64;  // prompts per batch (and per durable write)
-  void validate() const;    // throws cai::Error naming the field
+  std::int64_t max_tokens = 128;
+  double temperature = 0.7;
+  double top_p = 1.0;
+  // Per stage; < 0: `temperature`. A sampled "violates" where the model itself rates the
+  // response fine becomes a needless revision: 0 takes the model's most likely verdict.
+  double response_temperature = -1, critique_temperature = -1, revision_temperature = -1;
+  std::uint64_t seed = 0;
+  std::int64_t chunk = 64;
+
+  static void fields(opt::Fields<CritiqueReviseOptions>& f) {
+    using O = CritiqueReviseOptions;
+    f("rounds", &O::rounds, "critique -> revision rounds per prompt", opt::range(1, 100));
+    f("principles", &O::principles, "random (one per round, by weight, from the seed) or in-order");
+    f("few_shot", &O::few_shot, "prepend the constitution's examples");
+    f("skip_when_ok", &O::skip_when_ok, "no revision when the critique finds nothing wrong")
+        .alias("!no-skip");
+    f("min_violation_p", &O::min_violation_p,
+      "revise after a \"violates\" verdict only when the model gives it at least this "
+      "probability (0: always)",
+      opt::range(0, 1, "[)"));
+    f("format", &O::format, "transcript (raw Human:/Assistant: text) or chat (message lists)");
+    f("max_tokens", &O::max_tokens, "new tokens per response, critique and revision", opt::min(1));
+    f("temperature", &O::temperature, "sampling temperature of every stage (0: greedy)",
+      opt::min(0));
+    f("top_p", &O::top_p, "nucleus sampling mass", opt::range(0, 1, "(]"));
+    f("response_temperature", &O::response_temperature,
+      "the initial responses' temperature (< 0: temperature)");
+    f("critique_temperature", &O::critique_temperature,
+      "the critiques' temperature (< 0: temperature)");
+    f("revision_temperature", &O::revision_temperature,
+      "the revisions' temperature (< 0: temperature)");
+    f("seed", &O::seed, "seed of every random draw (principles, sampling)");
+    f("chunk", &O::chunk, "prompts per batch (and per durable write)", opt::min(1)).run_only();
+  }
+  void validate() const { opt::validate(*this, "critique-revise"); }
   // Everything that changes the results, recorded in each line and hashed. Not `chunk`: another
   // chunk gives the same random draws, though scores may differ in their last bits.
-  nlohmann::json settings() const;
+  nlohmann::json settings() const { return opt::identity_json(*this); }
+  // Each stage's sampling.
+  GenParams response() const { return stage(response_temperature); }
+  GenParams critique() const { return stage(critique_temperature); }
+  GenParams revision() const { return stage(revision_temperature); }
+
+ private:
+  GenParams stage(double t) const;
 };
 
 struct RoundRecord {
@@ -70,12 +109,6 @@ std::vector<CritiqueReviseRecord> critique_revise(Backend& backend,
                                                   const std::vector<PromptRecord>& prompts,
                                                   std::size_t first_index,
                                                   const CritiqueReviseOptions& opts);
-
-// One output line: prompt, messages [user, assistant = final], init_response, rounds, prompt /
-// chosen / rejected as TRL's conversational preference lists, model, constitution hash, seed,
-// settings.
-nlohmann::json to_json(const CritiqueReviseRecord& r, const std::string& model,
-                       const std::string& constitution_hash, const CritiqueReviseOptions& opts);
 
 // Whether a critique says the response is fine: the transcript verdict ("The response
 // follows the principle.") or, in chat form, "no critique is needed" and the like.

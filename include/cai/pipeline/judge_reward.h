@@ -37,9 +37,16 @@ struct JudgeRewardOptions {
   // Principles judging each response: -1 = all (weighted mean), 0 = one drawn with the
   // weights, n > 0 = n drawn and averaged with their weights.
   std::int64_t ensemble = -1;
-  std::uint64_t seed = 0;           // the principle draws
-  void validate() const;            // throws cai::Error naming the field
-  nlohmann::json settings() const;  // what changes the rewards
+  std::uint64_t seed = 0;  // the principle draws
+  static void fields(opt::Fields<JudgeRewardOptions>& f) {
+    using O = JudgeRewardOptions;
+    f("format", &O::format, "transcript (critique verdicts) or chat");
+    f("ensemble", &O::ensemble, "principles per response (-1 all, 0 one drawn, n drawn)",
+      opt::min(-1));
+    f("seed", &O::seed, "the principle draws");
+  }
+  void validate() const { opt::validate(*this, "judge reward"); }
+  nlohmann::json settings() const { return opt::identity_json(*this); }  // what changes rewards
 };
 
 // One response to judge. `key` fixes its principle draws (responses with one key are judged

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -27,25 +28,50 @@ enum class PairSelection {
   best_worst,  // the response the judge prefers most against the one it prefers least
                // among those with another text
 };
-PairSelection parse_pair_selection(const std::string& s);  // "all" | "best-worst"
+constexpr std::array<opt::EnumName<PairSelection>, 2> enum_names(PairSelection) {
+  return {{{PairSelection::all_pairs, "all"}, {PairSelection::best_worst, "best-worst"}}};
+}
 
 struct LabelOptions {
   PromptFormat format = PromptFormat::transcript;
-  // Principles per pair: 0 = one drawn with the weights from the seed; n > 0 = n distinct ones
-  // drawn the same way and averaged with their weights; -1 = all, weighted.
   std::int64_t ensemble = 0;
   bool chain_of_thought = false;
-  GenParams cot = gen_params(128, 0.0);      // the judge's reasoning
-  double clamp_low = 0.4, clamp_high = 0.6;  // CoT only: each probability is clamped to this
-  double min_confidence = 0.0;               // drop pairs with |p_chosen - 0.5| below this
-  // Pairs from k sampled responses per prompt (0 = pairs come from Phase 1 records).
+  GenParams cot = gen_params(128, 0.0);
+  double clamp_low = 0.4, clamp_high = 0.6;  // CoT answers are overconfident
+  double min_confidence = 0.0;
   std::int64_t samples = 0;
   PairSelection selection = PairSelection::best_worst;
-  GenParams sample = gen_params(128, 1.0);  // the policy's responses
+  GenParams sample = gen_params(128, 1.0);
   std::uint64_t seed = 0;
-  std::int64_t chunk = 64;          // prompts per batch (and per durable write)
-  void validate() const;            // throws cai::Error naming the field
-  nlohmann::json settings() const;  // what changes the results (not chunk)
+  std::int64_t chunk = 64;
+
+  static void fields(opt::Fields<LabelOptions>& f) {
+    using O = LabelOptions;
+    f("format", &O::format, "transcript or chat");
+    f("ensemble", &O::ensemble,
+      "principles per pair: 0 = one drawn by weight from the seed, n = n averaged with their "
+      "weights, -1 = all",
+      opt::min(-1));
+    f("chain_of_thought", &O::chain_of_thought, "the judge reasons before it answers").alias("cot");
+    f("cot", &O::cot, "the judge's reasoning (chain of thought)").skipping({"seed"});
+    f("clamp_low", &O::clamp_low, "chain of thought: lower clamp of each probability",
+      opt::range(0, 0.5));
+    f("clamp_high", &O::clamp_high, "chain of thought: upper clamp of each probability",
+      opt::range(0.5, 1));
+    f("min_confidence", &O::min_confidence, "drop pairs with |p_chosen - 0.5| below this",
+      opt::range(0, 0.5, "[)"));
+    f("samples", &O::samples,
+      "responses sampled per prompt to make pairs (0: the pairs are Phase 1's)",
+      [](std::int64_t k) {
+        return k == 0 || k >= 2 ? "" : fmt::format("must be 0 (Phase 1 pairs) or >= 2, got {}", k);
+      }).alias("-k");
+    f("pairs", &O::selection, "with samples: which pairs of the k responses are kept");
+    f("sample", &O::sample, "the policy's sampled responses").skipping({"seed"});
+    f("seed", &O::seed, "seed of every random draw");
+    f("chunk", &O::chunk, "prompts per batch (and per durable write)", opt::min(1)).run_only();
+  }
+  void validate() const { opt::validate(*this, "label"); }
+  nlohmann::json settings() const { return opt::identity_json(*this); }  // not chunk
 };
 
 // One pair to judge: a prompt and two responses.
@@ -103,9 +129,6 @@ std::vector<std::size_t> pick_principles(const Constitution& c, std::uint64_t ke
 // request of a stage goes to the judge in one call.
 std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
                                    const std::vector<PairInput>& pairs, const LabelOptions& opts);
-
-// One output line (schema in label.cpp's to_json).
-nlohmann::json to_json(const PairLabel& l, const std::string& judge, const LabelOptions& opts);
 
 // What one run_label call did.
 struct LabelRunCounts {

@@ -31,12 +31,14 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cai/io/options.h"
 #include "cai/tokenizer/chat_template.h"
 
 namespace cai {
@@ -67,19 +69,28 @@ struct PreferenceExample {
   std::int64_t line = 0;
 };
 
-enum class Overlong { error, truncate, drop };     // what to do with a sequence over max_length
-Overlong parse_overlong(const std::string& name);  // "error", "truncate", "drop"; throws
+// What to do with a sequence over max_length. truncate: SFT keeps the first max_length tokens
+// (an example left without targets is dropped). Preferences: a prompt longer than
+// max_length / 2 first loses its start (BOS kept) down to max(max_length / 2, max_length -
+// longer response), as TRL's keep_end prompt truncation; then the responses lose their ends.
+enum class Overlong { error, truncate, drop };
+constexpr std::array<opt::EnumName<Overlong>, 3> enum_names(Overlong) {
+  return {{{Overlong::error, "error"}, {Overlong::truncate, "truncate"}, {Overlong::drop, "drop"}}};
+}
 
 struct DataOptions {
-  std::int64_t max_length = 1024;  // tokens per sequence (preferences: prompt + longer response)
-  // truncate: SFT keeps the first max_length tokens (an example left without targets is
-  // dropped). Preferences: a prompt longer than max_length / 2 first loses its start (BOS
-  // kept) down to max(max_length / 2, max_length - longer response), as TRL's keep_end
-  // prompt truncation; then the responses lose their ends.
+  std::int64_t max_length = 1024;
   Overlong overlong = Overlong::truncate;
-  bool add_bos = true;    // prepend BOS when the tokenizer's configuration adds one
-                          // (encode with add_special), as inference does
-  void validate() const;  // max_length >= 2
+  bool add_bos = true;
+  static void fields(opt::Fields<DataOptions>& f) {
+    f("max_length", &DataOptions::max_length,
+      "tokens per sequence, at most the model's context (preferences: prompt + longer response)",
+      opt::min(2));
+    f("overlong", &DataOptions::overlong, "what to do with a longer sequence");
+    f("add_bos", &DataOptions::add_bos,
+      "prepend BOS when the tokenizer's configuration adds one, as inference does");
+  }
+  void validate() const { opt::validate(*this, "data options"); }
 };
 
 // Throws cai::Error naming the file and line for malformed JSON, a missing or mistyped field,

@@ -18,24 +18,19 @@
 
 #include <torch/types.h>
 
+#include "cai/train/lora_options.h"
+
 namespace cai {
 class LlamaModel;
 }
 
 namespace cai::train {
 
-struct LoraOptions {
-  std::int64_t rank = 8;  // r: rows of A, columns of B
-  double alpha = 16.0;    // the update is scaled by alpha / rank
-  double dropout = 0.0;   // on the input of A, training only
-  // PEFT module names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
-  std::vector<std::string> target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
-  void validate() const;  // rank > 0, alpha > 0, dropout in [0, 1), known unique modules
-};
 
 class LoraAdapter;  // defined in src/train/lora_adapter.h; implements the model's LinearAdapter
 
-// Creates adapters for `model` (seeded from torch's global generator) and attaches them:
+// Creates adapters for `model` (seeded from torch's global generator; opts.rank > 0) and
+// attaches them:
 // from now on the model's forward includes them (only its differentiable path: cached
 // inference refuses until merge_lora). The adapters take the model's dtype at this point, so
 // convert the model first. The base is frozen here: requires_grad is set false on all of the

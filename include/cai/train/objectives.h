@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cai/train/data.h"
+#include "cai/train/loss_options.h"
 #include "cai/train/losses.h"
 #include "cai/train/objective.h"
 
@@ -48,13 +49,6 @@ std::unique_ptr<Objective> make_rm_objective(RewardModel& rm, std::vector<Prefer
                                              std::vector<PreferenceExample> eval,
                                              const RmLossOptions& opts);
 
-struct DpoOptions {
-  DpoLossOptions loss;
-  double rpo_alpha = 0.0;  // weight of the chosen response's mean token NLL added to the loss
-                           // (Pang et al. 2024 "Iterative Reasoning Preference Optimization";
-                           // TRL's rpo_alpha)
-  void validate() const;
-};
 
 // Reference log-probabilities (sum over response tokens) of every pair, computed once with
 // the reference model and cached in a file beside the dataset so the reference model is not

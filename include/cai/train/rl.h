@@ -32,6 +32,7 @@
 //                  value head is not part of it)
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -40,6 +41,7 @@
 #include "cai/train/data.h"
 #include "cai/train/objective.h"
 #include "cai/train/reward.h"
+#include "cai/train/rl_options.h"
 #include "cai/train/trainer.h"
 
 namespace cai {
@@ -50,78 +52,6 @@ namespace cai::train {
 
 class RewardModel;
 
-enum class RlAlgorithm { rloo, grpo, ppo };
-RlAlgorithm parse_rl_algorithm(const std::string& name);  // "rloo", "grpo", "ppo"; throws
-const char* to_string(RlAlgorithm a);
-
-// Per-token KL estimators of KL(policy || reference) from the sampled token's log-probabilities
-// (Schulman 2020, "Approximating KL Divergence"): k1 = log p - log q (unbiased, can be
-// negative), k3 = (q/p - 1) - log(q/p) (unbiased, never negative).
-enum class KlEstimator { k1, k3 };
-KlEstimator parse_kl_estimator(const std::string& name);  // "k1", "k3"; throws
-const char* to_string(KlEstimator k);
-
-// How scores are normalised before the KL penalty: not at all, whitened within each rollout,
-// or by running mean and standard deviation over all rollouts so far (this one included).
-enum class RewardNorm { none, batch, running };
-RewardNorm parse_reward_norm(const std::string& name);  // "none", "batch", "running"; throws
-const char* to_string(RewardNorm r);
-
-struct RlOptions {
-  std::string out_dir;  // required: metrics.jsonl, checkpoint/, final/
-  RlAlgorithm algorithm = RlAlgorithm::rloo;
-
-  // Rollouts.
-  std::int64_t steps = 100;              // rollouts (each followed by its updates)
-  std::int64_t prompts_per_rollout = 8;  // prompts drawn per rollout (seeded order, cycling)
-  std::int64_t samples_per_prompt = 4;   // k responses per prompt; rloo, grpo need k >= 2
-  std::int64_t max_new_tokens = 64;      // per response (EOS included)
-  double temperature = 1.0;              // sampling temperature; log-probabilities (policy,
-                                         // reference) are of logits / temperature, so the
-                                         // updates stay on the sampled distribution
-  double missing_eos_penalty = 0.0;      // subtracted from the score of a response cut by
-                                         // max_new_tokens (TRL's missing_eos_penalty); >= 0
-
-  // Reward and KL.
-  double kl_coef = 0.05;        // initial (or fixed) KL coefficient beta, >= 0
-  double kl_target = 0.0;       // > 0: adapt beta towards this KL per response
-                                // (nats, summed over its tokens); 0: fixed beta
-  double kl_horizon = 10000.0;  // adaptive controller's horizon in samples
-  KlEstimator kl_estimator = KlEstimator::k1;
-  RewardNorm reward_norm = RewardNorm::none;
-  double reward_clip = 0.0;  // > 0: normalised scores clipped to [-c, c]
-
-  // Updates.
-  std::int64_t epochs = 1;            // passes over each rollout (ppo usually 4)
-  std::int64_t minibatches = 1;       // optimiser updates per pass
-  double clip_range = 0.2;            // policy ratio clipping epsilon
-  double value_clip_range = 0.2;      // ppo: value clipping around the rollout's values
-  double vf_coef = 0.1;               // ppo: weight of the value loss
-  double gamma = 1.0;                 // ppo: discount
-  double lam = 0.95;                  // ppo: GAE lambda
-  bool whiten_advantages = true;      // ppo: advantages whitened per rollout
-  bool normalize_advantages = false;  // rloo: advantages divided by their std per rollout
-  bool scale_rewards = true;          // grpo: advantages divided by their group's std
-
-  // Optimiser (AdamW, optim.h) and schedule (trainer.h's learning_rate over all updates).
-  double lr = 1e-5;
-  Schedule schedule = Schedule::constant;
-  std::int64_t warmup_steps = 0;  // updates warming up linearly
-  double weight_decay = 0.0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double max_grad_norm = 1.0;        // 0 = no clipping
-  std::int64_t token_budget = 4096;  // padded tokens per forward micro-batch
-
-  std::uint64_t seed = 0;       // prompt order, sampling, minibatch order
-  std::int64_t save_every = 0;  // steps between checkpoints (0: only at the end)
-  std::int64_t log_every = 1;   // steps between metrics lines
-  bool resume = false;          // continue from out_dir/checkpoint
-  std::string run_config;       // settings outside these options that change the
-                                // result (model, reward model, prompts): hashed so a
-                                // resume with other ones is refused
-  bool progress = true;         // progress bar on stderr
-  void validate() const;        // throws naming the field
-};
 
 // RlPrompt, RewardQuery, RewardFn and Reward: cai/train/reward.h.
 
@@ -154,15 +84,31 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
 // `cai train rl`: loads the policy, the reward (a reward model, or one the caller gives) and
 // the prompts, then train_rl.
 struct RlRunOptions {
-  std::string model;                   // policy to train (required; carries a tokenizer)
-  std::string reward_model;            // reward model directory from `cai train rm`; required
-                                       // unless run_rl is given a reward
-  std::string prompts;                 // prompts JSONL (required)
-  std::string chat_template;           // "" = the policy tokenizer's
-  std::int64_t max_prompt_length = 0;  // 0: the model's context minus max_new_tokens
-  std::string device = "cpu";          // where the policy and the reward model run
+  std::string model;
+  std::string reward_model;
+  std::string prompts;
+  std::string chat_template;
+  std::int64_t max_prompt_length = 0;
+  std::string device = "cpu";  // where the policy and the reward model run (the command's
+                               // --device: not a declared field)
   RlOptions rl;
-  void validate() const;
+  static void fields(opt::Fields<RlRunOptions>& f) {
+    using O = RlRunOptions;
+    f("model", &O::model,
+      "policy to train (Hugging Face directory or .gguf carrying a tokenizer); also the KL "
+      "reference");
+    f("reward_model", &O::reward_model,
+      "reward model directory (cai train rm's final/); required unless a reward is given");
+    f("prompts", &O::prompts, "prompts (JSONL)");
+    f("chat_template", &O::chat_template,
+      "template for message prompts (chatml, llama3, llama2, human-assistant; \"\": the "
+      "tokenizer's)");
+    f("max_prompt_length", &O::max_prompt_length,
+      "tokens per prompt at most (0: the context minus max_new_tokens)", opt::min(0));
+    f.flat(&O::rl);
+  }
+  void rules(opt::Rules& r) const;
+  void validate() const { opt::validate(*this, "rl"); }
 };
 // `reward` (optional): the reward to train against instead of opts.reward_model (e.g. the
 // constitution judge); it must outlive the call.

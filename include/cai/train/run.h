@@ -27,19 +27,34 @@ namespace cai::train {
 
 // What every run shares.
 struct RunOptions {
-  std::string model;           // model to train: Hugging Face directory or .gguf (required;
-                               // it must carry a tokenizer)
-  std::string data;            // training JSONL (required)
-  std::string eval_data;       // held-out JSONL; "" = none or eval_fraction
-  double eval_fraction = 0.0;  // share of `data` held out (seeded by train.seed), in [0, 1);
-                               // excludes eval_data
-  std::string chat_template;   // template for message lists; "" = the tokenizer's
-  DataOptions data_opts;       // max_length is capped at the model's context
-  bool lora = false;           // train LoRA adapters (final/ is a PEFT adapter directory)
-  LoraOptions lora_opts;       // used when lora is true
-  TrainOptions train;          // out_dir, schedule, steps, checkpoints, resume ...
-  std::string device = "cpu";  // where the model and its batches live: cpu or cuda:N
-  void validate() const;       // everything that needs no file; throws naming the field
+  std::string model;  // Hugging Face directory or .gguf carrying a tokenizer (required)
+  std::string data;   // training JSONL (required)
+  std::string eval_data;
+  double eval_fraction = 0.0;
+  std::string chat_template;
+  DataOptions data_opts;  // max_length is capped at the model's context
+  LoraOptions lora;       // rank > 0: train LoRA adapters (final/ is a PEFT adapter directory)
+  TrainOptions train;     // out_dir, schedule, steps, checkpoints, resume ...
+  // Where the model and its batches live: cpu or cuda:N (the commands' --device, so not a
+  // declared field: it moves the work, not its result).
+  std::string device = "cpu";
+
+  static void fields(opt::Fields<RunOptions>& f) {
+    using O = RunOptions;
+    f("model", &O::model, "model to train (Hugging Face directory or .gguf)");
+    f("data", &O::data, "training data (JSONL)");
+    f("eval_data", &O::eval_data, "held-out data (JSONL); excludes eval_fraction");
+    f("eval_fraction", &O::eval_fraction, "share of the data held out (seeded by the seed)",
+      opt::range(0, 1, "[)"));
+    f("chat_template", &O::chat_template,
+      "template for message lists (chatml, llama3, llama2, human-assistant; \"\": the "
+      "tokenizer's)");
+    f.flat(&O::data_opts);
+    f("lora", &O::lora, "LoRA adapters instead of all weights (rank 0: all weights)");
+    f.flat(&O::train);
+  }
+  void rules(opt::Rules& r) const;
+  void validate() const { opt::validate(*this, "training"); }
 };
 
 struct SftRunOptions : RunOptions {
@@ -48,19 +63,41 @@ struct SftRunOptions : RunOptions {
   bool constrain = false;
   std::string ref_model;
   TokenConstraintOptions constraint;
-  void validate() const;
+  static void fields(opt::Fields<SftRunOptions>& f) {
+    using O = SftRunOptions;
+    f.base<RunOptions>();
+    f("token_constraint", &O::constrain,
+      "token-wise constrained fine-tuning towards ref_model (Qi et al. 2024): each target "
+      "token's loss -(2/beta_t) log sigmoid(beta_t log(p/p_ref)), beta_t largest on a "
+      "response's first tokens");
+    f("ref_model", &O::ref_model, "with token_constraint: the reference (\"\": the model)");
+    f("constraint", &O::constraint, "the constraint's beta_t");
+  }
+  void rules(opt::Rules& r) const;
+  void validate() const { opt::validate(*this, "sft"); }
 };
 
 struct DpoRunOptions : RunOptions {
-  std::string ref_model;  // reference model; "" = `model` (the already-loaded model
-                          // serves, before training starts)
-  DpoOptions dpo;         // loss type, beta, label smoothing, rpo_alpha
-  void validate() const;
+  std::string ref_model;  // "" = `model` (the already-loaded model serves, before training)
+  DpoOptions dpo;
+  static void fields(opt::Fields<DpoRunOptions>& f) {
+    f.base<RunOptions>();
+    f("ref_model", &DpoRunOptions::ref_model, "reference model (\"\": the model trained)");
+    f.flat(&DpoRunOptions::dpo);
+  }
+  void validate() const { opt::validate(*this, "training"); }
 };
 
 struct RmRunOptions : RunOptions {
-  RmLossOptions rm;  // margin, reward centering (full fine-tuning only: no LoRA)
-  void validate() const;
+  RmLossOptions rm;  // full fine-tuning only: no LoRA
+  static void fields(opt::Fields<RmRunOptions>& f) {
+    f.base<RunOptions>();
+    f.flat(&RmRunOptions::rm);
+  }
+  void rules(opt::Rules& r) const {
+    r.require(!lora.enabled(), "lora.rank", "reward model training is full fine-tuning (rank 0)");
+  }
+  void validate() const { opt::validate(*this, "training"); }
 };
 
 // Each validates its options, trains into train.out_dir and returns the trainer's summary.

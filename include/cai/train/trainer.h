@@ -23,45 +23,15 @@
 // max_steps > 0 the run takes exactly that many steps, starting further epochs as needed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "cai/train/objective.h"
+#include "cai/train/train_options.h"
 
 namespace cai::train {
-
-enum class Schedule { cosine, linear, constant };
-Schedule parse_schedule(const std::string& name);  // "cosine", "linear", "constant"; throws
-const char* to_string(Schedule s);
-
-struct TrainOptions {
-  std::string out_dir;  // required
-  double lr = 1e-5;     // peak learning rate
-  Schedule schedule = Schedule::cosine;
-  double warmup_ratio = 0.0;       // share of total steps spent warming up linearly from 0
-  std::int64_t warmup_steps = -1;  // overrides warmup_ratio when >= 0
-  double min_lr_ratio = 0.0;       // decay ends at lr * min_lr_ratio
-  double weight_decay = 0.0;       // decoupled; not applied to norms and biases
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double max_grad_norm = 1.0;        // 0 = no clipping
-  std::int64_t grad_accum = 1;       // micro-batches per optimiser step
-  std::int64_t token_budget = 4096;  // padded tokens (rows x length) per micro-batch; pairs
-                                     // count both rows (rows_per_example())
-  std::int64_t epochs = 1;
-  std::int64_t max_steps = -1;   // stop after this many optimiser steps (-1: epochs decide)
-  std::int64_t eval_every = 0;   // steps between held-out evaluations (0: only at the end)
-  std::int64_t save_every = 0;   // steps between checkpoints (0: only at the end)
-  std::int64_t log_every = 1;    // steps between metrics lines
-  std::uint64_t seed = 0;        // data order (and initialisation upstream)
-  bool resume = false;           // continue from out_dir/checkpoint (error when absent
-                                 // or made with different options or data)
-  std::string objective_config;  // the objective's and model's settings that change the
-                                 // result (beta, LoRA rank, base model ...): hashed with
-                                 // these options so a resume with other ones is refused
-  bool progress = true;          // draw the progress bar on stderr
-  void validate() const;
-};
 
 struct TrainSummary {
   std::int64_t steps = 0;
@@ -83,7 +53,7 @@ TrainSummary run_training(Objective& objective, const TrainOptions& opts,
 //   step < W:  lr * (step + 1) / W
 //   after:     lr * (m + (1 - m) * f(p)),  p = (step - W) / max(1, total - W), m = min_lr_ratio,
 //              f = (1 + cos(pi p)) / 2 (cosine), 1 - p (linear), 1 (constant).
-double learning_rate(const TrainOptions& opts, std::int64_t step, std::int64_t total);
-std::int64_t warmup_steps(const TrainOptions& opts, std::int64_t total);
+double learning_rate(const OptimOptions& opts, std::int64_t step, std::int64_t total);
+std::int64_t warmup_steps(const OptimOptions& opts, std::int64_t total);
 
 }  // namespace cai::train
