@@ -7,8 +7,11 @@
 # the built binary (--gtest_list_tests) after every link, like gtest_discover_tests, and bigger
 # suites get a higher COST so CTest starts them first when it has no timings of its own yet.
 #
+# Suites named in CAI_SERIAL_SUITES run alone (RUN_SERIAL): they start processes that each use
+# every core, and beside another test libtorch's spinning threads slow them twentyfold.
+#
 # Used two ways: included from CMakeLists.txt for cai_test_suites(), and run as a script after
-# each link (cmake -P) with EXE, OUT, PREFIX, TIMEOUT and WORKDIR set.
+# each link (cmake -P) with EXE, OUT, PREFIX, TIMEOUT, WORKDIR and SERIAL (comma-separated) set.
 
 if(CMAKE_SCRIPT_MODE_FILE)
   # Listing runs no test: in a sanitizer build, libtorch's caches kept until exit are no leak.
@@ -33,11 +36,17 @@ if(CMAKE_SCRIPT_MODE_FILE)
     endif()
   endforeach()
   set(text "")
+  string(REPLACE "," ";" serial "${SERIAL}")
   foreach(s IN LISTS suites)
+    set(extra "")
+    list(FIND serial "${s}" at)  # IN_LIST needs a policy a -P script does not set
+    if(at GREATER -1)
+      set(extra " RUN_SERIAL TRUE")
+    endif()
     string(APPEND text
       "add_test([==[${PREFIX}.${s}]==] [==[${EXE}]==] [==[--gtest_filter=${s}.*]==])\n"
       "set_tests_properties([==[${PREFIX}.${s}]==] PROPERTIES WORKING_DIRECTORY [==[${WORKDIR}]==]"
-      " TIMEOUT ${TIMEOUT} COST ${count_${s}})\n")
+      " TIMEOUT ${TIMEOUT} COST ${count_${s}}${extra})\n")
   endforeach()
   # Written whole and renamed, so a CTest started meanwhile never reads half a list.
   file(WRITE "${OUT}.tmp" "${text}")
@@ -51,6 +60,7 @@ function(cai_test_suites target prefix timeout)
   add_custom_command(TARGET ${target} POST_BUILD
     COMMAND "${CMAKE_COMMAND}" -D "EXE=$<TARGET_FILE:${target}>" -D "OUT=${list_file}"
             -D "PREFIX=${prefix}" -D "TIMEOUT=${timeout}" -D "WORKDIR=${CMAKE_CURRENT_BINARY_DIR}"
+            -D "SERIAL=${CAI_SERIAL_SUITES}"
             -P "${PROJECT_SOURCE_DIR}/cmake/TestSuites.cmake"
     VERBATIM)
   # CTest reads this at start-up; before the first build there is nothing to list.

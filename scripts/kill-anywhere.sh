@@ -3,7 +3,7 @@
 # checks that the finished run equals an uninterrupted one.
 #
 #   scripts/kill-anywhere.sh [--cai build/cai] [--kills 20] [--rounds 2] [--epochs 3]
-#                            [--seed S] [--dir DIR] [--world DIR --base DIR] [--keep]
+#                            [--seed S] [--dir DIR] [--world DIR --base DIR] [--keep] [--threads N]
 #
 # The run: a tiny world and base model (made here with `cai world generate` and `cai pretrain`
 # unless --world and --base are given), then `rounds` rounds of Phase 1, Phase 2, SFT, DPO, a
@@ -38,6 +38,7 @@ DIR=""
 WORLD=""
 BASE=""
 KEEP=0
+THREADS=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --cai) CAI=$2; shift 2 ;;
@@ -49,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --world) WORLD=$2; shift 2 ;;
     --base) BASE=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --threads) THREADS=$2; shift 2 ;;
     -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "kill-anywhere: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -104,7 +106,7 @@ EOF
 timed_loop() {
   local t0 t1
   t0=$(now)
-  "$CAI" loop -q --config "$CONFIG" --out "$1" >"$2" 2>&1 || {
+  "$CAI" loop -q --threads "$THREADS" --config "$CONFIG" --out "$1" >"$2" 2>&1 || {
     cat "$2" >&2
     echo "kill-anywhere: $3 failed" >&2
     exit 1
@@ -168,10 +170,18 @@ landed=0 attempt=0 runs=0 status=0
 while [[ $landed -lt $KILLS ]]; do
   runs=$((runs + 1))
   run=$DIR/killed-$runs
+  [[ $runs -le $((10 * KILLS + 10)) ]] || {
+    echo "kill-anywhere: $((runs - 1)) runs finished before their kills; the machine's speed" \
+      "changes too much to place kills (kept in $DIR)" >&2
+    trap - EXIT
+    exit 1
+  }
+  fresh=1
   while :; do
     attempt=$((attempt + 1))
     delay_ms=$(( START_MS + 50 + (RANDOM * 32768 + RANDOM) % MAX_MS ))
-    "$CAI" loop --config "$CONFIG" --out "$run" >"$run.attempt-$attempt.log" 2>&1 &
+    t0=$(now)
+    "$CAI" loop --threads "$THREADS" --config "$CONFIG" --out "$run" >"$run.attempt-$attempt.log" 2>&1 &
     pid=$!
     sleep "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
     kill -9 "$pid" 2>/dev/null || true
@@ -187,11 +197,21 @@ while [[ $landed -lt $KILLS ]]; do
     else
       [[ $rc == 0 ]] || { cat "$run.attempt-$attempt.log" >&2; echo "kill-anywhere: $run failed" >&2; exit 1; }
       echo "kill-anywhere: $run finished before the next kill; the remaining kills go to a new run"
+      if [[ $fresh == 1 ]]; then
+        # A whole run took D s where the reference took T (the machine was busier or idler
+        # then): the delays shrink or grow with it, so the next kills land within a run.
+        D=$(secs "$t0" "$(now)")
+        read -r START_MS MAX_MS < <(awk -v d="$D" -v t="$T" -v s="$START_MS" -v m="$MAX_MS" \
+          'BEGIN { f = d / t; if (f > 1) f = 1; m *= f; if (m < 100) m = 100; printf "%d %d", s * f, m }')
+        echo "kill-anywhere: a whole run took $D s (the reference $T s): delays scaled to match"
+        T=$D
+      fi
       break
     fi
+    fresh=0
   done
   # To the end.
-  "$CAI" loop -q --config "$CONFIG" --out "$run" >"$run.final.log" 2>&1 || {
+  "$CAI" loop -q --threads "$THREADS" --config "$CONFIG" --out "$run" >"$run.final.log" 2>&1 || {
     cat "$run.final.log" >&2
     echo "kill-anywhere: the resumed run $run failed" >&2
     exit 1

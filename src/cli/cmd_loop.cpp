@@ -19,6 +19,7 @@ struct LoopFlags {
   std::string config, out;
   std::int64_t rounds = -1;
   bool print_config = false, quiet = false;
+  int threads = 0;
   DistFlags dist;
   loop::TrainingStage stage;  // set in a rank of a launched training stage (hidden flags)
 };
@@ -42,9 +43,8 @@ void run(LoopFlags& f) {
   if (!f.out.empty()) o.config.out = f.out;
   if (!f.stage.stage.empty()) {
     // A rank of a launched stage: join the job, train, leave.
-    int threads = 0;
-    start_dist(f.dist, threads);
-    set_torch_threads(threads);
+    start_dist(f.dist, f.threads);
+    set_torch_threads(f.threads);
     loop::run_training_stage(o.config, f.stage, !f.quiet && dist::is_main());
     return;
   }
@@ -60,6 +60,8 @@ void run(LoopFlags& f) {
     return;
   }
   o.progress = !f.quiet;
+  o.threads = f.threads;
+  set_torch_threads(f.threads);  // the trainers run in this process
   const auto r = loop::run_loop(o);
   std::fputs(r.table.c_str(), stdout);
   o.config.resolve();  // the run directory as the loop resolved it
@@ -86,6 +88,9 @@ const Registrar reg(90, [](CLI::App& root) {
   cmd->add_option("--out", f->out, "Run directory (overrides the config's out)");
   cmd->add_flag("--print-config", f->print_config, "Print the resolved config and exit");
   cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
+  cmd->add_option("--threads", f->threads,
+                  "Intra-op threads of the local models and trainers (0 = all cores)")
+      ->capture_default_str();
   add_dist_flags(cmd, f->dist, /*device=*/false);
   // Set by --nproc for the ranks of one training stage; not for users.
   cmd->add_option("--run-stage", f->stage.stage)->group("");

@@ -37,8 +37,9 @@ class Backends {
  public:
   // How a backend is made from its options; tests give a fake.
   using Factory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
-  explicit Backends(const LoopConfig& c, Factory make = make_backend)
-      : c_(c), make_(std::move(make)) {}
+  // `threads`: every local model's intra-op threads (0: all cores).
+  explicit Backends(const LoopConfig& c, Factory make = make_backend, int threads = 0)
+      : c_(c), make_(std::move(make)), threads_(threads) {}
   Backend& base();
   // The fixed judge of quality.metric winrate: quality.judge when given, else base().
   Backend& judge();
@@ -56,6 +57,7 @@ class Backends {
 
   const LoopConfig& c_;
   Factory make_;
+  int threads_ = 0;
   std::unique_ptr<Backend> base_, current_;
   std::string current_path_;
   std::map<std::string, std::unique_ptr<Backend>> fixed_;

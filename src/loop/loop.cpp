@@ -49,7 +49,7 @@ struct StopAfter {};
 
 class Runner {
  public:
-  Runner(const LoopOptions& o, LoopConfig c) : opts_(o), c_(std::move(c)), backends_(c_) {}
+  Runner(const LoopOptions& o, LoopConfig c) : opts_(o), c_(std::move(c)), backends_(c_, make_backend, o.threads) {}
 
   LoopResult run() {
     // Files a killed run was writing when it died (never renamed into place, never read).

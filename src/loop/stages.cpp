@@ -31,6 +31,7 @@ namespace cai::loop::detail {
 Backend& Backends::base() {
   if (!base_) {
     BackendOptions o;
+    o.local.threads = threads_;
     if (c_.api.given())
       o.http = c_.api;
     else
@@ -44,6 +45,7 @@ Backend& Backends::fixed(const std::string& path) {
   auto& b = fixed_[path];
   if (!b) {
     BackendOptions o;
+    o.local.threads = threads_;
     o.model = path;
     b = make_(o);
   }
@@ -64,6 +66,7 @@ Backend& Backends::policy(const std::string& model) {
   if (!current_ || current_path_ != model) {
     current_.reset();
     BackendOptions o;
+    o.local.threads = threads_;
     o.model = model;
     current_ = make_(o);
     current_path_ = model;

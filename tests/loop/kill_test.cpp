@@ -1,7 +1,8 @@
 // Kill anywhere, shortened: scripts/kill-anywhere.sh SIGKILLs `cai loop` at three random moments
 // of a one-round run on a tiny world (Phase 1, Phase 2, SFT, DPO, reward model, RLOO; one epoch
 // each), resumes it each time and compares every file of the finished run with an uninterrupted
-// run's. `make kill-test` is the long version.
+// run's. `make kill-test` is the long version. CTest runs it alone (CAI_SERIAL_SUITES): beside
+// another test, libtorch's threads spinning for the same cores made it take minutes, not seconds.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -50,6 +50,7 @@ struct LoopOptions {
                            // simulate a kill with it); stages: phase1, phase2, sft_data,
                            // sft, dpo, eval, quality_responses (winrate), quality
   bool progress = true;    // stage lines and progress bars on stderr
+  int threads = 0;         // intra-op threads of the local models and the trainers (0: all cores)
   // When set, each training stage's trainer runs through it instead of in this process: it
   // starts data-parallel ranks that each call run_training_stage() with this config, and
   // returns once they all succeeded (throwing cai::Error otherwise). The loop then merges
