@@ -131,7 +131,7 @@ void LoopConfig::fields(opt::Fields<LoopConfig>& f) {
   f("quality", &O::quality, "the per-round quality score and early stop");
   f("critique_revise", &O::critique_revise, "Phase 1: critiques and revisions").skipping({"seed"});
   // Phase 2 and the reward model's labels judge in Phase 1's format; sampled responses (label
-  // samples > 0) are as long as Phase 1's at temperature 1.
+  // samples > 0) are as long as Phase 1's, at label.temperature.
   f("label", &O::label, "Phase 2: AI-feedback labels").skipping({"format", "seed", "sample"});
   f("sft", &O::sft, "supervised fine-tuning");
   f("dpo", &O::dpo, "direct preference optimisation");

@@ -147,7 +147,7 @@ pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backen
                                     const std::vector<pipeline::PromptRecord>& prompts,
                                     const RoundDir& rd, bool progress) {
   pipeline::LabelOptions o = judge_options(c);
-  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, 1.0);
+  o.sample = pipeline::gen_params(c.critique_revise.max_tokens, c.label.temperature);
   o.seed = round_seed(c, rd.round());
   std::vector<pipeline::PairInput> pairs;
   std::vector<pipeline::PromptRecord> sample_prompts;

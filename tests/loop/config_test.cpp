@@ -119,7 +119,7 @@ TEST(LoopConfig, ModelKeysAndTheTokenConstraintRoundTrip) {
       "\n"
       "constitution: constitution.yaml\n"
       "prompts: {train: train.jsonl, eval: eval.jsonl}\n"
-      "label: {samples: 4, judge: base}\n"
+      "label: {samples: 4, judge: base, temperature: 0.8}\n"
       "dpo: {reference: ./base}\n"
       "sft:\n"
       "  token_constraint: {enabled: true, beta: 0.2, first_token_bias: 4, bias: 10,\n"
@@ -130,6 +130,7 @@ TEST(LoopConfig, ModelKeysAndTheTokenConstraintRoundTrip) {
   EXPECT_NO_THROW(c.validate());
   const auto j = c.to_json();
   EXPECT_EQ(j["label"]["judge"], "base");
+  EXPECT_EQ(c.label.temperature, 0.8);  // Phase 2's sampling
   EXPECT_EQ(j["dpo"]["reference"], (kDir / "base").string());
   EXPECT_EQ(j["sft"]["ref_model"], "base");
   EXPECT_EQ(j["sft"]["token_constraint"], (nlohmann::json{{"enabled", true},
@@ -212,6 +213,7 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"quality: {judge: no-such-judge}\n", "loop.yaml:12: quality.judge: "},
       {"dpo: {loss: squared}\n", "dpo.loss: 'squared' is not one of"},
       {"label: {samples: 1}\n", "loop.yaml:12: label.samples: must be 0"},
+      {"label: {temperature: 0}\n", "loop.yaml:12: label.temperature: must be > 0"},
       {"critique_revise: {principles: all}\n", "critique_revise.principles"},
       {"rounds: -1\n", "rounds: must be >= 0"},
       {"rl: {enabled: true, reward_norm: whiten}\n",

@@ -122,10 +122,14 @@ struct LabelConfig : pipeline::LabelOptions {
   // over the rounds, so a policy's drift cannot reach its own labels; with an api, the api's
   // model, as for quality.judge's default. A path: that local model, fixed likewise.
   std::string judge = "policy";
+  double temperature = 1.0;
   static void fields(opt::Fields<LabelConfig>& f) {
     f.base<pipeline::LabelOptions>();
     f("judge", &LabelConfig::judge,
       "who labels Phase 2's pairs and rl.rm.samples' pairs: policy, base or a model path");
+    f("temperature", &LabelConfig::temperature,
+      "with samples: the temperature the round's policy samples its k responses at",
+      opt::above(0));
   }
 };
 
