@@ -7,8 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
-  libsentencepiece-dev libcpp-httplib-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev libssl-dev libyaml-cpp-dev
+  libgtest-dev
   libgloo-dev
 )
 # Extra packages a caller may ask for (for example the browser the report test uses).

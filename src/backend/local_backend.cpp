@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include "cai/backend/factory.h"
 #include "cai/backend/local_backend.h"
-#include "cai/backend/token_offsets.h"
+#include "cai/tokenizer/token_offsets.h"
 #include "cai/generate/chat.h"
 #include "cai/generate/engine.h"
 #include "cai/generate/scorer.h"

@@ -7,7 +7,7 @@
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
-#include "cai/pipeline/label_report.h"
+#include "cai/eval/label_report.h"
 #include "command.h"
 #include "option_flags.h"
 
@@ -23,11 +23,11 @@ struct Flags {
 };
 
 void run_report(const Flags& f) {
-  pipeline::LabelReportOptions ro;
+  eval::LabelReportOptions ro;
   ro.gold = f.gold;
   ro.oracle_world = f.oracle_world;
-  const auto r = pipeline::label_report(f.report, ro);
-  std::fputs((f.json ? r.dump(2) + "\n" : pipeline::label_report_text(r)).c_str(), stdout);
+  const auto r = eval::label_report(f.report, ro);
+  std::fputs((f.json ? r.dump(2) + "\n" : eval::label_report_text(r)).c_str(), stdout);
 }
 
 void run(Flags& f) {

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <set>
 
+#include "cai/io/assert.h"
+
 namespace cai::opt {
 
 std::string join_names(const std::vector<std::string>& names, std::string_view last) {
@@ -84,7 +86,7 @@ nlohmann::json value_json(const Field& f, const void* m) {
     case Kind::group:
       break;
   }
-  throw_error("option {}: not a single value", f.name);
+  CAI_ASSERT(false, "option {} is a group, not a single value", f.name);
 }
 
 namespace {

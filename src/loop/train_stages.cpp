@@ -3,6 +3,7 @@
 // the next stage.
 #include <filesystem>
 
+#include "cai/io/dir.h"
 #include "cai/io/error.h"
 #include "cai/model/loader.h"
 #include "cai/train/lora.h"
@@ -47,17 +48,8 @@ std::string finish(const std::string& base, const fs::path& out, const train::Lo
     LoadedModel lm = load_model(base);
     auto adapter = train::load_lora(*lm.model, out / "final");
     train::merge_lora(*lm.model, *adapter);
-    const fs::path tmp = out / "merged.tmp";
-    fs::remove_all(tmp);
-    try {
-      save_model_dir(lm, tmp, DType::F32);
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);  // a full disk leaves no half directory behind
-      throw;
-    }
-    fs::remove_all(merged);
-    fs::rename(tmp, merged);
+    // Whole or not at all: a full disk leaves no half directory behind.
+    write_dir_atomic(merged, [&](const fs::path& tmp) { save_model_dir(lm, tmp, DType::F32); });
   }
   return merged.string();
 }

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "cai/constitution/transcript.h"
+#include "cai/io/assert.h"
 #include "cai/io/error.h"
 #include "cai/pipeline/phase1_file.h"
 
@@ -171,8 +172,8 @@ std::vector<PairLabel> judge_pairs(Backend& judge, const Constitution& c,
     reqs.push_back(judge_request(opts.format, pairs[j.pair].prompt, first(j), second(j),
                                  question(j), judgement(j).reasoning));
   const auto scores = judge.score_options(reqs, judge_options(opts.format));
-  CAI_CHECK(scores.size() == jobs.size(), "label: the judge returned {} scores for {} requests",
-            scores.size(), jobs.size());
+  CAI_ASSERT(scores.size() == jobs.size(), "the judge returned {} scores for {} requests",
+             scores.size(), jobs.size());
   for (std::size_t n = 0; n < jobs.size(); ++n) {
     auto& oj = judgement(jobs[n]);
     oj.raw = scores[n].raw;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <span>
 
-#include "cai/backend/token_offsets.h"
+#include "cai/tokenizer/token_offsets.h"
 #include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"

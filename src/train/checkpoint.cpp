@@ -94,23 +94,6 @@ void read_into(const safetensors::File& f, const std::string& name, torch::Tenso
   dst.copy_(torch::from_blob(v.data(), dst.sizes(), torch::kFloat32));
 }
 
-void fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: the data files themselves were synced
-  ::fsync(fd);
-  ::close(fd);
-}
-
-fs::path sibling(const fs::path& dir, const char* suffix) {
-  return dir.parent_path() / (dir.filename().string() + suffix);
-}
-
-// A crash between the two renames of the fallback swap leaves only "<dir>.old": put it back.
-void recover(const fs::path& dir) {
-  const fs::path old = sibling(dir, ".old");
-  if (!fs::exists(dir) && fs::exists(old / "state.json")) fs::rename(old, dir);
-}
-
 constexpr const char* kTensorFiles[] = {"trainable.safetensors", "optimizer.safetensors"};
 
 void write_checkpoint(const fs::path& tmp, const CheckpointState& s, AdamW& opt);
@@ -118,26 +101,12 @@ void write_checkpoint(const fs::path& tmp, const CheckpointState& s, AdamW& opt)
 }  // namespace
 
 bool has_checkpoint(const fs::path& dir) {
-  recover(dir);
+  recover_dir(dir);
   return fs::exists(dir / "state.json");
 }
 
 void save_checkpoint(const fs::path& dir, const CheckpointState& s, AdamW& opt) {
   write_dir_atomic(dir, [&](const fs::path& tmp) { write_checkpoint(tmp, s, opt); });
-}
-
-void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill) {
-  const fs::path tmp = sibling(dir, ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
-    fill(tmp);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  replace_dir(tmp, dir);
 }
 
 namespace {
@@ -175,26 +144,8 @@ void write_checkpoint(const fs::path& tmp, const CheckpointState& s, AdamW& opt)
 
 }  // namespace
 
-void replace_dir(const fs::path& tmp, const fs::path& dir) {
-  recover(dir);
-  if (!fs::exists(dir)) {
-    fs::rename(tmp, dir);
-  } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
-    fs::remove_all(tmp);  // now the previous checkpoint
-  } else {
-    // Filesystems without RENAME_EXCHANGE: move the old one aside first (recover() undoes a
-    // crash between the two renames).
-    const fs::path old = sibling(dir, ".old");
-    fs::remove_all(old);
-    fs::rename(dir, old);
-    fs::rename(tmp, dir);
-    fs::remove_all(old);
-  }
-  fsync_dir(dir.parent_path().empty() ? fs::path(".") : dir.parent_path());
-}
-
 CheckpointState read_checkpoint_state(const fs::path& dir) {
-  recover(dir);
+  recover_dir(dir);
   const fs::path path = dir / "state.json";
   CAI_CHECK(fs::exists(path), "{}: no checkpoint here (state.json missing)", dir.string());
   const std::string where = path.string();

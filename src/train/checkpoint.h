@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "cai/io/dir.h"
 #include "optim.h"
 
 namespace cai::train {
@@ -29,16 +30,6 @@ struct CheckpointState {
 // with one atomic rename, so `dir` always holds a whole checkpoint (the old one or the new
 // one). Also records torch's default CPU generator state.
 void save_checkpoint(const std::filesystem::path& dir, const CheckpointState& state, AdamW& opt);
-
-// Moves the finished directory `tmp` to `dir` atomically (swapping with an existing `dir`,
-// which is then removed), so readers see the old directory or the new one, never a mix.
-void replace_dir(const std::filesystem::path& tmp, const std::filesystem::path& dir);
-
-// Writes a directory whole or not at all: `fill` writes into the sibling "<dir>.tmp", which
-// then replaces `dir` (replace_dir); when `fill` throws (a full disk), the temporary is removed
-// and the error passes on, leaving `dir` as it was.
-void write_dir_atomic(const std::filesystem::path& dir,
-                      const std::function<void(const std::filesystem::path& tmp)>& fill);
 
 // Reads state.json; throws cai::Error naming the file when it is missing or malformed.
 CheckpointState read_checkpoint_state(const std::filesystem::path& dir);

@@ -10,12 +10,16 @@
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
 #include "cai/pipeline/label_file.h"
-#include "cai/pipeline/label_report.h"
+#include "cai/eval/label_report.h"
 #include "fake_backend.h"
 #include "test_util.h"
 
 namespace cai::pipeline {
 namespace {
+
+using eval::label_report;
+using eval::label_report_text;
+using eval::LabelReportOptions;
 
 using testing_util::FakeBackend;
 

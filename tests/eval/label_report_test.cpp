@@ -5,10 +5,10 @@
 #include <fstream>
 
 #include "cai/eval/calibration.h"
-#include "cai/pipeline/label_report.h"
-#include "test_util.h"
+#include "cai/eval/label_report.h"
+#include "../pipeline/test_util.h"
 
-namespace cai::pipeline {
+namespace cai::eval {
 namespace {
 
 nlohmann::json line(const std::string& q, double p, double polite, double brief) {
@@ -70,4 +70,4 @@ TEST(LabelReportCalibration, AgainstGoldLabels) {
 }
 
 }  // namespace
-}  // namespace cai::pipeline
+}  // namespace cai::eval

@@ -1,4 +1,4 @@
-#include "cai/pipeline/label_report.h"
+#include "cai/eval/label_report.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 #include "cai/world/oracle.h"
 #include "cai/world/world.h"
 
-namespace cai::pipeline {
+namespace cai::eval {
 
 void LabelReportOptions::validate() const {
   CAI_CHECK(bins >= 1 && bins <= 100, "label report: bins must be in 1..100, got {}", bins);
@@ -25,7 +25,7 @@ namespace {
 
 // Agreement with one reference (gold labels or the oracle): overall, per principle (each
 // principle's own preference, p_chosen of that principle), and the calibration of p_chosen.
-struct Rate {
+struct Agreement {
   std::size_t matched = 0, agree = 0;
   std::vector<double> confidence;  // the judge's probability for the response it prefers
   std::vector<bool> right;         // whether the reference prefers it too
@@ -104,9 +104,9 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
   std::vector<std::size_t> hist(static_cast<std::size_t>(opts.bins), 0);
   std::size_t n = 0, flips = 0;
   double sum_p = 0.0, sum_d = 0.0;
-  Rate gold_rate, oracle_rate;
+  Agreement gold_rate, oracle_rate;
   std::size_t oracle_ties = 0, oracle_unknown = 0;
-  pipeline::for_each_label_line(labels, [&](const LabelLine& l) {
+  pipeline::for_each_label_line(labels, [&](const pipeline::LabelLine& l) {
     const double p = l.p_chosen;
     ++n;
     sum_p += p;
@@ -216,4 +216,4 @@ std::string label_report_text(const nlohmann::json& r) {
   return s;
 }
 
-}  // namespace cai::pipeline
+}  // namespace cai::eval

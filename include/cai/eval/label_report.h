@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-namespace cai::pipeline {
+namespace cai::eval {
 
 struct LabelReportOptions {
   std::filesystem::path gold;          // optional gold labels
@@ -33,4 +33,4 @@ struct LabelReportOptions {
 nlohmann::json label_report(const std::filesystem::path& labels, const LabelReportOptions& opts);
 std::string label_report_text(const nlohmann::json& report);
 
-}  // namespace cai::pipeline
+}  // namespace cai::eval
