@@ -61,7 +61,6 @@ void run(LoopFlags& f) {
   }
   o.progress = !f.quiet;
   o.threads = f.threads;
-  set_torch_threads(f.threads);  // the trainers run in this process
   const auto r = loop::run_loop(o);
   std::fputs(r.table.c_str(), stdout);
   o.config.resolve();  // the run directory as the loop resolved it

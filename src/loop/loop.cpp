@@ -49,7 +49,8 @@ struct StopAfter {};
 
 class Runner {
  public:
-  Runner(const LoopOptions& o, LoopConfig c) : opts_(o), c_(std::move(c)), backends_(c_, make_backend, o.threads) {}
+  Runner(const LoopOptions& o, LoopConfig c)
+      : opts_(o), c_(std::move(c)), backends_(c_, make_backend, o.threads) {}
 
   LoopResult run() {
     // Files a killed run was writing when it died (never renamed into place, never read).
@@ -374,7 +375,7 @@ LoopResult run_loop(const LoopOptions& opts) {
   // One intra-op thread count for the whole run, the one the local backends set: reductions
   // split over threads, so a stage trained with another count (a resumed process that has not
   // made a backend yet) would differ from an uninterrupted run in the last bits.
-  set_torch_threads(0);
+  set_torch_threads(opts.threads);
   Runner r(opts, std::move(c));
   return r.run();
 }
