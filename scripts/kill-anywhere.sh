@@ -183,7 +183,11 @@ while [[ $landed -lt $KILLS ]]; do
     t0=$(now)
     "$CAI" loop --threads "$THREADS" --config "$CONFIG" --out "$run" >"$run.attempt-$attempt.log" 2>&1 &
     pid=$!
-    sleep "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    # Until the delay is over or the run has ended, whichever is first (so a run that ends
+    # first is timed).
+    deadline=$(( $(date +%s%3N) + delay_ms ))
+    while kill -0 "$pid" 2>/dev/null && [[ $(date +%s%3N) -lt $deadline ]]; do sleep 0.01; done
+    ended=$(now)
     kill -9 "$pid" 2>/dev/null || true
     rc=0
     wait "$pid" 2>/dev/null || rc=$?
@@ -198,11 +202,11 @@ while [[ $landed -lt $KILLS ]]; do
       [[ $rc == 0 ]] || { cat "$run.attempt-$attempt.log" >&2; echo "kill-anywhere: $run failed" >&2; exit 1; }
       echo "kill-anywhere: $run finished before the next kill; the remaining kills go to a new run"
       if [[ $fresh == 1 ]]; then
-        # A whole run took D s where the reference took T (the machine was busier or idler
-        # then): the delays shrink or grow with it, so the next kills land within a run.
-        D=$(secs "$t0" "$(now)")
+        # A whole run took D s where the reference took T (the machine was busier then): the
+        # delays shrink with it, so the next kills land within a run.
+        D=$(secs "$t0" "$ended")
         read -r START_MS MAX_MS < <(awk -v d="$D" -v t="$T" -v s="$START_MS" -v m="$MAX_MS" \
-          'BEGIN { f = d / t; if (f > 1) f = 1; m *= f; if (m < 100) m = 100; printf "%d %d", s * f, m }')
+          'BEGIN { f = d / t; if (f > 1) f = 1; m *= f; if (m < 100) m = 100; printf "%d %d\n", s * f, m }')
         echo "kill-anywhere: a whole run took $D s (the reference $T s): delays scaled to match"
         T=$D
       fi
