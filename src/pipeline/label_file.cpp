@@ -55,7 +55,6 @@ nlohmann::json to_json(const PairLabel& l, const std::string& judge, const Label
   return j;
 }
 
-
 LabelLine parse_label_line(const nlohmann::json& j, const std::string& where) {
   CAI_CHECK(j.is_object(), "{}: expected a JSON object", where);
   auto text = [&](const char* k) {
@@ -74,7 +73,8 @@ LabelLine parse_label_line(const nlohmann::json& j, const std::string& where) {
             l.p_chosen);
   if (j.contains("position_disagreement") && j["position_disagreement"].is_number())
     l.position_disagreement = j["position_disagreement"].get<double>();
-  l.position_flip = j.value("position_flip", false);
+  if (j.contains("position_flip") && j["position_flip"].is_boolean())
+    l.position_flip = j["position_flip"].get<bool>();
   if (j.contains("principles") && j["principles"].is_array())
     for (const auto& pj : j["principles"])
       if (pj.is_object() && pj.contains("name") && pj["name"].is_string() &&
