@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include "cai/backend/factory.h"
 #include "cai/backend/local_backend.h"
-#include "cai/tokenizer/token_offsets.h"
 #include "cai/generate/chat.h"
 #include "cai/generate/engine.h"
 #include "cai/generate/scorer.h"
@@ -20,6 +19,7 @@
 #include "cai/io/jsonl.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
+#include "cai/tokenizer/token_offsets.h"
 
 namespace cai {
 namespace {

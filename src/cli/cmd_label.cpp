@@ -4,10 +4,10 @@
 // a soft label. `cai label --report FILE` summarises a label file. Rerunning resumes.
 #include "backend_flags.h"
 #include "cai/constitution/constitution.h"
+#include "cai/eval/label_report.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
-#include "cai/eval/label_report.h"
 #include "command.h"
 #include "option_flags.h"
 

@@ -9,8 +9,8 @@
 
 #include "cai/backend/backend.h"
 #include "cai/constitution/constitution.h"
-#include "cai/eval/calibration.h"
 #include "cai/constitution/transcript.h"
+#include "cai/eval/calibration.h"
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"

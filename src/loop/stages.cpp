@@ -218,8 +218,7 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
     if (c.sft.only_preferred_revisions) {
       // A pair the judge did not label (dropped below min_confidence, or no revision) stays.
       const auto it = preferred.find(l.prompt);
-      if (it != preferred.end() && it->second != l.final_response &&
-          it->second == l.init_response)
+      if (it != preferred.end() && it->second != l.final_response && it->second == l.init_response)
         return;
     }
     out += dump_line({{"messages", l.messages}});

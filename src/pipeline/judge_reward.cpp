@@ -4,10 +4,10 @@
 #include <cmath>
 #include <string>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/io/sha256.h"
 #include "cai/pipeline/label.h"
-#include "cai/constitution/transcript.h"
 
 namespace cai::pipeline {
 

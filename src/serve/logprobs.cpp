@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <span>
 
-#include "cai/tokenizer/token_offsets.h"
 #include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
+#include "cai/tokenizer/token_offsets.h"
 #include "cai/tokenizer/tokenizer.h"
 
 namespace cai::serve {

@@ -6,7 +6,7 @@ namespace cai {
 std::vector<std::size_t> token_text_offsets(const Tokenizer& tok,
                                             const std::vector<std::int32_t>& ids,
                                             std::string_view text) {
-std::vector<std::size_t> out;
+  std::vector<std::size_t> out;
   out.reserve(ids.size());
   std::size_t off = 0;
   for (const std::int32_t id : ids) {

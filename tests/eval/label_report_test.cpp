@@ -4,9 +4,9 @@
 
 #include <fstream>
 
+#include "../pipeline/test_util.h"
 #include "cai/eval/calibration.h"
 #include "cai/eval/label_report.h"
-#include "../pipeline/test_util.h"
 
 namespace cai::eval {
 namespace {

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <set>
 
+#include "cai/constitution/transcript.h"
 #include "cai/io/error.h"
 #include "cai/pipeline/judge_reward.h"
-#include "cai/constitution/transcript.h"
 #include "fake_backend.h"
 #include "test_util.h"
 

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <fstream>
 
+#include "cai/eval/label_report.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/pipeline/label.h"
 #include "cai/pipeline/label_file.h"
-#include "cai/eval/label_report.h"
 #include "fake_backend.h"
 #include "test_util.h"
 

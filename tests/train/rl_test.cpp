@@ -367,8 +367,9 @@ TEST(RlErrors, BadOptionsNameTheField) {
   o.out_dir = "x";
   o.minibatches = 1000;
   EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
-  EXPECT_NE(error_of([] { opt::parse_enum<RlAlgorithm>("dpo", "algorithm"); }).find("rloo, grpo or ppo"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] { opt::parse_enum<RlAlgorithm>("dpo", "algorithm"); }).find("rloo, grpo or ppo"),
+      std::string::npos);
   EXPECT_NE(error_of([] {
               opt::parse_enum<RewardNorm>("z", "reward_norm");
             }).find("none, batch or running"),

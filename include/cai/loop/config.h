@@ -128,8 +128,7 @@ struct LabelConfig : pipeline::LabelOptions {
     f("judge", &LabelConfig::judge,
       "who labels Phase 2's pairs and rl.rm.samples' pairs: policy, base or a model path");
     f("temperature", &LabelConfig::temperature,
-      "with samples: the temperature the round's policy samples its k responses at",
-      opt::above(0));
+      "with samples: the temperature the round's policy samples its k responses at", opt::above(0));
   }
 };
 

@@ -26,7 +26,6 @@ class LlamaModel;
 
 namespace cai::train {
 
-
 class LoraAdapter;  // defined in src/train/lora_adapter.h; implements the model's LinearAdapter
 
 // Creates adapters for `model` (seeded from torch's global generator; opts.rank > 0) and

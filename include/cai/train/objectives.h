@@ -49,7 +49,6 @@ std::unique_ptr<Objective> make_rm_objective(RewardModel& rm, std::vector<Prefer
                                              std::vector<PreferenceExample> eval,
                                              const RmLossOptions& opts);
 
-
 // Reference log-probabilities (sum over response tokens) of every pair, computed once with
 // the reference model and cached in a file beside the dataset so the reference model is not
 // kept in memory while training. The cache file name carries a hash of the dataset bytes,

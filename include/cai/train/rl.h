@@ -52,7 +52,6 @@ namespace cai::train {
 
 class RewardModel;
 
-
 // RlPrompt, RewardQuery, RewardFn and Reward: cai/train/reward.h.
 
 // Lines {"prompt": str}, {"prompt": [messages]} or {"messages": [...]} (trailing assistant

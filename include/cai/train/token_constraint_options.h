@@ -18,8 +18,7 @@ struct TokenConstraintOptions {
   static void fields(opt::Fields<TokenConstraintOptions>& f) {
     using O = TokenConstraintOptions;
     f("beta", &O::beta, "beta_t after the first bias_length tokens", opt::above(0));
-    f("first_token_bias", &O::first_token_bias, "beta_1 = beta * first_token_bias",
-      opt::above(0));
+    f("first_token_bias", &O::first_token_bias, "beta_1 = beta * first_token_bias", opt::above(0));
     f("bias", &O::bias, "beta_t = beta * bias for 2 <= t <= bias_length", opt::above(0));
     f("bias_length", &O::bias_length, "tokens with a biased beta (0: beta everywhere)",
       opt::min(0));
