@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cai/io/error.h"
+#include "cai/io/log.h"
 
 namespace cai::dist {
 namespace {
@@ -133,8 +134,7 @@ int launch_local(int nproc, const std::vector<std::string>& argv, double grace_s
     if (rank < 0) continue;
     --alive;
     if (status_code(status) != 0 && !stopping) {
-      std::fprintf(stderr, "cai: --nproc: rank %d %s; stopping the other ranks\n", rank,
-                   describe(status).c_str());
+      log_warning("--nproc: rank {} {}; stopping the other ranks", rank, describe(status));
       result = status_code(status);
       stopping = true;
       t_stop = std::chrono::steady_clock::now();

@@ -1,6 +1,7 @@
 // The loop's rounds (see include/cai/loop/loop.h): stages in order, each skipped when its
 // output is complete, the quality sequence and the early-stop rule, summary.json.
 #include "cai/loop/loop.h"
+#include "cai/io/log.h"
 
 #include <fmt/format.h>
 
@@ -119,7 +120,7 @@ class Runner {
   }
 
   void say(const std::string& msg) const {
-    if (opts_.progress) std::fprintf(stderr, "cai loop: %s\n", msg.c_str());
+    if (opts_.progress) log_info("loop", "{}", msg);
   }
 
   std::string label(const RoundDir& rd, const std::string& stage) const {

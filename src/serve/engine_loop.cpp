@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "cai/io/log.h"
 #include "cai/serve/protocol.h"
 
 namespace cai::serve {
@@ -112,9 +113,9 @@ void EngineLoop::run() {
       try {
         t();
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "cai serve: task error: %s\n", e.what());
+        log_message(LogLevel::warning, "serve", fmt::format("task error: {}", e.what()));
       } catch (...) {
-        std::fprintf(stderr, "cai serve: task error\n");
+        log_message(LogLevel::warning, "serve", "task error");
       }
     }
     if (!have_engine) {
@@ -123,7 +124,8 @@ void EngineLoop::run() {
       try {
         fresh = make_();
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "cai serve: cannot rebuild the engine: %s\n", e.what());
+        log_message(LogLevel::warning, "serve",
+                    fmt::format("cannot rebuild the engine: {}", e.what()));
         std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;
       }

@@ -10,6 +10,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/json.h"
+#include "cai/io/log.h"
 #include "cai/tokenizer/impl.h"
 #include "cai/tokenizer/load.h"
 #include "cai/tokenizer/unicode.h"
@@ -167,8 +168,7 @@ void parse_normalizer(const Parser& p, const json& n, const std::string& key, To
   } else if (type == "NFC") {
     // Accepted without being applied: text that is already NFC (nearly all text) encodes
     // identically. Said once so a mismatch on decomposed input is not a mystery.
-    std::fprintf(stderr, "cai: warning: %s: key %s: NFC normalisation is not applied\n",
-                 p.where().c_str(), (key + ".type").c_str());
+    log_warning("{}: key {}: NFC normalisation is not applied", p.where(), key + ".type");
   } else {
     p.fail(key + ".type", fmt::format("unsupported normalizer '{}' (cai reads Sequence, Prepend, "
                                       "Replace, NFC)",
@@ -328,10 +328,10 @@ void parse_added_tokens(const Parser& p, const json& list, Tokenizer::Impl& m) {
     m.added.push_back(std::move(a));
   }
   if (renumbered > 0)
-    std::fprintf(stderr,
-                 "cai: warning: %s: key %s (%zu added token id(s) differ; ids are "
-                 "assigned in order, as Hugging Face tokenizers does)\n",
-                 p.where().c_str(), first_warning.c_str(), renumbered);
+    log_warning(
+        "{}: key {} ({} added token id(s) differ; ids are assigned in order, as Hugging Face "
+        "tokenizers does)",
+        p.where(), first_warning, renumbered);
 }
 
 // bos_token / eos_token: "text" or {"content": "text", ...}.

@@ -2,6 +2,7 @@
 // all from one seed. Pretraining is SFT with every position a target, so it runs through the
 // same objective and trainer as fine-tuning.
 #include "cai/train/pretrain.h"
+#include "cai/io/log.h"
 
 #include <torch/torch.h>
 
@@ -207,10 +208,8 @@ nlohmann::json pretrain(const PretrainOptions& opts) {
   topts.resume = topts.resume ||
                  std::filesystem::exists(opts.out_dir / "training" / "checkpoint" / "state.json");
   const std::string data_hash = key;
-  std::fprintf(stderr,
-               "cai pretrain: %lld parameters, %zu tokens, %lld windows of %lld (%zu held out)\n",
-               static_cast<long long>(cfg.num_parameters()), stream.size(),
-               static_cast<long long>(n_windows), static_cast<long long>(W), eval_set.size());
+  log_info("pretrain", "{} parameters, {} tokens, {} windows of {} ({} held out)",
+           cfg.num_parameters(), stream.size(), n_windows, W, eval_set.size());
   const std::size_t n_tokens = stream.size();
   stream.clear();
   stream.shrink_to_fit();

@@ -17,6 +17,7 @@
 #include "cai/dist/dist.h"
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
+#include "cai/io/log.h"
 #include "cai/io/sha256.h"
 #include "cai/model/device.h"
 #include "cai/model/llama.h"
@@ -68,9 +69,7 @@ std::pair<std::vector<T>, std::vector<T>> load_split(
     std::vector<std::int64_t>* eval_idx = nullptr) {
   std::int64_t dropped = 0;
   std::vector<T> all = load(o.data, &dropped);
-  if (dropped > 0)
-    std::fprintf(stderr, "cai: %s: dropped %lld examples over max_length\n", o.data.c_str(),
-                 static_cast<long long>(dropped));
+  if (dropped > 0) log_warning("{}: dropped {} examples over max_length", o.data, dropped);
   CAI_CHECK(!all.empty(), "{}: no training examples", o.data);
   std::vector<T> eval;
   if (!o.eval_data.empty()) eval = load(o.eval_data, nullptr);
@@ -143,8 +142,8 @@ TrainSummary run_sft(const SftRunOptions& o) {
     auto ref_for = [&](const std::string& dataset, const std::vector<SftExample>& ex) {
       const fs::path cache = token_ref_cache_path(
           dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
-      std::fprintf(stderr, "cai: reference token log-probs: %s %s\n",
-                   fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
+      log_info("", "reference token log-probs: {} {}",
+               fs::exists(cache) ? "reading" : "computing into", cache.string());
       return load_or_compute_token_ref_logps(cache, ex, reference);
     };
     constraint.emplace();
@@ -191,8 +190,8 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
     const fs::path cache =
         ref_cache_path(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
     if (dist::is_main())
-      std::fprintf(stderr, "cai: reference log-probs: %s %s\n",
-                   fs::exists(cache) ? "reading" : "computing into", cache.string().c_str());
+      log_info("", "reference log-probs: {} {}", fs::exists(cache) ? "reading" : "computing into",
+               cache.string());
     if (same) return load_or_compute_ref_logps(cache, ex, p.lm);
     return load_or_compute_ref_logps(
         cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
