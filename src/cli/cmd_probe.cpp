@@ -47,12 +47,7 @@ void run_recovery(RecoveryFlags& f) {
   std::size_t n = 0;
   if (!f.phase1.empty()) {
     // The same draws, from the model's own Phase 1 pairs instead of the world's responses.
-    pipeline::Phase1RecoveryOptions o;
-    o.count = f.opts.count;
-    o.seed = f.opts.seed;
-    o.max_prefix_words = f.opts.max_prefix_words;
-    o.connector = f.opts.connector;
-    n = pipeline::write_phase1_recovery_rows(f.phase1, f.out, o);
+    n = pipeline::write_phase1_recovery_rows(f.phase1, f.out, f.opts);
   } else {
     n = eval::write_recovery_data(f.world, f.out, f.opts);
   }

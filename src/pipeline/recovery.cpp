@@ -31,14 +31,6 @@ std::size_t draw_below(std::uint64_t seed, std::uint64_t index, std::uint64_t ro
 
 }  // namespace
 
-void Phase1RecoveryOptions::validate() const {
-  CAI_CHECK(count > 0, "recovery rows: count must be positive, got {}", count);
-  CAI_CHECK(max_prefix_words >= 1, "recovery rows: max_prefix_words must be >= 1, got {}",
-            max_prefix_words);
-  CAI_CHECK(connector.find("\n\n") == std::string::npos,
-            "recovery rows: connector must not hold a blank line (it would end the response)");
-}
-
 nlohmann::json Phase1RecoveryRow::to_json() const {
   return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
                                               {{"role", "assistant"}, {"content", assistant}}})}};

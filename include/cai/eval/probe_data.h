@@ -27,6 +27,7 @@
 
 #include "cai/eval/world_eval.h"
 #include "cai/io/options.h"
+#include "cai/pipeline/recovery.h"
 #include "cai/world/knowledge.h"
 #include "cai/world/principles.h"
 #include "cai/world/prompts.h"
@@ -47,28 +48,13 @@ std::string violating_response(const world::WorldPrompt& p, const world::Knowled
 std::string compliant_response(const world::WorldPrompt& p, const world::KnowledgeBase& kb,
                                std::uint64_t seed);
 
-struct RecoveryOptions {
-  std::int64_t count = 100;
-  std::uint64_t seed = 0;
+// The pipeline's recovery-row options (the same draws), plus the world split the rows come from.
+struct RecoveryOptions : pipeline::Phase1RecoveryOptions {
   std::string split = "train";
-  std::int64_t max_prefix_words = 10;
-  // No sentence end, so an acknowledgement right after it is still in the first sentence.
-  std::string connector = " - actually, let me correct that: ";
   static void fields(opt::Fields<RecoveryOptions>& f) {
-    using O = RecoveryOptions;
-    f("count", &O::count, "rows written", opt::min(1));
-    f("seed", &O::seed, "prompt order, prefix lengths and wording");
-    f("split", &O::split, "world prompt split the rows are drawn from", world_split());
-    f("max_prefix_words", &O::max_prefix_words,
-      "the violating start keeps 1 .. this many words (drawn uniformly), always leaving one out",
-      opt::min(1))
-        .alias("max_words");
-    f("connector", &O::connector, "between the violating start and the compliant response",
-      [](const std::string& c) {
-        return c.find("\n\n") == std::string::npos
-                   ? ""
-                   : "must not hold a blank line (it would end the response)";
-      });
+    f.base<pipeline::Phase1RecoveryOptions>();
+    f("split", &RecoveryOptions::split, "world prompt split the rows are drawn from",
+      world_split());
   }
   void validate() const { opt::validate(*this, "recovery data"); }
 };

@@ -19,18 +19,34 @@
 #include <string>
 #include <vector>
 
+#include "cai/io/options.h"
 #include "cai/pipeline/label.h"
 
 namespace cai::pipeline {
 
 struct Phase1RecoveryOptions {
-  std::int64_t count = 100;            // rows written (records are drawn again, each time with
-                                       // a fresh start length, when there are fewer)
-  std::uint64_t seed = 0;              // record order and start lengths
-  std::int64_t max_prefix_words = 10;  // the start keeps 1 .. this many words (uniform), always
-                                       // leaving at least one word of the response out
+  std::int64_t count = 100;  // rows written (records are drawn again, each time with a fresh
+                             // start length, when there are fewer)
+  std::uint64_t seed = 0;
+  std::int64_t max_prefix_words = 10;
+  // No sentence end, so an acknowledgement right after it is still in the first sentence.
   std::string connector = " - actually, let me correct that: ";
-  void validate() const;  // throws cai::Error naming the field
+  static void fields(opt::Fields<Phase1RecoveryOptions>& f) {
+    using O = Phase1RecoveryOptions;
+    f("count", &O::count, "rows written", opt::min(1));
+    f("seed", &O::seed, "record order, prefix lengths and wording");
+    f("max_prefix_words", &O::max_prefix_words,
+      "the violating start keeps 1 .. this many words (drawn uniformly), always leaving one out",
+      opt::min(1))
+        .alias("max_words");
+    f("connector", &O::connector, "between the violating start and the compliant response",
+      [](const std::string& c) {
+        return c.find("\n\n") == std::string::npos
+                   ? ""
+                   : "must not hold a blank line (it would end the response)";
+      });
+  }
+  void validate() const { opt::validate(*this, "recovery rows"); }
 };
 
 struct Phase1RecoveryRow {
