@@ -271,7 +271,7 @@ std::size_t write_pair_data(const fs::path& labels, const fs::path& to) {
     pipeline::for_each_label_line(labels, [&](const pipeline::LabelLine& l) {
       if (l.chosen.empty() || l.rejected.empty() || l.chosen == l.rejected)
         return;  // no preference to learn
-      out += dump_line(l.preference);
+      out += dump_line(l.preference());
       ++n;
     });
   write_file_atomic(to, out);

@@ -80,13 +80,16 @@ LabelLine parse_label_line(const nlohmann::json& j, const std::string& where) {
       if (pj.is_object() && pj.contains("name") && pj["name"].is_string() &&
           pj.contains("p_chosen") && pj["p_chosen"].is_number())
         l.principles.emplace_back(pj["name"].get<std::string>(), pj["p_chosen"].get<double>());
-  // The row to_json wrote as TRL's conversational lists, from the texts.
-  l.preference = {{"prompt", turn("user", l.prompt)},
-                  {"chosen", turn("assistant", l.chosen)},
-                  {"rejected", turn("assistant", l.rejected)},
-                  {"p_chosen", l.p_chosen}};
   l.where = where;
   return l;
+}
+
+// The lists to_json wrote, from the texts.
+nlohmann::json LabelLine::preference() const {
+  return {{"prompt", turn("user", prompt)},
+          {"chosen", turn("assistant", chosen)},
+          {"rejected", turn("assistant", rejected)},
+          {"p_chosen", p_chosen}};
 }
 
 void for_each_label_line(const std::filesystem::path& path,

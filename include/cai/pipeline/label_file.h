@@ -28,8 +28,9 @@ struct LabelLine {
   double position_disagreement = 0.0;
   bool position_flip = false;
   std::vector<std::pair<std::string, double>> principles;  // name -> that principle's p_chosen
-  nlohmann::json preference;  // {"prompt", "chosen", "rejected", "p_chosen"}: a DPO / RM row
-  std::string where;          // file:line, for errors
+  std::string where;  // file:line, for errors
+  // {"prompt", "chosen", "rejected", "p_chosen"}: the line as a DPO / reward-model row.
+  nlohmann::json preference() const;
 };
 
 // Throws cai::Error naming `where` and the field when the line is not one of ours.
