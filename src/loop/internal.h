@@ -63,9 +63,8 @@ class Backends {
   std::map<std::string, std::unique_ptr<Backend>> fixed_;
 };
 
-// One round's directory and its stage log (stages.json: {"done": {stage: seconds}}): a stage
-// is complete when the log lists it and its output exists; the log is rewritten atomically
-// after each stage.
+// One round's directory and its stage log (stages.json: {"done": {stage: seconds}, "notes":
+// {stage: note}}), rewritten atomically on each change; stage_table.h decides from it.
 class RoundDir {
  public:
   RoundDir(const fs::path& run, std::int64_t round);
@@ -73,6 +72,8 @@ class RoundDir {
   fs::path operator/(const std::string& name) const { return dir_ / name; }
   std::int64_t round() const { return round_; }
   bool done(const std::string& stage) const;
+  nlohmann::json note(const std::string& stage) const;  // {} when none
+  void unmark(const std::vector<std::string>& stages);
   void mark(const std::string& stage, double seconds, const nlohmann::json& note = nullptr);
   const nlohmann::json& log() const { return log_; }
 
@@ -151,9 +152,9 @@ train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, 
 // give it (no LoRA merge): what each rank of a launched stage runs.
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
                        bool progress);
-// The trained model's path of a finished stage ("" when the stage has none).
-std::string stage_model(const RoundDir& rd, const std::string& stage,
-                        const train::LoraOptions& lora);
+// Where a training stage leaves the model the next stage starts from: final/, or merged/ with
+// LoRA.
+fs::path stage_model(const RoundDir& rd, const std::string& stage, const train::LoraOptions& lora);
 
 // Evaluation (evaluate.cpp): eval.json's report and quality.json's record.
 nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress);

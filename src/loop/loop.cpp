@@ -1,5 +1,5 @@
-// The loop's rounds (see include/cai/loop/loop.h): stages in order, each skipped when its
-// output is complete, the quality sequence and the early-stop rule, summary.json.
+// The loop's rounds (see include/cai/loop/loop.h): each round's stages as a table
+// (stage_table.h), the quality sequence and the early-stop rule, summary.json.
 #include "cai/loop/loop.h"
 #include "cai/io/log.h"
 
@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cai/constitution/constitution.h"
 #include "cai/io/error.h"
@@ -17,6 +18,7 @@
 #include "cai/model/llama.h"
 #include "cai/pipeline/common.h"
 #include "internal.h"
+#include "stage_table.h"
 
 namespace cai::loop {
 
@@ -66,8 +68,8 @@ class Runner {
       std::string model = c_.base_model;  // "" with only an api: the base backend
       for (std::int64_t k = 0; k <= c_.rounds; ++k) {
         RoundDir rd(c_.out, k);
-        if (k > 0) model = train_round(rd, model);
-        const double q = evaluate(rd, model);
+        model = run_round(rd, model);
+        const double q = round_quality(rd);
         quality.push_back(q);
         models.push_back(model.empty() ? backends_.base().describe() : model);
         write_round_json(rd, model, q);
@@ -142,164 +144,207 @@ class Runner {
     return note;
   }
 
-  // Runs `fn` unless `complete`; logs the stage, honours stop_after.
-  template <typename Fn>
-  void stage(RoundDir& rd, const std::string& name, bool complete, Fn fn) {
-    const std::string id = fmt::format("round-{}/{}", rd.round(), name);
-    if (complete) {
-      result_.skipped.push_back(id);
-      say(label(rd, name) + " complete, skipped");
-    } else {
-      say(label(rd, name) + " ...");
-      const auto t0 = std::chrono::steady_clock::now();
-      nlohmann::json note = fn();
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      rd.mark(name, s, note);
-      result_.ran.push_back(id);
-      say(fmt::format("{} done in {:.1f} s", label(rd, name), s));
-    }
-    if (opts_.stop_after == id) throw StopAfter{};
+  // Tells how each stage went; honours stop_after.
+  StageTable::Report reporter(const RoundDir& rd) {
+    return [this, &rd](const Stage& s, StageEvent how, double seconds) {
+      const std::string id = fmt::format("round-{}/{}", rd.round(), s.name);
+      switch (how) {
+        case StageEvent::start:
+          return say(label(rd, s.name) + " ...");
+        case StageEvent::ran:
+          result_.ran.push_back(id);
+          say(fmt::format("{} done in {:.1f} s", label(rd, s.name), seconds));
+          break;
+        case StageEvent::complete:
+        case StageEvent::not_needed:
+          result_.skipped.push_back(id);
+          say(label(rd, s.name) +
+              (how == StageEvent::complete ? " complete, skipped" : " not needed, skipped"));
+          break;
+      }
+      if (opts_.stop_after == id) throw StopAfter{};
+    };
   }
 
-  // Phase 1, Phase 2, SFT, DPO of round K from `model`; returns the round's model.
-  std::string train_round(RoundDir& rd, const std::string& model) {
-    const bool progress = opts_.progress;
-    const auto prompts = round_prompts(train_prompts_, c_, rd.round());
-    const bool trained_all =
-        (!c_.sft.enabled || fs::exists(rd / "sft" / "final") || rd.done("sft")) &&
-        (!c_.dpo.enabled || fs::exists(rd / "dpo" / "final") || rd.done("dpo")) &&
-        (!c_.rl.enabled || fs::exists(rd / "rl" / "final") || rd.done("rl"));
-    stage(rd, "phase1",
-          trained_all || (rd.done("phase1") && fs::exists(rd / "critique_revise.jsonl")), [&] {
-            run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
-            return nlohmann::json{{"prompts", prompts.size()}};
-          });
-    const bool labels_needed =
-        c_.dpo.enabled || c_.rl.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions);
-    stage(rd, "phase2",
-          !labels_needed || trained_all || (rd.done("phase2") && fs::exists(rd / "labels.jsonl")),
-          [&] {
-            Backend& policy = backends_.policy(model);
-            return labels_note(rd, "phase2",
-                               run_phase2(c_, policy, backends_.label_judge(model), constitution_,
-                                          prompts, rd, progress));
-          });
-    std::string current = model;
-    if (c_.sft.enabled) {
-      stage(rd, "sft_data", fs::exists(rd / "sft_data.jsonl"), [&] {
-        return nlohmann::json{{"examples", write_sft_data(c_, rd)}};
-      });
-      // sft.init base: the data is the policy's, the weights start over. No SFT data keeps the
-      // round's policy either way (not the base model).
-      const std::string from = c_.sft.init == SftInit::base ? c_.base_model : model;
-      const std::string trained = train_stage(rd, "sft", from, c_.sft.lora, rd / "sft_data.jsonl");
-      if (trained != from) current = trained;
+  // Round K's stages from `model` (round 0: the evaluation alone): Phase 1, Phase 2, the
+  // datasets, SFT, DPO, the reward model and RL, then eval.json and quality.json. Returns the
+  // round's model.
+  std::string run_round(RoundDir& rd, const std::string& model) {
+    StageTable table;
+    std::string current = model;    // the round's model so far (training stages' `then` move it)
+    std::vector<fs::path> trained;  // every training stage's model: what evaluation reads
+    std::vector<pipeline::PromptRecord> prompts;
+    if (rd.round() > 0) {
+      prompts = round_prompts(train_prompts_, c_, rd.round());
+      add_data_stages(table, rd, model, prompts);
+      if (c_.sft.enabled) {
+        // sft.init base: the data is the policy's, the weights start over. No SFT data keeps
+        // the round's policy either way (not the base model).
+        const std::string from = c_.sft.init == SftInit::base ? c_.base_model : model;
+        add_training(table, rd, "sft", rd / "sft_data.jsonl", c_.sft.lora, current, trained,
+                     from);
+      }
+      if (c_.dpo.enabled)
+        add_training(table, rd, "dpo", rd / "dpo_data.jsonl", c_.dpo.lora, current, trained);
+      if (c_.rl.enabled) add_rl(table, rd, prompts, current, trained);
     }
-    if (c_.dpo.enabled || c_.rl.enabled) {
-      // The labelled pairs: DPO's data and the reward model's.
-      stage(rd, "dpo_data", fs::exists(rd / "dpo_data.jsonl"), [&] {
-        return nlohmann::json{{"pairs", write_dpo_data(rd)}};
-      });
-    }
-    if (c_.dpo.enabled)
-      current = train_stage(rd, "dpo", current, c_.dpo.lora, rd / "dpo_data.jsonl");
-    if (c_.rl.enabled) current = rl_stages(rd, current, prompts);
+    add_evaluation(table, rd, current, trained);
+    table.run(rd, reporter(rd));
     return current;
   }
 
-  // The reward model on the round's pairs, then RL of `model` against it; no pairs, no RL.
-  std::string rl_stages(RoundDir& rd, const std::string& model,
-                        const std::vector<pipeline::PromptRecord>& prompts) {
+  // Phase 1, Phase 2 (when something reads its labels) and the datasets made from them.
+  void add_data_stages(StageTable& table, RoundDir& rd, const std::string& model,
+                       const std::vector<pipeline::PromptRecord>& prompts) {
+    const bool progress = opts_.progress;
+    const fs::path phase1 = rd / "critique_revise.jsonl", labels = rd / "labels.jsonl";
+    table.add({"phase1", {}, {phase1}, [&, progress] {
+                 run_phase1(c_, backends_.policy(model), constitution_, prompts, rd, progress);
+                 return nlohmann::json{{"prompts", prompts.size()}};
+               }});
+    if (c_.dpo.enabled || c_.rl.enabled || (c_.sft.enabled && c_.sft.only_preferred_revisions))
+      table.add({"phase2", {phase1}, {labels}, [&, progress] {
+                   Backend& policy = backends_.policy(model);
+                   return labels_note(rd, "phase2",
+                                      run_phase2(c_, policy, backends_.label_judge(model),
+                                                 constitution_, prompts, rd, progress));
+                 }});
+    if (c_.sft.enabled) {
+      std::vector<fs::path> in = {phase1};
+      if (c_.sft.only_preferred_revisions) in.push_back(labels);
+      table.add({"sft_data", in, {rd / "sft_data.jsonl"}, [&] {
+                   return nlohmann::json{{"examples", write_sft_data(c_, rd)}};
+                 }});
+    }
+    if (c_.dpo.enabled || c_.rl.enabled)  // the labelled pairs: DPO's data and the reward model's
+      table.add({"dpo_data", {labels}, {rd / "dpo_data.jsonl"}, [&] {
+                   return nlohmann::json{{"pairs", write_dpo_data(rd)}};
+                 }});
+  }
+
+  // SFT or DPO from `current` (or `from`) on `data`: its model (merged with LoRA) becomes the
+  // round's; an empty dataset (nothing to learn from) keeps the model.
+  void add_training(StageTable& table, RoundDir& rd, const std::string& name, const fs::path& data,
+                    const train::LoraOptions& lora, std::string& current,
+                    std::vector<fs::path>& trained, std::optional<std::string> from = {}) {
+    const fs::path out = stage_model(rd, name, lora);
+    trained.push_back(out);
+    table.add({name, {data}, {out},
+               [this, &rd, &current, name, data, from] {
+                 const std::string start = from ? *from : current;
+                 if (fs::file_size(data) == 0) {
+                   say(label(rd, name) + ": no examples; the model is kept");
+                   return nlohmann::json{{"skipped", "no examples"}};
+                 }
+                 backends_.release_current();  // the trainer loads its own copy
+                 CAI_CHECK(!start.empty(), "round {}: training needs a local base model",
+                           rd.round());
+                 if (name == "sft")
+                   train_sft(c_, start, rd, opts_.progress, opts_.launch_training);
+                 else
+                   train_dpo(c_, start, rd, opts_.progress, opts_.launch_training);
+                 return nlohmann::json{{"from", start}};  // the weights the stage started from
+               },
+               [&current, out] {
+                 if (fs::exists(out)) current = out.string();
+               }});
+  }
+
+  // The reward model on the round's pairs (Phase 2's, or the policy's own samples judged by
+  // label.judge), then RL of the round's model against it; no pairs, no RL.
+  void add_rl(StageTable& table, RoundDir& rd, const std::vector<pipeline::PromptRecord>& prompts,
+              std::string& current, std::vector<fs::path>& trained) {
     if (c_.rl.rm.samples > 0) {
-      stage(rd, "rm_labels", rd.done("rm_labels") && fs::exists(rd / "rm_labels.jsonl"), [&] {
-        Backend& policy = backends_.policy(model);
-        return labels_note(rd, "rm_labels",
-                           run_rm_labels(c_, policy, backends_.label_judge(model), constitution_,
-                                         prompts, rd, opts_.progress));
-      });
-      stage(rd, "rm_data", fs::exists(rd / "rm_data.jsonl"), [&] {
-        return nlohmann::json{
-            {"pairs", write_pair_data(rd / "rm_labels.jsonl", rd / "rm_data.jsonl")}};
-      });
+      table.add({"rm_labels", {}, {rd / "rm_labels.jsonl"}, [&] {
+                   Backend& policy = backends_.policy(current);
+                   return labels_note(rd, "rm_labels",
+                                      run_rm_labels(c_, policy, backends_.label_judge(current),
+                                                    constitution_, prompts, rd, opts_.progress));
+                 }});
+      table.add({"rm_data", {rd / "rm_labels.jsonl"}, {rd / "rm_data.jsonl"}, [&rd] {
+                   return nlohmann::json{
+                       {"pairs", write_pair_data(rd / "rm_labels.jsonl", rd / "rm_data.jsonl")}};
+                 }});
     }
-    const fs::path pairs = rm_data(c_, rd);
-    if (fs::file_size(pairs) == 0) {
-      stage(rd, "rl", rd.done("rl"), [&] {
-        say(label(rd, "rl") + ": no labelled pairs for a reward model; the model is kept");
-        return nlohmann::json{{"skipped", "no pairs"}};
-      });
-      return model;
-    }
-    std::string rm = fs::exists(rd / "rm" / "final") ? (rd / "rm" / "final").string() : "";
-    stage(rd, "rm", rd.done("rm") && !rm.empty(), [&] {
-      backends_.release_current();
-      CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
-      rm = train_rm(c_, model, rd, opts_.progress, opts_.launch_training);
-      return nlohmann::json();
-    });
-    stage(rd, "rl_prompts", fs::exists(rd / "rl_prompts.jsonl"), [&] {
-      return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
-    });
-    std::string out = fs::exists(rd / "rl" / "final") ? (rd / "rl" / "final").string() : "";
-    stage(rd, "rl", rd.done("rl") && !out.empty(), [&] {
-      backends_.release_current();
-      out = train_rl(c_, model, rm, rd, opts_.progress, opts_.launch_training);
-      return nlohmann::json();
-    });
-    return out;
+    const fs::path pairs = rm_data(c_, rd), rm = rd / "rm" / "final", rl = rd / "rl" / "final";
+    table.add({"rm", {pairs}, {rm}, [this, &rd, &current, pairs] {
+                 if (fs::file_size(pairs) == 0) {
+                   say(label(rd, "rm") + ": no labelled pairs for a reward model; no RL");
+                   return nlohmann::json{{"skipped", "no pairs"}};
+                 }
+                 backends_.release_current();
+                 CAI_CHECK(!current.empty(), "round {}: training needs a local base model",
+                           rd.round());
+                 train_rm(c_, current, rd, opts_.progress, opts_.launch_training);
+                 return nlohmann::json();
+               }});
+    table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
+                 return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
+               }});
+    trained.push_back(rl);
+    table.add({"rl", {rd / "rl_prompts.jsonl", rm}, {rl},
+               [this, &rd, &current, rm] {
+                 if (!fs::exists(rm)) {
+                   say(label(rd, "rl") + ": no reward model; the model is kept");
+                   return nlohmann::json{{"skipped", "no reward model"}};
+                 }
+                 backends_.release_current();
+                 train_rl(c_, current, rm.string(), rd, opts_.progress, opts_.launch_training);
+                 return nlohmann::json();
+               },
+               [&current, rl] {
+                 if (fs::exists(rl)) current = rl.string();
+               }});
   }
 
-  // One training stage; an empty dataset (nothing to learn from) keeps the model.
-  std::string train_stage(RoundDir& rd, const std::string& name, const std::string& model,
-                          const train::LoraOptions& lora, const fs::path& data) {
-    std::string out = stage_model(rd, name, lora);
-    const bool empty = fs::exists(data) && fs::file_size(data) == 0;
-    stage(rd, name, (rd.done(name) && (!out.empty() || empty)), [&] {
-      if (empty) {
-        say(label(rd, name) + ": no examples; the model is kept");
-        return nlohmann::json{{"skipped", "no examples"}};
-      }
-      backends_.release_current();  // the trainer loads its own copy
-      CAI_CHECK(!model.empty(), "round {}: training needs a local base model", rd.round());
-      out = name == "sft" ? train_sft(c_, model, rd, opts_.progress, opts_.launch_training)
-                          : train_dpo(c_, model, rd, opts_.progress, opts_.launch_training);
-      return nlohmann::json{{"from", model}};  // the weights the stage started from
-    });
-    return empty || out.empty() ? model : out;
+  // eval.json and quality.json (with quality.metric winrate, after the round's responses,
+  // which are kept: round K+1 is compared with them, and a resumed loop does not regenerate
+  // them).
+  void add_evaluation(StageTable& table, RoundDir& rd, const std::string& current,
+                      const std::vector<fs::path>& trained) {
+    table.add({"eval", trained, {rd / "eval.json"},
+               [&] {
+                 const auto report = evaluate_round(c_, backends_.policy(current), opts_.progress);
+                 write_file_atomic(rd / "eval.json", report.dump(2) + "\n");
+                 return nlohmann::json();
+               },
+               {}, true});
+    if (!winrate()) {
+      table.add({"quality", trained, {rd / "quality.json"},
+                 [&] {
+                   Backend& policy = backends_.policy(current);
+                   const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
+                   write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+                   return nlohmann::json();
+                 },
+                 {}, true});
+      return;
+    }
+    const fs::path responses = rd / "quality_responses.jsonl";
+    table.add({"quality_responses", trained, {responses},
+               [&, responses] {
+                 Backend& policy = backends_.policy(current);
+                 const auto prompts = quality_prompts(c_);
+                 write_quality_responses(responses, policy.describe(), prompts,
+                                         sample_quality_responses(c_, policy, prompts));
+                 return nlohmann::json();
+               },
+               {}, true});
+    // Round K-1's responses were made (or found complete) by its own table.
+    table.add({"quality", {responses}, {rd / "quality.json"},
+               [&, responses] {
+                 const fs::path previous = fs::path(c_.out) /
+                                           fmt::format("round-{}", rd.round() - 1) /
+                                           responses.filename();
+                 const auto q =
+                     measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
+                 write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+                 return nlohmann::json();
+               },
+               {}, true});
   }
 
-  double evaluate(RoundDir& rd, const std::string& model) {
-    stage(rd, "eval", fs::exists(rd / "eval.json"), [&] {
-      const auto report = evaluate_round(c_, backends_.policy(model), opts_.progress);
-      write_file_atomic(rd / "eval.json", report.dump(2) + "\n");
-      return nlohmann::json();
-    });
-    if (winrate()) {
-      // Each round's responses are kept: round K+1 is compared with them, and a resumed loop
-      // does not regenerate them.
-      const fs::path responses = rd / "quality_responses.jsonl";
-      stage(rd, "quality_responses", fs::exists(responses), [&] {
-        Backend& policy = backends_.policy(model);
-        const auto prompts = quality_prompts(c_);
-        write_quality_responses(responses, policy.describe(), prompts,
-                                sample_quality_responses(c_, policy, prompts));
-        return nlohmann::json();
-      });
-      stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
-        const fs::path previous =
-            fs::path(c_.out) / fmt::format("round-{}", rd.round() - 1) / responses.filename();
-        const auto q = measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
-        write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
-        return nlohmann::json();
-      });
-    } else {
-      stage(rd, "quality", fs::exists(rd / "quality.json"), [&] {
-        Backend& policy = backends_.policy(model);
-        const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
-        write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
-        return nlohmann::json();
-      });
-    }
+  double round_quality(const RoundDir& rd) {
     const auto q = read_json(rd / "quality.json");
     CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
               (rd / "quality.json").string());

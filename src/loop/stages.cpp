@@ -95,9 +95,26 @@ RoundDir::RoundDir(const fs::path& run, std::int64_t round)
 
 bool RoundDir::done(const std::string& stage) const { return log_["done"].contains(stage); }
 
+nlohmann::json RoundDir::note(const std::string& stage) const {
+  return log_.contains("notes") && log_["notes"].contains(stage) ? log_["notes"][stage]
+                                                                 : nlohmann::json::object();
+}
+
+void RoundDir::unmark(const std::vector<std::string>& stages) {
+  if (stages.empty()) return;
+  for (const auto& s : stages) {
+    log_["done"].erase(s);
+    if (log_.contains("notes")) log_["notes"].erase(s);
+  }
+  write_file_atomic(dir_ / "stages.json", log_.dump(2) + "\n");
+}
+
 void RoundDir::mark(const std::string& stage, double seconds, const nlohmann::json& note) {
   log_["done"][stage] = seconds;
-  if (!note.is_null()) log_["notes"][stage] = note;
+  if (!note.is_null())
+    log_["notes"][stage] = note;
+  else if (log_.contains("notes"))
+    log_["notes"].erase(stage);  // a note of an earlier run of the stage no longer holds
   write_file_atomic(dir_ / "stages.json", log_.dump(2) + "\n");
 }
 

@@ -62,11 +62,8 @@ std::string stage_reference(const std::string& choice, const LoopConfig& c) {
   return choice;
 }
 
-std::string stage_model(const RoundDir& rd, const std::string& stage,
-                        const train::LoraOptions& lora) {
-  const fs::path out = rd / stage;
-  if (!fs::exists(out / "final")) return "";
-  return lora.rank == 0 ? (out / "final").string() : (out / "merged").string();
+fs::path stage_model(const RoundDir& rd, const std::string& stage, const train::LoraOptions& lora) {
+  return rd / stage / (lora.rank == 0 ? "final" : "merged");
 }
 
 // Each training stage's options, from the config and the round (one place for the loop's own
