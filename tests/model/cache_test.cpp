@@ -9,7 +9,7 @@
 #include "cai/io/error.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
-#include "model_test_util.h"
+#include "test_util.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "cai/io/file.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
-#include "model_test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 

@@ -18,7 +18,7 @@
 #include "cai/model/loader.h"
 #include "cai/model/rope.h"
 #include "cai/tokenizer/chat_template.h"
-#include "model_test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include "cai/io/jsonl.h"
 #include "cai/world/oracle.h"
 #include "cai/world/responses.h"
-#include "world_test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace cai::world;

@@ -11,7 +11,7 @@
 #include "cai/world/corpus.h"
 #include "cai/world/principles.h"
 #include "cai/world/text.h"
-#include "world_test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace cai::world;
