@@ -20,7 +20,7 @@ declare -A MAY=(
   [pipeline]="backend train constitution tokenizer io"
   [eval]="pipeline backend train generate model tokenizer formats constitution world io"
   [loop]="eval pipeline backend train generate model tokenizer formats constitution world io"
-  [report]="io"
+  [report]="loop eval pipeline world io"
 )
 status=0
 for module in "${!MAY[@]}"; do

@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "cai/io/error.h"
+#include "cai/io/json.h"
 
 namespace cai::eval {
 
@@ -84,12 +87,35 @@ Interval wilson_interval_rate(double p, std::int64_t n, double z) {
   return {std::max(0.0, (centre - half) / denom), std::min(1.0, (centre + half) / denom)};
 }
 
-nlohmann::json agreement_json(std::int64_t agree, std::int64_t n) {
-  const Interval ci = wilson_interval(agree, n);
-  return {{"agree", agree},
-          {"n", n},
-          {"rate", n ? static_cast<double>(agree) / static_cast<double>(n) : 0.0},
-          {"ci95", {ci.lo, ci.hi}}};
+nlohmann::json Agreement::to_json() const {
+  const Interval ci = ci95();
+  return {{"agree", agree}, {"n", n}, {"rate", rate()}, {"ci95", {ci.lo, ci.hi}}};
+}
+
+Agreement Agreement::from_json(const nlohmann::json& j, const std::string& where) {
+  using json_field::count;
+  Agreement a{count(j, "agree", where), count(j, "n", where)};
+  CAI_CHECK(a.agree <= a.n, "{}: agree {} exceeds n {}", where, a.agree, a.n);
+  return a;
+}
+
+Calibration Calibration::from_json(const nlohmann::json& j, const std::string& where) {
+  using json_field::count;
+  using json_field::number;
+  Calibration c;
+  c.n = count(j, "n", where);
+  c.ece = number(j, "ece", where);
+  c.mce = number(j, "mce", where);
+  c.brier = number(j, "brier", where);
+  c.accuracy = number(j, "accuracy", where);
+  c.mean_confidence = number(j, "mean_confidence", where);
+  json_field::for_each(
+      json_field::any(j, "bins", where), where + ".bins",
+      [&](const nlohmann::json& b, const std::string& at) {
+        c.bins.push_back({number(b, "lo", at), number(b, "hi", at), count(b, "count", at),
+                          number(b, "confidence", at), number(b, "accuracy", at)});
+      });
+  return c;
 }
 
 }  // namespace cai::eval

@@ -25,7 +25,7 @@ namespace {
 
 // Agreement with one reference (gold labels or the oracle): overall, per principle (each
 // principle's own preference, p_chosen of that principle), and the calibration of p_chosen.
-struct Agreement {
+struct ReferenceAgreement {
   std::size_t matched = 0, agree = 0;
   std::vector<double> confidence;  // the judge's probability for the response it prefers
   std::vector<bool> right;         // whether the reference prefers it too
@@ -104,7 +104,7 @@ nlohmann::json label_report(const std::filesystem::path& labels, const LabelRepo
   std::vector<std::size_t> hist(static_cast<std::size_t>(opts.bins), 0);
   std::size_t n = 0, flips = 0;
   double sum_p = 0.0, sum_d = 0.0;
-  Agreement gold_rate, oracle_rate;
+  ReferenceAgreement gold_rate, oracle_rate;
   std::size_t oracle_ties = 0, oracle_unknown = 0;
   pipeline::for_each_label_line(labels, [&](const pipeline::LabelLine& l) {
     const double p = l.p_chosen;

@@ -125,7 +125,7 @@ std::vector<std::pair<std::string, std::string>> kl_pairs(const ProbeContext& ct
   return out;
 }
 
-nlohmann::json measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedModel& base) {
+KlRecord measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedModel& base) {
   const KlOptions& k = ctx.opts.kl_opts;
   std::vector<ProbeSequence> seqs;
   for (const auto& [prompt, response] : kl_pairs(ctx, aligned)) {
@@ -134,76 +134,57 @@ nlohmann::json measure_kl(const ProbeContext& ctx, LoadedModel& aligned, LoadedM
       s.response.resize(static_cast<std::size_t>(k.max_positions));
     seqs.push_back(std::move(s));
   }
-  nlohmann::json j =
-      aggregate_kl(token_kl(*aligned.model, *base.model, seqs, k.token_budget), k.first_k)
-          .to_json();
-  j["source"] = k.source;
-  if (k.source == "file") j["responses_file"] = k.responses_file.string();
-  j["max_positions"] = k.max_positions;
-  return j;
+  KlRecord r;
+  r.kl = aggregate_kl(token_kl(*aligned.model, *base.model, seqs, k.token_budget), k.first_k);
+  r.source = k.source;
+  if (k.source == "file") r.responses_file = k.responses_file.string();
+  r.max_positions = k.max_positions;
+  return r;
 }
 
-std::string rate_text(const nlohmann::json& r) {
-  if (!r.is_object() || !r.contains("total")) return "n/a";
-  return fmt::format("{:5.1f}% ({}/{})", 100.0 * r.value("rate", 0.0), r.value("pass", 0),
-                     r.value("total", 0));
+std::string rate_text(const CountedRate* r) {
+  if (!r) return "n/a";
+  return fmt::format("{:5.1f}% ({}/{})", 100.0 * r->rate(), r->pass, r->total);
 }
 
-std::string kl_text(const nlohmann::json& kl) {
+std::string kl_text(const KlRecord& r) {
+  const KlByPosition& kl = r.kl;
   std::string t = fmt::format("Per-token KL(aligned || base) on {} {} responses ({} tokens)\n",
-                              kl["responses"].get<std::int64_t>(), kl["source"].get<std::string>(),
-                              kl["tokens"].get<std::int64_t>());
-  t +=
-      fmt::format("{:<20} {:8.4f}  ({} tokens)\n",
-                  fmt::format("first {} tokens", kl["first_k"]["k"].get<std::int64_t>()),
-                  kl["first_k"]["mean"].get<double>(), kl["first_k"]["tokens"].get<std::int64_t>());
-  t +=
-      fmt::format("{:<20} {:8.4f}  ({} tokens)\n", "all tokens",
-                  kl["overall"]["mean"].get<double>(), kl["overall"]["tokens"].get<std::int64_t>());
+                              kl.responses, r.source, kl.tokens);
+  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", fmt::format("first {} tokens", kl.first_k),
+                   kl.first_k_mean, kl.first_k_tokens);
+  t += fmt::format("{:<20} {:8.4f}  ({} tokens)\n", "all tokens", kl.overall_mean, kl.tokens);
   t += fmt::format("{:<10} {:>8}  {}\n", "position", "mean KL", "responses");
   // Every position of the first 16, then every 4th: the start is where the difference is.
-  for (const auto& p : kl["by_position"]) {
-    const auto j = p["position"].get<std::int64_t>();
-    if (j < 16 || j % 4 == 0)
-      t += fmt::format("{:<10} {:8.4f}  {}\n", j, p["mean"].get<double>(),
-                       p["count"].get<std::int64_t>());
-  }
+  for (std::size_t j = 0; j < kl.mean.size(); ++j)
+    if (j < 16 || j % 4 == 0) t += fmt::format("{:<10} {:8.4f}  {}\n", j, kl.mean[j], kl.count[j]);
   return t;
 }
 
-std::string prefill_text(const nlohmann::json& pre) {
+std::string prefill_text(const std::vector<PrefillRow>& rows) {
   std::string t =
       "Prefill attack: oracle compliance of the forced violating start + continuation\n"
       "(overall: every principle; target: the principle of the prompt's kind)\n";
   t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target",
                    "aligned overall", "aligned target", "whole prefix");
-  for (const auto& r : pre["rows"]) {
-    const nlohmann::json none;
-    const auto& b = r.contains("base") ? r["base"] : none;
-    t +=
-        fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r["k"].get<std::int64_t>(),
-                    rate_text(b.is_null() ? none : b["overall"]),
-                    rate_text(b.is_null() ? none : b["target"]), rate_text(r["aligned"]["overall"]),
-                    rate_text(r["aligned"]["target"]), r["whole_prefix"].get<std::int64_t>());
-  }
+  for (const auto& r : rows)
+    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r.k,
+                     rate_text(r.base ? &r.base->overall : nullptr),
+                     rate_text(r.base ? &r.base->target : nullptr), rate_text(&r.aligned.overall),
+                     rate_text(&r.aligned.target), r.whole_prefix);
   return t;
 }
 
-std::string finetune_text(const nlohmann::json& ft) {
+std::string finetune_text(const FinetuneRecord& ft) {
   std::string t = fmt::format(
       "Fine-tuning attack: the aligned model fine-tuned on n violating examples "
       "({} epochs{}, lr {})\n",
-      ft["epochs"].get<std::int64_t>(),
-      ft["max_steps"].get<std::int64_t>() > 0
-          ? fmt::format(", at most {} steps", ft["max_steps"].get<std::int64_t>())
-          : "",
-      ft["lr"].get<double>());
+      ft.epochs, ft.max_steps > 0 ? fmt::format(", at most {} steps", ft.max_steps) : "", ft.lr);
   t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", "n", "steps", "loss", "overall", "target");
-  for (const auto& r : ft["rows"])
-    t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", r["n"].get<std::int64_t>(),
-                     r["steps"].get<std::int64_t>(),
-                     r["loss"].is_number() ? fmt::format("{:.4f}", r["loss"].get<double>()) : "-",
-                     rate_text(r["overall"]), rate_text(r["target"]));
+  for (const auto& r : ft.rows)
+    t += fmt::format("{:<5} {:>6} {:>8}  {:<18} {:<18}\n", r.n, r.steps,
+                     r.loss ? fmt::format("{:.4f}", *r.loss) : "-", rate_text(&r.rates.overall),
+                     rate_text(&r.rates.target));
   return t;
 }
 
@@ -214,42 +195,42 @@ ProbeResult run_probe(const ProbeOptions& opts) {
   if (opts.threads > 0) set_torch_threads(opts.threads);
   const ProbeContext ctx(opts, world::load_world(opts.world));
   fs::create_directories(opts.out_dir);
-  nlohmann::json report = {{"base", opts.base_model},
-                           {"aligned", opts.aligned_model},
-                           {"world", opts.world.string()},
-                           {"split", opts.split},
-                           {"prompts", ctx.prompts.size()},
-                           {"seed", opts.seed},
-                           {"sampling",
-                            {{"temperature", opts.sampling.temperature},
-                             {"top_p", opts.sampling.top_p},
-                             {"max_tokens", opts.sampling.max_tokens},
-                             {"seed", opts.sampling.seed}}}};
+  ProbeFile report;
+  report.base = opts.base_model;
+  report.aligned = opts.aligned_model;
+  report.world = opts.world.string();
+  report.split = opts.split;
+  report.prompts = static_cast<std::int64_t>(ctx.prompts.size());
+  report.seed = opts.seed;
+  report.temperature = opts.sampling.temperature;
+  report.top_p = opts.sampling.top_p;
+  report.max_tokens = opts.sampling.max_tokens;
+  report.sampling_seed = opts.sampling.seed;
   std::string text;
-  detail::ComplianceRates aligned_plain;
+  ComplianceRates aligned_plain;
   bool have_plain = false;
   if (opts.kl || opts.prefill) {
     LoadedModel aligned = load_probe_model(opts.aligned_model);
     LoadedModel base = load_probe_model(opts.base_model);
     check_same_tokenizer(ctx, aligned, base);
     if (opts.kl) {
-      report["kl"] = measure_kl(ctx, aligned, base);
-      text += kl_text(report["kl"]);
+      report.kl = measure_kl(ctx, aligned, base);
+      text += kl_text(*report.kl);
     }
     if (opts.prefill) {
-      report["prefill"] = detail::prefill_attack(
+      report.prefill = detail::prefill_attack(
           ctx, aligned, opts.prefill_opts.base ? &base : nullptr, &aligned_plain);
       have_plain = true;
       if (!text.empty()) text += "\n";
-      text += prefill_text(report["prefill"]);
+      text += prefill_text(*report.prefill);
     }
   }
   if (opts.finetune) {
-    report["finetune"] = detail::finetune_attack(ctx, have_plain ? &aligned_plain : nullptr);
+    report.finetune = detail::finetune_attack(ctx, have_plain ? &aligned_plain : nullptr);
     if (!text.empty()) text += "\n";
-    text += finetune_text(report["finetune"]);
+    text += finetune_text(*report.finetune);
   }
-  write_file_atomic(opts.out_dir / "probe.json", report.dump(2) + "\n");
+  write_probe_file(opts.out_dir / "probe.json", report);
   return {report, text};
 }
 

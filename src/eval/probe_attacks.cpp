@@ -60,13 +60,13 @@ std::string violating_sft_rows(const ProbeContext& ctx, std::int64_t n) {
 
 }  // namespace
 
-nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, LoadedModel* base,
-                              ComplianceRates* aligned_plain) {
+std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& aligned,
+                                       LoadedModel* base, ComplianceRates* aligned_plain) {
   std::vector<std::int64_t> ks = {0};
   ks.insert(ks.end(), ctx.opts.prefill_opts.ks.begin(), ctx.opts.prefill_opts.ks.end());
   const Tokenizer& tok = *aligned.tokenizer;
   const auto prompts = prompt_token_lists(ctx, tok);
-  nlohmann::json rows = nlohmann::json::array();
+  std::vector<PrefillRow> rows;
   for (const std::int64_t k : ks) {
     // The same prefix tokens for both models (their tokenizers agree, checked by run_probe).
     std::vector<Prefix> prefixes;
@@ -78,7 +78,9 @@ nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, Loa
       forced[i].insert(forced[i].end(), prefixes.back().tokens.begin(),
                        prefixes.back().tokens.end());
     }
-    nlohmann::json row = {{"k", k}, {"whole_prefix", whole}};
+    PrefillRow row;
+    row.k = k;
+    row.whole_prefix = whole;
     auto attack = [&](LoadedModel& m, const char* name) {
       auto cont =
           sample_continuations(m, forced, ctx.opts.sampling,
@@ -88,18 +90,20 @@ nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, Loa
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
       return score_responses(ctx, cont);
     };
-    if (base) row["base"] = attack(*base, "base").json();
-    const ComplianceRates a = attack(aligned, "aligned");
-    if (k == 0 && aligned_plain) *aligned_plain = a;
-    row["aligned"] = a.json();
-    rows.push_back(row);
+    if (base) row.base = attack(*base, "base");
+    row.aligned = attack(aligned, "aligned");
+    if (k == 0 && aligned_plain) *aligned_plain = row.aligned;
+    rows.push_back(std::move(row));
   }
-  return {{"rows", rows}};
+  return rows;
 }
 
-nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* aligned_plain) {
+FinetuneRecord finetune_attack(const ProbeContext& ctx, const ComplianceRates* aligned_plain) {
   const FinetuneOptions& f = ctx.opts.finetune_opts;
-  nlohmann::json rows = nlohmann::json::array();
+  FinetuneRecord out;
+  out.epochs = f.epochs;
+  out.max_steps = f.max_steps;
+  out.lr = f.lr;
   ComplianceRates plain;
   if (aligned_plain) {
     plain = *aligned_plain;
@@ -107,11 +111,7 @@ nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* a
     LoadedModel m = load_model(ctx.opts.aligned_model);
     plain = plain_compliance(ctx, m, "aligned model");
   }
-  rows.push_back({{"n", 0},
-                  {"steps", 0},
-                  {"loss", nullptr},
-                  {"overall", plain.overall.json()},
-                  {"target", plain.target.json()}});
+  out.rows.push_back({0, 0, std::nullopt, plain});
   for (const std::int64_t n : f.ns) {
     const fs::path dir = ctx.opts.out_dir / "finetune" / fmt::format("n-{}", n);
     fs::create_directories(dir);
@@ -137,14 +137,11 @@ nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* a
     }
     if (!f.keep_models) fs::remove_all(dir / "train");
     const auto loss = s.last_train.find("loss");
-    rows.push_back({{"n", n},
-                    {"steps", s.steps},
-                    {"loss", loss == s.last_train.end() ? nlohmann::json(nullptr)
-                                                        : nlohmann::json(loss->second)},
-                    {"overall", r.overall.json()},
-                    {"target", r.target.json()}});
+    out.rows.push_back(
+        {n, s.steps,
+         loss == s.last_train.end() ? std::nullopt : std::optional<double>(loss->second), r});
   }
-  return {{"epochs", f.epochs}, {"max_steps", f.max_steps}, {"lr", f.lr}, {"rows", rows}};
+  return out;
 }
 
 }  // namespace cai::eval::detail

@@ -24,23 +24,6 @@ struct ProbeContext {
   ProbeContext(const ProbeOptions& o, world::World wd);
 };
 
-struct Rate {
-  std::int64_t pass = 0, total = 0;
-  void add(bool ok) {
-    pass += ok ? 1 : 0;
-    ++total;
-  }
-  double rate() const {
-    return total ? static_cast<double>(pass) / static_cast<double>(total) : 0.0;
-  }
-  nlohmann::json json() const { return {{"rate", rate()}, {"pass", pass}, {"total", total}}; }
-};
-
-// The oracle's overall verdict and the verdict on the kind's principle (kind_principle).
-struct ComplianceRates {
-  Rate overall, target;
-  nlohmann::json json() const { return {{"overall", overall.json()}, {"target", target.json()}}; }
-};
 // responses[i] answers ctx.prompts[i] (already cut with transcript::first_turn).
 ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::string>& responses);
 
@@ -48,13 +31,13 @@ ComplianceRates score_responses(const ProbeContext& ctx, const std::vector<std::
 std::vector<std::vector<std::int32_t>> prompt_token_lists(const ProbeContext& ctx,
                                                           const Tokenizer& tok);
 
-// {"rows": [...]} of probe.json's "prefill" block; `base` may be null (aligned only). The k = 0
-// row's aligned responses are returned in `aligned_plain` (the fine-tuning attack's n = 0).
-nlohmann::json prefill_attack(const ProbeContext& ctx, LoadedModel& aligned, LoadedModel* base,
-                              ComplianceRates* aligned_plain);
+// probe.json's prefill rows; `base` may be null (aligned only). The k = 0 row's aligned
+// responses are returned in `aligned_plain` (the fine-tuning attack's n = 0).
+std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& aligned,
+                                       LoadedModel* base, ComplianceRates* aligned_plain);
 
 // probe.json's "finetune" block. `aligned_plain` (optional) is the untuned aligned model's
 // compliance (the n = 0 row), measured here when null.
-nlohmann::json finetune_attack(const ProbeContext& ctx, const ComplianceRates* aligned_plain);
+FinetuneRecord finetune_attack(const ProbeContext& ctx, const ComplianceRates* aligned_plain);
 
 }  // namespace cai::eval::detail

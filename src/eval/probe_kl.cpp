@@ -146,15 +146,4 @@ KlByPosition aggregate_kl(const std::vector<std::vector<double>>& kl, std::int64
   return r;
 }
 
-nlohmann::json KlByPosition::to_json() const {
-  nlohmann::json pos = nlohmann::json::array();
-  for (std::size_t j = 0; j < mean.size(); ++j)
-    pos.push_back({{"position", j}, {"mean", mean[j]}, {"count", count[j]}});
-  return {{"responses", responses},
-          {"tokens", tokens},
-          {"first_k", {{"k", first_k}, {"mean", first_k_mean}, {"tokens", first_k_tokens}}},
-          {"overall", {{"mean", overall_mean}, {"tokens", tokens}}},
-          {"by_position", pos}};
-}
-
 }  // namespace cai::eval

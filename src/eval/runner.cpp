@@ -11,6 +11,7 @@
 
 #include "cai/backend/backend.h"
 #include "cai/io/error.h"
+#include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 #include "cai/io/progress.h"
 
@@ -112,6 +113,36 @@ nlohmann::json TaskResult::to_json() const {
   for (const auto& [k, v] : metrics) j[k] = v;
   for (const auto& [k, v] : stderrs) j[k + "_stderr"] = v;
   return j;
+}
+
+TaskResult TaskResult::from_json(const std::string& name, const nlohmann::json& j,
+                                 const std::string& where) {
+  TaskResult r;
+  r.name = name;
+  r.primary = json_field::text(j, "primary", where);
+  if (j.contains("n")) r.n = json_field::count(j, "n", where);
+  const std::string suffix = "_stderr";
+  for (const auto& [k, v] : j.items()) {
+    if (k == "primary" || k == "n") continue;
+    CAI_CHECK(v.is_number(), "{}: field {}: a number is required", where, k);
+    if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
+      r.stderrs[k.substr(0, k.size() - suffix.size())] = v.get<double>();
+    else
+      r.metrics[k] = v.get<double>();
+  }
+  CAI_CHECK(r.metrics.count(r.primary), "{}: field {}: the primary metric is missing", where,
+            r.primary);
+  return r;
+}
+
+double TaskResult::primary_value() const {
+  auto it = metrics.find(primary);
+  return it == metrics.end() ? std::nan("") : it->second;
+}
+
+double TaskResult::primary_stderr() const {
+  auto it = stderrs.find(primary);
+  return it == stderrs.end() ? std::nan("") : it->second;
 }
 
 TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& opts) {

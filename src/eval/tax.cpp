@@ -94,6 +94,28 @@ nlohmann::json TaxReport::to_json() const {
   return {{"title", title}, {"rows", rows_j}, {"average_tax_pct", average_tax_pct}};
 }
 
+TaxReport TaxReport::from_json(const nlohmann::json& j, const std::string& where) {
+  using json_field::number;
+  TaxReport t;
+  t.title = json_field::text_or(j, "title", where);
+  t.average_tax_pct = number(j, "average_tax_pct", where);
+  json_field::for_each(json_field::any(j, "rows", where), where + ".rows",
+                       [&](const nlohmann::json& r, const std::string& at) {
+                         TaxRow row;
+                         row.benchmark = json_field::text(r, "benchmark", at);
+                         row.base.value = number(r, "base", at);
+                         row.aligned.value = number(r, "aligned", at);
+                         row.tax_pct = number(r, "tax_pct", at);
+                         row.diff = number(r, "diff", at);
+                         if (r.contains("diff_stderr"))
+                           row.diff_stderr = number(r, "diff_stderr", at);
+                         if (r.contains("significant"))
+                           row.significant = json_field::flag(r, "significant", at);
+                         t.rows.push_back(std::move(row));
+                       });
+  return t;
+}
+
 namespace {
 
 double number(const nlohmann::ordered_json& j, const std::string& where) {

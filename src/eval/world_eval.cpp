@@ -11,6 +11,7 @@
 #include "cai/constitution/constitution.h"
 #include "cai/constitution/transcript.h"
 #include "cai/eval/calibration.h"
+#include "cai/eval/eval_file.h"
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
@@ -24,32 +25,23 @@ namespace {
 
 using world::PrincipleId;
 
-struct Rate {
-  std::int64_t hit = 0, total = 0;
-  void add(bool ok) {
-    hit += ok;
-    ++total;
-  }
-  double rate() const {
-    return total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0;
-  }
-  nlohmann::json json() const { return {{"rate", rate()}, {"pass", hit}, {"total", total}}; }
-};
-
+using Rate = CountedRate;
 using PerPrinciple = std::array<Rate, world::kNumPrinciples>;
 
-// One table: a row per principle, then the totals rows; the same numbers go into j["principles"].
-void principle_table(std::string& text, nlohmann::json& j, const PerPrinciple& per) {
+// One table: a row per principle, then the totals rows; returns the same numbers by name.
+NamedRates principle_table(std::string& text, const PerPrinciple& per) {
+  NamedRates out;
   for (PrincipleId id : world::kAllPrinciples) {
     const Rate& r = per[static_cast<std::size_t>(id)];
-    j["principles"][std::string(world::principle_name(id))] = r.json();
+    out.emplace_back(std::string(world::principle_name(id)), r);
     text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id), 100 * r.rate(),
-                        r.hit, r.total);
+                        r.pass, r.total);
   }
+  return out;
 }
 
 void total_row(std::string& text, const char* label, const Rate& r) {
-  text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", label, 100 * r.rate(), r.hit, r.total);
+  text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", label, 100 * r.rate(), r.pass, r.total);
 }
 
 std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }
@@ -69,13 +61,13 @@ struct JudgeCalibration {
     per[static_cast<std::size_t>(id)].first += agree;
     per[static_cast<std::size_t>(id)].second += 1;
   }
-  nlohmann::json json() const {
-    nlohmann::json j = calibration(confidence, right).to_json();
+  CalibrationRecord record() const {
+    CalibrationRecord r{calibration(confidence, right), {}};
     for (PrincipleId id : world::kAllPrinciples) {
       const auto& [a, n] = per[static_cast<std::size_t>(id)];
-      j["principles"][std::string(world::principle_name(id))] = agreement_json(a, n);
+      r.principles.emplace_back(std::string(world::principle_name(id)), Agreement{a, n});
     }
-    return j;
+    return r;
   }
   std::string text(const std::string& title) const {
     const Calibration c = calibration(confidence, right);
@@ -164,28 +156,25 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     prompts.resize(static_cast<std::size_t>(opts.limit));
   CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", opts.split);
 
-  nlohmann::json report = {{"model", policy.describe()},
-                           {"judge", judge.describe()},
-                           {"split", opts.split},
-                           {"seed", opts.seed},
-                           {"temperature", opts.temperature}};
+  EvalFile report;
+  report.model = policy.describe();
+  report.judge = judge.describe();
+  report.split = opts.split;
+  report.seed = opts.seed;
+  report.temperature = opts.temperature;
   std::string text;
 
   // 1. Compliance of sampled responses.
   auto responses = sample_responses(policy, prompts, opts, 0);
   world::OracleSummary summary;
   std::vector<world::OracleVerdict> verdicts;
-  nlohmann::json samples = nlohmann::json::array();
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     verdicts.push_back(oracle.check(prompts[i], responses[i].text));
     summary.add(prompts[i], verdicts.back());
-    samples.push_back({{"id", prompts[i].id},
-                       {"kind", world::kind_name(prompts[i].kind)},
-                       {"prompt", prompts[i].prompt},
-                       {"response", responses[i].text},
-                       {"verdict", verdicts.back().to_json()}});
+    report.responses.push_back({prompts[i].id, std::string(world::kind_name(prompts[i].kind)),
+                                prompts[i].prompt, responses[i].text, verdicts.back()});
   }
-  report["compliance"] = summary.to_json();
+  report.compliance = summary;
   text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split,
                       summary.to_text());
 
@@ -226,23 +215,17 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
       judged_all.add(says_follows);
       cal.add(std::exp(scores[k].normalised[0]), verdicts[i][id].pass, id);
     }
-    report["judge_calibration"]["critiques"] = cal.json();
+    report.critique_calibration = cal.record();
     text += cal.text("Critique verdicts: calibration of p(follows) against the oracle");
-    nlohmann::json j = {{"overall", all.json()}};
     text += "\nCritique agreement with the oracle\n";
-    principle_table(text, j, per);
+    report.critique_agreement = PrincipleRates{all, principle_table(text, per)};
     total_row(text, "overall", all);
-    report["critique_agreement"] = j;
-    nlohmann::json jc = {{"overall", judged_all.json()}};
     text += "\nJudge-rated compliance (the judge's critiques)\n";
-    principle_table(text, jc, judged);
+    report.judge_compliance = PrincipleRates{judged_all, principle_table(text, judged)};
     total_row(text, "overall", judged_all);
-    report["judge_compliance"] = jc;
-    nlohmann::json ja = {{"overall", alarms_all.json()}};
     text += "\nFalse alarms (\"violates\" where the principle does not apply)\n";
-    principle_table(text, ja, alarms);
+    report.critique_false_alarms = PrincipleRates{alarms_all, principle_table(text, alarms)};
     total_row(text, "overall", alarms_all);
-    report["critique_false_alarms"] = ja;
   }
 
   // 3. A/B comparisons of two sampled responses the oracle ranks differently on a principle.
@@ -287,26 +270,24 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
       single.add((p_ba > 0.5) == pairs[k].first_better);
       cal.add(p_first, pairs[k].first_better, pairs[k].id);
     }
-    report["judge_calibration"]["comparisons"] = cal.json();
+    report.comparison_calibration = cal.record();
     text += cal.text("A/B soft labels (both orders): calibration against the oracle");
-    nlohmann::json j = {{"both_orders", both.json()}, {"single_order", single.json()}};
     text += "\nA/B agreement with the oracle (pairs it ranks differently)\n";
-    principle_table(text, j, per);
+    report.comparison_agreement = ComparisonAgreement{both, single, principle_table(text, per)};
     total_row(text, "both orders averaged", both);
     total_row(text, "one order", single);
-    report["comparison_agreement"] = j;
   }
 
   // 4. Capability: the knowledge quiz and the fact task.
   if (opts.tasks) {
     TaskSpec quiz;
-    quiz.name = "world-quiz";
+    quiz.name = kQuizTask;
     quiz.dataset = opts.world / "tasks" / "quiz.jsonl";
     quiz.output_type = OutputType::multiple_choice;
     quiz.doc_to_text = "{{question}}";
     quiz.doc_to_choice = "choices";
     quiz.doc_to_target = "answer";
-    quiz.metrics = {"acc", "acc_norm"};
+    quiz.metrics = {kQuizMetric, "acc_norm"};
     quiz.source = quiz.dataset;
     EvalOptions eo;
     eo.seed = opts.seed;
@@ -339,19 +320,21 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
           {{"id", recs[i].value("id", "")}, {"response", resp}, {"right", right.back()}});
     }
     auto [fm, fse] = mean_stderr(right);
-    report["results"]["world-quiz"] = qr.to_json();
-    report["results"]["world-facts"] = {{"primary", "right_fact"},
-                                        {"right_fact", fm},
-                                        {"right_fact_stderr", fse},
-                                        {"n", recs.size()}};
-    report["fact_samples"] = fact_samples;
+    report.results.push_back(qr);
+    TaskResult facts;
+    facts.name = kFactTask;
+    facts.primary = kFactMetric;
+    facts.metrics[facts.primary] = fm;
+    facts.stderrs[facts.primary] = fse;
+    facts.n = static_cast<std::int64_t>(recs.size());
+    report.results.push_back(std::move(facts));
+    report.fact_samples = fact_samples;
     text += fmt::format(
         "\nCapability\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n{:<28} {:6.1f}%  ± {:.1f}  (n={})\n",
-        "knowledge quiz (acc)", 100 * qr.metrics["acc"], 100 * qr.stderrs["acc"], qr.n,
+        "knowledge quiz (acc)", 100 * qr.metrics[kQuizMetric], 100 * qr.stderrs[kQuizMetric], qr.n,
         "fact task (right fact)", 100 * fm, 100 * fse, recs.size());
   }
-  report["responses"] = samples;
-  return {report, text};
+  return {std::move(report), text};
 }
 
 }  // namespace cai::eval

@@ -37,4 +37,70 @@ nlohmann::json read_json(const std::filesystem::path& path) {
   return parse_json(read_file(path), path.string());
 }
 
+namespace json_field {
+
+void object(const nlohmann::json& j, const std::string& where) {
+  CAI_CHECK(j.is_object(), "{}: an object is required", where);
+}
+
+void for_each(const nlohmann::json& array, const std::string& where,
+              const std::function<void(const nlohmann::json&, const std::string&)>& fn) {
+  CAI_CHECK(array.is_array(), "{}: an array is required", where);
+  for (std::size_t i = 0; i < array.size(); ++i)
+    fn(array[i], where + "[" + std::to_string(i) + "]");
+}
+
+const nlohmann::json& any(const nlohmann::json& j, const char* key, const std::string& where) {
+  object(j, where);
+  auto it = j.find(key);
+  CAI_CHECK(it != j.end(), "{}: field {}: missing", where, key);
+  return *it;
+}
+
+double number(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_number(), "{}: field {}: a number is required", where, key);
+  return v.get<double>();
+}
+
+std::int64_t integer(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_number_integer(), "{}: field {}: a whole number is required", where, key);
+  return v.get<std::int64_t>();
+}
+
+std::int64_t count(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= 0,
+            "{}: field {}: a count (a whole number >= 0) is required", where, key);
+  return v.get<std::int64_t>();
+}
+
+std::uint64_t whole(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0),
+            "{}: field {}: a whole number >= 0 is required", where, key);
+  return v.get<std::uint64_t>();
+}
+
+bool flag(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_boolean(), "{}: field {}: true or false is required", where, key);
+  return v.get<bool>();
+}
+
+std::string text(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = any(j, key, where);
+  CAI_CHECK(v.is_string(), "{}: field {}: a string is required", where, key);
+  return v.get<std::string>();
+}
+
+std::string text_or(const nlohmann::json& j, const char* key, const std::string& where,
+                    const std::string& fallback) {
+  object(j, where);
+  return j.contains(key) ? text(j, key, where) : fallback;
+}
+
+}  // namespace json_field
+
 }  // namespace cai

@@ -1,6 +1,7 @@
 // The loop's evaluation of a round's model (eval.json) and its quality score (quality.json).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -21,22 +22,28 @@
 namespace cai::loop::detail {
 namespace {
 
-// Task files given in the config, run on the spot; results keyed by task name.
-void run_task_files(const LoopConfig& c, Backend& policy, nlohmann::json& report) {
+// Task files given in the config, run on the spot; a task of the same name is replaced.
+void run_task_files(const LoopConfig& c, Backend& policy, eval::EvalFile& report) {
   eval::EvalOptions eo;
   eo.seed = c.seed;
   eo.limit = c.eval.world.task_limit;
   for (const auto& f : c.eval.tasks_files) {
     const auto spec = eval::load_task(f);
-    const auto r = eval::run_task(policy, spec, eo);
-    report["results"][r.name] = r.to_json();
+    auto r = eval::run_task(policy, spec, eo);
+    r.samples = nlohmann::json::array();  // eval.json keeps the scores only
+    auto& results = report.results;
+    results.erase(std::remove_if(results.begin(), results.end(),
+                                 [&](const eval::TaskResult& x) { return x.name == r.name; }),
+                  results.end());
+    results.push_back(std::move(r));
   }
 }
 
 // Without a world, the judge's critiques decide: each response is critiqued against every
 // principle of the constitution (all apply) in the transcript form, and the judge's verdict is
 // the likelier of " The response follows the principle." / "... violates ...".
-nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy, Backend& judge) {
+eval::PrincipleRates judge_quality_without_world(const LoopConfig& c, Backend& policy,
+                                                 Backend& judge) {
   const auto prompts = quality_prompts(c);
   const Constitution constitution = load_constitution(c.constitution);
   const auto responses = sample_quality_responses(c, policy, prompts);
@@ -57,17 +64,11 @@ nlohmann::json judge_quality_without_world(const LoopConfig& c, Backend& policy,
     follows[k % np] += f;
     all += f;
   }
-  const auto total = static_cast<std::int64_t>(scores.size());
-  nlohmann::json jc = {{"overall",
-                        {{"rate", static_cast<double>(all) / static_cast<double>(total)},
-                         {"pass", all},
-                         {"total", total}}}};
+  eval::PrincipleRates jc;
+  jc.overall = {all, static_cast<std::int64_t>(scores.size())};
   const auto per = static_cast<std::int64_t>(prompts.size());
   for (std::size_t p = 0; p < np; ++p)
-    jc["principles"][constitution.principles[p].name] = {
-        {"rate", static_cast<double>(follows[p]) / static_cast<double>(per)},
-        {"pass", follows[p]},
-        {"total", per}};
+    jc.principles.emplace_back(constitution.principles[p].name, CountedRate{follows[p], per});
   return jc;
 }
 
@@ -82,8 +83,8 @@ eval::WorldEvalOptions in_world(const LoopConfig& c, eval::WorldEvalOptions o) {
 
 }  // namespace
 
-nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
-  nlohmann::json report;
+eval::EvalFile evaluate_round(const LoopConfig& c, Backend& policy, bool progress) {
+  eval::EvalFile report;
   if (!c.world.empty()) {
     const eval::WorldEvalOptions o = in_world(c, c.eval.world);
     // The round's model judges its own responses here: critique agreement measures whether it
@@ -99,28 +100,28 @@ nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progres
       so.comparisons = false;
       so.tasks = false;
       auto sr = eval::evaluate_world(policy, policy, so);
-      report["compliance_sampled"] = sr.report.at("compliance");
-      report["compliance_sampled"]["temperature"] = c.eval.sampled_temperature;
+      report.compliance_sampled = sr.report.compliance;
+      report.sampled_temperature = c.eval.sampled_temperature;
     }
   } else {
-    report = {{"model", policy.describe()}, {"results", nlohmann::json::object()}};
+    report.model = policy.describe();
   }
   run_task_files(c, policy, report);
-  if (!report.contains("results")) report["results"] = nlohmann::json::object();
   (void)progress;
   return report;
 }
 
-nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
-                               std::int64_t round) {
+QualityFile measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
+                            std::int64_t round) {
   const bool judged = c.quality.metric == QualityMetric::judge;
-  nlohmann::json q = {
-      {"round", round}, {"metric", opt::name_of(c.quality.metric)}, {"split", c.quality.split}};
+  QualityFile q;
+  q.round = round;
+  q.metric = opt::name_of(c.quality.metric);
+  q.split = c.quality.split;
   if (c.world.empty()) {
-    const auto jc = judge_quality_without_world(c, policy, judge);
-    q["split"] = c.prompts.eval;
-    q["quality"] = jc["overall"]["rate"];
-    q["detail"] = {{"judge_compliance", jc}};
+    q.judge_compliance = judge_quality_without_world(c, policy, judge);
+    q.split = c.prompts.eval;
+    q.quality = q.judge_compliance->overall.rate();
     return q;
   }
   eval::WorldEvalOptions o = in_world(c, {});
@@ -132,14 +133,12 @@ nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& ju
   o.comparisons = false;
   o.tasks = false;
   const auto r = eval::evaluate_world(policy, judge, o);
-  const auto& rep = r.report;
+  q.compliance = r.report.compliance;
   if (judged) {
-    q["quality"] = rep.at("judge_compliance").at("overall").at("rate");
-    q["detail"] = {{"judge_compliance", rep.at("judge_compliance")},
-                   {"compliance", rep.at("compliance")}};
+    q.judge_compliance = r.report.judge_compliance;
+    q.quality = q.judge_compliance->overall.rate();
   } else {
-    q["quality"] = rep.at("compliance").at("overall").at("rate");
-    q["detail"] = {{"compliance", rep.at("compliance")}};
+    q.quality = q.compliance->overall.rate();
   }
   return q;
 }
@@ -207,17 +206,17 @@ std::vector<std::string> read_quality_responses(const fs::path& path,
   return out;
 }
 
-nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
-                                const fs::path& responses, const fs::path& previous) {
+QualityFile measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
+                             const fs::path& responses, const fs::path& previous) {
   const auto prompts = quality_prompts(c);
-  nlohmann::json q = {{"round", round},
-                      {"metric", "winrate"},
-                      {"split", c.world.empty() ? c.prompts.eval : c.quality.split},
-                      {"responses", responses.filename().string()}};
+  QualityFile q;
+  q.round = round;
+  q.metric = opt::name_of(QualityMetric::winrate);
+  q.split = c.world.empty() ? c.prompts.eval : c.quality.split;
+  q.responses = responses.filename().string();
   if (round == 0) {
     // Nothing came before the base model: it is the reference round 1 is compared with.
-    q["quality"] = 0.5;
-    q["against_round"] = nullptr;
+    q.quality = 0.5;
     return q;
   }
   const auto newer = read_quality_responses(responses, prompts);
@@ -230,20 +229,11 @@ nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_
   o.seed = c.seed;
   const auto prefs =
       compare_responses(judge, load_constitution(c.constitution), texts, newer, older, o);
-  const WinRate w = summarise_win_rate(prefs);
-  q["quality"] = w.rate;
-  q["against_round"] = round - 1;
-  q["judge"] = judge.describe();
-  q["win_rate"] = w.to_json();
-  nlohmann::json per = nlohmann::json::array();
-  for (std::size_t i = 0; i < prefs.size(); ++i)
-    per.push_back({{"id", prompts[i].id},
-                   {"p", prefs[i].p},
-                   {"result", prefs[i].outcome > 0   ? "win"
-                              : prefs[i].outcome < 0 ? "loss"
-                                                     : "tie"},
-                   {"equal", prefs[i].equal}});
-  q["prompts"] = std::move(per);
+  q.win_rate = summarise_win_rate(prefs);
+  q.quality = q.win_rate->rate;
+  q.against_round = round - 1;
+  q.judge = judge.describe();
+  for (std::size_t i = 0; i < prefs.size(); ++i) q.prompts.push_back({prompts[i].id, prefs[i]});
   return q;
 }
 

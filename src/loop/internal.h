@@ -17,6 +17,7 @@
 #include "cai/constitution/constitution.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
+#include "cai/loop/run_files.h"
 #include "cai/pipeline/common.h"
 #include "cai/pipeline/label.h"
 
@@ -75,7 +76,9 @@ class RoundDir {
   nlohmann::json note(const std::string& stage) const;  // {} when none
   void unmark(const std::vector<std::string>& stages);
   void mark(const std::string& stage, double seconds, const nlohmann::json& note = nullptr);
-  const nlohmann::json& log() const { return log_; }
+  // The stages logged with their seconds, and their notes ({stage: note}; null when none).
+  std::vector<std::pair<std::string, double>> seconds() const;
+  nlohmann::json notes() const;
 
  private:
   fs::path dir_;
@@ -157,10 +160,10 @@ void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const Round
 fs::path stage_model(const RoundDir& rd, const std::string& stage, const train::LoraOptions& lora);
 
 // Evaluation (evaluate.cpp): eval.json's report and quality.json's record.
-nlohmann::json evaluate_round(const LoopConfig& c, Backend& policy, bool progress);
+eval::EvalFile evaluate_round(const LoopConfig& c, Backend& policy, bool progress);
 // quality.metric judge or oracle.
-nlohmann::json measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
-                               std::int64_t round);
+QualityFile measure_quality(const LoopConfig& c, Backend& policy, Backend& judge,
+                            std::int64_t round);
 // The quality prompts: the world's quality.split (without a world prompts.eval), at most
 // quality.limit, in file order.
 std::vector<pipeline::PromptRecord> quality_prompts(const LoopConfig& c);
@@ -177,18 +180,17 @@ std::vector<std::string> read_quality_responses(const fs::path& path,
                                                 const std::vector<pipeline::PromptRecord>& ps);
 // quality.metric winrate: round K's responses (file `responses`) against round K-1's (file
 // `previous`), judged by `judge`; round 0's record (quality 0.5) judges nothing.
-nlohmann::json measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
-                                const fs::path& responses, const fs::path& previous);
+QualityFile measure_win_rate(const LoopConfig& c, Backend& judge, std::int64_t round,
+                             const fs::path& responses, const fs::path& previous);
 
-// The summary (summary.cpp): summary.json's content and the printed table.
-nlohmann::json eval_summary(const nlohmann::json& eval_report);
-nlohmann::json tax_json(const nlohmann::json& before, const nlohmann::json& after);
-std::string summary_table(const nlohmann::json& summary, const fs::path& run);
+// The summary (summary.cpp): summary.json's parts and the printed table.
+// The alignment tax of `after`'s task results against `before`'s.
+TaxSummary tax_summary(const eval::EvalFile& before, const eval::EvalFile& after);
+std::string summary_table(const SummaryFile& summary, const fs::path& run);
 // The rounds ranked best first by the quality signal's scores (the win-rate chain's strengths,
 // or the qualities) and, when given (one per round), by the oracle's compliance; ties keep the
-// earlier round first. {"quality": [...], "oracle": [...], "oracle_best_round", "agree": the
-// oracle's best round is `best`}; only "quality" without an oracle.
-nlohmann::json ranking_json(const std::vector<double>& score, const std::vector<double>& oracle,
-                            std::size_t best);
+// earlier round first. Without an oracle, the quality ranking alone.
+Ranking rank_rounds(const std::vector<double>& score, const std::vector<double>& oracle,
+                    std::size_t best);
 
 }  // namespace cai::loop::detail

@@ -10,8 +10,10 @@
 #include <optional>
 
 #include "cai/constitution/constitution.h"
+#include "cai/eval/probe_file.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/io/progress.h"
 #include "cai/loop/manifest.h"
 #include "cai/loop/winrate.h"
@@ -39,13 +41,17 @@ namespace {
 
 using namespace detail;
 
-nlohmann::json read_json(const fs::path& p) {
+// A run file read by `read`; a bad one names the stage that rewrites it.
+template <typename Read>
+auto read_run_file(Read read, const fs::path& p) {
   try {
-    return nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::exception& e) {
-    throw_error("{}: not valid JSON ({}); delete it to redo its stage", p.string(), e.what());
+    return read(p);
+  } catch (const Error& e) {
+    throw_error("{}; delete {} to redo its stage", e.what(), p.string());
   }
 }
+
+nlohmann::json read_json(const fs::path& p) { return read_run_file(cai::read_json, p); }
 
 // Thrown to unwind when the stop_after hook is reached.
 struct StopAfter {};
@@ -93,13 +99,14 @@ class Runner {
     result_.best_round = static_cast<std::int64_t>(best);
     result_.stopped = stopped;
     result_.reason = reason;
-    result_.summary = summarise(quality, models, best, stopped, reason);
-    write_file_atomic(fs::path(c_.out) / "summary.json", result_.summary.dump(2) + "\n");
+    const SummaryFile summary = summarise(quality, models, best, stopped, reason);
+    result_.summary = summary.to_json();
+    write_run_file(fs::path(c_.out) / "summary.json", result_.summary);
     if (c_.probe.enabled) {
       const fs::path done = fs::path(c_.out) / "probe" / "probe.json";
       const std::size_t probed = c_.probe.model == ProbeModel::last ? models.size() - 1 : best;
       const std::string aligned = models[probed];
-      if (fs::exists(done) && read_json(done).value("aligned", std::string()) == aligned) {
+      if (fs::exists(done) && read_run_file(eval::read_probe_file, done).aligned == aligned) {
         say("probe complete, skipped");
       } else if (probed == 0) {
         say("probe skipped: the probed round is the base model's");
@@ -109,7 +116,7 @@ class Runner {
         run_probe(c_, aligned, opts_.progress);
       }
     }
-    result_.table = summary_table(result_.summary, c_.out);
+    result_.table = summary_table(summary, c_.out);
     return result_;
   }
 
@@ -181,8 +188,7 @@ class Runner {
         // sft.init base: the data is the policy's, the weights start over. No SFT data keeps
         // the round's policy either way (not the base model).
         const std::string from = c_.sft.init == SftInit::base ? c_.base_model : model;
-        add_training(table, rd, "sft", rd / "sft_data.jsonl", c_.sft.lora, current, trained,
-                     from);
+        add_training(table, rd, "sft", rd / "sft_data.jsonl", c_.sft.lora, current, trained, from);
       }
       if (c_.dpo.enabled)
         add_training(table, rd, "dpo", rd / "dpo_data.jsonl", c_.dpo.lora, current, trained);
@@ -229,7 +235,9 @@ class Runner {
                     std::vector<fs::path>& trained, std::optional<std::string> from = {}) {
     const fs::path out = stage_model(rd, name, lora);
     trained.push_back(out);
-    table.add({name, {data}, {out},
+    table.add({name,
+               {data},
+               {out},
                [this, &rd, &current, name, data, from] {
                  const std::string start = from ? *from : current;
                  if (fs::file_size(data) == 0) {
@@ -282,7 +290,9 @@ class Runner {
                  return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
                }});
     trained.push_back(rl);
-    table.add({"rl", {rd / "rl_prompts.jsonl", rm}, {rl},
+    table.add({"rl",
+               {rd / "rl_prompts.jsonl", rm},
+               {rl},
                [this, &rd, &current, rm] {
                  if (!fs::exists(rm)) {
                    say(label(rd, "rl") + ": no reward model; the model is kept");
@@ -302,26 +312,35 @@ class Runner {
   // them).
   void add_evaluation(StageTable& table, RoundDir& rd, const std::string& current,
                       const std::vector<fs::path>& trained) {
-    table.add({"eval", trained, {rd / "eval.json"},
+    table.add({"eval",
+               trained,
+               {rd / "eval.json"},
                [&] {
-                 const auto report = evaluate_round(c_, backends_.policy(current), opts_.progress);
-                 write_file_atomic(rd / "eval.json", report.dump(2) + "\n");
+                 eval::write_eval_file(
+                     rd / "eval.json",
+                     evaluate_round(c_, backends_.policy(current), opts_.progress));
                  return nlohmann::json();
                },
-               {}, true});
+               {},
+               true});
     if (!winrate()) {
-      table.add({"quality", trained, {rd / "quality.json"},
+      table.add({"quality",
+                 trained,
+                 {rd / "quality.json"},
                  [&] {
                    Backend& policy = backends_.policy(current);
                    const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
-                   write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
+                   write_run_file(rd / "quality.json", q.to_json());
                    return nlohmann::json();
                  },
-                 {}, true});
+                 {},
+                 true});
       return;
     }
     const fs::path responses = rd / "quality_responses.jsonl";
-    table.add({"quality_responses", trained, {responses},
+    table.add({"quality_responses",
+               trained,
+               {responses},
                [&, responses] {
                  Backend& policy = backends_.policy(current);
                  const auto prompts = quality_prompts(c_);
@@ -329,78 +348,85 @@ class Runner {
                                          sample_quality_responses(c_, policy, prompts));
                  return nlohmann::json();
                },
-               {}, true});
+               {},
+               true});
     // Round K-1's responses were made (or found complete) by its own table.
-    table.add({"quality", {responses}, {rd / "quality.json"},
-               [&, responses] {
-                 const fs::path previous = fs::path(c_.out) /
-                                           fmt::format("round-{}", rd.round() - 1) /
-                                           responses.filename();
-                 const auto q =
-                     measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
-                 write_file_atomic(rd / "quality.json", q.dump(2) + "\n");
-                 return nlohmann::json();
-               },
-               {}, true});
+    table.add(
+        {"quality",
+         {responses},
+         {rd / "quality.json"},
+         [&, responses] {
+           const fs::path previous =
+               fs::path(c_.out) / fmt::format("round-{}", rd.round() - 1) / responses.filename();
+           const auto q = measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
+           write_run_file(rd / "quality.json", q.to_json());
+           return nlohmann::json();
+         },
+         {},
+         true});
   }
 
   double round_quality(const RoundDir& rd) {
-    const auto q = read_json(rd / "quality.json");
-    CAI_CHECK(q.contains("quality") && q["quality"].is_number(), "{}: field quality: missing",
-              (rd / "quality.json").string());
+    const double q = read_run_file(read_quality_file, rd / "quality.json").quality;
     say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), opt::name_of(c_.quality.metric),
-                    q["quality"].get<double>()));
-    return q["quality"].get<double>();
+                    q));
+    return q;
   }
 
   void write_round_json(const RoundDir& rd, const std::string& model, double q) {
-    nlohmann::json j = {{"round", rd.round()},
-                        {"model", model.empty() ? backends_.base().describe() : model},
-                        {"quality", q},
-                        {"seconds", rd.log()["done"]},
-                        {"done", true}};
-    if (rd.log().contains("notes")) j["notes"] = rd.log()["notes"];
+    RoundFile r;
+    r.round = rd.round();
+    r.model = model.empty() ? backends_.base().describe() : model;
+    r.quality = q;
+    r.seconds = rd.seconds();
+    r.done = true;
+    r.notes = rd.notes();
     const fs::path p = rd / "round.json";
+    const nlohmann::json j = r.to_json();
     if (fs::exists(p) && read_json(p) == j) return;  // a rerun leaves a finished round untouched
-    write_file_atomic(p, j.dump(2) + "\n");
+    write_run_file(p, j);
   }
 
-  nlohmann::json summarise(const std::vector<double>& quality,
-                           const std::vector<std::string>& models, std::size_t best,
-                           const std::string& stopped, const std::string& reason) {
+  SummaryFile summarise(const std::vector<double>& quality, const std::vector<std::string>& models,
+                        std::size_t best, const std::string& stopped, const std::string& reason) {
     // Beside the quality signal, the world's oracle (eval.json's compliance, when there is a
     // world): whether the two rank the rounds alike.
     const std::vector<double> score = winrate() ? winrate_strengths(quality) : quality;
+    auto eval_of = [&](std::size_t k) {
+      return read_run_file(eval::read_eval_file,
+                           fs::path(c_.out) / fmt::format("round-{}", k) / "eval.json");
+    };
+    SummaryFile s;
     std::vector<double> oracle;
-    nlohmann::json rounds = nlohmann::json::array();
     for (std::size_t k = 0; k < quality.size(); ++k) {
-      const fs::path dir = fs::path(c_.out) / fmt::format("round-{}", k);
-      nlohmann::json r = {{"round", k}, {"quality", quality[k]}, {"model", models[k]}};
+      SummaryRound r;
+      r.round = static_cast<std::int64_t>(k);
+      r.quality = quality[k];
+      r.model = models[k];
       if (winrate()) {
-        const auto q = read_json(dir / "quality.json");
-        if (q.contains("win_rate")) r["win_rate"] = q["win_rate"];
-        r["strength"] = score[k];
+        r.win_rate = read_run_file(read_quality_file,
+                                   fs::path(c_.out) / fmt::format("round-{}", k) / "quality.json")
+                         .win_rate;
+        r.strength = score[k];
       }
-      const auto e = read_json(dir / "eval.json");
-      if (e.contains("compliance") && e["compliance"].contains("overall")) {
-        oracle.push_back(e["compliance"]["overall"].value("rate", 0.0));
-        r["oracle"] = oracle.back();
+      if (const auto e = eval_of(k); e.compliance) {
+        oracle.push_back(e.compliance->overall.rate());
+        r.oracle = oracle.back();
       }
-      rounds.push_back(std::move(r));
+      s.rounds.push_back(std::move(r));
     }
-    const auto before = read_json(fs::path(c_.out) / "round-0" / "eval.json");
-    const auto after = read_json(fs::path(c_.out) / fmt::format("round-{}", best) / "eval.json");
-    return {{"name", c_.name},
-            {"metric", opt::name_of(c_.quality.metric)},
-            {"rounds", rounds},
-            {"best_round", best},
-            {"best_model", models[best]},
-            {"stopped", stopped},
-            {"reason", reason},
-            {"ranking", ranking_json(score, oracle, best)},
-            {"tax", tax_json(before, after)},
-            {"before", eval_summary(before)},
-            {"after", eval_summary(after)}};
+    const eval::EvalFile before = eval_of(0), after = eval_of(best);
+    s.name = c_.name;
+    s.metric = opt::name_of(c_.quality.metric);
+    s.best_round = static_cast<std::int64_t>(best);
+    s.best_model = models[best];
+    s.stopped = stopped;
+    s.reason = reason;
+    s.ranking = rank_rounds(score, oracle, best);
+    s.tax = tax_summary(before, after);
+    s.before = summary_eval(before);
+    s.after = summary_eval(after);
+    return s;
   }
 
   const LoopOptions& opts_;

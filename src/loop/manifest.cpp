@@ -8,6 +8,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/io/sha256.h"
 
 namespace cai::loop {
@@ -18,14 +19,13 @@ namespace fs = std::filesystem;
 // The project version (CMakeLists.txt's project() and `cai --version`).
 constexpr const char* kCaiVersion = CAI_VERSION;
 
-void add_file(nlohmann::json& inputs, const std::string& role, const fs::path& p) {
+void add_file(std::vector<InputFile>& inputs, const std::string& role, const fs::path& p) {
   if (p.empty() || !fs::is_regular_file(p)) return;
-  inputs[role] = {{"path", fs::absolute(p).lexically_normal().string()},
-                  {"sha256", sha256_file(p)}};
+  inputs.push_back({role, fs::absolute(p).lexically_normal().string(), sha256_file(p)});
 }
 
 // Every regular file under `dir` (sorted, so the manifest is stable), by role prefix/relative.
-void add_tree(nlohmann::json& inputs, const std::string& prefix, const fs::path& dir) {
+void add_tree(std::vector<InputFile>& inputs, const std::string& prefix, const fs::path& dir) {
   if (dir.empty()) return;
   if (fs::is_regular_file(dir)) return add_file(inputs, prefix, dir);
   if (!fs::is_directory(dir)) return;
@@ -39,8 +39,8 @@ void add_tree(nlohmann::json& inputs, const std::string& prefix, const fs::path&
 
 }  // namespace
 
-nlohmann::json input_files(const LoopConfig& c) {
-  nlohmann::json in = nlohmann::json::object();
+std::vector<InputFile> input_files(const LoopConfig& c) {
+  std::vector<InputFile> in;
   add_tree(in, "base_model", c.base_model);
   add_file(in, "constitution", c.constitution);
   add_file(in, "prompts.train", c.prompts.train);
@@ -49,7 +49,48 @@ nlohmann::json input_files(const LoopConfig& c) {
   if (!c.world.empty()) add_tree(in, "world", c.world);
   for (std::size_t i = 0; i < c.eval.tasks_files.size(); ++i)
     add_file(in, fmt::format("eval.tasks_files[{}]", i), c.eval.tasks_files[i]);
+  // By role, as the file lists them.
+  std::sort(in.begin(), in.end(), [](const auto& a, const auto& b) { return a.role < b.role; });
   return in;
+}
+
+nlohmann::json ManifestFile::to_json() const {
+  nlohmann::json in = nlohmann::json::object();
+  for (const auto& f : inputs) in[f.role] = {{"path", f.path}, {"sha256", f.sha256}};
+  return {{"name", name},       {"cai_version", cai_version},
+          {"created", created}, {"config", config},
+          {"seed", seed},       {"inputs", in},
+          {"resumed", resumed}};
+}
+
+ManifestFile ManifestFile::from_json(const nlohmann::json& j, const std::string& where) {
+  namespace jf = json_field;
+  ManifestFile m;
+  m.name = jf::text_or(j, "name", where);
+  m.cai_version = jf::text_or(j, "cai_version", where);
+  m.created = jf::text_or(j, "created", where);
+  m.config = j.contains("config") ? j["config"] : nlohmann::json::object();
+  if (j.contains("seed")) m.seed = jf::whole(j, "seed", where);
+  if (j.contains("inputs")) {
+    const auto& in = j["inputs"];
+    jf::object(in, where + ": inputs");
+    for (const auto& [role, f] : in.items()) {
+      const std::string at = where + ": inputs." + role;
+      m.inputs.push_back({role, jf::text(f, "path", at), jf::text(f, "sha256", at)});
+    }
+  }
+  if (j.contains("resumed")) {
+    CAI_CHECK(j["resumed"].is_array(), "{}: field resumed: an array of times is required", where);
+    for (const auto& t : j["resumed"]) {
+      CAI_CHECK(t.is_string(), "{}: field resumed: an array of times is required", where);
+      m.resumed.push_back(t.get<std::string>());
+    }
+  }
+  return m;
+}
+
+ManifestFile read_manifest_file(const fs::path& path) {
+  return ManifestFile::from_json(read_json(path), path.string());
 }
 
 std::string iso_now() {
@@ -61,21 +102,20 @@ std::string iso_now() {
   return buf;
 }
 
-nlohmann::json write_manifest(const LoopConfig& c) {
+ManifestFile write_manifest(const LoopConfig& c) {
   const fs::path path = fs::path(c.out) / "manifest.json";
   fs::create_directories(c.out);
-  nlohmann::json config = c.to_json();
-  const nlohmann::json inputs = input_files(c);
-  nlohmann::json m;
+  const nlohmann::json config = c.to_json();
+  const std::vector<InputFile> inputs = input_files(c);
+  ManifestFile m;
   if (fs::exists(path)) {
     try {
-      m = nlohmann::json::parse(read_file(path));
-    } catch (const nlohmann::json::exception& e) {
-      throw_error("{}: not valid JSON ({}); remove the run directory to start over", path.string(),
-                  e.what());
+      m = read_manifest_file(path);
+    } catch (const Error& e) {
+      throw_error("{}; remove the run directory to start over", e.what());
     }
     // Rounds may be raised to continue a finished run; anything else means another run.
-    nlohmann::json old_config = m.value("config", nlohmann::json::object());
+    nlohmann::json old_config = m.config;
     old_config["rounds"] = config["rounds"];
     if (old_config != config) {
       const auto diff = nlohmann::json::diff(old_config, config);
@@ -84,26 +124,25 @@ nlohmann::json write_manifest(const LoopConfig& c) {
           "or remove the run directory",
           path.string(), diff.empty() ? "?" : diff[0].value("path", "?"));
     }
-    const nlohmann::json old_inputs = m.value("inputs", nlohmann::json::object());
-    for (auto it = inputs.begin(); it != inputs.end(); ++it) {
-      const auto o = old_inputs.find(it.key());
-      CAI_CHECK(o != old_inputs.end() && (*o)["sha256"] == it.value()["sha256"],
+    for (const auto& f : inputs) {
+      const auto o = std::find_if(m.inputs.begin(), m.inputs.end(),
+                                  [&](const InputFile& x) { return x.role == f.role; });
+      CAI_CHECK(o != m.inputs.end() && o->sha256 == f.sha256,
                 "{}: input {} ({}) changed since the run started; use another `out` or remove the "
                 "run directory",
-                path.string(), it.key(), it.value()["path"].get<std::string>());
+                path.string(), f.role, f.path);
     }
-    m["config"] = config;
-    m["resumed"].push_back(iso_now());
+    m.config = config;
+    m.resumed.push_back(iso_now());
   } else {
-    m = {{"name", c.name},
-         {"cai_version", kCaiVersion},
-         {"created", iso_now()},
-         {"config", config},
-         {"seed", c.seed},
-         {"inputs", inputs},
-         {"resumed", nlohmann::json::array()}};
+    m.name = c.name;
+    m.cai_version = kCaiVersion;
+    m.created = iso_now();
+    m.config = config;
+    m.seed = c.seed;
+    m.inputs = inputs;
   }
-  write_file_atomic(path, m.dump(2) + "\n");
+  write_file_atomic(path, m.to_json().dump(2) + "\n");
   return m;
 }
 

@@ -13,6 +13,7 @@
 #include "cai/generate/sampling.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 #include "cai/model/loader.h"
 #include "cai/pipeline/critique_revise.h"
@@ -85,11 +86,11 @@ RoundDir::RoundDir(const fs::path& run, std::int64_t round)
   const fs::path p = dir_ / "stages.json";
   log_ = {{"done", nlohmann::json::object()}};
   if (fs::exists(p)) {
-    try {
-      log_ = nlohmann::json::parse(read_file(p));
-    } catch (const nlohmann::json::exception& e) {
-      throw_error("{}: not valid JSON ({})", p.string(), e.what());
-    }
+    log_ = read_json(p);
+    const auto& done = json_field::any(log_, "done", p.string());
+    json_field::object(done, p.string() + ": done");
+    for (const auto& [stage, t] : done.items())
+      json_field::number(done, stage.c_str(), p.string() + ": done");
   }
 }
 
@@ -99,6 +100,14 @@ nlohmann::json RoundDir::note(const std::string& stage) const {
   return log_.contains("notes") && log_["notes"].contains(stage) ? log_["notes"][stage]
                                                                  : nlohmann::json::object();
 }
+
+std::vector<std::pair<std::string, double>> RoundDir::seconds() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [stage, t] : log_["done"].items()) out.emplace_back(stage, t.get<double>());
+  return out;
+}
+
+nlohmann::json RoundDir::notes() const { return log_.contains("notes") ? log_["notes"] : nullptr; }
 
 void RoundDir::unmark(const std::vector<std::string>& stages) {
   if (stages.empty()) return;

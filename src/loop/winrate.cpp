@@ -7,6 +7,7 @@
 
 #include "cai/eval/calibration.h"
 #include "cai/io/error.h"
+#include "cai/io/json.h"
 
 namespace cai::loop {
 
@@ -14,6 +15,25 @@ nlohmann::json WinRate::to_json() const {
   return {{"n", n},           {"wins", wins},           {"ties", ties},
           {"losses", losses}, {"equal_texts", equal},   {"rate", rate},
           {"mean_p", mean_p}, {"ci95", {ci_lo, ci_hi}}, {"interval", "wilson"}};
+}
+
+WinRate WinRate::from_json(const nlohmann::json& j, const std::string& where) {
+  using json_field::count;
+  using json_field::number;
+  WinRate w;
+  w.n = count(j, "n", where);
+  w.wins = count(j, "wins", where);
+  w.ties = count(j, "ties", where);
+  w.losses = count(j, "losses", where);
+  w.equal = count(j, "equal_texts", where);
+  w.rate = number(j, "rate", where);
+  w.mean_p = number(j, "mean_p", where);
+  const auto& ci = json_field::any(j, "ci95", where);
+  CAI_CHECK(ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number(),
+            "{}: field ci95: [lo, hi] is required", where);
+  w.ci_lo = ci[0].get<double>();
+  w.ci_hi = ci[1].get<double>();
+  return w;
 }
 
 WinRate summarise_win_rate(const std::vector<PromptPreference>& prompts) {

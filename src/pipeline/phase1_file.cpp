@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cai/io/error.h"
+#include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 
 namespace cai::pipeline {
@@ -52,6 +53,19 @@ Phase1Line parse_phase1_line(const nlohmann::json& j, const std::string& where) 
   l.prompt = j["prompt"].get<std::string>();
   l.init_response = j["init_response"].get<std::string>();
   l.final_response = m.back()["content"].get<std::string>();
+  if (j.contains("rounds")) {
+    namespace jf = json_field;
+    jf::for_each(j["rounds"], where + ": rounds",
+                 [&](const nlohmann::json& x, const std::string& at) {
+                   RoundRecord r;
+                   r.principle = jf::text(x, "principle", at);
+                   r.critique = jf::text(x, "critique", at);
+                   r.revision = jf::text(x, "revision", at);
+                   r.skipped = jf::flag(x, "skipped", at);
+                   if (x.contains("p_violates")) r.p_violates = jf::number(x, "p_violates", at);
+                   l.rounds.push_back(std::move(r));
+                 });
+  }
   l.messages = m;
   l.where = where;
   return l;

@@ -19,54 +19,39 @@ std::string text_block(const std::string& label, const std::string& text,
 }
 
 // The oracle's verdict in words: which applicable principles fail and why, plus the flags.
-std::string verdict_html(const Json& v) {
-  if (!v.is_object()) return "<p class=\"verdict\">no verdict</p>\n";
+std::string verdict_html(const world::OracleVerdict& v) {
   std::vector<std::string> failed;
-  if (v.contains("principles") && v["principles"].is_object())
-    for (const auto& [name, p] : v["principles"].items())
-      if (p.is_object() && p.contains("applicable") && p["applicable"] == true &&
-          p.contains("pass") && p["pass"] == false) {
-        const std::string reason = str_at(p, "reason");
-        failed.push_back(escape_html(name) +
-                         (reason.empty() ? "" : " (" + escape_html(reason) + ")"));
-      }
+  for (world::PrincipleId id : world::kAllPrinciples) {
+    const auto& p = v[id];
+    if (p.applicable && !p.pass)
+      failed.push_back(escape_html(std::string(world::principle_name(id))) +
+                       (p.reason.empty() ? "" : " (" + escape_html(p.reason) + ")"));
+  }
   std::string h = "<p class=\"verdict\">Oracle: ";
-  const bool pass = v.contains("pass") && v["pass"] == true;
-  if (pass || failed.empty()) {
+  if (v.pass || failed.empty()) {
     h += "<span class=\"pass\">follows every applicable principle</span>";
   } else {
     h += "<span class=\"fail\">violates ";
     for (std::size_t i = 0; i < failed.size(); ++i) h += (i ? "; " : "") + failed[i];
     h += "</span>";
   }
-  if (v.contains("on_topic") && v["on_topic"] == false) h += "; off topic";
-  if (v.contains("states_right_fact") && v["states_right_fact"] == false)
-    h += "; wrong or missing fact";
-  if (v.contains("over_refusal") && v["over_refusal"] == true)
-    h += "; over-refuses a benign prompt";
+  if (!v.on_topic) h += "; off topic";
+  if (v.states_right_fact == false) h += "; wrong or missing fact";
+  if (v.over_refusal == true) h += "; over-refuses a benign prompt";
   return h + "</p>\n";
 }
 
 // eval.json responses by prompt id.
-std::map<std::string, const Json*> responses_by_id(const RoundData* r) {
-  std::map<std::string, const Json*> out;
-  if (!r || !r->eval || !r->eval->contains("responses") || !(*r->eval)["responses"].is_array())
-    return out;
-  for (const auto& s : (*r->eval)["responses"]) {
-    const std::string id = str_at(s, "id");
-    if (!id.empty()) out.emplace(id, &s);
-  }
+std::map<std::string, const eval::EvalSample*> responses_by_id(const RoundData* r) {
+  std::map<std::string, const eval::EvalSample*> out;
+  if (!r || !r->eval) return out;
+  for (const auto& s : r->eval->responses)
+    if (!s.id.empty()) out.emplace(s.id, &s);
   return out;
 }
 
-bool passes(const Json& sample) {
-  return sample.contains("verdict") && sample["verdict"].is_object() &&
-         sample["verdict"].contains("pass") && sample["verdict"]["pass"] == true;
-}
-
-std::string eval_response(const std::string& who, const Json& sample) {
-  return text_block(who, str_at(sample, "response")) +
-         verdict_html(sample.contains("verdict") ? sample["verdict"] : Json());
+std::string eval_response(const std::string& who, const eval::EvalSample& sample) {
+  return text_block(who, sample.response) + verdict_html(sample.verdict);
 }
 
 std::string trail_html(const RunData& run, const RoundData& r, std::int64_t count) {
@@ -74,13 +59,11 @@ std::string trail_html(const RunData& run, const RoundData& r, std::int64_t coun
   const RoundData* best = run.round(run.best_round());
   const auto before = responses_by_id(base), after = responses_by_id(best);
   // Records with a revision teach the most; those also answered in an evaluation come first.
-  std::vector<std::pair<int, const Json*>> ranked;
+  std::vector<std::pair<int, const pipeline::Phase1Line*>> ranked;
   for (const auto& rec : *r.critique_revise) {
     bool revised = false;
-    if (rec.contains("rounds") && rec["rounds"].is_array())
-      for (const auto& x : rec["rounds"]) revised = revised || !str_at(x, "revision").empty();
-    const std::string id = str_at(rec, "id");
-    const bool evaluated = !id.empty() && (before.count(id) || after.count(id));
+    for (const auto& x : rec.rounds) revised = revised || !x.revision.empty();
+    const bool evaluated = !rec.id.empty() && (before.count(rec.id) || after.count(rec.id));
     ranked.emplace_back((revised ? 0 : 2) + (evaluated ? 0 : 1), &rec);
   }
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -88,20 +71,21 @@ std::string trail_html(const RunData& run, const RoundData& r, std::int64_t coun
   std::string h =
       fmt::format("<h3>Critique trail (round-{}/critique_revise.jsonl)</h3>\n", r.round);
   for (std::size_t i = 0; i < ranked.size() && static_cast<std::int64_t>(i) < count; ++i) {
-    const Json& rec = *ranked[i].second;
-    const std::string id = str_at(rec, "id");
+    const pipeline::Phase1Line& rec = *ranked[i].second;
+    const std::string& id = rec.id;
     h += "<div class=\"ex\">\n<h4>" +
          escape_html(id.empty() ? fmt::format("example {}", i + 1) : id) + "</h4>\n";
-    h += text_block("Prompt", str_at(rec, "prompt"), "text prompt");
-    h += text_block("Initial response", str_at(rec, "init_response"));
-    if (rec.contains("rounds") && rec["rounds"].is_array()) {
+    h += text_block("Prompt", rec.prompt, "text prompt");
+    h += text_block("Initial response", rec.init_response);
+    if (!rec.rounds.empty()) {
       h += "<ol class=\"trail\">\n";
-      for (const auto& x : rec["rounds"]) {
-        h += "<li><p>Principle: <b>" + escape_html(str_at(x, "principle", "?")) + "</b></p>\n";
-        h += text_block("Critique", str_at(x, "critique"));
-        const std::string rev = str_at(x, "revision");
-        h += rev.empty() ? "<p class=\"na\">Not revised: the critique found nothing to fix.</p>\n"
-                         : text_block("Revision", rev);
+      for (const auto& x : rec.rounds) {
+        h += "<li><p>Principle: <b>" + escape_html(x.principle.empty() ? "?" : x.principle) +
+             "</b></p>\n";
+        h += text_block("Critique", x.critique);
+        h += x.revision.empty()
+                 ? "<p class=\"na\">Not revised: the critique found nothing to fix.</p>\n"
+                 : text_block("Revision", x.revision);
         h += "</li>\n";
       }
       h += "</ol>\n";
@@ -125,7 +109,7 @@ std::string before_after_html(const RunData& run, std::int64_t count) {
   for (const auto& [id, b] : before) {
     auto it = after.find(id);
     if (it == after.end()) continue;
-    const bool pb = passes(*b), pa = passes(*it->second);
+    const bool pb = b->verdict.pass, pa = it->second->verdict.pass;
     ranked.emplace_back(!pb && pa ? 0 : pb && !pa ? 1 : 2, id);
   }
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -134,10 +118,9 @@ std::string before_after_html(const RunData& run, std::int64_t count) {
                               base->label(), best->label());
   for (std::size_t i = 0; i < ranked.size() && static_cast<std::int64_t>(i) < count; ++i) {
     const std::string& id = ranked[i].second;
-    const Json& b = *before.at(id);
-    h += "<div class=\"ex\">\n<h4>" + escape_html(id) + " (" + escape_html(str_at(b, "kind")) +
-         ")</h4>\n";
-    h += text_block("Prompt", str_at(b, "prompt"), "text prompt");
+    const eval::EvalSample& b = *before.at(id);
+    h += "<div class=\"ex\">\n<h4>" + escape_html(id) + " (" + escape_html(b.kind) + ")</h4>\n";
+    h += text_block("Prompt", b.prompt, "text prompt");
     h += "<div class=\"pair\"><div>" + eval_response("Before: " + base->label(), b) +
          "</div><div>" + eval_response("After: " + best->label() + " (best)", *after.at(id)) +
          "</div></div>\n</div>\n";

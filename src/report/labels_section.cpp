@@ -27,23 +27,20 @@ Section labels_section(const RunData& run) {
       continue;
     }
     double sum = 0, disagreement = 0;
-    long long n = 0, flips = 0, with_disagreement = 0;
-    for (const auto& j : *r.labels) {
-      const double p = num_at(j, {"p_chosen"});
-      if (!std::isfinite(p)) continue;
-      all.push_back(p);
-      below_half = below_half || p < 0.5;
-      sum += p;
+    long long n = 0, flips = 0;
+    for (const auto& l : *r.labels) {
+      all.push_back(l.p_chosen);
+      below_half = below_half || l.p_chosen < 0.5;
+      sum += l.p_chosen;
       ++n;
-      if (j.contains("position_flip") && j["position_flip"] == true) ++flips;
-      const double d = num_at(j, {"position_disagreement"});
-      if (std::isfinite(d)) disagreement += d, ++with_disagreement;
+      flips += l.position_flip ? 1 : 0;
+      disagreement += l.position_disagreement;
     }
     const double flip_rate = n ? static_cast<double>(flips) / n : std::nan("");
-    table += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}/{})</td><td>{}</td></tr>\n",
-        escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a", percent(flip_rate), flips, n,
-        with_disagreement ? number(disagreement / with_disagreement, 3) : "n/a");
+    table +=
+        fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}/{})</td><td>{}</td></tr>\n",
+                    escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a", percent(flip_rate),
+                    flips, n, n ? number(disagreement / n, 3) : "n/a");
     if (n)
       bias.push_back({fmt::format("round {}", r.round), flip_rate, "", "", percent(flip_rate)});
   }

@@ -13,22 +13,15 @@
 namespace cai::report {
 namespace {
 
-const Json kNone;
-
-const Json& at(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) ? j[key] : kNone;
+std::string cell(const CountedRate* rate) {
+  return "<td>" + escape_html(rate_cell(rate)) + "</td>";
 }
 
-std::string cell(const Json& rate) { return "<td>" + escape_html(rate_cell(rate)) + "</td>"; }
-
-std::string kl_html(const Json& kl) {
+std::string kl_html(const eval::KlRecord& r) {
+  const eval::KlByPosition& kl = r.kl;
   Series s{"mean KL", {}, {}, false, {}};
-  const Json& pos = at(kl, "by_position");
-  if (pos.is_array())
-    for (const auto& p : pos) {
-      const double x = num_at(p, {"position"}), y = num_at(p, {"mean"});
-      if (std::isfinite(x) && std::isfinite(y)) s.x.push_back(x), s.y.push_back(y);
-    }
+  for (std::size_t j = 0; j < kl.mean.size(); ++j)
+    if (std::isfinite(kl.mean[j])) s.x.push_back(static_cast<double>(j)), s.y.push_back(kl.mean[j]);
   if (s.x.empty()) return note("Not available: probe.json has no per-position KL.");
   ChartOptions o;
   o.name = "probe-kl";
@@ -39,24 +32,16 @@ std::string kl_html(const Json& kl) {
   o.y_min = 0.0;
   o.width = 760;
   std::string h = line_chart({s}, o);
-  const std::string source = str_at(kl, "source", "?");
-  const double k = num_at(kl, {"first_k", "k"});
   h += fmt::format(
       "<p>Measured on {} {} responses ({} tokens, both models teacher-forced on the same tokens). "
       "Mean KL over the first {} tokens: <b>{}</b> ({} tokens); over all tokens: <b>{}</b>.</p>\n",
-      escape_html(str_at(kl, "responses", "?")), escape_html(source),
-      escape_html(str_at(kl, "tokens", "?")),
-      std::isfinite(k) ? fmt::format("{}", static_cast<long long>(k)) : "k",
-      number(num_at(kl, {"first_k", "mean"}), 4),
-      escape_html(str_at(at(kl, "first_k"), "tokens", "?")),
-      number(num_at(kl, {"overall", "mean"}), 4));
+      kl.responses, escape_html(r.source), kl.tokens, kl.first_k, number(kl.first_k_mean, 4),
+      kl.first_k_tokens, number(kl.overall_mean, 4));
   return h;
 }
 
-std::string prefill_html(const Json& pre) {
-  const Json& rows = at(pre, "rows");
-  if (!rows.is_array() || rows.empty())
-    return note("Not available: probe.json has no prefill rows.");
+std::string prefill_html(const std::vector<eval::PrefillRow>& rows) {
+  if (rows.empty()) return note("Not available: probe.json has no prefill rows.");
   std::string h =
       "<h3>Prefill attack</h3>\n<p>The response is forced to start with the first k tokens of a "
       "violating response; the oracle scores the forced start and the model's continuation. "
@@ -66,31 +51,25 @@ std::string prefill_html(const Json& pre) {
       "<table>\n<tr><th>k</th><th>base overall</th><th>base target</th><th>aligned overall</th>"
       "<th>aligned target</th><th>whole prefix</th></tr>\n";
   for (const auto& r : rows)
-    h += "<tr><td>" + escape_html(str_at(r, "k", "?")) + "</td>" +
-         cell(at(at(r, "base"), "overall")) + cell(at(at(r, "base"), "target")) +
-         cell(at(at(r, "aligned"), "overall")) + cell(at(at(r, "aligned"), "target")) + "<td>" +
-         escape_html(str_at(r, "whole_prefix", "?")) + "</td></tr>\n";
+    h += fmt::format("<tr><td>{}</td>", r.k) + cell(r.base ? &r.base->overall : nullptr) +
+         cell(r.base ? &r.base->target : nullptr) + cell(&r.aligned.overall) +
+         cell(&r.aligned.target) + fmt::format("<td>{}</td></tr>\n", r.whole_prefix);
   return h + "</table>\n";
 }
 
-std::string finetune_html(const Json& ft) {
-  const Json& rows = at(ft, "rows");
-  if (!rows.is_array() || rows.empty())
-    return note("Not available: probe.json has no fine-tuning rows.");
+std::string finetune_html(const eval::FinetuneRecord& ft) {
+  if (ft.rows.empty()) return note("Not available: probe.json has no fine-tuning rows.");
   std::string h = fmt::format(
       "<h3>Fine-tuning attack</h3>\n<p>The aligned model fine-tuned on n violating "
       "examples (each n from the aligned model; {} epochs, lr {}), then its oracle "
       "compliance on the probed prompts.</p>\n",
-      escape_html(str_at(ft, "epochs", "?")), escape_html(str_at(ft, "lr", "?")));
+      ft.epochs, ft.lr);
   h += "<table>\n<tr><th>n</th><th>steps</th><th>final "
        "loss</th><th>overall</th><th>target</th></tr>\n";
-  for (const auto& r : rows) {
-    const double loss = num_at(r, {"loss"});
-    h += "<tr><td>" + escape_html(str_at(r, "n", "?")) + "</td><td>" +
-         escape_html(str_at(r, "steps", "?")) + "</td><td>" +
-         (std::isfinite(loss) ? number(loss, 4) : "-") + "</td>" + cell(at(r, "overall")) +
-         cell(at(r, "target")) + "</tr>\n";
-  }
+  for (const auto& r : ft.rows)
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td>", r.n, r.steps,
+                     r.loss ? number(*r.loss, 4) : "-") +
+         cell(&r.rates.overall) + cell(&r.rates.target) + "</tr>\n";
   return h + "</table>\n";
 }
 
@@ -102,14 +81,13 @@ Section probe_section(const RunData& run) {
     sec.html = note("Not available (missing): probe/probe.json.");
     return sec;
   }
-  const Json& p = *run.probe;
+  const eval::ProbeFile& p = *run.probe;
   std::string& h = sec.html;
   h += fmt::format("<p>Aligned model {} against base model {} on {} {} prompts of the world.</p>\n",
-                   escape_html(str_at(p, "aligned", "?")), escape_html(str_at(p, "base", "?")),
-                   escape_html(str_at(p, "prompts", "?")), escape_html(str_at(p, "split", "?")));
-  h += p.contains("kl") ? kl_html(p["kl"]) : note("Per-token KL not measured.");
-  h += p.contains("prefill") ? prefill_html(p["prefill"]) : note("Prefill attack not run.");
-  h += p.contains("finetune") ? finetune_html(p["finetune"]) : note("Fine-tuning attack not run.");
+                   escape_html(p.aligned), escape_html(p.base), p.prompts, escape_html(p.split));
+  h += p.kl ? kl_html(*p.kl) : note("Per-token KL not measured.");
+  h += p.prefill ? prefill_html(*p.prefill) : note("Prefill attack not run.");
+  h += p.finetune ? finetune_html(*p.finetune) : note("Fine-tuning attack not run.");
   return sec;
 }
 

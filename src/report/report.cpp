@@ -66,7 +66,7 @@ constexpr const char* kScript = R"js(
 )js";
 
 std::string default_title(const RunData& run) {
-  std::string name = run.manifest ? str_at(*run.manifest, "name") : "";
+  std::string name = run.manifest ? run.manifest->name : "";
   if (name.empty()) {
     fs::path p = fs::absolute(run.dir).lexically_normal();
     if (p.filename().empty()) p = p.parent_path();  // "runs/x/"

@@ -69,6 +69,29 @@ std::optional<JsonLines> read_jsonl_file(const fs::path& path) {
   return read_lines(path, [](const Json&, std::size_t) {});
 }
 
+namespace {
+
+// A file read by its owner's reader, or nullopt when it does not exist.
+template <typename Read>
+auto read_optional(const fs::path& path, Read read) -> std::optional<decltype(read(path))> {
+  if (!fs::exists(path)) return std::nullopt;
+  return read(path);
+}
+
+// A JSONL file's lines, each parsed by its owner's `parse(line, "<file>:<n>")`.
+template <typename Parse>
+auto read_typed_lines(const fs::path& path, Parse parse)
+    -> std::optional<std::vector<decltype(parse(Json(), std::string()))>> {
+  std::vector<decltype(parse(Json(), std::string()))> out;
+  if (!fs::exists(path)) return std::nullopt;
+  read_lines(path, [&](const Json& j, std::size_t line) {
+    out.push_back(parse(j, fmt::format("{}:{}", path.string(), line)));
+  });
+  return out;
+}
+
+}  // namespace
+
 std::optional<JsonLines> read_metrics_file(const fs::path& path) {
   if (!fs::exists(path)) return std::nullopt;
   return read_lines(path, [&](const Json& j, std::size_t line) {
@@ -82,16 +105,11 @@ std::string RoundData::label() const {
 }
 
 int RunData::best_round() const {
-  if (summary) {
-    const double b = num_at(*summary, {"best_round"});
-    if (std::isfinite(b)) return static_cast<int>(b);
-  }
+  if (summary) return static_cast<int>(summary->best_round);
   int best = -1;
   double q = -std::numeric_limits<double>::infinity();
-  for (const auto& r : rounds) {
-    const double v = num_at(r.quality, {"quality"});
-    if (r.round > 0 && std::isfinite(v) && v >= q) q = v, best = r.round;
-  }
+  for (const auto& r : rounds)
+    if (r.round > 0 && r.quality && r.quality->quality >= q) q = r.quality->quality, best = r.round;
   return best;
 }
 
@@ -105,20 +123,21 @@ RunData load_run(const fs::path& dir) {
   CAI_CHECK(fs::is_directory(dir), "report: run directory {} does not exist", dir.string());
   RunData run;
   run.dir = dir;
-  run.manifest = read_json_file(dir / "manifest.json");
-  run.summary = read_json_file(dir / "summary.json");
-  run.probe = read_json_file(dir / "probe" / "probe.json");
+  run.manifest = read_optional(dir / "manifest.json", loop::read_manifest_file);
+  run.summary = read_optional(dir / "summary.json", loop::read_summary_file);
+  run.probe = read_optional(dir / "probe" / "probe.json", eval::read_probe_file);
   for (const auto& entry : fs::directory_iterator(dir)) {
     const int k = round_number(entry.path().filename().string());
     if (k < 0 || !entry.is_directory()) continue;
     RoundData r;
     r.round = k;
     r.dir = entry.path();
-    r.eval = read_json_file(r.dir / "eval.json");
-    r.quality = read_json_file(r.dir / "quality.json");
-    r.info = read_json_file(r.dir / "round.json");
-    r.critique_revise = read_jsonl_file(r.dir / "critique_revise.jsonl");
-    r.labels = read_jsonl_file(r.dir / "labels.jsonl");
+    r.eval = read_optional(r.dir / "eval.json", eval::read_eval_file);
+    r.quality = read_optional(r.dir / "quality.json", loop::read_quality_file);
+    r.info = read_optional(r.dir / "round.json", loop::read_round_file);
+    r.critique_revise =
+        read_typed_lines(r.dir / "critique_revise.jsonl", pipeline::parse_phase1_line);
+    r.labels = read_typed_lines(r.dir / "labels.jsonl", pipeline::parse_label_line);
     r.sft_metrics = read_metrics_file(r.dir / "sft" / "metrics.jsonl");
     r.dpo_metrics = read_metrics_file(r.dir / "dpo" / "metrics.jsonl");
     r.rm_metrics = read_metrics_file(r.dir / "rm" / "metrics.jsonl");
@@ -163,20 +182,14 @@ std::string str_at(const Json& j, const char* key, const std::string& fallback) 
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-std::string rate_cell(const Json& rate) {
-  const double total = num_at(rate, {"total"});
-  if (!(total > 0)) return "n/a";
-  return fmt::format("{} ({}/{})", percent(num_at(rate, {"rate"})),
-                     static_cast<long long>(num_at(rate, {"pass"})), static_cast<long long>(total));
+std::string rate_cell(const CountedRate* rate) {
+  if (!rate || !rate->known()) return "n/a";
+  return fmt::format("{} ({}/{})", percent(rate->rate()), rate->pass, rate->total);
 }
 
-double rate_of(const Json& j, std::initializer_list<const char*> path) {
-  const Json* cur = find_path(j, path);
-  if (!cur) return kNaN;
-  const double total = num_at(*cur, {"total"});
+double rate_of(const CountedRate* rate) {
   // Rates of nothing (no applicable prompt) are missing, not 0%.
-  if (std::isfinite(total) && total <= 0) return kNaN;
-  return num_at(*cur, {"rate"});
+  return rate && rate->known() ? rate->rate() : kNaN;
 }
 
 }  // namespace cai::report

@@ -10,6 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "cai/eval/eval_file.h"
+#include "cai/eval/probe_file.h"
+#include "cai/loop/manifest.h"
+#include "cai/loop/run_files.h"
+#include "cai/pipeline/label_file.h"
+#include "cai/pipeline/phase1_file.h"
+
 namespace cai::report {
 
 using Json = nlohmann::json;
@@ -29,17 +36,22 @@ std::optional<JsonLines> read_metrics_file(const std::filesystem::path& path);
 struct RoundData {
   int round = 0;
   std::filesystem::path dir;
-  std::optional<Json> eval, quality, info;  // eval.json, quality.json, round.json
-  std::optional<JsonLines> critique_revise, labels, sft_metrics, dpo_metrics;
+  std::optional<eval::EvalFile> eval;        // eval.json
+  std::optional<loop::QualityFile> quality;  // quality.json
+  std::optional<loop::RoundFile> info;       // round.json
+  std::optional<std::vector<pipeline::Phase1Line>> critique_revise;
+  std::optional<std::vector<pipeline::LabelLine>> labels;
+  std::optional<JsonLines> sft_metrics, dpo_metrics;
   std::optional<JsonLines> rm_metrics, rl_metrics;  // rounds with an rl stage
   std::string label() const;                        // "round 0 (base)", "round 2"
 };
 
 struct RunData {
   std::filesystem::path dir;
-  std::optional<Json> manifest, summary;
-  std::optional<Json> probe;      // probe/probe.json: the shallow-alignment probe (cai probe)
-  std::vector<RoundData> rounds;  // by round number; round 0 first when present
+  std::optional<loop::ManifestFile> manifest;
+  std::optional<loop::SummaryFile> summary;
+  std::optional<eval::ProbeFile> probe;  // probe/probe.json: the shallow-alignment probe
+  std::vector<RoundData> rounds;         // by round number; round 0 first when present
 
   // summary.json's best_round; without a summary, the round after 0 with the highest quality
   // (the later one on ties); -1 when there is none.
@@ -56,10 +68,10 @@ double num_at(const Json& j, std::initializer_list<const char*> path);
 double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path);
 std::string str_at(const Json& j, const char* key, const std::string& fallback = "");
 
-// A rate object {"rate", "pass", "total"} as "87.5% (7/8)", or "n/a" when total is 0 or absent.
-std::string rate_cell(const Json& rate);
+// A rate as "87.5% (7/8)", or "n/a" when it is absent or of nothing (total 0).
+std::string rate_cell(const CountedRate* rate);
 
-// A rate object's rate, NaN when total is 0 or the object is missing.
-double rate_of(const Json& j, std::initializer_list<const char*> path);
+// A rate's value, NaN when it is absent or of nothing.
+double rate_of(const CountedRate* rate);
 
 }  // namespace cai::report

@@ -32,65 +32,56 @@ std::string row(const std::string& key, const std::string& value_html) {
   return "<tr><th>" + escape_html(key) + "</th><td>" + value_html + "</td></tr>\n";
 }
 
-// "sft 12.0 s, dpo 3.5 s" from round.json's {"seconds": {stage: s}}.
-std::string stage_seconds(const Json& info) {
+// "sft 12.0 s, dpo 3.5 s" from round.json's seconds per stage.
+std::string stage_seconds(const loop::RoundFile& info) {
   std::string out;
-  if (info.contains("seconds") && info["seconds"].is_object())
-    for (const auto& [stage, s] : info["seconds"].items())
-      if (s.is_number())
-        out += fmt::format("{}{} {:.1f} s", out.empty() ? "" : ", ", stage, s.get<double>());
+  for (const auto& [stage, s] : info.seconds)
+    out += fmt::format("{}{} {:.1f} s", out.empty() ? "" : ", ", stage, s);
   return out;
 }
 
-std::string manifest_html(const Json& m) {
+std::string manifest_html(const loop::ManifestFile& m) {
+  auto or_unknown = [](const std::string& s) { return s.empty() ? std::string("?") : s; };
   std::string h = "<table class=\"kv\">\n";
-  h += row("name", escape_html(str_at(m, "name", "?")));
-  h += row("cai version", escape_html(str_at(m, "cai_version", "?")));
-  h += row("created", escape_html(str_at(m, "created", "?")));
-  if (m.contains("resumed") && m["resumed"].is_array() && !m["resumed"].empty()) {
+  h += row("name", escape_html(or_unknown(m.name)));
+  h += row("cai version", escape_html(or_unknown(m.cai_version)));
+  h += row("created", escape_html(or_unknown(m.created)));
+  if (!m.resumed.empty()) {
     std::string r;
-    for (const auto& t : m["resumed"])
-      r += (r.empty() ? "" : ", ") + (t.is_string() ? t.get<std::string>() : t.dump());
+    for (const auto& t : m.resumed) r += (r.empty() ? "" : ", ") + t;
     h += row("resumed", escape_html(r));
   }
-  if (m.contains("seed")) h += row("seed", escape_html(m["seed"].dump()));
+  h += row("seed", fmt::format("{}", m.seed));
   h += "</table>\n";
-  if (m.contains("inputs") && m["inputs"].is_object()) {
+  if (!m.inputs.empty()) {
     h += fmt::format(
         "<details><summary>Inputs and their SHA-256 ({})</summary>\n<table>\n"
         "<tr><th>role</th><th>path</th><th>sha256</th></tr>\n",
-        m["inputs"].size());
-    for (const auto& [role, in] : m["inputs"].items())
-      h += "<tr><td>" + escape_html(role) + "</td><td>" + escape_html(str_at(in, "path")) +
-           "</td><td class=\"hash\">" + escape_html(str_at(in, "sha256")) + "</td></tr>\n";
+        m.inputs.size());
+    for (const auto& in : m.inputs)
+      h += "<tr><td>" + escape_html(in.role) + "</td><td>" + escape_html(in.path) +
+           "</td><td class=\"hash\">" + escape_html(in.sha256) + "</td></tr>\n";
     h += "</table>\n</details>\n";
   }
-  if (m.contains("config"))
+  if (!m.config.empty())
     h += "<details><summary>Configuration</summary>\n<pre class=\"text\">" +
-         escape_html(m["config"].dump(2)) + "</pre>\n</details>\n";
+         escape_html(m.config.dump(2)) + "</pre>\n</details>\n";
   return h;
 }
 
 std::string summary_html(const RunData& run) {
-  const Json& s = *run.summary;
+  const loop::SummaryFile& s = *run.summary;
   std::string h = "<table class=\"kv\">\n";
-  const double best = num_at(s, {"best_round"});
-  h += row("best round",
-           std::isfinite(best) ? fmt::format("{}", static_cast<long long>(best)) : "n/a");
-  h += row("best model", escape_html(str_at(s, "best_model", "n/a")));
-  if (s.contains("metric")) h += row("quality metric", escape_html(str_at(s, "metric")));
-  if (s.contains("ranking") && s["ranking"].is_object() && s["ranking"].contains("oracle")) {
+  h += row("best round", fmt::format("{}", s.best_round));
+  h += row("best model", escape_html(s.best_model.empty() ? "n/a" : s.best_model));
+  if (!s.metric.empty()) h += row("quality metric", escape_html(s.metric));
+  if (s.ranking.oracle_best_round)
     // Whether the world's oracle ranks the rounds as the quality signal does.
-    const double ob = num_at(s, {"ranking", "oracle_best_round"});
-    const bool agree = s["ranking"].value("agree", false);
     h += row("oracle's best round",
-             std::isfinite(ob)
-                 ? fmt::format("{} ({} the quality signal)", static_cast<long long>(ob),
-                               agree ? "agrees with" : "differs from")
-                 : "n/a");
-  }
-  h += row("stopped", escape_html(str_at(s, "stopped", "n/a")));
-  h += row("reason", escape_html(str_at(s, "reason", "")));
+             fmt::format("{} ({} the quality signal)", *s.ranking.oracle_best_round,
+                         s.ranking.agree.value_or(false) ? "agrees with" : "differs from"));
+  h += row("stopped", escape_html(s.stopped.empty() ? "n/a" : s.stopped));
+  h += row("reason", escape_html(s.reason));
   return h + "</table>\n";
 }
 
@@ -118,19 +109,16 @@ Section summary_section(const RunData& run) {
   h += "<table>\n<tr><th>round</th><th>quality</th><th>95% interval</th><th>oracle "
        "compliance</th><th>done</th><th>seconds per stage</th><th>model</th></tr>\n";
   for (const auto& r : run.rounds) {
-    const double v = num_at(r.quality, {"quality"});
-    if (r.quality && metric.empty()) metric = str_at(*r.quality, "metric");
+    const double v = r.quality ? r.quality->quality : std::nan("");
+    if (r.quality && metric.empty()) metric = r.quality->metric;
     if (std::isfinite(v)) q.x.push_back(r.round), q.y.push_back(v);
-    const double o = num_at(r.eval, {"compliance", "overall", "rate"});
+    const double o =
+        r.eval && r.eval->compliance ? r.eval->compliance->overall.rate() : std::nan("");
     if (std::isfinite(o)) oracle.x.push_back(r.round), oracle.y.push_back(o);
     std::string ci = "";
-    if (r.quality && r.quality->is_object() && r.quality->contains("win_rate")) {
-      const Json& c = (*r.quality)["win_rate"].value("ci95", Json());
-      if (c.is_array() && c.size() == 2 && c[0].is_number() && c[1].is_number())
-        ci = number(c[0].get<double>(), 3) + " - " + number(c[1].get<double>(), 3);
-    }
-    const bool done =
-        r.info && r.info->is_object() && r.info->contains("done") && (*r.info)["done"] == true;
+    if (r.quality && r.quality->win_rate)
+      ci = number(r.quality->win_rate->ci_lo, 3) + " - " + number(r.quality->win_rate->ci_hi, 3);
+    const bool done = r.info && r.info->done;
     const bool best = r.round == run.best_round();
     h += fmt::format(
         "<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -139,7 +127,7 @@ Section summary_section(const RunData& run) {
         std::isfinite(v) ? number(v, 4) : "n/a", ci, std::isfinite(o) ? number(o, 4) : "",
         r.round == 0 ? (r.eval ? "evaluated" : "no") : (done ? "yes" : "no"),
         r.info ? escape_html(stage_seconds(*r.info)) : "",
-        r.info ? escape_html(str_at(*r.info, "model")) : "");
+        r.info ? escape_html(r.info->model) : "");
   }
   h += "</table>\n";
   if (run.rounds.empty()) h += note("No round-K directory yet.");

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "cai/io/json.h"
 #include "cai/world/text.h"
 
 namespace cai::world {
@@ -244,11 +245,36 @@ nlohmann::json OracleVerdict::to_json() const {
   return j;
 }
 
-void OracleSummary::add(const WorldPrompt& p, const OracleVerdict& v) {
-  auto count = [](Rate& r, bool ok) {
-    r.total += 1;
-    r.pass += ok ? 1 : 0;
+OracleVerdict OracleVerdict::from_json(const nlohmann::json& j, const std::string& where) {
+  using json_field::flag;
+  json_field::object(j, where);
+  auto maybe = [&](const char* key) -> std::optional<bool> {
+    if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+    return flag(j, key, where);
   };
+  OracleVerdict v;
+  v.pass = flag(j, "pass", where);
+  v.pass_strict = flag(j, "pass_strict", where);
+  v.on_topic = flag(j, "on_topic", where);
+  v.states_right_fact = maybe("states_right_fact");
+  v.over_refusal = maybe("over_refusal");
+  const auto& pr = json_field::any(j, "principles", where);
+  json_field::object(pr, where + ".principles");
+  for (PrincipleId id : kAllPrinciples) {
+    const std::string name(principle_name(id));
+    const std::string at = where + ".principles." + name;
+    if (!pr.contains(name)) continue;  // a verdict of fewer principles
+    const auto& x = pr[name];
+    auto& out = v.principles[static_cast<std::size_t>(id)];
+    out.applicable = flag(x, "applicable", at);
+    out.pass = flag(x, "pass", at);
+    out.reason = json_field::text_or(x, "reason", at);
+  }
+  return v;
+}
+
+void OracleSummary::add(const WorldPrompt& p, const OracleVerdict& v) {
+  auto count = [](Rate& r, bool ok) { r.add(ok); };
   for (PrincipleId id : kAllPrinciples)
     if (v[id].applicable) count(principles[static_cast<std::size_t>(id)], v[id].pass);
   count(overall, v.pass);
@@ -262,25 +288,51 @@ void OracleSummary::add(const WorldPrompt& p, const OracleVerdict& v) {
 }
 
 namespace {
-nlohmann::json rate_json(const OracleSummary::Rate& r) {
-  return {{"rate", r.rate()}, {"pass", r.pass}, {"total", r.total}};
+// The summary's rates by key, each once: to_json and from_json walk the same list.
+template <typename Summary, typename Fn>
+void each_rate(Summary& s, Fn fn) {
+  fn("overall", s.overall);
+  fn("strict", s.strict);
+  fn("on_topic", s.on_topic);
+  fn("right_fact", s.right_fact);
+  fn("over_refusal", s.over_refusal);
+  fn("overall_unseen_combination", s.overall_unseen_combination);
+  fn("overall_test_only_template", s.overall_test_only_template);
 }
 }  // namespace
 
 nlohmann::json OracleSummary::to_json() const {
   nlohmann::json j;
-  j["overall"] = rate_json(overall);
-  j["strict"] = rate_json(strict);
-  j["on_topic"] = rate_json(on_topic);
-  j["right_fact"] = rate_json(right_fact);
-  j["over_refusal"] = rate_json(over_refusal);
-  j["overall_unseen_combination"] = rate_json(overall_unseen_combination);
-  j["overall_test_only_template"] = rate_json(overall_test_only_template);
+  each_rate(*this, [&](const char* key, const Rate& r) { j[key] = cai::to_json(r); });
   for (PrincipleId id : kAllPrinciples)
     j["principles"][std::string(principle_name(id))] =
-        rate_json(principles[static_cast<std::size_t>(id)]);
-  for (const auto& [k, r] : overall_by_kind) j["overall_by_kind"][k] = rate_json(r);
+        cai::to_json(principles[static_cast<std::size_t>(id)]);
+  for (const auto& [k, r] : overall_by_kind) j["overall_by_kind"][k] = cai::to_json(r);
   return j;
+}
+
+OracleSummary OracleSummary::from_json(const nlohmann::json& j, const std::string& where) {
+  json_field::any(j, "overall", where);
+  OracleSummary s;
+  each_rate(s, [&](const char* key, Rate& r) {
+    if (j.contains(key)) r = counted_rate(j[key], where + "." + key);
+  });
+  auto object = [&](const char* key) {
+    if (!j.contains(key)) return nlohmann::json::object();
+    json_field::object(j[key], where + "." + key);
+    return j[key];
+  };
+  const auto pr = object("principles");
+  for (PrincipleId id : kAllPrinciples) {
+    const std::string name(principle_name(id));
+    if (pr.contains(name))
+      s.principles[static_cast<std::size_t>(id)] =
+          counted_rate(pr[name], where + ".principles." + name);
+  }
+  const auto by_kind = object("overall_by_kind");
+  for (const auto& [k, r] : by_kind.items())
+    s.overall_by_kind[k] = counted_rate(r, where + ".overall_by_kind." + k);
+  return s;
 }
 
 std::string OracleSummary::to_text() const {

@@ -152,7 +152,11 @@ TEST(ProbeKl, AveragesPerPositionWithCounts) {
   EXPECT_DOUBLE_EQ(r.overall_mean, 20.0 / 6.0);
   EXPECT_EQ(r.tokens, 6);
   EXPECT_EQ(r.responses, 3);  // the empty response has no position
-  const auto j = r.to_json();
+  ProbeFile f;
+  f.base = "b";
+  f.aligned = "a";
+  f.kl = KlRecord{r, "violating", "", 3};
+  const auto j = f.to_json()["kl"];
   EXPECT_EQ(j["by_position"][1]["count"], 2);
   EXPECT_EQ(j["first_k"]["k"], 2);
   EXPECT_THROW(aggregate_kl({}, 0), Error);
@@ -284,7 +288,9 @@ TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {
   o.progress = false;
   const ProbeResult r = run_probe(o);
   const auto j = nlohmann::json::parse(slurp(kDir / "run" / "probe.json"));
-  EXPECT_EQ(j, r.report);
+  EXPECT_EQ(j, r.report.to_json());
+  // The file reads back to what was written.
+  EXPECT_EQ(read_probe_file(kDir / "run" / "probe.json").to_json(), j);
   EXPECT_EQ(j["prompts"], 4);
   // KL: 4 sampled responses, at most 6 positions each; counts fall with the position.
   const auto& kl = j["kl"];

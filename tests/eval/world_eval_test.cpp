@@ -41,7 +41,7 @@ class WorldEval : public ::testing::Test {
     o.world = kWorld;
     o.comparisons = false;
     o.tasks = false;
-    return evaluate_world(b, b, o).report;
+    return evaluate_world(b, b, o).report.to_json();
   }
 };
 

@@ -38,4 +38,36 @@ TEST(ParseJson, ANumberTooLargeForADoubleIsAnErrorNotACrash) {
   EXPECT_THROW(cai::parse_ordered_json("[1e999]", "y"), cai::Error);
 }
 
+// The typed fields cai's file readers use: each names the object and the key it wanted.
+TEST(JsonField, TypedFieldsNameObjectAndKey) {
+  namespace jf = cai::json_field;
+  const auto j = cai::parse_json(
+      R"({"n": 3, "neg": -2, "x": 0.5, "s": "t", "b": true, "big": 18446744073709551615})", "f");
+  EXPECT_EQ(jf::count(j, "n", "f: o"), 3);
+  EXPECT_EQ(jf::integer(j, "neg", "f: o"), -2);
+  EXPECT_DOUBLE_EQ(jf::number(j, "x", "f: o"), 0.5);
+  EXPECT_EQ(jf::text(j, "s", "f: o"), "t");
+  EXPECT_EQ(jf::text_or(j, "absent", "f: o", "d"), "d");
+  EXPECT_TRUE(jf::flag(j, "b", "f: o"));
+  EXPECT_EQ(jf::whole(j, "big", "f: o"), 18446744073709551615ull);
+  auto error = [&](auto read) -> std::string {
+    try {
+      read();
+    } catch (const cai::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error([&] { jf::count(j, "neg", "f: o"); }),
+            "f: o: field neg: a count (a whole number >= 0) is required");
+  EXPECT_EQ(error([&] { jf::number(j, "s", "f: o"); }), "f: o: field s: a number is required");
+  EXPECT_EQ(error([&] { jf::text(j, "missing", "f: o"); }), "f: o: field missing: missing");
+  EXPECT_EQ(error([&] { jf::text_or(j, "n", "f: o"); }), "f: o: field n: a string is required");
+  EXPECT_EQ(error([&] { jf::flag(j, "x", "f: o"); }), "f: o: field x: true or false is required");
+  EXPECT_EQ(error([&] { jf::whole(j, "neg", "f: o"); }),
+            "f: o: field neg: a whole number >= 0 is required");
+  EXPECT_EQ(error([&] { jf::count(cai::parse_json("[1]", "f"), "n", "f: a"); }),
+            "f: a: an object is required");
+}
+
 }  // namespace

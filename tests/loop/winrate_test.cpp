@@ -133,13 +133,14 @@ TEST(WinRate, BestRoundFollowsTheChainOfPairwiseResults) {
 }
 
 TEST(WinRate, RankingBesideTheOracle) {
-  const auto j = detail::ranking_json({0.0, 0.4, 0.2}, {0.8, 0.7, 0.9}, 1);
-  EXPECT_EQ(j["quality"], nlohmann::json({1, 2, 0}));
-  EXPECT_EQ(j["oracle"], nlohmann::json({2, 0, 1}));
-  EXPECT_EQ(j["oracle_best_round"], 2);
-  EXPECT_EQ(j["agree"], false);
-  EXPECT_EQ(detail::ranking_json({0.0, 0.1}, {0.5, 0.6}, 1)["agree"], true);
-  EXPECT_FALSE(detail::ranking_json({0.0, 0.1}, {}, 1).contains("oracle"));
+  using Rounds = std::vector<std::int64_t>;
+  const Ranking r = detail::rank_rounds({0.0, 0.4, 0.2}, {0.8, 0.7, 0.9}, 1);
+  EXPECT_EQ(r.quality, (Rounds{1, 2, 0}));
+  EXPECT_EQ(r.oracle, (Rounds{2, 0, 1}));
+  EXPECT_EQ(r.oracle_best_round, 2);
+  EXPECT_EQ(r.agree, false);
+  EXPECT_EQ(detail::rank_rounds({0.0, 0.1}, {0.5, 0.6}, 1).agree, true);
+  EXPECT_FALSE(detail::rank_rounds({0.0, 0.1}, {}, 1).oracle_best_round);
 }
 
 TEST(WinRate, KeptResponsesMustAnswerTheQualityPrompts) {

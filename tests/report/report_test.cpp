@@ -123,7 +123,8 @@ TEST(Report, JudgeCalibrationHasReliabilityDiagramsAndTheErrorPerRound) {
   const std::string table = html.substr(at, html.find("</table>", at) - at);
   EXPECT_EQ(count(table, "<td>0.100</td>"), 1u) << table;
   EXPECT_EQ(count(table, "<td>0.050</td>"), 2u) << table;
-  EXPECT_NE(html.find("75.0% (3/4; 95% CI 30.0% to 95.0%)"), std::string::npos);
+  // The interval is the Wilson interval of 3 of 4, computed from the counts.
+  EXPECT_NE(html.find("75.0% (3/4; 95% CI 30.1% to 95.4%)"), std::string::npos) << html;
 }
 
 TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
@@ -231,12 +232,19 @@ TEST(Report, MissingFilesSayNotAvailable) {
 TEST(Report, WinRateBesideTheOraclesRanking) {
   const fs::path dir = make_run("winrate");
   for (int k = 1; k <= 2; ++k)
-    put(dir / ("round-" + std::to_string(k)) / "quality.json",
-        {{"round", k},
-         {"metric", "winrate"},
-         {"quality", k == 1 ? 0.625 : 0.375},
-         {"against_round", k - 1},
-         {"win_rate", {{"n", 8}, {"rate", k == 1 ? 0.625 : 0.375}, {"ci95", {0.3057, 0.8632}}}}});
+    put(dir / ("round-" + std::to_string(k)) / "quality.json", {{"round", k},
+                                                                {"metric", "winrate"},
+                                                                {"quality", k == 1 ? 0.625 : 0.375},
+                                                                {"against_round", k - 1},
+                                                                {"win_rate",
+                                                                 {{"n", 8},
+                                                                  {"wins", k == 1 ? 5 : 3},
+                                                                  {"ties", 0},
+                                                                  {"losses", k == 1 ? 3 : 5},
+                                                                  {"equal_texts", 0},
+                                                                  {"rate", k == 1 ? 0.625 : 0.375},
+                                                                  {"mean_p", 0.5},
+                                                                  {"ci95", {0.3057, 0.8632}}}}});
   auto summary = json::parse(cai::read_file(dir / "summary.json"));
   summary["metric"] = "winrate";
   summary["best_round"] = 1;

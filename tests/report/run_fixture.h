@@ -61,15 +61,16 @@ inline json calibration(double ece) {
                     {"accuracy", b == 1   ? 0.6
                                  : b == 4 ? 0.8
                                           : 0.0}});
-  return {{"n", 8},
-          {"ece", ece},
-          {"mce", 0.15},
-          {"brier", 0.2},
-          {"accuracy", 0.7},
-          {"mean_confidence", 0.84},
-          {"bins", bins},
-          {"principles",
-           {{"cite-source", {{"agree", 3}, {"n", 4}, {"rate", 0.75}, {"ci95", {0.30, 0.95}}}}}}};
+  return {
+      {"n", 8},
+      {"ece", ece},
+      {"mce", 0.15},
+      {"brier", 0.2},
+      {"accuracy", 0.7},
+      {"mean_confidence", 0.84},
+      {"bins", bins},
+      {"principles",
+       {{"cite-source", {{"agree", 3}, {"n", 4}, {"rate", 0.75}, {"ci95", {0.3006, 0.9544}}}}}}};
 }
 
 // eval.json of one round: `privacy` of 8 prompts pass, the rest fixed; the response to
@@ -172,7 +173,8 @@ inline json probe_json() {
             {"tokens", 30},
             {"first_k", {{"k", 5}, {"mean", 0.3117}, {"tokens", 30}}},
             {"overall", {{"mean", 0.3117}, {"tokens", 30}}},
-            {"by_position", pos}}},
+            {"by_position", pos},
+            {"max_positions", 5}}},
           {"prefill", {{"rows", prefill}}},
           {"finetune", {{"epochs", 5}, {"max_steps", -1}, {"lr", 1e-4}, {"rows", ft}}}};
 }
@@ -199,8 +201,13 @@ inline fs::path make_run(const std::string& name) {
       {label(0.62, false), label(0.88, true)}};
   for (int k = 1; k <= 2; ++k) {
     const fs::path r = dir / ("round-" + std::to_string(k));
+    const auto conversation = [](const std::string& prompt, const std::string& response) {
+      return json::array({{{"role", "user"}, {"content", prompt}},
+                          {{"role", "assistant"}, {"content", response}}});
+    };
     json rec = {{"id", "train-0003"},
                 {"prompt", kEvilPrompt},
+                {"messages", conversation(kEvilPrompt, "The clinic opens at 9 am.")},
                 {"init_response", "Tell me your date of birth first."},
                 {"rounds", json::array({{{"principle", "privacy"},
                                          {"critique", "The response violates the principle."},
@@ -212,6 +219,7 @@ inline fs::path make_run(const std::string& name) {
                                          {"skipped", true}}})}};
     json plain = {{"id", "train-0004"},
                   {"prompt", "Where do I park?"},
+                  {"messages", conversation("Where do I park?", "In lot B.")},
                   {"init_response", "In lot B."},
                   {"rounds", json::array()}};
     put_lines(r / "critique_revise.jsonl", {plain, rec});

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace cai::eval {
@@ -33,6 +34,8 @@ struct Calibration {
   // {"n", "ece", "mce", "brier", "accuracy", "mean_confidence",
   //  "bins": [{"lo", "hi", "count", "confidence", "accuracy"}]}
   nlohmann::json to_json() const;
+  // `where` names the source in errors.
+  static Calibration from_json(const nlohmann::json& j, const std::string& where);
 };
 
 // confidence[i] in [lo, 1] (a value below lo is an error), right[i] whether the prediction
@@ -52,6 +55,15 @@ Interval wilson_interval_rate(double p, std::int64_t n, double z = 1.95996398454
 
 // An agreement count with its rate and 95% Wilson interval:
 // {"agree": k, "n": n, "rate": k / n (0 when n = 0), "ci95": [lo, hi]}.
-nlohmann::json agreement_json(std::int64_t agree, std::int64_t n);
+struct Agreement {
+  std::int64_t agree = 0, n = 0;
+  double rate() const { return n ? static_cast<double>(agree) / static_cast<double>(n) : 0.0; }
+  Interval ci95() const { return wilson_interval(agree, n); }
+  nlohmann::json to_json() const;
+  static Agreement from_json(const nlohmann::json& j, const std::string& where);
+};
+inline nlohmann::json agreement_json(std::int64_t agree, std::int64_t n) {
+  return Agreement{agree, n}.to_json();
+}
 
 }  // namespace cai::eval

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "cai/eval/probe_file.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/options.h"
 
@@ -168,8 +169,8 @@ struct ProbeOptions {
 };
 
 struct ProbeResult {
-  nlohmann::json report;  // what probe.json holds
-  std::string text;       // the tables the CLI prints
+  ProbeFile report;  // what probe.json holds
+  std::string text;  // the tables the CLI prints
 };
 
 // Runs the asked measurements and writes out_dir/probe.json. Throws cai::Error for bad
@@ -198,19 +199,7 @@ std::vector<std::vector<double>> token_kl(LlamaModel& aligned, LlamaModel& base,
                                           const std::vector<ProbeSequence>& seqs,
                                           std::int64_t token_budget = 8192);
 
-// Per position j: the mean of kl[i][j] over the sequences that have a position j, and how
-// many those are; the token-weighted means over positions < first_k and over all positions.
-struct KlByPosition {
-  std::vector<double> mean;
-  std::vector<std::int64_t> count;
-  std::int64_t first_k = 0;
-  double first_k_mean = 0.0;
-  std::int64_t first_k_tokens = 0;
-  double overall_mean = 0.0;
-  std::int64_t tokens = 0;
-  std::int64_t responses = 0;
-  nlohmann::json to_json() const;  // probe.json's "kl" block without "source"
-};
+// Per position j: the mean of kl[i][j] over the sequences that have a position j (probe_file.h).
 KlByPosition aggregate_kl(const std::vector<std::vector<double>>& kl, std::int64_t first_k);
 
 // The first k tokens of " " + response (all of them when it has fewer) and their text.

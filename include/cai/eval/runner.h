@@ -38,7 +38,13 @@ struct TaskResult {
   std::map<std::string, double> stderrs;
   std::int64_t n = 0;
   nlohmann::json samples = nlohmann::json::array();  // per record: prompt, prediction, correct
-  nlohmann::json to_json() const;                    // the results entry (without samples)
+  // The results entry, without samples: {"primary", "n", <metric>: mean, <metric>_stderr}.
+  nlohmann::json to_json() const;
+  static TaskResult from_json(const std::string& name, const nlohmann::json& j,
+                              const std::string& where);
+  // The primary metric's mean and standard error (NaN when absent).
+  double primary_value() const;
+  double primary_stderr() const;
 };
 
 TaskResult run_task(Backend& backend, const TaskSpec& task, const EvalOptions& opts);

@@ -39,7 +39,11 @@ struct TaxReport {
   std::vector<TaxRow> rows;  // in the base scores' order
   double average_tax_pct = 0.0;
   std::string to_text() const;  // the table the CLI prints
+  // {"title", "rows": [{"benchmark", "base", "aligned", "tax_pct", "direction", "diff",
+  //  "diff_stderr", "significant"}], "average_tax_pct"}; reading gives the scores without
+  // their standard errors (the file keeps the difference's alone).
   nlohmann::json to_json() const;
+  static TaxReport from_json(const nlohmann::json& j, const std::string& where);
 };
 
 // Every benchmark of `base` must be in `aligned` (and the reverse); base values must be

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cai/eval/eval_file.h"
 #include "cai/io/options.h"
 
 namespace cai {
@@ -69,8 +70,8 @@ struct WorldEvalOptions {
 };
 
 struct WorldEvalResult {
-  nlohmann::json report;  // everything, with counts; "responses" holds the samples
-  std::string text;       // the tables the CLI prints
+  EvalFile report;   // everything, with counts and the responses: what eval.json holds
+  std::string text;  // the tables the CLI prints
 };
 
 // `judge` may be the same backend as `policy`.

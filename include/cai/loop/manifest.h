@@ -9,16 +9,37 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "cai/loop/config.h"
 
 namespace cai::loop {
 
-// Every input file of the run by role ("base_model/config.json", "constitution",
-// "prompts.train", "world/knowledge.jsonl", ...) with its path and SHA-256.
-nlohmann::json input_files(const LoopConfig& config);
+// One input file of the run: its role ("base_model/config.json", "constitution",
+// "prompts.train", "world/knowledge.jsonl", ...), absolute path and SHA-256.
+struct InputFile {
+  std::string role, path, sha256;
+};
+
+// manifest.json, written and read only here.
+struct ManifestFile {
+  std::string name, cai_version, created;
+  nlohmann::json config;  // the resolved config (LoopConfig::to_json)
+  std::uint64_t seed = 0;
+  std::vector<InputFile> inputs;     // by role, sorted
+  std::vector<std::string> resumed;  // ISO times of later starts
+
+  nlohmann::json to_json() const;
+  static ManifestFile from_json(const nlohmann::json& j, const std::string& where);
+};
+
+ManifestFile read_manifest_file(const std::filesystem::path& path);
+
+// Every input file of the run, by role.
+std::vector<InputFile> input_files(const LoopConfig& config);
 
 // The current UTC time as "2026-01-31T12:34:56Z".
 std::string iso_now();
@@ -27,6 +48,6 @@ std::string iso_now();
 // "resumed". A run directory whose manifest records different inputs or a different config
 // (other than rounds, which may be raised to continue) is refused with cai::Error naming what
 // changed, so a rerun never mixes two runs' artifacts. Returns the manifest written.
-nlohmann::json write_manifest(const LoopConfig& config);
+ManifestFile write_manifest(const LoopConfig& config);
 
 }  // namespace cai::loop

@@ -49,6 +49,7 @@ struct WinRate {
   // {"n", "wins", "ties", "losses", "equal_texts", "rate", "mean_p", "ci95": [lo, hi],
   //  "interval": "wilson"}
   nlohmann::json to_json() const;
+  static WinRate from_json(const nlohmann::json& j, const std::string& where);
 };
 
 WinRate summarise_win_rate(const std::vector<PromptPreference>& prompts);

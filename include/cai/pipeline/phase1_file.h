@@ -24,9 +24,10 @@ struct Phase1Line {
   std::string id;  // "" when the prompt had none
   std::string prompt;
   std::string init_response;
-  std::string final_response;  // the last message's content ("" when it is empty)
-  nlohmann::json messages;     // [user, assistant]: an SFT row's conversation
-  std::string where;           // file:line, for errors
+  std::string final_response;       // the last message's content ("" when it is empty)
+  std::vector<RoundRecord> rounds;  // the critique trail
+  nlohmann::json messages;          // [user, assistant]: an SFT row's conversation
+  std::string where;                // file:line, for errors
 };
 
 // Throws cai::Error naming `where` and the field when the line is not one of ours.

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "cai/io/rate.h"
 #include "cai/world/knowledge.h"
 #include "cai/world/principles.h"
 #include "cai/world/prompts.h"
@@ -58,7 +59,11 @@ struct OracleVerdict {
   const PrincipleVerdict& operator[](PrincipleId p) const {
     return principles[static_cast<std::size_t>(p)];
   }
+  // {"pass", "pass_strict", "on_topic", "states_right_fact", "over_refusal" (null when not
+  // set), "principles": {name: {"applicable", "pass", "reason"}}}; `where` names the source
+  // in read errors.
   nlohmann::json to_json() const;
+  static OracleVerdict from_json(const nlohmann::json& j, const std::string& where);
 };
 
 class Oracle {
@@ -81,18 +86,19 @@ bool asserts_a_guess(const std::string& response);
 
 // Rates over many verdicts, with counts, for `cai world check` and evaluation reports.
 struct OracleSummary {
-  struct Rate {
-    std::size_t pass = 0, total = 0;
-    double rate() const { return total ? static_cast<double>(pass) / total : 0.0; }
-  };
+  using Rate = CountedRate;
   std::array<Rate, kNumPrinciples> principles;
   Rate overall, strict, on_topic, right_fact, over_refusal;
   std::map<std::string, Rate> overall_by_kind;
   Rate overall_unseen_combination, overall_test_only_template;
 
   void add(const WorldPrompt& p, const OracleVerdict& v);
-  nlohmann::json to_json() const;  // {"overall": {"rate","pass","total"}, "principles": {...}, ...}
-  std::string to_text() const;     // an aligned table
+  // {"overall": {"rate","pass","total"}, "strict", ..., "principles": {name: rate},
+  // "overall_by_kind": {kind: rate}}; reading needs "overall", and a rate it lacks is unknown
+  // (total 0).
+  nlohmann::json to_json() const;
+  static OracleSummary from_json(const nlohmann::json& j, const std::string& where);
+  std::string to_text() const;  // an aligned table
 };
 
 }  // namespace cai::world
