@@ -228,15 +228,24 @@ class Runner {
                  }});
   }
 
+  // The model the next training stage starts from, as the table is built (before any stage
+  // runs): the last training stage's output, or the round's model. A stage that starts from a
+  // model this round remakes is made again after it.
+  static fs::path starting_model(const std::string& round_model,
+                                 const std::vector<fs::path>& trained) {
+    return trained.empty() ? fs::path(round_model) : trained.back();
+  }
+
   // SFT or DPO from `current` (or `from`) on `data`: its model (merged with LoRA) becomes the
   // round's; an empty dataset (nothing to learn from) keeps the model.
   void add_training(StageTable& table, RoundDir& rd, const std::string& name, const fs::path& data,
                     const train::LoraOptions& lora, std::string& current,
                     std::vector<fs::path>& trained, std::optional<std::string> from = {}) {
     const fs::path out = stage_model(rd, name, lora);
+    const fs::path start = from ? fs::path(*from) : starting_model(current, trained);
     trained.push_back(out);
     table.add({name,
-               {data},
+               {data, start},
                {out},
                [this, &rd, &current, name, data, from] {
                  const std::string start = from ? *from : current;
@@ -275,7 +284,8 @@ class Runner {
                  }});
     }
     const fs::path pairs = rm_data(c_, rd), rm = rd / "rm" / "final", rl = rd / "rl" / "final";
-    table.add({"rm", {pairs}, {rm}, [this, &rd, &current, pairs] {
+    const fs::path start = starting_model(current, trained);
+    table.add({"rm", {pairs, start}, {rm}, [this, &rd, &current, pairs] {
                  if (fs::file_size(pairs) == 0) {
                    say(label(rd, "rm") + ": no labelled pairs for a reward model; no RL");
                    return nlohmann::json{{"skipped", "no pairs"}};
@@ -291,7 +301,7 @@ class Runner {
                }});
     trained.push_back(rl);
     table.add({"rl",
-               {rd / "rl_prompts.jsonl", rm},
+               {rd / "rl_prompts.jsonl", rm, start},
                {rl},
                [this, &rd, &current, rm] {
                  if (!fs::exists(rm)) {
