@@ -230,7 +230,8 @@ class Runner {
 
   // The model the next training stage starts from, as the table is built (before any stage
   // runs): the last training stage's output, or the round's model. A stage that starts from a
-  // model this round remakes is made again after it.
+  // model this round remakes is made again after it. Training stages are results of the round:
+  // the next round, the probe and the report read their models.
   static fs::path starting_model(const std::string& round_model,
                                  const std::vector<fs::path>& trained) {
     return trained.empty() ? fs::path(round_model) : trained.back();
@@ -264,7 +265,8 @@ class Runner {
                },
                [&current, out] {
                  if (fs::exists(out)) current = out.string();
-               }});
+               },
+               /*result=*/true});
   }
 
   // The reward model on the round's pairs (Phase 2's, or the policy's own samples judged by
@@ -314,7 +316,8 @@ class Runner {
                },
                [&current, rl] {
                  if (fs::exists(rl)) current = rl.string();
-               }});
+               },
+               /*result=*/true});
   }
 
   // eval.json and quality.json (with quality.metric winrate, after the round's responses,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -183,6 +184,38 @@ TEST_F(LoopResume, UnwritableRunFolderIsAClearError) {
         << e.what();
   }
   set_write_fault({});
+}
+
+// The stage table on a finished round: a deleted model is trained again and what reads it
+// (later training, the evaluation) is made again; a deleted file nothing still needs is left
+// alone. Training is deterministic here, so the remade model has the same bytes.
+TEST_F(LoopResume, ADeletedModelIsRemadeWithWhatReadsIt) {
+  const LoopOptions o = options("deleted", "");
+  run_loop(o);
+  const fs::path run = kDir / "deleted", round = run / "round-1";
+  const std::string dpo_bytes = slurp(round / "dpo/final/model.safetensors");
+  const auto ran = [&](const LoopResult& r, const std::string& stage) {
+    return std::find(r.ran.begin(), r.ran.end(), "round-1/" + stage) != r.ran.end();
+  };
+
+  fs::remove_all(round / "dpo" / "final");
+  LoopResult r = run_loop(o);
+  for (const char* s : {"dpo", "eval", "quality"}) EXPECT_TRUE(ran(r, s)) << s;
+  for (const char* s : {"phase1", "phase2", "sft_data", "sft", "dpo_data"})
+    EXPECT_FALSE(ran(r, s)) << s;
+  EXPECT_EQ(slurp(round / "dpo/final/model.safetensors"), dpo_bytes);
+
+  // Phase 1's file: the training made from it is complete, so nothing runs.
+  fs::remove(round / "critique_revise.jsonl");
+  EXPECT_TRUE(run_loop(o).ran.empty());
+  EXPECT_FALSE(fs::exists(round / "critique_revise.jsonl"));
+
+  // SFT's model: SFT again, then DPO (it starts from SFT's model) and the evaluation.
+  fs::remove_all(round / "sft" / "final");
+  r = run_loop(o);
+  for (const char* s : {"sft", "dpo", "eval", "quality"}) EXPECT_TRUE(ran(r, s)) << s;
+  EXPECT_FALSE(ran(r, "phase1"));
+  EXPECT_EQ(slurp(round / "dpo/final/model.safetensors"), dpo_bytes);
 }
 
 }  // namespace resume_test
