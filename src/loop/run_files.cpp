@@ -7,6 +7,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/json.h"
+#include "cai/loop/config.h"
 
 namespace cai::loop {
 namespace {
@@ -23,14 +24,15 @@ int outcome_of(const std::string& name, const std::string& where) {
   return 0;
 }
 
+// A list of round numbers.
 std::vector<std::int64_t> indices(const json& j, const char* key, const std::string& where) {
-  const auto& v = jf::any(j, key, where);
-  CAI_CHECK(v.is_array(), "{}: field {}: an array of rounds is required", where, key);
   std::vector<std::int64_t> out;
-  for (const auto& x : v) {
-    CAI_CHECK(x.is_number_integer(), "{}: field {}: an array of rounds is required", where, key);
-    out.push_back(x.get<std::int64_t>());
-  }
+  jf::for_each(jf::any(j, key, where), where + "." + key,
+               [&](const json& x, const std::string& at) {
+                 CAI_CHECK(x.is_number_integer() && x.get<std::int64_t>() >= 0,
+                           "{}: a round number is required", at);
+                 out.push_back(x.get<std::int64_t>());
+               });
   return out;
 }
 
@@ -43,13 +45,13 @@ json QualityFile::to_json() const {
     if (compliance) j["detail"]["compliance"] = compliance->to_json();
     if (judge_compliance) j["detail"]["judge_compliance"] = judge_compliance->to_json();
   }
-  if (metric == "winrate") {
+  if (metric == opt::name_of(QualityMetric::winrate)) {
     j["responses"] = responses;
     j["against_round"] = against_round ? json(*against_round) : json(nullptr);
   }
   if (!judge.empty()) j["judge"] = judge;
-  if (win_rate) j["win_rate"] = win_rate->to_json();
   if (win_rate) {
+    j["win_rate"] = win_rate->to_json();
     j["prompts"] = json::array();
     for (const auto& p : prompts)
       j["prompts"].push_back({{"id", p.id},

@@ -8,7 +8,6 @@
 
 #include "cai/eval/tax.h"
 #include "cai/io/error.h"
-#include "cai/world/principles.h"
 #include "internal.h"
 
 namespace cai::loop::detail {
@@ -16,12 +15,6 @@ namespace {
 
 std::string pct(const CountedRate* r) {
   return r ? fmt::format("{:6.1f}%", 100 * r->rate()) : "      -";
-}
-
-const CountedRate* find(const eval::NamedRates& rates, const std::string& name) {
-  for (const auto& [n, r] : rates)
-    if (n == name) return &r;
-  return nullptr;
 }
 
 // An oracle summary's rows as the table shows them: per principle, overall, then the extras.
@@ -34,10 +27,9 @@ struct Rows {
 Rows rows_of(const std::optional<world::OracleSummary>& s) {
   Rows r;
   if (!s) return r;
-  for (world::PrincipleId id : world::kAllPrinciples)
-    r.principles.emplace_back(std::string(world::principle_name(id)),
-                              s->principles[static_cast<std::size_t>(id)]);
-  r.overall = s->overall;
+  const eval::PrincipleRates p = eval::principle_rates(*s);
+  r.principles = p.principles;
+  r.overall = p.overall;
   r.extras = {{"overall_unseen_combination", s->overall_unseen_combination},
               {"overall_test_only_template", s->overall_test_only_template},
               {"over_refusal", s->over_refusal},
@@ -140,11 +132,13 @@ std::string summary_table(const SummaryFile& s, const fs::path& run) {
     if (!b.overall) return;
     out += fmt::format("{}\n", title);
     for (const auto& [name, r] : b.principles)
-      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r), pct(find(a.principles, name)));
+      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r),
+                         pct(eval::find_rate(a.principles, name)));
     out += fmt::format("  {:<30} {:>8} {:>8}\n", "overall", pct(&*b.overall),
                        pct(a.overall ? &*a.overall : nullptr));
     for (const auto& [name, r] : b.extras)
-      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r), pct(find(a.extras, name)));
+      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r),
+                         pct(eval::find_rate(a.extras, name)));
   };
   // Each oracle block titled with the temperature its responses were drawn at (when recorded).
   const auto oracle_title = [](std::optional<double> temperature) {

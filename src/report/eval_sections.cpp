@@ -32,12 +32,6 @@ std::vector<const RoundData*> evaluated(const RunData& run, std::vector<std::str
 using Block = std::function<std::optional<eval::PrincipleRates>(const eval::EvalFile&)>;
 using RateOf = std::function<const CountedRate*(const eval::EvalFile&)>;
 
-const CountedRate* find_rate(const eval::NamedRates& rates, const std::string& name) {
-  for (const auto& [n, r] : rates)
-    if (n == name) return &r;
-  return nullptr;
-}
-
 // Principle names of `block` in first-seen order over the rounds.
 std::vector<std::string> principle_names(const std::vector<const RoundData*>& rounds,
                                          const Block& block) {
@@ -102,7 +96,7 @@ std::string per_principle(const std::vector<const RoundData*>& rounds, const Blo
   for (std::size_t i = 0; i < have.size(); ++i) {
     BarSeries s{have[i]->label(), {}};
     for (const auto& name : cats)
-      s.values.push_back(rate_of(find_rate(blocks[i].principles, name)));
+      s.values.push_back(rate_of(eval::find_rate(blocks[i].principles, name)));
     s.values.push_back(rate_of(&blocks[i].overall));
     series.push_back(std::move(s));
   }
@@ -118,7 +112,7 @@ std::string per_principle(const std::vector<const RoundData*>& rounds, const Blo
   h += "<table>\n" + header_row("principle", have);
   for (std::size_t i = 0; i + 1 < cats.size(); ++i) {
     std::vector<const CountedRate*> cells;
-    for (const auto& b : blocks) cells.push_back(find_rate(b.principles, cats[i]));
+    for (const auto& b : blocks) cells.push_back(eval::find_rate(b.principles, cats[i]));
     h += rates_row(cats[i], cells);
   }
   std::vector<const CountedRate*> overall;

@@ -22,6 +22,13 @@ namespace cai::eval {
 
 using NamedRates = std::vector<std::pair<std::string, CountedRate>>;
 
+// The rate of `name`, or nullptr.
+inline const CountedRate* find_rate(const NamedRates& rates, const std::string& name) {
+  for (const auto& [n, r] : rates)
+    if (n == name) return &r;
+  return nullptr;
+}
+
 // The judge's critiques against the oracle: its agreement, its own compliance rating, its false
 // alarms. Principles in the file's order.
 struct PrincipleRates {
