@@ -12,7 +12,6 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
-#include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 #include "cai/report/html.h"
 
@@ -34,15 +33,6 @@ int round_number(const std::string& name) {
   return ec == std::errc() && p == e && k >= 0 ? k : -1;
 }
 
-}  // namespace
-
-std::optional<Json> read_json_file(const fs::path& path) {
-  if (!fs::exists(path)) return std::nullopt;
-  return read_json(path);
-}
-
-namespace {
-
 // Reads the lines of a JSONL file, dropping a torn last line (no newline, not valid JSON: a
 // killed writer's), and hands each to `check` with its line number before keeping it.
 JsonLines read_lines(const fs::path& path,
@@ -61,15 +51,6 @@ JsonLines read_lines(const fs::path& path,
   });
   return lines;
 }
-
-}  // namespace
-
-std::optional<JsonLines> read_jsonl_file(const fs::path& path) {
-  if (!fs::exists(path)) return std::nullopt;
-  return read_lines(path, [](const Json&, std::size_t) {});
-}
-
-namespace {
 
 // A file read by its owner's reader, or nullopt when it does not exist.
 template <typename Read>
@@ -169,10 +150,6 @@ const Json* find_path(const Json& j, std::initializer_list<const char*> path) {
 double num_at(const Json& j, std::initializer_list<const char*> path) {
   const Json* v = find_path(j, path);
   return v && v->is_number() ? v->get<double>() : kNaN;
-}
-
-double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path) {
-  return j ? num_at(*j, path) : kNaN;
 }
 
 std::string str_at(const Json& j, const char* key, const std::string& fallback) {

@@ -1,6 +1,8 @@
-// Reading a loop run directory for the report. Every file is optional (a run killed midway
-// still reports): absent files are std::nullopt. A file that exists but does not parse throws
-// cai::Error naming the file and line.
+// Reading a loop run directory for the report, each file through the reader of the module that
+// writes it. Every file is optional (a run killed midway still reports): absent files are
+// std::nullopt. A file that exists but does not parse throws cai::Error naming the file and
+// the line or key. A JSON Lines file's torn last line (no trailing newline and not valid
+// JSON), which a killed writer leaves, is dropped.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -22,15 +24,8 @@ namespace cai::report {
 using Json = nlohmann::json;
 using JsonLines = std::vector<Json>;
 
-// A whole JSON file; errors say "<file>:<line>: ...".
-std::optional<Json> read_json_file(const std::filesystem::path& path);
-
-// A JSON Lines file. A torn last line (no trailing newline and not valid JSON), which a killed
-// writer leaves, is dropped; any other bad line throws "<file>:<line>: ...".
-std::optional<JsonLines> read_jsonl_file(const std::filesystem::path& path);
-
-// A trainer's metrics.jsonl: as read_jsonl_file, and every line must be an object with a
-// numeric "step" (the x of every training plot).
+// A trainer's metrics.jsonl (open-ended: each trainer logs its own metrics by name): every
+// line must be an object with a numeric "step" (the x of every training plot).
 std::optional<JsonLines> read_metrics_file(const std::filesystem::path& path);
 
 struct RoundData {
@@ -65,7 +60,6 @@ RunData load_run(const std::filesystem::path& dir);
 // Safe lookups into files whose shape may be partial: the number at `path` (keys, in order),
 // or NaN when any key is missing or the value is not a number.
 double num_at(const Json& j, std::initializer_list<const char*> path);
-double num_at(const std::optional<Json>& j, std::initializer_list<const char*> path);
 std::string str_at(const Json& j, const char* key, const std::string& fallback = "");
 
 // A rate as "87.5% (7/8)", or "n/a" when it is absent or of nothing (total 0).
