@@ -266,7 +266,8 @@ class Runner {
                [&current, out] {
                  if (fs::exists(out)) current = out.string();
                },
-               /*result=*/true});
+               /*result=*/true,
+               /*work=*/{rd / name}});
   }
 
   // The reward model on the round's pairs (Phase 2's, or the policy's own samples judged by
@@ -287,7 +288,10 @@ class Runner {
     }
     const fs::path pairs = rm_data(c_, rd), rm = rd / "rm" / "final", rl = rd / "rl" / "final";
     const fs::path start = starting_model(current, trained);
-    table.add({"rm", {pairs, start}, {rm}, [this, &rd, &current, pairs] {
+    table.add({"rm",
+               {pairs, start},
+               {rm},
+               [this, &rd, &current, pairs] {
                  if (fs::file_size(pairs) == 0) {
                    say(label(rd, "rm") + ": no labelled pairs for a reward model; no RL");
                    return nlohmann::json{{"skipped", "no pairs"}};
@@ -297,7 +301,10 @@ class Runner {
                            rd.round());
                  train_rm(c_, current, rd, opts_.progress, opts_.launch_training);
                  return nlohmann::json();
-               }});
+               },
+               {},
+               /*result=*/false,
+               /*work=*/{rd / "rm"}});
     table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
                  return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
                }});
@@ -317,7 +324,8 @@ class Runner {
                [&current, rl] {
                  if (fs::exists(rl)) current = rl.string();
                },
-               /*result=*/true});
+               /*result=*/true,
+               /*work=*/{rd / "rl"}});
   }
 
   // eval.json and quality.json (with quality.metric winrate, after the round's responses,

@@ -16,9 +16,9 @@ bool StageTable::complete(const RoundDir& rd, const Stage& s) {
   return true;
 }
 
-std::vector<bool> StageTable::plan(const RoundDir& rd) const {
+StageTable::Plan StageTable::plan(const RoundDir& rd) const {
   const std::size_t n = stages_.size();
-  std::vector<bool> done(n), runs(n, false);
+  std::vector<bool> done(n), runs(n, false), fresh(n, false);
   for (std::size_t i = 0; i < n; ++i) done[i] = complete(rd, stages_[i]);
   auto reads_any = [](const std::vector<fs::path>& files, const std::set<fs::path>& of) {
     for (const auto& f : files)
@@ -39,20 +39,30 @@ std::vector<bool> StageTable::plan(const RoundDir& rd) const {
     std::set<fs::path> remade;
     for (std::size_t i = 0; i < n; ++i) {
       const Stage& s = stages_[i];
-      if (!runs[i] && reads_any(s.inputs, remade)) runs[i] = changed = true;
+      if (reads_any(s.inputs, remade)) {
+        if (!runs[i]) runs[i] = changed = true;
+        fresh[i] = true;
+      }
       if (runs[i]) remade.insert(s.outputs.begin(), s.outputs.end());
     }
   }
-  return runs;
+  return {runs, fresh};
 }
 
 void StageTable::run(RoundDir& rd, const Report& report) const {
-  const std::vector<bool> runs = plan(rd);
-  // A stage about to run again is no longer complete: a kill before it ends must not leave the
-  // log vouching for outputs made from data that is being remade.
+  const auto [runs, fresh] = plan(rd);
+  // What starts afresh loses what an earlier run of it left, then every stage about to run is
+  // unlogged: a kill before it ends must not leave the log vouching for outputs made from data
+  // that is being remade, nor a trainer continuing a checkpoint of the old data.
   std::vector<std::string> redo;
-  for (std::size_t i = 0; i < stages_.size(); ++i)
-    if (runs[i] && rd.done(stages_[i].name)) redo.push_back(stages_[i].name);
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (!runs[i]) continue;
+    if (fresh[i]) {
+      for (const auto& o : stages_[i].outputs) fs::remove_all(o);
+      for (const auto& w : stages_[i].work) fs::remove_all(w);
+    }
+    if (rd.done(stages_[i].name)) redo.push_back(stages_[i].name);
+  }
   rd.unmark(redo);
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Stage& s = stages_[i];

@@ -4,8 +4,11 @@
 //    or the log says it was skipped for want of data (it leaves no outputs then);
 //  - runs: it is incomplete and its outputs are the round's results or feed a stage that runs,
 //    or it reads an output of a stage that runs (what was made from old data is made again).
-// So a round whose training finished does not redo Phase 1 for a deleted critique file, and a
-// stage killed midway runs again (a trainer continues its own checkpoint).
+// A stage that runs because what it reads is remade starts afresh: its outputs and its working
+// files (a trainer's folder) are removed first. Any other stage that runs continues what a
+// killed run left (Phase 1's and Phase 2's lines, a trainer's checkpoint). So a round whose
+// training finished does not redo Phase 1 for a deleted critique file, a stage killed midway
+// continues, and nothing is continued from data that has changed.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -27,6 +30,9 @@ struct Stage {
   // Called in order for every stage, run or not (threads the round's model through).
   std::function<void()> then = {};
   bool result = false;  // one of the round's results: runs whenever incomplete
+  // Files or folders the stage continues from after a kill (a trainer's run folder), removed
+  // with its outputs when it starts afresh.
+  std::vector<std::filesystem::path> work = {};
 };
 
 // How a stage went: about to run, ran, complete (not run) or not needed (incomplete, not run).
@@ -42,8 +48,11 @@ class StageTable {
   // Runs the stages that must run, in order, marking each in `rd`'s log.
   void run(RoundDir& rd, const Report& report) const;
 
-  // Which stages run: one flag per stage, in order.
-  std::vector<bool> plan(const RoundDir& rd) const;
+  // Which stages run and which of those start afresh: one flag per stage, in order.
+  struct Plan {
+    std::vector<bool> runs, fresh;
+  };
+  Plan plan(const RoundDir& rd) const;
 
   static bool complete(const RoundDir& rd, const Stage& s);
 

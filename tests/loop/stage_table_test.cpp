@@ -20,10 +20,14 @@ const fs::path kRun = fs::path(CAI_TEST_TMPDIR) / "loop-stage-table";
 
 const char* name_of(StageEvent e) {
   switch (e) {
-    case StageEvent::start: return "start";
-    case StageEvent::ran: return "ran";
-    case StageEvent::complete: return "complete";
-    case StageEvent::not_needed: return "not needed";
+    case StageEvent::start:
+      return "start";
+    case StageEvent::ran:
+      return "ran";
+    case StageEvent::complete:
+      return "complete";
+    case StageEvent::not_needed:
+      return "not needed";
   }
   return "?";
 }
@@ -35,14 +39,17 @@ struct Chain {
     StageTable t;
     auto add = [&](const std::string& name, std::vector<fs::path> in, fs::path out, bool result,
                    bool empty) {
-      t.add({name, std::move(in), {out},
+      t.add({name,
+             std::move(in),
+             {out},
              [this, name, out, empty] {
                ran.push_back(name);
                if (empty) return nlohmann::json{{"skipped", "no examples"}};
                std::ofstream(out) << name;
                return nlohmann::json();
              },
-             [this, name] { seen.push_back(name); }, result});
+             [this, name] { seen.push_back(name); },
+             result});
     };
     add("a", {}, rd / "a.txt", false, false);
     add("b", {rd / "a.txt"}, rd / "b.txt", false, b_empty);
@@ -94,13 +101,16 @@ TEST(StageTable, WhatReadsARemadeFileIsMadeAgain) {
     for (const auto& [name, in] : std::vector<std::pair<std::string, std::vector<fs::path>>>{
              {"a", {}}, {"b", {rd / "a.txt"}}, {"c", {rd / "a.txt"}}}) {
       const fs::path out = rd / (name + ".txt");
-      t.add({name, in, {out},
+      t.add({name,
+             in,
+             {out},
              [&ran, name, out] {
                ran.push_back(name);
                std::ofstream(out) << name;
                return nlohmann::json();
              },
-             {}, name != "a"});
+             {},
+             name != "a"});
     }
     return t;
   };
@@ -110,7 +120,7 @@ TEST(StageTable, WhatReadsARemadeFileIsMadeAgain) {
   ran.clear();
   fs::remove(rd / "a.txt");
   fs::remove(rd / "c.txt");
-  EXPECT_EQ(table().plan(rd), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(table().plan(rd).runs, (std::vector<bool>{true, true, true}));
   // Killed as a starts: b, complete before, is no longer logged.
   struct Killed {};
   EXPECT_THROW(table().run(rd,
@@ -125,6 +135,48 @@ TEST(StageTable, WhatReadsARemadeFileIsMadeAgain) {
   ran.clear();
   table().run(rd, quiet);
   EXPECT_TRUE(ran.empty());
+}
+
+// A stage that runs because what it reads is remade starts afresh (its outputs and working
+// files removed before it runs); one that runs because it is incomplete continues what it left.
+TEST(StageTable, RemadeInputsStartAfreshIncompleteStagesContinue) {
+  fs::remove_all(kRun);
+  RoundDir rd(kRun, 4);
+  const fs::path work = rd / "b-work";
+  std::vector<std::string> seen;  // what b found when it started
+  auto table = [&] {
+    StageTable t;
+    t.add({"a", {}, {rd / "a.txt"}, [&] {
+             std::ofstream(rd / "a.txt") << "a";
+             return nlohmann::json();
+           }});
+    t.add({"b",
+           {rd / "a.txt"},
+           {rd / "b.txt"},
+           [&] {
+             seen.push_back(fs::exists(work) ? "continued" : "afresh");
+             fs::create_directories(work);
+             std::ofstream(rd / "b.txt") << "b";
+             return nlohmann::json();
+           },
+           {},
+           true,
+           {work}});
+    return t;
+  };
+  auto quiet = [](const Stage&, StageEvent, double) {};
+  table().run(rd, quiet);
+  // Killed inside b (unlogged, its work left): b continues.
+  rd.unmark({"b"});
+  fs::remove(rd / "b.txt");
+  table().run(rd, quiet);
+  // a's file lost and remade (a result needs it): b starts afresh.
+  fs::remove(rd / "a.txt");
+  fs::remove(rd / "b.txt");
+  table().run(rd, quiet);
+  EXPECT_EQ(seen, (Names{"afresh", "continued", "afresh"}));
+  const auto p = table().plan(rd);
+  EXPECT_EQ(p.runs, (std::vector<bool>{false, false}));
 }
 
 TEST(StageTable, LoggedWithoutItsOutputsOrSkippedForWantOfData) {
