@@ -321,6 +321,7 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     }
     auto [fm, fse] = mean_stderr(right);
     report.results.push_back(qr);
+    report.results.back().samples = nlohmann::json::array();  // eval.json keeps the scores
     TaskResult facts;
     facts.name = kFactTask;
     facts.primary = kFactMetric;
