@@ -7,6 +7,7 @@
 #include "backend_flags.h"
 #include "cai/eval/runner.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "command.h"
 #include "option_flags.h"
 
@@ -34,8 +35,7 @@ void run(EvalFlags& f) {
                   r.stderrs.at(m), static_cast<long long>(r.n));
   }
   if (!f.out.empty())
-    write_file_atomic(f.out,
-                      eval::results_json(backend->describe(), results, f.samples).dump(2) + "\n");
+    write_json(f.out, eval::results_json(backend->describe(), results, f.samples));
 }
 
 const Registrar reg(70, [](CLI::App& root) {

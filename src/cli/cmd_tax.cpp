@@ -5,6 +5,7 @@
 
 #include "cai/eval/tax.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "command.h"
 
 namespace cai::cli {
@@ -17,7 +18,7 @@ struct TaxFlags {
 void run(const TaxFlags& f) {
   auto report = eval::compute_tax(eval::read_scores(f.base), eval::read_scores(f.aligned), f.title);
   std::fputs(report.to_text().c_str(), stdout);
-  if (!f.json_out.empty()) write_file_atomic(f.json_out, report.to_json().dump(2) + "\n");
+  if (!f.json_out.empty()) write_json(f.json_out, report.to_json());
 }
 
 const Registrar reg(75, [](CLI::App& root) {

@@ -24,7 +24,7 @@ void run(WorldEvalFlags& f) {
   if (backend_given(f.judge)) judge = make_backend(f.judge);
   auto r = eval::evaluate_world(*policy, judge ? *judge : *policy, f.opts);
   std::fputs(r.text.c_str(), stdout);
-  if (!f.out.empty()) eval::write_eval_file(f.out, r.report);
+  if (!f.out.empty()) write_json(f.out, r.report.to_json());
 }
 
 const Registrar reg(81, [](CLI::App& root) {

@@ -185,12 +185,4 @@ EvalFile EvalFile::from_json(const json& j, const std::string& where) {
   return e;
 }
 
-EvalFile read_eval_file(const std::filesystem::path& path) {
-  return EvalFile::from_json(read_json(path), path.string());
-}
-
-void write_eval_file(const std::filesystem::path& path, const EvalFile& e) {
-  write_file_atomic(path, e.to_json().dump(2) + "\n");
-}
-
 }  // namespace cai::eval

@@ -230,7 +230,7 @@ ProbeResult run_probe(const ProbeOptions& opts) {
     if (!text.empty()) text += "\n";
     text += finetune_text(*report.finetune);
   }
-  write_probe_file(opts.out_dir / "probe.json", report);
+  write_json(opts.out_dir / "probe.json", report.to_json());
   return {report, text};
 }
 

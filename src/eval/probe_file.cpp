@@ -153,12 +153,4 @@ ProbeFile ProbeFile::from_json(const json& j, const std::string& where) {
   return p;
 }
 
-ProbeFile read_probe_file(const std::filesystem::path& path) {
-  return ProbeFile::from_json(read_json(path), path.string());
-}
-
-void write_probe_file(const std::filesystem::path& path, const ProbeFile& p) {
-  write_file_atomic(path, p.to_json().dump(2) + "\n");
-}
-
 }  // namespace cai::eval

@@ -7,6 +7,7 @@
 #include "cai/formats/safetensors.h"
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 
 namespace cai::safetensors {
 
@@ -118,7 +119,7 @@ void write_sharded(const fs::path& dir, const std::vector<TensorToWrite>& tensor
     for (const auto* t : shards[s]) weight_map[t->name] = file;
   }
   ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  write_file_atomic(dir / "model.safetensors.index.json", index.dump(2) + "\n");
+  write_json(dir / "model.safetensors.index.json", index);
 }
 
 }  // namespace cai::safetensors

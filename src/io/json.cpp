@@ -37,6 +37,10 @@ nlohmann::json read_json(const std::filesystem::path& path) {
   return parse_json(read_file(path), path.string());
 }
 
+void write_json(const std::filesystem::path& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
 namespace json_field {
 
 void object(const nlohmann::json& j, const std::string& where) {

@@ -41,17 +41,15 @@ namespace {
 
 using namespace detail;
 
-// A run file read by `read`; a bad one names the stage that rewrites it.
-template <typename Read>
-auto read_run_file(Read read, const fs::path& p) {
+// A run file of type T; a bad one names the stage that rewrites it.
+template <typename T>
+T read_run_file(const fs::path& p) {
   try {
-    return read(p);
+    return read_json_as<T>(p);
   } catch (const Error& e) {
     throw_error("{}; delete {} to redo its stage", e.what(), p.string());
   }
 }
-
-nlohmann::json read_json(const fs::path& p) { return read_run_file(cai::read_json, p); }
 
 // Thrown to unwind when the stop_after hook is reached.
 struct StopAfter {};
@@ -101,12 +99,12 @@ class Runner {
     result_.reason = reason;
     const SummaryFile summary = summarise(quality, models, best, stopped, reason);
     result_.summary = summary.to_json();
-    write_run_file(fs::path(c_.out) / "summary.json", result_.summary);
+    write_json(fs::path(c_.out) / "summary.json", result_.summary);
     if (c_.probe.enabled) {
       const fs::path done = fs::path(c_.out) / "probe" / "probe.json";
       const std::size_t probed = c_.probe.model == ProbeModel::last ? models.size() - 1 : best;
       const std::string aligned = models[probed];
-      if (fs::exists(done) && read_run_file(eval::read_probe_file, done).aligned == aligned) {
+      if (fs::exists(done) && read_run_file<eval::ProbeFile>(done).aligned == aligned) {
         say("probe complete, skipped");
       } else if (probed == 0) {
         say("probe skipped: the probed round is the base model's");
@@ -337,9 +335,9 @@ class Runner {
                trained,
                {rd / "eval.json"},
                [&] {
-                 eval::write_eval_file(
+                 write_json(
                      rd / "eval.json",
-                     evaluate_round(c_, backends_.policy(current), opts_.progress));
+                     evaluate_round(c_, backends_.policy(current), opts_.progress).to_json());
                  return nlohmann::json();
                },
                {},
@@ -351,7 +349,7 @@ class Runner {
                  [&] {
                    Backend& policy = backends_.policy(current);
                    const auto q = measure_quality(c_, policy, backends_.base(), rd.round());
-                   write_run_file(rd / "quality.json", q.to_json());
+                   write_json(rd / "quality.json", q.to_json());
                    return nlohmann::json();
                  },
                  {},
@@ -380,7 +378,7 @@ class Runner {
            const fs::path previous =
                fs::path(c_.out) / fmt::format("round-{}", rd.round() - 1) / responses.filename();
            const auto q = measure_win_rate(c_, backends_.judge(), rd.round(), responses, previous);
-           write_run_file(rd / "quality.json", q.to_json());
+           write_json(rd / "quality.json", q.to_json());
            return nlohmann::json();
          },
          {},
@@ -388,7 +386,7 @@ class Runner {
   }
 
   double round_quality(const RoundDir& rd) {
-    const double q = read_run_file(read_quality_file, rd / "quality.json").quality;
+    const double q = read_run_file<QualityFile>(rd / "quality.json").quality;
     say(fmt::format("{}: quality ({}) {:.4f}", label(rd, "done"), opt::name_of(c_.quality.metric),
                     q));
     return q;
@@ -404,8 +402,9 @@ class Runner {
     r.notes = rd.notes();
     const fs::path p = rd / "round.json";
     const nlohmann::json j = r.to_json();
-    if (fs::exists(p) && read_json(p) == j) return;  // a rerun leaves a finished round untouched
-    write_run_file(p, j);
+    // A rerun leaves a finished round untouched.
+    if (fs::exists(p) && read_run_file<RoundFile>(p).to_json() == j) return;
+    write_json(p, j);
   }
 
   SummaryFile summarise(const std::vector<double>& quality, const std::vector<std::string>& models,
@@ -414,8 +413,8 @@ class Runner {
     // world): whether the two rank the rounds alike.
     const std::vector<double> score = winrate() ? winrate_strengths(quality) : quality;
     auto eval_of = [&](std::size_t k) {
-      return read_run_file(eval::read_eval_file,
-                           fs::path(c_.out) / fmt::format("round-{}", k) / "eval.json");
+      return read_run_file<eval::EvalFile>(fs::path(c_.out) / fmt::format("round-{}", k) /
+                                           "eval.json");
     };
     SummaryFile s;
     std::vector<double> oracle;
@@ -425,8 +424,8 @@ class Runner {
       r.quality = quality[k];
       r.model = models[k];
       if (winrate()) {
-        r.win_rate = read_run_file(read_quality_file,
-                                   fs::path(c_.out) / fmt::format("round-{}", k) / "quality.json")
+        r.win_rate = read_run_file<QualityFile>(fs::path(c_.out) / fmt::format("round-{}", k) /
+                                                "quality.json")
                          .win_rate;
         r.strength = score[k];
       }

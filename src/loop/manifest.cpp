@@ -89,10 +89,6 @@ ManifestFile ManifestFile::from_json(const nlohmann::json& j, const std::string&
   return m;
 }
 
-ManifestFile read_manifest_file(const fs::path& path) {
-  return ManifestFile::from_json(read_json(path), path.string());
-}
-
 std::string iso_now() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -110,7 +106,7 @@ ManifestFile write_manifest(const LoopConfig& c) {
   ManifestFile m;
   if (fs::exists(path)) {
     try {
-      m = read_manifest_file(path);
+      m = read_json_as<ManifestFile>(path);
     } catch (const Error& e) {
       throw_error("{}; remove the run directory to start over", e.what());
     }
@@ -142,7 +138,7 @@ ManifestFile write_manifest(const LoopConfig& c) {
     m.seed = c.seed;
     m.inputs = inputs;
   }
-  write_file_atomic(path, m.to_json().dump(2) + "\n");
+  write_json(path, m.to_json());
   return m;
 }
 

@@ -211,20 +211,4 @@ SummaryFile SummaryFile::from_json(const json& j, const std::string& where) {
   return s;
 }
 
-QualityFile read_quality_file(const std::filesystem::path& path) {
-  return QualityFile::from_json(read_json(path), path.string());
-}
-
-RoundFile read_round_file(const std::filesystem::path& path) {
-  return RoundFile::from_json(read_json(path), path.string());
-}
-
-SummaryFile read_summary_file(const std::filesystem::path& path) {
-  return SummaryFile::from_json(read_json(path), path.string());
-}
-
-void write_run_file(const std::filesystem::path& path, const nlohmann::json& j) {
-  write_file_atomic(path, j.dump(2) + "\n");
-}
-
 }  // namespace cai::loop

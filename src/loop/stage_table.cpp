@@ -46,11 +46,11 @@ StageTable::Plan StageTable::plan(const RoundDir& rd) const {
       if (runs[i]) remade.insert(s.outputs.begin(), s.outputs.end());
     }
   }
-  return {runs, fresh};
+  return {done, runs, fresh};
 }
 
 void StageTable::run(RoundDir& rd, const Report& report) const {
-  const auto [runs, fresh] = plan(rd);
+  const auto [done, runs, fresh] = plan(rd);
   // What starts afresh loses what an earlier run of it left, then every stage about to run is
   // unlogged: a kill before it ends must not leave the log vouching for outputs made from data
   // that is being remade, nor a trainer continuing a checkpoint of the old data.
@@ -67,9 +67,8 @@ void StageTable::run(RoundDir& rd, const Report& report) const {
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Stage& s = stages_[i];
     if (!runs[i]) {
-      const bool done = complete(rd, s);
       if (s.then) s.then();
-      report(s, done ? StageEvent::complete : StageEvent::not_needed, 0.0);
+      report(s, done[i] ? StageEvent::complete : StageEvent::not_needed, 0.0);
       continue;
     }
     report(s, StageEvent::start, 0.0);

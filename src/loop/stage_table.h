@@ -48,9 +48,9 @@ class StageTable {
   // Runs the stages that must run, in order, marking each in `rd`'s log.
   void run(RoundDir& rd, const Report& report) const;
 
-  // Which stages run and which of those start afresh: one flag per stage, in order.
+  // Per stage, in order: complete before the run, runs, starts afresh.
   struct Plan {
-    std::vector<bool> runs, fresh;
+    std::vector<bool> done, runs, fresh;
   };
   Plan plan(const RoundDir& rd) const;
 

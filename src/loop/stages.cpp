@@ -115,7 +115,7 @@ void RoundDir::unmark(const std::vector<std::string>& stages) {
     log_["done"].erase(s);
     if (log_.contains("notes")) log_["notes"].erase(s);
   }
-  write_file_atomic(dir_ / "stages.json", log_.dump(2) + "\n");
+  write_json(dir_ / "stages.json", log_);
 }
 
 void RoundDir::mark(const std::string& stage, double seconds, const nlohmann::json& note) {
@@ -124,7 +124,7 @@ void RoundDir::mark(const std::string& stage, double seconds, const nlohmann::js
     log_["notes"][stage] = note;
   else if (log_.contains("notes"))
     log_["notes"].erase(stage);  // a note of an earlier run of the stage no longer holds
-  write_file_atomic(dir_ / "stages.json", log_.dump(2) + "\n");
+  write_json(dir_ / "stages.json", log_);
 }
 
 std::uint64_t round_seed(const LoopConfig& c, std::int64_t round) {

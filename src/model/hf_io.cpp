@@ -76,7 +76,7 @@ void save_model_dir(const LoadedModel& m, const fs::path& dir, DType store_as) {
   const ModelConfig& cfg = m.model->config();
   nlohmann::json cj = cfg.to_hf_json();
   if (store_as != DType::F32) cj["torch_dtype"] = store_as == DType::F16 ? "float16" : "bfloat16";
-  write_file_atomic(dir / "config.json", cj.dump(2) + "\n");
+  write_json(dir / "config.json", cj);
 
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> keep;  // owns the contiguous copies until written
@@ -113,7 +113,7 @@ void save_model_dir(const LoadedModel& m, const fs::path& dir, DType store_as) {
       tc["model_max_length"] = cfg.max_position_embeddings;
       if (tok.chat_template_source()) tc["chat_template"] = *tok.chat_template_source();
     }
-    if (!tc.is_null()) write_file_atomic(dir / "tokenizer_config.json", tc.dump(2) + "\n");
+    if (!tc.is_null()) write_json(dir / "tokenizer_config.json", tc);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/io/sha256.h"
 
 namespace cai::pipeline {
@@ -102,8 +103,7 @@ ResumableOutput::ResumableOutput(const std::filesystem::path& path, const nlohma
               "or choose another output)",
               path.string(), side.string());
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
-    write_file_atomic(
-        side, nlohmann::json{{"settings_hash", hash}, {"settings", settings}}.dump(2) + "\n");
+    write_json(side, nlohmann::json{{"settings_hash", hash}, {"settings", settings}});
   }
   remove_stale_temporaries(path.has_parent_path() ? path.parent_path() : fs::path("."),
                            /*recursive=*/false);

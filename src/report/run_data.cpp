@@ -104,18 +104,18 @@ RunData load_run(const fs::path& dir) {
   CAI_CHECK(fs::is_directory(dir), "report: run directory {} does not exist", dir.string());
   RunData run;
   run.dir = dir;
-  run.manifest = read_optional(dir / "manifest.json", loop::read_manifest_file);
-  run.summary = read_optional(dir / "summary.json", loop::read_summary_file);
-  run.probe = read_optional(dir / "probe" / "probe.json", eval::read_probe_file);
+  run.manifest = read_optional(dir / "manifest.json", read_json_as<loop::ManifestFile>);
+  run.summary = read_optional(dir / "summary.json", read_json_as<loop::SummaryFile>);
+  run.probe = read_optional(dir / "probe" / "probe.json", read_json_as<eval::ProbeFile>);
   for (const auto& entry : fs::directory_iterator(dir)) {
     const int k = round_number(entry.path().filename().string());
     if (k < 0 || !entry.is_directory()) continue;
     RoundData r;
     r.round = k;
     r.dir = entry.path();
-    r.eval = read_optional(r.dir / "eval.json", eval::read_eval_file);
-    r.quality = read_optional(r.dir / "quality.json", loop::read_quality_file);
-    r.info = read_optional(r.dir / "round.json", loop::read_round_file);
+    r.eval = read_optional(r.dir / "eval.json", read_json_as<eval::EvalFile>);
+    r.quality = read_optional(r.dir / "quality.json", read_json_as<loop::QualityFile>);
+    r.info = read_optional(r.dir / "round.json", read_json_as<loop::RoundFile>);
     r.critique_revise =
         read_typed_lines(r.dir / "critique_revise.jsonl", pipeline::parse_phase1_line);
     r.labels = read_typed_lines(r.dir / "labels.jsonl", pipeline::parse_label_line);

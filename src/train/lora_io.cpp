@@ -157,8 +157,7 @@ void save_lora(LoraAdapter& adapter, const fs::path& dir, const std::string& bas
   }
   // Weights first: a directory with a config is then never paired with missing weights.
   safetensors::write(dir / kWeightsFile, tensors);
-  write_file_atomic(dir / kConfigFile,
-                    config_json(adapter.options(), base_model_name).dump(2) + "\n");
+  write_json(dir / kConfigFile, config_json(adapter.options(), base_model_name));
 }
 
 std::shared_ptr<LoraAdapter> load_lora(LlamaModel& model, const fs::path& dir) {

@@ -2,6 +2,7 @@
 // all from one seed. Pretraining is SFT with every position a target, so it runs through the
 // same objective and trainer as fine-tuning.
 #include "cai/train/pretrain.h"
+#include "cai/io/json.h"
 #include "cai/io/log.h"
 
 #include <torch/torch.h>
@@ -231,7 +232,7 @@ nlohmann::json pretrain(const PretrainOptions& opts) {
                         {"final_train", s.last_train},
                         {"final_eval", s.last_eval},
                         {"wall_seconds", wall}};
-  write_file_atomic(manifest_path, out.dump(2) + "\n");
+  write_json(manifest_path, out);
   return out;
 }
 

@@ -2,8 +2,8 @@
 // LlamaForSequenceClassification (see include/cai/train/reward_model.h).
 //
 // Shape legend: B = sequences, T = longest sequence, C = hidden size.
-#include "cai/io/json.h"
 #include "cai/train/reward_model.h"
+#include "cai/io/json.h"
 
 #include <torch/torch.h>
 
@@ -180,7 +180,7 @@ void RewardModel::save(const fs::path& dir) const {
     cj["pad_token_id"] = cfg.eos_token_ids[0];
   else if (base_.tokenizer && base_.tokenizer->eos_id())
     cj["pad_token_id"] = *base_.tokenizer->eos_id();
-  write_file_atomic(dir / "config.json", cj.dump(2) + "\n");
+  write_json(dir / "config.json", cj);
 
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> keep;  // owns the contiguous copies until written

@@ -7,6 +7,7 @@
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
+#include "cai/io/json.h"
 #include "cai/world/principles.h"
 
 namespace cai::world {
@@ -151,7 +152,7 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
        {"knowledge.jsonl", "prompts/train.jsonl", "prompts/eval.jsonl", "prompts/test.jsonl",
         "corpus/pretrain.txt", "tasks/quiz.jsonl", "tasks/facts.jsonl", "constitution.yaml",
         "manifest.json"}}};
-  write_file_atomic(dir / "manifest.json", m.dump(2) + "\n");
+  write_json(dir / "manifest.json", m);
   return m;
 }
 

@@ -68,8 +68,8 @@ EvalFile full() {
 TEST(EvalFile, EveryBlockSurvivesTheFile) {
   fs::create_directories(kDir);
   const EvalFile e = full();
-  write_eval_file(kDir / "eval.json", e);
-  const EvalFile back = read_eval_file(kDir / "eval.json");
+  write_json(kDir / "eval.json", e.to_json());
+  const EvalFile back = read_json_as<EvalFile>(kDir / "eval.json");
   EXPECT_EQ(back.to_json(), e.to_json());
   // Typed, not just the same JSON: the reader gives the numbers and verdicts back.
   ASSERT_TRUE(back.compliance && back.judge_compliance && back.critique_calibration);

@@ -290,7 +290,7 @@ TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {
   const auto j = nlohmann::json::parse(slurp(kDir / "run" / "probe.json"));
   EXPECT_EQ(j, r.report.to_json());
   // The file reads back to what was written.
-  EXPECT_EQ(read_probe_file(kDir / "run" / "probe.json").to_json(), j);
+  EXPECT_EQ(read_json_as<ProbeFile>(kDir / "run" / "probe.json").to_json(), j);
   EXPECT_EQ(j["prompts"], 4);
   // KL: 4 sampled responses, at most 6 positions each; counts fall with the position.
   const auto& kl = j["kl"];

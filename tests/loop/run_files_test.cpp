@@ -19,7 +19,7 @@ const fs::path kDir = fs::path(CAI_TEST_TMPDIR) / "loop-run-files";
 template <typename File, typename Read>
 File through_file(const File& f, const char* name, Read read) {
   fs::create_directories(kDir);
-  write_run_file(kDir / name, f.to_json());
+  write_json(kDir / name, f.to_json());
   return read(kDir / name);
 }
 
@@ -33,7 +33,7 @@ TEST(RunFiles, QualityOfEachMetric) {
   world::OracleSummary s;
   s.overall = {3, 4};
   judge.compliance = s;
-  const auto j = through_file(judge, "judge.json", read_quality_file);
+  const auto j = through_file(judge, "judge.json", read_json_as<QualityFile>);
   EXPECT_EQ(j.to_json(), judge.to_json());
   EXPECT_EQ(j.judge_compliance->overall.pass, 10);
   EXPECT_FALSE(j.win_rate.has_value());
@@ -43,7 +43,7 @@ TEST(RunFiles, QualityOfEachMetric) {
   first.split = "eval";
   first.quality = 0.5;
   first.responses = "quality_responses.jsonl";
-  const auto f = through_file(first, "first.json", read_quality_file);
+  const auto f = through_file(first, "first.json", read_json_as<QualityFile>);
   EXPECT_TRUE(first.to_json()["against_round"].is_null());
   EXPECT_FALSE(f.against_round.has_value());
   EXPECT_EQ(f.to_json(), first.to_json());
@@ -62,7 +62,7 @@ TEST(RunFiles, QualityOfEachMetric) {
   w.win_rate = wr;
   w.quality = wr.rate;
   w.prompts = {{"a", {0.8, 1, false}}, {"b", {0.5, 0, true}}};
-  const auto back = through_file(w, "w.json", read_quality_file);
+  const auto back = through_file(w, "w.json", read_json_as<QualityFile>);
   EXPECT_EQ(back.to_json(), w.to_json());
   EXPECT_EQ(back.against_round, 1);
   EXPECT_EQ(back.prompts.at(1).preference.outcome, 0);
@@ -78,7 +78,7 @@ TEST(RunFiles, RoundAndSummary) {
   r.seconds = {{"dpo", 3.5}, {"phase1", 12.0}};
   r.done = true;
   r.notes = {{"phase1", {{"prompts", 4}}}};
-  const auto rb = through_file(r, "round.json", read_round_file);
+  const auto rb = through_file(r, "round.json", read_json_as<RoundFile>);
   EXPECT_EQ(rb.to_json(), r.to_json());
   EXPECT_EQ(rb.seconds.at(1).first, "phase1");
 
@@ -110,7 +110,7 @@ TEST(RunFiles, RoundAndSummary) {
   s.before.compliance = c;
   s.before.temperature = 0.0;
   s.after.compliance = c;
-  const auto sb = through_file(s, "summary.json", read_summary_file);
+  const auto sb = through_file(s, "summary.json", read_json_as<SummaryFile>);
   EXPECT_EQ(sb.to_json(), s.to_json());
   EXPECT_EQ(sb.ranking.oracle_best_round, 1);
   EXPECT_EQ(sb.tax.report->rows.at(0).direction(), std::string("regression"));
@@ -118,7 +118,7 @@ TEST(RunFiles, RoundAndSummary) {
 
   // No tax: the reason is kept instead of a table.
   s.tax = {std::nullopt, "no benchmark with a non-zero round-0 score", {}};
-  const auto nt = through_file(s, "summary2.json", read_summary_file);
+  const auto nt = through_file(s, "summary2.json", read_json_as<SummaryFile>);
   EXPECT_FALSE(nt.tax.report.has_value());
   EXPECT_EQ(nt.tax.error, s.tax.error);
 }

@@ -86,7 +86,4 @@ struct EvalFile {
   static EvalFile from_json(const nlohmann::json& j, const std::string& where);
 };
 
-EvalFile read_eval_file(const std::filesystem::path& path);
-void write_eval_file(const std::filesystem::path& path, const EvalFile& e);  // atomically
-
 }  // namespace cai::eval

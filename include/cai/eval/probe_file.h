@@ -81,7 +81,4 @@ struct ProbeFile {
   static ProbeFile from_json(const nlohmann::json& j, const std::string& where);
 };
 
-ProbeFile read_probe_file(const std::filesystem::path& path);
-void write_probe_file(const std::filesystem::path& path, const ProbeFile& p);  // atomically
-
 }  // namespace cai::eval

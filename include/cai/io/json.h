@@ -19,6 +19,16 @@ nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::stri
 // read_file(path), then parse_json with the path as the source.
 nlohmann::json read_json(const std::filesystem::path& path);
 
+// A file of one of cai's typed formats: T::from_json(read_json(path), path) (errors name the
+// file and the key).
+template <typename T>
+T read_json_as(const std::filesystem::path& path) {
+  return T::from_json(read_json(path), path.string());
+}
+
+// `j` indented by two, with a final newline, written atomically (io/file.h).
+void write_json(const std::filesystem::path& path, const nlohmann::json& j);
+
 // Typed fields of a JSON object, for the readers of cai's own files. Each throws cai::Error
 // "<where>: field <key>: ..." when the field is missing or of another type; `where` names the
 // file and the object ("run/round-1/eval.json: compliance").

@@ -36,8 +36,6 @@ struct ManifestFile {
   static ManifestFile from_json(const nlohmann::json& j, const std::string& where);
 };
 
-ManifestFile read_manifest_file(const std::filesystem::path& path);
-
 // Every input file of the run, by role.
 std::vector<InputFile> input_files(const LoopConfig& config);
 

@@ -99,10 +99,4 @@ struct SummaryFile {
 // An evaluation as the summary keeps it: its figures, not its responses or calibration.
 eval::EvalFile summary_eval(const eval::EvalFile& e);
 
-QualityFile read_quality_file(const std::filesystem::path& path);
-RoundFile read_round_file(const std::filesystem::path& path);
-SummaryFile read_summary_file(const std::filesystem::path& path);
-// Atomically, as every run file.
-void write_run_file(const std::filesystem::path& path, const nlohmann::json& j);
-
 }  // namespace cai::loop
