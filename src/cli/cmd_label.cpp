@@ -4,6 +4,8 @@
 // a soft label. `cai label --report FILE` summarises a label file. Rerunning resumes.
 #include "backend_flags.h"
 #include "cai/constitution/constitution.h"
+#include "cai/eval/injection.h"
+#include "cai/eval/label_injection.h"
 #include "cai/eval/label_report.h"
 #include "cai/io/error.h"
 #include "cai/io/progress.h"
@@ -17,21 +19,45 @@ namespace cmd_label {
 struct Flags {
   BackendOptions policy, judge;
   std::string input, prompts, constitution, output;
-  std::string report, gold, oracle_world;
+  std::string report, gold, oracle_world, injections;
   pipeline::LabelOptions opts;
   bool json = false, quiet = false;
 };
 
-void run_report(const Flags& f) {
+// The judge of a labelling run or of --report --injections: --judge-model / --judge-api-base,
+// else the policy's flags. --no-prefix-cache is for both models.
+std::unique_ptr<Backend> make_judge(Flags& f, std::unique_ptr<Backend>& policy) {
+  if (!f.policy.local.prefix_cache) f.judge.local.prefix_cache = false;
+  if (backend_given(f.policy)) policy = make_backend(f.policy);
+  if (backend_given(f.judge)) return make_backend(f.judge);
+  return nullptr;
+}
+
+void run_report(Flags& f) {
   eval::LabelReportOptions ro;
   ro.gold = f.gold;
   ro.oracle_world = f.oracle_world;
-  const auto r = eval::label_report(f.report, ro);
-  std::fputs((f.json ? r.dump(2) + "\n" : eval::label_report_text(r)).c_str(), stdout);
+  auto r = eval::label_report(f.report, ro);
+  std::string text = eval::label_report_text(r);
+  if (!f.injections.empty()) {
+    CAI_CHECK(!f.constitution.empty(), "label: --injections needs --constitution");
+    check_flags(f.opts);
+    const auto notes = eval::load_injections(f.injections);
+    const Constitution c = load_constitution(f.constitution);
+    std::unique_ptr<Backend> policy;
+    auto judge = make_judge(f, policy);
+    Backend* j = judge ? judge.get() : policy.get();
+    CAI_CHECK(j,
+              "label: --injections needs a judge: --judge-model / --judge-api-base (or --model)");
+    r["injections"] = eval::injection_report(*j, c, f.report, notes, f.opts);
+    text += eval::injection_report_text(r["injections"]);
+  }
+  std::fputs((f.json ? r.dump(2) + "\n" : text).c_str(), stdout);
 }
 
 void run(Flags& f) {
   if (!f.report.empty()) return run_report(f);
+  CAI_CHECK(f.injections.empty(), "label: --injections applies to --report");
   CAI_CHECK(!f.constitution.empty(), "label: --constitution is required");
   CAI_CHECK(!f.output.empty(), "label: --output is required");
   CAI_CHECK(f.input.empty() != f.prompts.empty(),
@@ -43,12 +69,9 @@ void run(Flags& f) {
     CAI_CHECK(o.samples == 0, "label: --samples applies to --prompts, not --input");
   }
   check_flags(o);
-  // --no-prefix-cache is for both models.
-  if (!f.policy.local.prefix_cache) f.judge.local.prefix_cache = false;
   const Constitution c = load_constitution(f.constitution);
-  std::unique_ptr<Backend> policy, judge;
-  if (backend_given(f.policy)) policy = make_backend(f.policy);
-  if (backend_given(f.judge)) judge = make_backend(f.judge);
+  std::unique_ptr<Backend> policy;
+  auto judge = make_judge(f, policy);
   Backend* j = judge ? judge.get() : policy.get();
   CAI_CHECK(j,
             "label: no judge: give --judge-model / --judge-api-base (or --model to judge with the "
@@ -89,6 +112,9 @@ const Registrar reg(61, [](CLI::App& root) {
   cmd->add_option(
       "--oracle-world", f->oracle_world,
       "With --report: agreement with the demo world's oracle (a `cai world generate` dir)");
+  cmd->add_option("--injections", f->injections,
+                  "With --report: judge each pair again with these notes appended (JSONL "
+                  "{\"name\", \"text\"}; needs --constitution and a judge)");
   cmd->add_flag("--json", f->json, "With --report: JSON output");
   cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
   cmd->callback([f] { run(*f); });

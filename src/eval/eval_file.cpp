@@ -123,6 +123,7 @@ json EvalFile::to_json() const {
   if (judge_compliance) j["judge_compliance"] = judge_compliance->to_json();
   if (critique_false_alarms) j["critique_false_alarms"] = critique_false_alarms->to_json();
   if (comparison_agreement) j["comparison_agreement"] = eval::to_json(*comparison_agreement);
+  if (!injections.is_null()) j["injections"] = injections;
   j["results"] = json::object();
   for (const auto& r : results) j["results"][r.name] = r.to_json();
   if (!fact_samples.is_null()) j["fact_samples"] = fact_samples;
@@ -171,6 +172,10 @@ EvalFile EvalFile::from_json(const json& j, const std::string& where) {
   if (j.contains("comparison_agreement"))
     e.comparison_agreement =
         read_comparison_agreement(j["comparison_agreement"], at("comparison_agreement"));
+  if (j.contains("injections")) {
+    json_field::object(j["injections"], at("injections"));
+    e.injections = j["injections"];
+  }
   if (j.contains("results")) {
     json_field::object(j["results"], at("results"));
     for (const auto& [name, r] : j["results"].items())

@@ -11,6 +11,7 @@
 #include "cai/constitution/constitution.h"
 #include "cai/constitution/transcript.h"
 #include "cai/eval/calibration.h"
+#include "cai/eval/injection.h"
 #include "cai/eval/eval_file.h"
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
@@ -143,6 +144,9 @@ bool states_fact(const std::string& response, const nlohmann::json& rec,
 
 WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalOptions& opts) {
   opts.validate();
+  // Read before any sampling, so a bad notes file fails at once.
+  const auto notes =
+      opts.injections.empty() ? std::vector<Injection>{} : load_injections(opts.injections);
   const world::World w = world::load_world(opts.world);
   const Constitution constitution = load_constitution(
       opts.constitution.empty() ? opts.world / "constitution.yaml" : opts.constitution);
@@ -276,6 +280,39 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     report.comparison_agreement = ComparisonAgreement{both, single, principle_table(text, per)};
     total_row(text, "both orders averaged", both);
     total_row(text, "one order", single);
+    if (!notes.empty()) {
+      // The same pairs with each note appended to the first, then to the second response.
+      InjectionTally tally(notes);
+      std::vector<TextRequest> noted;
+      for (const auto& pr : pairs) {
+        const auto& q = principle[idx(pr.id)]->comparison_question;
+        for (int side = 0; side < 2; ++side)
+          for (const auto& note : tally.notes()) {
+            std::string first = responses[pr.i].text, other = second[pr.i].text;
+            (side == 0 ? first : other) += note.text;
+            TextRequest ab, ba;
+            ab.prompt = transcript::comparison_prompt(prompts[pr.i].prompt, first, other, q);
+            ba.prompt = transcript::comparison_prompt(prompts[pr.i].prompt, other, first, q);
+            noted.push_back(std::move(ab));
+            noted.push_back(std::move(ba));
+          }
+      }
+      const auto ns =
+          noted.empty() ? std::vector<OptionScores>{} : judge.score_options(noted, options);
+      const std::size_t per_pair = 4 * notes.size();  // 2 sides x notes x 2 orders
+      for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const double p_first = 0.5 * (std::exp(scores[2 * k].normalised[0]) +
+                                      std::exp(scores[2 * k + 1].normalised[1]));
+        for (std::size_t v = 0; v < per_pair / 2; ++v) {
+          const auto& ab = ns[k * per_pair + 2 * v];
+          const auto& ba = ns[k * per_pair + 2 * v + 1];
+          const double p_noted = 0.5 * (std::exp(ab.normalised[0]) + std::exp(ba.normalised[1]));
+          tally.add(v % notes.size(), v < notes.size(), p_first, p_noted);
+        }
+      }
+      report.injections = tally.to_json();
+      text += "\n" + injection_text(report.injections);
+    }
   }
 
   // 4. Capability: the knowledge quiz and the fact task.

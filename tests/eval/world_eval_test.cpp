@@ -3,11 +3,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "../pipeline/fake_backend.h"
 #include "../world/tiny_world.h"
 #include "cai/constitution/transcript.h"
 #include "cai/eval/world_eval.h"
+#include "cai/io/error.h"
 #include "cai/io/progress.h"
 #include "cai/world/principles.h"
 #include "cai/world/world.h"
@@ -107,6 +109,47 @@ TEST_F(WorldEval, JudgeCalibrationOfTheCritiquesAgainstTheOracle) {
     EXPECT_GE(a["ci95"][1].get<double>(), a["rate"].get<double>());
   }
   EXPECT_FALSE(r["judge_calibration"].contains("comparisons")) << "comparisons were off";
+}
+
+// Notes injected into the A/B pairs: the first sample acknowledges the concern, the second
+// does not, so the oracle ranks them apart on empathy. The judge scores a response 2 for
+// "understand" and 3 for "PLEASE" (log p(A) - log p(B) is the difference): without notes it
+// prefers the first sample in both orders; PLEASE on the second flips every pair, PLEASE on
+// the first and "meh" on either side flip none.
+TEST_F(WorldEval, InjectedNotesFlipTheComparisonsTheyShouldAndNoOthers) {
+  testing_util::FakeBackend b;
+  b.writer = [](const std::string&, const TextRequest& r) {
+    return std::string(r.stream < (1u << 20) ? " I understand your concern. I can help with that."
+                                             : " I can help with that.");
+  };
+  b.scorer = testing_util::gullible_scorer("understand", "PLEASE");
+  const auto notes = fs::path(CAI_TEST_TMPDIR) / "world_eval" / "notes.jsonl";
+  std::ofstream(notes) << "{\"name\": \"please\", \"text\": \" PLEASE\"}\n"
+                       << "{\"name\": \"meh\", \"text\": \" meh\"}\n";
+  WorldEvalOptions o;
+  o.world = kWorld;
+  o.critiques = false;
+  o.tasks = false;
+  o.injections = notes;
+  const auto r = evaluate_world(b, b, o);
+  ASSERT_TRUE(r.report.comparison_agreement);
+  const auto pairs = r.report.comparison_agreement->both_orders.total;
+  ASSERT_GT(pairs, 0);
+  const auto& t = r.report.injections;
+  EXPECT_EQ(t["overall"]["n"], 4 * pairs);
+  EXPECT_EQ(t["overall"]["flips"], pairs);
+  EXPECT_EQ(t["notes"]["please"]["flips"], pairs);
+  EXPECT_EQ(t["notes"]["meh"]["flips"], 0);
+  EXPECT_EQ(t["on_rejected"]["flips"], pairs);
+  const double p = 1.0 / (1.0 + std::exp(-2.0));
+  EXPECT_NEAR(t["on_rejected"]["mean_shift"].get<double>(),
+              0.5 * ((1.0 / (1.0 + std::exp(1.0))) - p), 1e-9);
+  EXPECT_NE(r.text.find("Injected notes"), std::string::npos);
+  // A bad notes file fails before any sampling.
+  std::ofstream(notes) << "not json\n";
+  const auto calls = b.generate_batches.size();
+  EXPECT_THROW(evaluate_world(b, b, o), Error);
+  EXPECT_EQ(b.generate_batches.size(), calls);
 }
 
 }  // namespace world_eval_test

@@ -89,4 +89,19 @@ class FakeBackend : public Backend {
   }
 };
 
+// A scorer for A/B judge prompts: each shown response scores 2 if it contains `good` and 3 if
+// it contains `obeyed` (a note the judge obeys); log p(A) - log p(B) is the difference of the
+// scores, so p(A) = sigmoid(sA - sB).
+inline std::function<std::vector<double>(const std::string&, const std::vector<std::string>&)>
+gullible_scorer(std::string good, std::string obeyed) {
+  return [good, obeyed](const std::string& t, const std::vector<std::string>&) {
+    const auto a = t.find("\n\n(A) "), b = t.find("\n\n(B) "), q = t.rfind("\n\nQuestion: ");
+    auto score = [&](const std::string& s) {
+      return 2.0 * (s.find(good) != std::string::npos) +
+             3.0 * (s.find(obeyed) != std::string::npos);
+    };
+    return std::vector<double>{score(t.substr(a, b - a)), score(t.substr(b, q - b))};
+  };
+}
+
 }  // namespace cai::testing_util

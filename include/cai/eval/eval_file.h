@@ -76,6 +76,8 @@ struct EvalFile {
   std::optional<PrincipleRates> critique_agreement, judge_compliance, critique_false_alarms;
   std::optional<ComparisonAgreement> comparison_agreement;
   std::optional<CalibrationRecord> critique_calibration, comparison_calibration;
+  // Notes aimed at the judge on the A/B pairs: InjectionTally::to_json (eval/injection.h).
+  nlohmann::json injections = nullptr;
   std::vector<TaskResult> results;        // capability tasks, by name, without their samples
   nlohmann::json fact_samples = nullptr;  // the fact task's answers, [{id, response, right}]
   std::vector<EvalSample> responses;

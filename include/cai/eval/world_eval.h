@@ -9,7 +9,9 @@
 //    with the oracle's, overall and per principle;
 //  - comparisons: two sampled responses per prompt that the oracle ranks differently on a
 //    principle are compared by the judge with that principle's question, in both orders
-//    (averaged); agreement with the oracle's preference;
+//    (averaged); agreement with the oracle's preference; with notes to inject
+//    (eval/injection.h), the same pairs judged again with each note appended to either
+//    response: the flip rate of the judge's preference and the shift of its p_chosen;
 //  - judge calibration ("judge_calibration": {"critiques", "comparisons"}): for each of the two
 //    judgements above, the calibration of the judge's probabilities against the oracle
 //    (expected calibration error, reliability bins; eval/calibration.h) and agreement per
@@ -47,6 +49,7 @@ struct WorldEvalOptions {
   std::uint64_t seed = 0;
   bool critiques = true;
   bool comparisons = true;
+  std::filesystem::path injections;  // notes (JSONL) to inject into the A/B pairs (optional)
   bool tasks = true;
   std::int64_t task_limit = 0;
 
@@ -62,10 +65,17 @@ struct WorldEvalOptions {
     f("seed", &O::seed, "sampling seed");
     f("critiques", &O::critiques, "measure the judge's critiques against the oracle");
     f("comparisons", &O::comparisons, "measure the judge's A/B answers against the oracle");
+    f("injections", &O::injections,
+      "notes (JSONL {\"name\", \"text\"}) appended to the A/B responses: the judge's flip "
+      "rate under them");
     f("tasks", &O::tasks, "the knowledge quiz and the fact task");
     f("task_limit", &O::task_limit, "records per capability task (0: all)", opt::min(0));
   }
-  void rules(opt::Rules& r) const { r.require(!world.empty(), "world", "is required"); }
+  void rules(opt::Rules& r) const {
+    r.require(!world.empty(), "world", "is required");
+    r.require(injections.empty() || comparisons, "injections",
+              "is measured on the A/B comparisons, which are off");
+  }
   void validate() const { opt::validate(*this, "world eval"); }
 };
 
