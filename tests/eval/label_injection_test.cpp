@@ -27,7 +27,7 @@ std::filesystem::path labels_file(const std::string& name, const std::string& ex
   const auto p = testing_util::tmp_path(name);
   std::ofstream out(p);
   out << R"({"prompt_text": "Q1?", "chosen_text": "A good reply.", "rejected_text": "A bad reply.", )"
-      << R"("p_chosen": 0.88, "principles": [{"name": "polite"}, {"name": "brief"}]})" << "\n";
+      << R"("p_chosen": 0.88, "principles": [{"name": "polite", "p_chosen": 0.9}, {"name": "brief", "p_chosen": 0.86}]})" << "\n";
   out << R"({"prompt_text": "Q2?", "chosen_text": "Same.", "rejected_text": "Same.", "p_chosen": 0.5})"
       << "\n"
       << extra;
@@ -67,7 +67,7 @@ TEST(LabelInjection, UnknownPrincipleNamesTheLine) {
   auto judge = gullible_judge();
   const auto p = labels_file(
       "inj-bad.jsonl",
-      R"({"prompt_text": "Q?", "chosen_text": "x", "rejected_text": "y", "principles": [{"name": "nope"}]})"
+      R"({"prompt_text": "Q?", "chosen_text": "x", "rejected_text": "y", "p_chosen": 0.7, "principles": [{"name": "nope", "p_chosen": 0.7}]})"
       "\n");
   try {
     injection_report(judge, testing_util::test_constitution(), p, {{"n", " x"}}, LabelOptions{});
