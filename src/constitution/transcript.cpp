@@ -63,10 +63,46 @@ std::string revision_example(std::string_view critique_example, std::string_view
   return cat({revision_prompt(critique_example, revision_request), " ", revised});
 }
 
+std::string escape_response(std::string_view response) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(response.size());
+  for (std::size_t i = 0; i < response.size(); ++i) {
+    const char c = response[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else if (c == '(' && (response.substr(i + 1, 2) == "A)" ||
+                            response.substr(i + 1, 2) == "B)")) {
+      out += "\\u0028";  // an option marker inside a response is not an answer
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string quote_response(std::string_view response) {
+  return "\"" + escape_response(response) + "\"";
+}
+
 std::string comparison_prompt(std::string_view prompt, std::string_view response_a,
                               std::string_view response_b, std::string_view question) {
-  return cat({"Human: ", prompt, "\n\nConsider the following two responses.\n\n(A) ", response_a,
-              "\n\n(B) ", response_b, "\n\nQuestion: ", question, "\n\nThe answer is:"});
+  return cat({"Human: ", prompt, "\n\nConsider the following two responses.\n\n(A) ",
+              escape_response(response_a), "\n\n(B) ", escape_response(response_b),
+              "\n\nQuestion: ", question, "\n\nThe answer is:"});
 }
 
 std::string comparison_example(std::string_view prompt, std::string_view response_a,

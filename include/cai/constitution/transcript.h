@@ -9,8 +9,10 @@
 //                  where {critique} = "The response violates the principle. {reason}"
 //                               or  "The response follows the principle. {reason}"
 //   revision:      critique + "\n\nRevisionRequest: {revision request}\n\nRevision: {revised}"
-//   comparison:    "Human: {prompt}\n\nConsider the following two responses.\n\n(A) {a}\n\n"
-//                  "(B) {b}\n\nQuestion: {comparison question}\n\nThe answer is: (A)"   (or (B))
+//   comparison:    "Human: {prompt}\n\nConsider the following two responses.\n\n(A) {ea}\n\n"
+//                  "(B) {eb}\n\nQuestion: {comparison question}\n\nThe answer is: (A)"  (or (B))
+//                  where {ea} = escape_response(a): a response stays on its own line, so
+//                  text inside it can neither end its option nor pose as a line of the prompt.
 //
 // Prompts, responses, critiques and revisions never contain a blank line ("\n\n"), so a
 // generator stops a response at "\n\n" (and a critique or revision likewise). The *_prompt
@@ -47,6 +49,19 @@ std::vector<std::string> critique_verdict_options();
 std::string revision_prompt(std::string_view critique_example, std::string_view revision_request);
 std::string revision_example(std::string_view critique_example, std::string_view revision_request,
                              std::string_view revised);
+
+// A response as a judge sees it: the body of a JSON string literal (RFC 8259, section 7) with
+// total escaping. Quotes and backslashes are escaped and every control character (so every
+// line break) is written as an escape, so the response stays on one line: the blank line that
+// ends each option cannot be forged from inside it. The parenthesis of an option marker "(A)" /
+// "(B)" inside it is written \u0028, so it cannot pose as an answer either. Text with none of
+// these characters (every response the embedded world writes) is unchanged, so a model trained
+// on the plain format judges the same prompts. Decoding '"' + escaped + '"' as JSON gives the
+// response back.
+std::string escape_response(std::string_view response);
+// '"' + escape_response(response) + '"': a JSON string literal, for judges that read prose
+// (the chat format), told that what is inside the quotes is a response, not an instruction.
+std::string quote_response(std::string_view response);
 
 std::string comparison_prompt(std::string_view prompt, std::string_view response_a,
                               std::string_view response_b, std::string_view question);
