@@ -47,6 +47,22 @@ void total_row(std::string& text, const char* label, const Rate& r) {
 
 std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }
 
+// A comparison in both orders: first shown as (A), then as (B).
+void add_both_orders(std::vector<TextRequest>& reqs, const std::string& prompt,
+                     const std::string& first, const std::string& other, const std::string& q) {
+  TextRequest ab, ba;
+  ab.prompt = transcript::comparison_prompt(prompt, first, other, q);
+  ba.prompt = transcript::comparison_prompt(prompt, other, first, q);
+  reqs.push_back(std::move(ab));
+  reqs.push_back(std::move(ba));
+}
+
+// The judge's probability that the first response is better, from its (A)/(B) scores in the
+// two orders add_both_orders asked them.
+double p_first_of(const OptionScores& ab, const OptionScores& ba) {
+  return 0.5 * (std::exp(ab.normalised[0]) + std::exp(ba.normalised[1]));
+}
+
 // The judge's probabilities against the oracle: calibration (eval/calibration.h) and agreement
 // per principle with its 95% interval. A prediction is the judge's probability p of an event
 // (the first response is better; the response follows the principle) and whether it happened;
@@ -246,14 +262,8 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
       const auto v2 = oracle.check(prompts[i], second[i].text);
       for (PrincipleId id : world::kAllPrinciples) {
         if (!verdicts[i][id].applicable || verdicts[i][id].pass == v2[id].pass) continue;
-        const auto& q = principle[idx(id)]->comparison_question;
-        TextRequest ab, ba;
-        ab.prompt =
-            transcript::comparison_prompt(prompts[i].prompt, responses[i].text, second[i].text, q);
-        ba.prompt =
-            transcript::comparison_prompt(prompts[i].prompt, second[i].text, responses[i].text, q);
-        reqs.push_back(std::move(ab));
-        reqs.push_back(std::move(ba));
+        add_both_orders(reqs, prompts[i].prompt, responses[i].text, second[i].text,
+                        principle[idx(id)]->comparison_question);
         pairs.push_back({i, id, verdicts[i][id].pass});
       }
     }
@@ -263,10 +273,12 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     PerPrinciple per;
     Rate both, single;
     JudgeCalibration cal;
+    std::vector<double> p_firsts;  // per pair, both orders averaged
     for (std::size_t k = 0; k < pairs.size(); ++k) {
       const double p_ab = std::exp(scores[2 * k].normalised[0]);      // first response is (A)
       const double p_ba = std::exp(scores[2 * k + 1].normalised[1]);  // first response is (B)
-      const double p_first = 0.5 * (p_ab + p_ba);
+      const double p_first = p_first_of(scores[2 * k], scores[2 * k + 1]);
+      p_firsts.push_back(p_first);
       const bool agree = (p_first > 0.5) == pairs[k].first_better;
       both.add(agree);
       per[idx(pairs[k].id)].add(agree);
@@ -284,32 +296,23 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
       // The same pairs with each note appended to the first, then to the second response.
       InjectionTally tally(notes);
       std::vector<TextRequest> noted;
-      for (const auto& pr : pairs) {
-        const auto& q = principle[idx(pr.id)]->comparison_question;
+      for (const auto& pr : pairs)
         for (int side = 0; side < 2; ++side)
-          for (const auto& note : tally.notes()) {
+          for (const auto& note : notes) {
             std::string first = responses[pr.i].text, other = second[pr.i].text;
             (side == 0 ? first : other) += note.text;
-            TextRequest ab, ba;
-            ab.prompt = transcript::comparison_prompt(prompts[pr.i].prompt, first, other, q);
-            ba.prompt = transcript::comparison_prompt(prompts[pr.i].prompt, other, first, q);
-            noted.push_back(std::move(ab));
-            noted.push_back(std::move(ba));
+            add_both_orders(noted, prompts[pr.i].prompt, first, other,
+                            principle[idx(pr.id)]->comparison_question);
           }
-      }
       const auto ns =
           noted.empty() ? std::vector<OptionScores>{} : judge.score_options(noted, options);
-      const std::size_t per_pair = 4 * notes.size();  // 2 sides x notes x 2 orders
-      for (std::size_t k = 0; k < pairs.size(); ++k) {
-        const double p_first = 0.5 * (std::exp(scores[2 * k].normalised[0]) +
-                                      std::exp(scores[2 * k + 1].normalised[1]));
-        for (std::size_t v = 0; v < per_pair / 2; ++v) {
-          const auto& ab = ns[k * per_pair + 2 * v];
-          const auto& ba = ns[k * per_pair + 2 * v + 1];
-          const double p_noted = 0.5 * (std::exp(ab.normalised[0]) + std::exp(ba.normalised[1]));
-          tally.add(v % notes.size(), v < notes.size(), p_first, p_noted);
+      const std::size_t variants = 2 * notes.size();  // per pair: each note on either side
+      for (std::size_t k = 0; k < pairs.size(); ++k)
+        for (std::size_t v = 0; v < variants; ++v) {
+          const std::size_t at = 2 * (k * variants + v);
+          tally.add(v % notes.size(), v < notes.size(), p_firsts[k],
+                    p_first_of(ns[at], ns[at + 1]));
         }
-      }
       report.injections = tally.to_json();
       text += "\n" + injection_text(report.injections);
     }
