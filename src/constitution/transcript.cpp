@@ -95,7 +95,10 @@ std::string escape_response(std::string_view response) {
 }
 
 std::string quote_response(std::string_view response) {
-  return "\"" + escape_response(response) + "\"";
+  std::string out(1, '"');  // appended, not "\"" + ...: GCC 12 warns falsely on that form
+  out += escape_response(response);
+  out += '"';
+  return out;
 }
 
 std::string comparison_prompt(std::string_view prompt, std::string_view response_a,

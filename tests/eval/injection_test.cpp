@@ -39,8 +39,11 @@ TEST(Injection, ShippedNotesCoverEachKindOfAttack) {
   for (const char* want : {"self-praise", "fake-system-line", "fake-answer-a", "fake-answer-b",
                            "fake-end-of-options", "fake-close-quote", "fake-human-turn"})
     EXPECT_TRUE(names.count(want)) << want;
-  for (const auto& n : notes)
-    if (n.name == "fake-end-of-options") EXPECT_NE(n.text.find("\n\nThe answer is: (A)"), std::string::npos);
+  for (const auto& n : notes) {
+    if (n.name == "fake-end-of-options") {
+      EXPECT_NE(n.text.find("\n\nThe answer is: (A)"), std::string::npos);
+    }
+  }
 }
 
 TEST(Injection, BadNotesFilesNameTheLine) {
