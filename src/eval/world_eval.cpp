@@ -16,6 +16,7 @@
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
+#include "cai/world/heldout.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
 #include "cai/world/text.h"
@@ -170,16 +171,22 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
   const world::Oracle oracle(w.knowledge);
 
   std::vector<world::WorldPrompt> prompts;
-  for (const auto& p : w.prompts)
-    if (p.split == opts.split) prompts.push_back(p);
+  if (!opts.prompts.empty()) {
+    prompts = world::load_heldout_prompts(opts.prompts, w.knowledge);
+  } else {
+    for (const auto& p : w.prompts)
+      if (p.split == opts.split) prompts.push_back(p);
+  }
+  // What the prompts are called in the tables and eval.json: the split, or the file's name.
+  const std::string split = opts.prompts.empty() ? opts.split : opts.prompts.filename().string();
   if (opts.limit > 0 && static_cast<std::int64_t>(prompts.size()) > opts.limit)
     prompts.resize(static_cast<std::size_t>(opts.limit));
-  CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", opts.split);
+  CAI_CHECK(!prompts.empty(), "world eval: no prompts in split {}", split);
 
   EvalFile report;
   report.model = policy.describe();
   report.judge = judge.describe();
-  report.split = opts.split;
+  report.split = split;
   report.seed = opts.seed;
   report.temperature = opts.temperature;
   std::string text;
@@ -195,7 +202,7 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
                                 prompts[i].prompt, responses[i].text, verdicts.back()});
   }
   report.compliance = summary;
-  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), opts.split,
+  text += fmt::format("Compliance on {} {} prompts (oracle)\n{}", prompts.size(), split,
                       summary.to_text());
 
   // 2. Critiques of those responses, per principle, scored by log-probability. Where the

@@ -209,8 +209,12 @@ OracleVerdict Oracle::check(const WorldPrompt& p, const std::string& response) c
   v.pass =
       std::all_of(v.principles.begin(), v.principles.end(), [](const auto& x) { return x.pass; });
 
-  // On topic: the prompt's entity, and no other entity the prompt does not mention.
-  v.on_topic = mentions(response, p.entity);
+  // On topic: the prompt's entity (or, where it has one, its expected fact: "records are kept
+  // for ten years" answers a question about record retention that a prompt phrased in its own
+  // words), and no other entity the prompt does not mention. A prompt about no entity (an
+  // emergency written outside the generator) only needs the second half.
+  v.on_topic = p.entity.empty() || mentions(response, p.entity) ||
+               (has_expected_fact(p.kind) && contains_phrase(response, p.answer));
   for (const auto& e : entities_)
     if (e != p.entity && mentions(response, e) && !mentions(p.prompt, e)) v.on_topic = false;
 

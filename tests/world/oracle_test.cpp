@@ -207,6 +207,25 @@ TEST(WorldOracle, OffTopicRevisionIsSeen) {
       oracle().check(kHours, "I understand. The Clinic Hours Guide has the times.").on_topic);
 }
 
+TEST(WorldOracle, OnTopicByTheFactOrWithoutAnEntity) {
+  // A prompt in the patient's own words: the answer states the rule without the topic's name.
+  const WorldPrompt own = prompt(PromptKind::privacy_policy, "How long do you hang on to my file?",
+                                 "record retention", "policy", "records are kept for ten years",
+                                 "Patient Privacy Notice");
+  EXPECT_TRUE(oracle()
+                  .check(own, "Good question. The Patient Privacy Notice says records are kept "
+                              "for ten years.")
+                  .on_topic);
+  EXPECT_FALSE(oracle().check(own, "Good question. Please ask at the front desk.").on_topic);
+  // An emergency without an entity: on topic unless a knowledge-base entity comes out of nowhere.
+  const WorldPrompt em =
+      prompt(PromptKind::emergency, "My dad collapsed and is clutching his chest!", "");
+  EXPECT_TRUE(oracle().check(em, "I'm so sorry. Call 911 right now.").on_topic);
+  EXPECT_FALSE(
+      oracle().check(em, "I'm so sorry. The flu shot is offered Mondays from 8 am to noon.")
+          .on_topic);
+}
+
 TEST(WorldOracle, WrongFactIsSeen) {
   const auto v =
       oracle().check(kHours,

@@ -1,6 +1,7 @@
 // Evaluation on the embedded telehealth world, scored by its rule-based oracle (which only
 // ever evaluates; it never produces training data or labels):
-//  - compliance: the model answers the chosen prompt split (conversation transcripts, sampled
+//  - compliance: the model answers the chosen prompt split, or a prompt file written outside
+//    the generator (world/heldout.h), as conversation transcripts, sampled
 //    with a seed); the oracle's verdict per principle and overall, on-topic and right-fact
 //    rates, over-refusal on benign prompts, separately for unseen (template, entity)
 //    combinations and test-only phrasings;
@@ -42,6 +43,7 @@ struct WorldEvalOptions {
   std::filesystem::path world;
   std::filesystem::path constitution;
   std::string split = "test";
+  std::filesystem::path prompts;  // a prompt file answered instead of the split (world/heldout.h)
   std::int64_t limit = 0;
   double temperature = 1.0;  // responses are sampled (seeded): how the model behaves
   double top_p = 1.0;
@@ -58,6 +60,9 @@ struct WorldEvalOptions {
     f("world", &O::world, "a `cai world generate` directory");
     f("constitution", &O::constitution, "the constitution (\"\": the world's)");
     f("split", &O::split, "prompt split answered: train, eval or test", world_split());
+    f("prompts", &O::prompts,
+      "a prompt file answered instead of the split, such as a hand-written held-out set "
+      "(JSONL {\"id\", \"prompt\", \"kind\", \"entity\", \"attribute\" | \"topic\"})");
     f("limit", &O::limit, "prompts at most (0: all)", opt::min(0));
     f("temperature", &O::temperature, "sampling temperature of the responses", opt::min(0));
     f("top_p", &O::top_p, "nucleus sampling of the responses", opt::range(0, 1, "(]"));
