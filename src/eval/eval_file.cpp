@@ -115,6 +115,10 @@ json EvalFile::to_json() const {
     j["compliance_sampled"] = compliance_sampled->to_json();
     j["compliance_sampled"]["temperature"] = sampled_temperature;
   }
+  if (heldout) {
+    j["heldout"] = {{"file", heldout_file}, {"compliance", heldout->to_json()}};
+    if (heldout_sampled) j["heldout"]["compliance_sampled"] = heldout_sampled->to_json();
+  }
   if (critique_calibration)
     j["judge_calibration"]["critiques"] = eval::to_json(*critique_calibration);
   if (comparison_calibration)
@@ -150,6 +154,16 @@ EvalFile EvalFile::from_json(const json& j, const std::string& where) {
     e.compliance_sampled = world::OracleSummary::from_json(s, at("compliance_sampled"));
     if (s.contains("temperature") && s["temperature"].is_number())
       e.sampled_temperature = s["temperature"].get<double>();
+  }
+  if (j.contains("heldout")) {
+    const auto& h = j["heldout"];
+    json_field::object(h, at("heldout"));
+    e.heldout_file = json_field::text_or(h, "file", at("heldout"));
+    e.heldout = world::OracleSummary::from_json(json_field::any(h, "compliance", at("heldout")),
+                                                at("heldout.compliance"));
+    if (h.contains("compliance_sampled"))
+      e.heldout_sampled = world::OracleSummary::from_json(h["compliance_sampled"],
+                                                          at("heldout.compliance_sampled"));
   }
   if (j.contains("judge_calibration")) {
     const auto& c = j["judge_calibration"];

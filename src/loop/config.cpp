@@ -94,9 +94,13 @@ eval::WorldEvalOptions EvalConfig::stage_eval() {
 
 void EvalConfig::fields(opt::Fields<EvalConfig>& f) {
   // The seed is the run's: the same draws every round, so differences come from the model.
-  f.flat(&EvalConfig::world).skipping({"world", "constitution", "seed"});
+  // The split stays the headline; a prompt file is answered beside it (heldout).
+  f.flat(&EvalConfig::world).skipping({"world", "constitution", "seed", "prompts"});
   f("sampled_temperature", &EvalConfig::sampled_temperature,
     "a second, sampled oracle evaluation at this temperature (< 0: none)");
+  f("heldout", &EvalConfig::heldout,
+    "a prompt file answered beside the split, such as a hand-written held-out set (needs a "
+    "world)");
   f("tasks_files", &EvalConfig::tasks_files, "eval task YAML files (without a world)");
 }
 
@@ -192,11 +196,16 @@ void LoopConfig::rules(opt::Rules& r) const {
             "is the token constraint's reference: it needs sft.token_constraint.enabled");
   model_choice(dpo.reference, "dpo.reference");
   r.require(sft.recovery_examples == 0 || !world.empty(), "sft.recovery_examples", "needs a world");
+  r.require(!rl.enabled || rl.rl.ptx_coef == 0 || sft.enabled, "rl.ptx_coef",
+            "uses the round's SFT data: it needs sft.enabled");
   if (probe.enabled) {
     r.require(!world.empty(), "probe.enabled", "needs a world");
     r.require(!base_model.empty(), "probe.enabled", "needs a local base_model");
   }
   for (const auto& t : eval.tasks_files) exists(t, "eval.tasks_files");
+  exists(eval.heldout, "eval.heldout");
+  r.require(eval.heldout.empty() || !world.empty(), "eval.heldout",
+            "is scored by the world's oracle: it needs a world");
 }
 
 void LoopConfig::resolve(const fs::path& cwd) {
@@ -213,7 +222,7 @@ void LoopConfig::resolve(const fs::path& cwd) {
     if (sft.corpus.empty()) sft.corpus = (w / "corpus" / "pretrain.txt").string();
   }
   for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
-                         &sft.corpus, &quality.judge})
+                         &sft.corpus, &quality.judge, &eval.heldout})
     abs(*p);
   for (std::string* p : {&label.judge, &dpo.reference, &sft.ref_model})
     if (!is_model_keyword(*p)) abs(*p);

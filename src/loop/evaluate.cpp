@@ -103,6 +103,22 @@ eval::EvalFile evaluate_round(const LoopConfig& c, Backend& policy, bool progres
       report.compliance_sampled = sr.report.compliance;
       report.sampled_temperature = c.eval.sampled_temperature;
     }
+    if (!c.eval.heldout.empty()) {
+      // Prompts no template wrote, at the headline's temperature and, when it is set, sampled:
+      // whether the alignment holds beyond the generator's wording (oracle only).
+      eval::WorldEvalOptions ho = o;
+      ho.prompts = c.eval.heldout;
+      ho.limit = 0;
+      ho.critiques = false;
+      ho.comparisons = false;
+      ho.tasks = false;
+      report.heldout_file = fs::path(c.eval.heldout).filename().string();
+      report.heldout = eval::evaluate_world(policy, policy, ho).report.compliance;
+      if (c.eval.sampled_temperature >= 0) {
+        ho.temperature = c.eval.sampled_temperature;
+        report.heldout_sampled = eval::evaluate_world(policy, policy, ho).report.compliance;
+      }
+    }
   } else {
     report.model = policy.describe();
   }

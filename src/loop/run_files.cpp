@@ -125,6 +125,9 @@ eval::EvalFile summary_eval(const eval::EvalFile& e) {
   s.compliance = e.compliance;
   s.compliance_sampled = e.compliance_sampled;
   s.sampled_temperature = e.sampled_temperature;
+  s.heldout_file = e.heldout_file;
+  s.heldout = e.heldout;
+  s.heldout_sampled = e.heldout_sampled;
   s.judge_compliance = e.judge_compliance;
   s.critique_agreement = e.critique_agreement;
   s.comparison_agreement = e.comparison_agreement;

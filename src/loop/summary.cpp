@@ -150,6 +150,14 @@ std::string summary_table(const SummaryFile& s, const fs::path& run) {
   if (before.compliance_sampled)
     section(oracle_title(before.sampled_temperature), rows_of(before.compliance_sampled),
             rows_of(after.compliance_sampled));
+  if (before.heldout) {
+    const std::string file = " on " + before.heldout_file;
+    section(oracle_title(before.temperature) + file, rows_of(before.heldout),
+            rows_of(after.heldout));
+    if (before.heldout_sampled)
+      section(oracle_title(before.sampled_temperature) + file, rows_of(before.heldout_sampled),
+              rows_of(after.heldout_sampled));
+  }
   section("compliance (judge)", rows_of(before.judge_compliance), rows_of(after.judge_compliance));
   const auto br = scores_of(before.results);
   const auto ar = scores_of(after.results);

@@ -242,6 +242,10 @@ const std::optional<world::OracleSummary>& greedy(const eval::EvalFile& e) { ret
 const std::optional<world::OracleSummary>& sampled(const eval::EvalFile& e) {
   return e.compliance_sampled;
 }
+const std::optional<world::OracleSummary>& heldout(const eval::EvalFile& e) { return e.heldout; }
+const std::optional<world::OracleSummary>& heldout_sampled(const eval::EvalFile& e) {
+  return e.heldout_sampled;
+}
 
 }  // namespace
 
@@ -272,6 +276,24 @@ Section oracle_section(const RunData& run) {
     sec.html += per_principle(
         rounds, oracle_block(smp), "oracle-compliance-sampled",
         fmt::format("Oracle compliance of responses sampled at temperature {:g}", sampled_t), &smp);
+  // The prompt file answered beside the split (eval.heldout): wordings no template wrote.
+  std::string file;
+  for (const auto* r : rounds)
+    if (r->eval->heldout) file = r->eval->heldout_file;
+  if (!file.empty()) {
+    const Oracle h = heldout, hs = heldout_sampled;
+    sec.html += per_principle(rounds, oracle_block(h), "oracle-compliance-heldout",
+                              std::isfinite(headline_t)
+                                  ? fmt::format("Oracle compliance on {} (temperature {:g})",
+                                                file, headline_t)
+                                  : "Oracle compliance on " + file,
+                              &h);
+    if (std::isfinite(sampled_t))
+      sec.html += per_principle(
+          rounds, oracle_block(hs), "oracle-compliance-heldout-sampled",
+          fmt::format("Oracle compliance on {} sampled at temperature {:g}", file, sampled_t),
+          &hs);
+  }
   sec.html += missing(absent);
   return sec;
 }

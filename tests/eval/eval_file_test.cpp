@@ -38,6 +38,10 @@ EvalFile full() {
   e.compliance = s;
   e.compliance_sampled = s;
   e.sampled_temperature = 0.7;
+  e.heldout_file = "handwritten.jsonl";
+  e.heldout = s;
+  e.heldout->overall = {4, 8};
+  e.heldout_sampled = s;
   e.critique_agreement = PrincipleRates{{12, 16}, {{"empathy", {3, 4}}, {"privacy", {2, 4}}}};
   e.judge_compliance = PrincipleRates{{10, 16}, {{"privacy", {1, 4}}}};
   e.critique_false_alarms = PrincipleRates{{1, 9}, {}};
@@ -77,6 +81,9 @@ TEST(EvalFile, EveryBlockSurvivesTheFile) {
             6);
   EXPECT_EQ(back.compliance->overall_by_kind.at("answerable").total, 4);
   EXPECT_DOUBLE_EQ(back.sampled_temperature, 0.7);
+  EXPECT_EQ(back.heldout_file, "handwritten.jsonl");
+  ASSERT_TRUE(back.heldout && back.heldout_sampled);
+  EXPECT_EQ(back.heldout->overall.pass, 4);
   EXPECT_EQ(back.judge_compliance->principles.at(0).first, "privacy");
   EXPECT_EQ(back.critique_calibration->calibration.bins.at(1).count, 5);
   EXPECT_EQ(back.critique_calibration->principles.at(0).second.agree, 3);

@@ -156,10 +156,12 @@ TEST(LoopConfig, ExampleConfigsAreValid) {
   write("examples/runs/world/prompts/train.jsonl", "{\"prompt\": \"hi\"}\n");
   write("examples/runs/world/prompts/eval.jsonl", "{\"prompt\": \"hi\"}\n");
   write("examples/runs/world/corpus/pretrain.txt", "text\n");
+  write("examples/examples/world/handwritten.jsonl", "{}\n");  // the repository's, from its root
   for (const char* name : {"demo.yaml", "three-rounds.yaml"}) {
     LoopConfig c = load_loop_config(examples / name);
     c.resolve(cwd);
     EXPECT_NO_THROW(c.validate()) << name;
+    EXPECT_EQ(c.eval.heldout, (cwd / "examples/world/handwritten.jsonl").string()) << name;
   }
   LoopConfig c = load_loop_config(examples / "three-rounds.yaml");
   EXPECT_EQ(c.name, "three-rounds");

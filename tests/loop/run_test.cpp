@@ -305,6 +305,17 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
   o.config.eval.world.temperature = 0.0;
   o.config.eval.sampled_temperature = 0.7;
   o.config.quality.metric = QualityMetric::judge;  // the base model's critiques score each round
+  // A held-out prompt file, answered beside the split in both evaluations.
+  const auto kb = world::load_world(kDir / "world").knowledge;
+  const fs::path heldout = kDir / "held.jsonl";
+  std::ofstream(heldout)
+      << nlohmann::json{{"id", "h1"}, {"prompt", "so when's it on?"}, {"kind", "answerable"},
+                        {"entity", kb.facts.at(0).entity},
+                        {"attribute", std::string(world::attribute_name(kb.facts.at(0).attribute))}}
+             .dump()
+      << "\n"
+      << R"({"id": "h2", "prompt": "my mum collapsed", "kind": "emergency"})" << "\n";
+  o.config.eval.heldout = heldout.string();
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "from-base";
@@ -319,6 +330,9 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
     ASSERT_TRUE(e.contains("compliance_sampled")) << round;
     EXPECT_DOUBLE_EQ(e["compliance_sampled"]["temperature"].get<double>(), 0.7);
     EXPECT_EQ(e["compliance_sampled"]["overall"]["total"], e["compliance"]["overall"]["total"]);
+    EXPECT_EQ(e["heldout"]["file"], "held.jsonl") << round;
+    EXPECT_EQ(e["heldout"]["compliance"]["overall"]["total"], 2) << round;
+    EXPECT_EQ(e["heldout"]["compliance_sampled"]["overall"]["total"], 2) << round;
   }
   // Round 2's Phase 1 is the round-1 model's; its SFT is not a continuation of it.
   EXPECT_EQ(
@@ -326,6 +340,8 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
       (run / "round-1/sft/final").string());
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0)"), std::string::npos) << r.table;
   EXPECT_NE(r.table.find("compliance (oracle, temperature 0.7)"), std::string::npos) << r.table;
+  EXPECT_NE(r.table.find("compliance (oracle, temperature 0.7) on held.jsonl"), std::string::npos)
+      << r.table;
 }
 
 // rl.rm.samples: the reward model learns from responses the model RL starts from samples

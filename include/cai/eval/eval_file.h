@@ -73,6 +73,10 @@ struct EvalFile {
   // The same prompts sampled at sampled_temperature (the loop's eval.sampled_temperature).
   std::optional<world::OracleSummary> compliance_sampled;
   double sampled_temperature = std::nan("");
+  // A prompt file answered beside the split (the loop's eval.heldout, e.g. the hand-written
+  // set): the oracle's verdict at the headline temperature, and sampled as above.
+  std::string heldout_file;
+  std::optional<world::OracleSummary> heldout, heldout_sampled;
   std::optional<PrincipleRates> critique_agreement, judge_compliance, critique_false_alarms;
   std::optional<ComparisonAgreement> comparison_agreement;
   std::optional<CalibrationRecord> critique_calibration, comparison_calibration;

@@ -212,6 +212,9 @@ struct EvalConfig {
   // >= 0: the oracle also scores responses sampled at this temperature (compliance_sampled);
   // a greedy headline then comes with the sampled policy's figures.
   double sampled_temperature = -1;
+  // A prompt file (world/heldout.h) answered beside the split, greedy and sampled as the split
+  // is: prompts no template wrote, such as examples/world/handwritten.jsonl.
+  std::string heldout;
   std::vector<std::string> tasks_files;  // eval task YAML files (without a world)
   static void fields(opt::Fields<EvalConfig>& f);
   static eval::WorldEvalOptions stage_eval();
