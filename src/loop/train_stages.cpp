@@ -117,6 +117,8 @@ train::RlRunOptions rl_options(const LoopConfig& c, const std::string& model,
   r.seed = round_seed(c, rd.round());
   r.progress = progress;
   r.resume = fs::exists(out / "checkpoint") && !fs::exists(out / "final");
+  // PPO-ptx keeps the round's SFT data in view: its rows are what the policy should not forget.
+  if (r.ptx_coef > 0) o.ptx_data = (rd / "sft_data.jsonl").string();
   return o;
 }
 

@@ -81,10 +81,13 @@ Rollout make_rollout(Engine& engine, LlamaModel& policy, LlamaModel& reference,
 // log-probability) or over responses of their token means (grpo); the value loss a mean over
 // tokens. With data-parallel ranks each computes its share of `which`; the caller sums the
 // gradients and the returned metrics over the ranks. Returns the minibatch's "loss",
-// "loss/policy", "loss/value" (ppo), "loss/kl" (grpo), "clipfrac", "approx_kl".
+// "loss/policy", "loss/value" (ppo), "loss/kl" (grpo), "clipfrac", "approx_kl". With `ptx`
+// rows (the update's share of the SFT data) and opts.ptx_coef > 0, ptx_coef times their mean
+// token negative log-likelihood joins the loss ("loss/ptx": that mean), the ranks splitting
+// the rows as they split the minibatch.
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
                          const std::vector<RlSample>& samples,
                          const std::vector<std::int64_t>& which, const RlOptions& opts,
-                         double kl_coef);
+                         double kl_coef, const std::vector<const Row*>& ptx = {});
 
 }  // namespace cai::train::detail

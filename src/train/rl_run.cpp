@@ -18,6 +18,9 @@ namespace cai::train {
 void RlRunOptions::rules(opt::Rules& r) const {
   r.require(!model.empty(), "model", "is required");
   r.require(!prompts.empty(), "prompts", "is required");
+  r.require(rl.ptx_coef == 0 || !ptx_data.empty(), "ptx_data", "is required with ptx_coef > 0");
+  r.require(ptx_data.empty() || rl.ptx_coef > 0, "ptx_coef",
+            "must be > 0 for ptx_data to be used");
 }
 
 RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
@@ -62,15 +65,25 @@ RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
     reward.identity = model_id(o.reward_model);
   }
 
+  std::vector<TokenizedSequence> ptx;
+  if (!o.ptx_data.empty()) {
+    CAI_CHECK(fs::exists(o.ptx_data), "rl: ptx_data: {} does not exist", o.ptx_data);
+    DataOptions d;
+    d.max_length = policy.config.max_position_embeddings;
+    for (auto& e : load_sft(o.ptx_data, *policy.tokenizer, tmpl, d)) ptx.push_back(std::move(e.seq));
+    CAI_CHECK(!ptx.empty(), "rl: ptx_data: {} has no rows with targets", o.ptx_data);
+  }
+
   RlOptions rl = o.rl;
   nlohmann::json config = {{"model", model_id(o.model)},
                            {"prompts", sha256_file(o.prompts)},
                            {"template", tmpl.name()},
                            {"max_prompt_length", max_prompt}};
+  if (!o.ptx_data.empty()) config["ptx_data"] = sha256_file(o.ptx_data);
   // A reward model keeps the key it always had, so its runs resume across versions.
   config[given ? "reward" : "reward_model"] = reward.identity;
   rl.run_config = config.dump();
-  return train_rl(policy, prompts, reward.fn, rl);
+  return train_rl(policy, prompts, reward.fn, rl, ptx);
 }
 
 }  // namespace cai::train

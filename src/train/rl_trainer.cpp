@@ -66,8 +66,9 @@ std::shared_ptr<LlamaModel> frozen_copy(LlamaModel& m) {
   return ref;
 }
 
-// The prompts of step `step`: the seeded order of pass q is a permutation of all prompts;
-// steps read it P at a time, passes following one another.
+// The prompts of step `step` (and the SFT rows of update `step` with ptx_coef): the seeded
+// order of pass q is a permutation of all n; steps read it P at a time, passes following one
+// another.
 std::vector<std::int64_t> step_prompts(std::int64_t n, std::int64_t P, std::uint64_t seed,
                                        std::int64_t step) {
   std::vector<std::int64_t> out;
@@ -117,7 +118,8 @@ nlohmann::json rl_metrics_line(std::int64_t step, const Metrics& m) {
 }  // namespace
 
 RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
-                   const RewardFn& reward, const RlOptions& o) {
+                   const RewardFn& reward, const RlOptions& o,
+                   const std::vector<TokenizedSequence>& ptx) {
   o.validate();
   CAI_CHECK(policy.model, "rl: no policy model");
   CAI_CHECK(policy.tokenizer.has_value(),
@@ -147,11 +149,38 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
       longest + o.max_new_tokens <= cfg.max_position_embeddings,
       "rl: the longest prompt ({} tokens) + max_new_tokens ({}) exceeds the model's context of {}",
       longest, o.max_new_tokens, cfg.max_position_embeddings);
+  CAI_CHECK(o.ptx_coef == 0 || !ptx.empty(), "rl: ptx_coef > 0 needs SFT rows (ptx_data)");
+  std::vector<detail::Row> ptx_rows;
+  if (o.ptx_coef > 0)
+    for (std::size_t i = 0; i < ptx.size(); ++i) {
+      const auto& s = ptx[i];
+      CAI_CHECK(s.num_targets() > 0 && s.tokens.size() == s.target.size(),
+                "rl: ptx row {} has no targets", i + 1);
+      CAI_CHECK(static_cast<std::int64_t>(s.tokens.size()) <= cfg.max_position_embeddings,
+                "rl: ptx row {} ({} tokens) exceeds the model's context of {}", i + 1,
+                s.tokens.size(), cfg.max_position_embeddings);
+      for (auto id : s.tokens)
+        CAI_CHECK(id >= 0 && id < cfg.vocab_size,
+                  "rl: ptx row {}: token id {} outside the model's vocabulary of {}", i + 1, id,
+                  cfg.vocab_size);
+      ptx_rows.push_back({s.tokens, s.target});
+    }
 
   const fs::path out(o.out_dir), ckpt = out / "checkpoint", metrics_path = out / "metrics.jsonl";
   fs::create_directories(out);
   const std::string objective = std::string("rl-") + to_string(o.algorithm);
-  const std::string ohash = rl_options_hash(o), dhash = prompts_hash(prompts);
+  std::string dhash = prompts_hash(prompts);
+  if (!ptx_rows.empty()) {
+    // The SFT rows change the weights too: a resume with other rows is refused.
+    std::string s;
+    for (const auto& r : ptx_rows) {
+      for (std::size_t i = 0; i < r.tokens.size(); ++i)
+        s += std::to_string(r.tokens[i]) + (r.target[i] ? "+" : ",");
+      s += "|";
+    }
+    dhash = sha256_hex(dhash + sha256_hex(s));
+  }
+  const std::string ohash = rl_options_hash(o);
 
   // The reference (the weights on entry), then the trainable tensors: every weight of the
   // policy and, for PPO, the value head.
@@ -286,8 +315,15 @@ RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
     for (std::int64_t e = 0; e < o.epochs; ++e)
       for (const auto& mb : minibatches(S, o.minibatches, o.seed, step, e)) {
         opt.zero_grad();
-        Metrics mm =
-            detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o, kl_coef);
+        // The update's SFT rows: the optimiser's update count indexes a seeded order that
+        // cycles, so a resumed run reads the rows an uninterrupted one would.
+        std::vector<const detail::Row*> ptx_batch;
+        if (!ptx_rows.empty())
+          for (auto i : step_prompts(static_cast<std::int64_t>(ptx_rows.size()), o.ptx_rows,
+                                     o.seed ^ 0x707478u, opt.steps()))
+            ptx_batch.push_back(&ptx_rows[static_cast<std::size_t>(i)]);
+        Metrics mm = detail::update_minibatch(model, head ? &*head : nullptr, r.samples, mb, o,
+                                              kl_coef, ptx_batch);
         if (pg.size() > 1) {
           dist::all_reduce_grads(pg, trainable);
           dist::all_reduce_sums(mm);

@@ -31,7 +31,7 @@ torch::Tensor gather_field(const std::vector<RlSample>& samples,
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
                          const std::vector<RlSample>& samples,
                          const std::vector<std::int64_t>& which, const RlOptions& o,
-                         double kl_coef) {
+                         double kl_coef, const std::vector<const Row*>& ptx) {
   CAI_CHECK(!which.empty(), "rl: empty minibatch");
   const bool ppo = o.algorithm == RlAlgorithm::ppo, grpo = o.algorithm == RlAlgorithm::grpo;
   double tokens = 0.0;
@@ -93,11 +93,43 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
     // 0.5 E[(log ratio)^2]: how far this update has moved from the sampling policy.
     approx_kl += 0.5 * (st.logp - old).square().sum().item<double>();
   }
+  // PPO-ptx (Ouyang et al. 2022, eq. 2): gamma E_{x~D}[log pi(x)] joins the objective, here as
+  // ptx_coef times the mean negative log-likelihood over the rows' target tokens.
+  double ptx_nll = 0;
+  if (o.ptx_coef > 0 && !ptx.empty()) {
+    double targets = 0;
+    for (const Row* r : ptx)
+      for (auto t : r->target) targets += t;
+    const auto [pb, pe] = dist::shard(static_cast<std::int64_t>(ptx.size()), pg.rank(), pg.size());
+    // Micro-batches of at most token_budget padded tokens, as the responses are cut.
+    std::vector<std::vector<const Row*>> groups;
+    std::size_t longest = 0;
+    for (auto k = pb; k < pe; ++k) {
+      const Row* r = ptx[static_cast<std::size_t>(k)];
+      const std::size_t l = std::max(longest, r->tokens.size());
+      if (groups.empty() ||
+          static_cast<std::int64_t>(l * (groups.back().size() + 1)) > o.token_budget) {
+        groups.emplace_back();
+        longest = r->tokens.size();
+      } else {
+        longest = l;
+      }
+      groups.back().push_back(r);
+    }
+    for (const auto& g : groups) {
+      const TokenStats st = token_stats(policy, make_batch(g), 1.0, false, nullptr);  // [N]
+      const auto nll = -st.logp.sum() / targets;
+      (o.ptx_coef * nll).backward();
+      ptx_nll += nll.item<double>();
+    }
+  }
   Metrics m;
   m["loss/policy"] = policy_loss;
+  if (o.ptx_coef > 0) m["loss/ptx"] = ptx_nll;
   if (ppo) m["loss/value"] = value_loss;
   if (grpo) m["loss/kl"] = kl_loss;
-  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0) + (grpo ? kl_coef * kl_loss : 0.0);
+  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0) + (grpo ? kl_coef * kl_loss : 0.0) +
+              o.ptx_coef * ptx_nll;
   m["clipfrac"] = clipfrac / tokens;
   m["approx_kl"] = approx_kl / tokens;
   return m;

@@ -334,6 +334,93 @@ TEST(RlTrain, ResumeRepeatsTheRunExactly) {
     EXPECT_TRUE(torch::allclose(item.value(), b[item.key()], 0, 1e-6)) << item.key();
 }
 
+// PPO-ptx: the SFT rows' loss joins each update. With a zero reward and no KL the policy loss
+// has no gradient, so the rows' loss is all that trains: "loss/ptx" of the first update is their
+// mean token negative log-likelihood under the starting model (computed here from the full
+// logits), and it falls as the run goes on; a resumed run reads the same rows.
+std::vector<TokenizedSequence> ptx_rows(const std::string& name) {
+  const auto path = write_text(temp_dir("ptx-" + name) / "sft.jsonl",
+                               R"({"text": "the flu shot is on mondays"})"
+                               "\n"
+                               R"({"prompt": "Human: when?\n\nAssistant:", "completion": " mondays."})"
+                               "\n"
+                               R"({"text": "crutches are at the front desk"})"
+                               "\n");
+  std::vector<TokenizedSequence> out;
+  for (auto& e : load_sft(path, tiny_tokenizer(), ChatTemplate::by_name("chatml"), {}))
+    out.push_back(e.seq);
+  return out;
+}
+
+TEST(RlTrain, PtxLossIsTheSftRowsNllAndTrainsThem) {
+  const auto rows = ptx_rows("nll");
+  RlOptions o = toy_options("ptx", RlAlgorithm::rloo);
+  o.steps = 12;
+  o.kl_coef = 0.0;
+  o.ptx_coef = 1.0;
+  o.ptx_rows = 3;  // every row, every update
+  o.lr = 3e-3;
+  RewardFn zero = [](const std::vector<RewardQuery>& q) { return std::vector<double>(q.size(), 0.0); };
+  auto lm = tiny_loaded(13);
+  double want = 0, targets = 0;
+  {
+    torch::NoGradGuard g;
+    for (const auto& r : rows) {
+      const auto T = static_cast<std::int64_t>(r.tokens.size());
+      const auto tokens =
+          torch::tensor(std::vector<std::int64_t>(r.tokens.begin(), r.tokens.end())).view({1, T});
+      const auto logp = torch::log_softmax(lm.model->forward(tokens)[0], -1);  // [T,V]
+      for (std::int64_t t = 1; t < T; ++t)
+        if (r.target[static_cast<std::size_t>(t)]) {
+          want -= logp[t - 1][r.tokens[static_cast<std::size_t>(t)]].item<double>();
+          targets += 1;
+        }
+    }
+  }
+  train_rl(lm, toy_prompts("ptx"), zero, o, rows);
+  const auto m = metrics(o.out_dir);
+  ASSERT_EQ(m.size(), 12u);
+  EXPECT_NEAR(m.front()["loss/ptx"].get<double>(), want / targets, 1e-4 * want / targets);
+  EXPECT_NEAR(m.front()["loss/policy"].get<double>(), 0.0, 1e-9);
+  EXPECT_LT(m.back()["loss/ptx"].get<double>(), 0.8 * m.front()["loss/ptx"].get<double>());
+  // Without rows the option is refused rather than ignored.
+  auto other = tiny_loaded(13);
+  EXPECT_THROW(train_rl(other, toy_prompts("ptx"), zero, o), Error);
+}
+
+TEST(RlTrain, PtxRunResumesExactly) {
+  RlOptions o = toy_options("ptx-resume", RlAlgorithm::grpo);
+  o.steps = 4;
+  o.save_every = 2;
+  o.ptx_coef = 0.5;
+  o.ptx_rows = 2;  // a different pair of rows each update
+  const auto prompts = toy_prompts("ptx-resume");
+  const auto rows = ptx_rows("resume");
+  auto straight = tiny_loaded(14);
+  train_rl(straight, prompts, toy_reward, o, rows);
+  const auto want = metrics(o.out_dir);
+  auto first = tiny_loaded(14);
+  int calls = 0;
+  RewardFn failing = [&](const std::vector<RewardQuery>& q) {
+    if (++calls == 3) throw std::runtime_error("killed");
+    return toy_reward(q);
+  };
+  EXPECT_THROW(train_rl(first, prompts, failing, o, rows), std::runtime_error);
+  auto second = tiny_loaded(14);
+  o.resume = true;
+  // Other rows are another run: refused.
+  auto wrong = rows;
+  wrong.pop_back();
+  auto third = tiny_loaded(14);
+  EXPECT_THROW(train_rl(third, prompts, toy_reward, o, wrong), Error);
+  train_rl(second, prompts, toy_reward, o, rows);
+  const auto got = metrics(o.out_dir);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    for (const char* k : {"score", "loss", "loss/ptx"})
+      EXPECT_NEAR(got[i][k].get<double>(), want[i][k].get<double>(), 1e-6) << i << " " << k;
+}
+
 // ---- errors ------------------------------------------------------------------------------------
 
 template <typename F>

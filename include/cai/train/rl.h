@@ -77,8 +77,11 @@ struct RlSummary {
 // The reference policy is a frozen copy of `policy` taken on entry (or, on resume, of the
 // weights it holds on entry: pass the starting model, not the checkpoint's). Throws cai::Error
 // on bad options, empty prompts, a policy without a tokenizer, NaN/Inf, or a refused resume.
+// `ptx`: the SFT rows whose language-modelling loss, times opts.ptx_coef, joins each update
+// (required when ptx_coef > 0); ptx_rows of them per update, in a seeded order that cycles.
 RlSummary train_rl(LoadedModel& policy, const std::vector<RlPrompt>& prompts,
-                   const RewardFn& reward, const RlOptions& opts);
+                   const RewardFn& reward, const RlOptions& opts,
+                   const std::vector<TokenizedSequence>& ptx = {});
 
 // `cai train rl`: loads the policy, the reward (a reward model, or one the caller gives) and
 // the prompts, then train_rl.
@@ -88,6 +91,7 @@ struct RlRunOptions {
   std::string prompts;
   std::string chat_template;
   std::int64_t max_prompt_length = 0;
+  std::string ptx_data;  // SFT rows for rl.ptx_coef
   std::string device = "cpu";  // where the policy and the reward model run (the command's
                                // --device: not a declared field)
   RlOptions rl;
@@ -104,6 +108,9 @@ struct RlRunOptions {
       "tokenizer's)");
     f("max_prompt_length", &O::max_prompt_length,
       "tokens per prompt at most (0: the context minus max_new_tokens)", opt::min(0));
+    f("ptx_data", &O::ptx_data,
+      "SFT rows (JSONL, the formats `cai train sft` reads) whose loss joins each update with "
+      "ptx_coef");
     f.flat(&O::rl);
   }
   void rules(opt::Rules& r) const;

@@ -54,6 +54,10 @@ struct RlOptions : OptimOptions {
   KlEstimator kl_estimator = KlEstimator::k1;
   RewardNorm reward_norm = RewardNorm::none;
   double reward_clip = 0.0;
+  // The SFT data's language-modelling loss added to every update (PPO-ptx, Ouyang et al. 2022,
+  // eq. 2): keeps what the policy knew while the reward pulls it elsewhere.
+  double ptx_coef = 0.0;
+  std::int64_t ptx_rows = 8;
   // Updates.
   std::int64_t epochs = 1;
   std::int64_t minibatches = 1;
@@ -105,6 +109,12 @@ struct RlOptions : OptimOptions {
     f("kl_estimator", &O::kl_estimator, "per-token KL estimator");
     f("reward_norm", &O::reward_norm, "score normalisation");
     f("reward_clip", &O::reward_clip, "normalised scores clipped to [-c, c] (0: off)", opt::min(0));
+    f("ptx_coef", &O::ptx_coef,
+      "weight of the SFT rows' language-modelling loss in each update (PPO-ptx; 0: off; the "
+      "rows: ptx_data)",
+      opt::min(0));
+    f("ptx_rows", &O::ptx_rows, "SFT rows per update with ptx_coef (seeded order, cycling)",
+      opt::min(1));
     f("epochs", &O::epochs, "passes over each rollout (ppo usually 4)", opt::min(1));
     f("minibatches", &O::minibatches, "optimiser updates per pass", opt::min(1));
     f("clip_range", &O::clip_range, "policy ratio clipping epsilon", opt::range(0, 1, "()"));
