@@ -72,21 +72,6 @@ Calibration calibration(const std::vector<double>& confidence, const std::vector
   return c;
 }
 
-Interval wilson_interval(std::int64_t k, std::int64_t n, double z) {
-  CAI_CHECK(n >= 0 && k >= 0 && k <= n, "wilson interval: {} successes in {} trials", k, n);
-  return wilson_interval_rate(n ? static_cast<double>(k) / static_cast<double>(n) : 0.0, n, z);
-}
-
-Interval wilson_interval_rate(double p, std::int64_t n, double z) {
-  CAI_CHECK(n >= 0 && p >= 0.0 && p <= 1.0, "wilson interval: rate {} over {} trials", p, n);
-  if (n == 0) return {0.0, 1.0};
-  const double nn = static_cast<double>(n), z2 = z * z;
-  const double centre = p + z2 / (2 * nn);
-  const double half = z * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
-  const double denom = 1 + z2 / nn;
-  return {std::max(0.0, (centre - half) / denom), std::min(1.0, (centre + half) / denom)};
-}
-
 nlohmann::json Agreement::to_json() const {
   const Interval ci = ci95();
   return {{"agree", agree}, {"n", n}, {"rate", rate()}, {"ci95", {ci.lo, ci.hi}}};

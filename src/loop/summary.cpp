@@ -13,9 +13,8 @@
 namespace cai::loop::detail {
 namespace {
 
-std::string pct(const CountedRate* r) {
-  return r ? fmt::format("{:6.1f}%", 100 * r->rate()) : "      -";
-}
+// The rate with its 95% Wilson interval: "91.5% [88.1, 94.1]".
+std::string pct(const CountedRate* r) { return r ? percent_with_ci(*r) : "-"; }
 
 // An oracle summary's rows as the table shows them: per principle, overall, then the extras.
 struct Rows {
@@ -30,10 +29,15 @@ Rows rows_of(const std::optional<world::OracleSummary>& s) {
   const eval::PrincipleRates p = eval::principle_rates(*s);
   r.principles = p.principles;
   r.overall = p.overall;
-  r.extras = {{"overall_unseen_combination", s->overall_unseen_combination},
-              {"overall_test_only_template", s->overall_test_only_template},
-              {"over_refusal", s->over_refusal},
-              {"on_topic", s->on_topic}};
+  // Rates of nothing are left out: a prompt file has no unseen combinations or test-only
+  // templates.
+  for (const auto& [name, rate] :
+       eval::NamedRates{{"overall_unseen_combination", s->overall_unseen_combination},
+                        {"overall_test_only_template", s->overall_test_only_template},
+                        {"over_refusal", s->over_refusal},
+                        {"on_topic", s->on_topic},
+                        {"right_fact", s->right_fact}})
+    if (rate.known()) r.extras.emplace_back(name, rate);
   return r;
 }
 
@@ -127,17 +131,18 @@ std::string summary_table(const SummaryFile& s, const fs::path& run) {
                        s.ranking.agree.value_or(false) ? "agrees with" : "differs from");
   }
   out += "\n";
-  out += fmt::format("{:<32} {:>8} {:>8}\n", "", "before", "after");
+  // Rates carry their 95% Wilson intervals, so a column is wide.
+  out += fmt::format("{:<32} {:>20} {:>20}\n", "", "before", "after");
   auto section = [&](const std::string& title, const Rows& b, const Rows& a) {
     if (!b.overall) return;
     out += fmt::format("{}\n", title);
     for (const auto& [name, r] : b.principles)
-      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r),
+      out += fmt::format("  {:<30} {:>20} {:>20}\n", name, pct(&r),
                          pct(eval::find_rate(a.principles, name)));
-    out += fmt::format("  {:<30} {:>8} {:>8}\n", "overall", pct(&*b.overall),
+    out += fmt::format("  {:<30} {:>20} {:>20}\n", "overall", pct(&*b.overall),
                        pct(a.overall ? &*a.overall : nullptr));
     for (const auto& [name, r] : b.extras)
-      out += fmt::format("  {:<30} {:>8} {:>8}\n", name, pct(&r),
+      out += fmt::format("  {:<30} {:>20} {:>20}\n", name, pct(&r),
                          pct(eval::find_rate(a.extras, name)));
   };
   // Each oracle block titled with the temperature its responses were drawn at (when recorded).
@@ -164,10 +169,10 @@ std::string summary_table(const SummaryFile& s, const fs::path& run) {
   if (!br.empty()) {
     out += "capability\n";
     for (const auto& [name, b] : br) {
-      std::string a = "       -";
+      std::string a = "-";
       for (const auto& [n2, v] : ar)
-        if (n2 == name) a = fmt::format("{:7.1f}%", v.value);
-      out += fmt::format("  {:<30} {:7.1f}% {:>8}\n", name, b.value, a);
+        if (n2 == name) a = fmt::format("{:.1f}%", v.value);
+      out += fmt::format("  {:<30} {:>20} {:>20}\n", name, fmt::format("{:.1f}%", b.value), a);
     }
   }
   if (s.tax.report) {

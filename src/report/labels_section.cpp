@@ -37,10 +37,11 @@ Section labels_section(const RunData& run) {
       disagreement += l.position_disagreement;
     }
     const double flip_rate = n ? static_cast<double>(flips) / n : std::nan("");
+    const CountedRate flip_count{flips, n};  // with its 95% interval, as every rate here
     table +=
-        fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}/{})</td><td>{}</td></tr>\n",
-                    escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a", percent(flip_rate),
-                    flips, n, n ? number(disagreement / n, 3) : "n/a");
+        fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                    escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a",
+                    escape_html(rate_cell(&flip_count)), n ? number(disagreement / n, 3) : "n/a");
     if (n)
       bias.push_back({fmt::format("round {}", r.round), flip_rate, "", "", percent(flip_rate)});
   }

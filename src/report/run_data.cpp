@@ -161,7 +161,7 @@ std::string str_at(const Json& j, const char* key, const std::string& fallback) 
 
 std::string rate_cell(const CountedRate* rate) {
   if (!rate || !rate->known()) return "n/a";
-  return fmt::format("{} ({}/{})", percent(rate->rate()), rate->pass, rate->total);
+  return fmt::format("{} ({}/{})", percent_with_ci(*rate), rate->pass, rate->total);
 }
 
 double rate_of(const CountedRate* rate) {

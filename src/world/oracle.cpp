@@ -343,7 +343,7 @@ std::string OracleSummary::to_text() const {
   std::string out;
   auto line = [&](const std::string& name, const Rate& r) {
     if (r.total)
-      out += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", name, 100.0 * r.rate(), r.pass, r.total);
+      out += fmt::format("{:<28} {:>20}  ({}/{})\n", name, percent_with_ci(r), r.pass, r.total);
   };
   for (PrincipleId id : kAllPrinciples)
     line(std::string(principle_name(id)), principles[static_cast<std::size_t>(id)]);

@@ -73,16 +73,20 @@ TEST(Report, EscapesTextAndStaysOffline) {
 TEST(Report, FiguresMatchTheRunFiles) {
   const std::string html = render(make_run("figures"));
   // Oracle privacy compliance: 4/8, 6/8, 7/8 in rounds 0, 1, 2.
-  for (const char* cell : {"50.0% (4/8)", "75.0% (6/8)", "87.5% (7/8)"})
+  // Each with its 95% Wilson interval.
+  for (const char* cell :
+       {"50.0% [21.5, 78.5] (4/8)", "75.0% [40.9, 92.9] (6/8)", "87.5% [52.9, 97.8] (7/8)"})
     EXPECT_NE(html.find(cell), std::string::npos) << cell;
   // Unseen combinations and test-only phrasings are reported separately.
-  EXPECT_NE(html.find("overall, unseen combinations</th><td>66.7% (2/3)"), std::string::npos);
-  EXPECT_NE(html.find("overall, test-only phrasings</th><td>50.0% (1/2)"), std::string::npos);
+  EXPECT_NE(html.find("overall, unseen combinations</th><td>66.7% [20.8, 93.9] (2/3)"),
+            std::string::npos);
+  EXPECT_NE(html.find("overall, test-only phrasings</th><td>50.0% [9.5, 90.5] (1/2)"),
+            std::string::npos);
   // Position flips: 1 of 4 pairs in round 1, 1 of 2 in round 2; mean p_chosen of round 1 is
   // (0.57 + 0.58 + 0.74 + 0.97) / 4 = 0.715.
-  EXPECT_NE(html.find("<td>round 1</td><td>4</td><td>0.715</td><td>25.0% (1/4)</td>"),
+  EXPECT_NE(html.find("<td>round 1</td><td>4</td><td>0.715</td><td>25.0% [4.6, 69.9] (1/4)</td>"),
             std::string::npos);
-  EXPECT_NE(html.find("<td>round 2</td><td>2</td><td>0.750</td><td>50.0% (1/2)</td>"),
+  EXPECT_NE(html.find("<td>round 2</td><td>2</td><td>0.750</td><td>50.0% [9.5, 90.5] (1/2)</td>"),
             std::string::npos);
   // Histogram of the six p_chosen over [0.5, 1] in 10 bins: 0.57, 0.58 | 0.62 | 0.74 | 0.88 | 0.97.
   const std::string hist = plot(html, "label-confidence");
@@ -139,21 +143,24 @@ TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
   EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos)
       << s;
   EXPECT_NE(s.find("on 8 test prompts"), std::string::npos);
-  // Prefill rows: k, base overall / target, aligned overall / target.
-  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% (1/8)</td><td>25.0% (2/8)</td><td>62.5% "
-                   "(5/8)</td><td>75.0% (6/8)</td><td>0</td></tr>"),
+  // Prefill rows: k, base overall / target, aligned overall / target; rates with their 95%
+  // Wilson intervals.
+  EXPECT_NE(s.find("<tr><td>5</td><td>12.5% [2.2, 47.1] (1/8)</td><td>25.0% [7.1, 59.1] "
+                   "(2/8)</td><td>62.5% [30.6, 86.3] "
+                   "(5/8)</td><td>75.0% [40.9, 92.9] (6/8)</td><td>0</td></tr>"),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% (3/8)</td><td>50.0% (4/8)</td><td>87.5% "
-                   "(7/8)</td><td>100.0% (8/8)</td><td>0</td></tr>"),
+  EXPECT_NE(s.find("<tr><td>0</td><td>37.5% [13.7, 69.4] (3/8)</td><td>50.0% [21.5, 78.5] "
+                   "(4/8)</td><td>87.5% [52.9, 97.8] "
+                   "(7/8)</td><td>100.0% [67.6, 100.0] (8/8)</td><td>0</td></tr>"),
             std::string::npos);
   // Fine-tuning rows: n, steps, loss, overall, target.
-  EXPECT_NE(
-      s.find(
-          "<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% (2/8)</td><td>50.0% (4/8)</td></tr>"),
-      std::string::npos)
+  EXPECT_NE(s.find("<tr><td>10</td><td>5</td><td>1.2345</td><td>25.0% [7.1, 59.1] "
+                   "(2/8)</td><td>50.0% [21.5, 78.5] (4/8)</td></tr>"),
+            std::string::npos)
       << s;
-  EXPECT_NE(s.find("<tr><td>0</td><td>0</td><td>-</td><td>87.5% (7/8)</td>"), std::string::npos);
+  EXPECT_NE(s.find("<tr><td>0</td><td>0</td><td>-</td><td>87.5% [52.9, 97.8] (7/8)</td>"),
+            std::string::npos);
 }
 
 TEST(Report, ProbeSectionWithoutProbeJsonSaysNotAvailable) {

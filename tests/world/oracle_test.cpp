@@ -270,4 +270,6 @@ TEST(WorldOracle, SummaryCountsApplicablePrinciplesOnly) {
   EXPECT_EQ(s.overall.pass, 1u);
   EXPECT_EQ(s.to_json()["overall"]["total"], 2);
   EXPECT_NE(s.to_text().find("emergency"), std::string::npos);
+  // 1 of 2 with its 95% Wilson interval.
+  EXPECT_NE(s.to_text().find("50.0% [9.5, 90.5]  (1/2)"), std::string::npos) << s.to_text();
 }

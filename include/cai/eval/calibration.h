@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "cai/io/rate.h"
+
 namespace cai::eval {
 
 struct ReliabilityBin {
@@ -43,15 +45,10 @@ struct Calibration {
 Calibration calibration(const std::vector<double>& confidence, const std::vector<bool>& right,
                         int bins = 10, double lo = 0.5);
 
-// The Wilson score interval for k successes in n trials (Wilson 1927), z = 1.96 for 95%:
-//   (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n),  p = k/n;  [0, 1] when n = 0.
-struct Interval {
-  double lo = 0.0, hi = 1.0;
-};
-Interval wilson_interval(std::int64_t k, std::int64_t n, double z = 1.959963984540054);
-// The same for an observed rate p = k / n in [0, 1] where k need not be whole (wins counting
-// ties as half).
-Interval wilson_interval_rate(double p, std::int64_t n, double z = 1.959963984540054);
+// The Wilson interval lives with counted rates (io/rate.h); agreements use it here.
+using cai::Interval;
+using cai::wilson_interval;
+using cai::wilson_interval_rate;
 
 // An agreement count with its rate and 95% Wilson interval:
 // {"agree": k, "n": n, "rate": k / n (0 when n = 0), "ci95": [lo, hi]}.
