@@ -19,8 +19,7 @@ void RlRunOptions::rules(opt::Rules& r) const {
   r.require(!model.empty(), "model", "is required");
   r.require(!prompts.empty(), "prompts", "is required");
   r.require(rl.ptx_coef == 0 || !ptx_data.empty(), "ptx_data", "is required with ptx_coef > 0");
-  r.require(ptx_data.empty() || rl.ptx_coef > 0, "ptx_coef",
-            "must be > 0 for ptx_data to be used");
+  r.require(ptx_data.empty() || rl.ptx_coef > 0, "ptx_coef", "must be > 0 for ptx_data to be used");
 }
 
 RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
@@ -70,7 +69,8 @@ RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
     CAI_CHECK(fs::exists(o.ptx_data), "rl: ptx_data: {} does not exist", o.ptx_data);
     DataOptions d;
     d.max_length = policy.config.max_position_embeddings;
-    for (auto& e : load_sft(o.ptx_data, *policy.tokenizer, tmpl, d)) ptx.push_back(std::move(e.seq));
+    for (auto& e : load_sft(o.ptx_data, *policy.tokenizer, tmpl, d))
+      ptx.push_back(std::move(e.seq));
     CAI_CHECK(!ptx.empty(), "rl: ptx_data: {} has no rows with targets", o.ptx_data);
   }
 

@@ -38,6 +38,11 @@ using Clock = std::chrono::steady_clock;
 // Everything that changes the trained weights; a resume with a different hash is refused.
 std::string rl_options_hash(const RlOptions& o) {
   nlohmann::json j = opt::identity_json(o);
+  if (o.ptx_coef == 0) {
+    // Off, the SFT term changes nothing: runs begun before it existed still resume.
+    j.erase("ptx_coef");
+    j.erase("ptx_rows");
+  }
   j["run_config"] = o.run_config;
   return sha256_hex(j.dump());
 }

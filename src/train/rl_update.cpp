@@ -30,8 +30,8 @@ torch::Tensor gather_field(const std::vector<RlSample>& samples,
 
 Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
                          const std::vector<RlSample>& samples,
-                         const std::vector<std::int64_t>& which, const RlOptions& o,
-                         double kl_coef, const std::vector<const Row*>& ptx) {
+                         const std::vector<std::int64_t>& which, const RlOptions& o, double kl_coef,
+                         const std::vector<const Row*>& ptx) {
   CAI_CHECK(!which.empty(), "rl: empty minibatch");
   const bool ppo = o.algorithm == RlAlgorithm::ppo, grpo = o.algorithm == RlAlgorithm::grpo;
   double tokens = 0.0;
@@ -71,9 +71,10 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
     auto loss = pl;
     if (grpo) {
       // The KL to the reference as a term of the loss, per token (DeepSeekMath eq. 3-4).
-      const auto kl =
-          (kl_estimate(st.logp, gather_field(samples, mb, &RlSample::logp_ref, dev), o.kl_estimator) * w)
-              .sum();
+      const auto kl = (kl_estimate(st.logp, gather_field(samples, mb, &RlSample::logp_ref, dev),
+                                   o.kl_estimator) *
+                       w)
+                          .sum();
       loss = loss + kl_coef * kl;
       kl_loss += kl.item<double>();
     }
@@ -128,8 +129,8 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
   if (o.ptx_coef > 0) m["loss/ptx"] = ptx_nll;
   if (ppo) m["loss/value"] = value_loss;
   if (grpo) m["loss/kl"] = kl_loss;
-  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0) + (grpo ? kl_coef * kl_loss : 0.0) +
-              o.ptx_coef * ptx_nll;
+  m["loss"] = policy_loss + (ppo ? o.vf_coef * value_loss : 0.0) +
+              (grpo ? kl_coef * kl_loss : 0.0) + o.ptx_coef * ptx_nll;
   m["clipfrac"] = clipfrac / tokens;
   m["approx_kl"] = approx_kl / tokens;
   return m;

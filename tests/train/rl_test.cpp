@@ -339,13 +339,14 @@ TEST(RlTrain, ResumeRepeatsTheRunExactly) {
 // mean token negative log-likelihood under the starting model (computed here from the full
 // logits), and it falls as the run goes on; a resumed run reads the same rows.
 std::vector<TokenizedSequence> ptx_rows(const std::string& name) {
-  const auto path = write_text(temp_dir("ptx-" + name) / "sft.jsonl",
-                               R"({"text": "the flu shot is on mondays"})"
-                               "\n"
-                               R"({"prompt": "Human: when?\n\nAssistant:", "completion": " mondays."})"
-                               "\n"
-                               R"({"text": "crutches are at the front desk"})"
-                               "\n");
+  const auto path =
+      write_text(temp_dir("ptx-" + name) / "sft.jsonl",
+                 R"({"text": "the flu shot is on mondays"})"
+                 "\n"
+                 R"({"prompt": "Human: when?\n\nAssistant:", "completion": " mondays."})"
+                 "\n"
+                 R"({"text": "crutches are at the front desk"})"
+                 "\n");
   std::vector<TokenizedSequence> out;
   for (auto& e : load_sft(path, tiny_tokenizer(), ChatTemplate::by_name("chatml"), {}))
     out.push_back(e.seq);
@@ -360,7 +361,9 @@ TEST(RlTrain, PtxLossIsTheSftRowsNllAndTrainsThem) {
   o.ptx_coef = 1.0;
   o.ptx_rows = 3;  // every row, every update
   o.lr = 3e-3;
-  RewardFn zero = [](const std::vector<RewardQuery>& q) { return std::vector<double>(q.size(), 0.0); };
+  RewardFn zero = [](const std::vector<RewardQuery>& q) {
+    return std::vector<double>(q.size(), 0.0);
+  };
   auto lm = tiny_loaded(13);
   double want = 0, targets = 0;
   {
