@@ -62,7 +62,10 @@ TEST(Cli, TokenizeMatchesTheReference) {
   CmdResult r = run("tokenize " + kHf + " '" + ref["text"].get<std::string>() + "'");
   ASSERT_EQ(r.code, 0) << r.out;
   std::string want;
-  for (auto& t : ref["tokens"]) want += (want.empty() ? "" : " ") + std::to_string(t.get<int>());
+  for (auto& t : ref["tokens"]) {
+    if (!want.empty()) want += ' ';
+    want += std::to_string(t.get<int>());
+  }
   EXPECT_NE(r.out.find(want), std::string::npos) << r.out;
 }
 

@@ -183,7 +183,9 @@ TEST_P(SpmExport, TokenizerJsonLayout) {
     const auto id = t.at("id").get<std::int32_t>();
     const auto type = static_cast<cai::tok::TokenType>(types.at(static_cast<std::size_t>(id)));
     EXPECT_EQ(t.at("special").get<bool>(), type != cai::tok::TokenType::user_defined) << t.dump();
-    if (gguf.is_special(id)) EXPECT_TRUE(t.at("special").get<bool>()) << t.dump();
+    if (gguf.is_special(id)) {
+      EXPECT_TRUE(t.at("special").get<bool>()) << t.dump();
+    }
     EXPECT_FALSE(t.at("normalized").get<bool>()) << t.dump();
     saw_bos = saw_bos || t.at("content") == "<s>";
   }
