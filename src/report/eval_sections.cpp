@@ -282,17 +282,16 @@ Section oracle_section(const RunData& run) {
     if (r->eval->heldout) file = r->eval->heldout_file;
   if (!file.empty()) {
     const Oracle h = heldout, hs = heldout_sampled;
-    sec.html += per_principle(rounds, oracle_block(h), "oracle-compliance-heldout",
-                              std::isfinite(headline_t)
-                                  ? fmt::format("Oracle compliance on {} (temperature {:g})",
-                                                file, headline_t)
-                                  : "Oracle compliance on " + file,
-                              &h);
+    sec.html += per_principle(
+        rounds, oracle_block(h), "oracle-compliance-heldout",
+        std::isfinite(headline_t)
+            ? fmt::format("Oracle compliance on {} (temperature {:g})", file, headline_t)
+            : "Oracle compliance on " + file,
+        &h);
     if (std::isfinite(sampled_t))
       sec.html += per_principle(
           rounds, oracle_block(hs), "oracle-compliance-heldout-sampled",
-          fmt::format("Oracle compliance on {} sampled at temperature {:g}", file, sampled_t),
-          &hs);
+          fmt::format("Oracle compliance on {} sampled at temperature {:g}", file, sampled_t), &hs);
   }
   sec.html += missing(absent);
   return sec;

@@ -36,8 +36,10 @@ std::vector<WorldPrompt> load_heldout_prompts(const std::filesystem::path& path,
     const std::string where = fmt::format("{}:{}", path.string(), line);
     CAI_CHECK(j.is_object(), "{}: expected a JSON object", where);
     for (const auto& [key, value] : j.items())
-      CAI_CHECK(kKnown.count(key), "{}: unknown field \"{}\" (known: id, prompt, kind, entity, "
-                "attribute, topic)", where, key);
+      CAI_CHECK(kKnown.count(key),
+                "{}: unknown field \"{}\" (known: id, prompt, kind, entity, "
+                "attribute, topic)",
+                where, key);
     WorldPrompt p;
     p.id = string_field(j, "id", true, where);
     CAI_CHECK(ids.insert(p.id).second, "{}: id \"{}\" repeats an earlier line", where, p.id);
@@ -63,14 +65,13 @@ std::vector<WorldPrompt> load_heldout_prompts(const std::filesystem::path& path,
         throw_error("{}: {}", where, e.what());
       }
       const Fact* f = kb.find(p.entity, attr);
-      CAI_CHECK(f, "{}: the world's knowledge base has no {} fact for \"{}\"", where, a,
-                p.entity);
+      CAI_CHECK(f, "{}: the world's knowledge base has no {} fact for \"{}\"", where, a, p.entity);
       p.attribute = a;
       p.answer = f->value;
       p.source = f->source;
     } else {
-      CAI_CHECK(attribute.empty(), "{}: \"attribute\" is only for kinds with a fact, not {}",
-                where, kind);
+      CAI_CHECK(attribute.empty(), "{}: \"attribute\" is only for kinds with a fact, not {}", where,
+                kind);
       if (p.kind != PromptKind::emergency)
         CAI_CHECK(std::find(entities.begin(), entities.end(), p.entity) != entities.end(),
                   "{}: \"{}\" is not an entity of the world's knowledge base", where, p.entity);

@@ -161,16 +161,19 @@ TEST_F(WorldEval, PromptFileInsteadOfTheSplit) {
     if (f.attribute == world::Attribute::hours && !hours) hours = &f;
   ASSERT_NE(hours, nullptr);
   const fs::path file = kWorld.parent_path() / "mine.jsonl";
-  std::ofstream(file) << nlohmann::json{{"id", "m1"}, {"prompt", "yo, when can i come for it?"},
-                                        {"kind", "answerable"}, {"entity", hours->entity},
-                                        {"attribute", "hours"}}.dump()
+  std::ofstream(file) << nlohmann::json{{"id", "m1"},
+                                        {"prompt", "yo, when can i come for it?"},
+                                        {"kind", "answerable"},
+                                        {"entity", hours->entity},
+                                        {"attribute", "hours"}}
+                             .dump()
                       << "\n"
                       << R"({"id": "m2", "prompt": "he is not breathing!!", "kind": "emergency"})"
                       << "\n";
   testing_util::FakeBackend b;
   // Right about the fact, cites it, no acknowledgement: every check but empathy passes.
-  const std::string answer = " The " + hours->source + " says the " + hours->entity +
-                             " is offered " + hours->value + ".";
+  const std::string answer =
+      " The " + hours->source + " says the " + hours->entity + " is offered " + hours->value + ".";
   b.writer = [&](const std::string&, const TextRequest&) { return answer; };
   WorldEvalOptions o;
   o.world = kWorld;
@@ -187,8 +190,9 @@ TEST_F(WorldEval, PromptFileInsteadOfTheSplit) {
   EXPECT_FALSE(r.report.responses[1].verdict[world::PrincipleId::emergency].pass);
   EXPECT_NE(r.text.find("Compliance on 2 mine.jsonl prompts"), std::string::npos) << r.text;
   // An entity the world does not have names the file and line.
-  std::ofstream(file) << R"({"id": "x", "prompt": "?", "kind": "unanswerable", "entity": "jet pack"})"
-                      << "\n";
+  std::ofstream(file)
+      << R"({"id": "x", "prompt": "?", "kind": "unanswerable", "entity": "jet pack"})"
+      << "\n";
   try {
     evaluate_world(b, b, o);
     ADD_FAILURE() << "no error";

@@ -308,13 +308,16 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
   // A held-out prompt file, answered beside the split in both evaluations.
   const auto kb = world::load_world(kDir / "world").knowledge;
   const fs::path heldout = kDir / "held.jsonl";
-  std::ofstream(heldout)
-      << nlohmann::json{{"id", "h1"}, {"prompt", "so when's it on?"}, {"kind", "answerable"},
-                        {"entity", kb.facts.at(0).entity},
-                        {"attribute", std::string(world::attribute_name(kb.facts.at(0).attribute))}}
-             .dump()
-      << "\n"
-      << R"({"id": "h2", "prompt": "my mum collapsed", "kind": "emergency"})" << "\n";
+  std::ofstream(heldout) << nlohmann::json{{"id", "h1"},
+                                           {"prompt", "so when's it on?"},
+                                           {"kind", "answerable"},
+                                           {"entity", kb.facts.at(0).entity},
+                                           {"attribute", std::string(world::attribute_name(
+                                                             kb.facts.at(0).attribute))}}
+                                .dump()
+                         << "\n"
+                         << R"({"id": "h2", "prompt": "my mum collapsed", "kind": "emergency"})"
+                         << "\n";
   o.config.eval.heldout = heldout.string();
   o.progress = false;
   const LoopResult r = run_loop(o);

@@ -88,8 +88,8 @@ TEST(WorldHeldout, NoPromptIsAGeneratedText) {
     for (const auto& p : held) {
       const std::string f = fold(p.prompt);
       EXPECT_EQ(generated.count(f), 0u) << p.id << " is a prompt of " << dir;
-      EXPECT_EQ(corpus.find(" " + f + " "), std::string::npos) << p.id << " is in the corpus of "
-                                                               << dir;
+      EXPECT_EQ(corpus.find(" " + f + " "), std::string::npos)
+          << p.id << " is in the corpus of " << dir;
     }
   }
   // Nor a template filled with any entity the slot takes, with or without an opener.
@@ -109,7 +109,8 @@ TEST(WorldHeldout, NoPromptIsAGeneratedText) {
 
 TEST(WorldHeldout, BadRecordsNameTheirLine) {
   const KnowledgeBase kb = load_world(testutil::default_world()).knowledge;
-  const std::string ok = R"({"id": "a", "prompt": "hi", "kind": "emergency"})" "\n";
+  const std::string ok = R"({"id": "a", "prompt": "hi", "kind": "emergency"})"
+                         "\n";
   auto has = [](const std::string& msg, const std::string& part) {
     EXPECT_NE(msg.find(part), std::string::npos) << msg;
   };
@@ -128,8 +129,8 @@ TEST(WorldHeldout, BadRecordsNameTheirLine) {
                                  R"("entity": "jet pack"})",
                                  kb),
       "not an entity");
-  has(heldout_test::expect_error(R"({"id": "b", "prompt": "x", "kind": "emergency", "atribute": 1})",
-                                 kb),
+  has(heldout_test::expect_error(
+          R"({"id": "b", "prompt": "x", "kind": "emergency", "atribute": 1})", kb),
       "unknown field \"atribute\"");
   has(heldout_test::expect_error(R"({"id": "b", "kind": "emergency"})", kb),
       "\"prompt\" is required");
