@@ -238,6 +238,11 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
        "loop.yaml:15: sft.token_constraint.bias_length: must be >= 0"},
       {"sft: {token_constraint: {enabled: true}, ref_model: nowhere}\n",
        "loop.yaml:12: sft.ref_model: " + (kDir / "nowhere").string() + " does not exist"},
+      {"rl: {enabled: true, ptx_coef: 0.5}\nsft: {enabled: false}\n",
+       "loop.yaml:12: rl.ptx_coef: uses the round's SFT data: it needs sft.enabled"},
+      {"rl: {enabled: true, ptx_coef: -1}\n", "loop.yaml:12: rl.ptx_coef: must be >= 0"},
+      {"eval: {heldout: nowhere.jsonl}\n",
+       "eval.heldout: " + (kDir / "nowhere.jsonl").string() + " does not exist"},
   };
   for (const auto& c : values) {
     // Four required lines, padding, then the case from line 12.

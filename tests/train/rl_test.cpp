@@ -455,6 +455,21 @@ TEST(RlErrors, BadOptionsNameTheField) {
   EXPECT_NE(error_of([&] { o.validate(); }).find("kl_target"), std::string::npos);
   o = RlOptions{};
   o.out_dir = "x";
+  o.ptx_rows = 0;
+  EXPECT_NE(error_of([&] { o.validate(); }).find("ptx_rows"), std::string::npos);
+  // The SFT rows and their coefficient come together.
+  RlRunOptions run;
+  run.model = "m";
+  run.prompts = "p";
+  run.rl.out_dir = "x";
+  run.rl.ptx_coef = 0.5;
+  EXPECT_NE(error_of([&] { run.validate(); }).find("ptx_data: is required with ptx_coef > 0"),
+            std::string::npos);
+  run.rl.ptx_coef = 0;
+  run.ptx_data = "sft.jsonl";
+  EXPECT_NE(error_of([&] { run.validate(); }).find("ptx_coef: must be > 0"), std::string::npos);
+  o = RlOptions{};
+  o.out_dir = "x";
   o.minibatches = 1000;
   EXPECT_NE(error_of([&] { o.validate(); }).find("minibatches"), std::string::npos);
   EXPECT_NE(
