@@ -308,6 +308,29 @@ TEST(Report, MalformedMetricsLineNamesFileAndLine) {
       << error_of(dir);
 }
 
+// A prompt file answered beside the split (eval.heldout) gets blocks of its own, named by the
+// file, greedy and sampled, beside the test split's.
+TEST(Report, HeldOutPromptsAreShownBesideTheSplit) {
+  const fs::path dir = make_run("heldout");
+  for (const char* round : {"round-0", "round-1", "round-2"}) {
+    const fs::path e = dir / round / "eval.json";
+    auto j = nlohmann::json::parse(cai::read_file(e));
+    j["temperature"] = 0.0;
+    j["compliance_sampled"] = j["compliance"];
+    j["compliance_sampled"]["temperature"] = 0.7;
+    nlohmann::json h = {{"overall", rate(3, 8)}};
+    h["principles"] = {{"privacy", rate(7, 8)}};
+    j["heldout"] = {{"file", "handwritten.jsonl"}, {"compliance", h}, {"compliance_sampled", h}};
+    cai::write_file_atomic(e, j.dump());
+  }
+  const std::string html = render(dir);
+  EXPECT_NE(html.find("Oracle compliance on handwritten.jsonl (temperature 0)"), std::string::npos);
+  EXPECT_NE(html.find("Oracle compliance on handwritten.jsonl sampled at temperature 0.7"),
+            std::string::npos);
+  EXPECT_NE(html.find("37.5% [13.7, 69.4] (3/8)"), std::string::npos);
+  EXPECT_NE(html.find("data-plot=\"oracle-compliance-heldout\""), std::string::npos);
+}
+
 TEST(Report, MalformedJsonFileNamesFileAndLine) {
   const fs::path dir = make_run("bad-eval");
   const fs::path e = dir / "round-1" / "eval.json";
