@@ -41,12 +41,19 @@ TokenStats token_stats(LlamaModel& model, const Batch& batch, double temperature
 std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<RlSample>& samples,
                                                      const std::vector<std::int64_t>& which,
                                                      std::int64_t token_budget) {
+  std::vector<std::int64_t> lengths;
+  for (const auto& s : samples) lengths.push_back(static_cast<std::int64_t>(s.row.tokens.size()));
+  return micro_batches(lengths, which, token_budget);
+}
+
+std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<std::int64_t>& lengths,
+                                                     const std::vector<std::int64_t>& which,
+                                                     std::int64_t token_budget) {
   std::vector<std::vector<std::int64_t>> out;
   std::vector<std::int64_t> cur;
   std::int64_t longest = 0;
   for (auto i : which) {
-    const auto len =
-        static_cast<std::int64_t>(samples[static_cast<std::size_t>(i)].row.tokens.size());
+    const auto len = lengths[static_cast<std::size_t>(i)];
     const std::int64_t width = std::max(longest, len);
     if (!cur.empty() && static_cast<std::int64_t>(cur.size() + 1) * width > token_budget) {
       out.push_back(std::move(cur));
@@ -137,7 +144,7 @@ std::vector<RlSample> unpack(const std::vector<double>& in, const std::vector<Rl
 
 // Every rank's samples, in rank order (the order one process would have them in).
 std::vector<RlSample> share_samples(const std::vector<RlSample>& mine,
-                               const std::vector<RlPrompt>& prompts) {
+                                    const std::vector<RlPrompt>& prompts) {
   std::vector<double> flat;
   for (const auto& s : mine) pack(s, flat);
   std::vector<RlSample> all;

@@ -55,8 +55,12 @@ struct TokenStats {
 TokenStats token_stats(LlamaModel& model, const Batch& batch, double temperature, bool entropy,
                        const ValueHead* head);
 
-// Groups samples (by index) into micro-batches of at most `token_budget` padded tokens,
-// keeping their order.
+// Groups rows (by index; lengths[i] tokens) into micro-batches of at most `token_budget`
+// padded tokens, keeping their order; a single longer row is a micro-batch of its own.
+std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<std::int64_t>& lengths,
+                                                     const std::vector<std::int64_t>& which,
+                                                     std::int64_t token_budget);
+// The same for samples, by the length of their prompt + response.
 std::vector<std::vector<std::int64_t>> micro_batches(const std::vector<RlSample>& samples,
                                                      const std::vector<std::int64_t>& which,
                                                      std::int64_t token_budget);

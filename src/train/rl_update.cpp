@@ -102,23 +102,14 @@ Metrics update_minibatch(LlamaModel& policy, const ValueHead* head,
     for (const Row* r : ptx)
       for (auto t : r->target) targets += t;
     const auto [pb, pe] = dist::shard(static_cast<std::int64_t>(ptx.size()), pg.rank(), pg.size());
+    std::vector<std::int64_t> lengths, shard;
+    for (const Row* r : ptx) lengths.push_back(static_cast<std::int64_t>(r->tokens.size()));
+    for (auto k = pb; k < pe; ++k) shard.push_back(k);
     // Micro-batches of at most token_budget padded tokens, as the responses are cut.
-    std::vector<std::vector<const Row*>> groups;
-    std::size_t longest = 0;
-    for (auto k = pb; k < pe; ++k) {
-      const Row* r = ptx[static_cast<std::size_t>(k)];
-      const std::size_t l = std::max(longest, r->tokens.size());
-      if (groups.empty() ||
-          static_cast<std::int64_t>(l * (groups.back().size() + 1)) > o.token_budget) {
-        groups.emplace_back();
-        longest = r->tokens.size();
-      } else {
-        longest = l;
-      }
-      groups.back().push_back(r);
-    }
-    for (const auto& g : groups) {
-      const TokenStats st = token_stats(policy, make_batch(g), 1.0, false, nullptr);  // [N]
+    for (const auto& mb : micro_batches(lengths, shard, o.token_budget)) {
+      std::vector<const Row*> rows;
+      for (auto k : mb) rows.push_back(ptx[static_cast<std::size_t>(k)]);
+      const TokenStats st = token_stats(policy, make_batch(rows), 1.0, false, nullptr);  // [N]
       const auto nll = -st.logp.sum() / targets;
       (o.ptx_coef * nll).backward();
       ptx_nll += nll.item<double>();
