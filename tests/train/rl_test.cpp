@@ -299,6 +299,32 @@ TEST(RlTrain, AdaptiveKlCoefficientMovesTowardsTheTarget) {
   EXPECT_GT(m.back()["kl_coef"].get<double>(), 0.05);
 }
 
+// A run straight through from the starting model of `seed`, then the same run killed during
+// step 3 (its checkpoint at step 2 stays) and resumed from the starting model: the metrics of
+// both and the models they end with.
+struct StraightAndResumed {
+  std::vector<nlohmann::json> want, got;
+  LoadedModel straight, resumed;
+};
+StraightAndResumed straight_and_resumed(RlOptions o, const std::vector<RlPrompt>& prompts,
+                                        std::uint64_t seed,
+                                        const std::vector<TokenizedSequence>& ptx = {}) {
+  StraightAndResumed r{{}, {}, tiny_loaded(seed), tiny_loaded(seed)};
+  train_rl(r.straight, prompts, toy_reward, o, ptx);
+  r.want = metrics(o.out_dir);
+  auto first = tiny_loaded(seed);
+  int calls = 0;
+  RewardFn failing = [&](const std::vector<RewardQuery>& q) {
+    if (++calls == 3) throw std::runtime_error("killed");
+    return toy_reward(q);
+  };
+  EXPECT_THROW(train_rl(first, prompts, failing, o, ptx), std::runtime_error);
+  o.resume = true;
+  train_rl(r.resumed, prompts, toy_reward, o, ptx);
+  r.got = metrics(o.out_dir);
+  return r;
+}
+
 TEST(RlTrain, ResumeRepeatsTheRunExactly) {
   RlOptions o = toy_options("resume", RlAlgorithm::ppo);
   o.steps = 4;
@@ -306,30 +332,13 @@ TEST(RlTrain, ResumeRepeatsTheRunExactly) {
   o.reward_norm = RewardNorm::running;
   o.kl_target = 0.5;
   o.kl_horizon = 50;
-  const auto prompts = toy_prompts("resume");
-  auto straight = tiny_loaded(12);
-  train_rl(straight, prompts, toy_reward, o);
-  const auto want = metrics(o.out_dir);
-
-  // The same run killed during step 3 (its checkpoint at step 2 stays), then resumed from the
-  // starting model.
-  auto first = tiny_loaded(12);
-  int calls = 0;
-  RewardFn failing = [&](const std::vector<RewardQuery>& q) {
-    if (++calls == 3) throw std::runtime_error("killed");
-    return toy_reward(q);
-  };
-  EXPECT_THROW(train_rl(first, prompts, failing, o), std::runtime_error);
-  auto second = tiny_loaded(12);
-  o.resume = true;
-  train_rl(second, prompts, toy_reward, o);
-  const auto got = metrics(o.out_dir);
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i)
+  const auto r = straight_and_resumed(o, toy_prompts("resume"), 12);
+  ASSERT_EQ(r.got.size(), r.want.size());
+  for (std::size_t i = 0; i < r.got.size(); ++i)
     for (const char* k : {"score", "kl", "kl_coef", "loss"})
-      EXPECT_NEAR(got[i][k].get<double>(), want[i][k].get<double>(), 1e-6) << i << " " << k;
+      EXPECT_NEAR(r.got[i][k].get<double>(), r.want[i][k].get<double>(), 1e-6) << i << " " << k;
   torch::NoGradGuard g;
-  const auto a = straight.model->named_parameters(), b = second.model->named_parameters();
+  const auto a = r.straight.model->named_parameters(), b = r.resumed.model->named_parameters();
   for (const auto& item : a)
     EXPECT_TRUE(torch::allclose(item.value(), b[item.key()], 0, 1e-6)) << item.key();
 }
@@ -399,29 +408,17 @@ TEST(RlTrain, PtxRunResumesExactly) {
   o.ptx_rows = 2;  // a different pair of rows each update
   const auto prompts = toy_prompts("ptx-resume");
   const auto rows = ptx_rows("resume");
-  auto straight = tiny_loaded(14);
-  train_rl(straight, prompts, toy_reward, o, rows);
-  const auto want = metrics(o.out_dir);
-  auto first = tiny_loaded(14);
-  int calls = 0;
-  RewardFn failing = [&](const std::vector<RewardQuery>& q) {
-    if (++calls == 3) throw std::runtime_error("killed");
-    return toy_reward(q);
-  };
-  EXPECT_THROW(train_rl(first, prompts, failing, o, rows), std::runtime_error);
-  auto second = tiny_loaded(14);
-  o.resume = true;
-  // Other rows are another run: refused.
+  const auto r = straight_and_resumed(o, prompts, 14, rows);
+  ASSERT_EQ(r.got.size(), r.want.size());
+  for (std::size_t i = 0; i < r.got.size(); ++i)
+    for (const char* k : {"score", "loss", "loss/ptx"})
+      EXPECT_NEAR(r.got[i][k].get<double>(), r.want[i][k].get<double>(), 1e-6) << i << " " << k;
+  // Other rows are another run: its checkpoint refuses them.
   auto wrong = rows;
   wrong.pop_back();
   auto third = tiny_loaded(14);
+  o.resume = true;
   EXPECT_THROW(train_rl(third, prompts, toy_reward, o, wrong), Error);
-  train_rl(second, prompts, toy_reward, o, rows);
-  const auto got = metrics(o.out_dir);
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i)
-    for (const char* k : {"score", "loss", "loss/ptx"})
-      EXPECT_NEAR(got[i][k].get<double>(), want[i][k].get<double>(), 1e-6) << i << " " << k;
 }
 
 // ---- errors ------------------------------------------------------------------------------------
