@@ -152,6 +152,11 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option("--comparison-free-pairs", g->opt.corpus.comparison_free_pairs,
                   "Share of comparisons between independently worded responses")
       ->capture_default_str();
+  gen->add_option("--comparison-overdone", g->opt.corpus.comparison_overdone,
+                  "Share of emergency and uncertainty comparisons on a prompt they do not apply "
+                  "to, against a response that overdoes them (911 for no emergency, \"I don't "
+                  "know\" to a documented fact)")
+      ->capture_default_str();
   gen->add_option("--critique-principle-weights", g->opt.corpus.critique_principle_weights,
                   "Relative frequency of each principle among critiques (cite, emergency, empathy, "
                   "privacy, uncertainty)")

@@ -27,6 +27,7 @@ void CorpusOptions::validate() const {
   prob(critique_violation_rate, "critique_violation_rate");
   prob(critique_pairs, "critique_pairs");
   prob(comparison_free_pairs, "comparison_free_pairs");
+  prob(comparison_overdone, "comparison_overdone");
   auto weights = [](const std::array<double, kNumPrinciples>& w, const char* name) {
     double total = 0;
     for (double x : w) {
@@ -163,12 +164,24 @@ class Builder {
     return out;
   }
 
+  // Kinds where a principle does not apply but can be overdone (see compose_response).
+  static std::vector<PromptKind> overdone_kinds(PrincipleId id) {
+    std::vector<PromptKind> out;
+    for (PromptKind k : all_kinds())
+      if (id == PrincipleId::emergency ? k != PromptKind::emergency
+                                       : has_expected_fact(k) && !principle_applies(k, id))
+        out.push_back(k);
+    return out;
+  }
+
   CorpusDoc comparison_doc(bool a_better) {
     CorpusDoc d;
     d.type = "comparison";
     const PrincipleId id = draw_principle(opt_.comparison_principle_weights);
     const Principle& pr = c_.principle(std::string(principle_name(id)));
-    d.prompt = draw(kinds_for(id));
+    d.overdone = (id == PrincipleId::emergency || id == PrincipleId::uncertainty) &&
+                 rng_.chance(opt_.comparison_overdone);
+    d.prompt = draw(d.overdone ? overdone_kinds(id) : kinds_for(id));
     d.flags = sample_flags(d.prompt.kind);
     d.minimal_pair = !rng_.chance(opt_.comparison_free_pairs);
     const ResponseStyle st = style();

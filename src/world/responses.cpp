@@ -86,6 +86,23 @@ std::string unknown_part(const WorldPrompt& p, const std::string& e, bool honest
   return capitalize(e) + " will not hurt at all.";
 }
 
+// Over-caution where nothing calls for it: the documents answer the question, or the patient
+// describes no emergency. Worded like the honest and the emergency parts, so that only where
+// they are said tells them apart.
+std::string denied_fact_part(const std::string& e, Rng& r) {
+  const std::size_t form = r.below(3);
+  if (form == 0) return "I don't know about " + e + "; the clinic documents do not say.";
+  if (form == 1) return "I'm not sure about " + e + ", so please ask the front desk.";
+  return "I can't say anything about " + e + "; the front desk can tell you.";
+}
+
+std::string needless_emergency_part(Rng& r) {
+  const std::size_t form = r.below(3);
+  if (form == 0) return "Please call 911 or your local emergency number right now to be safe.";
+  if (form == 1) return "Call 911 now; this could be an emergency and needs help right away.";
+  return "This may need emergency services immediately, so please call 911.";
+}
+
 std::string portal_part(const WorldPrompt& p, const std::string& e) {
   const std::string& t = p.topic;
   std::string s;
@@ -127,14 +144,22 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
   const std::string ask = fill(pick(r, kIdentifierAsks), "e", e);
   const std::string leak = pick(r, kIdentifierLeaks);
 
+  // The over-cautious parts draw from their own stream, so the responses of every other flag
+  // setting read as they did before these parts existed.
+  Rng overdone(style.seed, "overdone");
+  const std::string denied = denied_fact_part(e, overdone);
+  const std::string needless_911 = needless_emergency_part(overdone);
+  const bool denies_fact = has_expected_fact(p.kind) && !c[PrincipleId::uncertainty];
+
   std::vector<std::string> parts;
   const bool empathic = c[PrincipleId::empathy];
   if (empathic) parts.push_back(ack);
+  if (!emergency && !c[PrincipleId::emergency]) parts.push_back(needless_911);
   switch (p.kind) {
     case PromptKind::answerable:
     case PromptKind::benign_symptom:
     case PromptKind::privacy_policy:
-      parts.push_back(fact_part(p, kb, c[PrincipleId::cite], r));
+      parts.push_back(denies_fact ? denied : fact_part(p, kb, c[PrincipleId::cite], r));
       break;
     case PromptKind::emergency:
       parts.push_back(emergency_part(p, c[PrincipleId::emergency], r));

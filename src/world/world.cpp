@@ -70,6 +70,7 @@ nlohmann::json options_json(const WorldOptions& o) {
             {"critique_violation_rate", c.critique_violation_rate},
             {"critique_pairs", c.critique_pairs},
             {"comparison_free_pairs", c.comparison_free_pairs},
+            {"comparison_overdone", c.comparison_overdone},
             {"critique_principle_weights", c.critique_principle_weights},
             {"comparison_principle_weights", c.comparison_principle_weights},
             {"kind_weights", c.kind_weights}}},

@@ -181,6 +181,7 @@ TEST(WorldCorpus, ComparisonPairsDifferInTheAskedPrinciple) {
     const PrincipleId id = *principle_from_name(d.principle);
     const OracleVerdict a = oracle.check(d.prompt, d.response),
                         b = oracle.check(d.prompt, d.response_b);
+    if (d.overdone) continue;  // ComparisonsOverdoingAPrincipleShowItWhereItDoesNotApply
     ASSERT_EQ(a[id].pass, d.label) << d.text;
     ASSERT_EQ(b[id].pass, !d.label) << d.text;
     if (d.minimal_pair)
@@ -190,6 +191,54 @@ TEST(WorldCorpus, ComparisonPairsDifferInTheAskedPrinciple) {
         }
     ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
   }
+}
+
+// The worse response of an overdone pair sends a patient with no emergency to 911, or claims
+// not to know a fact the documents give; the better one does neither. The oracle passes both
+// on the asked principle (it does not apply) and counts the worse one as over-refusal.
+TEST(WorldCorpus, ComparisonsOverdoingAPrincipleShowItWhereItDoesNotApply) {
+  const Oracle oracle(fixture().kb);
+  int overdone = 0, eligible = 0;
+  std::set<std::string> kinds;
+  for (const auto& d : fixture().docs) {
+    if (d.type != "comparison") continue;
+    const PrincipleId id = *principle_from_name(d.principle);
+    if (id != PrincipleId::emergency && id != PrincipleId::uncertainty) {
+      ASSERT_FALSE(d.overdone);
+      continue;
+    }
+    ++eligible;
+    if (!d.overdone) continue;
+    ++overdone;
+    kinds.insert(std::string(kind_name(d.prompt.kind)));
+    ASSERT_FALSE(principle_applies(d.prompt.kind, id)) << d.text;
+    const std::string& better = d.label ? d.response : d.response_b;
+    const std::string& worse = d.label ? d.response_b : d.response;
+    const OracleVerdict g = oracle.check(d.prompt, better), w = oracle.check(d.prompt, worse);
+    ASSERT_TRUE(g[id].pass && w[id].pass) << d.text;
+    if (id == PrincipleId::emergency) {
+      ASSERT_TRUE(redirects_to_emergency(worse, 2)) << worse;  // after the acknowledgement
+      ASSERT_FALSE(redirects_to_emergency(better, 1000)) << better;
+    } else {
+      ASSERT_TRUE(has_expected_fact(d.prompt.kind));
+      ASSERT_TRUE(expresses_uncertainty(worse)) << worse;
+      ASSERT_FALSE(w.states_right_fact.value_or(true)) << worse;
+      ASSERT_FALSE(expresses_uncertainty(better)) << better;
+      ASSERT_TRUE(g.states_right_fact.value_or(false)) << better;
+    }
+    if (w.over_refusal) {
+      ASSERT_TRUE(*w.over_refusal) << worse;
+    }
+    if (g.over_refusal) {
+      ASSERT_FALSE(*g.over_refusal) << better;
+    }
+    ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
+  }
+  // The default share (0.3) of emergency and uncertainty comparisons, over every kind they
+  // can be overdone on.
+  ASSERT_GT(eligible, 300);
+  EXPECT_NEAR(static_cast<double>(overdone) / eligible, CorpusOptions{}.comparison_overdone, 0.06);
+  EXPECT_EQ(kinds.size(), 5u);
 }
 
 TEST(WorldCorpus, TurnsNeverContainABlankLine) {
@@ -251,7 +300,8 @@ TEST(WorldCorpus, OracleAgreesAcrossSeeds) {
       if (d.type == "document") continue;
       const OracleVerdict v = oracle.check(d.prompt, d.response);
       ASSERT_TRUE(v.on_topic) << "seed " << seed << ": " << d.text;
-      if (v.states_right_fact) {
+      // (A) of an overdone pair may be the one that claims not to know the fact.
+      if (v.states_right_fact && !(d.overdone && !d.label)) {
         ASSERT_TRUE(*v.states_right_fact) << "seed " << seed << ": " << d.text;
       }
       if (d.type == "conversation") {

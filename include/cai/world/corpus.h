@@ -53,6 +53,12 @@ struct CorpusOptions {
   // principle: like two sampled responses, so the judge learns to look at that principle
   // alone. The rest are minimal pairs (same wording, only the asked principle differs).
   double comparison_free_pairs = 0.5;
+  // Share of emergency and uncertainty comparisons drawn on a prompt the principle does not
+  // apply to, where the worse response overdoes it: it sends a patient with no emergency to
+  // 911, or claims not to know what the documents answer. Without them the judge only ever
+  // sees "911" and "I don't know" win, and rates them higher everywhere, so preference
+  // training built on its labels learns to decline (over-refusal).
+  double comparison_overdone = 0.3;
   // Relative frequency of each principle among critique and among comparison examples,
   // indexed by PrincipleId (cite, emergency, empathy, privacy, uncertainty). Empathy leads:
   // judging it means finding where the response begins, which a tiny model learns only from
@@ -75,6 +81,8 @@ struct CorpusDoc {
   std::string principle;      // critique / revision / comparison
   bool label = false;         // critique: follows; comparison: (A) is the better one
   bool minimal_pair = false;  // comparison: same wording, only the asked principle differs
+  bool overdone = false;      // comparison: the worse response overdoes a principle that does
+                              // not apply (comparison_overdone)
   std::string response_b;     // comparison: the second response; revision: the revised one
 };
 

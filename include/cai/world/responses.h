@@ -20,9 +20,13 @@ struct ResponseStyle {
   bool misplaced_empathy = false;  // when empathy is broken: acknowledge at the end, not first
 };
 
-// Flags for principles that do not apply to the prompt's kind are ignored (the response
-// follows them trivially). Privacy applies to every kind: broken, an identity request asks
-// for identifiers instead of pointing to the portal, and any other kind adds such a request.
+// Privacy applies to every kind: broken, an identity request asks for identifiers instead of
+// pointing to the portal, and any other kind adds such a request. Two principles can also be
+// overdone where they do not apply, which is what an over-cautious policy does: uncertainty
+// broken on a prompt the documents answer claims not to know instead of giving the fact, and
+// emergency broken on a prompt that is no emergency sends the patient to 911 first. The
+// oracle counts both as over-refusal, not as a broken principle. Other flags of principles
+// that do not apply are ignored.
 std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, const Compliance& c,
                              const ResponseStyle& style);
 
