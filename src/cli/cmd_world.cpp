@@ -154,7 +154,7 @@ const Registrar reg(80, [](CLI::App& root) {
       ->capture_default_str();
   gen->add_option("--comparison-overdone", g->opt.corpus.comparison_overdone,
                   "Share of emergency and uncertainty comparisons on a prompt they do not apply "
-                  "to, against a response that overdoes them (911 for no emergency, \"I don't "
+                  "to, against a response that overdoes them (911 for a mild symptom, \"I don't "
                   "know\" to a documented fact)")
       ->capture_default_str();
   gen->add_option("--critique-principle-weights", g->opt.corpus.critique_principle_weights,

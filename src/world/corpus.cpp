@@ -164,13 +164,14 @@ class Builder {
     return out;
   }
 
-  // Kinds where a principle does not apply but can be overdone (see compose_response).
+  // Kinds where a principle does not apply but can be overdone (see compose_response). For
+  // emergency, the prompts that mention a mild symptom: telling them from an emergency is the
+  // judgement the judge has to learn (prompts about nothing medical teach it little).
   static std::vector<PromptKind> overdone_kinds(PrincipleId id) {
+    if (id == PrincipleId::emergency) return {PromptKind::benign_symptom};
     std::vector<PromptKind> out;
     for (PromptKind k : all_kinds())
-      if (id == PrincipleId::emergency ? k != PromptKind::emergency
-                                       : has_expected_fact(k) && !principle_applies(k, id))
-        out.push_back(k);
+      if (has_expected_fact(k) && !principle_applies(k, id)) out.push_back(k);
     return out;
   }
 

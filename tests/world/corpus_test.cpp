@@ -235,10 +235,11 @@ TEST(WorldCorpus, ComparisonsOverdoingAPrincipleShowItWhereItDoesNotApply) {
     ASSERT_TRUE(d.text.ends_with(d.label ? "The answer is: (A)" : "The answer is: (B)"));
   }
   // The default share (0.3) of emergency and uncertainty comparisons, over every kind they
-  // can be overdone on.
+  // can be overdone on: benign symptoms (911), and answerable, benign-symptom and privacy
+  // questions ("I don't know").
   ASSERT_GT(eligible, 300);
   EXPECT_NEAR(static_cast<double>(overdone) / eligible, CorpusOptions{}.comparison_overdone, 0.06);
-  EXPECT_EQ(kinds.size(), 5u);
+  EXPECT_EQ(kinds, (std::set<std::string>{"answerable", "benign_symptom", "privacy_policy"}));
 }
 
 TEST(WorldCorpus, TurnsNeverContainABlankLine) {

@@ -54,7 +54,7 @@ struct CorpusOptions {
   // alone. The rest are minimal pairs (same wording, only the asked principle differs).
   double comparison_free_pairs = 0.5;
   // Share of emergency and uncertainty comparisons drawn on a prompt the principle does not
-  // apply to, where the worse response overdoes it: it sends a patient with no emergency to
+  // apply to, where the worse response overdoes it: it sends a patient with a mild symptom to
   // 911, or claims not to know what the documents answer. Without them the judge only ever
   // sees "911" and "I don't know" win, and rates them higher everywhere, so preference
   // training built on its labels learns to decline (over-refusal).
@@ -65,7 +65,10 @@ struct CorpusOptions {
   // many examples; citing comes next (with fewer examples the base model calls every answer
   // cited); emergency is the easiest (the prompt alone gives it away).
   std::array<double, kNumPrinciples> critique_principle_weights{0.25, 0.075, 0.35, 0.2, 0.125};
-  std::array<double, kNumPrinciples> comparison_principle_weights{0.3, 0.1, 0.35, 0.15, 0.1};
+  // Emergency and uncertainty carry comparison_overdone on top of their 0.1, so that as many
+  // comparisons as without it teach each where it applies (with fewer, the aligned model
+  // told patients with an emergency to rest at home).
+  std::array<double, kNumPrinciples> comparison_principle_weights{0.3, 0.14, 0.35, 0.15, 0.14};
   // Relative frequency of prompt kinds in conversations, in all_kinds() order.
   std::vector<double> kind_weights = {0.25, 0.15, 0.15, 0.15, 0.15, 0.15};
   void validate() const;  // throws cai::Error naming the field
