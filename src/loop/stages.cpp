@@ -15,11 +15,13 @@
 #include "cai/io/file.h"
 #include "cai/io/json.h"
 #include "cai/io/jsonl.h"
+#include "cai/io/log.h"
 #include "cai/model/loader.h"
 #include "cai/pipeline/critique_revise.h"
 #include "cai/pipeline/label.h"
 #include "cai/pipeline/label_file.h"
 #include "cai/pipeline/phase1_file.h"
+#include "cai/pipeline/recovery.h"
 #include "cai/train/lora.h"
 #include "cai/train/rl.h"
 #include "cai/train/run.h"
@@ -232,6 +234,28 @@ std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
   return out;
 }
 
+// sft.recovery_examples rows as JSONL, from the world or from the round's Phase 1 records.
+std::string recovery_rows(const LoopConfig& c, const RoundDir& rd) {
+  if (c.sft.recovery_from == "world") {
+    eval::RecoveryOptions ro;
+    ro.count = c.sft.recovery_examples;
+    ro.seed = round_seed(c, rd.round());
+    return eval::recovery_jsonl(c.world, ro);
+  }
+  const auto pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
+  if (pipeline::revised_records(pairs).empty()) {
+    // A round whose critiques found nothing to revise has no violating start to recover from.
+    log_warning("round {}: no Phase 1 record was revised, so SFT gets no recovery rows",
+                rd.round());
+    return "";
+  }
+  pipeline::Phase1RecoveryOptions ro;
+  ro.count = c.sft.recovery_examples;
+  ro.seed = round_seed(c, rd.round());
+  std::string out;
+  for (const auto& row : pipeline::phase1_recovery_rows(pairs, ro)) out += dump_line(row.to_json());
+  return out;
+}
 }  // namespace
 
 std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
@@ -252,10 +276,7 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   });
   if (c.sft.recovery_examples > 0) {
     // Recovery rows (after Phase 1's, before the corpus share is counted): seeded per round.
-    eval::RecoveryOptions ro;
-    ro.count = c.sft.recovery_examples;
-    ro.seed = round_seed(c, rd.round());
-    const std::string rows = eval::recovery_jsonl(c.world, ro);
+    const std::string rows = recovery_rows(c, rd);
     out += rows;
     n += static_cast<std::size_t>(std::count(rows.begin(), rows.end(), '\n'));
   }

@@ -36,13 +36,18 @@ nlohmann::json Phase1RecoveryRow::to_json() const {
                                               {{"role", "assistant"}, {"content", assistant}}})}};
 }
 
-std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>& pairs,
-                                                    const Phase1RecoveryOptions& opts) {
-  opts.validate();
+std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs) {
   std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < pairs.size(); ++i)
     if (pairs[i].a != pairs[i].b && !split_words(pairs[i].a).empty() && !pairs[i].b.empty())
       usable.push_back(i);
+  return usable;
+}
+
+std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>& pairs,
+                                                    const Phase1RecoveryOptions& opts) {
+  opts.validate();
+  const std::vector<std::size_t> usable = revised_records(pairs);
   CAI_CHECK(!usable.empty(),
             "recovery rows: no Phase 1 record was revised (every final response equals its "
             "initial one)");

@@ -243,9 +243,14 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"rl: {enabled: true, ptx_coef: -1}\n", "loop.yaml:12: rl.ptx_coef: must be >= 0"},
       {"eval: {heldout: nowhere.jsonl}\n",
        "eval.heldout: " + (kDir / "nowhere.jsonl").string() + " does not exist"},
+      {"sft: {recovery_examples: 5}\n",
+       "loop.yaml:12: sft.recovery_examples: with recovery_from: world needs a world (or use "
+       "phase1)"},
+      {"sft: {recovery_examples: 5, recovery_from: corpus}\n",
+       "loop.yaml:12: sft.recovery_from: must be world or phase1"},
   };
-  for (const auto& c : values) {
-    // Four required lines, padding, then the case from line 12.
+  // The same four required lines, padding, then each case from line 12.
+  auto check_config = [&](const std::string& tail) {
     std::string text =
         "name: demo\n"
         "base_model: " +
@@ -257,13 +262,16 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
         "prompts: {train: " +
         (kDir / "train.jsonl").string() + ", eval: " + (kDir / "eval.jsonl").string() + "}\n";
     for (int line = 5; line < 12; ++line) text += "# pad\n";
-    const auto msg = error_of([&] {
-      LoopConfig cfg = parse_loop_config(text + c.yaml, "loop.yaml");
-      cfg.resolve(kDir);
-      cfg.validate();
-    });
+    LoopConfig cfg = parse_loop_config(text + tail, "loop.yaml");
+    cfg.resolve(kDir);
+    cfg.validate();
+  };
+  for (const auto& c : values) {
+    const auto msg = error_of([&] { check_config(c.yaml); });
     EXPECT_NE(msg.find(c.expect), std::string::npos) << c.yaml << " -> " << msg;
   }
+  // Recovery rows from Phase 1 need no world.
+  EXPECT_NO_THROW(check_config("sft: {recovery_examples: 5, recovery_from: phase1}\n"));
   // Missing files are named with the field.
   const auto msg = error_of([&] {
     LoopConfig cfg =

@@ -18,6 +18,8 @@
 #include "../world/tiny_world.h"
 #include "cai/io/progress.h"
 #include "cai/loop/loop.h"
+#include "cai/pipeline/label.h"
+#include "cai/pipeline/recovery.h"
 #include "cai/train/pretrain.h"
 #include "cai/world/world.h"
 
@@ -446,6 +448,41 @@ TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
   const auto when = fs::last_write_time(probe);
   run_loop(o);
   EXPECT_EQ(fs::last_write_time(probe), when);
+}
+
+// recovery_from: phase1 takes the violating starts from the round's own Phase 1 records: each
+// row opens with the first words of a revised record's initial response and returns to its
+// revision.
+TEST_F(LoopRun, RecoveryRowsFromPhase1) {
+  LoopOptions o;
+  o.config = config("recovery-phase1");
+  o.config.rounds = 1;
+  o.config.quality.factor = 0.0;
+  o.config.dpo.enabled = false;
+  o.config.sft.recovery_examples = 4;
+  o.config.sft.recovery_from = "phase1";
+  o.progress = false;
+  run_loop(o);
+  const fs::path rd = kDir / "recovery-phase1" / "round-1";
+  const auto pairs = cai::pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
+  const std::string connector = cai::pipeline::Phase1RecoveryOptions{}.connector;
+  std::size_t rows = 0;
+  for (const auto& j : read_jsonl(rd / "sft_data.jsonl")) {
+    if (!j.contains("messages")) continue;
+    const std::string assistant = j["messages"][1]["content"];
+    const auto at = assistant.find(connector);
+    if (at == std::string::npos) continue;
+    ++rows;
+    const std::string start = assistant.substr(0, at),
+                      rest = assistant.substr(at + connector.size());
+    const bool from_a_record =
+        std::any_of(pairs.begin(), pairs.end(), [&](const cai::pipeline::PairInput& p) {
+          return p.a != p.b && p.a.starts_with(start) && p.b == rest &&
+                 p.prompt == j["messages"][0]["content"];
+        });
+    EXPECT_TRUE(from_a_record) << assistant;
+  }
+  EXPECT_EQ(rows, 4u);
 }
 
 // The base model's stages through an OpenAI-compatible server (`cai serve` of the same model):

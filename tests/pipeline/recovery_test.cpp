@@ -85,6 +85,15 @@ TEST(Phase1Recovery, WritesTheRowsOfAPhase1File) {
   EXPECT_EQ(n, 3u);
 }
 
+// The records a row can come from: revised, with words to start from and a revision.
+TEST(Phase1Recovery, RevisedRecords) {
+  EXPECT_EQ(revised_records(pairs()), (std::vector<std::size_t>{0, 2}));
+  EXPECT_TRUE(revised_records({{0, "", "q", "same", "same", ""},
+                               {1, "", "q", " ", "fixed", ""},
+                               {2, "", "q", "started", "", ""}})
+                  .empty());
+}
+
 TEST(Phase1Recovery, Errors) {
   Phase1RecoveryOptions o;
   EXPECT_THROW(phase1_recovery_rows({{0, "", "q", "same", "same", ""}}, o), Error);

@@ -156,6 +156,10 @@ struct SftConfig {
   double corpus_mix = 0.0;
   std::string corpus;
   std::int64_t recovery_examples = 0;
+  // Where recovery rows come from. world: violating starts the world composes on its train
+  // prompts. phase1: the round's own Phase 1 records whose revision replaced the initial
+  // response (its first words, then the revision), so a loop without a world can deepen too.
+  std::string recovery_from = "world";
   std::string chat_template;
   train::TrainOptions train = stage_training(1e-4, 2);
   train::DataOptions data;

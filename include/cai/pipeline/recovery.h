@@ -58,6 +58,10 @@ struct Phase1RecoveryRow {
   nlohmann::json to_json() const;  // the SFT row {"messages": [user, assistant]}
 };
 
+// The indices of the pairs a recovery row can come from: revised (b differs from a), with a
+// non-empty initial response and revision.
+std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs);
+
 // `opts.count` rows from the pairs of read_phase1_pairs (a = initial response, b = final
 // revision), drawn in a seeded order among those whose b differs from a. Throws cai::Error
 // when no pair qualifies.
