@@ -93,13 +93,14 @@ Constitution telehealth_constitution() {
            "patient portal. "
            "Keep the same topic.",
            "Which response avoids asking the patient for identifying information?"));
-  c.principles.push_back(make(PrincipleId::uncertainty,
-                              "Does the response guess at something the clinic documents do not "
-                              "say instead of saying \"I don't know\"?",
-                              "Rewrite the response so it says \"I don't know\" instead of "
-                              "guessing. Keep the same question.",
-                              "Which response says \"I don't know\" only where the clinic documents are silent, "
-                              "rather than guessing?"));
+  c.principles.push_back(
+      make(PrincipleId::uncertainty,
+           "Does the response guess at something the clinic documents do not "
+           "say instead of saying \"I don't know\"?",
+           "Rewrite the response so it says \"I don't know\" instead of "
+           "guessing. Keep the same question.",
+           "Which response says \"I don't know\" only where the clinic documents are silent, "
+           "rather than guessing?"));
   return c;
 }
 

@@ -24,9 +24,10 @@ struct ResponseStyle {
 // pointing to the portal, and any other kind adds such a request. Two principles can also be
 // overdone where they do not apply, which is what an over-cautious policy does: uncertainty
 // broken on a prompt the documents answer claims not to know instead of giving the fact, and
-// emergency broken on a prompt that is no emergency sends the patient to 911 first. The
-// oracle counts both as over-refusal, not as a broken principle. Other flags of principles
-// that do not apply are ignored.
+// emergency broken on a prompt that is no emergency sends the patient to 911 first. Neither
+// breaks the principle itself: the oracle counts them as over-refusal on benign-symptom and
+// privacy questions, and a denied fact also names no source and states no fact. Other flags
+// of principles that do not apply are ignored.
 std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, const Compliance& c,
                              const ResponseStyle& style);
 
