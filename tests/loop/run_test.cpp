@@ -100,6 +100,17 @@ class LoopRun : public ::testing::Test {
         name + ".yaml");
     return c;
   }
+
+  // One round of Phase 1, labels and SFT (no DPO), quiet.
+  static LoopOptions sft_round(const std::string& name) {
+    LoopOptions o;
+    o.config = config(name);
+    o.config.rounds = 1;
+    o.config.quality.factor = 0.0;
+    o.config.dpo.enabled = false;
+    o.progress = false;
+    return o;
+  }
 };
 
 TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
@@ -420,17 +431,12 @@ TEST_F(LoopRun, OnPolicyRoundWithAFixedJudgeAndReference) {
 // (here the last: the fixture's judge may rate round 0 best) against the base into
 // probe/probe.json, once.
 TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
-  LoopOptions o;
-  o.config = config("probe");
-  o.config.rounds = 1;
-  o.config.quality.factor = 0.0;
-  o.config.dpo.enabled = false;
+  LoopOptions o = sft_round("probe");
   o.config.sft.recovery_examples = 5;
   o.config.probe.enabled = true;
   o.config.probe.model = ProbeModel::last;
   o.config.probe.probe.prefill_opts.ks = {2};
   o.config.probe.probe.finetune_opts.ns = {2};
-  o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "probe";
   std::size_t recovery = 0;
@@ -454,14 +460,9 @@ TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
 // row opens with the first words of a revised record's initial response and returns to its
 // revision.
 TEST_F(LoopRun, RecoveryRowsFromPhase1) {
-  LoopOptions o;
-  o.config = config("recovery-phase1");
-  o.config.rounds = 1;
-  o.config.quality.factor = 0.0;
-  o.config.dpo.enabled = false;
+  LoopOptions o = sft_round("recovery-phase1");
   o.config.sft.recovery_examples = 4;
   o.config.sft.recovery_from = "phase1";
-  o.progress = false;
   run_loop(o);
   const fs::path rd = kDir / "recovery-phase1" / "round-1";
   const auto pairs = cai::pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
