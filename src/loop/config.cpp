@@ -33,10 +33,7 @@ void SftConfig::fields(opt::Fields<SftConfig>& f) {
     "recovery rows added: a violating start, then a correction", opt::min(0));
   f("recovery_from", &O::recovery_from,
     "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
-    "Phase 1 records)",
-    [](const std::string& v) {
-      return v == "world" || v == "phase1" ? "" : "must be world or phase1";
-    });
+    "Phase 1 records)");
   f("chat_template", &O::chat_template,
     "template the SFT, DPO and RL data are rendered with (\"\": Human/Assistant turns with the "
     "transcript format, else the tokenizer's)");
@@ -201,8 +198,9 @@ void LoopConfig::rules(opt::Rules& r) const {
   r.require(sft.ref_model == "policy" || sft.token_constraint.enabled, "sft.ref_model",
             "is the token constraint's reference: it needs sft.token_constraint.enabled");
   model_choice(dpo.reference, "dpo.reference");
-  r.require(sft.recovery_examples == 0 || sft.recovery_from != "world" || !world.empty(),
-            "sft.recovery_examples", "with recovery_from: world needs a world (or use phase1)");
+  r.require(
+      sft.recovery_examples == 0 || sft.recovery_from != RecoverySource::world || !world.empty(),
+      "sft.recovery_examples", "with recovery_from: world needs a world (or use phase1)");
   r.require(!rl.enabled || rl.rl.ptx_coef == 0 || sft.enabled, "rl.ptx_coef",
             "uses the round's SFT data: it needs sft.enabled");
   if (probe.enabled) {

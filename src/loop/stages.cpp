@@ -236,7 +236,7 @@ std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
 
 // sft.recovery_examples rows as JSONL, from the world or from the round's Phase 1 records.
 std::string recovery_rows(const LoopConfig& c, const RoundDir& rd) {
-  if (c.sft.recovery_from == "world") {
+  if (c.sft.recovery_from == RecoverySource::world) {
     eval::RecoveryOptions ro;
     ro.count = c.sft.recovery_examples;
     ro.seed = round_seed(c, rd.round());

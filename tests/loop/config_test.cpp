@@ -247,7 +247,7 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
        "loop.yaml:12: sft.recovery_examples: with recovery_from: world needs a world (or use "
        "phase1)"},
       {"sft: {recovery_examples: 5, recovery_from: corpus}\n",
-       "loop.yaml:12: sft.recovery_from: must be world or phase1"},
+       "loop.yaml:12: sft.recovery_from: 'corpus' is not one of world, phase1"},
   };
   // The same four required lines, padding, then each case from line 12.
   auto check_config = [&](const std::string& tail) {

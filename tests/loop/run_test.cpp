@@ -462,7 +462,7 @@ TEST_F(LoopRun, RecoveryRowsAndTheProbeOfARound) {
 TEST_F(LoopRun, RecoveryRowsFromPhase1) {
   LoopOptions o = sft_round("recovery-phase1");
   o.config.sft.recovery_examples = 4;
-  o.config.sft.recovery_from = "phase1";
+  o.config.sft.recovery_from = RecoverySource::phase1;
   run_loop(o);
   const fs::path rd = kDir / "recovery-phase1" / "round-1";
   const auto pairs = cai::pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");

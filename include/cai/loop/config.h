@@ -116,6 +116,14 @@ constexpr std::array<opt::EnumName<SftInit>, 2> enum_names(SftInit) {
   return {{{SftInit::previous, "previous"}, {SftInit::base, "base"}}};
 }
 
+// Where the loop's recovery rows come from. world: violating starts the world composes on its
+// train prompts. phase1: the round's own Phase 1 records whose revision replaced the initial
+// response (its first words, then the revision), so a loop without a world can deepen too.
+enum class RecoverySource { world, phase1 };
+constexpr std::array<opt::EnumName<RecoverySource>, 2> enum_names(RecoverySource) {
+  return {{{RecoverySource::world, "world"}, {RecoverySource::phase1, "phase1"}}};
+}
+
 // Phase 2's labelling: the library's options, and who judges.
 struct LabelConfig : pipeline::LabelOptions {
   // policy: the round's policy judges itself (self-improvement). base: the base model, fixed
@@ -156,10 +164,7 @@ struct SftConfig {
   double corpus_mix = 0.0;
   std::string corpus;
   std::int64_t recovery_examples = 0;
-  // Where recovery rows come from. world: violating starts the world composes on its train
-  // prompts. phase1: the round's own Phase 1 records whose revision replaced the initial
-  // response (its first words, then the revision), so a loop without a world can deepen too.
-  std::string recovery_from = "world";
+  RecoverySource recovery_from = RecoverySource::world;
   std::string chat_template;
   train::TrainOptions train = stage_training(1e-4, 2);
   train::DataOptions data;
