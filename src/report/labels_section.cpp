@@ -27,23 +27,21 @@ Section labels_section(const RunData& run) {
       continue;
     }
     double sum = 0, disagreement = 0;
-    long long n = 0, flips = 0;
+    CountedRate flips;  // shown with its 95% interval, as every rate here
     for (const auto& l : *r.labels) {
       all.push_back(l.p_chosen);
       below_half = below_half || l.p_chosen < 0.5;
       sum += l.p_chosen;
-      ++n;
-      flips += l.position_flip ? 1 : 0;
+      flips.add(l.position_flip);
       disagreement += l.position_disagreement;
     }
-    const double flip_rate = n ? static_cast<double>(flips) / n : std::nan("");
-    const CountedRate flip_count{flips, n};  // with its 95% interval, as every rate here
-    table +=
-        fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                    escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a",
-                    escape_html(rate_cell(&flip_count)), n ? number(disagreement / n, 3) : "n/a");
+    const std::int64_t n = flips.total;
+    table += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         escape_html(r.label()), n, n ? number(sum / n, 3) : "n/a",
+                         escape_html(rate_cell(&flips)), n ? number(disagreement / n, 3) : "n/a");
     if (n)
-      bias.push_back({fmt::format("round {}", r.round), flip_rate, "", "", percent(flip_rate)});
+      bias.push_back(
+          {fmt::format("round {}", r.round), flips.rate(), "", "", percent(flips.rate())});
   }
   table += "</table>\n";
   std::string& h = sec.html;
