@@ -42,6 +42,11 @@ bool int8_dot(ggml::Type t);
 //   q   [N, Kp]      int8, x ~ d * q
 //   d16 [N, Kp/16]   the scale of the block holding each group of 16 values
 //   s16 [N, Kp/16]   d * sum(q) over each group of 16 (for the weight types' offsets/minimums)
+// and the same two step-major, as the AVX-512 dot products read them (step_major below):
+//   d16s, s16s [Kp/64, N4, 4, 4]   for each 64-value step and each four rows (N4 = ceil(N/4)),
+//                                  the four groups' values of the four rows, group-major
+//                                  (element 4g + r), so one 512-bit load holds four rows' and an
+//                                  in-lane shuffle spreads one row's over the 16 lanes
 struct Act {
   const float* f = nullptr;
   std::int64_t ldf = 0;
@@ -49,10 +54,20 @@ struct Act {
   const float* d16 = nullptr;
   const float* s16 = nullptr;
   std::int64_t K = 0, Kp = 0;
+  const float* d16s = nullptr;
+  const float* s16s = nullptr;
+  std::int64_t N = 0;  // rows in the step-major copies
 };
 
+// [N, Kp/16] -> Act's step-major [Kp/64, ceil(N/4), 4, 4], rows past N zero.
+inline std::int64_t step_major_size(std::int64_t N, std::int64_t Kp) {
+  return (N + 3) / 4 * 4 * (Kp / 16);
+}
+void step_major(const float* g16, std::int64_t N, std::int64_t Kp, float* out);
+
 // y[n * ldy + m] (+)= dot(weight row m, activation row n), m in [m0, m1), n in [n0, n1); weight
-// row m starts at w + (m - m0) * row_bytes.
+// row m starts at w + (m - m0) * row_bytes. n0 is a multiple of 4 (the step-major layout's
+// four-row units).
 using DotFn = void (*)(const std::uint8_t* w, std::size_t row_bytes, std::int64_t m0,
                        std::int64_t m1, const Act& x, std::int64_t n0, std::int64_t n1, float* y,
                        std::int64_t ldy, bool accumulate);

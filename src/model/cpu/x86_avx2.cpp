@@ -176,6 +176,7 @@ void attend_one(const float* q, const E* K, const E* V, std::int64_t len, std::i
     // Head sizes up to 64: the output row stays in registers across all keys.
     __m256 acc[8];
     const std::int64_t nv = D / 8;
+#pragma GCC unroll 8  // no memset of the array on every call (see dot_rows_nr)
     for (std::int64_t i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (std::int64_t j = 0; j < len; ++j) {
       const E* v = V + j * D;
@@ -255,6 +256,31 @@ inline __m256i dot32(__m256i q, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), ones);
 }
 
+// out[r] = the sum of s[r]'s eight lanes and m[r]'s four, for NR (at most 4) activation rows,
+// through a transposing tree of horizontal adds (a dot product call covers one short weight
+// row, 576 values are nine steps, so its reductions are a sizeable share of it). Every row is
+// summed in the same order, ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)), whatever NR: a row's result
+// must not depend on how many rows share its call, or decoding one token would differ in the
+// last bit from the same token among other rows (see the AVX-512 dot products).
+template <int NR>
+inline void sum_rows(const __m256* s, const __m128* m, float* out) {
+  static_assert(NR >= 1 && NR <= 4);
+  __m256 v[4];
+  for (int r = 0; r < 4; ++r)
+    v[r] = r < NR ? _mm256_add_ps(s[r], _mm256_zextps128_ps256(m[r])) : _mm256_setzero_ps();
+  if constexpr (NR == 1) {
+    const __m256 t = _mm256_hadd_ps(v[0], v[0]), t2 = _mm256_hadd_ps(t, t);
+    out[0] = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(t2), _mm256_extractf128_ps(t2, 1)));
+  } else {
+    // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | the same of lanes 4-7]: two levels leave the
+    // rows summed over each 128-bit half, added last.
+    const __m256 g = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    alignas(16) float t[4];
+    _mm_store_ps(t, _mm_add_ps(_mm256_castps256_ps128(g), _mm256_extractf128_ps(g, 1)));
+    for (int r = 0; r < NR; ++r) out[r] = t[r];
+  }
+}
+
 // Weight rows against NR activation rows: each unit of the weight row is decoded once and
 // multiplied into every activation row (see scalar.cpp for the arithmetic). Blocks are decoded
 // into registers (for_each_part); a unit stored and loaded back stalls on its scales, written
@@ -265,6 +291,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
   const __m256i hi2 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
   __m256 acc[NR];
   __m128 macc[NR];
+#pragma GCC unroll 16  // no memset of the arrays (see the AVX-512 file)
   for (int r = 0; r < NR; ++r) {
     acc[r] = _mm256_setzero_ps();
     macc[r] = _mm_setzero_ps();
@@ -287,7 +314,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
     }
   };
   for_each_part<D, false>(row, x.K, step);
-  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) + hsum128(macc[r]);
+  sum_rows<NR>(acc, macc, out);
 }
 
 // Eight F32 weights from F32, F16 or BF16 storage.

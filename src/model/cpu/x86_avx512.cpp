@@ -6,6 +6,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "cpu.h"
 
@@ -22,41 +24,137 @@
 namespace cai::kernels::cpu {
 namespace {
 
-// Weight rows against NR activation rows, 64 values per step (see scalar.cpp for the
-// arithmetic): the 16 lanes of a dot product are groups of 16 values four lanes each, so one
-// permute spreads the four groups' scales over them.
+// Calls step(qv, a4, c4, k) for values k..k+63 of a row of K values (as for_each_part, with
+// the 64 values in one register). Q5_0, half of the weight bytes of llama.cpp's Q4_K_M mix on
+// models whose width is no multiple of 256, decodes two blocks at once with 512-bit and mask
+// operations: the nibbles of both blocks by one variable shift, the fifth bits by one masked
+// add. That is about half the operations of decoding each block in 256 bits, which is most of
+// the work per step at batch 1.
+template <class D, class F>
+inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
+  std::int64_t k = 0;
+  if constexpr (std::is_same_v<D, XDec<ggml::Type::Q5_0>>) {
+    // Each block: f16 scale d, 32 fifth bits, 16 bytes of nibbles (value j low in byte j, value
+    // j + 16 high); w = d * q - 16 d.
+    const __m512i shift = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bit5 = _mm512_set1_epi8(0x10);
+    for (; k + 64 <= K; k += 64, row += 2 * D::kBytes) {
+      const std::uint8_t* b1 = row + D::kBytes;
+      // [qs0, qs0, qs1, qs1], the second copy of each shifted down to its high nibbles.
+      __m512i v =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(load128(row + 6))),
+                             _mm256_broadcastsi128_si256(load128(b1 + 6)), 1);
+      v = _mm512_and_si512(_mm512_srlv_epi64(v, shift), low4);
+      std::uint32_t h0, h1;
+      std::memcpy(&h0, row + 2, 4);
+      std::memcpy(&h1, b1 + 2, 4);
+      v = _mm512_mask_add_epi8(v, _cvtu64_mask64(h0 | static_cast<std::uint64_t>(h1) << 32), v,
+                               bit5);
+      std::uint16_t d0, d1;
+      std::memcpy(&d0, row, 2);
+      std::memcpy(&d1, b1, 2);
+      const std::uint32_t dd = d0 | static_cast<std::uint32_t>(d1) << 16;
+      const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));
+      const __m128 a4 = _mm_unpacklo_ps(d, d);
+      step(v, a4, _mm_mul_ps(a4, _mm_set1_ps(-16.0f)), k);
+    }
+  }
+  // The rest (every other type; a Q5_0 row's last odd block) block by block.
+  for_each_part<D, true>(
+      row, K - k, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4, std::int64_t kk) {
+        step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k + kk);
+      });
+}
+
+// Weight rows against NR (at most 8) activation rows from row n (a multiple of 4), 64 values
+// per step (see scalar.cpp for the arithmetic).
 //
-// The blocks are decoded straight into registers (for_each_part): a decoded unit stored and
+// dpbusd leaves each group of 16 values as four int32 lanes. Four rows' products are summed
+// within each group in integers and transposed together (six unpacks, three adds), so one
+// vector holds 16 exact group sums, element 4g + r for row r and group g. The activations'
+// scales and sums come step-major in that same layout (Act::d16s, s16s), so a step ends in one
+// convert and one FMA for four rows rather than a convert, a scale spread and an FMA for each,
+// and eight rows need two accumulators instead of eight.
+//
+// A lone row (batch-1 decoding) sums its four lanes in place instead (two shuffles, two adds)
+// and keeps its scales and sums in 128 bits. Both paths compute every row's value with the same
+// operations in the same order, so a row's result does not depend on the rows beside it:
+// decoding a token gives the bits the same token gets among other rows on this integer path
+// (batched decoding, or a prefill shorter than kPackedTileRows).
+//
+// The blocks are decoded straight into registers (for_each_step): a decoded unit stored and
 // loaded back (two 256-bit stores under one 512-bit load, scales written one by one) cannot be
 // store-forwarded, and at batch 1 nothing amortises that stall.
 template <class D, int NR>
 void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* out) {
-  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  __m512 acc[NR];
-  __m128 macc[NR];
-  for (int r = 0; r < NR; ++r) {
-    acc[r] = _mm512_setzero_ps();
-    macc[r] = _mm_setzero_ps();
+  static_assert(NR >= 1 && NR <= 8);
+  // Lanes 4g..4g+3 take group g's value.
+  const __m512i groups = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i zero = _mm512_setzero_si512();
+  if constexpr (NR == 1) {
+    // Row n's group sums in every lane of their group, its scales spread likewise; its scales
+    // and sums read row-major (four contiguous per step) in 128 bits.
+    const float* d16 = x.d16 + n * (x.Kp / 16);
+    const float* s16 = x.s16 + n * (x.Kp / 16);
+    const std::int8_t* xq = x.q + n * x.Kp;
+    __m512 acc = _mm512_setzero_ps();
+    __m128 macc = _mm_setzero_ps();
+    for_each_step<D>(row, x.K, [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
+      __m512i p = _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xq + k));
+      p = _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_CDAB));
+      p = _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+      const __m128 sc = _mm_mul_ps(a4, _mm_loadu_ps(d16 + k / 16));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
+                            _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(sc)), acc);
+      macc = _mm_fmadd_ps(c4, _mm_loadu_ps(s16 + k / 16), macc);
+    });
+    // [g0, g1, g2, g3] + offsets, summed as (g0 + g1) + (g2 + g3).
+    const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128 t = _mm_add_ps(_mm512_castps512_ps128(_mm512_permutexvar_ps(first, acc)), macc);
+    const __m128 h = _mm_hadd_ps(t, t);
+    out[0] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+    return;
   }
-  const std::int64_t G16 = x.Kp / 16;
+  constexpr int NQ = (NR + 3) / 4;  // four-row vectors
+  const std::int64_t N4 = (x.N + 3) / 4;
+  __m512 acc[NQ], macc[NQ];
+  for (int i = 0; i < NQ; ++i) acc[i] = macc[i] = _mm512_setzero_ps();
   // 64 weights qv (unsigned) from value k on, with the scales a4 and offsets c4 of their four
   // groups of 16.
-  auto step = [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
-    const std::int64_t g = k / 16;
-    for (int r = 0; r < NR; ++r) {
-      const std::int8_t* xq = x.q + (n + r) * x.Kp + k;
-      const __m512i i = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qv, _mm512_loadu_si512(xq));
-      const __m128 s4 = _mm_mul_ps(a4, _mm_loadu_ps(x.d16 + (n + r) * G16 + g));
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i),
-                               _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s4)), acc[r]);
-      macc[r] = _mm_fmadd_ps(c4, _mm_loadu_ps(x.s16 + (n + r) * G16 + g), macc[r]);
+  for_each_step<D>(row, x.K, [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
+    const std::int64_t at = ((k / 64) * N4 + n / 4) * 16;
+    const __m512 a16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(a4));
+    const __m512 c16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(c4));
+    const std::int8_t* xq = x.q + n * x.Kp + k;
+    for (int i = 0; i < NQ; ++i) {
+      __m512i p[4];
+      for (int j = 0; j < 4; ++j)
+        p[j] = 4 * i + j < NR
+                   ? _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xq + (4 * i + j) * x.Kp))
+                   : zero;
+      // Within each group (128-bit part): [p0 l0+l2, p1 l0+l2, p0 l1+l3, p1 l1+l3], then the
+      // four rows' totals in order.
+      const __m512i u01 =
+          _mm512_add_epi32(_mm512_unpacklo_epi32(p[0], p[1]), _mm512_unpackhi_epi32(p[0], p[1]));
+      const __m512i u23 =
+          _mm512_add_epi32(_mm512_unpacklo_epi32(p[2], p[3]), _mm512_unpackhi_epi32(p[2], p[3]));
+      const __m512i sum =
+          _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+      const __m512 sc = _mm512_mul_ps(a16, _mm512_loadu_ps(x.d16s + at + 16 * i));
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc[i]);
+      macc[i] = _mm512_fmadd_ps(c16, _mm512_loadu_ps(x.s16s + at + 16 * i), macc[i]);
     }
-  };
-  for_each_part<D, true>(row, x.K, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4,
-                                       std::int64_t k) {
-    step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k);
   });
-  for (int r = 0; r < NR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + hsum128(macc[r]);
+  // Row r's total: its four groups (lane r of each 128-bit part) plus their offsets, summed as
+  // (g0 + g1) + (g2 + g3), as for a lone row.
+  for (int i = 0; i < NQ; ++i) {
+    const __m512 t = _mm512_add_ps(acc[i], macc[i]);
+    const __m128 g01 = _mm_add_ps(_mm512_extractf32x4_ps(t, 0), _mm512_extractf32x4_ps(t, 1));
+    const __m128 g23 = _mm_add_ps(_mm512_extractf32x4_ps(t, 2), _mm512_extractf32x4_ps(t, 3));
+    alignas(16) float v[4];
+    _mm_store_ps(v, _mm_add_ps(g01, g23));
+    for (int j = 0; j < 4 && 4 * i + j < NR; ++j) out[4 * i + j] = v[j];
+  }
 }
 
 // Sixteen F32 weights from F32, F16 or BF16 storage.
@@ -115,6 +213,7 @@ template <int NR>
 void tile_rows(const float* x, std::int64_t ldx, const float* tile, std::int64_t K, float* y,
                std::int64_t ldy, std::int64_t cols, bool accumulate) {
   __m512 acc[NR];
+#pragma GCC unroll 16  // no memset of the array (see dot_rows_nr)
   for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps();
   std::int64_t k = 0;
   for (; k + 2 <= K; k += 2) {  // two steps of k: independent loads ahead of the FMAs
