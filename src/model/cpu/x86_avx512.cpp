@@ -76,11 +76,10 @@ inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
 // convert and one FMA for four rows rather than a convert, a scale spread and an FMA for each,
 // and eight rows need two accumulators instead of eight.
 //
-// A lone row (batch-1 decoding) sums its four lanes in place instead (two shuffles, two adds)
-// and keeps its scales and sums in 128 bits. Both paths compute every row's value with the same
-// operations in the same order, so a row's result does not depend on the rows beside it:
-// decoding a token gives the bits the same token gets among other rows on this integer path
-// (batched decoding, or a prefill shorter than kPackedTileRows).
+// A lone row (batch-1 decoding) sums two steps' lanes together instead (see below). Both paths
+// compute every row's value with the same operations in the same order, so a row's result does not
+// depend on the rows beside it: decoding a token gives the bits the same token gets among other
+// rows on this integer path (batched decoding, or a prefill shorter than kPackedTileRows).
 //
 // The blocks are decoded straight into registers (for_each_step): a decoded unit stored and
 // loaded back (two 256-bit stores under one 512-bit load, scales written one by one) cannot be
@@ -92,33 +91,55 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
   const __m512i groups = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i zero = _mm512_setzero_si512();
   if constexpr (NR == 1) {
-    // Row n's group sums in every lane of their group, its scales spread likewise; its scales
-    // and sums read row-major (four contiguous per step) in 128 bits.
+    // Two steps at a time: step s's group sums go to lanes 0 and 2 of their group, step s + 1's
+    // to lanes 1 and 3 (one unpack pair, one shuffle, two adds for both), and their scales
+    // likewise, so lane 0 accumulates the even steps and lane 1 the odd ones, as the two
+    // accumulators of the four-row path do. Scales and sums are read row-major (four
+    // contiguous per step) in 128 bits.
     const float* d16 = x.d16 + n * (x.Kp / 16);
     const float* s16 = x.s16 + n * (x.Kp / 16);
     const std::int8_t* xq = x.q + n * x.Kp;
+    // [s g0, t g0, s g0, t g0, s g1, ...] from [s g0..g3 | t g0..g3].
+    const __m512i pairs = _mm512_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5, 2, 6, 2, 6, 3, 7, 3, 7);
     __m512 acc = _mm512_setzero_ps();
     __m128 macc = _mm_setzero_ps();
+    __m512i p_even = zero;
+    __m128 sc_even = _mm_setzero_ps();
+    auto pair = [&](__m512i p_odd, __m128 sc_odd) {
+      const __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi32(p_even, p_odd),
+                                         _mm512_unpackhi_epi32(p_even, p_odd));
+      const __m512i sum = _mm512_add_epi32(u, _mm512_shuffle_epi32(u, _MM_PERM_BADC));
+      const __m512 sc =
+          _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_set_m128(sc_odd, sc_even)));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc);
+    };
     for_each_step<D>(row, x.K, [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
-      __m512i p = _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xq + k));
-      p = _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_CDAB));
-      p = _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+      const __m512i p = _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xq + k));
       const __m128 sc = _mm_mul_ps(a4, _mm_loadu_ps(d16 + k / 16));
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
-                            _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(sc)), acc);
       macc = _mm_fmadd_ps(c4, _mm_loadu_ps(s16 + k / 16), macc);
+      if ((k / 64) % 2 == 0) {
+        p_even = p;
+        sc_even = sc;
+      } else {
+        pair(p, sc);
+      }
     });
-    // [g0, g1, g2, g3] + offsets, summed as (g0 + g1) + (g2 + g3).
-    const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m128 t = _mm_add_ps(_mm512_castps512_ps128(_mm512_permutexvar_ps(first, acc)), macc);
+    if ((x.Kp / 64) % 2 == 1) pair(zero, _mm_setzero_ps());  // the last, even, step alone
+    // Per group (even + odd) + offsets, then (g0 + g1) + (g2 + g3).
+    const __m512i even = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i odd = _mm512_setr_epi32(1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128 t = _mm_add_ps(_mm_add_ps(_mm512_castps512_ps128(_mm512_permutexvar_ps(even, acc)),
+                                           _mm512_castps512_ps128(_mm512_permutexvar_ps(odd, acc))),
+                                macc);
     const __m128 h = _mm_hadd_ps(t, t);
     out[0] = _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
     return;
   }
   constexpr int NQ = (NR + 3) / 4;  // four-row vectors
   const std::int64_t N4 = (x.N + 3) / 4;
-  __m512 acc[NQ], macc[NQ];
-  for (int i = 0; i < NQ; ++i) acc[i] = macc[i] = _mm512_setzero_ps();
+  // Even and odd steps accumulate apart (see the lone row above).
+  __m512 acc_even[NQ], acc_odd[NQ], macc[NQ];
+  for (int i = 0; i < NQ; ++i) acc_even[i] = acc_odd[i] = macc[i] = _mm512_setzero_ps();
   // 64 weights qv (unsigned) from value k on, with the scales a4 and offsets c4 of their four
   // groups of 16.
   for_each_step<D>(row, x.K, [&](__m512i qv, __m128 a4, __m128 c4, std::int64_t k) {
@@ -126,6 +147,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
     const __m512 a16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(a4));
     const __m512 c16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(c4));
     const std::int8_t* xq = x.q + n * x.Kp + k;
+    const bool odd = (k / 64) % 2 == 1;
     for (int i = 0; i < NQ; ++i) {
       __m512i p[4];
       for (int j = 0; j < 4; ++j)
@@ -141,14 +163,17 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
       const __m512i sum =
           _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
       const __m512 sc = _mm512_mul_ps(a16, _mm512_loadu_ps(x.d16s + at + 16 * i));
-      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc[i]);
+      if (odd)
+        acc_odd[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc_odd[i]);
+      else
+        acc_even[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc_even[i]);
       macc[i] = _mm512_fmadd_ps(c16, _mm512_loadu_ps(x.s16s + at + 16 * i), macc[i]);
     }
   });
-  // Row r's total: its four groups (lane r of each 128-bit part) plus their offsets, summed as
-  // (g0 + g1) + (g2 + g3), as for a lone row.
+  // Row r's total: its four groups (lane r of each 128-bit part), each (even + odd) plus its
+  // offsets, summed as (g0 + g1) + (g2 + g3), as for a lone row.
   for (int i = 0; i < NQ; ++i) {
-    const __m512 t = _mm512_add_ps(acc[i], macc[i]);
+    const __m512 t = _mm512_add_ps(_mm512_add_ps(acc_even[i], acc_odd[i]), macc[i]);
     const __m128 g01 = _mm_add_ps(_mm512_extractf32x4_ps(t, 0), _mm512_extractf32x4_ps(t, 1));
     const __m128 g23 = _mm_add_ps(_mm512_extractf32x4_ps(t, 2), _mm512_extractf32x4_ps(t, 3));
     alignas(16) float v[4];
