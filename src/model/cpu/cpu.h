@@ -45,8 +45,8 @@ bool int8_dot(ggml::Type t);
 // and the same two step-major, as the AVX-512 dot products read them (step_major below):
 //   d16s, s16s [Kp/64, N4, 4, 4]   for each 64-value step and each four rows (N4 = ceil(N/4)),
 //                                  the four groups' values of the four rows, group-major
-//                                  (element 4g + r), so one 512-bit load holds four rows' and an
-//                                  in-lane shuffle spreads one row's over the 16 lanes
+//                                  (element 4g + r): one 512-bit load holds four rows' values,
+//                                  laid out as those kernels lay out four rows' group sums
 struct Act {
   const float* f = nullptr;
   std::int64_t ldf = 0;
