@@ -74,7 +74,7 @@ inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
 // vector holds 16 exact group sums, element 4g + r for row r and group g. The activations'
 // scales and sums come step-major in that same layout (Act::d16s, s16s), so a step ends in one
 // convert and one FMA for four rows rather than a convert, a scale spread and an FMA for each,
-// and eight rows need two accumulators instead of eight.
+// and eight rows need four accumulators (even and odd steps apart) instead of eight.
 //
 // A lone row (batch-1 decoding) sums two steps' lanes together instead (see below). Both paths
 // compute every row's value with the same operations in the same order, so a row's result does not
