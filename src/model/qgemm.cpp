@@ -64,16 +64,18 @@ void gemm_packed(const float* x, std::int64_t ldx, const PackedMatrix& w, const 
     d16.resize(static_cast<std::size_t>(N * act.Kp / 16));
     s16.resize(d16.size());
     T.quantize_rows(x, ldx, 0, N, K, act.Kp, q.data(), d16.data(), s16.data());
-    d16s.resize(static_cast<std::size_t>(step_major_size(N, act.Kp)));
-    s16s.resize(d16s.size());
-    step_major(d16.data(), N, act.Kp, d16s.data());
-    step_major(s16.data(), N, act.Kp, s16s.data());
     act.q = q.data();
     act.d16 = d16.data();
     act.s16 = s16.data();
-    act.d16s = d16s.data();
-    act.s16s = s16s.data();
     act.N = N;
+    if (T.step_major) {
+      d16s.resize(static_cast<std::size_t>(step_major_size(N, act.Kp)));
+      s16s.resize(d16s.size());
+      step_major(d16.data(), N, act.Kp, d16s.data());
+      step_major(s16.data(), N, act.Kp, s16s.data());
+      act.d16s = d16s.data();
+      act.s16s = s16s.data();
+    }
   }
 
   // Chunks of at least ~64K multiply-adds (a multiple of the tile when tiled).

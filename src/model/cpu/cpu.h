@@ -97,6 +97,8 @@ struct Table {
   void (*quantize_rows)(const float* x, std::int64_t ldx, std::int64_t n0, std::int64_t n1,
                         std::int64_t K, std::int64_t Kp, std::int8_t* q, float* d16,
                         float* s16) = nullptr;
+  // Whether the block types' dot products read Act's step-major copies (only AVX-512's do).
+  bool step_major = false;
   DotFn dot[kTypes] = {};
   ToF32Fn to_f32[kTypes] = {};
   // Rows [0, N) of x [., ldx] times a tile of 16 weight rows stored transposed, tile[k * 16 + j]

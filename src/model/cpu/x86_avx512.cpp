@@ -300,6 +300,7 @@ namespace cai::kernels::cpu {
 void fill_avx512(Table& t) {
   using ggml::Type;
   t.gemm_tile16 = gemm_tile16;
+  t.step_major = true;
   t.dot[kF32] = dot_float<Type::F32>;
   t.dot[kF16] = dot_float<Type::F16>;
   t.dot[kBF16] = dot_float<Type::BF16>;
