@@ -176,7 +176,7 @@ void attend_one(const float* q, const E* K, const E* V, std::int64_t len, std::i
     // Head sizes up to 64: the output row stays in registers across all keys.
     __m256 acc[8];
     const std::int64_t nv = D / 8;
-#pragma GCC unroll 8  // no memset of the array on every call (see dot_rows_nr)
+#pragma GCC unroll 8  // no memset of the array (see x86_common.h)
     for (std::int64_t i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (std::int64_t j = 0; j < len; ++j) {
       const E* v = V + j * D;
@@ -291,7 +291,7 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
   const __m256i hi2 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
   __m256 acc[NR];
   __m128 macc[NR];
-#pragma GCC unroll 16  // no memset of the arrays (see the AVX-512 file)
+#pragma GCC unroll 16  // no memset of the arrays (see x86_common.h)
   for (int r = 0; r < NR; ++r) {
     acc[r] = _mm256_setzero_ps();
     macc[r] = _mm_setzero_ps();

@@ -34,8 +34,8 @@ template <class D, class F>
 inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
   std::int64_t k = 0;
   if constexpr (std::is_same_v<D, XDec<ggml::Type::Q5_0>>) {
-    // Each block: f16 scale d, 32 fifth bits, 16 bytes of nibbles (value j low in byte j, value
-    // j + 16 high); w = d * q - 16 d.
+    // Each block, as XDec<Q5_0>::regs reads it: f16 scale d, 32 fifth bits, 16 bytes of
+    // nibbles (value j low in byte j, value j + 16 high); w = d * q - 16 d.
     const __m512i shift = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
     const __m512i low4 = _mm512_set1_epi8(0x0F), bit5 = _mm512_set1_epi8(0x10);
     for (; k + 64 <= K; k += 64, row += 2 * D::kBytes) {
@@ -238,7 +238,7 @@ template <int NR>
 void tile_rows(const float* x, std::int64_t ldx, const float* tile, std::int64_t K, float* y,
                std::int64_t ldy, std::int64_t cols, bool accumulate) {
   __m512 acc[NR];
-#pragma GCC unroll 16  // no memset of the array (see dot_rows_nr)
+#pragma GCC unroll 16  // no memset of the array (see x86_common.h)
   for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps();
   std::int64_t k = 0;
   for (; k + 2 <= K; k += 2) {  // two steps of k: independent loads ahead of the FMAs
