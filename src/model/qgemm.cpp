@@ -49,34 +49,11 @@ void gemm_packed(const float* x, std::int64_t ldx, const PackedMatrix& w, const 
   CAI_CHECK(w.complete(), "packed matrix [{}, {}]: rows missing", M, K);
   const bool tiled = N >= kPackedTileRows;
 
-  Act act;
-  act.f = x;
-  act.ldf = ldx;
-  act.K = K;
-  act.Kp = (K + 63) / 64 * 64;
-  // The 8-bit activations, reused across calls on this thread.
-  thread_local std::vector<std::int8_t> q;
-  thread_local std::vector<float> d16, s16, d16s, s16s;
   bool need_q = false;
   for (const auto& p : w.parts()) need_q = need_q || int8_dot(p.type);
-  if (need_q && !tiled) {
-    q.resize(static_cast<std::size_t>(N * act.Kp));
-    d16.resize(static_cast<std::size_t>(N * act.Kp / 16));
-    s16.resize(d16.size());
-    T.quantize_rows(x, ldx, 0, N, K, act.Kp, q.data(), d16.data(), s16.data());
-    act.q = q.data();
-    act.d16 = d16.data();
-    act.s16 = s16.data();
-    act.N = N;
-    if (T.step_major) {
-      d16s.resize(static_cast<std::size_t>(step_major_size(N, act.Kp)));
-      s16s.resize(d16s.size());
-      step_major(d16.data(), N, act.Kp, d16s.data());
-      step_major(s16.data(), N, act.Kp, s16s.data());
-      act.d16s = d16s.data();
-      act.s16s = s16s.data();
-    }
-  }
+  // The 8-bit activations, in buffers reused across calls on this thread.
+  thread_local ActBuffers buf;
+  const Act act = make_act(T, x, ldx, N, K, need_q && !tiled, buf);
 
   // Chunks of at least ~64K multiply-adds (a multiple of the tile when tiled).
   std::int64_t rows = std::max<std::int64_t>(kTileM, 65536 / std::max<std::int64_t>(1, N * K));

@@ -46,26 +46,24 @@ std::vector<std::uint8_t> random_rows(Type t, std::int64_t M, std::int64_t K, st
   return out;
 }
 
-// Activations in both forms, quantized by `table`.
+// Activations in both forms, quantized by `table` (through make_act, as gemm_packed does). The
+// buffers start as sentinels so that an entry make_act leaves unwritten shows.
 struct Acts {
   std::vector<float> f;
-  std::vector<std::int8_t> q;
-  std::vector<float> d16, s16, d16s, s16s;
+  ActBuffers buf;
   Act act;
   Acts(const Table& table, std::int64_t N, std::int64_t K, std::uint32_t seed)
       : Acts(table, randn(static_cast<std::size_t>(N * K), seed), N, K) {}
   Acts(const Table& table, std::vector<float> values, std::int64_t N, std::int64_t K)
       : f(std::move(values)) {
-    const std::int64_t Kp = (K + 63) / 64 * 64;
-    q.assign(static_cast<std::size_t>(N * Kp), 99);
-    d16.assign(static_cast<std::size_t>(N * Kp / 16), 99.0f);
-    s16.assign(d16.size(), 99.0f);
-    table.quantize_rows(f.data(), K, 0, N, K, Kp, q.data(), d16.data(), s16.data());
-    d16s.resize(static_cast<std::size_t>(step_major_size(N, Kp)));
-    s16s.resize(d16s.size());
-    step_major(d16.data(), N, Kp, d16s.data());
-    step_major(s16.data(), N, Kp, s16s.data());
-    act = Act{f.data(), K, q.data(), d16.data(), s16.data(), K, Kp, d16s.data(), s16s.data(), N};
+    const std::int64_t Kp = (K + 63) / 64 * 64, N4 = (N + 3) / 4;
+    buf.q.assign(static_cast<std::size_t>(N * Kp), 99);
+    buf.qs.assign(static_cast<std::size_t>(N4 * 4 * Kp), 99);
+    buf.d16.assign(static_cast<std::size_t>(N * Kp / 16), 99.0f);
+    buf.s16.assign(buf.d16.size(), 99.0f);
+    buf.d16s.assign(static_cast<std::size_t>(N4 * 4 * Kp / 16), 99.0f);
+    buf.s16s.assign(buf.d16s.size(), 99.0f);
+    act = make_act(table, f.data(), K, N, K, true, buf);
   }
 };
 
@@ -85,9 +83,9 @@ TEST(CpuKernels, ActivationQuantizationIsTheSameOnEveryIsa) {
   for (Isa isa : simd_isas())
     for (std::int64_t K : {96, 100, 288}) {
       Acts a(ref, 3, K, 11), b(table_for(isa), 3, K, 11);
-      EXPECT_EQ(a.q, b.q) << isa_name(isa) << " K " << K;
-      EXPECT_EQ(a.d16, b.d16) << isa_name(isa) << " K " << K;
-      EXPECT_EQ(a.s16, b.s16) << isa_name(isa) << " K " << K;
+      EXPECT_EQ(a.buf.q, b.buf.q) << isa_name(isa) << " K " << K;
+      EXPECT_EQ(a.buf.d16, b.buf.d16) << isa_name(isa) << " K " << K;
+      EXPECT_EQ(a.buf.s16, b.buf.s16) << isa_name(isa) << " K " << K;
     }
 }
 
@@ -102,7 +100,7 @@ TEST(CpuKernels, DotProductsMatchTheScalarReferenceOnEveryIsa) {
         const std::size_t rb = cai::ggml::row_bytes(t, K);
         const int ti = type_index(t);
         for (std::int64_t N : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15}) {
-          Acts a(ref, N, K, 5);
+          Acts a(T, N, K, 5);  // quantized alike on every set (tested above)
           std::vector<float> want(N * M), got(N * M, 7.0f), acc(N * M, 1.0f);
           ref.dot[ti](w.data(), rb, 0, M, a.act, 0, N, want.data(), M, false);
           T.dot[ti](w.data(), rb, 0, M, a.act, 0, N, got.data(), M, false);
@@ -175,7 +173,7 @@ TEST(CpuKernels, IntegerDotsWithinTheActivationRounding) {
           for (std::int64_t k = 0; k < K; ++k) {
             exact += static_cast<double>(wf[k]) * a.f[n * K + k];
             if (cai::kernels::cpu::int8_dot(t))
-              bound += std::fabs(wf[k]) * a.d16[n * a.act.Kp / 16 + k / 16] * 0.5;
+              bound += std::fabs(wf[k]) * a.buf.d16[n * a.act.Kp / 16 + k / 16] * 0.5;
           }
           bound += 1e-5 * std::fabs(exact);
           EXPECT_NEAR(y[n * M + m], exact, bound) << cai::ggml::traits(t).name << " K " << K;

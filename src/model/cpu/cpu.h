@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "cai/formats/ggml_quant.h"
 
@@ -42,11 +43,18 @@ bool int8_dot(ggml::Type t);
 //   q   [N, Kp]      int8, x ~ d * q
 //   d16 [N, Kp/16]   the scale of the block holding each group of 16 values
 //   s16 [N, Kp/16]   d * sum(q) over each group of 16 (for the weight types' offsets/minimums)
-// and the same two step-major, as the AVX-512 dot products read them (step_major below):
-//   d16s, s16s [Kp/64, N4, 4, 4]   for each 64-value step and each four rows (N4 = ceil(N/4)),
-//                                  the four groups' values of the four rows, group-major
-//                                  (element 4g + r): one 512-bit load holds four rows' values,
-//                                  laid out as those kernels lay out four rows' group sums
+// and, as the AVX-512 dot products read them, step-major copies (N4 = ceil(N/4) four-row units,
+// rows past N zero):
+//   d16s, s16s [Kp/64, N4, 4, 4]   for each 64-value step and each four rows, the four groups'
+//                                  values of the four rows, group-major (element 4g + r): one
+//                                  512-bit load holds four rows' values, laid out as those
+//                                  kernels lay out four rows' group sums
+//   qs  [Kp/64, N4, 4, 64]         for each step and four rows, four "turns" i of 64 bytes: the
+//                                  int32 lane 4g + r of turn i holds row r's values 16g + 4j ..
+//                                  16g + 4j + 3 of the step, j = (r + i) % 4. Lane 4g + r of the
+//                                  step's weights turned by i (weight lane 4g + j) multiplies
+//                                  it, so four dpbusd over the four turns leave each row's group
+//                                  sums in lane 4g + r with no shuffle of the products.
 struct Act {
   const float* f = nullptr;
   std::int64_t ldf = 0;
@@ -56,14 +64,9 @@ struct Act {
   std::int64_t K = 0, Kp = 0;
   const float* d16s = nullptr;
   const float* s16s = nullptr;
+  const std::int8_t* qs = nullptr;
   std::int64_t N = 0;  // rows in the step-major copies
 };
-
-// [N, Kp/16] -> Act's step-major [Kp/64, ceil(N/4), 4, 4], rows past N zero.
-inline std::int64_t step_major_size(std::int64_t N, std::int64_t Kp) {
-  return (N + 3) / 4 * 4 * (Kp / 16);
-}
-void step_major(const float* g16, std::int64_t N, std::int64_t Kp, float* out);
 
 // y[n * ldy + m] (+)= dot(weight row m, activation row n), m in [m0, m1), n in [n0, n1); weight
 // row m starts at w + (m - m0) * row_bytes. n0 is a multiple of 4 (the step-major layout's
@@ -108,6 +111,16 @@ struct Table {
                       std::int64_t K, float* y, std::int64_t ldy, std::int64_t cols,
                       bool accumulate) = nullptr;
 };
+
+// The buffers behind an Act, reused from call to call.
+struct ActBuffers {
+  std::vector<std::int8_t> q, qs;
+  std::vector<float> d16, s16, d16s, s16s;
+};
+// N rows of x [., ldx] (K values each) as `table`'s dot products read them: F32 as given and,
+// when `quantized`, the int8 blocks (with the step-major copies if the table reads them) in buf.
+Act make_act(const Table& table, const float* x, std::int64_t ldx, std::int64_t N, std::int64_t K,
+             bool quantized, ActBuffers& buf);
 
 // The table in use (chosen on first call; CAI_CPU_ISA overrides, and naming a set this CPU
 // lacks is an error).

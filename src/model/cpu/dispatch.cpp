@@ -49,14 +49,6 @@ int type_index(ggml::Type t) {
 
 bool int8_dot(ggml::Type t) { return ggml::traits(t).quantized; }
 
-void step_major(const float* g16, std::int64_t N, std::int64_t Kp, float* out) {
-  const std::int64_t G16 = Kp / 16;
-  for (std::int64_t s = 0; s < Kp / 64; ++s)
-    for (std::int64_t n0 = 0; n0 < N; n0 += 4)
-      for (std::int64_t g = 0; g < 4; ++g)
-        for (std::int64_t n = n0; n < n0 + 4; ++n) *out++ = n < N ? g16[n * G16 + 4 * s + g] : 0.0f;
-}
-
 bool available(Isa isa) {
   switch (isa) {
     case Isa::scalar:

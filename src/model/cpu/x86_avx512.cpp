@@ -69,12 +69,14 @@ inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
 // Weight rows against NR (at most 8) activation rows from row n (a multiple of 4), 64 values
 // per step (see scalar.cpp for the arithmetic).
 //
-// dpbusd leaves each group of 16 values as four int32 lanes. Four rows' products are summed
-// within each group in integers and transposed together (six unpacks, three adds), so one
-// vector holds 16 exact group sums, element 4g + r for row r and group g. The activations'
-// scales and sums come step-major in that same layout (Act::d16s, s16s), so a step ends in one
-// convert and one FMA for four rows rather than a convert, a scale spread and an FMA for each,
-// and eight rows need four accumulators (even and odd steps apart) instead of eight.
+// dpbusd sums four products into each int32 lane, so a group of 16 values takes four lanes.
+// Rather than one dpbusd per row and a transposition of four rows' lanes (six unpacks and three
+// adds, which made the shuffle port the bottleneck), four dpbusd per four rows take the step's
+// weights turned by 0, 1, 2 and 3 lanes within each group against the four "turns" of the
+// activations (Act::qs): lane 4g + r then sums all 16 products of row r and group g, an exact
+// group sum, for three shuffles per step however many rows share it. The activations' scales
+// and sums come step-major in that same layout (Act::d16s, s16s), so a step ends in one convert
+// and one FMA for four rows, and eight rows need four accumulators (even and odd steps apart).
 //
 // A lone row (batch-1 decoding) sums two steps' lanes together instead (see below). Both paths
 // compute every row's value with the same operations in the same order, so a row's result does not
@@ -146,22 +148,17 @@ void dot_rows_nr(const std::uint8_t* row, const Act& x, std::int64_t n, float* o
     const std::int64_t at = ((k / 64) * N4 + n / 4) * 16;
     const __m512 a16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(a4));
     const __m512 c16 = _mm512_permutexvar_ps(groups, _mm512_castps128_ps512(c4));
-    const std::int8_t* xq = x.q + n * x.Kp + k;
     const bool odd = (k / 64) % 2 == 1;
-    for (int i = 0; i < NQ; ++i) {
-      __m512i p[4];
-      for (int j = 0; j < 4; ++j)
-        p[j] = 4 * i + j < NR
-                   ? _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xq + (4 * i + j) * x.Kp))
-                   : zero;
-      // Within each group (128-bit part): [p0 l0+l2, p1 l0+l2, p0 l1+l3, p1 l1+l3], then the
-      // four rows' totals in order.
-      const __m512i u01 =
-          _mm512_add_epi32(_mm512_unpacklo_epi32(p[0], p[1]), _mm512_unpackhi_epi32(p[0], p[1]));
-      const __m512i u23 =
-          _mm512_add_epi32(_mm512_unpacklo_epi32(p[2], p[3]), _mm512_unpackhi_epi32(p[2], p[3]));
-      const __m512i sum =
-          _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+    // The weights turned by one, two and three int32 lanes within each group (see Act::qs).
+    const __m512i qv1 = _mm512_shuffle_epi32(qv, _MM_PERM_ADCB);
+    const __m512i qv2 = _mm512_shuffle_epi32(qv, _MM_PERM_BADC);
+    const __m512i qv3 = _mm512_shuffle_epi32(qv, _MM_PERM_CBAD);
+    const std::int8_t* xs = x.qs + ((k / 64) * N4 + n / 4) * 256;
+    for (int i = 0; i < NQ; ++i, xs += 256) {
+      __m512i sum = _mm512_dpbusd_epi32(zero, qv, _mm512_loadu_si512(xs));
+      sum = _mm512_dpbusd_epi32(sum, qv1, _mm512_loadu_si512(xs + 64));
+      sum = _mm512_dpbusd_epi32(sum, qv2, _mm512_loadu_si512(xs + 128));
+      sum = _mm512_dpbusd_epi32(sum, qv3, _mm512_loadu_si512(xs + 192));
       const __m512 sc = _mm512_mul_ps(a16, _mm512_loadu_ps(x.d16s + at + 16 * i));
       if (odd)
         acc_odd[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), sc, acc_odd[i]);
