@@ -60,7 +60,8 @@ Act make_act(const Table& table, const float* x, std::int64_t ldx, std::int64_t 
   act.q = buf.q.data();
   act.d16 = buf.d16.data();
   act.s16 = buf.s16.data();
-  if (table.step_major) {
+  // A lone row's dot product reads the row-major forms (the four-row copies would go unread).
+  if (table.step_major && N > 1) {
     step_major(buf.d16, N, act.Kp, buf.d16s);
     step_major(buf.s16, N, act.Kp, buf.s16s);
     step_major_q(buf.q, N, act.Kp, buf.qs);

@@ -43,8 +43,8 @@ bool int8_dot(ggml::Type t);
 //   q   [N, Kp]      int8, x ~ d * q
 //   d16 [N, Kp/16]   the scale of the block holding each group of 16 values
 //   s16 [N, Kp/16]   d * sum(q) over each group of 16 (for the weight types' offsets/minimums)
-// and, as the AVX-512 dot products read them, step-major copies (N4 = ceil(N/4) four-row units,
-// rows past N zero):
+// and, as the AVX-512 dot products of two or more rows read them, step-major copies (N4 =
+// ceil(N/4) four-row units, rows past N zero):
 //   d16s, s16s [Kp/64, N4, 4, 4]   for each 64-value step and each four rows, the four groups'
 //                                  values of the four rows, group-major (element 4g + r): one
 //                                  512-bit load holds four rows' values, laid out as those
@@ -118,7 +118,8 @@ struct ActBuffers {
   std::vector<float> d16, s16, d16s, s16s;
 };
 // N rows of x [., ldx] (K values each) as `table`'s dot products read them: F32 as given and,
-// when `quantized`, the int8 blocks (with the step-major copies if the table reads them) in buf.
+// when `quantized`, the int8 blocks (with the step-major copies if the table reads them and
+// N > 1) in buf.
 Act make_act(const Table& table, const float* x, std::int64_t ldx, std::int64_t N, std::int64_t K,
              bool quantized, ActBuffers& buf);
 

@@ -24,16 +24,37 @@
 namespace cai::kernels::cpu {
 namespace {
 
+// [d0, d0, d1, d1] from the f16 scales that open two blocks.
+inline __m128 pair_scales(const std::uint8_t* b0, const std::uint8_t* b1) {
+  std::uint16_t d0, d1;
+  std::memcpy(&d0, b0, 2);
+  std::memcpy(&d1, b1, 2);
+  const std::uint32_t dd = d0 | static_cast<std::uint32_t>(d1) << 16;
+  const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));
+  return _mm_unpacklo_ps(d, d);
+}
+
 // Calls step(qv, a4, c4, k) for values k..k+63 of a row of K values (as for_each_part, with
-// the 64 values in one register). Q5_0, half of the weight bytes of llama.cpp's Q4_K_M mix on
-// models whose width is no multiple of 256, decodes two blocks at once with 512-bit and mask
-// operations: the nibbles of both blocks by one variable shift, the fifth bits by one masked
-// add. That is about half the operations of decoding each block in 256 bits, which is most of
-// the work per step at batch 1.
+// the 64 values in one register). Q5_0 and Q8_0, most of the weight bytes of llama.cpp's
+// Q4_K_M mix on models whose width is no multiple of 256, decode two blocks at once in 512
+// bits, with both scales converted together. Q5_0 uses mask operations: the nibbles of both
+// blocks by one variable shift, the fifth bits by one masked add. That is about half the
+// operations of decoding each block in 256 bits, which is most of the work per step at batch 1.
 template <class D, class F>
 inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
   std::int64_t k = 0;
-  if constexpr (std::is_same_v<D, XDec<ggml::Type::Q5_0>>) {
+  if constexpr (std::is_same_v<D, XDec<ggml::Type::Q8_0>>) {
+    // Each block, as XDec<Q8_0>::regs<true> reads it: f16 scale d, 32 signed bytes, taken as
+    // q + 128 (w = d * q - 128 d).
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (; k + 64 <= K; k += 64, row += 2 * D::kBytes) {
+      const std::uint8_t* b1 = row + D::kBytes;
+      const __m512i v = _mm512_xor_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(load256(row + 2)), load256(b1 + 2), 1), flip);
+      const __m128 a4 = pair_scales(row, b1);
+      step(v, a4, _mm_mul_ps(a4, _mm_set1_ps(-128.0f)), k);
+    }
+  } else if constexpr (std::is_same_v<D, XDec<ggml::Type::Q5_0>>) {
     // Each block, as XDec<Q5_0>::regs reads it: f16 scale d, 32 fifth bits, 16 bytes of
     // nibbles (value j low in byte j, value j + 16 high); w = d * q - 16 d.
     const __m512i shift = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
@@ -50,16 +71,11 @@ inline void for_each_step(const std::uint8_t* row, std::int64_t K, F&& step) {
       std::memcpy(&h1, b1 + 2, 4);
       v = _mm512_mask_add_epi8(v, _cvtu64_mask64(h0 | static_cast<std::uint64_t>(h1) << 32), v,
                                bit5);
-      std::uint16_t d0, d1;
-      std::memcpy(&d0, row, 2);
-      std::memcpy(&d1, b1, 2);
-      const std::uint32_t dd = d0 | static_cast<std::uint32_t>(d1) << 16;
-      const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));
-      const __m128 a4 = _mm_unpacklo_ps(d, d);
+      const __m128 a4 = pair_scales(row, b1);
       step(v, a4, _mm_mul_ps(a4, _mm_set1_ps(-16.0f)), k);
     }
   }
-  // The rest (every other type; a Q5_0 row's last odd block) block by block.
+  // The rest (every other type; a Q5_0 or Q8_0 row's last odd block) block by block.
   for_each_part<D, true>(
       row, K - k, [&](__m256i q0, __m256i q1, __m128 a4, __m128 c4, std::int64_t kk) {
         step(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), a4, c4, k + kk);
