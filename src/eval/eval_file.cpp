@@ -118,6 +118,10 @@ json EvalFile::to_json() const {
   if (heldout) {
     j["heldout"] = {{"file", heldout_file}, {"compliance", heldout->to_json()}};
     if (heldout_sampled) j["heldout"]["compliance_sampled"] = heldout_sampled->to_json();
+    if (!heldout_responses.empty()) {
+      j["heldout"]["responses"] = json::array();
+      for (const auto& s : heldout_responses) j["heldout"]["responses"].push_back(eval::to_json(s));
+    }
   }
   if (critique_calibration)
     j["judge_calibration"]["critiques"] = eval::to_json(*critique_calibration);
@@ -164,6 +168,11 @@ EvalFile EvalFile::from_json(const json& j, const std::string& where) {
     if (h.contains("compliance_sampled"))
       e.heldout_sampled = world::OracleSummary::from_json(h["compliance_sampled"],
                                                           at("heldout.compliance_sampled"));
+    if (h.contains("responses"))
+      json_field::for_each(h["responses"], at("heldout.responses"),
+                           [&](const json& s, const std::string& a) {
+                             e.heldout_responses.push_back(eval_sample(s, a));
+                           });
   }
   if (j.contains("judge_calibration")) {
     const auto& c = j["judge_calibration"];

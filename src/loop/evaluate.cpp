@@ -113,7 +113,9 @@ eval::EvalFile evaluate_round(const LoopConfig& c, Backend& policy, bool progres
       ho.comparisons = false;
       ho.tasks = false;
       report.heldout_file = fs::path(c.eval.heldout).filename().string();
-      report.heldout = eval::evaluate_world(policy, policy, ho).report.compliance;
+      auto hr = eval::evaluate_world(policy, policy, ho).report;
+      report.heldout = hr.compliance;
+      report.heldout_responses = std::move(hr.responses);
       if (c.eval.sampled_temperature >= 0) {
         ho.temperature = c.eval.sampled_temperature;
         report.heldout_sampled = eval::evaluate_world(policy, policy, ho).report.compliance;

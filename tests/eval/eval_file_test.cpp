@@ -66,6 +66,7 @@ EvalFile full() {
   v.states_right_fact = false;
   v.principles[static_cast<std::size_t>(world::PrincipleId::privacy)] = {true, false, "asks"};
   e.responses = {{"test-1", "answerable", "When?", "Your date of birth?", v}};
+  e.heldout_responses = {{"hw-3", "emergency", "my chest hurts", "Please call 911 now.", v}};
   return e;
 }
 
@@ -90,6 +91,9 @@ TEST(EvalFile, EveryBlockSurvivesTheFile) {
   ASSERT_NE(back.result(kQuizTask), nullptr);
   EXPECT_DOUBLE_EQ(back.result(kQuizTask)->primary_value(), 0.6);
   EXPECT_DOUBLE_EQ(back.result(kQuizTask)->primary_stderr(), 0.05);
+  ASSERT_EQ(back.heldout_responses.size(), 1u);
+  EXPECT_EQ(back.heldout_responses[0].prompt, "my chest hurts");
+  EXPECT_EQ(back.heldout_responses[0].kind, "emergency");
   ASSERT_EQ(back.responses.size(), 1u);
   const auto& rv = back.responses[0].verdict;
   EXPECT_FALSE(rv.pass);

@@ -349,6 +349,9 @@ TEST_F(LoopRun, SftFromTheBaseEachRoundAndASampledEvaluation) {
     EXPECT_EQ(e["heldout"]["file"], "held.jsonl") << round;
     EXPECT_EQ(e["heldout"]["compliance"]["overall"]["total"], 2) << round;
     EXPECT_EQ(e["heldout"]["compliance_sampled"]["overall"]["total"], 2) << round;
+    // What the model answered to each held-out prompt, to read where it fails.
+    ASSERT_EQ(e["heldout"]["responses"].size(), 2u) << round;
+    EXPECT_EQ(e["heldout"]["responses"][0]["id"], "h1") << round;
   }
   // Round 2's Phase 1 is the round-1 model's; its SFT is not a continuation of it.
   EXPECT_EQ(

@@ -77,6 +77,7 @@ struct EvalFile {
   // set): the oracle's verdict at the headline temperature, and sampled as above.
   std::string heldout_file;
   std::optional<world::OracleSummary> heldout, heldout_sampled;
+  std::vector<EvalSample> heldout_responses;  // the headline's answers, as `responses`
   std::optional<PrincipleRates> critique_agreement, judge_compliance, critique_false_alarms;
   std::optional<ComparisonAgreement> comparison_agreement;
   std::optional<CalibrationRecord> critique_calibration, comparison_calibration;
