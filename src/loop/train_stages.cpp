@@ -82,6 +82,20 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
   return o;
 }
 
+// Qi et al. 2024 constrain fine-tuning towards a model that is already aligned: its first
+// tokens are where that alignment lives. Towards the base model the constraint holds them where
+// the alignment has to move them (round 1's SFT with ref_model: policy starts from the base
+// model), and SFT then barely changes how a response opens.
+std::string sft_constraint_warning(const LoopConfig& c, const std::string& model) {
+  if (!c.sft.token_constraint.enabled) return "";
+  const std::string ref = stage_reference(c.sft.ref_model, c);
+  if ((ref.empty() ? model : ref) != c.base_model) return "";
+  return "sft.token_constraint holds the first response tokens at the base model's (sft.ref_model "
+         "resolves to the base model), where the alignment has to move them; constrain towards "
+         "an aligned model (sft.ref_model: PATH, or policy in rounds whose SFT starts from an "
+         "aligned model)";
+}
+
 train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress) {
   train::DpoRunOptions o;
@@ -126,6 +140,9 @@ train::RlRunOptions rl_options(const LoopConfig& c, const std::string& model,
 void run_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd, bool progress,
                  const Launch& launch) {
   if (fs::exists(rd / st.stage / "final")) return;
+  if (st.stage == "sft")
+    if (const auto w = sft_constraint_warning(c, st.model); !w.empty())
+      log_warning("round {}: {}", rd.round(), w);
   if (launch)
     launch(st);
   else

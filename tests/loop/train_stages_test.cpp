@@ -81,5 +81,21 @@ TEST(LoopTrainStages, SftTokenConstraint) {
   EXPECT_EQ(o.ref_model, (kDir / "ref").string());
 }
 
+TEST(LoopTrainStages, SftConstraintTowardsTheBaseModelIsWarnedAbout) {
+  const std::string base = (kDir / "base").string();
+  // Off: nothing to say.
+  EXPECT_EQ(sft_constraint_warning(config(""), base), "");
+  // policy: round 1's SFT starts from the base model, a later round's from an aligned one.
+  const LoopConfig policy = config("sft: {token_constraint: {enabled: true}}\n");
+  EXPECT_NE(sft_constraint_warning(policy, base).find("sft.ref_model"), std::string::npos);
+  EXPECT_EQ(sft_constraint_warning(policy, kSft), "");
+  // base: every round; a path: none.
+  const LoopConfig to_base = config("sft: {token_constraint: {enabled: true}, ref_model: base}\n");
+  EXPECT_NE(sft_constraint_warning(to_base, kSft), "");
+  EXPECT_EQ(sft_constraint_warning(
+                config("sft: {token_constraint: {enabled: true}, ref_model: ref}\n"), base),
+            "");
+}
+
 }  // namespace train_stages_test
 }  // namespace cai::loop::detail
