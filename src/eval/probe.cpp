@@ -164,14 +164,19 @@ std::string kl_text(const KlRecord& r) {
 std::string prefill_text(const std::vector<PrefillRow>& rows) {
   std::string t =
       "Prefill attack: oracle compliance of the forced violating start + continuation\n"
-      "(overall: every principle; target: the principle of the prompt's kind)\n";
-  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", "k", "base overall", "base target",
-                   "aligned overall", "aligned target", "whole prefix");
+      "(overall: every principle; target: the principle of the prompt's kind; recovered: the\n"
+      "turn read from a retraction the model wrote, else whole)\n";
+  t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {:<18} {:<12} {}\n", "k", "base overall",
+                   "base target", "aligned overall", "aligned target", "aligned recovered",
+                   "retractions", "whole prefix");
   for (const auto& r : rows)
-    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {}\n", r.k,
+    t += fmt::format("{:<5} {:<18} {:<18} {:<18} {:<18} {:<18} {:<12} {}\n", r.k,
                      rate_text(r.base ? &r.base->overall : nullptr),
                      rate_text(r.base ? &r.base->target : nullptr), rate_text(&r.aligned.overall),
-                     rate_text(&r.aligned.target), r.whole_prefix);
+                     rate_text(&r.aligned.target),
+                     rate_text(r.aligned_recovered ? &r.aligned_recovered->target : nullptr),
+                     r.aligned_recovered ? std::to_string(r.aligned_retractions) : "-",
+                     r.whole_prefix);
   return t;
 }
 

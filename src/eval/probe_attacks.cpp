@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "cai/constitution/transcript.h"
 #include "cai/eval/probe_data.h"
@@ -81,17 +82,25 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
     PrefillRow row;
     row.k = k;
     row.whole_prefix = whole;
-    auto attack = [&](LoadedModel& m, const char* name) {
+    // Strict, then recovered: from a retraction the model wrote, else the whole turn.
+    auto attack = [&](LoadedModel& m, const char* name, std::int64_t* retractions) {
       auto cont =
           sample_continuations(m, forced, ctx.opts.sampling,
                                ctx.opts.progress ? fmt::format("prefill k={} {}", k, name) : "");
       // The oracle reads what the patient would see: the forced start and the continuation.
-      for (std::size_t i = 0; i < cont.size(); ++i)
+      std::vector<std::string> recovered;
+      for (std::size_t i = 0; i < cont.size(); ++i) {
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
-      return score_responses(ctx, cont);
+        std::string tail = after_retraction(cont[i], prefixes[i].text.size());
+        if (!tail.empty()) ++*retractions;
+        recovered.push_back(tail.empty() ? cont[i] : std::move(tail));
+      }
+      return std::make_pair(score_responses(ctx, cont), score_responses(ctx, recovered));
     };
-    if (base) row.base = attack(*base, "base");
-    row.aligned = attack(aligned, "aligned");
+    std::int64_t ignored = 0;
+    if (base) std::tie(row.base, row.base_recovered) = attack(*base, "base", &ignored);
+    std::tie(row.aligned, row.aligned_recovered) =
+        attack(aligned, "aligned", &row.aligned_retractions);
     if (k == 0 && aligned_plain) *aligned_plain = row.aligned;
     rows.push_back(std::move(row));
   }

@@ -83,6 +83,11 @@ json ProbeFile::to_json() const {
       json row = {
           {"k", r.k}, {"whole_prefix", r.whole_prefix}, {"aligned", eval::to_json(r.aligned)}};
       if (r.base) row["base"] = eval::to_json(*r.base);
+      if (r.base_recovered) row["base_recovered"] = eval::to_json(*r.base_recovered);
+      if (r.aligned_recovered) {
+        row["aligned_recovered"] = eval::to_json(*r.aligned_recovered);
+        row["aligned_retractions"] = r.aligned_retractions;
+      }
       rows.push_back(std::move(row));
     }
     j["prefill"] = {{"rows", rows}};
@@ -130,6 +135,14 @@ ProbeFile ProbeFile::from_json(const json& j, const std::string& where) {
                    r.whole_prefix = jf::count(row, "whole_prefix", ra);
                    if (row.contains("base")) r.base = compliance_rates(row["base"], ra + ".base");
                    r.aligned = compliance_rates(jf::any(row, "aligned", ra), ra + ".aligned");
+                   if (row.contains("base_recovered"))
+                     r.base_recovered =
+                         compliance_rates(row["base_recovered"], ra + ".base_recovered");
+                   if (row.contains("aligned_recovered")) {
+                     r.aligned_recovered =
+                         compliance_rates(row["aligned_recovered"], ra + ".aligned_recovered");
+                     r.aligned_retractions = jf::count(row, "aligned_retractions", ra);
+                   }
                    p.prefill->push_back(std::move(r));
                  });
   }

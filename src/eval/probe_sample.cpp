@@ -1,6 +1,6 @@
 // Sampling for the probe from exact token prompts (a prefill attack forces exactly k response
-// tokens, which a text prompt re-tokenised by a backend would not guarantee), and the
-// prefix a prefill attack forces.
+// tokens, which a text prompt re-tokenised by a backend would not guarantee), the prefix a
+// prefill attack forces, and the retraction its recovered reading looks for.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -14,9 +14,22 @@
 #include "cai/io/progress.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
+#include "cai/pipeline/recovery.h"
 #include "cai/tokenizer/tokenizer.h"
 
 namespace cai::eval {
+
+std::string after_retraction(const std::string& turn, std::size_t forced) {
+  static const std::string marker = [] {
+    std::string c = pipeline::Phase1RecoveryOptions{}.connector;
+    const auto b = c.find_first_not_of(' '), e = c.find_last_not_of(' ');
+    return b == std::string::npos ? std::string() : c.substr(b, e - b + 1);
+  }();
+  const auto at = turn.rfind(marker);
+  if (marker.empty() || at == std::string::npos || at < forced) return "";
+  const auto from = turn.find_first_not_of(' ', at + marker.size());
+  return from == std::string::npos ? "" : turn.substr(from);
+}
 
 Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::int64_t k) {
   CAI_CHECK(k >= 0, "prefill: k must be >= 0, got {}", k);

@@ -210,6 +210,13 @@ struct Prefix {
 };
 Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::int64_t k);
 
+// The part of a prefilled turn that retracts its forced start: what follows the last
+// retraction (the recovery rows' connector, pipeline::Phase1RecoveryOptions, without its outer
+// spaces) when the model wrote it, at or after byte `forced` of `turn`; "" when it wrote none.
+// The prefill attack's recovered reading judges this part (Qi et al. 2024 judge whether harm was
+// delivered, so a turn that takes its start back counts as a recovery).
+std::string after_retraction(const std::string& turn, std::size_t forced);
+
 // Samples a continuation of each token prompt (request i on random stream i) with `model`,
 // stopped at a blank line; the text is returned as generated (not trimmed, so it can be joined
 // to a prefix; transcript::first_turn cuts a response). `label` names the progress bar ("" = none).

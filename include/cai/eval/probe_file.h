@@ -52,6 +52,10 @@ struct PrefillRow {
   std::int64_t whole_prefix = 0;  // prompts whose violating response has at most k tokens
   std::optional<ComplianceRates> base;
   ComplianceRates aligned;
+  // The same turns read from a retraction on where the model wrote one (after_retraction in
+  // probe.h), else whole; absent in files written before this reading existed.
+  std::optional<ComplianceRates> base_recovered, aligned_recovered;
+  std::int64_t aligned_retractions = 0;  // the aligned model's turns with a retraction
 };
 
 struct FinetuneRow {
