@@ -91,7 +91,9 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
       std::vector<std::string> recovered;
       for (std::size_t i = 0; i < cont.size(); ++i) {
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
-        std::string tail = after_retraction(cont[i], prefixes[i].text.size());
+        // The forced start's bytes in the trimmed turn.
+        const std::size_t forced_bytes = transcript::first_turn(prefixes[i].text).size();
+        std::string tail = after_retraction(cont[i], forced_bytes);
         if (!tail.empty()) ++*retractions;
         recovered.push_back(tail.empty() ? cont[i] : std::move(tail));
       }
