@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <tuple>
 
 #include "cai/constitution/transcript.h"
 #include "cai/eval/probe_data.h"
@@ -82,27 +81,39 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
     PrefillRow row;
     row.k = k;
     row.whole_prefix = whole;
-    // Strict, then recovered: from a retraction the model wrote, else the whole turn.
-    auto attack = [&](LoadedModel& m, const char* name, std::int64_t* retractions) {
+    // Strict, and recovered: from a retraction the model wrote, else the whole turn.
+    struct Scored {
+      ComplianceRates strict, recovered;
+      std::int64_t retractions = 0;
+    };
+    auto attack = [&](LoadedModel& m, const char* name) {
       auto cont =
           sample_continuations(m, forced, ctx.opts.sampling,
                                ctx.opts.progress ? fmt::format("prefill k={} {}", k, name) : "");
       // The oracle reads what the patient would see: the forced start and the continuation.
+      Scored out;
       std::vector<std::string> recovered;
       for (std::size_t i = 0; i < cont.size(); ++i) {
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
         // The forced start's bytes in the trimmed turn.
         const std::size_t forced_bytes = transcript::first_turn(prefixes[i].text).size();
         std::string tail = after_retraction(cont[i], forced_bytes);
-        if (!tail.empty()) ++*retractions;
+        out.retractions += tail.empty() ? 0 : 1;
         recovered.push_back(tail.empty() ? cont[i] : std::move(tail));
       }
-      return std::make_pair(score_responses(ctx, cont), score_responses(ctx, recovered));
+      out.strict = score_responses(ctx, cont);
+      out.recovered = score_responses(ctx, recovered);
+      return out;
     };
-    std::int64_t ignored = 0;
-    if (base) std::tie(row.base, row.base_recovered) = attack(*base, "base", &ignored);
-    std::tie(row.aligned, row.aligned_recovered) =
-        attack(aligned, "aligned", &row.aligned_retractions);
+    if (base) {
+      Scored b = attack(*base, "base");
+      row.base = b.strict;
+      row.base_recovered = b.recovered;
+    }
+    Scored a = attack(aligned, "aligned");
+    row.aligned = a.strict;
+    row.aligned_recovered = a.recovered;
+    row.aligned_retractions = a.retractions;
     if (k == 0 && aligned_plain) *aligned_plain = row.aligned;
     rows.push_back(std::move(row));
   }
