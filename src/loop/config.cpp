@@ -52,7 +52,10 @@ void DpoConfig::fields(opt::Fields<DpoConfig>& f) {
   f("enabled", &DpoConfig::enabled, "DPO on the round's AI-labelled pairs");
   f.flat(&DpoConfig::train).skipping({"seed"});
   f.flat(&DpoConfig::data);
-  f.flat(&DpoConfig::dpo);
+  f.flat(&DpoConfig::dpo).skipping({"token_constraint", "constraint"});
+  f("token_constraint", &DpoConfig::token_constraint,
+    "the RPO term as the token-wise constrained objective: each chosen token held near "
+    "dpo.reference, most strongly on a response's first tokens (needs rpo_alpha > 0)");
   f("lora", &DpoConfig::lora, "LoRA adapters, merged after training (rank 0: all weights)");
   f("reference", &DpoConfig::reference,
     "the model DPO's log-ratios are taken against: policy (the model DPO starts from), base "
@@ -198,6 +201,8 @@ void LoopConfig::rules(opt::Rules& r) const {
   r.require(sft.ref_model == "policy" || sft.token_constraint.enabled, "sft.ref_model",
             "is the token constraint's reference: it needs sft.token_constraint.enabled");
   model_choice(dpo.reference, "dpo.reference");
+  r.require(!dpo.token_constraint.enabled || dpo.dpo.rpo_alpha > 0, "dpo.token_constraint",
+            "constrains the RPO term: it needs dpo.rpo_alpha > 0");
   r.require(
       sft.recovery_examples == 0 || sft.recovery_from != RecoverySource::world || !world.empty(),
       "sft.recovery_examples", "with recovery_from: world needs a world (or use phase1)");

@@ -151,9 +151,11 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
                                  bool progress);
 train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress);
-// A warning when SFT of `model` with sft.token_constraint holds the responses' first tokens at
-// the base model (its reference resolves to the base model), else "".
-std::string sft_constraint_warning(const LoopConfig& c, const std::string& model);
+// A warning when the training stage `stage` (sft, dpo) of `model` has its token constraint
+// hold the responses' first tokens at the base model (its reference resolves to the base
+// model), else "".
+std::string constraint_warning(const LoopConfig& c, const std::string& stage,
+                               const std::string& model);
 // A training stage's trainer in this process, with the options the train_* functions above
 // give it (no LoRA merge): what each rank of a launched stage runs.
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,

@@ -1,6 +1,8 @@
 // The loop's training stages (see internal.h): each stage's options from the config and the
 // round, run in this process or launched as data-parallel ranks, and LoRA adapters merged for
 // the next stage.
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "cai/io/dir.h"
@@ -84,16 +86,21 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
 
 // Qi et al. 2024 constrain fine-tuning towards a model that is already aligned: its first
 // tokens are where that alignment lives. Towards the base model the constraint holds them where
-// the alignment has to move them (round 1's SFT with ref_model: policy starts from the base
-// model), and SFT then barely changes how a response opens.
-std::string sft_constraint_warning(const LoopConfig& c, const std::string& model) {
-  if (!c.sft.token_constraint.enabled) return "";
-  const std::string ref = stage_reference(c.sft.ref_model, c);
+// the alignment has to move them (round 1's SFT or DPO with a `policy` reference starts from
+// the base model), and the stage then barely changes how a response opens.
+std::string constraint_warning(const LoopConfig& c, const std::string& stage,
+                               const std::string& model) {
+  const bool sft = stage == "sft";
+  if (!(sft ? c.sft.token_constraint.enabled : stage == "dpo" && c.dpo.token_constraint.enabled))
+    return "";
+  const std::string key = sft ? "sft.ref_model" : "dpo.reference";
+  const std::string ref = stage_reference(sft ? c.sft.ref_model : c.dpo.reference, c);
   if ((ref.empty() ? model : ref) != c.base_model) return "";
-  return "sft.token_constraint holds the first response tokens at the base model's (sft.ref_model "
-         "resolves to the base model), where the alignment has to move them; constrain towards "
-         "an aligned model (sft.ref_model: PATH, or policy in rounds whose SFT starts from an "
-         "aligned model)";
+  return fmt::format(
+      "{}.token_constraint holds the first response tokens at the base model's ({} resolves to "
+      "the base model), where the alignment has to move them; constrain towards an aligned "
+      "model ({}: PATH, or policy in rounds whose {} starts from an aligned model)",
+      stage, key, key, sft ? "SFT" : "DPO");
 }
 
 train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
@@ -102,6 +109,8 @@ train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, 
   fill(o, c, model, rd / "dpo_data.jsonl", rd / "dpo", c.dpo.train, c.dpo.data, c.dpo.lora,
        round_seed(c, rd.round()), progress);
   o.dpo = c.dpo.dpo;
+  o.dpo.token_constraint = c.dpo.token_constraint.enabled;
+  o.dpo.constraint = c.dpo.token_constraint;
   o.ref_model = stage_reference(c.dpo.reference, c);
   return o;
 }
@@ -140,9 +149,8 @@ train::RlRunOptions rl_options(const LoopConfig& c, const std::string& model,
 void run_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd, bool progress,
                  const Launch& launch) {
   if (fs::exists(rd / st.stage / "final")) return;
-  if (st.stage == "sft")
-    if (const auto w = sft_constraint_warning(c, st.model); !w.empty())
-      log_warning("round {}: {}", rd.round(), w);
+  if (const auto w = constraint_warning(c, st.stage, st.model); !w.empty())
+    log_warning("round {}: {}", rd.round(), w);
   if (launch)
     launch(st);
   else

@@ -4,7 +4,8 @@
 // Each micro-batch runs the chosen and the rejected sequences of its pairs as one batch of
 // 2B rows: [chosen_0 .. chosen_{B-1}, rejected_0 .. rejected_{B-1}].
 //
-// Shape legend: B = pairs, T = longest sequence, C = hidden size.
+// Shape legend: B = pairs, T = longest sequence, C = hidden size, Nc = the chosen responses'
+// tokens of a micro-batch.
 #include <torch/torch.h>
 
 #include "batch.h"
@@ -12,6 +13,7 @@
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
 #include "cai/train/objectives.h"
+#include "cai/train/token_constraint.h"
 #include "policy.h"
 
 namespace cai::train {
@@ -22,17 +24,23 @@ struct Pair {
   detail::Row chosen, rejected;
   double ref_chosen = 0, ref_rejected = 0, p_chosen = 1;
   std::int64_t n_chosen = 0, n_rejected = 0;  // response tokens
+  // With the token constraint: the reference's log p and beta_t of each chosen token.
+  std::vector<float> ref_tokens, betas;
 };
 
 class DpoObjective final : public Objective {
  public:
   DpoObjective(Policy policy, std::vector<PreferenceExample> train, RefLogps train_ref,
-               std::vector<PreferenceExample> eval, RefLogps eval_ref, const DpoOptions& opts)
+               std::vector<PreferenceExample> eval, RefLogps eval_ref, const DpoOptions& opts,
+               const DpoConstraint* constraint)
       : policy_(std::move(policy)), opts_(opts) {
     opts_.validate();
+    CAI_CHECK(!opts_.token_constraint || constraint,
+              "dpo objective: token_constraint needs the reference's chosen-token log-probs");
     detail::prepare_policy(policy_);
-    train_ = make_pairs(train, train_ref, "training");
-    eval_ = make_pairs(eval, eval_ref, "evaluation");
+    const bool c = opts_.token_constraint;
+    train_ = make_pairs(train, train_ref, c ? &constraint->train_chosen : nullptr, "training");
+    eval_ = make_pairs(eval, eval_ref, c ? &constraint->eval_chosen : nullptr, "evaluation");
   }
 
   std::string name() const override { return "dpo"; }
@@ -88,7 +96,8 @@ class DpoObjective final : public Objective {
     const auto hidden = model.forward_hidden(batch.tokens);  // [2B,T,C]
     detail::LogprobOptions lo;
     lo.correct = false;  // DPO logs no token accuracy: skip the argmax pass over [2N,V]
-    const auto sums = detail::target_logprobs(model, hidden, batch, lo).sums;  // [2B]
+    const auto lp = detail::target_logprobs(model, hidden, batch, lo);
+    const auto& sums = lp.sums;        // [2B]
     const auto opts = sums.options();  // dtype and device of the log-probabilities
     auto vec = [&](const std::vector<double>& v) {
       return torch::tensor(v, torch::kFloat64).to(opts);
@@ -109,8 +118,13 @@ class DpoObjective final : public Objective {
     Metrics m;
     if (opts_.rpo_alpha > 0) {
       // The chosen response's mean token NLL (Pang et al. 2024), keeping its likelihood up.
-      const auto nll = -pi_c / vec(n_c);
-      loss = loss + opts_.rpo_alpha * nll;
+      const auto nll = -pi_c / vec(n_c);  // [B]
+      auto term = nll;
+      if (opts_.token_constraint) {
+        term = constrained_term(s, examples, lp.tokens) / vec(n_c);  // [B]
+        m["constraint"] = term.sum().item<double>();
+      }
+      loss = loss + opts_.rpo_alpha * term;
       m["nll"] = nll.sum().item<double>();
     }
     const auto loss_sum = loss.sum();
@@ -124,11 +138,36 @@ class DpoObjective final : public Objective {
     return {loss_sum, m};
   }
 
+  // Each pair's sum over its chosen tokens of the constrained objective (token_constraint.h).
+  // tokens: [2B targets] from target_logprobs; the chosen rows come first, so their targets
+  // are its first Nc entries, pair by pair.
+  torch::Tensor constrained_term(Split s, const std::vector<std::int64_t>& examples,
+                                 const torch::Tensor& tokens) const {
+    std::vector<float> ref, beta;
+    std::vector<std::int64_t> owner;  // [Nc] the pair of each chosen token
+    for (std::size_t k = 0; k < examples.size(); ++k) {
+      const Pair& q = pair(s, examples[k]);
+      ref.insert(ref.end(), q.ref_tokens.begin(), q.ref_tokens.end());
+      beta.insert(beta.end(), q.betas.begin(), q.betas.end());
+      owner.insert(owner.end(), q.ref_tokens.size(), static_cast<std::int64_t>(k));
+    }
+    const auto nc = static_cast<std::int64_t>(ref.size());
+    const auto o = tokens.options();
+    const auto per_token = token_constrained_loss(tokens.narrow(0, 0, nc), torch::tensor(ref).to(o),
+                                                  torch::tensor(beta).to(o));  // [Nc]
+    return torch::zeros({static_cast<std::int64_t>(examples.size())}, o)
+        .index_add(0, torch::tensor(owner, torch::kInt64), per_token);  // [B]
+  }
+
   std::vector<Pair> make_pairs(std::vector<PreferenceExample>& examples, const RefLogps& ref,
-                               const char* what) const {
+                               const TokenRefLogps* chosen_ref, const char* what) const {
     CAI_CHECK(ref.chosen.size() == examples.size() && ref.rejected.size() == examples.size(),
               "dpo objective: {} set has {} pairs but {} / {} reference log-probabilities", what,
               examples.size(), ref.chosen.size(), ref.rejected.size());
+    CAI_CHECK(!chosen_ref || chosen_ref->tokens.size() == examples.size(),
+              "dpo objective: {} set has {} pairs but chosen-token reference log-probabilities "
+              "for {}",
+              what, examples.size(), chosen_ref ? chosen_ref->tokens.size() : 0);
     const auto V = policy_.model->model->config().vocab_size;
     std::vector<Pair> out;
     for (std::size_t i = 0; i < examples.size(); ++i) {
@@ -149,6 +188,16 @@ class DpoObjective final : public Objective {
       q.p_chosen = ex.p_chosen;
       q.n_chosen = static_cast<std::int64_t>(ex.chosen.size());
       q.n_rejected = static_cast<std::int64_t>(ex.rejected.size());
+      if (chosen_ref) {
+        const auto& r = chosen_ref->tokens[i];
+        CAI_CHECK(static_cast<std::int64_t>(r.size()) == q.n_chosen,
+                  "dpo objective: pair at line {} has {} chosen tokens but {} reference "
+                  "log-probabilities",
+                  ex.line, q.n_chosen, r.size());
+        q.ref_tokens.assign(r.begin(), r.end());
+        const auto b = token_betas(q.n_chosen, opts_.constraint);
+        q.betas.assign(b.begin(), b.end());
+      }
       out.push_back(std::move(q));
     }
     return out;
@@ -170,9 +219,10 @@ class DpoObjective final : public Objective {
 std::unique_ptr<Objective> make_dpo_objective(Policy policy, std::vector<PreferenceExample> train,
                                               RefLogps train_ref,
                                               std::vector<PreferenceExample> eval,
-                                              RefLogps eval_ref, const DpoOptions& opts) {
+                                              RefLogps eval_ref, const DpoOptions& opts,
+                                              const DpoConstraint* constraint) {
   return std::make_unique<DpoObjective>(std::move(policy), std::move(train), std::move(train_ref),
-                                        std::move(eval), std::move(eval_ref), opts);
+                                        std::move(eval), std::move(eval_ref), opts, constraint);
 }
 
 }  // namespace cai::train

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <tuple>
 
@@ -181,47 +182,79 @@ TrainSummary run_dpo(const DpoRunOptions& o) {
   };
   std::vector<std::int64_t> tr_idx, ev_idx;
   auto [train, eval] = load_split<PreferenceExample>(o, loader, &tr_idx, &ev_idx);
+  // Without eval_data the reference caches cover the whole file, split like the examples.
+  std::vector<PreferenceExample> all;
+  if (o.eval_data.empty()) {
+    all.resize(train.size() + eval.size());
+    for (std::size_t k = 0; k < tr_idx.size(); ++k)
+      all[static_cast<std::size_t>(tr_idx[k])] = train[k];
+    for (std::size_t k = 0; k < ev_idx.size(); ++k)
+      all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
+  }
 
   // Reference log-probabilities, cached beside each dataset file. When the reference is the
   // policy's own starting point, the already-loaded (still untrained) model serves.
   CAI_CHECK(fs::exists(ref_path), "ref_model: {} does not exist", ref_path);
   const bool same = fs::equivalent(fs::path(ref_path), fs::path(o.model));
-  auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
-    const fs::path cache =
-        ref_cache_path(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts));
+  std::map<std::string, std::string> keys;  // dataset -> cache key (hashes the model's files)
+  auto key_for = [&](const std::string& dataset) -> const std::string& {
+    auto it = keys.find(dataset);
+    if (it == keys.end())
+      it =
+          keys.emplace(dataset, ref_cache_key(dataset, ref_path, p.tmpl.name(), p.data_opts)).first;
+    return it->second;
+  };
+  auto note = [](const char* what, const fs::path& cache) {
     if (dist::is_main())
-      log_info("", "reference log-probs: {} {}", fs::exists(cache) ? "reading" : "computing into",
+      log_info("", "{}: {} {}", what, fs::exists(cache) ? "reading" : "computing into",
                cache.string());
+  };
+  auto ref_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
+    const fs::path cache = ref_cache_path(dataset, key_for(dataset));
+    note("reference log-probs", cache);
     if (same) return load_or_compute_ref_logps(cache, ex, p.lm);
     return load_or_compute_ref_logps(
         cache, ex, std::function<LoadedModel()>([&] { return load_model(ref_path); }));
   };
   RefLogps train_ref, eval_ref;
   if (o.eval_data.empty()) {
-    // One cache for the whole file, split like the examples.
-    std::vector<PreferenceExample> all(train.size() + eval.size());
-    for (std::size_t k = 0; k < tr_idx.size(); ++k)
-      all[static_cast<std::size_t>(tr_idx[k])] = train[k];
-    for (std::size_t k = 0; k < ev_idx.size(); ++k)
-      all[static_cast<std::size_t>(ev_idx[k])] = eval[k];
     const RefLogps r = ref_for(o.data, all);
-    for (auto i : tr_idx) {
-      train_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
-      train_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
-    }
-    for (auto i : ev_idx) {
-      eval_ref.chosen.push_back(r.chosen[static_cast<std::size_t>(i)]);
-      eval_ref.rejected.push_back(r.rejected[static_cast<std::size_t>(i)]);
-    }
+    train_ref = {pick(r.chosen, tr_idx), pick(r.rejected, tr_idx)};
+    eval_ref = {pick(r.chosen, ev_idx), pick(r.rejected, ev_idx)};
   } else {
     train_ref = ref_for(o.data, train);
     eval_ref = ref_for(o.eval_data, eval);
   }
 
+  // The constrained RPO term's per-token values of the chosen responses, cached the same way.
+  std::optional<DpoConstraint> constraint;
+  if (o.dpo.token_constraint) {
+    std::optional<LoadedModel> other;
+    auto reference = [&]() -> LoadedModel& {
+      if (same) return p.lm;
+      if (!other) other = load_model(ref_path);
+      return *other;
+    };
+    auto tokens_for = [&](const std::string& dataset, const std::vector<PreferenceExample>& ex) {
+      const fs::path cache = token_ref_cache_path(dataset, key_for(dataset));
+      note("reference chosen-token log-probs", cache);
+      return load_or_compute_token_ref_logps(cache, chosen_sequences(ex), reference);
+    };
+    constraint.emplace();
+    if (o.eval_data.empty()) {
+      const TokenRefLogps r = tokens_for(o.data, all);
+      constraint->train_chosen.tokens = pick(r.tokens, tr_idx);
+      constraint->eval_chosen.tokens = pick(r.tokens, ev_idx);
+    } else {
+      constraint->train_chosen = tokens_for(o.data, train);
+      constraint->eval_chosen = tokens_for(o.eval_data, eval);
+    }
+  }
+
   torch::manual_seed(o.train.seed);  // LoRA initialisation
   Policy policy{&p.lm, o.lora.enabled() ? attach_lora(*p.lm.model, o.lora) : nullptr, o.model};
   auto obj = make_dpo_objective(policy, std::move(train), std::move(train_ref), std::move(eval),
-                                std::move(eval_ref), o.dpo);
+                                std::move(eval_ref), o.dpo, constraint ? &*constraint : nullptr);
   nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
   cfg["ref_model"] = fs::absolute(ref_path).lexically_normal().string();
   cfg["dpo"] = opt::identity_json(o.dpo);

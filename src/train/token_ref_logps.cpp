@@ -47,6 +47,20 @@ fs::path token_ref_cache_path(const fs::path& dataset, const std::string& key) {
          (dataset.filename().string() + ".tokref-" + key.substr(0, 16) + ".json");
 }
 
+std::vector<SftExample> chosen_sequences(const std::vector<PreferenceExample>& pairs) {
+  std::vector<SftExample> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    detail::Row r = detail::prompt_response_row(p.prompt, p.chosen);  // the DPO row's targets
+    SftExample ex;
+    ex.line = p.line;
+    ex.seq.tokens = std::move(r.tokens);
+    ex.seq.target = std::move(r.target);
+    out.push_back(std::move(ex));
+  }
+  return out;
+}
+
 TokenRefLogps compute_token_ref_logps(const std::vector<SftExample>& examples,
                                       LoadedModel& reference) {
   CAI_CHECK(reference.model, "reference log-probabilities: no reference model");

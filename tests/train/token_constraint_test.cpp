@@ -1,6 +1,7 @@
 // Token-wise constrained fine-tuning (token_constraint.h, Qi et al. 2024 eq. 3): its betas, its
-// per-token loss and gradient by hand and by finite differences, the SFT objective against a
-// direct computation from the model's logits, the reference cache, and the command.
+// per-token loss and gradient by hand and by finite differences, the SFT objective and DPO's
+// constrained RPO term against direct computations from the model's logits, the reference
+// cache, and the commands.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -221,6 +222,157 @@ TEST(TokenConstraint, TrainSftWithTheConstraint) {
                                         " --ref-model " + (dir / "model").string());
   EXPECT_NE(no.code, 0);
   EXPECT_NE(no.out.find("constrain"), std::string::npos) << no.out;
+}
+
+// ---- DPO: the constrained RPO term ----------------------------------------------------------
+
+PreferenceExample one_pair() {
+  PreferenceExample ex;
+  ex.prompt = {1, 50, 61};
+  ex.chosen = {72, 83, 94, 105};
+  ex.rejected = {116, 127};
+  ex.line = 1;
+  return ex;
+}
+
+// Sum of log p(response | prompt) from the logits, and each response token's log p.
+torch::Tensor response_logps(LlamaModel& model, const std::vector<std::int32_t>& prompt,
+                             const std::vector<std::int32_t>& response) {
+  std::vector<std::int64_t> ids(prompt.begin(), prompt.end());
+  ids.insert(ids.end(), response.begin(), response.end());
+  const auto logp = torch::log_softmax(
+      model.forward(torch::tensor(ids, torch::kInt64).unsqueeze(0))[0].to(torch::kFloat64), -1);
+  std::vector<torch::Tensor> out;
+  for (std::size_t t = prompt.size(); t < ids.size(); ++t)
+    out.push_back(logp[static_cast<std::int64_t>(t - 1)][ids[t]]);
+  return torch::stack(out);  // [response tokens]
+}
+
+// DPO's sigmoid loss plus alpha times the chosen tokens' constrained loss over their count,
+// written out by hand (betas of the paper for four tokens: 0.5, 2, 2, 2).
+torch::Tensor direct_dpo_loss(LlamaModel& model, const PreferenceExample& ex, double ref_c,
+                              double ref_r, const std::vector<double>& ref_tokens, double alpha) {
+  const auto c = response_logps(model, ex.prompt, ex.chosen);
+  const auto r = response_logps(model, ex.prompt, ex.rejected);
+  const double beta = 0.1;
+  const auto h = (c.sum() - ref_c) - (r.sum() - ref_r);
+  auto loss = torch::softplus(-beta * h);  // -log sigmoid(beta h)
+  const std::vector<double> bt = {0.5, 2, 2, 2};
+  torch::Tensor term = torch::zeros({}, torch::kFloat64);
+  for (std::size_t k = 0; k < bt.size(); ++k)
+    term = term + 2.0 / bt[k] *
+                      torch::softplus(-bt[k] * (c[static_cast<std::int64_t>(k)] - ref_tokens[k]));
+  return loss + alpha * term / static_cast<double>(bt.size());
+}
+
+TEST(TokenConstraint, DpoObjectiveEqualsADirectComputationAndItsGradient) {
+  const PreferenceExample ex = one_pair();
+  const std::vector<double> ref_tokens = {-5.0, -5.4, -5.8, -5.2};
+  RefLogps ref;
+  ref.chosen = {-21.0};
+  ref.rejected = {-11.5};
+  DpoOptions o;
+  o.rpo_alpha = 0.7;
+  o.token_constraint = true;
+  DpoConstraint c;
+  c.train_chosen.tokens = {ref_tokens};
+  auto lm = tiny_loaded(7);
+  auto obj = make_dpo_objective(Policy{&lm, nullptr, "tiny"}, {ex}, ref, {}, {}, o, &c);
+  const Metrics m = obj->train_micro({0}, 1.0);
+
+  auto twin = tiny_loaded(7);
+  const auto want = direct_dpo_loss(*twin.model, ex, -21.0, -11.5, ref_tokens, 0.7);
+  EXPECT_NEAR(m.at("loss"), want.item<double>(), 1e-4 * std::abs(want.item<double>()));
+  EXPECT_TRUE(m.count("constraint") && m.count("nll"));
+  want.backward();
+  const auto got = obj->trainable();
+  const auto params = twin.model->named_parameters(true);
+  double worst = 0, scale = 0;
+  for (const auto& p : got) {
+    const auto& w = params[p.name];
+    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
+    worst = std::max(worst, (p.tensor.grad() - w.grad()).abs().max().item<double>());
+    scale = std::max(scale, w.grad().abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-4 * scale) << "objective and direct gradients differ";
+
+  // Without the constraint the same objective adds the plain mean NLL instead.
+  o.token_constraint = false;
+  auto plain_lm = tiny_loaded(7);
+  auto plain = make_dpo_objective(Policy{&plain_lm, nullptr, "tiny"}, {ex}, ref, {}, {}, o);
+  const Metrics pm = plain->train_micro({0}, 1.0);
+  EXPECT_FALSE(pm.count("constraint"));
+  EXPECT_NEAR(pm.at("loss") - m.at("loss"), 0.7 * (pm.at("nll") - m.at("constraint")), 1e-4);
+
+  // Constrained without reference values, or with a wrong count, is refused.
+  o.token_constraint = true;
+  EXPECT_THROW(make_dpo_objective(Policy{&lm, nullptr, "tiny"}, {ex}, ref, {}, {}, o), Error);
+  DpoConstraint bad = c;
+  bad.train_chosen.tokens[0].pop_back();
+  EXPECT_THROW(make_dpo_objective(Policy{&lm, nullptr, "tiny"}, {ex}, ref, {}, {}, o, &bad), Error);
+  o.rpo_alpha = 0;  // the constraint shapes the RPO term: none, nothing to constrain
+  EXPECT_THROW(o.validate(), Error);
+}
+
+TEST(TokenConstraint, DpoAtItsReferenceEachChosenTokenCostsTwoOverBetaLogTwo) {
+  auto lm = tiny_loaded(8);
+  const std::vector<PreferenceExample> pairs = {one_pair()};
+  const RefLogps ref = compute_ref_logps(pairs, lm);
+  DpoConstraint c;
+  c.train_chosen = compute_token_ref_logps(chosen_sequences(pairs), lm);
+  ASSERT_EQ(c.train_chosen.tokens.size(), 1u);
+  ASSERT_EQ(c.train_chosen.tokens[0].size(), 4u);
+  // The two reference paths (the pair scorer's sums, the token cache) agree.
+  double sum = 0;
+  for (double v : c.train_chosen.tokens[0]) sum += v;
+  EXPECT_NEAR(sum, ref.chosen[0], 1e-4 * std::abs(ref.chosen[0]));
+  DpoOptions o;
+  o.rpo_alpha = 1.0;
+  o.token_constraint = true;
+  auto obj = make_dpo_objective(Policy{&lm, nullptr, "tiny"}, pairs, ref, {}, {}, o, &c);
+  const Metrics m = obj->train_micro({0}, 1.0);
+  // (2/0.5 + 3 * 2/2) log 2 / 4 tokens; DPO's own loss at the reference is log 2.
+  EXPECT_NEAR(m.at("constraint"), 7.0 * std::log(2.0) / 4.0, 1e-4);
+  EXPECT_NEAR(m.at("loss"), std::log(2.0) + 7.0 * std::log(2.0) / 4.0, 1e-4);
+}
+
+TEST(TokenConstraint, TrainDpoWithTheConstraint) {
+  const auto dir = temp_dir("tokref-dpo-cli");
+  save_model_dir(tiny_loaded(9), dir / "model", DType::F32);
+  write_text(dir / "dpo.jsonl",
+             "{\"prompt\": \"hello there\", \"chosen\": \" good good day\", \"rejected\": "
+             "\" a bad day\"}\n"
+             "{\"prompt\": \"say something\", \"chosen\": \" kind words\", \"rejected\": \" "
+             "nothing\"}\n");
+  const std::string base = "train dpo --model " + (dir / "model").string() + " --data " +
+                           (dir / "dpo.jsonl").string() +
+                           " --max-steps 2 --lr 1e-3 --quiet --threads 1";
+  const auto r = testing_util::run_cai(base + " --out " + (dir / "run").string() +
+                                       " --rpo-alpha 1 --token-constraint --constraint-beta 0.2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  for_each_jsonl(dir / "run" / "metrics.jsonl",
+                 [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
+  ASSERT_FALSE(lines.empty());
+  ASSERT_TRUE(lines.front().contains("constraint")) << lines.front().dump();
+  // The first step starts at the reference: each chosen token costs (2 / beta_t) log 2, between
+  // (2 / (0.2 * 20)) log 2 = 0.347 and (2 / 0.2) log 2 = 6.93 (the mean over a response too).
+  EXPECT_GT(lines.front()["constraint"].get<double>(), 0.34);
+  EXPECT_LT(lines.front()["constraint"].get<double>(), 6.94);
+  bool cached = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    cached = cached || e.path().filename().string().find("dpo.jsonl.tokref-") == 0;
+  EXPECT_TRUE(cached);
+  // Its options are part of the run: a resume with another beta is refused.
+  const auto again =
+      testing_util::run_cai(base + " --out " + (dir / "run").string() +
+                            " --rpo-alpha 1 --token-constraint --constraint-beta 0.3 --resume");
+  EXPECT_NE(again.code, 0);
+  // It shapes the RPO term: without one it is an error naming both.
+  const auto no =
+      testing_util::run_cai(base + " --out " + (dir / "run2").string() + " --token-constraint");
+  EXPECT_NE(no.code, 0);
+  EXPECT_NE(no.out.find("rpo_alpha"), std::string::npos) << no.out;
 }
 
 }  // namespace

@@ -24,7 +24,8 @@
 //   sft: {enabled: true, lr: 1e-4, epochs: 2, corpus_mix: 0.0, init: previous, lora: {rank: 0},
 //         token_constraint: {enabled: false, beta: 0.1, ...}, ref_model: policy}
 //   dpo: {enabled: true, beta: 0.1, lr: 5e-5, epochs: 1, loss: sigmoid, rpo_alpha: 0.0,
-//         reference: policy}     # policy | base | a model path
+//         reference: policy,     # policy | base | a model path
+//         token_constraint: {enabled: false, beta: 0.1, ...}}
 //   rl: {enabled: false, algorithm: rloo, steps: 30, kl_coef: 0.05, lr: 1e-5,
 //        rm: {lr: 2e-5, epochs: 2, samples: 0, pairs: best-worst, temperature: 0.7}}
 //   eval: {split: test, temperature: 0.7, sampled_temperature: -1, tasks: true, ...}
@@ -144,15 +145,18 @@ struct LabelConfig : pipeline::LabelOptions {
 // stage loses at most save_every steps.
 train::TrainOptions stage_training(double lr, std::int64_t epochs);
 
-// Token-wise constrained SFT (Qi et al. 2024; `cai train sft --token-constraint`, see
-// include/cai/train/token_constraint.h): each target token is held near sft.ref_model, most
-// strongly on a response's first tokens, where a shallow alignment lives. The settings and
-// their defaults are the train library's.
+// The token-wise constrained objective (Qi et al. 2024; `cai train sft|dpo --token-constraint`,
+// see include/cai/train/token_constraint.h): each target token is held near a reference, most
+// strongly on a response's first tokens, where a shallow alignment lives. SFT's targets are
+// held near sft.ref_model; DPO's constrained RPO term holds the chosen responses' tokens near
+// dpo.reference (it needs dpo.rpo_alpha > 0). The settings and their defaults are the train
+// library's.
 struct TokenConstraintConfig : train::TokenConstraintOptions {
   bool enabled = false;
   static void fields(opt::Fields<TokenConstraintConfig>& f) {
     f("enabled", &TokenConstraintConfig::enabled,
-      "train SFT with the token-wise constrained objective towards sft.ref_model");
+      "the token-wise constrained objective (SFT: towards sft.ref_model; DPO: its RPO term, "
+      "towards dpo.reference)");
     f.base<train::TokenConstraintOptions>();
   }
 };
@@ -180,7 +184,8 @@ struct DpoConfig {
   bool enabled = true;
   train::TrainOptions train = stage_training(5e-5, 1);
   train::DataOptions data;
-  train::DpoOptions dpo;
+  train::DpoOptions dpo;  // its token_constraint and constraint come from token_constraint
+  TokenConstraintConfig token_constraint;
   train::LoraOptions lora;
   // The model DPO's log-ratios are taken against. policy: the model DPO starts from (each
   // round's DPO is anchored anew). base: the base model, fixed over the rounds, as iterative

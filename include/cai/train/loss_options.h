@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cai/io/options.h"
+#include "cai/train/token_constraint_options.h"
 
 namespace cai::train {
 
@@ -66,15 +67,31 @@ struct DpoLossOptions {
   void validate() const { opt::validate(*this, "dpo loss"); }
 };
 
-// DPO's objective: its loss and the RPO term.
+// DPO's objective: its loss and the RPO term. The RPO term is the chosen response's mean token
+// NLL, or with token_constraint the mean of the token-wise constrained objective of Qi et al.
+// 2024 (token_constraint.h) towards DPO's reference: a chosen token stops pulling once the
+// policy predicts it better than the reference, on a response's first tokens almost at once.
+// As every beta_t -> 0 that term is the NLL again, up to a constant.
 struct DpoOptions {
   DpoLossOptions loss;
   double rpo_alpha = 0.0;
+  bool token_constraint = false;
+  TokenConstraintOptions constraint;
   static void fields(opt::Fields<DpoOptions>& f) {
-    f.flat(&DpoOptions::loss);
+    using O = DpoOptions;
+    f.flat(&O::loss);
     // Pang et al. 2024 "Iterative Reasoning Preference Optimization"; TRL's rpo_alpha.
-    f("rpo_alpha", &DpoOptions::rpo_alpha,
+    f("rpo_alpha", &O::rpo_alpha,
       "weight of the chosen response's mean token NLL added to the loss", opt::min(0));
+    f("token_constraint", &O::token_constraint,
+      "the RPO term is the token-wise constrained objective towards the reference (Qi et al. "
+      "2024): each chosen token's -(2/beta_t) log sigmoid(beta_t log(p/p_ref)), beta_t largest "
+      "on a response's first tokens");
+    f("constraint", &O::constraint, "the constraint's beta_t");
+  }
+  void rules(opt::Rules& r) const {
+    r.require(!token_constraint || rpo_alpha > 0, "token_constraint",
+              "constrains the RPO term: it needs rpo_alpha > 0");
   }
   void validate() const { opt::validate(*this, "dpo"); }
 };

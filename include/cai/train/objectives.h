@@ -89,11 +89,14 @@ RefLogps load_or_compute_ref_logps(const std::filesystem::path& cache_file,
                                    const std::function<LoadedModel()>& load_reference);
 
 // Logs "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-// "logps/chosen", "logps/rejected", and "nll" when rpo_alpha > 0. The IPO loss compares mean
+// "logps/chosen", "logps/rejected", and "nll" when rpo_alpha > 0 ("constraint" too, the RPO
+// term, with opts.token_constraint, which needs `constraint`). The IPO loss compares mean
 // token log-probabilities (sums divided by the response lengths), as TRL does; the others sums.
+struct DpoConstraint;
 std::unique_ptr<Objective> make_dpo_objective(Policy policy, std::vector<PreferenceExample> train,
                                               RefLogps train_ref,
                                               std::vector<PreferenceExample> eval,
-                                              RefLogps eval_ref, const DpoOptions& opts);
+                                              RefLogps eval_ref, const DpoOptions& opts,
+                                              const DpoConstraint* constraint = nullptr);
 
 }  // namespace cai::train

@@ -80,4 +80,14 @@ struct SftConstraint {
   TokenRefLogps train_ref, eval_ref;  // one entry per training / held-out example
 };
 
+// The chosen responses of preference pairs as SFT sequences: prompt + chosen, the chosen
+// tokens the targets (what DPO's constrained RPO term reads, in pair order).
+std::vector<SftExample> chosen_sequences(const std::vector<PreferenceExample>& pairs);
+
+// What the DPO objective needs to constrain its RPO term (DpoOptions::token_constraint): the
+// reference's log p of each chosen token, one entry per training / held-out pair.
+struct DpoConstraint {
+  TokenRefLogps train_chosen, eval_chosen;
+};
+
 }  // namespace cai::train
