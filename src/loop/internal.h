@@ -194,8 +194,10 @@ TaxSummary tax_summary(const eval::EvalFile& before, const eval::EvalFile& after
 std::string summary_table(const SummaryFile& summary, const fs::path& run);
 // The rounds ranked best first by the quality signal's scores (the win-rate chain's strengths,
 // or the qualities) and, when given (one per round), by the oracle's compliance; ties keep the
-// earlier round first. Without an oracle, the quality ranking alone.
+// earlier round first. Without an oracle, the quality ranking alone. The quality ranking lists
+// the candidates only, rounds first_candidate.. (1 when round 0 is the win-rate chain's
+// reference, winrate.h); the oracle's lists every round.
 Ranking rank_rounds(const std::vector<double>& score, const std::vector<double>& oracle,
-                    std::size_t best);
+                    std::size_t best, std::size_t first_candidate = 0);
 
 }  // namespace cai::loop::detail

@@ -78,6 +78,11 @@ class Runner {
         models.push_back(model.empty() ? backends_.base().describe() : model);
         write_round_json(rd, model, q);
         result_.rounds.push_back({k, q, models.back()});
+        if (winrate() && k == 1 && first_counted() == 2)
+          say(fmt::format(
+              "round 1's win rate over round 0 ({:.4f}) is the base model judging against its own "
+              "responses: reported, not used to stop or to rank (that starts at round 2)",
+              q));
         if (auto s = stop_round(quality); s && *s == quality.size() - 1) {
           stopped = "early-stop";
           reason = winrate()
@@ -93,7 +98,8 @@ class Runner {
       result_.reason = "stopped after " + opts_.stop_after;
       return result_;
     }
-    const std::size_t best = winrate() ? winrate_best_round(quality) : best_round(quality);
+    const std::size_t best =
+        winrate() ? winrate_best_round(quality, first_counted()) : best_round(quality);
     result_.best_round = static_cast<std::int64_t>(best);
     result_.stopped = stopped;
     result_.reason = reason;
@@ -122,8 +128,14 @@ class Runner {
   bool winrate() const { return c_.quality.metric == QualityMetric::winrate; }
 
   std::optional<std::size_t> stop_round(const std::vector<double>& quality) const {
-    return winrate() ? winrate_stop_round(quality, c_.quality.factor)
+    return winrate() ? winrate_stop_round(quality, c_.quality.factor, first_counted())
                      : early_stop_round(quality, c_.quality.factor);
+  }
+
+  // The first round whose win rate stops the loop or ranks it (winrate.h): 2 when the base
+  // model judges round 1 against its own responses.
+  std::size_t first_counted() const {
+    return self_judged_first_round(c_.quality.judge, c_.base_model);
   }
 
   void say(const std::string& msg) const {
@@ -411,7 +423,8 @@ class Runner {
                         std::size_t best, const std::string& stopped, const std::string& reason) {
     // Beside the quality signal, the world's oracle (eval.json's compliance, when there is a
     // world): whether the two rank the rounds alike.
-    const std::vector<double> score = winrate() ? winrate_strengths(quality) : quality;
+    const std::vector<double> score =
+        winrate() ? winrate_strengths(quality, first_counted()) : quality;
     auto eval_of = [&](std::size_t k) {
       return read_run_file<eval::EvalFile>(fs::path(c_.out) / fmt::format("round-{}", k) /
                                            "eval.json");
@@ -442,7 +455,7 @@ class Runner {
     s.best_model = models[best];
     s.stopped = stopped;
     s.reason = reason;
-    s.ranking = rank_rounds(score, oracle, best);
+    s.ranking = rank_rounds(score, oracle, best, winrate() ? first_counted() - 1 : 0);
     s.tax = tax_summary(before, after);
     s.before = summary_eval(before);
     s.after = summary_eval(after);

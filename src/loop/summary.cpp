@@ -92,18 +92,18 @@ TaxSummary tax_summary(const eval::EvalFile& before, const eval::EvalFile& after
 }
 
 Ranking rank_rounds(const std::vector<double>& score, const std::vector<double>& oracle,
-                    std::size_t best) {
-  const auto rank = [](const std::vector<double>& v) {
-    std::vector<std::int64_t> idx(v.size());
-    std::iota(idx.begin(), idx.end(), 0);
+                    std::size_t best, std::size_t first_candidate) {
+  const auto rank = [](const std::vector<double>& v, std::size_t from) {
+    std::vector<std::int64_t> idx(v.size() - std::min(from, v.size()));
+    std::iota(idx.begin(), idx.end(), static_cast<std::int64_t>(std::min(from, v.size())));
     std::stable_sort(idx.begin(), idx.end(),
                      [&](std::int64_t a, std::int64_t b) { return v[a] > v[b]; });
     return idx;
   };
   Ranking r;
-  r.quality = rank(score);
+  r.quality = rank(score, first_candidate);
   if (!oracle.empty() && oracle.size() == score.size()) {
-    r.oracle = rank(oracle);
+    r.oracle = rank(oracle, 0);
     r.oracle_best_round = r.oracle.front();
     r.agree = r.oracle.front() == static_cast<std::int64_t>(best);
   }

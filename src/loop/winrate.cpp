@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "cai/eval/calibration.h"
 #include "cai/io/error.h"
 #include "cai/io/json.h"
 
 namespace cai::loop {
+
+namespace fs = std::filesystem;
 
 nlohmann::json WinRate::to_json() const {
   return {{"n", n},           {"wins", wins},           {"ties", ties},
@@ -97,15 +100,16 @@ std::vector<PromptPreference> compare_responses(Backend& judge, const Constituti
   return out;
 }
 
-std::optional<std::size_t> winrate_stop_round(const std::vector<double>& w, double factor) {
-  for (std::size_t k = 1; k < w.size(); ++k)
+std::optional<std::size_t> winrate_stop_round(const std::vector<double>& w, double factor,
+                                              std::size_t first) {
+  for (std::size_t k = std::max<std::size_t>(first, 1); k < w.size(); ++k)
     if (w[k] < factor * 0.5) return k;
   return std::nullopt;
 }
 
-std::vector<double> winrate_strengths(const std::vector<double>& w) {
+std::vector<double> winrate_strengths(const std::vector<double>& w, std::size_t first) {
   std::vector<double> s(w.size(), 0.0);
-  for (std::size_t k = 1; k < w.size(); ++k) {
+  for (std::size_t k = std::max<std::size_t>(first, 1); k < w.size(); ++k) {
     const double x = std::clamp(w[k], 0.001, 0.999);
     s[k] = s[k - 1] + std::log(x / (1.0 - x));
   }
@@ -115,12 +119,18 @@ std::vector<double> winrate_strengths(const std::vector<double>& w) {
   return s;
 }
 
-std::size_t winrate_best_round(const std::vector<double>& w) {
-  const auto s = winrate_strengths(w);
-  std::size_t best = 0;
-  for (std::size_t k = 1; k < s.size(); ++k)
+std::size_t winrate_best_round(const std::vector<double>& w, std::size_t first) {
+  const auto s = winrate_strengths(w, first);
+  std::size_t best = std::min(std::max<std::size_t>(first, 1) - 1, s.empty() ? 0 : s.size() - 1);
+  for (std::size_t k = best + 1; k < s.size(); ++k)
     if (s[k] > s[best]) best = k;
   return best;
+}
+
+std::size_t self_judged_first_round(const std::string& judge, const std::string& base_model) {
+  if (judge.empty()) return 2;
+  std::error_code ec;
+  return !base_model.empty() && fs::equivalent(judge, base_model, ec) ? 2 : 1;
 }
 
 }  // namespace cai::loop

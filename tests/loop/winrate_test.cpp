@@ -4,6 +4,7 @@
 #include "cai/loop/winrate.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -130,6 +131,40 @@ TEST(WinRate, BestRoundFollowsTheChainOfPairwiseResults) {
   // A clean sweep is clamped to 0.999, not an infinite strength.
   EXPECT_NEAR(winrate_strengths({0.5, 1.0})[1], std::log(999.0), 1e-9);
   EXPECT_EQ(winrate_best_round({0.5, 1.0, 0.0}), 1u);
+}
+
+TEST(WinRate, RoundOneJudgedByTheModelThatWroteRoundZeroNeitherStopsNorRanks) {
+  // The base model judging round 1 against its own responses: 0.42 does not stop the loop, and
+  // the chain starts at round 1, which is a candidate and round 0 is not.
+  EXPECT_EQ(winrate_stop_round({0.5, 0.42, 0.6}, 0.95, 2), std::nullopt);
+  EXPECT_EQ(winrate_stop_round({0.5, 0.42, 0.6}, 0.95, 1), std::optional<std::size_t>(1));
+  EXPECT_EQ(winrate_stop_round({0.5, 0.42, 0.45, 0.9}, 0.95, 2), std::optional<std::size_t>(2));
+  const auto s = winrate_strengths({0.5, 0.42, 0.75}, 2);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0], 0.0);
+  EXPECT_EQ(s[1], 0.0);
+  EXPECT_NEAR(s[2], std::log(3.0), 1e-9);
+  EXPECT_EQ(winrate_best_round({0.5, 0.42, 0.75}, 2), 2u);
+  EXPECT_EQ(winrate_best_round({0.5, 0.42}, 2), 1u);       // the only trained round
+  EXPECT_EQ(winrate_best_round({0.5, 0.42}, 1), 0u);       // another judge: the base can win
+  EXPECT_EQ(winrate_best_round({0.5, 0.9, 0.25}, 2), 1u);  // a later loss keeps round 1
+  EXPECT_EQ(winrate_best_round({0.5}, 2), 0u);             // no trained round
+  // Which judge that is: none given (the base model), or the base model's own path.
+  const auto dir = fs::path(CAI_TEST_TMPDIR) / ("winrate-self-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "base");
+  fs::create_directories(dir / "judge");
+  const std::string base = (dir / "base").string();
+  EXPECT_EQ(self_judged_first_round("", base), 2u);
+  EXPECT_EQ(self_judged_first_round(base, base), 2u);
+  EXPECT_EQ(self_judged_first_round((dir / "base" / ".." / "base").string(), base), 2u);
+  EXPECT_EQ(self_judged_first_round((dir / "judge").string(), base), 1u);
+  EXPECT_EQ(self_judged_first_round((dir / "judge").string(), ""), 1u);  // the base is an api
+  fs::remove_all(dir);
+  // The quality ranking lists the candidates only; the oracle's every round.
+  const Ranking r = detail::rank_rounds({0.0, 0.0, 1.1}, {0.9, 0.5, 0.6}, 2, 1);
+  EXPECT_EQ(r.quality, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(r.oracle, (std::vector<std::int64_t>{0, 2, 1}));
+  EXPECT_EQ(r.agree, false);
 }
 
 TEST(WinRate, RankingBesideTheOracle) {

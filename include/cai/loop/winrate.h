@@ -13,7 +13,8 @@
 //
 // Rounds (round 0 = the base model, whose win rate is 0.5 by definition: nothing came before):
 //  - early stop after round K when win_rate_K < factor * 0.5 (the seed's 0.95 rule with the
-//    previous round's quality replaced by the 0.5 of a round against an equal one);
+//    previous round's quality replaced by the 0.5 of a round against an equal one), from round 2
+//    when round 1's comparison is the base model judging its own responses (below);
 //  - best round: the chain of pairwise results read as Bradley-Terry strengths (Bradley and
 //    Terry 1952): s_0 = 0, s_K = s_{K-1} + log(w_K / (1 - w_K)) with w_K clamped to
 //    [0.001, 0.999] and s rounded to 1e-9; the best round has the highest strength (the
@@ -64,12 +65,25 @@ std::vector<PromptPreference> compare_responses(Backend& judge, const Constituti
                                                 const std::vector<std::string>& older,
                                                 const pipeline::LabelOptions& opts);
 
-// win_rates[0] is round 0's (0.5); win_rates[K] is round K's against round K-1. The round after
-// which the loop stops (win_rates[K] < factor * 0.5), or nullopt.
-std::optional<std::size_t> winrate_stop_round(const std::vector<double>& win_rates, double factor);
-// The Bradley-Terry strengths of the chain (see above), round 0 first.
-std::vector<double> winrate_strengths(const std::vector<double>& win_rates);
-// The index of the highest strength (the earliest on ties).
-std::size_t winrate_best_round(const std::vector<double>& win_rates);
+// win_rates[0] is round 0's (0.5); win_rates[K] is round K's against round K-1. `first` is the
+// first round whose win rate counts: 1, or 2 when round 1's comparison was judged by the model
+// that wrote round 0's responses (see self_judged_first_round). The round after which the loop
+// stops (win_rates[K] < factor * 0.5, K >= first), or nullopt.
+std::optional<std::size_t> winrate_stop_round(const std::vector<double>& win_rates, double factor,
+                                              std::size_t first = 1);
+// The Bradley-Terry strengths of the chain (see above), round 0 first; with first = 2 the chain
+// starts at round 1 (s_0 = s_1 = 0).
+std::vector<double> winrate_strengths(const std::vector<double>& win_rates, std::size_t first = 1);
+// The index of the highest strength among rounds first - 1 .. (the earliest on ties): with
+// first = 2 round 0 is the reference the trained rounds are compared with, not a candidate.
+std::size_t winrate_best_round(const std::vector<double>& win_rates, std::size_t first = 1);
+
+// Round 1 is compared with round 0's responses, which the base model wrote. When the base model
+// also judges (quality.judge empty or the base model itself), that comparison is a model scoring
+// its own responses against another's, which the signal's judge must never do: it is written to
+// quality.json and the summary, but the early stop and the best round count from round 2, as the
+// seed's loop compares only trained rounds and never returns the untrained model. Returns the
+// `first` of the functions above: 2 in that case, else 1.
+std::size_t self_judged_first_round(const std::string& judge, const std::string& base_model);
 
 }  // namespace cai::loop
