@@ -98,6 +98,23 @@ std::string iso_now() {
   return buf;
 }
 
+namespace {
+
+// Keys that a later cai added to the configuration, holding their defaults, set what the run
+// did before they existed: they are copied into the manifest's configuration, so that a run
+// started by an older cai resumes. A new key set to anything else is a change like any other.
+void adopt_added_defaults(nlohmann::json& old_config, const nlohmann::json& config) {
+  const LoopConfig fresh;
+  const nlohmann::json defaults = fresh.to_json();
+  for (const auto& op : nlohmann::json::diff(old_config, config)) {
+    if (op.value("op", "") != "add") continue;
+    const nlohmann::json::json_pointer at(op.value("path", ""));
+    if (defaults.contains(at) && defaults[at] == op["value"]) old_config[at] = op["value"];
+  }
+}
+
+}  // namespace
+
 ManifestFile write_manifest(const LoopConfig& c) {
   const fs::path path = fs::path(c.out) / "manifest.json";
   fs::create_directories(c.out);
@@ -113,6 +130,7 @@ ManifestFile write_manifest(const LoopConfig& c) {
     // Rounds may be raised to continue a finished run; anything else means another run.
     nlohmann::json old_config = m.config;
     old_config["rounds"] = config["rounds"];
+    adopt_added_defaults(old_config, config);
     if (old_config != config) {
       const auto diff = nlohmann::json::diff(old_config, config);
       throw_error(

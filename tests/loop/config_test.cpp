@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 
 #include "cai/io/error.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
+#include "cai/loop/manifest.h"
 #include "cai/pipeline/label.h"
 
 namespace cai::loop {
@@ -65,6 +68,35 @@ std::string good_config() {
          "dpo: {enabled: false}\n"
          "quality: {factor: 0.9}\n"
          "critique_revise: {critique_temperature: 0, min_violation_p: 0.7}\n";
+}
+
+TEST(LoopManifest, KeysALaterVersionAddedAtTheirDefaultsAreNoChange) {
+  make_inputs();
+  LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
+  c.resolve(kDir);
+  c.out = (kDir / "manifest-run").string();
+  fs::remove_all(c.out);
+  write_manifest(c);
+  const fs::path path = fs::path(c.out) / "manifest.json";
+  const auto edit = [&](const std::function<void(nlohmann::json&)>& f) {
+    nlohmann::json m = nlohmann::json::parse(std::ifstream(path));
+    f(m["config"]);
+    std::ofstream(path) << m.dump();
+  };
+  // A manifest written before dpo.token_constraint existed: the run resumes.
+  edit([](nlohmann::json& j) { j["dpo"].erase("token_constraint"); });
+  EXPECT_NO_THROW(write_manifest(c));
+  // The key set otherwise now is a change.
+  edit([](nlohmann::json& j) { j["dpo"].erase("token_constraint"); });
+  LoopConfig on = c;
+  on.dpo.dpo.rpo_alpha = 1.0;
+  on.dpo.token_constraint.enabled = true;
+  EXPECT_NE(error_of([&] { write_manifest(on); }).find("another configuration"), std::string::npos);
+  // So is a key the manifest has with another value.
+  LoopConfig beta = c;
+  beta.dpo.dpo.loss.beta = 0.2;
+  EXPECT_NE(error_of([&] { write_manifest(beta); }).find("/dpo/beta"), std::string::npos);
+  fs::remove_all(c.out);
 }
 
 TEST(LoopConfig, DefaultsAndOverrides) {

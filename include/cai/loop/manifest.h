@@ -45,7 +45,8 @@ std::string iso_now();
 // Writes out/manifest.json on the first start; on a later start appends the time to
 // "resumed". A run directory whose manifest records different inputs or a different config
 // (other than rounds, which may be raised to continue) is refused with cai::Error naming what
-// changed, so a rerun never mixes two runs' artifacts. Returns the manifest written.
+// changed, so a rerun never mixes two runs' artifacts. Keys the manifest lacks because a later
+// cai added them are no change while they hold their defaults. Returns the manifest written.
 ManifestFile write_manifest(const LoopConfig& config);
 
 }  // namespace cai::loop
