@@ -156,7 +156,7 @@ class DpoObjective final : public Objective {
     const auto per_token = token_constrained_loss(tokens.narrow(0, 0, nc), torch::tensor(ref).to(o),
                                                   torch::tensor(beta).to(o));  // [Nc]
     return torch::zeros({static_cast<std::int64_t>(examples.size())}, o)
-        .index_add(0, torch::tensor(owner, torch::kInt64), per_token);  // [B]
+        .index_add(0, torch::tensor(owner, torch::kInt64).to(o.device()), per_token);  // [B]
   }
 
   std::vector<Pair> make_pairs(std::vector<PreferenceExample>& examples, const RefLogps& ref,

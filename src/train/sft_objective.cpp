@@ -98,9 +98,10 @@ class SftObjective final : public Objective {
       ref.insert(ref.end(), r.begin(), r.end());
       beta.insert(beta.end(), b.begin(), b.end());
     }
-    const auto loss = token_constrained_loss(lp.tokens, torch::tensor(ref, torch::kFloat32),
-                                             torch::tensor(beta, torch::kFloat32))
-                          .sum();
+    const auto o = lp.tokens.options();  // the model's device: CUDA when it trains there
+    const auto loss =
+        token_constrained_loss(lp.tokens, torch::tensor(ref).to(o), torch::tensor(beta).to(o))
+            .sum();
     m["loss"] = loss.item<double>();
     m["nll"] = nll.item<double>();
     return {loss, m};
