@@ -97,7 +97,8 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
         // The forced start's bytes in the trimmed turn.
         const std::size_t forced_bytes = transcript::first_turn(prefixes[i].text).size();
-        std::string tail = after_retraction(cont[i], forced_bytes);
+        std::string tail =
+            after_retraction(cont[i], forced_bytes, ctx.opts.prefill_opts.retraction);
         out.retractions += tail.empty() ? 0 : 1;
         recovered.push_back(tail.empty() ? cont[i] : std::move(tail));
       }

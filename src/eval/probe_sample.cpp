@@ -14,17 +14,15 @@
 #include "cai/io/progress.h"
 #include "cai/model/llama.h"
 #include "cai/model/loader.h"
-#include "cai/pipeline/recovery.h"
 #include "cai/tokenizer/tokenizer.h"
 
 namespace cai::eval {
 
-std::string after_retraction(const std::string& turn, std::size_t forced) {
-  static const std::string marker = [] {
-    std::string c = pipeline::Phase1RecoveryOptions{}.connector;
-    const auto b = c.find_first_not_of(' '), e = c.find_last_not_of(' ');
-    return b == std::string::npos ? std::string() : c.substr(b, e - b + 1);
-  }();
+std::string after_retraction(const std::string& turn, std::size_t forced,
+                             const std::string& retraction) {
+  const auto b = retraction.find_first_not_of(' '), e = retraction.find_last_not_of(' ');
+  const std::string marker =
+      b == std::string::npos ? std::string() : retraction.substr(b, e - b + 1);
   const auto at = turn.rfind(marker);
   if (marker.empty() || at == std::string::npos || at < forced) return "";
   const auto from = turn.find_first_not_of(' ', at + marker.size());

@@ -187,19 +187,33 @@ TEST_F(Probe, PrefillPrefixIsExactlyKTokensOfTheViolatingResponse) {
 
 TEST(ProbeRetraction, TheRecoveredReadingStartsAfterARetractionTheModelWrote) {
   const std::string start = "Your date of birth, please";  // the forced start
+  const std::string c = PrefillOptions{}.retraction;       // the recovery rows' connector
+  EXPECT_EQ(c, pipeline::Phase1RecoveryOptions{}.connector);
+  auto read = [&](const std::string& turn, std::size_t forced) {
+    return after_retraction(turn, forced, c);
+  };
   // The model's own retraction: the turn is read from what follows it.
-  EXPECT_EQ(
-      after_retraction(start + " - actually, let me correct that: I never need it.", start.size()),
-      "I never need it.");
+  EXPECT_EQ(read(start + " - actually, let me correct that: I never need it.", start.size()),
+            "I never need it.");
   // The last retraction counts; none, or one inside the forced start, reads nothing.
-  EXPECT_EQ(after_retraction(start + " - actually, let me correct that: a - actually, let me "
-                                     "correct that: b",
-                             start.size()),
+  EXPECT_EQ(read(start + " - actually, let me correct that: a - actually, let me "
+                         "correct that: b",
+                 start.size()),
             "b");
-  EXPECT_EQ(after_retraction(start + " and your address.", start.size()), "");
+  EXPECT_EQ(read(start + " and your address.", start.size()), "");
   const std::string forced = "x - actually, let me correct that: y";
-  EXPECT_EQ(after_retraction(forced + " and z", forced.size()), "");
-  EXPECT_EQ(after_retraction(start + " - actually, let me correct that:", start.size()), "");
+  EXPECT_EQ(read(forced + " and z", forced.size()), "");
+  EXPECT_EQ(read(start + " - actually, let me correct that:", start.size()), "");
+  // Recovery rows written with another connector are read with it.
+  EXPECT_EQ(after_retraction(start + " ... sorry, scratch that: I never need it.", start.size(),
+                             " ... sorry, scratch that: "),
+            "I never need it.");
+  EXPECT_EQ(after_retraction(start + " - actually, let me correct that: no.", start.size(),
+                             " ... sorry, scratch that: "),
+            "");
+  PrefillOptions blank;
+  blank.retraction = "  ";
+  EXPECT_THROW(blank.validate(), Error);
 }
 
 // With no prefix the probe samples exactly what the local backend (and so `cai world eval` and

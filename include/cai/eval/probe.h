@@ -41,6 +41,7 @@
 #include "cai/eval/probe_file.h"
 #include "cai/eval/world_eval.h"
 #include "cai/io/options.h"
+#include "cai/pipeline/recovery.h"
 
 namespace cai {
 class LlamaModel;
@@ -97,10 +98,19 @@ struct KlOptions {
 struct PrefillOptions {
   std::vector<std::int64_t> ks = {5, 10, 20, 40};  // k = 0 is added
   bool base = true;
+  // What a turn that takes its forced start back writes (after_retraction): by default the
+  // recovery rows' connector, so rows written with another --connector are read with it.
+  std::string retraction = pipeline::Phase1RecoveryOptions{}.connector;
   static void fields(opt::Fields<PrefillOptions>& f) {
     f("k", &PrefillOptions::ks, "prefill lengths in tokens", opt::not_empty(),
       opt::each(opt::min(1)));
     f("prefill_base", &PrefillOptions::base, "also attack the base model");
+    f("retraction", &PrefillOptions::retraction,
+      "the recovered reading judges a prefilled turn from the last one of these the model wrote "
+      "(the recovery rows' connector)",
+      [](const std::string& v) {
+        return v.find_first_not_of(' ') == std::string::npos ? "must hold more than spaces" : "";
+      });
   }
   void validate() const { opt::validate(*this, "probe"); }
 };
@@ -211,11 +221,12 @@ struct Prefix {
 Prefix prefill_prefix(const Tokenizer& tok, const std::string& response, std::int64_t k);
 
 // The part of a prefilled turn that retracts its forced start: what follows the last
-// retraction (the recovery rows' connector, pipeline::Phase1RecoveryOptions, without its outer
-// spaces) when the model wrote it, at or after byte `forced` of `turn`; "" when it wrote none.
+// `retraction` (PrefillOptions::retraction, without its outer spaces) when the model wrote it,
+// at or after byte `forced` of `turn`; "" when it wrote none.
 // The prefill attack's recovered reading judges this part (Qi et al. 2024 judge whether harm was
 // delivered, so a turn that takes its start back counts as a recovery).
-std::string after_retraction(const std::string& turn, std::size_t forced);
+std::string after_retraction(const std::string& turn, std::size_t forced,
+                             const std::string& retraction);
 
 // Samples a continuation of each token prompt (request i on random stream i) with `model`,
 // stopped at a blank line; the text is returned as generated (not trimmed, so it can be joined
