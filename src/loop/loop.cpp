@@ -455,7 +455,8 @@ class Runner {
     s.best_model = models[best];
     s.stopped = stopped;
     s.reason = reason;
-    s.ranking = rank_rounds(score, oracle, best, winrate() ? first_counted() - 1 : 0);
+    s.counted_from = winrate() ? static_cast<std::int64_t>(first_counted()) : 1;
+    s.ranking = rank_rounds(score, oracle, best, static_cast<std::size_t>(s.counted_from) - 1);
     s.tax = tax_summary(before, after);
     s.before = summary_eval(before);
     s.after = summary_eval(after);

@@ -152,17 +152,19 @@ json SummaryFile::to_json() const {
   }
   json t = tax.report ? tax.report->to_json() : json{{"error", tax.error}};
   if (!tax.zero_base.empty()) t["zero_base"] = tax.zero_base;
-  return {{"name", name},
-          {"metric", metric},
-          {"rounds", rs},
-          {"best_round", best_round},
-          {"best_model", best_model},
-          {"stopped", stopped},
-          {"reason", reason},
-          {"ranking", rank},
-          {"tax", t},
-          {"before", before.to_json()},
-          {"after", after.to_json()}};
+  json j = {{"name", name},
+            {"metric", metric},
+            {"rounds", rs},
+            {"best_round", best_round},
+            {"best_model", best_model},
+            {"stopped", stopped},
+            {"reason", reason},
+            {"ranking", rank},
+            {"tax", t},
+            {"before", before.to_json()},
+            {"after", after.to_json()}};
+  if (counted_from != 1) j["counted_from_round"] = counted_from;
+  return j;
 }
 
 SummaryFile SummaryFile::from_json(const json& j, const std::string& where) {
@@ -184,6 +186,7 @@ SummaryFile SummaryFile::from_json(const json& j, const std::string& where) {
   s.best_model = jf::text_or(j, "best_model", where);
   s.stopped = jf::text_or(j, "stopped", where);
   s.reason = jf::text_or(j, "reason", where);
+  if (j.contains("counted_from_round")) s.counted_from = jf::count(j, "counted_from_round", where);
   if (j.contains("ranking")) {
     const auto& r = j["ranking"];
     const std::string at = where + ": ranking";

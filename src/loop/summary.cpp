@@ -122,6 +122,10 @@ std::string summary_table(const SummaryFile& s, const fs::path& run) {
     if (r.win_rate) out += fmt::format(" ({:.3f}-{:.3f})", r.win_rate->ci_lo, r.win_rate->ci_hi);
   }
   out += "\n";
+  if (s.counted_from == 2 && s.rounds.size() > 1)
+    out +=
+        "round 1's win rate is the base model judging its own responses: not counted (the "
+        "stop and the best round count from round 2)\n";
   if (s.ranking.oracle_best_round) {
     out += "oracle compliance per round:";
     for (const auto& r : s.rounds)

@@ -80,6 +80,9 @@ std::string summary_html(const RunData& run) {
     h += row("oracle's best round",
              fmt::format("{} ({} the quality signal)", *s.ranking.oracle_best_round,
                          s.ranking.agree.value_or(false) ? "agrees with" : "differs from"));
+  if (s.counted_from == 2)
+    h += row("win rates counted from",
+             "round 2 (round 1's is the base model judging its own responses)");
   h += row("stopped", escape_html(s.stopped.empty() ? "n/a" : s.stopped));
   h += row("reason", escape_html(s.reason));
   return h + "</table>\n";

@@ -121,6 +121,14 @@ TEST(RunFiles, RoundAndSummary) {
   const auto nt = through_file(s, "summary2.json", read_json_as<SummaryFile>);
   EXPECT_FALSE(nt.tax.report.has_value());
   EXPECT_EQ(nt.tax.error, s.tax.error);
+  EXPECT_EQ(nt.counted_from, 1);
+  EXPECT_FALSE(nt.to_json().contains("counted_from_round"));  // older files read the same
+
+  // Round 1's win rate not counted (the base model judged its own responses).
+  s.counted_from = 2;
+  const auto cf = through_file(s, "summary3.json", read_json_as<SummaryFile>);
+  EXPECT_EQ(cf.counted_from, 2);
+  EXPECT_EQ(cf.to_json()["counted_from_round"], 2);
 }
 
 TEST(RunFiles, AMalformedFileNamesTheFileAndKey) {

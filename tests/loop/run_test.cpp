@@ -206,6 +206,9 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
   // reference, not a candidate (winrate.h), and the quality ranking lists rounds 1 and 2.
   EXPECT_EQ(summary["ranking"]["quality"].size(), 2u);
   EXPECT_EQ(summary["rounds"][1]["strength"], 0.0);
+  EXPECT_EQ(summary["counted_from_round"], 2);
+  EXPECT_NE(r.table.find("round 1's win rate is the base model judging"), std::string::npos)
+      << r.table;
   EXPECT_NE(summary["best_round"], 0);
   EXPECT_EQ(summary["ranking"]["oracle"].size(), 3u);
   EXPECT_EQ(summary["ranking"]["quality"][0], summary["best_round"]);

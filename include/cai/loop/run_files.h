@@ -87,6 +87,9 @@ struct SummaryFile {
   std::vector<SummaryRound> rounds;
   std::int64_t best_round = 0;
   std::string best_model, stopped, reason;
+  // winrate: the first round whose win rate stops or ranks the loop; 2 when round 1's was the
+  // base model judging its own responses (winrate.h). Written as "counted_from_round".
+  std::int64_t counted_from = 1;
   Ranking ranking;
   TaxSummary tax;
   // Round 0's and the best round's evaluations, without their responses and calibration.
