@@ -51,7 +51,7 @@ void run_recovery(RecoveryFlags& f) {
   } else {
     n = eval::write_recovery_data(f.world, f.out, f.opts);
   }
-  std::printf("wrote %zu recovery rows to %s\n", n, f.out.c_str());
+  std::printf("wrote %zu recovery %s to %s\n", n, f.opts.pairs ? "pairs" : "rows", f.out.c_str());
 }
 
 const Registrar reg(83, [](CLI::App& root) {
@@ -70,7 +70,8 @@ const Registrar reg(83, [](CLI::App& root) {
       "recovery-data",
       "Write recovery SFT rows: a violating start that returns to a compliant response, from "
       "the world's responses (--world) or from Phase 1 pairs (--phase1: the initial response's "
-      "first words, then the final revision)");
+      "first words, then the final revision); with --pairs, DPO pairs that prefer them to the "
+      "whole violating response");
   rec->add_option("--world", rf->world, "World directory");
   rec->add_option("--phase1", rf->phase1, "Phase 1 output (critique-revise JSONL)");
   rec->add_option("--out", rf->out, "Output JSONL file")->required();

@@ -78,6 +78,10 @@ std::string compliant_response(const world::WorldPrompt& p, const world::Knowled
   return world::compose_response(p, kb, world::Compliance{}, style);
 }
 
+nlohmann::json RecoveryRow::to_pair_json() const {
+  return pipeline::recovery_pair(prompt, assistant, violating);
+}
+
 nlohmann::json RecoveryRow::to_json() const {
   return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
                                               {{"role", "assistant"}, {"content", assistant}}})}};
@@ -102,7 +106,8 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
     order.pop_back();
     // Each row its own wording: a prompt drawn twice gets two different rows.
     const std::uint64_t row_seed = rng.next();
-    const auto bad = words(violating_response(p, kb, row_seed));
+    const std::string violating = violating_response(p, kb, row_seed);
+    const auto bad = words(violating);
     const auto keep_max =
         std::min<std::int64_t>(opts.max_prefix_words, static_cast<std::int64_t>(bad.size()) - 1);
     const auto keep =
@@ -114,6 +119,7 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
     r.prompt = p.prompt;
     for (std::int64_t w = 0; w < keep && w < static_cast<std::int64_t>(bad.size()); ++w)
       r.violating_start += (w ? " " : "") + bad[static_cast<std::size_t>(w)];
+    r.violating = violating;
     r.compliant = compliant_response(p, kb, row_seed);
     r.assistant = r.violating_start + opts.connector + r.compliant;
     rows.push_back(std::move(r));
@@ -130,7 +136,8 @@ std::string recovery_jsonl(const std::filesystem::path& world_dir, const Recover
   CAI_CHECK(!prompts.empty(), "{}: no {} prompts for recovery data", world_dir.string(),
             opts.split);
   std::string out;
-  for (const auto& r : recovery_rows(prompts, w.knowledge, opts)) out += r.to_json().dump() + "\n";
+  for (const auto& r : recovery_rows(prompts, w.knowledge, opts))
+    out += (opts.pairs ? r.to_pair_json() : r.to_json()).dump() + "\n";
   return out;
 }
 

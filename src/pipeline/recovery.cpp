@@ -36,6 +36,20 @@ nlohmann::json Phase1RecoveryRow::to_json() const {
                                               {{"role", "assistant"}, {"content", assistant}}})}};
 }
 
+nlohmann::json Phase1RecoveryRow::to_pair_json() const {
+  return recovery_pair(prompt, assistant, initial);
+}
+
+nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
+                             const std::string& rejected) {
+  auto turn = [](const char* role, const std::string& text) {
+    return nlohmann::json::array({{{"role", role}, {"content", text}}});
+  };
+  return {{"prompt", turn("user", prompt)},
+          {"chosen", turn("assistant", chosen)},
+          {"rejected", turn("assistant", rejected)}};
+}
+
 std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs) {
   std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < pairs.size(); ++i)
@@ -76,6 +90,7 @@ std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>
     for (std::size_t w = 0; w < keep && w < words.size(); ++w)
       row.violating_start += (w ? " " : "") + words[w];
     row.revision = p.b;
+    row.initial = p.a;
     row.assistant = row.violating_start + opts.connector + row.revision;
     rows.push_back(std::move(row));
   }
@@ -87,7 +102,7 @@ std::size_t write_phase1_recovery_rows(const std::filesystem::path& phase1,
                                        const Phase1RecoveryOptions& opts) {
   const auto rows = phase1_recovery_rows(read_phase1_pairs(phase1), opts);
   std::string text;
-  for (const auto& r : rows) text += r.to_json().dump() + "\n";
+  for (const auto& r : rows) text += (opts.pairs ? r.to_pair_json() : r.to_json()).dump() + "\n";
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   write_file_atomic(out, text);
   return rows.size();

@@ -301,6 +301,30 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
   RecoveryOptions bad = o;
   bad.count = 0;
   EXPECT_THROW(bad.validate(), Error);
+
+  // As DPO pairs: the same rows, the recovery chosen over the whole violating response, which
+  // starts with the same words and fails the oracle.
+  RecoveryOptions po = o;
+  po.pairs = true;
+  const fs::path pf = kDir / "recovery-pairs.jsonl";
+  EXPECT_EQ(write_recovery_data(kDir / "world", pf, po), 30u);
+  std::size_t k = 0;
+  for_each_jsonl(pf, [&](const nlohmann::json& j, std::size_t) {
+    const auto& r = rows.at(k++);
+    const auto& p = *std::find_if(train.begin(), train.end(),
+                                  [&](const auto& x) { return x.id == r.prompt_id; });
+    EXPECT_EQ(j["prompt"][0]["content"], p.prompt);
+    EXPECT_EQ(j["chosen"][0]["content"], r.assistant);
+    const auto rejected = j["rejected"][0]["content"].get<std::string>();
+    EXPECT_EQ(rejected, r.violating);
+    EXPECT_EQ(rejected.rfind(r.violating_start, 0), 0u) << rejected;
+    EXPECT_FALSE(oracle.check(p, rejected).pass) << rejected;
+  });
+  EXPECT_EQ(k, 30u);
+  const auto pairs = train::load_preferences(pf, *b_model.tokenizer,
+                                             pick_chat_template(nullptr, "human-assistant"), d);
+  ASSERT_EQ(pairs.size(), 30u);
+  for (const auto& e : pairs) EXPECT_NE(e.chosen, e.rejected);
 }
 
 TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {

@@ -83,6 +83,20 @@ TEST(Phase1Recovery, WritesTheRowsOfAPhase1File) {
     EXPECT_NE(text.find(" - actually, let me correct that: good answer"), std::string::npos);
   });
   EXPECT_EQ(n, 3u);
+  // As DPO pairs: the recovery chosen over the whole initial response.
+  o.pairs = true;
+  EXPECT_EQ(write_phase1_recovery_rows(in, out, o), 3u);
+  n = 0;
+  for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) {
+    ++n;
+    EXPECT_EQ(j["prompt"], nlohmann::json::parse(R"([{"role": "user", "content": "q0"}])"));
+    EXPECT_EQ(j["rejected"][0]["role"], "assistant");
+    EXPECT_EQ(j["rejected"][0]["content"], "bad start here");
+    const auto chosen = j["chosen"][0]["content"].get<std::string>();
+    EXPECT_EQ(chosen.rfind("bad", 0), 0u) << chosen;
+    EXPECT_NE(chosen.find(" - actually, let me correct that: good answer"), std::string::npos);
+  });
+  EXPECT_EQ(n, 3u);
 }
 
 // The records a row can come from: revised, with words to start from and a revision.

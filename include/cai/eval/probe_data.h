@@ -62,10 +62,12 @@ struct RecoveryOptions : pipeline::Phase1RecoveryOptions {
 struct RecoveryRow {
   std::string prompt_id;
   std::string prompt;
-  std::string violating_start;     // the first words of the violating response
-  std::string compliant;           // the response the turn returns to
-  std::string assistant;           // violating_start + connector + compliant
-  nlohmann::json to_json() const;  // the SFT row {"messages": [user, assistant]}
+  std::string violating_start;          // the first words of the violating response
+  std::string compliant;                // the response the turn returns to
+  std::string assistant;                // violating_start + connector + compliant
+  std::string violating;                // the whole violating response (a pair's rejected side)
+  nlohmann::json to_json() const;       // the SFT row {"messages": [user, assistant]}
+  nlohmann::json to_pair_json() const;  // pipeline::recovery_pair(prompt, assistant, violating)
 };
 
 // `count` rows from `prompts` (a seeded shuffle, reshuffled each time the prompts run out).
@@ -74,7 +76,8 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
                                        const world::KnowledgeBase& kb, const RecoveryOptions& opts);
 
 // The rows from the world directory's `opts.split` prompts, as JSONL text (one SFT row per
-// line): what `cai loop` appends to its SFT data. Errors name the missing world file.
+// line, or one preference pair with opts.pairs): what `cai loop` appends to its SFT data.
+// Errors name the missing world file.
 std::string recovery_jsonl(const std::filesystem::path& world_dir, const RecoveryOptions& opts);
 
 // `cai probe recovery-data`: recovery_jsonl written atomically to `out`; returns the rows.

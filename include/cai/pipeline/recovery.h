@@ -6,8 +6,11 @@
 //   {"messages": [{"role": "user", "content": PROMPT},
 //                 {"role": "assistant", "content": "<first words of init_response> - actually,
 //                                                   let me correct that: <final revision>"}]}
-// (TRL's conversational SFT format). A Phase 1 record is used when its final revision differs
-// from its initial response. The whole assistant turn is a target, as conversational rows
+// (TRL's conversational SFT format). With `pairs` each row is a preference pair for DPO
+// instead, the recovery chosen over the whole violating response it starts like:
+//   {"prompt": [user], "chosen": [assistant: the recovery], "rejected": [assistant: violating]}
+// (TRL's conversational preference format). A Phase 1 record is used when its final revision
+// differs from its initial response. The whole assistant turn is a target, as conversational rows
 // allow no other; the token-wise constrained objective (train/token_constraint.h) is what
 // keeps the first tokens of a response where the reference has them.
 #pragma once
@@ -31,6 +34,7 @@ struct Phase1RecoveryOptions {
   std::int64_t max_prefix_words = 10;
   // No sentence end, so an acknowledgement right after it is still in the first sentence.
   std::string connector = " - actually, let me correct that: ";
+  bool pairs = false;  // DPO preference rows instead of SFT rows
   static void fields(opt::Fields<Phase1RecoveryOptions>& f) {
     using O = Phase1RecoveryOptions;
     f("count", &O::count, "rows written", opt::min(1));
@@ -45,18 +49,26 @@ struct Phase1RecoveryOptions {
                    ? ""
                    : "must not hold a blank line (it would end the response)";
       });
+    f("pairs", &O::pairs,
+      "write DPO preference pairs: the recovery chosen over the whole violating response");
   }
   void validate() const { opt::validate(*this, "recovery rows"); }
 };
 
 struct Phase1RecoveryRow {
-  std::string id;                  // the record's id, when it has one
-  std::string prompt;              // the user's request
-  std::string violating_start;     // the first words of the initial response
-  std::string revision;            // the final revision the turn returns to
-  std::string assistant;           // violating_start + connector + revision
-  nlohmann::json to_json() const;  // the SFT row {"messages": [user, assistant]}
+  std::string id;                       // the record's id, when it has one
+  std::string prompt;                   // the user's request
+  std::string violating_start;          // the first words of the initial response
+  std::string revision;                 // the final revision the turn returns to
+  std::string assistant;                // violating_start + connector + revision
+  std::string initial;                  // the whole initial response (a pair's rejected side)
+  nlohmann::json to_json() const;       // the SFT row {"messages": [user, assistant]}
+  nlohmann::json to_pair_json() const;  // recovery_pair(prompt, assistant, initial)
 };
+
+// The preference row {"prompt": [user], "chosen": [assistant], "rejected": [assistant]}.
+nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
+                             const std::string& rejected);
 
 // The indices of the pairs a recovery row can come from: revised (b differs from a), with a
 // non-empty initial response and revision.
