@@ -142,7 +142,10 @@ TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
   EXPECT_NE(kl.find("class=\"mark"), std::string::npos);
   EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b> (30 tokens)"), std::string::npos)
       << s;
-  EXPECT_NE(s.find("on 8 test prompts"), std::string::npos);
+  // How the responses were drawn, so that two probes' figures are compared only when alike.
+  EXPECT_NE(s.find("on 8 test prompts of the world, responses sampled at temperature 1 (top-p 1)"),
+            std::string::npos)
+      << s;
   // Prefill rows: k, base overall / target, aligned overall / target; rates with their 95%
   // Wilson intervals.
   EXPECT_NE(s.find("<tr><td>5</td><td>12.5% [2.2, 47.1] (1/8)</td><td>25.0% [7.1, 59.1] "
@@ -178,6 +181,10 @@ TEST(Report, ProbeSectionWithoutProbeJsonSaysNotAvailable) {
   EXPECT_NE(partial.find("Fine-tuning attack not run."), std::string::npos);
   EXPECT_NE(partial.find("Per-token KL not measured."), std::string::npos);
   EXPECT_NE(partial.find("<h3>Prefill attack</h3>"), std::string::npos);
+  // The loop's probe samples as its evaluation does: greedy by default.
+  p["sampling"] = {{"temperature", 0.0}, {"top_p", 1.0}, {"max_tokens", 96}, {"seed", 0}};
+  put(dir / "probe" / "probe.json", p);
+  EXPECT_NE(render(dir).find("prompts of the world, responses greedy."), std::string::npos);
 }
 
 TEST(Report, ExamplesShowTheCritiqueTrailAndBeforeAfter) {
