@@ -211,7 +211,9 @@ ProbeResult run_probe(const ProbeOptions& opts) {
   report.top_p = opts.sampling.top_p;
   report.max_tokens = opts.sampling.max_tokens;
   report.sampling_seed = opts.sampling.seed;
-  std::string text;
+  std::string text =
+      fmt::format("Probe of {} against {} on {} {} prompts, responses {}\n\n", report.aligned,
+                  report.base, report.prompts, report.split, report.responses_drawn());
   ComplianceRates aligned_plain;
   bool have_plain = false;
   if (opts.kl || opts.prefill) {
@@ -226,13 +228,13 @@ ProbeResult run_probe(const ProbeOptions& opts) {
       report.prefill = detail::prefill_attack(
           ctx, aligned, opts.prefill_opts.base ? &base : nullptr, &aligned_plain);
       have_plain = true;
-      if (!text.empty()) text += "\n";
+      if (report.kl) text += "\n";
       text += prefill_text(*report.prefill);
     }
   }
   if (opts.finetune) {
     report.finetune = detail::finetune_attack(ctx, have_plain ? &aligned_plain : nullptr);
-    if (!text.empty()) text += "\n";
+    if (report.kl || report.prefill) text += "\n";
     text += finetune_text(*report.finetune);
   }
   write_json(opts.out_dir / "probe.json", report.to_json());

@@ -166,4 +166,10 @@ ProbeFile ProbeFile::from_json(const json& j, const std::string& where) {
   return p;
 }
 
+std::string ProbeFile::responses_drawn() const {
+  return temperature == 0
+             ? std::string("greedy")
+             : fmt::format("sampled at temperature {:g} (top-p {:g})", temperature, top_p);
+}
+
 }  // namespace cai::eval

@@ -83,15 +83,13 @@ Section probe_section(const RunData& run) {
   }
   const eval::ProbeFile& p = *run.probe;
   std::string& h = sec.html;
-  // The temperature says whether these figures compare with another probe's: the loop's probe
-  // samples as its evaluation does (greedy by default), `cai probe` at 1.0 by default.
+  // How the responses were drawn says whether these figures compare with another probe's: the
+  // loop's probe samples as its evaluation does (greedy by default), `cai probe` at 1.0.
   h += fmt::format(
       "<p>Aligned model {} against base model {} on {} {} prompts of the world, responses "
       "{}.</p>\n",
       escape_html(p.aligned), escape_html(p.base), p.prompts, escape_html(p.split),
-      p.temperature == 0
-          ? std::string("greedy")
-          : fmt::format("sampled at temperature {:g} (top-p {:g})", p.temperature, p.top_p));
+      escape_html(p.responses_drawn()));
   h += p.kl ? kl_html(*p.kl) : note("Per-token KL not measured.");
   h += p.prefill ? prefill_html(*p.prefill) : note("Prefill attack not run.");
   h += p.finetune ? finetune_html(*p.finetune) : note("Fine-tuning attack not run.");

@@ -384,6 +384,12 @@ TEST_F(Probe, RunWritesProbeJsonWithEveryBlock) {
       << "temporary model removed";
   for (const char* t : {"Per-token KL", "Prefill attack", "Fine-tuning attack"})
     EXPECT_NE(r.text.find(t), std::string::npos) << t;
+  // How the responses were drawn heads the printed tables.
+  EXPECT_EQ(r.text.rfind("Probe of " + aligned().string() + " against " + base().string() +
+                             " on 4 test prompts, responses sampled at temperature 1 (top-p 1)\n",
+                         0),
+            0u)
+      << r.text;
 }
 
 TEST_F(Probe, OptionErrorsNameTheField) {

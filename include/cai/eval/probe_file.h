@@ -83,6 +83,9 @@ struct ProbeFile {
 
   nlohmann::json to_json() const;
   static ProbeFile from_json(const nlohmann::json& j, const std::string& where);
+  // How the responses were drawn: "greedy" or "sampled at temperature T (top-p P)". Two probes'
+  // figures compare only when these agree (the loop's probe samples as its evaluation does).
+  std::string responses_drawn() const;
 };
 
 }  // namespace cai::eval
