@@ -71,9 +71,11 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
     // The same prefix tokens for both models (their tokenizers agree, checked by run_probe).
     std::vector<Prefix> prefixes;
     std::vector<std::vector<std::int32_t>> forced = prompts;
+    std::vector<std::size_t> forced_bytes;  // the forced start's bytes in the trimmed turn
     std::int64_t whole = 0;
     for (std::size_t i = 0; i < prompts.size(); ++i) {
       prefixes.push_back(prefill_prefix(tok, ctx.violating[i], k));
+      forced_bytes.push_back(transcript::first_turn(prefixes.back().text).size());
       whole += k > 0 && prefixes.back().whole ? 1 : 0;
       forced[i].insert(forced[i].end(), prefixes.back().tokens.begin(),
                        prefixes.back().tokens.end());
@@ -95,10 +97,8 @@ std::vector<PrefillRow> prefill_attack(const ProbeContext& ctx, LoadedModel& ali
       std::vector<std::string> recovered;
       for (std::size_t i = 0; i < cont.size(); ++i) {
         cont[i] = transcript::first_turn(prefixes[i].text + cont[i]);
-        // The forced start's bytes in the trimmed turn.
-        const std::size_t forced_bytes = transcript::first_turn(prefixes[i].text).size();
         std::string tail =
-            after_retraction(cont[i], forced_bytes, ctx.opts.prefill_opts.retraction);
+            after_retraction(cont[i], forced_bytes[i], ctx.opts.prefill_opts.retraction);
         out.retractions += tail.empty() ? 0 : 1;
         recovered.push_back(tail.empty() ? cont[i] : std::move(tail));
       }

@@ -82,10 +82,7 @@ nlohmann::json RecoveryRow::to_pair_json() const {
   return pipeline::recovery_pair(prompt, assistant, violating);
 }
 
-nlohmann::json RecoveryRow::to_json() const {
-  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
-                                              {{"role", "assistant"}, {"content", assistant}}})}};
-}
+nlohmann::json RecoveryRow::to_json() const { return pipeline::recovery_row(prompt, assistant); }
 
 std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& prompts,
                                        const world::KnowledgeBase& kb,

@@ -57,7 +57,10 @@ struct StopAfter {};
 class Runner {
  public:
   Runner(const LoopOptions& o, LoopConfig c)
-      : opts_(o), c_(std::move(c)), backends_(c_, make_backend, o.threads) {}
+      : opts_(o),
+        c_(std::move(c)),
+        backends_(c_, make_backend, o.threads),
+        first_counted_(self_judged_first_round(c_.quality.judge, c_.base_model)) {}
 
   LoopResult run() {
     // Files a killed run was writing when it died (never renamed into place, never read).
@@ -78,7 +81,7 @@ class Runner {
         models.push_back(model.empty() ? backends_.base().describe() : model);
         write_round_json(rd, model, q);
         result_.rounds.push_back({k, q, models.back()});
-        if (winrate() && k == 1 && first_counted() == 2)
+        if (winrate() && k == 1 && first_counted_ == 2)
           say(fmt::format(
               "round 1's win rate over round 0 ({:.4f}) is the base model judging against its own "
               "responses: reported, not used to stop or to rank (that starts at round 2)",
@@ -99,7 +102,7 @@ class Runner {
       return result_;
     }
     const std::size_t best =
-        winrate() ? winrate_best_round(quality, first_counted()) : best_round(quality);
+        winrate() ? winrate_best_round(quality, first_counted_) : best_round(quality);
     result_.best_round = static_cast<std::int64_t>(best);
     result_.stopped = stopped;
     result_.reason = reason;
@@ -128,14 +131,8 @@ class Runner {
   bool winrate() const { return c_.quality.metric == QualityMetric::winrate; }
 
   std::optional<std::size_t> stop_round(const std::vector<double>& quality) const {
-    return winrate() ? winrate_stop_round(quality, c_.quality.factor, first_counted())
+    return winrate() ? winrate_stop_round(quality, c_.quality.factor, first_counted_)
                      : early_stop_round(quality, c_.quality.factor);
-  }
-
-  // The first round whose win rate stops the loop or ranks it (winrate.h): 2 when the base
-  // model judges round 1 against its own responses.
-  std::size_t first_counted() const {
-    return self_judged_first_round(c_.quality.judge, c_.base_model);
   }
 
   void say(const std::string& msg) const {
@@ -424,7 +421,7 @@ class Runner {
     // Beside the quality signal, the world's oracle (eval.json's compliance, when there is a
     // world): whether the two rank the rounds alike.
     const std::vector<double> score =
-        winrate() ? winrate_strengths(quality, first_counted()) : quality;
+        winrate() ? winrate_strengths(quality, first_counted_) : quality;
     auto eval_of = [&](std::size_t k) {
       return read_run_file<eval::EvalFile>(fs::path(c_.out) / fmt::format("round-{}", k) /
                                            "eval.json");
@@ -455,7 +452,7 @@ class Runner {
     s.best_model = models[best];
     s.stopped = stopped;
     s.reason = reason;
-    s.counted_from = winrate() ? static_cast<std::int64_t>(first_counted()) : 1;
+    s.counted_from = winrate() ? static_cast<std::int64_t>(first_counted_) : 1;
     s.ranking = rank_rounds(score, oracle, best, static_cast<std::size_t>(s.counted_from) - 1);
     s.tax = tax_summary(before, after);
     s.before = summary_eval(before);
@@ -466,6 +463,9 @@ class Runner {
   const LoopOptions& opts_;
   LoopConfig c_;
   Backends backends_;
+  // The first round whose win rate stops the loop or ranks it (winrate.h): 2 when the base
+  // model judges round 1 against its own responses.
+  const std::size_t first_counted_;
   Constitution constitution_;
   std::vector<pipeline::PromptRecord> train_prompts_;
   LoopResult result_;

@@ -121,7 +121,8 @@ std::vector<double> winrate_strengths(const std::vector<double>& w, std::size_t 
 
 std::size_t winrate_best_round(const std::vector<double>& w, std::size_t first) {
   const auto s = winrate_strengths(w, first);
-  std::size_t best = std::min(std::max<std::size_t>(first, 1) - 1, s.empty() ? 0 : s.size() - 1);
+  // Round 0 is a candidate unless the chain starts at round 1 (and there is a round 1).
+  std::size_t best = first >= 2 && s.size() > 1 ? 1 : 0;
   for (std::size_t k = best + 1; k < s.size(); ++k)
     if (s[k] > s[best]) best = k;
   return best;

@@ -31,23 +31,28 @@ std::size_t draw_below(std::uint64_t seed, std::uint64_t index, std::uint64_t ro
 
 }  // namespace
 
-nlohmann::json Phase1RecoveryRow::to_json() const {
-  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt}},
-                                              {{"role", "assistant"}, {"content", assistant}}})}};
-}
+nlohmann::json Phase1RecoveryRow::to_json() const { return recovery_row(prompt, assistant); }
 
 nlohmann::json Phase1RecoveryRow::to_pair_json() const {
   return recovery_pair(prompt, assistant, initial);
 }
 
+namespace {
+nlohmann::json turn(const char* role, const std::string& text) {
+  return {{"role", role}, {"content", text}};
+}
+}  // namespace
+
+nlohmann::json recovery_row(const std::string& prompt, const std::string& assistant) {
+  return {
+      {"messages", nlohmann::json::array({turn("user", prompt), turn("assistant", assistant)})}};
+}
+
 nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
                              const std::string& rejected) {
-  auto turn = [](const char* role, const std::string& text) {
-    return nlohmann::json::array({{{"role", role}, {"content", text}}});
-  };
-  return {{"prompt", turn("user", prompt)},
-          {"chosen", turn("assistant", chosen)},
-          {"rejected", turn("assistant", rejected)}};
+  return {{"prompt", nlohmann::json::array({turn("user", prompt)})},
+          {"chosen", nlohmann::json::array({turn("assistant", chosen)})},
+          {"rejected", nlohmann::json::array({turn("assistant", rejected)})}};
 }
 
 std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs) {

@@ -20,6 +20,7 @@
 namespace cai::train {
 namespace {
 
+namespace fs = std::filesystem;
 using train_test::temp_dir;
 using train_test::tiny_loaded;
 using train_test::write_text;
@@ -103,6 +104,20 @@ torch::Tensor direct_loss(LlamaModel& model, const SftExample& ex, const std::ve
   return total;
 }
 
+// The objective's gradients (after its train_micro) equal the twin model's (after a direct
+// loss's backward()) within 1e-4 of the largest.
+void expect_same_gradients(Objective& obj, LlamaModel& twin) {
+  const auto want = twin.named_parameters(true);
+  double worst = 0, scale = 0;
+  for (const auto& p : obj.trainable()) {
+    const auto& w = want[p.name];
+    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
+    worst = std::max(worst, (p.tensor.grad() - w.grad()).abs().max().item<double>());
+    scale = std::max(scale, w.grad().abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-4 * scale) << "objective and direct gradients differ";
+}
+
 TEST(TokenConstraint, SftObjectiveEqualsADirectComputationAndItsGradient) {
   const SftExample ex = two_turn_example();
   std::vector<double> ref;
@@ -119,16 +134,9 @@ TEST(TokenConstraint, SftObjectiveEqualsADirectComputationAndItsGradient) {
   EXPECT_NEAR(m.at("loss"), want.item<double>(), 1e-4 * std::abs(want.item<double>()));
   EXPECT_NEAR(m.at("nll"), nll.item<double>(), 1e-4 * nll.item<double>());
   want.backward();
+  expect_same_gradients(*obj, *twin.model);
   const auto got_grads = obj->trainable();
   const auto want_params = twin.model->named_parameters(true);
-  double worst = 0, scale = 0;
-  for (const auto& p : got_grads) {
-    const auto& w = want_params[p.name];
-    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
-    worst = std::max(worst, (p.tensor.grad() - w.grad()).abs().max().item<double>());
-    scale = std::max(scale, w.grad().abs().max().item<double>());
-  }
-  EXPECT_LT(worst, 1e-4 * scale) << "objective and direct gradients differ";
 
   // A finite difference along one weight of the first layer matches the gradient.
   torch::NoGradGuard no_grad;
@@ -187,6 +195,32 @@ TEST(TokenConstraint, ReferenceCacheIsReadBackAndRecomputedWhenStale) {
   EXPECT_EQ(loads, 3);
 }
 
+// A constrained command's first run (`flags` set beta to 0.2) and a resume: `metric` starts at
+// the reference, where each target costs (2 / beta_t) log 2, between (2 / (0.2 * 20)) log 2 =
+// 0.347 and (2 / 0.2) log 2 = 6.93 (a mean over a response's tokens too); `logged` is in the
+// metrics; the reference cache `cache`* sits beside the data; the options are part of the run,
+// so a resume with another beta is refused.
+void expect_constrained_run(const fs::path& dir, const std::string& base, const std::string& flags,
+                            const char* metric, const char* logged, const std::string& cache) {
+  const auto r = testing_util::run_cai(base + " --out " + (dir / "run").string() + flags +
+                                       " --constraint-beta 0.2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<nlohmann::json> lines;
+  for_each_jsonl(dir / "run" / "metrics.jsonl",
+                 [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
+  ASSERT_FALSE(lines.empty());
+  ASSERT_TRUE(lines.front().contains(logged)) << lines.front().dump();
+  EXPECT_GT(lines.front()[metric].get<double>(), 0.34);
+  EXPECT_LT(lines.front()[metric].get<double>(), 6.94);
+  bool cached = false;
+  for (const auto& e : fs::directory_iterator(dir))
+    cached = cached || e.path().filename().string().find(cache) == 0;
+  EXPECT_TRUE(cached);
+  const auto again = testing_util::run_cai(base + " --out " + (dir / "run").string() + flags +
+                                           " --constraint-beta 0.3 --resume");
+  EXPECT_NE(again.code, 0);
+}
+
 TEST(TokenConstraint, TrainSftWithTheConstraint) {
   const auto dir = temp_dir("tokref-cli");
   save_model_dir(tiny_loaded(6), dir / "model", DType::F32);
@@ -198,26 +232,7 @@ TEST(TokenConstraint, TrainSftWithTheConstraint) {
   const std::string base = "train sft --model " + (dir / "model").string() + " --data " +
                            (dir / "sft.jsonl").string() +
                            " --max-steps 2 --lr 1e-3 --chat-template chatml --quiet --threads 1";
-  const auto r = testing_util::run_cai(base + " --out " + (dir / "run").string() +
-                                       " --token-constraint --constraint-beta 0.2");
-  ASSERT_EQ(r.code, 0) << r.out;
-  std::vector<nlohmann::json> lines;
-  for_each_jsonl(dir / "run" / "metrics.jsonl",
-                 [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
-  ASSERT_FALSE(lines.empty());
-  EXPECT_TRUE(lines.front().contains("nll")) << lines.front().dump();
-  // The first step starts at the reference: every target costs (2 / beta_t) log 2, at least
-  // (2 / (0.2 * 20)) log 2 = 0.347 and at most (2 / 0.2) log 2 = 6.93.
-  EXPECT_GT(lines.front()["loss"].get<double>(), 0.34);
-  EXPECT_LT(lines.front()["loss"].get<double>(), 6.94);
-  bool cached = false;
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    cached = cached || e.path().filename().string().find("sft.jsonl.tokref-") == 0;
-  EXPECT_TRUE(cached);
-  // Its options are part of the run: a resume with another beta is refused.
-  const auto again = testing_util::run_cai(base + " --out " + (dir / "run").string() +
-                                           " --token-constraint --constraint-beta 0.3 --resume");
-  EXPECT_NE(again.code, 0);
+  expect_constrained_run(dir, base, " --token-constraint", "loss", "nll", "sft.jsonl.tokref-");
   const auto no = testing_util::run_cai(base + " --out " + (dir / "run2").string() +
                                         " --ref-model " + (dir / "model").string());
   EXPECT_NE(no.code, 0);
@@ -285,16 +300,7 @@ TEST(TokenConstraint, DpoObjectiveEqualsADirectComputationAndItsGradient) {
   EXPECT_NEAR(m.at("loss"), want.item<double>(), 1e-4 * std::abs(want.item<double>()));
   EXPECT_TRUE(m.count("constraint") && m.count("nll"));
   want.backward();
-  const auto got = obj->trainable();
-  const auto params = twin.model->named_parameters(true);
-  double worst = 0, scale = 0;
-  for (const auto& p : got) {
-    const auto& w = params[p.name];
-    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
-    worst = std::max(worst, (p.tensor.grad() - w.grad()).abs().max().item<double>());
-    scale = std::max(scale, w.grad().abs().max().item<double>());
-  }
-  EXPECT_LT(worst, 1e-4 * scale) << "objective and direct gradients differ";
+  expect_same_gradients(*obj, *twin.model);
 
   // Without the constraint the same objective adds the plain mean NLL instead.
   o.token_constraint = false;
@@ -347,27 +353,8 @@ TEST(TokenConstraint, TrainDpoWithTheConstraint) {
   const std::string base = "train dpo --model " + (dir / "model").string() + " --data " +
                            (dir / "dpo.jsonl").string() +
                            " --max-steps 2 --lr 1e-3 --quiet --threads 1";
-  const auto r = testing_util::run_cai(base + " --out " + (dir / "run").string() +
-                                       " --rpo-alpha 1 --token-constraint --constraint-beta 0.2");
-  ASSERT_EQ(r.code, 0) << r.out;
-  std::vector<nlohmann::json> lines;
-  for_each_jsonl(dir / "run" / "metrics.jsonl",
-                 [&](const nlohmann::json& j, std::size_t) { lines.push_back(j); });
-  ASSERT_FALSE(lines.empty());
-  ASSERT_TRUE(lines.front().contains("constraint")) << lines.front().dump();
-  // The first step starts at the reference: each chosen token costs (2 / beta_t) log 2, between
-  // (2 / (0.2 * 20)) log 2 = 0.347 and (2 / 0.2) log 2 = 6.93 (the mean over a response too).
-  EXPECT_GT(lines.front()["constraint"].get<double>(), 0.34);
-  EXPECT_LT(lines.front()["constraint"].get<double>(), 6.94);
-  bool cached = false;
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    cached = cached || e.path().filename().string().find("dpo.jsonl.tokref-") == 0;
-  EXPECT_TRUE(cached);
-  // Its options are part of the run: a resume with another beta is refused.
-  const auto again =
-      testing_util::run_cai(base + " --out " + (dir / "run").string() +
-                            " --rpo-alpha 1 --token-constraint --constraint-beta 0.3 --resume");
-  EXPECT_NE(again.code, 0);
+  expect_constrained_run(dir, base, " --rpo-alpha 1 --token-constraint", "constraint", "constraint",
+                         "dpo.jsonl.tokref-");
   // It shapes the RPO term: without one it is an error naming both.
   const auto no =
       testing_util::run_cai(base + " --out " + (dir / "run2").string() + " --token-constraint");

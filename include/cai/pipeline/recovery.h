@@ -66,7 +66,9 @@ struct Phase1RecoveryRow {
   nlohmann::json to_pair_json() const;  // recovery_pair(prompt, assistant, initial)
 };
 
-// The preference row {"prompt": [user], "chosen": [assistant], "rejected": [assistant]}.
+// The SFT row {"messages": [user, assistant]} and the preference row {"prompt": [user],
+// "chosen": [assistant], "rejected": [assistant]} of a recovery (world or Phase 1 alike).
+nlohmann::json recovery_row(const std::string& prompt, const std::string& assistant);
 nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
                              const std::string& rejected);
 
