@@ -25,19 +25,6 @@ std::uint64_t style_seed(std::uint64_t seed, const world::WorldPrompt& p,
   return r.next();
 }
 
-std::vector<std::string> words(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    const std::size_t j = s.find(' ', i);
-    const std::size_t end = j == std::string::npos ? s.size() : j;
-    if (end > i) out.push_back(s.substr(i, end - i));
-    i = end;
-  }
-  return out;
-}
-
 }  // namespace
 
 PrincipleId kind_principle(PromptKind kind) {
@@ -79,10 +66,12 @@ std::string compliant_response(const world::WorldPrompt& p, const world::Knowled
 }
 
 nlohmann::json RecoveryRow::to_pair_json() const {
-  return pipeline::recovery_pair(prompt, assistant, violating);
+  return pipeline::recovery_pair(prompt, violating_start, assistant, violating);
 }
 
-nlohmann::json RecoveryRow::to_json() const { return pipeline::recovery_row(prompt, assistant); }
+nlohmann::json RecoveryRow::to_json() const {
+  return pipeline::recovery_row(prompt, violating_start, assistant);
+}
 
 std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& prompts,
                                        const world::KnowledgeBase& kb,
@@ -104,9 +93,12 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
     // Each row its own wording: a prompt drawn twice gets two different rows.
     const std::uint64_t row_seed = rng.next();
     const std::string violating = violating_response(p, kb, row_seed);
-    const auto bad = words(violating);
-    const auto keep_max =
-        std::min<std::int64_t>(opts.max_prefix_words, static_cast<std::int64_t>(bad.size()) - 1);
+    const auto n_words = static_cast<std::int64_t>(pipeline::count_words(violating));
+    CAI_CHECK(n_words >= 2,
+              "recovery data: prompt {}: the violating response '{}' has no start "
+              "to recover from",
+              p.id, violating);
+    const auto keep_max = std::min<std::int64_t>(opts.max_prefix_words, n_words - 1);
     const auto keep =
         keep_max >= 1
             ? 1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(keep_max)))
@@ -114,8 +106,7 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
     RecoveryRow r;
     r.prompt_id = p.id;
     r.prompt = p.prompt;
-    for (std::int64_t w = 0; w < keep && w < static_cast<std::int64_t>(bad.size()); ++w)
-      r.violating_start += (w ? " " : "") + bad[static_cast<std::size_t>(w)];
+    r.violating_start = pipeline::leading_words(violating, static_cast<std::size_t>(keep));
     r.violating = violating;
     r.compliant = compliant_response(p, kb, row_seed);
     r.assistant = r.violating_start + opts.connector + r.compliant;

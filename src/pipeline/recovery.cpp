@@ -9,15 +9,15 @@
 namespace cai::pipeline {
 namespace {
 
-std::vector<std::string> split_words(const std::string& s) {
-  std::vector<std::string> out;
+// The end of each space-separated word of s.
+std::vector<std::size_t> word_ends(const std::string& s) {
+  std::vector<std::size_t> out;
   std::size_t i = 0;
   while (i < s.size()) {
     const std::size_t b = s.find_first_not_of(' ', i);
     if (b == std::string::npos) break;
-    const std::size_t e = std::min(s.find(' ', b), s.size());
-    out.push_back(s.substr(b, e - b));
-    i = e;
+    i = std::min(s.find(' ', b), s.size());
+    out.push_back(i);
   }
   return out;
 }
@@ -31,34 +31,58 @@ std::size_t draw_below(std::uint64_t seed, std::uint64_t index, std::uint64_t ro
 
 }  // namespace
 
-nlohmann::json Phase1RecoveryRow::to_json() const { return recovery_row(prompt, assistant); }
+nlohmann::json Phase1RecoveryRow::to_json() const {
+  return recovery_row(prompt, violating_start, assistant);
+}
 
 nlohmann::json Phase1RecoveryRow::to_pair_json() const {
-  return recovery_pair(prompt, assistant, initial);
+  return recovery_pair(prompt, violating_start, assistant, initial);
 }
 
 namespace {
 nlohmann::json turn(const char* role, const std::string& text) {
   return {{"role", role}, {"content", text}};
 }
+
+// What follows `start` in a whole turn that begins with it.
+std::string after_start(const std::string& start, const std::string& whole) {
+  CAI_CHECK(whole.size() > start.size() && whole.compare(0, start.size(), start) == 0,
+            "recovery row: the turn '{}' does not continue its start '{}'", whole, start);
+  return whole.substr(start.size());
+}
+
+nlohmann::json continued_prompt(const std::string& prompt, const std::string& start) {
+  return nlohmann::json::array({turn("user", prompt), turn("assistant", start)});
+}
 }  // namespace
 
-nlohmann::json recovery_row(const std::string& prompt, const std::string& assistant) {
+nlohmann::json recovery_row(const std::string& prompt, const std::string& start,
+                            const std::string& turn_text) {
   return {
-      {"messages", nlohmann::json::array({turn("user", prompt), turn("assistant", assistant)})}};
+      {"prompt", continued_prompt(prompt, start)},
+      {"completion", nlohmann::json::array({turn("assistant", after_start(start, turn_text))})}};
 }
 
-nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
-                             const std::string& rejected) {
-  return {{"prompt", nlohmann::json::array({turn("user", prompt)})},
-          {"chosen", nlohmann::json::array({turn("assistant", chosen)})},
-          {"rejected", nlohmann::json::array({turn("assistant", rejected)})}};
+nlohmann::json recovery_pair(const std::string& prompt, const std::string& start,
+                             const std::string& chosen, const std::string& rejected) {
+  return {{"prompt", continued_prompt(prompt, start)},
+          {"chosen", nlohmann::json::array({turn("assistant", after_start(start, chosen))})},
+          {"rejected", nlohmann::json::array({turn("assistant", after_start(start, rejected))})}};
 }
+
+std::string leading_words(const std::string& text, std::size_t n) {
+  if (n == 0) return "";
+  const auto ends = word_ends(text);
+  if (ends.empty()) return "";
+  return text.substr(0, ends[std::min(n, ends.size()) - 1]);
+}
+
+std::size_t count_words(const std::string& text) { return word_ends(text).size(); }
 
 std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs) {
   std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < pairs.size(); ++i)
-    if (pairs[i].a != pairs[i].b && !split_words(pairs[i].a).empty() && !pairs[i].b.empty())
+    if (pairs[i].a != pairs[i].b && count_words(pairs[i].a) >= 2 && !pairs[i].b.empty())
       usable.push_back(i);
   return usable;
 }
@@ -84,16 +108,14 @@ std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>
     }
     const PairInput& p = pairs[order.back()];
     order.pop_back();
-    const auto words = split_words(p.a);
     const auto most = static_cast<std::size_t>(std::max<std::int64_t>(
         1, std::min<std::int64_t>(opts.max_prefix_words,
-                                  static_cast<std::int64_t>(words.size()) - 1)));
+                                  static_cast<std::int64_t>(count_words(p.a)) - 1)));
     const std::size_t keep = 1 + draw_below(opts.seed, static_cast<std::uint64_t>(r), 1, most);
     Phase1RecoveryRow row;
     row.id = p.id;
     row.prompt = p.prompt;
-    for (std::size_t w = 0; w < keep && w < words.size(); ++w)
-      row.violating_start += (w ? " " : "") + words[w];
+    row.violating_start = leading_words(p.a, keep);
     row.revision = p.b;
     row.initial = p.a;
     row.assistant = row.violating_start + opts.connector + row.revision;

@@ -71,7 +71,7 @@ struct Builder {
 
 TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
                                     std::size_t first_target, const Tokenizer& tok,
-                                    const ChatTemplate& tmpl, bool add_bos) {
+                                    const ChatTemplate& tmpl, bool add_bos, std::size_t continued) {
   Builder b{tok, {}};
   for (auto id : bos_prefix(tok, add_bos)) b.add_id(id, false);
 
@@ -103,10 +103,26 @@ TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
     masked += gen.substr(prev.size());
     const std::string full = tmpl.render(head(i + 1), false);
     check_prefix(full, gen, i);
-    const std::string segment = full.substr(gen.size());
-    const std::size_t eot = end_of_turn(segment, tmpl);
+    std::string segment = full.substr(gen.size());
     b.add(masked, false);
     masked.clear();
+    if (i == first_target && continued > 0) {
+      // The given start ends where its text ends in the rendering (a template may trim the
+      // content's leading space).
+      std::string start = messages[i].content.substr(0, continued);
+      start.erase(0, std::min(start.find_first_not_of(" \t\n"), start.size()));
+      const std::size_t at = segment.find(start);
+      CAI_CHECK(at != std::string::npos,
+                "chat template {}: the rendering of message {} does not hold its given start, so "
+                "the response cannot continue it",
+                tmpl.name(), i);
+      const std::size_t end = at + start.size();
+      const std::size_t before = b.seq.tokens.size();
+      b.add(segment.substr(0, end), false);
+      b.seq.continued = static_cast<std::int64_t>(b.seq.tokens.size() - before);
+      segment.erase(0, end);
+    }
+    const std::size_t eot = end_of_turn(segment, tmpl);
     if (eot == std::string::npos) {
       b.add(segment, true);
       // Nothing in the template ends the turn: EOS is what stops generation.

@@ -70,7 +70,8 @@ PromptResponse raw_pair(const std::string& prompt, const std::string& response,
   return out;
 }
 
-// Conversation: the prompt rendered up to the generation prompt | the response turns.
+// Conversation: the prompt rendered up to the generation prompt | the response turns. A prompt
+// ending with an assistant message gives the start of the response's first turn (data.h).
 PromptResponse chat_pair(const std::vector<ChatMessage>& prompt,
                          const std::vector<ChatMessage>& response, const std::string& name,
                          const std::string& where, const Tokenizer& tok, const ChatTemplate& tmpl,
@@ -78,19 +79,32 @@ PromptResponse chat_pair(const std::vector<ChatMessage>& prompt,
   CAI_CHECK(response.front().role == "assistant",
             "{}: field {}[0].role: a response must start with an assistant message, got '{}'",
             where, name, response.front().role);
+  const bool continues = !prompt.empty() && prompt.back().role == "assistant";
   auto all = prompt;
-  all.insert(all.end(), response.begin(), response.end());
-  TokenizedSequence seq = detail::tokenize_messages(all, prompt.size(), tok, tmpl, opts.add_bos);
+  std::size_t first = prompt.size(), given = 0;
+  if (continues) {
+    first = prompt.size() - 1;
+    given = prompt.back().content.size();
+    all.back().content += response.front().content;
+    all.insert(all.end(), response.begin() + 1, response.end());
+  } else {
+    all.insert(all.end(), response.begin(), response.end());
+  }
+  TokenizedSequence seq = detail::tokenize_messages(all, first, tok, tmpl, opts.add_bos, given);
   detail::trim_trailing_masked(seq);
   // The masked text before the first response turn is exactly the prompt rendered with its
-  // generation prompt, tokenised in one piece.
-  const auto k = static_cast<std::ptrdiff_t>(detail::bos_prefix(tok, opts.add_bos).size() +
-                                             encode(tok, tmpl.render(prompt, true)).size());
+  // generation prompt, tokenised in one piece (then the given start, when there is one).
+  auto k = static_cast<std::ptrdiff_t>(detail::bos_prefix(tok, opts.add_bos).size());
+  if (continues)
+    k = std::find(seq.target.begin(), seq.target.end(), std::uint8_t{1}) - seq.target.begin();
+  else
+    k += static_cast<std::ptrdiff_t>(encode(tok, tmpl.render(prompt, true)).size());
   CAI_CHECK(static_cast<std::ptrdiff_t>(seq.tokens.size()) > k, "{}: field {}: no response tokens",
             where, name);
   PromptResponse out;
   out.prompt.assign(seq.tokens.begin(), seq.tokens.begin() + k);
   out.response.assign(seq.tokens.begin() + k, seq.tokens.end());
+  out.continued = seq.continued;
   return out;
 }
 
@@ -224,6 +238,7 @@ TokenizedSequence sft_sequence(const json& j, const std::string& where, const To
                                           "completion", where, tok, tmpl, opts);
   TokenizedSequence seq;
   seq.tokens = pr.prompt;
+  seq.continued = pr.continued;
   seq.tokens.insert(seq.tokens.end(), pr.response.begin(), pr.response.end());
   seq.target.assign(seq.tokens.size(), 0);
   std::fill(seq.target.begin() + static_cast<std::ptrdiff_t>(pr.prompt.size()), seq.target.end(),
@@ -304,6 +319,7 @@ std::vector<PreferenceExample> load_preferences(const std::filesystem::path& pat
               "rejected",
               where);
     ex.prompt = std::move(pc.prompt);
+    ex.continued = pc.continued;
     ex.chosen = std::move(pc.response);
     ex.rejected = std::move(pr.response);
     if (fit_pair(ex, opts, has_bos, where, dropped)) out.push_back(std::move(ex));

@@ -195,7 +195,7 @@ class DpoObjective final : public Objective {
                   "log-probabilities",
                   ex.line, q.n_chosen, r.size());
         q.ref_tokens.assign(r.begin(), r.end());
-        const auto b = token_betas(q.n_chosen, opts_.constraint);
+        const auto b = token_betas(q.n_chosen, opts_.constraint, ex.continued);
         q.betas.assign(b.begin(), b.end());
       }
       out.push_back(std::move(q));

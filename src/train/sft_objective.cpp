@@ -122,7 +122,7 @@ class SftObjective final : public Objective {
                 "log-probabilities",
                 ex.line, ex.seq.num_targets(), ref.tokens[i].size());
       r.emplace_back(ref.tokens[i].begin(), ref.tokens[i].end());
-      const auto bt = target_betas(ex.seq.target, opts);
+      const auto bt = target_betas(ex.seq.target, opts, ex.seq.continued);
       b.emplace_back(bt.begin(), bt.end());
     }
   }

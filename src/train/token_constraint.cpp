@@ -14,21 +14,22 @@
 
 namespace cai::train {
 
-std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& o) {
+std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& o,
+                                std::int64_t from) {
   std::vector<double> b(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)), o.beta);
-  for (std::int64_t t = 0; t < std::min(n, o.bias_length); ++t)
-    b[static_cast<std::size_t>(t)] = o.beta * (t == 0 ? o.first_token_bias : o.bias);
+  for (std::int64_t t = std::max<std::int64_t>(from, 0); t < std::min(from + n, o.bias_length); ++t)
+    b[static_cast<std::size_t>(t - from)] = o.beta * (t == 0 ? o.first_token_bias : o.bias);
   return b;
 }
 
 std::vector<double> target_betas(const std::vector<std::uint8_t>& target,
-                                 const TokenConstraintOptions& o) {
+                                 const TokenConstraintOptions& o, std::int64_t continued) {
   const std::vector<double> schedule = token_betas(o.bias_length + 1, o);
   std::vector<double> out;
-  std::int64_t t = 0;                                // position in the current run of targets
+  std::int64_t t = continued;                        // position in the current run of targets
   for (std::size_t i = 1; i < target.size(); ++i) {  // position 0 is never a target
     if (!target[i]) {
-      t = 0;
+      if (!out.empty()) t = 0;  // a later turn starts its own count
       continue;
     }
     out.push_back(schedule[static_cast<std::size_t>(std::min(t, o.bias_length))]);

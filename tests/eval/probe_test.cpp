@@ -276,11 +276,15 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
     EXPECT_FALSE(r.violating_start.empty());
     const auto n_words = std::count(r.violating_start.begin(), r.violating_start.end(), ' ') + 1;
     EXPECT_LE(n_words, o.max_prefix_words);
+    EXPECT_EQ(r.violating.rfind(r.violating_start, 0), 0u) << r.violating;
+    // The start is the prompt's assistant message; the completion is the return.
     const auto j = r.to_json();
-    ASSERT_EQ(j["messages"].size(), 2u);
-    EXPECT_EQ(j["messages"][0]["role"], "user");
-    EXPECT_EQ(j["messages"][0]["content"], p.prompt);
-    EXPECT_EQ(j["messages"][1]["role"], "assistant");
+    ASSERT_EQ(j["prompt"].size(), 2u);
+    EXPECT_EQ(j["prompt"][0]["role"], "user");
+    EXPECT_EQ(j["prompt"][0]["content"], p.prompt);
+    EXPECT_EQ(j["prompt"][1]["role"], "assistant");
+    EXPECT_EQ(j["prompt"][1]["content"], r.violating_start);
+    EXPECT_EQ(j["completion"][0]["content"], o.connector + r.compliant);
   }
   // The same seed gives the same bytes; another seed other rows.
   const std::string a = recovery_jsonl(kDir / "world", o), b = recovery_jsonl(kDir / "world", o);
@@ -288,7 +292,7 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
   RecoveryOptions other = o;
   other.seed = 5;
   EXPECT_NE(recovery_jsonl(kDir / "world", other), a);
-  // The SFT loader takes them: one target segment (the assistant turn) per row.
+  // The SFT loader takes them: the targets are the return, after the given start.
   const fs::path f = kDir / "recovery-check.jsonl";
   EXPECT_EQ(write_recovery_data(kDir / "world", f, o), 30u);
   LoadedModel b_model = load_model(base());
@@ -297,13 +301,23 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
   const auto ex =
       train::load_sft(f, *b_model.tokenizer, pick_chat_template(nullptr, "human-assistant"), d);
   ASSERT_EQ(ex.size(), 30u);
-  for (const auto& e : ex) EXPECT_GT(e.seq.num_targets(), 0);
+  for (std::size_t i = 0; i < ex.size(); ++i) {
+    const auto& e = ex[i];
+    std::vector<std::int32_t> targets;
+    for (std::size_t t = 0; t < e.seq.tokens.size(); ++t)
+      if (e.seq.target[t]) targets.push_back(e.seq.tokens[t]);
+    // The end of sequence closes the turn (the template has no end-of-turn text).
+    ASSERT_EQ(targets.back(), *b_model.tokenizer->eos_id());
+    targets.pop_back();
+    EXPECT_EQ(b_model.tokenizer->decode(targets), o.connector + rows[i].compliant) << i;
+    EXPECT_GT(e.seq.continued, 0);
+  }
   RecoveryOptions bad = o;
   bad.count = 0;
   EXPECT_THROW(bad.validate(), Error);
 
-  // As DPO pairs: the same rows, the recovery chosen over the whole violating response, which
-  // starts with the same words and fails the oracle.
+  // As DPO pairs: the same rows, after the same start the return chosen over the rest of the
+  // violating response, which fails the oracle.
   RecoveryOptions po = o;
   po.pairs = true;
   const fs::path pf = kDir / "recovery-pairs.jsonl";
@@ -314,10 +328,10 @@ TEST_F(Probe, RecoveryRowsAreValidDeterministicAndEndCompliant) {
     const auto& p = *std::find_if(train.begin(), train.end(),
                                   [&](const auto& x) { return x.id == r.prompt_id; });
     EXPECT_EQ(j["prompt"][0]["content"], p.prompt);
-    EXPECT_EQ(j["chosen"][0]["content"], r.assistant);
-    const auto rejected = j["rejected"][0]["content"].get<std::string>();
+    EXPECT_EQ(j["prompt"][1]["content"], r.violating_start);
+    EXPECT_EQ(r.violating_start + j["chosen"][0]["content"].get<std::string>(), r.assistant);
+    const auto rejected = r.violating_start + j["rejected"][0]["content"].get<std::string>();
     EXPECT_EQ(rejected, r.violating);
-    EXPECT_EQ(rejected.rfind(r.violating_start, 0), 0u) << rejected;
     EXPECT_FALSE(oracle.check(p, rejected).pass) << rejected;
   });
   EXPECT_EQ(k, 30u);

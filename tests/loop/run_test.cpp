@@ -479,19 +479,19 @@ TEST_F(LoopRun, RecoveryRowsFromPhase1) {
   const std::string connector = cai::pipeline::Phase1RecoveryOptions{}.connector;
   std::size_t rows = 0;
   for (const auto& j : read_jsonl(rd / "sft_data.jsonl")) {
-    if (!j.contains("messages")) continue;
-    const std::string assistant = j["messages"][1]["content"];
-    const auto at = assistant.find(connector);
-    if (at == std::string::npos) continue;
+    if (!j.contains("completion")) continue;
+    // The start is given in the prompt; the completion is the connector and the revision.
+    const std::string start = j["prompt"][1]["content"];
+    const std::string completion = j["completion"][0]["content"];
+    ASSERT_EQ(completion.rfind(connector, 0), 0u) << completion;
     ++rows;
-    const std::string start = assistant.substr(0, at),
-                      rest = assistant.substr(at + connector.size());
+    const std::string rest = completion.substr(connector.size());
     const bool from_a_record =
         std::any_of(pairs.begin(), pairs.end(), [&](const cai::pipeline::PairInput& p) {
           return p.a != p.b && p.a.starts_with(start) && p.b == rest &&
-                 p.prompt == j["messages"][0]["content"];
+                 p.prompt == j["prompt"][0]["content"];
         });
-    EXPECT_TRUE(from_a_record) << assistant;
+    EXPECT_TRUE(from_a_record) << start << completion;
   }
   EXPECT_EQ(rows, 4u);
 }

@@ -43,10 +43,17 @@ TEST(Phase1Recovery, RowsStartWithTheInitialResponseAndReturnToTheRevision) {
     EXPECT_EQ(r.revision, p.b);
     EXPECT_EQ(r.assistant, r.violating_start + o.connector + p.b);
     starts[r.prompt].insert(r.violating_start);
+    // The start is the prompt's assistant message; the completion is only the return.
     const auto j = r.to_json();
-    ASSERT_EQ(j["messages"].size(), 2u);
-    EXPECT_EQ(j["messages"][0], (nlohmann::json{{"role", "user"}, {"content", r.prompt}}));
-    EXPECT_EQ(j["messages"][1], (nlohmann::json{{"role", "assistant"}, {"content", r.assistant}}));
+    EXPECT_EQ(j["prompt"],
+              (nlohmann::json{{{"role", "user"}, {"content", r.prompt}},
+                              {{"role", "assistant"}, {"content", r.violating_start}}}));
+    EXPECT_EQ(j["completion"],
+              (nlohmann::json{{{"role", "assistant"}, {"content", o.connector + p.b}}}));
+    const auto pair = r.to_pair_json();
+    EXPECT_EQ(pair["prompt"], j["prompt"]);
+    EXPECT_EQ(pair["chosen"], j["completion"]);
+    EXPECT_EQ(r.violating_start + pair["rejected"][0]["content"].get<std::string>(), p.a);
   }
   // Records are drawn in turn (a seeded shuffle per pass), each pass with fresh start lengths.
   EXPECT_EQ(per_prompt["q0"], 20);
@@ -76,36 +83,53 @@ TEST(Phase1Recovery, WritesTheRowsOfAPhase1File) {
   o.count = 3;
   EXPECT_EQ(write_phase1_recovery_rows(in, out, o), 3u);
   std::size_t n = 0;
+  auto start_of = [](const nlohmann::json& j) {
+    EXPECT_EQ(j["prompt"][0], nlohmann::json::parse(R"({"role": "user", "content": "q0"})"));
+    EXPECT_EQ(j["prompt"][1]["role"], "assistant");
+    const auto start = j["prompt"][1]["content"].get<std::string>();
+    EXPECT_TRUE(start == "bad" || start == "bad start") << start;
+    return start;
+  };
   for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) {
     ++n;
-    const auto text = j["messages"][1]["content"].get<std::string>();
-    EXPECT_EQ(text.rfind("bad", 0), 0u) << text;
-    EXPECT_NE(text.find(" - actually, let me correct that: good answer"), std::string::npos);
+    start_of(j);
+    EXPECT_EQ(j["completion"][0]["content"], " - actually, let me correct that: good answer");
   });
   EXPECT_EQ(n, 3u);
-  // As DPO pairs: the recovery chosen over the whole initial response.
+  // As DPO pairs: after the same start, the return chosen over the rest of the initial
+  // response.
   o.pairs = true;
   EXPECT_EQ(write_phase1_recovery_rows(in, out, o), 3u);
   n = 0;
   for_each_jsonl(out, [&](const nlohmann::json& j, std::size_t) {
     ++n;
-    EXPECT_EQ(j["prompt"], nlohmann::json::parse(R"([{"role": "user", "content": "q0"}])"));
+    const auto start = start_of(j);
     EXPECT_EQ(j["rejected"][0]["role"], "assistant");
-    EXPECT_EQ(j["rejected"][0]["content"], "bad start here");
-    const auto chosen = j["chosen"][0]["content"].get<std::string>();
-    EXPECT_EQ(chosen.rfind("bad", 0), 0u) << chosen;
-    EXPECT_NE(chosen.find(" - actually, let me correct that: good answer"), std::string::npos);
+    EXPECT_EQ(start + j["rejected"][0]["content"].get<std::string>(), "bad start here");
+    EXPECT_EQ(j["chosen"][0]["content"], " - actually, let me correct that: good answer");
   });
   EXPECT_EQ(n, 3u);
 }
 
-// The records a row can come from: revised, with words to start from and a revision.
+// The records a row can come from: revised, with a start and a rest, and a revision.
 TEST(Phase1Recovery, RevisedRecords) {
   EXPECT_EQ(revised_records(pairs()), (std::vector<std::size_t>{0, 2}));
   EXPECT_TRUE(revised_records({{0, "", "q", "same", "same", ""},
                                {1, "", "q", " ", "fixed", ""},
-                               {2, "", "q", "started", "", ""}})
+                               {2, "", "q", "two words", "", ""},
+                               {3, "", "q", "one ", "fixed", ""}})
                   .empty());
+}
+
+// A start is the text's own bytes up to its n-th word, so the rest of the text follows it.
+TEST(Phase1Recovery, LeadingWords) {
+  EXPECT_EQ(leading_words("one  two three", 2), "one  two");
+  EXPECT_EQ(leading_words(" one two", 1), " one");
+  EXPECT_EQ(leading_words("one two", 5), "one two");
+  EXPECT_EQ(leading_words("one two", 0), "");
+  EXPECT_EQ(leading_words("  ", 1), "");
+  EXPECT_EQ(count_words(" one  two "), 2u);
+  EXPECT_EQ(count_words(""), 0u);
 }
 
 TEST(Phase1Recovery, Errors) {

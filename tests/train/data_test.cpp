@@ -328,6 +328,73 @@ TEST(Data, PreferencesStringsAndMessages) {
   EXPECT_EQ(ex[3].rejected, ex[0].rejected);
 }
 
+// A prompt ending with an assistant message gives the start of the reply (transformers'
+// continue_final_message, as TRL applies it): the start is tokenised on its own after the
+// generation prompt, as a prefill is, and only what follows it is a target.
+TEST(Data, APromptEndingWithAnAssistantMessageIsContinued) {
+  const auto dir = temp_dir("data_continued");
+  const auto& tok = tiny_tokenizer();
+  const auto path = write_text(
+      dir / "rows.jsonl",
+      R"({"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "The clinic"}], "completion": [{"role": "assistant", "content": " - sorry: it opens at nine"}]})"
+      "\n");
+  auto given = [&](const std::string& start) {
+    return static_cast<std::int64_t>(tok.encode(start, false, true).size());
+  };
+  {
+    const auto ex = load_sft(path, tok, ChatTemplate::by_name("human-assistant"), {});
+    ASSERT_EQ(ex.size(), 1u);
+    Expect e;
+    e.bos();
+    e.piece("Human: hi\n\nAssistant:", false);
+    e.piece(" The clinic", false);
+    e.piece(" - sorry: it opens at nine", true);
+    e.eos();
+    EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens);
+    EXPECT_EQ(ex[0].seq.target, e.seq.target);
+    EXPECT_EQ(ex[0].seq.continued, given(" The clinic"));
+  }
+  {
+    const auto ex = load_sft(path, tok, ChatTemplate::by_name("chatml"), {});
+    ASSERT_EQ(ex.size(), 1u);
+    Expect e;
+    e.bos();
+    e.piece("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", false);
+    e.piece("The clinic", false);
+    e.piece(" - sorry: it opens at nine<|im_end|>", true);
+    EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens);
+    EXPECT_EQ(ex[0].seq.target, e.seq.target);
+    EXPECT_EQ(ex[0].seq.continued, given("The clinic"));
+  }
+  // A preference pair continues the same start on both sides; the start is prompt.
+  const auto pref = write_text(
+      dir / "pref.jsonl",
+      R"({"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "The clinic"}], "chosen": [{"role": "assistant", "content": " - sorry: it opens at nine"}], "rejected": [{"role": "assistant", "content": " opens at ten"}]})"
+      "\n");
+  const auto p = load_preferences(pref, tok, ChatTemplate::by_name("human-assistant"), {});
+  ASSERT_EQ(p.size(), 1u);
+  Expect prompt;
+  prompt.bos();
+  prompt.piece("Human: hi\n\nAssistant:", false);
+  prompt.piece(" The clinic", false);
+  EXPECT_EQ(p[0].prompt, prompt.seq.tokens);
+  EXPECT_EQ(p[0].continued, given(" The clinic"));
+  auto with_eos = [&](const std::string& s) {
+    auto v = tok.encode(s, false, true);
+    v.push_back(*tok.eos_id());
+    return v;
+  };
+  EXPECT_EQ(p[0].chosen, with_eos(" - sorry: it opens at nine"));
+  EXPECT_EQ(p[0].rejected, with_eos(" opens at ten"));
+  // Without a start the count is 0, and a prompt ending with a user message is unchanged.
+  const auto plain =
+      tokenize_prompt_response(nlohmann::json::parse(R"([{"role":"user","content":"hi"}])"),
+                               nlohmann::json::parse(R"([{"role":"assistant","content":"good"}])"),
+                               tok, ChatTemplate::by_name("human-assistant"), {}, "x:1");
+  EXPECT_EQ(plain.continued, 0);
+  EXPECT_EQ(plain.response, with_eos(" good"));
+}
+
 TEST(Data, PreferenceErrors) {
   const auto dir = temp_dir("data_pref_errors");
   const auto& tok = tiny_tokenizer();

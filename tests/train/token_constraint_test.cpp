@@ -39,6 +39,13 @@ TEST(TokenConstraint, BetasOfThePaper) {
   const std::vector<double> tw = {0.5, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
   ASSERT_EQ(t.size(), tw.size());
   for (std::size_t i = 0; i < t.size(); ++i) EXPECT_NEAR(t[i], tw[i], 1e-12) << i;
+  // A start given in the prompt (a recovery row's violating start) holds the first positions:
+  // after three given tokens the return starts at beta_4; a later turn counts from 1 again.
+  EXPECT_EQ(token_betas(3, o, 3), (std::vector<double>{2, 2, 0.1}));
+  const auto c = target_betas({0, 0, 1, 1, 1, 0, 1}, o, 3);
+  const std::vector<double> cw = {2, 2, 0.1, 0.5};
+  ASSERT_EQ(c.size(), cw.size());
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(c[i], cw[i], 1e-12) << i;
   o.bias_length = 0;
   EXPECT_EQ(token_betas(3, o), (std::vector<double>{0.1, 0.1, 0.1}));
   o.beta = 0;
@@ -84,12 +91,14 @@ SftExample two_turn_example() {
 
 // The objective straight from the model's logits: log_softmax at t - 1, the target's entry,
 // the paper's loss with the betas written out by hand.
+const std::vector<double> kTwoTurnBetas = {0.5, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
+
 torch::Tensor direct_loss(LlamaModel& model, const SftExample& ex, const std::vector<double>& ref,
-                          torch::Tensor* nll = nullptr) {
+                          torch::Tensor* nll = nullptr,
+                          const std::vector<double>& beta = kTwoTurnBetas) {
   std::vector<std::int64_t> ids(ex.seq.tokens.begin(), ex.seq.tokens.end());
   const auto tokens = torch::tensor(ids, torch::kInt64).unsqueeze(0);
   const auto logp = torch::log_softmax(model.forward(tokens)[0].to(torch::kFloat64), -1);
-  const std::vector<double> beta = {0.5, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
   torch::Tensor total = torch::zeros({}, torch::kFloat64), ce = torch::zeros({}, torch::kFloat64);
   std::size_t k = 0;
   for (std::size_t t = 1; t < ids.size(); ++t) {
@@ -150,6 +159,25 @@ TEST(TokenConstraint, SftObjectiveEqualsADirectComputationAndItsGradient) {
   const double down = direct_loss(*twin.model, ex, ref).item<double>();
   w.flatten()[7] = orig;
   EXPECT_NEAR((up - down) / (2 * h), g, 2e-2 * std::max(1.0, std::abs(g)));
+}
+
+// A turn whose start the prompt gave (a recovery row): its targets are the turn's later
+// tokens. Two given tokens make the first run's betas 2, 2, then the second turn counts from 1.
+TEST(TokenConstraint, SftObjectiveCountsAGivenStartInTheTurnsPositions) {
+  SftExample ex = two_turn_example();
+  ex.seq.continued = 2;
+  std::vector<double> ref(9, -5.5);
+  SftConstraint c;
+  c.train_ref.tokens = {ref};
+  auto lm = tiny_loaded(3);
+  auto obj = make_sft_objective(Policy{&lm, nullptr, "tiny"}, {ex}, {}, &c);
+  const Metrics m = obj->train_micro({0}, 1.0);
+  auto twin = tiny_loaded(3);
+  const std::vector<double> beta = {2, 2, 0.5, 2, 2, 2, 2, 0.1, 0.1};
+  const auto want = direct_loss(*twin.model, ex, ref, nullptr, beta);
+  EXPECT_NEAR(m.at("loss"), want.item<double>(), 1e-4 * std::abs(want.item<double>()));
+  const auto from_zero = direct_loss(*twin.model, ex, ref).item<double>();
+  EXPECT_GT(std::abs(from_zero - want.item<double>()), 1e-3);
 }
 
 TEST(TokenConstraint, AtItsReferenceEveryTokenCostsTwoOverBetaLogTwo) {
@@ -266,13 +294,13 @@ torch::Tensor response_logps(LlamaModel& model, const std::vector<std::int32_t>&
 // DPO's sigmoid loss plus alpha times the chosen tokens' constrained loss over their count,
 // written out by hand (betas of the paper for four tokens: 0.5, 2, 2, 2).
 torch::Tensor direct_dpo_loss(LlamaModel& model, const PreferenceExample& ex, double ref_c,
-                              double ref_r, const std::vector<double>& ref_tokens, double alpha) {
+                              double ref_r, const std::vector<double>& ref_tokens, double alpha,
+                              const std::vector<double>& bt = {0.5, 2, 2, 2}) {
   const auto c = response_logps(model, ex.prompt, ex.chosen);
   const auto r = response_logps(model, ex.prompt, ex.rejected);
   const double beta = 0.1;
   const auto h = (c.sum() - ref_c) - (r.sum() - ref_r);
   auto loss = torch::softplus(-beta * h);  // -log sigmoid(beta h)
-  const std::vector<double> bt = {0.5, 2, 2, 2};
   torch::Tensor term = torch::zeros({}, torch::kFloat64);
   for (std::size_t k = 0; k < bt.size(); ++k)
     term = term + 2.0 / bt[k] *
@@ -301,6 +329,19 @@ TEST(TokenConstraint, DpoObjectiveEqualsADirectComputationAndItsGradient) {
   EXPECT_TRUE(m.count("constraint") && m.count("nll"));
   want.backward();
   expect_same_gradients(*obj, *twin.model);
+
+  // A pair whose prompt gives the start of the turn (a recovery pair): three given tokens
+  // make the chosen tokens the turn's 4th to 7th, with betas 2, 2, 0.1, 0.1.
+  PreferenceExample given = ex;
+  given.continued = 3;
+  auto glm = tiny_loaded(7);
+  auto gobj = make_dpo_objective(Policy{&glm, nullptr, "tiny"}, {given}, ref, {}, {}, o, &c);
+  auto gtwin = tiny_loaded(7);
+  const auto gwant =
+      direct_dpo_loss(*gtwin.model, given, -21.0, -11.5, ref_tokens, 0.7, {2, 2, 0.1, 0.1});
+  EXPECT_NEAR(gobj->train_micro({0}, 1.0).at("loss"), gwant.item<double>(),
+              1e-4 * std::abs(gwant.item<double>()));
+  EXPECT_GT(std::abs(gwant.item<double>() - want.item<double>()), 1e-3);
 
   // Without the constraint the same objective adds the plain mean NLL instead.
   o.token_constraint = false;

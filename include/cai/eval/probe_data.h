@@ -10,10 +10,12 @@
 //
 // Recovery rows (Qi et al. 2024, section 3, "data augmentation with safety recovery
 // examples"): the assistant turn starts with the first words of a violating response and then
-// returns to a compliant one:
-//   {"messages": [{"role": "user", "content": PROMPT},
-//                 {"role": "assistant", "content": "<first words> - actually, let me correct
-//                                                   that: <compliant response>"}]}
+// returns to a compliant one; the start is given in the prompt, so only the return is trained:
+//   {"prompt": [{"role": "user", "content": PROMPT},
+//               {"role": "assistant", "content": "<first words>"}],
+//    "completion": [{"role": "assistant", "content": " - actually, let me correct that:
+//                                                    <compliant response>"}]}
+// (pipeline/recovery.h, which writes Phase 1's rows the same way).
 // Everything is deterministic in the seed and the prompt's id (not its position), so the same
 // prompt gets the same responses in every stage of the probe.
 #pragma once
@@ -62,12 +64,14 @@ struct RecoveryOptions : pipeline::Phase1RecoveryOptions {
 struct RecoveryRow {
   std::string prompt_id;
   std::string prompt;
-  std::string violating_start;          // the first words of the violating response
-  std::string compliant;                // the response the turn returns to
-  std::string assistant;                // violating_start + connector + compliant
-  std::string violating;                // the whole violating response (a pair's rejected side)
-  nlohmann::json to_json() const;       // the SFT row {"messages": [user, assistant]}
-  nlohmann::json to_pair_json() const;  // pipeline::recovery_pair(prompt, assistant, violating)
+  std::string violating_start;  // the first words of the violating response (its bytes)
+  std::string compliant;        // the response the turn returns to
+  std::string assistant;        // the whole turn: violating_start + connector + compliant
+  std::string violating;        // the whole violating response
+  // The SFT row and the preference row (pipeline::recovery_row and recovery_pair): the start
+  // is context, the return a target.
+  nlohmann::json to_json() const;
+  nlohmann::json to_pair_json() const;
 };
 
 // `count` rows from `prompts` (a seeded shuffle, reshuffled each time the prompts run out).

@@ -2,17 +2,18 @@
 // More Than Just a Few Tokens Deep", section 3, data augmentation with safety recovery
 // examples), so the augmentation needs no world: the assistant turn starts with the first
 // words of the model's own initial response, which a critique found violating and a revision
-// replaced, then turns back to that revision:
-//   {"messages": [{"role": "user", "content": PROMPT},
-//                 {"role": "assistant", "content": "<first words of init_response> - actually,
-//                                                   let me correct that: <final revision>"}]}
-// (TRL's conversational SFT format). With `pairs` each row is a preference pair for DPO
-// instead, the recovery chosen over the whole violating response it starts like:
-//   {"prompt": [user], "chosen": [assistant: the recovery], "rejected": [assistant: violating]}
-// (TRL's conversational preference format). A Phase 1 record is used when its final revision
-// differs from its initial response. The whole assistant turn is a target, as conversational rows
-// allow no other; the token-wise constrained objective (train/token_constraint.h) is what
-// keeps the first tokens of a response where the reference has them.
+// replaced, then turns back to that revision. As in the paper's objective, -log pi(r | x, h_<=k),
+// the violating start is context and only the return is a target: the start is the prompt's
+// final assistant message, which the completion continues (train/data.h):
+//   {"prompt": [{"role": "user", "content": PROMPT},
+//               {"role": "assistant", "content": "<first words of init_response>"}],
+//    "completion": [{"role": "assistant", "content": " - actually, let me correct that:
+//                                                    <final revision>"}]}
+// (TRL's conversational prompt-completion format). With `pairs` each row is a preference pair
+// for DPO instead, the return preferred to the rest of the violating response after the same
+// start: {"prompt": [user, assistant: start], "chosen": [assistant: connector + revision],
+// "rejected": [assistant: the rest of the initial response]}. A Phase 1 record is used when
+// its final revision differs from its initial response, which has at least two words.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -56,24 +57,32 @@ struct Phase1RecoveryOptions {
 };
 
 struct Phase1RecoveryRow {
-  std::string id;                       // the record's id, when it has one
-  std::string prompt;                   // the user's request
-  std::string violating_start;          // the first words of the initial response
-  std::string revision;                 // the final revision the turn returns to
-  std::string assistant;                // violating_start + connector + revision
-  std::string initial;                  // the whole initial response (a pair's rejected side)
-  nlohmann::json to_json() const;       // the SFT row {"messages": [user, assistant]}
-  nlohmann::json to_pair_json() const;  // recovery_pair(prompt, assistant, initial)
+  std::string id;               // the record's id, when it has one
+  std::string prompt;           // the user's request
+  std::string violating_start;  // the first words of the initial response (its bytes)
+  std::string revision;         // the final revision the turn returns to
+  std::string assistant;        // the whole turn: violating_start + connector + revision
+  std::string initial;          // the whole initial response
+  // recovery_row(prompt, violating_start, assistant) and recovery_pair(prompt,
+  // violating_start, assistant, initial).
+  nlohmann::json to_json() const;
+  nlohmann::json to_pair_json() const;
 };
 
-// The SFT row {"messages": [user, assistant]} and the preference row {"prompt": [user],
-// "chosen": [assistant], "rejected": [assistant]} of a recovery (world or Phase 1 alike).
-nlohmann::json recovery_row(const std::string& prompt, const std::string& assistant);
-nlohmann::json recovery_pair(const std::string& prompt, const std::string& chosen,
-                             const std::string& rejected);
+// The SFT row and the preference row of a recovery (world or Phase 1 alike), in the formats
+// above: `start` is the prompt's assistant message; `turn`, `chosen` and `rejected` are whole
+// assistant turns that begin with it, of which the rows keep what follows it.
+nlohmann::json recovery_row(const std::string& prompt, const std::string& start,
+                            const std::string& turn);
+nlohmann::json recovery_pair(const std::string& prompt, const std::string& start,
+                             const std::string& chosen, const std::string& rejected);
 
-// The indices of the pairs a recovery row can come from: revised (b differs from a), with a
-// non-empty initial response and revision.
+// The text's first n space-separated words: its bytes up to the end of the n-th word.
+std::string leading_words(const std::string& text, std::size_t n);
+std::size_t count_words(const std::string& text);
+
+// The indices of the pairs a recovery row can come from: revised (b differs from a), with an
+// initial response of at least two words (a start and a rest) and a non-empty revision.
 std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs);
 
 // `opts.count` rows from the pairs of read_phase1_pairs (a = initial response, b = final

@@ -24,6 +24,14 @@
 // turn, the next user turn, the next generation prompt) is tokenised as one piece, so the first
 // prompt is tokenised exactly as at inference.
 //
+// A conversational prompt may end with an assistant message: the response's first assistant
+// message then continues it (transformers' continue_final_message, which TRL applies to a prompt
+// ending with an assistant turn). The given start is context, tokenised on its own after the
+// generation prompt as a prefill is at inference, and only the continuation is a target; e.g.
+// a recovery row {"prompt": [user, {"role": "assistant", "content": "<a violating start>"}],
+// "completion": [{"role": "assistant", "content": " - actually, ... <compliant response>"}]}
+// trains the return without training the violating start.
+//
 // Raw-text examples (prompt / completion or chosen / rejected as strings) are tokenised without
 // a template: BOS (see DataOptions::add_bos) + prompt, then the response with EOS appended, as
 // TRL does. Special tokens written in any text ("<|im_end|>") are recognised.
@@ -52,6 +60,9 @@ namespace train {
 struct TokenizedSequence {
   std::vector<std::int32_t> tokens;
   std::vector<std::uint8_t> target;
+  // Tokens of the assistant turn given before its first target (a continued final message):
+  // response positions count from them (the token-wise constraint's beta_t).
+  std::int64_t continued = 0;
   std::int64_t num_targets() const;
 };
 
@@ -65,7 +76,8 @@ struct PreferenceExample {
   std::vector<std::int32_t> prompt;
   std::vector<std::int32_t> chosen;  // response tokens (end-of-turn / EOS included)
   std::vector<std::int32_t> rejected;
-  double p_chosen = 1.0;  // soft label: probability that chosen is better
+  std::int64_t continued = 0;  // the prompt's last tokens that start the responses' turn
+  double p_chosen = 1.0;       // soft label: probability that chosen is better
   std::int64_t line = 0;
 };
 
@@ -116,6 +128,7 @@ TokenizedSequence tokenize_conversation(const std::vector<ChatMessage>& messages
 struct PromptResponse {
   std::vector<std::int32_t> prompt;
   std::vector<std::int32_t> response;
+  std::int64_t continued = 0;  // the prompt's last tokens that start the response's turn
 };
 PromptResponse tokenize_prompt_response(const nlohmann::json& prompt,
                                         const nlohmann::json& response, const Tokenizer& tok,

@@ -11,7 +11,9 @@
 // plain SFT up to a constant). The paper's beta_t, also its code's defaults: beta_1 = 0.5,
 // beta_t = 2 for 2 <= t <= 5, beta_t = 0.1 after (beta 0.1 times a bias of 5 on the first
 // token and 20 on the rest of the first five). t counts the tokens of a response: the target
-// positions of an example, restarting at each run of targets (each assistant turn). This is
+// positions of an example, restarting at each run of targets (each assistant turn), and
+// counting a start the response continues (a recovery row's violating start, given in its
+// prompt): the return after such a start is a late token, held only by beta. This is
 // the objective's exact value; the paper's code minimises a surrogate with the same gradient
 // (the detached weight times log pi_theta, the weight clamped at 1e-3 from below).
 //
@@ -41,13 +43,16 @@ struct LoadedModel;
 
 namespace cai::train {
 
-// beta_1 .. beta_n for a response of n tokens.
-std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& opts);
+// beta_(from+1) .. beta_(from+n): n response tokens after the first `from` (a start the
+// response continues, given in its prompt; data.h).
+std::vector<double> token_betas(std::int64_t n, const TokenConstraintOptions& opts,
+                                std::int64_t from = 0);
 
-// Each target's beta for an example: its position counts from 1 in its run of targets.
+// Each target's beta for an example: its position counts from 1 in its run of targets, the
+// first run after the `continued` given tokens of its turn (TokenizedSequence::continued).
 // target: the example's target flags (TokenizedSequence::target) -> one beta per target.
 std::vector<double> target_betas(const std::vector<std::uint8_t>& target,
-                                 const TokenConstraintOptions& opts);
+                                 const TokenConstraintOptions& opts, std::int64_t continued = 0);
 
 // The per-token loss (2 / beta) softplus(-beta (logp - ref_logp)) = -(2 / beta) log
 // sigmoid(beta (logp - ref_logp)). [N] each -> [N]; differentiable in logp.
