@@ -341,31 +341,26 @@ TEST(Data, APromptEndingWithAnAssistantMessageIsContinued) {
   auto given = [&](const std::string& start) {
     return static_cast<std::int64_t>(tok.encode(start, false, true).size());
   };
-  {
-    const auto ex = load_sft(path, tok, ChatTemplate::by_name("human-assistant"), {});
-    ASSERT_EQ(ex.size(), 1u);
+  // The row under one template against its expected pieces: generation prompt, given start,
+  // the target rest (and EOS where the template has no end-of-turn text).
+  auto check = [&](const char* tmpl, const std::string& gen, const std::string& start,
+                   const std::string& rest, bool eos) {
+    const auto ex = load_sft(path, tok, ChatTemplate::by_name(tmpl), {});
+    ASSERT_EQ(ex.size(), 1u) << tmpl;
     Expect e;
     e.bos();
-    e.piece("Human: hi\n\nAssistant:", false);
-    e.piece(" The clinic", false);
-    e.piece(" - sorry: it opens at nine", true);
-    e.eos();
-    EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens);
-    EXPECT_EQ(ex[0].seq.target, e.seq.target);
-    EXPECT_EQ(ex[0].seq.continued, given(" The clinic"));
-  }
-  {
-    const auto ex = load_sft(path, tok, ChatTemplate::by_name("chatml"), {});
-    ASSERT_EQ(ex.size(), 1u);
-    Expect e;
-    e.bos();
-    e.piece("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", false);
-    e.piece("The clinic", false);
-    e.piece(" - sorry: it opens at nine<|im_end|>", true);
-    EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens);
-    EXPECT_EQ(ex[0].seq.target, e.seq.target);
-    EXPECT_EQ(ex[0].seq.continued, given("The clinic"));
-  }
+    e.piece(gen, false);
+    e.piece(start, false);
+    e.piece(rest, true);
+    if (eos) e.eos();
+    EXPECT_EQ(ex[0].seq.tokens, e.seq.tokens) << tmpl;
+    EXPECT_EQ(ex[0].seq.target, e.seq.target) << tmpl;
+    EXPECT_EQ(ex[0].seq.continued, given(start)) << tmpl;
+  };
+  check("human-assistant", "Human: hi\n\nAssistant:", " The clinic", " - sorry: it opens at nine",
+        true);
+  check("chatml", "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "The clinic",
+        " - sorry: it opens at nine<|im_end|>", false);
   // A preference pair continues the same start on both sides; the start is prompt.
   const auto pref = write_text(
       dir / "pref.jsonl",
