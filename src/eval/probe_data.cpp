@@ -100,9 +100,7 @@ std::vector<RecoveryRow> recovery_rows(const std::vector<world::WorldPrompt>& pr
               p.id, violating);
     const auto keep_max = std::min<std::int64_t>(opts.max_prefix_words, n_words - 1);
     const auto keep =
-        keep_max >= 1
-            ? 1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(keep_max)))
-            : 1;
+        1 + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(keep_max)));
     RecoveryRow r;
     r.prompt_id = p.id;
     r.prompt = p.prompt;

@@ -108,9 +108,9 @@ std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>
     }
     const PairInput& p = pairs[order.back()];
     order.pop_back();
-    const auto most = static_cast<std::size_t>(std::max<std::int64_t>(
-        1, std::min<std::int64_t>(opts.max_prefix_words,
-                                  static_cast<std::int64_t>(count_words(p.a)) - 1)));
+    // A usable record has two words or more: the start always leaves one out.
+    const auto most =
+        std::min(static_cast<std::size_t>(opts.max_prefix_words), count_words(p.a) - 1);
     const std::size_t keep = 1 + draw_below(opts.seed, static_cast<std::uint64_t>(r), 1, most);
     Phase1RecoveryRow row;
     row.id = p.id;
