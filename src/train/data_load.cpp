@@ -104,6 +104,7 @@ PromptResponse chat_pair(const std::vector<ChatMessage>& prompt,
   PromptResponse out;
   out.prompt.assign(seq.tokens.begin(), seq.tokens.begin() + k);
   out.response.assign(seq.tokens.begin() + k, seq.tokens.end());
+  out.response_target.assign(seq.target.begin() + k, seq.target.end());
   out.continued = seq.continued;
   return out;
 }
@@ -240,9 +241,11 @@ TokenizedSequence sft_sequence(const json& j, const std::string& where, const To
   seq.tokens = pr.prompt;
   seq.continued = pr.continued;
   seq.tokens.insert(seq.tokens.end(), pr.response.begin(), pr.response.end());
-  seq.target.assign(seq.tokens.size(), 0);
-  std::fill(seq.target.begin() + static_cast<std::ptrdiff_t>(pr.prompt.size()), seq.target.end(),
-            1);
+  seq.target.assign(pr.prompt.size(), 0);
+  if (pr.response_target.empty())
+    seq.target.resize(seq.tokens.size(), 1);
+  else
+    seq.target.insert(seq.target.end(), pr.response_target.begin(), pr.response_target.end());
   return seq;
 }
 

@@ -135,11 +135,13 @@ TEST(Data, LoadSftFormats) {
       R"({"prompt": "Human: hi", "completion": " good"})"
       "\n"
       R"({"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "bad"}]})"
+      "\n"
+      R"({"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "bad"}, {"role": "user", "content": "why"}, {"role": "assistant", "content": "good"}]})"
       "\n");
   const auto& tok = tiny_tokenizer();
   const auto tmpl = ChatTemplate::by_name("chatml");
   const auto ex = load_sft(path, tok, tmpl, {});
-  ASSERT_EQ(ex.size(), 3u);
+  ASSERT_EQ(ex.size(), 4u);
   EXPECT_EQ(ex[0].line, 1);
   EXPECT_EQ(ex[1].line, 3);
   EXPECT_EQ(ex[2].line, 4);
@@ -170,6 +172,17 @@ TEST(Data, LoadSftFormats) {
     e.piece("bad<|im_end|>", true);
     EXPECT_EQ(ex[2].seq.tokens, e.seq.tokens);
     EXPECT_EQ(ex[2].seq.target, e.seq.target);
+  }
+  // A completion of several turns: its assistant turns only, not the user turn between them.
+  {
+    Expect e;
+    e.bos();
+    e.piece("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", false);
+    e.piece("bad<|im_end|>", true);
+    e.piece("\n<|im_start|>user\nwhy<|im_end|>\n<|im_start|>assistant\n", false);
+    e.piece("good<|im_end|>", true);
+    EXPECT_EQ(ex[3].seq.tokens, e.seq.tokens);
+    EXPECT_EQ(ex[3].seq.target, e.seq.target);
   }
 }
 

@@ -129,6 +129,9 @@ struct PromptResponse {
   std::vector<std::int32_t> prompt;
   std::vector<std::int32_t> response;
   std::int64_t continued = 0;  // the prompt's last tokens that start the response's turn
+  // Message lists: which response tokens are an assistant turn's (the text between turns is
+  // not); empty for raw text, where every response token is.
+  std::vector<std::uint8_t> response_target;
 };
 PromptResponse tokenize_prompt_response(const nlohmann::json& prompt,
                                         const nlohmann::json& response, const Tokenizer& tok,
