@@ -70,8 +70,9 @@ const Registrar reg(83, [](CLI::App& root) {
       "recovery-data",
       "Write recovery SFT rows: a violating start that returns to a compliant response, from "
       "the world's responses (--world) or from Phase 1 pairs (--phase1: the initial response's "
-      "first words, then the final revision); with --pairs, DPO pairs that prefer them to the "
-      "whole violating response");
+      "first words, then the final revision), the start given in the prompt and only the return "
+      "trained; with --pairs, DPO pairs that prefer the return to the rest of the violating "
+      "response");
   rec->add_option("--world", rf->world, "World directory");
   rec->add_option("--phase1", rf->phase1, "Phase 1 output (critique-revise JSONL)");
   rec->add_option("--out", rf->out, "Output JSONL file")->required();

@@ -71,7 +71,8 @@ struct Builder {
 
 TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
                                     std::size_t first_target, const Tokenizer& tok,
-                                    const ChatTemplate& tmpl, bool add_bos, std::size_t continued) {
+                                    const ChatTemplate& tmpl, bool add_bos,
+                                    std::size_t given_bytes) {
   Builder b{tok, {}};
   for (auto id : bos_prefix(tok, add_bos)) b.add_id(id, false);
 
@@ -106,10 +107,10 @@ TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
     std::string segment = full.substr(gen.size());
     b.add(masked, false);
     masked.clear();
-    if (i == first_target && continued > 0) {
+    if (i == first_target && given_bytes > 0) {
       // The given start ends where its text ends in the rendering (a template may trim the
       // content's leading space).
-      std::string start = messages[i].content.substr(0, continued);
+      std::string start = messages[i].content.substr(0, given_bytes);
       start.erase(0, std::min(start.find_first_not_of(" \t\n"), start.size()));
       const std::size_t at = segment.find(start);
       CAI_CHECK(at != std::string::npos,

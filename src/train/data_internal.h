@@ -13,13 +13,14 @@
 namespace cai::train::detail {
 
 // The conversation rendered with `tmpl` and tokenised segment by segment (see data.h); only
-// assistant messages at index >= first_target are targets. The first `continued` bytes of
+// assistant messages at index >= first_target are targets. The first `given_bytes` bytes of
 // message first_target's content (an assistant message) are a given start: tokenised on their
-// own after the generation prompt, masked, and counted in TokenizedSequence::continued.
+// own after the generation prompt, masked, and their tokens counted in
+// TokenizedSequence::continued.
 TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
                                     std::size_t first_target, const Tokenizer& tok,
                                     const ChatTemplate& tmpl, bool add_bos,
-                                    std::size_t continued = 0);
+                                    std::size_t given_bytes = 0);
 
 // A JSON list of {"role", "content"} messages; errors name `where` and field `name`.
 std::vector<ChatMessage> parse_messages(const nlohmann::json& j, const std::string& name,

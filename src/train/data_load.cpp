@@ -92,13 +92,10 @@ PromptResponse chat_pair(const std::vector<ChatMessage>& prompt,
   }
   TokenizedSequence seq = detail::tokenize_messages(all, first, tok, tmpl, opts.add_bos, given);
   detail::trim_trailing_masked(seq);
-  // The masked text before the first response turn is exactly the prompt rendered with its
+  // The prompt is the masked text before the first target: the prompt rendered with its
   // generation prompt, tokenised in one piece (then the given start, when there is one).
-  auto k = static_cast<std::ptrdiff_t>(detail::bos_prefix(tok, opts.add_bos).size());
-  if (continues)
-    k = std::find(seq.target.begin(), seq.target.end(), std::uint8_t{1}) - seq.target.begin();
-  else
-    k += static_cast<std::ptrdiff_t>(encode(tok, tmpl.render(prompt, true)).size());
+  const auto k =
+      std::find(seq.target.begin(), seq.target.end(), std::uint8_t{1}) - seq.target.begin();
   CAI_CHECK(static_cast<std::ptrdiff_t>(seq.tokens.size()) > k, "{}: field {}: no response tokens",
             where, name);
   PromptResponse out;

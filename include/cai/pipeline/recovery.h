@@ -51,7 +51,8 @@ struct Phase1RecoveryOptions {
                    : "must not hold a blank line (it would end the response)";
       });
     f("pairs", &O::pairs,
-      "write DPO preference pairs: the recovery chosen over the whole violating response");
+      "write DPO preference pairs: after the start, the return chosen over the rest of the "
+      "violating response");
   }
   void validate() const { opt::validate(*this, "recovery rows"); }
 };
