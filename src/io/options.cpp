@@ -38,9 +38,14 @@ bool Field::skips(std::string_view n) const {
 std::string Source::at(const std::string& key) const {
   if (name) return name(key);
   if (file.empty()) return key;
-  const auto it = lines.find(key);
-  return it == lines.end() ? fmt::format("{}: {}", file, key)
-                           : fmt::format("{}:{}: {}", file, it->second, key);
+  // A key left to its default has no line: the nearest block that was given holds it.
+  for (std::string k = key;;) {
+    if (const auto it = lines.find(k); it != lines.end())
+      return fmt::format("{}:{}: {}", file, it->second, key);
+    const auto dot = k.rfind('.');
+    if (dot == std::string::npos) return fmt::format("{}: {}", file, key);
+    k.resize(dot);
+  }
 }
 
 namespace {

@@ -85,6 +85,9 @@ TEST(Options, DefaultsReadAndJson) {
   EXPECT_DOUBLE_EQ(o.inner.alpha, 16.0);  // default kept
   EXPECT_EQ(src.lines.at("inner.rank"), 5);
   EXPECT_EQ(src.at("inner.rank"), "o.yaml:5: inner.rank");
+  // A key left to its default is placed at its block's line; outside any block, at none.
+  EXPECT_EQ(src.at("inner.alpha"), "o.yaml:4: inner.alpha");
+  EXPECT_EQ(src.at("seed"), "o.yaml: seed");
 
   const auto j = opt::to_json(o);
   EXPECT_EQ(j["color"], "red");

@@ -337,7 +337,8 @@ struct Source {
   std::map<std::string, int> lines;  // "sft.lr" -> 14
   // How a key is named in messages when not by itself (the CLI: "--lora-rank").
   std::function<std::string(const std::string& key)> name;
-  // "loop.yaml:14: sft.lr", "loop.yaml: sft.lr" or "sft.lr".
+  // "loop.yaml:14: sft.lr", "loop.yaml: sft.lr" or "sft.lr". A key not given is placed at
+  // the line of the nearest block given around it ("sft:" for an omitted sft.lr).
   std::string at(const std::string& key) const;
 };
 
