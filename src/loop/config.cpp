@@ -30,7 +30,9 @@ void SftConfig::fields(opt::Fields<SftConfig>& f) {
     "corpus documents per SFT example, so the model keeps what it could do", opt::min(0));
   // Qi et al. 2024, deeper alignment (include/cai/eval/probe_data.h).
   f("recovery_examples", &O::recovery_examples,
-    "recovery rows added: a violating start, then a correction", opt::min(0));
+    "recovery rows added: a violating start, then a correction (deepen adds them after the "
+    "round's alignment instead, from its aligned model)",
+    opt::min(0));
   f("recovery_from", &O::recovery_from,
     "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
     "Phase 1 records)");
@@ -119,6 +121,31 @@ void ProbeConfig::fields(opt::Fields<ProbeConfig>& f) {
                  "top_p", "max_tokens", "sample_seed"});
 }
 
+TokenConstraintConfig DeepenConfig::constrained() {
+  TokenConstraintConfig t;
+  t.enabled = true;
+  return t;
+}
+
+void DeepenConfig::fields(opt::Fields<DeepenConfig>& f) {
+  using O = DeepenConfig;
+  f("enabled", &O::enabled,
+    "after the round's alignment, SFT of its model on recovery rows (a violating start, then a "
+    "return to a compliant answer), so the alignment holds past a response's first tokens");
+  f("examples", &O::examples, "recovery rows", opt::min(1));
+  f("from", &O::from,
+    "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
+    "Phase 1 records)");
+  f("sft_data", &O::sft_data,
+    "the round's SFT data joins the recovery rows, so what the round learnt is rehearsed");
+  f.flat(&O::train).skipping({"seed"});
+  f.flat(&O::data);
+  f("lora", &O::lora, "LoRA adapters, merged after training (rank 0: all weights)");
+  f("token_constraint", &O::token_constraint,
+    "token-wise constrained SFT towards the model deepening starts from (the round's aligned "
+    "model), most strongly on a response's first tokens");
+}
+
 pipeline::CritiqueReviseOptions LoopConfig::stage_critique_revise() {
   pipeline::CritiqueReviseOptions o;
   o.max_tokens = 96;
@@ -146,6 +173,7 @@ void LoopConfig::fields(opt::Fields<LoopConfig>& f) {
   f("sft", &O::sft, "supervised fine-tuning");
   f("dpo", &O::dpo, "direct preference optimisation");
   f("rl", &O::rl, "the reward model and RL");
+  f("deepen", &O::deepen, "deeper alignment after the round's training (Qi et al. 2024)");
   f("eval", &O::eval, "each round's evaluation (eval.json)");
   f("probe", &O::probe, "the shallow-alignment probe after the last round");
 }
@@ -179,8 +207,8 @@ void LoopConfig::rules(opt::Rules& r) const {
               "is required without a world (the quality prompts)");
     exists(prompts.eval, "prompts.eval");
   }
-  r.require(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled, "sft.enabled",
-            "sft, dpo or rl must be enabled to train");
+  r.require(rounds == 0 || sft.enabled || dpo.enabled || rl.enabled || deepen.enabled,
+            "sft.enabled", "sft, dpo, rl or deepen must be enabled to train");
   r.require(sft.init == SftInit::previous || !base_model.empty() || rounds == 0, "sft.init",
             "base needs a local base_model");
   r.require(!sft.only_preferred_revisions || label.samples == 0, "sft.only_preferred_revisions",
@@ -206,6 +234,12 @@ void LoopConfig::rules(opt::Rules& r) const {
   r.require(
       sft.recovery_examples == 0 || sft.recovery_from != RecoverySource::world || !world.empty(),
       "sft.recovery_examples", "with recovery_from: world needs a world (or use phase1)");
+  if (deepen.enabled) {
+    r.require(deepen.from != RecoverySource::world || !world.empty(), "deepen.from",
+              "world needs a world (or use phase1)");
+    r.require(!deepen.sft_data || sft.enabled, "deepen.sft_data",
+              "rehearses the round's SFT data: it needs sft.enabled (or set it false)");
+  }
   r.require(!rl.enabled || rl.rl.ptx_coef == 0 || sft.enabled, "rl.ptx_coef",
             "uses the round's SFT data: it needs sft.enabled");
   if (probe.enabled) {

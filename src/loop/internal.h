@@ -110,6 +110,9 @@ pipeline::LabelRunCounts run_phase2(const LoopConfig& c, Backend& policy, Backen
 // {"text"} rows.
 // Returns the number of lines.
 std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd);
+// deepen_data.jsonl: deepen.examples recovery rows and, with deepen.sft_data, the round's
+// sft_data.jsonl. Returns the number of lines.
+std::size_t write_deepen_data(const LoopConfig& c, const RoundDir& rd);
 // dpo_data.jsonl: the label lines DPO can learn from (both responses non-empty and
 // different). Returns the number of lines.
 std::size_t write_dpo_data(const RoundDir& rd);
@@ -132,6 +135,10 @@ std::string train_sft(const LoopConfig& c, const std::string& model, const Round
                       bool progress, const Launch& launch = {});
 std::string train_dpo(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                       bool progress, const Launch& launch = {});
+// Deepening (deepen.*) of `model`, the round's aligned model, on deepen_data.jsonl into
+// rd/deepen, constrained towards `model`.
+std::string train_deepen(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                         bool progress, const Launch& launch = {});
 // `cai probe` of the base model against `aligned`: <out>/probe/probe.json.
 void run_probe(const LoopConfig& c, const std::string& aligned, bool progress);
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
@@ -146,12 +153,14 @@ std::string train_rl(const LoopConfig& c, const std::string& model, const std::s
 // The trainer's reference model for a key of policy | base | a path (dpo.reference,
 // sft.ref_model): "" (the weights the stage starts from), the base model, or the path.
 std::string stage_reference(const std::string& choice, const LoopConfig& c);
-// The options the SFT and DPO stages of round rd train `model` with.
+// The options the SFT, deepening and DPO stages of round rd train `model` with.
 train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress);
+train::SftRunOptions deepen_options(const LoopConfig& c, const std::string& model,
+                                    const RoundDir& rd, bool progress);
 train::DpoRunOptions dpo_options(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                                  bool progress);
-// A warning when the training stage `stage` (sft, dpo) of `model` has its token constraint
+// A warning when the training stage `stage` (sft, dpo, deepen) of `model` has its token constraint
 // hold the responses' first tokens at the base model (its reference resolves to the base
 // model), else "".
 std::string constraint_warning(const LoopConfig& c, const std::string& stage,

@@ -181,8 +181,8 @@ class Runner {
   }
 
   // Round K's stages from `model` (round 0: the evaluation alone): Phase 1, Phase 2, the
-  // datasets, SFT, DPO, the reward model and RL, then eval.json and quality.json. Returns the
-  // round's model.
+  // datasets, SFT, DPO, the reward model and RL, deepening, then eval.json and quality.json.
+  // Returns the round's model.
   std::string run_round(RoundDir& rd, const std::string& model) {
     StageTable table;
     std::string current = model;    // the round's model so far (training stages' `then` move it)
@@ -200,6 +200,7 @@ class Runner {
       if (c_.dpo.enabled)
         add_training(table, rd, "dpo", rd / "dpo_data.jsonl", c_.dpo.lora, current, trained);
       if (c_.rl.enabled) add_rl(table, rd, prompts, current, trained);
+      if (c_.deepen.enabled) add_deepen(table, rd, current, trained);
     }
     add_evaluation(table, rd, current, trained);
     table.run(rd, reporter(rd));
@@ -244,8 +245,8 @@ class Runner {
     return trained.empty() ? fs::path(round_model) : trained.back();
   }
 
-  // SFT or DPO from `current` (or `from`) on `data`: its model (merged with LoRA) becomes the
-  // round's; an empty dataset (nothing to learn from) keeps the model.
+  // SFT, DPO or deepening from `current` (or `from`) on `data`: its model (merged with LoRA)
+  // becomes the round's; an empty dataset (nothing to learn from) keeps the model.
   void add_training(StageTable& table, RoundDir& rd, const std::string& name, const fs::path& data,
                     const train::LoraOptions& lora, std::string& current,
                     std::vector<fs::path>& trained, std::optional<std::string> from = {}) {
@@ -266,8 +267,10 @@ class Runner {
                            rd.round());
                  if (name == "sft")
                    train_sft(c_, start, rd, opts_.progress, opts_.launch_training);
-                 else
+                 else if (name == "dpo")
                    train_dpo(c_, start, rd, opts_.progress, opts_.launch_training);
+                 else
+                   train_deepen(c_, start, rd, opts_.progress, opts_.launch_training);
                  return nlohmann::json{{"from", start}};  // the weights the stage started from
                },
                [&current, out] {
@@ -333,6 +336,20 @@ class Runner {
                },
                /*result=*/true,
                /*work=*/{rd / "rl"}});
+  }
+
+  // Deepening of the round's model so far: its data (recovery rows, with the round's SFT data),
+  // then the constrained SFT whose model becomes the round's.
+  void add_deepen(StageTable& table, RoundDir& rd, std::string& current,
+                  std::vector<fs::path>& trained) {
+    const fs::path data = rd / "deepen_data.jsonl";
+    std::vector<fs::path> in;
+    if (c_.deepen.from == RecoverySource::phase1) in.push_back(rd / "critique_revise.jsonl");
+    if (c_.deepen.sft_data) in.push_back(rd / "sft_data.jsonl");
+    table.add({"deepen_data", in, {data}, [&] {
+                 return nlohmann::json{{"examples", write_deepen_data(c_, rd)}};
+               }});
+    add_training(table, rd, "deepen", data, c_.deepen.lora, current, trained);
   }
 
   // eval.json and quality.json (with quality.metric winrate, after the round's responses,

@@ -234,27 +234,33 @@ std::map<std::string, std::string> preferred_responses(const fs::path& labels) {
   return out;
 }
 
-// sft.recovery_examples rows as JSONL, from the world or from the round's Phase 1 records.
-std::string recovery_rows(const LoopConfig& c, const RoundDir& rd) {
-  if (c.sft.recovery_from == RecoverySource::world) {
+// `count` recovery rows as JSONL, from the world or from the round's Phase 1 records; `stage`
+// names who wanted them in a warning.
+std::string recovery_rows(const LoopConfig& c, const RoundDir& rd, std::int64_t count,
+                          RecoverySource from, const char* stage) {
+  if (from == RecoverySource::world) {
     eval::RecoveryOptions ro;
-    ro.count = c.sft.recovery_examples;
+    ro.count = count;
     ro.seed = round_seed(c, rd.round());
     return eval::recovery_jsonl(c.world, ro);
   }
   const auto pairs = pipeline::read_phase1_pairs(rd / "critique_revise.jsonl");
   if (pipeline::revised_records(pairs).empty()) {
     // A round whose critiques found nothing to revise has no violating start to recover from.
-    log_warning("round {}: no Phase 1 record was revised, so SFT gets no recovery rows",
-                rd.round());
+    log_warning("round {}: no Phase 1 record was revised, so {} gets no recovery rows", rd.round(),
+                stage);
     return "";
   }
   pipeline::Phase1RecoveryOptions ro;
-  ro.count = c.sft.recovery_examples;
+  ro.count = count;
   ro.seed = round_seed(c, rd.round());
   std::string out;
   for (const auto& row : pipeline::phase1_recovery_rows(pairs, ro)) out += dump_line(row.to_json());
   return out;
+}
+
+std::size_t count_lines(const std::string& jsonl) {
+  return static_cast<std::size_t>(std::count(jsonl.begin(), jsonl.end(), '\n'));
 }
 }  // namespace
 
@@ -276,9 +282,10 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   });
   if (c.sft.recovery_examples > 0) {
     // Recovery rows (after Phase 1's, before the corpus share is counted): seeded per round.
-    const std::string rows = recovery_rows(c, rd);
+    const std::string rows =
+        recovery_rows(c, rd, c.sft.recovery_examples, c.sft.recovery_from, "SFT");
     out += rows;
-    n += static_cast<std::size_t>(std::count(rows.begin(), rows.end(), '\n'));
+    n += count_lines(rows);
   }
   const auto docs_wanted =
       static_cast<std::size_t>(std::llround(c.sft.corpus_mix * static_cast<double>(n)));
@@ -305,6 +312,13 @@ std::size_t write_sft_data(const LoopConfig& c, const RoundDir& rd) {
   }
   write_file_atomic(rd / "sft_data.jsonl", out);
   return n;
+}
+
+std::size_t write_deepen_data(const LoopConfig& c, const RoundDir& rd) {
+  std::string out = recovery_rows(c, rd, c.deepen.examples, c.deepen.from, "deepen");
+  if (c.deepen.sft_data) out += read_file(rd / "sft_data.jsonl");
+  write_file_atomic(rd / "deepen_data.jsonl", out);
+  return count_lines(out);
 }
 
 std::size_t write_dpo_data(const RoundDir& rd) {

@@ -84,12 +84,32 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
   return o;
 }
 
+// Deepening holds each target token near the model it starts from: the round's aligned model.
+train::SftRunOptions deepen_options(const LoopConfig& c, const std::string& model,
+                                    const RoundDir& rd, bool progress) {
+  train::SftRunOptions o;
+  const auto& d = c.deepen;
+  fill(o, c, model, rd / "deepen_data.jsonl", rd / "deepen", d.train, d.data, d.lora,
+       round_seed(c, rd.round()), progress);
+  if (d.token_constraint.enabled) {
+    o.constrain = true;
+    o.constraint = d.token_constraint;
+  }
+  return o;
+}
+
 // Qi et al. 2024 constrain fine-tuning towards a model that is already aligned: its first
 // tokens are where that alignment lives. Towards the base model the constraint holds them where
 // the alignment has to move them (round 1's SFT or DPO with a `policy` reference starts from
 // the base model), and the stage then barely changes how a response opens.
 std::string constraint_warning(const LoopConfig& c, const std::string& stage,
                                const std::string& model) {
+  if (stage == "deepen") {
+    if (!c.deepen.token_constraint.enabled || model != c.base_model) return "";
+    return "deepen.token_constraint holds the first response tokens at the base model's (the "
+           "round trained nothing before deepening), where the alignment has to move them; "
+           "enable sft, dpo or rl before it";
+  }
   const bool sft = stage == "sft";
   if (!(sft ? c.sft.token_constraint.enabled : stage == "dpo" && c.dpo.token_constraint.enabled))
     return "";
@@ -165,12 +185,14 @@ void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const Round
     train::run_sft(sft_options(c, st.model, rd, progress));
   else if (st.stage == "dpo")
     train::run_dpo(dpo_options(c, st.model, rd, progress));
+  else if (st.stage == "deepen")
+    train::run_sft(deepen_options(c, st.model, rd, progress));
   else if (st.stage == "rm")
     train::run_rm(rm_options(c, st.model, rd, progress));
   else if (st.stage == "rl")
     train::run_rl(rl_options(c, st.model, st.reward_model, rd, progress));
   else
-    throw_error("loop: no training stage '{}' (sft, dpo, rm, rl)", st.stage);
+    throw_error("loop: no training stage '{}' (sft, dpo, rm, rl, deepen)", st.stage);
 }
 
 std::string train_sft(const LoopConfig& c, const std::string& model, const RoundDir& rd,
@@ -183,6 +205,12 @@ std::string train_dpo(const LoopConfig& c, const std::string& model, const Round
                       bool progress, const Launch& launch) {
   run_trainer(c, {"dpo", rd.round(), model, ""}, rd, progress, launch);
   return finish(model, rd / "dpo", c.dpo.lora);
+}
+
+std::string train_deepen(const LoopConfig& c, const std::string& model, const RoundDir& rd,
+                         bool progress, const Launch& launch) {
+  run_trainer(c, {"deepen", rd.round(), model, ""}, rd, progress, launch);
+  return finish(model, rd / "deepen", c.deepen.lora);
 }
 
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,

@@ -123,6 +123,7 @@ RunData load_run(const fs::path& dir) {
     r.dpo_metrics = read_metrics_file(r.dir / "dpo" / "metrics.jsonl");
     r.rm_metrics = read_metrics_file(r.dir / "rm" / "metrics.jsonl");
     r.rl_metrics = read_metrics_file(r.dir / "rl" / "metrics.jsonl");
+    r.deepen_metrics = read_metrics_file(r.dir / "deepen" / "metrics.jsonl");
     run.rounds.push_back(std::move(r));
   }
   std::sort(run.rounds.begin(), run.rounds.end(),

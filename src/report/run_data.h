@@ -38,6 +38,7 @@ struct RoundData {
   std::optional<std::vector<pipeline::LabelLine>> labels;
   std::optional<JsonLines> sft_metrics, dpo_metrics;
   std::optional<JsonLines> rm_metrics, rl_metrics;  // rounds with an rl stage
+  std::optional<JsonLines> deepen_metrics;          // rounds with a deepen stage
   std::string label() const;                        // "round 0 (base)", "round 2"
 };
 

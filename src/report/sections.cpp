@@ -191,16 +191,22 @@ std::string stage_plots(const RunData& run, const char* stage, std::vector<std::
                {"kl", "rl-kl", "RL KL to the reference", false},
                {"entropy", "rl-entropy", "RL entropy", false},
                {"response_length", "rl-length", "RL response length", false}};
-  const bool optional = s == "rm" || s == "rl";  // stages a round runs only when configured
+  // Deepening's constrained objective logs the plain cross-entropy beside its loss.
+  if (s == "deepen")
+    metrics = {{"loss", "deepen-loss", "Deepening loss (token-wise constrained)", false},
+               {"nll", "deepen-nll", "Deepening cross-entropy", false}};
+  // Stages a round runs only when configured.
+  const bool optional = s == "rm" || s == "rl" || s == "deepen";
   std::string h;
   for (const auto& m : metrics) {
     std::vector<Series> series;
     for (const auto& r : run.rounds) {
       if (r.round == 0) continue;
-      const auto& lines = s == "dpo"  ? r.dpo_metrics
-                          : s == "rm" ? r.rm_metrics
-                          : s == "rl" ? r.rl_metrics
-                                      : r.sft_metrics;
+      const auto& lines = s == "dpo"      ? r.dpo_metrics
+                          : s == "rm"     ? r.rm_metrics
+                          : s == "rl"     ? r.rl_metrics
+                          : s == "deepen" ? r.deepen_metrics
+                                          : r.sft_metrics;
       if (!lines) {
         if (!optional && m.key == std::string("loss"))
           absent.push_back(fmt::format("round-{}/{}/metrics.jsonl", r.round, s));
@@ -228,7 +234,8 @@ Section training_section(const RunData& run) {
   Section sec{"training", "Training", ""};
   std::vector<std::string> absent;
   std::string plots = stage_plots(run, "sft", absent) + stage_plots(run, "dpo", absent) +
-                      stage_plots(run, "rm", absent) + stage_plots(run, "rl", absent);
+                      stage_plots(run, "rm", absent) + stage_plots(run, "rl", absent) +
+                      stage_plots(run, "deepen", absent);
   sec.html = plots_row(plots) + missing(absent);
   if (plots.empty()) sec.html += note("No training metrics are available yet.");
   return sec;

@@ -280,6 +280,12 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
        "phase1)"},
       {"sft: {recovery_examples: 5, recovery_from: corpus}\n",
        "loop.yaml:12: sft.recovery_from: 'corpus' is not one of world, phase1"},
+      {"deepen: {enabled: true}\n",
+       "loop.yaml:12: deepen.from: world needs a world (or use phase1)"},
+      {"deepen: {enabled: true, from: phase1}\nsft: {enabled: false}\n",
+       "deepen.sft_data: rehearses the round's SFT data: it needs sft.enabled"},
+      {"deepen: {enabled: true, from: phase1, examples: 0}\n",
+       "loop.yaml:12: deepen.examples: must be >= 1"},
   };
   // The same four required lines, padding, then each case from line 12.
   auto check_config = [&](const std::string& tail) {
@@ -304,6 +310,10 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
   }
   // Recovery rows from Phase 1 need no world.
   EXPECT_NO_THROW(check_config("sft: {recovery_examples: 5, recovery_from: phase1}\n"));
+  // Deepening is enough to train.
+  EXPECT_NO_THROW(
+      check_config("deepen: {enabled: true, from: phase1, sft_data: false}\nsft: {enabled: false}\n"
+                   "dpo: {enabled: false}\n"));
   // Missing files are named with the field.
   const auto msg = error_of([&] {
     LoopConfig cfg =

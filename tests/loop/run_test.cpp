@@ -496,6 +496,46 @@ TEST_F(LoopRun, RecoveryRowsFromPhase1) {
   EXPECT_EQ(rows, 4u);
 }
 
+// Deepening after the round's SFT: its data is the recovery rows, then the round's SFT data;
+// its constrained SFT starts from the round's model so far, and its model is the round's (the
+// one evaluated). A run stopped right after it evaluates without training again.
+TEST_F(LoopRun, DeepeningAfterTheRoundsAlignment) {
+  LoopOptions o = sft_round("deepen");
+  o.config.deepen.enabled = true;
+  o.config.deepen.examples = 3;
+  o.config.deepen.train.epochs = 1;
+  o.config.deepen.train.token_budget = 2048;
+  o.config.deepen.data.max_length = 256;
+  o.stop_after = "round-1/deepen";
+  EXPECT_EQ(run_loop(o).stopped, "stop_after");
+  const fs::path run = kDir / "deepen", rd = run / "round-1";
+  EXPECT_FALSE(fs::exists(rd / "eval.json"));
+  const std::string sft_data = slurp(rd / "sft_data.jsonl");
+  const std::string data = slurp(rd / "deepen_data.jsonl");
+  const auto rows = read_jsonl(rd / "deepen_data.jsonl");
+  ASSERT_EQ(rows.size(), 3 + read_jsonl(rd / "sft_data.jsonl").size());
+  for (std::size_t i = 0; i < 3; ++i) {
+    // The violating start is given in the prompt; the completion is the return.
+    ASSERT_TRUE(rows[i].contains("completion")) << rows[i].dump();
+    EXPECT_EQ(rows[i]["prompt"].back()["role"], "assistant");
+  }
+  EXPECT_EQ(data.substr(data.size() - sft_data.size()), sft_data);
+  const auto notes = read_json(rd / "stages.json")["notes"];
+  EXPECT_EQ(notes["deepen_data"]["examples"].get<std::size_t>(), rows.size());
+  EXPECT_EQ(notes["deepen"]["from"], (rd / "sft" / "final").string());
+  // The constrained objective logs the plain cross-entropy beside its loss.
+  const auto metrics = read_jsonl(rd / "deepen" / "metrics.jsonl");
+  ASSERT_FALSE(metrics.empty());
+  EXPECT_TRUE(metrics.front().contains("nll"));
+
+  o.stop_after.clear();
+  const LoopResult r = run_loop(o);
+  EXPECT_EQ(r.summary["rounds"][1]["model"], (rd / "deepen" / "final").string());
+  const auto ran = r.ran;
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), "round-1/deepen"), 0);
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), "round-1/eval"), 1);
+}
+
 // The base model's stages through an OpenAI-compatible server (`cai serve` of the same model):
 // round 0's evaluation and quality, Phase 1 and Phase 2 of round 1 equal the in-process run,
 // greedy throughout (labels and log-likelihoods within float noise). Critique verdicts are left

@@ -233,9 +233,11 @@ TEST(Report, MissingFilesSayNotAvailable) {
   EXPECT_NE(html.find("data-plot=\"oracle-compliance\""), std::string::npos);
   EXPECT_NE(html.find("data-plot=\"dpo-loss\""), std::string::npos);
   // Round 2's RL log plots; no reward-model log is no gap to report (the stage is optional).
-  for (const char* plot : {"rl-score", "rl-kl", "rl-entropy", "rl-length"})
+  for (const char* plot :
+       {"rl-score", "rl-kl", "rl-entropy", "rl-length", "deepen-loss", "deepen-nll"})
     EXPECT_NE(html.find(std::string("data-plot=\"") + plot + "\""), std::string::npos) << plot;
   EXPECT_EQ(html.find("rm/metrics.jsonl"), std::string::npos);
+  EXPECT_EQ(html.find("deepen/metrics.jsonl"), std::string::npos);
   EXPECT_EQ(html.find("data-plot=\"alignment-tax\""), std::string::npos);
   // Without a summary the best round is the one with the highest quality: round 2.
   EXPECT_NE(html.find("round 2 (best)"), std::string::npos);

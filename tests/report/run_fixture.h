@@ -236,6 +236,9 @@ inline fs::path make_run(const std::string& name) {
                       {"response_length", 30 + step},
                       {"split", "train"}});
       put_lines(r / "rl" / "metrics.jsonl", rl);
+      // and deepened its model: the constrained loss beside the cross-entropy
+      put_lines(r / "deepen" / "metrics.jsonl", {{{"step", 1}, {"loss", 9.0}, {"nll", 2.0}},
+                                                 {{"step", 2}, {"loss", 8.5}, {"nll", 1.9}}});
     }
     put(r / "eval.json", eval_json(k == 1 ? 6 : 7, true, k == 1 ? 0.58 : 0.62));
     put(r / "quality.json", {{"round", k},
@@ -293,6 +296,8 @@ inline const std::vector<std::string> kPlots = {"quality",
                                                 "rl-kl",
                                                 "rl-entropy",
                                                 "rl-length",
+                                                "deepen-loss",
+                                                "deepen-nll",
                                                 "reliability-comparisons",
                                                 "reliability-critiques"};
 

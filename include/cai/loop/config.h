@@ -196,6 +196,27 @@ struct DpoConfig {
   static void fields(opt::Fields<DpoConfig>& f);
 };
 
+// Deeper alignment after the round's alignment (Qi et al. 2024, Sections 3-4): SFT of the
+// round's aligned model on recovery rows (a violating start given in the prompt, then a return
+// to a compliant answer; include/cai/eval/probe_data.h, include/cai/pipeline/recovery.h) and the
+// round's own SFT data, with each target token held near that aligned model, most strongly on a
+// response's first tokens. Its model becomes the round's. Recovery rows belong here rather than
+// in sft.recovery_examples: round 1's SFT starts from the base model, which the rows teach to
+// break off answers it has not yet learnt to give.
+struct DeepenConfig {
+  bool enabled = false;
+  std::int64_t examples = 600;
+  RecoverySource from = RecoverySource::world;
+  bool sft_data = true;
+  train::TrainOptions train = stage_training(1e-4, 5);
+  train::DataOptions data;
+  train::LoraOptions lora;
+  // On by default: the constraint is what keeps the deepened model's plain answers its own.
+  TokenConstraintConfig token_constraint = constrained();
+  static void fields(opt::Fields<DeepenConfig>& f);
+  static TokenConstraintConfig constrained();
+};
+
 // A reward model on the round's AI-labelled pairs (Bradley-Terry, `cai train rm`), initialised
 // from the policy the RL stage starts from.
 struct RmConfig {
@@ -266,6 +287,7 @@ struct LoopConfig {
   SftConfig sft;
   DpoConfig dpo;
   RlConfig rl;
+  DeepenConfig deepen;
   EvalConfig eval;
   ProbeConfig probe;
 
@@ -282,7 +304,9 @@ struct LoopConfig {
   void validate() const { opt::validate(*this, "", &source); }
   nlohmann::json to_json() const { return opt::to_json(*this); }  // manifest, --print-config
   std::string to_yaml() const { return opt::to_yaml(to_json()); }
-  bool trains() const { return rounds > 0 && (sft.enabled || dpo.enabled || rl.enabled); }
+  bool trains() const {
+    return rounds > 0 && (sft.enabled || dpo.enabled || rl.enabled || deepen.enabled);
+  }
 };
 
 // Parses the YAML text (`source` names it in errors). Unknown keys, wrong types and keys given

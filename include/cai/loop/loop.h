@@ -38,7 +38,7 @@ namespace cai::loop {
 
 // A round's training stage, as the ranks of a data-parallel job run it.
 struct TrainingStage {
-  std::string stage;         // "sft", "dpo", "rm" or "rl"
+  std::string stage;         // "sft", "dpo", "rm", "rl" or "deepen"
   std::int64_t round = 0;    // K of round-K/
   std::string model;         // the weights it starts from
   std::string reward_model;  // rl: the round's reward model
@@ -48,7 +48,8 @@ struct LoopOptions {
   LoopConfig config;       // resolved and validated by run_loop
   std::string stop_after;  // "round-K/STAGE": return right after that stage completes (tests
                            // simulate a kill with it); stages: phase1, phase2, sft_data,
-                           // sft, dpo, eval, quality_responses (winrate), quality
+                           // dpo_data, sft, dpo, rm_labels, rm_data, rm, rl_prompts, rl,
+                           // deepen_data, deepen, eval, quality_responses (winrate), quality
   bool progress = true;    // stage lines and progress bars on stderr
   int threads = 0;         // intra-op threads of the local models and the trainers (0: all cores)
   // When set, each training stage's trainer runs through it instead of in this process: it
