@@ -118,7 +118,7 @@ class LocalBackend final : public Backend {
     std::vector<std::int32_t> cands;                                // every picked token
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const std::string text = prompt_text(requests[i]);
-      const bool bos = wants_bos(text);
+      const bool bos = tok.prompt_wants_bos(text);
       std::vector<std::vector<std::int32_t>> full(options.size());
       for (std::size_t o = 0; o < options.size(); ++o)
         full[o] = tok.encode(text + options[o], bos, /*parse_special=*/true);
@@ -177,7 +177,7 @@ class LocalBackend final : public Backend {
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const std::string text = prompt_text(requests[i]);
       CAI_CHECK(!text.empty(), "loglikelihoods: request {} has an empty prompt", i);
-      const bool bos = wants_bos(text);
+      const bool bos = tok.prompt_wants_bos(text);
       for (const auto& cont : continuations) {
         const std::string whole = text + cont;
         const auto ids = tok.encode(whole, bos, /*parse_special=*/true);
@@ -209,21 +209,25 @@ class LocalBackend final : public Backend {
   }
 
  private:
+  // The prompt as one text (scoring tokenises it with what follows); a chat's final assistant
+  // message is continued (chat_template.h).
   std::string prompt_text(const TextRequest& rq) const {
-    return rq.chat ? tmpl_.render(rq.messages, /*add_generation_prompt=*/true) : rq.prompt;
+    if (!rq.chat) return rq.prompt;
+    const auto c = tmpl_.render_continued(rq.messages);
+    return c.prompt + c.prefill;
   }
-  // BOS as the tokenizer's configuration says, unless the text (a rendered template) has it.
-  bool wants_bos(const std::string& text) const {
-    const auto& tok = *lm_->tokenizer;
-    if (auto bos = tok.bos_id(); bos && tok.is_special(*bos)) {
-      const std::string& piece = tok.id_to_piece(*bos);
-      if (!piece.empty() && text.rfind(piece, 0) == 0) return false;
-    }
-    return true;
-  }
+  // Generation's prompt: a continued message is tokenised on its own after the generation
+  // prompt, as training reads a given start.
   std::vector<std::int32_t> encode_prompt(const TextRequest& rq) const {
-    const std::string text = prompt_text(rq);
-    auto ids = lm_->tokenizer->encode(text, wants_bos(text), /*parse_special=*/true);
+    const auto& tok = *lm_->tokenizer;
+    std::vector<std::int32_t> ids;
+    if (!rq.chat) {
+      ids = tok.encode_prompt(rq.prompt);
+    } else {
+      const auto c = tmpl_.render_continued(rq.messages);
+      ids = tok.encode_prompt(c.prompt);
+      for (const auto id : tok.encode(c.prefill, false, /*parse_special=*/true)) ids.push_back(id);
+    }
     CAI_CHECK(!ids.empty(), "local backend: a prompt is empty after tokenization");
     return ids;
   }

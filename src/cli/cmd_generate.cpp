@@ -1,7 +1,8 @@
 // `cai generate MODEL`: prompts from JSONL (a file or stdin), completions as JSONL, in input
 // order. Each input line is {"prompt": "..."} or {"messages": [{"role", "content"}, ...]}
-// (rendered with the chat template) with optional per-line overrides: max_tokens,
-// temperature, top_k, top_p, seed, stop (string or list).
+// (rendered with the chat template; a final assistant message is continued, not closed) with
+// optional per-line overrides: max_tokens, temperature, top_k, top_p, seed, stop (string or
+// list).
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,7 @@ struct GenerateFlags {
 struct Prompt {
   std::string where;  // source:line, for errors
   std::string text;
+  std::string prefill;  // a final assistant message continued (chat_template.h), after text
   SamplingOptions sampling;
 };
 
@@ -51,7 +53,9 @@ Prompt parse_line(const nlohmann::json& j, const std::string& where, const Gener
       if (f.raw) {
         for (const auto& m : msgs) p.text += m.content;
       } else {
-        p.text = tmpl.render(msgs, true);
+        auto c = tmpl.render_continued(msgs);
+        p.text = std::move(c.prompt);
+        p.prefill = std::move(c.prefill);
         for (const auto& s : tmpl.stop_strings()) p.sampling.stop.push_back(s);
       }
     } else {
@@ -102,13 +106,10 @@ void run(const GenerateFlags& f) {
   std::vector<std::vector<std::int32_t>> ids(prompts.size());
   std::int64_t need = 1;
   for (std::size_t i = 0; i < prompts.size(); ++i) {
-    // BOS from the tokenizer's configuration unless the rendered template already has it.
-    bool add_special = true;
-    if (auto bos = tok.bos_id(); bos && tok.is_special(*bos)) {
-      const std::string& piece = tok.id_to_piece(*bos);
-      if (!piece.empty() && prompts[i].text.rfind(piece, 0) == 0) add_special = false;
-    }
-    ids[i] = tok.encode(prompts[i].text, add_special, /*parse_special=*/true);
+    // A continued message is tokenised on its own, as training reads a given start.
+    ids[i] = tok.encode_prompt(prompts[i].text);
+    for (const auto id : tok.encode(prompts[i].prefill, false, /*parse_special=*/true))
+      ids[i].push_back(id);
     CAI_CHECK(!ids[i].empty(), "{}: the prompt is empty after tokenization", prompts[i].where);
     need = std::max<std::int64_t>(
         need, static_cast<std::int64_t>(ids[i].size()) + prompts[i].sampling.max_new_tokens);
@@ -142,7 +143,7 @@ void run(const GenerateFlags& f) {
     r.on_finish = [&, i](const GenerationResult& g) {
       nlohmann::json j;
       j["index"] = i;
-      j["prompt"] = prompts[i].text;
+      j["prompt"] = prompts[i].text + prompts[i].prefill;
       j["completion"] = g.text;
       j["finish_reason"] = to_string(g.finish);
       j["prompt_tokens"] = g.prompt_tokens;
@@ -194,7 +195,8 @@ const Registrar reg(40, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--chat-template", f->chat_template,
                   "Template for {\"messages\"} lines (chatml, llama3, llama2, human-assistant); "
-                  "default: the tokenizer's, else human-assistant");
+                  "default: the tokenizer's, else human-assistant. A final assistant message is "
+                  "continued");
   cmd->add_flag("--raw", f->raw, "Do not apply a chat template to {\"messages\"} lines");
   cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();

@@ -105,6 +105,9 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--chat-template", o.chat_template,
                   "Chat template (chatml, llama3, llama2, human-assistant); default: the "
                   "tokenizer's, else human-assistant");
+  cmd->add_flag("--no-prefill-assistant{false}", o.prefill_assistant,
+                "Answer a chat ending with an assistant message in a new turn, instead of "
+                "continuing that message");
   cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
   cmd->callback([f] { run(*f); });

@@ -183,14 +183,16 @@ struct Server::Impl {
     return t;
   }
 
-  std::vector<std::int32_t> encode_prompt(const std::string& text) const {
-    // BOS as the tokenizer's configuration says, unless the rendered template starts with it.
-    bool add_special = true;
-    if (auto bos = tok->bos_id(); bos && tok->is_special(*bos)) {
-      const std::string& piece = tok->id_to_piece(*bos);
-      if (!piece.empty() && text.rfind(piece, 0) == 0) add_special = false;
-    }
-    return tok->encode(text, add_special, /*parse_special=*/true);
+  // A chat's prompt tokens: with a final assistant message (and prefill_assistant), the
+  // generation prompt, then that message tokenised on its own, as training reads a given start.
+  std::vector<std::int32_t> encode_chat(const std::vector<ChatMessage>& messages) const {
+    if (!opts.prefill_assistant)
+      return tok->encode_prompt(tmpl.render(messages, /*add_generation_prompt=*/true));
+    const auto c = tmpl.render_continued(messages);
+    auto ids = tok->encode_prompt(c.prompt);
+    for (const auto id : tok->encode(c.prefill, /*add_special=*/false, /*parse_special=*/true))
+      ids.push_back(id);
+    return ids;
   }
 
   GenerationRequest build(const ApiRequest& a) const {
@@ -201,7 +203,7 @@ struct Server::Impl {
     GenerationRequest g;
     SamplingOptions& s = g.sampling;
     if (a.endpoint == Endpoint::chat) {
-      g.prompt = encode_prompt(tmpl.render(a.messages, /*add_generation_prompt=*/true));
+      g.prompt = encode_chat(a.messages);
       s.stop = tmpl.stop_strings();
     } else if (a.prompt_ids) {
       g.prompt = *a.prompt_ids;
@@ -213,7 +215,7 @@ struct Server::Impl {
               400, "invalid_request_error", "invalid_value",
               fmt::format("'prompt' token id {} is outside the vocabulary of {}", id, V));
     } else {
-      g.prompt = encode_prompt(a.prompt);
+      g.prompt = tok->encode_prompt(a.prompt);
     }
     if (g.prompt.empty())
       throw ApiError(400, "invalid_request_error", "invalid_value",

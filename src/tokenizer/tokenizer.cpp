@@ -98,6 +98,18 @@ void Tokenizer::Impl::encode_text(std::string_view text, bool first_segment,
   for (std::string_view w : words) bpe_word(w, out);
 }
 
+bool Tokenizer::prompt_wants_bos(std::string_view text) const {
+  if (const auto bos = bos_id(); bos && is_special(*bos)) {
+    const std::string& piece = id_to_piece(*bos);
+    if (!piece.empty() && text.starts_with(piece)) return false;
+  }
+  return true;
+}
+
+std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text) const {
+  return encode(text, prompt_wants_bos(text), /*parse_special=*/true);
+}
+
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special,
                                             bool parse_special) const {
   const Impl& m = *impl_;

@@ -78,6 +78,22 @@ TEST(Cli, ScoreSumMatchesTheReference) {
   EXPECT_NEAR(j["sum"].get<double>(), ref["sum_logprob"].get<double>(), 2e-3);
 }
 
+// A message list ending with an assistant message is continued: the prompt is the generation
+// prompt and that message's text, and greedy decoding continues it.
+TEST(Cli, GenerateContinuesAFinalAssistantMessage) {
+  fs::path in = tmp("continued.jsonl");
+  std::ofstream(in) << R"({"messages": [{"role": "user", "content": "Hi"}, )"
+                    << R"({"role": "assistant", "content": "The clinic"}]})"
+                    << "\n";
+  CmdResult r = run("generate " + kHf + " --input " + in.string() +
+                    " --output - --max-tokens 4 --temperature 0 --chat-template human-assistant");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto at = r.out.find("{\"");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+  EXPECT_EQ(j["prompt"], "Human: Hi\n\nAssistant: The clinic");
+}
+
 TEST(Cli, GenerateFromGgufAndConvertedDirectoryAgree) {
   fs::path dir = tmp("converted-tiny");
   fs::remove_all(dir);

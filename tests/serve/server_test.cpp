@@ -71,20 +71,26 @@ Fixture& server() {
 }
 
 // The engine run directly on the same model: the reference for greedy answers.
-cai::GenerationResult reference(const std::string& text, std::int64_t max_tokens,
-                                bool logprobs = false, std::vector<std::string> stop = {}) {
+cai::GenerationResult reference_ids(std::vector<std::int32_t> ids, std::int64_t max_tokens,
+                                    bool logprobs = false, std::vector<std::string> stop = {}) {
   auto& f = server();
   const cai::Tokenizer& tok = *f.lm->tokenizer;
   cai::EngineOptions eo;
   eo.max_batch = 1;
   cai::Engine engine(*f.lm->model, eo, &tok);
   cai::GenerationRequest r;
-  r.prompt = tok.encode(text, true, true);
+  r.prompt = std::move(ids);
   r.sampling.temperature = 0.0;
   r.sampling.max_new_tokens = max_tokens;
   r.sampling.logprobs = logprobs;
   r.sampling.stop = std::move(stop);
   return engine.generate({r})[0];
+}
+
+cai::GenerationResult reference(const std::string& text, std::int64_t max_tokens,
+                                bool logprobs = false, std::vector<std::string> stop = {}) {
+  return reference_ids(server().lm->tokenizer->encode(text, true, true), max_tokens, logprobs,
+                       std::move(stop));
 }
 
 // Text as it travels in JSON: bytes that are not UTF-8 (a random model emits many) become U+FFFD.
@@ -173,6 +179,47 @@ TEST(Serve, GreedyChatEqualsTheEngineOnTheRenderedTemplate) {
   EXPECT_EQ(j["object"], "chat.completion");
   EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(j["choices"][0]["message"]["content"], wire(ref.text));
+}
+
+// A chat ending with an assistant message is continued from it: the generation prompt, then
+// that message tokenised on its own (as training reads a given start). With prefill_assistant
+// off it is a closed turn and the reply starts a new one.
+TEST(Serve, AFinalAssistantMessageIsContinued) {
+  const auto& f = server();
+  const cai::Tokenizer& tok = *f.lm->tokenizer;
+  const cai::ChatTemplate tmpl = cai::pick_chat_template(&tok);
+  const std::vector<cai::ChatMessage> msgs = {{"user", "What is up?"}, {"assistant", "Not much"}};
+  const auto c = tmpl.render_continued(msgs);
+  ASSERT_FALSE(c.prefill.empty());
+  auto ids = tok.encode_prompt(c.prompt);
+  for (const auto id : tok.encode(c.prefill, false, true)) ids.push_back(id);
+  const auto continued = reference_ids(ids, 20, false, tmpl.stop_strings());
+  const json body = {{"messages",
+                      {{{"role", "user"}, {"content", "What is up?"}},
+                       {{"role", "assistant"}, {"content", "Not much"}}}},
+                     {"max_tokens", 20},
+                     {"temperature", 0}};
+  const json j = post("/v1/chat/completions", body);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], wire(continued.text));
+  EXPECT_EQ(j["usage"]["prompt_tokens"], ids.size());
+  // The local backend (the loop's) continues it alike.
+  auto local = cai::make_local_backend(f.lm, {});
+  cai::TextRequest rq;
+  rq.chat = true;
+  rq.messages = msgs;
+  rq.params.max_tokens = 20;
+  rq.params.stop = tmpl.stop_strings();
+  EXPECT_EQ(local->generate({rq}, {})[0].text, wire(continued.text));
+
+  cai::serve::ServeOptions o;
+  o.prefill_assistant = false;
+  Fixture closed(o);
+  const auto res =
+      closed.client(false)->Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto turn = reference(tmpl.render(msgs, true), 20, false, tmpl.stop_strings());
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["message"]["content"], wire(turn.text));
 }
 
 TEST(Serve, StreamingConcatenatesToTheSameText) {

@@ -37,6 +37,42 @@ TEST(ChatTemplate, HumanAssistant) {
   EXPECT_EQ(t.stop_strings(), (std::vector<std::string>{"\n\nHuman:"}));
 }
 
+// A final assistant message is continued: the generation prompt before it, then its rendered
+// text up to its content's end (no end of turn). Other conversations get the plain prompt.
+TEST(ChatTemplate, AFinalAssistantMessageIsContinued) {
+  const std::vector<cai::ChatMessage> chat = {{"user", "Hi"}, {"assistant", "I'm sorry"}};
+  struct Case {
+    const char* name;
+    const char* prompt;
+    const char* prefill;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"chatml", "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "I'm sorry"},
+           {"llama3",
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n",
+            "I'm sorry"},
+           {"llama2", "[INST] Hi [/INST]", " I'm sorry"},
+           {"human-assistant", "Human: Hi\n\nAssistant:", " I'm sorry"}}) {
+    const auto t = cai::ChatTemplate::by_name(c.name);
+    const auto r = t.render_continued(chat);
+    EXPECT_EQ(r.prompt, c.prompt) << c.name;
+    EXPECT_EQ(r.prefill, c.prefill) << c.name;
+    EXPECT_EQ(r.prompt, t.render({chat[0]}, true)) << c.name;
+    // Leading whitespace is the template's to render (kept or trimmed), trailing whitespace
+    // ends nothing; an empty message is no start.
+    const auto spaced = t.render_continued({chat[0], {"assistant", " I'm sorry\n"}});
+    EXPECT_EQ(spaced.prompt, c.prompt) << c.name;
+    EXPECT_TRUE(spaced.prefill.ends_with("I'm sorry")) << c.name << spaced.prefill;
+    const auto empty = t.render_continued({chat[0], {"assistant", " "}});
+    EXPECT_EQ(empty.prompt, c.prompt) << c.name;
+    EXPECT_EQ(empty.prefill, "") << c.name;
+    const auto closed = t.render_continued(kChat);
+    EXPECT_EQ(closed.prompt, t.render(kChat, true)) << c.name;
+    EXPECT_EQ(closed.prefill, "") << c.name;
+  }
+}
+
 TEST(ChatTemplate, DetectAndErrors) {
   EXPECT_EQ(cai::ChatTemplate::detect("{% for m in messages %}<|im_start|>{{m.role}}")->name(),
             "chatml");

@@ -50,10 +50,13 @@ struct ServeOptions {
   std::int64_t max_seq_len = 0;           // prompt + completion tokens; 0 = the model's context
   std::int64_t prefix_cache_slots = 0;    // engine slots keeping finished prompts for reuse
   std::string chat_template;              // "" = the tokenizer's, else human-assistant
-  std::int64_t max_top_logprobs = 20;     // most alternatives a request may ask for (`logprobs`,
-                                          // `top_logprobs`); OpenAI's limit by default
-  std::int64_t max_n = 8;                 // most choices (`n`) one request may ask for; each
-                                          // takes one of the max_concurrent places
+  // A chat ending with an assistant message is continued from it (the reply is the rest),
+  // as llama.cpp's server does; false: that message is a closed turn and a new one begins.
+  bool prefill_assistant = true;
+  std::int64_t max_top_logprobs = 20;  // most alternatives a request may ask for (`logprobs`,
+                                       // `top_logprobs`); OpenAI's limit by default
+  std::int64_t max_n = 8;              // most choices (`n`) one request may ask for; each
+                                       // takes one of the max_concurrent places
   ConnectionLimits connections;
   void validate() const;
 };

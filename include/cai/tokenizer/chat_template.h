@@ -29,6 +29,16 @@ class ChatTemplate {
   const std::string& name() const { return name_; }
   // The prompt text; with add_generation_prompt it ends where the assistant's reply begins.
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  // A conversation to be answered. When it ends with an assistant message, that message is
+  // continued, not closed: `prompt` is the generation prompt after the messages before it, and
+  // `prefill` the message as the template renders it, up to its content's end
+  // (transformers' continue_final_message; llama.cpp's server prefills alike). Tokenise the
+  // prefill on its own after the prompt, as training tokenises a given start
+  // (train/data.h). Otherwise `prompt` is render(messages, true) and `prefill` is empty.
+  struct Continued {
+    std::string prompt, prefill;
+  };
+  Continued render_continued(const std::vector<ChatMessage>& messages) const;
   // Text markers that end an assistant turn ("<|im_end|>", "\n\nHuman:", ...).
   const std::vector<std::string>& stop_strings() const { return stops_; }
   // The Jinja source a Jinja engine (llama.cpp's server with --jinja, transformers'

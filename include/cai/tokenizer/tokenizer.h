@@ -29,6 +29,11 @@ class Tokenizer {
   // parse_special: recognise special/added tokens written in the text ("<|im_end|>").
   std::vector<std::int32_t> encode(std::string_view text, bool add_special = false,
                                    bool parse_special = false) const;
+  // A prompt (often a rendered chat template): special tokens in the text recognised, BOS added
+  // as the configuration says unless the text already starts with it.
+  std::vector<std::int32_t> encode_prompt(std::string_view text) const;
+  // Whether encode_prompt adds BOS to `text`.
+  bool prompt_wants_bos(std::string_view text) const;
   std::string decode(const std::vector<std::int32_t>& ids, bool skip_special = false) const;
   // Bytes a token contributes in the middle of a decoded text (for streaming and stop strings).
   std::string token_bytes(std::int32_t id) const;
