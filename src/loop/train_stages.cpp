@@ -77,7 +77,7 @@ train::SftRunOptions sft_options(const LoopConfig& c, const std::string& model, 
        round_seed(c, rd.round()), progress);
   const auto& tc = c.sft.token_constraint;
   if (tc.enabled) {
-    o.constrain = true;
+    o.token_constraint = true;
     o.ref_model = stage_reference(c.sft.ref_model, c);
     o.constraint = tc;
   }
@@ -92,7 +92,7 @@ train::SftRunOptions deepen_options(const LoopConfig& c, const std::string& mode
   fill(o, c, model, rd / "deepen_data.jsonl", rd / "deepen", d.train, d.data, d.lora,
        round_seed(c, rd.round()), progress);
   if (d.token_constraint.enabled) {
-    o.constrain = true;
+    o.token_constraint = true;
     o.constraint = d.token_constraint;
   }
   return o;

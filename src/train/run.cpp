@@ -113,7 +113,7 @@ void RunOptions::rules(opt::Rules& r) const {
 }
 
 void SftRunOptions::rules(opt::Rules& r) const {
-  r.require(constrain || ref_model.empty(), "ref_model",
+  r.require(token_constraint || ref_model.empty(), "ref_model",
             "is the constraint's reference; it needs token_constraint");
 }
 
@@ -129,7 +129,7 @@ TrainSummary run_sft(const SftRunOptions& o) {
       &tr_idx, &ev_idx);
   nlohmann::json cfg = objective_config(o, p.data_opts, p.tmpl.name());
   std::optional<SftConstraint> constraint;
-  if (o.constrain) {
+  if (o.token_constraint) {
     // The reference's token log-probabilities, cached beside each dataset file (the whole
     // file, split like the examples); the untrained model serves when it is the reference.
     const std::string ref_path = o.ref_model.empty() ? o.model : o.ref_model;

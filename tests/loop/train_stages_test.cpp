@@ -58,11 +58,11 @@ TEST(LoopTrainStages, DpoReference) {
 TEST(LoopTrainStages, SftTokenConstraint) {
   const RoundDir rd(kDir / "run", 2);
   auto o = sft_options(config(""), kSft, rd, false);
-  EXPECT_FALSE(o.constrain);
+  EXPECT_FALSE(o.token_constraint);
   EXPECT_EQ(o.ref_model, "");
   // The loop's defaults are the trainer's.
   o = sft_options(config("sft: {token_constraint: {enabled: true}}\n"), kSft, rd, false);
-  EXPECT_TRUE(o.constrain);
+  EXPECT_TRUE(o.token_constraint);
   EXPECT_EQ(o.ref_model, "");  // policy: the weights SFT starts from
   EXPECT_EQ(o.constraint.to_json(), train::TokenConstraintOptions{}.to_json());
   EXPECT_NO_THROW(o.validate());
@@ -71,7 +71,7 @@ TEST(LoopTrainStages, SftTokenConstraint) {
                          "                     bias: 10, bias_length: 3}\n"
                          "  ref_model: base\n"),
                   kSft, rd, false);
-  EXPECT_TRUE(o.constrain);
+  EXPECT_TRUE(o.token_constraint);
   EXPECT_EQ(o.model, kSft);
   EXPECT_EQ(o.ref_model, (kDir / "base").string());
   EXPECT_DOUBLE_EQ(o.constraint.beta, 0.2);

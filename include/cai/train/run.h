@@ -60,13 +60,13 @@ struct RunOptions {
 struct SftRunOptions : RunOptions {
   // Token-wise constrained fine-tuning (token_constraint.h, Qi et al. 2024) towards
   // ref_model ("" = `model`, the starting weights) instead of plain cross-entropy.
-  bool constrain = false;
+  bool token_constraint = false;
   std::string ref_model;
   TokenConstraintOptions constraint;
   static void fields(opt::Fields<SftRunOptions>& f) {
     using O = SftRunOptions;
     f.base<RunOptions>();
-    f("token_constraint", &O::constrain,
+    f("token_constraint", &O::token_constraint,
       "token-wise constrained fine-tuning towards ref_model (Qi et al. 2024): each target "
       "token's loss -(2/beta_t) log sigmoid(beta_t log(p/p_ref)), beta_t largest on a "
       "response's first tokens");
