@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "cai/io/error.h"
 #include "cai/io/file.h"
@@ -39,9 +40,22 @@ void add_tree(std::vector<InputFile>& inputs, const std::string& prefix, const f
 
 }  // namespace
 
+// The part of a role before its first '/': the input it belongs to ("base_model").
+std::string input_of(const std::string& role) { return role.substr(0, role.find('/')); }
+
 std::vector<InputFile> input_files(const LoopConfig& c) {
   std::vector<InputFile> in;
   add_tree(in, "base_model", c.base_model);
+  // Models named by path that judge or anchor a run: one replaced under the same path between a
+  // kill and the resume would mix two runs' labels or losses. (policy and base are keywords.)
+  auto model = [&](const char* role, const std::string& v, bool used) {
+    if (used && v != "policy" && v != "base") add_tree(in, role, v);
+  };
+  model("quality.judge", c.quality.judge, true);
+  model("label.judge", c.label.judge, true);
+  model("dpo.reference", c.dpo.reference, c.dpo.enabled);
+  model("sft.ref_model", c.sft.ref_model, c.sft.enabled && c.sft.token_constraint.enabled);
+  add_file(in, "eval.heldout", c.eval.heldout);
   add_file(in, "constitution", c.constitution);
   add_file(in, "prompts.train", c.prompts.train);
   add_file(in, "prompts.eval", c.prompts.eval);
@@ -138,10 +152,19 @@ ManifestFile write_manifest(const LoopConfig& c) {
           "or remove the run directory",
           path.string(), diff.empty() ? "?" : diff[0].value("path", "?"));
     }
+    // An input a manifest of an earlier version did not record is recorded now.
+    std::set<std::string> recorded;
+    for (const auto& x : m.inputs) recorded.insert(input_of(x.role));
+    const std::size_t old_inputs = m.inputs.size();
     for (const auto& f : inputs) {
-      const auto o = std::find_if(m.inputs.begin(), m.inputs.end(),
-                                  [&](const InputFile& x) { return x.role == f.role; });
-      CAI_CHECK(o != m.inputs.end() && o->sha256 == f.sha256,
+      const auto end = m.inputs.begin() + static_cast<std::ptrdiff_t>(old_inputs);
+      const auto o =
+          std::find_if(m.inputs.begin(), end, [&](const InputFile& x) { return x.role == f.role; });
+      if (o == end && !recorded.contains(input_of(f.role))) {
+        m.inputs.push_back(f);
+        continue;
+      }
+      CAI_CHECK(o != end && o->sha256 == f.sha256,
                 "{}: input {} ({}) changed since the run started; use another `out` or remove the "
                 "run directory",
                 path.string(), f.role, f.path);

@@ -99,6 +99,35 @@ TEST(LoopManifest, KeysALaterVersionAddedAtTheirDefaultsAreNoChange) {
   fs::remove_all(c.out);
 }
 
+// A judge named by path is an input like the base model: replaced between a kill and the resume,
+// the run refuses to go on. A manifest written before judges were recorded records them.
+TEST(LoopManifest, AJudgeReplacedUnderItsPathRefusesTheResume) {
+  make_inputs();
+  const fs::path judge = kDir / "judge-model";
+  fs::create_directories(judge);
+  std::ofstream(judge / "config.json") << "{\"hidden_size\": 8}";
+  LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
+  c.resolve(kDir);
+  c.out = (kDir / "manifest-judge").string();
+  c.quality.judge = judge.string();
+  fs::remove_all(c.out);
+  write_manifest(c);
+  const fs::path path = fs::path(c.out) / "manifest.json";
+  nlohmann::json m = nlohmann::json::parse(std::ifstream(path));
+  ASSERT_TRUE(m["inputs"].contains("quality.judge/config.json")) << m["inputs"].dump();
+  m["inputs"].erase("quality.judge/config.json");
+  std::ofstream(path) << m.dump();
+  EXPECT_NO_THROW(write_manifest(c));
+  EXPECT_TRUE(
+      nlohmann::json::parse(std::ifstream(path))["inputs"].contains("quality.judge/config.json"));
+  std::ofstream(judge / "config.json") << "{\"hidden_size\": 16}";
+  EXPECT_NE(error_of([&] { write_manifest(c); })
+                .find("input quality.judge/config.json (" + (judge / "config.json").string() +
+                      ") changed since the run started"),
+            std::string::npos);
+  fs::remove_all(c.out);
+}
+
 TEST(LoopConfig, DefaultsAndOverrides) {
   make_inputs();
   LoopConfig c = parse_loop_config(good_config(), "loop.yaml");
