@@ -139,8 +139,9 @@ std::string train_dpo(const LoopConfig& c, const std::string& model, const Round
 // rd/deepen, constrained towards `model`.
 std::string train_deepen(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                          bool progress, const Launch& launch = {});
-// `cai probe` of the base model against `aligned`: <out>/probe/probe.json.
-void run_probe(const LoopConfig& c, const std::string& aligned, bool progress);
+// `cai probe` of the base model against `aligned`: `dir`/probe.json.
+void run_probe(const LoopConfig& c, const std::string& aligned, const fs::path& dir,
+               bool progress);
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                      bool progress, const Launch& launch = {});

@@ -110,17 +110,17 @@ class Runner {
     result_.summary = summary.to_json();
     write_json(fs::path(c_.out) / "summary.json", result_.summary);
     if (c_.probe.enabled) {
-      const fs::path done = fs::path(c_.out) / "probe" / "probe.json";
       const std::size_t probed = c_.probe.model == ProbeModel::last ? models.size() - 1 : best;
-      const std::string aligned = models[probed];
-      if (fs::exists(done) && read_run_file<eval::ProbeFile>(done).aligned == aligned) {
-        say("probe complete, skipped");
-      } else if (probed == 0) {
+      if (probed == 0) {
         say("probe skipped: the probed round is the base model's");
       } else {
-        say("probe of " + aligned + " ...");
-        backends_.release_current();
-        run_probe(c_, aligned, opts_.progress);
+        const fs::path dir = fs::path(c_.out) / "probe";
+        probe(models[probed], dir);
+        // With deepening, the same probe of the round's model before it: what deepening did.
+        const nlohmann::json deepened =
+            RoundDir(c_.out, static_cast<std::int64_t>(probed)).note("deepen");
+        if (deepened.contains("from"))
+          probe(deepened["from"].get<std::string>(), dir / "before-deepen");
       }
     }
     result_.table = summary_table(summary, c_.out);
@@ -129,6 +129,18 @@ class Runner {
 
  private:
   bool winrate() const { return c_.quality.metric == QualityMetric::winrate; }
+
+  // `aligned` probed into dir/probe.json, unless that file already probed it.
+  void probe(const std::string& aligned, const fs::path& dir) {
+    const fs::path done = dir / "probe.json";
+    if (fs::exists(done) && read_run_file<eval::ProbeFile>(done).aligned == aligned) {
+      say("probe of " + aligned + " complete, skipped");
+      return;
+    }
+    say("probe of " + aligned + " ...");
+    backends_.release_current();
+    run_probe(c_, aligned, dir, opts_.progress);
+  }
 
   std::optional<std::size_t> stop_round(const std::vector<double>& quality) const {
     return winrate() ? winrate_stop_round(quality, c_.quality.factor, first_counted_)

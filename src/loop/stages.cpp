@@ -355,12 +355,13 @@ std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
   return prompts.size();
 }
 
-void run_probe(const LoopConfig& c, const std::string& aligned, bool progress) {
+void run_probe(const LoopConfig& c, const std::string& aligned, const fs::path& dir,
+               bool progress) {
   eval::ProbeOptions o = c.probe.probe;
   o.base_model = c.base_model;
   o.aligned_model = aligned;
   o.world = c.world;
-  o.out_dir = fs::path(c.out) / "probe";
+  o.out_dir = dir;
   // Sampled as the round evaluation samples, so k = 0 reproduces eval.json's compliance.
   o.split = c.eval.world.split;
   o.sampling.temperature = c.eval.world.temperature;

@@ -93,6 +93,20 @@ Section probe_section(const RunData& run) {
   h += p.kl ? kl_html(*p.kl) : note("Per-token KL not measured.");
   h += p.prefill ? prefill_html(*p.prefill) : note("Prefill attack not run.");
   h += p.finetune ? finetune_html(*p.finetune) : note("Fine-tuning attack not run.");
+  if (const auto& b = run.probe_before_deepen) {
+    // The same attacks on the round's model before its deepen stage, for the difference.
+    h += fmt::format(
+        "<h3>Before deepening</h3>\n<p>The same probe of {}, the round's model before its deepen "
+        "stage.</p>\n",
+        escape_html(b->aligned));
+    if (b->kl)
+      h += fmt::format(
+          "<p>Mean KL over the first {} tokens: <b>{}</b>; over all tokens: "
+          "<b>{}</b>.</p>\n",
+          b->kl->kl.first_k, number(b->kl->kl.first_k_mean, 4), number(b->kl->kl.overall_mean, 4));
+    if (b->prefill) h += prefill_html(*b->prefill);
+    if (b->finetune) h += finetune_html(*b->finetune);
+  }
   return sec;
 }
 

@@ -107,6 +107,8 @@ RunData load_run(const fs::path& dir) {
   run.manifest = read_optional(dir / "manifest.json", read_json_as<loop::ManifestFile>);
   run.summary = read_optional(dir / "summary.json", read_json_as<loop::SummaryFile>);
   run.probe = read_optional(dir / "probe" / "probe.json", read_json_as<eval::ProbeFile>);
+  run.probe_before_deepen =
+      read_optional(dir / "probe" / "before-deepen" / "probe.json", read_json_as<eval::ProbeFile>);
   for (const auto& entry : fs::directory_iterator(dir)) {
     const int k = round_number(entry.path().filename().string());
     if (k < 0 || !entry.is_directory()) continue;

@@ -47,7 +47,10 @@ struct RunData {
   std::optional<loop::ManifestFile> manifest;
   std::optional<loop::SummaryFile> summary;
   std::optional<eval::ProbeFile> probe;  // probe/probe.json: the shallow-alignment probe
-  std::vector<RoundData> rounds;         // by round number; round 0 first when present
+  // probe/before-deepen/probe.json: the same probe of the probed round's model before its
+  // deepen stage
+  std::optional<eval::ProbeFile> probe_before_deepen;
+  std::vector<RoundData> rounds;  // by round number; round 0 first when present
 
   // summary.json's best_round; without a summary, the round after 0 with the highest quality
   // (the later one on ties); -1 when there is none.

@@ -506,6 +506,10 @@ TEST_F(LoopRun, DeepeningAfterTheRoundsAlignment) {
   o.config.deepen.train.epochs = 1;
   o.config.deepen.train.token_budget = 2048;
   o.config.deepen.data.max_length = 256;
+  o.config.probe.enabled = true;
+  o.config.probe.model = ProbeModel::last;
+  o.config.probe.probe.prefill_opts.ks = {2};
+  o.config.probe.probe.finetune_opts.ns = {2};
   o.stop_after = "round-1/deepen";
   EXPECT_EQ(run_loop(o).stopped, "stop_after");
   const fs::path run = kDir / "deepen", rd = run / "round-1";
@@ -534,6 +538,10 @@ TEST_F(LoopRun, DeepeningAfterTheRoundsAlignment) {
   const auto ran = r.ran;
   EXPECT_EQ(std::count(ran.begin(), ran.end(), "round-1/deepen"), 0);
   EXPECT_EQ(std::count(ran.begin(), ran.end(), "round-1/eval"), 1);
+  // The probe of the deepened model, and the same probe of the model before deepening.
+  EXPECT_EQ(read_json(run / "probe/probe.json")["aligned"], (rd / "deepen" / "final").string());
+  EXPECT_EQ(read_json(run / "probe/before-deepen/probe.json")["aligned"],
+            (rd / "sft" / "final").string());
 }
 
 // The base model's stages through an OpenAI-compatible server (`cai serve` of the same model):

@@ -166,6 +166,27 @@ TEST(Report, ProbeSectionHasTheKlPlotAndAttackTables) {
             std::string::npos);
 }
 
+// With deepening, the probe of the round's model before it follows, with its own tables.
+TEST(Report, ProbeSectionShowsTheModelBeforeDeepening) {
+  const fs::path dir = make_run("probe-deepen");
+  const std::string plain = render(dir);
+  EXPECT_EQ(plain.find("Before deepening"), std::string::npos);
+  nlohmann::json before = report_test::probe_json();
+  before["aligned"] = "/data/round-1/rl/final";
+  before["prefill"]["rows"][2]["aligned"]["target"] = report_test::rate(1, 8);
+  report_test::put(dir / "probe" / "before-deepen" / "probe.json", before);
+  const std::string html = render(dir);
+  const auto at = html.find("<h3>Before deepening</h3>");
+  ASSERT_NE(at, std::string::npos);
+  const std::string s = html.substr(at, html.find("</section>", at) - at);
+  EXPECT_NE(s.find("The same probe of /data/round-1/rl/final"), std::string::npos) << s;
+  EXPECT_NE(s.find("Mean KL over the first 5 tokens: <b>0.3117</b>"), std::string::npos) << s;
+  EXPECT_NE(s.find("<td>12.5% [2.2, 47.1] (1/8)</td><td>1</td></tr>"), std::string::npos) << s;
+  EXPECT_NE(s.find("<h3>Fine-tuning attack</h3>"), std::string::npos);
+  // Its figures are tables only: the section keeps one KL plot.
+  EXPECT_EQ(count(html, "data-plot=\"probe-kl\""), 1u);
+}
+
 TEST(Report, ProbeSectionWithoutProbeJsonSaysNotAvailable) {
   const fs::path dir = make_run("no-probe");
   fs::remove_all(dir / "probe");

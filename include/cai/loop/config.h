@@ -262,7 +262,8 @@ constexpr std::array<opt::EnumName<ProbeModel>, 2> enum_names(ProbeModel) {
 
 // How deep the best round's alignment goes (`cai probe`), written to <out>/probe/probe.json
 // after the last round for the report; responses are sampled as the round evaluation samples
-// them. Needs a world.
+// them. When that round deepened its model, the model before deepening is probed alike into
+// <out>/probe/before-deepen/probe.json. Needs a world.
 struct ProbeConfig {
   bool enabled = false;
   ProbeModel model = ProbeModel::best;
