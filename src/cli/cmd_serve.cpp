@@ -21,6 +21,7 @@ namespace cmd_serve {
 struct ServeFlags {
   std::string model, api_key_env;
   int threads = 0;
+  bool no_prefill_assistant = false;
   serve::ServeOptions opts;
 };
 
@@ -34,6 +35,7 @@ void run(const ServeFlags& f) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   serve::ServeOptions opts = f.opts;
+  opts.prefill_assistant = !f.no_prefill_assistant;
   if (!f.api_key_env.empty()) {
     const char* key = std::getenv(f.api_key_env.c_str());
     CAI_CHECK(key && *key, "cai serve: --api-key-env names {}, which is unset or empty",
@@ -105,7 +107,7 @@ const Registrar reg(45, [](CLI::App& root) {
   cmd->add_option("--chat-template", o.chat_template,
                   "Chat template (chatml, llama3, llama2, human-assistant); default: the "
                   "tokenizer's, else human-assistant");
-  cmd->add_flag("--no-prefill-assistant{false}", o.prefill_assistant,
+  cmd->add_flag("--no-prefill-assistant", f->no_prefill_assistant,
                 "Answer a chat ending with an assistant message in a new turn, instead of "
                 "continuing that message");
   cmd->add_option("--threads", f->threads, "Intra-op threads (0 = all cores)")

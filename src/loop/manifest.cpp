@@ -38,10 +38,10 @@ void add_tree(std::vector<InputFile>& inputs, const std::string& prefix, const f
     add_file(inputs, prefix + "/" + fs::relative(f, dir).generic_string(), f);
 }
 
-}  // namespace
-
 // The part of a role before its first '/': the input it belongs to ("base_model").
 std::string input_of(const std::string& role) { return role.substr(0, role.find('/')); }
+
+}  // namespace
 
 std::vector<InputFile> input_files(const LoopConfig& c) {
   std::vector<InputFile> in;
