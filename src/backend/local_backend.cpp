@@ -219,15 +219,9 @@ class LocalBackend final : public Backend {
   // Generation's prompt: a continued message is tokenised on its own after the generation
   // prompt, as training reads a given start.
   std::vector<std::int32_t> encode_prompt(const TextRequest& rq) const {
-    const auto& tok = *lm_->tokenizer;
-    std::vector<std::int32_t> ids;
-    if (!rq.chat) {
-      ids = tok.encode_prompt(rq.prompt);
-    } else {
-      const auto c = tmpl_.render_continued(rq.messages);
-      ids = tok.encode_prompt(c.prompt);
-      for (const auto id : tok.encode(c.prefill, false, /*parse_special=*/true)) ids.push_back(id);
-    }
+    const auto c =
+        rq.chat ? tmpl_.render_continued(rq.messages) : ChatTemplate::Continued{rq.prompt, ""};
+    const auto ids = lm_->tokenizer->encode_prompt(c.prompt, c.prefill);
     CAI_CHECK(!ids.empty(), "local backend: a prompt is empty after tokenization");
     return ids;
   }

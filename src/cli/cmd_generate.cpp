@@ -106,10 +106,7 @@ void run(const GenerateFlags& f) {
   std::vector<std::vector<std::int32_t>> ids(prompts.size());
   std::int64_t need = 1;
   for (std::size_t i = 0; i < prompts.size(); ++i) {
-    // A continued message is tokenised on its own, as training reads a given start.
-    ids[i] = tok.encode_prompt(prompts[i].text);
-    for (const auto id : tok.encode(prompts[i].prefill, false, /*parse_special=*/true))
-      ids[i].push_back(id);
+    ids[i] = tok.encode_prompt(prompts[i].text, prompts[i].prefill);
     CAI_CHECK(!ids[i].empty(), "{}: the prompt is empty after tokenization", prompts[i].where);
     need = std::max<std::int64_t>(
         need, static_cast<std::int64_t>(ids[i].size()) + prompts[i].sampling.max_new_tokens);

@@ -189,10 +189,7 @@ struct Server::Impl {
     if (!opts.prefill_assistant)
       return tok->encode_prompt(tmpl.render(messages, /*add_generation_prompt=*/true));
     const auto c = tmpl.render_continued(messages);
-    auto ids = tok->encode_prompt(c.prompt);
-    for (const auto id : tok->encode(c.prefill, /*add_special=*/false, /*parse_special=*/true))
-      ids.push_back(id);
-    return ids;
+    return tok->encode_prompt(c.prompt, c.prefill);
   }
 
   GenerationRequest build(const ApiRequest& a) const {

@@ -106,8 +106,12 @@ bool Tokenizer::prompt_wants_bos(std::string_view text) const {
   return true;
 }
 
-std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text) const {
-  return encode(text, prompt_wants_bos(text), /*parse_special=*/true);
+std::vector<std::int32_t> Tokenizer::encode_prompt(std::string_view text,
+                                                   std::string_view continued) const {
+  auto ids = encode(text, prompt_wants_bos(text), /*parse_special=*/true);
+  for (const auto id : encode(continued, /*add_special=*/false, /*parse_special=*/true))
+    ids.push_back(id);
+  return ids;
 }
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special,

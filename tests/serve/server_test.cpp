@@ -191,8 +191,10 @@ TEST(Serve, AFinalAssistantMessageIsContinued) {
   const std::vector<cai::ChatMessage> msgs = {{"user", "What is up?"}, {"assistant", "Not much"}};
   const auto c = tmpl.render_continued(msgs);
   ASSERT_FALSE(c.prefill.empty());
-  auto ids = tok.encode_prompt(c.prompt);
+  // By hand: the prompt with its BOS, then the prefill's own tokens.
+  auto ids = tok.encode(c.prompt, tok.prompt_wants_bos(c.prompt), true);
   for (const auto id : tok.encode(c.prefill, false, true)) ids.push_back(id);
+  EXPECT_EQ(tok.encode_prompt(c.prompt, c.prefill), ids);
   const auto continued = reference_ids(ids, 20, false, tmpl.stop_strings());
   const json body = {{"messages",
                       {{{"role", "user"}, {"content", "What is up?"}},

@@ -30,8 +30,11 @@ class Tokenizer {
   std::vector<std::int32_t> encode(std::string_view text, bool add_special = false,
                                    bool parse_special = false) const;
   // A prompt (often a rendered chat template): special tokens in the text recognised, BOS added
-  // as the configuration says unless the text already starts with it.
-  std::vector<std::int32_t> encode_prompt(std::string_view text) const;
+  // as the configuration says unless the text already starts with it. `continued` (a final
+  // assistant message the reply continues, ChatTemplate::render_continued) follows, tokenised
+  // on its own as training tokenises a given start.
+  std::vector<std::int32_t> encode_prompt(std::string_view text,
+                                          std::string_view continued = {}) const;
   // Whether encode_prompt adds BOS to `text`.
   bool prompt_wants_bos(std::string_view text) const;
   std::string decode(const std::vector<std::int32_t>& ids, bool skip_special = false) const;
