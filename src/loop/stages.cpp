@@ -254,9 +254,7 @@ std::string recovery_rows(const LoopConfig& c, const RoundDir& rd, std::int64_t 
   pipeline::Phase1RecoveryOptions ro;
   ro.count = count;
   ro.seed = round_seed(c, rd.round());
-  std::string out;
-  for (const auto& row : pipeline::phase1_recovery_rows(pairs, ro)) out += dump_line(row.to_json());
-  return out;
+  return pipeline::phase1_recovery_jsonl(pairs, ro);
 }
 
 std::size_t count_lines(const std::string& jsonl) {

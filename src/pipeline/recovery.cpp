@@ -124,15 +124,21 @@ std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>
   return rows;
 }
 
+std::string phase1_recovery_jsonl(const std::vector<PairInput>& pairs,
+                                  const Phase1RecoveryOptions& opts) {
+  std::string text;
+  for (const auto& r : phase1_recovery_rows(pairs, opts))
+    text += (opts.pairs ? r.to_pair_json() : r.to_json()).dump() + "\n";
+  return text;
+}
+
 std::size_t write_phase1_recovery_rows(const std::filesystem::path& phase1,
                                        const std::filesystem::path& out,
                                        const Phase1RecoveryOptions& opts) {
-  const auto rows = phase1_recovery_rows(read_phase1_pairs(phase1), opts);
-  std::string text;
-  for (const auto& r : rows) text += (opts.pairs ? r.to_pair_json() : r.to_json()).dump() + "\n";
+  const std::string text = phase1_recovery_jsonl(read_phase1_pairs(phase1), opts);
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   write_file_atomic(out, text);
-  return rows.size();
+  return static_cast<std::size_t>(opts.count);
 }
 
 }  // namespace cai::pipeline

@@ -197,28 +197,31 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
   return render_human_assistant(messages, add_generation_prompt);
 }
 
+std::size_t ChatTemplate::start_end(std::string_view turn, std::string_view start) {
+  const auto first = start.find_first_not_of(" \t\n");
+  if (first == std::string_view::npos) return 0;
+  const auto core = start.substr(first, start.find_last_not_of(" \t\n") - first + 1);
+  const auto at = turn.find(core);
+  return at == std::string_view::npos ? at : at + core.size();
+}
+
 ChatTemplate::Continued ChatTemplate::render_continued(
     const std::vector<ChatMessage>& messages) const {
   if (messages.empty() || messages.back().role != "assistant") return {render(messages, true), ""};
   const std::vector<ChatMessage> before(messages.begin(), messages.end() - 1);
   Continued c{render(before, true), ""};
-  // The content without surrounding whitespace, which templates trim or pad differently.
-  const std::string& content = messages.back().content;
-  const auto first = content.find_first_not_of(" \t\n");
-  if (first == std::string::npos) return c;  // nothing given: a plain generation prompt
-  const std::string core = content.substr(first, content.find_last_not_of(" \t\n") - first + 1);
   const std::string full = render(messages, false);
   CAI_CHECK(full.starts_with(c.prompt),
             "chat template {}: rendering the final assistant message changes the text before "
             "it; it cannot be continued",
             name_);
   const std::string turn = full.substr(c.prompt.size());
-  const std::size_t at = turn.rfind(core);
-  CAI_CHECK(at != std::string::npos,
+  const std::size_t end = start_end(turn, messages.back().content);
+  CAI_CHECK(end != std::string::npos,
             "chat template {}: the rendering of the final assistant message does not hold its "
             "content, so it cannot be continued",
             name_);
-  c.prefill = turn.substr(0, at + core.size());
+  c.prefill = turn.substr(0, end);
   return c;
 }
 

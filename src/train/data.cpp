@@ -108,16 +108,13 @@ TokenizedSequence tokenize_messages(const std::vector<ChatMessage>& messages,
     b.add(masked, false);
     masked.clear();
     if (i == first_target && given_bytes > 0) {
-      // The given start ends where its text ends in the rendering (a template may trim the
-      // content's leading space).
-      std::string start = messages[i].content.substr(0, given_bytes);
-      start.erase(0, std::min(start.find_first_not_of(" \t\n"), start.size()));
-      const std::size_t at = segment.find(start);
-      CAI_CHECK(at != std::string::npos,
+      // Cut where inference cuts a prefill of this start (ChatTemplate::render_continued).
+      const std::size_t end = ChatTemplate::start_end(
+          segment, std::string_view(messages[i].content).substr(0, given_bytes));
+      CAI_CHECK(end != std::string::npos,
                 "chat template {}: the rendering of message {} does not hold its given start, so "
                 "the response cannot continue it",
                 tmpl.name(), i);
-      const std::size_t end = at + start.size();
       const std::size_t before = b.seq.tokens.size();
       b.add(segment.substr(0, end), false);
       b.seq.continued = static_cast<std::int64_t>(b.seq.tokens.size() - before);

@@ -73,6 +73,16 @@ TEST(ChatTemplate, AFinalAssistantMessageIsContinued) {
   }
 }
 
+// Where a given start ends in its rendered turn: its first occurrence, whitespace around it left
+// to the template.
+TEST(ChatTemplate, StartEndFindsTheStartWithoutItsWhitespace) {
+  using cai::ChatTemplate;
+  EXPECT_EQ(ChatTemplate::start_end(" The clinic opens at 9. The clinic", "The clinic"), 11u);
+  EXPECT_EQ(ChatTemplate::start_end("The clinic opens", " The clinic "), 10u);
+  EXPECT_EQ(ChatTemplate::start_end("anything", " \n"), 0u);
+  EXPECT_EQ(ChatTemplate::start_end("The clinic", "The hospital"), std::string::npos);
+}
+
 TEST(ChatTemplate, DetectAndErrors) {
   EXPECT_EQ(cai::ChatTemplate::detect("{% for m in messages %}<|im_start|>{{m.role}}")->name(),
             "chatml");

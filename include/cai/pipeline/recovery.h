@@ -92,6 +92,10 @@ std::vector<std::size_t> revised_records(const std::vector<PairInput>& pairs);
 std::vector<Phase1RecoveryRow> phase1_recovery_rows(const std::vector<PairInput>& pairs,
                                                     const Phase1RecoveryOptions& opts);
 
+// Those rows as JSONL text, SFT rows or (opts.pairs) preference rows.
+std::string phase1_recovery_jsonl(const std::vector<PairInput>& pairs,
+                                  const Phase1RecoveryOptions& opts);
+
 // The rows of a Phase 1 output file written as JSONL (atomically) to `out`; returns the count.
 std::size_t write_phase1_recovery_rows(const std::filesystem::path& phase1,
                                        const std::filesystem::path& out,

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cai {
@@ -39,6 +40,12 @@ class ChatTemplate {
     std::string prompt, prefill;
   };
   Continued render_continued(const std::vector<ChatMessage>& messages) const;
+  // Where `start`, the beginning of an assistant message's content, ends in `turn`, the text
+  // that message renders to after the generation prompt: the end of its first occurrence, found
+  // without the whitespace around it, which templates trim or keep (as continue_final_message
+  // finds a final message). 0 for a blank start; npos when `turn` does not hold it. Inference
+  // (render_continued) and training (a given start, train/data.h) cut a turn here alike.
+  static std::size_t start_end(std::string_view turn, std::string_view start);
   // Text markers that end an assistant turn ("<|im_end|>", "\n\nHuman:", ...).
   const std::vector<std::string>& stop_strings() const { return stops_; }
   // The Jinja source a Jinja engine (llama.cpp's server with --jinja, transformers'
