@@ -10,6 +10,24 @@ namespace cai::loop {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr const char* kRecoveryFromHelp =
+    "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
+    "Phase 1 records)";
+constexpr const char* kLoraHelp = "LoRA adapters, merged after training (rank 0: all weights)";
+
+// The trainer's options, its data's and its adapters', as SFT-style stages (sft, deepen) declare
+// them; the loop sets each round's seed itself.
+template <class O>
+void sft_trainer_fields(opt::Fields<O>& f) {
+  f.flat(&O::train).skipping({"seed"});
+  f.flat(&O::data);
+  f("lora", &O::lora, kLoraHelp);
+}
+
+}  // namespace
+
 train::TrainOptions stage_training(double lr, std::int64_t epochs) {
   train::TrainOptions t;
   t.lr = lr;
@@ -33,15 +51,11 @@ void SftConfig::fields(opt::Fields<SftConfig>& f) {
     "recovery rows added: a violating start, then a correction (deepen adds them after the "
     "round's alignment instead, from its aligned model)",
     opt::min(0));
-  f("recovery_from", &O::recovery_from,
-    "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
-    "Phase 1 records)");
+  f("recovery_from", &O::recovery_from, kRecoveryFromHelp);
   f("chat_template", &O::chat_template,
     "template the SFT, DPO and RL data are rendered with (\"\": Human/Assistant turns with the "
     "transcript format, else the tokenizer's)");
-  f.flat(&O::train).skipping({"seed"});
-  f.flat(&O::data);
-  f("lora", &O::lora, "LoRA adapters, merged after training (rank 0: all weights)");
+  sft_trainer_fields(f);
   // Qi et al. 2024 (`cai train sft --token-constraint`, include/cai/train/token_constraint.h).
   f("token_constraint", &O::token_constraint,
     "token-wise constrained SFT: each target token held near ref_model, most strongly on a "
@@ -58,7 +72,7 @@ void DpoConfig::fields(opt::Fields<DpoConfig>& f) {
   f("token_constraint", &DpoConfig::token_constraint,
     "the RPO term as the token-wise constrained objective: each chosen token held near "
     "dpo.reference, most strongly on a response's first tokens (needs rpo_alpha > 0)");
-  f("lora", &DpoConfig::lora, "LoRA adapters, merged after training (rank 0: all weights)");
+  f("lora", &DpoConfig::lora, kLoraHelp);
   f("reference", &DpoConfig::reference,
     "the model DPO's log-ratios are taken against: policy (the model DPO starts from), base "
     "(fixed over the rounds, as iterative and online DPO anchor them) or a model path");
@@ -133,14 +147,10 @@ void DeepenConfig::fields(opt::Fields<DeepenConfig>& f) {
     "after the round's alignment, SFT of its model on recovery rows (a violating start, then a "
     "return to a compliant answer), so the alignment holds past a response's first tokens");
   f("examples", &O::examples, "recovery rows", opt::min(1));
-  f("from", &O::from,
-    "where recovery rows come from: world (its train prompts) or phase1 (the round's revised "
-    "Phase 1 records)");
+  f("from", &O::from, kRecoveryFromHelp);
   f("sft_data", &O::sft_data,
     "the round's SFT data joins the recovery rows, so what the round learnt is rehearsed");
-  f.flat(&O::train).skipping({"seed"});
-  f.flat(&O::data);
-  f("lora", &O::lora, "LoRA adapters, merged after training (rank 0: all weights)");
+  sft_trainer_fields(f);
   f("token_constraint", &O::token_constraint,
     "token-wise constrained SFT towards the model deepening starts from (the round's aligned "
     "model), most strongly on a response's first tokens");
