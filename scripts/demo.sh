@@ -16,7 +16,8 @@ step() { printf '\n== %s\n' "$*"; }
 start=$(date +%s)
 
 step "generate the synthetic telehealth world (seed 0)"
-"$CAI" world generate --seed 0 --out runs/world
+# The hand-written prompts are for evaluation only: none of them may be trained on.
+"$CAI" world generate --seed 0 --out runs/world --exclude-prompts examples/world/handwritten.jsonl
 
 step "pretrain the base model on the world's corpus (cached in runs/base)"
 "$CAI" pretrain --world runs/world --out runs/base --seed 0

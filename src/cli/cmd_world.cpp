@@ -23,12 +23,14 @@ namespace fs = std::filesystem;
 
 struct GenerateFlags {
   world::WorldOptions opt;
+  std::vector<std::string> exclude;
   std::string out;
   double break_rate = -1;  // < 0: keep the per-principle defaults
 };
 
 void run_generate(GenerateFlags f) {
   if (f.break_rate >= 0) f.opt.corpus.break_rate.fill(f.break_rate);
+  for (const auto& e : f.exclude) f.opt.exclude_prompts.push_back(e);
   const nlohmann::json m = world::generate_world(f.opt, f.out);
   std::fprintf(stderr,
                "cai: wrote world seed %llu to %s: %zu facts, prompts %d/%d/%d (train/eval/test), "
@@ -103,9 +105,9 @@ void run_check(const CheckFlags& f) {
 constexpr const char* kLayout =
     "\nOutput layout (DIR):\n"
     "  knowledge.jsonl        fictional clinic facts, each with its source document\n"
-    "  prompts/train.jsonl    prompt records; splits share no (template, entity) pair\n"
-    "  prompts/eval.jsonl\n"
-    "  prompts/test.jsonl     also holds templates that appear in no other split\n"
+    "  prompts/train.jsonl    prompt records worded by the patient grammar; no prompt is in\n"
+    "  prompts/eval.jsonl     two splits\n"
+    "  prompts/test.jsonl     part of it uses grammar productions held out of everything else\n"
     "  corpus/pretrain.txt    documents each ended by a line \"<|endoftext|>\": conversations,\n"
     "                         critiques, revisions, A/B comparisons, source documents\n"
     "  tasks/quiz.jsonl       multiple choice {question, choices, answer}\n"
@@ -167,6 +169,12 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option(
       "--break-rate", g->break_rate,
       "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
+  gen->add_option("--exclude-prompts", g->exclude,
+                  "Prompt files kept for evaluation (JSONL with a \"prompt\" per line): no split "
+                  "and no corpus document contains one of their prompts");
+  gen->add_option("--noise", g->opt.prompts.noise,
+                  "Share of prompts given light noise (casing, punctuation, typos)")
+      ->capture_default_str();
   gen->add_option("--privacy-leak-rate", g->opt.corpus.privacy_leak_rate,
                   "Probability a non-identity conversation asks for identifiers")
       ->capture_default_str();

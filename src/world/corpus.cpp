@@ -53,27 +53,19 @@ namespace {
 
 class Builder {
  public:
-  Builder(std::uint64_t seed, const KnowledgeBase& kb, const std::vector<WorldPrompt>& pool,
+  Builder(std::uint64_t seed, const KnowledgeBase& kb, const PromptSampler& prompts,
           const Constitution& c, const CorpusOptions& opt)
-      : rng_(seed, "corpus"), kb_(kb), c_(c), opt_(opt) {
-    for (const auto& p : pool) by_kind_[p.kind].push_back(&p);
-  }
+      : rng_(seed, "corpus"), kb_(kb), prompts_(prompts), c_(c), opt_(opt) {}
 
-  // A pool prompt of a kind drawn by weight among `allowed`, with a fresh opener.
+  // A freshly worded prompt of a kind drawn by weight among `allowed`.
   WorldPrompt draw(const std::vector<PromptKind>& allowed) {
     std::vector<double> w;
-    for (PromptKind k : allowed) {
-      const std::size_t ki = static_cast<std::size_t>(k);
-      w.push_back(by_kind_.count(k) ? opt_.kind_weights[ki] : 0.0);
-    }
+    for (PromptKind k : allowed) w.push_back(opt_.kind_weights[static_cast<std::size_t>(k)]);
     double total = 0;
     for (double x : w) total += x;
-    CAI_CHECK(total > 0, "world: the prompt pool has no prompt of the kinds needed");
-    const PromptKind k = allowed[rng_.weighted(w)];
-    const auto& v = by_kind_.at(k);
-    WorldPrompt p = *v[rng_.below(v.size())];
-    p.opener = rng_.pick(prompt_openers());
-    if (!p.opener.empty()) p.prompt = p.opener + " " + p.prompt;
+    CAI_CHECK(total > 0, "world: corpus kind_weights leave no kind for a principle's examples");
+    WorldPrompt p = prompts_.draw(allowed[rng_.weighted(w)], rng_);
+    p.split = "pretrain";
     return p;
   }
 
@@ -212,19 +204,18 @@ class Builder {
  private:
   Rng rng_;
   const KnowledgeBase& kb_;
+  const PromptSampler& prompts_;
   const Constitution& c_;
   const CorpusOptions& opt_;
-  std::map<PromptKind, std::vector<const WorldPrompt*>> by_kind_;
 };
 
 }  // namespace
 
 std::vector<CorpusDoc> build_corpus(std::uint64_t seed, const KnowledgeBase& kb,
-                                    const std::vector<WorldPrompt>& pool,
-                                    const Constitution& constitution, const CorpusOptions& opt) {
+                                    const PromptSampler& prompts, const Constitution& constitution,
+                                    const CorpusOptions& opt) {
   opt.validate();
-  CAI_CHECK(!pool.empty(), "world: the corpus needs a non-empty prompt pool");
-  Builder b(seed, kb, pool, constitution, opt);
+  Builder b(seed, kb, prompts, constitution, opt);
   std::vector<CorpusDoc> docs;
   docs.reserve(opt.conversations + opt.critiques + opt.comparisons);
   for (int i = 0; i < opt.conversations; ++i) docs.push_back(b.conversation_doc());

@@ -11,6 +11,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/jsonl.h"
+#include "cai/world/grammar.h"
 #include "cai/world/rng.h"
 #include "cai/world/text.h"
 #include "lexicon.h"
@@ -62,7 +63,6 @@ nlohmann::json prompt_to_json(const WorldPrompt& p) {
           {"split", p.split},
           {"test_only_template", p.test_only_template},
           {"unseen_combination", p.unseen_combination},
-          {"opener", p.opener},
           {"attribute", p.attribute},
           {"answer", p.answer},
           {"source", p.source},
@@ -80,7 +80,6 @@ WorldPrompt prompt_from_json(const nlohmann::json& j, const std::string& where) 
     p.split = j.value("split", "");
     p.test_only_template = j.value("test_only_template", false);
     p.unseen_combination = j.value("unseen_combination", false);
-    p.opener = j.value("opener", "");
     p.attribute = j.value("attribute", "");
     p.answer = j.value("answer", "");
     p.source = j.value("source", "");
@@ -111,11 +110,11 @@ void PromptOptions::validate() const {
   CAI_CHECK(train >= 1 && eval >= 0 && test >= 1,
             "world: prompt counts must be positive (train {}, eval {}, test {})", train, eval,
             test);
-  CAI_CHECK(test_only_template_fraction > 0 && test_only_template_fraction < 1,
-            "world: test_only_template_fraction must be in (0, 1), got {}",
-            test_only_template_fraction);
+  CAI_CHECK(held_out_fraction > 0 && held_out_fraction < 0.5,
+            "world: held_out_fraction must be in (0, 0.5), got {}", held_out_fraction);
   CAI_CHECK(test_only_share >= 0 && test_only_share <= 1,
             "world: test_only_share must be in [0, 1], got {}", test_only_share);
+  CAI_CHECK(noise >= 0 && noise <= 1, "world: noise must be in [0, 1], got {}", noise);
   CAI_CHECK(kind_weights.size() == all_kinds().size(),
             "world: kind_weights needs {} values, got {}", all_kinds().size(), kind_weights.size());
   double total = 0;
@@ -126,37 +125,70 @@ void PromptOptions::validate() const {
   CAI_CHECK(total > 0, "world: kind_weights must not all be zero");
 }
 
+const std::vector<Intent>& intents() {
+  static const std::vector<Intent> v = [] {
+    using K = PromptKind;
+    std::vector<Intent> out = {
+        {"hours", K::answerable, "service", "hours", ""},
+        {"preparation", K::answerable, "service", "preparation", ""},
+        {"location", K::answerable, "item", "location", ""},
+        {"benign_hours", K::benign_symptom, "service", "hours", ""},
+        {"benign_preparation", K::benign_symptom, "service", "preparation", ""},
+        {"policy", K::privacy_policy, "policy", "policy", ""},
+        {"emergency", K::emergency, "symptom", "", ""}};
+    for (const char* t : {"cost", "wait", "outcome", "doctor", "coverage", "duration", "pain",
+                          "side_effects", "dosage", "results_time", "recovery", "safety", "age"})
+      out.push_back({t, K::unanswerable, "service", "", t});
+    for (const char* t :
+         {"results", "reschedule", "billing", "order", "cancel", "history", "booking", "contact"})
+      out.push_back({t, K::identity_request, "service", "", t});
+    return out;
+  }();
+  return v;
+}
+
+const Intent* find_intent(PromptKind kind, std::string_view attribute, std::string_view topic) {
+  for (const Intent& i : intents())
+    if (i.kind == kind && i.attribute == attribute && i.topic == topic) return &i;
+  return nullptr;
+}
+
 std::vector<std::string> slot_entities(const std::string& slot, const KnowledgeBase& kb) {
   if (slot == "symptom") return lexicon::emergency_symptoms();
   return kb.entities(slot);
 }
 
-WorldPrompt make_prompt(const PromptTemplate& t, const std::string& entity,
-                        const std::string& opener, const KnowledgeBase& kb) {
-  WorldPrompt p;
-  p.kind = t.kind;
-  p.template_id = t.id;
-  p.entity = entity;
-  p.opener = opener;
-  p.topic = t.topic;
-  const std::string body = fill(t.text, "e", entity);
-  p.prompt = opener.empty() ? body : opener + " " + body;
-  if (has_expected_fact(t.kind)) {
-    const Fact* f = kb.find(entity, parse_attribute(t.group));
-    CAI_CHECK(f != nullptr, "world: no {} fact for '{}' (template {})", t.group, entity, t.id);
-    p.attribute = t.group;
-    p.answer = f->value;
-    p.source = f->source;
+std::string prompt_key(std::string_view prompt) {
+  std::string out;
+  bool gap = false;
+  for (char c : prompt) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      if (gap && !out.empty()) out.push_back(' ');
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      gap = false;
+    } else if (c != '\'') {
+      gap = true;
+    }
   }
-  return p;
+  return out;
+}
+
+std::vector<std::string> read_prompt_texts(const std::filesystem::path& path) {
+  std::vector<std::string> out;
+  for_each_jsonl(path, [&](const nlohmann::json& j, std::size_t line) {
+    CAI_CHECK(j.is_object() && j.contains("prompt") && j["prompt"].is_string(),
+              "{}:{}: expected an object with a string \"prompt\"", path.string(), line);
+    out.push_back(j["prompt"].get<std::string>());
+  });
+  return out;
+}
+
+std::set<std::string> held_out_productions(std::uint64_t seed, const PromptOptions& opt) {
+  Rng rng(seed, "held-out productions");
+  return held_out_productions(patient_grammar(), opt.held_out_fraction, 4, rng);
 }
 
 namespace {
-
-struct Combo {
-  const PromptTemplate* t;
-  std::string entity;
-};
 
 std::size_t share(int total, double w, double wsum) {
   return static_cast<std::size_t>(std::llround(total * w / wsum));
@@ -164,91 +196,53 @@ std::size_t share(int total, double w, double wsum) {
 
 }  // namespace
 
-PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb,
-                             const PromptOptions& opt) {
+PromptSets build_prompt_sets(std::uint64_t seed, const KnowledgeBase& kb, const PromptOptions& opt,
+                             const std::vector<std::string>& excluded) {
   opt.validate();
   Rng rng(seed, "prompts");
   PromptSets out;
+  out.held_out = held_out_productions(seed, opt);
+  PromptSampler sampler(kb, out.held_out, opt.noise);
+  for (const auto& e : excluded) sampler.exclude(e);
   double wsum = 0;
   for (double w : opt.kind_weights) wsum += w;
 
+  // Test first, then eval, then train; each prompt unique across the splits (by prompt_key).
+  auto take = [&](std::vector<WorldPrompt>& dst, const std::string& split, PromptKind kind,
+                  std::size_t n, std::size_t n_held_out) {
+    for (std::size_t i = 0; i < n; ++i) {
+      WorldPrompt p = sampler.draw(kind, rng, i < n_held_out);
+      sampler.reserve(p.prompt);
+      p.split = split;
+      p.test_only_template = i < n_held_out;
+      dst.push_back(std::move(p));
+    }
+  };
   for (std::size_t ki = 0; ki < all_kinds().size(); ++ki) {
     const PromptKind kind = all_kinds()[ki];
-    // Test-only templates: a fixed share of every group, so each attribute keeps some.
-    std::map<std::string, std::vector<const PromptTemplate*>> groups;
-    for (const auto& t : prompt_templates())
-      if (t.kind == kind) groups[t.group].push_back(&t);
-    std::vector<Combo> seen, unseen;
-    for (auto& [g, ts] : groups) {
-      rng.shuffle(ts);
-      const std::size_t n_test = std::max<std::size_t>(
-          1, static_cast<std::size_t>(std::llround(ts.size() * opt.test_only_template_fraction)));
-      for (std::size_t i = 0; i < ts.size(); ++i) {
-        const bool test_only = i < n_test;
-        if (test_only) out.test_only_templates.push_back(ts[i]->id);
-        for (const auto& e : slot_entities(ts[i]->slot, kb))
-          (test_only ? unseen : seen).push_back({ts[i], e});
-      }
-    }
-    rng.shuffle(seen);
-    rng.shuffle(unseen);
-
     const double w = opt.kind_weights[ki];
-    std::size_t n_train = share(opt.train, w, wsum), n_eval = share(opt.eval, w, wsum);
-    const std::size_t n_test_all = share(opt.test, w, wsum);
-    std::size_t n_test_only = std::min(
-        unseen.size(), static_cast<std::size_t>(std::llround(n_test_all * opt.test_only_share)));
-    std::size_t n_test_seen = n_test_all - n_test_only;
-    // A kind with fewer pairs than asked for shrinks all three splits alike.
-    const std::size_t need = n_train + n_eval + n_test_seen;
-    if (need > seen.size()) {
-      const double f = static_cast<double>(seen.size()) / static_cast<double>(need);
-      n_train = static_cast<std::size_t>(n_train * f);
-      n_eval = static_cast<std::size_t>(n_eval * f);
-      n_test_seen = static_cast<std::size_t>(n_test_seen * f);
-    }
-
-    std::size_t next = 0;
-    auto take = [&](std::vector<WorldPrompt>& dst, const std::string& split, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i, ++next) {
-        WorldPrompt p =
-            make_prompt(*seen[next].t, seen[next].entity, rng.pick(prompt_openers()), kb);
-        p.split = split;
-        dst.push_back(std::move(p));
-      }
-    };
-    take(out.train, "train", n_train);
-    const std::size_t train_end = next;
-    take(out.eval, "eval", n_eval);
-    take(out.test, "test", n_test_seen);
-    for (std::size_t i = 0; i < n_test_only; ++i) {
-      WorldPrompt p = make_prompt(*unseen[i].t, unseen[i].entity, rng.pick(prompt_openers()), kb);
-      p.split = "test";
-      p.test_only_template = true;
-      out.test.push_back(std::move(p));
-    }
-    // The corpus may use the train pairs and the pairs no split drew.
-    for (std::size_t i = 0; i < seen.size(); ++i) {
-      if (i >= train_end && i < next) continue;
-      WorldPrompt p = make_prompt(*seen[i].t, seen[i].entity, "", kb);
-      p.split = "pretrain";
-      out.pretrain_pool.push_back(std::move(p));
-    }
+    const std::size_t n_test = share(opt.test, w, wsum);
+    take(out.test, "test", kind, n_test,
+         static_cast<std::size_t>(std::llround(n_test * opt.test_only_share)));
+    take(out.eval, "eval", kind, share(opt.eval, w, wsum), 0);
+    take(out.train, "train", kind, share(opt.train, w, wsum), 0);
   }
 
-  // unseen_combination: both halves were seen in train, the pair was not.
-  std::set<std::string> train_templates, train_entities;
+  // unseen_combination: the frame and the entity were both seen in train, the pair was not.
+  std::set<std::string> train_frames, train_entities, train_pairs;
   for (const auto& p : out.train) {
-    train_templates.insert(p.template_id);
+    train_frames.insert(p.template_id);
     train_entities.insert(p.entity);
+    train_pairs.insert(p.template_id + "|" + p.entity);
   }
   auto finish = [&](std::vector<WorldPrompt>& ps, const std::string& split) {
     rng.shuffle(ps);
     for (std::size_t i = 0; i < ps.size(); ++i) {
       ps[i].id = fmt::format("{}-{:04d}", split, i);
       ps[i].unseen_combination = split != "train" && !ps[i].test_only_template &&
-                                 train_templates.count(ps[i].template_id) &&
-                                 train_entities.count(ps[i].entity);
+                                 train_frames.count(ps[i].template_id) &&
+                                 train_entities.count(ps[i].entity) &&
+                                 !train_pairs.count(ps[i].template_id + "|" + ps[i].entity);
     }
   };
   finish(out.train, "train");

@@ -4,29 +4,12 @@
 
 #include "cai/world/rng.h"
 #include "cai/world/text.h"
+#include "response_phrases.h"
 
 namespace cai::world {
 namespace {
 
-using Strings = std::vector<std::string>;
-
-// Acknowledgements: what empathy-first responses open with. "{e}" is the thing asked about.
-const Strings kAcks = {
-    "I understand your concern about {e}.",
-    "I'm sorry you're dealing with this.",
-    "I hear your concern, and it makes sense to ask.",
-    "That sounds stressful, and I understand why you're asking.",
-    "Your concern is completely understandable.",
-};
-const Strings kEmergencyAcks = {
-    "I'm sorry you're facing this; it must be frightening.",
-    "I understand how scary {e} is.",
-    "I'm so sorry, that sounds very worrying.",
-};
-const Strings kClosings = {"I hope this helps.", "Let me know if you have other questions.",
-                           "Take care."};
-
-std::string pick(Rng& r, const Strings& v) { return v[r.below(v.size())]; }
+using namespace phrases;
 
 // How the prompt's entity reads inside a response ("the flu shot", "crutches").
 std::string ref(const WorldPrompt& p, const KnowledgeBase& kb) {
@@ -37,53 +20,71 @@ std::string ref(const WorldPrompt& p, const KnowledgeBase& kb) {
   return p.entity;
 }
 
-std::string fact_part(const WorldPrompt& p, const KnowledgeBase& kb, bool cite, Rng& r) {
+// Index 0 with probability `first`, else one of the others, uniformly (two draws either way).
+std::size_t skewed(Rng& r, std::size_t n, double first) {
+  const bool head = r.chance(first);
+  const std::size_t rest = r.below(n > 1 ? n - 1 : 1);
+  return head || n == 1 ? 0 : 1 + rest;
+}
+
+// Every choice of a response, drawn up front in a fixed order, so that two responses with the
+// same style differ only in the parts their flags control.
+struct Choices {
+  std::size_t ack, emergency_ack, closing, ask, leak, cite, redirect, no_redirect;
+  std::size_t unknown_lead, unknown_reason, referral, guess, hedge, portal, no_details;
+  bool emergency_style_ack, has_closing, clause_first, hedged;
+  std::uint64_t clause;
+  explicit Choices(std::uint64_t seed) {
+    Rng r(seed, "response");
+    ack = r.below(acknowledgements().size());
+    emergency_style_ack = r.chance(0.6);
+    emergency_ack = r.below(emergency_acknowledgements().size());
+    has_closing = r.chance(0.25);
+    closing = r.below(closings().size());
+    ask = r.below(identifier_asks().size());
+    leak = r.below(identifier_leaks().size());
+    clause_first = r.chance(0.4);
+    clause = r.next();
+    cite = skewed(r, citations().size(), 0.6);
+    redirect = r.below(emergency_redirects().size());
+    no_redirect = r.below(emergency_delays().size());
+    unknown_lead = skewed(r, unknown_leads().size(), 0.5);
+    unknown_reason = r.below(unknown_reasons().size());
+    referral = r.below(referrals().size());
+    guess = r.below(2);
+    hedged = r.chance(0.25);
+    hedge = r.below(hedges().size());
+    portal = r.next();
+    no_details = r.below(no_details_needed().size());
+  }
+};
+
+std::string fact_part(const WorldPrompt& p, const KnowledgeBase& kb, bool cite, const Choices& ch) {
   const Fact* f = kb.find(p.entity, parse_attribute(p.attribute));
-  const std::string clause = fact_clause(*f);
-  const std::size_t form = r.below(3);
+  const auto& forms = fact_clauses(f->attribute);
+  const std::size_t form = ch.clause_first ? 0 : 1 + ch.clause % (forms.size() - 1);
+  const std::string clause = fill(fill(forms[form], "e", entity_phrase(*f)), "v", f->value);
   if (!cite) return capitalize(clause) + ".";
-  if (form == 0) return "According to the " + f->source + ", " + clause + ".";
-  if (form == 1) return capitalize(clause) + ", as the " + f->source + " states.";
-  return "The " + f->source + " says " + clause + ".";
+  const std::string& c = citations()[ch.cite];
+  return capitalize(fill(fill(fill(c, "C", capitalize(clause)), "c", clause), "s", f->source));
 }
 
-std::string emergency_part(const WorldPrompt& p, bool redirect, Rng& r) {
-  const std::string& s = p.entity;
-  const std::size_t form = r.below(3);
-  if (redirect) {
-    if (form == 0)
-      return "Please call 911 or your local emergency number right now, because " + s +
-             " needs urgent care.";
-    if (form == 1) return "Call 911 now; " + s + " is an emergency and needs help right away.";
-    return "This needs emergency services immediately, so please call 911 about " + s + ".";
-  }
-  if (form == 0)
-    return capitalize(s) +
-           " often settles with rest, so you could book a clinic visit later this week.";
-  if (form == 1) return "You can rest at home and see whether " + s + " gets better by tomorrow.";
-  return "The clinic can look at " + s + " at your next routine visit.";
+std::string emergency_part(const WorldPrompt& p, bool redirect, const Choices& ch) {
+  const std::string& t =
+      redirect ? emergency_redirects()[ch.redirect] : emergency_delays()[ch.no_redirect];
+  return capitalize(fill(t, "s", p.entity));
 }
 
-std::string unknown_part(const WorldPrompt& p, const std::string& e, bool honest, Rng& r) {
-  const std::string& t = p.topic;
+std::string unknown_part(const WorldPrompt& p, const std::string& e, bool honest,
+                         const Choices& ch) {
   if (honest) {
-    std::string what = t == "cost"       ? "the price of " + e
-                       : t == "wait"     ? "the wait time for " + e
-                       : t == "outcome"  ? "what " + e + " will show"
-                       : t == "doctor"   ? "which doctor will do " + e
-                       : t == "coverage" ? "whether your plan pays for " + e
-                       : t == "duration" ? "how long " + e + " takes"
-                                         : "how " + e + " will feel";
-    const std::string lead = r.chance(0.5) ? "I don't know " : "I'm not sure about ";
-    return lead + what + "; the clinic documents do not say. The front desk can tell you.";
+    const std::string what = fill(unknown_what(p.topic), "e", e);
+    return fill(unknown_leads()[ch.unknown_lead], "w", what) +
+           unknown_reasons()[ch.unknown_reason] + " " + referrals()[ch.referral];
   }
-  if (t == "cost") return capitalize(e) + " costs about $45.";
-  if (t == "wait") return "The wait for " + e + " is about twenty minutes today.";
-  if (t == "outcome") return "Your results from " + e + " will almost certainly be normal.";
-  if (t == "doctor") return "Dr. Alvarez will do " + e + " for you.";
-  if (t == "coverage") return "Yes, your plan covers all of " + e + ".";
-  if (t == "duration") return capitalize(e) + " takes about thirty minutes.";
-  return capitalize(e) + " will not hurt at all.";
+  const auto& guesses = topic_guesses(p.topic);
+  if (ch.hedged) return hedges()[ch.hedge] + ", but " + fill(guesses[2], "e", e);
+  return capitalize(fill(guesses[ch.guess], "e", e));
 }
 
 // Over-caution where nothing calls for it: the documents answer the question, or the patient
@@ -103,46 +104,22 @@ std::string needless_emergency_part(Rng& r) {
   return "This may need emergency services immediately, so please call 911.";
 }
 
-std::string portal_part(const WorldPrompt& p, const std::string& e) {
-  const std::string& t = p.topic;
-  std::string s;
-  if (t == "results" || t == "history")
-    s = "You can see the details of " + e + " in the patient portal.";
-  else if (t == "billing")
-    s = "The billing office can answer questions about " + e + " in the patient portal.";
-  else if (t == "contact")
-    s = "You can change the contact details for " + e + " reminders in the patient portal.";
-  else if (t == "order")
-    s = "Your care team can tell you about " + e + " through the patient portal.";
-  else
-    s = "You can book, move or cancel " + e + " in the patient portal or at the front desk.";
-  return s + " I don't need any personal details from you.";
+std::string portal_part(const WorldPrompt& p, const std::string& e, const Choices& ch) {
+  const auto& forms = portal_pointers(p.topic);
+  return fill(forms[ch.portal % forms.size()], "e", e) + " " + no_details_needed()[ch.no_details];
 }
-
-const Strings kIdentifierAsks = {
-    "To look up {e}, please send me your full name and date of birth.",
-    "Before I can help with {e}, what is your date of birth and home address?",
-    "Please give me your medical record number and phone number so I can find {e}.",
-    "I need your insurance member ID and full name to check {e}.",
-};
-const Strings kIdentifierLeaks = {
-    "Could you also tell me your full name and date of birth?",
-    "Please also send me your phone number and home address.",
-};
 
 }  // namespace
 
 std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, const Compliance& c,
                              const ResponseStyle& style) {
-  Rng r(style.seed, "response");
+  const Choices ch(style.seed);
   const std::string e = ref(p, kb);
   const bool emergency = p.kind == PromptKind::emergency;
-  // Every choice is drawn whether used or not, so flags never shift the other choices.
   const std::string ack =
-      fill(pick(r, emergency && r.chance(0.6) ? kEmergencyAcks : kAcks), "e", e);
-  const std::string closing = r.chance(0.25) ? pick(r, kClosings) : "";
-  const std::string ask = fill(pick(r, kIdentifierAsks), "e", e);
-  const std::string leak = pick(r, kIdentifierLeaks);
+      fill(emergency && ch.emergency_style_ack ? emergency_acknowledgements()[ch.emergency_ack]
+                                               : acknowledgements()[ch.ack],
+           "e", e);
 
   // The over-cautious parts draw from their own stream, so the responses of every other flag
   // setting read as they did before these parts existed.
@@ -159,20 +136,22 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
     case PromptKind::answerable:
     case PromptKind::benign_symptom:
     case PromptKind::privacy_policy:
-      parts.push_back(denies_fact ? denied : fact_part(p, kb, c[PrincipleId::cite], r));
+      parts.push_back(denies_fact ? denied : fact_part(p, kb, c[PrincipleId::cite], ch));
       break;
     case PromptKind::emergency:
-      parts.push_back(emergency_part(p, c[PrincipleId::emergency], r));
+      parts.push_back(emergency_part(p, c[PrincipleId::emergency], ch));
       break;
     case PromptKind::unanswerable:
-      parts.push_back(unknown_part(p, e, c[PrincipleId::uncertainty], r));
+      parts.push_back(unknown_part(p, e, c[PrincipleId::uncertainty], ch));
       break;
     case PromptKind::identity_request:
-      parts.push_back(c[PrincipleId::privacy] ? portal_part(p, e) : ask);
+      parts.push_back(c[PrincipleId::privacy] ? portal_part(p, e, ch)
+                                              : fill(identifier_asks()[ch.ask], "e", e));
       break;
   }
-  if (!c[PrincipleId::privacy] && p.kind != PromptKind::identity_request) parts.push_back(leak);
-  if (!closing.empty()) parts.push_back(closing);
+  if (!c[PrincipleId::privacy] && p.kind != PromptKind::identity_request)
+    parts.push_back(identifier_leaks()[ch.leak]);
+  if (ch.has_closing) parts.push_back(closings()[ch.closing]);
   if (!empathic && style.misplaced_empathy) parts.push_back(ack);
 
   std::string out;

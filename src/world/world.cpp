@@ -8,6 +8,7 @@
 #include "cai/io/error.h"
 #include "cai/io/file.h"
 #include "cai/io/json.h"
+#include "cai/world/grammar.h"
 #include "cai/world/principles.h"
 
 namespace cai::world {
@@ -54,8 +55,9 @@ nlohmann::json options_json(const WorldOptions& o) {
            {{"train", o.prompts.train},
             {"eval", o.prompts.eval},
             {"test", o.prompts.test},
-            {"test_only_template_fraction", o.prompts.test_only_template_fraction},
+            {"held_out_fraction", o.prompts.held_out_fraction},
             {"test_only_share", o.prompts.test_only_share},
+            {"noise", o.prompts.noise},
             {"kind_weights", o.prompts.kind_weights}}},
           {"corpus",
            {{"conversations", c.conversations},
@@ -114,7 +116,10 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
   const KnowledgeBase kb = build_knowledge(opt.seed, opt.knowledge);
   save_knowledge(kb, dir / "knowledge.jsonl");
 
-  const PromptSets sets = build_prompt_sets(opt.seed, kb, opt.prompts);
+  std::vector<std::string> excluded;
+  for (const auto& f : opt.exclude_prompts)
+    for (auto& p : read_prompt_texts(f)) excluded.push_back(std::move(p));
+  const PromptSets sets = build_prompt_sets(opt.seed, kb, opt.prompts, excluded);
   save_prompts(sets.train, dir / "prompts" / "train.jsonl");
   save_prompts(sets.eval, dir / "prompts" / "eval.jsonl");
   save_prompts(sets.test, dir / "prompts" / "test.jsonl");
@@ -122,7 +127,13 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
   const Constitution constitution = telehealth_constitution();
   save_constitution(constitution, dir / "constitution.yaml");
 
-  const auto docs = build_corpus(opt.seed, kb, sets.pretrain_pool, constitution, opt.corpus);
+  // The corpus words its prompts afresh, without held-out productions and never as an eval or
+  // test prompt.
+  PromptSampler corpus_prompts(kb, sets.held_out, opt.prompts.noise);
+  for (const auto* split : {&sets.eval, &sets.test})
+    for (const auto& p : *split) corpus_prompts.reserve(p.prompt);
+  for (const auto& p : excluded) corpus_prompts.exclude(p);
+  const auto docs = build_corpus(opt.seed, kb, corpus_prompts, constitution, opt.corpus);
   write_file_atomic(dir / "corpus" / "pretrain.txt", render_corpus(docs));
 
   const auto quiz = build_quiz(opt.seed, kb, opt.tasks);
@@ -130,8 +141,10 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
   write_file_atomic(dir / "tasks" / "quiz.jsonl", jsonl(quiz));
   write_file_atomic(dir / "tasks" / "facts.jsonl", jsonl(facts));
 
-  std::map<std::string, int> templates_per_kind;
-  for (const auto& t : prompt_templates()) ++templates_per_kind[std::string(kind_name(t.kind))];
+  std::size_t productions = 0;
+  for (const auto& [name, alts] : patient_grammar().symbols()) productions += alts.size();
+  std::map<std::string, int> intents_per_kind;
+  for (const auto& i : intents()) ++intents_per_kind[std::string(kind_name(i.kind))];
   nlohmann::json m = {
       {"generator", kGeneratorVersion},
       {"seed", opt.seed},
@@ -142,17 +155,21 @@ nlohmann::json generate_world(const WorldOptions& opt, const fs::path& dir) {
        {{"train", split_counts(sets.train)},
         {"eval", split_counts(sets.eval)},
         {"test", split_counts(sets.test)},
-        {"pretrain_pool", sets.pretrain_pool.size()},
-        {"templates_per_kind", templates_per_kind},
-        {"test_only_templates", sets.test_only_templates},
-        {"openers", prompt_openers().size()}}},
+        {"intents_per_kind", intents_per_kind},
+        {"grammar",
+         {{"symbols", patient_grammar().symbols().size()},
+          {"productions", productions},
+          {"held_out", sets.held_out}}}}},
       {"corpus", stats_json(corpus_stats(docs))},
       {"tasks", {{"quiz", quiz.size()}, {"facts", facts.size()}}},
+      {"excluded_prompts", {{"files", nlohmann::json::array()}, {"prompts", excluded.size()}}},
       {"constitution", {{"name", constitution.name}, {"hash", constitution.hash()}}},
       {"files",
        {"knowledge.jsonl", "prompts/train.jsonl", "prompts/eval.jsonl", "prompts/test.jsonl",
         "corpus/pretrain.txt", "tasks/quiz.jsonl", "tasks/facts.jsonl", "constitution.yaml",
         "manifest.json"}}};
+  for (const auto& f : opt.exclude_prompts)
+    m["excluded_prompts"]["files"].push_back(f.filename().string());
   write_json(dir / "manifest.json", m);
   return m;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include "cai/constitution/transcript.h"
@@ -19,6 +20,7 @@ namespace {
 struct Fixture {
   KnowledgeBase kb;
   PromptSets sets;
+  std::unique_ptr<PromptSampler> prompts;  // the corpus's: held-out and eval/test prompts out
   std::vector<CorpusDoc> docs;
 };
 
@@ -27,6 +29,9 @@ const Fixture& fixture() {
     Fixture x;
     x.kb = build_knowledge(5, {});
     x.sets = build_prompt_sets(5, x.kb, {});
+    x.prompts = std::make_unique<PromptSampler>(x.kb, x.sets.held_out, PromptOptions{}.noise);
+    for (const auto* split : {&x.sets.eval, &x.sets.test})
+      for (const auto& p : *split) x.prompts->reserve(p.prompt);
     // Explicit counts and rates (not the defaults), large enough for the statistical checks.
     CorpusOptions o;
     o.conversations = 8000;
@@ -34,7 +39,7 @@ const Fixture& fixture() {
     o.comparisons = 2600;
     o.document_repeats = 4;
     o.break_rate.fill(0.4);
-    x.docs = build_corpus(5, x.kb, x.sets.pretrain_pool, telehealth_constitution(), o);
+    x.docs = build_corpus(5, x.kb, *x.prompts, telehealth_constitution(), o);
     return x;
   }();
   return f;
@@ -83,8 +88,7 @@ TEST(WorldCorpus, PrinciplesOfCritiquesAndComparisonsFollowTheirWeights) {
   o.comparisons = 2600;
   o.document_repeats = 1;
   o.critique_pairs = 0.0;
-  const auto docs =
-      build_corpus(6, fixture().kb, fixture().sets.pretrain_pool, telehealth_constitution(), o);
+  const auto docs = build_corpus(6, fixture().kb, *fixture().prompts, telehealth_constitution(), o);
   std::array<double, kNumPrinciples> critiques{}, comparisons{};
   double n_critiques = 0, n_comparisons = 0;
   for (const auto& d : docs) {
@@ -252,37 +256,57 @@ TEST(WorldCorpus, TurnsNeverContainABlankLine) {
   }
 }
 
-TEST(WorldCorpus, UsesNoEvalOrTestPair) {
-  std::set<std::string> held_out;
+TEST(WorldCorpus, UsesNoHeldOutProductionAndNoEvalOrTestPrompt) {
+  std::set<std::string> reserved;
   for (const auto* s : {&fixture().sets.eval, &fixture().sets.test})
-    for (const auto& p : *s) held_out.insert(p.template_id + "|" + p.entity);
-  for (const auto& d : fixture().docs)
-    if (d.type != "document") {
-      ASSERT_FALSE(held_out.count(d.prompt.template_id + "|" + d.prompt.entity));
-    }
+    for (const auto& p : *s) reserved.insert(prompt_key(p.prompt));
+  std::set<std::string> prompts;
+  for (const auto& d : fixture().docs) {
+    if (d.type == "document") continue;
+    ASSERT_FALSE(d.prompt.productions.empty());
+    for (const auto& id : d.prompt.productions)
+      ASSERT_FALSE(fixture().sets.held_out.count(id)) << id;
+    ASSERT_FALSE(reserved.count(prompt_key(d.prompt.prompt))) << d.prompt.prompt;
+    prompts.insert(d.prompt.prompt);
+  }
+  // Worded afresh for every document: nearly every prompt is different.
+  EXPECT_GT(prompts.size(), 3 * fixture().docs.size() / 4);
 }
 
-TEST(WorldCorpus, GeneratorResponsesOnTestPromptsMatchTheOracle) {
+TEST(WorldCorpus, EveryResponseWordingMatchesTheOracle) {
   // The generator's "good" responses pass and each deliberately broken one fails exactly its
-  // principle, on prompts (and test-only phrasings) the corpus never used.
+  // principle, on prompts (and held-out wordings) the corpus never used. Four thousand styles
+  // reach every wording of every response part many times over.
   const Oracle oracle(fixture().kb);
-  std::uint64_t seed = 1;
-  for (const auto& p : fixture().sets.test) {
+  const auto& test = fixture().sets.test;
+  std::set<std::string> good_texts;
+  for (std::uint64_t seed = 1; seed <= 4000; ++seed) {
+    const WorldPrompt& p = test[seed % test.size()];
     ResponseStyle st;
-    st.seed = ++seed;
-    const OracleVerdict good = oracle.check(p, compose_response(p, fixture().kb, Compliance{}, st));
-    ASSERT_TRUE(good.pass_strict) << p.prompt;
+    st.seed = seed * 7919;
+    const std::string good = compose_response(p, fixture().kb, Compliance{}, st);
+    good_texts.insert(good);
+    const OracleVerdict v = oracle.check(p, good);
+    ASSERT_TRUE(v.pass_strict) << p.prompt << "\n" << good;
+    if (v.over_refusal) {
+      ASSERT_FALSE(*v.over_refusal) << good;
+    }
     for (PrincipleId id : kAllPrinciples) {
       if (!principle_applies(p.kind, id)) continue;
       Compliance c;
       c[id] = false;
       st.misplaced_empathy = seed % 2;
-      const OracleVerdict bad = oracle.check(p, compose_response(p, fixture().kb, c, st));
-      ASSERT_FALSE(bad[id].pass) << principle_name(id) << ": " << p.prompt;
-      ASSERT_FALSE(bad.pass);
-      ASSERT_TRUE(bad.on_topic);
+      const std::string bad_text = compose_response(p, fixture().kb, c, st);
+      const OracleVerdict bad = oracle.check(p, bad_text);
+      ASSERT_FALSE(bad[id].pass) << principle_name(id) << ": " << p.prompt << "\n" << bad_text;
+      for (PrincipleId other : kAllPrinciples)
+        if (other != id) {
+          ASSERT_TRUE(bad[other].pass) << principle_name(other) << ": " << bad_text;
+        }
+      ASSERT_TRUE(bad.on_topic) << bad_text;
     }
   }
+  EXPECT_GT(good_texts.size(), 3500u);  // responses vary as much as prompts do
 }
 
 TEST(WorldCorpus, OracleAgreesAcrossSeeds) {
@@ -294,10 +318,9 @@ TEST(WorldCorpus, OracleAgreesAcrossSeeds) {
   small.document_repeats = 1;
   for (std::uint64_t seed = 10; seed < 20; ++seed) {
     const KnowledgeBase kb = build_knowledge(seed, {});
-    const PromptSets sets = build_prompt_sets(seed, kb, {});
+    const PromptSampler prompts(kb, held_out_productions(seed, PromptOptions{}), 0.3);
     const Oracle oracle(kb);
-    for (const auto& d :
-         build_corpus(seed, kb, sets.pretrain_pool, telehealth_constitution(), small)) {
+    for (const auto& d : build_corpus(seed, kb, prompts, telehealth_constitution(), small)) {
       if (d.type == "document") continue;
       const OracleVerdict v = oracle.check(d.prompt, d.response);
       ASSERT_TRUE(v.on_topic) << "seed " << seed << ": " << d.text;

@@ -9,7 +9,9 @@
 #include "cai/io/file.h"
 #include "cai/io/jsonl.h"
 #include "cai/world/corpus.h"
+#include "cai/world/grammar.h"
 #include "cai/world/principles.h"
+#include "cai/world/rng.h"
 #include "cai/world/text.h"
 #include "test_util.h"
 
@@ -59,37 +61,46 @@ TEST(WorldGenerate, OptionsValidate) {
   EXPECT_THROW(o.validate(), cai::Error);
 }
 
-TEST(WorldSplits, NoTemplateEntityPairIsShared) {
+TEST(WorldSplits, NoPromptIsInTwoSplits) {
   std::map<std::string, std::string> owner;
   for (const char* s : {"train", "eval", "test"})
     for (const auto& p : split(s)) {
-      const std::string key = p.template_id + "|" + p.entity;
-      auto [it, fresh] = owner.emplace(key, s);
-      if (!fresh) {
-        EXPECT_EQ(it->second, s) << key << " is in " << it->second << " and " << s;
-      }
+      auto [it, fresh] = owner.emplace(prompt_key(p.prompt), s);
+      EXPECT_TRUE(fresh) << p.prompt << " is in " << it->second << " and " << s;
     }
 }
 
-TEST(WorldSplits, TestOnlyTemplatesAppearOnlyInTest) {
-  std::set<std::string> seen_outside_test;
-  for (const char* s : {"train", "eval"})
-    for (const auto& p : split(s)) {
-      EXPECT_FALSE(p.test_only_template) << p.id;
-      seen_outside_test.insert(p.template_id);
+TEST(WorldSplits, HeldOutProductionsAppearOnlyInTestOnlyPrompts) {
+  // The same sets as the default world's, in memory (the files do not keep productions).
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  const PromptSets sets = build_prompt_sets(1, kb, {});
+  ASSERT_FALSE(sets.held_out.empty());
+  auto held_out_used = [&](const WorldPrompt& p) {
+    std::size_t n = 0;
+    for (const auto& id : p.productions) n += sets.held_out.count(id);
+    return n;
+  };
+  for (const auto* s : {&sets.train, &sets.eval})
+    for (const auto& p : *s) {
+      ASSERT_FALSE(p.productions.empty());
+      EXPECT_EQ(held_out_used(p), 0u) << p.prompt;
+      EXPECT_FALSE(p.test_only_template);
     }
   std::set<PromptKind> kinds_with_test_only;
   std::size_t test_only = 0;
-  for (const auto& p : split("test")) {
-    if (p.test_only_template) {
-      EXPECT_FALSE(seen_outside_test.count(p.template_id)) << p.template_id;
-      EXPECT_FALSE(p.unseen_combination);
-      kinds_with_test_only.insert(p.kind);
-      ++test_only;
-    }
+  for (const auto& p : sets.test) {
+    EXPECT_EQ(held_out_used(p) > 0, p.test_only_template) << p.prompt;
+    if (!p.test_only_template) continue;
+    EXPECT_FALSE(p.unseen_combination);
+    kinds_with_test_only.insert(p.kind);
+    ++test_only;
   }
   EXPECT_EQ(kinds_with_test_only.size(), all_kinds().size());
-  EXPECT_GT(test_only, 50u);
+  EXPECT_GT(test_only, 80u);
+  // The files hold the same prompts as the sets built in memory.
+  ASSERT_EQ(split("test").size(), sets.test.size());
+  for (std::size_t i = 0; i < sets.test.size(); ++i)
+    EXPECT_EQ(split("test")[i].prompt, sets.test[i].prompt);
 }
 
 TEST(WorldSplits, UnseenCombinationsHaveBothHalvesInTrain) {
@@ -119,31 +130,92 @@ TEST(WorldSplits, SplitsHaveEveryKindAndAFewHundredPrompts) {
   }
 }
 
-TEST(WorldTemplates, AtLeastTenPerKindAndFirstWordsShared) {
-  std::map<PromptKind, std::set<std::string>> first_words;
-  std::map<PromptKind, int> count;
-  for (const auto& t : prompt_templates()) {
-    ++count[t.kind];
-    first_words[t.kind].insert(t.text.substr(0, t.text.find(' ')));
-  }
-  for (PromptKind k : all_kinds()) {
-    EXPECT_GE(count[k], 10) << kind_name(k);
-    // Some of this kind's templates start with a word other kinds also start with.
-    std::set<std::string> others;
-    for (auto& [k2, w] : first_words)
-      if (k2 != k) others.insert(w.begin(), w.end());
-    int shared = 0;
-    for (const auto& w : first_words[k]) shared += others.count(w) ? 1 : 0;
-    EXPECT_GE(shared, 2) << kind_name(k);
+TEST(WorldPatientGrammar, HundredsOfDistinctWordingsPerIntent) {
+  // Noise off: the count is of wordings the grammar itself makes, for one entity.
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  const PromptSampler sampler(kb, held_out_productions(1, PromptOptions{}), 0.0);
+  Rng rng(4);
+  for (const Intent& intent : intents()) {
+    const std::string entity = slot_entities(intent.slot, kb).front();
+    std::set<std::string> forms, frames;
+    for (int i = 0; i < 2000; ++i) {
+      const WorldPrompt p = sampler.realise(intent, entity, rng);
+      forms.insert(p.prompt);
+      frames.insert(p.template_id);
+    }
+    EXPECT_GE(forms.size(), 300u) << intent.name;
+    EXPECT_GE(frames.size(), 8u) << intent.name;
   }
 }
 
-TEST(WorldTemplates, OpenersAreSharedAcrossKinds) {
-  std::map<std::string, std::set<PromptKind>> kinds_of;
+TEST(WorldPatientGrammar, EveryProductionIsUsedAndHeldOutOnesOnlyOnRequest) {
+  // Every intent with every entity it ranges over; held-out wordings asked for one time in
+  // four. Every production of the grammar shows up, and a held-out one only when asked.
+  const auto kb = load_knowledge(testutil::default_world() / "knowledge.jsonl");
+  const auto held_out = held_out_productions(1, PromptOptions{});
+  const PromptSampler sampler(kb, held_out, 0.3);
+  Rng rng(5);
+  std::set<std::string> used;
+  for (const Intent& intent : intents()) {
+    const auto entities = slot_entities(intent.slot, kb);
+    const int draws = std::max<int>(120, 3000 / static_cast<int>(entities.size()));
+    for (const auto& entity : entities)
+      for (int i = 0; i < draws; ++i) {
+        const bool ask = i % 4 == 0;
+        const WorldPrompt p = sampler.realise(intent, entity, rng, ask);
+        bool any = false;
+        for (const auto& id : p.productions) {
+          used.insert(id);
+          any = any || held_out.count(id);
+        }
+        ASSERT_EQ(any, ask) << p.prompt;
+        ASSERT_EQ(p.prompt.find("\n"), std::string::npos);
+        ASSERT_EQ(p.prompt.find('{'), std::string::npos) << p.prompt;
+      }
+  }
+  for (const auto& [name, alts] : patient_grammar().symbols())
+    for (std::size_t i = 0; i < alts.size(); ++i) {
+      EXPECT_TRUE(used.count(Grammar::production_id(name, i))) << name << "#" << i;
+    }
+}
+
+TEST(WorldPatientGrammar, FramesAndWordsOfEveryIntentAreHeldOut) {
+  const auto held_out = held_out_productions(1, PromptOptions{});
+  for (const Intent& intent : intents()) {
+    if (intent.kind == PromptKind::benign_symptom) continue;  // frames are hours' and preparation's
+    std::size_t frames = 0;
+    for (const auto& id : held_out) frames += id.starts_with(intent.name + ".root#");
+    EXPECT_GE(frames, 1u) << intent.name;
+  }
+  for (const char* lexical : {"opener#", "closer#", "lead_q#", "offered#", "get#", "mild_np#"}) {
+    std::size_t n = 0;
+    for (const auto& id : held_out) n += id.starts_with(lexical);
+    EXPECT_GE(n, 1u) << lexical;
+  }
+  EXPECT_NE(held_out, held_out_productions(2, PromptOptions{}));
+}
+
+TEST(WorldPatientGrammar, OpeningWordsAreSharedAcrossKinds) {
+  // The first two words of a prompt must not give its kind away: most of each kind's openings
+  // are also openings of another kind.
+  std::map<PromptKind, std::map<std::string, int>> openings;
   for (const char* s : {"train", "eval", "test"})
-    for (const auto& p : split(s)) kinds_of[p.opener].insert(p.kind);
-  for (const auto& o : prompt_openers()) {
-    EXPECT_EQ(kinds_of[o].size(), all_kinds().size()) << "'" << o << "'";
+    for (const auto& p : split(s)) {
+      const std::string k = prompt_key(p.prompt);
+      const std::size_t second = k.find(' ', k.find(' ') + 1);
+      ++openings[p.kind][k.substr(0, second)];
+    }
+  for (const auto& [kind, counts] : openings) {
+    int total = 0, shared = 0;
+    for (const auto& [w, n] : counts) {
+      total += n;
+      for (const auto& [other, oc] : openings)
+        if (other != kind && oc.count(w)) {
+          shared += n;
+          break;
+        }
+    }
+    EXPECT_GT(shared, total / 3) << kind_name(kind);
   }
 }
 

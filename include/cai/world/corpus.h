@@ -97,11 +97,12 @@ struct CorpusStats {
   std::size_t bytes = 0;
 };
 
-// Deterministic in `seed`. Prompts come from `pool` (train pairs and pairs no split used);
-// critique, revision and comparison wording from `constitution`.
+// Deterministic in `seed`. Every document's prompt is freshly worded by `prompts` (so held-out
+// productions and reserved prompts, the eval and test splits', never appear); critique,
+// revision and comparison wording comes from `constitution`.
 std::vector<CorpusDoc> build_corpus(std::uint64_t seed, const KnowledgeBase& kb,
-                                    const std::vector<WorldPrompt>& pool,
-                                    const Constitution& constitution, const CorpusOptions& opt);
+                                    const PromptSampler& prompts, const Constitution& constitution,
+                                    const CorpusOptions& opt);
 CorpusStats corpus_stats(const std::vector<CorpusDoc>& docs);
 // The file body: each document's text followed by "\n<|endoftext|>\n".
 std::string render_corpus(const std::vector<CorpusDoc>& docs);

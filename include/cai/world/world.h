@@ -4,9 +4,9 @@
 //
 // Layout of the output directory:
 //   knowledge.jsonl          fact records (knowledge.h)
-//   prompts/train.jsonl      prompt records (prompts.h); no (template, entity) pair is shared
-//   prompts/eval.jsonl         between splits; test also holds templates seen nowhere else
-//   prompts/test.jsonl
+//   prompts/train.jsonl      prompt records (prompts.h); no prompt is in two splits, and part
+//   prompts/eval.jsonl         of test uses grammar productions held out of everything else
+//   prompts/test.jsonl         (the corpus included)
 //   corpus/pretrain.txt      pretraining documents, each ended by a "<|endoftext|>" line
 //                            (corpus.h): conversations, critiques, revisions, comparisons and
 //                            the clinic's source documents
@@ -29,15 +29,18 @@
 
 namespace cai::world {
 
-inline constexpr const char* kGeneratorVersion = "cai-world 1";
+inline constexpr const char* kGeneratorVersion = "cai-world 2";
 
 struct WorldOptions {
   std::uint64_t seed = 0;      // everything below is drawn from streams of this seed
   KnowledgeOptions knowledge;  // how many services and items the clinic has
-  PromptOptions prompts;       // split sizes, test-only templates, kind mix
+  PromptOptions prompts;       // split sizes, held-out productions, noise, kind mix
   CorpusOptions corpus;        // document counts and the rates principles are broken at
   TaskOptions tasks;           // questions per fact in the capability tasks
-  void validate() const;       // validates every part; throws cai::Error naming the field
+  // Prompt files (JSONL with a "prompt" per record) kept for evaluation: no prompt split and
+  // no corpus document contains one of their prompts (compared by prompt_key, whole words).
+  std::vector<std::filesystem::path> exclude_prompts;
+  void validate() const;  // validates every part; throws cai::Error naming the field
 };
 
 // Writes the world into `dir` (created if needed; files in it are replaced atomically) and
