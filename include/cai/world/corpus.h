@@ -29,12 +29,16 @@ namespace cai::world {
 inline constexpr const char* kCorpusDelimiter = "<|endoftext|>";
 
 struct CorpusOptions {
-  // The mix leans on critiques and comparisons: a tiny model learns a verdict from one
-  // token per example, so it needs many; their conversations also teach it to answer.
-  int conversations = 500;         // plain Human/Assistant conversations
-  int critiques = 10000;           // critique examples; a share of them go on to a revision
+  // A tiny model learns a verdict from one token per example, so critiques and comparisons
+  // need many; conversations teach it to answer, and with the grammar's many wordings it needs
+  // many of them too: a conversation pairs a wording with its answer in a third of a
+  // critique's length. Against 500 / 10000 / 5000, this mix (4% more tokens, pretraining
+  // 451-480 s against 387-463 s on 2 cores) raised the seed-0 world's bases' right fact on the
+  // hand-written prompts from 55.4% to 70.8% and their fact task from 69.2% to 92.4% (3 seeds).
+  int conversations = 5000;        // plain Human/Assistant conversations
+  int critiques = 6000;            // critique examples; a share of them go on to a revision
   double revision_fraction = 0.3;  // share of critique examples extended with a revision
-  int comparisons = 5000;          // A/B comparisons that differ in the asked principle
+  int comparisons = 7500;          // A/B comparisons that differ in the asked principle
   int document_repeats = 5;        // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
   // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
