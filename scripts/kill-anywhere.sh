@@ -97,7 +97,7 @@ rl:
   prompts_per_rollout: 2
   samples_per_prompt: 2
   max_new_tokens: 8
-  rm: {epochs: $EPOCHS, token_budget: 320, max_length: 256}
+  rm: {epochs: $EPOCHS, token_budget: 320, max_length: 256, min_accuracy: 0}
 eval: {max_tokens: 8, task_limit: 2, critiques: false}
 EOF
 

@@ -91,6 +91,13 @@ void RmConfig::fields(opt::Fields<RmConfig>& f) {
   f("pairs", &O::pairs, "with samples: which pairs of the k responses are kept");
   f("temperature", &O::temperature, "with samples: the policy's sampling temperature",
     opt::above(0));
+  f("eval_fraction", &O::eval_fraction,
+    "share of the pairs held out (seeded); the reward model's accuracy on them gates RL",
+    opt::range(0, 1, "[)"));
+  f("min_accuracy", &O::min_accuracy,
+    "RL runs only when the lower end of the held-out accuracy's 95% interval is above this "
+    "(0: always)",
+    opt::range(0, 1, "[)"));
 }
 
 train::RlOptions RlConfig::stage_rl() {

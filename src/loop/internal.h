@@ -15,6 +15,7 @@
 #include "cai/backend/backend.h"
 #include "cai/backend/factory.h"
 #include "cai/constitution/constitution.h"
+#include "cai/io/rate.h"
 #include "cai/loop/config.h"
 #include "cai/loop/loop.h"
 #include "cai/loop/run_files.h"
@@ -145,6 +146,17 @@ void run_probe(const LoopConfig& c, const std::string& aligned, const fs::path& 
 // The reward model of the round's labelled pairs (dpo_data.jsonl), from `model`: rm/final.
 std::string train_rm(const LoopConfig& c, const std::string& model, const RoundDir& rd,
                      bool progress, const Launch& launch = {});
+// The reward model's pairwise accuracy on its held-out pairs (the last "eval" line of
+// rd/rm/metrics.jsonl), and whether RL may run on it (rl.rm.min_accuracy).
+struct RmGate {
+  bool measured = false;  // false: no held-out pairs (rl.rm.eval_fraction 0)
+  double accuracy = 0.0;
+  std::int64_t pairs = 0;
+  Interval ci95;
+  bool pass = true;
+  std::string describe() const;  // "accuracy 0.48 [0.39, 0.57] on 120 held-out pairs"
+};
+RmGate rm_gate(const LoopConfig& c, const RoundDir& rd);
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
 std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
                              const RoundDir& rd);

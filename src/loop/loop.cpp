@@ -339,6 +339,17 @@ class Runner {
                    say(label(rd, "rl") + ": no reward model; the model is kept");
                    return nlohmann::json{{"skipped", "no reward model"}};
                  }
+                 const RmGate gate = rm_gate(c_, rd);
+                 if (!gate.pass) {
+                   say(fmt::format("{}: the reward model is no better than chance ({}; "
+                                   "rl.rm.min_accuracy {}): no RL, the model is kept",
+                                   label(rd, "rl"), gate.describe(), c_.rl.rm.min_accuracy));
+                   return nlohmann::json{{"skipped", "reward model at chance"},
+                                         {"rm_accuracy", gate.accuracy},
+                                         {"rm_pairs", gate.pairs},
+                                         {"rm_ci95", {gate.ci95.lo, gate.ci95.hi}}};
+                 }
+                 if (gate.measured) say(label(rd, "rm") + ": " + gate.describe());
                  backends_.release_current();
                  train_rl(c_, current, rm.string(), rd, opts_.progress, opts_.launch_training);
                  return nlohmann::json();

@@ -7,6 +7,8 @@
 
 #include "cai/io/dir.h"
 #include "cai/io/error.h"
+#include "cai/io/json.h"
+#include "cai/io/jsonl.h"
 #include "cai/model/loader.h"
 #include "cai/train/lora.h"
 #include "cai/train/rl.h"
@@ -143,6 +145,7 @@ train::RmRunOptions rm_options(const LoopConfig& c, const std::string& model, co
   fill(o, c, model, rm_data(c, rd), rd / "rm", c.rl.rm.train, c.rl.rm.data, {},
        round_seed(c, rd.round()), progress);
   o.rm = c.rl.rm.loss;
+  o.eval_fraction = c.rl.rm.eval_fraction;
   return o;
 }
 
@@ -217,6 +220,29 @@ std::string train_rm(const LoopConfig& c, const std::string& model, const RoundD
                      bool progress, const Launch& launch) {
   run_trainer(c, {"rm", rd.round(), model, ""}, rd, progress, launch);
   return (rd / "rm" / "final").string();
+}
+
+RmGate rm_gate(const LoopConfig& c, const RoundDir& rd) {
+  RmGate g;
+  const fs::path metrics = rd / "rm" / "metrics.jsonl";
+  if (!fs::exists(metrics)) return g;
+  nlohmann::json last;
+  for_each_jsonl(metrics, [&](const nlohmann::json& j, std::size_t) {
+    if (j.is_object() && j.value("split", std::string()) == "eval") last = j;
+  });
+  if (last.is_null() || !last.contains("accuracy") || !last.contains("examples")) return g;
+  const std::string where = metrics.string() + ": the last eval line";
+  g.measured = true;
+  g.accuracy = json_field::number(last, "accuracy", where);
+  g.pairs = static_cast<std::int64_t>(json_field::number(last, "examples", where));
+  g.ci95 = wilson_interval_rate(g.accuracy, g.pairs);
+  g.pass = c.rl.rm.min_accuracy <= 0 || g.ci95.lo > c.rl.rm.min_accuracy;
+  return g;
+}
+
+std::string RmGate::describe() const {
+  return fmt::format("accuracy {:.3f} [{:.3f}, {:.3f}] on {} held-out pairs", accuracy, ci95.lo,
+                     ci95.hi, pairs);
 }
 
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,

@@ -123,6 +123,8 @@ Metrics evaluate_all(Objective& obj, const TrainOptions& o) {
   weight = dist::all_reduce_sum(weight);
   if (weight > 0)
     for (auto& [k, v] : sums) v /= weight;
+  // How many held-out examples the means are over, so a reader can put an interval on them.
+  sums["examples"] = static_cast<double>(n);
   return sums;
 }
 

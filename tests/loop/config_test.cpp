@@ -282,6 +282,8 @@ TEST(LoopConfig, ErrorsNameFileLineAndField) {
       {"rl: {enabled: true, reward_norm: whiten}\n",
        "rl.reward_norm: 'whiten' is not one of none, batch, running"},
       {"rl: {enabled: true, rm: {samples: 1}}\n", "loop.yaml:12: rl.rm.samples: must be 0"},
+      {"rl: {enabled: true, rm: {min_accuracy: 1}}\n", "loop.yaml:12: rl.rm.min_accuracy"},
+      {"rl: {enabled: true, rm: {eval_fraction: -0.1}}\n", "loop.yaml:12: rl.rm.eval_fraction"},
       {"sft: {init: scratch}\n", "loop.yaml:12: sft.init: 'scratch' is not one of previous, base"},
       {"sft: {only_preferred_revisions: true}\nlabel: {samples: 4}\n",
        "sft.only_preferred_revisions: needs Phase 2"},

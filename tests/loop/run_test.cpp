@@ -290,6 +290,7 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   o.config.rl.rl.max_new_tokens = 8;
   o.config.rl.rm.train.epochs = 1;
   o.config.rl.rm.data.max_length = 256;
+  o.config.rl.rm.min_accuracy = 0;  // RL runs whatever the tiny reward model learnt
   o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "rl";
@@ -312,6 +313,27 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
 
   const LoopResult again = run_loop(o);
   EXPECT_TRUE(again.ran.empty()) << again.ran.front();
+
+  // A reward model whose held-out accuracy cannot be told from chance gates RL off: the
+  // round keeps the SFT model and says why (no finite sample puts the interval above 0.99).
+  o.config = config("rl-gated");
+  o.config.rounds = 1;
+  o.config.critique_revise.skip_when_ok = false;
+  o.config.dpo.enabled = false;
+  o.config.rl.enabled = true;
+  o.config.rl.rl.steps = 2;
+  o.config.rl.rm.train.epochs = 1;
+  o.config.rl.rm.data.max_length = 256;
+  o.config.rl.rm.eval_fraction = 0.5;
+  o.config.rl.rm.min_accuracy = 0.99;
+  const LoopResult gated = run_loop(o);
+  const fs::path g = kDir / "rl-gated";
+  EXPECT_TRUE(fs::exists(g / "round-1/rm/final/config.json"));
+  EXPECT_FALSE(fs::exists(g / "round-1/rl"));
+  const auto eval_line = read_jsonl(g / "round-1/rm/metrics.jsonl").back();
+  EXPECT_EQ(eval_line["split"], "eval");
+  EXPECT_GT(eval_line["examples"].get<double>(), 0);
+  EXPECT_EQ(read_json(g / "round-1/round.json")["model"], (g / "round-1/sft/final").string());
 }
 
 // sft.init: base starts every round's SFT from the base model (the data still comes from the
@@ -387,6 +409,7 @@ TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
   o.config.rl.rm.train.epochs = 1;
   o.config.rl.rm.data.max_length = 256;
   o.config.rl.rm.samples = 2;
+  o.config.rl.rm.min_accuracy = 0;  // RL runs whatever the tiny reward model learnt
   o.progress = false;
   run_loop(o);
   const fs::path run = kDir / "rl-sampled";

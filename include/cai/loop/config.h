@@ -229,6 +229,14 @@ struct RmConfig {
   std::int64_t samples = 0;
   pipeline::PairSelection pairs = pipeline::PairSelection::best_worst;
   double temperature = 0.7;
+  // A seeded share of the pairs held out of training; the reward model's pairwise accuracy on
+  // them decides whether RL runs.
+  double eval_fraction = 0.2;
+  // RL runs only when the lower end of that accuracy's 95% (Wilson) interval is above this:
+  // a reward model at chance scores responses by noise, and RLOO's whitened advantages turn
+  // even scores 0.005 apart into full-size updates in whatever direction the noise points.
+  // The check cannot see a reward model that learnt its judge's slant. 0: RL always runs.
+  double min_accuracy = 0.5;
   static void fields(opt::Fields<RmConfig>& f);
 };
 
