@@ -4,10 +4,10 @@
 #    capability tasks), deterministically from its seed;
 # 2. a tokenizer and a small Llama-shaped base model are pretrained on its corpus (reused when
 #    runs/base already holds a model made from the same corpus and settings);
-# 3. `cai loop` runs examples/loop/demo.yaml: critique -> revision, AI-feedback labels, SFT,
-#    DPO and RL against an AI-feedback reward model, evaluated with the world's oracle; it probes
-#    how deep the alignment goes and prints the before/after table and the alignment tax;
-#    `cai report` turns the run into one HTML file.
+# 3. `cai loop` runs examples/loop/demo.yaml: critique -> revision, AI-feedback labels, SFT
+#    and DPO, evaluated with the world's oracle; it probes how deep the alignment goes and
+#    prints the before/after table and the alignment tax; `cai report` turns the run into one
+#    HTML file.
 set -euo pipefail
 BUILD=${1:-build}
 CAI="$(pwd)/$BUILD/cai"
@@ -22,7 +22,7 @@ step "generate the synthetic telehealth world (seed 0)"
 step "pretrain the base model on the world's corpus (cached in runs/base)"
 "$CAI" pretrain --world runs/world --out runs/base --seed 0
 
-step "the loop: critique -> revision, AI feedback, SFT, DPO, RL, evaluation"
+step "the loop: critique -> revision, AI feedback, SFT, DPO, evaluation"
 "$CAI" loop --config examples/loop/demo.yaml
 
 step "the HTML report"
