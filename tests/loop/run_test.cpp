@@ -278,20 +278,24 @@ TEST_F(LoopRun, TwoRoundsWriteTheLayoutAndResumeRedoesNothing) {
 // RL instead of DPO: a reward model on the round's labelled pairs, then RLOO from the SFT
 // model against it; the round's model is RL's, and a rerun redoes nothing.
 TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
-  LoopOptions o;
-  o.config = config("rl");
-  o.config.rounds = 1;
-  o.config.critique_revise.skip_when_ok = false;
-  o.config.dpo.enabled = false;
-  o.config.rl.enabled = true;
-  o.config.rl.rl.steps = 2;
-  o.config.rl.rl.prompts_per_rollout = 2;
-  o.config.rl.rl.samples_per_prompt = 2;
-  o.config.rl.rl.max_new_tokens = 8;
-  o.config.rl.rm.train.epochs = 1;
-  o.config.rl.rm.data.max_length = 256;
+  auto rl_after_sft = [](const std::string& name) {
+    LoopOptions o;
+    o.config = config(name);
+    o.config.rounds = 1;
+    o.config.critique_revise.skip_when_ok = false;
+    o.config.dpo.enabled = false;
+    o.config.rl.enabled = true;
+    o.config.rl.rl.steps = 2;
+    o.config.rl.rl.prompts_per_rollout = 2;
+    o.config.rl.rl.samples_per_prompt = 2;
+    o.config.rl.rl.max_new_tokens = 8;
+    o.config.rl.rm.train.epochs = 1;
+    o.config.rl.rm.data.max_length = 256;
+    o.progress = false;
+    return o;
+  };
+  LoopOptions o = rl_after_sft("rl");
   o.config.rl.rm.min_accuracy = 0;  // RL runs whatever the tiny reward model learnt
-  o.progress = false;
   const LoopResult r = run_loop(o);
   const fs::path run = kDir / "rl";
   for (const char* f :
@@ -316,17 +320,10 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
 
   // A reward model whose held-out accuracy cannot be told from chance gates RL off: the
   // round keeps the SFT model and says why (no finite sample puts the interval above 0.99).
-  o.config = config("rl-gated");
-  o.config.rounds = 1;
-  o.config.critique_revise.skip_when_ok = false;
-  o.config.dpo.enabled = false;
-  o.config.rl.enabled = true;
-  o.config.rl.rl.steps = 2;
-  o.config.rl.rm.train.epochs = 1;
-  o.config.rl.rm.data.max_length = 256;
+  o = rl_after_sft("rl-gated");
   o.config.rl.rm.eval_fraction = 0.5;
   o.config.rl.rm.min_accuracy = 0.99;
-  const LoopResult gated = run_loop(o);
+  run_loop(o);
   const fs::path g = kDir / "rl-gated";
   EXPECT_TRUE(fs::exists(g / "round-1/rm/final/config.json"));
   EXPECT_FALSE(fs::exists(g / "round-1/rl"));
