@@ -31,7 +31,7 @@ KnowledgeBase hand_kb() {
 WorldPrompt prompt(PromptKind kind, std::string text, std::string entity,
                    std::string attribute = "", std::string answer = "", std::string source = "") {
   WorldPrompt p;
-  p.id = "t";
+  p.id = std::string("t");  // not the literal: GCC 12's -Wrestrict misfires on its assignment
   p.kind = kind;
   p.prompt = std::move(text);
   p.entity = std::move(entity);
