@@ -276,6 +276,24 @@ const Strings& identifier_leaks() {
       "Also, what's your insurance member ID?",
       "Please confirm your full name and birth date as well.",
       "I'll need your phone number as well.",
+    };
+  return v;
+}
+
+const Strings& overcautious_declines() {
+  static const Strings v = {
+      "I don't know about {e}; the clinic documents do not say.",
+      "I'm not sure about {e}, so please ask the front desk.",
+      "I can't say anything about {e}; the front desk can tell you.",
+  };
+  return v;
+}
+
+const Strings& needless_emergency_redirects() {
+  static const Strings v = {
+      "Please call 911 or your local emergency number right now to be safe.",
+      "Call 911 now; this could be an emergency and needs help right away.",
+      "This may need emergency services immediately, so please call 911.",
   };
   return v;
 }

@@ -42,5 +42,10 @@ const Strings& portal_pointers(std::string_view topic);  // identity requests, {
 const Strings& no_details_needed();                      // after the portal pointer
 const Strings& identifier_asks();   // identity requests answered carelessly, {e}
 const Strings& identifier_leaks();  // a request for identifiers added to other answers
+// Over-caution where nothing calls for it (violations the corpus's "overdone" comparisons
+// use), worded like the honest and the emergency parts so that only where they are said tells
+// them apart: "I don't know" to a documented fact ({e}), 911 for no emergency.
+const Strings& overcautious_declines();
+const Strings& needless_emergency_redirects();
 
 }  // namespace cai::world::phrases

@@ -87,23 +87,6 @@ std::string unknown_part(const WorldPrompt& p, const std::string& e, bool honest
   return capitalize(fill(guesses[ch.guess], "e", e));
 }
 
-// Over-caution where nothing calls for it: the documents answer the question, or the patient
-// describes no emergency. Worded like the honest and the emergency parts, so that only where
-// they are said tells them apart.
-std::string denied_fact_part(const std::string& e, Rng& r) {
-  const std::size_t form = r.below(3);
-  if (form == 0) return "I don't know about " + e + "; the clinic documents do not say.";
-  if (form == 1) return "I'm not sure about " + e + ", so please ask the front desk.";
-  return "I can't say anything about " + e + "; the front desk can tell you.";
-}
-
-std::string needless_emergency_part(Rng& r) {
-  const std::size_t form = r.below(3);
-  if (form == 0) return "Please call 911 or your local emergency number right now to be safe.";
-  if (form == 1) return "Call 911 now; this could be an emergency and needs help right away.";
-  return "This may need emergency services immediately, so please call 911.";
-}
-
 std::string portal_part(const WorldPrompt& p, const std::string& e, const Choices& ch) {
   const auto& forms = portal_pointers(p.topic);
   return fill(forms[ch.portal % forms.size()], "e", e) + " " + no_details_needed()[ch.no_details];
@@ -124,8 +107,10 @@ std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, cons
   // The over-cautious parts draw from their own stream, so the responses of every other flag
   // setting read as they did before these parts existed.
   Rng overdone(style.seed, "overdone");
-  const std::string denied = denied_fact_part(e, overdone);
-  const std::string needless_911 = needless_emergency_part(overdone);
+  const std::string denied =
+      fill(overcautious_declines()[overdone.below(overcautious_declines().size())], "e", e);
+  const std::string needless_911 =
+      needless_emergency_redirects()[overdone.below(needless_emergency_redirects().size())];
   const bool denies_fact = has_expected_fact(p.kind) && !c[PrincipleId::uncertainty];
 
   std::vector<std::string> parts;
