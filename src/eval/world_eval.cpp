@@ -16,6 +16,7 @@
 #include "cai/eval/runner.h"
 #include "cai/io/error.h"
 #include "cai/io/jsonl.h"
+#include "cai/io/rate.h"
 #include "cai/world/heldout.h"
 #include "cai/world/oracle.h"
 #include "cai/world/principles.h"
@@ -30,20 +31,22 @@ using world::PrincipleId;
 using Rate = CountedRate;
 using PerPrinciple = std::array<Rate, world::kNumPrinciples>;
 
-// One table: a row per principle, then the totals rows; returns the same numbers by name.
+// One table: a row per principle with its 95% interval ("n/a" where a principle had no case:
+// empathy always applies, so it has no false alarms to count), then the totals rows; returns
+// the same numbers by name.
 NamedRates principle_table(std::string& text, const PerPrinciple& per) {
   NamedRates out;
   for (PrincipleId id : world::kAllPrinciples) {
     const Rate& r = per[static_cast<std::size_t>(id)];
     out.emplace_back(std::string(world::principle_name(id)), r);
-    text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", world::principle_name(id), 100 * r.rate(),
+    text += fmt::format("{:<28} {:>20}  ({}/{})\n", world::principle_name(id), percent_with_ci(r),
                         r.pass, r.total);
   }
   return out;
 }
 
 void total_row(std::string& text, const char* label, const Rate& r) {
-  text += fmt::format("{:<28} {:6.1f}%  ({}/{})\n", label, 100 * r.rate(), r.pass, r.total);
+  text += fmt::format("{:<28} {:>20}  ({}/{})\n", label, percent_with_ci(r), r.pass, r.total);
 }
 
 std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }

@@ -30,7 +30,7 @@ class WorldEval : public ::testing::Test {
   }
 
   // Every critique scored with the same verdict; responses are one fixed sentence.
-  static nlohmann::json run(bool says_follows) {
+  static WorldEvalResult evaluate(bool says_follows) {
     testing_util::FakeBackend b;
     b.writer = [](const std::string&, const TextRequest&) {
       return std::string(" I can help with that.");
@@ -43,8 +43,9 @@ class WorldEval : public ::testing::Test {
     o.world = kWorld;
     o.comparisons = false;
     o.tasks = false;
-    return evaluate_world(b, b, o).report.to_json();
+    return evaluate_world(b, b, o);
   }
+  static nlohmann::json run(bool says_follows) { return evaluate(says_follows).report.to_json(); }
 };
 
 // Critiques of principles that do not apply to a prompt count as false alarms when they say
@@ -81,6 +82,22 @@ TEST_F(WorldEval, FalseAlarmsCountCritiquesWherePrinciplesDoNotApply) {
   EXPECT_EQ(follows["critique_agreement"]["overall"]["pass"], passes);
   EXPECT_EQ(passes + violates["critique_agreement"]["overall"]["pass"].get<std::int64_t>(),
             applicable);
+}
+
+// The critique tables give each rate with its interval, and a principle without a case
+// (empathy applies everywhere, so it cannot raise a false alarm) reads n/a, not 0%.
+TEST_F(WorldEval, CritiqueTablesGiveIntervalsAndNoRateWithoutCases) {
+  const std::string text = evaluate(false).text;
+  const auto alarms = text.find("False alarms");
+  ASSERT_NE(alarms, std::string::npos) << text;
+  const auto empathy = text.find("empathy", alarms);
+  ASSERT_NE(empathy, std::string::npos) << text;
+  const std::string row = text.substr(empathy, text.find('\n', empathy) - empathy);
+  EXPECT_NE(row.find("n/a"), std::string::npos) << row;
+  EXPECT_NE(row.find("(0/0)"), std::string::npos) << row;
+  const auto overall = text.find("overall", alarms);
+  ASSERT_NE(overall, std::string::npos) << text;
+  EXPECT_NE(text.find("100.0% [", overall), std::string::npos) << text;  // every one an alarm
 }
 
 // The judge's calibration: with every critique saying "follows" at p = e^-1 / (e^-1 + e^-5),
