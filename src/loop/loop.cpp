@@ -340,19 +340,24 @@ class Runner {
                    return nlohmann::json{{"skipped", "no reward model"}};
                  }
                  const RmGate gate = rm_gate(c_, rd);
+                 // The gate's figures go into the stage note either way, so a run that did
+                 // RL shows how well its reward model ranked held-out pairs.
+                 nlohmann::json note;
+                 if (gate.measured)
+                   note = {{"rm_accuracy", gate.accuracy},
+                           {"rm_pairs", gate.pairs},
+                           {"rm_ci95", {gate.ci95.lo, gate.ci95.hi}}};
                  if (!gate.pass) {
                    say(fmt::format("{}: the reward model is no better than chance ({}; "
                                    "rl.rm.min_accuracy {}): no RL, the model is kept",
                                    label(rd, "rl"), gate.describe(), c_.rl.rm.min_accuracy));
-                   return nlohmann::json{{"skipped", "reward model at chance"},
-                                         {"rm_accuracy", gate.accuracy},
-                                         {"rm_pairs", gate.pairs},
-                                         {"rm_ci95", {gate.ci95.lo, gate.ci95.hi}}};
+                   note["skipped"] = "reward model at chance";
+                   return note;
                  }
                  if (gate.measured) say(label(rd, "rm") + ": " + gate.describe());
                  backends_.release_current();
                  train_rl(c_, current, rm.string(), rd, opts_.progress, opts_.launch_training);
-                 return nlohmann::json();
+                 return note;
                },
                [&current, rl] {
                  if (fs::exists(rl)) current = rl.string();

@@ -314,6 +314,11 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   const auto round = read_json(run / "round-1/round.json");
   EXPECT_EQ(round["model"], (run / "round-1/rl/final").string());
   EXPECT_TRUE(std::find(r.ran.begin(), r.ran.end(), "round-1/rl") != r.ran.end());
+  // The stage note gives the reward model's held-out accuracy even when RL ran.
+  const auto rl_note = read_json(run / "round-1/stages.json")["notes"]["rl"];
+  EXPECT_FALSE(rl_note.contains("skipped")) << rl_note.dump();
+  EXPECT_GT(rl_note["rm_pairs"].get<double>(), 0) << rl_note.dump();
+  EXPECT_EQ(rl_note["rm_ci95"].size(), 2u) << rl_note.dump();
 
   const LoopResult again = run_loop(o);
   EXPECT_TRUE(again.ran.empty()) << again.ran.front();
@@ -331,6 +336,9 @@ TEST_F(LoopRun, RlStageAfterSftTrainsARewardModelThenThePolicy) {
   EXPECT_EQ(eval_line["split"], "eval");
   EXPECT_GT(eval_line["examples"].get<double>(), 0);
   EXPECT_EQ(read_json(g / "round-1/round.json")["model"], (g / "round-1/sft/final").string());
+  const auto gated_note = read_json(g / "round-1/stages.json")["notes"]["rl"];
+  EXPECT_EQ(gated_note["skipped"], "reward model at chance") << gated_note.dump();
+  EXPECT_EQ(gated_note["rm_pairs"], eval_line["examples"]) << gated_note.dump();
 }
 
 // sft.init: base starts every round's SFT from the base model (the data still comes from the
