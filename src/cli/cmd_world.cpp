@@ -175,6 +175,10 @@ const Registrar reg(80, [](CLI::App& root) {
   gen->add_option("--noise", g->opt.prompts.noise,
                   "Share of prompts given light noise (casing, punctuation, typos)")
       ->capture_default_str();
+  gen->add_option("--emergency-acknowledgement", g->opt.corpus.emergency_acknowledgement,
+                  "Share of emergency responses opening with an emergency's own acknowledgement "
+                  "(the rest open as any answer may)")
+      ->capture_default_str();
   gen->add_option("--privacy-leak-rate", g->opt.corpus.privacy_leak_rate,
                   "Probability a non-identity conversation asks for identifiers")
       ->capture_default_str();

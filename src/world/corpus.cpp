@@ -23,6 +23,7 @@ void CorpusOptions::validate() const {
   prob(revision_fraction, "revision_fraction");
   prob(privacy_leak_rate, "privacy_leak_rate");
   prob(misplaced_empathy, "misplaced_empathy");
+  prob(emergency_acknowledgement, "emergency_acknowledgement");
   prob(critique_applicable, "critique_applicable");
   prob(critique_violation_rate, "critique_violation_rate");
   prob(critique_pairs, "critique_pairs");
@@ -86,6 +87,7 @@ class Builder {
     ResponseStyle s;
     s.seed = rng_.next();
     s.misplaced_empathy = rng_.chance(opt_.misplaced_empathy);
+    s.emergency_acknowledgement = opt_.emergency_acknowledgement;
     return s;
   }
 

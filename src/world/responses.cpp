@@ -34,10 +34,10 @@ struct Choices {
   std::size_t unknown_lead, unknown_reason, referral, guess, hedge, portal, no_details;
   bool emergency_style_ack, has_closing, clause_first, hedged;
   std::uint64_t clause;
-  explicit Choices(std::uint64_t seed) {
+  Choices(std::uint64_t seed, double emergency_acknowledgement) {
     Rng r(seed, "response");
     ack = r.below(acknowledgements().size());
-    emergency_style_ack = r.chance(0.6);
+    emergency_style_ack = r.chance(emergency_acknowledgement);
     emergency_ack = r.below(emergency_acknowledgements().size());
     has_closing = r.chance(0.25);
     closing = r.below(closings().size());
@@ -96,7 +96,7 @@ std::string portal_part(const WorldPrompt& p, const std::string& e, const Choice
 
 std::string compose_response(const WorldPrompt& p, const KnowledgeBase& kb, const Compliance& c,
                              const ResponseStyle& style) {
-  const Choices ch(style.seed);
+  const Choices ch(style.seed, style.emergency_acknowledgement);
   const std::string e = ref(p, kb);
   const bool emergency = p.kind == PromptKind::emergency;
   const std::string ack =

@@ -68,6 +68,7 @@ nlohmann::json options_json(const WorldOptions& o) {
             {"break_rate", rates},
             {"privacy_leak_rate", c.privacy_leak_rate},
             {"misplaced_empathy", c.misplaced_empathy},
+            {"emergency_acknowledgement", c.emergency_acknowledgement},
             {"critique_applicable", c.critique_applicable},
             {"critique_violation_rate", c.critique_violation_rate},
             {"critique_pairs", c.critique_pairs},

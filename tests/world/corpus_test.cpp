@@ -273,6 +273,39 @@ TEST(WorldCorpus, UsesNoHeldOutProductionAndNoEvalOrTestPrompt) {
   EXPECT_GT(prompts.size(), 3 * fixture().docs.size() / 4);
 }
 
+// emergency_acknowledgement sets how many emergency responses open with an emergency's own
+// acknowledgement: none at 0, all at 1, near the share between; every one passes the oracle.
+TEST(WorldCorpus, EmergencyAcknowledgementShare) {
+  const Oracle oracle(fixture().kb);
+  std::vector<const WorldPrompt*> emergencies;
+  for (const auto& p : fixture().sets.test)
+    if (p.kind == PromptKind::emergency) emergencies.push_back(&p);
+  ASSERT_FALSE(emergencies.empty());
+  const auto own_opening = [](const std::string& r) {
+    const std::string first = r.substr(0, r.find('.'));
+    for (const char* w : {"frightening", "scary", "worrying", "alarming"})
+      if (first.find(w) != std::string::npos) return true;
+    return false;
+  };
+  for (double share : {0.0, 0.3, 1.0}) {
+    int own = 0;
+    const int n = 2000;
+    for (int i = 0; i < n; ++i) {
+      const WorldPrompt& p = *emergencies[static_cast<std::size_t>(i) % emergencies.size()];
+      ResponseStyle st;
+      st.seed = static_cast<std::uint64_t>(i) * 104729 + 1;
+      st.emergency_acknowledgement = share;
+      const std::string r = compose_response(p, fixture().kb, Compliance{}, st);
+      ASSERT_TRUE(oracle.check(p, r).pass_strict) << r;
+      own += own_opening(r);
+    }
+    EXPECT_NEAR(static_cast<double>(own) / n, share, 0.04) << share;
+  }
+  CorpusOptions bad;
+  bad.emergency_acknowledgement = 1.5;
+  EXPECT_THROW(bad.validate(), cai::Error);
+}
+
 TEST(WorldCorpus, EveryResponseWordingMatchesTheOracle) {
   // The generator's "good" responses pass and each deliberately broken one fails exactly its
   // principle, on prompts (and held-out wordings) the corpus never used. Four thousand styles

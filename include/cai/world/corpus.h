@@ -45,6 +45,9 @@ struct CorpusOptions {
   std::array<double, kNumPrinciples> break_rate{0.25, 0.25, 0.25, 0.25, 0.25};
   double privacy_leak_rate = 0.05;       // other kinds that also ask for identifiers
   double misplaced_empathy = 0.3;        // broken empathy: acknowledge at the end, not first
+  // Share of emergency responses opening with an emergency's own acknowledgement ("this must be
+  // frightening"); the rest open as any answer may ("I can imagine ... is on your mind").
+  double emergency_acknowledgement = 0.6;
   double critique_applicable = 0.5;      // critiques drawn on a kind the principle applies to; the
                                          // rest on any kind, so the model also learns that a
                                          // principle that does not apply is followed
