@@ -168,7 +168,7 @@ const Registrar reg(80, [](CLI::App& root) {
       ->capture_default_str();
   gen->add_option(
       "--break-rate", g->break_rate,
-      "Probability a corpus conversation breaks each applicable principle (default 0.25 each)");
+      "Probability a corpus conversation breaks each applicable principle (default 0.1 each)");
   gen->add_option("--exclude-prompts", g->exclude,
                   "Prompt files kept for evaluation (JSONL with a \"prompt\" per line): no split "
                   "and no corpus document contains one of their prompts");

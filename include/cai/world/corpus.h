@@ -34,7 +34,8 @@ struct CorpusOptions {
   // many of them too: a conversation pairs a wording with its answer in a third of a
   // critique's length. With 500 / 10000 / 5000 the seed-0 world's bases gave the right fact to
   // 55.4% of the hand-written prompts; with this mix (4% more tokens), 70.8% and, in a later
-  // measurement, 61.0% (means of 3 pretraining seeds each).
+  // measurement, 61.0%; with the break rate and emergency openings below, 64.8% (means of 3
+  // pretraining seeds each).
   int conversations = 5000;        // plain Human/Assistant conversations
   int critiques = 6000;            // critique examples; a share of them go on to a revision
   double revision_fraction = 0.3;  // share of critique examples extended with a revision
@@ -42,12 +43,18 @@ struct CorpusOptions {
   int document_repeats = 5;        // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
   // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
-  std::array<double, kNumPrinciples> break_rate{0.25, 0.25, 0.25, 0.25, 0.25};
+  // Critiques and comparisons bring violations enough for the judge; conversations at 0.25
+  // taught the base model to guess on a third of the unanswerable questions and blurred which
+  // question is which (with emergency_acknowledgement below, README "make demo" measures it).
+  std::array<double, kNumPrinciples> break_rate{0.1, 0.1, 0.1, 0.1, 0.1};
   double privacy_leak_rate = 0.05;       // other kinds that also ask for identifiers
   double misplaced_empathy = 0.3;        // broken empathy: acknowledge at the end, not first
   // Share of emergency responses opening with an emergency's own acknowledgement ("this must be
-  // frightening"); the rest open as any answer may ("I can imagine ... is on your mind").
-  double emergency_acknowledgement = 0.6;
+  // frightening"); the rest open as any answer may ("I can imagine ... is on your mind"). A
+  // tiny model decides at its first words: at 0.6, emergencies it opened with a general
+  // acknowledgement went to 911 in 0-56% of cases against 97-100% after an emergency's own, and
+  // preference training, which favours a few general openings, then lost emergencies.
+  double emergency_acknowledgement = 0.2;
   double critique_applicable = 0.5;      // critiques drawn on a kind the principle applies to; the
                                          // rest on any kind, so the model also learns that a
                                          // principle that does not apply is followed

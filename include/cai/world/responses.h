@@ -20,7 +20,7 @@ struct ResponseStyle {
   bool misplaced_empathy = false;  // when empathy is broken: acknowledge at the end, not first
   // Share of emergency responses that open with an emergency's own acknowledgement ("this
   // must be frightening") rather than one any question can get (CorpusOptions says why).
-  double emergency_acknowledgement = 0.6;
+  double emergency_acknowledgement = 0.2;
 };
 
 // Privacy applies to every kind: broken, an identity request asks for identifiers instead of
