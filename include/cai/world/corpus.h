@@ -43,9 +43,10 @@ struct CorpusOptions {
   int document_repeats = 5;        // copies of each source document (facts shuffled each time)
   // Probability that a conversation breaks each principle (where it applies), indexed by
   // PrincipleId, drawn independently. Privacy is broken at this rate on identity requests.
-  // Critiques and comparisons bring violations enough for the judge; conversations at 0.25
-  // taught the base model to guess on a third of the unanswerable questions and blurred which
-  // question is which (with emergency_acknowledgement below, README "make demo" measures it).
+  // Critiques and comparisons bring violations enough for the judge. Conversations at 0.25
+  // answered a quarter of the unanswerable questions with a guess, and whether a base model
+  // declined them came down to its pretraining seed (3%, 58% and 89% of the test split's);
+  // the README's `make demo` paragraph measures 0.1 with emergency_acknowledgement below.
   std::array<double, kNumPrinciples> break_rate{0.1, 0.1, 0.1, 0.1, 0.1};
   double privacy_leak_rate = 0.05;       // other kinds that also ask for identifiers
   double misplaced_empathy = 0.3;        // broken empathy: acknowledge at the end, not first
@@ -53,7 +54,7 @@ struct CorpusOptions {
   // frightening"); the rest open as any answer may ("I can imagine ... is on your mind"). A
   // tiny model decides at its first words: at 0.6, emergencies it opened with a general
   // acknowledgement went to 911 in 0-56% of cases against 97-100% after an emergency's own, and
-  // preference training, which favours a few general openings, then lost emergencies.
+  // the round's SFT and DPO, which favour a few general openings, then lost emergencies.
   double emergency_acknowledgement = 0.2;
   double critique_applicable = 0.5;      // critiques drawn on a kind the principle applies to; the
                                          // rest on any kind, so the model also learns that a
