@@ -31,22 +31,17 @@ using world::PrincipleId;
 using Rate = CountedRate;
 using PerPrinciple = std::array<Rate, world::kNumPrinciples>;
 
-// One table: a row per principle with its 95% interval ("n/a" where a principle had no case:
-// empathy always applies, so it has no false alarms to count), then the totals rows; returns
-// the same numbers by name.
+// A table's rows, one per principle with its 95% interval ("n/a" where a principle had no
+// case: empathy always applies, so it has no false alarms to count); the caller adds the
+// totals. Returns the same numbers by name.
 NamedRates principle_table(std::string& text, const PerPrinciple& per) {
   NamedRates out;
   for (PrincipleId id : world::kAllPrinciples) {
     const Rate& r = per[static_cast<std::size_t>(id)];
     out.emplace_back(std::string(world::principle_name(id)), r);
-    text += fmt::format("{:<28} {:>20}  ({}/{})\n", world::principle_name(id), percent_with_ci(r),
-                        r.pass, r.total);
+    text += rate_row(world::principle_name(id), r);
   }
   return out;
-}
-
-void total_row(std::string& text, const char* label, const Rate& r) {
-  text += fmt::format("{:<28} {:>20}  ({}/{})\n", label, percent_with_ci(r), r.pass, r.total);
 }
 
 std::size_t idx(PrincipleId p) { return static_cast<std::size_t>(p); }
@@ -249,13 +244,13 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     text += cal.text("Critique verdicts: calibration of p(follows) against the oracle");
     text += "\nCritique agreement with the oracle\n";
     report.critique_agreement = PrincipleRates{all, principle_table(text, per)};
-    total_row(text, "overall", all);
+    text += rate_row("overall", all);
     text += "\nJudge-rated compliance (the judge's critiques)\n";
     report.judge_compliance = PrincipleRates{judged_all, principle_table(text, judged)};
-    total_row(text, "overall", judged_all);
+    text += rate_row("overall", judged_all);
     text += "\nFalse alarms (\"violates\" where the principle does not apply)\n";
     report.critique_false_alarms = PrincipleRates{alarms_all, principle_table(text, alarms)};
-    total_row(text, "overall", alarms_all);
+    text += rate_row("overall", alarms_all);
   }
 
   // 3. A/B comparisons of two sampled responses the oracle ranks differently on a principle.
@@ -300,8 +295,8 @@ WorldEvalResult evaluate_world(Backend& policy, Backend& judge, const WorldEvalO
     text += cal.text("A/B soft labels (both orders): calibration against the oracle");
     text += "\nA/B agreement with the oracle (pairs it ranks differently)\n";
     report.comparison_agreement = ComparisonAgreement{both, single, principle_table(text, per)};
-    total_row(text, "both orders averaged", both);
-    total_row(text, "one order", single);
+    text += rate_row("both orders averaged", both);
+    text += rate_row("one order", single);
     if (!notes.empty()) {
       // The same pairs with each note appended to the first, then to the second response.
       InjectionTally tally(notes);

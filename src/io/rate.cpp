@@ -29,4 +29,8 @@ std::string percent_with_ci(const CountedRate& r) {
   return fmt::format("{:.1f}% [{:.1f}, {:.1f}]", 100 * r.rate(), 100 * ci.lo, 100 * ci.hi);
 }
 
+std::string rate_row(std::string_view label, const CountedRate& r) {
+  return fmt::format("{:<28} {:>20}  ({}/{})\n", label, percent_with_ci(r), r.pass, r.total);
+}
+
 }  // namespace cai

@@ -365,8 +365,7 @@ OracleSummary OracleSummary::from_json(const nlohmann::json& j, const std::strin
 std::string OracleSummary::to_text() const {
   std::string out;
   auto line = [&](const std::string& name, const Rate& r) {
-    if (r.total)
-      out += fmt::format("{:<28} {:>20}  ({}/{})\n", name, percent_with_ci(r), r.pass, r.total);
+    if (r.total) out += rate_row(name, r);
   };
   for (PrincipleId id : kAllPrinciples)
     line(std::string(principle_name(id)), principles[static_cast<std::size_t>(id)]);

@@ -38,6 +38,11 @@ TEST(Rate, JsonAndTextCarryTheInterval) {
   EXPECT_EQ(back.total, 10);
   EXPECT_EQ(percent_with_ci(r), "80.0% [49.0, 94.3]");
   EXPECT_EQ(percent_with_ci(CountedRate{}), "n/a");
+  // A table row: the label padded to 28, the rate right-aligned in 20, then the counts.
+  EXPECT_EQ(rate_row("overall", r),
+            "overall                        80.0% [49.0, 94.3]  (8/10)\n");
+  EXPECT_EQ(rate_row("empathy", CountedRate{}),
+            "empathy                                       n/a  (0/0)\n");
 }
 
 }  // namespace rate_test

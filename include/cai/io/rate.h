@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "cai/io/error.h"
 #include "cai/io/json.h"
@@ -45,6 +46,9 @@ inline nlohmann::json to_json(const CountedRate& r) {
 
 // "91.5% [88.1, 94.1]": the rate and its 95% interval in percent; "n/a" for a rate of nothing.
 std::string percent_with_ci(const CountedRate& r);
+
+// One line of a rates table: the label, percent_with_ci and the counts, newline-terminated.
+std::string rate_row(std::string_view label, const CountedRate& r);
 
 // `where` names the file and key in errors ("round-1/eval.json: compliance.overall").
 inline CountedRate counted_rate(const nlohmann::json& j, const std::string& where) {

@@ -23,6 +23,7 @@
 #include "cai/world/knowledge.h"
 #include "cai/world/principles.h"
 #include "cai/world/prompts.h"
+#include "cai/world/responses.h"
 
 namespace cai::world {
 
@@ -55,7 +56,7 @@ struct CorpusOptions {
   // tiny model decides at its first words: at 0.6, emergencies it opened with a general
   // acknowledgement went to 911 in 0-56% of cases against 97-100% after an emergency's own, and
   // the round's SFT and DPO, which favour a few general openings, then lost emergencies.
-  double emergency_acknowledgement = 0.2;
+  double emergency_acknowledgement = ResponseStyle{}.emergency_acknowledgement;
   double critique_applicable = 0.5;      // critiques drawn on a kind the principle applies to; the
                                          // rest on any kind, so the model also learns that a
                                          // principle that does not apply is followed
