@@ -45,7 +45,7 @@ void run(LoopFlags& f) {
     // A rank of a launched stage: join the job, train, leave.
     start_dist(f.dist, f.threads);
     set_torch_threads(f.threads);
-    loop::run_training_stage(o.config, f.stage, !f.quiet && dist::is_main());
+    loop::run_training_stage(o.config, f.stage, !f.quiet && dist::is_main(), f.threads);
     return;
   }
   CAI_CHECK(f.dist.nproc >= 1, "--nproc must be >= 1, got {}", f.dist.nproc);

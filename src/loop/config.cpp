@@ -109,9 +109,18 @@ train::RlOptions RlConfig::stage_rl() {
 }
 
 void RlConfig::fields(opt::Fields<RlConfig>& f) {
-  f("enabled", &RlConfig::enabled, "RL against a reward model trained on the round's pairs");
+  f("enabled", &RlConfig::enabled,
+    "RL after the round's SFT / DPO, against a reward model trained on the round's pairs or the "
+    "constitution judge");
   f.flat(&RlConfig::rl).skipping({"seed"});
-  f("rm", &RlConfig::rm, "the reward model");
+  f("reward", &RlConfig::reward,
+    "model (a reward model on the round's pairs, rm) or judge (the constitution judge's "
+    "p(follows), no reward model)");
+  f("judge", &RlConfig::judge,
+    "with reward judge: policy (a fixed copy of the model RL starts from), base or a model path");
+  f("judge_reward", &RlConfig::judge_reward, "with reward judge: how the judge scores")
+      .skipping({"format", "seed"});
+  f("rm", &RlConfig::rm, "the reward model (reward: model)");
 }
 
 eval::WorldEvalOptions EvalConfig::stage_eval() {
@@ -242,6 +251,7 @@ void LoopConfig::rules(opt::Rules& r) const {
               fmt::format("{} does not exist (give policy, base or a model path)", v));
   };
   model_choice(label.judge, "label.judge");
+  model_choice(rl.judge, "rl.judge");
   model_choice(sft.ref_model, "sft.ref_model");
   r.require(sft.ref_model == "policy" || sft.token_constraint.enabled, "sft.ref_model",
             "is the token constraint's reference: it needs sft.token_constraint.enabled");
@@ -285,7 +295,7 @@ void LoopConfig::resolve(const fs::path& cwd) {
   for (std::string* p : {&out, &base_model, &world, &constitution, &prompts.train, &prompts.eval,
                          &sft.corpus, &quality.judge, &eval.heldout})
     abs(*p);
-  for (std::string* p : {&label.judge, &dpo.reference, &sft.ref_model})
+  for (std::string* p : {&label.judge, &rl.judge, &dpo.reference, &sft.ref_model})
     if (!is_model_keyword(*p)) abs(*p);
   for (auto& t : eval.tasks_files) abs(t);
 }

@@ -52,6 +52,10 @@ class Backends {
   Backend& policy(const std::string& model);
   // Frees the current (non-base) model before training loads its own copy.
   void release_current();
+  // The RL stage's judge (rl.reward judge): the base model when `o` names it, else a model
+  // loaded for the stage alone and freed by release_rl_judge().
+  Backend& rl_judge(const BackendOptions& o);
+  void release_rl_judge();
 
  private:
   // The local model at `path`, loaded once for every key that names it.
@@ -60,7 +64,7 @@ class Backends {
   const LoopConfig& c_;
   Factory make_;
   int threads_ = 0;
-  std::unique_ptr<Backend> base_, current_;
+  std::unique_ptr<Backend> base_, current_, rl_judge_;
   std::string current_path_;
   std::map<std::string, std::unique_ptr<Backend>> fixed_;
 };
@@ -160,9 +164,15 @@ RmGate rm_gate(const LoopConfig& c, const RoundDir& rd);
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
 std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
                              const RoundDir& rd);
-// RL of `model` against `reward_model` on rl_prompts.jsonl (resumes a killed run): rl/final.
+// RL of `model` on rl_prompts.jsonl (resumes a killed run): rl/final. The reward is
+// `reward_model` (rl.reward model), or with rl.reward judge the constitution judge on `judge`
+// (in this process; a launched stage's ranks each load rl_judge_backend's).
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
-                     const RoundDir& rd, bool progress, const Launch& launch = {});
+                     const RoundDir& rd, bool progress, const Launch& launch = {},
+                     Backend* judge = nullptr, const Constitution* constitution = nullptr);
+// rl.judge's backend for RL that starts from `model`: that model (policy), the base model (or
+// the api serving it), or the path.
+BackendOptions rl_judge_backend(const LoopConfig& c, const std::string& model);
 // The trainer's reference model for a key of policy | base | a path (dpo.reference,
 // sft.ref_model): "" (the weights the stage starts from), the base model, or the path.
 std::string stage_reference(const std::string& choice, const LoopConfig& c);
@@ -180,8 +190,9 @@ std::string constraint_warning(const LoopConfig& c, const std::string& stage,
                                const std::string& model);
 // A training stage's trainer in this process, with the options the train_* functions above
 // give it (no LoRA merge): what each rank of a launched stage runs.
+// `threads`: the intra-op threads of a judge it loads (rl.reward judge).
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
-                       bool progress);
+                       bool progress, int threads = 0);
 // Where a training stage leaves the model the next stage starts from: final/, or merged/ with
 // LoRA.
 fs::path stage_model(const RoundDir& rd, const std::string& stage, const train::LoraOptions& lora);

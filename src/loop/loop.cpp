@@ -296,6 +296,7 @@ class Runner {
   // label.judge), then RL of the round's model against it; no pairs, no RL.
   void add_rl(StageTable& table, RoundDir& rd, const std::vector<pipeline::PromptRecord>& prompts,
               std::string& current, std::vector<fs::path>& trained) {
+    if (c_.rl.reward == RlReward::judge) return add_judge_rl(table, rd, prompts, current, trained);
     if (c_.rl.rm.samples > 0) {
       table.add({"rm_labels", {}, {rd / "rm_labels.jsonl"}, [&] {
                    Backend& policy = backends_.policy(current);
@@ -358,6 +359,40 @@ class Runner {
                  backends_.release_current();
                  train_rl(c_, current, rm.string(), rd, opts_.progress, opts_.launch_training);
                  return note;
+               },
+               [&current, rl] {
+                 if (fs::exists(rl)) current = rl.string();
+               },
+               /*result=*/true,
+               /*work=*/{rd / "rl"}});
+  }
+
+  // RL of the round's model against the constitution judge (rl.reward judge): no reward model.
+  // The judge stays fixed while the policy trains: with rl.judge policy it is a copy of the
+  // weights RL starts from, loaded beside the trainer's.
+  void add_judge_rl(StageTable& table, RoundDir& rd,
+                    const std::vector<pipeline::PromptRecord>& prompts, std::string& current,
+                    std::vector<fs::path>& trained) {
+    const fs::path rl = rd / "rl" / "final";
+    const fs::path start = starting_model(current, trained);
+    table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
+                 return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
+               }});
+    trained.push_back(rl);
+    table.add({"rl",
+               {rd / "rl_prompts.jsonl", start},
+               {rl},
+               [this, &rd, &current] {
+                 backends_.release_current();
+                 CAI_CHECK(!current.empty(), "round {}: training needs a local base model",
+                           rd.round());
+                 const BackendOptions b = rl_judge_backend(c_, current);
+                 Backend* judge = opts_.launch_training ? nullptr : &backends_.rl_judge(b);
+                 const std::string who = b.http.given() ? b.http.model : b.model;
+                 train_rl(c_, current, "", rd, opts_.progress, opts_.launch_training, judge,
+                          &constitution_);
+                 backends_.release_rl_judge();
+                 return nlohmann::json{{"reward", "judge"}, {"judge", who}};
                },
                [&current, rl] {
                  if (fs::exists(rl)) current = rl.string();
@@ -531,13 +566,14 @@ LoopResult run_loop(const LoopOptions& opts) {
   return r.run();
 }
 
-void run_training_stage(const LoopConfig& config, const TrainingStage& st, bool progress) {
+void run_training_stage(const LoopConfig& config, const TrainingStage& st, bool progress,
+                        int threads) {
   LoopConfig c = config;
   c.resolve();
   c.validate();
   if (!progress) Progress::set_enabled(false);
   const detail::RoundDir rd(c.out, st.round);
-  detail::run_stage_trainer(c, st, rd, progress);
+  detail::run_stage_trainer(c, st, rd, progress, threads);
 }
 
 }  // namespace cai::loop

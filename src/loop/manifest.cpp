@@ -53,6 +53,7 @@ std::vector<InputFile> input_files(const LoopConfig& c) {
   };
   model("quality.judge", c.quality.judge, true);
   model("label.judge", c.label.judge, true);
+  model("rl.judge", c.rl.judge, c.rl.enabled && c.rl.reward == RlReward::judge);
   model("dpo.reference", c.dpo.reference, c.dpo.enabled);
   model("sft.ref_model", c.sft.ref_model, c.sft.enabled && c.sft.token_constraint.enabled);
   add_file(in, "eval.heldout", c.eval.heldout);

@@ -77,6 +77,17 @@ Backend& Backends::policy(const std::string& model) {
   return *current_;
 }
 
+Backend& Backends::rl_judge(const BackendOptions& o) {
+  if (o.http.given() || (o.model == c_.base_model && !c_.api.given())) return base();
+  if (auto it = fixed_.find(o.model); it != fixed_.end()) return *it->second;
+  BackendOptions b = o;
+  b.local.threads = threads_;
+  rl_judge_ = make_(b);
+  return *rl_judge_;
+}
+
+void Backends::release_rl_judge() { rl_judge_.reset(); }
+
 void Backends::release_current() {
   current_.reset();
   current_path_.clear();

@@ -5,11 +5,14 @@
 
 #include <filesystem>
 
+#include "cai/backend/factory.h"
+#include "cai/generate/sampling.h"
 #include "cai/io/dir.h"
 #include "cai/io/error.h"
 #include "cai/io/json.h"
 #include "cai/io/jsonl.h"
 #include "cai/model/loader.h"
+#include "cai/pipeline/judge_reward.h"
 #include "cai/train/lora.h"
 #include "cai/train/rl.h"
 #include "cai/train/run.h"
@@ -168,6 +171,16 @@ train::RlRunOptions rl_options(const LoopConfig& c, const std::string& model,
   return o;
 }
 
+// The constitution judge's reward for round rd's RL: Phase 1's format, the round's draws.
+train::Reward rl_judge_reward(const LoopConfig& c, Backend& judge, const Constitution& constitution,
+                              const RoundDir& rd) {
+  pipeline::JudgeRewardOptions o = c.rl.judge_reward;
+  o.format = c.critique_revise.format;
+  o.seed = splitmix64(round_seed(c, rd.round()) ^ 0x726c);  // "rl"
+  o.validate();
+  return pipeline::judge_reward(judge, constitution, o);
+}
+
 // The stage's trainer, here or through `launch`, unless its final/ is already there.
 void run_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd, bool progress,
                  const Launch& launch) {
@@ -182,8 +195,30 @@ void run_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& r
 
 }  // namespace
 
+BackendOptions rl_judge_backend(const LoopConfig& c, const std::string& model) {
+  BackendOptions o;
+  if (c.rl.judge == "policy")
+    o.model = model;
+  else if (c.rl.judge != "base")
+    o.model = c.rl.judge;
+  else if (c.api.given())
+    o.http = c.api;
+  else
+    o.model = c.base_model;
+  return o;
+}
+
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
-                       bool progress) {
+                       bool progress, int threads) {
+  if (st.stage == "rl" && c.rl.reward == RlReward::judge) {
+    BackendOptions b = rl_judge_backend(c, st.model);
+    b.local.threads = threads;  // else a local judge sets the process's threads to every core
+    const std::unique_ptr<Backend> judge = make_backend(b);
+    const Constitution constitution = load_constitution(c.constitution);
+    const train::Reward reward = rl_judge_reward(c, *judge, constitution, rd);
+    train::run_rl(rl_options(c, st.model, "", rd, progress), &reward);
+    return;
+  }
   if (st.stage == "sft")
     train::run_sft(sft_options(c, st.model, rd, progress));
   else if (st.stage == "dpo")
@@ -246,8 +281,15 @@ std::string RmGate::describe() const {
 }
 
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
-                     const RoundDir& rd, bool progress, const Launch& launch) {
-  run_trainer(c, {"rl", rd.round(), model, reward_model}, rd, progress, launch);
+                     const RoundDir& rd, bool progress, const Launch& launch, Backend* judge,
+                     const Constitution* constitution) {
+  if (c.rl.reward == RlReward::judge && !launch && !fs::exists(rd / "rl" / "final")) {
+    CAI_CHECK(judge && constitution, "round {}: rl.reward judge needs a judge", rd.round());
+    const train::Reward reward = rl_judge_reward(c, *judge, *constitution, rd);
+    train::run_rl(rl_options(c, model, "", rd, progress), &reward);
+  } else {
+    run_trainer(c, {"rl", rd.round(), model, reward_model}, rd, progress, launch);
+  }
   return (rd / "rl" / "final").string();
 }
 

@@ -72,8 +72,10 @@ std::vector<JudgeVerdicts> judge_verdicts(Backend& judge, const Constitution& c,
       CAI_CHECK(std::isfinite(p[n]), "judge reward: the judge's verdict probability is {}", p[n]);
       v.p_follows.push_back(p[n]);
       const double w = c.principles[principle_of[n]].weight;
+      const double score =
+          opts.min_violation_p > 0 ? (1.0 - p[n] >= opts.min_violation_p ? 0.0 : 1.0) : p[n];
       wsum += w;
-      sum += w * p[n];
+      sum += w * score;
     }
     v.reward = sum / wsum;
   }

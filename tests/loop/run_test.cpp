@@ -432,6 +432,60 @@ TEST_F(LoopRun, RewardModelOnSampledPairsOfThePolicy) {
   EXPECT_EQ(read_json(run / "round-1/round.json")["model"], (run / "round-1/rl/final").string());
 }
 
+// rl.reward judge: GRPO against the constitution judge's p(follows), the base model judging;
+// no reward model is trained, and a rerun redoes nothing.
+TEST_F(LoopRun, RlAgainstTheJudgeTrainsNoRewardModel) {
+  LoopOptions o;
+  o.config = config("rl-judge");
+  o.config.rounds = 1;
+  o.config.dpo.enabled = false;
+  o.config.rl.enabled = true;
+  o.config.rl.reward = RlReward::judge;
+  o.config.rl.judge = "base";
+  o.config.rl.rl.algorithm = train::RlAlgorithm::grpo;
+  o.config.rl.rl.steps = 2;
+  o.config.rl.rl.prompts_per_rollout = 2;
+  o.config.rl.rl.samples_per_prompt = 2;
+  o.config.rl.rl.max_new_tokens = 8;
+  o.progress = false;
+  const LoopResult r = run_loop(o);
+  const fs::path run = kDir / "rl-judge";
+  EXPECT_TRUE(fs::exists(run / "round-1/rl/final/model.safetensors"));
+  for (const char* f : {"round-1/rm", "round-1/rm_labels.jsonl", "round-1/rm_data.jsonl"})
+    EXPECT_FALSE(fs::exists(run / f)) << f;
+  const auto metrics = read_jsonl(run / "round-1/rl/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 2u);
+  // The score is a probability: the judge's p(follows), averaged over the principles.
+  for (const auto& m : metrics) {
+    EXPECT_GT(m["score"].get<double>(), 0.0) << m.dump();
+    EXPECT_LT(m["score"].get<double>(), 1.0) << m.dump();
+  }
+  const auto note = read_json(run / "round-1/stages.json")["notes"]["rl"];
+  EXPECT_EQ(note["reward"], "judge") << note.dump();
+  EXPECT_EQ(note["judge"], (kDir / "base").string()) << note.dump();
+  EXPECT_EQ(read_json(run / "round-1/round.json")["model"], (run / "round-1/rl/final").string());
+  EXPECT_TRUE(std::find(r.ran.begin(), r.ran.end(), "round-1/rl") != r.ran.end());
+  const LoopResult again = run_loop(o);
+  EXPECT_TRUE(again.ran.empty()) << again.ran.front();
+
+  // Launched as two ranks (`cai loop --nproc 2`), each rank loads the judge itself.
+  o.config.out = (kDir / "rl-judge-ranks").string();
+  const fs::path yaml = kDir / "rl-judge-ranks.yaml";
+  { std::ofstream(yaml) << o.config.to_yaml(); }
+  o.launch_training = [&](const TrainingStage& st) {
+    const auto res = testing_util::run_cai(
+        "loop --config " + yaml.string() + " --nproc 2 -q --run-stage " + st.stage +
+        " --stage-round " + std::to_string(st.round) + " --stage-model " + st.model);
+    ASSERT_EQ(res.code, 0) << res.out;
+  };
+  run_loop(o);
+  const auto ranks = read_jsonl(kDir / "rl-judge-ranks/round-1/rl/metrics.jsonl");
+  ASSERT_EQ(ranks.size(), 2u);
+  EXPECT_GT(ranks.front()["score"].get<double>(), 0.0);
+  EXPECT_EQ(read_json(kDir / "rl-judge-ranks/round-1/stages.json")["notes"]["rl"]["reward"],
+            "judge");
+}
+
 // An on-policy round: Phase 2 pairs from two responses per prompt sampled from the round's
 // policy and judged by the base model, SFT under the token-wise constraint towards the base
 // model, DPO against the base model. At DPO's first step its policy (the SFT model) already

@@ -58,6 +58,32 @@ TEST(JudgeReward, VerdictProbabilityFromTheTwoSentencesAveragedOverPrinciples) {
   }
 }
 
+// min_violation_p: each principle scores its verdict, 0 when p(violates) >= t, else 1, so two
+// responses the judge passes tie however far apart their p(follows) are; p_follows stays the
+// probability.
+TEST(JudgeReward, VerdictsInsteadOfProbabilities) {
+  FakeBackend judge;
+  judge.scorer = fake_ll;
+  const Constitution c = testing_util::test_constitution();
+  JudgeRewardOptions o;
+  o.min_violation_p = 0.5;
+  // polite: p(follows) = sigmoid(0.5 - 0.5 len), so p(violates) is 0.5 at len 1 and 0.73 at
+  // len 3; brief: p(violates) = 1 - sigmoid(-0.5) = 0.62 for any response.
+  const std::vector<JudgeItem> items = {{"q", "a", 1}, {"q", "abc", 2}};
+  auto v = judge_verdicts(judge, c, items, o);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_NEAR(v[0].p_follows[0], 0.5, 1e-12);
+  EXPECT_NEAR(v[1].p_follows[0], sigmoid(-1.0), 1e-12);
+  EXPECT_DOUBLE_EQ(v[0].reward, 0.0);  // both principles broken: p(violates) 0.5 and 0.62
+  EXPECT_DOUBLE_EQ(v[1].reward, 0.0);
+  o.min_violation_p = 0.7;  // brief passes (0.62 < 0.7); polite fails only at len 3 (0.73)
+  v = judge_verdicts(judge, c, items, o);
+  EXPECT_DOUBLE_EQ(v[0].reward, (1.0 * 1 + 3.0 * 1) / 4.0);
+  EXPECT_DOUBLE_EQ(v[1].reward, (1.0 * 0 + 3.0 * 1) / 4.0);
+  o.min_violation_p = 1.0;
+  EXPECT_THROW(judge_verdicts(judge, c, items, o), Error);
+}
+
 TEST(JudgeReward, OneDrawnPrincipleIsSharedByAPromptsResponsesInAStep) {
   FakeBackend judge;
   judge.scorer = fake_ll;

@@ -48,6 +48,7 @@
 #include "cai/eval/world_eval.h"
 #include "cai/io/options.h"
 #include "cai/pipeline/critique_revise.h"
+#include "cai/pipeline/judge_reward.h"
 #include "cai/pipeline/label.h"
 #include "cai/train/data.h"
 #include "cai/train/lora_options.h"
@@ -242,9 +243,23 @@ struct RmConfig {
 
 // RL against that reward model with a per-token KL penalty to the policy it starts from
 // (`cai train rl`): after DPO, or instead of it with dpo.enabled false.
+enum class RlReward { model, judge };
+constexpr std::array<opt::EnumName<RlReward>, 2> enum_names(RlReward) {
+  return {{{RlReward::model, "model"}, {RlReward::judge, "judge"}}};
+}
+
 struct RlConfig {
   bool enabled = false;
   train::RlOptions rl = stage_rl();
+  // model: a reward model trained on the round's pairs (rm below). judge: the constitution
+  // judge's p(follows) is the reward itself (d-RLAIF, pipeline/judge_reward.h): no reward model
+  // and no rm stages; the judge answers in Phase 1's format.
+  RlReward reward = RlReward::model;
+  // With reward judge: policy (a fixed copy of the model RL starts from), base, or a model
+  // path; with an api, base is the api's model.
+  std::string judge = "policy";
+  // Its principles per response and scores; the format is Phase 1's, the draws the round's.
+  pipeline::JudgeRewardOptions judge_reward;
   RmConfig rm;
   static void fields(opt::Fields<RlConfig>& f);
   static train::RlOptions stage_rl();

@@ -87,6 +87,8 @@ LoopResult run_loop(const LoopOptions& opts);
 // One rank's part of a training stage launched by LoopOptions::launch_training: the stage's
 // trainer with exactly the options the loop gives it (resuming its checkpoint when one is
 // there). `config` is the loop's, as given to run_loop.
-void run_training_stage(const LoopConfig& config, const TrainingStage& stage, bool progress);
+// `threads`: the intra-op threads of a judge the stage loads (rl.reward judge; 0: all cores).
+void run_training_stage(const LoopConfig& config, const TrainingStage& stage, bool progress,
+                        int threads = 0);
 
 }  // namespace cai::loop

@@ -38,11 +38,19 @@ struct JudgeRewardOptions {
   // weights, n > 0 = n drawn and averaged with their weights.
   std::int64_t ensemble = -1;
   std::uint64_t seed = 0;  // the principle draws
+  // 0: a principle's score is p(follows) itself. t > 0: the verdict instead, 0 when the judge's
+  // p(violates) is at least t and 1 otherwise. A soft score lets the judge's slant between two
+  // sound responses (a weak judge gives "I don't know" a little more p(follows) than a cited
+  // answer) steer group-relative RL; verdicts leave sound responses tied.
+  double min_violation_p = 0.0;
   static void fields(opt::Fields<JudgeRewardOptions>& f) {
     using O = JudgeRewardOptions;
     f("format", &O::format, "transcript (critique verdicts) or chat");
     f("ensemble", &O::ensemble, "principles per response (-1 all, 0 one drawn, n drawn)",
       opt::min(-1));
+    f("min_violation_p", &O::min_violation_p,
+      "0: a principle scores p(follows); t > 0: it scores 0 when p(violates) >= t, else 1",
+      opt::range(0, 1, "[)"));
     f("seed", &O::seed, "the principle draws");
   }
   void validate() const { opt::validate(*this, "judge reward"); }
@@ -60,7 +68,9 @@ struct JudgeItem {
 struct JudgeVerdicts {
   std::vector<std::string> principles;  // the principles that judged, constitution order
   std::vector<double> p_follows;        // one per principle
-  double reward = 0.0;                  // their mean, weighted by the principles' weights
+  // The principles' scores (p_follows, or verdicts with min_violation_p) averaged with their
+  // weights.
+  double reward = 0.0;
 };
 
 // The request and the options one (item, principle) verdict is read from (see the header
