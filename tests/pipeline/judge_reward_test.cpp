@@ -58,9 +58,8 @@ TEST(JudgeReward, VerdictProbabilityFromTheTwoSentencesAveragedOverPrinciples) {
   }
 }
 
-// min_violation_p: each principle scores its verdict, 0 when p(violates) >= t, else 1, so two
-// responses the judge passes tie however far apart their p(follows) are; p_follows stays the
-// probability.
+// min_violation_p: each principle scores its verdict, 0 when p(violates) >= t, else 1: a
+// principle the judge passes scores 1 whatever its p(follows). p_follows stays the probability.
 TEST(JudgeReward, VerdictsInsteadOfProbabilities) {
   FakeBackend judge;
   judge.scorer = fake_ll;
