@@ -241,13 +241,13 @@ struct RmConfig {
   static void fields(opt::Fields<RmConfig>& f);
 };
 
-// RL against that reward model with a per-token KL penalty to the policy it starts from
-// (`cai train rl`): after DPO, or instead of it with dpo.enabled false.
 enum class RlReward { model, judge };
 constexpr std::array<opt::EnumName<RlReward>, 2> enum_names(RlReward) {
   return {{{RlReward::model, "model"}, {RlReward::judge, "judge"}}};
 }
 
+// RL with a per-token KL penalty to the policy it starts from (`cai train rl`), against that
+// reward model or the constitution judge: after DPO, or instead of it with dpo.enabled false.
 struct RlConfig {
   bool enabled = false;
   train::RlOptions rl = stage_rl();
