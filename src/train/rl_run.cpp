@@ -2,11 +2,13 @@
 // the prompts and the reward (the reward model, or the caller's), then train_rl.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
 #include "cai/generate/chat.h"
 #include "cai/io/error.h"
+#include "cai/io/log.h"
 #include "cai/io/sha256.h"
 #include "cai/model/device.h"
 #include "cai/model/loader.h"
@@ -43,6 +45,14 @@ RlSummary run_rl(const RlRunOptions& o, const Reward* given) {
       o.max_prompt_length > 0 ? std::min(o.max_prompt_length, room) : room;
   const std::vector<RlPrompt> prompts =
       load_rl_prompts(o.prompts, *policy.tokenizer, tmpl, max_prompt);
+  // A string prompt is continued as it is, as TRL reads one: a template named for the run then
+  // renders nothing, and a chat model trains on text it never sees at inference.
+  if (!o.chat_template.empty() &&
+      std::none_of(prompts.begin(), prompts.end(), [](const RlPrompt& p) { return p.chat; }))
+    log_warning(
+        "rl: {}: every prompt is plain text and is continued as it is; the chat template {} "
+        "renders only conversations ({{\"prompt\": [{{\"role\": \"user\", \"content\": ...}}]}})",
+        o.prompts, o.chat_template);
 
   // What else changes the result: the models' weights and the prompts file, by content.
   auto model_id = [](const std::string& p) {

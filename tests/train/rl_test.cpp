@@ -610,6 +610,16 @@ TEST(RlCli, TrainsAgainstARewardModelDirectory) {
     EXPECT_GT(line["score"].get<double>(), 0.0);  // a probability
     EXPECT_LT(line["score"].get<double>(), 1.0);
   }
+  // Plain-text prompts only, with a chat template named: trained as they are, with a warning.
+  write_text(dir / "text.jsonl", "{\"prompt\": \"say something good\"}\n");
+  const auto text = cai("train rl --model " + (dir / "policy").string() + " --reward-model " +
+                        (dir / "rm").string() + " --prompts " + (dir / "text.jsonl").string() +
+                        " --out " + (dir / "run-text").string() +
+                        " --steps 1 --prompts-per-step 1 --max-new-tokens 4 -k 2 --quiet"
+                        " --chat-template chatml --threads 1");
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_NE(text.out.find("every prompt is plain text"), std::string::npos) << text.out;
+  EXPECT_EQ(r.out.find("every prompt is plain text"), std::string::npos) << r.out;
   const auto k1 = cai(base + " -k 1");
   EXPECT_NE(k1.code, 0);
   EXPECT_NE(k1.out.find("--samples-per-prompt: rloo needs >= 2"), std::string::npos) << k1.out;
