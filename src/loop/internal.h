@@ -164,12 +164,17 @@ RmGate rm_gate(const LoopConfig& c, const RoundDir& rd);
 // rl_prompts.jsonl: the round's train prompts as {"prompt"} lines. Returns their number.
 std::size_t write_rl_prompts(const std::vector<pipeline::PromptRecord>& prompts,
                              const RoundDir& rd);
+// The judge of an RL stage with rl.reward judge, when the loop already holds it loaded; empty:
+// the stage loads rl_judge_backend's (as each rank of a launched stage does).
+struct RlJudge {
+  Backend* backend = nullptr;
+  const Constitution* constitution = nullptr;
+};
 // RL of `model` on rl_prompts.jsonl (resumes a killed run): rl/final. The reward is
-// `reward_model` (rl.reward model), or with rl.reward judge the constitution judge on `judge`
-// (in this process; a launched stage's ranks each load rl_judge_backend's).
+// `reward_model` (rl.reward model), or with rl.reward judge the constitution judge.
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
                      const RoundDir& rd, bool progress, const Launch& launch = {},
-                     Backend* judge = nullptr, const Constitution* constitution = nullptr);
+                     const RlJudge& judge = {});
 // rl.judge's backend for RL that starts from `model`: that model (policy), the base model (or
 // the api serving it), or the path.
 BackendOptions rl_judge_backend(const LoopConfig& c, const std::string& model);
@@ -190,9 +195,9 @@ std::string constraint_warning(const LoopConfig& c, const std::string& stage,
                                const std::string& model);
 // A training stage's trainer in this process, with the options the train_* functions above
 // give it (no LoRA merge): what each rank of a launched stage runs.
-// `threads`: the intra-op threads of a judge it loads (rl.reward judge).
+// `threads`: the intra-op threads of a judge it loads (rl.reward judge without `judge`).
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
-                       bool progress, int threads = 0);
+                       bool progress, int threads = 0, const RlJudge& judge = {});
 // Where a training stage leaves the model the next stage starts from: final/, or merged/ with
 // LoRA.
 fs::path stage_model(const RoundDir& rd, const std::string& stage, const train::LoraOptions& lora);

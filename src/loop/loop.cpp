@@ -328,9 +328,7 @@ class Runner {
                {},
                /*result=*/false,
                /*work=*/{rd / "rm"}});
-    table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
-                 return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
-               }});
+    add_rl_prompts(table, rd, prompts);
     trained.push_back(rl);
     table.add({"rl",
                {rd / "rl_prompts.jsonl", rm, start},
@@ -367,6 +365,14 @@ class Runner {
                /*work=*/{rd / "rl"}});
   }
 
+  // rl_prompts.jsonl: the prompts RL samples from, whichever its reward.
+  static void add_rl_prompts(StageTable& table, RoundDir& rd,
+                             const std::vector<pipeline::PromptRecord>& prompts) {
+    table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
+                 return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
+               }});
+  }
+
   // RL of the round's model against the constitution judge (rl.reward judge): no reward model.
   // The judge stays fixed while the policy trains: with rl.judge policy it is a copy of the
   // weights RL starts from, loaded beside the trainer's.
@@ -375,9 +381,7 @@ class Runner {
                     std::vector<fs::path>& trained) {
     const fs::path rl = rd / "rl" / "final";
     const fs::path start = starting_model(current, trained);
-    table.add({"rl_prompts", {}, {rd / "rl_prompts.jsonl"}, [&rd, &prompts] {
-                 return nlohmann::json{{"prompts", write_rl_prompts(prompts, rd)}};
-               }});
+    add_rl_prompts(table, rd, prompts);
     trained.push_back(rl);
     table.add({"rl",
                {rd / "rl_prompts.jsonl", start},
@@ -387,10 +391,10 @@ class Runner {
                  CAI_CHECK(!current.empty(), "round {}: training needs a local base model",
                            rd.round());
                  const BackendOptions b = rl_judge_backend(c_, current);
-                 Backend* judge = opts_.launch_training ? nullptr : &backends_.rl_judge(b);
+                 RlJudge judge;
+                 if (!opts_.launch_training) judge = {&backends_.rl_judge(b), &constitution_};
                  const std::string who = b.http.given() ? b.http.model : b.model;
-                 train_rl(c_, current, "", rd, opts_.progress, opts_.launch_training, judge,
-                          &constitution_);
+                 train_rl(c_, current, "", rd, opts_.progress, opts_.launch_training, judge);
                  backends_.release_rl_judge();
                  return nlohmann::json{{"reward", "judge"}, {"judge", who}};
                },

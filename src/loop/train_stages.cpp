@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "cai/backend/factory.h"
 #include "cai/generate/sampling.h"
@@ -183,14 +184,14 @@ train::Reward rl_judge_reward(const LoopConfig& c, Backend& judge, const Constit
 
 // The stage's trainer, here or through `launch`, unless its final/ is already there.
 void run_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd, bool progress,
-                 const Launch& launch) {
+                 const Launch& launch, const RlJudge& judge = {}) {
   if (fs::exists(rd / st.stage / "final")) return;
   if (const auto w = constraint_warning(c, st.stage, st.model); !w.empty())
     log_warning("round {}: {}", rd.round(), w);
   if (launch)
     launch(st);
   else
-    run_stage_trainer(c, st, rd, progress);
+    run_stage_trainer(c, st, rd, progress, 0, judge);
 }
 
 }  // namespace
@@ -209,13 +210,19 @@ BackendOptions rl_judge_backend(const LoopConfig& c, const std::string& model) {
 }
 
 void run_stage_trainer(const LoopConfig& c, const TrainingStage& st, const RoundDir& rd,
-                       bool progress, int threads) {
+                       bool progress, int threads, const RlJudge& judge) {
   if (st.stage == "rl" && c.rl.reward == RlReward::judge) {
-    BackendOptions b = rl_judge_backend(c, st.model);
-    b.local.threads = threads;  // else a local judge sets the process's threads to every core
-    const std::unique_ptr<Backend> judge = make_backend(b);
-    const Constitution constitution = load_constitution(c.constitution);
-    const train::Reward reward = rl_judge_reward(c, *judge, constitution, rd);
+    std::unique_ptr<Backend> own;
+    std::optional<Constitution> loaded;
+    RlJudge j = judge;
+    if (!j.backend) {
+      BackendOptions b = rl_judge_backend(c, st.model);
+      b.local.threads = threads;  // else a local judge sets the process's threads to every core
+      own = make_backend(b);
+      j.backend = own.get();
+    }
+    if (!j.constitution) j.constitution = &loaded.emplace(load_constitution(c.constitution));
+    const train::Reward reward = rl_judge_reward(c, *j.backend, *j.constitution, rd);
     train::run_rl(rl_options(c, st.model, "", rd, progress), &reward);
     return;
   }
@@ -281,15 +288,9 @@ std::string RmGate::describe() const {
 }
 
 std::string train_rl(const LoopConfig& c, const std::string& model, const std::string& reward_model,
-                     const RoundDir& rd, bool progress, const Launch& launch, Backend* judge,
-                     const Constitution* constitution) {
-  if (c.rl.reward == RlReward::judge && !launch && !fs::exists(rd / "rl" / "final")) {
-    CAI_CHECK(judge && constitution, "round {}: rl.reward judge needs a judge", rd.round());
-    const train::Reward reward = rl_judge_reward(c, *judge, *constitution, rd);
-    train::run_rl(rl_options(c, model, "", rd, progress), &reward);
-  } else {
-    run_trainer(c, {"rl", rd.round(), model, reward_model}, rd, progress, launch);
-  }
+                     const RoundDir& rd, bool progress, const Launch& launch,
+                     const RlJudge& judge) {
+  run_trainer(c, {"rl", rd.round(), model, reward_model}, rd, progress, launch, judge);
   return (rd / "rl" / "final").string();
 }
 

@@ -39,9 +39,9 @@ struct JudgeRewardOptions {
   std::int64_t ensemble = -1;
   std::uint64_t seed = 0;  // the principle draws
   // 0: a principle's score is p(follows) itself. t > 0: the verdict instead, 0 when the judge's
-  // p(violates) is at least t and 1 otherwise. A soft score lets the judge's slant between two
-  // sound responses (a weak judge gives "I don't know" a little more p(follows) than a cited
-  // answer) steer group-relative RL; verdicts leave sound responses tied.
+  // p(violates) is at least t and 1 otherwise, so two responses the judge passes tie however
+  // its probabilities differ and group-relative RL does not follow that difference. (It did not
+  // stop GRPO's drift towards declining on the demo world: README, "RL against the judge".)
   double min_violation_p = 0.0;
   static void fields(opt::Fields<JudgeRewardOptions>& f) {
     using O = JudgeRewardOptions;
